@@ -1,0 +1,124 @@
+//! The [`Event`]: a JSON object whose ECS dotted names are stored nested
+//! (`source.ip` lives at `{"source": {"ip": ...}}`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One event in Ward's model.
+///
+/// ```
+/// use ward_event::Event;
+/// let mut e = Event::default();
+/// e.set("source.ip", "10.0.0.1".into());
+/// assert_eq!(e.get_str("source.ip"), Some("10.0.0.1"));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Event(pub Map<String, Value>);
+
+impl Event {
+    /// The value at a dotted path. Nested objects are walked first; a key
+    /// that itself contains dots (as some shippers send) is found as well.
+    pub fn get(&self, path: &str) -> Option<&Value> {
+        lookup(&self.0, path)
+    }
+
+    /// The string at a dotted path, if it is a string.
+    pub fn get_str(&self, path: &str) -> Option<&str> {
+        self.get(path).and_then(Value::as_str)
+    }
+
+    /// Sets the value at a dotted path, creating intermediate objects and
+    /// replacing any non-object that stands in the way.
+    pub fn set(&mut self, path: &str, value: Value) {
+        let mut map = &mut self.0;
+        let mut parts = path.split('.').peekable();
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                map.insert(part.to_owned(), value);
+                return;
+            }
+            let slot = map
+                .entry(part.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            let Value::Object(inner) = slot else { return };
+            map = inner;
+        }
+    }
+
+    /// Removes and returns the value at a dotted path.
+    pub fn remove(&mut self, path: &str) -> Option<Value> {
+        match path.split_once('.') {
+            None => self.0.remove(path),
+            Some((head, rest)) => match self.0.get_mut(head) {
+                Some(Value::Object(inner)) => {
+                    let mut sub = Event(std::mem::take(inner));
+                    let out = sub.remove(rest);
+                    if let Some(Value::Object(inner)) = self.0.get_mut(head) {
+                        *inner = sub.0;
+                    }
+                    out
+                }
+                _ => self.0.remove(path),
+            },
+        }
+    }
+}
+
+fn lookup<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(v) = map.get(path) {
+        return Some(v);
+    }
+    let mut rest = path;
+    while let Some(pos) = rest.find('.') {
+        let split = path.len() - rest.len() + pos;
+        let (head, tail) = (&path[..split], &path[split + 1..]);
+        if let Some(Value::Object(inner)) = map.get(head)
+            && let Some(v) = lookup(inner, tail)
+        {
+            return Some(v);
+        }
+        rest = &rest[pos + 1..];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn get_walks_nested_and_dotted_keys() {
+        let e: Event = serde_json::from_value(json!({
+            "source": {"ip": "1.2.3.4"},
+            "user.name": "alice",
+            "a": {"b.c": {"d": 1}}
+        }))
+        .unwrap();
+        assert_eq!(e.get_str("source.ip"), Some("1.2.3.4"));
+        assert_eq!(e.get_str("user.name"), Some("alice"));
+        assert_eq!(e.get("a.b.c.d"), Some(&json!(1)));
+        assert_eq!(e.get("source.port"), None);
+    }
+
+    #[test]
+    fn set_and_remove_round_trip() {
+        let mut e = Event::default();
+        e.set("event.category", json!("authentication"));
+        e.set("event.action", json!("login"));
+        assert_eq!(
+            e.0,
+            json!({"event": {"category": "authentication", "action": "login"}})
+                .as_object()
+                .unwrap()
+                .clone()
+        );
+        assert_eq!(e.remove("event.action"), Some(json!("login")));
+        assert_eq!(e.get("event.action"), None);
+        assert_eq!(e.get_str("event.category"), Some("authentication"));
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs Ward's whole test suite, installing first what the tests need:
+# Debian packages (scripts/apt-packages.txt), Python packages
+# (scripts/requirements.txt) and cargo-nextest. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+while read -r pkg bin; do
+  [ -z "${pkg:-}" ] && continue
+  case "$pkg" in \#*) continue ;; esac
+  command -v "${bin:-$pkg}" >/dev/null 2>&1 || need_apt+=("$pkg")
+done < scripts/apt-packages.txt
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if ! $PY -m pip install -q --disable-pip-version-check -r scripts/requirements.txt >/tmp/ward-pip.log 2>&1; then
+  cat /tmp/ward-pip.log; exit 1
+fi
+
+command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
+
+cargo nextest run --workspace --no-fail-fast "$@"
+cargo test --workspace --doc -q
