@@ -1,1 +1,6 @@
-//! ward-sigma
+//! Sigma detection engine.
+mod condition;
+mod error;
+mod modifier;
+mod pattern;
+mod yaml;

@@ -1,1 +1,36 @@
-//! ward
+//! Ward: security monitoring and alerting in one program.
+//!
+//! The modules follow the data flow (ARCHITECTURE.md section 1):
+//!
+//! ```text
+//! source ─► normalize ─► redact ─► store ─► detect ─► alert ─► notify
+//! ```
+//!
+//! - [`source`]: the inputs (HTTP NDJSON, Elasticsearch `_bulk`, Splunk HEC,
+//!   OTLP, syslog) turn bytes into events with `ward-event`'s decoders;
+//! - [`normalize`]: finishes each event (ids, tenant, required fields);
+//! - [`redact`]: removes secrets and personal data with `ward-redact`;
+//! - [`store`]: appends to the tamper-evident log of `ward-store` and
+//!   acknowledges only after fsync;
+//! - [`detect`]: tails the log, runs Sigma rules and enrichers;
+//! - [`alert`] and [`notify`]: alerts, routing, durable delivery.
+//!
+//! [`pipeline`] is the one place where the stages are wired together.
+
+pub mod config;
+pub mod metrics;
+pub mod model;
+pub mod secret;
+
+pub mod source;
+pub mod normalize;
+pub mod redact;
+pub mod store;
+pub mod detect;
+pub mod alert;
+pub mod notify;
+
+pub mod api;
+pub mod cli;
+pub mod pipeline;
+pub mod serve;

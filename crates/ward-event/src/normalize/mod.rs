@@ -1,0 +1,226 @@
+//! Field mapping to ECS: turns a sender's JSON object into an [`Event`].
+//!
+//! Two shapes are read. ECS itself, nested (`{"source":{"ip":..}}`) or
+//! dotted (`{"source.ip":..}`), is kept and takes precedence. The flat keys
+//! of the logging standard and of common loggers (`timestamp`, `service`,
+//! `event_type`, `severity`, `user_id`, `session_id`, `source_ip`, `action`,
+//! `outcome`, `correlation_id`, ...) are moved to their ECS names unless the
+//! ECS name is already present, in which case they stay where they were.
+//! Every other field is preserved unchanged.
+//!
+//! After mapping, values are made canonical: `@timestamp` RFC 3339 UTC with
+//! milliseconds, `log.level` one of five words with an `event.severity`,
+//! `event.outcome` one of three, `source.ip` a valid address, and
+//! `event.category`/`event.type` arrays inferred from the action. A value
+//! that cannot be made canonical is moved to `ward.invalid.<field>` and a
+//! word is added to `ward.flags`, so nothing is lost and nothing invalid is
+//! stored under an ECS name.
+
+mod ai;
+mod fields;
+pub(crate) mod taxonomy;
+mod vocab;
+
+pub use vocab::Level;
+pub(crate) use vocab::Outcome;
+
+use crate::event::Event;
+use crate::time;
+use fields::Alias;
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+/// Maps a JSON object to an [`Event`]; see the module documentation.
+pub(crate) fn normalize_object(obj: Map<String, Value>, received: Timestamp) -> Event {
+    let mut out = Map::with_capacity(obj.len() + 4);
+    let mut deferred: Vec<(String, Alias, Value)> = Vec::new();
+    for (key, value) in obj {
+        if let Some(alias) = fields::alias(&key, &value) {
+            deferred.push((key, alias, value));
+        } else if key.contains('.') {
+            fields::insert_dotted(&mut out, key, value);
+        } else {
+            fields::merge_insert(&mut out, key, value);
+        }
+    }
+    let mut event = Event(out);
+    let mut event_types = Vec::new();
+    for (key, alias, value) in deferred {
+        match alias {
+            Alias::Path(path) => {
+                if event.get(path).is_none() {
+                    event.set(path, value);
+                } else {
+                    fields::merge_insert(&mut event.0, key, value);
+                }
+            }
+            Alias::EventType => event_types.push((key, value)),
+            Alias::Severity => {
+                if let Some(n) = value.as_u64().filter(|n| *n > 7) {
+                    if event.get("event.severity").is_none() {
+                        event.set("event.severity", Value::from(n.min(100)));
+                        if event.get("log.level").is_none() {
+                            let level = Level::from_severity(n);
+                            event.set("log.level", Value::from(level.as_str()));
+                        }
+                    } else {
+                        fields::merge_insert(&mut event.0, key, value);
+                    }
+                } else if event.get("log.level").is_none() {
+                    event.set("log.level", value);
+                } else {
+                    fields::merge_insert(&mut event.0, key, value);
+                }
+            }
+            Alias::Success => {
+                if event.get("event.outcome").is_none() {
+                    let outcome = Outcome::from_value(&value).unwrap_or(Outcome::Unknown);
+                    event.set("event.outcome", Value::from(outcome.as_str()));
+                } else {
+                    fields::merge_insert(&mut event.0, key, value);
+                }
+            }
+        }
+    }
+    canonicalize(&mut event, event_types, received);
+    event
+}
+
+/// Makes the ECS values canonical; shared by every decoder after it has
+/// placed its fields.
+pub(crate) fn canonicalize(
+    event: &mut Event,
+    event_types: Vec<(String, Value)>,
+    received: Timestamp,
+) {
+    fix_timestamp(event, received);
+    fix_level(event);
+    fix_outcome(event);
+    for path in ["source.ip", "destination.ip", "client.ip"] {
+        fields::fix_ip(event, path);
+    }
+    if event.get("trace.id").is_none()
+        && let Some(v) = event.remove("correlation.id")
+    {
+        event.set("trace.id", v);
+    }
+    apply_event_types(event, event_types);
+    fix_categories(event);
+    ai::normalize(event);
+}
+
+fn fix_timestamp(event: &mut Event, received: Timestamp) {
+    let Some(value) = event.get("@timestamp") else {
+        return;
+    };
+    match time::parse_value(value, received) {
+        Some(ts) => {
+            event.0.insert("@timestamp".into(), Value::String(time::format_rfc3339(ts)));
+        }
+        None => {
+            if let Some(v) = event.0.remove("@timestamp") {
+                fields::keep_invalid(event, "@timestamp", v, "invalid_timestamp");
+            }
+        }
+    }
+}
+
+fn fix_level(event: &mut Event) {
+    let Some(value) = event.get("log.level") else {
+        return;
+    };
+    match Level::from_value(value) {
+        Some(level) => {
+            event.set("log.level", Value::from(level.as_str()));
+            if event.get("event.severity").is_none() {
+                event.set("event.severity", Value::from(level.severity()));
+            }
+        }
+        None => {
+            if let Some(v) = event.remove("log.level") {
+                fields::keep_invalid(event, "log.level", v, "unknown_log_level");
+            }
+        }
+    }
+}
+
+fn fix_outcome(event: &mut Event) {
+    let Some(value) = event.get("event.outcome") else {
+        return;
+    };
+    match Outcome::from_value(value) {
+        Some(o) => {
+            if value.as_str() != Some(o.as_str()) {
+                event.set("event.outcome", Value::from(o.as_str()));
+            }
+        }
+        None => {
+            if let Some(v) = event.remove("event.outcome") {
+                fields::keep_invalid(event, "event.outcome", v, "unknown_outcome");
+            }
+            event.set("event.outcome", Value::from("unknown"));
+        }
+    }
+}
+
+/// `event_type`-like fields: a family word becomes a category, an ECS type
+/// word a type, anything else the action (if none was given); what fits
+/// nowhere stays under its own key.
+fn apply_event_types(event: &mut Event, event_types: Vec<(String, Value)>) {
+    for (key, value) in event_types {
+        let Some(s) = value.as_str() else {
+            fields::merge_insert(&mut event.0, key, value);
+            continue;
+        };
+        if let Some(cat) = taxonomy::category_of_word(s) {
+            fields::push_unique(event, "event.category", cat);
+        } else if taxonomy::is_ecs_type(s) {
+            fields::push_unique(event, "event.type", s);
+        } else if event.get("event.action").is_none() {
+            event.set("event.action", value);
+        } else {
+            fields::merge_insert(&mut event.0, key, value);
+        }
+    }
+}
+
+/// Arrays for `event.category` and `event.type` (ECS declares both
+/// multi-valued), lowercased; inferred from `event.action` when absent.
+fn fix_categories(event: &mut Event) {
+    for path in ["event.category", "event.type"] {
+        if let Some(Value::String(s)) = event.get(path) {
+            let lower = s.trim().to_ascii_lowercase();
+            let v = match path {
+                "event.category" => taxonomy::category_of_word(&lower)
+                    .map_or(lower, ToOwned::to_owned),
+                _ => lower,
+            };
+            event.set(path, Value::Array(vec![Value::String(v)]));
+        }
+    }
+    let Some(action) = event.get_str("event.action") else {
+        return;
+    };
+    let class = taxonomy::classify(action);
+    if event.get("event.category").is_none() && !class.categories.is_empty() {
+        let cats = class.categories.iter().map(|c| Value::from(*c)).collect();
+        event.set("event.category", Value::Array(cats));
+    }
+    if event.get("event.type").is_none() && !class.types.is_empty() {
+        let types = class.types.iter().map(|t| Value::from(*t)).collect();
+        event.set("event.type", Value::Array(types));
+    }
+    if event.get("event.outcome").is_none()
+        && let Some(o) = class.outcome
+    {
+        event.set("event.outcome", Value::from(o.as_str()));
+    }
+    if let Some(op) = class.data_operation
+        && event.get("data.operation").is_none()
+    {
+        event.set("data.operation", Value::from(op));
+    }
+}
+
+#[cfg(test)]
+mod tests;

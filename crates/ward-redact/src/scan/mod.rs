@@ -1,0 +1,167 @@
+//! Detection by value: finds secrets and personal data inside a string.
+//!
+//! Most bytes are looked at once or twice, never once per rule: one
+//! Aho-Corasick automaton (leftmost-first, ASCII case-insensitive) finds every
+//! literal anchor (`eyJ`, `ghp_`, `-----BEGIN`, `@`, `password`...), and each
+//! anchor's verifier reads only the window after it; one digit scan finds
+//! numeric candidates (cards, SSNs, phones, IBANs, NPI, DEA) and validates
+//! them with check digits. Matches are spans into the input; overlaps are
+//! resolved by keeping the earliest, then the longest. Spans of markers left
+//! by an earlier redaction are protected, which makes redaction idempotent.
+
+mod anchored;
+mod assign;
+mod numeric;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::field::FieldNames;
+use crate::kind::Kind;
+
+/// One finding: a byte span of the scanned text and what it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// Start byte offset (inclusive).
+    pub start: usize,
+    /// End byte offset (exclusive).
+    pub end: usize,
+    /// What was found; `None` for a protected marker of an earlier redaction.
+    pub kind: Option<Kind>,
+}
+
+/// Per-call hints from the field being scanned.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanCtx {
+    /// The field is a diagnosis field: every ICD-10-shaped token is a diagnosis.
+    pub icd10_field: bool,
+}
+
+/// The compiled value detectors.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    anchors: AhoCorasick,
+    twilio: memchr::memmem::Finder<'static>,
+}
+
+/// Strings shorter than this cannot hold anything any detector finds.
+const MIN_LEN: usize = 6;
+
+impl Scanner {
+    /// Compiles the anchor automaton.
+    pub fn new() -> Result<Scanner, aho_corasick::BuildError> {
+        let anchors = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .ascii_case_insensitive(true)
+            .build(anchored::ANCHORS.iter().map(|(lit, _)| *lit))?;
+        Ok(Scanner { anchors, twilio: memchr::memmem::Finder::new(b"SK").into_owned() })
+    }
+
+    /// Finds every non-overlapping hit in `text`, sorted by start.
+    pub fn scan(&self, text: &str, names: &FieldNames, ctx: ScanCtx) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        if text.len() < MIN_LEN && !ctx.icd10_field {
+            return hits;
+        }
+        let bytes = text.as_bytes();
+        for m in self.anchors.find_iter(bytes) {
+            let anchor = anchored::ANCHORS[m.pattern().as_usize()].1;
+            if let Some(hit) = anchored::verify(anchor, text, m.start(), m.end(), names) {
+                hits.push(hit);
+            }
+        }
+        for pos in self.twilio.find_iter(bytes) {
+            if let Some(hit) = anchored::twilio(bytes, pos) {
+                hits.push(hit);
+            }
+        }
+        numeric::scan(bytes, ctx, &mut hits);
+        resolve(hits)
+    }
+}
+
+/// Sorts hits and drops every hit overlapping an earlier (or, at the same
+/// start, longer) one. Protected markers stay in the list so that the caller
+/// can skip them; they carry `kind: None`.
+fn resolve(mut hits: Vec<Hit>) -> Vec<Hit> {
+    if hits.len() < 2 {
+        return hits;
+    }
+    hits.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(a.kind.is_some().cmp(&b.kind.is_some())));
+    let mut out: Vec<Hit> = Vec::with_capacity(hits.len());
+    for h in hits {
+        match out.last() {
+            Some(last) if h.start < last.end => {}
+            _ => out.push(h),
+        }
+    }
+    out
+}
+
+/// Byte classes shared by the verifiers.
+pub(crate) fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Length of the run of bytes satisfying `pred` starting at `from`.
+pub(crate) fn run_len(bytes: &[u8], from: usize, pred: impl Fn(u8) -> bool) -> usize {
+    bytes.get(from..).map_or(0, |s| s.iter().take_while(|&&b| pred(b)).count())
+}
+
+/// Whether the `window` bytes before `at` contain one of `labels` (ASCII,
+/// case-insensitive). Used by detectors that need context to be sure.
+pub(crate) fn label_before(bytes: &[u8], at: usize, window: usize, labels: &[&str]) -> bool {
+    let from = at.saturating_sub(window);
+    let mut buf = [0u8; 64];
+    let src = &bytes[from..at];
+    let n = src.len().min(buf.len());
+    for (d, s) in buf.iter_mut().zip(&src[src.len() - n..]) {
+        *d = s.to_ascii_lowercase();
+    }
+    let hay = &buf[..n];
+    labels.iter().any(|l| memchr::memmem::find(hay, l.as_bytes()).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<(String, Kind)> {
+        let s = Scanner::new().unwrap();
+        let names = FieldNames::new(&[]).unwrap();
+        s.scan(text, &names, ScanCtx::default())
+            .into_iter()
+            .filter_map(|h| h.kind.map(|k| (text[h.start..h.end].to_string(), k)))
+            .collect()
+    }
+
+    #[test]
+    fn resolve_keeps_earliest_longest() {
+        let h = |start, end| Hit { start, end, kind: Some(Kind::Email) };
+        let out = resolve(vec![h(5, 9), h(0, 6), h(0, 3), h(10, 12)]);
+        assert_eq!(out, vec![h(0, 6), h(10, 12)]);
+    }
+
+    #[test]
+    fn label_window() {
+        assert!(label_before(b"my SSN: 123456789", 8, 40, &["ssn"]));
+        assert!(!label_before(b"order 123456789", 6, 40, &["ssn"]));
+    }
+
+    #[test]
+    fn finds_mixed_line() {
+        let got = kinds("user bob@example.com paid with 4242 4242 4242 4242 from +44 20 7946 0958");
+        assert_eq!(
+            got,
+            vec![
+                ("bob@example.com".to_string(), Kind::Email),
+                ("4242 4242 4242 4242".to_string(), Kind::Card),
+                ("+44 20 7946 0958".to_string(), Kind::Phone)
+            ]
+        );
+    }
+
+    #[test]
+    fn markers_are_protected() {
+        assert!(kinds("[HASH:email:4242424242424242] [REDACTED:password]").is_empty());
+    }
+}

@@ -1,0 +1,135 @@
+//! Events: search, get one, its inclusion proof; checkpoints, consistency
+//! proofs and the public key that verifies them.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, State as AppState};
+
+/// Requires a valid token on API reads.
+pub fn require_token(st: &AppState, headers: &HeaderMap) -> Result<crate::source::Identity, ApiError> {
+    st.tokens.authenticate(headers).ok_or(ApiError::Unauthorized)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("task failed: {e}")))?
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    #[serde(default)]
+    pub q: String,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/v1/events/search?q=…&since=24h&until=…&limit=N`
+pub async fn search(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<SearchParams>,
+) -> Result<Json<Value>, ApiError> {
+    require_token(&st, &headers)?;
+    let query = ward_store::query::parse(&p.q).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let now = jiff::Timestamp::now();
+    let bound = |s: &Option<String>| -> Result<Option<i64>, ApiError> {
+        s.as_deref()
+            .map(|t| crate::store::parse_time_bound(t, now))
+            .transpose()
+            .map_err(ApiError::BadRequest)
+    };
+    let opts = ward_store::SearchOptions {
+        since_ms: bound(&p.since)?,
+        until_ms: bound(&p.until)?,
+        limit: p.limit.unwrap_or(100).min(10_000),
+        ..ward_store::SearchOptions::default()
+    };
+    let store = st.store.clone();
+    let result = blocking(move || {
+        store
+            .search(&query, &opts)
+            .map_err(|e| ApiError::Internal(e.into()))
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(result).map_err(anyhow::Error::from)?))
+}
+
+/// `GET /api/v1/events/{id}`
+pub async fn get_event(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require_token(&st, &headers)?;
+    let store = st.store.clone();
+    let rec = blocking(move || store.get(&id).map_err(|e| ApiError::Internal(e.into()))).await?;
+    let rec = rec.ok_or_else(|| ApiError::NotFound("event".into()))?;
+    let event: Value = serde_json::from_slice(&rec.body).map_err(anyhow::Error::from)?;
+    Ok(Json(json!({ "offset": rec.offset, "event": event })))
+}
+
+/// `GET /api/v1/events/{id}/proof`: an inclusion proof against the latest
+/// signed checkpoint, checkable offline with `ward verify --proof`.
+pub async fn proof(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require_token(&st, &headers)?;
+    let store = st.store.clone();
+    let p = blocking(move || {
+        store.inclusion_proof(&id).map_err(|e| match e {
+            ward_store::StoreError::NotFound(_) => ApiError::NotFound("event".into()),
+            e => ApiError::Internal(e.into()),
+        })
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(p).map_err(anyhow::Error::from)?))
+}
+
+/// `GET /api/v1/store/checkpoint`: signs and returns a checkpoint now.
+pub async fn checkpoint(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    require_token(&st, &headers)?;
+    let store = st.store.clone();
+    let c = blocking(move || store.checkpoint().map_err(|e| ApiError::Internal(e.into()))).await?;
+    Ok(Json(serde_json::to_value(c).map_err(anyhow::Error::from)?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConsistencyParams {
+    pub old: u64,
+    pub new: u64,
+}
+
+/// `GET /api/v1/store/consistency?old=N&new=M`
+pub async fn consistency(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<ConsistencyParams>,
+) -> Result<Json<Value>, ApiError> {
+    require_token(&st, &headers)?;
+    let store = st.store.clone();
+    let c = blocking(move || {
+        store
+            .consistency_proof(p.old, p.new)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(c).map_err(anyhow::Error::from)?))
+}
+
+/// `GET /api/v1/store/public-key`: the key that signs checkpoints.
+pub async fn public_key(State(st): State<AppState>) -> String {
+    format!("{}\n", st.store.public_key())
+}

@@ -1,0 +1,161 @@
+//! `ward search QUERY --since 24h --until … --limit N --format table|json|ndjson`
+
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+use super::Remote;
+use super::client::Client;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Ndjson,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub remote: Remote,
+    /// The query, e.g. `user.name:alice AND event.outcome:failure | count by source.ip`.
+    #[arg(default_value = "")]
+    pub query: String,
+    /// Start of the time range: a duration ago (24h, 7d), a date or RFC 3339.
+    #[arg(long, default_value = "24h")]
+    pub since: String,
+    /// End of the time range (default: now).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Most events to return.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args.remote)?;
+    let mut q = vec![
+        ("q", args.query.clone()),
+        ("since", args.since.clone()),
+        ("limit", args.limit.to_string()),
+    ];
+    if let Some(u) = &args.until {
+        q.push(("until", u.clone()));
+    }
+    let result = client.get_json("/api/v1/events/search", &q)?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+        Format::Ndjson => {
+            for hit in hits(&result) {
+                println!("{}", serde_json::to_string(hit)?);
+            }
+            for row in buckets(&result) {
+                println!("{}", serde_json::to_string(row)?);
+            }
+        }
+        Format::Table => print!("{}", table(&result)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hits(result: &Value) -> Vec<&Value> {
+    result
+        .get("hits")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(|h| h.get("event").unwrap_or(h)).collect())
+        .unwrap_or_default()
+}
+
+fn buckets(result: &Value) -> Vec<&Value> {
+    result
+        .get("aggregation")
+        .and_then(|a| a.get("buckets"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
+}
+
+fn cell(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| cell(Some(x)))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(Value::Null) | None => "-".into(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// Renders hits or aggregation buckets as an aligned text table.
+pub fn table(result: &Value) -> String {
+    let b = buckets(result);
+    let (header, rows): (Vec<&str>, Vec<Vec<String>>) = if !b.is_empty() {
+        (
+            vec!["value", "count"],
+            b.iter()
+                .map(|r| vec![cell(r.get("key")), cell(r.get("count"))])
+                .collect(),
+        )
+    } else {
+        let cols = [
+            "@timestamp",
+            "event.action",
+            "event.outcome",
+            "user.name",
+            "source.ip",
+            "service.name",
+            "message",
+        ];
+        (
+            cols.to_vec(),
+            hits(result)
+                .iter()
+                .map(|e| {
+                    cols.iter()
+                        .map(|c| {
+                            let ev = ward_event::Event(e.as_object().cloned().unwrap_or_default());
+                            let mut s = cell(ev.get(c));
+                            if *c == "user.name" && s == "-" {
+                                s = cell(ev.get("user.id"));
+                            }
+                            if s.chars().count() > 60 {
+                                s = s.chars().take(59).collect::<String>() + "…";
+                            }
+                            s
+                        })
+                        .collect()
+                })
+                .collect(),
+        )
+    };
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| -> String {
+        let mut s = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect::<Vec<_>>()
+            .join("  ");
+        s.truncate(s.trim_end().len());
+        s + "\n"
+    };
+    let mut out = line(header.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        out += &line(r);
+    }
+    let total = result.get("total").and_then(Value::as_u64);
+    if let Some(t) = total {
+        out += &format!("({t} matching)\n");
+    }
+    out
+}

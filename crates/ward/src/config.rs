@@ -1,0 +1,489 @@
+//! Configuration: one TOML file, one serde struct per component with
+//! `deny_unknown_fields`, defaults in code, and [`RawConfig::validate`] that
+//! reports every problem at once, each naming the key, the value and the fix.
+//!
+//! Environment variables (`WARD_DATA_DIR`, `WARD_HTTP_ADDR`,
+//! `WARD_SYSLOG_ADDR`, `WARD_INGEST_TOKEN`, `WARD_ALERT_WEBHOOK_URL`) override
+//! the file so that scripts, containers and tests need no file at all.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+/// The whole configuration file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    /// Where Ward keeps its data and listens for HTTP.
+    pub server: ServerConfig,
+    /// The syslog listeners (UDP and TCP on one address).
+    pub syslog: SyslogConfig,
+    /// Size limits for every input.
+    pub limits: LimitsConfig,
+    /// Ingest sources: each has a token that names the source and its tenant.
+    pub sources: Vec<SourceConfig>,
+    /// The event store: segments, group commit, checkpoints.
+    pub store: StoreSection,
+    /// How long events are kept.
+    pub retention: RetentionConfig,
+    /// Redaction of secrets and personal data before anything is stored.
+    pub redact: ward_redact::RedactConfig,
+    /// Detection: rule and pipeline paths.
+    pub detect: DetectConfig,
+    /// Alerting: owners, routes, receivers, SLAs.
+    pub alerting: crate::alert::config::AlertingConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Data directory (events, keys, state). Env: `WARD_DATA_DIR`.
+    pub data_dir: PathBuf,
+    /// HTTP listen address for the API, ingest endpoints and UI. Env: `WARD_HTTP_ADDR`.
+    pub http_addr: String,
+    /// The URL people use to reach this Ward, for links in notifications.
+    pub public_url: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            data_dir: PathBuf::from("./ward-data"),
+            http_addr: "127.0.0.1:8080".into(),
+            public_url: None,
+        }
+    }
+}
+
+/// `[syslog]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyslogConfig {
+    /// Listen address for both UDP and TCP; loopback by default. Env: `WARD_SYSLOG_ADDR`.
+    pub addr: String,
+    /// Listen on UDP.
+    pub udp: bool,
+    /// Listen on TCP (LF or octet-counted framing, RFC 6587).
+    pub tcp: bool,
+    /// Source name given to syslog events.
+    pub source: String,
+    /// Tenant given to syslog events.
+    pub tenant: String,
+    /// Maximum concurrent TCP connections.
+    pub max_connections: usize,
+}
+
+impl Default for SyslogConfig {
+    fn default() -> Self {
+        SyslogConfig {
+            addr: "127.0.0.1:5514".into(),
+            udp: true,
+            tcp: true,
+            source: "syslog".into(),
+            tenant: "default".into(),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Longest accepted NDJSON or text line, in bytes.
+    pub max_line_bytes: usize,
+    /// Longest accepted syslog frame, in bytes.
+    pub max_frame_bytes: usize,
+    /// Largest accepted HTTP request body after decompression, in bytes.
+    pub max_request_bytes: usize,
+    /// Deepest accepted JSON nesting.
+    pub max_json_depth: usize,
+    /// Batches that may wait in the pipeline before senders get 429.
+    pub queue_capacity: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_line_bytes: 1 << 20,
+            max_frame_bytes: 256 << 10,
+            max_request_bytes: 16 << 20,
+            max_json_depth: 64,
+            queue_capacity: 256,
+        }
+    }
+}
+
+/// One `[[sources]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Source name recorded in `ward.source`.
+    pub name: String,
+    /// Tenant recorded in `tenant.id`.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// The token senders present as `Authorization: Bearer <token>`,
+    /// `Splunk <token>` or `ApiKey <token>` (also base64 of `id:token`).
+    pub token: Secret<String>,
+}
+
+fn default_tenant() -> String {
+    "default".into()
+}
+
+/// `[store]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// A segment is sealed when it reaches this size, e.g. "256MiB".
+    pub segment_max_bytes: u64,
+    /// A segment is sealed when it is this old, e.g. "1h".
+    pub segment_max_age: String,
+    /// Longest time a write waits for others to share its fsync, e.g. "2ms".
+    pub group_commit_max_wait: String,
+    /// Interval between signed checkpoints, e.g. "1m".
+    pub checkpoint_interval: String,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            segment_max_bytes: 256 << 20,
+            segment_max_age: "1h".into(),
+            group_commit_max_wait: "2ms".into(),
+            checkpoint_interval: "1m".into(),
+        }
+    }
+}
+
+/// `[retention]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Days an event is kept unless its category says otherwise.
+    pub default_days: u32,
+    /// Days per `event.category`, e.g. `{ authentication = 730 }`.
+    pub categories: BTreeMap<String, u32>,
+    /// Allow less than 365 days for security categories.
+    pub force: bool,
+    /// Legal holds: nothing matching is deleted while listed.
+    pub legal_holds: Vec<String>,
+    /// How often the retention task runs, e.g. "1h".
+    pub interval: String,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            default_days: 400,
+            categories: BTreeMap::new(),
+            force: false,
+            legal_holds: Vec::new(),
+            interval: "1h".into(),
+        }
+    }
+}
+
+/// `[detect]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    /// Load the built-in rule pack.
+    pub builtin_rules: bool,
+    /// More rule files or directories (Sigma YAML).
+    pub rules: Vec<PathBuf>,
+    /// More field-mapping pipelines (YAML).
+    pub pipelines: Vec<PathBuf>,
+    /// Watch rule paths and reload on change.
+    pub hot_reload: bool,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            builtin_rules: true,
+            rules: Vec::new(),
+            pipelines: Vec::new(),
+            hot_reload: true,
+        }
+    }
+}
+
+/// One configuration problem: the key, the value found and the fix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub key: String,
+    pub value: String,
+    pub fix: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} = {}: {}", self.key, self.value, self.fix)
+    }
+}
+
+/// All problems found, printed one per line.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct Invalid(pub Vec<Problem>);
+
+/// Parses a duration like `500ms`, `30s`, `5m`, `2h`, `400d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("'{t}' has no unit: write e.g. 30s, 5m, 2h or 7d"))?;
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{t}' does not start with a number: write e.g. 30s"))?;
+    let secs = |mult: u64| Duration::from_secs(n.saturating_mul(mult));
+    match unit.trim() {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(secs(1)),
+        "m" | "min" => Ok(secs(60)),
+        "h" => Ok(secs(3600)),
+        "d" => Ok(secs(86_400)),
+        u => Err(format!("unknown unit '{u}' in '{t}': use ms, s, m, h or d")),
+    }
+}
+
+/// The validated configuration the program runs with.
+#[derive(Debug)]
+pub struct Config {
+    pub raw: RawConfig,
+    pub data_dir: PathBuf,
+    pub http_addr: SocketAddr,
+    pub syslog_addr: SocketAddr,
+    pub segment_max_age: Duration,
+    pub group_commit_max_wait: Duration,
+    pub checkpoint_interval: Duration,
+    pub retention_interval: Duration,
+    /// Token from `WARD_INGEST_TOKEN`, accepted for the default source and tenant.
+    pub env_token: Option<Secret<String>>,
+    /// Webhook from `WARD_ALERT_WEBHOOK_URL` or `--alert-webhook`.
+    pub alert_webhook: Option<Secret<String>>,
+}
+
+/// Reads the file (if any), applies environment overrides, validates.
+pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+    use anyhow::Context as _;
+    let mut raw: RawConfig = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read configuration file {}", p.display()))?;
+            toml::from_str(&text).map_err(|e| {
+                anyhow::anyhow!("{}: {}", p.display(), e.to_string().trim_end())
+            })?
+        }
+        None => RawConfig::default(),
+    };
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(v) = env("WARD_DATA_DIR") {
+        raw.server.data_dir = v.into();
+    }
+    if let Some(v) = env("WARD_HTTP_ADDR") {
+        raw.server.http_addr = v;
+    }
+    if let Some(v) = env("WARD_SYSLOG_ADDR") {
+        raw.syslog.addr = v;
+    }
+    let env_token = env("WARD_INGEST_TOKEN").map(Secret::new);
+    let alert_webhook = env("WARD_ALERT_WEBHOOK_URL").map(Secret::new);
+    Ok(raw.validate(env_token, alert_webhook)?)
+}
+
+impl RawConfig {
+    /// Checks every setting and returns every problem at once.
+    pub fn validate(
+        self,
+        env_token: Option<Secret<String>>,
+        alert_webhook: Option<Secret<String>>,
+    ) -> Result<Config, Invalid> {
+        let mut problems = Vec::new();
+        let mut bad = |key: &str, value: &str, fix: &str| {
+            problems.push(Problem {
+                key: key.into(),
+                value: value.into(),
+                fix: fix.into(),
+            })
+        };
+        let addr = |s: &str| s.parse::<SocketAddr>();
+        let http_addr = addr(&self.server.http_addr).unwrap_or_else(|_| {
+            bad(
+                "server.http_addr",
+                &self.server.http_addr,
+                "write an IP address and port, e.g. \"127.0.0.1:8080\"",
+            );
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        });
+        let syslog_addr = addr(&self.syslog.addr).unwrap_or_else(|_| {
+            bad(
+                "syslog.addr",
+                &self.syslog.addr,
+                "write an IP address and port, e.g. \"127.0.0.1:5514\"",
+            );
+            SocketAddr::from(([127, 0, 0, 1], 5514))
+        });
+        let mut dur = |key: &str, v: &str| -> Duration {
+            parse_duration(v).unwrap_or_else(|e| {
+                bad(key, v, &e);
+                Duration::from_secs(1)
+            })
+        };
+        let segment_max_age = dur("store.segment_max_age", &self.store.segment_max_age);
+        let group_commit_max_wait =
+            dur("store.group_commit_max_wait", &self.store.group_commit_max_wait);
+        let checkpoint_interval = dur("store.checkpoint_interval", &self.store.checkpoint_interval);
+        let retention_interval = dur("retention.interval", &self.retention.interval);
+        let mut bad = |key: &str, value: &str, fix: &str| {
+            problems.push(Problem {
+                key: key.into(),
+                value: value.into(),
+                fix: fix.into(),
+            })
+        };
+        if self.store.segment_max_bytes < 1 << 16 {
+            bad(
+                "store.segment_max_bytes",
+                &self.store.segment_max_bytes.to_string(),
+                "use at least 65536 bytes",
+            );
+        }
+        let l = &self.limits;
+        for (key, v, min) in [
+            ("limits.max_line_bytes", l.max_line_bytes, 256),
+            ("limits.max_frame_bytes", l.max_frame_bytes, 256),
+            ("limits.max_request_bytes", l.max_request_bytes, 1024),
+            ("limits.max_json_depth", l.max_json_depth, 2),
+            ("limits.queue_capacity", l.queue_capacity, 1),
+        ] {
+            if v < min {
+                bad(key, &v.to_string(), &format!("use at least {min}"));
+            }
+        }
+        if l.max_json_depth > 1000 {
+            bad(
+                "limits.max_json_depth",
+                &l.max_json_depth.to_string(),
+                "use at most 1000",
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            if s.name.trim().is_empty() {
+                bad(&format!("sources[{i}].name"), "\"\"", "give the source a name");
+            }
+            if s.token.expose().len() < 16 {
+                bad(
+                    &format!("sources[{i}].token"),
+                    "[secret]",
+                    "use a token of at least 16 characters (e.g. `openssl rand -hex 24`)",
+                );
+            }
+            if !seen.insert(s.token.expose().clone()) {
+                bad(
+                    &format!("sources[{i}].token"),
+                    "[secret]",
+                    "each source needs its own token: this one is used twice",
+                );
+            }
+        }
+        for (cat, days) in &self.retention.categories {
+            if crate::store::is_security_category(cat) && *days < 365 && !self.retention.force {
+                bad(
+                    &format!("retention.categories.{cat}"),
+                    &days.to_string(),
+                    "security events are kept at least 365 days; raise it or set retention.force = true",
+                );
+            }
+        }
+        if self.retention.default_days < 365 && !self.retention.force {
+            bad(
+                "retention.default_days",
+                &self.retention.default_days.to_string(),
+                "keep events at least 365 days, or set retention.force = true",
+            );
+        }
+        if let Err(list) = self.redact.validate() {
+            for p in list {
+                bad(&format!("redact.{}", p.key), &p.value, &p.fix);
+            }
+        }
+        for p in self.alerting.validate() {
+            bad(&format!("alerting.{}", p.key), &p.value, &p.fix);
+        }
+        if !problems.is_empty() {
+            return Err(Invalid(problems));
+        }
+        Ok(Config {
+            data_dir: self.server.data_dir.clone(),
+            http_addr,
+            syslog_addr,
+            segment_max_age,
+            group_commit_max_wait,
+            checkpoint_interval,
+            retention_interval,
+            env_token,
+            alert_webhook,
+            raw: self,
+        })
+    }
+}
+
+/// The fully commented example configuration printed by `ward config example`.
+pub const EXAMPLE: &str = include_str!("config_example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_parses_and_validates() {
+        let raw: RawConfig = toml::from_str(EXAMPLE).unwrap();
+        raw.validate(None, None).unwrap();
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_key_and_fix() {
+        let raw: RawConfig = toml::from_str(
+            r#"
+            [server]
+            http_addr = "localhost"
+            [store]
+            group_commit_max_wait = "5 parsecs"
+            [retention]
+            categories = { authentication = 30 }
+            "#,
+        )
+        .unwrap();
+        let err = raw.validate(None, None).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("server.http_addr = localhost"), "{text}");
+        assert!(text.contains("store.group_commit_max_wait = 5 parsecs"), "{text}");
+        assert!(text.contains("retention.categories.authentication = 30"), "{text}");
+        assert_eq!(err.0.len(), 3);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<RawConfig>("[server]\nhttp_adr = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("http_adr"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
+        assert!(parse_duration("7").is_err());
+        assert!(parse_duration("7y").is_err());
+    }
+}

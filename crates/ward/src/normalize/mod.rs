@@ -1,0 +1,75 @@
+//! The normalize stage: what every decoded event gets before redaction — an
+//! `event.id`, the tenant and source, receive time, required-field checks —
+//! and the dead-letter events for records that could not be decoded.
+//! Decoding itself is `ward-event`'s (pure, fuzzed).
+
+use ward_event::{Context, Limits, RecordError};
+
+use crate::config::LimitsConfig;
+use crate::model::{Event, new_event_id};
+
+/// Decoder limits from `[limits]`.
+pub fn limits(cfg: &LimitsConfig) -> Limits {
+    Limits {
+        max_line_bytes: cfg.max_line_bytes,
+        max_depth: cfg.max_json_depth,
+        max_frame_bytes: cfg.max_frame_bytes,
+        max_request_bytes: cfg.max_request_bytes,
+        ..Limits::default()
+    }
+}
+
+/// The decode context for one request.
+pub fn context(input: &str, source: &str, tenant: &str) -> Context {
+    Context {
+        input: input.to_owned(),
+        source: source.to_owned(),
+        tenant: tenant.to_owned(),
+        received: jiff::Timestamp::now(),
+    }
+}
+
+/// Finishes one decoded event.
+pub fn finish(mut event: Event, ctx: &Context) -> Event {
+    event.set("event.id", new_event_id().into());
+    ward_event::finalize(&mut event, ctx);
+    event
+}
+
+/// What one decoded request became: events to store (dead letters
+/// included) and the rejected records to report back to the sender.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub events: Vec<Event>,
+    pub rejected: Vec<RecordError>,
+}
+
+/// Finishes decoder results: good records become events, bad ones become
+/// dead-letter events (never dropped) and are reported.
+pub fn collect(
+    results: Vec<Result<Event, RecordError>>,
+    raw_of: impl Fn(usize) -> Vec<u8>,
+    ctx: &Context,
+    limits: &Limits,
+) -> Outcome {
+    let mut out = Outcome::default();
+    for r in results {
+        match r {
+            Ok(e) => out.events.push(finish(e, ctx)),
+            Err(err) => {
+                let dl = ward_event::dead_letter(ctx, &err.reason, &raw_of(err.record), limits);
+                out.events.push(finish(dl, ctx));
+                out.rejected.push(err);
+            }
+        }
+    }
+    out
+}
+
+/// The raw bytes of line `n` (1-based) of a body, for dead letters.
+pub fn nth_line(body: &[u8], n: usize) -> Vec<u8> {
+    body.split(|b| *b == b'\n')
+        .nth(n.saturating_sub(1))
+        .map(|l| l.to_vec())
+        .unwrap_or_default()
+}

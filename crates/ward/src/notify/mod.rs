@@ -1,0 +1,1 @@
+//! Notifications: receivers and the durable outbox.

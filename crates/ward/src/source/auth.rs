@@ -1,0 +1,184 @@
+//! Ingest authentication: a token names the source and the tenant. Tokens
+//! arrive as `Authorization: Bearer <t>`, `Splunk <t>`, `ApiKey <t>` (or
+//! base64 of `id:<t>`, as Elasticsearch clients send), or `Basic` with the
+//! token as password (rsyslog, syslog-ng).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::Context as _;
+use axum::http::HeaderMap;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::secret::Secret;
+
+/// Who sent a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub source: String,
+    pub tenant: String,
+}
+
+/// The accepted tokens, kept as SHA-256 digests.
+#[derive(Default)]
+pub struct Tokens {
+    by_digest: HashMap<[u8; 32], Identity>,
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl Tokens {
+    /// Adds a token.
+    pub fn insert(&mut self, token: &Secret<String>, identity: Identity) {
+        self.by_digest.insert(digest(token.expose()), identity);
+    }
+
+    /// Tokens from the configuration and the environment, plus the
+    /// generated default token when nothing else is configured. Returns the
+    /// generated token so that `ward serve` can print it.
+    pub fn from_config(config: &Config) -> anyhow::Result<(Tokens, Option<Secret<String>>)> {
+        let mut t = Tokens::default();
+        for s in &config.raw.sources {
+            t.insert(
+                &s.token,
+                Identity {
+                    source: s.name.clone(),
+                    tenant: s.tenant.clone(),
+                },
+            );
+        }
+        let default_identity = Identity {
+            source: "default".into(),
+            tenant: "default".into(),
+        };
+        if let Some(tok) = &config.env_token {
+            t.insert(tok, default_identity.clone());
+        }
+        let mut generated = None;
+        if t.by_digest.is_empty() {
+            let tok = default_token(&config.data_dir)?;
+            t.insert(&tok, default_identity);
+            generated = Some(tok);
+        }
+        Ok((t, generated))
+    }
+
+    /// The identity for the request's credentials, if any is valid.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Option<Identity> {
+        candidates(headers)
+            .iter()
+            .find_map(|c| self.by_digest.get(&digest(c)).cloned())
+    }
+}
+
+/// The token in `<data>/ingest.token`, created on first start.
+fn default_token(data_dir: &Path) -> anyhow::Result<Secret<String>> {
+    let path = data_dir.join("ingest.token");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let t = text.trim().to_owned();
+        if !t.is_empty() {
+            return Ok(Secret::new(t));
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let token = format!("ward_{}", hex::encode(rand::random::<[u8; 20]>()));
+    crate::redact::write_private(&path, format!("{token}\n").as_bytes())?;
+    Ok(Secret::new(token))
+}
+
+/// Every string in the request that could be the token.
+fn candidates(headers: &HeaderMap) -> Vec<String> {
+    let mut out = Vec::new();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for v in headers.get_all(axum::http::header::AUTHORIZATION) {
+        let Ok(v) = v.to_str() else { continue };
+        let Some((scheme, rest)) = v.trim().split_once(' ') else {
+            continue;
+        };
+        let rest = rest.trim();
+        match scheme.to_ascii_lowercase().as_str() {
+            "bearer" | "splunk" => out.push(rest.to_owned()),
+            "apikey" => {
+                out.push(rest.to_owned());
+                if let Some((_, key)) = b64
+                    .decode(rest)
+                    .ok()
+                    .and_then(|d| String::from_utf8(d).ok())
+                    .and_then(|s| s.split_once(':').map(|(a, b)| (a.to_owned(), b.to_owned())))
+                {
+                    out.push(key);
+                }
+            }
+            "basic" => {
+                if let Some(pw) = b64
+                    .decode(rest)
+                    .ok()
+                    .and_then(|d| String::from_utf8(d).ok())
+                    .and_then(|s| s.split_once(':').map(|(_, p)| p.to_owned()))
+                {
+                    out.push(pw);
+                }
+            }
+            _ => {}
+        }
+    }
+    for name in ["x-ward-token", "x-splunk-request-channel-token"] {
+        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            out.push(v.trim().to_owned());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn tokens() -> Tokens {
+        let mut t = Tokens::default();
+        t.insert(
+            &Secret::new("s3cret-token-0123456789".into()),
+            Identity {
+                source: "web".into(),
+                tenant: "acme".into(),
+            },
+        );
+        t
+    }
+
+    fn with_auth(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn accepts_every_scheme() {
+        let t = tokens();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for h in [
+            "Bearer s3cret-token-0123456789".to_owned(),
+            "Splunk s3cret-token-0123456789".to_owned(),
+            "ApiKey s3cret-token-0123456789".to_owned(),
+            format!("ApiKey {}", b64.encode("id1:s3cret-token-0123456789")),
+            format!("Basic {}", b64.encode("elastic:s3cret-token-0123456789")),
+        ] {
+            let id = t.authenticate(&with_auth(&h)).unwrap_or_else(|| panic!("{h}"));
+            assert_eq!(id.tenant, "acme");
+        }
+    }
+
+    #[test]
+    fn refuses_wrong_or_missing_tokens() {
+        let t = tokens();
+        assert!(t.authenticate(&with_auth("Bearer nope")).is_none());
+        assert!(t.authenticate(&HeaderMap::new()).is_none());
+        assert!(t.authenticate(&with_auth("Bearer")).is_none());
+    }
+}

@@ -1,0 +1,172 @@
+//! The Elasticsearch-compatible input: `POST /_bulk`, `POST /{index}/_bulk`,
+//! and `GET /` / `HEAD /` answering as an Elasticsearch 8 node, with the
+//! `X-Elastic-Product: Elasticsearch` header that official clients check.
+//! `GET /` from a browser gets the web page instead.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::json;
+
+use super::http::{IngestError, authenticate, decode_blocking, submit};
+use crate::api::State as AppState;
+use crate::normalize::{self, Outcome};
+
+const VERSION: &str = "8.15.0";
+
+fn elastic(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        "x-elastic-product",
+        HeaderValue::from_static("Elasticsearch"),
+    );
+    resp
+}
+
+fn es_error(e: &IngestError) -> Response {
+    let (kind, status) = match e {
+        IngestError::Unauthorized => ("security_exception", StatusCode::UNAUTHORIZED),
+        IngestError::Busy(_) => (
+            "es_rejected_execution_exception",
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+        IngestError::Unavailable => ("unavailable_shards_exception", StatusCode::SERVICE_UNAVAILABLE),
+        _ => ("parse_exception", e.status()),
+    };
+    let body = json!({
+        "error": { "root_cause": [{ "type": kind, "reason": e.to_string() }], "type": kind, "reason": e.to_string() },
+        "status": status.as_u16(),
+    });
+    let mut resp = e.decorate((status, Json(body)).into_response());
+    if matches!(e, IngestError::Unauthorized) {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("ApiKey, Basic realm=\"ward\""),
+        );
+    }
+    elastic(resp)
+}
+
+/// `GET /`: Elasticsearch's node information, or the web page for browsers.
+pub async fn root(headers: HeaderMap) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        return Html(crate::api::PAGE).into_response();
+    }
+    elastic(
+        Json(json!({
+            "name": "ward",
+            "cluster_name": "ward",
+            "cluster_uuid": "ward-0000000000000000000000",
+            "version": {
+                "number": VERSION,
+                "build_flavor": "default",
+                "build_type": "ward",
+                "build_hash": "ward",
+                "build_date": "2026-01-01T00:00:00.000Z",
+                "build_snapshot": false,
+                "lucene_version": "9.11.1",
+                "minimum_wire_compatibility_version": "7.17.0",
+                "minimum_index_compatibility_version": "7.0.0"
+            },
+            "tagline": "You Know, for Search"
+        }))
+        .into_response(),
+    )
+}
+
+/// `HEAD /`: the ping of Elasticsearch clients.
+pub async fn root_head() -> Response {
+    elastic(StatusCode::OK.into_response())
+}
+
+/// `POST /_bulk`
+pub async fn bulk(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match bulk_inner(&st, peer, &headers, None, body).await {
+        Ok(r) => elastic(r),
+        Err(e) => es_error(&e),
+    }
+}
+
+/// `POST /{index}/_bulk`
+pub async fn bulk_index(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(index): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match bulk_inner(&st, peer, &headers, Some(index), body).await {
+        Ok(r) => elastic(r),
+        Err(e) => es_error(&e),
+    }
+}
+
+async fn bulk_inner(
+    st: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    default_index: Option<String>,
+    body: Bytes,
+) -> Result<Response, IngestError> {
+    let received = Instant::now();
+    let id = authenticate(st, headers, peer, "bulk").await?;
+    let body = super::read_body(headers, body, st.limits.max_request_bytes)?;
+    let bytes = body.len();
+    let limits = st.limits.clone();
+    let ctx = normalize::context("bulk", &id.source, &id.tenant);
+    let (mut outcome, items) = decode_blocking(move || {
+        let items = ward_event::bulk::decode(&body, &limits);
+        let mut outcome = Outcome::default();
+        let mut outcomes = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let index = item.index.clone().or_else(|| default_index.clone());
+            match item.doc {
+                Ok(mut e) => {
+                    if let Some(ix) = &index {
+                        e.set("data_stream.dataset", ix.clone().into());
+                    }
+                    let e = normalize::finish(e, &ctx);
+                    let eid = e.get_str("event.id").unwrap_or_default().to_owned();
+                    outcome.events.push(e);
+                    outcomes.push(ward_event::bulk::ItemOutcome::created(
+                        &item.action,
+                        index.as_deref().unwrap_or("ward"),
+                        item.id.as_deref().unwrap_or(&eid),
+                    ));
+                }
+                Err(err) => {
+                    let dl = ward_event::dead_letter(&ctx, &err.reason, b"", &limits);
+                    outcome.events.push(normalize::finish(dl, &ctx));
+                    outcomes.push(ward_event::bulk::ItemOutcome::failed(
+                        &item.action,
+                        index.as_deref().unwrap_or("ward"),
+                        item.id.as_deref(),
+                        &err.reason,
+                    ));
+                    outcome.rejected.push(ward_event::RecordError {
+                        record: i + 1,
+                        reason: err.reason,
+                    });
+                }
+            }
+        }
+        (outcome, outcomes)
+    })
+    .await?;
+    submit(st, &id, "bulk", received, &mut outcome, bytes).await?;
+    let took = received.elapsed().as_millis() as u64;
+    Ok(Json(ward_event::bulk::response(&items, took)).into_response())
+}

@@ -1,0 +1,184 @@
+//! The store stage: turns events into `ward-store` records (with the terms
+//! its per-block indexes keep) and appends them; the search and proof API
+//! glue; the retention task.
+//!
+//! `ward-store` is blocking by design; every call from async code goes
+//! through `spawn_blocking` here, so no other module needs to know.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use ward_store::{Record, Store, StoreConfig};
+
+use crate::config::Config;
+use crate::model::Event;
+
+/// Fields kept in the per-block indexes, so selective searches skip blocks.
+pub const INDEXED_FIELDS: [&str; 8] = [
+    "event.id",
+    "user.name",
+    "user.id",
+    "source.ip",
+    "host.name",
+    "service.name",
+    "event.category",
+    "event.action",
+];
+
+/// Categories that hold security events: kept at least 365 days unless
+/// `retention.force` says otherwise.
+pub fn is_security_category(category: &str) -> bool {
+    matches!(
+        category,
+        "authentication"
+            | "session"
+            | "iam"
+            | "configuration"
+            | "intrusion_detection"
+            | "malware"
+            | "threat"
+            | "vulnerability"
+            | "ai"
+            | "database"
+            | "file"
+            | "process"
+            | "network"
+    )
+}
+
+/// Opens the store in the configured data directory.
+pub fn open(config: &Config) -> anyhow::Result<Store> {
+    let dir = config.data_dir.join("events");
+    let raw = &config.raw;
+    let cfg = StoreConfig {
+        dir: dir.clone(),
+        segment_max_bytes: raw.store.segment_max_bytes,
+        segment_max_age: config.segment_max_age,
+        group_commit_max_wait: config.group_commit_max_wait,
+        checkpoint_interval: config.checkpoint_interval,
+        retention: retention_policy(config),
+        ..StoreConfig::default()
+    };
+    let (store, report) =
+        Store::open(cfg).with_context(|| format!("cannot open the event store in {}", dir.display()))?;
+    tracing::info!(report = ?report, "event store opened");
+    Ok(store)
+}
+
+/// The retention policy from `[retention]`.
+pub fn retention_policy(config: &Config) -> ward_store::RetentionPolicy {
+    let r = &config.raw.retention;
+    ward_store::RetentionPolicy {
+        default_days: r.default_days,
+        categories: r.categories.clone(),
+        force: r.force,
+        legal_holds: r.legal_holds.clone(),
+        ..ward_store::RetentionPolicy::default()
+    }
+}
+
+/// The store record for an event: its JSON, time, categories and index terms.
+pub fn record(event: &Event) -> anyhow::Result<Record> {
+    let id = event.get_str("event.id").unwrap_or_default().to_owned();
+    let time_ms = event
+        .get_str("@timestamp")
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.as_millisecond())
+        .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+    let category = match event.get("event.category") {
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut terms = Vec::new();
+    for f in INDEXED_FIELDS {
+        match event.get(f) {
+            Some(serde_json::Value::String(s)) => terms.push((f.to_owned(), s.to_lowercase())),
+            Some(serde_json::Value::Array(a)) => {
+                for v in a.iter().filter_map(|v| v.as_str()) {
+                    terms.push((f.to_owned(), v.to_lowercase()));
+                }
+            }
+            Some(v @ serde_json::Value::Number(_)) => terms.push((f.to_owned(), v.to_string())),
+            _ => {}
+        }
+    }
+    Ok(Record {
+        id,
+        time_ms,
+        category,
+        terms,
+        body: serde_json::to_vec(event)?,
+    })
+}
+
+/// Appends events durably (returns after fsync), from async code.
+pub async fn append(store: &Arc<Store>, events: &[Event]) -> anyhow::Result<()> {
+    let records = events.iter().map(record).collect::<anyhow::Result<Vec<_>>>()?;
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || store.append(records))
+        .await
+        .context("store task failed")?
+        .context("cannot append to the event store")?;
+    Ok(())
+}
+
+/// Runs retention at each interval until the process ends.
+pub async fn retention_task(store: Arc<Store>, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tick.tick().await;
+        let s = Arc::clone(&store);
+        let now = jiff::Timestamp::now();
+        match tokio::task::spawn_blocking(move || s.apply_retention(now, false)).await {
+            Ok(Ok(actions)) if !actions.is_empty() => {
+                tracing::info!(deleted = actions.len(), "retention applied")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),
+            Err(e) => tracing::error!(error = %e, "retention task failed"),
+        }
+    }
+}
+
+/// A time bound as people write it: relative (`24h`, `7d`, meaning that long
+/// ago), `now`, or absolute RFC 3339 / date (`2026-01-31`).
+pub fn parse_time_bound(text: &str, now: jiff::Timestamp) -> Result<i64, String> {
+    let t = text.trim();
+    if t == "now" {
+        return Ok(now.as_millisecond());
+    }
+    if let Ok(d) = crate::config::parse_duration(t) {
+        return Ok(now.as_millisecond() - d.as_millis() as i64);
+    }
+    if let Ok(ts) = t.parse::<jiff::Timestamp>() {
+        return Ok(ts.as_millisecond());
+    }
+    if let Ok(date) = t.parse::<jiff::civil::Date>() {
+        if let Ok(z) = date.to_zoned(jiff::tz::TimeZone::UTC) {
+            return Ok(z.timestamp().as_millisecond());
+        }
+    }
+    Err(format!(
+        "'{t}' is not a time: write a duration ago (24h, 7d), now, a date (2026-01-31) or RFC 3339 (2026-01-31T12:00:00Z)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_bounds() {
+        let now: jiff::Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
+        let h = parse_time_bound("24h", now).unwrap();
+        assert_eq!(now.as_millisecond() - h, 86_400_000);
+        let d = parse_time_bound("2026-11-01", now).unwrap();
+        assert_eq!(d, "2026-11-01T00:00:00Z".parse::<jiff::Timestamp>().unwrap().as_millisecond());
+        assert!(parse_time_bound("yesterday-ish", now).is_err());
+    }
+}

