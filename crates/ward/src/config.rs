@@ -203,6 +203,8 @@ pub struct DetectConfig {
     pub pipelines: Vec<PathBuf>,
     /// Watch rule paths and reload on change.
     pub hot_reload: bool,
+    /// Behavioural baselines: learning period, thresholds.
+    pub baseline: crate::detect::baseline::BaselineConfig,
 }
 
 impl Default for DetectConfig {
@@ -212,6 +214,7 @@ impl Default for DetectConfig {
             rules: Vec::new(),
             pipelines: Vec::new(),
             hot_reload: true,
+            baseline: Default::default(),
         }
     }
 }
@@ -417,6 +420,9 @@ impl RawConfig {
             for p in list {
                 bad(&format!("redact.{}", p.key), &p.value, &p.fix);
             }
+        }
+        for p in self.detect.baseline.validate() {
+            bad(&format!("detect.baseline.{}", p.key), &p.value, &p.fix);
         }
         for p in self.alerting.validate() {
             bad(&format!("alerting.{}", p.key), &p.value, &p.fix);

@@ -1,7 +1,7 @@
 //! THE place where the stages are wired together.
 //!
 //! ```text
-//! sources ──submit──► [bounded queue] ──► workers: redact ─► store.append (fsync, group commit) ─► ack
+//! sources ──submit──► [bounded queue] ──► workers: redact ─► enrich ─► store.append (fsync, group commit) ─► ack
 //!                                                                  │
 //!                                              log tail ◄──────────┘ (notify)
 //!                                                 └─► detect (rules, enrichers) ─► alert ─► notify
@@ -54,6 +54,7 @@ pub struct Pipeline {
 /// Everything the workers need.
 pub struct Stages {
     pub redact: Arc<crate::redact::Stage>,
+    pub prompt: Arc<ward_prompt::Detector>,
     pub store: Arc<Store>,
     pub metrics: Arc<Metrics>,
 }
@@ -150,11 +151,13 @@ impl Pipeline {
 
 async fn process(stages: &Stages, mut batch: Batch) -> Result<Ack, String> {
     let redact = Arc::clone(&stages.redact);
+    let prompt = Arc::clone(&stages.prompt);
     let events = std::mem::take(&mut batch.events);
     let events = tokio::task::spawn_blocking(move || {
         let mut events = events;
         for e in &mut events {
             redact.redact_event(e);
+            crate::detect::enrich::prompt_injection(&prompt, e);
         }
         events
     })
@@ -177,4 +180,32 @@ async fn process(stages: &Stages, mut batch: Batch) -> Result<Ack, String> {
         batch.received.elapsed(),
     );
     Ok(Ack { ids })
+}
+
+/// Starts live detection with findings handed to alerting: the detect
+/// stage's checkpoint advances only after alerting has taken them over.
+pub fn start_detection(
+    config: &crate::config::Config,
+    store: &Arc<Store>,
+    pipeline: &Pipeline,
+    alerts: &Arc<crate::alert::Alerts>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Arc<parking_lot::Mutex<crate::detect::Status>>> {
+    let rt = tokio::runtime::Handle::current();
+    let alerts = Arc::clone(alerts);
+    let sink: crate::detect::FindingSink = Box::new(move |findings| {
+        rt.block_on(async {
+            for f in findings {
+                alerts.on_finding(f).await?;
+            }
+            Ok(())
+        })
+    });
+    crate::detect::start(
+        config,
+        Arc::clone(store),
+        pipeline.appended.clone(),
+        sink,
+        Arc::clone(metrics),
+    )
 }

@@ -30,6 +30,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let pipeline = Pipeline::start(
         Stages {
             redact: Arc::clone(&redact),
+            prompt: Arc::new(ward_prompt::Detector::new()),
             store: Arc::clone(&store),
             metrics: Arc::clone(&metrics),
         },
@@ -40,13 +41,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         crate::alert::Alerts::start(&config, Arc::clone(&store), pipeline.clone(), Arc::clone(&metrics))
             .await?,
     );
-    crate::detect::start(
-        &config,
-        Arc::clone(&store),
-        pipeline.appended.clone(),
-        Arc::clone(&alerts),
-        Arc::clone(&metrics),
-    )?;
+    crate::pipeline::start_detection(&config, &store, &pipeline, &alerts, &metrics)?;
     tokio::spawn(crate::store::retention_task(
         Arc::clone(&store),
         config.retention_interval,

@@ -99,13 +99,9 @@ fn dotted_slot<'a>(map: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut
 }
 
 /// Inserts a key, merging objects with an existing object. A clash of two
-/// non-object values keeps the first and stores the second under the flat
-/// dotted name of its full path, so neither is lost.
+/// non-object values keeps the first and stores the second beside it, under
+/// the key with `_` appended, so neither is lost.
 pub(crate) fn merge_insert(map: &mut Map<String, Value>, key: String, value: Value) {
-    merge_at(map, None, key, value);
-}
-
-fn merge_at(map: &mut Map<String, Value>, root: Option<&mut Map<String, Value>>, key: String, value: Value) {
     match map.get_mut(&key) {
         None => {
             map.insert(key, value);
@@ -113,17 +109,16 @@ fn merge_at(map: &mut Map<String, Value>, root: Option<&mut Map<String, Value>>,
         Some(Value::Object(existing)) if value.is_object() => {
             if let Value::Object(incoming) = value {
                 for (k, v) in incoming {
-                    merge_at(existing, None, k, v);
+                    merge_insert(existing, k, v);
                 }
             }
         }
         Some(_) => {
-            let target = root.unwrap_or(map);
             let mut name = key;
-            while target.contains_key(&name) {
+            while map.contains_key(&name) {
                 name.push('_');
             }
-            target.insert(name, value);
+            map.insert(name, value);
         }
     }
 }
@@ -251,7 +246,7 @@ mod tests {
         e.set("source.ip", json!("999.1.1.1"));
         fix_ip(&mut e, "source.ip");
         assert_eq!(e.get("source.ip"), None);
-        assert_eq!(e.get("ward.invalid")?.get("source.ip"), Some(&json!("999.1.1.1")));
+        assert_eq!(e.get("ward.invalid.source.ip"), Some(&json!("999.1.1.1")));
         assert_eq!(e.get("ward.flags"), Some(&json!(["invalid_ip"])));
     }
 }

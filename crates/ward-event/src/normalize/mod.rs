@@ -224,3 +224,8 @@ fn fix_categories(event: &mut Event) {
 
 #[cfg(test)]
 mod tests;
+
+/// Adds a word to `ward.flags`.
+pub(crate) fn flag(event: &mut Event, word: &'static str) {
+    fields::add_flag(event, word);
+}

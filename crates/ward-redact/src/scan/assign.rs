@@ -3,8 +3,7 @@
 //! line). The name is classified by the same rules as event field names, so
 //! `password_changed=true` is left alone while `db_password=hunter2` is not.
 
-use super::{Hit, label_before};
-use crate::checks;
+use super::Hit;
 use crate::field::{FieldNames, FieldRule, normalize};
 use crate::kind::Kind;
 
@@ -71,10 +70,10 @@ pub fn verify(text: &str, s: usize, e: usize, names: &FieldNames) -> Option<Hit>
     if placeholder(value) {
         return None;
     }
-    if weak && !(value.len() >= 16 && checks::entropy(value) >= 3.0 && value.iter().any(u8::is_ascii_digit) && value.iter().any(u8::is_ascii_alphabetic)) {
+    if weak && !super::looks_random(value) {
         return None;
     }
-    if kind == Kind::Mrn && !(value.iter().any(u8::is_ascii_digit) && label_before(bytes, left + 3.min(right - left), 4, &["mrn", "med"])) {
+    if kind == Kind::Mrn && !value.iter().any(u8::is_ascii_digit) {
         return None;
     }
     Some(Hit { start: v0, end: v1, kind: Some(kind) })

@@ -97,6 +97,16 @@ fn resolve(mut hits: Vec<Hit>) -> Vec<Hit> {
     out
 }
 
+/// Whether a value looks like a random secret rather than a word, a path or
+/// an id: long enough, varied, with digits and letters, no spaces.
+pub(crate) fn looks_random(v: &[u8]) -> bool {
+    v.len() >= 16
+        && !v.iter().any(|b| b.is_ascii_whitespace() || *b == b'/')
+        && v.iter().any(u8::is_ascii_digit)
+        && v.iter().any(u8::is_ascii_alphabetic)
+        && crate::checks::entropy(v) >= 3.0
+}
+
 /// Byte classes shared by the verifiers.
 pub(crate) fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'

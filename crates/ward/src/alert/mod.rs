@@ -30,8 +30,9 @@ impl Alerts {
     }
 
     /// Takes a finding from detection.
-    pub fn on_finding(&self, finding: Finding) {
+    pub async fn on_finding(&self, finding: Finding) -> anyhow::Result<()> {
         self.findings.lock().push(finding);
+        Ok(())
     }
 
     /// Exports alert metrics.

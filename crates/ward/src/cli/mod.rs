@@ -1,6 +1,7 @@
 //! The command line: one file per command. Client commands reach the server
 //! through `--url` / `WARD_URL` and `--token` / `WARD_TOKEN`.
 
+pub mod bench;
 pub mod client;
 pub mod config;
 pub mod search;
@@ -41,6 +42,9 @@ pub enum Command {
     Send(send::Args),
     /// Search stored events.
     Search(search::Args),
+    /// Benchmarks against a running server.
+    #[command(subcommand)]
+    Bench(bench::Command),
 }
 
 /// Runs a parsed command line.
@@ -50,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(c) => config::run(c),
         Command::Send(a) => send::run(a),
         Command::Search(a) => search::run(a),
+        Command::Bench(c) => bench::run(c),
     }
 }
 

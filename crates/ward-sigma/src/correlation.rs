@@ -1,0 +1,483 @@
+//! Correlation rules: definitions and the stateful [`Correlator`].
+//!
+//! State is a time-ordered window of observations per (correlation, group).
+//! Each observation is evaluated when it arrives (event time, not wall
+//! time, so replays and tests are deterministic). When the condition holds
+//! a finding is emitted and that group's window restarts, so one burst
+//! yields one finding. A firing correlation feeds the correlations that
+//! refer to it (chaining). The whole correlator is serde-serializable, to be
+//! checkpointed with the log offset it reflects.
+//!
+//! Bounds: at most [`MAX_WINDOW_EVENTS`] observations per group and
+//! [`MAX_GROUPS`] groups per correlation; beyond, the oldest are dropped.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::engine::{Engine, Match};
+use crate::error::RuleError;
+use crate::event::EventFields;
+use crate::pipeline::FieldMap;
+use crate::rule::{Ctx, RuleBody, RuleKind};
+use crate::ruleset::RuleSet;
+use crate::yaml::{Node, NodeKind, Scalar};
+
+pub const MAX_WINDOW_EVENTS: usize = 10_000;
+pub const MAX_GROUPS: usize = 100_000;
+const MAX_EVIDENCE: usize = 100;
+const MAX_CHAIN_DEPTH: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrelationType {
+    EventCount,
+    ValueCount,
+    Temporal,
+    TemporalOrdered,
+    ValueSum,
+    ValueAvg,
+    ValuePercentile,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cmp {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Eq,
+    Neq,
+}
+
+impl Cmp {
+    fn test(self, a: f64, b: f64) -> bool {
+        match self {
+            Cmp::Gt => a > b,
+            Cmp::Gte => a >= b,
+            Cmp::Lt => a < b,
+            Cmp::Lte => a <= b,
+            Cmp::Eq => a == b,
+            Cmp::Neq => a != b,
+        }
+    }
+}
+
+/// A parsed `correlation` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CorrelationDef {
+    pub kind: CorrelationType,
+    pub rules: Vec<String>,
+    pub group_by: Vec<String>,
+    pub timespan_ms: i64,
+    /// All must hold. Empty for temporal types: all rules must be seen.
+    pub condition: Vec<(Cmp, f64)>,
+    /// Field(s) for value_* types.
+    pub field: Vec<String>,
+    /// alias -> (rule name or id -> field)
+    pub aliases: BTreeMap<String, BTreeMap<String, String>>,
+    pub generate: bool,
+}
+
+/// Parses `1h`, `30s`, `5m`, `2d`, `1w` into milliseconds.
+pub fn parse_timespan(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let unit = text.chars().last()?;
+    let n: i64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
+    let ms = match unit {
+        's' => 1_000,
+        'm' => 60_000,
+        'h' => 3_600_000,
+        'd' => 86_400_000,
+        'w' => 604_800_000,
+        _ => return None,
+    };
+    (n > 0).then(|| n.checked_mul(ms)).flatten()
+}
+
+pub(crate) fn parse_def(ctx: &Ctx, c: &Node, generate: bool) -> Result<CorrelationDef, RuleError> {
+    let kind_text = c.get("type").and_then(Node::scalar_text).ok_or_else(|| ctx.err(c.line, "correlation needs `type`"))?;
+    let kind = match kind_text.as_str() {
+        "event_count" => CorrelationType::EventCount,
+        "value_count" => CorrelationType::ValueCount,
+        "temporal" => CorrelationType::Temporal,
+        "temporal_ordered" => CorrelationType::TemporalOrdered,
+        "value_sum" => CorrelationType::ValueSum,
+        "value_avg" => CorrelationType::ValueAvg,
+        "value_percentile" => CorrelationType::ValuePercentile,
+        other => return Err(ctx.err(c.get("type").map_or(c.line, |n| n.line), format!("unknown correlation type `{other}`"))),
+    };
+    let rules = c
+        .get("rules")
+        .and_then(Node::string_list)
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| ctx.err(c.line, "correlation needs `rules`: a list of rule ids or names"))?;
+    let group_by = match c.get("group-by") {
+        None => Vec::new(),
+        Some(g) => g.string_list().ok_or_else(|| ctx.err(g.line, "`group-by` must be a list of fields"))?,
+    };
+    let ts_node = c.get("timespan").or_else(|| c.get("timeframe")).ok_or_else(|| ctx.err(c.line, "correlation needs `timespan`"))?;
+    let timespan_ms = ts_node
+        .scalar_text()
+        .as_deref()
+        .and_then(parse_timespan)
+        .ok_or_else(|| ctx.err(ts_node.line, "`timespan` must be a number and a unit s, m, h, d or w (e.g. 5m)"))?;
+    let mut condition = Vec::new();
+    let mut field = Vec::new();
+    if let Some(cond) = c.get("condition") {
+        let Some(pairs) = cond.as_map() else {
+            return Err(ctx.err(cond.line, "correlation `condition` must be a mapping like `gte: 10`"));
+        };
+        for (k, v) in pairs {
+            let key = k.scalar_text().unwrap_or_default();
+            if key == "field" {
+                field = v.string_list().ok_or_else(|| ctx.err(v.line, "`field` must be a field name or list"))?;
+                continue;
+            }
+            let cmp = match key.as_str() {
+                "gt" => Cmp::Gt,
+                "gte" => Cmp::Gte,
+                "lt" => Cmp::Lt,
+                "lte" => Cmp::Lte,
+                "eq" => Cmp::Eq,
+                "neq" => Cmp::Neq,
+                other => return Err(ctx.err(k.line, format!("unknown correlation condition `{other}`"))),
+            };
+            let n = match &v.kind {
+                NodeKind::Scalar(Scalar::Int(i)) => *i as f64,
+                NodeKind::Scalar(Scalar::Float(f)) => *f,
+                _ => return Err(ctx.err(v.line, format!("`{key}` needs a number"))),
+            };
+            condition.push((cmp, n));
+        }
+    }
+    let temporal = matches!(kind, CorrelationType::Temporal | CorrelationType::TemporalOrdered);
+    if condition.is_empty() && !temporal {
+        return Err(ctx.err(c.line, format!("`{kind_text}` needs a `condition`")));
+    }
+    let needs_field = matches!(kind, CorrelationType::ValueCount | CorrelationType::ValueSum | CorrelationType::ValueAvg | CorrelationType::ValuePercentile);
+    if needs_field && field.is_empty() {
+        return Err(ctx.err(c.line, format!("`{kind_text}` needs `condition.field`")));
+    }
+    let mut aliases = BTreeMap::new();
+    if let Some(a) = c.get("aliases") {
+        let Some(pairs) = a.as_map() else {
+            return Err(ctx.err(a.line, "`aliases` must be a mapping"));
+        };
+        for (k, v) in pairs {
+            let mut per_rule = BTreeMap::new();
+            for (rk, rv) in v.as_map().ok_or_else(|| ctx.err(v.line, "an alias maps rule names to fields"))? {
+                per_rule.insert(rk.scalar_text().unwrap_or_default(), rv.scalar_text().unwrap_or_default());
+            }
+            aliases.insert(k.scalar_text().unwrap_or_default(), per_rule);
+        }
+    }
+    Ok(CorrelationDef { kind, rules, group_by, timespan_ms, condition, field, aliases, generate })
+}
+
+/// A correlation that fired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CorrelationFinding {
+    pub finding_id: String,
+    pub rule_id: String,
+    pub title: String,
+    pub level: Option<String>,
+    pub tags: Vec<String>,
+    pub kind: CorrelationType,
+    /// group-by field -> value.
+    pub group: BTreeMap<String, String>,
+    pub group_key: String,
+    pub window_start_ms: i64,
+    pub window_end_ms: i64,
+    /// Ids of the events (or child findings) in the window, oldest first.
+    pub evidence: Vec<String>,
+    /// The count, distinct count, sum, average or percentile that held.
+    pub value: f64,
+}
+
+/// Deterministic finding id: replaying the same events gives the same id.
+pub fn finding_id(rule_id: &str, group_key: &str, window_start_ms: i64) -> String {
+    let mut h = Sha256::new();
+    h.update(rule_id.as_bytes());
+    h.update([0]);
+    h.update(group_key.as_bytes());
+    h.update([0]);
+    h.update(window_start_ms.to_be_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// A member of a correlation: a detection rule or another correlation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Member {
+    Rule(usize),
+    Correlation(usize),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CorrSpec {
+    rule_id: String,
+    names: Vec<String>,
+    title: String,
+    level: Option<String>,
+    tags: Vec<String>,
+    def: CorrelationDef,
+    members: Vec<Member>,
+    /// For each member, the key used in `aliases` (its name, else id).
+    member_keys: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Obs {
+    t: i64,
+    id: String,
+    member: usize,
+    text: Option<String>,
+    num: Option<f64>,
+}
+
+/// Correlation state, keyed by correlation and group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Correlator {
+    specs: Vec<CorrSpec>,
+    mappings: Vec<FieldMap>,
+    windows: Vec<HashMap<String, VecDeque<Obs>>>,
+    /// Observations dropped by the bounds.
+    pub dropped: u64,
+}
+
+fn group_key(group: &BTreeMap<String, String>) -> String {
+    group.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\u{1f}")
+}
+
+impl Correlator {
+    /// Builds an empty correlator for the correlations of `set`, reading
+    /// event fields through the engine's pipelines.
+    pub fn new(set: &RuleSet, engine: &Engine) -> Correlator {
+        let metas: Vec<_> = set.rules().collect();
+        let refers = |name: &str, i: usize| metas.get(i).is_some_and(|m| m.id.as_deref() == Some(name) || m.name.as_deref() == Some(name));
+        let corr_indices: Vec<usize> = (0..set.len()).filter(|&i| metas.get(i).is_some_and(|m| m.kind == RuleKind::Correlation)).collect();
+        let mut specs = Vec::new();
+        for &ci in &corr_indices {
+            let (Some(meta), Some(RuleBody::Correlation(def))) = (metas.get(ci), set.rule(ci).map(|r| &r.body)) else { continue };
+            let mut members = Vec::new();
+            let mut member_keys = Vec::new();
+            for name in &def.rules {
+                for i in (0..set.len()).filter(|&i| refers(name, i)) {
+                    let Some(m) = metas.get(i) else { continue };
+                    let member = match m.kind {
+                        RuleKind::Correlation => corr_indices.iter().position(|&c| c == i).map(Member::Correlation),
+                        RuleKind::Detection => Some(Member::Rule(i)),
+                        RuleKind::Filter => None,
+                    };
+                    if let Some(member) = member {
+                        members.push(member);
+                        member_keys.push([m.name.clone(), m.id.clone()].into_iter().flatten().collect());
+                    }
+                }
+            }
+            specs.push(CorrSpec {
+                rule_id: meta.key(),
+                names: [meta.id.clone(), meta.name.clone()].into_iter().flatten().collect(),
+                title: meta.title.clone(),
+                level: meta.level.clone(),
+                tags: meta.tags.clone(),
+                def: def.clone(),
+                members,
+                member_keys,
+            });
+        }
+        let n = specs.len();
+        Correlator { specs, mappings: engine.mappings().to_vec(), windows: vec![HashMap::new(); n], dropped: 0 }
+    }
+
+    /// Number of correlation rules tracked.
+    pub fn len(&self) -> usize {
+        self.specs.len()
+    }
+
+    /// Whether there are no correlation rules.
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty()
+    }
+
+    /// Feeds one event and the detection matches the engine found for it.
+    pub fn observe(&mut self, event_time_ms: i64, event_id: &str, event: &impl EventFields, base_matches: &[Match]) -> Vec<CorrelationFinding> {
+        let mut findings = Vec::new();
+        for ci in 0..self.specs.len() {
+            for m in base_matches {
+                let Some(member) = self.specs[ci].members.iter().position(|x| *x == Member::Rule(m.rule)) else { continue };
+                let lookup = |this: &Self, field: &str| -> Option<String> {
+                    let map = m.pipeline.and_then(|p| this.mappings.get(p));
+                    let paths = map.map_or_else(|| vec![field.to_string()], |mp| mp.resolve(field));
+                    paths.iter().find_map(|p| event.field(p)).and_then(|v| v.as_text().map(|t| t.into_owned()))
+                };
+                let spec = &self.specs[ci];
+                let group: BTreeMap<String, String> = spec
+                    .def
+                    .group_by
+                    .iter()
+                    .map(|g| {
+                        let field = alias_field(spec, member, g);
+                        (g.clone(), lookup(self, &field).unwrap_or_default())
+                    })
+                    .collect();
+                let text = (!spec.def.field.is_empty()).then(|| {
+                    spec.def.field.iter().map(|f| lookup(self, f).unwrap_or_default()).collect::<Vec<_>>().join("\u{1f}")
+                });
+                let obs = Obs { t: event_time_ms, id: event_id.to_string(), member, num: text.as_deref().and_then(|t| t.trim().parse().ok()), text };
+                self.push(ci, group, obs, 0, &mut findings);
+            }
+        }
+        findings
+    }
+
+    fn push(&mut self, ci: usize, group: BTreeMap<String, String>, obs: Obs, depth: usize, findings: &mut Vec<CorrelationFinding>) {
+        let Some(spec) = self.specs.get(ci) else { return };
+        let key = group_key(&group);
+        let windows = &mut self.windows[ci];
+        if !windows.contains_key(&key) && windows.len() >= MAX_GROUPS {
+            self.dropped += 1;
+            return;
+        }
+        let window = windows.entry(key.clone()).or_default();
+        let t = obs.t;
+        let pos = window.iter().rposition(|o| o.t <= t).map_or(0, |p| p + 1);
+        window.insert(pos, obs);
+        while window.front().is_some_and(|o| o.t < t - spec.def.timespan_ms) {
+            window.pop_front();
+        }
+        if window.len() > MAX_WINDOW_EVENTS {
+            window.pop_front();
+            self.dropped += 1;
+        }
+        let Some(value) = evaluate(spec, window, pos) else { return };
+        let start = window.front().map_or(t, |o| o.t);
+        let end = window.back().map_or(t, |o| o.t).max(t);
+        let evidence: Vec<String> = window.iter().take(MAX_EVIDENCE).map(|o| o.id.clone()).collect();
+        window.clear();
+        let id = finding_id(&spec.rule_id, &key, start);
+        let finding = CorrelationFinding {
+            finding_id: id.clone(),
+            rule_id: spec.rule_id.clone(),
+            title: spec.title.clone(),
+            level: spec.level.clone(),
+            tags: spec.tags.clone(),
+            kind: spec.def.kind,
+            group: group.clone(),
+            group_key: key,
+            window_start_ms: start,
+            window_end_ms: end,
+            evidence,
+            value,
+        };
+        findings.push(finding);
+        if depth >= MAX_CHAIN_DEPTH {
+            return;
+        }
+        // Chaining: parents see this finding as an observation whose group
+        // fields come from this group (through the parent's aliases).
+        for pi in 0..self.specs.len() {
+            let Some(member) = self.specs[pi].members.iter().position(|x| *x == Member::Correlation(ci)) else { continue };
+            let parent = &self.specs[pi];
+            let pgroup = parent.def.group_by.iter().map(|g| (g.clone(), group.get(&alias_field(parent, member, g)).cloned().unwrap_or_default())).collect();
+            let obs = Obs { t, id: id.clone(), member, text: None, num: Some(value) };
+            self.push(pi, pgroup, obs, depth + 1, findings);
+        }
+    }
+}
+
+fn alias_field(spec: &CorrSpec, member: usize, group_field: &str) -> String {
+    spec.def
+        .aliases
+        .get(group_field)
+        .and_then(|per_rule| spec.member_keys.get(member)?.iter().find_map(|k| per_rule.get(k)))
+        .cloned()
+        .unwrap_or_else(|| group_field.to_string())
+}
+
+/// The aggregate value if the condition holds for the window.
+fn evaluate(spec: &CorrSpec, window: &VecDeque<Obs>, newest: usize) -> Option<f64> {
+    let def = &spec.def;
+    let value = match def.kind {
+        CorrelationType::EventCount => window.len() as f64,
+        CorrelationType::ValueCount => {
+            let mut distinct: Vec<&str> = window.iter().filter_map(|o| o.text.as_deref()).filter(|t| !t.is_empty()).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            distinct.len() as f64
+        }
+        CorrelationType::ValueSum => window.iter().filter_map(|o| o.num).sum(),
+        CorrelationType::ValueAvg => {
+            let nums: Vec<f64> = window.iter().filter_map(|o| o.num).collect();
+            if nums.is_empty() {
+                return None;
+            }
+            nums.iter().sum::<f64>() / nums.len() as f64
+        }
+        CorrelationType::ValuePercentile => {
+            // Share (in percent) of the window's events whose value equals
+            // the newest event's value: how rare this value is in its group.
+            let current = window.get(newest)?.text.as_deref()?;
+            let same = window.iter().filter(|o| o.text.as_deref() == Some(current)).count();
+            100.0 * same as f64 / window.len() as f64
+        }
+        CorrelationType::Temporal => {
+            let mut seen: Vec<usize> = window.iter().map(|o| o.member).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            let distinct_rules = distinct_rule_names(spec, &seen);
+            if def.condition.is_empty() {
+                return (distinct_rules >= def.rules.len()).then_some(distinct_rules as f64);
+            }
+            distinct_rules as f64
+        }
+        CorrelationType::TemporalOrdered => {
+            // Greedy scan for the rules in order: earliest occurrence of each
+            // step after the previous one.
+            let mut step = 0;
+            for o in window {
+                if spec.member_keys.get(o.member).is_some_and(|keys| def.rules.get(step).is_some_and(|r| keys.contains(r))) {
+                    step += 1;
+                    if step == def.rules.len() {
+                        break;
+                    }
+                }
+            }
+            if def.condition.is_empty() {
+                return (step == def.rules.len()).then_some(step as f64);
+            }
+            step as f64
+        }
+    };
+    def.condition.iter().all(|(cmp, n)| cmp.test(value, *n)).then_some(value)
+}
+
+fn distinct_rule_names(spec: &CorrSpec, members: &[usize]) -> usize {
+    spec.def
+        .rules
+        .iter()
+        .filter(|r| members.iter().any(|m| spec.member_keys.get(*m).is_some_and(|k| k.contains(r))))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timespans() {
+        assert_eq!(parse_timespan("5m"), Some(300_000));
+        assert_eq!(parse_timespan("1h"), Some(3_600_000));
+        assert_eq!(parse_timespan("0s"), None);
+        assert_eq!(parse_timespan("5x"), None);
+    }
+
+    #[test]
+    fn finding_ids_are_stable() {
+        assert_eq!(finding_id("r", "g", 1), finding_id("r", "g", 1));
+        assert_ne!(finding_id("r", "g", 1), finding_id("r", "g", 2));
+        assert_eq!(finding_id("r", "g", 1).len(), 32);
+    }
+}

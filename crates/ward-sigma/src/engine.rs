@@ -1,0 +1,453 @@
+//! The compiled matching plan and per-event evaluation.
+//!
+//! One [`Engine`] holds, per pipeline, the rules whose logsource the
+//! pipeline can recognise, compiled against that pipeline's field mapping.
+//! An event is evaluated by the first pipeline whose `applies_when` holds;
+//! only rules of the logsources recognised in the event run. Without
+//! pipelines, field names are used as written and every rule runs.
+//!
+//! Invariants: a field is looked up and lowercased at most once per event
+//! (slot cache); rules are skipped by the literal prefilter
+//! ([`crate::prefilter`]) only when they provably cannot match.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use crate::condition::Bound;
+use crate::event::{EventFields, FieldValue};
+use crate::modifier::{Leaf, ValueTest};
+use crate::pipeline::{FieldMap, Pipeline};
+use crate::prefilter::Prefilter;
+use crate::rule::{Detection, LogSource, RuleBody, RuleMeta, Selection};
+use crate::ruleset::RuleSet;
+
+/// A detection rule that matched an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    /// Index of the rule in [`RuleSet::rules`] order.
+    pub rule: usize,
+    /// [`RuleMeta::key`] of the rule (id, else name).
+    pub rule_id: String,
+    /// Index of the pipeline that evaluated the event (None: no pipelines).
+    pub pipeline: Option<usize>,
+    /// Items that held, for explaining a match.
+    pub fields: Vec<MatchedField>,
+}
+
+/// One detection item that held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchedField {
+    /// Field name as written in the rule (empty for keywords).
+    pub field: String,
+    /// Event field path that was read.
+    pub event_field: String,
+    /// The event value that matched (for `rules test` output).
+    pub value: String,
+}
+
+pub(crate) type SlotId = u32;
+
+#[derive(Debug, Clone)]
+pub(crate) struct CLeaf {
+    pub field: Option<String>,
+    /// `None` for keyword items.
+    pub slot: Option<SlotId>,
+    pub leaf: Leaf,
+    /// Slots of `fieldref` targets, in the order of the leaf's tests.
+    pub refs: Vec<SlotId>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum CSel {
+    All(Vec<CLeaf>),
+    Any(Vec<CSel>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CDetection {
+    pub selections: Vec<CSel>,
+    pub condition: Bound,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CRule {
+    pub rule: usize,
+    pub detection: CDetection,
+    /// Meta filters: the rule matches only if none of them holds.
+    pub filters: Vec<CDetection>,
+}
+
+/// Rules compiled against one field mapping.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub slots: Vec<Vec<String>>,
+    pub slot_names: Vec<String>,
+    pub rules: Vec<CRule>,
+    pub prefilter: Prefilter,
+}
+
+#[derive(Debug, Clone)]
+struct EntryPlan {
+    logsource: LogSource,
+    when: CSel,
+    /// Indices into the plan's rules.
+    rules: Vec<u32>,
+}
+
+#[derive(Debug, Clone)]
+struct PipelinePlan {
+    applies_when: Option<CSel>,
+    entries: Vec<EntryPlan>,
+    plan: Plan,
+}
+
+/// The compiled plan of a rule set.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    metas: Vec<RuleMeta>,
+    pipelines: Vec<PipelinePlan>,
+    mappings: Vec<FieldMap>,
+    fallback: Option<Plan>,
+}
+
+struct PlanBuilder<'m> {
+    map: &'m FieldMap,
+    slots: Vec<Vec<String>>,
+    slot_names: Vec<String>,
+}
+
+impl PlanBuilder<'_> {
+    fn slot(&mut self, field: &str) -> SlotId {
+        if let Some(i) = self.slot_names.iter().position(|n| n == field) {
+            return i as SlotId;
+        }
+        self.slot_names.push(field.to_string());
+        self.slots.push(self.map.resolve(field));
+        (self.slots.len() - 1) as SlotId
+    }
+
+    fn leaf(&mut self, leaf: &Leaf) -> CLeaf {
+        let slot = leaf.field.as_deref().map(|f| self.slot(f));
+        let refs = leaf
+            .tests
+            .iter()
+            .filter_map(|t| if let ValueTest::FieldRef { field, .. } = t { Some(self.slot(field)) } else { None })
+            .collect();
+        CLeaf { field: leaf.field.clone(), slot, leaf: leaf.clone(), refs }
+    }
+
+    fn selection(&mut self, sel: &Selection) -> CSel {
+        match sel {
+            Selection::All(leaves) => CSel::All(leaves.iter().map(|l| self.leaf(l)).collect()),
+            Selection::Any(alts) => CSel::Any(alts.iter().map(|s| self.selection(s)).collect()),
+        }
+    }
+
+    fn detection(&mut self, det: &Detection) -> CDetection {
+        CDetection {
+            selections: det.selections.iter().map(|s| self.selection(s)).collect(),
+            condition: det.condition.clone(),
+        }
+    }
+
+    fn rule(&mut self, set: &RuleSet, index: usize) -> Option<CRule> {
+        let RuleBody::Detection(det) = &set.rule(index)?.body else { return None };
+        let filters = set
+            .filters_of(index)
+            .iter()
+            .filter_map(|&f| match &set.rule(f)?.body {
+                RuleBody::Filter(fd) => Some(self.detection(&fd.detection)),
+                _ => None,
+            })
+            .collect();
+        Some(CRule { rule: index, detection: self.detection(det), filters })
+    }
+
+    fn finish(self, rules: Vec<CRule>) -> Plan {
+        let prefilter = Prefilter::build(&rules, self.slots.len());
+        Plan { slots: self.slots, slot_names: self.slot_names, rules, prefilter }
+    }
+}
+
+impl Engine {
+    /// Compiles every detection rule of `set` against the set's pipelines.
+    pub fn new(set: &RuleSet) -> Engine {
+        let metas: Vec<RuleMeta> = set.rules().cloned().collect();
+        let detection_rules: Vec<usize> = (0..set.len())
+            .filter(|&i| matches!(set.rule(i).map(|r| &r.body), Some(RuleBody::Detection(_))))
+            .collect();
+        let pipelines: &[Pipeline] = set.pipelines();
+        if pipelines.is_empty() {
+            let identity = FieldMap::default();
+            let mut b = PlanBuilder { map: &identity, slots: Vec::new(), slot_names: Vec::new() };
+            let rules = detection_rules.iter().filter_map(|&i| b.rule(set, i)).collect();
+            return Engine { metas, pipelines: Vec::new(), mappings: Vec::new(), fallback: Some(b.finish(rules)) };
+        }
+        let mut plans = Vec::new();
+        for p in pipelines {
+            let mut b = PlanBuilder { map: &p.mapping, slots: Vec::new(), slot_names: Vec::new() };
+            // Pipeline selections address event fields directly.
+            let direct = FieldMap::default();
+            let mut raw = PlanBuilder { map: &direct, slots: Vec::new(), slot_names: Vec::new() };
+            let applies_when = p.applies_when.as_ref().map(|s| raw.selection(s));
+            let mut rules = Vec::new();
+            let mut entries: Vec<EntryPlan> = p
+                .logsources
+                .iter()
+                .map(|e| EntryPlan { logsource: e.logsource.clone(), when: raw.selection(&e.when), rules: Vec::new() })
+                .collect();
+            for &i in &detection_rules {
+                let Some(meta) = metas.get(i) else { continue };
+                let hits: Vec<usize> = entries
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| meta.logsource.applies_to(&e.logsource))
+                    .map(|(k, _)| k)
+                    .collect();
+                if hits.is_empty() {
+                    continue;
+                }
+                let Some(rule) = b.rule(set, i) else { continue };
+                let idx = rules.len() as u32;
+                rules.push(rule);
+                for k in hits {
+                    if let Some(e) = entries.get_mut(k) {
+                        e.rules.push(idx);
+                    }
+                }
+            }
+            // The `when` selections were compiled by `raw`; they keep their
+            // own slots, evaluated through a separate cache.
+            let when_plan = raw.finish(Vec::new());
+            let mut plan = b.finish(rules);
+            plan.prefilter.set_when_slots(when_plan.slots);
+            plans.push(PipelinePlan { applies_when, entries, plan });
+        }
+        Engine { metas, mappings: pipelines.iter().map(|p| p.mapping.clone()).collect(), pipelines: plans, fallback: None }
+    }
+
+    /// Metadata of rule `index` (as in [`Match::rule`]).
+    pub fn rule(&self, index: usize) -> Option<&RuleMeta> {
+        self.metas.get(index)
+    }
+
+    /// Number of rules (all kinds) known to the engine.
+    pub fn len(&self) -> usize {
+        self.metas.len()
+    }
+
+    /// Whether the engine has no rules.
+    pub fn is_empty(&self) -> bool {
+        self.metas.is_empty()
+    }
+
+    pub(crate) fn mappings(&self) -> &[FieldMap] {
+        &self.mappings
+    }
+
+    pub(crate) fn metas(&self) -> &[RuleMeta] {
+        &self.metas
+    }
+
+    /// Every detection rule that matches `event`.
+    pub fn matches(&self, event: &impl EventFields) -> Vec<Match> {
+        let mut out = Vec::new();
+        if let Some(plan) = &self.fallback {
+            let mut ev = Eval::new(event, plan);
+            let candidates = plan.prefilter.candidates(&mut ev, None);
+            for r in candidates {
+                ev.run_rule(r, None, &self.metas, &mut out);
+            }
+            return out;
+        }
+        for (pi, pp) in self.pipelines.iter().enumerate() {
+            let mut when = Eval::new(event, &pp.plan);
+            when.slot_paths_override = Some(pp.plan.prefilter.when_slots());
+            if let Some(sel) = &pp.applies_when {
+                if !when.selection(sel, &mut None) {
+                    continue;
+                }
+            }
+            let mut rule_ids: Vec<u32> = Vec::new();
+            for e in &pp.entries {
+                if !e.rules.is_empty() && when.selection(&e.when, &mut None) {
+                    rule_ids.extend_from_slice(&e.rules);
+                }
+            }
+            rule_ids.sort_unstable();
+            rule_ids.dedup();
+            let mut ev = Eval::new(event, &pp.plan);
+            let candidates = pp.plan.prefilter.candidates(&mut ev, Some(&rule_ids));
+            for r in candidates {
+                ev.run_rule(r, Some(pi), &self.metas, &mut out);
+            }
+            return out;
+        }
+        out
+    }
+}
+
+/// A field read once: the value and the lowercase texts of its elements.
+pub(crate) struct SlotValue<'e> {
+    pub path: usize,
+    pub value: FieldValue<'e>,
+    /// (raw, lowercase) of every text element.
+    pub texts: Vec<(Cow<'e, str>, String)>,
+}
+
+/// Per-event evaluation state.
+pub(crate) struct Eval<'e, 'p, E: EventFields> {
+    pub event: &'e E,
+    pub plan: &'p Plan,
+    pub slot_paths_override: Option<&'p [Vec<String>]>,
+    cache: Vec<Option<Option<SlotValue<'e>>>>,
+}
+
+fn flatten<'e>(v: &FieldValue<'e>, out: &mut Vec<(Cow<'e, str>, String)>) {
+    match v {
+        FieldValue::Str(Cow::Borrowed(s)) => out.push((Cow::Borrowed(s), s.to_lowercase())),
+        FieldValue::List(items) => items.iter().for_each(|i| flatten(i, out)),
+        other => {
+            if let Some(t) = other.as_text() {
+                let t = t.into_owned();
+                let lower = t.to_lowercase();
+                out.push((Cow::Owned(t), lower));
+            }
+        }
+    }
+}
+
+type Recorder = Option<Vec<MatchedField>>;
+
+impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
+    pub fn new(event: &'e E, plan: &'p Plan) -> Self {
+        Eval { event, plan, slot_paths_override: None, cache: Vec::new() }
+    }
+
+    pub fn slot(&mut self, id: SlotId) -> Option<&SlotValue<'e>> {
+        let i = id as usize;
+        if self.cache.len() <= i {
+            self.cache.resize_with(i + 1, || None);
+        }
+        if self.cache[i].is_none() {
+            let paths = match self.slot_paths_override {
+                Some(p) => p.get(i),
+                None => self.plan.slots.get(i),
+            };
+            let mut found = None;
+            for (pi, path) in paths.into_iter().flatten().enumerate() {
+                if let Some(value) = self.event.field(path) {
+                    let mut texts = Vec::new();
+                    flatten(&value, &mut texts);
+                    found = Some(SlotValue { path: pi, value, texts });
+                    break;
+                }
+            }
+            self.cache[i] = Some(found);
+        }
+        self.cache[i].as_ref().and_then(Option::as_ref)
+    }
+
+    fn run_rule(&mut self, r: &CRule, pipeline: Option<usize>, metas: &[RuleMeta], out: &mut Vec<Match>) {
+        if !self.detection(&r.detection, &mut None) {
+            return;
+        }
+        if r.filters.iter().any(|f| self.detection(f, &mut None)) {
+            return;
+        }
+        let mut rec = Some(Vec::new());
+        self.detection(&r.detection, &mut rec);
+        out.push(Match {
+            rule: r.rule,
+            rule_id: metas.get(r.rule).map(RuleMeta::key).unwrap_or_default(),
+            pipeline,
+            fields: rec.unwrap_or_default(),
+        });
+    }
+
+    fn detection(&mut self, d: &CDetection, rec: &mut Recorder) -> bool {
+        d.condition.eval(&mut |i| d.selections.get(i).is_some_and(|s| self.selection(s, rec)))
+    }
+
+    pub fn selection(&mut self, s: &CSel, rec: &mut Recorder) -> bool {
+        match s {
+            CSel::All(leaves) => leaves.iter().all(|l| self.leaf(l, rec)),
+            CSel::Any(alts) => alts.iter().any(|a| self.selection(a, rec)),
+        }
+    }
+
+    fn leaf(&mut self, l: &CLeaf, rec: &mut Recorder) -> bool {
+        let Some(slot) = l.slot else {
+            return self.keywords(l, rec);
+        };
+        let mut refs = l.refs.iter();
+        let ref_values: Vec<Option<Vec<(String, String)>>> = l
+            .leaf
+            .tests
+            .iter()
+            .filter(|t| matches!(t, ValueTest::FieldRef { .. }))
+            .map(|_| {
+                let id = refs.next().copied()?;
+                self.slot(id).map(|s| s.texts.iter().map(|(r, lo)| (r.to_string(), lo.clone())).collect())
+            })
+            .collect();
+        let value = self.slot(slot);
+        let result = match value {
+            None => {
+                if l.leaf.negate {
+                    return false;
+                }
+                let t = |t: &ValueTest| matches!(t, ValueTest::Null | ValueTest::Exists(false));
+                if l.leaf.all { !l.leaf.tests.is_empty() && l.leaf.tests.iter().all(t) } else { l.leaf.tests.iter().any(t) }
+            }
+            Some(v) => {
+                let mut refs = ref_values.iter();
+                let mut test = |t: &ValueTest| {
+                    let r = if matches!(t, ValueTest::FieldRef { .. }) { refs.next().and_then(Option::as_ref) } else { None };
+                    crate::value::test_value(t, v, r)
+                };
+                let hit = if l.leaf.all {
+                    !l.leaf.tests.is_empty() && l.leaf.tests.iter().all(&mut test)
+                } else {
+                    l.leaf.tests.iter().any(&mut test)
+                };
+                hit != l.leaf.negate
+            }
+        };
+        if result {
+            let plan: &'p Plan = self.plan;
+            let paths: &'p [Vec<String>] = self.slot_paths_override.unwrap_or(&plan.slots);
+            if let (Some(rec), Some(v)) = (rec.as_mut(), self.slot(slot)) {
+                rec.push(MatchedField {
+                    field: l.field.clone().unwrap_or_default(),
+                    event_field: paths.get(slot as usize).and_then(|p| p.get(v.path)).cloned().unwrap_or_default(),
+                    value: v.texts.first().map(|(r, _)| r.to_string()).unwrap_or_default(),
+                });
+            }
+        }
+        result
+    }
+
+    fn keywords(&mut self, l: &CLeaf, rec: &mut Recorder) -> bool {
+        let mut found = String::new();
+        let mut test = |t: &ValueTest| {
+            let ValueTest::Str(p) = t else { return false };
+            self.event.keywords(&mut |s| {
+                let hit = p.matches(s, &s.to_lowercase());
+                if hit && found.is_empty() {
+                    found = s.to_string();
+                }
+                hit
+            })
+        };
+        let hit = if l.leaf.all { l.leaf.tests.iter().all(&mut test) } else { l.leaf.tests.iter().any(&mut test) };
+        let result = hit != l.leaf.negate;
+        if result {
+            if let Some(rec) = rec.as_mut() {
+                rec.push(MatchedField { field: String::new(), event_field: String::new(), value: found });
+            }
+        }
+        result
+    }
+}

@@ -1,0 +1,159 @@
+//! How the engine sees an event: a field lookup by name and a walk over all
+//! string values for keyword search. The application implements
+//! [`EventFields`] for its own event type; implementations for
+//! `serde_json::Value` and `serde_json::Map` are provided.
+//!
+//! JSON lookup takes a dotted path (`process.parent.executable`) and also
+//! finds keys that contain dots literally (`{"process.executable": ..}`),
+//! trying the longest literal key first at each level.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+/// A field value as the engine compares it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Cow<'a, str>),
+    /// A list: a test holds when it holds for any element.
+    List(Vec<FieldValue<'a>>),
+    /// A nested object: present, but never equal to a string.
+    Object,
+}
+
+impl FieldValue<'_> {
+    /// Text form used by string matching (None for null, lists, objects).
+    pub fn as_text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            FieldValue::Str(s) => Some(Cow::Borrowed(s)),
+            FieldValue::Int(i) => Some(Cow::Owned(i.to_string())),
+            FieldValue::Float(f) => Some(Cow::Owned(f.to_string())),
+            FieldValue::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            FieldValue::Null | FieldValue::List(_) | FieldValue::Object => None,
+        }
+    }
+
+    /// Numeric form: numbers, and strings that parse as numbers.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            FieldValue::Int(i) => Some(*i as f64),
+            FieldValue::Float(f) => Some(*f),
+            FieldValue::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+/// Field access the engine needs from an event.
+pub trait EventFields {
+    /// The value of a field, by the (already mapped) event field name.
+    fn field(&self, name: &str) -> Option<FieldValue<'_>>;
+
+    /// Calls `visit` with every string value of the event (for keyword
+    /// search) until it returns true; returns whether it did.
+    fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool;
+}
+
+const MAX_WALK_DEPTH: usize = 32;
+
+fn convert(v: &Value) -> FieldValue<'_> {
+    match v {
+        Value::Null => FieldValue::Null,
+        Value::Bool(b) => FieldValue::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => FieldValue::Int(i),
+            None => FieldValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => FieldValue::Str(Cow::Borrowed(s)),
+        Value::Array(items) => FieldValue::List(items.iter().map(convert).collect()),
+        Value::Object(_) => FieldValue::Object,
+    }
+}
+
+/// Looks up a dotted path, allowing literal dots in keys.
+/// A `*` segment matches any key (`Event.UserData.*.Operation`).
+pub fn lookup<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(v) = map.get(path) {
+        return Some(v);
+    }
+    if let Some(rest) = path.strip_prefix("*.") {
+        return map.values().find_map(|v| match v {
+            Value::Object(inner) => lookup(inner, rest),
+            _ => None,
+        });
+    }
+    // Split at each dot, from the right, so `a.b.c` tries key `a.b` before `a`.
+    let mut end = path.len();
+    while let Some(dot) = path[..end].rfind('.') {
+        if let Some(Value::Object(inner)) = map.get(&path[..dot]) {
+            if let Some(v) = lookup(inner, &path[dot + 1..]) {
+                return Some(v);
+            }
+        }
+        end = dot;
+    }
+    None
+}
+
+fn walk_strings(v: &Value, depth: usize, visit: &mut dyn FnMut(&str) -> bool) -> bool {
+    if depth > MAX_WALK_DEPTH {
+        return false;
+    }
+    match v {
+        Value::String(s) => visit(s),
+        Value::Array(items) => items.iter().any(|i| walk_strings(i, depth + 1, visit)),
+        Value::Object(m) => m.values().any(|i| walk_strings(i, depth + 1, visit)),
+        Value::Number(n) => visit(&n.to_string()),
+        Value::Bool(_) | Value::Null => false,
+    }
+}
+
+impl EventFields for Map<String, Value> {
+    fn field(&self, name: &str) -> Option<FieldValue<'_>> {
+        lookup(self, name).map(convert)
+    }
+
+    fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.values().any(|v| walk_strings(v, 0, visit))
+    }
+}
+
+impl EventFields for Value {
+    fn field(&self, name: &str) -> Option<FieldValue<'_>> {
+        match self {
+            Value::Object(m) => m.field(name),
+            _ => None,
+        }
+    }
+
+    fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
+        walk_strings(self, 0, visit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nested_and_literal_dots() {
+        let v = json!({"process": {"executable": "a"}, "user.name": "bob", "a": {"b.c": {"d": 1}}});
+        assert_eq!(v.field("process.executable"), Some(FieldValue::Str("a".into())));
+        assert_eq!(v.field("user.name"), Some(FieldValue::Str("bob".into())));
+        assert_eq!(v.field("a.b.c.d"), Some(FieldValue::Int(1)));
+        assert_eq!(v.field("process.missing"), None);
+        assert_eq!(v.field("a.*.d"), Some(FieldValue::Int(1)));
+    }
+
+    #[test]
+    fn keywords_walk() {
+        let v = json!({"a": ["x", {"b": "needle"}]});
+        assert!(v.keywords(&mut |s| s == "needle"));
+        assert!(!v.keywords(&mut |s| s == "nope"));
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests of ward-sigma: SigmaHQ conformance, golden cases,
+//! the specification's correlation fixtures and the public API.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api;
+mod conformance;
+mod corpus;
+mod golden;
+mod spec_correlation;

@@ -1,0 +1,206 @@
+//! Evaluating a query against an event body.
+//!
+//! Field paths are looked up with [`ward_event::Event::get`], so nested
+//! objects and keys that contain dots both answer a dotted path. An array
+//! matches if any element does. String matching is case-insensitive.
+
+use super::{Bound, Expr, Pattern, Predicate, Scalar};
+use serde_json::Value;
+use std::cmp::Ordering;
+use ward_event::Event;
+
+/// One record as the evaluator sees it.
+pub struct Doc<'a> {
+    /// The parsed body.
+    pub event: &'a Event,
+    /// The record's `@timestamp` (used for `@timestamp` predicates).
+    pub time_ms: i64,
+}
+
+impl Expr {
+    /// Whether the document matches.
+    pub fn matches(&self, doc: &Doc<'_>) -> bool {
+        match self {
+            Expr::All => true,
+            Expr::And(xs) => xs.iter().all(|x| x.matches(doc)),
+            Expr::Or(xs) => xs.iter().any(|x| x.matches(doc)),
+            Expr::Not(x) => !x.matches(doc),
+            Expr::Field { field, pred } => {
+                if field == "@timestamp"
+                    && let Predicate::Range { lo, hi } = pred
+                {
+                    return in_range(&Value::from(doc.time_ms), lo, hi, true);
+                }
+                match doc.event.get(field) {
+                    None | Some(Value::Null) => false,
+                    Some(v) => pred_matches(pred, v, field == "@timestamp"),
+                }
+            }
+            Expr::Text(p) => any_string(&Value::Object(doc.event.0.clone()), &|s| text_matches(p, s)),
+        }
+    }
+}
+
+fn any_string(v: &Value, f: &dyn Fn(&str) -> bool) -> bool {
+    match v {
+        Value::String(s) => f(s),
+        Value::Number(n) => f(&n.to_string()),
+        Value::Array(a) => a.iter().any(|x| any_string(x, f)),
+        Value::Object(m) => m.values().any(|x| any_string(x, f)),
+        _ => false,
+    }
+}
+
+fn each_leaf(v: &Value, f: &mut dyn FnMut(&Value) -> bool) -> bool {
+    match v {
+        Value::Array(a) => a.iter().any(|x| each_leaf(x, f)),
+        other => f(other),
+    }
+}
+
+fn pred_matches(pred: &Predicate, v: &Value, is_time: bool) -> bool {
+    match pred {
+        Predicate::Exists => true,
+        Predicate::Match(p) => each_leaf(v, &mut |x| match x {
+            Value::String(s) => pattern_matches(p, s),
+            Value::Number(n) => match p {
+                Pattern::Exact(e) => e.parse::<f64>().ok() == n.as_f64() || pattern_matches(p, &n.to_string()),
+                _ => pattern_matches(p, &n.to_string()),
+            },
+            Value::Bool(b) => pattern_matches(p, if *b { "true" } else { "false" }),
+            _ => false,
+        }),
+        Predicate::Range { lo, hi } => each_leaf(v, &mut |x| in_range(x, lo, hi, is_time)),
+        Predicate::Cidr(net) => each_leaf(v, &mut |x| {
+            x.as_str()
+                .and_then(|s| s.parse::<std::net::IpAddr>().ok())
+                .is_some_and(|ip| net.contains(&ip))
+        }),
+    }
+}
+
+fn compare(v: &Value, b: &Scalar, is_time: bool) -> Option<Ordering> {
+    match (b, v) {
+        (Scalar::Number(n), Value::Number(x)) => x.as_f64()?.partial_cmp(n),
+        (Scalar::Number(n), Value::String(s)) => s.parse::<f64>().ok()?.partial_cmp(n),
+        (Scalar::Time(t), Value::String(s)) => Some(super::parse::parse_time(s)?.cmp(t)),
+        (Scalar::Time(t), Value::Number(x)) if is_time => Some(x.as_i64()?.cmp(t)),
+        (Scalar::Ip(ip), Value::String(s)) => Some(s.parse::<std::net::IpAddr>().ok()?.cmp(ip)),
+        (Scalar::Text(t), Value::String(s)) => Some(s.to_lowercase().cmp(&t.to_lowercase())),
+        _ => None,
+    }
+}
+
+fn in_range(v: &Value, lo: &Option<Bound>, hi: &Option<Bound>, is_time: bool) -> bool {
+    let ok_lo = match lo {
+        None => true,
+        Some(b) => match compare(v, &b.value, is_time) {
+            Some(Ordering::Greater) => true,
+            Some(Ordering::Equal) => b.inclusive,
+            _ => false,
+        },
+    };
+    let ok_hi = match hi {
+        None => true,
+        Some(b) => match compare(v, &b.value, is_time) {
+            Some(Ordering::Less) => true,
+            Some(Ordering::Equal) => b.inclusive,
+            _ => false,
+        },
+    };
+    // A value that cannot be compared with any bound never matches.
+    ok_lo && ok_hi && (lo.is_some() || hi.is_some() || !v.is_null())
+}
+
+fn eq_ci(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
+    }
+}
+
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if hay.is_ascii() && needle.is_ascii() {
+        let (h, n) = (hay.as_bytes(), needle.as_bytes());
+        return h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
+    }
+    hay.to_lowercase().contains(&needle.to_lowercase())
+}
+
+fn pattern_matches(p: &Pattern, s: &str) -> bool {
+    match p {
+        Pattern::Exact(e) => eq_ci(s, e),
+        Pattern::Phrase(ph) => contains_ci(s, ph),
+        Pattern::Wildcard(w) => glob_ci(w, s),
+    }
+}
+
+fn text_matches(p: &Pattern, s: &str) -> bool {
+    match p {
+        Pattern::Exact(e) | Pattern::Phrase(e) => contains_ci(s, e),
+        Pattern::Wildcard(w) => glob_ci(w, s),
+    }
+}
+
+/// Case-insensitive glob with `*` (any run) and `?` (one character);
+/// linear time with backtracking to the last star only.
+pub fn glob_ci(pattern: &str, s: &str) -> bool {
+    let p: Vec<char> = pattern.chars().flat_map(char::to_lowercase).collect();
+    let t: Vec<char> = s.chars().flat_map(char::to_lowercase).collect();
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// The aggregation keys of a field value: strings as they are, numbers and
+/// booleans as text, each element of an array.
+pub fn value_keys(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Bool(b) => out.push(b.to_string()),
+        Value::Array(a) => {
+            for x in a {
+                value_keys(x, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_handles_stars_and_questions() {
+        assert!(glob_ci("adm*", "Administrator"));
+        assert!(glob_ci("*min*", "admin"));
+        assert!(glob_ci("a?c", "abc"));
+        assert!(!glob_ci("a?c", "abbc"));
+        assert!(glob_ci("*", ""));
+        assert!(!glob_ci("adm*x", "admin"));
+    }
+}

@@ -1,0 +1,142 @@
+//! Retention: whole sealed segments are deleted once every record in them
+//! has passed the retention period of its categories, unless a legal hold
+//! covers them. Each deletion leaves a signed deletion record.
+//!
+//! A segment's expiry is the latest of `max event time of category c +
+//! days(c)` over its categories (and the default period for records
+//! without one), so no record is deleted before its own period ends.
+
+use crate::disk;
+use crate::error::StoreError;
+use crate::merkle::leaf_hash;
+use crate::segment::Segment;
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// What retention did or would do with one sealed segment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionAction {
+    /// Segment file name.
+    pub segment: String,
+    /// First offset.
+    pub first_offset: u64,
+    /// Last offset.
+    pub last_offset: u64,
+    /// Records.
+    pub records: u64,
+    /// Bytes on disk.
+    pub bytes: u64,
+    /// When the segment's retention ends, ms.
+    pub expires_ms: i64,
+    /// The decision.
+    pub decision: RetentionDecision,
+    /// Why, for people.
+    pub reason: String,
+}
+
+/// The decision for an expired segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionDecision {
+    /// Would be deleted (dry run).
+    WouldDelete,
+    /// Deleted, with a signed deletion record.
+    Deleted,
+    /// Expired but kept by a legal hold.
+    Held,
+}
+
+impl Store {
+    /// Applies the retention policy at time `now_ms`: returns every expired
+    /// sealed segment with what was (or, with `dry_run`, would be) done.
+    pub fn apply_retention(&self, now_ms: i64, dry_run: bool) -> Result<Vec<RetentionAction>, StoreError> {
+        let inner = &self.inner;
+        let policy = &inner.cfg.retention;
+        let _one_at_a_time = inner.seal_lock.lock();
+        let segments: Vec<Arc<Segment>> = inner.catalog.read().segments.clone();
+        let mut out = Vec::new();
+        for seg in segments {
+            let Segment::Sealed(s) = &*seg else { continue };
+            let ix = &s.index;
+            if ix.count == 0 {
+                continue;
+            }
+            let mut expires = i64::MIN;
+            let mut longest = String::from("default");
+            let mut consider = |label: &str, max_time: i64, days: u32| {
+                let e = max_time.saturating_add(i64::from(days).saturating_mul(DAY_MS));
+                if e > expires {
+                    expires = e;
+                    longest = format!("{label} ({days} days)");
+                }
+            };
+            if let Some(t) = ix.uncategorized_max_time {
+                consider("records without category", t, policy.default_days);
+            }
+            for (c, t) in &ix.categories {
+                consider(&format!("category {c}"), *t, policy.days_for(Some(c)));
+            }
+            if expires > now_ms {
+                continue;
+            }
+            let first = s.header.first_offset;
+            let last = first + ix.count - 1;
+            let name = s
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let hold = if policy.legal_hold {
+                Some("legal hold on the whole store".to_owned())
+            } else {
+                policy
+                    .holds
+                    .iter()
+                    .find(|h| h.from_ms <= ix.max_time && ix.min_time <= h.until_ms)
+                    .map(|h| format!("legal hold: {}", h.reason))
+            };
+            let mut action = RetentionAction {
+                segment: name,
+                first_offset: first,
+                last_offset: last,
+                records: ix.count,
+                bytes: s.bytes,
+                expires_ms: expires,
+                decision: RetentionDecision::WouldDelete,
+                reason: format!("every record is past its retention; longest: {longest}"),
+            };
+            if let Some(h) = hold {
+                action.decision = RetentionDecision::Held;
+                action.reason = h;
+            } else if !dry_run {
+                let mut leaves = Vec::with_capacity(ix.count as usize);
+                seg.read_range(first, last + 1, &mut |_, rec| {
+                    leaves.push(leaf_hash(rec));
+                    Ok(())
+                })?;
+                let path = crate::deletion::write(
+                    &inner.del_dir,
+                    &inner.key,
+                    first,
+                    &leaves,
+                    &format!("retention: {}", action.reason),
+                    now_ms,
+                )?;
+                let deletion = crate::deletion::load(&path, &inner.verifier)
+                    .map_err(|reason| StoreError::corrupt(&path, 0, reason))?;
+                std::fs::remove_file(&s.path).map_err(|e| StoreError::io("remove", &s.path, e))?;
+                disk::sync_dir(&inner.seg_dir)?;
+                inner.catalog.write().segments.retain(|x| x.first_offset() != first);
+                inner.deletions.write().push(deletion);
+                inner.deletions.write().sort_by_key(|d| d.first);
+                tracing::info!(first, last, "retention deleted a segment");
+                action.decision = RetentionDecision::Deleted;
+            }
+            out.push(action);
+        }
+        Ok(out)
+    }
+}

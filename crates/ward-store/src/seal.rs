@@ -1,0 +1,192 @@
+//! Sealing closed write-ahead segments into compressed, indexed, read-only
+//! segments; signing checkpoints; the background thread that does both.
+//!
+//! Sealing writes `<first>.seg.tmp`, fsyncs it, makes it 0444, renames it to
+//! `<first>.seg`, fsyncs the directory and only then removes the `.wal`. A
+//! crash at any step leaves either the `.wal` (sealed again) or both (the
+//! `.wal` is removed at start-up). A checkpoint is signed at every segment
+//! end, so every archived segment is covered by a checkpoint.
+
+use crate::checkpoint::{Checkpoint, VerifierKey};
+use crate::disk;
+use crate::error::StoreError;
+use crate::format::{self, sealed::SealedWriter};
+use crate::segment::{SealedSegment, Segment};
+use crate::store::Inner;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The background loop: age-based sealing, sealing, periodic checkpoints.
+pub fn background(inner: &Inner) {
+    let tick = inner
+        .cfg
+        .checkpoint_interval
+        .min(inner.cfg.segment_max_age)
+        .min(Duration::from_secs(1));
+    let mut last_checkpoint = Instant::now();
+    loop {
+        {
+            let mut stop = inner.bg.lock();
+            if !*stop {
+                inner.bg_wake.wait_for(&mut stop, tick);
+            }
+            if *stop {
+                return;
+            }
+        }
+        let age_due = inner.wal.lock().as_ref().is_some_and(|a| {
+            a.opened.elapsed() >= inner.cfg.segment_max_age && a.segment.count() > 0
+        });
+        if age_due {
+            inner.request_rotation();
+        }
+        if let Err(e) = seal_pending(inner) {
+            tracing::error!(error = %e, "sealing a segment failed; will retry");
+        }
+        if last_checkpoint.elapsed() >= inner.cfg.checkpoint_interval {
+            last_checkpoint = Instant::now();
+            if let Err(e) = inner.checkpoint_if_grown() {
+                tracing::error!(error = %e, "signing a checkpoint failed; will retry");
+            }
+        }
+    }
+}
+
+/// Seals every closed write-ahead segment; returns how many.
+pub fn seal_pending(inner: &Inner) -> Result<usize, StoreError> {
+    let _one_sealer = inner.seal_lock.lock();
+    let closed: Vec<Arc<Segment>> = inner
+        .catalog
+        .read()
+        .segments
+        .iter()
+        .filter(|s| matches!(&***s, Segment::Open(o) if o.state.read().closed))
+        .cloned()
+        .collect();
+    for seg in &closed {
+        seal_one(inner, seg)?;
+    }
+    Ok(closed.len())
+}
+
+fn seal_one(inner: &Inner, seg: &Arc<Segment>) -> Result<(), StoreError> {
+    let Segment::Open(o) = &**seg else {
+        return Ok(());
+    };
+    let first = o.header.first_offset;
+    let final_path = inner.seg_dir.join(disk::segment_name(first, "seg"));
+    let tmp = inner.seg_dir.join(format!("{}.tmp", disk::segment_name(first, "seg")));
+    if tmp.exists() {
+        std::fs::remove_file(&tmp).map_err(|e| StoreError::io("remove", &tmp, e))?;
+    }
+    let mut w = SealedWriter::create(&tmp, first, o.header.created_ms)?;
+    o.read_all(&mut |off, terms, rec| {
+        let bad = |reason: String| StoreError::corrupt(&o.path, 0, format!("record {off}: {reason}"));
+        let d = format::decode_record(rec).map_err(bad)?;
+        let t = format::decode_terms(terms).map_err(bad)?;
+        w.add(rec, d.time_ms, &d.category, &t, &d.id)
+    })?;
+    let index = w.finish(disk::now_ms())?;
+    disk::set_read_only(&tmp)?;
+    std::fs::rename(&tmp, &final_path).map_err(|e| StoreError::io("rename", &final_path, e))?;
+    disk::sync_dir(&inner.seg_dir)?;
+    let sealed = SealedSegment::open(final_path)?;
+    let end = first + index.count;
+    inner
+        .catalog
+        .write()
+        .replace(first, Arc::new(Segment::Sealed(sealed)));
+    std::fs::remove_file(&o.path).map_err(|e| StoreError::io("remove", &o.path, e))?;
+    disk::sync_dir(&inner.seg_dir)?;
+    inner
+        .stats
+        .sealed
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::debug!(first, end, "sealed segment");
+    inner.checkpoint_at(end)?;
+    Ok(())
+}
+
+impl Inner {
+    /// Signs a checkpoint at the current size unless the latest one has it.
+    pub(crate) fn checkpoint_if_grown(&self) -> Result<Checkpoint, StoreError> {
+        let size = self.tree.read().size();
+        if let Some(cp) = self.latest_checkpoint.lock().as_ref()
+            && cp.size == size
+        {
+            return Ok(cp.clone());
+        }
+        self.checkpoint_at(size)
+    }
+
+    /// Signs (or returns the existing) checkpoint at tree size `size`.
+    pub(crate) fn checkpoint_at(&self, size: u64) -> Result<Checkpoint, StoreError> {
+        let path = self.cp_dir.join(disk::segment_name(size, "cp"));
+        if path.exists() {
+            let note = std::fs::read_to_string(&path).map_err(|e| StoreError::io("read", &path, e))?;
+            return self
+                .verifier
+                .open_checkpoint(&note)
+                .map_err(|e| StoreError::corrupt(&path, 0, e.to_string()));
+        }
+        let root = {
+            let tree = self.tree.read();
+            if size > tree.size() {
+                return Err(StoreError::TreeSize {
+                    requested: size,
+                    size: tree.size(),
+                });
+            }
+            tree.view(|c| self.chunk_leaves(c, size)).root(size)?
+        };
+        let cp = self.key.checkpoint(size, &root, disk::now_ms());
+        let tmp = self.cp_dir.join(format!("{}.tmp", disk::segment_name(size, "cp")));
+        write_synced(&tmp, cp.note.as_bytes())?;
+        std::fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename", &path, e))?;
+        disk::sync_dir(&self.cp_dir)?;
+        self.stats
+            .checkpoints
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut latest = self.latest_checkpoint.lock();
+        if latest.as_ref().is_none_or(|l| l.size <= size) {
+            *latest = Some(cp.clone());
+        }
+        Ok(cp)
+    }
+}
+
+/// Writes a whole file and fsyncs it.
+pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).map_err(|e| StoreError::io("create", path, e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| StoreError::io("write", path, e))
+}
+
+/// The checkpoint with the largest size in `dir`, checked with `vk`.
+pub fn load_latest_checkpoint(dir: &Path, vk: &VerifierKey) -> Result<Option<Checkpoint>, StoreError> {
+    let mut best: Option<(u64, std::path::PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).map_err(|e| StoreError::io("list", dir, e))? {
+        let entry = entry.map_err(|e| StoreError::io("list", dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(size) = name.strip_suffix(".cp").and_then(|s| s.parse::<u64>().ok()) else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(b, _)| size > *b) {
+            best = Some((size, entry.path()));
+        }
+    }
+    let Some((size, path)) = best else {
+        return Ok(None);
+    };
+    let note = std::fs::read_to_string(&path).map_err(|e| StoreError::io("read", &path, e))?;
+    let cp = vk
+        .open_checkpoint(&note)
+        .map_err(|e| StoreError::corrupt(&path, 0, e.to_string()))?;
+    if cp.size != size {
+        return Err(StoreError::corrupt(&path, 0, "checkpoint size differs from its file name"));
+    }
+    Ok(Some(cp))
+}

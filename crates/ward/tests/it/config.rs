@@ -1,0 +1,94 @@
+//! Start-up configuration: a bad setting stops start-up with a message that
+//! names the key, the value and the fix; `ward config example` is valid.
+
+use std::process::Command;
+
+use crate::harness::*;
+
+#[test]
+fn bad_settings_stop_startup_naming_key_value_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ward.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nhttp_addr = \"nonsense\"\n[retention]\ndefault_days = 30\n",
+    )
+    .unwrap();
+    let out = Command::new(ward_bin())
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .env("WARD_DATA_DIR", dir.path().join("d"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.http_addr = nonsense"), "{err}");
+    assert!(err.contains("127.0.0.1:8080"), "{err}");
+    assert!(err.contains("retention.default_days = 30"), "{err}");
+    assert!(err.contains("365"), "{err}");
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ward.toml");
+    std::fs::write(&cfg, "[syslog]\nadress = \"127.0.0.1:1\"\n").unwrap();
+    let out = Command::new(ward_bin())
+        .args(["config", "check"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("adress"), "{err}");
+}
+
+#[test]
+fn example_configuration_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(ward_bin())
+        .args(["config", "example"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("[server]") && text.contains("# "));
+    let cfg = dir.path().join("ward.toml");
+    std::fs::write(&cfg, &text).unwrap();
+    let out = Command::new(ward_bin())
+        .args(["config", "check"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn first_start_without_configuration_prints_and_keeps_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(ward_bin())
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("WARD_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("WARD_SYSLOG_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env_remove("WARD_DATA_DIR")
+        .env_remove("WARD_INGEST_TOKEN")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let token_file = dir.path().join("ward-data/ingest.token");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !token_file.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert!(err.contains(token.trim()), "token not printed: {err}");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "token file must be private");
+}

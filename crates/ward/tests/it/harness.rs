@@ -1,0 +1,262 @@
+//! Starting and stopping a real `ward serve`, and small clients for it.
+
+use std::io::Write as _;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// The `ward` binary under test.
+pub fn ward_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ward"))
+}
+
+/// A free TCP port on loopback that is also free for UDP.
+pub fn free_port() -> u16 {
+    loop {
+        let t = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = t.local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A running `ward serve`.
+pub struct Ward {
+    pub child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub http_port: u16,
+    pub syslog_port: u16,
+    pub extra_env: Vec<(String, String)>,
+    pub config: Option<PathBuf>,
+}
+
+impl Ward {
+    /// Starts Ward with no configuration file, configured by environment.
+    pub fn start() -> Ward {
+        Ward::start_with(None, &[])
+    }
+
+    /// Starts Ward with a configuration file body and extra environment.
+    pub fn start_with(config: Option<&str>, env: &[(&str, &str)]) -> Ward {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config.map(|c| {
+            let p = dir.path().join("ward.toml");
+            std::fs::write(&p, c).unwrap();
+            p
+        });
+        let mut w = Ward {
+            child: None,
+            dir,
+            http_port: free_port(),
+            syslog_port: free_port(),
+            extra_env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            config,
+        };
+        w.spawn();
+        w
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Starts (or restarts) the process and waits until it answers.
+    pub fn spawn(&mut self) {
+        let mut cmd = Command::new(ward_bin());
+        cmd.arg("serve");
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.env("WARD_DATA_DIR", self.data_dir())
+            .env("WARD_HTTP_ADDR", format!("127.0.0.1:{}", self.http_port))
+            .env("WARD_SYSLOG_ADDR", format!("127.0.0.1:{}", self.syslog_port))
+            .env("WARD_INGEST_TOKEN", TOKEN)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.dir.path().join("ward.log"))
+                    .unwrap(),
+            ));
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(r) = reqwest::blocking::get(format!("{}/healthz", self.url())) {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("ward exited with {status}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("ward did not become healthy:\n{}", self.log());
+    }
+
+    /// Kills the process with SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops the process with SIGTERM and waits.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("ward.log")).unwrap_or_default()
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    pub fn client() -> reqwest::blocking::Client {
+        reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap()
+    }
+
+    /// POSTs a body to a path with the test token.
+    pub fn post(&self, path: &str, content_type: &str, body: impl Into<reqwest::blocking::Body>) -> (u16, Value) {
+        let r = Ward::client()
+            .post(format!("{}{path}", self.url()))
+            .bearer_auth(TOKEN)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Searches and returns the matching events (newest first).
+    pub fn search(&self, q: &str) -> Vec<Value> {
+        let r = Ward::client()
+            .get(format!("{}/api/v1/events/search", self.url()))
+            .bearer_auth(TOKEN)
+            .query(&[("q", q), ("since", "3650d"), ("limit", "1000")])
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "search failed: {}", r.text().unwrap());
+        let v: Value = r.json().unwrap();
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.get("event").cloned().unwrap_or_else(|| h.clone()))
+            .collect()
+    }
+
+    /// Searches until `n` events match or the deadline passes.
+    pub fn wait_for(&self, q: &str, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let hits = self.search(q);
+            if hits.len() >= n || Instant::now() > deadline {
+                return hits;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Runs a `ward` client command against this server.
+    pub fn cli(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+        let mut child = Command::new(ward_bin())
+            .args(args)
+            .env("WARD_URL", self.url())
+            .env("WARD_TOKEN", TOKEN)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(input) = stdin {
+            child.stdin.take().unwrap().write_all(input).unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Ward {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A field by dotted path, nested or literal.
+pub fn field<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    if let Some(x) = v.get(path) {
+        return Some(x);
+    }
+    let (head, tail) = path.split_once('.')?;
+    field(v.get(head)?, tail).or_else(|| {
+        // keys with dots further down
+        let obj = v.as_object()?;
+        obj.iter().find_map(|(k, val)| {
+            path.strip_prefix(k.as_str())
+                .and_then(|rest| rest.strip_prefix('.'))
+                .and_then(|rest| field(val, rest))
+        })
+    })
+}
+
+/// The string at a dotted path.
+pub fn s<'a>(v: &'a Value, path: &str) -> &'a str {
+    field(v, path).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Requires a command on PATH: the test command installs it.
+pub fn require(cmd: &str) {
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {cmd}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "`{cmd}` is missing: run scripts/test.sh, which installs it");
+}
+
+/// Runs a Python snippet with arguments; panics with its output on failure.
+pub fn python(script: &str, args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 is needed: run scripts/test.sh");
+    assert!(
+        out.status.success(),
+        "python failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}

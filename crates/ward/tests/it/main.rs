@@ -1,0 +1,12 @@
+//! End-to-end tests: each starts a real `ward serve` on free loopback ports
+//! in a temporary directory and drives it with real clients (curl, logger,
+//! rsyslog, the Python Elasticsearch and OpenTelemetry clients).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod config;
+mod durability;
+mod ingest;
+mod shippers;
