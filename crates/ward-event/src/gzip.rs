@@ -78,7 +78,10 @@ mod tests {
         for cut in [5, 12, body.len() / 2, body.len() - 1] {
             let err = gunzip(&body[..cut], 1 << 20).unwrap_err();
             assert!(
-                matches!(err, DecodeError::GzipTruncated { .. } | DecodeError::GzipCorrupt { .. }),
+                matches!(
+                    err,
+                    DecodeError::GzipTruncated { .. } | DecodeError::GzipCorrupt { .. }
+                ),
                 "{cut}: {err:?}"
             );
         }

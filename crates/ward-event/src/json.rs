@@ -56,7 +56,10 @@ pub(crate) fn describe_serde(err: &serde_json::Error) -> String {
     let full = err.to_string();
     let what = full.split(" at line ").next().unwrap_or("syntax error");
     if err.line() <= 1 {
-        format!("invalid JSON at byte {}: {what}", err.column().saturating_sub(1))
+        format!(
+            "invalid JSON at byte {}: {what}",
+            err.column().saturating_sub(1)
+        )
     } else {
         format!(
             "invalid JSON at line {} column {}: {what}",
@@ -87,13 +90,6 @@ pub(crate) fn parse_object(bytes: &[u8], max_depth: usize) -> Result<Map<String,
         Ok(other) => Err(format!("expected a JSON object, found {}", kind_of(&other))),
         Err(e) => Err(describe_serde(&e)),
     }
-}
-
-/// Parses one JSON value of any type with every check applied.
-pub(crate) fn parse_value(bytes: &[u8], max_depth: usize) -> Result<Value, String> {
-    let text = std::str::from_utf8(bytes).map_err(describe_utf8)?;
-    check_depth(bytes, max_depth)?;
-    serde_json::from_str::<Value>(text).map_err(|e| describe_serde(&e))
 }
 
 /// Finds the end of the top-level JSON value that starts at `start` (which
@@ -163,7 +159,10 @@ mod tests {
     fn depth_is_refused_with_position() {
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let err = check_depth(deep.as_bytes(), 64).unwrap_err();
-        assert_eq!(err, "JSON nesting depth 65 at byte 64 exceeds the limit of 64");
+        assert_eq!(
+            err,
+            "JSON nesting depth 65 at byte 64 exceeds the limit of 64"
+        );
         let ok = format!("{}1{}", "[".repeat(64), "]".repeat(64));
         assert!(check_depth(ok.as_bytes(), 64).is_ok());
     }
@@ -187,7 +186,10 @@ mod tests {
             "invalid UTF-8 at byte 7"
         );
         let err = parse_object(br#"{"password":"hunter2" "x":1}"#, 64).unwrap_err();
-        assert!(err.starts_with("invalid JSON at byte 22: expected `,` or `}`"), "{err}");
+        assert!(
+            err.starts_with("invalid JSON at byte 22: expected `,` or `}`"),
+            "{err}"
+        );
         assert!(!err.contains("hunter2"));
     }
 
@@ -202,6 +204,9 @@ mod tests {
     #[test]
     fn lines_strip_crlf() {
         let got: Vec<_> = lines(b"a\r\n\nb").collect();
-        assert_eq!(got, vec![(1, 0, &b"a"[..]), (2, 3, &b""[..]), (3, 4, &b"b"[..])]);
+        assert_eq!(
+            got,
+            vec![(1, 0, &b"a"[..]), (2, 3, &b""[..]), (3, 4, &b"b"[..])]
+        );
     }
 }

@@ -54,6 +54,9 @@ pub use error::{DecodeError, FrameError, RecordError};
 pub use event::Event;
 pub use finalize::{REQUIRED_FIELDS, dead_letter, finalize};
 pub use gzip::gunzip;
+/// The instant type of [`Context::received`], re-exported so that callers
+/// need not depend on `jiff` themselves.
+pub use jiff::Timestamp;
 pub use normalize::Level;
 
 /// Size and shape limits applied by every decoder.

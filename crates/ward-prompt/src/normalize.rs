@@ -46,7 +46,7 @@ fn confusable(c: char) -> Option<char> {
         'ԁ' => 'd',
         'е' | 'Е' | 'ё' | 'Ё' | 'ε' | 'Ε' => 'e',
         'һ' | 'Н' | 'Η' => 'h',
-        'і' | 'І' | 'ι' | 'Ι' | 'ı' => 'i',
+        'і' | 'І' | 'ι' | 'Ι' => 'i',
         'ј' | 'Ј' => 'j',
         'к' | 'К' | 'κ' | 'Κ' => 'k',
         'М' | 'Μ' => 'm',
@@ -129,7 +129,8 @@ pub fn normalize(input: &str) -> Normalized {
         i += 1;
         if ('\u{E0000}'..='\u{E007F}').contains(&c) {
             if ('\u{E0020}'..='\u{E007E}').contains(&c) && !in_flag_sequence(&chars, i - 1) {
-                out.tag_ascii.push(char::from((u32::from(c) - 0xE0000) as u8));
+                out.tag_ascii
+                    .push(char::from((u32::from(c) - 0xE0000) as u8));
             }
             continue;
         }
@@ -170,10 +171,10 @@ pub fn normalize(input: &str) -> Normalized {
             });
             continue;
         }
-        if let Some(space) = pending_space.take() {
-            if out.text.len() > 1 {
-                out.text.push(space);
-            }
+        if let Some(space) = pending_space.take()
+            && out.text.len() > 1
+        {
+            out.text.push(space);
         }
         if c.is_alphanumeric() {
             if is_styled_letter(c) {
@@ -265,10 +266,10 @@ fn fold_ascii(input: &str, out: &mut String) {
             });
             continue;
         }
-        if let Some(space) = pending_space.take() {
-            if out.len() > 1 {
-                out.push(char::from(space));
-            }
+        if let Some(space) = pending_space.take()
+            && out.len() > 1
+        {
+            out.push(char::from(space));
         }
         out.push(char::from(b.to_ascii_lowercase()));
     }
@@ -280,7 +281,10 @@ mod tests {
 
     #[test]
     fn ascii_is_lowercased_and_whitespace_collapsed() {
-        assert_eq!(normalize("  Ignore\n\tALL  rules ").text, "\nignore\nall rules");
+        assert_eq!(
+            normalize("  Ignore\n\tALL  rules ").text,
+            "\nignore\nall rules"
+        );
     }
 
     #[test]
@@ -312,14 +316,17 @@ mod tests {
     #[test]
     fn subdivision_flag_is_not_smuggling() {
         // England flag: U+1F3F4, tags "gbeng", cancel tag.
-        let n = normalize("Go \u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F} team");
+        let n =
+            normalize("Go \u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F} team");
         assert!(n.tag_ascii.is_empty());
     }
 
     #[test]
     fn emoji_zwj_sequences_are_not_counted() {
         // Family and rainbow-flag ZWJ sequences.
-        let n = normalize("family \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} and \u{1F3F3}\u{FE0F}\u{200D}\u{1F308}");
+        let n = normalize(
+            "family \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} and \u{1F3F3}\u{FE0F}\u{200D}\u{1F308}",
+        );
         assert_eq!(n.zero_width, 0);
     }
 

@@ -3,6 +3,7 @@
 //! Input: typical ~400-byte ECS events, mostly benign (1 in 20 carries a
 //! secret or personal value), parsed beforehand so that only redaction is
 //! measured. Run: `cargo bench -p ward-redact --bench redact`.
+#![allow(clippy::expect_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Map, Value};
@@ -10,7 +11,9 @@ use ward_redact::{RedactConfig, Redactor};
 
 fn event(i: usize) -> String {
     let secret = match i % 20 {
-        0 => format!(r#", "url": {{"full": "https://api.example.com/v1/orders?token=tk_{i:08}a9Fq2Lx7&page=2"}}"#),
+        0 => format!(
+            r#", "url": {{"full": "https://api.example.com/v1/orders?token=tk_{i:08}a9Fq2Lx7&page=2"}}"#
+        ),
         10 => r#", "error": {"message": "charge failed for card 4242 4242 4242 4242"}"#.to_string(),
         _ => String::new(),
     };
@@ -35,7 +38,10 @@ fn event(i: usize) -> String {
 fn bench(c: &mut Criterion) {
     let redactor = Redactor::new(&RedactConfig::default()).expect("default config is valid");
     let texts: Vec<String> = (0..1000).map(event).collect();
-    let events: Vec<Map<String, Value>> = texts.iter().map(|t| serde_json::from_str(t).expect("valid json")).collect();
+    let events: Vec<Map<String, Value>> = texts
+        .iter()
+        .map(|t| serde_json::from_str(t).expect("valid json"))
+        .collect();
     let bytes: usize = texts.iter().map(String::len).sum();
     let mut g = c.benchmark_group("redact");
     g.throughput(Throughput::Bytes(bytes as u64));

@@ -11,7 +11,10 @@ use std::io::{BufRead, BufWriter, Write};
 use ward_redact::{RedactConfig, Redactor, Summary};
 
 fn main() -> std::process::ExitCode {
-    let mode = std::env::args().skip_while(|a| a != "--mode").nth(1).unwrap_or_else(|| "text".into());
+    let mode = std::env::args()
+        .skip_while(|a| a != "--mode")
+        .nth(1)
+        .unwrap_or_else(|| "text".into());
     let Ok(redactor) = Redactor::new(&RedactConfig::default()) else {
         eprintln!("error: the default configuration did not compile");
         return std::process::ExitCode::FAILURE;
@@ -29,16 +32,22 @@ fn main() -> std::process::ExitCode {
         };
         bytes += line.len() + 1;
         let written = match mode.as_str() {
-            "event" => match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&line) {
-                Ok(mut ev) => {
-                    summary.add(&redactor.redact_event(&mut ev, key));
-                    writeln!(out, "{}", serde_json::Value::Object(ev))
+            "event" => {
+                match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&line) {
+                    Ok(mut ev) => {
+                        summary.add(&redactor.redact_event(&mut ev, key));
+                        writeln!(out, "{}", serde_json::Value::Object(ev))
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "error: line {}: not a JSON object (column {})",
+                            n + 1,
+                            e.column()
+                        );
+                        return std::process::ExitCode::FAILURE;
+                    }
                 }
-                Err(e) => {
-                    eprintln!("error: line {}: not a JSON object (column {})", n + 1, e.column());
-                    return std::process::ExitCode::FAILURE;
-                }
-            },
+            }
             "json-string" => match serde_json::from_str::<String>(&line) {
                 Ok(text) => {
                     let (red, report) = redactor.redact_text(&text, key);
@@ -46,7 +55,11 @@ fn main() -> std::process::ExitCode {
                     writeln!(out, "{}", serde_json::Value::String(red))
                 }
                 Err(e) => {
-                    eprintln!("error: line {}: not a JSON string (column {})", n + 1, e.column());
+                    eprintln!(
+                        "error: line {}: not a JSON string (column {})",
+                        n + 1,
+                        e.column()
+                    );
                     return std::process::ExitCode::FAILURE;
                 }
             },
@@ -65,6 +78,9 @@ fn main() -> std::process::ExitCode {
     }
     let secs = started.elapsed().as_secs_f64();
     eprintln!("{summary}");
-    eprintln!("{bytes} bytes in {secs:.3} s: {:.1} MB/s", bytes as f64 / secs / 1e6);
+    eprintln!(
+        "{bytes} bytes in {secs:.3} s: {:.1} MB/s",
+        bytes as f64 / secs / 1e6
+    );
     std::process::ExitCode::SUCCESS
 }

@@ -32,7 +32,9 @@ pub fn keyed_hash(key: &[u8], kind: Kind, value: &str) -> String {
             Some((k, mac)) if k.as_slice() == key => mac.clone(),
             _ => {
                 // HMAC accepts keys of any length; this cannot fail.
-                let Ok(mac) = HmacSha256::new_from_slice(key) else { return [0u8; 32] };
+                let Ok(mac) = HmacSha256::new_from_slice(key) else {
+                    return [0u8; 32];
+                };
                 *cached = Some((key.to_vec(), mac.clone()));
                 mac
             }
@@ -48,10 +50,23 @@ pub fn keyed_hash(key: &[u8], kind: Kind, value: &str) -> String {
 
 fn canonical(kind: Kind, value: &str) -> std::borrow::Cow<'_, str> {
     match kind {
-        Kind::Card | Kind::Ssn | Kind::Npi => value.chars().filter(char::is_ascii_digit).collect::<String>().into(),
-        Kind::Phone => value.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect::<String>().into(),
+        Kind::Card | Kind::Ssn | Kind::Npi => value
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+            .into(),
+        Kind::Phone => value
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '+')
+            .collect::<String>()
+            .into(),
         Kind::Email => value.to_ascii_lowercase().into(),
-        Kind::Iban => value.chars().filter(|c| !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect::<String>().into(),
+        Kind::Iban => value
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| c.to_ascii_uppercase())
+            .collect::<String>()
+            .into(),
         _ => value.into(),
     }
 }
@@ -60,7 +75,16 @@ fn canonical(kind: Kind, value: &str) -> std::borrow::Cow<'_, str> {
 /// `Keep` are handled by the caller; here they fall back to masking.
 pub fn render(kind: Kind, action: Action, value: &str, key: &[u8]) -> String {
     match action {
-        Action::Hash => format!("[HASH:{}:{}]", kind.name(), keyed_hash(key, kind, value)),
+        Action::Hash => {
+            let hash = keyed_hash(key, kind, value);
+            let mut out = String::with_capacity(8 + kind.name().len() + hash.len());
+            out.push_str("[HASH:");
+            out.push_str(kind.name());
+            out.push(':');
+            out.push_str(&hash);
+            out.push(']');
+            out
+        }
         Action::Partial if kind.supports_partial() => {
             let tail: String = {
                 let keep: Vec<char> = value.chars().filter(char::is_ascii_alphanumeric).collect();
@@ -81,13 +105,22 @@ pub fn mask(kind: Kind) -> String {
     format!("[REDACTED:{}]", kind.name())
 }
 
-/// Whether `s` is exactly one replacement written by [`render`].
+/// Whether `s` is exactly one replacement marker (`[REDACTED:kind]`,
+/// `[HASH:kind:<16 hex>]`, `[CARD:…1234]`, `[IBAN:…1234]`).
 pub fn is_marker(s: &str) -> bool {
-    let Some(inner) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) else { return false };
-    let Some((label, rest)) = inner.split_once(':') else { return false };
+    let Some(inner) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) else {
+        return false;
+    };
+    let Some((label, rest)) = inner.split_once(':') else {
+        return false;
+    };
     match label {
         "REDACTED" => Kind::from_name(rest).is_some(),
-        "HASH" => rest.split_once(':').is_some_and(|(k, h)| Kind::from_name(k).is_some() && h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit())),
+        "HASH" => rest.split_once(':').is_some_and(|(k, h)| {
+            Kind::from_name(k).is_some()
+                && h.len() == 16
+                && h.bytes().all(|b| b.is_ascii_hexdigit())
+        }),
         "CARD" | "IBAN" => rest.starts_with('…'),
         _ => false,
     }
@@ -99,12 +132,27 @@ mod tests {
 
     #[test]
     fn renders() {
-        assert_eq!(render(Kind::Password, Action::Mask, "x", b"k"), "[REDACTED:password]");
-        assert_eq!(render(Kind::Card, Action::Partial, "4242 4242 4242 4242", b"k"), "[CARD:…4242]");
-        assert_eq!(render(Kind::Ssn, Action::Partial, "123-45-6789", b"k"), "[REDACTED:ssn]");
+        assert_eq!(
+            render(Kind::Password, Action::Mask, "x", b"k"),
+            "[REDACTED:password]"
+        );
+        assert_eq!(
+            render(Kind::Card, Action::Partial, "4242 4242 4242 4242", b"k"),
+            "[CARD:…4242]"
+        );
+        assert_eq!(
+            render(Kind::Ssn, Action::Partial, "123-45-6789", b"k"),
+            "[REDACTED:ssn]"
+        );
         let h = render(Kind::Email, Action::Hash, "Bob@Example.com", b"tenant-a");
-        assert_eq!(h, render(Kind::Email, Action::Hash, "bob@example.com", b"tenant-a"));
-        assert_ne!(h, render(Kind::Email, Action::Hash, "bob@example.com", b"tenant-b"));
+        assert_eq!(
+            h,
+            render(Kind::Email, Action::Hash, "bob@example.com", b"tenant-a")
+        );
+        assert_ne!(
+            h,
+            render(Kind::Email, Action::Hash, "bob@example.com", b"tenant-b")
+        );
         assert!(is_marker(&h));
         assert!(is_marker("[CARD:…4242]"));
         assert!(!is_marker("[REDACTED:nope]"));

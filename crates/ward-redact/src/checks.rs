@@ -21,7 +21,7 @@ pub fn luhn(digits: &[u8]) -> bool {
         }
         sum += d;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 fn prefix_num(digits: &[u8], n: usize) -> u32 {
@@ -56,7 +56,10 @@ pub fn card_issuer(digits: &[u8]) -> bool {
         return len == 15;
     }
     // Maestro
-    if matches!(p4, 5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761 | 6762 | 6763) {
+    if matches!(
+        p4,
+        5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761 | 6762 | 6763
+    ) {
         return (12..=19).contains(&len);
     }
     // Discover
@@ -213,7 +216,23 @@ pub fn dea(s: &[u8]) -> bool {
     }
     let first_ok = matches!(
         s[0],
-        b'A' | b'B' | b'C' | b'D' | b'E' | b'F' | b'G' | b'H' | b'J' | b'K' | b'L' | b'M' | b'P' | b'R' | b'S' | b'T' | b'U' | b'X'
+        b'A' | b'B'
+            | b'C'
+            | b'D'
+            | b'E'
+            | b'F'
+            | b'G'
+            | b'H'
+            | b'J'
+            | b'K'
+            | b'L'
+            | b'M'
+            | b'P'
+            | b'R'
+            | b'S'
+            | b'T'
+            | b'U'
+            | b'X'
     );
     let second_ok = s[1].is_ascii_uppercase() || s[1] == b'9';
     if !first_ok || !second_ok || !s[2..].iter().all(u8::is_ascii_digit) {
@@ -230,13 +249,21 @@ pub fn icd10(s: &[u8]) -> bool {
     if s.len() < 3 || s.len() > 8 {
         return false;
     }
-    let head_ok = s[0].is_ascii_uppercase() && s[0] != b'U' && s[1].is_ascii_digit() && (s[2].is_ascii_digit() || s[2] == b'A' || s[2] == b'B');
+    let head_ok = s[0].is_ascii_uppercase()
+        && s[0] != b'U'
+        && s[1].is_ascii_digit()
+        && (s[2].is_ascii_digit() || s[2] == b'A' || s[2] == b'B');
     if !head_ok {
         return false;
     }
     match s.get(3) {
         None => true,
-        Some(b'.') => (5..=8).contains(&s.len()) && s[4..].iter().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()),
+        Some(b'.') => {
+            (5..=8).contains(&s.len())
+                && s[4..]
+                    .iter()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        }
         Some(_) => false,
     }
 }

@@ -89,18 +89,22 @@ impl Default for RedactConfig {
     }
 }
 
-/// One problem in the configuration: the key and how to fix it.
+/// One problem in the configuration: the key, the value given, and the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {
-    /// The offending key, e.g. `redact.actions.emial`.
+    /// The offending key relative to the `[redact]` section, e.g.
+    /// `actions.emial` (the application prefixes `redact.`).
     pub key: String,
+    /// The value given, as written; allow-listed values are not echoed (they
+    /// may be real data), only their length.
+    pub value: String,
     /// What is wrong and what to do.
-    pub message: String,
+    pub fix: String,
 }
 
 impl std::fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
+        write!(f, "redact.{} = {}: {}", self.key, self.value, self.fix)
     }
 }
 
@@ -113,56 +117,93 @@ impl RedactConfig {
     /// Checks every setting and returns every problem found.
     pub fn validate(&self) -> Result<(), Vec<ConfigProblem>> {
         let mut problems = Vec::new();
-        let mut problem = |key: String, message: String| problems.push(ConfigProblem { key, message });
-        let kinds = || Kind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+        let mut problem = |key: String, value: String, fix: String| {
+            problems.push(ConfigProblem { key, value, fix })
+        };
+        let kinds = || {
+            Kind::ALL
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         for (name, action) in &self.actions {
-            let key = format!("redact.actions.{name}");
+            let key = format!("actions.{name}");
+            let value = format!("\"{}\"", action.name());
             match Kind::from_name(name) {
-                None => problem(key, format!("unknown detector kind; use one of: {}", kinds())),
-                Some(kind) if *action == Action::Partial && !kind.supports_partial() => {
-                    problem(key, "`partial` only applies to `card` and `iban`; use `mask` or `hash`".into())
-                }
-                Some(Kind::RawBody) if !matches!(action, Action::Drop | Action::Keep) => {
-                    problem(key, "raw bodies can only be dropped (replaced by metadata) or kept; use `drop`".into())
-                }
+                None => problem(
+                    key,
+                    value,
+                    format!("unknown detector kind; use one of: {}", kinds()),
+                ),
+                Some(kind) if *action == Action::Partial && !kind.supports_partial() => problem(
+                    key,
+                    value,
+                    "`partial` only applies to `card` and `iban`; use `mask` or `hash`".into(),
+                ),
+                Some(Kind::RawBody) if !matches!(action, Action::Drop | Action::Keep) => problem(
+                    key,
+                    value,
+                    "raw bodies can only be dropped (replaced by metadata) or kept; use `drop`"
+                        .into(),
+                ),
                 Some(_) => {}
             }
         }
         for (path, action) in &self.fields {
-            let key = format!("redact.fields.\"{path}\"");
+            let key = format!("fields.\"{path}\"");
+            let value = format!("\"{}\"", action.name());
             if !valid_path(path) {
-                problem(key, "not a field path; write dotted ECS names such as `user.email` or `http.request.*`".into());
+                problem(key, value, "not a field path; write dotted ECS names such as `user.email` or `http.request.*`".into());
             } else if *action == Action::Partial {
-                problem(key, "`partial` depends on the kind, not the field; set it under `redact.actions`".into());
+                problem(
+                    key,
+                    value,
+                    "`partial` depends on the kind, not the field; set it under `redact.actions`"
+                        .into(),
+                );
             }
         }
         for (i, name) in self.extra_secret_fields.iter().enumerate() {
             if crate::field::normalize(name).is_empty() {
-                problem(format!("redact.extra_secret_fields[{i}]"), "empty field name; remove it or write a name such as `x_signing_key`".into());
+                problem(
+                    format!("extra_secret_fields[{i}]"),
+                    format!("{name:?}"),
+                    "empty field name; remove it or write a name such as `x_signing_key`".into(),
+                );
             }
         }
-        for (list, key) in [(&self.extra_raw_body_fields, "extra_raw_body_fields"), (&self.extra_leak_fields, "extra_leak_fields")] {
+        for (list, key) in [
+            (&self.extra_raw_body_fields, "extra_raw_body_fields"),
+            (&self.extra_leak_fields, "extra_leak_fields"),
+        ] {
             for (i, path) in list.iter().enumerate() {
                 if !valid_path(path) || path.ends_with(".*") {
-                    problem(format!("redact.{key}[{i}]"), "not a field path; write a full dotted ECS name such as `http.request.body.content`".into());
+                    problem(format!("{key}[{i}]"), format!("{path:?}"), "not a field path; write a full dotted ECS name such as `http.request.body.content`".into());
                 }
             }
         }
         for (i, v) in self.allow_values.iter().enumerate() {
             if v.chars().count() < 4 {
                 problem(
-                    format!("redact.allow_values[{i}]"),
+                    format!("allow_values[{i}]"),
+                    format!("({} characters, not shown)", v.chars().count()),
                     "allow-listed values must be at least 4 characters, or they would let real data through; remove it".into(),
                 );
             }
         }
         if self.max_json_in_string_bytes == 0 || self.max_json_in_string_bytes > 64 << 20 {
             problem(
-                "redact.max_json_in_string_bytes".into(),
+                "max_json_in_string_bytes".into(),
+                self.max_json_in_string_bytes.to_string(),
                 "must be between 1 and 67108864; the default is 1048576".into(),
             );
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -194,14 +235,16 @@ mod tests {
         assert_eq!(
             keys,
             vec![
-                "redact.actions.emial",
-                "redact.actions.ssn",
-                "redact.fields.\"user..email\"",
-                "redact.allow_values[0]",
-                "redact.max_json_in_string_bytes"
+                "actions.emial",
+                "actions.ssn",
+                "fields.\"user..email\"",
+                "allow_values[0]",
+                "max_json_in_string_bytes"
             ]
         );
-        assert!(problems[0].message.contains("email"));
+        assert!(problems[0].fix.contains("email"));
+        assert_eq!(problems[1].value, "\"partial\"");
+        assert_eq!(problems[3].value, "(3 characters, not shown)");
     }
 
     #[test]

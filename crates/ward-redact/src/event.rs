@@ -37,12 +37,29 @@ pub(crate) struct Walk<'a> {
     pub key: &'a [u8],
     pub report: Report,
     pub path: String,
-    /// Content type per raw-body path, looked up before the walk.
-    pub mime: Vec<(String, String)>,
+    /// The `mime_type` of the nearest enclosing raw-body owner object.
+    pub mime: Option<String>,
 }
 
 impl Walk<'_> {
-    pub fn map(&mut self, map: &mut Map<String, Value>, parent: Option<&str>, inherited: Option<FieldRule>, forced: Option<Action>, depth: usize) {
+    pub fn map(
+        &mut self,
+        map: &mut Map<String, Value>,
+        parent: Option<&str>,
+        inherited: Option<FieldRule>,
+        forced: Option<Action>,
+        depth: usize,
+    ) {
+        let owner = self.r.mime_owners.contains(&self.path);
+        let saved = if owner {
+            let mime = map
+                .get("mime_type")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            std::mem::replace(&mut self.mime, mime)
+        } else {
+            None
+        };
         let mut pending: Vec<(String, String, bool)> = Vec::new();
         for (k, v) in map.iter_mut() {
             let mark = self.path.len();
@@ -64,9 +81,20 @@ impl Walk<'_> {
                 map.shift_remove(&k);
             }
         }
+        if owner {
+            self.mime = saved;
+        }
     }
 
-    fn entry(&mut self, k: &str, v: &mut Value, parent: Option<&str>, inherited: Option<FieldRule>, forced: Option<Action>, depth: usize) -> Entry {
+    fn entry(
+        &mut self,
+        k: &str,
+        v: &mut Value,
+        parent: Option<&str>,
+        inherited: Option<FieldRule>,
+        forced: Option<Action>,
+        depth: usize,
+    ) -> Entry {
         if self.path == "ward.redactions" || self.path == "ward.leak" {
             return Entry::Stay;
         }
@@ -74,17 +102,33 @@ impl Walk<'_> {
         if forced == Some(Action::Keep) {
             return Entry::Stay;
         }
-        if self.r.raw_body.iter().any(|p| *p == self.path) && self.r.action(Kind::RawBody, forced) != Action::Keep {
+        if self.r.raw_body.contains(&self.path)
+            && self.r.action(Kind::RawBody, forced) != Action::Keep
+        {
             return Entry::RawBody;
         }
         let rule = inherited.or_else(|| self.r.names.classify(k, parent));
-        if self.value(v, Some(k), rule, forced, depth) { Entry::Drop } else { Entry::Stay }
+        if self.value(v, Some(k), rule, forced, depth) {
+            Entry::Drop
+        } else {
+            Entry::Stay
+        }
     }
 
     /// Redacts one value in place; returns true when the containing field
     /// must be dropped.
-    fn value(&mut self, value: &mut Value, key: Option<&str>, rule: Option<FieldRule>, forced: Option<Action>, depth: usize) -> bool {
+    fn value(
+        &mut self,
+        value: &mut Value,
+        key: Option<&str>,
+        rule: Option<FieldRule>,
+        forced: Option<Action>,
+        depth: usize,
+    ) -> bool {
         if depth > MAX_DEPTH {
+            if value.as_str().is_some_and(is_marker) {
+                return false;
+            }
             self.report.record(Kind::RawBody, &self.path, Action::Mask);
             *value = Value::String(crate::action::mask(Kind::RawBody));
             return false;
@@ -103,11 +147,24 @@ impl Walk<'_> {
                     Some(FieldRule::Whole(kind)) => Some(kind),
                     _ => None,
                 };
+                // Only integers of 12+ digits can be cards; formatting every
+                // number would cost an allocation per numeric field.
+                let long = n.as_u64().is_some_and(|v| v >= 100_000_000_000);
+                if whole.is_none() && !long {
+                    return false;
+                }
                 let text = n.to_string();
                 let kind = whole.or_else(|| {
-                    let long = text.len() >= 12 && text.bytes().all(|b| b.is_ascii_digit());
-                    let hits = if long { self.r.scanner.scan(&text, &self.r.names, ScanCtx::default()) } else { Vec::new() };
-                    hits.first().filter(|h| h.start == 0 && h.end == text.len()).and_then(|h| h.kind)
+                    let hits = if long {
+                        self.r
+                            .scanner
+                            .scan(&text, &self.r.names, ScanCtx::default())
+                    } else {
+                        Vec::new()
+                    };
+                    hits.first()
+                        .filter(|h| h.start == 0 && h.end == text.len())
+                        .and_then(|h| h.kind)
                 });
                 let Some(kind) = kind else { return false };
                 match self.whole(kind, &text, forced, whole.is_none()) {
@@ -143,35 +200,48 @@ impl Walk<'_> {
         }
     }
 
-    fn string(&mut self, s: &str, rule: Option<FieldRule>, forced: Option<Action>, depth: usize) -> Outcome {
+    fn string(
+        &mut self,
+        s: &str,
+        rule: Option<FieldRule>,
+        forced: Option<Action>,
+        depth: usize,
+    ) -> Outcome {
         if s.is_empty() || is_marker(s) || self.r.allowed(s) {
             return Outcome::Unchanged;
         }
         match rule {
             Some(FieldRule::Whole(kind)) => return self.whole(kind, s, forced, false),
-            Some(FieldRule::Weak(kind)) if crate::scan::looks_random(s.as_bytes()) => return self.whole(kind, s, forced, false),
+            Some(FieldRule::Weak(kind)) if crate::scan::looks_random(s.as_bytes()) => {
+                return self.whole(kind, s, forced, false);
+            }
             _ => {}
         }
-        if self.r.cfg.json_in_strings && s.len() <= self.r.cfg.max_json_in_string_bytes && looks_like_json(s) {
-            if let Ok(mut inner) = serde_json::from_str::<Value>(s) {
-                if inner.is_object() || inner.is_array() {
-                    let before = self.report.total();
-                    let dropped = self.value(&mut inner, None, None, forced, depth + 1);
-                    if dropped {
-                        return Outcome::Drop;
-                    }
-                    if self.report.total() == before {
-                        return Outcome::Unchanged;
-                    }
-                    return match serde_json::to_string(&inner) {
-                        Ok(out) => Outcome::Replace(out),
-                        Err(_) => Outcome::Replace(crate::action::mask(Kind::Secret)),
-                    };
-                }
+        if self.r.cfg.json_in_strings
+            && s.len() <= self.r.cfg.max_json_in_string_bytes
+            && looks_like_json(s)
+            && let Ok(mut inner) = serde_json::from_str::<Value>(s)
+            && (inner.is_object() || inner.is_array())
+        {
+            let before = self.report.total();
+            let dropped = self.value(&mut inner, None, None, forced, depth + 1);
+            if dropped {
+                return Outcome::Drop;
             }
+            if self.report.total() == before {
+                return Outcome::Unchanged;
+            }
+            return match serde_json::to_string(&inner) {
+                Ok(out) => Outcome::Replace(out),
+                Err(_) => Outcome::Replace(crate::action::mask(Kind::Secret)),
+            };
         }
-        let ctx = ScanCtx { icd10_field: rule == Some(FieldRule::Icd10) };
-        let (out, drop) = self.r.redact_str(s, self.key, &self.path, forced, ctx, &mut self.report, true);
+        let ctx = ScanCtx {
+            icd10_field: rule == Some(FieldRule::Icd10),
+        };
+        let (out, drop) =
+            self.r
+                .redact_str(s, self.key, &self.path, forced, ctx, &mut self.report, true);
         if drop {
             Outcome::Drop
         } else {
@@ -203,13 +273,19 @@ impl Walk<'_> {
             Value::Null => return,
             other => other.to_string(),
         };
-        let prefix = k.rsplit_once('.').map(|(p, _)| format!("{p}.")).unwrap_or_default();
+        let prefix = k
+            .rsplit_once('.')
+            .map(|(p, _)| format!("{p}."))
+            .unwrap_or_default();
         let bytes_key = format!("{prefix}bytes");
         if !map.contains_key(&bytes_key) {
             map.insert(bytes_key, text.len().into());
         }
-        map.insert(format!("{prefix}sha256"), hex::encode(Sha256::digest(text.as_bytes())).into());
-        if let Some((_, mime)) = self.mime.iter().find(|(p, _)| p == path) {
+        map.insert(
+            format!("{prefix}sha256"),
+            hex::encode(Sha256::digest(text.as_bytes())).into(),
+        );
+        if let Some(mime) = &self.mime {
             map.insert(format!("{prefix}content_type"), mime.clone().into());
         }
         self.report.record(Kind::RawBody, path, Action::Drop);
@@ -221,24 +297,12 @@ fn looks_like_json(s: &str) -> bool {
     (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']'))
 }
 
-/// Looks up a dotted path in an event whose keys may be nested, dotted, or both.
-pub(crate) fn get_path<'v>(map: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
-    if let Some(v) = map.get(path) {
-        return Some(v);
-    }
-    let mut split = path.len();
-    while let Some(dot) = path[..split].rfind('.') {
-        if let Some(Value::Object(inner)) = map.get(&path[..dot]) {
-            if let Some(v) = get_path(inner, &path[dot + 1..]) {
-                return Some(v);
-            }
-        }
-        split = dot;
-    }
-    None
-}
-
 /// Whether `kind` found by value in `field` is a leak.
 pub(crate) fn is_leak(kind: Kind, leak_field: bool) -> bool {
-    leak_field || matches!(kind.category(), Category::Credential | Category::Financial | Category::Health) || kind == Kind::Ssn
+    leak_field
+        || matches!(
+            kind.category(),
+            Category::Credential | Category::Financial | Category::Health
+        )
+        || kind == Kind::Ssn
 }

@@ -10,6 +10,9 @@
 //! alone. Personal-data names (`email`, `phone`, `ssn`) must end the key, so
 //! the ECS `email.subject` field set is not mistaken for an address.
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use crate::kind::Kind;
@@ -49,9 +52,35 @@ const SECRET_WORDS: &[(&str, Kind)] = &[
 
 /// What may follow a secret word for the key to still hold the secret itself.
 const VALUE_SUFFIXES: &[&str] = &[
-    "", "s", "value", "val", "key", "str", "string", "plain", "plaintext", "clear", "cleartext", "raw", "b64",
-    "base64", "enc", "encrypted", "hash", "hashed", "digest", "data", "text", "header", "new", "old", "confirm",
-    "confirmation", "input", "field", "accesskey",
+    "",
+    "s",
+    "value",
+    "val",
+    "key",
+    "str",
+    "string",
+    "plain",
+    "plaintext",
+    "clear",
+    "cleartext",
+    "raw",
+    "b64",
+    "base64",
+    "enc",
+    "encrypted",
+    "hash",
+    "hashed",
+    "digest",
+    "data",
+    "text",
+    "header",
+    "new",
+    "old",
+    "confirm",
+    "confirmation",
+    "input",
+    "field",
+    "accesskey",
 ];
 
 /// Keys that must end the normalized name, with the kind they hold. Checked
@@ -92,16 +121,89 @@ const SUFFIX_NAMES: &[(&str, Kind, bool)] = &[
 ];
 
 /// Keys whose string values are diagnoses.
-const DIAGNOSIS_NAMES: &[&str] = &["diagnosis", "diagnosiscode", "diagnoses", "icd10", "icd10code", "icdcode", "dx"];
+const DIAGNOSIS_NAMES: &[&str] = &[
+    "diagnosis",
+    "diagnosiscode",
+    "diagnoses",
+    "icd10",
+    "icd10code",
+    "icdcode",
+    "dx",
+];
 
 /// Keys that hold a secret only when the value looks random.
 const WEAK_NAMES: &[&str] = &["key", "sig", "signature", "auth"];
+
+/// Names ending in `key` that name a lookup key, not a secret.
+const NOT_SECRET_KEYS: &[&str] = &[
+    "cachekey",
+    "partitionkey",
+    "sortkey",
+    "idempotencykey",
+    "primarykey",
+    "foreignkey",
+    "routingkey",
+    "objectkey",
+    "s3key",
+    "rowkey",
+    "hashkey",
+    "rangekey",
+    "publickey",
+    "groupkey",
+    "dedupkey",
+    "dedupekey",
+    "lookupkey",
+    "mapkey",
+    "indexkey",
+    "sessionkey",
+    "messagekey",
+    "recordkey",
+    "hotkey",
+    "shortcutkey",
+    "monkey",
+    "turkey",
+    "whiskey",
+    "hockey",
+    "donkey",
+    "jockey",
+];
+
+/// Slots of the per-thread classification cache (a power of two).
+const CACHE_SLOTS: usize = 4096;
+
+/// A direct-mapped cache: one key per slot, a colliding key replaces the
+/// previous one. No chains means crafted keys can only cause misses (a
+/// bounded recomputation), never a slow lookup.
+struct KeyCache {
+    owner: u64,
+    slots: Vec<Option<(Box<str>, Option<FieldRule>)>>,
+}
+
+thread_local! {
+    /// Classification by raw key, for the classifier `owner`: events repeat
+    /// the same few hundred keys, and classifying one costs a normalization
+    /// and an automaton pass.
+    static CACHE: RefCell<KeyCache> = const { RefCell::new(KeyCache { owner: 0, slots: Vec::new() }) };
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// FNV-1a over the whole key: keys are short, and a full hash keeps
+/// collisions (which only cost misses) rare.
+fn slot(key: &[u8]) -> usize {
+    let h = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    ((h ^ (h >> 32)) as usize) & (CACHE_SLOTS - 1)
+}
 
 /// Classifies keys; built once per redactor.
 #[derive(Debug, Clone)]
 pub struct FieldNames {
     words: AhoCorasick,
     extra: Vec<String>,
+    /// Distinguishes classifiers in the per-thread cache.
+    id: u64,
 }
 
 impl FieldNames {
@@ -110,8 +212,16 @@ impl FieldNames {
         let words = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
             .build(SECRET_WORDS.iter().map(|(w, _)| *w))?;
-        let extra = extra.iter().map(|e| normalize(e)).filter(|e| !e.is_empty()).collect();
-        Ok(FieldNames { words, extra })
+        let extra = extra
+            .iter()
+            .map(|e| normalize(e))
+            .filter(|e| !e.is_empty())
+            .collect();
+        Ok(FieldNames {
+            words,
+            extra,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        })
     }
 
     /// Classifies a key. `parent` is the enclosing object's key, used for
@@ -119,11 +229,30 @@ impl FieldNames {
     pub fn classify(&self, key: &str, parent: Option<&str>) -> Option<FieldRule> {
         if key.eq_ignore_ascii_case("id") {
             return match parent {
-                Some(p) if normalize(p).ends_with("session") => Some(FieldRule::Whole(Kind::SessionId)),
+                Some(p) if ends_with_session(p) => Some(FieldRule::Whole(Kind::SessionId)),
                 _ => None,
             };
         }
-        self.classify_normalized(&normalize(key))
+        CACHE.with(|cell| {
+            let mut cache = cell.borrow_mut();
+            if cache.owner != self.id {
+                cache.owner = self.id;
+                cache.slots = vec![None; CACHE_SLOTS];
+            }
+            // Two-way: a key lives in slot `i` or its neighbour `i ^ 1`.
+            let i = slot(key.as_bytes());
+            for j in [i, i ^ 1] {
+                if let Some((k, rule)) = &cache.slots[j]
+                    && **k == *key
+                {
+                    return *rule;
+                }
+            }
+            let rule = self.classify_normalized(&normalize(key));
+            let j = if cache.slots[i].is_none() { i } else { i ^ 1 };
+            cache.slots[j] = Some((key.into(), rule));
+            rule
+        })
     }
 
     /// Classifies an already normalized key.
@@ -138,9 +267,14 @@ impl FieldNames {
             let rest = &n[m.end()..];
             let (word, kind) = SECRET_WORDS[m.pattern().as_usize()];
             let plural_count = word == "token" && rest == "s";
-            let holds_value = VALUE_SUFFIXES.contains(&rest) || rest.bytes().all(|b| b.is_ascii_digit());
+            let holds_value =
+                VALUE_SUFFIXES.contains(&rest) || rest.bytes().all(|b| b.is_ascii_digit());
             if holds_value && !plural_count {
-                let kind = if kind == Kind::Secret && n.contains("aws") { Kind::AwsSecretKey } else { kind };
+                let kind = if kind == Kind::Secret && n.contains("aws") {
+                    Kind::AwsSecretKey
+                } else {
+                    kind
+                };
                 return Some(FieldRule::Whole(kind));
             }
         }
@@ -152,11 +286,19 @@ impl FieldNames {
         if DIAGNOSIS_NAMES.iter().any(|d| n.ends_with(d)) {
             return Some(FieldRule::Icd10);
         }
-        if WEAK_NAMES.contains(&n) {
+        if WEAK_NAMES.contains(&n)
+            || (n.ends_with("key") && !NOT_SECRET_KEYS.iter().any(|k| n.ends_with(k)))
+        {
             return Some(FieldRule::Weak(Kind::GenericSecret));
         }
         None
     }
+}
+
+/// `session`, `Session`, `user_session` — without allocating.
+fn ends_with_session(p: &str) -> bool {
+    let p = p.trim_end_matches(['_', '-', '.']);
+    p.len() >= 7 && p.as_bytes()[p.len() - 7..].eq_ignore_ascii_case(b"session")
 }
 
 /// Lowercases ASCII and drops separators; keeps at most the last [`MAX_KEY`] bytes.
@@ -234,9 +376,15 @@ mod tests {
     #[test]
     fn session_id_by_parent_and_name() {
         let f = FieldNames::new(&[]).unwrap();
-        assert_eq!(f.classify("id", Some("session")), Some(FieldRule::Whole(Kind::SessionId)));
+        assert_eq!(
+            f.classify("id", Some("session")),
+            Some(FieldRule::Whole(Kind::SessionId))
+        );
         assert_eq!(f.classify("id", Some("user")), None);
-        assert_eq!(f.classify("JSESSIONID", None), Some(FieldRule::Whole(Kind::SessionId)));
+        assert_eq!(
+            f.classify("JSESSIONID", None),
+            Some(FieldRule::Whole(Kind::SessionId))
+        );
     }
 
     #[test]
@@ -250,6 +398,9 @@ mod tests {
     #[test]
     fn extra_names() {
         let f = FieldNames::new(&["X-Tenant-Signing".to_string()]).unwrap();
-        assert_eq!(f.classify("x_tenant_signing", None), Some(FieldRule::Whole(Kind::Secret)));
+        assert_eq!(
+            f.classify("x_tenant_signing", None),
+            Some(FieldRule::Whole(Kind::Secret))
+        );
     }
 }

@@ -192,6 +192,21 @@ impl Kind {
         }
     }
 
+    /// Kinds named after the field that held the value rather than the
+    /// value's own format.
+    pub fn is_generic(self) -> bool {
+        matches!(
+            self,
+            Kind::Password
+                | Kind::Secret
+                | Kind::ApiKey
+                | Kind::Token
+                | Kind::Authorization
+                | Kind::Cookie
+                | Kind::GenericSecret
+        )
+    }
+
     /// Whether `partial` means something for this kind (a visible suffix that is
     /// not itself sensitive).
     pub fn supports_partial(self) -> bool {

@@ -6,7 +6,7 @@
 //! text that may carry event data (dead letters, its own log lines).
 //!
 //! Detection runs two ways:
-//! - **by field name** ([`field`](crate::Kind) rules): `password`,
+//! - **by field name**: `password`,
 //!   `X-Api-Key`, `sessionToken`, `card_number`... at any depth, including
 //!   inside JSON carried in a string;
 //! - **by value**, in every string: credentials with a literal anchor (JWT,
@@ -38,6 +38,9 @@ mod scan;
 
 use std::collections::{HashMap, HashSet};
 
+/// The JSON types of the API, re-exported so callers use the same version.
+pub use serde_json;
+
 use serde_json::{Map, Value};
 
 pub use action::is_marker;
@@ -53,6 +56,8 @@ use scan::{ScanCtx, Scanner};
 const RAW_BODY_FIELDS: &[&str] = &["http.request.body.content", "http.response.body.content"];
 /// Fields where any finding is a leak (data sent to or produced by a model).
 const LEAK_FIELDS: &[&str] = &["ai.prompt.text", "ai.completion.text", "ai.response.text"];
+/// Most scan passes over one string (see [`Redactor::redact_str`]).
+const MAX_PASSES: usize = 4;
 /// Field path recorded for [`Redactor::redact_text`].
 pub const TEXT_FIELD: &str = "text";
 
@@ -66,6 +71,9 @@ pub struct Redactor {
     field_exact: HashMap<String, Action>,
     field_prefix: Vec<(String, Action)>,
     raw_body: Vec<String>,
+    /// Objects whose `mime_type` describes a raw body below them
+    /// (`http.request` for `http.request.body.content`).
+    mime_owners: Vec<String>,
     leak_fields: Vec<String>,
     allow: HashSet<String>,
 }
@@ -74,11 +82,23 @@ impl Redactor {
     /// Validates `cfg` and compiles the detectors.
     pub fn new(cfg: &RedactConfig) -> Result<Redactor, RedactError> {
         cfg.validate().map_err(RedactError::InvalidConfig)?;
-        let names = FieldNames::new(&cfg.extra_secret_fields).map_err(|source| RedactError::Build { what: "field name", source })?;
-        let scanner = Scanner::new().map_err(|source| RedactError::Build { what: "anchor", source })?;
+        let names =
+            FieldNames::new(&cfg.extra_secret_fields).map_err(|source| RedactError::Build {
+                what: "field name",
+                source,
+            })?;
+        let scanner = Scanner::new().map_err(|source| RedactError::Build {
+            what: "anchor",
+            source,
+        })?;
         let actions = Kind::ALL
             .iter()
-            .map(|k| cfg.actions.get(k.name()).copied().unwrap_or_else(|| k.default_action()))
+            .map(|k| {
+                cfg.actions
+                    .get(k.name())
+                    .copied()
+                    .unwrap_or_else(|| k.default_action())
+            })
             .collect();
         let mut field_exact = HashMap::new();
         let mut field_prefix = Vec::new();
@@ -92,9 +112,22 @@ impl Redactor {
         }
         // Longest prefix first, so the most specific setting wins.
         field_prefix.sort_by_key(|(p, _): &(String, Action)| std::cmp::Reverse(p.len()));
-        let raw_body = RAW_BODY_FIELDS.iter().map(|s| s.to_string()).chain(cfg.extra_raw_body_fields.iter().cloned()).collect();
-        let leak_fields = LEAK_FIELDS.iter().map(|s| s.to_string()).chain(cfg.extra_leak_fields.iter().cloned()).collect();
+        let raw_body: Vec<String> = RAW_BODY_FIELDS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(cfg.extra_raw_body_fields.iter().cloned())
+            .collect();
+        let leak_fields = LEAK_FIELDS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(cfg.extra_leak_fields.iter().cloned())
+            .collect();
+        let mime_owners = raw_body
+            .iter()
+            .filter_map(|p: &String| Some(p.rsplit_once('.')?.0.rsplit_once('.')?.0.to_string()))
+            .collect();
         Ok(Redactor {
+            mime_owners,
             cfg: cfg.clone(),
             names,
             scanner,
@@ -111,17 +144,13 @@ impl Redactor {
     /// `ward.redactions` (and leaks in `ward.leak.kinds` / `ward.leak.fields`).
     /// `tenant_key` keys the hashes; pass a secret per-tenant key.
     pub fn redact_event(&self, event: &mut Map<String, Value>, tenant_key: &[u8]) -> Report {
-        let mime = self
-            .raw_body
-            .iter()
-            .filter_map(|p| {
-                let body_parent = p.rsplit_once('.')?.0;
-                let owner = body_parent.rsplit_once('.')?.0;
-                let v = event::get_path(event, &format!("{owner}.mime_type"))?;
-                Some((p.clone(), v.as_str()?.to_string()))
-            })
-            .collect();
-        let mut walk = event::Walk { r: self, key: tenant_key, report: Report::default(), path: String::new(), mime };
+        let mut walk = event::Walk {
+            r: self,
+            key: tenant_key,
+            report: Report::default(),
+            path: String::with_capacity(128),
+            mime: None,
+        };
         walk.map(event, None, None, None, 0);
         let report = walk.report;
         report.write_into(event);
@@ -133,24 +162,43 @@ impl Redactor {
     pub fn redact_text(&self, text: &str, tenant_key: &[u8]) -> (String, Report) {
         let mut report = Report::default();
         let forced = self.field_action(TEXT_FIELD);
-        let (out, _) = self.redact_str(text, tenant_key, TEXT_FIELD, forced, ScanCtx::default(), &mut report, false);
+        let (out, _) = self.redact_str(
+            text,
+            tenant_key,
+            TEXT_FIELD,
+            forced,
+            ScanCtx::default(),
+            &mut report,
+            false,
+        );
         (out.unwrap_or_else(|| text.to_string()), report)
     }
 
     /// The action for `kind`, unless a field setting forces one.
     fn action(&self, kind: Kind, forced: Option<Action>) -> Action {
-        let action = forced.unwrap_or_else(|| self.actions.get(kind as usize).copied().unwrap_or(Action::Mask));
-        if action == Action::Partial && !kind.supports_partial() { Action::Mask } else { action }
+        let action = forced.unwrap_or_else(|| {
+            self.actions
+                .get(kind as usize)
+                .copied()
+                .unwrap_or(Action::Mask)
+        });
+        if action == Action::Partial && !kind.supports_partial() {
+            Action::Mask
+        } else {
+            action
+        }
     }
 
     fn field_action(&self, path: &str) -> Option<Action> {
         if self.field_exact.is_empty() && self.field_prefix.is_empty() {
             return None;
         }
-        self.field_exact
-            .get(path)
-            .copied()
-            .or_else(|| self.field_prefix.iter().find(|(p, _)| path.starts_with(p.as_str())).map(|(_, a)| *a))
+        self.field_exact.get(path).copied().or_else(|| {
+            self.field_prefix
+                .iter()
+                .find(|(p, _)| path.starts_with(p.as_str()))
+                .map(|(_, a)| *a)
+        })
     }
 
     fn allowed(&self, value: &str) -> bool {
@@ -167,7 +215,44 @@ impl Redactor {
     /// Scans `s` and builds its redacted form. Returns `(None, false)` when
     /// nothing changed and `(_, true)` when a finding's action drops the field.
     #[allow(clippy::too_many_arguments)]
-    fn redact_str(&self, s: &str, key: &[u8], path: &str, forced: Option<Action>, ctx: ScanCtx, report: &mut Report, can_drop: bool) -> (Option<String>, bool) {
+    fn redact_str(
+        &self,
+        s: &str,
+        key: &[u8],
+        path: &str,
+        forced: Option<Action>,
+        ctx: ScanCtx,
+        report: &mut Report,
+        can_drop: bool,
+    ) -> (Option<String>, bool) {
+        // A replacement can expose a value its neighbour hid (a card number
+        // glued to an e-mail address stands alone once the address is a
+        // marker), so passes repeat until nothing changes: the result is a
+        // fixed point, which is what makes redaction idempotent.
+        let mut current: Option<String> = None;
+        for _ in 0..MAX_PASSES {
+            let text = current.as_deref().unwrap_or(s);
+            match self.redact_pass(text, key, path, forced, ctx, report, can_drop) {
+                (_, true) => return (None, true),
+                (None, false) => break,
+                (Some(next), false) => current = Some(next),
+            }
+        }
+        (current, false)
+    }
+
+    /// One scan-and-replace pass of [`Redactor::redact_str`].
+    #[allow(clippy::too_many_arguments)]
+    fn redact_pass(
+        &self,
+        s: &str,
+        key: &[u8],
+        path: &str,
+        forced: Option<Action>,
+        ctx: ScanCtx,
+        report: &mut Report,
+        can_drop: bool,
+    ) -> (Option<String>, bool) {
         let hits = self.scanner.scan(s, &self.names, ctx);
         let mut out = String::new();
         let mut last = 0;

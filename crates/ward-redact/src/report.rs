@@ -54,16 +54,32 @@ impl Report {
     }
 
     pub(crate) fn record(&mut self, kind: Kind, field: &str, action: Action) {
-        if let Some(r) = self.redactions.iter_mut().find(|r| r.kind == kind && r.action == action && r.field == field) {
+        if let Some(r) = self
+            .redactions
+            .iter_mut()
+            .find(|r| r.kind == kind && r.action == action && r.field == field)
+        {
             r.count = r.count.saturating_add(1);
         } else {
-            self.redactions.push(Redaction { kind, field: field.to_string(), count: 1, action });
+            self.redactions.push(Redaction {
+                kind,
+                field: field.to_string(),
+                count: 1,
+                action,
+            });
         }
     }
 
     pub(crate) fn leak(&mut self, kind: Kind, field: &str) {
-        if !self.leaks.iter().any(|l| l.kind == kind && l.field == field) {
-            self.leaks.push(Leak { kind, field: field.to_string() });
+        if !self
+            .leaks
+            .iter()
+            .any(|l| l.kind == kind && l.field == field)
+        {
+            self.leaks.push(Leak {
+                kind,
+                field: field.to_string(),
+            });
         }
     }
 
@@ -74,19 +90,23 @@ impl Report {
         if self.is_empty() {
             return;
         }
-        let ward = event.entry("ward").or_insert_with(|| Value::Object(Map::new()));
+        let ward = event
+            .entry("ward")
+            .or_insert_with(|| Value::Object(Map::new()));
         if !ward.is_object() {
             *ward = Value::Object(Map::new());
         }
         let Value::Object(ward) = ward else { return };
         if !self.redactions.is_empty() {
-            let list = ward.entry("redactions").or_insert_with(|| Value::Array(Vec::new()));
+            let list = ward
+                .entry("redactions")
+                .or_insert_with(|| Value::Array(Vec::new()));
             if !list.is_array() {
                 *list = Value::Array(Vec::new());
             }
             if let Value::Array(list) = list {
                 for r in &self.redactions {
-                    let mut o = Map::new();
+                    let mut o = Map::with_capacity(4);
                     o.insert("kind".into(), r.kind.name().into());
                     o.insert("field".into(), r.field.clone().into());
                     o.insert("count".into(), r.count.into());
@@ -96,7 +116,9 @@ impl Report {
             }
         }
         if !self.leaks.is_empty() {
-            let leak = ward.entry("leak").or_insert_with(|| Value::Object(Map::new()));
+            let leak = ward
+                .entry("leak")
+                .or_insert_with(|| Value::Object(Map::new()));
             if !leak.is_object() {
                 *leak = Value::Object(Map::new());
             }
@@ -156,7 +178,12 @@ impl std::fmt::Display for Summary {
     /// A table: one row per kind, `kind  redacted  leaks`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{:<20} {:>10} {:>8}", "kind", "redacted", "leaks")?;
-        let mut kinds: Vec<Kind> = self.redacted.keys().chain(self.leaks.keys()).copied().collect();
+        let mut kinds: Vec<Kind> = self
+            .redacted
+            .keys()
+            .chain(self.leaks.keys())
+            .copied()
+            .collect();
         kinds.sort();
         kinds.dedup();
         for k in kinds {
@@ -164,7 +191,11 @@ impl std::fmt::Display for Summary {
             let l = self.leaks.get(&k).copied().unwrap_or(0);
             writeln!(f, "{:<20} {:>10} {:>8}", k.name(), r, l)?;
         }
-        write!(f, "{} records, {} with redactions", self.records, self.records_redacted)
+        write!(
+            f,
+            "{} records, {} with redactions",
+            self.records, self.records_redacted
+        )
     }
 }
 

@@ -54,7 +54,9 @@ enum Token {
 
 fn tokenize(text: &str) -> Result<Vec<Token>, String> {
     if text.len() > MAX_CONDITION_BYTES {
-        return Err(format!("condition is longer than {MAX_CONDITION_BYTES} bytes"));
+        return Err(format!(
+            "condition is longer than {MAX_CONDITION_BYTES} bytes"
+        ));
     }
     let mut tokens = Vec::new();
     let mut chars = text.char_indices().peekable();
@@ -124,7 +126,11 @@ impl ConditionParser {
             self.pos += 1;
             parts.push(self.and()?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Condition::Or(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Condition::Or(parts)
+        })
     }
 
     fn and(&mut self) -> Result<Condition, String> {
@@ -133,7 +139,11 @@ impl ConditionParser {
             self.pos += 1;
             parts.push(self.unary()?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Condition::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Condition::And(parts)
+        })
     }
 
     fn unary(&mut self) -> Result<Condition, String> {
@@ -184,7 +194,10 @@ impl Condition {
         }
         let cond = p.or()?;
         if p.pos != p.tokens.len() {
-            return Err(format!("unexpected {:?} after the end of the condition", p.tokens[p.pos]));
+            return Err(format!(
+                "unexpected {:?} after the end of the condition",
+                p.tokens[p.pos]
+            ));
         }
         Ok(cond)
     }
@@ -197,8 +210,16 @@ impl Condition {
                 None => return Err(format!("condition refers to unknown selection `{n}`")),
             },
             Condition::Not(c) => Bound::Not(Box::new(c.resolve(names)?)),
-            Condition::And(cs) => Bound::And(cs.iter().map(|c| c.resolve(names)).collect::<Result<_, _>>()?),
-            Condition::Or(cs) => Bound::Or(cs.iter().map(|c| c.resolve(names)).collect::<Result<_, _>>()?),
+            Condition::And(cs) => Bound::And(
+                cs.iter()
+                    .map(|c| c.resolve(names))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Condition::Or(cs) => Bound::Or(
+                cs.iter()
+                    .map(|c| c.resolve(names))
+                    .collect::<Result<_, _>>()?,
+            ),
             Condition::Of(q, pattern) => {
                 let picked: Vec<usize> = names
                     .iter()
@@ -310,6 +331,11 @@ mod tests {
         assert!(Condition::parse("a and").is_err());
         assert!(Condition::parse("(a").is_err());
         assert!(Condition::parse("a | count() > 5").is_err());
-        assert!(Condition::parse("a").unwrap().resolve(&names(&["b"])).is_err());
+        assert!(
+            Condition::parse("a")
+                .unwrap()
+                .resolve(&names(&["b"]))
+                .is_err()
+        );
     }
 }

@@ -98,7 +98,10 @@ pub fn parse_timespan(text: &str) -> Option<i64> {
 }
 
 pub(crate) fn parse_def(ctx: &Ctx, c: &Node, generate: bool) -> Result<CorrelationDef, RuleError> {
-    let kind_text = c.get("type").and_then(Node::scalar_text).ok_or_else(|| ctx.err(c.line, "correlation needs `type`"))?;
+    let kind_text = c
+        .get("type")
+        .and_then(Node::scalar_text)
+        .ok_or_else(|| ctx.err(c.line, "correlation needs `type`"))?;
     let kind = match kind_text.as_str() {
         "event_count" => CorrelationType::EventCount,
         "value_count" => CorrelationType::ValueCount,
@@ -107,33 +110,58 @@ pub(crate) fn parse_def(ctx: &Ctx, c: &Node, generate: bool) -> Result<Correlati
         "value_sum" => CorrelationType::ValueSum,
         "value_avg" => CorrelationType::ValueAvg,
         "value_percentile" => CorrelationType::ValuePercentile,
-        other => return Err(ctx.err(c.get("type").map_or(c.line, |n| n.line), format!("unknown correlation type `{other}`"))),
+        other => {
+            return Err(ctx.err(
+                c.get("type").map_or(c.line, |n| n.line),
+                format!("unknown correlation type `{other}`"),
+            ));
+        }
     };
     let rules = c
         .get("rules")
         .and_then(Node::string_list)
         .filter(|r| !r.is_empty())
-        .ok_or_else(|| ctx.err(c.line, "correlation needs `rules`: a list of rule ids or names"))?;
+        .ok_or_else(|| {
+            ctx.err(
+                c.line,
+                "correlation needs `rules`: a list of rule ids or names",
+            )
+        })?;
     let group_by = match c.get("group-by") {
         None => Vec::new(),
-        Some(g) => g.string_list().ok_or_else(|| ctx.err(g.line, "`group-by` must be a list of fields"))?,
+        Some(g) => g
+            .string_list()
+            .ok_or_else(|| ctx.err(g.line, "`group-by` must be a list of fields"))?,
     };
-    let ts_node = c.get("timespan").or_else(|| c.get("timeframe")).ok_or_else(|| ctx.err(c.line, "correlation needs `timespan`"))?;
+    let ts_node = c
+        .get("timespan")
+        .or_else(|| c.get("timeframe"))
+        .ok_or_else(|| ctx.err(c.line, "correlation needs `timespan`"))?;
     let timespan_ms = ts_node
         .scalar_text()
         .as_deref()
         .and_then(parse_timespan)
-        .ok_or_else(|| ctx.err(ts_node.line, "`timespan` must be a number and a unit s, m, h, d or w (e.g. 5m)"))?;
+        .ok_or_else(|| {
+            ctx.err(
+                ts_node.line,
+                "`timespan` must be a number and a unit s, m, h, d or w (e.g. 5m)",
+            )
+        })?;
     let mut condition = Vec::new();
     let mut field = Vec::new();
     if let Some(cond) = c.get("condition") {
         let Some(pairs) = cond.as_map() else {
-            return Err(ctx.err(cond.line, "correlation `condition` must be a mapping like `gte: 10`"));
+            return Err(ctx.err(
+                cond.line,
+                "correlation `condition` must be a mapping like `gte: 10`",
+            ));
         };
         for (k, v) in pairs {
             let key = k.scalar_text().unwrap_or_default();
             if key == "field" {
-                field = v.string_list().ok_or_else(|| ctx.err(v.line, "`field` must be a field name or list"))?;
+                field = v
+                    .string_list()
+                    .ok_or_else(|| ctx.err(v.line, "`field` must be a field name or list"))?;
                 continue;
             }
             let cmp = match key.as_str() {
@@ -143,7 +171,9 @@ pub(crate) fn parse_def(ctx: &Ctx, c: &Node, generate: bool) -> Result<Correlati
                 "lte" => Cmp::Lte,
                 "eq" => Cmp::Eq,
                 "neq" => Cmp::Neq,
-                other => return Err(ctx.err(k.line, format!("unknown correlation condition `{other}`"))),
+                other => {
+                    return Err(ctx.err(k.line, format!("unknown correlation condition `{other}`")));
+                }
             };
             let n = match &v.kind {
                 NodeKind::Scalar(Scalar::Int(i)) => *i as f64,
@@ -153,11 +183,20 @@ pub(crate) fn parse_def(ctx: &Ctx, c: &Node, generate: bool) -> Result<Correlati
             condition.push((cmp, n));
         }
     }
-    let temporal = matches!(kind, CorrelationType::Temporal | CorrelationType::TemporalOrdered);
+    let temporal = matches!(
+        kind,
+        CorrelationType::Temporal | CorrelationType::TemporalOrdered
+    );
     if condition.is_empty() && !temporal {
         return Err(ctx.err(c.line, format!("`{kind_text}` needs a `condition`")));
     }
-    let needs_field = matches!(kind, CorrelationType::ValueCount | CorrelationType::ValueSum | CorrelationType::ValueAvg | CorrelationType::ValuePercentile);
+    let needs_field = matches!(
+        kind,
+        CorrelationType::ValueCount
+            | CorrelationType::ValueSum
+            | CorrelationType::ValueAvg
+            | CorrelationType::ValuePercentile
+    );
     if needs_field && field.is_empty() {
         return Err(ctx.err(c.line, format!("`{kind_text}` needs `condition.field`")));
     }
@@ -168,13 +207,28 @@ pub(crate) fn parse_def(ctx: &Ctx, c: &Node, generate: bool) -> Result<Correlati
         };
         for (k, v) in pairs {
             let mut per_rule = BTreeMap::new();
-            for (rk, rv) in v.as_map().ok_or_else(|| ctx.err(v.line, "an alias maps rule names to fields"))? {
-                per_rule.insert(rk.scalar_text().unwrap_or_default(), rv.scalar_text().unwrap_or_default());
+            for (rk, rv) in v
+                .as_map()
+                .ok_or_else(|| ctx.err(v.line, "an alias maps rule names to fields"))?
+            {
+                per_rule.insert(
+                    rk.scalar_text().unwrap_or_default(),
+                    rv.scalar_text().unwrap_or_default(),
+                );
             }
             aliases.insert(k.scalar_text().unwrap_or_default(), per_rule);
         }
     }
-    Ok(CorrelationDef { kind, rules, group_by, timespan_ms, condition, field, aliases, generate })
+    Ok(CorrelationDef {
+        kind,
+        rules,
+        group_by,
+        timespan_ms,
+        condition,
+        field,
+        aliases,
+        generate,
+    })
 }
 
 /// A correlation that fired.
@@ -248,7 +302,11 @@ pub struct Correlator {
 }
 
 fn group_key(group: &BTreeMap<String, String>) -> String {
-    group.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\u{1f}")
+    group
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
 }
 
 impl Correlator {
@@ -256,30 +314,55 @@ impl Correlator {
     /// event fields through the engine's pipelines.
     pub fn new(set: &RuleSet, engine: &Engine) -> Correlator {
         let metas: Vec<_> = set.rules().collect();
-        let refers = |name: &str, i: usize| metas.get(i).is_some_and(|m| m.id.as_deref() == Some(name) || m.name.as_deref() == Some(name));
-        let corr_indices: Vec<usize> = (0..set.len()).filter(|&i| metas.get(i).is_some_and(|m| m.kind == RuleKind::Correlation)).collect();
+        let refers = |name: &str, i: usize| {
+            metas
+                .get(i)
+                .is_some_and(|m| m.id.as_deref() == Some(name) || m.name.as_deref() == Some(name))
+        };
+        let corr_indices: Vec<usize> = (0..set.len())
+            .filter(|&i| {
+                metas
+                    .get(i)
+                    .is_some_and(|m| m.kind == RuleKind::Correlation)
+            })
+            .collect();
         let mut specs = Vec::new();
         for &ci in &corr_indices {
-            let (Some(meta), Some(RuleBody::Correlation(def))) = (metas.get(ci), set.rule(ci).map(|r| &r.body)) else { continue };
+            let (Some(meta), Some(RuleBody::Correlation(def))) =
+                (metas.get(ci), set.rule(ci).map(|r| &r.body))
+            else {
+                continue;
+            };
             let mut members = Vec::new();
             let mut member_keys = Vec::new();
             for name in &def.rules {
                 for i in (0..set.len()).filter(|&i| refers(name, i)) {
                     let Some(m) = metas.get(i) else { continue };
                     let member = match m.kind {
-                        RuleKind::Correlation => corr_indices.iter().position(|&c| c == i).map(Member::Correlation),
+                        RuleKind::Correlation => corr_indices
+                            .iter()
+                            .position(|&c| c == i)
+                            .map(Member::Correlation),
                         RuleKind::Detection => Some(Member::Rule(i)),
                         RuleKind::Filter => None,
                     };
                     if let Some(member) = member {
                         members.push(member);
-                        member_keys.push([m.name.clone(), m.id.clone()].into_iter().flatten().collect());
+                        member_keys.push(
+                            [m.name.clone(), m.id.clone()]
+                                .into_iter()
+                                .flatten()
+                                .collect(),
+                        );
                     }
                 }
             }
             specs.push(CorrSpec {
                 rule_id: meta.key(),
-                names: [meta.id.clone(), meta.name.clone()].into_iter().flatten().collect(),
+                names: [meta.id.clone(), meta.name.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
                 title: meta.title.clone(),
                 level: meta.level.clone(),
                 tags: meta.tags.clone(),
@@ -289,7 +372,12 @@ impl Correlator {
             });
         }
         let n = specs.len();
-        Correlator { specs, mappings: engine.mappings().to_vec(), windows: vec![HashMap::new(); n], dropped: 0 }
+        Correlator {
+            specs,
+            mappings: engine.mappings().to_vec(),
+            windows: vec![HashMap::new(); n],
+            dropped: 0,
+        }
     }
 
     /// Number of correlation rules tracked.
@@ -303,15 +391,30 @@ impl Correlator {
     }
 
     /// Feeds one event and the detection matches the engine found for it.
-    pub fn observe(&mut self, event_time_ms: i64, event_id: &str, event: &impl EventFields, base_matches: &[Match]) -> Vec<CorrelationFinding> {
+    pub fn observe(
+        &mut self,
+        event_time_ms: i64,
+        event_id: &str,
+        event: &impl EventFields,
+        base_matches: &[Match],
+    ) -> Vec<CorrelationFinding> {
         let mut findings = Vec::new();
         for ci in 0..self.specs.len() {
             for m in base_matches {
-                let Some(member) = self.specs[ci].members.iter().position(|x| *x == Member::Rule(m.rule)) else { continue };
+                let Some(member) = self.specs[ci]
+                    .members
+                    .iter()
+                    .position(|x| *x == Member::Rule(m.rule))
+                else {
+                    continue;
+                };
                 let lookup = |this: &Self, field: &str| -> Option<String> {
                     let map = m.pipeline.and_then(|p| this.mappings.get(p));
                     let paths = map.map_or_else(|| vec![field.to_string()], |mp| mp.resolve(field));
-                    paths.iter().find_map(|p| event.field(p)).and_then(|v| v.as_text().map(|t| t.into_owned()))
+                    paths
+                        .iter()
+                        .find_map(|p| event.field(p))
+                        .and_then(|v| v.as_text().map(|t| t.into_owned()))
                 };
                 let spec = &self.specs[ci];
                 let group: BTreeMap<String, String> = spec
@@ -324,17 +427,37 @@ impl Correlator {
                     })
                     .collect();
                 let text = (!spec.def.field.is_empty()).then(|| {
-                    spec.def.field.iter().map(|f| lookup(self, f).unwrap_or_default()).collect::<Vec<_>>().join("\u{1f}")
+                    spec.def
+                        .field
+                        .iter()
+                        .map(|f| lookup(self, f).unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join("\u{1f}")
                 });
-                let obs = Obs { t: event_time_ms, id: event_id.to_string(), member, num: text.as_deref().and_then(|t| t.trim().parse().ok()), text };
+                let obs = Obs {
+                    t: event_time_ms,
+                    id: event_id.to_string(),
+                    member,
+                    num: text.as_deref().and_then(|t| t.trim().parse().ok()),
+                    text,
+                };
                 self.push(ci, group, obs, 0, &mut findings);
             }
         }
         findings
     }
 
-    fn push(&mut self, ci: usize, group: BTreeMap<String, String>, obs: Obs, depth: usize, findings: &mut Vec<CorrelationFinding>) {
-        let Some(spec) = self.specs.get(ci) else { return };
+    fn push(
+        &mut self,
+        ci: usize,
+        group: BTreeMap<String, String>,
+        obs: Obs,
+        depth: usize,
+        findings: &mut Vec<CorrelationFinding>,
+    ) {
+        let Some(spec) = self.specs.get(ci) else {
+            return;
+        };
         let key = group_key(&group);
         let windows = &mut self.windows[ci];
         if !windows.contains_key(&key) && windows.len() >= MAX_GROUPS {
@@ -345,17 +468,26 @@ impl Correlator {
         let t = obs.t;
         let pos = window.iter().rposition(|o| o.t <= t).map_or(0, |p| p + 1);
         window.insert(pos, obs);
-        while window.front().is_some_and(|o| o.t < t - spec.def.timespan_ms) {
+        while window
+            .front()
+            .is_some_and(|o| o.t < t - spec.def.timespan_ms)
+        {
             window.pop_front();
         }
         if window.len() > MAX_WINDOW_EVENTS {
             window.pop_front();
             self.dropped += 1;
         }
-        let Some(value) = evaluate(spec, window, pos) else { return };
+        let Some(value) = evaluate(spec, window, pos) else {
+            return;
+        };
         let start = window.front().map_or(t, |o| o.t);
         let end = window.back().map_or(t, |o| o.t).max(t);
-        let evidence: Vec<String> = window.iter().take(MAX_EVIDENCE).map(|o| o.id.clone()).collect();
+        let evidence: Vec<String> = window
+            .iter()
+            .take(MAX_EVIDENCE)
+            .map(|o| o.id.clone())
+            .collect();
         window.clear();
         let id = finding_id(&spec.rule_id, &key, start);
         let finding = CorrelationFinding {
@@ -379,10 +511,35 @@ impl Correlator {
         // Chaining: parents see this finding as an observation whose group
         // fields come from this group (through the parent's aliases).
         for pi in 0..self.specs.len() {
-            let Some(member) = self.specs[pi].members.iter().position(|x| *x == Member::Correlation(ci)) else { continue };
+            let Some(member) = self.specs[pi]
+                .members
+                .iter()
+                .position(|x| *x == Member::Correlation(ci))
+            else {
+                continue;
+            };
             let parent = &self.specs[pi];
-            let pgroup = parent.def.group_by.iter().map(|g| (g.clone(), group.get(&alias_field(parent, member, g)).cloned().unwrap_or_default())).collect();
-            let obs = Obs { t, id: id.clone(), member, text: None, num: Some(value) };
+            let pgroup = parent
+                .def
+                .group_by
+                .iter()
+                .map(|g| {
+                    (
+                        g.clone(),
+                        group
+                            .get(&alias_field(parent, member, g))
+                            .cloned()
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect();
+            let obs = Obs {
+                t,
+                id: id.clone(),
+                member,
+                text: None,
+                num: Some(value),
+            };
             self.push(pi, pgroup, obs, depth + 1, findings);
         }
     }
@@ -392,7 +549,12 @@ fn alias_field(spec: &CorrSpec, member: usize, group_field: &str) -> String {
     spec.def
         .aliases
         .get(group_field)
-        .and_then(|per_rule| spec.member_keys.get(member)?.iter().find_map(|k| per_rule.get(k)))
+        .and_then(|per_rule| {
+            spec.member_keys
+                .get(member)?
+                .iter()
+                .find_map(|k| per_rule.get(k))
+        })
         .cloned()
         .unwrap_or_else(|| group_field.to_string())
 }
@@ -403,7 +565,11 @@ fn evaluate(spec: &CorrSpec, window: &VecDeque<Obs>, newest: usize) -> Option<f6
     let value = match def.kind {
         CorrelationType::EventCount => window.len() as f64,
         CorrelationType::ValueCount => {
-            let mut distinct: Vec<&str> = window.iter().filter_map(|o| o.text.as_deref()).filter(|t| !t.is_empty()).collect();
+            let mut distinct: Vec<&str> = window
+                .iter()
+                .filter_map(|o| o.text.as_deref())
+                .filter(|t| !t.is_empty())
+                .collect();
             distinct.sort_unstable();
             distinct.dedup();
             distinct.len() as f64
@@ -420,7 +586,10 @@ fn evaluate(spec: &CorrSpec, window: &VecDeque<Obs>, newest: usize) -> Option<f6
             // Share (in percent) of the window's events whose value equals
             // the newest event's value: how rare this value is in its group.
             let current = window.get(newest)?.text.as_deref()?;
-            let same = window.iter().filter(|o| o.text.as_deref() == Some(current)).count();
+            let same = window
+                .iter()
+                .filter(|o| o.text.as_deref() == Some(current))
+                .count();
             100.0 * same as f64 / window.len() as f64
         }
         CorrelationType::Temporal => {
@@ -438,7 +607,11 @@ fn evaluate(spec: &CorrSpec, window: &VecDeque<Obs>, newest: usize) -> Option<f6
             // step after the previous one.
             let mut step = 0;
             for o in window {
-                if spec.member_keys.get(o.member).is_some_and(|keys| def.rules.get(step).is_some_and(|r| keys.contains(r))) {
+                if spec
+                    .member_keys
+                    .get(o.member)
+                    .is_some_and(|keys| def.rules.get(step).is_some_and(|r| keys.contains(r)))
+                {
                     step += 1;
                     if step == def.rules.len() {
                         break;
@@ -451,14 +624,21 @@ fn evaluate(spec: &CorrSpec, window: &VecDeque<Obs>, newest: usize) -> Option<f6
             step as f64
         }
     };
-    def.condition.iter().all(|(cmp, n)| cmp.test(value, *n)).then_some(value)
+    def.condition
+        .iter()
+        .all(|(cmp, n)| cmp.test(value, *n))
+        .then_some(value)
 }
 
 fn distinct_rule_names(spec: &CorrSpec, members: &[usize]) -> usize {
     spec.def
         .rules
         .iter()
-        .filter(|r| members.iter().any(|m| spec.member_keys.get(*m).is_some_and(|k| k.contains(r))))
+        .filter(|r| {
+            members
+                .iter()
+                .any(|m| spec.member_keys.get(*m).is_some_and(|k| k.contains(r)))
+        })
         .count()
 }
 

@@ -82,7 +82,6 @@ pub(crate) struct CRule {
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     pub slots: Vec<Vec<String>>,
-    pub slot_names: Vec<String>,
     pub rules: Vec<CRule>,
     pub prefilter: Prefilter,
 }
@@ -91,8 +90,12 @@ pub(crate) struct Plan {
 struct EntryPlan {
     logsource: LogSource,
     when: CSel,
-    /// Indices into the plan's rules.
+    /// Indices into the plan's rules, sorted.
     rules: Vec<u32>,
+    /// The same rules as a bitset.
+    bits: Vec<u64>,
+    /// Prefilter scanners these rules need.
+    scanners: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -132,9 +135,20 @@ impl PlanBuilder<'_> {
         let refs = leaf
             .tests
             .iter()
-            .filter_map(|t| if let ValueTest::FieldRef { field, .. } = t { Some(self.slot(field)) } else { None })
+            .filter_map(|t| {
+                if let ValueTest::FieldRef { field, .. } = t {
+                    Some(self.slot(field))
+                } else {
+                    None
+                }
+            })
             .collect();
-        CLeaf { field: leaf.field.clone(), slot, leaf: leaf.clone(), refs }
+        CLeaf {
+            field: leaf.field.clone(),
+            slot,
+            leaf: leaf.clone(),
+            refs,
+        }
     }
 
     fn selection(&mut self, sel: &Selection) -> CSel {
@@ -152,7 +166,9 @@ impl PlanBuilder<'_> {
     }
 
     fn rule(&mut self, set: &RuleSet, index: usize) -> Option<CRule> {
-        let RuleBody::Detection(det) = &set.rule(index)?.body else { return None };
+        let RuleBody::Detection(det) = &set.rule(index)?.body else {
+            return None;
+        };
         let filters = set
             .filters_of(index)
             .iter()
@@ -161,12 +177,20 @@ impl PlanBuilder<'_> {
                 _ => None,
             })
             .collect();
-        Some(CRule { rule: index, detection: self.detection(det), filters })
+        Some(CRule {
+            rule: index,
+            detection: self.detection(det),
+            filters,
+        })
     }
 
     fn finish(self, rules: Vec<CRule>) -> Plan {
         let prefilter = Prefilter::build(&rules, self.slots.len());
-        Plan { slots: self.slots, slot_names: self.slot_names, rules, prefilter }
+        Plan {
+            slots: self.slots,
+            rules,
+            prefilter,
+        }
     }
 }
 
@@ -180,22 +204,48 @@ impl Engine {
         let pipelines: &[Pipeline] = set.pipelines();
         if pipelines.is_empty() {
             let identity = FieldMap::default();
-            let mut b = PlanBuilder { map: &identity, slots: Vec::new(), slot_names: Vec::new() };
-            let rules = detection_rules.iter().filter_map(|&i| b.rule(set, i)).collect();
-            return Engine { metas, pipelines: Vec::new(), mappings: Vec::new(), fallback: Some(b.finish(rules)) };
+            let mut b = PlanBuilder {
+                map: &identity,
+                slots: Vec::new(),
+                slot_names: Vec::new(),
+            };
+            let rules = detection_rules
+                .iter()
+                .filter_map(|&i| b.rule(set, i))
+                .collect();
+            return Engine {
+                metas,
+                pipelines: Vec::new(),
+                mappings: Vec::new(),
+                fallback: Some(b.finish(rules)),
+            };
         }
         let mut plans = Vec::new();
         for p in pipelines {
-            let mut b = PlanBuilder { map: &p.mapping, slots: Vec::new(), slot_names: Vec::new() };
+            let mut b = PlanBuilder {
+                map: &p.mapping,
+                slots: Vec::new(),
+                slot_names: Vec::new(),
+            };
             // Pipeline selections address event fields directly.
             let direct = FieldMap::default();
-            let mut raw = PlanBuilder { map: &direct, slots: Vec::new(), slot_names: Vec::new() };
+            let mut raw = PlanBuilder {
+                map: &direct,
+                slots: Vec::new(),
+                slot_names: Vec::new(),
+            };
             let applies_when = p.applies_when.as_ref().map(|s| raw.selection(s));
             let mut rules = Vec::new();
             let mut entries: Vec<EntryPlan> = p
                 .logsources
                 .iter()
-                .map(|e| EntryPlan { logsource: e.logsource.clone(), when: raw.selection(&e.when), rules: Vec::new() })
+                .map(|e| EntryPlan {
+                    logsource: e.logsource.clone(),
+                    when: raw.selection(&e.when),
+                    rules: Vec::new(),
+                    bits: Vec::new(),
+                    scanners: Vec::new(),
+                })
                 .collect();
             for &i in &detection_rules {
                 let Some(meta) = metas.get(i) else { continue };
@@ -222,9 +272,22 @@ impl Engine {
             let when_plan = raw.finish(Vec::new());
             let mut plan = b.finish(rules);
             plan.prefilter.set_when_slots(when_plan.slots);
-            plans.push(PipelinePlan { applies_when, entries, plan });
+            for e in &mut entries {
+                e.scanners = plan.prefilter.scanners_for(&e.rules);
+                e.bits = plan.prefilter.bitset(&e.rules);
+            }
+            plans.push(PipelinePlan {
+                applies_when,
+                entries,
+                plan,
+            });
         }
-        Engine { metas, mappings: pipelines.iter().map(|p| p.mapping.clone()).collect(), pipelines: plans, fallback: None }
+        Engine {
+            metas,
+            mappings: pipelines.iter().map(|p| p.mapping.clone()).collect(),
+            pipelines: plans,
+            fallback: None,
+        }
     }
 
     /// Metadata of rule `index` (as in [`Match::rule`]).
@@ -246,16 +309,23 @@ impl Engine {
         &self.mappings
     }
 
-    pub(crate) fn metas(&self) -> &[RuleMeta] {
-        &self.metas
-    }
-
     /// Every detection rule that matches `event`.
     pub fn matches(&self, event: &impl EventFields) -> Vec<Match> {
+        self.evaluate(event, false)
+    }
+
+    /// Like [`Engine::matches`] but evaluates every rule of the event's
+    /// logsources without the literal prefilter: the reference the
+    /// prefilter is tested against. Much slower.
+    pub fn matches_exhaustive(&self, event: &impl EventFields) -> Vec<Match> {
+        self.evaluate(event, true)
+    }
+
+    fn evaluate(&self, event: &impl EventFields, exhaustive: bool) -> Vec<Match> {
         let mut out = Vec::new();
         if let Some(plan) = &self.fallback {
             let mut ev = Eval::new(event, plan);
-            let candidates = plan.prefilter.candidates(&mut ev, None);
+            let candidates = plan.prefilter.candidates(&mut ev, None, None, exhaustive);
             for r in candidates {
                 ev.run_rule(r, None, &self.metas, &mut out);
             }
@@ -264,21 +334,41 @@ impl Engine {
         for (pi, pp) in self.pipelines.iter().enumerate() {
             let mut when = Eval::new(event, &pp.plan);
             when.slot_paths_override = Some(pp.plan.prefilter.when_slots());
-            if let Some(sel) = &pp.applies_when {
-                if !when.selection(sel, &mut None) {
-                    continue;
-                }
+            if let Some(sel) = &pp.applies_when
+                && !when.selection(sel, &mut None)
+            {
+                continue;
             }
-            let mut rule_ids: Vec<u32> = Vec::new();
+            let mut hits: Vec<&EntryPlan> = Vec::new();
             for e in &pp.entries {
                 if !e.rules.is_empty() && when.selection(&e.when, &mut None) {
-                    rule_ids.extend_from_slice(&e.rules);
+                    hits.push(e);
                 }
             }
-            rule_ids.sort_unstable();
-            rule_ids.dedup();
+            let merged: (Vec<u64>, Vec<u32>);
+            let (rule_bits, scanners): (&[u64], &[u32]) = match hits.as_slice() {
+                [] => return out,
+                [one] => (&one.bits, &one.scanners),
+                [first, rest @ ..] => {
+                    let mut bits = first.bits.clone();
+                    let mut s: Vec<u32> = first.scanners.clone();
+                    for e in rest {
+                        for (w, x) in bits.iter_mut().zip(&e.bits) {
+                            *w |= x;
+                        }
+                        s.extend_from_slice(&e.scanners);
+                    }
+                    s.sort_unstable();
+                    s.dedup();
+                    merged = (bits, s);
+                    (&merged.0, &merged.1)
+                }
+            };
             let mut ev = Eval::new(event, &pp.plan);
-            let candidates = pp.plan.prefilter.candidates(&mut ev, Some(&rule_ids));
+            let candidates =
+                pp.plan
+                    .prefilter
+                    .candidates(&mut ev, Some(rule_bits), Some(scanners), exhaustive);
             for r in candidates {
                 ev.run_rule(r, Some(pi), &self.metas, &mut out);
             }
@@ -302,6 +392,8 @@ pub(crate) struct Eval<'e, 'p, E: EventFields> {
     pub plan: &'p Plan,
     pub slot_paths_override: Option<&'p [Vec<String>]>,
     cache: Vec<Option<Option<SlotValue<'e>>>>,
+    /// Every string of the event, (raw, lowercase), read on first keyword use.
+    keyword_texts: Option<Vec<(String, String)>>,
 }
 
 fn flatten<'e>(v: &FieldValue<'e>, out: &mut Vec<(Cow<'e, str>, String)>) {
@@ -322,7 +414,13 @@ type Recorder = Option<Vec<MatchedField>>;
 
 impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
     pub fn new(event: &'e E, plan: &'p Plan) -> Self {
-        Eval { event, plan, slot_paths_override: None, cache: Vec::new() }
+        Eval {
+            event,
+            plan,
+            slot_paths_override: None,
+            cache: Vec::new(),
+            keyword_texts: None,
+        }
     }
 
     pub fn slot(&mut self, id: SlotId) -> Option<&SlotValue<'e>> {
@@ -340,7 +438,11 @@ impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
                 if let Some(value) = self.event.field(path) {
                     let mut texts = Vec::new();
                     flatten(&value, &mut texts);
-                    found = Some(SlotValue { path: pi, value, texts });
+                    found = Some(SlotValue {
+                        path: pi,
+                        value,
+                        texts,
+                    });
                     break;
                 }
             }
@@ -349,7 +451,13 @@ impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
         self.cache[i].as_ref().and_then(Option::as_ref)
     }
 
-    fn run_rule(&mut self, r: &CRule, pipeline: Option<usize>, metas: &[RuleMeta], out: &mut Vec<Match>) {
+    fn run_rule(
+        &mut self,
+        r: &CRule,
+        pipeline: Option<usize>,
+        metas: &[RuleMeta],
+        out: &mut Vec<Match>,
+    ) {
         if !self.detection(&r.detection, &mut None) {
             return;
         }
@@ -367,7 +475,8 @@ impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
     }
 
     fn detection(&mut self, d: &CDetection, rec: &mut Recorder) -> bool {
-        d.condition.eval(&mut |i| d.selections.get(i).is_some_and(|s| self.selection(s, rec)))
+        d.condition
+            .eval(&mut |i| d.selections.get(i).is_some_and(|s| self.selection(s, rec)))
     }
 
     pub fn selection(&mut self, s: &CSel, rec: &mut Recorder) -> bool {
@@ -389,7 +498,12 @@ impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
             .filter(|t| matches!(t, ValueTest::FieldRef { .. }))
             .map(|_| {
                 let id = refs.next().copied()?;
-                self.slot(id).map(|s| s.texts.iter().map(|(r, lo)| (r.to_string(), lo.clone())).collect())
+                self.slot(id).map(|s| {
+                    s.texts
+                        .iter()
+                        .map(|(r, lo)| (r.to_string(), lo.clone()))
+                        .collect()
+                })
             })
             .collect();
         let value = self.slot(slot);
@@ -399,12 +513,20 @@ impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
                     return false;
                 }
                 let t = |t: &ValueTest| matches!(t, ValueTest::Null | ValueTest::Exists(false));
-                if l.leaf.all { !l.leaf.tests.is_empty() && l.leaf.tests.iter().all(t) } else { l.leaf.tests.iter().any(t) }
+                if l.leaf.all {
+                    !l.leaf.tests.is_empty() && l.leaf.tests.iter().all(t)
+                } else {
+                    l.leaf.tests.iter().any(t)
+                }
             }
             Some(v) => {
                 let mut refs = ref_values.iter();
                 let mut test = |t: &ValueTest| {
-                    let r = if matches!(t, ValueTest::FieldRef { .. }) { refs.next().and_then(Option::as_ref) } else { None };
+                    let r = if matches!(t, ValueTest::FieldRef { .. }) {
+                        refs.next().and_then(Option::as_ref)
+                    } else {
+                        None
+                    };
                     crate::value::test_value(t, v, r)
                 };
                 let hit = if l.leaf.all {
@@ -421,32 +543,60 @@ impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
             if let (Some(rec), Some(v)) = (rec.as_mut(), self.slot(slot)) {
                 rec.push(MatchedField {
                     field: l.field.clone().unwrap_or_default(),
-                    event_field: paths.get(slot as usize).and_then(|p| p.get(v.path)).cloned().unwrap_or_default(),
-                    value: v.texts.first().map(|(r, _)| r.to_string()).unwrap_or_default(),
+                    event_field: paths
+                        .get(slot as usize)
+                        .and_then(|p| p.get(v.path))
+                        .cloned()
+                        .unwrap_or_default(),
+                    value: v
+                        .texts
+                        .first()
+                        .map(|(r, _)| r.to_string())
+                        .unwrap_or_default(),
                 });
             }
         }
         result
     }
 
+    /// All strings of the event with their lowercase forms, read once.
+    pub fn keyword_texts(&mut self) -> &[(String, String)] {
+        let event = self.event;
+        self.keyword_texts.get_or_insert_with(|| {
+            let mut all = Vec::new();
+            event.keywords(&mut |s| {
+                all.push((s.to_string(), s.to_lowercase()));
+                false
+            });
+            all
+        })
+    }
+
     fn keywords(&mut self, l: &CLeaf, rec: &mut Recorder) -> bool {
         let mut found = String::new();
+        let texts = self.keyword_texts();
         let mut test = |t: &ValueTest| {
             let ValueTest::Str(p) = t else { return false };
-            self.event.keywords(&mut |s| {
-                let hit = p.matches(s, &s.to_lowercase());
+            texts.iter().any(|(raw, lower)| {
+                let hit = p.matches(raw, lower);
                 if hit && found.is_empty() {
-                    found = s.to_string();
+                    found.clone_from(raw);
                 }
                 hit
             })
         };
-        let hit = if l.leaf.all { l.leaf.tests.iter().all(&mut test) } else { l.leaf.tests.iter().any(&mut test) };
+        let hit = if l.leaf.all {
+            l.leaf.tests.iter().all(&mut test)
+        } else {
+            l.leaf.tests.iter().any(&mut test)
+        };
         let result = hit != l.leaf.negate;
-        if result {
-            if let Some(rec) = rec.as_mut() {
-                rec.push(MatchedField { field: String::new(), event_field: String::new(), value: found });
-            }
+        if result && let Some(rec) = rec.as_mut() {
+            rec.push(MatchedField {
+                field: String::new(),
+                event_field: String::new(),
+                value: found,
+            });
         }
         result
     }

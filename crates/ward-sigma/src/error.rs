@@ -18,7 +18,8 @@ pub struct RuleError {
 }
 
 impl RuleError {
-    pub(crate) fn new(origin: &str, line: usize, reason: impl Into<String>) -> Self {
+    /// An error at `origin:line`.
+    pub fn new(origin: &str, line: usize, reason: impl Into<String>) -> Self {
         RuleError {
             origin: origin.to_string(),
             line,

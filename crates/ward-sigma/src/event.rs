@@ -4,8 +4,9 @@
 //! `serde_json::Value` and `serde_json::Map` are provided.
 //!
 //! JSON lookup takes a dotted path (`process.parent.executable`) and also
-//! finds keys that contain dots literally (`{"process.executable": ..}`),
-//! trying the longest literal key first at each level.
+//! finds keys that contain dots literally (`{"process.executable": ..}`):
+//! the whole remaining path as one key first, then nested objects split at
+//! each dot from the left. A `*` segment matches any key.
 
 use std::borrow::Cow;
 
@@ -86,15 +87,17 @@ pub fn lookup<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> 
             _ => None,
         });
     }
-    // Split at each dot, from the right, so `a.b.c` tries key `a.b` before `a`.
-    let mut end = path.len();
-    while let Some(dot) = path[..end].rfind('.') {
-        if let Some(Value::Object(inner)) = map.get(&path[..dot]) {
-            if let Some(v) = lookup(inner, &path[dot + 1..]) {
-                return Some(v);
-            }
+    // Nested objects first (the common shape), then keys with literal dots:
+    // split at each dot from the left.
+    let mut start = 0;
+    while let Some(off) = path[start..].find('.') {
+        let dot = start + off;
+        if let Some(Value::Object(inner)) = map.get(&path[..dot])
+            && let Some(v) = lookup(inner, &path[dot + 1..])
+        {
+            return Some(v);
         }
-        end = dot;
+        start = dot + 1;
     }
     None
 }
@@ -143,7 +146,10 @@ mod tests {
     #[test]
     fn nested_and_literal_dots() {
         let v = json!({"process": {"executable": "a"}, "user.name": "bob", "a": {"b.c": {"d": 1}}});
-        assert_eq!(v.field("process.executable"), Some(FieldValue::Str("a".into())));
+        assert_eq!(
+            v.field("process.executable"),
+            Some(FieldValue::Str("a".into()))
+        );
         assert_eq!(v.field("user.name"), Some(FieldValue::Str("bob".into())));
         assert_eq!(v.field("a.b.c.d"), Some(FieldValue::Int(1)));
         assert_eq!(v.field("process.missing"), None);

@@ -14,6 +14,22 @@
 //!
 //! The crate does no I/O beyond reading rule and pipeline files, and no
 //! async. Events are seen only through the [`EventFields`] trait.
+//!
+//! ```
+//! use ward_sigma::{Correlator, Engine, RuleSet};
+//!
+//! let rule = "title: Whoami\nid: r1\nlogsource: {product: test}\ndetection:\n  sel:\n    CommandLine|contains: whoami\n  condition: sel\n";
+//! let set = RuleSet::from_yaml_str(rule, "inline.yml", &[]).unwrap();
+//! let engine = Engine::new(&set);
+//! let event = serde_json::json!({"CommandLine": "cmd /c WHOAMI /all"});
+//! let hits = engine.matches(&event);
+//! assert_eq!(hits[0].rule_id, "r1");
+//! assert_eq!(hits[0].fields[0].field, "CommandLine");
+//!
+//! // Correlations see every event with its detection matches.
+//! let mut correlator = Correlator::new(&set, &engine);
+//! assert!(correlator.observe(0, "event-1", &event, &hits).is_empty());
+//! ```
 
 mod condition;
 mod correlation;
@@ -30,10 +46,13 @@ mod ruleset;
 mod value;
 mod yaml;
 
-pub use correlation::{Cmp, CorrelationDef, CorrelationFinding, CorrelationType, Correlator, finding_id, parse_timespan};
+pub use correlation::{
+    Cmp, CorrelationDef, CorrelationFinding, CorrelationType, Correlator, finding_id,
+    parse_timespan,
+};
 pub use engine::{Engine, Match, MatchedField};
 pub use error::{RuleError, SigmaError};
 pub use event::{EventFields, FieldValue, lookup};
 pub use pipeline::{FieldMap, Pipeline};
-pub use rule::{LogSource, Rule, RuleKind, RuleMeta};
+pub use rule::{LogSource, Rule, RuleBody, RuleKind, RuleMeta};
 pub use ruleset::RuleSet;

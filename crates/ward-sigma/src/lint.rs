@@ -18,7 +18,14 @@ pub struct Lint {
 
 fn leaves(sel: &Selection, out: &mut Vec<(usize, bool, usize, bool)>) {
     match sel {
-        Selection::All(ls) => out.extend(ls.iter().map(|l| (l.line, l.all, l.tests.len(), l.tests.iter().any(|t| matches!(t, ValueTest::Never))))),
+        Selection::All(ls) => out.extend(ls.iter().map(|l| {
+            (
+                l.line,
+                l.all,
+                l.tests.len(),
+                l.tests.iter().any(|t| matches!(t, ValueTest::Never)),
+            )
+        })),
         Selection::Any(alts) => alts.iter().for_each(|a| leaves(a, out)),
     }
 }
@@ -26,7 +33,10 @@ fn leaves(sel: &Selection, out: &mut Vec<(usize, bool, usize, bool)>) {
 fn check_detection(det: &Detection, mut push: impl FnMut(usize, String)) {
     for (i, name) in det.names.iter().enumerate() {
         if !det.parsed.iter().any(|c| c.mentions(name)) {
-            push(0, format!("selection `{name}` is not used in the condition"));
+            push(
+                0,
+                format!("selection `{name}` is not used in the condition"),
+            );
         }
         let mut ls = Vec::new();
         if let Some(s) = det.selections.get(i) {
@@ -37,7 +47,10 @@ fn check_detection(det: &Detection, mut push: impl FnMut(usize, String)) {
                 push(line, "`all` on a single value has no effect".into());
             }
             if never {
-                push(line, "placeholder has no value in any pipeline: the item never matches".into());
+                push(
+                    line,
+                    "placeholder has no value in any pipeline: the item never matches".into(),
+                );
             }
         }
     }
@@ -50,7 +63,12 @@ pub fn check(set: &RuleSet) -> Vec<Lint> {
         let Some(rule) = set.rule(i) else { continue };
         let m = &rule.meta;
         let mut push = |line: usize, message: String| {
-            out.push(Lint { origin: m.origin.clone(), line: if line == 0 { m.line } else { line }, rule: m.key(), message });
+            out.push(Lint {
+                origin: m.origin.clone(),
+                line: if line == 0 { m.line } else { line },
+                rule: m.key(),
+                message,
+            });
         };
         if m.id.is_none() {
             push(0, "missing `id`".into());

@@ -117,14 +117,20 @@ impl NumOp {
 #[derive(Debug, Clone)]
 pub enum ValueTest {
     Str(StrPattern),
-    Regex(regex::Regex),
+    /// A regular expression and, when they can be derived, literals one
+    /// of which (lowercased) occurs in every match: its prefilter trigger.
+    Regex(regex::Regex, Option<Vec<String>>),
     Num(NumOp, f64),
     Cidr(ipnet::IpNet),
     /// Field absent or null.
     Null,
     Exists(bool),
     /// Equal (or prefix/suffix/contains) to another field of the same event.
-    FieldRef { field: String, kind: pattern::StrKind, cased: bool },
+    FieldRef {
+        field: String,
+        kind: pattern::StrKind,
+        cased: bool,
+    },
     Time(TimePart, NumOp, i64),
     /// An unresolved placeholder: never matches.
     Never,
@@ -200,7 +206,11 @@ fn expand(value: &str, placeholders: &HashMap<String, Vec<String>>) -> Option<Ve
         let values = placeholders.get(name)?;
         results = results
             .iter()
-            .flat_map(|r| values.iter().map(move |v| format!("{r}{}{v}", &rest[..start])))
+            .flat_map(|r| {
+                values
+                    .iter()
+                    .map(move |v| format!("{r}{}{v}", &rest[..start]))
+            })
             .collect();
         rest = &after[end + 1..];
     }
@@ -228,7 +238,13 @@ pub fn compile_leaf(
         Modifier::Gte => Some(NumOp::Gte),
         _ => None,
     });
-    let time = modifiers.iter().find_map(|m| if let Modifier::Time(p) = m { Some(*p) } else { None });
+    let time = modifiers.iter().find_map(|m| {
+        if let Modifier::Time(p) = m {
+            Some(*p)
+        } else {
+            None
+        }
+    });
     let str_kind = if has(Modifier::Contains) {
         pattern::StrKind::Contains
     } else if has(Modifier::StartsWith) {
@@ -238,7 +254,9 @@ pub fn compile_leaf(
     } else {
         pattern::StrKind::Exact
     };
-    if has(Modifier::Re) && (has(Modifier::Contains) || has(Modifier::StartsWith) || has(Modifier::EndsWith)) {
+    if has(Modifier::Re)
+        && (has(Modifier::Contains) || has(Modifier::StartsWith) || has(Modifier::EndsWith))
+    {
         return Err("`re` cannot be combined with contains/startswith/endswith".into());
     }
     if (has(Modifier::ReI) || has(Modifier::ReM) || has(Modifier::ReS)) && !has(Modifier::Re) {
@@ -271,7 +289,10 @@ pub fn compile_leaf(
             let n = match value {
                 Scalar::Int(i) => *i as f64,
                 Scalar::Float(f) => *f,
-                Scalar::Str(s) => s.trim().parse::<f64>().map_err(|_| format!("`{s}` is not a number"))?,
+                Scalar::Str(s) => s
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| format!("`{s}` is not a number"))?,
                 _ => return Err("numeric modifiers take a number".into()),
             };
             tests.push(ValueTest::Num(op, n));
@@ -287,7 +308,11 @@ pub fn compile_leaf(
             continue;
         }
         if has(Modifier::FieldRef) {
-            tests.push(ValueTest::FieldRef { field: text, kind: str_kind, cased });
+            tests.push(ValueTest::FieldRef {
+                field: text,
+                kind: str_kind,
+                cased,
+            });
             continue;
         }
         if has(Modifier::Re) {
@@ -298,13 +323,31 @@ pub fn compile_leaf(
                 .size_limit(1 << 22)
                 .build()
                 .map_err(|e| format!("invalid regular expression: {e}"))?;
-            tests.push(ValueTest::Regex(re));
+            let literals = regex_literals(
+                &text,
+                has(Modifier::ReI),
+                has(Modifier::ReM),
+                has(Modifier::ReS),
+            );
+            tests.push(ValueTest::Regex(re, literals));
             continue;
         }
-        tests.extend(string_tests(&text, modifiers, str_kind, cased, placeholders)?);
+        tests.extend(string_tests(
+            &text,
+            modifiers,
+            str_kind,
+            cased,
+            placeholders,
+        )?);
     }
     let all = has(Modifier::All);
-    Ok(Leaf { field: field.map(str::to_string), tests, all, negate: has(Modifier::Neq), line })
+    Ok(Leaf {
+        field: field.map(str::to_string),
+        tests,
+        all,
+        negate: has(Modifier::Neq),
+        line,
+    })
 }
 
 fn string_tests(
@@ -368,7 +411,9 @@ fn string_tests(
                     None => values.iter().map(|t| plain_text(t).into_bytes()).collect(),
                 };
                 let strings: Vec<String> = if *m == Modifier::Base64 {
-                    base.iter().map(|b| base64::engine::general_purpose::STANDARD.encode(b)).collect()
+                    base.iter()
+                        .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
+                        .collect()
                 } else {
                     base.iter().flat_map(|b| base64offset(b)).collect()
                 };
@@ -379,7 +424,10 @@ fn string_tests(
     }
     if let Some(bytes) = encoded {
         // utf16 without base64: match the bytes as (Latin-1) characters
-        values = bytes.iter().map(|b| b.iter().map(|&c| Tok::Lit(char::from(c))).collect()).collect();
+        values = bytes
+            .iter()
+            .map(|b| b.iter().map(|&c| Tok::Lit(char::from(c))).collect())
+            .collect();
     }
     values
         .into_iter()
@@ -393,21 +441,45 @@ fn string_tests(
                         toks.push(Tok::Star);
                     }
                 }
-                pattern::StrKind::Prefix => {
-                    if toks.last() != Some(&Tok::Star) {
-                        toks.push(Tok::Star);
-                    }
+                pattern::StrKind::Prefix if toks.last() != Some(&Tok::Star) => {
+                    toks.push(Tok::Star);
                 }
-                pattern::StrKind::Suffix => {
-                    if toks.first() != Some(&Tok::Star) {
-                        toks.insert(0, Tok::Star);
-                    }
+                pattern::StrKind::Suffix if toks.first() != Some(&Tok::Star) => {
+                    toks.insert(0, Tok::Star);
                 }
                 _ => {}
             }
             StrPattern::compile(&toks, cased).map(ValueTest::Str)
         })
         .collect()
+}
+
+/// Literals that begin every match of `pattern` (lowercased, so they can be
+/// searched in the lowercased field value), or None when there is no finite,
+/// non-empty set of them.
+fn regex_literals(pattern: &str, i: bool, m: bool, s: bool) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(i)
+        .multi_line(m)
+        .dot_matches_new_line(s)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let mut extractor = Extractor::new();
+    extractor.kind(ExtractKind::Prefix).limit_total(256);
+    let seq = extractor.extract(&hir);
+    let mut out: Vec<String> = Vec::new();
+    for lit in seq.literals()? {
+        let text = std::str::from_utf8(lit.as_bytes()).ok()?;
+        if text.is_empty() {
+            return None;
+        }
+        out.push(text.to_lowercase());
+    }
+    out.sort();
+    out.dedup();
+    (!out.is_empty()).then_some(out)
 }
 
 fn tok_char(t: &Tok) -> char {
@@ -431,7 +503,9 @@ fn retokenize(s: &str, _orig: &[Tok]) -> Vec<Tok> {
 }
 
 fn plain_text(toks: &[Tok]) -> String {
-    toks.iter().filter_map(|t| if let Tok::Lit(c) = t { Some(*c) } else { None }).collect()
+    toks.iter()
+        .filter_map(|t| if let Tok::Lit(c) = t { Some(*c) } else { None })
+        .collect()
 }
 
 #[cfg(test)]
@@ -449,14 +523,33 @@ mod tests {
     #[test]
     fn base64offset_matches_pysigma() {
         // Values from the Sigma documentation for "/bin/bash".
-        assert_eq!(base64offset(b"/bin/bash"), vec!["L2Jpbi9iYXNo", "9iaW4vYmFza", "vYmluL2Jhc2"]);
+        assert_eq!(
+            base64offset(b"/bin/bash"),
+            vec!["L2Jpbi9iYXNo", "9iaW4vYmFza", "vYmluL2Jhc2"]
+        );
+    }
+
+    #[test]
+    fn regex_prefix_literals() {
+        assert_eq!(
+            regex_literals(r"ipconfig\s+/all", false, false, false),
+            Some(vec!["ipconfig".to_string()])
+        );
+        assert_eq!(
+            regex_literals(r"(?i)ab|cd", false, false, false),
+            Some(vec!["ab".to_string(), "cd".to_string()])
+        );
+        assert_eq!(regex_literals(r".*x", false, false, false), None);
     }
 
     #[test]
     fn expand_placeholders() {
         let mut p = HashMap::new();
         p.insert("Admins".to_string(), vec!["a".to_string(), "b".to_string()]);
-        assert_eq!(expand("x%Admins%y", &p), Some(vec!["xay".to_string(), "xby".to_string()]));
+        assert_eq!(
+            expand("x%Admins%y", &p),
+            Some(vec!["xay".to_string(), "xby".to_string()])
+        );
         assert_eq!(expand("%Nope%", &p), None);
     }
 }

@@ -44,7 +44,7 @@ pub fn literal(value: &str) -> Vec<Tok> {
     value.chars().map(Tok::Lit).collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StrKind {
     Exact,
     Prefix,
@@ -75,9 +75,18 @@ impl StrPattern {
             .iter()
             .filter_map(|t| if let Tok::Lit(c) = t { Some(*c) } else { None })
             .collect();
-        let needle = if cased { text.clone() } else { text.to_lowercase() };
+        let needle = if cased {
+            text.clone()
+        } else {
+            text.to_lowercase()
+        };
         if tokens.iter().all(|t| *t == Tok::Star) && !tokens.is_empty() {
-            return Ok(StrPattern { kind: StrKind::Any, needle: String::new(), cased, glob: None });
+            return Ok(StrPattern {
+                kind: StrKind::Any,
+                needle: String::new(),
+                cased,
+                glob: None,
+            });
         }
         let kind = match (lead, trail) {
             (false, false) => StrKind::Exact,
@@ -86,7 +95,12 @@ impl StrPattern {
             (true, true) => StrKind::Contains,
         };
         if simple {
-            return Ok(StrPattern { kind, needle, cased, glob: None });
+            return Ok(StrPattern {
+                kind,
+                needle,
+                cased,
+                glob: None,
+            });
         }
         let mut re = String::from(if cased { "(?s)^" } else { "(?si)^" });
         for t in tokens {
@@ -103,10 +117,23 @@ impl StrPattern {
         let longest = tokens
             .split(|t| !matches!(t, Tok::Lit(_)))
             .max_by_key(|run| run.len())
-            .map(|run| run.iter().filter_map(|t| if let Tok::Lit(c) = t { Some(*c) } else { None }).collect::<String>())
+            .map(|run| {
+                run.iter()
+                    .filter_map(|t| if let Tok::Lit(c) = t { Some(*c) } else { None })
+                    .collect::<String>()
+            })
             .unwrap_or_default();
-        let needle = if cased { longest } else { longest.to_lowercase() };
-        Ok(StrPattern { kind: StrKind::Contains, needle, cased, glob: Some(glob) })
+        let needle = if cased {
+            longest
+        } else {
+            longest.to_lowercase()
+        };
+        Ok(StrPattern {
+            kind: StrKind::Contains,
+            needle,
+            cased,
+            glob: Some(glob),
+        })
     }
 
     /// Matches `value` (raw) with `lower` (its lowercase form).
@@ -119,7 +146,9 @@ impl StrPattern {
             StrKind::Exact => hay == self.needle,
             StrKind::Prefix => hay.starts_with(&self.needle),
             StrKind::Suffix => hay.ends_with(&self.needle),
-            StrKind::Contains => memchr::memmem::find(hay.as_bytes(), self.needle.as_bytes()).is_some(),
+            StrKind::Contains => {
+                memchr::memmem::find(hay.as_bytes(), self.needle.as_bytes()).is_some()
+            }
             StrKind::Any => true,
         }
     }
@@ -130,7 +159,9 @@ mod tests {
     use super::*;
 
     fn m(p: &str, v: &str) -> bool {
-        StrPattern::compile(&tokenize(p), false).unwrap().matches(v, &v.to_lowercase())
+        StrPattern::compile(&tokenize(p), false)
+            .unwrap()
+            .matches(v, &v.to_lowercase())
     }
 
     #[test]

@@ -64,50 +64,95 @@ impl FieldMap {
         if let Some(paths) = self.fields.get(field) {
             return paths.clone();
         }
-        let mut out: Vec<String> = self.prefixes.iter().map(|p| format!("{p}{field}")).collect();
+        let mut out: Vec<String> = self
+            .prefixes
+            .iter()
+            .map(|p| format!("{p}{field}"))
+            .collect();
         out.push(field.to_string());
         out
     }
 }
 
-const PIPELINE_KEYS: &[&str] = &["name", "description", "applies_when", "logsources", "fieldmappings", "field_prefixes", "placeholders"];
+const PIPELINE_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "applies_when",
+    "logsources",
+    "fieldmappings",
+    "field_prefixes",
+    "placeholders",
+];
 
 impl Pipeline {
     /// Reads a pipeline file.
     pub fn load(path: &Path) -> Result<Pipeline, SigmaError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SigmaError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SigmaError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(Pipeline::from_yaml_str(&text, &path.display().to_string())?)
     }
 
     /// Parses a pipeline; `origin` labels errors.
     pub fn from_yaml_str(text: &str, origin: &str) -> Result<Pipeline, RuleError> {
-        let docs = yaml::parse_documents(text).map_err(|e| RuleError::new(origin, e.line, e.message))?;
+        let docs =
+            yaml::parse_documents(text).map_err(|e| RuleError::new(origin, e.line, e.message))?;
         let [doc] = docs.as_slice() else {
-            return Err(RuleError::new(origin, 1, "a pipeline file holds exactly one YAML document"));
+            return Err(RuleError::new(
+                origin,
+                1,
+                "a pipeline file holds exactly one YAML document",
+            ));
         };
         let no_placeholders = HashMap::new();
-        let ctx = Ctx { origin, placeholders: &no_placeholders };
+        let ctx = Ctx {
+            origin,
+            placeholders: &no_placeholders,
+        };
         let Some(entries) = doc.as_map() else {
             return Err(ctx.err(doc.line, "a pipeline must be a mapping"));
         };
         for (k, _) in entries {
             let key = k.scalar_text().unwrap_or_default();
             if !PIPELINE_KEYS.contains(&key.as_str()) {
-                return Err(ctx.err(k.line, format!("unknown pipeline key `{key}` (expected one of {})", PIPELINE_KEYS.join(", "))));
+                return Err(ctx.err(
+                    k.line,
+                    format!(
+                        "unknown pipeline key `{key}` (expected one of {})",
+                        PIPELINE_KEYS.join(", ")
+                    ),
+                ));
             }
         }
-        let name = doc.get("name").and_then(Node::scalar_text).ok_or_else(|| ctx.err(doc.line, "missing `name`"))?;
-        let applies_when = doc.get("applies_when").map(|n| selection(&ctx, n)).transpose()?;
+        let name = doc
+            .get("name")
+            .and_then(Node::scalar_text)
+            .ok_or_else(|| ctx.err(doc.line, "missing `name`"))?;
+        let applies_when = doc
+            .get("applies_when")
+            .map(|n| selection(&ctx, n))
+            .transpose()?;
         let mut logsources = Vec::new();
         if let Some(list) = doc.get("logsources") {
             let crate::yaml::NodeKind::Seq(items) = &list.kind else {
                 return Err(ctx.err(list.line, "`logsources` must be a list"));
             };
             for item in items {
-                let get = |k: &str| item.get(k).and_then(Node::scalar_text).map(|s| s.to_lowercase());
-                let when = item.get("when").ok_or_else(|| ctx.err(item.line, "a logsource needs `when`"))?;
+                let get = |k: &str| {
+                    item.get(k)
+                        .and_then(Node::scalar_text)
+                        .map(|s| s.to_lowercase())
+                };
+                let when = item
+                    .get("when")
+                    .ok_or_else(|| ctx.err(item.line, "a logsource needs `when`"))?;
                 logsources.push(LogSourceEntry {
-                    logsource: LogSource { product: get("product"), category: get("category"), service: get("service") },
+                    logsource: LogSource {
+                        product: get("product"),
+                        category: get("category"),
+                        service: get("service"),
+                    },
                     when: selection(&ctx, when)?,
                     line: item.line,
                 });
@@ -120,12 +165,19 @@ impl Pipeline {
             };
             for (k, v) in pairs {
                 let key = k.scalar_text().unwrap_or_default();
-                let targets = v.string_list().filter(|t| !t.is_empty()).ok_or_else(|| ctx.err(v.line, format!("mapping of `{key}` must be a field name or a list of them")))?;
+                let targets = v.string_list().filter(|t| !t.is_empty()).ok_or_else(|| {
+                    ctx.err(
+                        v.line,
+                        format!("mapping of `{key}` must be a field name or a list of them"),
+                    )
+                })?;
                 mapping.fields.insert(key, targets);
             }
         }
         if let Some(p) = doc.get("field_prefixes") {
-            mapping.prefixes = p.string_list().ok_or_else(|| ctx.err(p.line, "`field_prefixes` must be a list"))?;
+            mapping.prefixes = p
+                .string_list()
+                .ok_or_else(|| ctx.err(p.line, "`field_prefixes` must be a list"))?;
         }
         let mut placeholders = HashMap::new();
         if let Some(p) = doc.get("placeholders") {
@@ -134,11 +186,23 @@ impl Pipeline {
             };
             for (k, v) in pairs {
                 let key = k.scalar_text().unwrap_or_default();
-                let values = v.string_list().ok_or_else(|| ctx.err(v.line, format!("placeholder `{key}` must be a list of values")))?;
+                let values = v.string_list().ok_or_else(|| {
+                    ctx.err(
+                        v.line,
+                        format!("placeholder `{key}` must be a list of values"),
+                    )
+                })?;
                 placeholders.insert(key, values);
             }
         }
-        Ok(Pipeline { name, origin: origin.to_string(), applies_when, logsources, mapping, placeholders })
+        Ok(Pipeline {
+            name,
+            origin: origin.to_string(),
+            applies_when,
+            logsources,
+            mapping,
+            placeholders,
+        })
     }
 }
 
@@ -147,12 +211,17 @@ fn selection(ctx: &Ctx, node: &Node) -> Result<Selection, RuleError> {
     let wrapped = Node {
         kind: crate::yaml::NodeKind::Map(vec![
             (scalar("sel", node.line), node.clone()),
-            (scalar("condition", node.line), scalar_node("sel", node.line)),
+            (
+                scalar("condition", node.line),
+                scalar_node("sel", node.line),
+            ),
         ]),
         line: node.line,
     };
     let mut det = crate::rule::parse_detection(ctx, &wrapped)?;
-    det.selections.pop().ok_or_else(|| ctx.err(node.line, "empty selection"))
+    det.selections
+        .pop()
+        .ok_or_else(|| ctx.err(node.line, "empty selection"))
 }
 
 fn scalar(s: &str, line: usize) -> Node {
@@ -160,7 +229,10 @@ fn scalar(s: &str, line: usize) -> Node {
 }
 
 fn scalar_node(s: &str, line: usize) -> Node {
-    Node { kind: crate::yaml::NodeKind::Scalar(crate::yaml::Scalar::Str(s.to_string())), line }
+    Node {
+        kind: crate::yaml::NodeKind::Scalar(crate::yaml::Scalar::Str(s.to_string())),
+        line,
+    }
 }
 
 impl LogSource {
@@ -168,6 +240,8 @@ impl LogSource {
     /// `event_ls`: every key the rule sets must be equal.
     pub fn applies_to(&self, event_ls: &LogSource) -> bool {
         let eq = |rule: &Option<String>, ev: &Option<String>| rule.is_none() || rule == ev;
-        eq(&self.product, &event_ls.product) && eq(&self.category, &event_ls.category) && eq(&self.service, &event_ls.service)
+        eq(&self.product, &event_ls.product)
+            && eq(&self.category, &event_ls.category)
+            && eq(&self.service, &event_ls.service)
     }
 }

@@ -1,20 +1,253 @@
-//! Rule prefilter: chooses which rules of a plan can possibly match an
-//! event, so most rules are never evaluated.
+//! Rule prefilter: one literal automaton per field decides which rules can
+//! possibly match an event, so most rules are never evaluated.
 //!
-//! Placeholder: every rule is a candidate.
+//! For each rule we derive a *trigger*: a set of (field, literal, position)
+//! such that the rule can only match if at least one of them occurs in the
+//! event (e.g. `Image|endswith: '\x.exe'` gives "`\x.exe` at the end of
+//! Image"). `and` picks the most selective side, `or` needs every side to
+//! have a trigger, `not` has none. Rules without a trigger always run.
+//!
+//! Per event, each field used by a trigger is read once, lowercased, and
+//! scanned: first by a `LeftmostFirst` automaton (`is_match`, which has the
+//! fast SIMD prefilter) to reject the common case, then by an overlapping
+//! `Standard` automaton that reports every literal with its position.
+//! Invariant: the prefilter never drops a rule that could match (it is only
+//! a necessary condition); candidates keep rule order.
 
-use crate::engine::{CRule, Eval};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+
+use crate::condition::{Bound, Quantifier};
+use crate::engine::{CDetection, CLeaf, CRule, CSel, Eval, SlotId};
 use crate::event::EventFields;
+use crate::modifier::ValueTest;
+use crate::pattern::StrKind;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Literal {
+    slot: SlotId,
+    needle: String,
+    kind: StrKind,
+}
+
+type Trigger = Vec<Literal>;
+
+#[derive(Debug, Clone)]
+struct SlotScanner {
+    slot: SlotId,
+    quick: AhoCorasick,
+    full: AhoCorasick,
+    /// Every needle is ASCII: the automata match ASCII case-insensitively,
+    /// so an ASCII field value is scanned as is, without lowercasing.
+    ascii: bool,
+    /// Pattern index -> (literal index, kind).
+    literals: Vec<(usize, StrKind)>,
+}
+
+/// Builds a DFA (fastest scan) when its size allows, else lets the crate
+/// choose.
+fn automaton(
+    needles: &[&str],
+    kind: MatchKind,
+    ascii: bool,
+) -> Result<AhoCorasick, aho_corasick::BuildError> {
+    let mut b = AhoCorasickBuilder::new();
+    b.match_kind(kind).ascii_case_insensitive(ascii);
+    b.clone()
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(needles)
+        .or_else(|_| b.build(needles))
+}
+
+impl SlotScanner {
+    /// Marks the rules of every literal found (at a valid position) in
+    /// `text`, which is lowercase unless `ascii` and `text` is ASCII.
+    fn scan(&self, text: &str, literal_rules: &[Vec<u32>], hit: &mut [u64]) {
+        if !self.quick.is_match(text) {
+            return;
+        }
+        for m in self.full.find_overlapping_iter(text) {
+            let Some(&(li, kind)) = self.literals.get(m.pattern().as_usize()) else {
+                continue;
+            };
+            let ok = match kind {
+                StrKind::Exact => m.start() == 0 && m.end() == text.len(),
+                StrKind::Prefix => m.start() == 0,
+                StrKind::Suffix => m.end() == text.len(),
+                StrKind::Contains | StrKind::Any => true,
+            };
+            if ok {
+                for &r in literal_rules.get(li).map_or(&[][..], Vec::as_slice) {
+                    if let Some(w) = hit.get_mut(r as usize / 64) {
+                        *w |= 1 << (r % 64);
+                    }
+                }
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Prefilter {
+    scanners: Vec<SlotScanner>,
+    /// Literal index -> rules it triggers.
+    literal_rules: Vec<Vec<u32>>,
+    /// Bitset of the rules without a trigger (always evaluated).
+    always: Vec<u64>,
     rules: usize,
     when_slots: Vec<Vec<String>>,
 }
 
+/// The pseudo-slot of keyword literals: scanned over every event string.
+const KEYWORD_SLOT: SlotId = SlotId::MAX;
+
+fn leaf_trigger(l: &CLeaf) -> Option<Trigger> {
+    let slot = l.slot.unwrap_or(KEYWORD_SLOT);
+    if l.leaf.negate || l.leaf.tests.is_empty() {
+        return None;
+    }
+    let lit = |t: &ValueTest| -> Option<Trigger> {
+        if let ValueTest::Regex(_, Some(lits)) = t {
+            return Some(
+                lits.iter()
+                    .map(|n| Literal {
+                        slot,
+                        needle: n.clone(),
+                        kind: StrKind::Contains,
+                    })
+                    .collect(),
+            );
+        }
+        let ValueTest::Str(p) = t else { return None };
+        if p.cased || p.needle.is_empty() || p.kind == StrKind::Any {
+            return None;
+        }
+        let kind = if p.glob.is_some() {
+            StrKind::Contains
+        } else {
+            p.kind
+        };
+        Some(vec![Literal {
+            slot,
+            needle: p.needle.clone(),
+            kind,
+        }])
+    };
+    if l.leaf.all {
+        best(l.leaf.tests.iter().map(lit))
+    } else {
+        union(l.leaf.tests.iter().map(lit))
+    }
+}
+
+/// Prefer the trigger whose shortest literal is longest (rarer), then the
+/// one with fewer literals.
+fn best(candidates: impl Iterator<Item = Option<Trigger>>) -> Option<Trigger> {
+    candidates.flatten().max_by_key(|t| {
+        (
+            t.iter().map(|l| l.needle.len()).min().unwrap_or(0).min(8),
+            usize::MAX - t.len(),
+        )
+    })
+}
+
+fn union(parts: impl Iterator<Item = Option<Trigger>>) -> Option<Trigger> {
+    let mut out = Vec::new();
+    for p in parts {
+        out.extend(p?);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn sel_trigger(s: &CSel) -> Option<Trigger> {
+    match s {
+        CSel::All(leaves) => best(leaves.iter().map(leaf_trigger)),
+        CSel::Any(alts) => union(alts.iter().map(sel_trigger)),
+    }
+}
+
+fn cond_trigger(b: &Bound, sels: &[Option<Trigger>]) -> Option<Trigger> {
+    match b {
+        Bound::Sel(i) => sels.get(*i).cloned().flatten(),
+        Bound::Not(_) | Bound::Const(_) => None,
+        Bound::And(cs) => best(cs.iter().map(|c| cond_trigger(c, sels))),
+        Bound::Or(cs) => union(cs.iter().map(|c| cond_trigger(c, sels))),
+        Bound::Of(Quantifier::All, ids) => {
+            best(ids.iter().map(|i| sels.get(*i).cloned().flatten()))
+        }
+        Bound::Of(Quantifier::AtLeast(0), _) => None,
+        Bound::Of(Quantifier::AtLeast(_), ids) => {
+            union(ids.iter().map(|i| sels.get(*i).cloned().flatten()))
+        }
+    }
+}
+
+fn detection_trigger(d: &CDetection) -> Option<Trigger> {
+    let sels: Vec<Option<Trigger>> = d.selections.iter().map(sel_trigger).collect();
+    cond_trigger(&d.condition, &sels)
+}
+
 impl Prefilter {
     pub fn build(rules: &[CRule], _slots: usize) -> Prefilter {
-        Prefilter { rules: rules.len(), when_slots: Vec::new() }
+        let mut literals: Vec<Literal> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        let mut literal_rules: Vec<Vec<u32>> = Vec::new();
+        let mut always_rules: Vec<u32> = Vec::new();
+        for (ri, r) in rules.iter().enumerate() {
+            match detection_trigger(&r.detection) {
+                None => always_rules.push(ri as u32),
+                Some(t) => {
+                    for lit in t {
+                        let li = *index.entry(lit.clone()).or_insert_with(|| {
+                            literals.push(lit);
+                            literal_rules.push(Vec::new());
+                            literals.len() - 1
+                        });
+                        if literal_rules[li].last() != Some(&(ri as u32)) {
+                            literal_rules[li].push(ri as u32);
+                        }
+                    }
+                }
+            }
+        }
+        let mut slots: Vec<SlotId> = literals.iter().map(|l| l.slot).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        let mut scanners = Vec::new();
+        for slot in slots {
+            let lits: Vec<(usize, &Literal)> = literals
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.slot == slot)
+                .collect();
+            let needles: Vec<&str> = lits.iter().map(|(_, l)| l.needle.as_str()).collect();
+            let ascii = needles.iter().all(|n| n.is_ascii());
+            let quick = automaton(&needles, MatchKind::LeftmostFirst, ascii);
+            let full = automaton(&needles, MatchKind::Standard, ascii);
+            match (quick, full) {
+                (Ok(quick), Ok(full)) => scanners.push(SlotScanner {
+                    slot,
+                    quick,
+                    full,
+                    ascii,
+                    literals: lits.iter().map(|(i, l)| (*i, l.kind)).collect(),
+                }),
+                // An automaton too large to build: its rules run unfiltered.
+                _ => {
+                    for (i, _) in &lits {
+                        always_rules.extend_from_slice(&literal_rules[*i]);
+                    }
+                }
+            }
+        }
+        let mut pf = Prefilter {
+            scanners,
+            literal_rules,
+            always: Vec::new(),
+            rules: rules.len(),
+            when_slots: Vec::new(),
+        };
+        pf.always = pf.bitset(&always_rules);
+        pf
     }
 
     pub fn set_when_slots(&mut self, slots: Vec<Vec<String>>) {
@@ -25,11 +258,95 @@ impl Prefilter {
         &self.when_slots
     }
 
-    pub fn candidates<'p, E: EventFields>(&self, ev: &mut Eval<'_, 'p, E>, allowed: Option<&[u32]>) -> Vec<&'p CRule> {
-        let plan = ev.plan;
-        match allowed {
-            Some(ids) => ids.iter().filter_map(|&i| plan.rules.get(i as usize)).collect(),
-            None => plan.rules.iter().take(self.rules).collect(),
+    /// Indices of the scanners that the given rules' triggers use, so an
+    /// event of one logsource reads only the fields its rules need.
+    pub fn scanners_for(&self, rules: &[u32]) -> Vec<u32> {
+        let mut wanted = vec![false; self.literal_rules.len()];
+        for (li, rs) in self.literal_rules.iter().enumerate() {
+            wanted[li] = rs.iter().any(|r| rules.binary_search(r).is_ok());
         }
+        (0..self.scanners.len() as u32)
+            .filter(|&si| {
+                self.scanners[si as usize]
+                    .literals
+                    .iter()
+                    .any(|(li, _)| wanted.get(*li).copied().unwrap_or(false))
+            })
+            .collect()
+    }
+
+    /// A bitset over this plan's rules with `rules` set.
+    pub fn bitset(&self, rules: &[u32]) -> Vec<u64> {
+        let mut bits = vec![0u64; self.rules.div_ceil(64)];
+        for &r in rules {
+            if let Some(w) = bits.get_mut(r as usize / 64) {
+                *w |= 1 << (r % 64);
+            }
+        }
+        bits
+    }
+
+    /// Rules worth evaluating, in order; `allowed` (a bitset) restricts
+    /// them to the logsources recognised in the event, `scanners` to the
+    /// fields those rules use (all scanners when None).
+    pub fn candidates<'p, E: EventFields>(
+        &self,
+        ev: &mut Eval<'_, 'p, E>,
+        allowed: Option<&[u64]>,
+        scanners: Option<&[u32]>,
+        exhaustive: bool,
+    ) -> Vec<&'p CRule> {
+        let plan = ev.plan;
+        let mut hit = vec![if exhaustive { u64::MAX } else { 0 }; self.rules.div_ceil(64)];
+        let all: Vec<u32>;
+        let scanners = match scanners {
+            Some(s) => s,
+            None => {
+                all = (0..self.scanners.len() as u32).collect();
+                &all
+            }
+        };
+        if !exhaustive && allowed.is_none_or(|a| a.iter().any(|w| *w != 0)) {
+            for sc in scanners
+                .iter()
+                .filter_map(|&i| self.scanners.get(i as usize))
+            {
+                if sc.slot == KEYWORD_SLOT {
+                    let mut lower = String::new();
+                    ev.event.keywords(&mut |text| {
+                        if sc.ascii && text.is_ascii() {
+                            sc.scan(text, &self.literal_rules, &mut hit);
+                        } else {
+                            lower.clear();
+                            lower.push_str(&text.to_lowercase());
+                            sc.scan(&lower, &self.literal_rules, &mut hit);
+                        }
+                        false
+                    });
+                } else if let Some(value) = ev.slot(sc.slot) {
+                    for (raw, lower) in &value.texts {
+                        let text = if sc.ascii && raw.is_ascii() {
+                            raw.as_ref()
+                        } else {
+                            lower.as_str()
+                        };
+                        sc.scan(text, &self.literal_rules, &mut hit);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (wi, h) in hit.iter().enumerate() {
+            let mut word = (h | self.always.get(wi).copied().unwrap_or(0))
+                & allowed.map_or(u64::MAX, |a| a.get(wi).copied().unwrap_or(0));
+            while word != 0 {
+                let bit = word.trailing_zeros() as usize;
+                word &= word - 1;
+                if let Some(r) = plan.rules.get(wi * 64 + bit) {
+                    out.push(r);
+                }
+            }
+        }
+        out
     }
 }

@@ -106,12 +106,37 @@ pub struct Rule {
 }
 
 const KNOWN_KEYS: &[&str] = &[
-    "title", "id", "name", "related", "taxonomy", "status", "description", "license", "author",
-    "references", "date", "modified", "logsource", "detection", "fields", "falsepositives", "level",
-    "tags", "scope", "correlation", "filter", "generate",
+    "title",
+    "id",
+    "name",
+    "related",
+    "taxonomy",
+    "status",
+    "description",
+    "license",
+    "author",
+    "references",
+    "date",
+    "modified",
+    "logsource",
+    "detection",
+    "fields",
+    "falsepositives",
+    "level",
+    "tags",
+    "scope",
+    "correlation",
+    "filter",
+    "generate",
 ];
 const LEVELS: &[&str] = &["informational", "low", "medium", "high", "critical"];
-const STATUSES: &[&str] = &["stable", "test", "experimental", "deprecated", "unsupported"];
+const STATUSES: &[&str] = &[
+    "stable",
+    "test",
+    "experimental",
+    "deprecated",
+    "unsupported",
+];
 
 pub(crate) struct Ctx<'a> {
     pub origin: &'a str,
@@ -125,15 +150,20 @@ impl Ctx<'_> {
 }
 
 fn opt_string(node: &Node, key: &str) -> Option<String> {
-    node.get(key).and_then(Node::scalar_text).filter(|s| !s.is_empty())
+    node.get(key)
+        .and_then(Node::scalar_text)
+        .filter(|s| !s.is_empty())
 }
 
 fn string_list(ctx: &Ctx, node: &Node, key: &str) -> Result<Vec<String>, RuleError> {
     match node.get(key) {
         None => Ok(Vec::new()),
-        Some(v) => v
-            .string_list()
-            .ok_or_else(|| ctx.err(v.line, format!("`{key}` must be a string or a list of strings"))),
+        Some(v) => v.string_list().ok_or_else(|| {
+            ctx.err(
+                v.line,
+                format!("`{key}` must be a string or a list of strings"),
+            )
+        }),
     }
 }
 
@@ -149,25 +179,34 @@ pub(crate) fn parse_rule(ctx: &Ctx, doc: &Node) -> Result<Rule, RuleError> {
     } else if doc.get("detection").is_some() {
         RuleKind::Detection
     } else {
-        return Err(ctx.err(doc.line, "document has none of `detection`, `correlation` or `filter`"));
+        return Err(ctx.err(
+            doc.line,
+            "document has none of `detection`, `correlation` or `filter`",
+        ));
     };
     let title = opt_string(doc, "title").ok_or_else(|| ctx.err(doc.line, "missing `title`"))?;
     if title.chars().count() > 256 {
         return Err(ctx.err(doc.line, "`title` is longer than 256 characters"));
     }
     let level = opt_string(doc, "level").map(|l| l.to_lowercase());
-    if let Some(l) = &level {
-        if !LEVELS.contains(&l.as_str()) {
-            let line = doc.get("level").map_or(doc.line, |n| n.line);
-            return Err(ctx.err(line, format!("unknown level `{l}` (expected one of {})", LEVELS.join(", "))));
-        }
+    if let Some(l) = &level
+        && !LEVELS.contains(&l.as_str())
+    {
+        let line = doc.get("level").map_or(doc.line, |n| n.line);
+        return Err(ctx.err(
+            line,
+            format!(
+                "unknown level `{l}` (expected one of {})",
+                LEVELS.join(", ")
+            ),
+        ));
     }
     let status = opt_string(doc, "status");
-    if let Some(s) = &status {
-        if !STATUSES.contains(&s.as_str()) {
-            let line = doc.get("status").map_or(doc.line, |n| n.line);
-            return Err(ctx.err(line, format!("unknown status `{s}`")));
-        }
+    if let Some(s) = &status
+        && !STATUSES.contains(&s.as_str())
+    {
+        let line = doc.get("status").map_or(doc.line, |n| n.line);
+        return Err(ctx.err(line, format!("unknown status `{s}`")));
     }
     let logsource = match doc.get("logsource") {
         None if kind == RuleKind::Correlation => LogSource::default(),
@@ -212,20 +251,34 @@ pub(crate) fn parse_rule(ctx: &Ctx, doc: &Node) -> Result<Rule, RuleError> {
     };
     let body = match kind {
         RuleKind::Detection => {
-            let det = doc.get("detection").ok_or_else(|| ctx.err(doc.line, "missing `detection`"))?;
+            let det = doc
+                .get("detection")
+                .ok_or_else(|| ctx.err(doc.line, "missing `detection`"))?;
             RuleBody::Detection(parse_detection(ctx, det)?)
         }
         RuleKind::Filter => {
-            let f = doc.get("filter").ok_or_else(|| ctx.err(doc.line, "missing `filter`"))?;
+            let f = doc
+                .get("filter")
+                .ok_or_else(|| ctx.err(doc.line, "missing `filter`"))?;
             let rules = match f.get("rules") {
                 None => Vec::new(),
-                Some(r) => r.string_list().ok_or_else(|| ctx.err(r.line, "`filter.rules` must be a list of rule ids or names"))?,
+                Some(r) => r.string_list().ok_or_else(|| {
+                    ctx.err(r.line, "`filter.rules` must be a list of rule ids or names")
+                })?,
             };
-            RuleBody::Filter(FilterDef { rules, detection: parse_detection(ctx, f)? })
+            RuleBody::Filter(FilterDef {
+                rules,
+                detection: parse_detection(ctx, f)?,
+            })
         }
         RuleKind::Correlation => {
-            let c = doc.get("correlation").ok_or_else(|| ctx.err(doc.line, "missing `correlation`"))?;
-            let generate = matches!(doc.get("generate").map(|n| &n.kind), Some(NodeKind::Scalar(Scalar::Bool(true))));
+            let c = doc
+                .get("correlation")
+                .ok_or_else(|| ctx.err(doc.line, "missing `correlation`"))?;
+            let generate = matches!(
+                doc.get("generate").map(|n| &n.kind),
+                Some(NodeKind::Scalar(Scalar::Bool(true)))
+            );
             RuleBody::Correlation(crate::correlation::parse_def(ctx, c, generate)?)
         }
     };
@@ -251,7 +304,11 @@ pub(crate) fn parse_detection(ctx: &Ctx, det: &Node) -> Result<Detection, RuleEr
                 NodeKind::Scalar(Scalar::Str(s)) => conditions.push(s.clone()),
                 NodeKind::Seq(items) => {
                     for i in items {
-                        conditions.push(i.as_str().ok_or_else(|| ctx.err(i.line, "a condition must be a string"))?.to_string());
+                        conditions.push(
+                            i.as_str()
+                                .ok_or_else(|| ctx.err(i.line, "a condition must be a string"))?
+                                .to_string(),
+                        );
                     }
                 }
                 _ => return Err(ctx.err(value.line, "`condition` must be a string")),
@@ -270,13 +327,23 @@ pub(crate) fn parse_detection(ctx: &Ctx, det: &Node) -> Result<Detection, RuleEr
     let mut parsed = Vec::new();
     let mut bound = Vec::new();
     for c in &conditions {
-        let cond = Condition::parse(c).map_err(|e| ctx.err(cond_line, format!("bad condition: {e}")))?;
+        let cond =
+            Condition::parse(c).map_err(|e| ctx.err(cond_line, format!("bad condition: {e}")))?;
         bound.push(cond.resolve(&names).map_err(|e| ctx.err(cond_line, e))?);
         parsed.push(cond);
     }
     // A list of conditions is an `or` of them (older rule style).
-    let condition = if bound.len() == 1 { bound.remove(0) } else { Bound::Or(bound) };
-    Ok(Detection { names, selections, condition, parsed })
+    let condition = if bound.len() == 1 {
+        bound.remove(0)
+    } else {
+        Bound::Or(bound)
+    };
+    Ok(Detection {
+        names,
+        selections,
+        condition,
+        parsed,
+    })
 }
 
 fn parse_selection(ctx: &Ctx, node: &Node, depth: usize) -> Result<Selection, RuleError> {
@@ -287,7 +354,9 @@ fn parse_selection(ctx: &Ctx, node: &Node, depth: usize) -> Result<Selection, Ru
         NodeKind::Map(entries) => {
             let mut leaves = Vec::with_capacity(entries.len());
             for (k, v) in entries {
-                let key = k.scalar_text().ok_or_else(|| ctx.err(k.line, "field names must be strings"))?;
+                let key = k
+                    .scalar_text()
+                    .ok_or_else(|| ctx.err(k.line, "field names must be strings"))?;
                 leaves.push(parse_item(ctx, &key, v)?);
             }
             Ok(Selection::All(leaves))
@@ -315,7 +384,10 @@ fn parse_item(ctx: &Ctx, key: &str, value: &Node) -> Result<Leaf, RuleError> {
     let field = parts.next().unwrap_or_default();
     let mut modifiers = Vec::new();
     for m in parts {
-        modifiers.push(Modifier::parse(m).ok_or_else(|| ctx.err(value.line, format!("unknown modifier `{m}` on `{key}`")))?);
+        modifiers
+            .push(Modifier::parse(m).ok_or_else(|| {
+                ctx.err(value.line, format!("unknown modifier `{m}` on `{key}`"))
+            })?);
     }
     let values: Vec<Scalar> = match &value.kind {
         NodeKind::Scalar(s) => vec![s.clone()],
@@ -329,9 +401,25 @@ fn parse_item(ctx: &Ctx, key: &str, value: &Node) -> Result<Leaf, RuleError> {
             }
             out
         }
-        NodeKind::Map(_) => return Err(ctx.err(value.line, format!("value of `{key}` must be a scalar or a list"))),
+        NodeKind::Map(_) => {
+            return Err(ctx.err(
+                value.line,
+                format!("value of `{key}` must be a scalar or a list"),
+            ));
+        }
     };
     let field = (!field.is_empty()).then_some(field);
+    // Keywords are searched anywhere in the event's strings.
+    if field.is_none()
+        && !modifiers.iter().any(|m| {
+            matches!(
+                m,
+                Modifier::Contains | Modifier::StartsWith | Modifier::EndsWith | Modifier::Re
+            )
+        })
+    {
+        modifiers.push(Modifier::Contains);
+    }
     modifier::compile_leaf(field, &modifiers, &values, ctx.placeholders, value.line)
         .map_err(|e| ctx.err(value.line, format!("`{key}`: {e}")))
 }

@@ -28,7 +28,11 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<RuleError
         let entries = match std::fs::read_dir(path) {
             Ok(e) => e,
             Err(e) => {
-                errors.push(RuleError::new(&path.display().to_string(), 1, format!("cannot read directory: {e}")));
+                errors.push(RuleError::new(
+                    &path.display().to_string(),
+                    1,
+                    format!("cannot read directory: {e}"),
+                ));
                 return;
             }
         };
@@ -48,11 +52,27 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<RuleError
 }
 
 impl RuleSet {
+    /// Loads rules from `(origin, YAML text)` pairs, such as rule packs
+    /// embedded in a binary. Returns the good rules and one error per bad
+    /// document.
+    pub fn load_sources(sources: &[(String, String)], pipelines: &[Pipeline]) -> (RuleSet, Vec<RuleError>) {
+        let mut set = RuleSet { pipelines: pipelines.to_vec(), ..RuleSet::default() };
+        let mut errors = Vec::new();
+        for (origin, text) in sources {
+            errors.extend(set.add_yaml(text, origin));
+        }
+        errors.extend(set.link());
+        (set, errors)
+    }
+
     /// Loads every `.yml`/`.yaml` file under `paths` (files or directories,
     /// recursively, in name order). Returns the good rules and one error per
     /// bad document.
     pub fn load_paths(paths: &[PathBuf], pipelines: &[Pipeline]) -> (RuleSet, Vec<RuleError>) {
-        let mut set = RuleSet { pipelines: pipelines.to_vec(), ..RuleSet::default() };
+        let mut set = RuleSet {
+            pipelines: pipelines.to_vec(),
+            ..RuleSet::default()
+        };
         let mut errors = Vec::new();
         let mut files = Vec::new();
         for p in paths {
@@ -71,18 +91,31 @@ impl RuleSet {
 
     /// Parses rules from a YAML string (one or more documents); `origin`
     /// labels errors. Fails with every error if any document is bad.
-    pub fn from_yaml_str(yaml: &str, origin: &str, pipelines: &[Pipeline]) -> Result<RuleSet, Vec<RuleError>> {
-        let mut set = RuleSet { pipelines: pipelines.to_vec(), ..RuleSet::default() };
+    pub fn from_yaml_str(
+        yaml: &str,
+        origin: &str,
+        pipelines: &[Pipeline],
+    ) -> Result<RuleSet, Vec<RuleError>> {
+        let mut set = RuleSet {
+            pipelines: pipelines.to_vec(),
+            ..RuleSet::default()
+        };
         let mut errors = set.add_yaml(yaml, origin);
         errors.extend(set.link());
-        if errors.is_empty() { Ok(set) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(set)
+        } else {
+            Err(errors)
+        }
     }
 
     fn placeholders(&self) -> HashMap<String, Vec<String>> {
         let mut all = HashMap::new();
         for p in &self.pipelines {
             for (k, v) in &p.placeholders {
-                all.entry(k.clone()).or_insert_with(Vec::new).extend(v.iter().cloned());
+                all.entry(k.clone())
+                    .or_insert_with(Vec::new)
+                    .extend(v.iter().cloned());
             }
         }
         all
@@ -91,10 +124,19 @@ impl RuleSet {
     fn add_yaml(&mut self, text: &str, origin: &str) -> Vec<RuleError> {
         let docs = match yaml::parse_documents(text) {
             Ok(d) => d,
-            Err(e) => return vec![RuleError::new(origin, e.line, format!("invalid YAML: {}", e.message))],
+            Err(e) => {
+                return vec![RuleError::new(
+                    origin,
+                    e.line,
+                    format!("invalid YAML: {}", e.message),
+                )];
+            }
         };
         let placeholders = self.placeholders();
-        let ctx = Ctx { origin, placeholders: &placeholders };
+        let ctx = Ctx {
+            origin,
+            placeholders: &placeholders,
+        };
         let mut errors = Vec::new();
         for doc in docs.iter().filter(|d| !d.is_null()) {
             match rule::parse_rule(&ctx, doc) {
@@ -112,21 +154,33 @@ impl RuleSet {
         let mut seen = HashSet::new();
         let mut keep = vec![true; self.rules.len()];
         for (i, r) in self.rules.iter().enumerate() {
-            if let Some(id) = &r.meta.id {
-                if !seen.insert(id.clone()) {
-                    errors.push(RuleError::new(&r.meta.origin, r.meta.line, format!("duplicate rule id `{id}`")));
-                    keep[i] = false;
-                }
+            if let Some(id) = &r.meta.id
+                && !seen.insert(id.clone())
+            {
+                errors.push(RuleError::new(
+                    &r.meta.origin,
+                    r.meta.line,
+                    format!("duplicate rule id `{id}`"),
+                ));
+                keep[i] = false;
             }
         }
-        let resolves = |name: &str, rules: &[Rule]| rules.iter().any(|r| r.meta.id.as_deref() == Some(name) || r.meta.name.as_deref() == Some(name));
+        let resolves = |name: &str, rules: &[Rule]| {
+            rules
+                .iter()
+                .any(|r| r.meta.id.as_deref() == Some(name) || r.meta.name.as_deref() == Some(name))
+        };
         for (i, r) in self.rules.iter().enumerate() {
             let refs: &[String] = match &r.body {
                 RuleBody::Correlation(c) => &c.rules,
                 _ => continue,
             };
             if let Some(missing) = refs.iter().find(|n| !resolves(n, &self.rules)) {
-                errors.push(RuleError::new(&r.meta.origin, r.meta.line, format!("correlation refers to unknown rule `{missing}`")));
+                errors.push(RuleError::new(
+                    &r.meta.origin,
+                    r.meta.line,
+                    format!("correlation refers to unknown rule `{missing}`"),
+                ));
                 keep[i] = false;
             }
         }
@@ -134,13 +188,22 @@ impl RuleSet {
         self.rules.retain(|_| *k.next().unwrap_or(&true));
         self.filters = vec![Vec::new(); self.rules.len()];
         for (fi, f) in self.rules.iter().enumerate() {
-            let RuleBody::Filter(def) = &f.body else { continue };
+            let RuleBody::Filter(def) = &f.body else {
+                continue;
+            };
             for (ri, r) in self.rules.iter().enumerate() {
                 if r.meta.kind != RuleKind::Detection {
                     continue;
                 }
-                let named = def.rules.iter().any(|n| r.meta.id.as_deref() == Some(n) || r.meta.name.as_deref() == Some(n));
-                let applies = if def.rules.is_empty() { f.meta.logsource.applies_to(&r.meta.logsource) } else { named };
+                let named = def
+                    .rules
+                    .iter()
+                    .any(|n| r.meta.id.as_deref() == Some(n) || r.meta.name.as_deref() == Some(n));
+                let applies = if def.rules.is_empty() {
+                    f.meta.logsource.applies_to(&r.meta.logsource)
+                } else {
+                    named
+                };
                 if applies {
                     self.filters[ri].push(fi);
                 }

@@ -18,19 +18,33 @@ fn any_value(v: &FieldValue<'_>, f: &mut impl FnMut(&FieldValue<'_>) -> bool) ->
 
 /// Tests a present field; `refs` holds (raw, lowercase) texts of the
 /// `fieldref` target when `t` is a field reference.
-pub(crate) fn test_value(t: &ValueTest, v: &SlotValue<'_>, refs: Option<&Vec<(String, String)>>) -> bool {
+pub(crate) fn test_value(
+    t: &ValueTest,
+    v: &SlotValue<'_>,
+    refs: Option<&Vec<(String, String)>>,
+) -> bool {
     match t {
         ValueTest::Str(p) => v.texts.iter().any(|(raw, lower)| p.matches(raw, lower)),
-        ValueTest::Regex(re) => v.texts.iter().any(|(raw, _)| re.is_match(raw)),
+        ValueTest::Regex(re, _) => v.texts.iter().any(|(raw, _)| re.is_match(raw)),
         ValueTest::Null => matches!(v.value, FieldValue::Null),
         ValueTest::Exists(b) => *b,
-        ValueTest::Num(op, n) => any_value(&v.value, &mut |x| x.as_f64().is_some_and(|x| op.test(x, *n))),
-        ValueTest::Cidr(net) => v.texts.iter().any(|(raw, _)| raw.trim().parse::<std::net::IpAddr>().is_ok_and(|ip| net.contains(&ip))),
+        ValueTest::Num(op, n) => any_value(&v.value, &mut |x| {
+            x.as_f64().is_some_and(|x| op.test(x, *n))
+        }),
+        ValueTest::Cidr(net) => v.texts.iter().any(|(raw, _)| {
+            raw.trim()
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| net.contains(&ip))
+        }),
         ValueTest::FieldRef { kind, cased, .. } => {
             let Some(other) = refs else { return false };
             v.texts.iter().any(|(raw, lower)| {
                 other.iter().any(|(oraw, olower)| {
-                    let (hay, needle) = if *cased { (raw.as_ref(), oraw.as_str()) } else { (lower.as_str(), olower.as_str()) };
+                    let (hay, needle) = if *cased {
+                        (raw.as_ref(), oraw.as_str())
+                    } else {
+                        (lower.as_str(), olower.as_str())
+                    };
                     match kind {
                         StrKind::Exact | StrKind::Any => hay == needle,
                         StrKind::Prefix => hay.starts_with(needle),
@@ -40,7 +54,10 @@ pub(crate) fn test_value(t: &ValueTest, v: &SlotValue<'_>, refs: Option<&Vec<(St
                 })
             })
         }
-        ValueTest::Time(part, op, n) => v.texts.iter().any(|(raw, _)| time_part(raw, *part).is_some_and(|x| op.test(x as f64, *n as f64))),
+        ValueTest::Time(part, op, n) => v
+            .texts
+            .iter()
+            .any(|(raw, _)| time_part(raw, *part).is_some_and(|x| op.test(x as f64, *n as f64))),
         ValueTest::Never => false,
     }
 }
@@ -54,7 +71,10 @@ fn time_part(text: &str, part: TimePart) -> Option<i64> {
     } else if let Ok(dt) = text.parse::<jiff::civil::DateTime>() {
         dt
     } else if let Ok(ms) = text.parse::<i64>() {
-        jiff::Timestamp::from_millisecond(ms).ok()?.to_zoned(jiff::tz::TimeZone::UTC).datetime()
+        jiff::Timestamp::from_millisecond(ms)
+            .ok()?
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .datetime()
     } else {
         return None;
     };
@@ -88,7 +108,10 @@ mod tests {
     #[test]
     fn time_parts() {
         assert_eq!(time_part("2024-05-01T10:20:30Z", TimePart::Hour), Some(10));
-        assert_eq!(time_part("2024-05-01 10:20:30.123", TimePart::Minute), Some(20));
+        assert_eq!(
+            time_part("2024-05-01 10:20:30.123", TimePart::Minute),
+            Some(20)
+        );
         assert_eq!(time_part("2024-01-03T00:00:00Z", TimePart::Week), Some(1));
         assert_eq!(time_part("nope", TimePart::Year), None);
     }

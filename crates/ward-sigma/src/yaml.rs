@@ -293,9 +293,14 @@ mod tests {
         assert_eq!(docs.len(), 2);
         let b = docs[0].get("b").unwrap();
         assert_eq!(b.line, 3);
-        let NodeKind::Seq(items) = &b.kind else { panic!() };
+        let NodeKind::Seq(items) = &b.kind else {
+            panic!()
+        };
         assert_eq!(items[1].kind, NodeKind::Scalar(Scalar::Str("0010".into())));
-        assert_eq!(docs[0].get("a").unwrap().kind, NodeKind::Scalar(Scalar::Int(1)));
+        assert_eq!(
+            docs[0].get("a").unwrap().kind,
+            NodeKind::Scalar(Scalar::Int(1))
+        );
         assert!(docs[1].get("c").unwrap().is_null());
     }
 

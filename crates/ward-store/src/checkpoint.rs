@@ -73,7 +73,10 @@ impl StoreKey {
             let mut id = [0u8; 8];
             rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
             let origin = format!("ward.store/{}", hex::encode(id));
-            let text = format!("{KEY_FILE_HEADER}\n{origin}\n{}\n", B64.encode(key.to_bytes()));
+            let text = format!(
+                "{KEY_FILE_HEADER}\n{origin}\n{}\n",
+                B64.encode(key.to_bytes())
+            );
             let tmp = kdir.join("signing.key.tmp");
             write_private(&tmp, text.as_bytes())?;
             std::fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename", &path, e))?;
@@ -93,7 +96,10 @@ impl StoreKey {
         if lines.next() != Some(KEY_FILE_HEADER) {
             return Err(bad("first line is not the key file header"));
         }
-        let origin = lines.next().ok_or_else(|| bad("no origin line"))?.to_owned();
+        let origin = lines
+            .next()
+            .ok_or_else(|| bad("no origin line"))?
+            .to_owned();
         if origin.is_empty() || origin.contains(['+', ' ', '\t']) {
             return Err(bad("origin contains '+' or whitespace"));
         }
@@ -163,7 +169,11 @@ fn key_hash(name: &str, key: &VerifyingKey) -> [u8; 4] {
 fn verifier_key_text(name: &str, key: &VerifyingKey) -> String {
     let mut blob = vec![1u8];
     blob.extend_from_slice(key.as_bytes());
-    format!("{name}+{}+{}", hex::encode(key_hash(name, key)), B64.encode(blob))
+    format!(
+        "{name}+{}+{}",
+        hex::encode(key_hash(name, key)),
+        B64.encode(blob)
+    )
 }
 
 /// A parsed verifier key.
@@ -191,14 +201,18 @@ impl VerifierKey {
             .decode(k)
             .map_err(|_| ProofError::BadKey("key is not base64".into()))?;
         if blob.len() != 33 || blob[0] != 1 {
-            return Err(ProofError::BadKey("not an Ed25519 key (type 0x01, 32 bytes)".into()));
+            return Err(ProofError::BadKey(
+                "not an Ed25519 key (type 0x01, 32 bytes)".into(),
+            ));
         }
         let mut kb = [0u8; 32];
         kb.copy_from_slice(&blob[1..]);
         let key = VerifyingKey::from_bytes(&kb)
             .map_err(|_| ProofError::BadKey("invalid Ed25519 point".into()))?;
         if key_hash(name, &key) != hash {
-            return Err(ProofError::BadKey("key hash does not match name and key".into()));
+            return Err(ProofError::BadKey(
+                "key hash does not match name and key".into(),
+            ));
         }
         Ok(VerifierKey {
             name: name.to_owned(),
@@ -213,23 +227,29 @@ impl VerifierKey {
         if note.len() > MAX_NOTE_LEN {
             return Err(ProofError::MalformedCheckpoint("note too large".into()));
         }
-        let split = note
-            .find("\n\n")
-            .ok_or_else(|| ProofError::MalformedCheckpoint("no blank line before signatures".into()))?;
+        let split = note.find("\n\n").ok_or_else(|| {
+            ProofError::MalformedCheckpoint("no blank line before signatures".into())
+        })?;
         let body = &note[..split + 1];
         let sigs = &note[split + 2..];
         for line in sigs.lines() {
             let Some(rest) = line.strip_prefix(SIG_PREFIX) else {
-                return Err(ProofError::MalformedCheckpoint("signature line without em dash".into()));
+                return Err(ProofError::MalformedCheckpoint(
+                    "signature line without em dash".into(),
+                ));
             };
             let Some((name, b64)) = rest.split_once(' ') else {
-                return Err(ProofError::MalformedCheckpoint("signature line without key name".into()));
+                return Err(ProofError::MalformedCheckpoint(
+                    "signature line without key name".into(),
+                ));
             };
             if name != self.name {
                 continue;
             }
             let Ok(blob) = B64.decode(b64) else {
-                return Err(ProofError::MalformedCheckpoint("signature is not base64".into()));
+                return Err(ProofError::MalformedCheckpoint(
+                    "signature is not base64".into(),
+                ));
             };
             if blob.len() != 68 || blob[..4] != self.hash {
                 continue;

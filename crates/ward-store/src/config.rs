@@ -152,7 +152,9 @@ impl RetentionPolicy {
         }
         for (i, h) in self.holds.iter().enumerate() {
             if h.until_ms < h.from_ms {
-                errs.push(format!("store.retention.holds[{i}]: until_ms is before from_ms"));
+                errs.push(format!(
+                    "store.retention.holds[{i}]: until_ms is before from_ms"
+                ));
             }
         }
         errs

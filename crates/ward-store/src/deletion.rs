@@ -61,15 +61,22 @@ pub fn write(
     }
     let leaves_path = dir.join(format!("{stem}.leaves"));
     crate::seal::write_synced(&leaves_path, &blob)?;
-    let reason: String = reason.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let reason: String = reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let body = format!(
         "ward-deletion v1\n{}\nrange {first} {last}\nreason {reason}\ntime {time_ms}\nleaves {}\n",
         key.origin,
         hex::encode(Sha256::digest(&blob))
     );
     let note = key.sign_note(&body);
+    // Written under a temporary name and renamed, so that a crash never
+    // leaves a half-written record that would block start-up.
     let path = dir.join(format!("{stem}.del"));
-    crate::seal::write_synced(&path, note.as_bytes())?;
+    let tmp = dir.join(format!("{stem}.del.tmp"));
+    crate::seal::write_synced(&tmp, note.as_bytes())?;
+    std::fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename", &path, e))?;
     crate::disk::sync_dir(dir)?;
     Ok(path)
 }
@@ -110,12 +117,18 @@ pub fn load(path: &Path, vk: &VerifierKey) -> Result<Deletion, String> {
     }
     let expected = format!("{}.del", stem(first, last));
     if path.file_name().and_then(|n| n.to_str()) != Some(expected.as_str()) {
-        return Err(format!("file name does not match its signed range (expected {expected})"));
+        return Err(format!(
+            "file name does not match its signed range (expected {expected})"
+        ));
     }
     let leaves_path = path.with_extension("leaves");
-    let blob = std::fs::read(&leaves_path).map_err(|e| format!("cannot read {}: {e}", leaves_path.display()))?;
+    let blob = std::fs::read(&leaves_path)
+        .map_err(|e| format!("cannot read {}: {e}", leaves_path.display()))?;
     if Some(hex::encode(Sha256::digest(&blob))) != digest {
-        return Err(format!("{} does not match the signed digest", leaves_path.display()));
+        return Err(format!(
+            "{} does not match the signed digest",
+            leaves_path.display()
+        ));
     }
     if blob.len() as u64 != (last - first + 1) * 32 {
         return Err("leaf hash list has the wrong length for the range".into());

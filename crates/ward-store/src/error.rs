@@ -53,6 +53,12 @@ pub enum StoreError {
     /// because the state of the file after a failed fsync is unknown.
     #[error("store is failed after an earlier write error: {0}")]
     Failed(String),
+    /// Another `Store` (in this or another process) has the directory open.
+    #[error("{path} is locked: the store is already open (one process at a time)")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
     /// The requested event id is not in the store.
     #[error("no event with id {0} in the store")]
     NotFound(String),

@@ -1,1 +1,72 @@
-//! ward-store
+//! Ward's event store: a durable, tamper-evident, append-only log of events
+//! with retention and search. No async: every call blocks; the application
+//! calls it from dedicated threads.
+//!
+//! - **Durable**: [`Store::append`] returns only after the records are
+//!   fsynced; concurrent appenders share one fsync (group commit). Start-up
+//!   cuts a torn tail and reports it ([`OpenReport`]).
+//! - **Tamper-evident**: every record is a leaf of an RFC 6962/9162 Merkle
+//!   tree; signed checkpoints (C2SP signed notes, Ed25519) are written at
+//!   intervals and at every sealed segment; [`verify`] recomputes everything
+//!   and names what is wrong; inclusion and consistency proofs check offline
+//!   with only [`Store::public_key`].
+//! - **Immutable**: sealed segments are compressed, indexed and 0444;
+//!   [`archive`] copies them to a write-once layout.
+//! - **Retention**: [`Store::apply_retention`] deletes whole expired
+//!   segments, leaving signed deletion records that keep the tree checkable.
+//! - **Search**: [`query::parse`] + [`Store::search`], pruning blocks by time
+//!   and bloom filters over the common fields.
+//!
+//! ```
+//! use ward_store::{Record, Store, StoreConfig, query};
+//! let dir = tempfile::tempdir().unwrap();
+//! let cfg = StoreConfig { dir: dir.path().into(), ..StoreConfig::default() };
+//! let (store, _report) = Store::open(cfg).unwrap();
+//! let offsets = store.append(vec![Record {
+//!     id: "e1".into(),
+//!     time_ms: 1_700_000_000_000,
+//!     category: vec!["authentication".into()],
+//!     terms: vec![("user.name".into(), "alice".into())],
+//!     body: br#"{"user":{"name":"alice"},"event":{"action":"login"}}"#.to_vec(),
+//! }]).unwrap();
+//! assert_eq!(offsets[0].0, 0);
+//! let hits = store.search(&query::parse("user.name:ALICE").unwrap(), &Default::default()).unwrap();
+//! assert_eq!(hits.hits.len(), 1);
+//! let proof = store.inclusion_proof("e1").unwrap();
+//! ward_store::verify_inclusion(&proof, &store.public_key()).unwrap();
+//! ```
+
+mod archive;
+mod checkpoint;
+mod config;
+mod deletion;
+mod disk;
+mod error;
+pub mod format;
+mod index;
+pub mod merkle;
+mod proof;
+pub mod query;
+mod record;
+mod recovery;
+mod retention;
+mod seal;
+mod search;
+mod segment;
+mod store;
+mod tree;
+mod verify;
+mod writer;
+
+pub use archive::{ArchiveReport, Manifest, ManifestEntry, archive};
+pub use checkpoint::Checkpoint;
+pub use config::{LegalHold, MIN_SECURITY_DAYS, RetentionPolicy, SECURITY_CATEGORIES, StoreConfig};
+pub use error::{ProofError, StoreError};
+pub use index::INDEXED_FIELDS;
+pub use proof::{ConsistencyProof, InclusionProof, verify_consistency, verify_inclusion};
+pub use query::Query;
+pub use record::{Offset, Record, StoredRecord};
+pub use retention::{RetentionAction, RetentionDecision};
+pub use search::{AggregationResult, Bucket, Hit, SearchOptions, SearchResult};
+pub use store::{OpenReport, Store, StoreStats, TornTail};
+pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_with_key};

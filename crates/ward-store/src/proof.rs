@@ -56,17 +56,23 @@ pub fn verify_inclusion(proof: &InclusionProof, public_key: &str) -> Result<(), 
     let vk = VerifierKey::parse(public_key)?;
     let cp = vk.open_checkpoint(&proof.checkpoint)?;
     if cp.size != proof.tree_size {
-        return Err(ProofError::Malformed("tree_size differs from the checkpoint's size".into()));
+        return Err(ProofError::Malformed(
+            "tree_size differs from the checkpoint's size".into(),
+        ));
     }
     let record = B64
         .decode(&proof.record)
         .map_err(|_| ProofError::Malformed("record is not base64".into()))?;
     let decoded = format::decode_record(&record).map_err(ProofError::Malformed)?;
     if decoded.id != proof.event_id {
-        return Err(ProofError::Malformed("record holds a different event id".into()));
+        return Err(ProofError::Malformed(
+            "record holds a different event id".into(),
+        ));
     }
     if decoded.offset != proof.leaf_index {
-        return Err(ProofError::Malformed("record holds a different offset".into()));
+        return Err(ProofError::Malformed(
+            "record holds a different offset".into(),
+        ));
     }
     let path = hashes_from_hex(&proof.path)?;
     let root = cp.root_hash()?;
@@ -88,14 +94,17 @@ pub fn verify_consistency(proof: &ConsistencyProof, public_key: &str) -> Result<
         if let Some(note) = note {
             let cp = vk.open_checkpoint(note)?;
             if cp.size != size || &cp.root != root {
-                return Err(ProofError::Malformed("checkpoint does not match the proof's size and root".into()));
+                return Err(ProofError::Malformed(
+                    "checkpoint does not match the proof's size and root".into(),
+                ));
             }
         }
     }
     let old_root = parse_hex_hash(&proof.old_root)?;
     let new_root = parse_hex_hash(&proof.new_root)?;
     let path = hashes_from_hex(&proof.path)?;
-    if merkle::verify_consistency_path(proof.old_size, proof.new_size, &old_root, &new_root, &path) {
+    if merkle::verify_consistency_path(proof.old_size, proof.new_size, &old_root, &new_root, &path)
+    {
         Ok(())
     } else {
         Err(ProofError::RootMismatch)
@@ -107,7 +116,9 @@ impl Store {
     /// checkpoint (one is signed now if the event is newer).
     pub fn inclusion_proof(&self, id: &str) -> Result<InclusionProof, StoreError> {
         let inner = &self.inner;
-        let rec = self.get(id)?.ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+        let rec = self
+            .get(id)?
+            .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
         let offset = rec.offset.0;
         let mut leaf = None;
         inner.for_each_leaf(offset, offset + 1, &mut |_, bytes| {
@@ -138,7 +149,11 @@ impl Store {
 
     /// Proof that the tree of `new_size` records extends that of
     /// `old_size`; `0 < old_size <= new_size <= ` the durable size.
-    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<ConsistencyProof, StoreError> {
+    pub fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, StoreError> {
         let inner = &self.inner;
         let (old_root, new_root, path) = {
             let tree = inner.tree.read();

@@ -65,6 +65,20 @@ pub fn all_terms<'a>(
         .chain(terms.iter().map(|(f, v)| (f.as_str(), v.as_str())))
 }
 
+/// The distinct fields with terms in a batch (computed once per batch, not
+/// per record).
+pub fn batch_fields(batch: &[Record]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in batch {
+        for (f, _) in all_terms(&r.id, &r.category, &r.terms) {
+            if !out.iter().any(|x| x == f) {
+                out.push(f.to_owned());
+            }
+        }
+    }
+    out
+}
+
 /// A record encoded as a write-ahead frame, everything but the offset done
 /// (checksum state and hash state wait for the last 8 bytes).
 pub struct Prepared {
@@ -78,8 +92,6 @@ pub struct Prepared {
     pub time_ms: i64,
     /// Term hashes for the in-memory block filter.
     pub term_hashes: Vec<u64>,
-    /// Fields that have terms.
-    pub fields: Vec<String>,
 }
 
 impl Prepared {
@@ -100,21 +112,15 @@ impl Prepared {
         let mut hash_prefix = sha2::Sha256::new();
         hash_prefix.update([0u8]);
         hash_prefix.update(&frame[rec_start..end]);
-        let mut term_hashes = Vec::with_capacity(r.terms.len() + 2);
-        let mut fields: Vec<String> = Vec::new();
-        for (f, v) in all_terms(&r.id, &r.category, &r.terms) {
-            term_hashes.push(crate::index::bloom::term_hash(f, v));
-            if !fields.iter().any(|x| x == f) {
-                fields.push(f.to_owned());
-            }
-        }
+        let term_hashes = all_terms(&r.id, &r.category, &r.terms)
+            .map(|(f, v)| crate::index::bloom::term_hash(f, v))
+            .collect();
         Ok(Prepared {
             frame,
             crc_prefix,
             hash_prefix,
             time_ms: r.time_ms,
             term_hashes,
-            fields,
         })
     }
 

@@ -52,7 +52,11 @@ pub enum RetentionDecision {
 impl Store {
     /// Applies the retention policy at time `now_ms`: returns every expired
     /// sealed segment with what was (or, with `dry_run`, would be) done.
-    pub fn apply_retention(&self, now_ms: i64, dry_run: bool) -> Result<Vec<RetentionAction>, StoreError> {
+    pub fn apply_retention(
+        &self,
+        now_ms: i64,
+        dry_run: bool,
+    ) -> Result<Vec<RetentionAction>, StoreError> {
         let inner = &self.inner;
         let policy = &inner.cfg.retention;
         let _one_at_a_time = inner.seal_lock.lock();
@@ -129,7 +133,11 @@ impl Store {
                     .map_err(|reason| StoreError::corrupt(&path, 0, reason))?;
                 std::fs::remove_file(&s.path).map_err(|e| StoreError::io("remove", &s.path, e))?;
                 disk::sync_dir(&inner.seg_dir)?;
-                inner.catalog.write().segments.retain(|x| x.first_offset() != first);
+                inner
+                    .catalog
+                    .write()
+                    .segments
+                    .retain(|x| x.first_offset() != first);
                 inner.deletions.write().push(deletion);
                 inner.deletions.write().sort_by_key(|d| d.first);
                 tracing::info!(first, last, "retention deleted a segment");

@@ -76,13 +76,16 @@ fn seal_one(inner: &Inner, seg: &Arc<Segment>) -> Result<(), StoreError> {
     };
     let first = o.header.first_offset;
     let final_path = inner.seg_dir.join(disk::segment_name(first, "seg"));
-    let tmp = inner.seg_dir.join(format!("{}.tmp", disk::segment_name(first, "seg")));
+    let tmp = inner
+        .seg_dir
+        .join(format!("{}.tmp", disk::segment_name(first, "seg")));
     if tmp.exists() {
         std::fs::remove_file(&tmp).map_err(|e| StoreError::io("remove", &tmp, e))?;
     }
     let mut w = SealedWriter::create(&tmp, first, o.header.created_ms)?;
     o.read_all(&mut |off, terms, rec| {
-        let bad = |reason: String| StoreError::corrupt(&o.path, 0, format!("record {off}: {reason}"));
+        let bad =
+            |reason: String| StoreError::corrupt(&o.path, 0, format!("record {off}: {reason}"));
         let d = format::decode_record(rec).map_err(bad)?;
         let t = format::decode_terms(terms).map_err(bad)?;
         w.add(rec, d.time_ms, &d.category, &t, &d.id)
@@ -124,7 +127,8 @@ impl Inner {
     pub(crate) fn checkpoint_at(&self, size: u64) -> Result<Checkpoint, StoreError> {
         let path = self.cp_dir.join(disk::segment_name(size, "cp"));
         if path.exists() {
-            let note = std::fs::read_to_string(&path).map_err(|e| StoreError::io("read", &path, e))?;
+            let note =
+                std::fs::read_to_string(&path).map_err(|e| StoreError::io("read", &path, e))?;
             return self
                 .verifier
                 .open_checkpoint(&note)
@@ -141,7 +145,9 @@ impl Inner {
             tree.view(|c| self.chunk_leaves(c, size)).root(size)?
         };
         let cp = self.key.checkpoint(size, &root, disk::now_ms());
-        let tmp = self.cp_dir.join(format!("{}.tmp", disk::segment_name(size, "cp")));
+        let tmp = self
+            .cp_dir
+            .join(format!("{}.tmp", disk::segment_name(size, "cp")));
         write_synced(&tmp, cp.note.as_bytes())?;
         std::fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename", &path, e))?;
         disk::sync_dir(&self.cp_dir)?;
@@ -166,7 +172,10 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 }
 
 /// The checkpoint with the largest size in `dir`, checked with `vk`.
-pub fn load_latest_checkpoint(dir: &Path, vk: &VerifierKey) -> Result<Option<Checkpoint>, StoreError> {
+pub fn load_latest_checkpoint(
+    dir: &Path,
+    vk: &VerifierKey,
+) -> Result<Option<Checkpoint>, StoreError> {
     let mut best: Option<(u64, std::path::PathBuf)> = None;
     for entry in std::fs::read_dir(dir).map_err(|e| StoreError::io("list", dir, e))? {
         let entry = entry.map_err(|e| StoreError::io("list", dir, e))?;
@@ -186,7 +195,11 @@ pub fn load_latest_checkpoint(dir: &Path, vk: &VerifierKey) -> Result<Option<Che
         .open_checkpoint(&note)
         .map_err(|e| StoreError::corrupt(&path, 0, e.to_string()))?;
     if cp.size != size {
-        return Err(StoreError::corrupt(&path, 0, "checkpoint size differs from its file name"));
+        return Err(StoreError::corrupt(
+            &path,
+            0,
+            "checkpoint size differs from its file name",
+        ));
     }
     Ok(Some(cp))
 }

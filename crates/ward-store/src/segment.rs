@@ -15,6 +15,11 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Called with `(offset, record bytes)` for each record read.
+pub type RecordVisitor<'a> = dyn FnMut(u64, &[u8]) -> Result<(), StoreError> + 'a;
+/// Called with `(offset, terms bytes, record bytes)` for each frame read.
+pub type FrameVisitor<'a> = dyn FnMut(u64, &[u8], &[u8]) -> Result<(), StoreError> + 'a;
+
 /// Records per in-memory block of an open segment.
 pub const MEM_BLOCK: u32 = 1024;
 /// Term capacity of an in-memory block filter.
@@ -66,27 +71,33 @@ impl Segment {
         match self {
             Segment::Sealed(s) => {
                 for (i, b) in s.index.blocks.iter().enumerate() {
-                    f(i, BlockView {
-                        first_offset: b.first_offset,
-                        count: b.count,
-                        min_time: b.min_time,
-                        max_time: b.max_time,
-                        fields: &b.fields,
-                        bloom: &b.bloom,
-                    });
+                    f(
+                        i,
+                        BlockView {
+                            first_offset: b.first_offset,
+                            count: b.count,
+                            min_time: b.min_time,
+                            max_time: b.max_time,
+                            fields: &b.fields,
+                            bloom: &b.bloom,
+                        },
+                    );
                 }
             }
             Segment::Open(o) => {
                 let st = o.state.read();
                 for (i, b) in st.blocks.iter().enumerate() {
-                    f(i, BlockView {
-                        first_offset: b.first_offset,
-                        count: b.count,
-                        min_time: b.min_time,
-                        max_time: b.max_time,
-                        fields: &b.fields,
-                        bloom: &b.bloom,
-                    });
+                    f(
+                        i,
+                        BlockView {
+                            first_offset: b.first_offset,
+                            count: b.count,
+                            min_time: b.min_time,
+                            max_time: b.max_time,
+                            fields: &b.fields,
+                            bloom: &b.bloom,
+                        },
+                    );
                 }
             }
         }
@@ -98,7 +109,7 @@ impl Segment {
         &self,
         from: u64,
         to: u64,
-        f: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>,
+        f: &mut RecordVisitor<'_>,
     ) -> Result<(), StoreError> {
         match self {
             Segment::Sealed(s) => s.read_range(from, to, f),
@@ -166,15 +177,9 @@ impl SealedSegment {
         read_block(&self.file, &self.path, meta)
     }
 
-    fn read_range(
-        &self,
-        from: u64,
-        to: u64,
-        f: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    fn read_range(&self, from: u64, to: u64, f: &mut RecordVisitor<'_>) -> Result<(), StoreError> {
         let blocks = &self.index.blocks;
-        let start = blocks
-            .partition_point(|b| b.first_offset + u64::from(b.count) <= from);
+        let start = blocks.partition_point(|b| b.first_offset + u64::from(b.count) <= from);
         for (i, b) in blocks.iter().enumerate().skip(start) {
             if b.first_offset >= to {
                 break;
@@ -186,7 +191,11 @@ impl SealedSegment {
                     break;
                 }
                 let rec = rec.map_err(|reason| {
-                    StoreError::corrupt(&self.path, b.pos, format!("record at block byte {at}: {reason}"))
+                    StoreError::corrupt(
+                        &self.path,
+                        b.pos,
+                        format!("record at block byte {at}: {reason}"),
+                    )
                 })?;
                 if off >= from {
                     f(off, rec)?;
@@ -240,7 +249,15 @@ pub struct MemBlock {
 
 impl OpenState {
     /// Records one durable frame.
-    pub fn add(&mut self, pos: u64, len: u64, time_ms: i64, term_hashes: &[u64], fields: &[String], first_offset: u64) {
+    pub fn add(
+        &mut self,
+        pos: u64,
+        len: u64,
+        time_ms: i64,
+        term_hashes: &[u64],
+        fields: &[String],
+        first_offset: u64,
+    ) {
         let offset = first_offset + self.positions.len() as u64;
         self.positions.push(pos);
         self.bytes = pos + len;
@@ -272,12 +289,7 @@ impl OpenState {
 }
 
 impl OpenSegment {
-    fn read_range(
-        &self,
-        from: u64,
-        to: u64,
-        f: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    fn read_range(&self, from: u64, to: u64, f: &mut RecordVisitor<'_>) -> Result<(), StoreError> {
         let first = self.header.first_offset;
         let (start_pos, end_pos, starts) = {
             let st = self.state.read();
@@ -301,7 +313,9 @@ impl OpenSegment {
                 format::Frame::Short => {
                     return Err(StoreError::corrupt(&self.path, *p, "frame cut off"));
                 }
-                format::Frame::Bad(reason) => return Err(StoreError::corrupt(&self.path, *p, reason)),
+                format::Frame::Bad(reason) => {
+                    return Err(StoreError::corrupt(&self.path, *p, reason));
+                }
             };
             let (_, rec) = format::split_payload(payload)
                 .map_err(|reason| StoreError::corrupt(&self.path, *p, reason))?;
@@ -312,10 +326,7 @@ impl OpenSegment {
     }
 
     /// Reads every frame with its terms (for sealing).
-    pub fn read_all(
-        &self,
-        f: &mut dyn FnMut(u64, &[u8], &[u8]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    pub fn read_all(&self, f: &mut FrameVisitor<'_>) -> Result<(), StoreError> {
         let (positions, end) = {
             let st = self.state.read();
             (st.positions.clone(), st.bytes)
@@ -330,7 +341,11 @@ impl OpenSegment {
         for (i, p) in positions.iter().enumerate() {
             let at = (p - start) as usize;
             let format::Frame::Ok { payload, .. } = format::parse_frame(&buf[at..]) else {
-                return Err(StoreError::corrupt(&self.path, *p, "bad frame while sealing"));
+                return Err(StoreError::corrupt(
+                    &self.path,
+                    *p,
+                    "bad frame while sealing",
+                ));
             };
             let (terms, rec) = format::split_payload(payload)
                 .map_err(|reason| StoreError::corrupt(&self.path, *p, reason))?;
@@ -350,14 +365,18 @@ pub struct Catalog {
 impl Catalog {
     /// The segment holding `offset`, if any (deleted ranges have none).
     pub fn find(&self, offset: u64) -> Option<Arc<Segment>> {
-        let i = self.segments.partition_point(|s| s.first_offset() <= offset);
+        let i = self
+            .segments
+            .partition_point(|s| s.first_offset() <= offset);
         let s = self.segments.get(i.checked_sub(1)?)?;
         (offset < s.first_offset() + s.count()).then(|| s.clone())
     }
 
     /// The first segment starting after `offset`.
     pub fn next_after(&self, offset: u64) -> Option<Arc<Segment>> {
-        let i = self.segments.partition_point(|s| s.first_offset() <= offset);
+        let i = self
+            .segments
+            .partition_point(|s| s.first_offset() <= offset);
         self.segments.get(i).cloned()
     }
 
@@ -384,10 +403,7 @@ pub struct WalScan {
 }
 
 /// Scans a write-ahead file; `f` sees each good frame's payload.
-pub fn scan_wal(
-    path: &std::path::Path,
-    f: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>,
-) -> Result<WalScan, StoreError> {
+pub fn scan_wal(path: &std::path::Path, f: &mut RecordVisitor<'_>) -> Result<WalScan, StoreError> {
     let bytes = std::fs::read(path).map_err(|e| StoreError::io("read", path, e))?;
     let header = FileHeader::decode(&bytes, format::WAL_MAGIC, path)?;
     let mut pos = format::HEADER_LEN;

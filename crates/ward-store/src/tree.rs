@@ -56,7 +56,7 @@ impl TreeCache {
             }
             self.levels[level].push(h);
             let n = self.levels[level].len();
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 break;
             }
             h = node_hash(&self.levels[level][n - 2], &self.levels[level][n - 1]);
@@ -125,7 +125,7 @@ where
         if n == 1 {
             return self.leaf(start);
         }
-        if n % CHUNK == 0 && start % n == 0 && (n / CHUNK).is_power_of_two() {
+        if n.is_multiple_of(CHUNK) && start.is_multiple_of(n) && (n / CHUNK).is_power_of_two() {
             let j = (n / CHUNK).trailing_zeros() as usize;
             let i = (start / CHUNK) >> j;
             if let Some(h) = self.tree.levels.get(j).and_then(|l| l.get(i as usize)) {
@@ -151,7 +151,7 @@ mod tests {
         for (i, h) in leaves.iter().enumerate() {
             t.push_leaf(*h);
             let size = i as u64 + 1;
-            if size % 97 == 0 || size < 300 {
+            if size.is_multiple_of(97) || size < 300 {
                 let mut v = t.view(|c| {
                     Ok::<_, ()>(leaves[(c * CHUNK) as usize..((c + 1) * CHUNK) as usize].to_vec())
                 });
@@ -161,7 +161,13 @@ mod tests {
                 let idx = size / 3;
                 let p = inclusion_path(&mut v, idx, size).unwrap();
                 let root = root_of(&leaves[..size as usize]);
-                assert!(verify_inclusion_path(&leaves[idx as usize], idx, size, &p, &root));
+                assert!(verify_inclusion_path(
+                    &leaves[idx as usize],
+                    idx,
+                    size,
+                    &p,
+                    &root
+                ));
             }
         }
     }

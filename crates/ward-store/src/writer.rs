@@ -149,8 +149,14 @@ impl Inner {
         let prepared: Result<Vec<Prepared>, StoreError> = batch
             .iter()
             .enumerate()
-            .map(|(index, r)| Prepared::new(r).map_err(|reason| StoreError::InvalidRecord { index, reason }))
+            .map(|(index, r)| {
+                Prepared::new(r).map_err(|reason| StoreError::InvalidRecord { index, reason })
+            })
             .collect();
+        // The batch's fields go with its first record: an in-memory block
+        // lists a field if any record in it brought the field, and a block
+        // that misses a field is never pruned on it (safe).
+        let mut fields = crate::record::batch_fields(&batch);
         let mut st = w.state.lock();
         w.encoding.fetch_sub(1, Ordering::SeqCst);
         let prepared = prepared?;
@@ -166,7 +172,7 @@ impl Inner {
                 len: p.frame.len() as u64,
                 time_ms: p.time_ms,
                 term_hashes: p.term_hashes,
-                fields: p.fields,
+                fields: std::mem::take(&mut fields),
             });
             st.next_offset += 1;
         }
@@ -203,7 +209,8 @@ impl Inner {
         let meta = std::mem::take(&mut st.meta);
         let end = st.next_offset;
         let rotate = std::mem::take(&mut st.rotate);
-        let result = MutexGuard::unlocked(st, || self.write_group(&buf, &hashes, &meta, end, rotate));
+        let result =
+            MutexGuard::unlocked(st, || self.write_group(&buf, &hashes, &meta, end, rotate));
         match result {
             Ok(()) => {
                 st.durable = end;
@@ -245,17 +252,31 @@ impl Inner {
                 .map_err(|e| StoreError::io("fsync", &wal.path, e))?;
             self.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
             self.stats.groups.fetch_add(1, Ordering::Relaxed);
-            self.stats.group_records.fetch_add(hashes.len() as u64, Ordering::Relaxed);
-            self.stats.max_group.fetch_max(hashes.len() as u64, Ordering::Relaxed);
+            self.stats
+                .group_records
+                .fetch_add(hashes.len() as u64, Ordering::Relaxed);
+            self.stats
+                .max_group
+                .fetch_max(hashes.len() as u64, Ordering::Relaxed);
             if let Segment::Open(o) = &*wal.segment {
                 let mut os = o.state.write();
                 let mut pos = wal.bytes;
                 for m in meta {
-                    os.add(pos, m.len, m.time_ms, &m.term_hashes, &m.fields, o.header.first_offset);
+                    os.add(
+                        pos,
+                        m.len,
+                        m.time_ms,
+                        &m.term_hashes,
+                        &m.fields,
+                        o.header.first_offset,
+                    );
                     pos += m.len;
                 }
             }
             wal.bytes += buf.len() as u64;
+            // Fsynced: readers may see these records now. Published before
+            // the tree grows so that every leaf in the tree is readable.
+            self.durable.store(end, Ordering::SeqCst);
             let mut tree = self.tree.write();
             for h in hashes {
                 tree.push_leaf(*h);

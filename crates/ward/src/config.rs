@@ -36,7 +36,7 @@ pub struct RawConfig {
     /// Detection: rule and pipeline paths.
     pub detect: DetectConfig,
     /// Alerting: owners, routes, receivers, SLAs.
-    pub alerting: crate::alert::config::AlertingConfig,
+    pub alerting: ward_alert::AlertingConfig,
 }
 
 /// `[server]`
@@ -173,8 +173,10 @@ pub struct RetentionConfig {
     pub categories: BTreeMap<String, u32>,
     /// Allow less than 365 days for security categories.
     pub force: bool,
-    /// Legal holds: nothing matching is deleted while listed.
-    pub legal_holds: Vec<String>,
+    /// A legal hold on everything: nothing is deleted while true.
+    pub legal_hold: bool,
+    /// Legal holds on event-time ranges: segments holding such events are kept.
+    pub holds: Vec<HoldConfig>,
     /// How often the retention task runs, e.g. "1h".
     pub interval: String,
 }
@@ -185,10 +187,23 @@ impl Default for RetentionConfig {
             default_days: 400,
             categories: BTreeMap::new(),
             force: false,
-            legal_holds: Vec::new(),
+            legal_hold: false,
+            holds: Vec::new(),
             interval: "1h".into(),
         }
     }
+}
+
+/// One `[[retention.holds]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldConfig {
+    /// Why (a case reference).
+    pub reason: String,
+    /// Start of the held event-time range: a date or RFC 3339 time.
+    pub from: String,
+    /// End of the held range.
+    pub until: String,
 }
 
 /// `[detect]`
@@ -407,6 +422,18 @@ impl RawConfig {
                     &days.to_string(),
                     "security events are kept at least 365 days; raise it or set retention.force = true",
                 );
+            }
+        }
+        let now = jiff::Timestamp::now();
+        for (i, h) in self.retention.holds.iter().enumerate() {
+            for (k, v) in [("from", &h.from), ("until", &h.until)] {
+                if crate::store::parse_time_bound(v, now).is_err() {
+                    bad(
+                        &format!("retention.holds[{i}].{k}"),
+                        v,
+                        "write a date (2026-01-31) or an RFC 3339 time",
+                    );
+                }
             }
         }
         if self.retention.default_days < 365 && !self.retention.force {

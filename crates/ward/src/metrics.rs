@@ -77,7 +77,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let help = self.help.lock().clone();
         let mut out = String::new();
-        let mut header = |out: &mut String, name: &str, kind: &str, last: &mut String| {
+        let header = |out: &mut String, name: &str, kind: &str, last: &mut String| {
             if last != name {
                 if let Some(h) = help.get(name) {
                     let _ = writeln!(out, "# HELP {name} {h}");

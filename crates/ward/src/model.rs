@@ -31,34 +31,5 @@ pub struct Ack {
 }
 
 /// What detection produces: a rule (or enricher) matched, for a group of
-/// events, in a window. Its id is derived from (rule, group key, window),
-/// so a replay of the log never makes a second one.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Finding {
-    pub id: String,
-    pub rule_id: String,
-    pub rule_title: String,
-    /// Sigma level: informational, low, medium, high, critical.
-    pub level: String,
-    #[serde(default)]
-    pub tags: Vec<String>,
-    #[serde(default)]
-    pub description: String,
-    /// `field=value` pairs the rule grouped by (empty for single-event rules).
-    #[serde(default)]
-    pub group_key: std::collections::BTreeMap<String, String>,
-    /// `event.id` of the events that made the finding.
-    pub evidence: Vec<String>,
-    /// Event time of the first and last evidence (RFC 3339 UTC).
-    pub first_seen: String,
-    pub last_seen: String,
-    /// Labels for routing and ownership (service.name, host.name, user.name,
-    /// tenant.id, repository.name, …) taken from the evidence.
-    #[serde(default)]
-    pub labels: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
-    pub runbook: Option<String>,
-    /// Correlation value (count, sum, …) where the rule has one.
-    #[serde(default)]
-    pub value: Option<f64>,
-}
+/// events, in a window. Defined by `ward-alert`, which takes it over.
+pub use ward_alert::Finding;

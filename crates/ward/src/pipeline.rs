@@ -209,3 +209,25 @@ pub fn start_detection(
         Arc::clone(metrics),
     )
 }
+
+/// Stores the audit events that alerting emits (acknowledgements,
+/// resolutions, assignments…) as ordinary events of source `ward`.
+pub fn store_audit_events(mut audit: mpsc::Receiver<serde_json::Value>, pipeline: Pipeline) {
+    tokio::spawn(async move {
+        let ctx = crate::normalize::context("ward", "ward-alerting", "default");
+        while let Some(v) = audit.recv().await {
+            let serde_json::Value::Object(map) = v else { continue };
+            let event = crate::normalize::finish(crate::model::Event(map), &ctx);
+            let batch = Batch {
+                events: vec![event],
+                input: "ward".into(),
+                source: "ward-alerting".into(),
+                tenant: "default".into(),
+                received: std::time::Instant::now(),
+            };
+            if let Err(e) = pipeline.submit_wait(batch).await {
+                tracing::error!(error = %e, "audit event could not be stored");
+            }
+        }
+    });
+}

@@ -37,10 +37,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.raw.limits.queue_capacity,
         8,
     );
-    let alerts = Arc::new(
-        crate::alert::Alerts::start(&config, Arc::clone(&store), pipeline.clone(), Arc::clone(&metrics))
-            .await?,
-    );
+    let (alerts, audit) = crate::alert::Alerts::start(&config).await?;
+    let alerts = Arc::new(alerts);
+    crate::pipeline::store_audit_events(audit, pipeline.clone());
     crate::pipeline::start_detection(&config, &store, &pipeline, &alerts, &metrics)?;
     tokio::spawn(crate::store::retention_task(
         Arc::clone(&store),
@@ -50,7 +49,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config: Arc::clone(&config),
         pipeline,
         store: Arc::clone(&store),
-        tokens,
+        tokens: Arc::new(tokens),
         metrics,
         limits: crate::normalize::limits(&config.raw.limits),
         redact,

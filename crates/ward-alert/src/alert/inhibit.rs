@@ -18,7 +18,11 @@ pub struct InhibitRule {
 }
 
 impl InhibitRule {
-    pub(crate) fn compile(cfg: &InhibitRuleConfig, key: &str, problems: &mut Problems) -> InhibitRule {
+    pub(crate) fn compile(
+        cfg: &InhibitRuleConfig,
+        key: &str,
+        problems: &mut Problems,
+    ) -> InhibitRule {
         let mut parse = |list: &[String], field: &str| {
             let mut out = Vec::new();
             for (i, m) in list.iter().enumerate() {
@@ -54,7 +58,10 @@ pub struct Inhibitor<'a> {
 }
 
 impl<'a> Inhibitor<'a> {
-    pub fn new(rules: &'a [InhibitRule], firing: Vec<(&'a str, &'a BTreeMap<String, String>)>) -> Self {
+    pub fn new(
+        rules: &'a [InhibitRule],
+        firing: Vec<(&'a str, &'a BTreeMap<String, String>)>,
+    ) -> Self {
         Inhibitor { rules, firing }
     }
 }
@@ -87,12 +94,40 @@ mod tests {
         let rules = vec![InhibitRule::compile(&cfg, "inhibit_rules[0]", &mut p)];
         assert!(p.0.is_empty());
         let l = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
-        let src = l(&[("alertname", "DatabaseDown"), ("host", "db1"), ("severity", "critical")]);
+        let src = l(&[
+            ("alertname", "DatabaseDown"),
+            ("host", "db1"),
+            ("severity", "critical"),
+        ]);
         let inh = Inhibitor::new(&rules, vec![("src", &src)]);
-        assert!(inh.mutes("t", &l(&[("alertname", "QueryErrors"), ("host", "db1"), ("severity", "high")])));
-        assert!(!inh.mutes("t", &l(&[("alertname", "QueryErrors"), ("host", "db2"), ("severity", "high")])));
-        assert!(!inh.mutes("t", &l(&[("alertname", "X"), ("host", "db1"), ("severity", "critical")])));
+        assert!(inh.mutes(
+            "t",
+            &l(&[
+                ("alertname", "QueryErrors"),
+                ("host", "db1"),
+                ("severity", "high")
+            ])
+        ));
+        assert!(!inh.mutes(
+            "t",
+            &l(&[
+                ("alertname", "QueryErrors"),
+                ("host", "db2"),
+                ("severity", "high")
+            ])
+        ));
+        assert!(!inh.mutes(
+            "t",
+            &l(&[
+                ("alertname", "X"),
+                ("host", "db1"),
+                ("severity", "critical")
+            ])
+        ));
     }
 }

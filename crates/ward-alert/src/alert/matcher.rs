@@ -56,7 +56,9 @@ impl Matcher {
     /// Builds a matcher from its parts (the API form of a silence).
     pub fn new(name: &str, op: MatchOp, value: &str) -> Result<Matcher, String> {
         if !valid_name(name) {
-            return Err(format!("label name {name:?} is not valid: use letters, digits, '_' and '.'"));
+            return Err(format!(
+                "label name {name:?} is not valid: use letters, digits, '_' and '.'"
+            ));
         }
         let regex = match op {
             MatchOp::Regex | MatchOp::NotRegex => Some(
@@ -81,11 +83,14 @@ impl Matcher {
             return Err(format!("matcher is longer than {MAX_MATCHER_LEN} bytes"));
         }
         let s = input.trim();
-        let name_end = s
-            .find(|c: char| matches!(c, '=' | '!' | '~'))
-            .ok_or_else(|| "expected an operator (=, !=, =~ or !~) after the label name".to_string())?;
+        let name_end = s.find(['=', '!', '~']).ok_or_else(|| {
+            "expected an operator (=, !=, =~ or !~) after the label name".to_string()
+        })?;
         let name = s[..name_end].trim();
-        let name = name.strip_prefix('"').and_then(|n| n.strip_suffix('"')).unwrap_or(name);
+        let name = name
+            .strip_prefix('"')
+            .and_then(|n| n.strip_suffix('"'))
+            .unwrap_or(name);
         let rest = &s[name_end..];
         let (op, rest) = if let Some(r) = rest.strip_prefix("=~") {
             (MatchOp::Regex, r)
@@ -137,7 +142,9 @@ fn valid_name(name: &str) -> bool {
 fn parse_value(s: &str) -> Result<String, String> {
     let Some(inner) = s.strip_prefix('"') else {
         if s.contains(['"', '{', '}', ',']) {
-            return Err("unquoted value holds a quote, brace or comma: put it in double quotes".into());
+            return Err(
+                "unquoted value holds a quote, brace or comma: put it in double quotes".into(),
+            );
         }
         return Ok(s.to_string());
     };
@@ -158,7 +165,10 @@ fn parse_value(s: &str) -> Result<String, String> {
             },
             '"' => {
                 if !inner[i + 1..].trim().is_empty() {
-                    return Err(format!("unexpected text after the closing quote at byte {}", i + 2));
+                    return Err(format!(
+                        "unexpected text after the closing quote at byte {}",
+                        i + 2
+                    ));
                 }
                 return Ok(out);
             }
@@ -173,15 +183,24 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn parses_alertmanager_syntax() {
         let m = Matcher::parse(r#"severity=~"high|critical""#).unwrap();
-        assert_eq!((m.name.as_str(), m.op, m.value.as_str()), ("severity", MatchOp::Regex, "high|critical"));
+        assert_eq!(
+            (m.name.as_str(), m.op, m.value.as_str()),
+            ("severity", MatchOp::Regex, "high|critical")
+        );
         assert!(m.matches(&labels(&[("severity", "critical")])));
-        assert!(!m.matches(&labels(&[("severity", "criticalx")])), "regex is anchored");
+        assert!(
+            !m.matches(&labels(&[("severity", "criticalx")])),
+            "regex is anchored"
+        );
         let m = Matcher::parse("service.name != checkout").unwrap();
         assert_eq!(m.op, MatchOp::NotEqual);
         assert!(m.matches(&labels(&[])));
@@ -195,7 +214,11 @@ mod tests {
     fn missing_label_is_empty() {
         assert!(Matcher::parse(r#"team="""#).unwrap().matches(&labels(&[])));
         assert!(!Matcher::parse(r#"team!="""#).unwrap().matches(&labels(&[])));
-        assert!(Matcher::parse(r#"team!~"a.*""#).unwrap().matches(&labels(&[])));
+        assert!(
+            Matcher::parse(r#"team!~"a.*""#)
+                .unwrap()
+                .matches(&labels(&[]))
+        );
     }
 
     #[test]

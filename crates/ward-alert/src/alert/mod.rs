@@ -83,7 +83,9 @@ impl Severity {
 
     /// Parses a Sigma level (case-insensitive).
     pub fn parse(s: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
     }
 
     pub fn as_str(self) -> &'static str {

@@ -93,15 +93,19 @@ mod tests {
     #[test]
     fn most_specific_mapping_wins() {
         let mut r = Registry::default();
-        r.map_mut(OwnedKind::Tenants).insert("acme".into(), "acme-sec".into());
-        r.map_mut(OwnedKind::Services).insert("checkout".into(), "payments".into());
-        let labels: BTreeMap<String, String> = [("tenant.id", "acme"), ("service.name", "checkout")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        r.map_mut(OwnedKind::Tenants)
+            .insert("acme".into(), "acme-sec".into());
+        r.map_mut(OwnedKind::Services)
+            .insert("checkout".into(), "payments".into());
+        let labels: BTreeMap<String, String> =
+            [("tenant.id", "acme"), ("service.name", "checkout")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         assert_eq!(r.owner_of(&labels).as_deref(), Some("payments"));
-        let only_tenant: BTreeMap<String, String> =
-            [("tenant.id".to_string(), "acme".to_string())].into_iter().collect();
+        let only_tenant: BTreeMap<String, String> = [("tenant.id".to_string(), "acme".to_string())]
+            .into_iter()
+            .collect();
         assert_eq!(r.owner_of(&only_tenant).as_deref(), Some("acme-sec"));
         assert_eq!(r.owner_of(&BTreeMap::new()), None);
     }

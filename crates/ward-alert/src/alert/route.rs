@@ -107,7 +107,11 @@ impl Route {
 
     /// The targets of an alert; `team_receiver` replaces the root's receiver
     /// when nothing more specific matched.
-    pub fn targets(&self, labels: &BTreeMap<String, String>, team_receiver: Option<&str>) -> Vec<Target> {
+    pub fn targets(
+        &self,
+        labels: &BTreeMap<String, String>,
+        team_receiver: Option<&str>,
+    ) -> Vec<Target> {
         self.match_labels(labels)
             .into_iter()
             .map(|r| match team_receiver {
@@ -141,7 +145,13 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn compile(&self, cfg: &RouteConfig, parent: &RouteOpts, key: String, problems: &mut Problems) -> Route {
+    fn compile(
+        &self,
+        cfg: &RouteConfig,
+        parent: &RouteOpts,
+        key: String,
+        problems: &mut Problems,
+    ) -> Route {
         let mut opts = parent.clone();
         if let Some(r) = &cfg.receiver {
             if !self.receivers.contains(r) {
@@ -172,8 +182,16 @@ impl Ctx<'_> {
         }
         for (field, value, slot) in [
             ("group_wait", &cfg.group_wait, &mut opts.group_wait),
-            ("group_interval", &cfg.group_interval, &mut opts.group_interval),
-            ("repeat_interval", &cfg.repeat_interval, &mut opts.repeat_interval),
+            (
+                "group_interval",
+                &cfg.group_interval,
+                &mut opts.group_interval,
+            ),
+            (
+                "repeat_interval",
+                &cfg.repeat_interval,
+                &mut opts.repeat_interval,
+            ),
         ] {
             if let Some(v) = value
                 && let Some(d) = problems.duration(&format!("{key}.{field}"), v)
@@ -182,11 +200,23 @@ impl Ctx<'_> {
             }
         }
         if cfg.group_interval.is_some() && opts.group_interval.is_zero() {
-            problems.push(format!("{key}.group_interval"), "0", "group_interval must be longer than zero");
+            problems.push(
+                format!("{key}.group_interval"),
+                "0",
+                "group_interval must be longer than zero",
+            );
         }
         for (field, names, slot) in [
-            ("mute_time_intervals", &cfg.mute_time_intervals, &mut opts.mute_time_intervals),
-            ("active_time_intervals", &cfg.active_time_intervals, &mut opts.active_time_intervals),
+            (
+                "mute_time_intervals",
+                &cfg.mute_time_intervals,
+                &mut opts.mute_time_intervals,
+            ),
+            (
+                "active_time_intervals",
+                &cfg.active_time_intervals,
+                &mut opts.active_time_intervals,
+            ),
         ] {
             for (i, n) in names.iter().enumerate() {
                 if !self.intervals.contains(n) {
@@ -230,7 +260,10 @@ mod tests {
 
     fn tree(toml_src: &str) -> (Route, Vec<crate::config::Problem>) {
         let cfg: RouteConfig = toml::from_str(toml_src).unwrap();
-        let receivers = ["default", "pager", "slack", "db"].iter().map(|s| s.to_string()).collect();
+        let receivers = ["default", "pager", "slack", "db"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let intervals = ["weekends".to_string()].into_iter().collect();
         let mut p = Problems::default();
         let r = Route::compile(&cfg, "default", &receivers, &intervals, &mut p);
@@ -238,7 +271,10 @@ mod tests {
     }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     const TREE: &str = r#"
@@ -261,13 +297,20 @@ mod tests {
         let (r, problems) = tree(TREE);
         assert!(problems.is_empty(), "{problems:?}");
         let got = |l: &[(&str, &str)]| {
-            r.targets(&labels(l), None).into_iter().map(|t| t.opts.receiver.clone()).collect::<Vec<_>>()
+            r.targets(&labels(l), None)
+                .into_iter()
+                .map(|t| t.opts.receiver.clone())
+                .collect::<Vec<_>>()
         };
-        assert_eq!(got(&[("severity", "critical"), ("service", "db")]), ["pager", "db"]);
+        assert_eq!(
+            got(&[("severity", "critical"), ("service", "db")]),
+            ["pager", "db"]
+        );
         assert_eq!(got(&[("severity", "low"), ("service", "db")]), ["db"]);
         assert_eq!(got(&[("severity", "low"), ("service", "web")]), ["slack"]);
         assert_eq!(got(&[("severity", "low")]), ["default"]);
-        assert_eq!(got(&[("severity", "critical")]), ["pager", "default"]);
+        // As in Alertmanager: a match with `continue` still counts, so the root does not take it.
+        assert_eq!(got(&[("severity", "critical")]), ["pager"]);
     }
 
     #[test]
@@ -275,7 +318,10 @@ mod tests {
         let (r, _) = tree(TREE);
         assert_eq!(r.routes[0].opts.group_wait, Duration::ZERO);
         assert_eq!(r.routes[1].opts.group_wait, Duration::from_secs(10));
-        assert_eq!(r.routes[1].opts.repeat_interval, Duration::from_secs(4 * 3600));
+        assert_eq!(
+            r.routes[1].opts.repeat_interval,
+            Duration::from_secs(4 * 3600)
+        );
     }
 
     #[test]

@@ -90,7 +90,9 @@ impl ActiveSilences {
 
 impl Muter for ActiveSilences {
     fn mutes(&self, _alert_id: &str, labels: &BTreeMap<String, String>) -> bool {
-        self.0.iter().any(|(_, m)| m.iter().all(|m| m.matches(labels)))
+        self.0
+            .iter()
+            .any(|(_, m)| m.iter().all(|m| m.matches(labels)))
     }
 }
 
@@ -115,8 +117,16 @@ mod tests {
             created_at: t("2026-01-01T09:00:00Z"),
         };
         let labels: BTreeMap<String, String> = [("service".to_string(), "db".to_string())].into();
-        for (now, want) in [("2026-01-01T09:59:59Z", false), ("2026-01-01T10:30:00Z", true), ("2026-01-01T11:00:00Z", false)] {
-            assert_eq!(ActiveSilences::at([&s], t(now)).mutes("a", &labels), want, "{now}");
+        for (now, want) in [
+            ("2026-01-01T09:59:59Z", false),
+            ("2026-01-01T10:30:00Z", true),
+            ("2026-01-01T11:00:00Z", false),
+        ] {
+            assert_eq!(
+                ActiveSilences::at([&s], t(now)).mutes("a", &labels),
+                want,
+                "{now}"
+            );
         }
         assert_eq!(s.state(t("2026-01-01T11:00:00Z")), SilenceState::Expired);
     }

@@ -29,70 +29,49 @@ use crate::event::Event;
 use serde_json::Value;
 
 /// Keys that mark an event as AI wherever they appear.
-const UNIQUE: &[(&str, &str)] = &[
-    ("ai_tool", "ai.tool.name"),
-    ("ai_tool_name", "ai.tool.name"),
-    ("aiTool", "ai.tool.name"),
-    ("ai_model", "ai.model.name"),
-    ("aiModel", "ai.model.name"),
-    ("ai_provider", "ai.provider.name"),
-    ("prompt", "ai.prompt.text"),
-    ("prompt_text", "ai.prompt.text"),
-    ("ai_prompt", "ai.prompt.text"),
-    ("context_files", "ai.context.files"),
-    ("contextFiles", "ai.context.files"),
-    ("files_in_context", "ai.context.files"),
-    ("generated_code", "ai.code.generated"),
-    ("code_generated", "ai.code.generated"),
-    ("ai_generated_code", "ai.code.generated"),
-    ("code_origin", "code.origin"),
-    ("codeOrigin", "code.origin"),
-    ("ai_generated", "code.origin"),
-    ("repository_sensitivity", "repository.sensitivity"),
-    ("repo_sensitivity", "repository.sensitivity"),
-    ("prompt_tokens", "ai.usage.input_tokens"),
-    ("completion_tokens", "ai.usage.output_tokens"),
-];
+fn unique(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "ai_tool" | "ai_tool_name" | "aiTool" => "ai.tool.name",
+        "ai_model" | "aiModel" => "ai.model.name",
+        "ai_provider" => "ai.provider.name",
+        "prompt" | "prompt_text" | "ai_prompt" => "ai.prompt.text",
+        "context_files" | "contextFiles" | "files_in_context" => "ai.context.files",
+        "generated_code" | "code_generated" | "ai_generated_code" => "ai.code.generated",
+        "code_origin" | "codeOrigin" | "ai_generated" => "code.origin",
+        "repository_sensitivity" | "repo_sensitivity" => "repository.sensitivity",
+        "prompt_tokens" => "ai.usage.input_tokens",
+        "completion_tokens" => "ai.usage.output_tokens",
+        _ => return None,
+    })
+}
 
 /// Keys mapped only on AI events.
-const GENERIC: &[(&str, &str)] = &[
-    ("tool", "ai.tool.name"),
-    ("tool_name", "ai.tool.name"),
-    ("toolName", "ai.tool.name"),
-    ("assistant", "ai.tool.name"),
-    ("provider", "ai.provider.name"),
-    ("model", "ai.model.name"),
-    ("model_name", "ai.model.name"),
-    ("modelName", "ai.model.name"),
-    ("files", "ai.context.files"),
-    ("response", "ai.response.text"),
-    ("response_text", "ai.response.text"),
-    ("completion", "ai.response.text"),
-    ("origin", "code.origin"),
-    ("repository", "repository.name"),
-    ("repository_name", "repository.name"),
-    ("repo", "repository.name"),
-    ("repo_name", "repository.name"),
-    ("sensitivity", "repository.sensitivity"),
-    ("before", "ai.config.change.before"),
-    ("old_value", "ai.config.change.before"),
-    ("previous", "ai.config.change.before"),
-    ("after", "ai.config.change.after"),
-    ("new_value", "ai.config.change.after"),
-    ("setting", "ai.config.setting"),
-    ("config_key", "ai.config.setting"),
-    ("input_tokens", "ai.usage.input_tokens"),
-    ("output_tokens", "ai.usage.output_tokens"),
-];
+fn generic(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "tool" | "tool_name" | "toolName" | "assistant" => "ai.tool.name",
+        "provider" => "ai.provider.name",
+        "model" | "model_name" | "modelName" => "ai.model.name",
+        "files" => "ai.context.files",
+        "response" | "response_text" | "completion" => "ai.response.text",
+        "origin" => "code.origin",
+        "repository" | "repository_name" | "repo" | "repo_name" => "repository.name",
+        "sensitivity" => "repository.sensitivity",
+        "before" | "old_value" | "previous" => "ai.config.change.before",
+        "after" | "new_value" => "ai.config.change.after",
+        "setting" | "config_key" => "ai.config.setting",
+        "input_tokens" => "ai.usage.input_tokens",
+        "output_tokens" => "ai.usage.output_tokens",
+        _ => return None,
+    })
+}
 
 /// Maps AI fields in place; a no-op on other events.
 pub(super) fn normalize(event: &mut Event) {
-    let mut is_ai = event.0.contains_key("gen_ai")
-        || event.0.contains_key("ai")
-        || has_ai_category(event);
+    let mut is_ai =
+        event.0.contains_key("gen_ai") || event.0.contains_key("ai") || has_ai_category(event);
     let mut moves: Vec<(String, &'static str)> = Vec::new();
     for key in event.0.keys() {
-        if let Some((_, path)) = UNIQUE.iter().find(|(k, _)| k == key) {
+        if let Some(path) = unique(key) {
             moves.push((key.clone(), path));
             is_ai = true;
         }
@@ -101,19 +80,22 @@ pub(super) fn normalize(event: &mut Event) {
         return;
     }
     for key in event.0.keys() {
-        if let Some((_, path)) = GENERIC.iter().find(|(k, _)| k == key) {
+        if let Some(path) = generic(key) {
             moves.push((key.clone(), path));
         }
     }
-    for (key, path) in moves {
-        let Some(value) = event.0.remove(&key) else {
-            continue;
-        };
+    // Take every source value out first: a flat key (`repository`) may share
+    // its name with the object that receives another one's value.
+    let taken: Vec<(String, &'static str, Value)> = moves
+        .into_iter()
+        .filter_map(|(key, path)| event.0.remove(&key).map(|v| (key, path, v)))
+        .collect();
+    for (key, path, value) in taken {
         if value.is_object() && !path.starts_with("ai.config.change") {
             merge_insert(&mut event.0, key, value);
             continue;
         }
-        if event.get(path).is_some() {
+        if event.peek(path).is_some() {
             merge_insert(&mut event.0, key, value);
             continue;
         }
@@ -133,9 +115,12 @@ pub(super) fn normalize(event: &mut Event) {
     }
     if let Some(Value::Object(changes)) = event.remove("changes") {
         let mut changes = changes;
-        for (from, to) in [("before", "ai.config.change.before"), ("after", "ai.config.change.after")] {
+        for (from, to) in [
+            ("before", "ai.config.change.before"),
+            ("after", "ai.config.change.after"),
+        ] {
             if let Some(v) = changes.remove(from)
-                && event.get(to).is_none()
+                && event.peek(to).is_none()
             {
                 event.set(to, v);
             }
@@ -145,16 +130,16 @@ pub(super) fn normalize(event: &mut Event) {
         }
     }
     gen_ai(event);
-    if event.get("ai.code.generated").is_some() && event.get("code.origin").is_none() {
+    if event.peek("ai.code.generated").is_some() && event.peek("code.origin").is_none() {
         event.set("code.origin", Value::from("ai"));
     }
-    if event.get("event.category").is_none() {
+    if event.peek("event.category").is_none() {
         push_unique(event, "event.category", "ai");
     }
 }
 
 fn has_ai_category(event: &Event) -> bool {
-    match event.get("event.category") {
+    match event.peek("event.category") {
         Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some("ai")),
         Some(Value::String(s)) => s == "ai",
         _ => false,
@@ -181,33 +166,61 @@ fn gen_ai(event: &mut Event) {
         return;
     }
     let copy = |event: &mut Event, from: &[&str], to: &str| {
-        if event.get(to).is_some() {
+        if event.peek(to).is_some() {
             return;
         }
-        if let Some(v) = from.iter().find_map(|f| event.get(f)).cloned() {
+        if let Some(v) = from.iter().find_map(|f| event.peek(f)).cloned() {
             event.set(to, v);
         }
     };
-    copy(event, &["gen_ai.provider.name", "gen_ai.system"], "ai.provider.name");
+    copy(
+        event,
+        &["gen_ai.provider.name", "gen_ai.system"],
+        "ai.provider.name",
+    );
     copy(
         event,
         &["gen_ai.agent.name", "gen_ai.provider.name", "gen_ai.system"],
         "ai.tool.name",
     );
-    copy(event, &["gen_ai.response.model", "gen_ai.request.model"], "ai.model.name");
+    copy(
+        event,
+        &["gen_ai.response.model", "gen_ai.request.model"],
+        "ai.model.name",
+    );
     copy(event, &["gen_ai.operation.name"], "event.action");
-    copy(event, &["gen_ai.usage.input_tokens"], "ai.usage.input_tokens");
-    copy(event, &["gen_ai.usage.output_tokens"], "ai.usage.output_tokens");
+    copy(
+        event,
+        &["gen_ai.usage.input_tokens"],
+        "ai.usage.input_tokens",
+    );
+    copy(
+        event,
+        &["gen_ai.usage.output_tokens"],
+        "ai.usage.output_tokens",
+    );
     copy(event, &["gen_ai.tool.name"], "ai.function.name");
     copy(event, &["gen_ai.tool.call.id"], "ai.function.call_id");
     copy(event, &["gen_ai.conversation.id"], "ai.conversation.id");
     move_text(
         event,
-        &["gen_ai.input.messages", "gen_ai.prompt", "gen_ai.system_instructions"],
+        &[
+            "gen_ai.input.messages",
+            "gen_ai.prompt",
+            "gen_ai.system_instructions",
+        ],
         "ai.prompt.text",
     );
-    move_text(event, &["gen_ai.output.messages", "gen_ai.completion"], "ai.response.text");
-    move_text(event, &["gen_ai.tool.call.arguments"], "ai.function.arguments");
+    move_text(
+        event,
+        &["gen_ai.output.messages", "gen_ai.completion"],
+        "ai.response.text",
+    );
+    move_text(
+        event,
+        &["gen_ai.tool.call.arguments"],
+        "ai.function.arguments",
+    );
     move_text(event, &["gen_ai.tool.call.result"], "ai.function.result");
 }
 
@@ -222,7 +235,7 @@ fn move_text(event: &mut Event, from: &[&str], to: &str) {
     if texts.is_empty() {
         return;
     }
-    if event.get(to).is_some() {
+    if event.peek(to).is_some() {
         return;
     }
     event.set(to, Value::String(texts.join("\n")));

@@ -64,7 +64,46 @@ pub(crate) fn alias(key: &str, value: &Value) -> Option<Alias> {
 }
 
 fn is_outcome_word(v: &Value) -> bool {
-    v.as_str().is_some_and(|s| super::Outcome::parse(s).is_some())
+    v.as_str()
+        .is_some_and(|s| super::Outcome::parse(s).is_some())
+}
+
+/// Sets `path` (dotted, nested objects) unless something is already there or
+/// a non-object stands in the way; then the value is handed back. One walk,
+/// and missing groups are built in one piece, because this runs for every
+/// aliased field of every event.
+pub(crate) fn set_absent(map: &mut Map<String, Value>, path: &str, value: Value) -> Option<Value> {
+    match path.split_once('.') {
+        None => {
+            if map.contains_key(path) {
+                return Some(value);
+            }
+            map.insert(path.to_owned(), value);
+            None
+        }
+        Some((head, tail)) => match map.get_mut(head) {
+            None => {
+                map.insert(head.to_owned(), nested(tail, value));
+                None
+            }
+            Some(Value::Object(inner)) => set_absent(inner, tail, value),
+            Some(_) => Some(value),
+        },
+    }
+}
+
+/// `{"a":{"b":value}}` for `a.b`.
+fn nested(path: &str, value: Value) -> Value {
+    let mut inner = Map::with_capacity(4);
+    match path.split_once('.') {
+        None => {
+            inner.insert(path.to_owned(), value);
+        }
+        Some((head, tail)) => {
+            inner.insert(head.to_owned(), nested(tail, value));
+        }
+    }
+    Value::Object(inner)
 }
 
 /// Inserts a dotted key (`source.ip`) as nested objects. When a non-object
@@ -123,6 +162,24 @@ pub(crate) fn merge_insert(map: &mut Map<String, Value>, key: String, value: Val
     }
 }
 
+/// Copies every field of `src` that `dst` lacks, recursing into objects
+/// both have; `dst` wins every clash.
+pub(crate) fn fill_absent(dst: &mut Map<String, Value>, src: Map<String, Value>) {
+    for (k, v) in src {
+        match dst.get_mut(&k) {
+            None => {
+                dst.insert(k, v);
+            }
+            Some(Value::Object(d)) => {
+                if let Value::Object(s) = v {
+                    fill_absent(d, s);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
 /// Moves an invalid value to `ward.invalid.<path>` and adds `flag` to
 /// `ward.flags`.
 pub(crate) fn keep_invalid(event: &mut Event, path: &str, value: Value, flag: &'static str) {
@@ -167,13 +224,15 @@ pub(crate) fn push_unique(event: &mut Event, path: &str, item: &str) {
 /// address and `<prefix>.port`; an IPv6 address is stored in its canonical
 /// form. Anything else moves to `ward.invalid` with flag `invalid_ip`.
 pub(crate) fn fix_ip(event: &mut Event, path: &'static str) {
-    let Some(value) = event.get(path) else {
+    let Some(value) = event.peek(path) else {
         return;
     };
     let parsed = value.as_str().and_then(parse_ip);
     match parsed {
         Some((ip, port)) => {
-            let canonical = ip.to_string();
+            // An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) is the IPv4
+            // address; rules and searches compare the plain form.
+            let canonical = ip.to_canonical().to_string();
             if value.as_str() != Some(canonical.as_str()) {
                 event.set(path, Value::String(canonical));
             }
@@ -183,7 +242,7 @@ pub(crate) fn fix_ip(event: &mut Event, path: &'static str) {
                     "destination.ip" => "destination.port",
                     _ => "client.port",
                 };
-                if event.get(port_path).is_none() {
+                if event.peek(port_path).is_none() {
                     event.set(port_path, Value::from(port));
                 }
             }
@@ -219,9 +278,16 @@ mod tests {
     fn dotted_and_nested_merge_without_loss() {
         let mut m = Map::new();
         insert_dotted(&mut m, "source.ip".into(), json!("1.1.1.1"));
-        merge_insert(&mut m, "source".into(), json!({"port": 80, "ip": "2.2.2.2"}));
+        merge_insert(
+            &mut m,
+            "source".into(),
+            json!({"port": 80, "ip": "2.2.2.2"}),
+        );
         insert_dotted(&mut m, "source.ip".into(), json!("3.3.3.3"));
-        assert_eq!(m["source"], json!({"ip": "1.1.1.1", "port": 80, "ip_": "2.2.2.2"}));
+        assert_eq!(
+            m["source"],
+            json!({"ip": "1.1.1.1", "port": 80, "ip_": "2.2.2.2"})
+        );
         assert_eq!(m["source.ip"], json!("3.3.3.3"));
     }
 
@@ -230,7 +296,10 @@ mod tests {
         let mut m = Map::new();
         merge_insert(&mut m, "source".into(), json!("web"));
         insert_dotted(&mut m, "source.ip".into(), json!("1.1.1.1"));
-        assert_eq!(Value::Object(m), json!({"source": "web", "source.ip": "1.1.1.1"}));
+        assert_eq!(
+            Value::Object(m),
+            json!({"source": "web", "source.ip": "1.1.1.1"})
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub(crate) use vocab::Outcome;
 use crate::event::Event;
 use crate::time;
 use fields::Alias;
+pub(crate) use fields::fill_absent;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
@@ -48,32 +49,30 @@ pub(crate) fn normalize_object(obj: Map<String, Value>, received: Timestamp) -> 
     for (key, alias, value) in deferred {
         match alias {
             Alias::Path(path) => {
-                if event.get(path).is_none() {
-                    event.set(path, value);
-                } else {
+                if let Some(value) = fields::set_absent(&mut event.0, path, value) {
                     fields::merge_insert(&mut event.0, key, value);
                 }
             }
             Alias::EventType => event_types.push((key, value)),
             Alias::Severity => {
                 if let Some(n) = value.as_u64().filter(|n| *n > 7) {
-                    if event.get("event.severity").is_none() {
+                    if event.peek("event.severity").is_none() {
                         event.set("event.severity", Value::from(n.min(100)));
-                        if event.get("log.level").is_none() {
+                        if event.peek("log.level").is_none() {
                             let level = Level::from_severity(n);
                             event.set("log.level", Value::from(level.as_str()));
                         }
                     } else {
                         fields::merge_insert(&mut event.0, key, value);
                     }
-                } else if event.get("log.level").is_none() {
+                } else if event.peek("log.level").is_none() {
                     event.set("log.level", value);
                 } else {
                     fields::merge_insert(&mut event.0, key, value);
                 }
             }
             Alias::Success => {
-                if event.get("event.outcome").is_none() {
+                if event.peek("event.outcome").is_none() {
                     let outcome = Outcome::from_value(&value).unwrap_or(Outcome::Unknown);
                     event.set("event.outcome", Value::from(outcome.as_str()));
                 } else {
@@ -99,7 +98,7 @@ pub(crate) fn canonicalize(
     for path in ["source.ip", "destination.ip", "client.ip"] {
         fields::fix_ip(event, path);
     }
-    if event.get("trace.id").is_none()
+    if event.peek("trace.id").is_none()
         && let Some(v) = event.remove("correlation.id")
     {
         event.set("trace.id", v);
@@ -110,12 +109,14 @@ pub(crate) fn canonicalize(
 }
 
 fn fix_timestamp(event: &mut Event, received: Timestamp) {
-    let Some(value) = event.get("@timestamp") else {
+    let Some(value) = event.peek("@timestamp") else {
         return;
     };
     match time::parse_value(value, received) {
         Some(ts) => {
-            event.0.insert("@timestamp".into(), Value::String(time::format_rfc3339(ts)));
+            event
+                .0
+                .insert("@timestamp".into(), Value::String(time::format_rfc3339(ts)));
         }
         None => {
             if let Some(v) = event.0.remove("@timestamp") {
@@ -126,13 +127,13 @@ fn fix_timestamp(event: &mut Event, received: Timestamp) {
 }
 
 fn fix_level(event: &mut Event) {
-    let Some(value) = event.get("log.level") else {
+    let Some(value) = event.peek("log.level") else {
         return;
     };
     match Level::from_value(value) {
         Some(level) => {
             event.set("log.level", Value::from(level.as_str()));
-            if event.get("event.severity").is_none() {
+            if event.peek("event.severity").is_none() {
                 event.set("event.severity", Value::from(level.severity()));
             }
         }
@@ -145,7 +146,7 @@ fn fix_level(event: &mut Event) {
 }
 
 fn fix_outcome(event: &mut Event) {
-    let Some(value) = event.get("event.outcome") else {
+    let Some(value) = event.peek("event.outcome") else {
         return;
     };
     match Outcome::from_value(value) {
@@ -176,7 +177,7 @@ fn apply_event_types(event: &mut Event, event_types: Vec<(String, Value)>) {
             fields::push_unique(event, "event.category", cat);
         } else if taxonomy::is_ecs_type(s) {
             fields::push_unique(event, "event.type", s);
-        } else if event.get("event.action").is_none() {
+        } else if event.peek("event.action").is_none() {
             event.set("event.action", value);
         } else {
             fields::merge_insert(&mut event.0, key, value);
@@ -188,35 +189,36 @@ fn apply_event_types(event: &mut Event, event_types: Vec<(String, Value)>) {
 /// multi-valued), lowercased; inferred from `event.action` when absent.
 fn fix_categories(event: &mut Event) {
     for path in ["event.category", "event.type"] {
-        if let Some(Value::String(s)) = event.get(path) {
+        if let Some(Value::String(s)) = event.peek(path) {
             let lower = s.trim().to_ascii_lowercase();
             let v = match path {
-                "event.category" => taxonomy::category_of_word(&lower)
-                    .map_or(lower, ToOwned::to_owned),
+                "event.category" => {
+                    taxonomy::category_of_word(&lower).map_or(lower, ToOwned::to_owned)
+                }
                 _ => lower,
             };
             event.set(path, Value::Array(vec![Value::String(v)]));
         }
     }
-    let Some(action) = event.get_str("event.action") else {
+    let Some(action) = event.peek_str("event.action") else {
         return;
     };
     let class = taxonomy::classify(action);
-    if event.get("event.category").is_none() && !class.categories.is_empty() {
+    if event.peek("event.category").is_none() && !class.categories.is_empty() {
         let cats = class.categories.iter().map(|c| Value::from(*c)).collect();
         event.set("event.category", Value::Array(cats));
     }
-    if event.get("event.type").is_none() && !class.types.is_empty() {
+    if event.peek("event.type").is_none() && !class.types.is_empty() {
         let types = class.types.iter().map(|t| Value::from(*t)).collect();
         event.set("event.type", Value::Array(types));
     }
-    if event.get("event.outcome").is_none()
+    if event.peek("event.outcome").is_none()
         && let Some(o) = class.outcome
     {
         event.set("event.outcome", Value::from(o.as_str()));
     }
     if let Some(op) = class.data_operation
-        && event.get("data.operation").is_none()
+        && event.peek("data.operation").is_none()
     {
         event.set("data.operation", Value::from(op));
     }
@@ -224,6 +226,11 @@ fn fix_categories(event: &mut Event) {
 
 #[cfg(test)]
 mod tests;
+
+/// Moves an invalid value to `ward.invalid.<path>` and flags it.
+pub(crate) fn keep_invalid(event: &mut Event, path: &str, value: Value, word: &'static str) {
+    fields::keep_invalid(event, path, value, word);
+}
 
 /// Adds a word to `ward.flags`.
 pub(crate) fn flag(event: &mut Event, word: &'static str) {

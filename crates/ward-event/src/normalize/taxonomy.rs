@@ -95,7 +95,7 @@ pub(crate) fn classify(action: &str) -> Classification {
     let mut process = false;
     let mut configuration = false;
     let mut out = Classification::default();
-    let mut push_type = |types: &mut Vec<&'static str>, t: &'static str| {
+    let push_type = |types: &mut Vec<&'static str>, t: &'static str| {
         if !types.contains(&t) {
             types.push(t);
         }
@@ -106,8 +106,8 @@ pub(crate) fn classify(action: &str) -> Classification {
             continue;
         };
         let strong = match w {
-            "ai" | "genai" | "llm" | "prompt" | "prompts" | "copilot" | "chatgpt" | "completion"
-            | "inference" | "embeddings" | "agent" => Some(Family::Ai),
+            "ai" | "genai" | "llm" | "prompt" | "prompts" | "copilot" | "chatgpt"
+            | "completion" | "inference" | "embeddings" | "agent" => Some(Family::Ai),
             "login" | "logon" | "signin" | "logout" | "logoff" | "signout" | "mfa" | "2fa"
             | "otp" | "totp" | "password" | "passwd" | "auth" | "authn" | "authentication"
             | "authenticate" | "authenticated" | "sso" | "saml" | "oauth" | "token"
@@ -167,8 +167,8 @@ pub(crate) fn classify(action: &str) -> Classification {
             "login" | "logon" | "signin" | "start" | "started" | "starting" | "boot" => {
                 Some("start")
             }
-            "logout" | "logoff" | "signout" | "stop" | "stopped" | "shutdown" | "end"
-            | "ended" | "expired" => Some("end"),
+            "logout" | "logoff" | "signout" | "stop" | "stopped" | "shutdown" | "end" | "ended"
+            | "expired" => Some("end"),
             "create" | "created" | "issue" | "issued" | "add" | "added" | "new" | "generate"
             | "generated" | "register" | "registered" => Some("creation"),
             "delete" | "deleted" | "remove" | "removed" | "destroy" | "destroyed" | "revoke"
@@ -202,11 +202,10 @@ pub(crate) fn classify(action: &str) -> Classification {
             | "download" | "downloaded" | "get" => Some("read"),
             "modify" | "modified" | "update" | "updated" | "write" | "edit" | "edited"
             | "insert" | "change" | "changed" | "upload" | "uploaded" => Some("modify"),
-            "delete" | "deleted" | "remove" | "removed" | "purge" | "purged" | "drop"
-            | "erase" => Some("delete"),
-            "export" | "exported" | "dump" | "exfiltration" | "extract" | "bulk" => {
-                Some("export")
+            "delete" | "deleted" | "remove" | "removed" | "purge" | "purged" | "drop" | "erase" => {
+                Some("delete")
             }
+            "export" | "exported" | "dump" | "exfiltration" | "extract" | "bulk" => Some("export"),
             _ => None,
         };
         if op.is_some() && (out.data_operation.is_none() || op == Some("export")) {
@@ -282,7 +281,10 @@ mod tests {
         assert_eq!(cat("file_export"), ["file"]);
         assert_eq!(classify("file_export").data_operation, Some("export"));
         assert_eq!(cat("customer_record_delete"), ["database"]);
-        assert_eq!(classify("customer_record_delete").data_operation, Some("delete"));
+        assert_eq!(
+            classify("customer_record_delete").data_operation,
+            Some("delete")
+        );
         assert_eq!(cat("config_change"), ["configuration"]);
         assert_eq!(cat("service_stop"), ["process"]);
         assert_eq!(classify("service_stop").types, ["end"]);

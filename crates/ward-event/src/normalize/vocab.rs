@@ -114,8 +114,18 @@ impl Level {
             | "low" | "ok" => Level::Info,
             "warn" | "warning" | "wrn" | "w" | "medium" | "moderate" => Level::Warn,
             "error" | "err" | "eror" | "e" | "severe" | "high" => Level::Error,
-            "critical" | "crit" | "fatal" | "f" | "c" | "emerg" | "emergency" | "alert"
-            | "panic" | "very_high" | "very high" | "severity_number_fatal" => Level::Critical,
+            "critical"
+            | "crit"
+            | "fatal"
+            | "f"
+            | "c"
+            | "emerg"
+            | "emergency"
+            | "alert"
+            | "panic"
+            | "very_high"
+            | "very high"
+            | "severity_number_fatal" => Level::Critical,
             _ => return None,
         })
     }

@@ -1,14 +1,14 @@
 //! The phrase rules: one Aho-Corasick automaton over the whole phrase table
 //! (leftmost-longest, so a long phrase wins over a verb inside it), verb-object
-//! pairing within a short window, and three regexes that only run when their
-//! literal prefilter is present in the text.
+//! pairing within a short window, three regexes and a comment search that
+//! only run when their literal prefilter is present in the text.
 //!
 //! Invariant: `scan` reads the folded text once with the automaton; regexes
 //! never run over text that lacks their prefilter literal.
 
 mod table;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use crate::evidence::Evidence;
@@ -26,7 +26,6 @@ pub struct Rules {
     automaton: AhoCorasick,
     markdown_image: Regex,
     html_image: Regex,
-    html_comment: Regex,
     curl_pipe: Regex,
 }
 
@@ -56,17 +55,15 @@ impl Rules {
     pub fn new() -> Result<Rules, RulesError> {
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(TABLE.iter().map(|(lit, _)| *lit))?;
         Ok(Rules {
             automaton,
-            markdown_image: Regex::new(
-                r"!\[[^\]\n]{0,200}\]\(\s*<?(?:https?:)?//[^\s)]{0,300}[?&#][^\s)=]{1,40}=",
-            )?,
+            markdown_image: Regex::new(r"!\[[^\]\n]*\]\(\s*<?(?:https?:)?//[^\s)]*[?&#][^\s)=]+=")?,
             html_image: Regex::new(
-                r#"<img[^>]{0,200}src\s*=\s*["']?(?:https?:)?//[^"'\s>]{0,300}\?[^"'\s>]{0,40}="#,
+                r#"<img[^>]*src\s*=\s*["']?(?:https?:)?//[^"'\s>]*\?[^"'\s>]*="#,
             )?,
-            html_comment: Regex::new(r"<!--([\s\S]{0,4000}?)-->")?,
-            curl_pipe: Regex::new(r"(?:curl|wget)\s[^\n|;]{0,200}\|\s*(?:sudo\s+)?(?:ba|z)?sh\b")?,
+            curl_pipe: Regex::new(r"(?:curl|wget)\s[^\n|;]*\|\s*(?:sudo\s+)?(?:ba|z)?sh\b")?,
         })
     }
 
@@ -94,7 +91,9 @@ impl Rules {
                 Entry::Verb { family, verb_final } => {
                     // Leak verbs are whole words ("print", not "printf").
                     if family == Family::Leak
-                        && bytes.get(m.end()).is_some_and(|b| b.is_ascii_alphanumeric())
+                        && bytes
+                            .get(m.end())
+                            .is_some_and(|b| b.is_ascii_alphanumeric())
                     {
                         continue;
                     }
@@ -128,18 +127,8 @@ impl Rules {
         if text.contains("<img") && self.html_image.is_match(text) {
             ev.add(code::EXFIL, 0.35, "html image with query string");
         }
-        if text.contains("<!--") {
-            for c in self.html_comment.captures_iter(text).take(16) {
-                let body = c.get(1).map_or("", |m| m.as_str());
-                const CUES: &[&str] = &[
-                    "ignore", "instruction", "assistant", " ai ", "you must", "system", "prompt",
-                    "do not", "llm", "model",
-                ];
-                if CUES.iter().any(|cue| body.contains(cue)) {
-                    ev.add(code::DELIMITER, 0.6, "instruction in hidden html comment");
-                    break;
-                }
-            }
+        if hidden_comment_instructs(text) {
+            ev.add(code::DELIMITER, 0.6, "instruction in hidden html comment");
         }
         if (text.contains("curl") || text.contains("wget")) && self.curl_pipe.is_match(text) {
             ev.add(code::TOOL, 0.5, "download piped into a shell");
@@ -147,11 +136,49 @@ impl Rules {
     }
 }
 
+/// Whether an HTML comment (`<!-- … -->`, unterminated ones too) speaks to
+/// the model. Plain string search: a lazy regex over comment bodies costs
+/// tens of microseconds per comment.
+fn hidden_comment_instructs(text: &str) -> bool {
+    const CUES: &[&str] = &[
+        "ignore",
+        "instruction",
+        "assistant",
+        " ai ",
+        "you must",
+        "system",
+        "prompt",
+        "do not",
+        "llm",
+        "model",
+    ];
+    let mut rest = text;
+    for _ in 0..16 {
+        let Some(open) = rest.find("<!--") else {
+            return false;
+        };
+        let after = &rest[open + 4..];
+        let end = after.find("-->").unwrap_or(after.len());
+        let body = &after[..end];
+        if CUES.iter().any(|cue| body.contains(cue)) {
+            return true;
+        }
+        rest = &after[end..];
+    }
+    false
+}
+
 /// Pairs verbs with objects of the same family in a short window and records
-/// each pair once per object.
+/// each pair once per object. `verbs` and `objects` are in text order.
 fn pair(text: &str, verbs: &[Anchor], objects: &[Anchor], ev: &mut Evidence) {
     for o in objects {
-        let found = verbs.iter().find_map(|v| {
+        // Verbs come in text order; only those within a gap's reach of the
+        // object are looked at, so pairing stays linear on hostile input.
+        let first = verbs.partition_point(|v| v.end + PAIR_MAX_GAP_BYTES < o.start);
+        let nearby = verbs[first..]
+            .iter()
+            .take_while(|v| v.start <= o.end + PAIR_MAX_GAP_BYTES);
+        let found = nearby.into_iter().find_map(|v| {
             let compatible = match v.family {
                 // Override verbs take any object: "ignore the system prompt".
                 Family::Override => true,
@@ -192,7 +219,10 @@ fn gap_ok(gap: &str) -> bool {
     if gap.len() > PAIR_MAX_GAP_BYTES {
         return false;
     }
-    if gap.bytes().any(|b| matches!(b, b'.' | b'!' | b'?' | b'\n' | b';')) {
+    if gap
+        .bytes()
+        .any(|b| matches!(b, b'.' | b'!' | b'?' | b'\n' | b';'))
+    {
         return false;
     }
     gap.split(' ').filter(|w| !w.is_empty()).count() <= PAIR_MAX_GAP_WORDS

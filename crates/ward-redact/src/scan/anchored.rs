@@ -95,6 +95,7 @@ pub const ANCHORS: &[(&str, Anchor)] = &[
     ("sess", Anchor::Assign),
     ("cvv", Anchor::Assign),
     ("cvc", Anchor::Assign),
+    ("medical", Anchor::Assign),
 ];
 
 fn b64url(b: u8) -> bool {
@@ -116,7 +117,11 @@ fn ends_word(bytes: &[u8], e: usize) -> bool {
 }
 
 fn hit(start: usize, end: usize, kind: Kind) -> Option<Hit> {
-    Some(Hit { start, end, kind: Some(kind) })
+    Some(Hit {
+        start,
+        end,
+        kind: Some(kind),
+    })
 }
 
 /// Runs the verifier for `anchor` matched at `s..e`.
@@ -133,31 +138,102 @@ pub fn verify(anchor: Anchor, text: &str, s: usize, e: usize, names: &FieldNames
         Anchor::Pem => pem(text, s, e),
         Anchor::Aws => {
             let n = run_len(bytes, e, |b| b.is_ascii_uppercase() || b.is_ascii_digit());
-            (lit.iter().all(u8::is_ascii_uppercase) && n == 16 && starts_word(bytes, s) && ends_word(bytes, e + n))
-                .then_some(())
-                .and_then(|()| hit(s, e + n, Kind::AwsAccessKeyId))
+            (lit.iter().all(u8::is_ascii_uppercase)
+                && n == 16
+                && starts_word(bytes, s)
+                && ends_word(bytes, e + n))
+            .then_some(())
+            .and_then(|()| hit(s, e + n, Kind::AwsAccessKeyId))
         }
-        Anchor::GoogleKey => fixed_tail(bytes, s, e, lit == b"AIza", 35, 35, b64url, Kind::GoogleApiKey),
+        Anchor::GoogleKey => fixed_tail(
+            bytes,
+            s,
+            e,
+            lit == b"AIza",
+            35,
+            35,
+            b64url,
+            Kind::GoogleApiKey,
+        ),
         Anchor::AzureKey => {
             let n = run_len(bytes, e, b64);
             let pad = run_len(bytes, e + n, |b| b == b'=');
-            (n + pad >= 40).then_some(()).and_then(|()| hit(e, e + n + pad, Kind::AzureStorageKey))
+            (n + pad >= 40)
+                .then_some(())
+                .and_then(|()| hit(e, e + n + pad, Kind::AzureStorageKey))
         }
         Anchor::Sas => {
-            let before_ok = s == 0 || matches!(bytes[s - 1], b'&' | b'?' | b';' | b' ' | b'"' | b'\'');
+            let before_ok =
+                s == 0 || matches!(bytes[s - 1], b'&' | b'?' | b';' | b' ' | b'"' | b'\'');
             let n = run_len(bytes, e, |b| b64(b) || b == b'%' || b == b'=');
-            (before_ok && n >= 20).then_some(()).and_then(|()| hit(e, e + n, Kind::AzureSasToken))
+            (before_ok && n >= 20)
+                .then_some(())
+                .and_then(|()| hit(e, e + n, Kind::AzureSasToken))
         }
-        Anchor::Github => fixed_tail(bytes, s, e, lit.iter().all(|b| !b.is_ascii_uppercase()), 36, 255, |b| b.is_ascii_alphanumeric(), Kind::GithubToken),
-        Anchor::GithubPat => fixed_tail(bytes, s, e, lit == b"github_pat_", 22, 255, is_word, Kind::GithubToken),
-        Anchor::Gitlab => fixed_tail(bytes, s, e, lit.iter().all(|b| !b.is_ascii_uppercase()), 20, 300, |b| b64url(b) || b == b'.', Kind::GitlabToken),
+        Anchor::Github => fixed_tail(
+            bytes,
+            s,
+            e,
+            lit.iter().all(|b| !b.is_ascii_uppercase()),
+            36,
+            255,
+            |b| b.is_ascii_alphanumeric(),
+            Kind::GithubToken,
+        ),
+        Anchor::GithubPat => fixed_tail(
+            bytes,
+            s,
+            e,
+            lit == b"github_pat_",
+            22,
+            255,
+            is_word,
+            Kind::GithubToken,
+        ),
+        Anchor::Gitlab => fixed_tail(
+            bytes,
+            s,
+            e,
+            lit.iter().all(|b| !b.is_ascii_uppercase()),
+            20,
+            300,
+            |b| b64url(b) || b == b'.',
+            Kind::GitlabToken,
+        ),
         Anchor::Slack => slack(bytes, s, e),
         Anchor::SlackWebhook => slack_webhook(bytes, s, e),
-        Anchor::Stripe => fixed_tail(bytes, s, e, lit.iter().all(|b| !b.is_ascii_uppercase()), 16, 255, |b| b.is_ascii_alphanumeric(), Kind::StripeKey),
+        Anchor::Stripe => fixed_tail(
+            bytes,
+            s,
+            e,
+            lit.iter().all(|b| !b.is_ascii_uppercase()),
+            16,
+            255,
+            |b| b.is_ascii_alphanumeric(),
+            Kind::StripeKey,
+        ),
         Anchor::SkDash => sk_dash(bytes, s, e),
         Anchor::Sendgrid => sendgrid(bytes, s, e),
-        Anchor::HuggingFace => fixed_tail(bytes, s, e, lit == b"hf_", 30, 64, |b| b.is_ascii_alphanumeric(), Kind::HuggingfaceToken),
-        Anchor::Npm => fixed_tail(bytes, s, e, lit == b"npm_", 36, 36, |b| b.is_ascii_alphanumeric(), Kind::NpmToken),
+        Anchor::HuggingFace => fixed_tail(
+            bytes,
+            s,
+            e,
+            lit == b"hf_",
+            30,
+            64,
+            |b| b.is_ascii_alphanumeric(),
+            Kind::HuggingfaceToken,
+        ),
+        Anchor::Npm => fixed_tail(
+            bytes,
+            s,
+            e,
+            lit == b"npm_",
+            36,
+            36,
+            |b| b.is_ascii_alphanumeric(),
+            Kind::NpmToken,
+        ),
         Anchor::Pypi => {
             let ok = lit == b"pypi-" && bytes.get(e..e + 3) == Some(b"AgE");
             fixed_tail(bytes, s, e, ok, 50, 1000, b64url, Kind::PypiToken)
@@ -173,12 +249,25 @@ fn marker(bytes: &[u8], s: usize, e: usize) -> Option<Hit> {
         return None;
     }
     let close = bytes[e..].iter().take(80).position(|&b| b == b']')?;
-    Some(Hit { start: s, end: e + close + 1, kind: None })
+    Some(Hit {
+        start: s,
+        end: e + close + 1,
+        kind: None,
+    })
 }
 
 /// A prefix followed by `min..=max` bytes of `class`, bounded on both sides.
 #[allow(clippy::too_many_arguments)]
-fn fixed_tail(bytes: &[u8], s: usize, e: usize, case_ok: bool, min: usize, max: usize, class: fn(u8) -> bool, kind: Kind) -> Option<Hit> {
+fn fixed_tail(
+    bytes: &[u8],
+    s: usize,
+    e: usize,
+    case_ok: bool,
+    min: usize,
+    max: usize,
+    class: fn(u8) -> bool,
+    kind: Kind,
+) -> Option<Hit> {
     if !case_ok || !starts_word(bytes, s) {
         return None;
     }
@@ -217,7 +306,9 @@ fn scheme_token(bytes: &[u8], s: usize, e: usize, kind: Kind) -> Option<Hit> {
         return None;
     }
     let t0 = e + ws;
-    let n = run_len(bytes, t0, |b| b64url(b) || matches!(b, b'.' | b'~' | b'+' | b'/'));
+    let n = run_len(bytes, t0, |b| {
+        b64url(b) || matches!(b, b'.' | b'~' | b'+' | b'/')
+    });
     let pad = run_len(bytes, t0 + n, |b| b == b'=');
     let token = &bytes[t0..t0 + n + pad];
     if !ends_word(bytes, t0 + n + pad) {
@@ -229,7 +320,9 @@ fn scheme_token(bytes: &[u8], s: usize, e: usize, kind: Kind) -> Option<Hit> {
             n >= 8
                 && base64::engine::general_purpose::STANDARD
                     .decode(token)
-                    .is_ok_and(|d| d.contains(&b':') && d.iter().all(|b| b.is_ascii_graphic() || *b == b' '))
+                    .is_ok_and(|d| {
+                        d.contains(&b':') && d.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
+                    })
         }
         _ => n >= 12 && token.iter().any(|b| !b.is_ascii_alphabetic()),
     };
@@ -239,10 +332,12 @@ fn scheme_token(bytes: &[u8], s: usize, e: usize, kind: Kind) -> Option<Hit> {
 
 /// `scheme://user:password@host`: the span is `user:password`.
 fn url_credentials(bytes: &[u8], e: usize) -> Option<Hit> {
-    let n = bytes[e..]
-        .iter()
-        .take(256)
-        .position(|&b| matches!(b, b'@' | b'/' | b'?' | b'#' | b' ' | b'"' | b'\'' | b'<' | b'>' | b'\n'))?;
+    let n = bytes[e..].iter().take(256).position(|&b| {
+        matches!(
+            b,
+            b'@' | b'/' | b'?' | b' ' | b'"' | b'\'' | b'<' | b'>' | b'\n'
+        )
+    })?;
     if bytes.get(e + n) != Some(&b'@') {
         return None;
     }
@@ -253,7 +348,8 @@ fn url_credentials(bytes: &[u8], e: usize) -> Option<Hit> {
 }
 
 fn email(bytes: &[u8], at: usize) -> Option<Hit> {
-    let local_ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-');
+    let local_ok =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-');
     let mut start = at;
     while start > 0 && at - start < 64 && local_ok(bytes[start - 1]) {
         start -= 1;
@@ -276,14 +372,17 @@ fn email(bytes: &[u8], at: usize) -> Option<Hit> {
         last_label = (end, end + n);
         labels += 1;
         end += n;
-        if bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(u8::is_ascii_alphanumeric) {
+        if bytes.get(end) == Some(&b'.')
+            && bytes.get(end + 1).is_some_and(u8::is_ascii_alphanumeric)
+        {
             end += 1;
         } else {
             break;
         }
     }
     let tld = &bytes[last_label.0..last_label.1];
-    let ok = labels >= 2 && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic) && end - d0 <= 253;
+    let ok =
+        labels >= 2 && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic) && end - d0 <= 253;
     (ok && ends_word(bytes, end)).then_some(())?;
     hit(start, end, Kind::Email)
 }
@@ -301,7 +400,8 @@ fn pem(text: &str, s: usize, e: usize) -> Option<Hit> {
     let end = match memchr::memmem::find(&bytes[body..], b"-----END") {
         Some(off) => {
             let f = body + off + 8;
-            let close = memchr::memmem::find(&bytes[f..], b"-----").map_or(bytes.len(), |c| f + c + 5);
+            let close =
+                memchr::memmem::find(&bytes[f..], b"-----").map_or(bytes.len(), |c| f + c + 5);
             close.min(bytes.len())
         }
         None => bytes.len(),
@@ -315,7 +415,9 @@ fn slack(bytes: &[u8], s: usize, e: usize) -> Option<Hit> {
         return None;
     }
     let t = *bytes.get(e)?;
-    if !matches!(t, b'a' | b'b' | b'p' | b'o' | b's' | b'r' | b'e') || bytes.get(e + 1) != Some(&b'-') {
+    if !matches!(t, b'a' | b'b' | b'p' | b'o' | b's' | b'r' | b'e')
+        || bytes.get(e + 1) != Some(&b'-')
+    {
         return None;
     }
     let n = run_len(bytes, e + 2, |b| b.is_ascii_alphanumeric() || b == b'-');
@@ -325,9 +427,14 @@ fn slack(bytes: &[u8], s: usize, e: usize) -> Option<Hit> {
 
 /// `https://hooks.slack.com/services/T.../B.../...`: the path is the secret.
 fn slack_webhook(bytes: &[u8], _s: usize, e: usize) -> Option<Hit> {
-    let n = run_len(bytes, e, |b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'));
+    let n = run_len(bytes, e, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-')
+    });
     let path = &bytes[e..e + n];
-    let ok = (path.starts_with(b"services/") || path.starts_with(b"workflows/") || path.starts_with(b"triggers/")) && n >= 30;
+    let ok = (path.starts_with(b"services/")
+        || path.starts_with(b"workflows/")
+        || path.starts_with(b"triggers/"))
+        && n >= 30;
     ok.then_some(())?;
     hit(e, e + n, Kind::SlackWebhook)
 }
@@ -339,8 +446,14 @@ fn sk_dash(bytes: &[u8], s: usize, e: usize) -> Option<Hit> {
     }
     let n = run_len(bytes, e, b64url);
     let tail = &bytes[e..e + n];
-    let kind = if tail.starts_with(b"ant-") { Kind::AnthropicKey } else { Kind::OpenaiKey };
-    let random = tail.iter().any(u8::is_ascii_digit) && tail.iter().any(u8::is_ascii_uppercase) && tail.iter().any(u8::is_ascii_lowercase);
+    let kind = if tail.starts_with(b"ant-") {
+        Kind::AnthropicKey
+    } else {
+        Kind::OpenaiKey
+    };
+    let random = tail.iter().any(u8::is_ascii_digit)
+        && tail.iter().any(u8::is_ascii_uppercase)
+        && tail.iter().any(u8::is_ascii_lowercase);
     (n >= 32 && random && ends_word(bytes, e + n)).then_some(())?;
     hit(s, e + n, kind)
 }
@@ -360,13 +473,16 @@ fn sendgrid(bytes: &[u8], s: usize, e: usize) -> Option<Hit> {
     hit(s, end, Kind::SendgridKey)
 }
 
-/// Twilio API key SID: `SK` and 32 lowercase hex digits (found by a separate
-/// case-sensitive search; `sk` is too common a pair for the shared automaton).
+/// Twilio API key SID: `SK` and 32 lowercase hex digits. Called by the
+/// numeric scan for words that start with `SK` and hold digits: `sk` is too
+/// common a pair for the shared automaton.
 pub fn twilio(bytes: &[u8], s: usize) -> Option<Hit> {
     if !starts_word(bytes, s) {
         return None;
     }
-    let n = run_len(bytes, s + 2, |b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let n = run_len(bytes, s + 2, |b| {
+        b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
+    });
     (n == 32 && ends_word(bytes, s + 2 + n)).then_some(())?;
     hit(s, s + 2 + n, Kind::TwilioKey)
 }

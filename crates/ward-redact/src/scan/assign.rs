@@ -18,7 +18,22 @@ fn ident(b: u8) -> bool {
 /// Values that are clearly not secrets.
 fn placeholder(v: &[u8]) -> bool {
     v.is_empty()
-        || [&b"null"[..], b"true", b"false", b"none", b"undefined", b"nil"].iter().any(|p| v.eq_ignore_ascii_case(p))
+        || [
+            &b"null"[..],
+            b"true",
+            b"false",
+            b"none",
+            b"undefined",
+            b"nil",
+        ]
+        .iter()
+        .any(|p| v.eq_ignore_ascii_case(p))
+        || v == b"?"
+        || (v[0] == b':'
+            && v.len() > 1
+            && v[1..]
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'_'))
         || matches!(v[0], b'{' | b'[' | b'$' | b'%' | b'<')
 }
 
@@ -28,6 +43,9 @@ pub fn verify(text: &str, s: usize, e: usize, names: &FieldNames) -> Option<Hit>
     let mut left = s;
     while left > 0 && s - left < MAX_NAME && ident(bytes[left - 1]) {
         left -= 1;
+    }
+    while left < s && matches!(bytes[left], b'-' | b'.') {
+        left += 1;
     }
     let mut right = e;
     while right < bytes.len() && right - left < MAX_NAME && ident(bytes[right]) {
@@ -57,10 +75,24 @@ pub fn verify(text: &str, s: usize, e: usize, names: &FieldNames) -> Option<Hit>
     let before_ws = p;
     skip_ws(&mut p);
     match bytes.get(p) {
-        Some(b'=') => p += if bytes.get(p + 1) == Some(&b'>') { 2 } else { 1 },
-        Some(b':') => p += if bytes.get(p + 1) == Some(&b'=') { 2 } else { 1 },
+        Some(b'=') => {
+            p += if bytes.get(p + 1) == Some(&b'>') {
+                2
+            } else {
+                1
+            }
+        }
+        Some(b':') => {
+            p += if bytes.get(p + 1) == Some(&b'=') {
+                2
+            } else {
+                1
+            }
+        }
         Some(b'#') if matches!(kind, Kind::Mrn | Kind::Ssn | Kind::Npi) => p += 1,
         Some(_) if p > before_ws && matches!(kind, Kind::Mrn) => {}
+        // Command-line flags: `--password hunter2`, `-p hunter2` is too ambiguous.
+        Some(_) if p > before_ws && left >= 2 && &bytes[left - 2..left] == b"--" => {}
         _ => return None,
     }
     skip_ws(&mut p);
@@ -76,7 +108,11 @@ pub fn verify(text: &str, s: usize, e: usize, names: &FieldNames) -> Option<Hit>
     if kind == Kind::Mrn && !value.iter().any(u8::is_ascii_digit) {
         return None;
     }
-    Some(Hit { start: v0, end: v1, kind: Some(kind) })
+    Some(Hit {
+        start: v0,
+        end: v1,
+        kind: Some(kind),
+    })
 }
 
 /// The value's span starting at `p`: quoted (plain or JSON-escaped quotes) or
@@ -102,7 +138,11 @@ fn value_span(bytes: &[u8], p: usize, kind: Kind) -> Option<(usize, usize)> {
             if whole_line {
                 matches!(b, b'\n' | b'\r' | b'"')
             } else {
-                b.is_ascii_whitespace() || matches!(b, b'&' | b',' | b';' | b'"' | b'\'' | b'<' | b'>' | b')' | b']' | b'}')
+                b.is_ascii_whitespace()
+                    || matches!(
+                        b,
+                        b'&' | b',' | b';' | b'"' | b'\'' | b'<' | b'>' | b')' | b']' | b'}'
+                    )
             }
         })
         .unwrap_or(limit);
@@ -119,7 +159,14 @@ fn strip_scheme(bytes: &[u8], v0: usize, v1: usize, kind: Kind) -> (usize, usize
         return (v0, v1);
     }
     let value = &bytes[v0..v1];
-    for scheme in [&b"bearer "[..], b"basic ", b"digest ", b"token ", b"negotiate ", b"ntlm "] {
+    for scheme in [
+        &b"bearer "[..],
+        b"basic ",
+        b"digest ",
+        b"token ",
+        b"negotiate ",
+        b"ntlm ",
+    ] {
         if value.len() > scheme.len() && value[..scheme.len()].eq_ignore_ascii_case(scheme) {
             return (v0 + scheme.len(), v1);
         }
@@ -144,12 +191,27 @@ mod tests {
 
     #[test]
     fn assignments() {
-        assert_eq!(found("GET /login?user=bob&password=hunter2&next=/"), vec!["hunter2"]);
-        assert_eq!(found(r#"cfg {"db_password": "s3cr3t!"} loaded"#), vec!["s3cr3t!"]);
-        assert_eq!(found(r#"body={\"client_secret\":\"abc def\"}"#), vec!["abc def"]);
-        assert_eq!(found("Authorization: Digest username=x, response=y"), vec!["username=x, response=y"]);
+        assert_eq!(
+            found("GET /login?user=bob&password=hunter2&next=/"),
+            vec!["hunter2"]
+        );
+        assert_eq!(
+            found(r#"cfg {"db_password": "s3cr3t!"} loaded"#),
+            vec!["s3cr3t!"]
+        );
+        assert_eq!(
+            found(r#"body={\"client_secret\":\"abc def\"}"#),
+            vec!["abc def"]
+        );
+        assert_eq!(
+            found("Authorization: Digest username=x, response=y"),
+            vec!["username=x, response=y"]
+        );
         assert_eq!(found("api_key=q8Zk2Lp0Xv7Rb4Nw"), vec!["q8Zk2Lp0Xv7Rb4Nw"]);
-        assert_eq!(found("key=q8Zk2Lp0Xv7Rb4Nw9Hs1"), vec!["q8Zk2Lp0Xv7Rb4Nw9Hs1"]);
+        assert_eq!(
+            found("key=q8Zk2Lp0Xv7Rb4Nw9Hs1"),
+            vec!["q8Zk2Lp0Xv7Rb4Nw9Hs1"]
+        );
         assert_eq!(found("patient MRN: 00482913 admitted"), vec!["00482913"]);
     }
 

@@ -40,7 +40,6 @@ pub struct ScanCtx {
 #[derive(Debug, Clone)]
 pub struct Scanner {
     anchors: AhoCorasick,
-    twilio: memchr::memmem::Finder<'static>,
 }
 
 /// Strings shorter than this cannot hold anything any detector finds.
@@ -53,7 +52,7 @@ impl Scanner {
             .match_kind(MatchKind::LeftmostFirst)
             .ascii_case_insensitive(true)
             .build(anchored::ANCHORS.iter().map(|(lit, _)| *lit))?;
-        Ok(Scanner { anchors, twilio: memchr::memmem::Finder::new(b"SK").into_owned() })
+        Ok(Scanner { anchors })
     }
 
     /// Finds every non-overlapping hit in `text`, sorted by start.
@@ -63,20 +62,42 @@ impl Scanner {
             return hits;
         }
         let bytes = text.as_bytes();
-        for m in self.anchors.find_iter(bytes) {
+        if plain_words(bytes) && !ctx.icd10_field {
+            return hits;
+        }
+        // Timestamps, addresses and plain numbers hold no anchor (every anchor
+        // needs a letter or `@`): only the digit scan applies to them.
+        let numeric_only = bytes.iter().all(|&b| {
+            b.is_ascii_digit()
+                || matches!(
+                    b,
+                    b'.' | b':' | b'-' | b'+' | b'/' | b' ' | b'T' | b'Z' | b','
+                )
+        });
+        let anchored = if numeric_only {
+            None
+        } else {
+            Some(self.anchors.find_iter(bytes))
+        };
+        for m in anchored.into_iter().flatten() {
             let anchor = anchored::ANCHORS[m.pattern().as_usize()].1;
             if let Some(hit) = anchored::verify(anchor, text, m.start(), m.end(), names) {
-                hits.push(hit);
-            }
-        }
-        for pos in self.twilio.find_iter(bytes) {
-            if let Some(hit) = anchored::twilio(bytes, pos) {
                 hits.push(hit);
             }
         }
         numeric::scan(bytes, ctx, &mut hits);
         resolve(hits)
     }
+}
+
+/// Short lowercase words (`checkout-api`, `http_request`, `success`): no
+/// digit, capital, `@`, `:` or `=`, so no detector can match — every format
+/// needs one of those or at least 32 bytes. Most ECS values are like this.
+fn plain_words(bytes: &[u8]) -> bool {
+    bytes.len() < 32
+        && bytes.iter().all(|&b| {
+            b.is_ascii_lowercase() || matches!(b, b'_' | b'-' | b' ' | b'.' | b'/' | b',')
+        })
 }
 
 /// Sorts hits and drops every hit overlapping an earlier (or, at the same
@@ -86,7 +107,19 @@ fn resolve(mut hits: Vec<Hit>) -> Vec<Hit> {
     if hits.len() < 2 {
         return hits;
     }
-    hits.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(a.kind.is_some().cmp(&b.kind.is_some())));
+    // At equal spans a protected marker wins, then a specific kind (a
+    // `github_token`) over the generic one its assignment name gave (`token`).
+    let rank = |h: &Hit| match h.kind {
+        None => 0,
+        Some(k) if k.is_generic() => 2,
+        Some(_) => 1,
+    };
+    hits.sort_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then(b.end.cmp(&a.end))
+            .then(rank(a).cmp(&rank(b)))
+    });
     let mut out: Vec<Hit> = Vec::with_capacity(hits.len());
     for h in hits {
         match out.last() {
@@ -100,7 +133,9 @@ fn resolve(mut hits: Vec<Hit>) -> Vec<Hit> {
 /// Whether a value looks like a random secret rather than a word, a path or
 /// an id: long enough, varied, with digits and letters, no spaces.
 pub(crate) fn looks_random(v: &[u8]) -> bool {
-    v.len() >= 16
+    let uuid = v.len() == 36 && [8, 13, 18, 23].iter().all(|&i| v[i] == b'-');
+    !uuid
+        && v.len() >= 16
         && !v.iter().any(|b| b.is_ascii_whitespace() || *b == b'/')
         && v.iter().any(u8::is_ascii_digit)
         && v.iter().any(u8::is_ascii_alphabetic)
@@ -114,7 +149,9 @@ pub(crate) fn is_word(b: u8) -> bool {
 
 /// Length of the run of bytes satisfying `pred` starting at `from`.
 pub(crate) fn run_len(bytes: &[u8], from: usize, pred: impl Fn(u8) -> bool) -> usize {
-    bytes.get(from..).map_or(0, |s| s.iter().take_while(|&&b| pred(b)).count())
+    bytes
+        .get(from..)
+        .map_or(0, |s| s.iter().take_while(|&&b| pred(b)).count())
 }
 
 /// Whether the `window` bytes before `at` contain one of `labels` (ASCII,
@@ -128,7 +165,12 @@ pub(crate) fn label_before(bytes: &[u8], at: usize, window: usize, labels: &[&st
         *d = s.to_ascii_lowercase();
     }
     let hay = &buf[..n];
-    labels.iter().any(|l| memchr::memmem::find(hay, l.as_bytes()).is_some())
+    // Windows and labels are a few bytes: a plain search beats building a
+    // searcher per call.
+    labels.iter().any(|l| {
+        let l = l.as_bytes();
+        l.len() <= hay.len() && hay.windows(l.len()).any(|w| w[0] == l[0] && w == l)
+    })
 }
 
 #[cfg(test)]
@@ -146,7 +188,11 @@ mod tests {
 
     #[test]
     fn resolve_keeps_earliest_longest() {
-        let h = |start, end| Hit { start, end, kind: Some(Kind::Email) };
+        let h = |start, end| Hit {
+            start,
+            end,
+            kind: Some(Kind::Email),
+        };
         let out = resolve(vec![h(5, 9), h(0, 6), h(0, 3), h(10, 12)]);
         assert_eq!(out, vec![h(0, 6), h(10, 12)]);
     }

@@ -15,13 +15,22 @@ use crate::checks;
 use crate::kind::Kind;
 
 /// Most digit groups in one candidate; longer runs are not numbers people write.
-const MAX_GROUPS: usize = 8;
+const MAX_GROUPS: usize = 24;
 /// How far back a label may be.
 const LABEL_WINDOW: usize = 32;
 
-const SSN_LABELS: &[&str] = &["ssn", "social security", "social_security", "social-security", "ss#", "ss no"];
+const SSN_LABELS: &[&str] = &[
+    "ssn",
+    "social security",
+    "social_security",
+    "social-security",
+    "ss#",
+    "ss no",
+];
 const NPI_LABELS: &[&str] = &["npi"];
-const PHONE_LABELS: &[&str] = &["phone", "tel", "mobile", "cell", "fax", "sms", "call", "whatsapp", "contact"];
+const PHONE_LABELS: &[&str] = &[
+    "phone", "tel", "mobile", "cell", "fax", "sms", "call", "whatsapp", "contact",
+];
 const DX_LABELS: &[&str] = &["diagnos", "icd", "dx"];
 
 #[derive(Clone, Copy)]
@@ -41,16 +50,31 @@ pub fn scan(bytes: &[u8], ctx: ScanCtx, out: &mut Vec<Hit>) {
         let d = i + off;
         let prev = d.checked_sub(1).map(|p| bytes[p]);
         let prev2 = d.checked_sub(2).map(|p| bytes[p]);
-        if prev.is_some_and(|b| b.is_ascii_uppercase()) {
-            if let Some(h) = lettered(bytes, d, ctx) {
+        if prev.is_some_and(|b| b.is_ascii_uppercase())
+            && let Some(h) = lettered(bytes, d, ctx)
+        {
+            out.push(h);
+            i = h.end;
+            continue;
+        }
+        let glued = prev.is_some_and(is_word)
+            || (matches!(prev, Some(b'.' | b'-' | b'/' | b','))
+                && prev2.is_some_and(|b| b.is_ascii_alphanumeric()));
+        if glued {
+            // A word with digits may be a Twilio key (`SK` + 32 hex); it is
+            // checked here, once per such word, rather than by searching every
+            // string for the common pair `SK`.
+            let mut ws = d;
+            while ws > 0 && d - ws < 34 && bytes[ws - 1].is_ascii_alphanumeric() {
+                ws -= 1;
+            }
+            if bytes.get(ws..ws + 2) == Some(b"SK")
+                && let Some(h) = super::anchored::twilio(bytes, ws)
+            {
                 out.push(h);
                 i = h.end;
                 continue;
             }
-        }
-        let glued = prev.is_some_and(is_word)
-            || (matches!(prev, Some(b'.' | b'-' | b'/' | b',')) && prev2.is_some_and(|b| b.is_ascii_alphanumeric()));
-        if glued {
             i = d + super::run_len(bytes, d, |b| is_word(b) || b == b'.' || b == b'-');
             continue;
         }
@@ -64,27 +88,43 @@ pub fn scan(bytes: &[u8], ctx: ScanCtx, out: &mut Vec<Hit>) {
             continue;
         }
         let plus = prev == Some(b'+') && !prev2.is_some_and(|b| b.is_ascii_alphanumeric());
-        let start = if plus { d - 1 } else { groups[0].start - usize::from(groups[0].paren) };
+        let start = if plus {
+            d - 1
+        } else {
+            groups[0].start - usize::from(groups[0].paren)
+        };
         classify_all(bytes, &groups[..n], start, plus, out);
     }
 }
 
 /// Reads digit groups from `d`; returns the groups, their count and the end.
 fn parse_groups(bytes: &[u8], d: usize) -> ([Group; MAX_GROUPS], usize, usize) {
-    let mut groups = [Group { start: 0, end: 0, sep: 0, paren: false }; MAX_GROUPS];
+    let mut groups = [Group {
+        start: 0,
+        end: 0,
+        sep: 0,
+        paren: false,
+    }; MAX_GROUPS];
     let mut n = 0;
     let mut p = d;
     let mut sep = 0u8;
     loop {
         let paren = p > 0 && bytes[p - 1] == b'(' && (n > 0 || p == d);
         let len = super::run_len(bytes, p, |b| b.is_ascii_digit());
-        if len == 0 || len > 19 {
-            return (groups, 0, p + len);
+        if len == 0 || len > 19 || n == MAX_GROUPS {
+            // End the run before this group; a group too long to be part of
+            // any number is skipped by the caller's next step.
+            return match n {
+                0 => (groups, 0, p + len),
+                _ => (groups, n, groups[n - 1].end),
+            };
         }
-        if n == MAX_GROUPS {
-            return (groups, 0, p + len);
-        }
-        groups[n] = Group { start: p, end: p + len, sep, paren };
+        groups[n] = Group {
+            start: p,
+            end: p + len,
+            sep,
+            paren,
+        };
         n += 1;
         p += len;
         if paren {
@@ -105,9 +145,16 @@ fn parse_groups(bytes: &[u8], d: usize) -> ([Group; MAX_GROUPS], usize, usize) {
             return (groups, n, p);
         }
         match (bytes.get(p), bytes.get(p + 1), bytes.get(p + 2)) {
-            (Some(&s @ (b' ' | b'-' | b'.')), Some(b), _) if b.is_ascii_digit() => {
-                sep = s;
+            // `+` and `%20` are spaces in URL query strings.
+            (Some(&s @ (b' ' | b'-' | b'.' | b'+')), Some(b), _) if b.is_ascii_digit() => {
+                sep = if s == b'+' { b' ' } else { s };
                 p += 1;
+            }
+            (Some(b'%'), Some(b'2'), Some(b'0'))
+                if bytes.get(p + 3).is_some_and(u8::is_ascii_digit) =>
+            {
+                sep = b' ';
+                p += 3;
             }
             (Some(b' '), Some(b'('), Some(b)) if b.is_ascii_digit() => {
                 sep = b' ';
@@ -119,32 +166,81 @@ fn parse_groups(bytes: &[u8], d: usize) -> ([Group; MAX_GROUPS], usize, usize) {
 }
 
 /// Tries the whole run, then shorter runs cut at spaces (a card number
-/// written after another number), longest first.
+/// written after another number, two numbers side by side), longest first;
+/// what is left on either side of a match is tried again.
 fn classify_all(bytes: &[u8], groups: &[Group], start: usize, plus: bool, out: &mut Vec<Hit>) {
+    let total: usize = groups.iter().map(|g| g.end - g.start).sum();
+    // No kind has fewer than 7 digits; most candidates (times, counts,
+    // ports) end here.
+    if total < 7 {
+        return;
+    }
     if let Some(kind) = classify(bytes, groups, start, plus) {
-        out.push(Hit { start, end: groups[groups.len() - 1].end, kind: Some(kind) });
+        out.push(Hit {
+            start,
+            end: groups[groups.len() - 1].end,
+            kind: Some(kind),
+        });
         return;
     }
     let n = groups.len();
+    let mut prefix = [0usize; MAX_GROUPS + 1];
+    for (i, g) in groups.iter().enumerate() {
+        prefix[i + 1] = prefix[i] + (g.end - g.start);
+    }
     for len in (1..n).rev() {
         for a in 0..=n - len {
             let b = a + len;
-            let cut_ok = (a == 0 || groups[a].sep == b' ') && (b == n || groups[b].sep == b' ');
-            if !cut_ok || (a == 0 && plus) {
+            // No kind has fewer than 7 or more than 19 digits.
+            if !(7..=19).contains(&(prefix[b] - prefix[a])) {
+                continue;
+            }
+            let cut_ok = (a == 0 || is_space(groups[a].sep)) && (b == n || is_space(groups[b].sep));
+            if !cut_ok {
                 continue;
             }
             let sub = &groups[a..b];
-            let s = sub[0].start - usize::from(sub[0].paren);
-            if let Some(kind) = classify(bytes, sub, s, false) {
-                out.push(Hit { start: s, end: sub[len - 1].end, kind: Some(kind) });
+            let sub_plus = a == 0 && plus;
+            let s = if a == 0 {
+                start
+            } else {
+                sub[0].start - usize::from(sub[0].paren)
+            };
+            if let Some(kind) = classify(bytes, sub, s, sub_plus) {
+                out.push(Hit {
+                    start: s,
+                    end: sub[len - 1].end,
+                    kind: Some(kind),
+                });
+                if a > 0 {
+                    classify_all(bytes, &groups[..a], start, plus, out);
+                }
+                if b < n {
+                    let rest = &groups[b..];
+                    classify_all(
+                        bytes,
+                        rest,
+                        rest[0].start - usize::from(rest[0].paren),
+                        false,
+                        out,
+                    );
+                }
                 return;
             }
         }
     }
 }
 
+/// Separators that may split two numbers written side by side.
+fn is_space(sep: u8) -> bool {
+    matches!(sep, b' ' | b'+' | b'%')
+}
+
 fn classify(bytes: &[u8], groups: &[Group], start: usize, plus: bool) -> Option<Kind> {
     let mut digits = [0u8; MAX_GROUPS * 19];
+    if groups.len() > MAX_GROUPS {
+        return None;
+    }
     let mut n = 0;
     for g in groups {
         let len = g.end - g.start;
@@ -152,8 +248,14 @@ fn classify(bytes: &[u8], groups: &[Group], start: usize, plus: bool) -> Option<
         n += len;
     }
     let digits = &digits[..n];
-    let lens: Vec<usize> = groups.iter().map(|g| g.end - g.start).collect();
-    let seps: Vec<u8> = groups.iter().skip(1).map(|g| g.sep).collect();
+    let mut lens_buf = [0usize; MAX_GROUPS];
+    let mut seps_buf = [0u8; MAX_GROUPS];
+    for (i, g) in groups.iter().enumerate() {
+        lens_buf[i] = g.end - g.start;
+        seps_buf[i] = g.sep;
+    }
+    let lens = &lens_buf[..groups.len()];
+    let seps = &seps_buf[1..groups.len().max(1)];
     let uniform = seps.windows(2).all(|w| w[0] == w[1]);
     let sep = seps.first().copied().unwrap_or(0);
     let paren = groups.iter().any(|g| g.paren);
@@ -162,10 +264,21 @@ fn classify(bytes: &[u8], groups: &[Group], start: usize, plus: bool) -> Option<
     if plus {
         return ((8..=15).contains(&n) && digits[0] != b'0').then_some(Kind::Phone);
     }
-    if !paren && uniform && matches!(sep, 0 | b' ' | b'-') && (13..=19).contains(&n) && (lens.len() == 1 || lens.iter().all(|&l| l >= 3)) && checks::card(digits) {
+    if !paren
+        && uniform
+        && matches!(sep, 0 | b' ' | b'-')
+        && (13..=19).contains(&n)
+        && (lens.len() == 1 || lens.iter().all(|&l| l >= 3))
+        && checks::card(digits)
+    {
         return Some(Kind::Card);
     }
-    if !paren && uniform && matches!(sep, b'-' | b' ') && lens == [3, 2, 4] && checks::ssn(&digits[..3], &digits[3..5], &digits[5..]) {
+    if !paren
+        && uniform
+        && matches!(sep, b'-' | b' ')
+        && lens == [3, 2, 4]
+        && checks::ssn(&digits[..3], &digits[3..5], &digits[5..])
+    {
         return Some(Kind::Ssn);
     }
     if lens == [9] && checks::ssn(&digits[..3], &digits[3..5], &digits[5..]) && label(SSN_LABELS) {
@@ -174,20 +287,26 @@ fn classify(bytes: &[u8], groups: &[Group], start: usize, plus: bool) -> Option<
     if lens == [10] && checks::npi(digits) && label(NPI_LABELS) {
         return Some(Kind::Npi);
     }
-    let nanp = |d: &[u8]| d.len() == 10 && (b'2'..=b'9').contains(&d[0]) && (b'2'..=b'9').contains(&d[3]);
+    let nanp =
+        |d: &[u8]| d.len() == 10 && (b'2'..=b'9').contains(&d[0]) && (b'2'..=b'9').contains(&d[3]);
     if paren && lens == [3, 3, 4] && nanp(digits) {
         return Some(Kind::Phone);
     }
     if !paren && uniform && matches!(sep, b'-' | b'.' | b' ') && lens == [3, 3, 4] && nanp(digits) {
         return Some(Kind::Phone);
     }
-    if !paren && uniform && matches!(sep, b'-' | b'.' | b' ') && lens == [1, 3, 3, 4] && digits[0] == b'1' && nanp(&digits[1..]) {
+    if !paren
+        && uniform
+        && matches!(sep, b'-' | b'.' | b' ')
+        && lens == [1, 3, 3, 4]
+        && digits[0] == b'1'
+        && nanp(&digits[1..])
+    {
         return Some(Kind::Phone);
     }
-    if (9..=12).contains(&n) && digits[0] == b'0' || (10..=11).contains(&n) {
-        if lens.len() <= 4 && label(PHONE_LABELS) {
-            return Some(Kind::Phone);
-        }
+    let national = ((9..=12).contains(&n) && digits[0] == b'0') || (10..=11).contains(&n);
+    if national && lens.len() <= 4 && label(PHONE_LABELS) {
+        return Some(Kind::Phone);
     }
     None
 }
@@ -199,14 +318,19 @@ fn lettered(bytes: &[u8], d: usize, ctx: ScanCtx) -> Option<Hit> {
     let boundary = |at: usize| at == 0 || !bytes[at - 1].is_ascii_alphanumeric();
     if d >= 2 && bytes[d - 2].is_ascii_uppercase() && boundary(d - 2) {
         let s = d - 2;
-        if let Some(len) = checks::iban_length(&bytes[s..d]) {
-            if let Some(h) = iban(bytes, s, len) {
-                return Some(h);
-            }
+        if let Some(len) = checks::iban_length(&bytes[s..d])
+            && let Some(h) = iban(bytes, s, len)
+        {
+            return Some(h);
         }
         let n = super::run_len(bytes, d, |b| b.is_ascii_digit());
-        if n == 7 && !bytes.get(d + 7).is_some_and(|&b| is_word(b)) && checks::dea(&bytes[s..d + 7]) {
-            return Some(Hit { start: s, end: d + 7, kind: Some(Kind::Dea) });
+        if n == 7 && !bytes.get(d + 7).is_some_and(|&b| is_word(b)) && checks::dea(&bytes[s..d + 7])
+        {
+            return Some(Hit {
+                start: s,
+                end: d + 7,
+                kind: Some(Kind::Dea),
+            });
         }
     }
     let s = d - 1;
@@ -216,8 +340,15 @@ fn lettered(bytes: &[u8], d: usize, ctx: ScanCtx) -> Option<Hit> {
         if end > s && bytes[end - 1] == b'.' {
             end -= 1;
         }
-        if checks::icd10(&bytes[s..end]) && !bytes.get(end).is_some_and(|&b| is_word(b)) && (ctx.icd10_field || label_before(bytes, s, LABEL_WINDOW, DX_LABELS)) {
-            return Some(Hit { start: s, end, kind: Some(Kind::Icd10) });
+        if checks::icd10(&bytes[s..end])
+            && !bytes.get(end).is_some_and(|&b| is_word(b))
+            && (ctx.icd10_field || label_before(bytes, s, LABEL_WINDOW, DX_LABELS))
+        {
+            return Some(Hit {
+                start: s,
+                end,
+                kind: Some(Kind::Icd10),
+            });
         }
     }
     None
@@ -234,14 +365,21 @@ fn iban(bytes: &[u8], s: usize, len: usize) -> Option<Hit> {
             buf[got] = b;
             got += 1;
             p += 1;
-        } else if b == b' ' && got % 4 == 0 && bytes.get(p + 1).is_some_and(u8::is_ascii_alphanumeric) {
+        } else if b == b' '
+            && got % 4 == 0
+            && bytes.get(p + 1).is_some_and(u8::is_ascii_alphanumeric)
+        {
             p += 1;
         } else {
             return None;
         }
     }
     let end_ok = got == len && !bytes.get(p).is_some_and(|&b| is_word(b));
-    (end_ok && checks::iban(&buf[..len])).then_some(Hit { start: s, end: p, kind: Some(Kind::Iban) })
+    (end_ok && checks::iban(&buf[..len])).then_some(Hit {
+        start: s,
+        end: p,
+        kind: Some(Kind::Iban),
+    })
 }
 
 #[cfg(test)]
@@ -251,13 +389,19 @@ mod tests {
     fn found(text: &str) -> Vec<(String, Kind)> {
         let mut out = Vec::new();
         scan(text.as_bytes(), ScanCtx::default(), &mut out);
-        out.into_iter().map(|h| (text[h.start..h.end].to_string(), h.kind.unwrap())).collect()
+        out.into_iter()
+            .map(|h| (text[h.start..h.end].to_string(), h.kind.unwrap()))
+            .collect()
     }
 
     #[test]
     fn positives() {
         let cases = [
-            ("card 4242-4242-4242-4242 ok", "4242-4242-4242-4242", Kind::Card),
+            (
+                "card 4242-4242-4242-4242 ok",
+                "4242-4242-4242-4242",
+                Kind::Card,
+            ),
             ("amex 3782 822463 10005.", "3782 822463 10005", Kind::Card),
             ("ssn 123-45-6789", "123-45-6789", Kind::Ssn),
             ("SSN: 123456789", "123456789", Kind::Ssn),
@@ -265,11 +409,23 @@ mod tests {
             ("tel +1 555 234 5678", "+1 555 234 5678", Kind::Phone),
             ("at 555.234.5678", "555.234.5678", Kind::Phone),
             ("npi=1234567893", "1234567893", Kind::Npi),
-            ("iban GB82 WEST 1234 5698 7654 32 paid", "GB82 WEST 1234 5698 7654 32", Kind::Iban),
-            ("to DE89370400440532013000", "DE89370400440532013000", Kind::Iban),
+            (
+                "iban GB82 WEST 1234 5698 7654 32 paid",
+                "GB82 WEST 1234 5698 7654 32",
+                Kind::Iban,
+            ),
+            (
+                "to DE89370400440532013000",
+                "DE89370400440532013000",
+                Kind::Iban,
+            ),
             ("dea AB1234563", "AB1234563", Kind::Dea),
             ("diagnosis: E11.9", "E11.9", Kind::Icd10),
-            ("order 12 4111 1111 1111 1111", "4111 1111 1111 1111", Kind::Card),
+            (
+                "order 12 4111 1111 1111 1111",
+                "4111 1111 1111 1111",
+                Kind::Card,
+            ),
         ];
         for (text, want, kind) in cases {
             assert_eq!(found(text), vec![(want.to_string(), kind)], "{text}");

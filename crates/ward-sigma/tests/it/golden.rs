@@ -21,8 +21,13 @@ fn run_case(dir: &Path) -> Result<(), String> {
     let mut correlator = Correlator::new(&set, &engine);
     let events = std::fs::read_to_string(dir.join("events.jsonl")).map_err(|e| e.to_string())?;
     let mut actual = Vec::new();
-    for (i, line) in events.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let ev: Value = serde_json::from_str(line).map_err(|e| format!("events.jsonl:{}: {e}", i + 1))?;
+    for (i, line) in events
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let ev: Value =
+            serde_json::from_str(line).map_err(|e| format!("events.jsonl:{}: {e}", i + 1))?;
         let t = ev
             .get("@timestamp")
             .and_then(Value::as_str)
@@ -36,15 +41,25 @@ fn run_case(dir: &Path) -> Result<(), String> {
             actual.push(json!({"event": i, "correlation": f.rule_id, "group": f.group, "value": f.value, "evidence": f.evidence}));
         }
     }
-    let expected_text = std::fs::read_to_string(dir.join("expected.jsonl")).map_err(|e| e.to_string())?;
+    let expected_text =
+        std::fs::read_to_string(dir.join("expected.jsonl")).map_err(|e| e.to_string())?;
     let expected: Vec<Value> = expected_text
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).map_err(|e| format!("expected.jsonl: {e}")))
         .collect::<Result<_, _>>()?;
     if actual != expected {
-        let render = |v: &[Value]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("\n");
-        return Err(format!("expected:\n{}\nactual:\n{}", render(&expected), render(&actual)));
+        let render = |v: &[Value]| {
+            v.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        return Err(format!(
+            "expected:\n{}\nactual:\n{}",
+            render(&expected),
+            render(&actual)
+        ));
     }
     Ok(())
 }
@@ -52,13 +67,29 @@ fn run_case(dir: &Path) -> Result<(), String> {
 #[test]
 fn golden_cases() {
     let root = corpus::crate_dir().join("tests/golden");
-    let mut dirs: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.sort();
     assert!(dirs.len() >= 30, "golden cases missing");
     let failures: Vec<String> = dirs
         .iter()
-        .filter_map(|d| run_case(d).err().map(|e| format!("{}: {e}", d.file_name().unwrap_or_default().to_string_lossy())))
+        .filter_map(|d| {
+            run_case(d).err().map(|e| {
+                format!(
+                    "{}: {e}",
+                    d.file_name().unwrap_or_default().to_string_lossy()
+                )
+            })
+        })
         .collect();
-    println!("golden cases: {} run, {} failed", dirs.len(), failures.len());
+    println!(
+        "golden cases: {} run, {} failed",
+        dirs.len(),
+        failures.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -5,5 +5,6 @@
 mod api;
 mod conformance;
 mod corpus;
+mod crosscheck;
 mod golden;
 mod spec_correlation;

@@ -115,7 +115,9 @@ impl FileHeader {
             return Err(StoreError::corrupt(
                 path,
                 8,
-                format!("unsupported format version {version} (this build reads 1..={FORMAT_VERSION})"),
+                format!(
+                    "unsupported format version {version} (this build reads 1..={FORMAT_VERSION})"
+                ),
             ));
         }
         Ok(FileHeader {
@@ -152,7 +154,10 @@ pub fn encode_record_prefix(
     body: &[u8],
 ) -> Result<(), String> {
     if id.len() > MAX_ID_LEN {
-        return Err(format!("event id is {} bytes, limit {MAX_ID_LEN}", id.len()));
+        return Err(format!(
+            "event id is {} bytes, limit {MAX_ID_LEN}",
+            id.len()
+        ));
     }
     if category.len() > MAX_CATEGORIES {
         return Err(format!(
@@ -161,7 +166,10 @@ pub fn encode_record_prefix(
         ));
     }
     if body.len() > MAX_BODY_LEN {
-        return Err(format!("body is {} bytes, limit {MAX_BODY_LEN}", body.len()));
+        return Err(format!(
+            "body is {} bytes, limit {MAX_BODY_LEN}",
+            body.len()
+        ));
     }
     out.extend_from_slice(&time_ms.to_le_bytes());
     out.extend_from_slice(&(id.len() as u16).to_le_bytes());
@@ -169,7 +177,10 @@ pub fn encode_record_prefix(
     out.push(category.len() as u8);
     for c in category {
         if c.len() > MAX_TERM_LEN {
-            return Err(format!("a category is {} bytes, limit {MAX_TERM_LEN}", c.len()));
+            return Err(format!(
+                "a category is {} bytes, limit {MAX_TERM_LEN}",
+                c.len()
+            ));
         }
         out.extend_from_slice(&(c.len() as u16).to_le_bytes());
         out.extend_from_slice(c.as_bytes());
@@ -204,12 +215,58 @@ pub fn decode_record(bytes: &[u8]) -> Result<DecodedRecord, String> {
     let body = r.take(body_len)?.to_vec();
     let offset = r.u64()?;
     if r.pos != bytes.len() {
-        return Err(format!("{} trailing bytes after the record", bytes.len() - r.pos));
+        return Err(format!(
+            "{} trailing bytes after the record",
+            bytes.len() - r.pos
+        ));
     }
     Ok(DecodedRecord {
         time_ms,
         id,
         category,
+        body,
+        offset,
+    })
+}
+
+/// A record decoded without copying: id and body borrow the leaf bytes
+/// (categories are skipped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    /// Event time.
+    pub time_ms: i64,
+    /// Event id.
+    pub id: &'a str,
+    /// The body.
+    pub body: &'a [u8],
+    /// The offset.
+    pub offset: u64,
+}
+
+/// Decodes leaf bytes without copying (the search hot path).
+pub fn decode_record_ref(bytes: &[u8]) -> Result<RecordRef<'_>, String> {
+    let mut r = Reader { bytes, pos: 0 };
+    let time_ms = r.i64()?;
+    let id_len = r.u16()? as usize;
+    let id =
+        std::str::from_utf8(r.take(id_len)?).map_err(|_| "event id is not UTF-8".to_owned())?;
+    let n_cat = r.u8()? as usize;
+    for _ in 0..n_cat {
+        let len = r.u16()? as usize;
+        r.take(len)?;
+    }
+    let body_len = r.u32()? as usize;
+    let body = r.take(body_len)?;
+    let offset = r.u64()?;
+    if r.pos != bytes.len() {
+        return Err(format!(
+            "{} trailing bytes after the record",
+            bytes.len() - r.pos
+        ));
+    }
+    Ok(RecordRef {
+        time_ms,
+        id,
         body,
         offset,
     })
@@ -405,7 +462,10 @@ mod tests {
             created_ms: 9,
         };
         let mut b = h.encode();
-        assert_eq!(FileHeader::decode(&b, WAL_MAGIC, Path::new("x")).unwrap(), h);
+        assert_eq!(
+            FileHeader::decode(&b, WAL_MAGIC, Path::new("x")).unwrap(),
+            h
+        );
         assert!(FileHeader::decode(&b, SEG_MAGIC, Path::new("x")).is_err());
         b[13] ^= 1;
         assert!(FileHeader::decode(&b, WAL_MAGIC, Path::new("x")).is_err());

@@ -279,7 +279,12 @@ fn encode_index(ix: &SegmentIndex, out: &mut Vec<u8>) {
         out.extend_from_slice(&b.count.to_le_bytes());
         out.extend_from_slice(&b.min_time.to_le_bytes());
         out.extend_from_slice(&b.max_time.to_le_bytes());
-        let fields: Vec<&String> = b.fields.iter().filter(|f| f.len() < 256).take(255).collect();
+        let fields: Vec<&String> = b
+            .fields
+            .iter()
+            .filter(|f| f.len() < 256)
+            .take(255)
+            .collect();
         out.push(fields.len() as u8);
         for f in fields {
             out.push(f.len() as u8);
@@ -397,7 +402,11 @@ pub fn read_index(file: &File, path: &Path) -> Result<(FileHeader, SegmentIndex)
         .map_err(|e| StoreError::io("stat", path, e))?
         .len();
     if len < (HEADER_LEN + FOOTER_LEN) as u64 {
-        return Err(StoreError::corrupt(path, len, "file shorter than header and footer (truncated)"));
+        return Err(StoreError::corrupt(
+            path,
+            len,
+            "file shorter than header and footer (truncated)",
+        ));
     }
     let mut head = [0u8; HEADER_LEN];
     file.read_exact_at(&mut head, 0)
@@ -408,21 +417,59 @@ pub fn read_index(file: &File, path: &Path) -> Result<(FileHeader, SegmentIndex)
     file.read_exact_at(&mut footer, fpos)
         .map_err(|e| StoreError::io("read", path, e))?;
     if &footer[24..32] != FOOTER_MAGIC {
-        return Err(StoreError::corrupt(path, fpos, "no footer magic at the end of the file (truncated or overwritten)"));
+        return Err(StoreError::corrupt(
+            path,
+            fpos,
+            "no footer magic at the end of the file (truncated or overwritten)",
+        ));
     }
     let ipos = u64_at(&footer, 0);
     let ilen = u64_at(&footer, 8);
     if ipos < HEADER_LEN as u64 || ipos.checked_add(ilen) != Some(fpos) {
-        return Err(StoreError::corrupt(path, fpos, "footer points outside the file"));
+        return Err(StoreError::corrupt(
+            path,
+            fpos,
+            "footer points outside the file",
+        ));
     }
     let mut ix = vec![0u8; ilen as usize];
     file.read_exact_at(&mut ix, ipos)
         .map_err(|e| StoreError::io("read", path, e))?;
     if crc32c::crc32c(&ix) != u32_at(&footer, 16) {
-        return Err(StoreError::corrupt(path, ipos, "index section checksum mismatch"));
+        return Err(StoreError::corrupt(
+            path,
+            ipos,
+            "index section checksum mismatch",
+        ));
     }
-    let index = decode_index(&ix).map_err(|e| StoreError::corrupt(path, ipos, format!("index section: {e}")))?;
+    let index = decode_index(&ix)
+        .map_err(|e| StoreError::corrupt(path, ipos, format!("index section: {e}")))?;
     Ok((header, index))
+}
+
+/// Parses the header, footer and index of a whole sealed segment held in
+/// memory (used by fuzzing and tools; the store reads only the tail).
+pub fn index_from_bytes(bytes: &[u8]) -> Result<(FileHeader, SegmentIndex), String> {
+    let header =
+        FileHeader::decode(bytes, SEG_MAGIC, Path::new("segment")).map_err(|e| e.to_string())?;
+    if bytes.len() < HEADER_LEN + FOOTER_LEN {
+        return Err("shorter than header and footer".into());
+    }
+    let fpos = bytes.len() - FOOTER_LEN;
+    let footer = &bytes[fpos..];
+    if &footer[24..32] != FOOTER_MAGIC {
+        return Err("no footer magic".into());
+    }
+    let ipos = u64_at(footer, 0);
+    let ilen = u64_at(footer, 8);
+    if ipos < HEADER_LEN as u64 || ipos.checked_add(ilen) != Some(fpos as u64) {
+        return Err("footer points outside the file".into());
+    }
+    let ix = &bytes[ipos as usize..fpos];
+    if crc32c::crc32c(ix) != u32_at(footer, 16) {
+        return Err("index checksum mismatch".into());
+    }
+    Ok((header, decode_index(ix)?))
 }
 
 /// Reads, checks and decompresses one block.
@@ -430,20 +477,25 @@ pub fn read_block(file: &File, path: &Path, meta: &BlockMeta) -> Result<Vec<u8>,
     let mut comp = vec![0u8; meta.comp_len as usize];
     file.read_exact_at(&mut comp, meta.pos)
         .map_err(|e| StoreError::io("read", path, e))?;
-    if crc32c::crc32c(&comp) != meta.crc {
-        return Err(StoreError::corrupt(path, meta.pos, format!(
+    decompress_block(&comp, meta).map_err(|reason| StoreError::corrupt(path, meta.pos, reason))
+}
+
+/// Checks and decompresses a block's bytes.
+pub fn decompress_block(comp: &[u8], meta: &BlockMeta) -> Result<Vec<u8>, String> {
+    if crc32c::crc32c(comp) != meta.crc {
+        return Err(format!(
             "block of offsets {}..{}: checksum mismatch",
             meta.first_offset,
             meta.first_offset + u64::from(meta.count)
-        )));
+        ));
     }
     if meta.raw_len > MAX_RAW_BLOCK {
-        return Err(StoreError::corrupt(path, meta.pos, "block larger than the limit"));
+        return Err("block larger than the limit".into());
     }
-    let raw = zstd::bulk::decompress(&comp, meta.raw_len as usize)
-        .map_err(|e| StoreError::corrupt(path, meta.pos, format!("block does not decompress: {e}")))?;
+    let raw = zstd::bulk::decompress(comp, meta.raw_len as usize)
+        .map_err(|e| format!("block does not decompress: {e}"))?;
     if raw.len() != meta.raw_len as usize {
-        return Err(StoreError::corrupt(path, meta.pos, "block has the wrong uncompressed length"));
+        return Err("block has the wrong uncompressed length".into());
     }
     Ok(raw)
 }

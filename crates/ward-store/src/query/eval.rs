@@ -9,12 +9,49 @@ use serde_json::Value;
 use std::cmp::Ordering;
 use ward_event::Event;
 
-/// One record as the evaluator sees it.
+/// One record as the evaluator sees it: the raw body, parsed only as far
+/// as the query needs.
 pub struct Doc<'a> {
-    /// The parsed body.
-    pub event: &'a Event,
-    /// The record's `@timestamp` (used for `@timestamp` predicates).
-    pub time_ms: i64,
+    body: &'a [u8],
+    time_ms: i64,
+    parsed: std::cell::OnceCell<Option<Event>>,
+}
+
+impl<'a> Doc<'a> {
+    /// A document over a raw JSON body.
+    pub fn new(body: &'a [u8], time_ms: i64) -> Doc<'a> {
+        Doc {
+            body,
+            time_ms,
+            parsed: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The value at a dotted path.
+    pub fn get(&self, path: &str) -> Option<Value> {
+        if let Some(Some(ev)) = self.parsed.get() {
+            return ev.get(path).cloned();
+        }
+        super::raw::find_path(self.body, path).and_then(|v| serde_json::from_slice(v).ok())
+    }
+
+    /// The value at a path if it is a string without escapes, borrowed
+    /// from the body (the aggregation fast path).
+    pub fn get_plain_str(&self, path: &str) -> Option<&'a str> {
+        let raw = super::raw::find_path(self.body, path)?;
+        let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+        if inner.contains(&b'\\') {
+            return None;
+        }
+        std::str::from_utf8(inner).ok()
+    }
+
+    /// The whole event, parsed once; `None` if the body is not a JSON object.
+    pub fn event(&self) -> Option<&Event> {
+        self.parsed
+            .get_or_init(|| serde_json::from_slice(self.body).ok())
+            .as_ref()
+    }
 }
 
 impl Expr {
@@ -31,12 +68,15 @@ impl Expr {
                 {
                     return in_range(&Value::from(doc.time_ms), lo, hi, true);
                 }
-                match doc.event.get(field) {
+                match doc.get(field) {
                     None | Some(Value::Null) => false,
-                    Some(v) => pred_matches(pred, v, field == "@timestamp"),
+                    Some(v) => pred_matches(pred, &v, field == "@timestamp"),
                 }
             }
-            Expr::Text(p) => any_string(&Value::Object(doc.event.0.clone()), &|s| text_matches(p, s)),
+            Expr::Text(p) => doc.event().is_some_and(|ev| {
+                ev.0.values()
+                    .any(|v| any_string(v, &|s| text_matches(p, s)))
+            }),
         }
     }
 }
@@ -64,7 +104,9 @@ fn pred_matches(pred: &Predicate, v: &Value, is_time: bool) -> bool {
         Predicate::Match(p) => each_leaf(v, &mut |x| match x {
             Value::String(s) => pattern_matches(p, s),
             Value::Number(n) => match p {
-                Pattern::Exact(e) => e.parse::<f64>().ok() == n.as_f64() || pattern_matches(p, &n.to_string()),
+                Pattern::Exact(e) => {
+                    e.parse::<f64>().ok() == n.as_f64() || pattern_matches(p, &n.to_string())
+                }
                 _ => pattern_matches(p, &n.to_string()),
             },
             Value::Bool(b) => pattern_matches(p, if *b { "true" } else { "false" }),

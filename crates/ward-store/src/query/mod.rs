@@ -19,6 +19,7 @@
 
 mod eval;
 mod parse;
+pub mod raw;
 
 pub use eval::{Doc, value_keys};
 pub use parse::parse;
@@ -182,7 +183,11 @@ impl Expr {
                     }
                     clause.append(&mut req[0]);
                 }
-                if clause.is_empty() { Vec::new() } else { vec![clause] }
+                if clause.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![clause]
+                }
             }
             _ => Vec::new(),
         }

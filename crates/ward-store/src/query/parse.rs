@@ -132,7 +132,11 @@ impl Parser {
                 break;
             }
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { Expr::Or(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::Or(items)
+        })
     }
 
     fn and_expr(&mut self) -> Result<Expr, QueryError> {
@@ -153,15 +157,21 @@ impl Parser {
             }
             items.push(self.unary()?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { Expr::And(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::And(items)
+        })
     }
 
     fn unary(&mut self) -> Result<Expr, QueryError> {
         self.ws();
-        if self.keyword("NOT") || self.peek() == Some('-') && {
-            self.pos += 1;
-            true
-        } {
+        if self.keyword("NOT")
+            || self.peek() == Some('-') && {
+                self.pos += 1;
+                true
+            }
+        {
             self.enter()?;
             self.ws();
             let inner = self.unary()?;
@@ -197,7 +207,9 @@ impl Parser {
                 if self.peek() == Some(':') {
                     if !valid_field(&word) {
                         self.pos = start;
-                        return Err(self.error("a field name (letters, digits, '.', '_', '@', '-')"));
+                        return Err(
+                            self.error("a field name (letters, digits, '.', '_', '@', '-')")
+                        );
                     }
                     self.pos += 1;
                     let pred = self.predicate()?;
@@ -273,15 +285,23 @@ impl Parser {
                     inclusive,
                 });
                 Ok(if less {
-                    Predicate::Range { lo: None, hi: bound }
+                    Predicate::Range {
+                        lo: None,
+                        hi: bound,
+                    }
                 } else {
-                    Predicate::Range { lo: bound, hi: None }
+                    Predicate::Range {
+                        lo: bound,
+                        hi: None,
+                    }
                 })
             }
             _ => {
                 let w = self.word(&[]);
                 if w.is_empty() {
-                    return Err(self.error("a value, a quoted phrase, a range '[a TO b]' or a comparison after ':'"));
+                    return Err(self.error(
+                        "a value, a quoted phrase, a range '[a TO b]' or a comparison after ':'",
+                    ));
                 }
                 if w == "*" {
                     return Ok(Predicate::Exists);

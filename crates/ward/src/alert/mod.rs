@@ -1,42 +1,74 @@
-//! Alerts: findings become alerts with a lifecycle, an owner and SLA timers;
-//! routing, grouping, inhibition and silences decide who is notified.
-
-pub mod api;
-pub mod config;
+//! The alert stage: the application's side of `ward-alert`. Findings become
+//! alerts with a lifecycle, an owner and SLA timers; routing, grouping,
+//! inhibition and silences decide who is notified, through a durable
+//! outbox. Alert changes come back as audit events, which
+//! [`crate::pipeline`] stores like any other event.
 
 use std::sync::Arc;
+
+use axum::Router;
+use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::model::Finding;
-use crate::pipeline::Pipeline;
+
+pub use ward_alert::AlertingConfig;
 
 /// The alerting stage.
 pub struct Alerts {
-    findings: parking_lot::Mutex<Vec<Finding>>,
+    engine: Arc<ward_alert::Engine>,
 }
 
 impl Alerts {
-    /// Starts the alerting stage.
-    pub async fn start(
-        _config: &Config,
-        _store: Arc<ward_store::Store>,
-        _pipeline: Pipeline,
-        _metrics: Arc<Metrics>,
-    ) -> anyhow::Result<Alerts> {
-        Ok(Alerts {
-            findings: parking_lot::Mutex::new(Vec::new()),
-        })
+    /// Starts alerting with its state in `<data>/alerts`. Returns the stage
+    /// and the audit events it will emit.
+    pub async fn start(config: &Config) -> anyhow::Result<(Alerts, mpsc::Receiver<serde_json::Value>)> {
+        let (tx, rx) = mpsc::channel(1024);
+        let engine = ward_alert::Engine::start(
+            &config.raw.alerting,
+            &config.data_dir.join("alerts"),
+            config.alert_webhook.as_ref().map(|s| s.expose().clone()),
+            tx,
+        )
+        .await?;
+        Ok((Alerts { engine }, rx))
     }
 
-    /// Takes a finding from detection.
+    /// Takes over a finding; returns once it is durably recorded.
     pub async fn on_finding(&self, finding: Finding) -> anyhow::Result<()> {
-        self.findings.lock().push(finding);
+        self.engine.on_finding(finding).await?;
         Ok(())
     }
 
-    /// Exports alert metrics.
-    pub fn export_metrics(&self, metrics: &Metrics) {
-        metrics.set("ward_alert_findings", &[], self.findings.lock().len() as f64);
+    /// The alert API routes; `auth` names the caller or refuses.
+    pub fn routes<S: Clone + Send + Sync + 'static>(
+        &self,
+        auth: impl Fn(&axum::http::HeaderMap) -> Option<String> + Clone + Send + Sync + 'static,
+    ) -> Router<S> {
+        self.engine.router(auth)
+    }
+
+    /// Alerting metrics (MTTA, MTTR, SLA compliance, deliveries) in the
+    /// Prometheus text format.
+    pub fn export_metrics(&self, _metrics: &Metrics) -> String {
+        let mut out = String::new();
+        for (name, labels, value) in self.engine.metrics() {
+            let l: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+                .collect();
+            if l.is_empty() {
+                out.push_str(&format!("{name} {value}\n"));
+            } else {
+                out.push_str(&format!("{name}{{{}}} {value}\n", l.join(",")));
+            }
+        }
+        out
+    }
+
+    /// Stops delivery workers.
+    pub async fn shutdown(&self) {
+        self.engine.shutdown().await;
     }
 }

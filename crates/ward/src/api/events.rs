@@ -47,8 +47,8 @@ pub async fn search(
             .map_err(ApiError::BadRequest)
     };
     let opts = ward_store::SearchOptions {
-        since_ms: bound(&p.since)?,
-        until_ms: bound(&p.until)?,
+        since: bound(&p.since)?,
+        until: bound(&p.until)?,
         limit: p.limit.unwrap_or(100).min(10_000),
         ..ward_store::SearchOptions::default()
     };

@@ -21,9 +21,10 @@ pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
     st.metrics
         .set("ward_store_records", &[], stats.records as f64);
     st.metrics.set("ward_store_bytes", &[], stats.bytes as f64);
-    st.alerts.export_metrics(&st.metrics);
+    let mut text = st.metrics.render();
+    text.push_str(&st.alerts.export_metrics(&st.metrics));
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        st.metrics.render(),
+        text,
     )
 }

@@ -24,7 +24,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub pipeline: Pipeline,
     pub store: Arc<ward_store::Store>,
-    pub tokens: Tokens,
+    pub tokens: Arc<Tokens>,
     pub metrics: Arc<Metrics>,
     pub limits: ward_event::Limits,
     pub redact: Arc<crate::redact::Stage>,
@@ -37,6 +37,10 @@ pub type State = Arc<AppState>;
 /// Builds the whole router.
 pub fn router(state: State) -> Router {
     let max_body = state.limits.max_request_bytes;
+    let tokens = Arc::clone(&state.tokens);
+    let alert_routes = state.alerts.routes(move |headers: &axum::http::HeaderMap| {
+        tokens.authenticate(headers).map(|id| format!("{}@{}", id.source, id.tenant))
+    });
     let ingest = Router::new()
         .route("/api/v1/ingest", post(crate::source::http::ingest))
         .route("/_bulk", post(crate::source::bulk::bulk))
@@ -83,7 +87,7 @@ pub fn router(state: State) -> Router {
         .route("/api/v1/store/checkpoint", get(events::checkpoint))
         .route("/api/v1/store/consistency", get(events::consistency))
         .route("/api/v1/store/public-key", get(events::public_key))
-        .merge(crate::alert::api::routes())
+        .merge(alert_routes)
         .with_state(state)
 }
 

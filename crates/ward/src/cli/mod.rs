@@ -4,9 +4,15 @@
 pub mod bench;
 pub mod client;
 pub mod config;
+pub mod demo;
+pub mod detect;
+pub mod rules;
+pub mod inspect;
+pub mod redact;
 pub mod search;
 pub mod send;
 pub mod serve;
+pub mod store;
 
 use std::process::ExitCode;
 
@@ -42,6 +48,40 @@ pub enum Command {
     Send(send::Args),
     /// Search stored events.
     Search(search::Args),
+    /// Inspect text offline: `ward inspect prompt` scores prompt injection.
+    #[command(subcommand)]
+    Inspect(inspect::Command),
+    /// Redact secrets and personal data from a file or stdin, offline.
+    Redact(redact::Args),
+    /// Verify the store (or an archive) and every checkpoint; or one proof offline.
+    Verify(store::VerifyArgs),
+    /// Copy sealed segments and checkpoints to a write-once layout.
+    Archive(store::ArchiveArgs),
+    /// Apply retention now (or show what it would delete).
+    Retention(store::RetentionArgs),
+    /// Print the public key that verifies checkpoints and proofs.
+    Key(store::DataDir),
+    /// Validate rules, or test them on events.
+    #[command(subcommand)]
+    Rules(rules::Command),
+    /// Hunt offline: run rules over NDJSON, JSON arrays or EVTX-as-JSON files.
+    Detect(detect::Args),
+    /// Work with alerts: list, show, acknowledge, resolve, assign, comment.
+    Alerts {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        command: ward_alert::cli::AlertsCommand,
+    },
+    /// Silence alerts by matchers for a while.
+    Silences {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        command: ward_alert::cli::SilencesCommand,
+    },
+    /// Replay a realistic day of a small company with planted attacks.
+    Demo(demo::Args),
     /// Benchmarks against a running server.
     #[command(subcommand)]
     Bench(bench::Command),
@@ -55,6 +95,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send(a) => send::run(a),
         Command::Search(a) => search::run(a),
         Command::Bench(c) => bench::run(c),
+        Command::Inspect(c) => inspect::run(c),
+        Command::Redact(a) => redact::run(a),
+        Command::Rules(c) => rules::run(c),
+        Command::Detect(a) => detect::run(a),
+        Command::Alerts { remote, command } => {
+            ward_alert::cli::run_alerts(command, &remote.url, remote.token.as_deref())
+        }
+        Command::Silences { remote, command } => {
+            ward_alert::cli::run_silences(command, &remote.url, remote.token.as_deref())
+        }
+        Command::Demo(a) => demo::run(a),
+        Command::Verify(a) => store::verify(a),
+        Command::Archive(a) => store::archive(a),
+        Command::Retention(a) => store::retention(a),
+        Command::Key(d) => store::key(d),
     }
 }
 

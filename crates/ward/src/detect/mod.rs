@@ -236,6 +236,9 @@ impl Detector {
         let mut out = Vec::new();
         for m in &matches {
             let Some(meta) = engine.rule(m.rule) else { continue };
+            if self.loaded.building_blocks.contains(&m.rule_id) {
+                continue;
+            }
             let mut group = BTreeMap::new();
             for f in ENTITY_FIELDS {
                 if let Some(v) = event.get_str(f) {

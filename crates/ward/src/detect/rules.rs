@@ -22,6 +22,9 @@ pub struct Loaded {
     /// Ward rule kinds (flatline…), loaded from the same files.
     pub metric: super::metric::MetricRules,
     pub metric_errors: Vec<String>,
+    /// Rules that only feed correlations (Sigma's `generate: false`): their
+    /// single matches are not findings of their own.
+    pub building_blocks: std::collections::HashSet<String>,
 }
 
 /// The mapping pipelines: built-in plus configured files.
@@ -93,7 +96,9 @@ pub fn load(builtin: bool, paths: &[PathBuf], pipeline_paths: &[PathBuf]) -> Loa
     }
     let engine = Engine::new(&set);
     let (metric, metric_errors) = super::metric::MetricRules::load(&metric_docs);
+    let building_blocks = building_blocks(&set);
     Loaded {
+        building_blocks,
         set,
         engine,
         errors,
@@ -116,4 +121,23 @@ pub fn fingerprint(paths: &[PathBuf]) -> Vec<(PathBuf, Option<SystemTime>)> {
             (f, m)
         })
         .collect()
+}
+
+fn building_blocks(set: &RuleSet) -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    for i in 0..set.len() {
+        let Some(rule) = set.rule(i) else { continue };
+        let ward_sigma::RuleBody::Correlation(def) = &rule.body else { continue };
+        if def.generate {
+            continue;
+        }
+        for name in &def.rules {
+            for m in set.rules() {
+                if m.id.as_deref() == Some(name) || m.name.as_deref() == Some(name) {
+                    out.insert(m.key());
+                }
+            }
+        }
+    }
+    out
 }

@@ -133,35 +133,27 @@ async fn bulk_inner(
         let mut outcomes = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
             let index = item.index.clone().or_else(|| default_index.clone());
-            match item.doc {
-                Ok(mut e) => {
-                    if let Some(ix) = &index {
-                        e.set("data_stream.dataset", ix.clone().into());
-                    }
-                    let e = normalize::finish(e, &ctx);
-                    let eid = e.get_str("event.id").unwrap_or_default().to_owned();
-                    outcome.events.push(e);
-                    outcomes.push(ward_event::bulk::ItemOutcome::created(
-                        &item.action,
-                        index.as_deref().unwrap_or("ward"),
-                        item.id.as_deref().unwrap_or(&eid),
-                    ));
-                }
-                Err(err) => {
-                    let dl = ward_event::dead_letter(&ctx, &err.reason, b"", &limits);
-                    outcome.events.push(normalize::finish(dl, &ctx));
-                    outcomes.push(ward_event::bulk::ItemOutcome::failed(
-                        &item.action,
-                        index.as_deref().unwrap_or("ward"),
-                        item.id.as_deref(),
-                        &err.reason,
-                    ));
-                    outcome.rejected.push(ward_event::RecordError {
-                        record: i + 1,
-                        reason: err.reason,
-                    });
-                }
+            if let Some(rejection) = item.rejection() {
+                let reason = item.doc.as_ref().err().map(|e| e.reason.clone()).unwrap_or_default();
+                let dl = ward_event::dead_letter(&ctx, &reason, b"", &limits);
+                outcome.events.push(normalize::finish(dl, &ctx));
+                outcomes.push(rejection);
+                outcome.rejected.push(ward_event::RecordError { record: i + 1, reason });
+                continue;
             }
+            let Ok(mut e) = item.doc else { continue };
+            if let Some(ix) = &index {
+                e.set("data_stream.dataset", ix.clone().into());
+            }
+            let e = normalize::finish(e, &ctx);
+            let eid = e.get_str("event.id").unwrap_or_default().to_owned();
+            outcome.events.push(e);
+            outcomes.push(ward_event::bulk::ItemOutcome::Created {
+                action: item.action.clone(),
+                index: index.unwrap_or_else(|| "ward".into()),
+                id: item.id.clone().unwrap_or(eid),
+                seq_no: i as u64,
+            });
         }
         (outcome, outcomes)
     })

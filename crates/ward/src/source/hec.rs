@@ -76,6 +76,7 @@ pub struct RawQuery {
     pub sourcetype: Option<String>,
     pub host: Option<String>,
     pub channel: Option<String>,
+    pub index: Option<String>,
 }
 
 /// `POST /services/collector/raw`
@@ -98,6 +99,7 @@ pub async fn raw(
             sourcetype: q.sourcetype,
             host: q.host,
             channel: q.channel,
+            index: q.index,
         };
         let mut outcome = decode_blocking(move || {
             let results = ward_event::hec::decode_raw(&body, &params, &limits);

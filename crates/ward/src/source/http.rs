@@ -144,12 +144,7 @@ pub async fn submit(
         &labels,
         outcome.rejected.len() as u64,
     );
-    let missing = outcome
-        .events
-        .iter()
-        .filter(|e| e.get("ward.schema.missing").is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty())))
-        .count();
-    m.add("ward_ingest_schema_incomplete_total", &labels, missing as u64);
+    count_missing_fields(m, &id.source, &outcome.events);
     if outcome.events.is_empty() {
         return Ok(Ack { ids: Vec::new() });
     }
@@ -167,6 +162,27 @@ pub async fn submit(
         (ack.ids.len() - outcome.rejected.len().min(ack.ids.len())) as u64,
     );
     Ok(ack)
+}
+
+/// Counts, per source and field, the required fields senders left out.
+pub fn count_missing_fields(m: &crate::metrics::Metrics, source: &str, events: &[Event]) {
+    let mut counts: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for e in events {
+        if let Some(serde_json::Value::Array(a)) = e.get("ward.schema.missing") {
+            for f in a.iter().filter_map(serde_json::Value::as_str) {
+                if let Some(name) = ward_event::REQUIRED_FIELDS.iter().find(|r| **r == f) {
+                    *counts.entry(name).or_default() += 1;
+                }
+            }
+        }
+    }
+    for (field, n) in counts {
+        m.add(
+            "ward_ingest_schema_missing_total",
+            &[("source", source), ("field", field)],
+            n,
+        );
+    }
 }
 
 /// Runs a CPU-heavy decode off the async threads.

@@ -55,7 +55,7 @@ pub async fn logs(
             .map(|r| format!("log record {}: {}", r.record, r.reason))
             .unwrap_or_default();
         submit(&st, &id, "otlp", received, &mut outcome, bytes).await?;
-        Ok((rejected, message))
+        Ok::<_, IngestError>((rejected, message))
     }
     .await;
     match res {

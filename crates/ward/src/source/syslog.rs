@@ -22,7 +22,7 @@ pub struct Attribution {
 }
 
 fn parse_frames(
-    frames: Vec<Result<Vec<u8>, ward_event::syslog::FrameError>>,
+    frames: Vec<Result<Vec<u8>, ward_event::FrameError>>,
     input: &str,
     who: &Attribution,
     limits: &ward_event::Limits,
@@ -57,6 +57,7 @@ async fn deliver(st: &AppState, input: &str, who: &Attribution, events: Vec<Even
         .add("ward_ingest_received_total", &labels, events.len() as u64);
     st.metrics
         .add("ward_ingest_rejected_total", &labels, bad as u64);
+    super::http::count_missing_fields(&st.metrics, &who.source, &events);
     let n = events.len();
     let batch = Batch {
         events,

@@ -14,37 +14,12 @@ use ward_store::{Record, Store, StoreConfig};
 use crate::config::Config;
 use crate::model::Event;
 
-/// Fields kept in the per-block indexes, so selective searches skip blocks.
-pub const INDEXED_FIELDS: [&str; 8] = [
-    "event.id",
-    "user.name",
-    "user.id",
-    "source.ip",
-    "host.name",
-    "service.name",
-    "event.category",
-    "event.action",
-];
+pub use ward_store::INDEXED_FIELDS;
 
 /// Categories that hold security events: kept at least 365 days unless
 /// `retention.force` says otherwise.
 pub fn is_security_category(category: &str) -> bool {
-    matches!(
-        category,
-        "authentication"
-            | "session"
-            | "iam"
-            | "configuration"
-            | "intrusion_detection"
-            | "malware"
-            | "threat"
-            | "vulnerability"
-            | "ai"
-            | "database"
-            | "file"
-            | "process"
-            | "network"
-    )
+    ward_store::SECURITY_CATEGORIES.contains(&category)
 }
 
 /// Opens the store in the configured data directory.
@@ -69,12 +44,22 @@ pub fn open(config: &Config) -> anyhow::Result<Store> {
 /// The retention policy from `[retention]`.
 pub fn retention_policy(config: &Config) -> ward_store::RetentionPolicy {
     let r = &config.raw.retention;
+    let now = jiff::Timestamp::now();
     ward_store::RetentionPolicy {
         default_days: r.default_days,
         categories: r.categories.clone(),
         force: r.force,
-        legal_holds: r.legal_holds.clone(),
-        ..ward_store::RetentionPolicy::default()
+        legal_hold: r.legal_hold,
+        // Validated at start-up; an unparsable bound holds everything.
+        holds: r
+            .holds
+            .iter()
+            .map(|h| ward_store::LegalHold {
+                reason: h.reason.clone(),
+                from_ms: parse_time_bound(&h.from, now).unwrap_or(i64::MIN),
+                until_ms: parse_time_bound(&h.until, now).unwrap_or(i64::MAX),
+            })
+            .collect(),
     }
 }
 
@@ -95,15 +80,15 @@ pub fn record(event: &Event) -> anyhow::Result<Record> {
         _ => Vec::new(),
     };
     let mut terms = Vec::new();
-    for f in INDEXED_FIELDS {
+    for f in INDEXED_FIELDS.iter() {
         match event.get(f) {
-            Some(serde_json::Value::String(s)) => terms.push((f.to_owned(), s.to_lowercase())),
+            Some(serde_json::Value::String(s)) => terms.push(((*f).to_owned(), s.to_lowercase())),
             Some(serde_json::Value::Array(a)) => {
                 for v in a.iter().filter_map(|v| v.as_str()) {
-                    terms.push((f.to_owned(), v.to_lowercase()));
+                    terms.push(((*f).to_owned(), v.to_lowercase()));
                 }
             }
-            Some(v @ serde_json::Value::Number(_)) => terms.push((f.to_owned(), v.to_string())),
+            Some(v @ serde_json::Value::Number(_)) => terms.push(((*f).to_owned(), v.to_string())),
             _ => {}
         }
     }
@@ -133,7 +118,7 @@ pub async fn retention_task(store: Arc<Store>, interval: Duration) {
     loop {
         tick.tick().await;
         let s = Arc::clone(&store);
-        let now = jiff::Timestamp::now();
+        let now = jiff::Timestamp::now().as_millisecond();
         match tokio::task::spawn_blocking(move || s.apply_retention(now, false)).await {
             Ok(Ok(actions)) if !actions.is_empty() => {
                 tracing::info!(deleted = actions.len(), "retention applied")

@@ -9,4 +9,5 @@ mod harness;
 mod config;
 mod durability;
 mod ingest;
+mod rules;
 mod shippers;

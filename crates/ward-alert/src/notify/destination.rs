@@ -1,0 +1,214 @@
+//! The destination guard: outgoing requests may only reach public addresses
+//! unless `allow_private_destinations` is set. Host names are resolved and
+//! EVERY address is checked (IPv4, IPv6, and IPv4 embedded in IPv6: mapped,
+//! compatible, 6to4, NAT64), and the connection uses only the checked
+//! addresses, so a webhook URL cannot reach loopback, private, link-local or
+//! cloud-metadata addresses. Redirects are never followed.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+/// Whether an address is public (allowed without `allow_private_destinations`).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = embedded_v4(v6) {
+                return is_public_v4(v4);
+            }
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || (s[0] == 0x2001 && s[1] == 0x0db8)) // documentation
+        }
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let o = ip.octets();
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || o[0] == 0
+        || (o[0] == 100 && (o[1] & 0xc0) == 64) // carrier-grade NAT
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking
+        || o[0] >= 240)
+}
+
+/// The IPv4 address an IPv6 address stands for, if any.
+fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let tail = || Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    if s[..6] == [0, 0, 0, 0, 0, 0] && !v6.is_loopback() && !v6.is_unspecified() {
+        return Some(tail()); // IPv4-compatible
+    }
+    if s[0] == 0x0064 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+        return Some(tail()); // NAT64
+    }
+    if s[0] == 0x2002 {
+        return Some(Ipv4Addr::new(
+            (s[1] >> 8) as u8,
+            s[1] as u8,
+            (s[2] >> 8) as u8,
+            s[2] as u8,
+        )); // 6to4
+    }
+    None
+}
+
+/// Checks destinations against the policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Guard {
+    pub allow_private: bool,
+}
+
+impl Guard {
+    /// Resolves `host:port` and returns the addresses, or why it is refused.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => tokio::net::lookup_host((host, port))
+                .await
+                .map_err(|e| format!("cannot resolve the destination host: {e}"))?
+                .collect(),
+        };
+        self.check(&addrs)?;
+        Ok(addrs)
+    }
+
+    /// Refuses the whole set when any address is not allowed.
+    pub fn check(&self, addrs: &[SocketAddr]) -> Result<(), String> {
+        if addrs.is_empty() {
+            return Err("the destination host has no address".into());
+        }
+        if !self.allow_private && addrs.iter().any(|a| !is_public(a.ip())) {
+            return Err(
+                "destination refused: it resolves to a private, loopback or link-local address \
+                        (set allow_private_destinations = true to allow it)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Checks a URL whose host is an IP literal (reqwest does not resolve those).
+    pub fn check_url(&self, url: &reqwest::Url) -> Result<(), String> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("only http and https URLs are allowed".into());
+        }
+        let host = url.host_str().ok_or("the URL has no host")?;
+        let Ok(ip) = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        else {
+            return Ok(()); // a name: checked by the resolver
+        };
+        self.check(&[SocketAddr::new(ip, 0)])
+    }
+}
+
+/// reqwest's resolver with the guard applied to every answer.
+pub struct GuardedResolver(pub Guard);
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let guard = self.0;
+        Box::pin(async move {
+            let addrs = guard
+                .resolve(name.as_str(), 0)
+                .await
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+            let it: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(it)
+        })
+    }
+}
+
+/// The HTTP client every integration uses: guarded resolver, no redirects.
+pub fn http_client(guard: Guard, timeout: std::time::Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .dns_resolver(Arc::new(GuardedResolver(guard)))
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("ward/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_internal_addresses() {
+        for a in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "::127.0.0.1",
+            "ff02::1",
+            "224.0.0.1",
+            "255.255.255.255",
+        ] {
+            assert!(!is_public(a.parse().unwrap()), "{a}");
+        }
+        for a in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public(a.parse().unwrap()), "{a}");
+        }
+    }
+
+    #[tokio::test]
+    async fn resolves_and_checks_every_address() {
+        let strict = Guard {
+            allow_private: false,
+        };
+        let err = strict.resolve("localhost", 80).await.unwrap_err();
+        assert!(err.contains("private"), "{err}");
+        assert!(
+            strict
+                .check_url(&"http://[::ffff:7f00:1]/x".parse().unwrap())
+                .is_err()
+        );
+        assert!(
+            strict
+                .check_url(&"file:///etc/passwd".parse().unwrap())
+                .is_err()
+        );
+        let open = Guard {
+            allow_private: true,
+        };
+        assert!(!open.resolve("127.0.0.1", 80).await.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,402 @@
+//! Durable state in `<data_dir>/alerts.sqlite3`: alerts, the findings applied
+//! to them, silences, owner registry changes, the notification log (what each
+//! group last notified), the outbox and the delivery log.
+//!
+//! SQLite in WAL mode with `synchronous=FULL`: a transaction is on disk
+//! (fsync) when the call returns, so an alert change or a queued notification
+//! survives a crash. Records are JSON in a `body` column beside the columns
+//! queries need; `PRAGMA user_version` is the schema version.
+
+use std::path::{Path, PathBuf};
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::AlertError;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS alerts (id TEXT PRIMARY KEY, identity TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alerts_identity ON alerts(identity);
+CREATE TABLE IF NOT EXISTS findings (id TEXT PRIMARY KEY, alert_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS owner_entries (kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT, PRIMARY KEY (kind, key));
+CREATE TABLE IF NOT EXISTS nflog (group_key TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, integration TEXT NOT NULL, receiver TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+  next_attempt INTEGER NOT NULL, created INTEGER NOT NULL, last_error TEXT);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(integration, state, seq);
+CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, receiver TEXT NOT NULL, integration TEXT NOT NULL, seq INTEGER NOT NULL,
+  idempotency_key TEXT NOT NULL, at INTEGER NOT NULL, attempt INTEGER NOT NULL, outcome TEXT NOT NULL, detail TEXT);
+CREATE INDEX IF NOT EXISTS deliveries_receiver ON deliveries(receiver, id);
+";
+
+/// A queued notification for one integration.
+#[derive(Debug, Clone)]
+pub struct OutboxEntry {
+    pub seq: i64,
+    pub integration: String,
+    pub receiver: String,
+    pub idempotency_key: String,
+    pub body: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt: i64,
+    pub created: i64,
+    pub last_error: Option<String>,
+}
+
+/// One delivery attempt, as the delivery log shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub id: i64,
+    pub receiver: String,
+    pub integration: String,
+    pub seq: i64,
+    pub idempotency_key: String,
+    pub at: jiff::Timestamp,
+    pub attempt: i64,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// The database.
+pub struct Store {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    pub fn open(dir: &Path) -> Result<Store, AlertError> {
+        std::fs::create_dir_all(dir).map_err(|source| AlertError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let path = dir.join("alerts.sqlite3");
+        let path_for_err = path.clone();
+        let err = AlertError::store(&path_for_err);
+        let conn = Connection::open(&path).map_err(&err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(&err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(&err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(&err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(&err)?;
+        if version > SCHEMA_VERSION {
+            return Err(AlertError::Corrupt {
+                what: path.display().to_string(),
+                reason: format!(
+                    "schema version {version} is newer than this Ward ({SCHEMA_VERSION})"
+                ),
+            });
+        }
+        conn.execute_batch(SCHEMA).map_err(&err)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(&err)?;
+        Ok(Store {
+            path,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> AlertError + '_ {
+        AlertError::store(&self.path)
+    }
+
+    /// Saves an alert, and the finding that changed it when there is one,
+    /// in one transaction.
+    pub fn put_alert<A: Serialize>(
+        &self,
+        id: &str,
+        identity: &str,
+        status: &str,
+        alert: &A,
+        finding: Option<&str>,
+    ) -> Result<(), AlertError> {
+        let body = to_json(alert)?;
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(self.err())?;
+        tx.execute(
+            "INSERT INTO alerts (id, identity, status, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO UPDATE SET status = excluded.status, body = excluded.body",
+            params![id, identity, status, body],
+        )
+        .map_err(self.err())?;
+        if let Some(f) = finding {
+            tx.execute(
+                "INSERT OR IGNORE INTO findings (id, alert_id) VALUES (?1, ?2)",
+                params![f, id],
+            )
+            .map_err(self.err())?;
+        }
+        tx.commit().map_err(self.err())
+    }
+
+    /// The alert a finding was already applied to.
+    pub fn finding_alert(&self, finding_id: &str) -> Result<Option<String>, AlertError> {
+        self.conn
+            .lock()
+            .query_row(
+                "SELECT alert_id FROM findings WHERE id = ?1",
+                [finding_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    pub fn all_alerts<A: DeserializeOwned>(&self) -> Result<Vec<A>, AlertError> {
+        self.all_bodies("SELECT id, body FROM alerts")
+    }
+
+    pub fn put_silence<S: Serialize>(&self, id: &str, s: &S) -> Result<(), AlertError> {
+        let body = to_json(s)?;
+        self.conn
+            .lock()
+            .execute(
+                "INSERT OR REPLACE INTO silences (id, body) VALUES (?1, ?2)",
+                params![id, body],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    pub fn all_silences<S: DeserializeOwned>(&self) -> Result<Vec<S>, AlertError> {
+        self.all_bodies("SELECT id, body FROM silences")
+    }
+
+    /// Records an owner-registry change made through the API (None deletes).
+    pub fn put_owner_entry(
+        &self,
+        kind: &str,
+        key: &str,
+        body: Option<&str>,
+    ) -> Result<(), AlertError> {
+        self.conn
+            .lock()
+            .execute(
+                "INSERT OR REPLACE INTO owner_entries (kind, key, body) VALUES (?1, ?2, ?3)",
+                params![kind, key, body],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    pub fn owner_entries(&self) -> Result<Vec<(String, String, Option<String>)>, AlertError> {
+        let conn = self.conn.lock();
+        let mut st = conn
+            .prepare("SELECT kind, key, body FROM owner_entries")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    pub fn nflog<T: DeserializeOwned>(&self, group_key: &str) -> Result<Option<T>, AlertError> {
+        let body: Option<String> = self
+            .conn
+            .lock()
+            .query_row(
+                "SELECT body FROM nflog WHERE group_key = ?1",
+                [group_key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())?;
+        body.map(|b| from_json(group_key, &b)).transpose()
+    }
+
+    /// Queues notifications and records what the group notified, atomically:
+    /// after a crash either both happened or neither.
+    pub fn enqueue(
+        &self,
+        group_key: Option<(&str, String)>,
+        entries: &[(String, String, String, String)],
+        now_ms: i64,
+    ) -> Result<(), AlertError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(self.err())?;
+        for (integration, receiver, key, body) in entries {
+            tx.execute(
+                "INSERT INTO outbox (integration, receiver, idempotency_key, body, state, attempts, next_attempt, created)
+                 VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5)",
+                params![integration, receiver, key, body, now_ms],
+            )
+            .map_err(self.err())?;
+        }
+        if let Some((gk, body)) = group_key {
+            tx.execute(
+                "INSERT OR REPLACE INTO nflog (group_key, body) VALUES (?1, ?2)",
+                params![gk, body],
+            )
+            .map_err(self.err())?;
+        }
+        tx.commit().map_err(self.err())
+    }
+
+    /// The oldest pending entry of an integration (deliveries are in order).
+    pub fn outbox_head(&self, integration: &str) -> Result<Option<OutboxEntry>, AlertError> {
+        self.conn
+            .lock()
+            .query_row(
+                "SELECT seq, integration, receiver, idempotency_key, body, state, attempts, next_attempt, created, last_error
+                 FROM outbox WHERE integration = ?1 AND state = 'pending' ORDER BY seq LIMIT 1",
+                [integration],
+                row_entry,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Entries of a receiver, newest first.
+    pub fn outbox_of(&self, receiver: &str, limit: usize) -> Result<Vec<OutboxEntry>, AlertError> {
+        let conn = self.conn.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT seq, integration, receiver, idempotency_key, body, state, attempts, next_attempt, created, last_error
+                 FROM outbox WHERE receiver = ?1 ORDER BY seq DESC LIMIT ?2",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![receiver, limit as i64], row_entry)
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// Records an attempt and the entry's new state in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_attempt(
+        &self,
+        e: &OutboxEntry,
+        state: &str,
+        next_attempt: i64,
+        outcome: &str,
+        detail: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), AlertError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(self.err())?;
+        tx.execute(
+            "UPDATE outbox SET state = ?1, attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE seq = ?4",
+            params![state, next_attempt, detail, e.seq],
+        )
+        .map_err(self.err())?;
+        tx.execute(
+            "INSERT INTO deliveries (receiver, integration, seq, idempotency_key, at, attempt, outcome, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![e.receiver, e.integration, e.seq, e.idempotency_key, now_ms, e.attempts + 1, outcome, detail],
+        )
+        .map_err(self.err())?;
+        tx.commit().map_err(self.err())
+    }
+
+    /// The delivery log of a receiver, newest first.
+    pub fn deliveries(&self, receiver: &str, limit: usize) -> Result<Vec<Delivery>, AlertError> {
+        let conn = self.conn.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT id, receiver, integration, seq, idempotency_key, at, attempt, outcome, detail
+                 FROM deliveries WHERE receiver = ?1 ORDER BY id DESC LIMIT ?2",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![receiver, limit as i64], |r| {
+                Ok(Delivery {
+                    id: r.get(0)?,
+                    receiver: r.get(1)?,
+                    integration: r.get(2)?,
+                    seq: r.get(3)?,
+                    idempotency_key: r.get(4)?,
+                    at: crate::clock::from_millis(r.get(5)?),
+                    attempt: r.get(6)?,
+                    outcome: r.get(7)?,
+                    detail: r.get(8)?,
+                })
+            })
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// Delivery attempts counted by (receiver, integration, outcome).
+    pub fn delivery_counts(&self) -> Result<Vec<(String, String, String, i64)>, AlertError> {
+        let conn = self.conn.lock();
+        let mut st = conn
+            .prepare("SELECT receiver, integration, outcome, COUNT(*) FROM deliveries GROUP BY receiver, integration, outcome")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// Pending entries per integration (the outbox backlog).
+    pub fn pending_counts(&self) -> Result<Vec<(String, String, i64)>, AlertError> {
+        let conn = self.conn.lock();
+        let mut st = conn
+            .prepare("SELECT receiver, integration, COUNT(*) FROM outbox WHERE state = 'pending' GROUP BY receiver, integration")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    fn all_bodies<T: DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>, AlertError> {
+        let conn = self.conn.lock();
+        let mut st = conn.prepare(sql).map_err(self.err())?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        rows.iter().map(|(id, body)| from_json(id, body)).collect()
+    }
+}
+
+fn row_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
+    Ok(OutboxEntry {
+        seq: r.get(0)?,
+        integration: r.get(1)?,
+        receiver: r.get(2)?,
+        idempotency_key: r.get(3)?,
+        body: r.get(4)?,
+        state: r.get(5)?,
+        attempts: r.get(6)?,
+        next_attempt: r.get(7)?,
+        created: r.get(8)?,
+        last_error: r.get(9)?,
+    })
+}
+
+pub fn to_json<T: Serialize>(v: &T) -> Result<String, AlertError> {
+    serde_json::to_string(v).map_err(|e| AlertError::Corrupt {
+        what: "record being written".into(),
+        reason: e.to_string(),
+    })
+}
+
+fn from_json<T: DeserializeOwned>(id: &str, body: &str) -> Result<T, AlertError> {
+    serde_json::from_str(body).map_err(|e| AlertError::Corrupt {
+        what: id.to_string(),
+        reason: e.to_string(),
+    })
+}

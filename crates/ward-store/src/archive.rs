@@ -1,0 +1,219 @@
+//! `archive`: copy sealed segments with their checkpoints and deletion
+//! records to a directory laid out for write-once object storage (S3 Object
+//! Lock): every object is written once under a name that never changes
+//! meaning, and never overwritten.
+//!
+//! ```text
+//! key/verifier.pub
+//! segments/<yyyy>/<mm>/<dd>/<first:020>-<last:020>.seg   (date: segment creation, UTC)
+//! checkpoints/<size:020>.cp                              (those covering archived records only)
+//! deletions/<first:020>-<last:020>.del, .leaves
+//! manifests/<end:020>.json                               (every object with its SHA-256 and size)
+//! ```
+//!
+//! `verify` works on this directory as on a store.
+
+use crate::disk;
+use crate::error::StoreError;
+use crate::format::sealed::read_index;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// What `archive` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveReport {
+    /// Destination.
+    pub dest: PathBuf,
+    /// Objects written by this run.
+    pub written: usize,
+    /// Objects already present with the same content.
+    pub already_present: usize,
+    /// Sealed segments in the archive.
+    pub segments: usize,
+    /// Checkpoints in the archive.
+    pub checkpoints: usize,
+    /// Deletion records in the archive.
+    pub deletions: usize,
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// Offsets below this are archived (or lawfully deleted).
+    pub archived_end: u64,
+    /// The manifest written.
+    pub manifest: PathBuf,
+}
+
+/// One object in the manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// Path relative to the archive root.
+    pub path: String,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// The archive manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format marker.
+    pub format: String,
+    /// Offsets below this are covered.
+    pub archived_end: u64,
+    /// The verifier key.
+    pub public_key: String,
+    /// Objects.
+    pub objects: Vec<ManifestEntry>,
+}
+
+/// Copies the sealed part of a store to `dest` (see the module docs).
+pub fn archive(store_dir: &Path, dest: &Path) -> Result<ArchiveReport, StoreError> {
+    let mut report = ArchiveReport {
+        dest: dest.to_owned(),
+        ..ArchiveReport::default()
+    };
+    let mut objects = Vec::new();
+    let key_path = store_dir.join("key/verifier.pub");
+    let key = std::fs::read(&key_path).map_err(|e| StoreError::io("read", &key_path, e))?;
+    put(dest, "key/verifier.pub", &key, &mut report, &mut objects)?;
+
+    let mut segs = Vec::new();
+    crate::verify::walk(&store_dir.join("segments"), &mut |p| {
+        if p.extension().is_some_and(|e| e == "seg") {
+            segs.push(p.to_owned());
+        }
+    });
+    let mut end = 0u64;
+    let mut ranges = Vec::new();
+    for p in segs {
+        let file = std::fs::File::open(&p).map_err(|e| StoreError::io("open", &p, e))?;
+        let (header, index) = read_index(&file, &p)?;
+        if index.count == 0 {
+            continue;
+        }
+        let first = header.first_offset;
+        let last = first + index.count - 1;
+        let date = jiff::Timestamp::from_millisecond(header.created_ms)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            .to_zoned(jiff::tz::TimeZone::UTC);
+        let rel = format!(
+            "segments/{:04}/{:02}/{:02}/{first:020}-{last:020}.seg",
+            date.year(),
+            date.month(),
+            date.day()
+        );
+        let bytes = std::fs::read(&p).map_err(|e| StoreError::io("read", &p, e))?;
+        put(dest, &rel, &bytes, &mut report, &mut objects)?;
+        report.segments += 1;
+        ranges.push((first, last));
+        end = end.max(last + 1);
+    }
+    for p in crate::deletion::list(&store_dir.join("deletions")) {
+        let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let leaves = p.with_extension("leaves");
+        let lname = format!("{}.leaves", name.trim_end_matches(".del"));
+        for (src, n) in [(&p, name.to_owned()), (&leaves, lname)] {
+            let bytes = std::fs::read(src).map_err(|e| StoreError::io("read", src, e))?;
+            put(
+                dest,
+                &format!("deletions/{n}"),
+                &bytes,
+                &mut report,
+                &mut objects,
+            )?;
+        }
+        if let Some(last) = name
+            .trim_end_matches(".del")
+            .split_once('-')
+            .and_then(|(_, l)| l.parse::<u64>().ok())
+        {
+            end = end.max(last + 1);
+        }
+        report.deletions += 1;
+    }
+    report.archived_end = end;
+    let mut cps = Vec::new();
+    crate::verify::walk(&store_dir.join("checkpoints"), &mut |p| {
+        if p.extension().is_some_and(|e| e == "cp") {
+            cps.push(p.to_owned());
+        }
+    });
+    for p in cps {
+        let Some(size) = p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if size == 0 || size > end {
+            continue;
+        }
+        let bytes = std::fs::read(&p).map_err(|e| StoreError::io("read", &p, e))?;
+        put(
+            dest,
+            &format!("checkpoints/{size:020}.cp"),
+            &bytes,
+            &mut report,
+            &mut objects,
+        )?;
+        report.checkpoints += 1;
+    }
+    let manifest = Manifest {
+        format: "ward-store-archive v1".into(),
+        archived_end: end,
+        public_key: String::from_utf8_lossy(&key).trim().to_owned(),
+        objects,
+    };
+    let json = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| StoreError::Failed(format!("manifest serialization: {e}")))?;
+    let rel = format!("manifests/{end:020}.json");
+    let mut scratch = Vec::new();
+    put(dest, &rel, &json, &mut report, &mut scratch)?;
+    report.manifest = dest.join(rel);
+    Ok(report)
+}
+
+/// Writes an object once: same content present is fine, different content
+/// is a conflict (objects are immutable).
+fn put(
+    dest: &Path,
+    rel: &str,
+    bytes: &[u8],
+    report: &mut ArchiveReport,
+    objects: &mut Vec<ManifestEntry>,
+) -> Result<(), StoreError> {
+    let path = dest.join(rel);
+    let sha = hex::encode(Sha256::digest(bytes));
+    objects.push(ManifestEntry {
+        path: rel.to_owned(),
+        sha256: sha.clone(),
+        bytes: bytes.len() as u64,
+    });
+    if path.exists() {
+        let existing = std::fs::read(&path).map_err(|e| StoreError::io("read", &path, e))?;
+        if hex::encode(Sha256::digest(&existing)) != sha {
+            return Err(StoreError::ArchiveConflict { path });
+        }
+        report.already_present += 1;
+        return Ok(());
+    }
+    let parent = path.parent().unwrap_or(dest);
+    disk::create_dir(parent)?;
+    let tmp = parent.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    crate::seal::write_synced(&tmp, bytes)?;
+    disk::set_read_only(&tmp)?;
+    std::fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename", &path, e))?;
+    disk::sync_dir(parent)?;
+    report.written += 1;
+    report.bytes_written += bytes.len() as u64;
+    Ok(())
+}

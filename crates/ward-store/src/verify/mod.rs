@@ -1,0 +1,433 @@
+//! `verify`: recompute the whole tree from the records on disk (store or
+//! archive directory), check every record checksum, every deletion record
+//! and every signed checkpoint, and say precisely what is wrong.
+//!
+//! Every record carries its own offset, so a record that is missing or out
+//! of place is named by offset, not only by a root mismatch. Changes that
+//! keep checksums valid are found by the Merkle summary in the segment
+//! footer (down to one record near segment edges, or 256 records inside)
+//! and by the signed roots (between two checkpoints).
+
+use crate::checkpoint::{Checkpoint, VerifierKey};
+use crate::deletion;
+use crate::error::StoreError;
+use crate::format::{FileHeader, HEADER_LEN, SEG_MAGIC, WAL_MAGIC};
+use crate::merkle::{CompactRange, Hash};
+use segment::{verify_sealed, verify_wal};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+mod segment;
+
+/// Kinds of problems `verify` reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// Record bytes differ from what was written (checksum or hash).
+    Changed,
+    /// Records are missing from inside a segment.
+    Deleted,
+    /// Records are out of order.
+    Reordered,
+    /// A segment file was cut short.
+    Truncated,
+    /// A whole range of offsets has no segment and no deletion record.
+    SegmentMissing,
+    /// A file cannot be read as what its name says.
+    Unreadable,
+    /// A checkpoint's signature or format is bad.
+    CheckpointInvalid,
+    /// A checkpoint's root differs from the recomputed one.
+    CheckpointMismatch,
+    /// A checkpoint covers records that are not there.
+    CheckpointBeyondLog,
+    /// A checkpoint cannot be checked because records before it are unreadable.
+    CheckpointUnverifiable,
+    /// A deletion record's signature or hash list is bad.
+    DeletionInvalid,
+    /// An incomplete last frame of the newest write-ahead segment (a crash
+    /// during a write; start-up cuts it). A warning.
+    TornTail,
+}
+
+/// One problem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// What kind.
+    pub kind: ProblemKind,
+    /// The file, relative to the verified directory.
+    pub file: String,
+    /// First affected offset.
+    pub first_offset: Option<u64>,
+    /// Last affected offset.
+    pub last_offset: Option<u64>,
+    /// Byte position in the file.
+    pub byte: Option<u64>,
+    /// Explanation.
+    pub detail: String,
+}
+
+/// The outcome of `verify`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Segment files read.
+    pub segments: usize,
+    /// Records read and hashed.
+    pub records: u64,
+    /// Bytes of segment files read.
+    pub bytes: u64,
+    /// Valid deletion records.
+    pub deletions: usize,
+    /// Records covered by valid deletion records.
+    pub deleted_records: u64,
+    /// The lawful deletions: `(first, last, reason, time_ms)`.
+    pub deletion_records: Vec<(u64, u64, String, i64)>,
+    /// Checkpoint files.
+    pub checkpoints: usize,
+    /// Checkpoints whose root matched.
+    pub checkpoints_verified: usize,
+    /// Leaves in the recomputed tree.
+    pub tree_size: u64,
+    /// Its root, hex.
+    pub root: String,
+    /// Problems; empty means the store is intact.
+    pub problems: Vec<Problem>,
+    /// Warnings (torn tail of a live or crashed store).
+    pub warnings: Vec<Problem>,
+}
+
+impl VerifyReport {
+    /// No problems.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Calls `f` for every file under `dir`, recursively.
+pub fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            walk(&p, f);
+        } else {
+            f(&p);
+        }
+    }
+}
+
+/// Verifies a store or archive directory with the key in `dir/key/verifier.pub`.
+pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
+    let path = dir.join("key").join("verifier.pub");
+    let text = std::fs::read_to_string(&path).map_err(|e| StoreError::io("read", &path, e))?;
+    verify_with_key(dir, &text)
+}
+
+enum Source {
+    Sealed(PathBuf),
+    Wal(PathBuf, bool),
+    Deleted(deletion::Deletion),
+}
+
+pub(super) struct Ctx<'a> {
+    dir: &'a Path,
+    report: VerifyReport,
+    tree: CompactRange,
+    /// Tree cannot be recomputed past this offset.
+    broken_at: Option<u64>,
+    checkpoints: Vec<(u64, Checkpoint, String)>,
+    next_cp: usize,
+    last_good_cp: u64,
+}
+
+impl Ctx<'_> {
+    fn rel(&self, p: &Path) -> String {
+        p.strip_prefix(self.dir).unwrap_or(p).display().to_string()
+    }
+
+    fn problem(
+        &mut self,
+        kind: ProblemKind,
+        file: &Path,
+        range: Option<(u64, u64)>,
+        byte: Option<u64>,
+        detail: String,
+    ) {
+        let p = Problem {
+            kind,
+            file: self.rel(file),
+            first_offset: range.map(|r| r.0),
+            last_offset: range.map(|r| r.1),
+            byte,
+            detail,
+        };
+        if kind == ProblemKind::TornTail {
+            self.report.warnings.push(p);
+        } else {
+            self.report.problems.push(p);
+        }
+    }
+
+    fn push_leaf(&mut self, h: Hash) {
+        self.tree.push(h);
+        self.check_checkpoints();
+    }
+
+    fn check_checkpoints(&mut self) {
+        while let Some((size, cp, file)) = self.checkpoints.get(self.next_cp) {
+            if *size > self.tree.size() {
+                break;
+            }
+            let (size, root, file) = (*size, cp.root.clone(), file.clone());
+            self.next_cp += 1;
+            if let Some(at) = self.broken_at {
+                self.report.problems.push(Problem {
+                    kind: ProblemKind::CheckpointUnverifiable,
+                    file,
+                    first_offset: Some(at),
+                    last_offset: Some(size.saturating_sub(1)),
+                    byte: None,
+                    detail: format!(
+                        "cannot be checked: records from offset {at} on could not be read"
+                    ),
+                });
+                continue;
+            }
+            if hex::encode(self.tree.root()) == root {
+                self.report.checkpoints_verified += 1;
+                self.last_good_cp = size;
+            } else {
+                let first = self.last_good_cp;
+                self.report.problems.push(Problem {
+                    kind: ProblemKind::CheckpointMismatch,
+                    file,
+                    first_offset: Some(first),
+                    last_offset: Some(size.saturating_sub(1)),
+                    byte: None,
+                    detail: format!(
+                        "signed root for {size} records differs from the recomputed one: records in offsets {first}..{} were changed, removed, added or reordered after signing",
+                        size.saturating_sub(1)
+                    ),
+                });
+            }
+        }
+    }
+
+    fn break_tree(&mut self, at: u64) {
+        if self.broken_at.is_none() {
+            self.broken_at = Some(at);
+        }
+    }
+}
+
+/// Verifies a store or archive directory with the given verifier key.
+pub fn verify_with_key(dir: &Path, public_key: &str) -> Result<VerifyReport, StoreError> {
+    let vk = VerifierKey::parse(public_key).map_err(|e| StoreError::Key {
+        path: dir.join("key/verifier.pub"),
+        reason: e.to_string(),
+    })?;
+    let mut ctx = Ctx {
+        dir,
+        report: VerifyReport {
+            dir: dir.to_owned(),
+            ..VerifyReport::default()
+        },
+        tree: CompactRange::default(),
+        broken_at: None,
+        checkpoints: Vec::new(),
+        next_cp: 0,
+        last_good_cp: 0,
+    };
+
+    let mut cp_files = Vec::new();
+    walk(&dir.join("checkpoints"), &mut |p| {
+        if p.extension().is_some_and(|e| e == "cp") {
+            cp_files.push(p.to_owned());
+        }
+    });
+    ctx.report.checkpoints = cp_files.len();
+    for p in cp_files {
+        let named = p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse::<u64>().ok());
+        let parsed = std::fs::read_to_string(&p)
+            .map_err(|e| e.to_string())
+            .and_then(|note| vk.open_checkpoint(&note).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(cp) if Some(cp.size) == named || named.is_none() => {
+                let f = ctx.rel(&p);
+                ctx.checkpoints.push((cp.size, cp, f));
+            }
+            Ok(cp) => ctx.problem(
+                ProblemKind::CheckpointInvalid,
+                &p,
+                None,
+                None,
+                format!(
+                    "validly signed checkpoint for size {} stored under another size's name",
+                    cp.size
+                ),
+            ),
+            Err(e) => ctx.problem(
+                ProblemKind::CheckpointInvalid,
+                &p,
+                None,
+                None,
+                format!("not a valid checkpoint signed by this store's key: {e}"),
+            ),
+        }
+    }
+    ctx.checkpoints.sort_by_key(|c| c.0);
+    let mut sources: Vec<(u64, Source)> = Vec::new();
+    let mut seg_files = Vec::new();
+    walk(&dir.join("segments"), &mut |p| seg_files.push(p.to_owned()));
+    let mut newest_wal: Option<u64> = None;
+    for p in seg_files {
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if ext != "seg" && ext != "wal" {
+            continue;
+        }
+        let mut head = [0u8; HEADER_LEN];
+        let read = std::fs::File::open(&p).and_then(|f| {
+            use std::os::unix::fs::FileExt;
+            f.read_exact_at(&mut head, 0)
+        });
+        let magic = if ext == "seg" { SEG_MAGIC } else { WAL_MAGIC };
+        match read
+            .map_err(|e| e.to_string())
+            .and_then(|()| FileHeader::decode(&head, magic, &p).map_err(|e| e.to_string()))
+        {
+            Ok(h) => {
+                if ext == "wal" {
+                    newest_wal = newest_wal.max(Some(h.first_offset));
+                    sources.push((h.first_offset, Source::Wal(p, false)));
+                } else {
+                    sources.push((h.first_offset, Source::Sealed(p)));
+                }
+            }
+            Err(e) => ctx.problem(
+                ProblemKind::Unreadable,
+                &p,
+                None,
+                Some(0),
+                format!("segment header unreadable: {e}"),
+            ),
+        }
+    }
+    for s in &mut sources {
+        if let (first, Source::Wal(_, last)) = s {
+            *last = Some(*first) == newest_wal;
+        }
+    }
+    let seg_starts: std::collections::BTreeSet<u64> = sources.iter().map(|s| s.0).collect();
+    for p in deletion::list(&dir.join("deletions")) {
+        match deletion::load(&p, &vk) {
+            Ok(d) => {
+                ctx.report.deletions += 1;
+                ctx.report.deleted_records += d.last - d.first + 1;
+                ctx.report
+                    .deletion_records
+                    .push((d.first, d.last, d.reason.clone(), d.time_ms));
+                if !seg_starts.contains(&d.first) {
+                    sources.push((d.first, Source::Deleted(d)));
+                }
+            }
+            Err(e) => ctx.problem(
+                ProblemKind::DeletionInvalid,
+                &p,
+                None,
+                None,
+                format!("deletion record not accepted: {e}"),
+            ),
+        }
+    }
+    sources.sort_by_key(|s| s.0);
+    let starts: Vec<u64> = sources.iter().map(|s| s.0).collect();
+
+    let mut expected = 0u64;
+    for (i, (first, src)) in sources.into_iter().enumerate() {
+        let next_start = starts.get(i + 1).copied();
+        let file = match &src {
+            Source::Sealed(p) | Source::Wal(p, _) => p.clone(),
+            Source::Deleted(d) => d.path.clone(),
+        };
+        if first > expected {
+            ctx.problem(
+                ProblemKind::SegmentMissing,
+                &dir.join("segments"),
+                Some((expected, first - 1)),
+                None,
+                format!("offsets {expected}..={} have no segment and no deletion record (a segment was deleted)", first - 1),
+            );
+            ctx.break_tree(expected);
+        } else if first < expected {
+            ctx.problem(ProblemKind::Reordered, &file, Some((first, expected - 1)), None, format!(
+                "segment starts at offset {first} but offsets up to {} are already covered (overlapping or duplicated segment)",
+                expected - 1
+            ));
+            continue;
+        }
+        match src {
+            Source::Deleted(d) => {
+                for h in &d.leaves {
+                    ctx.push_leaf(*h);
+                }
+                expected = d.last + 1;
+            }
+            Source::Sealed(p) => expected = verify_sealed(&mut ctx, &p, first, next_start)?,
+            Source::Wal(p, is_last) => expected = verify_wal(&mut ctx, &p, first, is_last)?,
+        }
+    }
+    let remaining: Vec<(u64, String)> = ctx
+        .checkpoints
+        .iter()
+        .skip(ctx.next_cp)
+        .map(|(size, _, f)| (*size, f.clone()))
+        .collect();
+    let present = ctx.tree.size();
+    for (size, file) in remaining {
+        let (kind, first, detail) = if ctx.broken_at.is_some() {
+            (
+                ProblemKind::CheckpointUnverifiable,
+                expected.min(size),
+                format!("checkpoint covers {size} records; records before it could not be read"),
+            )
+        } else if size <= expected {
+            (
+                ProblemKind::CheckpointMismatch,
+                ctx.last_good_cp,
+                format!(
+                    "checkpoint covers {size} records but only {present} are present: records in offsets {}..{} were removed after signing",
+                    ctx.last_good_cp,
+                    size - 1
+                ),
+            )
+        } else {
+            (
+                ProblemKind::CheckpointBeyondLog,
+                expected,
+                format!(
+                    "checkpoint covers {size} records but the log ends at {expected}: records {expected}..={} are missing (truncated or deleted)",
+                    size - 1
+                ),
+            )
+        };
+        ctx.report.problems.push(Problem {
+            kind,
+            file,
+            first_offset: Some(first),
+            last_offset: Some(size.saturating_sub(1)),
+            byte: None,
+            detail,
+        });
+    }
+    ctx.report.tree_size = ctx.tree.size();
+    ctx.report.root = hex::encode(ctx.tree.root());
+    Ok(ctx.report)
+}

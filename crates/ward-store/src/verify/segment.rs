@@ -1,0 +1,445 @@
+//! Checking one segment file: every block and record checksum, the stored
+//! offsets against the expected ones, the Merkle summary in the footer, and
+//! salvaging what is readable from a truncated file.
+
+use super::{Ctx, ProblemKind};
+use crate::error::StoreError;
+use crate::format::sealed::{MerkleSummary, block_records, read_block, read_index};
+use crate::format::{self, HEADER_LEN};
+use crate::merkle::{Hash, leaf_hash};
+use std::path::Path;
+
+/// Classifies the stored offsets of a segment against the expected ones
+/// and reports missing and out-of-order records.
+pub(super) fn check_sequence(
+    ctx: &mut Ctx<'_>,
+    file: &Path,
+    first: u64,
+    stored: &[u64],
+    end_hint: u64,
+) {
+    let mut reordered = Vec::new();
+    for w in stored.windows(2) {
+        if w[1] <= w[0] {
+            reordered.push((w[0], w[1]));
+        }
+    }
+    if !reordered.is_empty() {
+        let list: Vec<String> = reordered
+            .iter()
+            .take(10)
+            .map(|(a, b)| format!("{b} after {a}"))
+            .collect();
+        let lo = reordered
+            .iter()
+            .map(|r| r.0.min(r.1))
+            .min()
+            .unwrap_or(first);
+        let hi = reordered
+            .iter()
+            .map(|r| r.0.max(r.1))
+            .max()
+            .unwrap_or(first);
+        ctx.problem(
+            ProblemKind::Reordered,
+            file,
+            Some((lo, hi)),
+            None,
+            format!("records out of order: {}", list.join(", ")),
+        );
+    }
+    let mut present: Vec<u64> = stored.to_vec();
+    present.sort_unstable();
+    present.dedup();
+    let mut missing: Vec<(u64, u64)> = Vec::new();
+    let mut want = first;
+    for &o in present.iter().chain(std::iter::once(&end_hint)) {
+        if o > want {
+            missing.push((want, o - 1));
+        }
+        want = want.max(o + 1);
+    }
+    for (a, b) in missing {
+        ctx.problem(
+            ProblemKind::Deleted,
+            file,
+            Some((a, b)),
+            None,
+            format!("records {a}..={b} are missing from the segment"),
+        );
+    }
+}
+
+pub(super) fn verify_sealed(
+    ctx: &mut Ctx<'_>,
+    p: &Path,
+    first: u64,
+    next_start: Option<u64>,
+) -> Result<u64, StoreError> {
+    ctx.report.segments += 1;
+    let file = std::fs::File::open(p).map_err(|e| StoreError::io("open", p, e))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    ctx.report.bytes += len;
+    let (_, index) = match read_index(&file, p) {
+        Ok(x) => x,
+        Err(e) => return salvage_sealed(ctx, p, first, next_start, len, &short(&e)),
+    };
+    // Blocks are checked and hashed on all cores, then merged in order.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(index.blocks.len().max(1));
+    let mut outcomes: Vec<Option<BlockOutcome>> = (0..index.blocks.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let (file, blocks) = (&file, &index.blocks);
+                scope.spawn(move || {
+                    blocks
+                        .iter()
+                        .enumerate()
+                        .skip(w)
+                        .step_by(workers)
+                        .map(|(i, b)| (i, check_block(file, p, b)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Ok(done) = h.join() {
+                for (i, o) in done {
+                    outcomes[i] = Some(o);
+                }
+            }
+        }
+    });
+    let mut leaves = Vec::with_capacity(index.count as usize);
+    let mut stored = Vec::with_capacity(index.count as usize);
+    let mut unreadable = false;
+    for (b, outcome) in index.blocks.iter().zip(outcomes) {
+        let Some(o) = outcome else {
+            unreadable = true;
+            ctx.break_tree(b.first_offset);
+            break;
+        };
+        for (kind, range, detail) in o.problems {
+            ctx.problem(kind, p, Some(range), Some(b.pos), detail);
+        }
+        stored.extend(o.stored);
+        leaves.extend(o.leaves);
+        if let Some(at) = o.unreadable_at {
+            unreadable = true;
+            ctx.break_tree(at);
+            break;
+        }
+    }
+    ctx.report.records += leaves.len() as u64;
+    let end = first + index.count;
+    check_sequence(
+        ctx,
+        p,
+        first,
+        &stored,
+        end.max(
+            stored
+                .iter()
+                .copied()
+                .filter(|o| *o != u64::MAX)
+                .max()
+                .map_or(0, |m| m + 1),
+        ),
+    );
+    if !unreadable {
+        let summary = MerkleSummary::of(first, &leaves);
+        compare_summary(ctx, p, first, &summary, &index.merkle);
+    }
+    for h in leaves {
+        if ctx.broken_at.is_none() {
+            ctx.push_leaf(h);
+        }
+    }
+    Ok(end)
+}
+
+/// What checking one block found.
+struct BlockOutcome {
+    stored: Vec<u64>,
+    leaves: Vec<Hash>,
+    problems: Vec<(ProblemKind, (u64, u64), String)>,
+    unreadable_at: Option<u64>,
+}
+
+/// Checks one block: checksums, record framing, stored offsets, leaf hashes.
+fn check_block(
+    file: &std::fs::File,
+    p: &Path,
+    b: &crate::format::sealed::BlockMeta,
+) -> BlockOutcome {
+    let mut o = BlockOutcome {
+        stored: Vec::with_capacity(b.count as usize),
+        leaves: Vec::with_capacity(b.count as usize),
+        problems: Vec::new(),
+        unreadable_at: None,
+    };
+    let last = (b.first_offset + u64::from(b.count)).saturating_sub(1);
+    let raw = match read_block(file, p, b) {
+        Ok(r) => r,
+        Err(e) => {
+            o.problems.push((
+                ProblemKind::Changed,
+                (b.first_offset, last),
+                format!(
+                    "block of records {}..={last}: {}",
+                    b.first_offset,
+                    short(&e)
+                ),
+            ));
+            // A changed compressed block may still decompress.
+            let mut comp = vec![0u8; b.comp_len as usize];
+            use std::os::unix::fs::FileExt;
+            match file
+                .read_exact_at(&mut comp, b.pos)
+                .ok()
+                .filter(|()| b.raw_len <= 64 << 20)
+                .and_then(|()| zstd::bulk::decompress(&comp, b.raw_len as usize).ok())
+            {
+                Some(r) => r,
+                None => {
+                    o.unreadable_at = Some(b.first_offset);
+                    return o;
+                }
+            }
+        }
+    };
+    for (n, (at, rec)) in block_records(&raw).enumerate() {
+        let expected_off = b.first_offset + n as u64;
+        match rec {
+            Ok(rec) => {
+                o.stored
+                    .push(format::record_offset(rec).unwrap_or(u64::MAX));
+                o.leaves.push(leaf_hash(rec));
+            }
+            Err(reason) => {
+                o.problems.push((
+                    ProblemKind::Changed,
+                    (expected_off, expected_off),
+                    format!("record at byte {at} of its block: {reason}"),
+                ));
+                if raw.len() >= at + 8 {
+                    let l = format::u32_at(&raw, at) as usize;
+                    if let Some(rec) = raw.get(at + 8..at + 8 + l) {
+                        o.stored
+                            .push(format::record_offset(rec).unwrap_or(u64::MAX));
+                        o.leaves.push(leaf_hash(rec));
+                        continue;
+                    }
+                }
+                o.unreadable_at = Some(expected_off);
+                return o;
+            }
+        }
+    }
+    o
+}
+
+fn compare_summary(
+    ctx: &mut Ctx<'_>,
+    p: &Path,
+    first: u64,
+    got: &MerkleSummary,
+    stored: &MerkleSummary,
+) {
+    use crate::format::sealed::CHUNK;
+    let head_n = stored.head.len() as u64;
+    for (i, (a, b)) in got.head.iter().zip(&stored.head).enumerate() {
+        if a != b {
+            let o = first + i as u64;
+            ctx.problem(
+                ProblemKind::Changed,
+                p,
+                Some((o, o)),
+                None,
+                format!("record {o} differs from its hash in the segment footer"),
+            );
+        }
+    }
+    for (i, (a, b)) in got.chunks.iter().zip(&stored.chunks).enumerate() {
+        if a != b {
+            let o = first + head_n + i as u64 * CHUNK;
+            ctx.problem(
+                ProblemKind::Changed,
+                p,
+                Some((o, o + CHUNK - 1)),
+                None,
+                format!(
+                    "a record in {o}..={} differs from the hashes in the segment footer",
+                    o + CHUNK - 1
+                ),
+            );
+        }
+    }
+    let tail_start = first + head_n + stored.chunks.len() as u64 * CHUNK;
+    for (i, (a, b)) in got.tail.iter().zip(&stored.tail).enumerate() {
+        if a != b {
+            let o = tail_start + i as u64;
+            ctx.problem(
+                ProblemKind::Changed,
+                p,
+                Some((o, o)),
+                None,
+                format!("record {o} differs from its hash in the segment footer"),
+            );
+        }
+    }
+}
+
+/// A sealed segment without a readable footer: decode its blocks as a
+/// stream to find how far it is intact.
+fn salvage_sealed(
+    ctx: &mut Ctx<'_>,
+    p: &Path,
+    first: u64,
+    next_start: Option<u64>,
+    len: u64,
+    why: &str,
+) -> Result<u64, StoreError> {
+    let bytes = std::fs::read(p).map_err(|e| StoreError::io("read", p, e))?;
+    let mut raw = Vec::new();
+    if let Ok(mut dec) = zstd::stream::read::Decoder::new(bytes.get(HEADER_LEN..).unwrap_or(&[])) {
+        use std::io::Read;
+        let mut buf = [0u8; 64 << 10];
+        loop {
+            match dec.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+    let mut count = 0u64;
+    for (_, rec) in block_records(&raw) {
+        let Ok(rec) = rec else { break };
+        if format::record_offset(rec) != Some(first + count) {
+            break;
+        }
+        ctx.push_leaf(leaf_hash(rec));
+        count += 1;
+    }
+    ctx.report.records += count;
+    let readable_end = first + count;
+    let lost = match next_start {
+        Some(n) if n <= readable_end => None,
+        Some(n) => Some((readable_end, n - 1)),
+        None => Some((readable_end, readable_end)),
+    };
+    let detail = match (lost, next_start) {
+        (None, _) => format!(
+            "{why}; file is {len} bytes; its index and footer are lost but records {first}..{readable_end} are readable"
+        ),
+        (Some((a, b)), Some(_)) => format!(
+            "{why}; file is {len} bytes; records {first}..{readable_end} are readable, records {a}..={b} are lost"
+        ),
+        (Some((a, _)), None) => format!(
+            "{why}; file is {len} bytes; records {first}..{readable_end} are readable, records from {a} on are lost"
+        ),
+    };
+    ctx.problem(ProblemKind::Truncated, p, lost, Some(len), detail);
+    if lost.is_none() {
+        return Ok(readable_end);
+    }
+    ctx.break_tree(first + count);
+    Ok(next_start.unwrap_or(first + count))
+}
+
+pub(super) fn verify_wal(
+    ctx: &mut Ctx<'_>,
+    p: &Path,
+    first: u64,
+    is_last: bool,
+) -> Result<u64, StoreError> {
+    ctx.report.segments += 1;
+    let bytes = std::fs::read(p).map_err(|e| StoreError::io("read", p, e))?;
+    ctx.report.bytes += bytes.len() as u64;
+    let mut pos = HEADER_LEN;
+    let mut stored = Vec::new();
+    let mut leaves = Vec::new();
+    while pos < bytes.len() {
+        let expected_off = first + stored.len() as u64;
+        match format::parse_frame(&bytes[pos..]) {
+            format::Frame::Ok { payload, len } => {
+                match format::split_payload(payload) {
+                    Ok((_, rec)) => {
+                        stored.push(format::record_offset(rec).unwrap_or(u64::MAX));
+                        leaves.push(leaf_hash(rec));
+                    }
+                    Err(e) => ctx.problem(
+                        ProblemKind::Changed,
+                        p,
+                        Some((expected_off, expected_off)),
+                        Some(pos as u64),
+                        e,
+                    ),
+                }
+                pos += len;
+            }
+            format::Frame::Short => {
+                let kind = if is_last {
+                    ProblemKind::TornTail
+                } else {
+                    ProblemKind::Truncated
+                };
+                ctx.problem(kind, p, Some((expected_off, expected_off)), Some(pos as u64), format!(
+                    "file ends inside a record at byte {pos} ({} bytes); records {first}..{} are complete",
+                    bytes.len() - pos,
+                    expected_off
+                ));
+                break;
+            }
+            format::Frame::Bad(reason) => {
+                let len = format::u32_at(&bytes, pos) as usize;
+                ctx.problem(
+                    ProblemKind::Changed,
+                    p,
+                    Some((expected_off, expected_off)),
+                    Some(pos as u64),
+                    format!("record at byte {pos}: {reason}"),
+                );
+                match bytes.get(pos + 8..pos + 8 + len) {
+                    Some(payload) if len <= format::MAX_FRAME_LEN => {
+                        if let Ok((_, rec)) = format::split_payload(payload) {
+                            stored.push(format::record_offset(rec).unwrap_or(u64::MAX));
+                            leaves.push(leaf_hash(rec));
+                        }
+                        pos += 8 + len;
+                    }
+                    _ => {
+                        ctx.break_tree(expected_off);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    ctx.report.records += stored.len() as u64;
+    let end = first + stored.len() as u64;
+    let hint = end.max(
+        stored
+            .iter()
+            .copied()
+            .filter(|o| *o != u64::MAX)
+            .max()
+            .map_or(0, |m| m + 1),
+    );
+    check_sequence(ctx, p, first, &stored, hint);
+    for h in leaves {
+        if ctx.broken_at.is_none() {
+            ctx.push_leaf(h);
+        }
+    }
+    Ok(hint)
+}
+
+pub(super) fn short(e: &StoreError) -> String {
+    match e {
+        StoreError::Corrupt { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}

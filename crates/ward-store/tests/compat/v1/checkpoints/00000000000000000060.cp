@@ -1,0 +1,6 @@
+ward.store/71516a8eba671a13
+60
+qYEtdL7gsGiYYbbPmReRK4QLXee0NCgJkybEGgGtPxU=
+ward-time 1795387532977
+
+— ward.store/71516a8eba671a13 9KWldpRjFBqI2/F5u9Ri5jj2/98tHyNHgVGfq/HJ0oj4W6zgzs2nAE3uM5cdx+pLnNkAPvv0SSmbmvFc8mbgJBPtsQc=

@@ -1,0 +1,6 @@
+ward.store/71516a8eba671a13
+120
+zMNnclTudmXiX+DiJKjAFyUj/bydvcEo7S0UwoldkqY=
+ward-time 1795387533037
+
+— ward.store/71516a8eba671a13 9KWldv/cTWKjzR7A2sG+NdPlJyaqsZ0D3IhVi73a+t7VxWV4qWDN8ebhdy44ua7OdsrR0k4JVXBjQoFNrpJeRYkfEA0=

@@ -1,0 +1,440 @@
+//! `ward detect --rules DIR FILE…`: offline hunting. Events are read from
+//! NDJSON, JSON-array or `evtx_dump` JSON files, prepared the way live
+//! ingest prepares them (normalized to ECS, redacted, scored for prompt
+//! injection; `--raw` skips this), and run through Sigma rules,
+//! correlations and Ward metric rules. Prints a summary table per rule, or
+//! one finding per line with `--format ndjson`. Output never contains event
+//! field values, only rule metadata and event positions.
+
+mod input;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::{Map, Value, json};
+use ward_sigma::{Correlator, Engine, MatchedField, RuleKind, RuleSet};
+
+use crate::detect::rules::Loaded;
+use crate::model::Event;
+
+pub use input::{RawEvent, read_bytes, read_file};
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A summary table per rule.
+    Text,
+    /// One finding per line (JSON), then the summary on stderr.
+    Ndjson,
+}
+
+/// Arguments of `ward detect`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Rule files or directories (Sigma and Ward metric rules); repeatable.
+    #[arg(long = "rules", short = 'r', required_unless_present = "builtin")]
+    pub rules: Vec<PathBuf>,
+    /// Also run Ward's built-in rule pack.
+    #[arg(long)]
+    pub builtin: bool,
+    /// Extra field-mapping pipeline files (the built-in ones always load).
+    #[arg(long = "pipeline")]
+    pub pipelines: Vec<PathBuf>,
+    /// Match events exactly as they are in the files: no ECS normalization,
+    /// redaction or prompt-injection scoring.
+    #[arg(long)]
+    pub raw: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Hide the progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Event files: NDJSON, a JSON array, or evtx_dump JSON/JSONL.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Turns raw objects into events as live ingest does.
+pub struct Prepare {
+    redactor: ward_redact::Redactor,
+    detector: ward_prompt::Detector,
+    key: [u8; 32],
+    ctx: ward_event::Context,
+}
+
+impl Prepare {
+    /// Default redaction settings, a fresh hashing key, receive time now.
+    pub fn new() -> anyhow::Result<Prepare> {
+        let redactor = ward_redact::Redactor::new(&ward_redact::RedactConfig::default())?;
+        Ok(Prepare {
+            redactor,
+            detector: ward_prompt::Detector::new(),
+            key: rand::random(),
+            ctx: ward_event::Context {
+                input: "file".into(),
+                source: "ward-detect".into(),
+                tenant: "default".into(),
+                received: jiff::Timestamp::now(),
+            },
+        })
+    }
+
+    /// Normalizes, redacts and enriches one object. The event's position
+    /// becomes its `event.id` when it has none. An object the decoder
+    /// rejects (too deep, too large) is an error naming its position.
+    pub fn event(&self, raw: RawEvent) -> Result<Event, String> {
+        let line = serde_json::to_vec(&Value::Object(raw.object))
+            .map_err(|e| format!("{}: {e}", raw.position))?;
+        let mut event = match ward_event::ndjson::decode(&line, &ward_event::Limits::default())
+            .into_iter()
+            .next()
+        {
+            Some(Ok(e)) => e,
+            Some(Err(e)) => {
+                return Err(format!(
+                    "{}: cannot be normalized: {}",
+                    raw.position, e.reason
+                ));
+            }
+            None => return Err(format!("{}: empty event", raw.position)),
+        };
+        if event.get("event.id").is_none() {
+            event.set("event.id", json!(raw.position));
+        }
+        ward_event::finalize(&mut event, &self.ctx);
+        self.redactor.redact_event(&mut event.0, &self.key);
+        crate::detect::enrich::prompt_injection(&self.detector, &mut event);
+        Ok(event)
+    }
+}
+
+/// An event as it is in the file, with its position as `event.id` if it has none.
+pub fn raw_event(raw: RawEvent) -> Event {
+    let mut event = Event(raw.object);
+    if event.get("event.id").is_none() && event.get("Event.System.EventRecordID").is_none() {
+        event.set("event.id", json!(raw.position));
+    }
+    event
+}
+
+/// Event time in milliseconds: `@timestamp`, else the Windows
+/// `TimeCreated`, else 0.
+pub fn event_time_ms(event: &Event) -> i64 {
+    [
+        "@timestamp",
+        "Event.System.TimeCreated.#attributes.SystemTime",
+        "timestamp",
+    ]
+    .iter()
+    .find_map(|f| event.get_str(f)?.parse::<jiff::Timestamp>().ok())
+    .map_or(0, |t| t.as_millisecond())
+}
+
+/// Detection rules that only feed correlations: referred to by a
+/// correlation without `generate: true` (Sigma semantics: they do not alert
+/// on their own). Read from the rule texts.
+pub fn building_blocks(docs: &[(String, String)], set: &RuleSet) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for (_, text) in docs {
+        for doc in yaml_rust2::YamlLoader::load_from_str(text).unwrap_or_default() {
+            let c = &doc["correlation"];
+            if c.is_badvalue() || doc["generate"].as_bool() == Some(true) {
+                continue;
+            }
+            for r in c["rules"].as_vec().into_iter().flatten() {
+                names.extend(r.as_str().map(str::to_owned));
+            }
+        }
+    }
+    set.rules()
+        .filter(|m| m.kind == RuleKind::Detection)
+        .filter(|m| {
+            [&m.id, &m.name]
+                .into_iter()
+                .flatten()
+                .any(|n| names.contains(n))
+        })
+        .map(|m| m.key())
+        .collect()
+}
+
+/// One thing a rule found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Hit {
+    #[serde(rename = "rule.id")]
+    pub rule_id: String,
+    #[serde(rename = "rule.title")]
+    pub title: String,
+    #[serde(rename = "rule.level")]
+    pub level: String,
+    /// detection, correlation or metric.
+    #[serde(rename = "rule.kind")]
+    pub kind: &'static str,
+    /// Where the (last) event is: `file:line` or `file[index]`.
+    pub position: String,
+    #[serde(rename = "event.id")]
+    pub event_id: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub group: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+    /// Fields that matched (detections only; not serialized).
+    #[serde(skip)]
+    pub fields: Vec<MatchedField>,
+}
+
+/// Rules, correlation and metric state over a stream of events.
+pub struct Hunt {
+    pub loaded: Loaded,
+    correlator: Correlator,
+    building_blocks: BTreeSet<String>,
+    /// Whether building-block matches are reported too (`rules test`).
+    pub show_building_blocks: bool,
+}
+
+impl Hunt {
+    /// Builds the state for a loaded rule set; `docs` are its sources.
+    pub fn new(loaded: Loaded, docs: &[(String, String)]) -> Hunt {
+        let correlator = Correlator::new(&loaded.set, &loaded.engine);
+        let building_blocks = building_blocks(docs, &loaded.set);
+        Hunt {
+            loaded,
+            correlator,
+            building_blocks,
+            show_building_blocks: false,
+        }
+    }
+
+    /// Whether a rule only feeds correlations.
+    pub fn is_building_block(&self, rule_id: &str) -> bool {
+        self.building_blocks.contains(rule_id)
+    }
+
+    /// Runs every rule on one event.
+    pub fn feed(&mut self, event: &Event, position: &str) -> Vec<Hit> {
+        let engine: &Engine = &self.loaded.engine;
+        let t = event_time_ms(event);
+        let event_id = event
+            .get_str("event.id")
+            .map(str::to_owned)
+            .or_else(|| {
+                event
+                    .get("Event.System.EventRecordID")
+                    .map(|v| v.to_string().trim_matches('"').to_owned())
+            })
+            .unwrap_or_else(|| position.to_owned());
+        let matches = engine.matches(&event.0);
+        let hit = |rule_id: String, title: String, level: Option<String>, kind| Hit {
+            rule_id,
+            title,
+            level: level.unwrap_or_else(|| "medium".into()),
+            kind,
+            position: position.to_owned(),
+            event_id: event_id.clone(),
+            group: BTreeMap::new(),
+            value: None,
+            evidence: Vec::new(),
+            fields: Vec::new(),
+        };
+        let mut out = Vec::new();
+        for m in &matches {
+            if !self.show_building_blocks && self.building_blocks.contains(&m.rule_id) {
+                continue;
+            }
+            let Some(meta) = engine.rule(m.rule) else {
+                continue;
+            };
+            let mut h = hit(
+                m.rule_id.clone(),
+                meta.title.clone(),
+                meta.level.clone(),
+                "detection",
+            );
+            h.fields = m.fields.clone();
+            out.push(h);
+        }
+        for c in self.correlator.observe(t, &event_id, &event.0, &matches) {
+            let mut h = hit(c.rule_id, c.title, c.level, "correlation");
+            h.group = c.group;
+            h.value = Some(c.value);
+            h.evidence = c.evidence;
+            out.push(h);
+        }
+        for f in self.loaded.metric.observe(event, t) {
+            let mut h = hit(f.rule_id, f.rule_title, Some(f.level), "metric");
+            h.group = f.group_key;
+            h.value = f.value;
+            h.evidence = f.evidence;
+            out.push(h);
+        }
+        out
+    }
+}
+
+/// Loads rules for the offline commands: configured paths (and the
+/// built-in pack if asked), built-in plus extra pipelines. Returns the
+/// loaded set, its source texts and every loading error as text.
+pub fn load_rules(
+    builtin: bool,
+    paths: &[PathBuf],
+    pipelines: &[PathBuf],
+) -> (Loaded, Vec<(String, String)>, Vec<String>) {
+    let loaded = crate::detect::rules::load(builtin, paths, pipelines);
+    let (docs, _) = crate::detect::rules::sources(builtin, paths);
+    let mut errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
+    errors.extend(loaded.metric_errors.iter().cloned());
+    (loaded, docs, errors)
+}
+
+/// Rank of a Sigma level, for sorting (critical first).
+pub fn level_rank(level: &str) -> u8 {
+    match level {
+        "critical" => 0,
+        "high" => 1,
+        "medium" => 2,
+        "low" => 3,
+        _ => 4,
+    }
+}
+
+/// Runs `ward detect`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (loaded, docs, errors) = load_rules(args.builtin, &args.rules, &args.pipelines);
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    if loaded.set.is_empty() && loaded.metric.is_empty() {
+        anyhow::bail!(
+            "no rule loaded from {:?}: check the paths and the errors above",
+            args.rules
+        );
+    }
+    let mut hunt = Hunt::new(loaded, &docs);
+    let prepare = if args.raw {
+        None
+    } else {
+        Some(Prepare::new()?)
+    };
+    let total: u64 = args
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {bar:30} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut summary: HashMap<String, (String, String, u64)> = HashMap::new();
+    let mut events = 0u64;
+    let mut input_errors = 0usize;
+    for file in &args.files {
+        bar.set_message(file.display().to_string());
+        let (raws, errs) = read_file(file);
+        input_errors += errs.len();
+        for e in errs {
+            bar.suspend(|| eprintln!("{e}"));
+        }
+        for raw in raws {
+            events += 1;
+            let position = raw.position.clone();
+            let event = match &prepare {
+                Some(p) => match p.event(raw) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        input_errors += 1;
+                        bar.suspend(|| eprintln!("{e}"));
+                        continue;
+                    }
+                },
+                None => raw_event(raw),
+            };
+            for h in hunt.feed(&event, &position) {
+                if args.format == Format::Ndjson {
+                    serde_json::to_writer(&mut out, &h)?;
+                    out.write_all(b"\n")?;
+                }
+                summary
+                    .entry(h.rule_id.clone())
+                    .or_insert_with(|| (h.title.clone(), h.level.clone(), 0))
+                    .2 += 1;
+            }
+        }
+        bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
+    }
+    bar.finish_and_clear();
+    let mut rows: Vec<(String, String, String, u64)> = summary
+        .into_iter()
+        .map(|(id, (t, l, n))| (id, t, l, n))
+        .collect();
+    rows.sort_by(|a, b| {
+        level_rank(&a.2)
+            .cmp(&level_rank(&b.2))
+            .then(b.3.cmp(&a.3))
+            .then(a.1.cmp(&b.1))
+    });
+    let table = summary_table(&rows, events, args.files.len());
+    if args.format == Format::Ndjson {
+        out.flush()?;
+        eprint!("{table}");
+    } else {
+        out.write_all(table.as_bytes())?;
+        out.flush()?;
+    }
+    Ok(if input_errors > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The per-rule summary: level, count, title, id.
+pub fn summary_table(rows: &[(String, String, String, u64)], events: u64, files: usize) -> String {
+    let mut s = String::new();
+    let title_w = rows
+        .iter()
+        .map(|r| r.1.chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 70);
+    s.push_str(&format!(
+        "{:<13} {:>8}  {:<title_w$}  {}\n",
+        "LEVEL", "FINDINGS", "TITLE", "RULE ID"
+    ));
+    for (id, title, level, n) in rows {
+        let title: String = title.chars().take(title_w).collect();
+        s.push_str(&format!("{level:<13} {n:>8}  {title:<title_w$}  {id}\n"));
+    }
+    let findings: u64 = rows.iter().map(|r| r.3).sum();
+    s.push_str(&format!(
+        "{findings} findings from {} rules over {events} events in {files} files\n",
+        rows.len()
+    ));
+    s
+}
+
+/// Serializes a value map for `rules test --format json`.
+pub fn fields_json(fields: &[MatchedField]) -> Value {
+    let mut m = Map::new();
+    for f in fields {
+        let key = if f.event_field.is_empty() {
+            "keyword".to_owned()
+        } else {
+            f.event_field.clone()
+        };
+        m.insert(key, json!(f.value));
+    }
+    Value::Object(m)
+}

@@ -1,0 +1,205 @@
+//! Commands on the store files themselves (no server needed):
+//! `ward verify`, `ward archive`, `ward retention`, `ward key`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+/// Where the data directory is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataDir {
+    /// Data directory of the Ward whose store to use.
+    #[arg(long, env = "WARD_DATA_DIR", default_value = "./ward-data")]
+    pub data_dir: PathBuf,
+}
+
+impl DataDir {
+    /// The store's own directory.
+    pub fn events(&self) -> PathBuf {
+        self.data_dir.join("events")
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Verify an archive directory (made by `ward archive`) instead.
+    #[arg(long, conflicts_with = "proof")]
+    pub archive: Option<PathBuf>,
+    /// Check one inclusion proof offline (from `GET /api/v1/events/{id}/proof`).
+    #[arg(long, requires = "key")]
+    pub proof: Option<PathBuf>,
+    /// Check a consistency proof offline (from `GET /api/v1/store/consistency`).
+    #[arg(long, requires = "key", conflicts_with = "proof")]
+    pub consistency: Option<PathBuf>,
+    /// Public key (the text, or a file holding it) for offline checks.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Print the full report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn key_text(k: &str) -> anyhow::Result<String> {
+    if Path::new(k).is_file() {
+        Ok(std::fs::read_to_string(k)
+            .with_context(|| format!("cannot read key file {k}"))?
+            .trim()
+            .to_owned())
+    } else {
+        Ok(k.trim().to_owned())
+    }
+}
+
+pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(p) = &a.proof {
+        let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let proof: ward_store::InclusionProof = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not an inclusion proof", p.display()))?;
+        let key = key_text(a.key.as_deref().unwrap_or_default())?;
+        return Ok(match ward_store::verify_inclusion(&proof, &key) {
+            Ok(()) => {
+                println!("ok: the event is included in the signed log");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                println!("FAILED: {e}");
+                ExitCode::from(1)
+            }
+        });
+    }
+    if let Some(p) = &a.consistency {
+        let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let proof: ward_store::ConsistencyProof = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a consistency proof", p.display()))?;
+        let key = key_text(a.key.as_deref().unwrap_or_default())?;
+        return Ok(match ward_store::verify_consistency(&proof, &key) {
+            Ok(()) => {
+                println!("ok: the newer checkpoint extends the older one");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                println!("FAILED: {e}");
+                ExitCode::from(1)
+            }
+        });
+    }
+    let dir = a.archive.clone().unwrap_or_else(|| a.data.events());
+    let report = match &a.key {
+        Some(k) => ward_store::verify_with_key(&dir, &key_text(k)?),
+        None => ward_store::verify(&dir),
+    }
+    .with_context(|| format!("cannot verify {}", dir.display()))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{}: {} segments, {} records, {} bytes, {} checkpoints ({} verified), {} lawful deletions ({} records)",
+            dir.display(),
+            report.segments,
+            report.records,
+            report.bytes,
+            report.checkpoints,
+            report.checkpoints_verified,
+            report.deletions,
+            report.deleted_records
+        );
+        println!("tree size {} root {}", report.tree_size, report.root);
+        for w in &report.warnings {
+            println!("warning: {}", describe(w));
+        }
+        for p in &report.problems {
+            println!("PROBLEM: {}", describe(p));
+        }
+        if report.ok() {
+            println!("ok: the store is intact");
+        }
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn describe(p: &ward_store::Problem) -> String {
+    let mut s = format!("{:?} in {}", p.kind, p.file);
+    match (p.first_offset, p.last_offset) {
+        (Some(a), Some(b)) if a != b => s += &format!(", records {a}..={b}"),
+        (Some(a), _) => s += &format!(", record {a}"),
+        _ => {}
+    }
+    if let Some(b) = p.byte {
+        s += &format!(", byte {b}");
+    }
+    format!("{s}: {}", p.detail)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ArchiveArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Destination directory, laid out for write-once object storage.
+    #[arg(long)]
+    pub dest: PathBuf,
+}
+
+pub fn archive(a: ArchiveArgs) -> anyhow::Result<ExitCode> {
+    let r = ward_store::archive(&a.data.events(), &a.dest)
+        .with_context(|| format!("cannot archive to {}", a.dest.display()))?;
+    println!(
+        "{}: {} objects written, {} already present; {} segments, {} checkpoints, {} deletion records",
+        r.dest.display(),
+        r.written,
+        r.already_present,
+        r.segments,
+        r.checkpoints,
+        r.deletions
+    );
+    println!("verify it with: ward verify --archive {}", r.dest.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RetentionArgs {
+    /// Configuration file whose `[retention]` applies.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Show what would be deleted and why, without deleting.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn retention(a: RetentionArgs) -> anyhow::Result<ExitCode> {
+    let config = crate::config::load(a.config.as_deref())?;
+    let store = crate::store::open(&config)?;
+    let actions = store.apply_retention(jiff::Timestamp::now().as_millisecond(), a.dry_run)?;
+    if actions.is_empty() {
+        println!("no sealed segment has reached the end of its retention");
+    }
+    for act in &actions {
+        println!(
+            "{} {} (records {}..={}, {} records, {} bytes): {}",
+            if a.dry_run { "would delete" } else { "deleted" },
+            act.segment,
+            act.first_offset,
+            act.last_offset,
+            act.records,
+            act.bytes,
+            act.reason
+        );
+    }
+    store.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn key(d: DataDir) -> anyhow::Result<ExitCode> {
+    let path = d.events().join("key").join("verifier.pub");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!("cannot read {} (start ward serve once to create the key)", path.display())
+    })?;
+    println!("{}", text.trim());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,195 @@
+use serde_json::json;
+
+use super::*;
+
+const FLATLINE: &str = "\
+ward_rule: flatline
+id: 11111111-1111-4111-8111-111111111111
+title: Source silent
+level: medium
+runbook: check the shipper
+group-by:
+  - service.name
+timespan: 10m
+min_events: 2
+";
+
+const RATIO: &str = "\
+ward_rule: ratio
+id: 22222222-2222-4222-8222-222222222222
+title: Error rate
+level: medium
+detection:
+  selection:
+    event.outcome: failure
+  condition: selection
+population:
+  selection:
+    event.category: web
+  condition: selection
+group-by:
+  - service.name
+timespan: 5m
+min_events: 10
+condition:
+  gte: 0.5
+";
+
+const MIN: i64 = 60_000;
+
+fn load(text: &str) -> MetricRules {
+    let (rules, errors) = MetricRules::load(&[("t.yml".into(), text.into())]);
+    assert!(errors.is_empty(), "{errors:?}");
+    rules
+}
+
+fn event(service: &str, t_ms: i64, extra: serde_json::Value) -> Event {
+    let mut e = Event::default();
+    e.set("service.name", json!(service));
+    e.set("event.id", json!(format!("{service}-{t_ms}")));
+    e.set("event.ingested", json!(rfc3339(t_ms)));
+    if let serde_json::Value::Object(m) = extra {
+        for (k, v) in m {
+            e.set(&k, v);
+        }
+    }
+    e
+}
+
+#[test]
+fn flatline_fires_once_on_tick_and_again_after_recovery() {
+    let mut r = load(FLATLINE);
+    let t0 = 1_700_000_000_000;
+    assert!(r.observe(&event("api", t0, json!({})), t0).is_empty());
+    // One event is below min_events: no silence reported for it.
+    assert!(r.tick(t0 + 20 * MIN).is_empty());
+    r.observe(&event("api", t0 + MIN, json!({})), t0 + MIN);
+    assert!(r.tick(t0 + 5 * MIN).is_empty(), "not silent yet");
+    let f = r.tick(t0 + 12 * MIN);
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        f[0].group_key.get("service.name").map(String::as_str),
+        Some("api")
+    );
+    assert_eq!(f[0].evidence, vec![format!("api-{}", t0 + MIN)]);
+    assert_eq!(f[0].runbook.as_deref(), Some("check the shipper"));
+    assert_eq!(f[0].value, Some(660.0));
+    assert!(r.tick(t0 + 30 * MIN).is_empty(), "one finding per silence");
+    // The source comes back: the gap seen in the log has the same id.
+    let back = r.observe(&event("api", t0 + 40 * MIN, json!({})), t0 + 40 * MIN);
+    assert_eq!(back.len(), 0, "already reported by tick");
+    let again = r.tick(t0 + 60 * MIN);
+    assert_eq!(again.len(), 1);
+    assert_ne!(again[0].id, f[0].id);
+}
+
+#[test]
+fn flatline_gap_in_the_log_gives_the_tick_id() {
+    let t0 = 1_700_000_000_000;
+    let mut a = load(FLATLINE);
+    let mut b = load(FLATLINE);
+    for r in [&mut a, &mut b] {
+        r.observe(&event("api", t0, json!({})), t0);
+        r.observe(&event("api", t0 + MIN, json!({})), t0 + MIN);
+    }
+    let ticked = a.tick(t0 + 15 * MIN);
+    let replayed = b.observe(&event("api", t0 + 15 * MIN, json!({})), t0 + 15 * MIN);
+    assert_eq!(ticked.len(), 1);
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(ticked[0].id, replayed[0].id);
+    // Steady traffic never fires.
+    let mut c = load(FLATLINE);
+    for i in 0..50 {
+        assert!(
+            c.observe(&event("api", t0 + i * MIN, json!({})), t0 + i * MIN)
+                .is_empty()
+        );
+    }
+    assert!(c.tick(t0 + 55 * MIN).is_empty());
+}
+
+#[test]
+fn flatline_state_survives_a_checkpoint() {
+    let t0 = 1_700_000_000_000;
+    let mut r = load(FLATLINE);
+    r.observe(&event("api", t0, json!({})), t0);
+    r.observe(&event("api", t0 + MIN, json!({})), t0 + MIN);
+    let saved: MetricRules = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+    let mut fresh = load(FLATLINE);
+    fresh.restore(saved.clone());
+    assert_eq!(fresh.tick(t0 + 20 * MIN).len(), 1);
+    let mut deserialized = saved;
+    assert_eq!(deserialized.tick(t0 + 20 * MIN).len(), 1);
+}
+
+#[test]
+fn ratio_fires_at_the_threshold_and_restarts() {
+    let t0 = 1_700_000_000_000;
+    let mut r = load(RATIO);
+    let mut fired = Vec::new();
+    for i in 0..10 {
+        let outcome = if i % 2 == 0 { "failure" } else { "success" };
+        let e = event(
+            "shop",
+            t0 + i * 1000,
+            json!({"event.category": ["web"], "event.outcome": outcome}),
+        );
+        fired.extend(r.observe(&e, t0 + i * 1000));
+    }
+    assert_eq!(fired.len(), 1, "5 of 10 failed: 50%");
+    assert_eq!(fired[0].value, Some(0.5));
+    assert_eq!(fired[0].evidence.len(), 5);
+    // Events outside the population are ignored; a healthy window is quiet.
+    let mut quiet = load(RATIO);
+    for i in 0..100 {
+        let outcome = if i % 10 == 0 { "failure" } else { "success" };
+        let e = event(
+            "shop",
+            t0 + i * 1000,
+            json!({"event.category": ["web"], "event.outcome": outcome}),
+        );
+        assert!(quiet.observe(&e, t0 + i * 1000).is_empty());
+        let other = event(
+            "shop",
+            t0 + i * 1000,
+            json!({"event.category": ["host"], "event.outcome": "failure"}),
+        );
+        assert!(quiet.observe(&other, t0 + i * 1000).is_empty());
+    }
+}
+
+#[test]
+fn bad_documents_are_reported_with_lines_and_good_ones_load() {
+    let text = format!(
+        "{FLATLINE}---\nward_rule: flatline\nid: x\ntitle: t\nlevel: loud\ntimespan: 5m\ngroup-by: [host.name]\n---\n{}",
+        RATIO.replace("2222", "3333").replace("gte: 0.5", "gte: 5")
+    );
+    let (rules, errors) = MetricRules::load(&[("f.yml".into(), text)]);
+    assert_eq!(rules.len(), 1);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].starts_with("f.yml:14: unknown level `loud`"),
+        "{}",
+        errors[0]
+    );
+    assert!(errors[1].contains("share between 0 and 1"), "{}", errors[1]);
+    let bad_detection = RATIO.replace(
+        "    event.outcome: failure\n",
+        "    event.outcome|nosuch: failure\n",
+    );
+    let (_, errors) = MetricRules::load(&[("d.yml".into(), bad_detection)]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("d.yml:7:"), "{}", errors[0]);
+    let (_, errors) =
+        MetricRules::load(&[("u.yml".into(), FLATLINE.replace("min_events", "min_event"))]);
+    assert!(
+        errors[0].starts_with("u.yml:9: unknown key `min_event`"),
+        "{}",
+        errors[0]
+    );
+    let (_, errors) =
+        MetricRules::load(&[("y.yml".into(), "ward_rule: flatline\nid: [x\n".into())]);
+    assert!(errors[0].starts_with("y.yml:"), "{}", errors[0]);
+    assert!(is_metric_rule(FLATLINE));
+    assert!(!is_metric_rule("title: x\ndetection:\n  ward_rule: 1\n"));
+}
