@@ -6,9 +6,10 @@
 //! whitespace between them, each `{event, time, host, source, sourcetype,
 //! index, fields}`. `event` may be a string (a JSON object in a string is
 //! read as JSON) or an object, normalized like any JSON event; `fields` are
-//! added where the event lacks them (a clash is kept in `splunk.fields`); `time` (epoch seconds, a number or a
-//! string, fractions allowed) becomes `@timestamp` unless the event carries
-//! its own; `host` becomes `host.name`, and `source`, `sourcetype`, `index`
+//! added where the event lacks them (a clash is kept in `splunk.fields`);
+//! `time` (epoch seconds, a number or a string, fractions allowed) becomes
+//! `@timestamp` unless the event carries its own; `host` becomes
+//! `host.name`, and `source`, `sourcetype`, `index`
 //! become `splunk.source`, `splunk.sourcetype`, `splunk.index`.
 
 use crate::json::{parse_object, value_end};

@@ -110,7 +110,17 @@ fn walk_strings(v: &Value, depth: usize, visit: &mut dyn FnMut(&str) -> bool) ->
         Value::String(s) => visit(s),
         Value::Array(items) => items.iter().any(|i| walk_strings(i, depth + 1, visit)),
         Value::Object(m) => m.values().any(|i| walk_strings(i, depth + 1, visit)),
-        Value::Number(n) => visit(&n.to_string()),
+        Value::Number(n) => {
+            // Numbers are searched as text, formatted on the stack.
+            use std::io::Write as _;
+            let mut buf = [0u8; 48];
+            let mut cur = std::io::Cursor::new(&mut buf[..]);
+            if write!(cur, "{n}").is_err() {
+                return false;
+            }
+            let len = usize::try_from(cur.position()).unwrap_or(0);
+            std::str::from_utf8(&buf[..len]).is_ok_and(visit)
+        }
         Value::Bool(_) | Value::Null => false,
     }
 }

@@ -116,7 +116,7 @@ impl NumOp {
 /// One test of a field value.
 #[derive(Debug, Clone)]
 pub enum ValueTest {
-    Str(StrPattern),
+    Str(Box<StrPattern>),
     /// A regular expression and, when they can be derived, literals one
     /// of which (lowercased) occurs in every match: its prefilter trigger.
     Regex(regex::Regex, Option<Vec<String>>),
@@ -449,7 +449,7 @@ fn string_tests(
                 }
                 _ => {}
             }
-            StrPattern::compile(&toks, cased).map(ValueTest::Str)
+            StrPattern::compile(&toks, cased).map(|p| ValueTest::Str(Box::new(p)))
         })
         .collect()
 }

@@ -63,6 +63,8 @@ pub struct StrPattern {
     pub cased: bool,
     /// Inner wildcards: matched by this anchored regex instead of `kind`.
     pub glob: Option<Regex>,
+    /// Substring searcher for `Contains`, built once.
+    finder: memchr::memmem::Finder<'static>,
 }
 
 impl StrPattern {
@@ -86,6 +88,7 @@ impl StrPattern {
                 needle: String::new(),
                 cased,
                 glob: None,
+                finder: memchr::memmem::Finder::new(b"").into_owned(),
             });
         }
         let kind = match (lead, trail) {
@@ -95,11 +98,13 @@ impl StrPattern {
             (true, true) => StrKind::Contains,
         };
         if simple {
+            let finder = memchr::memmem::Finder::new(needle.as_bytes()).into_owned();
             return Ok(StrPattern {
                 kind,
                 needle,
                 cased,
                 glob: None,
+                finder,
             });
         }
         let mut re = String::from(if cased { "(?s)^" } else { "(?si)^" });
@@ -130,6 +135,7 @@ impl StrPattern {
         };
         Ok(StrPattern {
             kind: StrKind::Contains,
+            finder: memchr::memmem::Finder::new(needle.as_bytes()).into_owned(),
             needle,
             cased,
             glob: Some(glob),
@@ -146,9 +152,7 @@ impl StrPattern {
             StrKind::Exact => hay == self.needle,
             StrKind::Prefix => hay.starts_with(&self.needle),
             StrKind::Suffix => hay.ends_with(&self.needle),
-            StrKind::Contains => {
-                memchr::memmem::find(hay.as_bytes(), self.needle.as_bytes()).is_some()
-            }
+            StrKind::Contains => self.finder.find(hay.as_bytes()).is_some(),
             StrKind::Any => true,
         }
     }

@@ -55,8 +55,14 @@ impl RuleSet {
     /// Loads rules from `(origin, YAML text)` pairs, such as rule packs
     /// embedded in a binary. Returns the good rules and one error per bad
     /// document.
-    pub fn load_sources(sources: &[(String, String)], pipelines: &[Pipeline]) -> (RuleSet, Vec<RuleError>) {
-        let mut set = RuleSet { pipelines: pipelines.to_vec(), ..RuleSet::default() };
+    pub fn load_sources(
+        sources: &[(String, String)],
+        pipelines: &[Pipeline],
+    ) -> (RuleSet, Vec<RuleError>) {
+        let mut set = RuleSet {
+            pipelines: pipelines.to_vec(),
+            ..RuleSet::default()
+        };
         let mut errors = Vec::new();
         for (origin, text) in sources {
             errors.extend(set.add_yaml(text, origin));

@@ -23,7 +23,7 @@ use crate::event::Event;
 use crate::normalize::{self, Level, fill_absent};
 use crate::time::{self, format_rfc3339};
 use jiff::Timestamp;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The deepest JSON accepted in a message body.
 const MAX_DEPTH: usize = 64;
@@ -82,24 +82,27 @@ pub fn parse(msg: &[u8], received: Timestamp) -> Result<Event, String> {
     }
     let (pri, rest) = header::pri(text)?;
     let mut fields = Event::default();
-    let mut put = |path: &str, v: Value| fields.set(path, v);
     if let Some(pri) = pri {
+        // Built in one piece: these groups are new, and path-by-path
+        // insertion would walk and hash `log.syslog` five times.
         let (facility, severity) = (pri / 8, pri % 8);
-        put("log.syslog.priority", Value::from(pri));
-        put("log.syslog.facility.code", Value::from(facility));
-        put(
-            "log.syslog.facility.name",
-            Value::from(FACILITIES[usize::from(facility)]),
-        );
-        put("log.syslog.severity.code", Value::from(severity));
-        put(
-            "log.syslog.severity.name",
-            Value::from(SEVERITIES[usize::from(severity)]),
-        );
         let level = Level::from_syslog(severity);
-        put("log.level", Value::from(level.as_str()));
-        put("event.severity", Value::from(level.severity()));
+        fields.0.insert(
+            "log".into(),
+            json!({
+                "syslog": {
+                    "priority": pri,
+                    "facility": {"code": facility, "name": FACILITIES[usize::from(facility)]},
+                    "severity": {"code": severity, "name": SEVERITIES[usize::from(severity)]},
+                },
+                "level": level.as_str(),
+            }),
+        );
+        fields
+            .0
+            .insert("event".into(), json!({"severity": level.severity()}));
     }
+    let mut put = |path: &str, v: Value| fields.set(path, v);
     let parsed = match rest.strip_prefix("1 ") {
         Some(rest5424) => header::rfc5424(rest5424)?,
         None => header::rfc3164(rest, received),

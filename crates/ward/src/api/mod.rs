@@ -43,8 +43,11 @@ pub fn router(state: State) -> Router {
     });
     let ingest = Router::new()
         .route("/api/v1/ingest", post(crate::source::http::ingest))
-        .route("/_bulk", post(crate::source::bulk::bulk))
-        .route("/{index}/_bulk", post(crate::source::bulk::bulk_index))
+        .route("/_bulk", post(crate::source::bulk::bulk).put(crate::source::bulk::bulk))
+        .route(
+            "/{index}/_bulk",
+            post(crate::source::bulk::bulk_index).put(crate::source::bulk::bulk_index),
+        )
         .route(
             "/services/collector",
             post(crate::source::hec::event),

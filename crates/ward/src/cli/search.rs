@@ -73,6 +73,7 @@ fn buckets(result: &Value) -> Vec<&Value> {
     result
         .get("aggregation")
         .and_then(|a| a.get("buckets"))
+        .and_then(|a| a.get("buckets"))
         .and_then(Value::as_array)
         .map(|a| a.iter().collect())
         .unwrap_or_default()
@@ -93,12 +94,15 @@ fn cell(v: Option<&Value>) -> String {
 
 /// Renders hits or aggregation buckets as an aligned text table.
 pub fn table(result: &Value) -> String {
+    if let Some(n) = result.get("aggregation").and_then(|a| a.get("count")) {
+        return format!("count\n{n}\n");
+    }
     let b = buckets(result);
     let (header, rows): (Vec<&str>, Vec<Vec<String>>) = if !b.is_empty() {
         (
             vec!["value", "count"],
             b.iter()
-                .map(|r| vec![cell(r.get("key")), cell(r.get("count"))])
+                .map(|r| vec![cell(r.get("value")), cell(r.get("count"))])
                 .collect(),
         )
     } else {
@@ -153,7 +157,7 @@ pub fn table(result: &Value) -> String {
     for r in rows {
         out += &line(r);
     }
-    let total = result.get("total").and_then(Value::as_u64);
+    let total = result.get("matched").and_then(Value::as_u64);
     if let Some(t) = total {
         out += &format!("({t} matching)\n");
     }

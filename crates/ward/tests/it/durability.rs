@@ -27,11 +27,11 @@ fn batch_counts(w: &Ward) -> BTreeMap<String, u64> {
         .unwrap()
         .json::<Value>()
         .unwrap();
-    r["aggregation"]["buckets"]
+    r["aggregation"]["buckets"]["buckets"]
         .as_array()
         .unwrap_or(&Vec::new())
         .iter()
-        .map(|b| (b["key"].as_str().unwrap_or_default().to_owned(), b["count"].as_u64().unwrap_or(0)))
+        .map(|b| (b["value"].as_str().unwrap_or_default().to_owned(), b["count"].as_u64().unwrap_or(0)))
         .collect()
 }
 
