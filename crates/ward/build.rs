@@ -31,18 +31,28 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default()).join("../..");
     let mut code = String::new();
-    for (name, dir) in [("BUILTIN_RULES", "rules"), ("BUILTIN_PIPELINES", "pipelines")] {
+    for (name, dir) in [
+        ("BUILTIN_RULES", "rules"),
+        ("BUILTIN_PIPELINES", "pipelines"),
+    ] {
         let base = root.join(dir);
         println!("cargo:rerun-if-changed={}", base.display());
         let mut files = Vec::new();
         collect(&base, &mut files);
-        let _ = writeln!(code, "/// `{dir}/` files: (path relative to the repository, contents).");
+        let _ = writeln!(
+            code,
+            "/// `{dir}/` files: (path relative to the repository, contents)."
+        );
         let _ = writeln!(code, "pub static {name}: &[(&str, &str)] = &[");
         for f in &files {
             println!("cargo:rerun-if-changed={}", f.display());
             let rel = f.strip_prefix(&root).unwrap_or(f).display().to_string();
             let abs = f.canonicalize().unwrap_or_else(|_| f.clone());
-            let _ = writeln!(code, "    ({rel:?}, include_str!({:?})),", abs.display().to_string());
+            let _ = writeln!(
+                code,
+                "    ({rel:?}, include_str!({:?})),",
+                abs.display().to_string()
+            );
         }
         let _ = writeln!(code, "];");
         // Directories are only re-scanned when their mtime changes; new

@@ -298,9 +298,8 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read configuration file {}", p.display()))?;
-            toml::from_str(&text).map_err(|e| {
-                anyhow::anyhow!("{}: {}", p.display(), e.to_string().trim_end())
-            })?
+            toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.to_string().trim_end()))?
         }
         None => RawConfig::default(),
     };
@@ -358,8 +357,10 @@ impl RawConfig {
             })
         };
         let segment_max_age = dur("store.segment_max_age", &self.store.segment_max_age);
-        let group_commit_max_wait =
-            dur("store.group_commit_max_wait", &self.store.group_commit_max_wait);
+        let group_commit_max_wait = dur(
+            "store.group_commit_max_wait",
+            &self.store.group_commit_max_wait,
+        );
         let checkpoint_interval = dur("store.checkpoint_interval", &self.store.checkpoint_interval);
         let retention_interval = dur("retention.interval", &self.retention.interval);
         let mut bad = |key: &str, value: &str, fix: &str| {
@@ -398,7 +399,11 @@ impl RawConfig {
         let mut seen = std::collections::BTreeSet::new();
         for (i, s) in self.sources.iter().enumerate() {
             if s.name.trim().is_empty() {
-                bad(&format!("sources[{i}].name"), "\"\"", "give the source a name");
+                bad(
+                    &format!("sources[{i}].name"),
+                    "\"\"",
+                    "give the source a name",
+                );
             }
             if s.token.expose().len() < 16 {
                 bad(
@@ -501,8 +506,14 @@ mod tests {
         let err = raw.validate(None, None).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("server.http_addr = localhost"), "{text}");
-        assert!(text.contains("store.group_commit_max_wait = 5 parsecs"), "{text}");
-        assert!(text.contains("retention.categories.authentication = 30"), "{text}");
+        assert!(
+            text.contains("store.group_commit_max_wait = 5 parsecs"),
+            "{text}"
+        );
+        assert!(
+            text.contains("retention.categories.authentication = 30"),
+            "{text}"
+        );
         assert_eq!(err.0.len(), 3);
     }
 

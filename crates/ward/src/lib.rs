@@ -22,13 +22,13 @@ pub mod metrics;
 pub mod model;
 pub mod secret;
 
-pub mod source;
-pub mod normalize;
-pub mod redact;
-pub mod store;
-pub mod detect;
 pub mod alert;
+pub mod detect;
+pub mod normalize;
 pub mod notify;
+pub mod redact;
+pub mod source;
+pub mod store;
 
 pub mod api;
 pub mod cli;

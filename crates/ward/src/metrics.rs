@@ -31,7 +31,10 @@ pub struct Metrics {
 }
 
 fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
-    (name, labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect())
+    (
+        name,
+        labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+    )
 }
 
 impl Metrics {
@@ -151,7 +154,11 @@ mod tests {
         m.add("ward_ingest_events_total", &[("input", "http")], 3);
         m.add("ward_ingest_events_total", &[("input", "http")], 2);
         m.set("ward_pipeline_queue_depth", &[], 4.0);
-        m.observe("ward_pipeline_latency_seconds", &[], Duration::from_millis(3));
+        m.observe(
+            "ward_pipeline_latency_seconds",
+            &[],
+            Duration::from_millis(3),
+        );
         let text = m.render();
         assert!(text.contains("# HELP ward_ingest_events_total events received"));
         assert!(text.contains("ward_ingest_events_total{input=\"http\"} 5"));

@@ -172,7 +172,10 @@ async fn process(stages: &Stages, mut batch: Batch) -> Result<Ack, String> {
         .await
         .map_err(|e| format!("{e:#}"))?;
     let m = &stages.metrics;
-    let labels = [("input", batch.input.as_str()), ("source", batch.source.as_str())];
+    let labels = [
+        ("input", batch.input.as_str()),
+        ("source", batch.source.as_str()),
+    ];
     m.add("ward_store_events_total", &labels, n);
     m.observe(
         "ward_pipeline_latency_seconds",
@@ -216,7 +219,9 @@ pub fn store_audit_events(mut audit: mpsc::Receiver<serde_json::Value>, pipeline
     tokio::spawn(async move {
         let ctx = crate::normalize::context("ward", "ward-alerting", "default");
         while let Some(v) = audit.recv().await {
-            let serde_json::Value::Object(map) = v else { continue };
+            let serde_json::Value::Object(map) = v else {
+                continue;
+            };
             let event = crate::normalize::finish(crate::model::Event(map), &ctx);
             let batch = Batch {
                 events: vec![event],

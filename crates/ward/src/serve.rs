@@ -25,7 +25,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     })?;
     let metrics = Arc::new(Metrics::default());
     let store = Arc::new(crate::store::open(&config)?);
-    let redact = Arc::new(crate::redact::Stage::new(&config.raw.redact, &config.data_dir)?);
+    let redact = Arc::new(crate::redact::Stage::new(
+        &config.raw.redact,
+        &config.data_dir,
+    )?);
     let (tokens, generated) = Tokens::from_config(&config)?;
     let pipeline = Pipeline::start(
         Stages {
@@ -56,9 +59,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         alerts,
     });
 
-    let http = TcpListener::bind(config.http_addr)
-        .await
-        .with_context(|| format!("cannot listen for HTTP on {} (server.http_addr / WARD_HTTP_ADDR)", config.http_addr))?;
+    let http = TcpListener::bind(config.http_addr).await.with_context(|| {
+        format!(
+            "cannot listen for HTTP on {} (server.http_addr / WARD_HTTP_ADDR)",
+            config.http_addr
+        )
+    })?;
     let http_addr = http.local_addr()?;
     let who = crate::source::syslog::Attribution {
         source: config.raw.syslog.source.clone(),
@@ -66,16 +72,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let mut syslog_desc = Vec::new();
     if config.raw.syslog.udp {
-        let sock = UdpSocket::bind(config.syslog_addr)
-            .await
-            .with_context(|| format!("cannot listen for syslog on udp {} (syslog.addr / WARD_SYSLOG_ADDR)", config.syslog_addr))?;
+        let sock = UdpSocket::bind(config.syslog_addr).await.with_context(|| {
+            format!(
+                "cannot listen for syslog on udp {} (syslog.addr / WARD_SYSLOG_ADDR)",
+                config.syslog_addr
+            )
+        })?;
         syslog_desc.push(format!("udp {}", sock.local_addr()?));
-        tokio::spawn(crate::source::syslog::serve_udp(Arc::clone(&state), sock, who.clone()));
+        tokio::spawn(crate::source::syslog::serve_udp(
+            Arc::clone(&state),
+            sock,
+            who.clone(),
+        ));
     }
     if config.raw.syslog.tcp {
         let l = TcpListener::bind(config.syslog_addr)
             .await
-            .with_context(|| format!("cannot listen for syslog on tcp {} (syslog.addr / WARD_SYSLOG_ADDR)", config.syslog_addr))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen for syslog on tcp {} (syslog.addr / WARD_SYSLOG_ADDR)",
+                    config.syslog_addr
+                )
+            })?;
         syslog_desc.push(format!("tcp {}", l.local_addr()?));
         tokio::spawn(crate::source::syslog::serve_tcp(
             Arc::clone(&state),
@@ -94,7 +112,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             config.data_dir.join("ingest.token").display(),
             tok.expose()
         );
-        eprintln!("  try: curl -H 'Authorization: Bearer {}' --data-binary '{{\"event_type\":\"login_failed\",\"user_id\":\"alice\"}}' http://{http_addr}/api/v1/ingest", tok.expose());
+        eprintln!(
+            "  try: curl -H 'Authorization: Bearer {}' --data-binary '{{\"event_type\":\"login_failed\",\"user_id\":\"alice\"}}' http://{http_addr}/api/v1/ingest",
+            tok.expose()
+        );
     }
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(http, app)
@@ -110,7 +131,8 @@ async fn shutdown() {
         let _ = tokio::signal::ctrl_c().await;
     };
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

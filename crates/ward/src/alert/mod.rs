@@ -23,7 +23,9 @@ pub struct Alerts {
 impl Alerts {
     /// Starts alerting with its state in `<data>/alerts`. Returns the stage
     /// and the audit events it will emit.
-    pub async fn start(config: &Config) -> anyhow::Result<(Alerts, mpsc::Receiver<serde_json::Value>)> {
+    pub async fn start(
+        config: &Config,
+    ) -> anyhow::Result<(Alerts, mpsc::Receiver<serde_json::Value>)> {
         let (tx, rx) = mpsc::channel(1024);
         let engine = ward_alert::Engine::start(
             &config.raw.alerting,

@@ -10,8 +10,13 @@ use serde_json::{Value, json};
 use super::{ApiError, State as AppState};
 
 /// Requires a valid token on API reads.
-pub fn require_token(st: &AppState, headers: &HeaderMap) -> Result<crate::source::Identity, ApiError> {
-    st.tokens.authenticate(headers).ok_or(ApiError::Unauthorized)
+pub fn require_token(
+    st: &AppState,
+    headers: &HeaderMap,
+) -> Result<crate::source::Identity, ApiError> {
+    st.tokens
+        .authenticate(headers)
+        .ok_or(ApiError::Unauthorized)
 }
 
 async fn blocking<T: Send + 'static>(
@@ -50,7 +55,6 @@ pub async fn search(
         since: bound(&p.since)?,
         until: bound(&p.until)?,
         limit: p.limit.unwrap_or(100).min(10_000),
-        ..ward_store::SearchOptions::default()
     };
     let store = st.store.clone();
     let result = blocking(move || {
@@ -59,7 +63,9 @@ pub async fn search(
             .map_err(|e| ApiError::Internal(e.into()))
     })
     .await?;
-    Ok(Json(serde_json::to_value(result).map_err(anyhow::Error::from)?))
+    Ok(Json(
+        serde_json::to_value(result).map_err(anyhow::Error::from)?,
+    ))
 }
 
 /// `GET /api/v1/events/{id}`

@@ -13,7 +13,10 @@ pub async fn healthz() -> &'static str {
 
 pub async fn readyz(State(st): State<AppState>) -> impl IntoResponse {
     let stats = st.store.stats();
-    (StatusCode::OK, format!("ready: {} events stored\n", stats.records))
+    (
+        StatusCode::OK,
+        format!("ready: {} events stored\n", stats.records),
+    )
 }
 
 pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
@@ -23,8 +26,5 @@ pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
     st.metrics.set("ward_store_bytes", &[], stats.bytes as f64);
     let mut text = st.metrics.render();
     text.push_str(&st.alerts.export_metrics(&st.metrics));
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        text,
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -39,32 +39,28 @@ pub fn router(state: State) -> Router {
     let max_body = state.limits.max_request_bytes;
     let tokens = Arc::clone(&state.tokens);
     let alert_routes = state.alerts.routes(move |headers: &axum::http::HeaderMap| {
-        tokens.authenticate(headers).map(|id| format!("{}@{}", id.source, id.tenant))
+        tokens
+            .authenticate(headers)
+            .map(|id| format!("{}@{}", id.source, id.tenant))
     });
     let ingest = Router::new()
         .route("/api/v1/ingest", post(crate::source::http::ingest))
-        .route("/_bulk", post(crate::source::bulk::bulk).put(crate::source::bulk::bulk))
+        .route(
+            "/_bulk",
+            post(crate::source::bulk::bulk).put(crate::source::bulk::bulk),
+        )
         .route(
             "/{index}/_bulk",
             post(crate::source::bulk::bulk_index).put(crate::source::bulk::bulk_index),
         )
-        .route(
-            "/services/collector",
-            post(crate::source::hec::event),
-        )
-        .route(
-            "/services/collector/event",
-            post(crate::source::hec::event),
-        )
+        .route("/services/collector", post(crate::source::hec::event))
+        .route("/services/collector/event", post(crate::source::hec::event))
         .route(
             "/services/collector/event/1.0",
             post(crate::source::hec::event),
         )
         .route("/services/collector/raw", post(crate::source::hec::raw))
-        .route(
-            "/services/collector/raw/1.0",
-            post(crate::source::hec::raw),
-        )
+        .route("/services/collector/raw/1.0", post(crate::source::hec::raw))
         .route(
             "/services/collector/health",
             get(crate::source::hec::health),

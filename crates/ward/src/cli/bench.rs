@@ -36,7 +36,9 @@ pub struct IngestArgs {
 
 /// A typical application security event of about 300 bytes.
 pub fn typical_event(i: u64) -> String {
-    let users = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
+    let users = [
+        "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
+    ];
     let actions = [
         ("login", "authentication", "success"),
         ("login", "authentication", "failure"),
@@ -83,8 +85,11 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                         let body: String = (first..first + n).map(typical_event).collect();
                         loop {
                             let t = Instant::now();
-                            let (status, retry, _) =
-                                client.post_bytes("/api/v1/ingest", "application/x-ndjson", body.clone().into_bytes())?;
+                            let (status, retry, _) = client.post_bytes(
+                                "/api/v1/ingest",
+                                "application/x-ndjson",
+                                body.clone().into_bytes(),
+                            )?;
                             match status {
                                 200 => {
                                     lat.push(t.elapsed());
@@ -94,7 +99,9 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                                 429 | 503 => std::thread::sleep(Duration::from_millis(
                                     retry.map_or(50, |s| s * 1000).min(1000),
                                 )),
-                                401 => bail!("the server refused the token (set --token or WARD_TOKEN)"),
+                                401 => bail!(
+                                    "the server refused the token (set --token or WARD_TOKEN)"
+                                ),
                                 s => bail!("the server answered {s}"),
                             }
                         }
@@ -104,7 +111,10 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("sender thread failed"))))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("sender thread failed")))
+            })
             .collect()
     });
     let elapsed = start.elapsed();
@@ -121,7 +131,10 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     let n = sent.load(Ordering::Relaxed);
     println!("events:       {n}");
     println!("elapsed:      {:.2} s", elapsed.as_secs_f64());
-    println!("throughput:   {:.0} events/s", n as f64 / elapsed.as_secs_f64());
+    println!(
+        "throughput:   {:.0} events/s",
+        n as f64 / elapsed.as_secs_f64()
+    );
     println!(
         "request p50:  {:.1} ms   p99: {:.1} ms   ({} events per request, {} senders)",
         pct(0.5).as_secs_f64() * 1e3,

@@ -61,10 +61,9 @@ impl Client {
                 .header("content-type", content_type)
                 .body(body),
         );
-        let resp = rb
-            .send()
-            .map_err(|e| e.without_url())
-            .with_context(|| format!("cannot reach Ward at {} (set --url or WARD_URL)", self.base))?;
+        let resp = rb.send().map_err(|e| e.without_url()).with_context(|| {
+            format!("cannot reach Ward at {} (set --url or WARD_URL)", self.base)
+        })?;
         let status = resp.status().as_u16();
         let retry = resp
             .headers()
@@ -76,10 +75,9 @@ impl Client {
     }
 
     fn json(&self, rb: reqwest::blocking::RequestBuilder, path: &str) -> anyhow::Result<Value> {
-        let resp = rb
-            .send()
-            .map_err(|e| e.without_url())
-            .with_context(|| format!("cannot reach Ward at {} (set --url or WARD_URL)", self.base))?;
+        let resp = rb.send().map_err(|e| e.without_url()).with_context(|| {
+            format!("cannot reach Ward at {} (set --url or WARD_URL)", self.base)
+        })?;
         let status = resp.status();
         let body: Value = resp.json().unwrap_or(Value::Null);
         if status.as_u16() == 401 {

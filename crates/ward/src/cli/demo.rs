@@ -73,11 +73,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let started = Instant::now();
     send(&client, &scenario.events, args.batch.max(1))?;
-    eprintln!("sent in {:.1}s; waiting for detection ...", started.elapsed().as_secs_f64());
-    let alerts = wait_for_alerts(&client, &scenario.attacks, &before, Duration::from_secs(args.timeout))?;
+    eprintln!(
+        "sent in {:.1}s; waiting for detection ...",
+        started.elapsed().as_secs_f64()
+    );
+    let alerts = wait_for_alerts(
+        &client,
+        &scenario.attacks,
+        &before,
+        Duration::from_secs(args.timeout),
+    )?;
     let report = Report::new(&scenario.attacks, &alerts);
     print!("{}", report.render());
-    Ok(if report.missed() == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.missed() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// The UTC midnight of the demo day.
@@ -114,7 +126,10 @@ fn send(client: &Client, events: &[Value], batch: usize) -> anyhow::Result<()> {
                 client.post_bytes("/api/v1/ingest", "application/x-ndjson", body.clone())?;
             match status {
                 200..=299 => {
-                    let rejected = answer.get("rejected").and_then(Value::as_array).map_or(0, Vec::len);
+                    let rejected = answer
+                        .get("rejected")
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len);
                     if rejected > 0 {
                         bail!("batch {n}: the server rejected {rejected} demo events: {answer}");
                     }
@@ -165,10 +180,20 @@ fn wait_for_alerts(
     loop {
         let alerts: Vec<Value> = fetch_alerts(client)?
             .into_iter()
-            .filter(|a| !a.get("id").and_then(Value::as_str).is_some_and(|id| before.iter().any(|b| b == id)))
+            .filter(|a| {
+                !a.get("id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| before.iter().any(|b| b == id))
+            })
             .collect();
-        let all = attacks.iter().all(|at| alerts.iter().any(|a| catches(at, a)));
-        stable = if alerts.len() == last_count { stable + 1 } else { 0 };
+        let all = attacks
+            .iter()
+            .all(|at| alerts.iter().any(|a| catches(at, a)));
+        stable = if alerts.len() == last_count {
+            stable + 1
+        } else {
+            0
+        };
         last_count = alerts.len();
         if (all && stable >= 3) || Instant::now() >= deadline {
             return Ok(alerts);
@@ -198,9 +223,9 @@ fn catches(attack: &Attack, alert: &Value) -> bool {
 /// Whether an alert concerns an attacked entity at all (then it is not
 /// counted as raised by benign traffic).
 fn concerns_attack(attacks: &[Attack], alert: &Value) -> bool {
-    attacks.iter().any(|at| {
-        label(alert, at.marker.0).is_some_and(|v| v.split(',').any(|p| p == at.marker.1))
-    })
+    attacks
+        .iter()
+        .any(|at| label(alert, at.marker.0).is_some_and(|v| v.split(',').any(|p| p == at.marker.1)))
 }
 
 /// What the demo found.
@@ -215,8 +240,16 @@ impl Report {
         let rows = attacks
             .iter()
             .map(|at| {
-                let hit = alerts.iter().filter(|a| catches(at, a)).max_by_key(|a| severity_rank(text(a, "severity")));
-                let found = hit.map(|a| (text(a, "rule_title").to_owned(), text(a, "severity").to_owned()));
+                let hit = alerts
+                    .iter()
+                    .filter(|a| catches(at, a))
+                    .max_by_key(|a| severity_rank(text(a, "severity")));
+                let found = hit.map(|a| {
+                    (
+                        text(a, "rule_title").to_owned(),
+                        text(a, "severity").to_owned(),
+                    )
+                });
                 (at.name.to_owned(), found)
             })
             .collect();
@@ -225,10 +258,17 @@ impl Report {
         for a in alerts.iter().filter(|a| !concerns_attack(attacks, a)) {
             *benign.entry(text(a, "severity").to_owned()).or_insert(0) += 1;
             *benign_titles
-                .entry((text(a, "severity").to_owned(), text(a, "rule_title").to_owned()))
+                .entry((
+                    text(a, "severity").to_owned(),
+                    text(a, "rule_title").to_owned(),
+                ))
                 .or_insert(0) += 1;
         }
-        Report { rows, benign, benign_titles }
+        Report {
+            rows,
+            benign,
+            benign_titles,
+        }
     }
 
     fn missed(&self) -> usize {
@@ -237,7 +277,13 @@ impl Report {
 
     fn render(&self) -> String {
         let mut out = String::new();
-        let w = self.rows.iter().map(|(n, _)| n.len()).max().unwrap_or(6).max(6);
+        let w = self
+            .rows
+            .iter()
+            .map(|(n, _)| n.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
         let rw = self
             .rows
             .iter()
@@ -245,11 +291,16 @@ impl Report {
             .max()
             .unwrap_or(4)
             .max(4);
-        out.push_str(&format!("\n{:<w$}  {:<rw$}  {:<8}  detected\n", "attack", "alert", "severity"));
+        out.push_str(&format!(
+            "\n{:<w$}  {:<rw$}  {:<8}  detected\n",
+            "attack", "alert", "severity"
+        ));
         out.push_str(&format!("{}\n", "-".repeat(w + rw + 22)));
         for (name, found) in &self.rows {
             match found {
-                Some((title, sev)) => out.push_str(&format!("{name:<w$}  {title:<rw$}  {sev:<8}  yes\n")),
+                Some((title, sev)) => {
+                    out.push_str(&format!("{name:<w$}  {title:<rw$}  {sev:<8}  yes\n"))
+                }
                 None => out.push_str(&format!("{name:<w$}  {:<rw$}  {:<8}  NO\n", "-", "-")),
             }
         }
@@ -297,7 +348,11 @@ mod tests {
         assert_eq!(a.events, b.events);
         assert_eq!(a.attacks.len(), 7);
         assert!(a.events.len() > 5000, "{}", a.events.len());
-        let times: Vec<&str> = a.events.iter().map(|e| e["timestamp"].as_str().unwrap()).collect();
+        let times: Vec<&str> = a
+            .events
+            .iter()
+            .map(|e| e["timestamp"].as_str().unwrap())
+            .collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
         assert!(times[0] < "2026-11-20" && times[a.history] >= "2026-11-20");
         assert_ne!(company::build(day, 14, 8).events, a.events);

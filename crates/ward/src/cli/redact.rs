@@ -39,12 +39,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => rand::random::<[u8; 32]>().to_vec(),
     };
     let input: Box<dyn Read> = match &args.file {
-        Some(p) => Box::new(std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?),
+        Some(p) => Box::new(
+            std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+        ),
         None => Box::new(std::io::stdin()),
     };
     let output: Box<dyn Write> = match (&args.output, args.check) {
         (_, true) => Box::new(std::io::sink()),
-        (Some(p), false) => Box::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?),
+        (Some(p), false) => Box::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        ),
         (None, false) => Box::new(std::io::stdout().lock()),
     };
     let mut out = BufWriter::new(output);
@@ -73,12 +77,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     let mut err = std::io::stderr().lock();
-    writeln!(err, "records: {}, with findings: {}", summary.records, summary.records_redacted)?;
+    writeln!(
+        err,
+        "records: {}, with findings: {}",
+        summary.records, summary.records_redacted
+    )?;
     for (kind, n) in &summary.redacted {
         writeln!(err, "  {:<24} {n}", format!("{kind:?}").to_lowercase())?;
     }
     for (kind, n) in &summary.leaks {
-        writeln!(err, "  leak: {:<18} {n}", format!("{kind:?}").to_lowercase())?;
+        writeln!(
+            err,
+            "  leak: {:<18} {n}",
+            format!("{kind:?}").to_lowercase()
+        )?;
     }
     Ok(if summary.records_redacted > 0 {
         ExitCode::from(1)

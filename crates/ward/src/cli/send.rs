@@ -54,11 +54,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         send_reader("stdin", stdin.lock(), None, &client, &args, &mut totals)?;
     } else {
         for f in &args.files {
-            let file = std::fs::File::open(f).with_context(|| format!("cannot open {}", f.display()))?;
+            let file =
+                std::fs::File::open(f).with_context(|| format!("cannot open {}", f.display()))?;
             let len = file.metadata().map(|m| m.len()).ok();
             let bar = (!args.quiet).then(|| progress(len.unwrap_or(0), f));
-            let reader = BufReader::new(Progress { inner: file, bar: bar.clone() });
-            send_reader(&f.display().to_string(), reader, bar.as_ref(), &client, &args, &mut totals)?;
+            let reader = BufReader::new(Progress {
+                inner: file,
+                bar: bar.clone(),
+            });
+            send_reader(
+                &f.display().to_string(),
+                reader,
+                bar.as_ref(),
+                &client,
+                &args,
+                &mut totals,
+            )?;
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
@@ -133,7 +144,15 @@ fn send_reader(
         buf.push(b'\n');
         lines_in_buf += 1;
         if lines_in_buf >= args.batch || buf.len() >= 4 << 20 {
-            post(client, name, format, std::mem::take(&mut buf), first_line, totals, bar)?;
+            post(
+                client,
+                name,
+                format,
+                std::mem::take(&mut buf),
+                first_line,
+                totals,
+                bar,
+            )?;
             lines_in_buf = 0;
             first_line = line_no + 1;
         }
@@ -171,8 +190,14 @@ fn post(
                     .flatten()
                 {
                     let line = r.get("line").and_then(Value::as_u64).unwrap_or(0);
-                    let reason = r.get("reason").and_then(Value::as_str).unwrap_or("").to_owned();
-                    totals.rejected.push((name.to_owned(), first_line + line - 1, reason));
+                    let reason = r
+                        .get("reason")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
+                    totals
+                        .rejected
+                        .push((name.to_owned(), first_line + line - 1, reason));
                 }
                 return Ok(());
             }

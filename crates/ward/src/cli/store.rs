@@ -55,7 +55,8 @@ fn key_text(k: &str) -> anyhow::Result<String> {
 
 pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = &a.proof {
-        let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
         let proof: ward_store::InclusionProof = serde_json::from_str(&text)
             .with_context(|| format!("{} is not an inclusion proof", p.display()))?;
         let key = key_text(a.key.as_deref().unwrap_or_default())?;
@@ -71,7 +72,8 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         });
     }
     if let Some(p) = &a.consistency {
-        let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
         let proof: ward_store::ConsistencyProof = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a consistency proof", p.display()))?;
         let key = key_text(a.key.as_deref().unwrap_or_default())?;
@@ -198,7 +200,10 @@ pub fn retention(a: RetentionArgs) -> anyhow::Result<ExitCode> {
 pub fn key(d: DataDir) -> anyhow::Result<ExitCode> {
     let path = d.events().join("key").join("verifier.pub");
     let text = std::fs::read_to_string(&path).with_context(|| {
-        format!("cannot read {} (start ward serve once to create the key)", path.display())
+        format!(
+            "cannot read {} (start ward serve once to create the key)",
+            path.display()
+        )
     })?;
     println!("{}", text.trim());
     Ok(ExitCode::SUCCESS)

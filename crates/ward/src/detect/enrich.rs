@@ -21,9 +21,14 @@ pub const RETRIEVED_FIELDS: [&str; 4] = [
 /// writes `ai.prompt.injection.{score,reasons,source,field}`.
 pub fn prompt_injection(detector: &ward_prompt::Detector, event: &mut Event) {
     let mut best: Option<(f32, Vec<String>, &str, &str)> = None;
-    for (fields, source) in [(&PROMPT_FIELDS[..], "direct"), (&RETRIEVED_FIELDS[..], "indirect")] {
+    for (fields, source) in [
+        (&PROMPT_FIELDS[..], "direct"),
+        (&RETRIEVED_FIELDS[..], "indirect"),
+    ] {
         for f in fields {
-            let Some(text) = text_of(event.get(f)) else { continue };
+            let Some(text) = text_of(event.get(f)) else {
+                continue;
+            };
             let v = detector.inspect(&text);
             if best.as_ref().is_none_or(|b| v.score > b.0) {
                 let reasons = v.reasons.iter().map(|r| r.code.to_owned()).collect();
@@ -74,6 +79,9 @@ mod tests {
         let mut benign = Event::default();
         benign.set("ai.prompt.text", json!("Write a unit test for the parser"));
         prompt_injection(&d, &mut benign);
-        assert_eq!(benign.get("ai.prompt.injection.detected"), Some(&json!(false)));
+        assert_eq!(
+            benign.get("ai.prompt.injection.detected"),
+            Some(&json!(false))
+        );
     }
 }

@@ -76,7 +76,15 @@ pub fn start(
     std::thread::Builder::new()
         .name("ward-detect".into())
         .spawn(move || {
-            let mut d = Detector::new(builtin, paths, pipeline_paths, baseline_cfg, state_path, st, metrics);
+            let mut d = Detector::new(
+                builtin,
+                paths,
+                pipeline_paths,
+                baseline_cfg,
+                state_path,
+                st,
+                metrics,
+            );
             d.run(&store, &appended, &sink, hot_reload, &rt);
         })?;
     Ok(status)
@@ -161,7 +169,9 @@ impl Detector {
             let mut out = self.loaded.metric.tick(now_ms);
             let mut next = self.state.offset;
             for rec in &batch {
-                if let Ok(map) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&rec.body) {
+                if let Ok(map) =
+                    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&rec.body)
+                {
                     let mut event = Event(map);
                     out.extend(self.evaluate(&mut event));
                 }
@@ -180,7 +190,8 @@ impl Detector {
             self.state.offset = next;
             if !batch.is_empty() {
                 dirty = true;
-                self.metrics.add("ward_detect_events_total", &[], batch.len() as u64);
+                self.metrics
+                    .add("ward_detect_events_total", &[], batch.len() as u64);
                 self.status.lock().offset = self.state.offset;
             }
             if dirty && (last_save.elapsed() > Duration::from_secs(1) || batch.is_empty()) {
@@ -198,7 +209,8 @@ impl Detector {
             }
             if batch.is_empty() {
                 rt.block_on(async {
-                    let _ = tokio::time::timeout(Duration::from_millis(500), appended.notified()).await;
+                    let _ =
+                        tokio::time::timeout(Duration::from_millis(500), appended.notified()).await;
                 });
             }
         }
@@ -235,7 +247,9 @@ impl Detector {
         let matches = engine.matches(&event.0);
         let mut out = Vec::new();
         for m in &matches {
-            let Some(meta) = engine.rule(m.rule) else { continue };
+            let Some(meta) = engine.rule(m.rule) else {
+                continue;
+            };
             if self.loaded.building_blocks.contains(&m.rule_id) {
                 continue;
             }
@@ -261,7 +275,10 @@ impl Detector {
                 value: None,
             });
         }
-        for c in self.correlator.observe(time_ms, &event_id, &event.0, &matches) {
+        for c in self
+            .correlator
+            .observe(time_ms, &event_id, &event.0, &matches)
+        {
             let meta = self.loaded.set.rules().find(|r| r.key() == c.rule_id);
             out.push(Finding {
                 id: c.finding_id,

@@ -50,7 +50,11 @@ pub fn pipelines(extra: &[PathBuf]) -> (Vec<Pipeline>, Vec<String>) {
 pub fn sources(builtin: bool, paths: &[PathBuf]) -> (Vec<(String, String)>, Vec<String>) {
     let mut docs: Vec<(String, String)> = Vec::new();
     if builtin {
-        docs.extend(BUILTIN_RULES.iter().map(|(o, t)| ((*o).to_owned(), (*t).to_owned())));
+        docs.extend(
+            BUILTIN_RULES
+                .iter()
+                .map(|(o, t)| ((*o).to_owned(), (*t).to_owned())),
+        );
     }
     let mut errors = Vec::new();
     let mut files = Vec::new();
@@ -68,7 +72,9 @@ pub fn sources(builtin: bool, paths: &[PathBuf]) -> (Vec<(String, String)>, Vec<
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) {
     if path.is_dir() {
-        let Ok(rd) = std::fs::read_dir(path) else { return };
+        let Ok(rd) = std::fs::read_dir(path) else {
+            return;
+        };
         let mut children: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
         children.sort();
         for c in children {
@@ -127,7 +133,9 @@ fn building_blocks(set: &RuleSet) -> std::collections::HashSet<String> {
     let mut out = std::collections::HashSet::new();
     for i in 0..set.len() {
         let Some(rule) = set.rule(i) else { continue };
-        let ward_sigma::RuleBody::Correlation(def) = &rule.body else { continue };
+        let ward_sigma::RuleBody::Correlation(def) = &rule.body else {
+            continue;
+        };
         if def.generate {
             continue;
         }

@@ -33,14 +33,18 @@ impl Stage {
     }
 
     fn tenant_key(&self, tenant: &str) -> [u8; 32] {
-        *self.keys.lock().entry(tenant.to_owned()).or_insert_with(|| {
-            // A fixed-length secret prefix makes SHA-256 a sound key derivation here.
-            let mut h = Sha256::new();
-            h.update(self.master);
-            h.update(b"ward-redact-tenant:");
-            h.update(tenant.as_bytes());
-            h.finalize().into()
-        })
+        *self
+            .keys
+            .lock()
+            .entry(tenant.to_owned())
+            .or_insert_with(|| {
+                // A fixed-length secret prefix makes SHA-256 a sound key derivation here.
+                let mut h = Sha256::new();
+                h.update(self.master);
+                h.update(b"ward-redact-tenant:");
+                h.update(tenant.as_bytes());
+                h.finalize().into()
+            })
     }
 
     /// Redacts one event in place.
@@ -60,13 +64,15 @@ impl Stage {
 /// Reads a 32-byte key, or creates it (mode 0600) if the file is missing.
 pub fn load_or_create_key(path: &Path) -> anyhow::Result<[u8; 32]> {
     if let Ok(bytes) = std::fs::read(path) {
-        return bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("{} is not a 32-byte key: restore it from backup", path.display()));
+        return bytes.try_into().map_err(|_| {
+            anyhow::anyhow!(
+                "{} is not a 32-byte key: restore it from backup",
+                path.display()
+            )
+        });
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let key: [u8; 32] = rand::random();
     write_private(path, &key)?;

@@ -169,7 +169,9 @@ mod tests {
             format!("ApiKey {}", b64.encode("id1:s3cret-token-0123456789")),
             format!("Basic {}", b64.encode("elastic:s3cret-token-0123456789")),
         ] {
-            let id = t.authenticate(&with_auth(&h)).unwrap_or_else(|| panic!("{h}"));
+            let id = t
+                .authenticate(&with_auth(&h))
+                .unwrap_or_else(|| panic!("{h}"));
             assert_eq!(id.tenant, "acme");
         }
     }

@@ -34,7 +34,10 @@ fn es_error(e: &IngestError) -> Response {
             "es_rejected_execution_exception",
             StatusCode::TOO_MANY_REQUESTS,
         ),
-        IngestError::Unavailable => ("unavailable_shards_exception", StatusCode::SERVICE_UNAVAILABLE),
+        IngestError::Unavailable => (
+            "unavailable_shards_exception",
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
         _ => ("parse_exception", e.status()),
     };
     let body = json!({
@@ -134,11 +137,19 @@ async fn bulk_inner(
         for (i, item) in items.into_iter().enumerate() {
             let index = item.index.clone().or_else(|| default_index.clone());
             if let Some(rejection) = item.rejection() {
-                let reason = item.doc.as_ref().err().map(|e| e.reason.clone()).unwrap_or_default();
+                let reason = item
+                    .doc
+                    .as_ref()
+                    .err()
+                    .map(|e| e.reason.clone())
+                    .unwrap_or_default();
                 let dl = ward_event::dead_letter(&ctx, &reason, b"", &limits);
                 outcome.events.push(normalize::finish(dl, &ctx));
                 outcomes.push(rejection);
-                outcome.rejected.push(ward_event::RecordError { record: i + 1, reason });
+                outcome.rejected.push(ward_event::RecordError {
+                    record: i + 1,
+                    reason,
+                });
                 continue;
             }
             let Ok(mut e) = item.doc else { continue };

@@ -50,8 +50,10 @@ impl IngestError {
     /// Adds `Retry-After` where a retry will help.
     pub fn decorate(&self, mut resp: Response) -> Response {
         if matches!(self, IngestError::Busy(_) | IngestError::Unavailable) {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
         }
         resp
     }

@@ -25,7 +25,9 @@ use bytes::Bytes;
 /// Why a request body could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
-    #[error("request body is {0} bytes after decompression; the limit is {1} (limits.max_request_bytes)")]
+    #[error(
+        "request body is {0} bytes after decompression; the limit is {1} (limits.max_request_bytes)"
+    )]
     TooLarge(usize, usize),
     #[error("request body is not valid gzip: {0}")]
     Gzip(String),
@@ -43,9 +45,9 @@ pub fn read_body(headers: &HeaderMap, body: Bytes, max: usize) -> Result<Bytes, 
         .to_ascii_lowercase();
     let body = match enc.as_str() {
         "" | "identity" => body,
-        "gzip" | "x-gzip" => Bytes::from(
-            ward_event::gunzip(&body, max).map_err(|e| BodyError::Gzip(e.to_string()))?,
-        ),
+        "gzip" | "x-gzip" => {
+            Bytes::from(ward_event::gunzip(&body, max).map_err(|e| BodyError::Gzip(e.to_string()))?)
+        }
         other => return Err(BodyError::Encoding(other.chars().take(40).collect())),
     };
     if body.len() > max {

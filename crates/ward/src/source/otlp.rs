@@ -68,8 +68,11 @@ pub async fn logs(
             Json(body).into_response()
         }
         Ok((rejected, message)) => {
-            let mut resp =
-                (StatusCode::OK, ward_event::otlp::response_protobuf(rejected, &message)).into_response();
+            let mut resp = (
+                StatusCode::OK,
+                ward_event::otlp::response_protobuf(rejected, &message),
+            )
+                .into_response();
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/x-protobuf"),
@@ -78,7 +81,11 @@ pub async fn logs(
         }
         Err(e) => {
             // OTLP clients retry on 429/503 and honour Retry-After.
-            let resp = (e.status(), Json(json!({"code": e.status().as_u16(), "message": e.to_string()}))).into_response();
+            let resp = (
+                e.status(),
+                Json(json!({"code": e.status().as_u16(), "message": e.to_string()})),
+            )
+                .into_response();
             e.decorate(resp)
         }
     }

@@ -50,9 +50,18 @@ fn parse_frames(
     (events, bad)
 }
 
-async fn deliver(st: &AppState, input: &str, who: &Attribution, events: Vec<Event>, bad: usize, bytes: usize, received: Instant) {
+async fn deliver(
+    st: &AppState,
+    input: &str,
+    who: &Attribution,
+    events: Vec<Event>,
+    bad: usize,
+    bytes: usize,
+    received: Instant,
+) {
     let labels = [("input", input), ("source", who.source.as_str())];
-    st.metrics.add("ward_ingest_bytes_total", &labels, bytes as u64);
+    st.metrics
+        .add("ward_ingest_bytes_total", &labels, bytes as u64);
     st.metrics
         .add("ward_ingest_received_total", &labels, events.len() as u64);
     st.metrics
@@ -108,7 +117,12 @@ fn trim_nl(b: &[u8]) -> &[u8] {
 }
 
 /// Serves syslog over TCP until the process ends.
-pub async fn serve_tcp(st: Arc<AppState>, listener: TcpListener, who: Attribution, max_connections: usize) {
+pub async fn serve_tcp(
+    st: Arc<AppState>,
+    listener: TcpListener,
+    who: Attribution,
+    max_connections: usize,
+) {
     let permits = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
     loop {
         let Ok((mut sock, _peer)) = listener.accept().await else {

@@ -35,8 +35,8 @@ pub fn open(config: &Config) -> anyhow::Result<Store> {
         retention: retention_policy(config),
         ..StoreConfig::default()
     };
-    let (store, report) =
-        Store::open(cfg).with_context(|| format!("cannot open the event store in {}", dir.display()))?;
+    let (store, report) = Store::open(cfg)
+        .with_context(|| format!("cannot open the event store in {}", dir.display()))?;
     tracing::info!(report = ?report, "event store opened");
     Ok(store)
 }
@@ -103,7 +103,10 @@ pub fn record(event: &Event) -> anyhow::Result<Record> {
 
 /// Appends events durably (returns after fsync), from async code.
 pub async fn append(store: &Arc<Store>, events: &[Event]) -> anyhow::Result<()> {
-    let records = events.iter().map(record).collect::<anyhow::Result<Vec<_>>>()?;
+    let records = events
+        .iter()
+        .map(record)
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let store = Arc::clone(store);
     tokio::task::spawn_blocking(move || store.append(records))
         .await
@@ -143,10 +146,10 @@ pub fn parse_time_bound(text: &str, now: jiff::Timestamp) -> Result<i64, String>
     if let Ok(ts) = t.parse::<jiff::Timestamp>() {
         return Ok(ts.as_millisecond());
     }
-    if let Ok(date) = t.parse::<jiff::civil::Date>() {
-        if let Ok(z) = date.to_zoned(jiff::tz::TimeZone::UTC) {
-            return Ok(z.timestamp().as_millisecond());
-        }
+    if let Ok(date) = t.parse::<jiff::civil::Date>()
+        && let Ok(z) = date.to_zoned(jiff::tz::TimeZone::UTC)
+    {
+        return Ok(z.timestamp().as_millisecond());
     }
     Err(format!(
         "'{t}' is not a time: write a duration ago (24h, 7d), now, a date (2026-01-31) or RFC 3339 (2026-01-31T12:00:00Z)"
@@ -163,7 +166,13 @@ mod tests {
         let h = parse_time_bound("24h", now).unwrap();
         assert_eq!(now.as_millisecond() - h, 86_400_000);
         let d = parse_time_bound("2026-11-01", now).unwrap();
-        assert_eq!(d, "2026-11-01T00:00:00Z".parse::<jiff::Timestamp>().unwrap().as_millisecond());
+        assert_eq!(
+            d,
+            "2026-11-01T00:00:00Z"
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .as_millisecond()
+        );
         assert!(parse_time_bound("yesterday-ish", now).is_err());
     }
 }

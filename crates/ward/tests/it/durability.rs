@@ -31,13 +31,21 @@ fn batch_counts(w: &Ward) -> BTreeMap<String, u64> {
         .as_array()
         .unwrap_or(&Vec::new())
         .iter()
-        .map(|b| (b["value"].as_str().unwrap_or_default().to_owned(), b["count"].as_u64().unwrap_or(0)))
+        .map(|b| {
+            (
+                b["value"].as_str().unwrap_or_default().to_owned(),
+                b["count"].as_u64().unwrap_or(0),
+            )
+        })
         .collect()
 }
 
 #[test]
 fn sigkill_under_load_loses_no_acknowledged_event() {
-    let mut w = Ward::start_with(Some("[store]\ngroup_commit_max_wait = \"1ms\"\nsegment_max_bytes = 262144\n"), &[]);
+    let mut w = Ward::start_with(
+        Some("[store]\ngroup_commit_max_wait = \"1ms\"\nsegment_max_bytes = 262144\n"),
+        &[],
+    );
     let acked: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let rounds = 8;
     for round in 0..rounds {
@@ -62,14 +70,12 @@ fn sigkill_under_load_loses_no_acknowledged_event() {
                             .bearer_auth(TOKEN)
                             .body(body)
                             .send();
-                        if let Ok(r) = r {
-                            if r.status().as_u16() == 200 {
-                                if let Ok(v) = r.json::<Value>() {
-                                    if v["accepted"].as_u64() == Some(BATCH as u64) {
-                                        acked.lock().unwrap().push(id);
-                                    }
-                                }
-                            }
+                        if let Ok(r) = r
+                            && r.status().as_u16() == 200
+                            && let Ok(v) = r.json::<Value>()
+                            && v["accepted"].as_u64() == Some(BATCH as u64)
+                        {
+                            acked.lock().unwrap().push(id);
                         }
                     }
                 })
@@ -92,11 +98,17 @@ fn sigkill_under_load_loses_no_acknowledged_event() {
             );
         }
         for (id, n) in &counts {
-            assert!(*n <= BATCH as u64, "batch {id} stored {n} times its size: duplicates");
+            assert!(
+                *n <= BATCH as u64,
+                "batch {id} stored {n} times its size: duplicates"
+            );
         }
     }
     let total = acked.lock().unwrap().len();
-    assert!(total > rounds, "too little load got through: {total} batches");
+    assert!(
+        total > rounds,
+        "too little load got through: {total} batches"
+    );
     w.stop();
     let out = std::process::Command::new(ward_bin())
         .args(["verify", "--data-dir"])
@@ -114,6 +126,11 @@ fn sigkill_under_load_loses_no_acknowledged_event() {
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(std::time::SystemTime::now().elapsed().map(|d| d.as_nanos() as u64).unwrap_or(7));
+    h.write_u64(
+        std::time::SystemTime::now()
+            .elapsed()
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(7),
+    );
     h.finish()
 }

@@ -55,7 +55,10 @@ impl Ward {
             dir,
             http_port: free_port(),
             syslog_port: free_port(),
-            extra_env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            extra_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             config,
         };
         w.spawn();
@@ -75,7 +78,10 @@ impl Ward {
         }
         cmd.env("WARD_DATA_DIR", self.data_dir())
             .env("WARD_HTTP_ADDR", format!("127.0.0.1:{}", self.http_port))
-            .env("WARD_SYSLOG_ADDR", format!("127.0.0.1:{}", self.syslog_port))
+            .env(
+                "WARD_SYSLOG_ADDR",
+                format!("127.0.0.1:{}", self.syslog_port),
+            )
             .env("WARD_INGEST_TOKEN", TOKEN)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -93,10 +99,10 @@ impl Ward {
         self.child = Some(cmd.spawn().unwrap());
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(r) = reqwest::blocking::get(format!("{}/healthz", self.url())) {
-                if r.status().is_success() {
-                    return;
-                }
+            if let Ok(r) = reqwest::blocking::get(format!("{}/healthz", self.url()))
+                && r.status().is_success()
+            {
+                return;
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("ward exited with {status}:\n{}", self.log());
@@ -138,7 +144,12 @@ impl Ward {
     }
 
     /// POSTs a body to a path with the test token.
-    pub fn post(&self, path: &str, content_type: &str, body: impl Into<reqwest::blocking::Body>) -> (u16, Value) {
+    pub fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> (u16, Value) {
         let r = Ward::client()
             .post(format!("{}{path}", self.url()))
             .bearer_auth(TOKEN)
@@ -148,7 +159,10 @@ impl Ward {
             .unwrap();
         let status = r.status().as_u16();
         let text = r.text().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// Searches and returns the matching events (newest first).
@@ -159,7 +173,11 @@ impl Ward {
             .query(&[("q", q), ("since", "3650d"), ("limit", "1000")])
             .send()
             .unwrap();
-        assert!(r.status().is_success(), "search failed: {}", r.text().unwrap());
+        assert!(
+            r.status().is_success(),
+            "search failed: {}",
+            r.text().unwrap()
+        );
         let v: Value = r.json().unwrap();
         v["hits"]
             .as_array()
@@ -237,7 +255,10 @@ pub fn require(cmd: &str) {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    assert!(ok, "`{cmd}` is missing: run scripts/test.sh, which installs it");
+    assert!(
+        ok,
+        "`{cmd}` is missing: run scripts/test.sh, which installs it"
+    );
 }
 
 /// Runs a Python snippet with arguments; panics with its output on failure.

@@ -54,12 +54,18 @@ fn rejected_lines_are_numbered_and_kept_as_dead_letters() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["accepted"], 2, "{answer}");
     let rejected = answer["rejected"].as_array().unwrap();
-    let lines: Vec<u64> = rejected.iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    let lines: Vec<u64> = rejected
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
     assert_eq!(lines, vec![2, 3, 4], "{answer}");
     for r in rejected {
         assert!(!r["reason"].as_str().unwrap().is_empty());
     }
-    assert!(rejected[2]["reason"].as_str().unwrap().contains("depth"), "{answer}");
+    assert!(
+        rejected[2]["reason"].as_str().unwrap().contains("depth"),
+        "{answer}"
+    );
     let dead = w.wait_for("ward.dead_letter:true", 3);
     assert_eq!(dead.len(), 3, "dead letters: {dead:?}");
     assert_eq!(w.wait_for("service.name:a", 2).len(), 2);
@@ -90,7 +96,10 @@ fn gzip_bodies_and_truncated_gzip() {
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
-    let err = r.json::<Value>().unwrap()["error"].as_str().unwrap().to_owned();
+    let err = r.json::<Value>().unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(err.contains("gzip"), "{err}");
     assert_eq!(w.wait_for("service.name:gz", 100).len(), 100);
 }
@@ -98,8 +107,13 @@ fn gzip_bodies_and_truncated_gzip() {
 #[test]
 fn a_line_over_the_limit_is_rejected_and_the_others_kept() {
     let w = Ward::start_with(Some("[limits]\nmax_line_bytes = 1024\n"), &[]);
-    let big = format!("{{\"service\":\"lim\",\"message\":\"{}\"}}", "x".repeat(5000));
-    let body = format!("{{\"service\":\"lim\",\"message\":\"a\"}}\n{big}\n{{\"service\":\"lim\",\"message\":\"c\"}}\n");
+    let big = format!(
+        "{{\"service\":\"lim\",\"message\":\"{}\"}}",
+        "x".repeat(5000)
+    );
+    let body = format!(
+        "{{\"service\":\"lim\",\"message\":\"a\"}}\n{big}\n{{\"service\":\"lim\",\"message\":\"c\"}}\n"
+    );
     let (status, answer) = w.post("/api/v1/ingest", "application/x-ndjson", body);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["accepted"], 2);
@@ -136,7 +150,10 @@ fn missing_or_wrong_token_is_refused_and_recorded() {
     assert_eq!(s(&hits[0], "event.outcome"), "failure");
     assert_eq!(s(&hits[0], "source.ip"), "127.0.0.1");
     let text = serde_json::to_string(&hits).unwrap();
-    assert!(!text.contains("wrong-token-value"), "the presented token must not be stored");
+    assert!(
+        !text.contains("wrong-token-value"),
+        "the presented token must not be stored"
+    );
 }
 
 #[test]
@@ -150,7 +167,10 @@ fn splunk_hec_event_and_raw() {
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(r.json::<Value>().unwrap(), json!({"text": "Success", "code": 0}));
+    assert_eq!(
+        r.json::<Value>().unwrap(),
+        json!({"text": "Success", "code": 0})
+    );
     let hits = w.wait_for("user.id:carol", 1);
     let e = &hits[0];
     assert_eq!(s(e, "host.name"), "web-1");
@@ -160,7 +180,10 @@ fn splunk_hec_event_and_raw() {
     assert_eq!(w.wait_for("host.name:web-2", 1).len(), 1);
 
     let r = Ward::client()
-        .post(format!("{}/services/collector/raw?host=raw-host&sourcetype=syslog", w.url()))
+        .post(format!(
+            "{}/services/collector/raw?host=raw-host&sourcetype=syslog",
+            w.url()
+        ))
         .header("authorization", format!("Splunk {TOKEN}"))
         .body("first raw line\nsecond raw line\n")
         .send()
@@ -185,22 +208,37 @@ fn ward_send_from_stdin_and_files() {
         &["send"],
         Some(b"{\"service\":\"sender\",\"event_type\":\"config_change\",\"user_id\":\"dave\"}\n{\"service\":\"sender\"}\n"),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("2 accepted"));
     let file = w.dir.path().join("lines.txt");
     std::fs::write(&file, "plain line one\nplain line two\nplain line three\n").unwrap();
     let out = w.cli(&["send", "--quiet", file.to_str().unwrap()], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(w.wait_for("service.name:sender", 2).len(), 2);
     assert_eq!(w.wait_for("\"plain line two\"", 1).len(), 1);
     let bad = w.cli(&["send"], Some(b"{\"ok\":1}\n{broken\n"));
     assert_eq!(bad.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("stdin:2"), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("stdin:2"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }
 
 #[test]
 fn a_full_pipeline_answers_429_with_retry_after_and_loses_nothing() {
-    let w = Ward::start_with(Some("[limits]\nqueue_capacity = 1\n[store]\ngroup_commit_max_wait = \"20ms\"\n"), &[]);
+    let w = Ward::start_with(
+        Some("[limits]\nqueue_capacity = 1\n[store]\ngroup_commit_max_wait = \"20ms\"\n"),
+        &[],
+    );
     let url = w.url();
     let results: Vec<(u16, Option<String>, usize)> = std::thread::scope(|sc| {
         let handles: Vec<_> = (0..32)
@@ -217,8 +255,15 @@ fn a_full_pipeline_answers_429_with_retry_after_and_loses_nothing() {
                         .send()
                         .unwrap();
                     let status = r.status().as_u16();
-                    let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
-                    let accepted = r.json::<Value>().ok().and_then(|v| v["accepted"].as_u64()).unwrap_or(0) as usize;
+                    let retry = r
+                        .headers()
+                        .get("retry-after")
+                        .map(|v| v.to_str().unwrap().to_owned());
+                    let accepted = r
+                        .json::<Value>()
+                        .ok()
+                        .and_then(|v| v["accepted"].as_u64())
+                        .unwrap_or(0) as usize;
                     (status, retry, accepted)
                 })
             })
@@ -237,26 +282,63 @@ fn a_full_pipeline_answers_429_with_retry_after_and_loses_nothing() {
     let r = Ward::client()
         .get(format!("{}/api/v1/events/search", w.url()))
         .bearer_auth(TOKEN)
-        .query(&[("q", "service.name:bp | count by service.name"), ("since", "3650d")])
+        .query(&[
+            ("q", "service.name:bp | count by service.name"),
+            ("since", "3650d"),
+        ])
         .send()
         .unwrap()
         .json::<Value>()
         .unwrap();
-    let count = r["aggregation"]["buckets"]["buckets"][0]["count"].as_u64().unwrap_or(0) as usize;
-    assert_eq!(count, stored_expected, "every acknowledged event is stored, nothing else: {r}");
+    let count = r["aggregation"]["buckets"]["buckets"][0]["count"]
+        .as_u64()
+        .unwrap_or(0) as usize;
+    assert_eq!(
+        count, stored_expected,
+        "every acknowledged event is stored, nothing else: {r}"
+    );
 }
 
 #[test]
 fn health_ready_and_metrics() {
     let w = Ward::start();
-    let (status, _) = w.post("/api/v1/ingest", "application/x-ndjson", "{\"service\":\"m\"}\n{bad\n");
+    let (status, _) = w.post(
+        "/api/v1/ingest",
+        "application/x-ndjson",
+        "{\"service\":\"m\"}\n{bad\n",
+    );
     assert_eq!(status, 200);
     let c = Ward::client();
-    assert_eq!(c.get(format!("{}/healthz", w.url())).send().unwrap().status().as_u16(), 200);
-    assert_eq!(c.get(format!("{}/readyz", w.url())).send().unwrap().status().as_u16(), 200);
-    let m = c.get(format!("{}/metrics", w.url())).send().unwrap().text().unwrap();
-    assert!(m.contains("ward_ingest_received_total{input=\"http\",source=\"default\"} 2"), "{m}");
-    assert!(m.contains("ward_ingest_rejected_total{input=\"http\",source=\"default\"} 1"), "{m}");
+    assert_eq!(
+        c.get(format!("{}/healthz", w.url()))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        c.get(format!("{}/readyz", w.url()))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let m = c
+        .get(format!("{}/metrics", w.url()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        m.contains("ward_ingest_received_total{input=\"http\",source=\"default\"} 2"),
+        "{m}"
+    );
+    assert!(
+        m.contains("ward_ingest_rejected_total{input=\"http\",source=\"default\"} 1"),
+        "{m}"
+    );
     assert!(m.contains("ward_pipeline_latency_seconds_count"), "{m}");
     assert!(m.contains("ward_ingest_bytes_total"), "{m}");
 }

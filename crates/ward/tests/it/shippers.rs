@@ -23,11 +23,50 @@ fn logger(w: &Ward, args: &[&str], msg: &str) {
 #[test]
 fn logger_over_udp_and_tcp_in_both_formats() {
     let w = Ward::start();
-    logger(&w, &["--udp", "--rfc5424", "-t", "udp5424", "-p", "auth.err", "--sd-id", "origin@32473", "--sd-param", "team=\"payments\""], "udp 5424 message");
-    logger(&w, &["--udp", "--rfc3164", "-t", "udp3164", "-p", "user.warning"], "udp 3164 message");
-    logger(&w, &["--tcp", "--rfc5424", "-t", "tcp5424", "-p", "local0.info"], "tcp 5424 message");
-    logger(&w, &["--tcp", "--octet-count", "--rfc5424", "-t", "tcpoctet", "-p", "daemon.crit"], "octet counted message");
-    logger(&w, &["--tcp", "--rfc3164", "-t", "jsonapp"], r#"{"event_type":"login_failure","user_id":"mallory","source_ip":"192.0.2.77"}"#);
+    logger(
+        &w,
+        &[
+            "--udp",
+            "--rfc5424",
+            "-t",
+            "udp5424",
+            "-p",
+            "auth.err",
+            "--sd-id",
+            "origin@32473",
+            "--sd-param",
+            "team=\"payments\"",
+        ],
+        "udp 5424 message",
+    );
+    logger(
+        &w,
+        &["--udp", "--rfc3164", "-t", "udp3164", "-p", "user.warning"],
+        "udp 3164 message",
+    );
+    logger(
+        &w,
+        &["--tcp", "--rfc5424", "-t", "tcp5424", "-p", "local0.info"],
+        "tcp 5424 message",
+    );
+    logger(
+        &w,
+        &[
+            "--tcp",
+            "--octet-count",
+            "--rfc5424",
+            "-t",
+            "tcpoctet",
+            "-p",
+            "daemon.crit",
+        ],
+        "octet counted message",
+    );
+    logger(
+        &w,
+        &["--tcp", "--rfc3164", "-t", "jsonapp"],
+        r#"{"event_type":"login_failure","user_id":"mallory","source_ip":"192.0.2.77"}"#,
+    );
 
     let e = &w.wait_for("process.name:udp5424", 1)[0];
     assert_eq!(s(e, "message"), "udp 5424 message");
@@ -124,7 +163,10 @@ action(type="omfwd" Target="127.0.0.1" Port="{port}" Protocol="tcp" TCP_Framing=
         .find(|e| s(e, "message").contains("alice logged in"))
         .expect("plain line");
     assert_eq!(s(plain, "log.syslog.facility.name"), "local3");
-    let json = hits.iter().find(|e| s(e, "user.id") == "root-wannabe").expect("json line");
+    let json = hits
+        .iter()
+        .find(|e| s(e, "user.id") == "root-wannabe")
+        .expect("json line");
     assert_eq!(s(json, "event.outcome"), "success");
     assert_eq!(s(json, "event.action"), "privilege_change");
 }
@@ -147,7 +189,10 @@ fn python_elasticsearch_helpers_bulk() {
     assert_eq!(out.trim(), "50 0");
     let hits = w.wait_for("service.name:es-client", 50);
     assert_eq!(hits.len(), 50);
-    let e = hits.iter().find(|e| s(e, "file.path") == "/exports/customers-7.csv").unwrap();
+    let e = hits
+        .iter()
+        .find(|e| s(e, "file.path") == "/exports/customers-7.csv")
+        .unwrap();
     assert_eq!(s(e, "@timestamp"), "2026-01-26T10:00:07.000Z");
     assert_eq!(s(e, "user.name"), "frank");
     assert_eq!(s(e, "event.action"), "file_export");
@@ -181,13 +226,19 @@ fn opentelemetry_sdk_otlp_http_exporter() {
     assert_eq!(out.trim(), "sent");
     let hits = w.wait_for("service.name:otel-app", 2);
     assert_eq!(hits.len(), 2, "{hits:?}");
-    let login = hits.iter().find(|e| s(e, "message") == "user login failed").unwrap();
+    let login = hits
+        .iter()
+        .find(|e| s(e, "message") == "user login failed")
+        .unwrap();
     assert_eq!(s(login, "user.id"), "erin");
     assert_eq!(s(login, "source.ip"), "192.0.2.5");
     assert_eq!(s(login, "log.level"), "WARN");
     assert_eq!(s(login, "host.name"), "otel-host");
     assert_eq!(s(login, "ward.input"), "otlp");
-    let ai = hits.iter().find(|e| s(e, "message") == "model call").unwrap();
+    let ai = hits
+        .iter()
+        .find(|e| s(e, "message") == "model call")
+        .unwrap();
     assert_eq!(s(ai, "ai.model.name"), "gpt-4o");
     let cat = field(ai, "event.category").unwrap().to_string();
     assert!(cat.contains("ai"), "{ai}");

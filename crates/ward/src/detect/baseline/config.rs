@@ -155,7 +155,11 @@ impl BaselineConfig {
     pub fn validate(&self) -> Vec<Problem> {
         let mut out = Vec::new();
         let mut bad = |key: &str, value: String, fix: &str| {
-            out.push(Problem { key: key.into(), value, fix: fix.into() });
+            out.push(Problem {
+                key: key.into(),
+                value,
+                fix: fix.into(),
+            });
         };
         for (key, text) in [
             ("learning_period", &self.learning_period),
@@ -171,11 +175,19 @@ impl BaselineConfig {
         }
         let p = self.unusual_hour_probability;
         if !(p > 0.0 && p < 1.0) {
-            bad("unusual_hour_probability", p.to_string(), "must be between 0 and 1, e.g. 0.01");
+            bad(
+                "unusual_hour_probability",
+                p.to_string(),
+                "must be between 0 and 1, e.g. 0.01",
+            );
         }
         let a = self.error_rate_alpha;
         if !(a > 0.0 && a < 0.5) {
-            bad("error_rate_alpha", a.to_string(), "must be between 0 and 0.5, e.g. 0.001");
+            bad(
+                "error_rate_alpha",
+                a.to_string(),
+                "must be between 0 and 0.5, e.g. 0.001",
+            );
         }
         for (key, v) in [
             ("rate_zscore", self.rate_zscore),
@@ -187,7 +199,11 @@ impl BaselineConfig {
             }
         }
         if !(self.volume_min_items.is_finite() && self.volume_min_items >= 0.0) {
-            bad("volume_min_items", self.volume_min_items.to_string(), "must be zero or more");
+            bad(
+                "volume_min_items",
+                self.volume_min_items.to_string(),
+                "must be zero or more",
+            );
         }
         if self.error_rate_min_requests < 2 {
             bad(

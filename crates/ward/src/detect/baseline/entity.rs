@@ -101,7 +101,10 @@ impl Entity {
         let h = hour_of_day(time_ms);
         let smoothed = 0.5 * day[h] + 0.25 * day[(h + 23) % 24] + 0.25 * day[(h + 1) % 24];
         let probability = (smoothed + HOUR_PRIOR) / (total + 24.0 * HOUR_PRIOR);
-        HourCheck { probability, unusual: probability < threshold }
+        HourCheck {
+            probability,
+            unusual: probability < threshold,
+        }
     }
 
     /// The events of the current hour (this one included) against the
@@ -127,7 +130,11 @@ impl Entity {
         // The week histogram holds the current hour's events too: take them
         // out, the expectation is about past weeks only.
         let past = f64::from(self.week.get(slot).copied().unwrap_or(0))
-            - if hour_of_week(self.hour * HOUR_MS) == slot { f64::from(in_bucket) } else { 0.0 };
+            - if hour_of_week(self.hour * HOUR_MS) == slot {
+                f64::from(in_bucket)
+            } else {
+                0.0
+            };
         let weeks = ((hour * HOUR_MS - self.first_ms) as f64 / WEEK_MS as f64).max(1.0);
         let expected = (past.max(0.0) / weeks).max(1.0);
         let zscore = (f64::from(count) - expected) / expected.sqrt();
@@ -135,7 +142,12 @@ impl Entity {
             && zscore >= min_zscore
             && u64::from(count) >= min_events
             && f64::from(count) >= min_ratio * expected;
-        Some(RateCheck { zscore, count, expected, spike })
+        Some(RateCheck {
+            zscore,
+            count,
+            expected,
+            spike,
+        })
     }
 
     fn hour_flagged_for(&self, hour: i64) -> bool {
@@ -184,7 +196,12 @@ impl Entity {
             && n >= cfg.volume_min_intervals
             && zscore >= cfg.volume_zscore
             && sum >= cfg.volume_min_items;
-        Some(VolumeCheck { zscore, sum, mean, bulk })
+        Some(VolumeCheck {
+            zscore,
+            sum,
+            mean,
+            bulk,
+        })
     }
 
     /// Adds the event to the state. `values` are (field, value) of the

@@ -78,9 +78,17 @@ pub(crate) struct Verdict {
 
 impl ErrorRates {
     /// Tests the endpoint with the counts so far, then adds the request.
-    pub(crate) fn observe(&mut self, req: &Request<'_>, cfg: &super::BaselineConfig) -> Option<Verdict> {
+    pub(crate) fn observe(
+        &mut self,
+        req: &Request<'_>,
+        cfg: &super::BaselineConfig,
+    ) -> Option<Verdict> {
         let key = format!("{} {}", req.service, req.endpoint);
-        let verdict = if req.ai { self.test(&key, req, cfg) } else { None };
+        let verdict = if req.ai {
+            self.test(&key, req, cfg)
+        } else {
+            None
+        };
         if let Some(v) = &verdict
             && let Some(c) = self.endpoints.get_mut(&key)
         {
@@ -88,7 +96,10 @@ impl ErrorRates {
         }
         let window = cfg.error_rate_window;
         if req.ai {
-            self.endpoints.entry(key).or_default().add(req.error, req.time_ms, window);
+            self.endpoints
+                .entry(key)
+                .or_default()
+                .add(req.error, req.time_ms, window);
             bound(&mut self.endpoints, cfg.max_endpoints);
         } else {
             let c = self.services.entry(req.service.to_owned()).or_default();

@@ -121,7 +121,12 @@ impl Baselines {
                     }
                 }
                 if ec.rate
-                    && let Some(r) = s.check_rate(time_ms, cfg.rate_zscore, cfg.rate_min_events, cfg.rate_min_ratio)
+                    && let Some(r) = s.check_rate(
+                        time_ms,
+                        cfg.rate_zscore,
+                        cfg.rate_min_events,
+                        cfg.rate_min_ratio,
+                    )
                 {
                     flags.rate_spike = r.spike;
                     out.spike |= r.spike;
@@ -148,7 +153,10 @@ impl Baselines {
             updates.push((key, values, flags, ec.volume));
         }
         for (key, values, flags, volume) in updates {
-            let state = self.entities.entry(key).or_insert_with(|| Entity::new(time_ms));
+            let state = self
+                .entities
+                .entry(key)
+                .or_insert_with(|| Entity::new(time_ms));
             let amount = if volume { amount } else { 0.0 };
             state.update(time_ms, &values, amount, flags, cfg);
         }
@@ -166,8 +174,11 @@ impl Baselines {
 
     /// Keeps the 90 % most recently seen entities (ties by key).
     fn forget_entities(&mut self, max: usize) {
-        let mut by_age: Vec<(i64, String)> =
-            self.entities.iter().map(|(k, e)| (e.last_ms, k.clone())).collect();
+        let mut by_age: Vec<(i64, String)> = self
+            .entities
+            .iter()
+            .map(|(k, e)| (e.last_ms, k.clone()))
+            .collect();
         by_age.sort_unstable();
         let drop = self.entities.len().saturating_sub((max * 9 / 10).max(1));
         for (_, k) in by_age.into_iter().take(drop) {
@@ -242,7 +253,10 @@ impl Deviations {
 fn write_error_rate(event: &mut Event, v: &error_rate::Verdict, endpoint: String) {
     let base = "ward.baseline.ai_error_rate";
     event.set(&format!("{base}.endpoint"), json!(endpoint));
-    event.set(&format!("{base}.p_value"), json!(significant_digits(v.p_value)));
+    event.set(
+        &format!("{base}.p_value"),
+        json!(significant_digits(v.p_value)),
+    );
     event.set(&format!("{base}.ai_rate"), json!(round(v.ai_rate, 4)));
     event.set(&format!("{base}.human_rate"), json!(round(v.human_rate, 4)));
     event.set(&format!("{base}.ai_requests"), json!(v.ai_requests));

@@ -37,25 +37,37 @@ fn deviations(day: i64) -> Vec<(&'static str, Event)> {
     vec![
         (
             "unusual hour",
-            event(d + 3 * HOUR, json!({"user.id": "alice", "event.category": ["ai"], "repository.name": "web",
-                                       "source.ip": "10.1.2.3", "ai.tool.name": "copilot"})),
+            event(
+                d + 3 * HOUR,
+                json!({"user.id": "alice", "event.category": ["ai"], "repository.name": "web",
+                                       "source.ip": "10.1.2.3", "ai.tool.name": "copilot"}),
+            ),
         ),
         (
             "new network and repository",
-            event(d + 11 * HOUR, json!({"user.id": "alice", "event.category": ["ai"], "source.ip": "198.51.100.4",
-                                        "repository.name": "billing", "ai.tool.name": "copilot"})),
+            event(
+                d + 11 * HOUR,
+                json!({"user.id": "alice", "event.category": ["ai"], "source.ip": "198.51.100.4",
+                                        "repository.name": "billing", "ai.tool.name": "copilot"}),
+            ),
         ),
         (
             "login from new network at night",
-            event(d + 2 * HOUR, json!({"user.id": "alice", "event.category": ["authentication"],
+            event(
+                d + 2 * HOUR,
+                json!({"user.id": "alice", "event.category": ["authentication"],
                                        "event.type": ["start"], "event.outcome": "success",
-                                       "source.ip": "203.0.113.50"})),
+                                       "source.ip": "203.0.113.50"}),
+            ),
         ),
         (
             "AI bulk access, sensitive repository, at night",
-            event(d + 2 * HOUR + 60_000, json!({"user.id": "alice", "event.category": ["ai"],
+            event(
+                d + 2 * HOUR + 60_000,
+                json!({"user.id": "alice", "event.category": ["ai"],
                 "source.ip": "203.0.113.50", "ai.tool.name": "copilot", "repository.name": "vault",
-                "repository.sensitivity": "high", "ai.context.files": files})),
+                "repository.sensitivity": "high", "ai.context.files": files}),
+            ),
         ),
     ]
 }
@@ -69,7 +81,11 @@ fn every_baseline_rule_fires_after_learning_and_none_before() {
     alice_history(&mut young, &cfg, 3);
     for (name, mut e) in deviations(3) {
         young.observe(&cfg, &mut e);
-        assert!(titles(&engine, &e).is_empty(), "{name} while learning: {:?}", titles(&engine, &e));
+        assert!(
+            titles(&engine, &e).is_empty(),
+            "{name} while learning: {:?}",
+            titles(&engine, &e)
+        );
     }
 
     let mut b = Baselines::default();
@@ -86,7 +102,14 @@ fn every_baseline_rule_fires_after_learning_and_none_before() {
     let resource = "Repository, AI tool or client never used before by this entity";
     assert_eq!(fired[0], [unusual]);
     assert_eq!(fired[1], [network, resource]);
-    assert_eq!(fired[2], [network, unusual, "Login from a new network at an unusual hour for the account"]);
+    assert_eq!(
+        fired[2],
+        [
+            network,
+            unusual,
+            "Login from a new network at an unusual hour for the account"
+        ]
+    );
     assert_eq!(
         fired[3],
         [
@@ -114,7 +137,10 @@ fn every_baseline_rule_fires_after_learning_and_none_before() {
 
     let ai = "AI-generated endpoint fails significantly more often than human-written code";
     let bad = shop(&cfg, 9, 80);
-    let fired = bad.iter().filter(|e| titles(&engine, e).contains(&ai.to_owned())).count();
+    let fired = bad
+        .iter()
+        .filter(|e| titles(&engine, e).contains(&ai.to_owned()))
+        .count();
     assert_eq!(fired, 1);
     let fine = shop(&cfg, 9, 12);
     assert!(fine.iter().all(|e| titles(&engine, e).is_empty()));

@@ -8,7 +8,10 @@ pub(super) const DAY: i64 = 24 * HOUR;
 
 /// Monday 2026-01-05 00:00:00 UTC.
 pub(super) fn t0() -> i64 {
-    "2026-01-05T00:00:00Z".parse::<jiff::Timestamp>().unwrap().as_millisecond()
+    "2026-01-05T00:00:00Z"
+        .parse::<jiff::Timestamp>()
+        .unwrap()
+        .as_millisecond()
 }
 
 fn at(ms: i64) -> String {
@@ -28,7 +31,10 @@ pub(super) fn event(ms: i64, fields: Value) -> Event {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 33) % n
     }
 }
@@ -44,7 +50,9 @@ pub(super) fn alice_history(b: &mut Baselines, cfg: &BaselineConfig, days: i64) 
         for h in 9..18 {
             for i in 0..3 {
                 let ms = t0() + d * DAY + h * HOUR + i * 1_000_000 + rng.next(600_000) as i64;
-                let files: Vec<String> = (0..(2 + rng.next(5))).map(|f| format!("src/f{f}.rs")).collect();
+                let files: Vec<String> = (0..(2 + rng.next(5)))
+                    .map(|f| format!("src/f{f}.rs"))
+                    .collect();
                 let mut e = event(
                     ms,
                     json!({"user.id": "alice", "source.ip": "10.1.2.3", "repository.name": "web",
@@ -73,14 +81,24 @@ fn unusual_hour_only_after_learning() {
     b.observe(&cfg, &mut night);
     assert_eq!(night.get("ward.baseline.learning"), None);
     assert_eq!(night.get("ward.baseline.unusual_hour"), Some(&json!(true)));
-    assert!(night.get("ward.baseline.hour_probability").unwrap().as_f64().unwrap() < 0.01);
+    assert!(
+        night
+            .get("ward.baseline.hour_probability")
+            .unwrap()
+            .as_f64()
+            .unwrap()
+            < 0.01
+    );
     let mut day = event(t0() + 14 * DAY + 11 * HOUR, json!({"user.id": "alice"}));
     b.observe(&cfg, &mut day);
     assert_eq!(day.get("ward.baseline.unusual_hour"), Some(&json!(false)));
     // Starting an hour early is not unusual (neighbouring hours count).
     let mut early_start = event(t0() + 14 * DAY + 8 * HOUR, json!({"user.id": "alice"}));
     b.observe(&cfg, &mut early_start);
-    assert_eq!(early_start.get("ward.baseline.unusual_hour"), Some(&json!(false)));
+    assert_eq!(
+        early_start.get("ward.baseline.unusual_hour"),
+        Some(&json!(false))
+    );
 }
 
 #[test]
@@ -88,16 +106,30 @@ fn first_seen_values_after_learning() {
     let cfg = BaselineConfig::default();
     let mut b = Baselines::default();
     alice_history(&mut b, &cfg, 2);
-    let mut e = event(t0() + 2 * DAY + 10 * HOUR, json!({"user.id": "alice", "source.ip": "203.0.113.9"}));
+    let mut e = event(
+        t0() + 2 * DAY + 10 * HOUR,
+        json!({"user.id": "alice", "source.ip": "203.0.113.9"}),
+    );
     b.observe(&cfg, &mut e);
-    assert_eq!(e.get("ward.baseline.first_seen"), None, "no first-seen while learning");
+    assert_eq!(
+        e.get("ward.baseline.first_seen"),
+        None,
+        "no first-seen while learning"
+    );
 
     let mut b = Baselines::default();
     alice_history(&mut b, &cfg, 14);
     let when = t0() + 14 * DAY + 10 * HOUR;
-    let mut known = event(when, json!({"user.id": "alice", "source.ip": "10.1.2.200", "repository.name": "web"}));
+    let mut known = event(
+        when,
+        json!({"user.id": "alice", "source.ip": "10.1.2.200", "repository.name": "web"}),
+    );
     b.observe(&cfg, &mut known);
-    assert_eq!(known.get("ward.baseline.first_seen"), None, "same /24, same repository");
+    assert_eq!(
+        known.get("ward.baseline.first_seen"),
+        None,
+        "same /24, same repository"
+    );
     let mut new = event(
         when + 1000,
         json!({"user.id": "alice", "source.ip": "203.0.113.9", "repository.name": "payments-vault",
@@ -108,9 +140,15 @@ fn first_seen_values_after_learning() {
         new.get("ward.baseline.first_seen"),
         Some(&json!(["repository.name", "source.network"]))
     );
-    assert_eq!(new.get("ward.baseline.first_seen_by"), Some(&json!(["ai_tool", "user"])));
+    assert_eq!(
+        new.get("ward.baseline.first_seen_by"),
+        Some(&json!(["ai_tool", "user"]))
+    );
     // Once seen, a value is no longer new.
-    let mut again = event(when + 2000, json!({"user.id": "alice", "source.ip": "203.0.113.10"}));
+    let mut again = event(
+        when + 2000,
+        json!({"user.id": "alice", "source.ip": "203.0.113.10"}),
+    );
     b.observe(&cfg, &mut again);
     assert_eq!(again.get("ward.baseline.first_seen"), None);
 }
@@ -143,12 +181,20 @@ fn rate_spike_after_learning_once_per_hour() {
     let mut b = Baselines::default();
     service_history(&mut b, &cfg, 2);
     let events = burst(&mut b, &cfg, t0() + 2 * DAY + 10 * HOUR, 200);
-    assert!(events.iter().all(|e| e.get("ward.baseline.rate.spike").is_none()));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.get("ward.baseline.rate.spike").is_none())
+    );
 
     let mut b = Baselines::default();
     service_history(&mut b, &cfg, 14);
     let normal = burst(&mut b, &cfg, t0() + 14 * DAY + 10 * HOUR, 10);
-    assert!(normal.iter().all(|e| e.get("ward.baseline.rate.spike").is_none()));
+    assert!(
+        normal
+            .iter()
+            .all(|e| e.get("ward.baseline.rate.spike").is_none())
+    );
     let spiked = burst(&mut b, &cfg, t0() + 14 * DAY + 11 * HOUR, 200);
     let flagged: Vec<usize> = spiked
         .iter()
@@ -159,8 +205,17 @@ fn rate_spike_after_learning_once_per_hour() {
     assert_eq!(flagged.len(), 1, "one spike per hour, not one per event");
     assert!(flagged[0] >= 29, "needs rate_min_events");
     let last = spiked.last().unwrap();
-    assert!(last.get("ward.baseline.rate.zscore").unwrap().as_f64().unwrap() > 30.0);
-    assert_eq!(last.get_str("ward.baseline.rate.entity"), Some("service.name=auth"));
+    assert!(
+        last.get("ward.baseline.rate.zscore")
+            .unwrap()
+            .as_f64()
+            .unwrap()
+            > 30.0
+    );
+    assert_eq!(
+        last.get_str("ward.baseline.rate.entity"),
+        Some("service.name=auth")
+    );
 }
 
 #[test]
@@ -168,7 +223,10 @@ fn bulk_access_after_learning() {
     let cfg = BaselineConfig::default();
     let bulk = |b: &mut Baselines, ms: i64| {
         let files: Vec<String> = (0..400).map(|f| format!("src/f{f}.rs")).collect();
-        let mut e = event(ms, json!({"user.id": "alice", "ai.context.files": files, "ai.tool.name": "copilot"}));
+        let mut e = event(
+            ms,
+            json!({"user.id": "alice", "ai.context.files": files, "ai.tool.name": "copilot"}),
+        );
         b.observe(&cfg, &mut e);
         e
     };
@@ -181,9 +239,19 @@ fn bulk_access_after_learning() {
     alice_history(&mut b, &cfg, 14);
     let e = bulk(&mut b, t0() + 14 * DAY + 10 * HOUR);
     assert_eq!(e.get("ward.baseline.bulk_access"), Some(&json!(true)));
-    assert!(e.get("ward.baseline.volume.zscore").unwrap().as_f64().unwrap() > 10.0);
+    assert!(
+        e.get("ward.baseline.volume.zscore")
+            .unwrap()
+            .as_f64()
+            .unwrap()
+            > 10.0
+    );
     let e = bulk(&mut b, t0() + 14 * DAY + 10 * HOUR + 60_000);
-    assert_eq!(e.get("ward.baseline.bulk_access"), None, "once per interval");
+    assert_eq!(
+        e.get("ward.baseline.bulk_access"),
+        None,
+        "once per interval"
+    );
     // Usual volume is not bulk.
     let mut normal = event(
         t0() + 14 * DAY + 12 * HOUR,
@@ -228,8 +296,17 @@ fn ai_error_rate_significant_for_a_clear_difference_only() {
         .count();
     assert_eq!(flagged, 1, "reported once when it becomes significant");
     let last = bad.last().unwrap();
-    assert!(last.get("ward.baseline.ai_error_rate.p_value").unwrap().as_f64().unwrap() < 1e-6);
-    assert_eq!(last.get_str("ward.baseline.ai_error_rate.endpoint"), Some("shop /api/coupons"));
+    assert!(
+        last.get("ward.baseline.ai_error_rate.p_value")
+            .unwrap()
+            .as_f64()
+            .unwrap()
+            < 1e-6
+    );
+    assert_eq!(
+        last.get_str("ward.baseline.ai_error_rate.endpoint"),
+        Some("shop /api/coupons")
+    );
     // Before the learning period nothing is tested.
     let first_day = t0() + 7 * DAY;
     assert!(bad.iter().all(|e| {
@@ -238,8 +315,19 @@ fn ai_error_rate_significant_for_a_clear_difference_only() {
     }));
 
     let same = shop(&cfg, 9, 12);
-    assert!(same.iter().all(|e| e.get("ward.baseline.ai_error_rate.significant").is_none()));
-    assert!(same.last().unwrap().get("ward.baseline.ai_error_rate.p_value").unwrap().as_f64().unwrap() > 0.01);
+    assert!(
+        same.iter()
+            .all(|e| e.get("ward.baseline.ai_error_rate.significant").is_none())
+    );
+    assert!(
+        same.last()
+            .unwrap()
+            .get("ward.baseline.ai_error_rate.p_value")
+            .unwrap()
+            .as_f64()
+            .unwrap()
+            > 0.01
+    );
 }
 
 #[test]
@@ -308,9 +396,21 @@ fn replay_from_a_checkpoint_gives_identical_fields() {
     let cfg = BaselineConfig::default();
     let events = mixed_stream();
     let whole = run(&mut Baselines::default(), &cfg, &events);
-    assert!(whole.iter().any(|f| f.as_ref().is_some_and(|v| v["unusual_hour"] == json!(true))));
-    assert!(whole.iter().any(|f| f.as_ref().is_some_and(|v| v["bulk_access"] == json!(true))));
-    assert_eq!(whole, run(&mut Baselines::default(), &cfg, &events), "same input, same output");
+    assert!(
+        whole
+            .iter()
+            .any(|f| f.as_ref().is_some_and(|v| v["unusual_hour"] == json!(true)))
+    );
+    assert!(
+        whole
+            .iter()
+            .any(|f| f.as_ref().is_some_and(|v| v["bulk_access"] == json!(true)))
+    );
+    assert_eq!(
+        whole,
+        run(&mut Baselines::default(), &cfg, &events),
+        "same input, same output"
+    );
 
     // Stop at a checkpoint, persist, restore, and continue.
     let cut = 2500;
@@ -327,7 +427,10 @@ fn replay_from_a_checkpoint_gives_identical_fields() {
 fn sender_cannot_forge_baseline_fields() {
     let cfg = BaselineConfig::default();
     let mut b = Baselines::default();
-    let mut e = event(t0(), json!({"user.id": "mallory", "ward.baseline.bulk_access": true}));
+    let mut e = event(
+        t0(),
+        json!({"user.id": "mallory", "ward.baseline.bulk_access": true}),
+    );
     b.observe(&cfg, &mut e);
     assert_eq!(e.get("ward.baseline.bulk_access"), None);
     assert_eq!(e.get("ward.baseline.learning"), Some(&json!(true)));
@@ -335,7 +438,11 @@ fn sender_cannot_forge_baseline_fields() {
 
 #[test]
 fn memory_is_bounded() {
-    let cfg = BaselineConfig { max_entities: 100, max_values: 10, ..BaselineConfig::default() };
+    let cfg = BaselineConfig {
+        max_entities: 100,
+        max_values: 10,
+        ..BaselineConfig::default()
+    };
     let mut b = Baselines::default();
     for i in 0..1000 {
         let mut e = event(
@@ -343,7 +450,10 @@ fn memory_is_bounded() {
             json!({"user.id": format!("u{i}"), "source.ip": format!("10.{}.{}.1", i / 250, i % 250)}),
         );
         b.observe(&cfg, &mut e);
-        let mut e = event(t0() + i * 1000 + 1, json!({"user.id": "busy", "user_agent.original": format!("ua{i}")}));
+        let mut e = event(
+            t0() + i * 1000 + 1,
+            json!({"user.id": "busy", "user_agent.original": format!("ua{i}")}),
+        );
         b.observe(&cfg, &mut e);
     }
     assert!(b.len() <= 100, "{}", b.len());
@@ -401,6 +511,9 @@ fn validate_reports_every_problem() {
 #[test]
 fn networks() {
     assert_eq!(network_of("10.1.2.3").as_deref(), Some("10.1.2.0/24"));
-    assert_eq!(network_of("2001:db8:1:2::5").as_deref(), Some("2001:db8:1::/48"));
+    assert_eq!(
+        network_of("2001:db8:1:2::5").as_deref(),
+        Some("2001:db8:1::/48")
+    );
     assert_eq!(network_of("nope"), None);
 }
