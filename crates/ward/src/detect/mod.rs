@@ -237,6 +237,9 @@ impl Detector {
 
     /// Enriches one event and runs every rule on it.
     fn evaluate(&mut self, event: &mut Event) -> Vec<Finding> {
+        if is_own_alert_audit(event) {
+            return Vec::new();
+        }
         self.state.baselines.observe(&self.baseline_cfg, event);
         let time_ms = event
             .get_str("@timestamp")
@@ -299,6 +302,15 @@ impl Detector {
         out.extend(self.loaded.metric.observe(event, time_ms));
         out
     }
+}
+
+/// Audit events of alerting's own automatic changes (an alert opened or
+/// re-fired by Ward itself) are stored but not detected on: a rule on
+/// configuration changes would otherwise alert on alerts, without end.
+/// Changes made by people (acknowledge, resolve, silence) are detected on.
+fn is_own_alert_audit(event: &Event) -> bool {
+    event.get_str("event.dataset") == Some("ward.alert")
+        && event.get_str("user.name") == Some("ward")
 }
 
 fn report(loaded: &rules::Loaded, status: &Mutex<Status>) {

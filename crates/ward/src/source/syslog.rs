@@ -144,7 +144,9 @@ pub async fn serve_tcp(
                 };
                 let received = Instant::now();
                 let frames = if n == 0 {
-                    framer.finish().into_iter().collect()
+                    // finish() returns the truncated tail, then any frames
+                    // recovered after it, one per call.
+                    std::iter::from_fn(|| framer.finish()).collect()
                 } else {
                     framer.push(&buf[..n])
                 };

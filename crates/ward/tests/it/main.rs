@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod alerts;
 mod config;
 mod durability;
 mod ingest;
