@@ -39,6 +39,8 @@ struct SlotScanner {
     /// Every needle is ASCII: the automata match ASCII case-insensitively,
     /// so an ASCII field value is scanned as is, without lowercasing.
     ascii: bool,
+    /// Some needle contains NUL, the separator of joined keyword scans.
+    has_nul: bool,
     /// Pattern index -> (literal index, kind).
     literals: Vec<(usize, StrKind)>,
 }
@@ -61,7 +63,9 @@ fn automaton(
 impl SlotScanner {
     /// Marks the rules of every literal found (at a valid position) in
     /// `text`, which is lowercase unless `ascii` and `text` is ASCII.
-    fn scan(&self, text: &str, literal_rules: &[Vec<u32>], hit: &mut [u64]) {
+    /// With `joined`, `text` is several values separated by NUL bytes and
+    /// positions are checked against the value they fall in.
+    fn scan(&self, text: &str, joined: bool, literal_rules: &[Vec<u32>], hit: &mut [u64]) {
         if !self.quick.is_match(text) {
             return;
         }
@@ -69,10 +73,13 @@ impl SlotScanner {
             let Some(&(li, kind)) = self.literals.get(m.pattern().as_usize()) else {
                 continue;
             };
+            let bytes = text.as_bytes();
+            let starts = m.start() == 0 || (joined && bytes.get(m.start() - 1) == Some(&0));
+            let ends = m.end() == text.len() || (joined && bytes.get(m.end()) == Some(&0));
             let ok = match kind {
-                StrKind::Exact => m.start() == 0 && m.end() == text.len(),
-                StrKind::Prefix => m.start() == 0,
-                StrKind::Suffix => m.end() == text.len(),
+                StrKind::Exact => starts && ends,
+                StrKind::Prefix => starts,
+                StrKind::Suffix => ends,
                 StrKind::Contains | StrKind::Any => true,
             };
             if ok {
@@ -221,6 +228,7 @@ impl Prefilter {
                 .collect();
             let needles: Vec<&str> = lits.iter().map(|(_, l)| l.needle.as_str()).collect();
             let ascii = needles.iter().all(|n| n.is_ascii());
+            let has_nul = needles.iter().any(|n| n.contains('\0'));
             let quick = automaton(&needles, MatchKind::LeftmostFirst, ascii);
             let full = automaton(&needles, MatchKind::Standard, ascii);
             match (quick, full) {
@@ -229,6 +237,7 @@ impl Prefilter {
                     quick,
                     full,
                     ascii,
+                    has_nul,
                     literals: lits.iter().map(|(i, l)| (*i, l.kind)).collect(),
                 }),
                 // An automaton too large to build: its rules run unfiltered.
@@ -311,15 +320,28 @@ impl Prefilter {
                 .iter()
                 .filter_map(|&i| self.scanners.get(i as usize))
             {
-                if sc.slot == KEYWORD_SLOT {
+                if sc.slot == KEYWORD_SLOT && !sc.has_nul {
+                    // All strings of the event in one buffer, scanned once.
+                    let mut joined = String::new();
+                    ev.event.keywords(&mut |text| {
+                        if sc.ascii && text.is_ascii() {
+                            joined.push_str(text);
+                        } else {
+                            joined.push_str(&text.to_lowercase());
+                        }
+                        joined.push('\0');
+                        false
+                    });
+                    sc.scan(&joined, true, &self.literal_rules, &mut hit);
+                } else if sc.slot == KEYWORD_SLOT {
                     let mut lower = String::new();
                     ev.event.keywords(&mut |text| {
                         if sc.ascii && text.is_ascii() {
-                            sc.scan(text, &self.literal_rules, &mut hit);
+                            sc.scan(text, false, &self.literal_rules, &mut hit);
                         } else {
                             lower.clear();
                             lower.push_str(&text.to_lowercase());
-                            sc.scan(&lower, &self.literal_rules, &mut hit);
+                            sc.scan(&lower, false, &self.literal_rules, &mut hit);
                         }
                         false
                     });
@@ -330,7 +352,7 @@ impl Prefilter {
                         } else {
                             lower.as_str()
                         };
-                        sc.scan(text, &self.literal_rules, &mut hit);
+                        sc.scan(text, false, &self.literal_rules, &mut hit);
                     }
                 }
             }

@@ -2,6 +2,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// Decoding and normalization allocate many small maps per event; mimalloc
+// measurably beats the system allocator on that pattern.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = ward::cli::Cli::parse();
     match ward::cli::run(cli) {

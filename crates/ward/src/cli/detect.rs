@@ -8,13 +8,13 @@
 
 mod input;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::{Map, Value, json};
-use ward_sigma::{Correlator, Engine, MatchedField, RuleKind, RuleSet};
+use ward_sigma::{Correlator, Engine, MatchedField};
 
 use crate::detect::rules::Loaded;
 use crate::model::Event;
@@ -133,34 +133,6 @@ pub fn event_time_ms(event: &Event) -> i64 {
     .map_or(0, |t| t.as_millisecond())
 }
 
-/// Detection rules that only feed correlations: referred to by a
-/// correlation without `generate: true` (Sigma semantics: they do not alert
-/// on their own). Read from the rule texts.
-pub fn building_blocks(docs: &[(String, String)], set: &RuleSet) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for (_, text) in docs {
-        for doc in yaml_rust2::YamlLoader::load_from_str(text).unwrap_or_default() {
-            let c = &doc["correlation"];
-            if c.is_badvalue() || doc["generate"].as_bool() == Some(true) {
-                continue;
-            }
-            for r in c["rules"].as_vec().into_iter().flatten() {
-                names.extend(r.as_str().map(str::to_owned));
-            }
-        }
-    }
-    set.rules()
-        .filter(|m| m.kind == RuleKind::Detection)
-        .filter(|m| {
-            [&m.id, &m.name]
-                .into_iter()
-                .flatten()
-                .any(|n| names.contains(n))
-        })
-        .map(|m| m.key())
-        .collect()
-}
-
 /// One thing a rule found.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Hit {
@@ -192,27 +164,24 @@ pub struct Hit {
 pub struct Hunt {
     pub loaded: Loaded,
     correlator: Correlator,
-    building_blocks: BTreeSet<String>,
     /// Whether building-block matches are reported too (`rules test`).
     pub show_building_blocks: bool,
 }
 
 impl Hunt {
-    /// Builds the state for a loaded rule set; `docs` are its sources.
-    pub fn new(loaded: Loaded, docs: &[(String, String)]) -> Hunt {
+    /// Builds the state for a loaded rule set.
+    pub fn new(loaded: Loaded) -> Hunt {
         let correlator = Correlator::new(&loaded.set, &loaded.engine);
-        let building_blocks = building_blocks(docs, &loaded.set);
         Hunt {
             loaded,
             correlator,
-            building_blocks,
             show_building_blocks: false,
         }
     }
 
     /// Whether a rule only feeds correlations.
     pub fn is_building_block(&self, rule_id: &str) -> bool {
-        self.building_blocks.contains(rule_id)
+        self.loaded.building_blocks.contains(rule_id)
     }
 
     /// Runs every rule on one event.
@@ -243,7 +212,7 @@ impl Hunt {
         };
         let mut out = Vec::new();
         for m in &matches {
-            if !self.show_building_blocks && self.building_blocks.contains(&m.rule_id) {
+            if !self.show_building_blocks && self.loaded.building_blocks.contains(&m.rule_id) {
                 continue;
             }
             let Some(meta) = engine.rule(m.rule) else {
@@ -278,17 +247,16 @@ impl Hunt {
 
 /// Loads rules for the offline commands: configured paths (and the
 /// built-in pack if asked), built-in plus extra pipelines. Returns the
-/// loaded set, its source texts and every loading error as text.
+/// loaded set and every loading error as text.
 pub fn load_rules(
     builtin: bool,
     paths: &[PathBuf],
     pipelines: &[PathBuf],
-) -> (Loaded, Vec<(String, String)>, Vec<String>) {
+) -> (Loaded, Vec<String>) {
     let loaded = crate::detect::rules::load(builtin, paths, pipelines);
-    let (docs, _) = crate::detect::rules::sources(builtin, paths);
     let mut errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
     errors.extend(loaded.metric_errors.iter().cloned());
-    (loaded, docs, errors)
+    (loaded, errors)
 }
 
 /// Rank of a Sigma level, for sorting (critical first).
@@ -304,7 +272,7 @@ pub fn level_rank(level: &str) -> u8 {
 
 /// Runs `ward detect`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (loaded, docs, errors) = load_rules(args.builtin, &args.rules, &args.pipelines);
+    let (loaded, errors) = load_rules(args.builtin, &args.rules, &args.pipelines);
     for e in &errors {
         eprintln!("{e}");
     }
@@ -314,7 +282,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.rules
         );
     }
-    let mut hunt = Hunt::new(loaded, &docs);
+    let mut hunt = Hunt::new(loaded);
     let prepare = if args.raw {
         None
     } else {

@@ -34,7 +34,10 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         let reasons: Vec<_> = v
             .reasons
             .iter()
-            .map(|r| json!({"code": r.code, "detail": r.detail, "weight": r.weight}))
+            .map(|r| {
+                let weight = (f64::from(r.weight) * 1000.0).round() / 1000.0;
+                json!({"code": r.code, "detail": r.detail, "weight": weight})
+            })
             .collect();
         let score = (f64::from(v.score) * 1000.0).round() / 1000.0;
         serde_json::to_writer(

@@ -83,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         summary.records, summary.records_redacted
     )?;
     for (kind, n) in &summary.redacted {
-        writeln!(err, "  {:<24} {n}", format!("{kind:?}").to_lowercase())?;
+        writeln!(err, "  {:<24} {n}", kind.name())?;
     }
     for (kind, n) in &summary.leaks {
         writeln!(

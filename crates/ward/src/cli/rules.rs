@@ -71,8 +71,8 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("{} does not exist", p.display());
         }
     }
-    let (loaded, docs, errors) = detect::load_rules(false, &args.paths, &args.pipelines);
-    let hunt = Hunt::new(loaded, &docs);
+    let (loaded, errors) = detect::load_rules(false, &args.paths, &args.pipelines);
+    let hunt = Hunt::new(loaded);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for e in &errors {
@@ -86,7 +86,9 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     for m in hunt.loaded.set.rules() {
-        if m.kind == ward_sigma::RuleKind::Filter || hunt.is_building_block(&m.key()) {
+        if m.kind == ward_sigma::RuleKind::Filter
+            || (m.kind == ward_sigma::RuleKind::Detection && hunt.is_building_block(&m.key()))
+        {
             continue;
         }
         let level = m.level.as_deref().unwrap_or("medium");
@@ -140,11 +142,11 @@ fn with_severity(message: &str, severity: &str) -> String {
 }
 
 fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
-    let (loaded, docs, errors) = detect::load_rules(false, &args.rules, &args.pipelines);
+    let (loaded, errors) = detect::load_rules(false, &args.rules, &args.pipelines);
     for e in &errors {
         eprintln!("{}", with_severity(e, "error"));
     }
-    let mut hunt = Hunt::new(loaded, &docs);
+    let mut hunt = Hunt::new(loaded);
     hunt.show_building_blocks = true;
     let (raws, input_errors) = detect::read_file(&args.events);
     for e in &input_errors {

@@ -7,6 +7,7 @@
 mod harness;
 
 mod alerts;
+mod cli;
 mod config;
 mod durability;
 mod ingest;
