@@ -126,7 +126,7 @@ impl Detector {
             _ => Correlator::new(&loaded.set, &loaded.engine),
         };
         if let (true, Some(m)) = (same_rules, state.metric.take()) {
-            loaded.metric = m;
+            loaded.metric.restore(m);
         }
         state.metric = None;
         state.rules_digest = digest(&loaded);
@@ -165,8 +165,15 @@ impl Detector {
                     continue;
                 }
             };
-            let now_ms = jiff::Timestamp::now().as_millisecond();
-            let mut out = self.loaded.metric.tick(now_ms);
+            // Silence is judged by the wall clock only once the backlog is
+            // read, or a catch-up after downtime would look like silence.
+            let mut out = if batch.is_empty() {
+                self.loaded
+                    .metric
+                    .tick(jiff::Timestamp::now().as_millisecond())
+            } else {
+                Vec::new()
+            };
             let mut next = self.state.offset;
             for rec in &batch {
                 if let Ok(map) =
