@@ -41,6 +41,8 @@ pub struct BaselineConfig {
     pub volume_zscore: f64,
     /// Bulk access also needs at least this volume in the interval.
     pub volume_min_items: f64,
+    /// Bulk access also needs this many times the largest past interval.
+    pub volume_max_ratio: f64,
     /// Past active intervals an entity needs before bulk access is judged.
     pub volume_min_intervals: u64,
     /// Significance level of the one-sided test "AI-generated endpoints fail
@@ -139,6 +141,7 @@ impl Default for BaselineConfig {
             volume_interval: "1h".into(),
             volume_zscore: 4.0,
             volume_min_items: 100.0,
+            volume_max_ratio: 2.0,
             volume_min_intervals: 10,
             error_rate_alpha: 0.001,
             error_rate_min_requests: 30,
@@ -193,6 +196,7 @@ impl BaselineConfig {
             ("rate_zscore", self.rate_zscore),
             ("rate_min_ratio", self.rate_min_ratio),
             ("volume_zscore", self.volume_zscore),
+            ("volume_max_ratio", self.volume_max_ratio),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 bad(key, v.to_string(), "must be a positive number");

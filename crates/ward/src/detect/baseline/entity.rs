@@ -49,6 +49,8 @@ pub(crate) struct Volume {
     pub n: u64,
     pub mean: f64,
     pub m2: f64,
+    /// The largest completed interval.
+    pub max: f64,
 }
 
 /// Result of the usual-hours check.
@@ -192,10 +194,14 @@ impl Entity {
         // not turn a small excess into a huge z-score.
         let sd = var.sqrt().max(1.0).max(0.1 * mean);
         let zscore = (sum - mean) / sd;
+        // The z-score alone trusts a normal shape that volumes rarely have
+        // (a few big reports among many small reads): bulk access must also
+        // be well beyond the largest interval the entity ever had.
         let bulk = !flagged
             && n >= cfg.volume_min_intervals
             && zscore >= cfg.volume_zscore
-            && sum >= cfg.volume_min_items;
+            && sum >= cfg.volume_min_items
+            && sum > cfg.volume_max_ratio * v.max;
         Some(VolumeCheck {
             zscore,
             sum,
@@ -250,6 +256,7 @@ impl Entity {
                     let delta = v.sum - v.mean;
                     v.mean += delta / v.n as f64;
                     v.m2 += delta * (v.sum - v.mean);
+                    v.max = v.max.max(v.sum);
                 }
                 v.interval = interval;
                 v.sum = 0.0;
