@@ -15,7 +15,10 @@ fn demo_detects_every_planted_attack() {
         "ward demo missed an attack or failed:\n{stdout}\n{stderr}\n--- server log ---\n{}",
         w.log()
     );
-    assert!(stdout.contains("7 of 7 planted attacks detected"), "{stdout}");
+    assert!(
+        stdout.contains("7 of 7 planted attacks detected"),
+        "{stdout}"
+    );
     let benign = stdout
         .lines()
         .find(|l| l.starts_with("alerts raised by benign traffic"))

@@ -9,6 +9,7 @@ mod harness;
 mod alerts;
 mod cli;
 mod config;
+mod demo;
 mod durability;
 mod ingest;
 mod rules;
