@@ -17,6 +17,8 @@ use super::client::Client;
 pub enum Command {
     /// HTTP NDJSON ingest, end to end (acknowledged only after fsync).
     Ingest(IngestArgs),
+    /// Ingest-to-notification latency under background load (starts its own server).
+    AlertLatency(super::bench_alert::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -62,7 +64,10 @@ pub fn typical_event(i: u64) -> String {
 }
 
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
-    let Command::Ingest(a) = cmd;
+    let a = match cmd {
+        Command::Ingest(a) => a,
+        Command::AlertLatency(a) => return super::bench_alert::run(a),
+    };
     let next = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));
     let start = Instant::now();

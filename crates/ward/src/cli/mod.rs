@@ -2,6 +2,7 @@
 //! through `--url` / `WARD_URL` and `--token` / `WARD_TOKEN`.
 
 pub mod bench;
+pub mod bench_alert;
 pub mod client;
 pub mod config;
 pub mod demo;
