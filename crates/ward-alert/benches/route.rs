@@ -29,7 +29,11 @@ fn finding(i: u64) -> Finding {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (got_tx, mut got_rx) = mpsc::unbounded_channel::<()>();
     let (engine, _audit_rx) = rt.block_on(async {
