@@ -12,5 +12,6 @@ mod config;
 mod demo;
 mod durability;
 mod ingest;
+mod leaks;
 mod rules;
 mod shippers;
