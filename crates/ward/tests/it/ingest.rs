@@ -341,4 +341,14 @@ fn health_ready_and_metrics() {
     );
     assert!(m.contains("ward_pipeline_latency_seconds_count"), "{m}");
     assert!(m.contains("ward_ingest_bytes_total"), "{m}");
+    let page = c
+        .get(format!("{}/", w.url()))
+        .header("accept", "text/html")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("<title>Ward</title>") && page.contains("/api/v1/alerts"), "{page}");
+    let es = c.get(format!("{}/", w.url())).send().unwrap();
+    assert_eq!(es.headers()["x-elastic-product"], "Elasticsearch");
 }
