@@ -348,7 +348,10 @@ fn health_ready_and_metrics() {
         .unwrap()
         .text()
         .unwrap();
-    assert!(page.contains("<title>Ward</title>") && page.contains("/api/v1/alerts"), "{page}");
+    assert!(
+        page.contains("<title>Ward</title>") && page.contains("/api/v1/alerts"),
+        "{page}"
+    );
     let es = c.get(format!("{}/", w.url())).send().unwrap();
     assert_eq!(es.headers()["x-elastic-product"], "Elasticsearch");
 }
