@@ -193,7 +193,7 @@ pub fn start_detection(
     pipeline: &Pipeline,
     alerts: &Arc<crate::alert::Alerts>,
     metrics: &Arc<Metrics>,
-) -> anyhow::Result<Arc<parking_lot::Mutex<crate::detect::Status>>> {
+) -> anyhow::Result<()> {
     let rt = tokio::runtime::Handle::current();
     let alerts = Arc::clone(alerts);
     let sink: crate::detect::FindingSink = Box::new(move |findings| {

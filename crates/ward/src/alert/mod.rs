@@ -10,7 +10,6 @@ use axum::Router;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::metrics::Metrics;
 use crate::model::Finding;
 
 pub use ward_alert::AlertingConfig;
@@ -53,7 +52,7 @@ impl Alerts {
 
     /// Alerting metrics (MTTA, MTTR, SLA compliance, deliveries) in the
     /// Prometheus text format.
-    pub fn export_metrics(&self, _metrics: &Metrics) -> String {
+    pub fn render_metrics(&self) -> String {
         let mut out = String::new();
         for (name, labels, value) in self.engine.metrics() {
             let l: Vec<String> = labels

@@ -25,6 +25,6 @@ pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
         .set("ward_store_records", &[], stats.records as f64);
     st.metrics.set("ward_store_bytes", &[], stats.bytes as f64);
     let mut text = st.metrics.render();
-    text.push_str(&st.alerts.export_metrics(&st.metrics));
+    text.push_str(&st.alerts.render_metrics());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -17,7 +17,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
 use tokio::sync::Notify;
 use ward_sigma::{Correlator, Engine};
 use ward_store::{Offset, Store};
@@ -43,14 +42,6 @@ pub const LABEL_FIELDS: [&str; 10] = [
 /// Entity fields that separate alerts of one single-event rule.
 const ENTITY_FIELDS: [&str; 4] = ["service.name", "host.name", "user.name", "user.id"];
 
-/// Live detection state shared with the API (rule errors, counts).
-#[derive(Default)]
-pub struct Status {
-    pub rules: usize,
-    pub rule_errors: Vec<String>,
-    pub offset: u64,
-}
-
 /// Where findings go. It returns once they are durably taken over (the
 /// checkpoint advances only after that), or an error to retry later.
 pub type FindingSink = Box<dyn Fn(Vec<Finding>) -> anyhow::Result<()> + Send>;
@@ -62,7 +53,7 @@ pub fn start(
     appended: Arc<Notify>,
     sink: FindingSink,
     metrics: Arc<Metrics>,
-) -> anyhow::Result<Arc<Mutex<Status>>> {
+) -> anyhow::Result<()> {
     let cfg = &config.raw.detect;
     let paths = cfg.rules.clone();
     let pipeline_paths = cfg.pipelines.clone();
@@ -70,8 +61,6 @@ pub fn start(
     let hot_reload = cfg.hot_reload;
     let baseline_cfg = cfg.baseline.clone();
     let state_path = config.data_dir.join("detect").join("checkpoint.json");
-    let status = Arc::new(Mutex::new(Status::default()));
-    let st = Arc::clone(&status);
     let rt = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name("ward-detect".into())
@@ -82,12 +71,11 @@ pub fn start(
                 pipeline_paths,
                 baseline_cfg,
                 state_path,
-                st,
                 metrics,
             );
             d.run(&store, &appended, &sink, hot_reload, &rt);
         })?;
-    Ok(status)
+    Ok(())
 }
 
 struct Detector {
@@ -99,7 +87,6 @@ struct Detector {
     baseline_cfg: baseline::BaselineConfig,
     state: checkpoint::State,
     state_path: PathBuf,
-    status: Arc<Mutex<Status>>,
     metrics: Arc<Metrics>,
 }
 
@@ -110,11 +97,10 @@ impl Detector {
         pipeline_paths: Vec<PathBuf>,
         baseline_cfg: baseline::BaselineConfig,
         state_path: PathBuf,
-        status: Arc<Mutex<Status>>,
         metrics: Arc<Metrics>,
     ) -> Detector {
         let mut loaded = rules::load(builtin, &paths, &pipeline_paths);
-        report(&loaded, &status);
+        report(&loaded, &metrics);
         let mut state = checkpoint::State::load(&state_path).unwrap_or_else(|e| {
             tracing::error!(error = %e, "detection checkpoint unreadable: starting from the beginning of the log");
             checkpoint::State::default()
@@ -139,7 +125,6 @@ impl Detector {
             baseline_cfg,
             state,
             state_path,
-            status,
             metrics,
         }
     }
@@ -199,7 +184,8 @@ impl Detector {
                 dirty = true;
                 self.metrics
                     .add("ward_detect_events_total", &[], batch.len() as u64);
-                self.status.lock().offset = self.state.offset;
+                self.metrics
+                    .set("ward_detect_offset", &[], self.state.offset as f64);
             }
             if dirty && (last_save.elapsed() > Duration::from_secs(1) || batch.is_empty()) {
                 self.save();
@@ -225,7 +211,7 @@ impl Detector {
 
     fn reload(&mut self) {
         let loaded = rules::load(self.builtin, &self.paths, &self.pipeline_paths);
-        report(&loaded, &self.status);
+        report(&loaded, &self.metrics);
         self.correlator = Correlator::new(&loaded.set, &loaded.engine);
         self.loaded = loaded;
         self.state.rules_digest = digest(&self.loaded);
@@ -320,15 +306,14 @@ fn is_own_alert_audit(event: &Event) -> bool {
         && event.get_str("user.name") == Some("ward")
 }
 
-fn report(loaded: &rules::Loaded, status: &Mutex<Status>) {
+fn report(loaded: &rules::Loaded, metrics: &Metrics) {
     let mut errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
     errors.extend(loaded.metric_errors.iter().cloned());
     for e in &errors {
         tracing::warn!(error = %e, "rule not loaded");
     }
-    let mut s = status.lock();
-    s.rules = loaded.engine.len();
-    s.rule_errors = errors;
+    metrics.set("ward_detect_rules", &[], loaded.engine.len() as f64);
+    metrics.set("ward_detect_rule_errors", &[], errors.len() as f64);
 }
 
 /// Identifies the loaded rules, so that correlation state saved for other
