@@ -20,7 +20,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use crate::alert::group::{Group, NotifiedState};
 use crate::alert::owner::Registry;
 use crate::alert::silence::Silence;
-use crate::alert::{self, Alert, AlertId, Change, Finding, Severity, lifecycle};
+use crate::alert::{self, Alert, AlertId, Change, Finding, Severity, Status, lifecycle};
 use crate::clock::{self, Clock};
 use crate::config::AlertingConfig;
 use crate::error::AlertError;
@@ -104,15 +104,41 @@ impl Shared {
         group: Option<(&str, &NotifiedState)>,
     ) -> Result<(), AlertError> {
         let body = crate::store::to_json(n)?;
+        // What an integration with `send_resolved = false` gets: the
+        // notification without its resolved alerts (Alertmanager drops them
+        // the same way), or nothing when only resolved alerts are left.
+        let firing_only = if n.alerts.iter().any(|a| a.status == Status::Resolved) {
+            let alerts: Vec<_> = n
+                .alerts
+                .iter()
+                .filter(|a| a.status != Status::Resolved)
+                .cloned()
+                .collect();
+            if alerts.is_empty() {
+                None
+            } else {
+                Some(crate::store::to_json(&Notification {
+                    alerts,
+                    ..n.clone()
+                })?)
+            }
+        } else {
+            Some(body.clone())
+        };
         let mut entries = Vec::new();
         let mut woken = Vec::new();
         for (id, (integration, wake)) in self.integrations.range(format!("{}/", n.receiver)..) {
             if !id.starts_with(&format!("{}/", n.receiver)) {
                 break;
             }
-            if n.status == notify::GroupStatus::Resolved && !integration.send_resolved() {
-                continue;
-            }
+            let body = if integration.send_resolved() {
+                &body
+            } else {
+                match (&n.status, &firing_only) {
+                    (notify::GroupStatus::Resolved, _) | (_, None) => continue,
+                    (_, Some(b)) => b,
+                }
+            };
             let key = idempotency_key(&n.id, id);
             entries.push((id.clone(), n.receiver.clone(), key, body.clone()));
             woken.push(wake.clone());
@@ -292,6 +318,20 @@ impl Engine {
             for id in firing {
                 engine.route_alert(&mut st, &id);
             }
+            // A resolution that was not notified before the stop: the group's
+            // log still lists the alert as firing. Put it back into that group
+            // so the next flush sends the resolution.
+            for (key, logged) in shared.store.all_nflogs::<NotifiedState>()? {
+                let due: Vec<AlertId> = logged
+                    .firing
+                    .iter()
+                    .filter(|id| st.alerts.get(*id).is_some_and(|a| !a.is_firing()))
+                    .cloned()
+                    .collect();
+                for id in due {
+                    engine.route_alert_to(&mut st, &id, Some(&key));
+                }
+            }
         }
         let mut tasks = engine.tasks.lock();
         if options.deliver {
@@ -312,6 +352,11 @@ impl Engine {
     /// Puts an alert into the groups of every route that takes it, starting
     /// a group's task when the group is new.
     fn route_alert(&self, st: &mut State, id: &str) {
+        self.route_alert_to(st, id, None);
+    }
+
+    /// [`Engine::route_alert`], limited to the group `only` when given.
+    fn route_alert_to(&self, st: &mut State, id: &str, only: Option<&str>) {
         let Some(a) = st.alerts.get(id) else {
             return;
         };
@@ -328,6 +373,9 @@ impl Engine {
         let labels = a.labels.clone();
         for t in targets {
             let (key, group_labels) = alert::group::group_of(&t, &labels);
+            if only.is_some_and(|k| k != key) {
+                continue;
+            }
             match st.groups.get_mut(&key) {
                 Some(g) => {
                     g.members.insert(id.to_string());

@@ -217,6 +217,22 @@ impl Store {
         body.map(|b| from_json(group_key, &b)).transpose()
     }
 
+    /// Every group's notification log entry, keyed by group key.
+    pub fn all_nflogs<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>, AlertError> {
+        let conn = self.conn.lock();
+        let mut st = conn
+            .prepare("SELECT group_key, body FROM nflog")
+            .map_err(self.err())?;
+        let rows: Vec<(String, String)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        rows.into_iter()
+            .map(|(k, b)| from_json(&k, &b).map(|v| (k, v)))
+            .collect()
+    }
+
     /// Queues notifications and records what the group notified, atomically:
     /// after a crash either both happened or neither.
     pub fn enqueue(

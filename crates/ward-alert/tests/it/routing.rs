@@ -445,3 +445,97 @@ async fn state_survives_a_restart_without_renotifying() {
     );
     assert_eq!(e.alert(&a).unwrap().count, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_resolution_pending_at_a_stop_is_sent_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = {
+        let (e, _audit) = engine(&config(BASE), dir.path(), false).await;
+        let a = e
+            .on_finding(finding("f1", "r", "high", &[("user.name", "bob")]))
+            .await
+            .unwrap();
+        sleep(31).await;
+        assert_eq!(queued(&e, "team").len(), 1, "the firing notification");
+        // Resolved, then stopped before the group's next flush.
+        e.resolve(&a, "ana", Resolution::TruePositive, None)
+            .await
+            .unwrap();
+        e.shutdown().await;
+        a
+    };
+    let (e, _audit) = engine(&config(BASE), dir.path(), false).await;
+    sleep(31).await;
+    let q = queued(&e, "team");
+    assert_eq!(
+        q.len(),
+        2,
+        "the resolution is sent after the restart: {q:#?}"
+    );
+    assert_eq!(q[1]["status"], "resolved");
+    assert_eq!(ids(&q[1]), vec![a.clone()]);
+    // And only once: a second restart has nothing left to send.
+    e.shutdown().await;
+    drop(e);
+    let (e, _audit) = engine(&config(BASE), dir.path(), false).await;
+    sleep(400).await;
+    assert_eq!(queued(&e, "team").len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_resolved_false_leaves_resolved_alerts_out_of_firing_groups() {
+    let cfg = r#"
+allow_private_destinations = true
+[[receivers]]
+name = "team"
+[[receivers.webhook_configs]]
+url = "http://127.0.0.1:9/all"
+[[receivers.webhook_configs]]
+url = "http://127.0.0.1:9/firing-only"
+send_resolved = false
+[route]
+receiver = "team"
+group_by = ["alertname"]
+group_wait = "30s"
+group_interval = "5m"
+repeat_interval = "4h"
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let (e, _audit) = engine(&config(cfg), dir.path(), false).await;
+    let a = e
+        .on_finding(finding("f1", "brute", "high", &[("host.name", "a")]))
+        .await
+        .unwrap();
+    sleep(31).await;
+    e.resolve(&a, "ana", Resolution::TruePositive, None)
+        .await
+        .unwrap();
+    let b = e
+        .on_finding(finding("f2", "brute", "high", &[("host.name", "b")]))
+        .await
+        .unwrap();
+    sleep(300).await;
+    let views = e.queue("team", 100).unwrap();
+    let by_integration = |suffix: &str| -> Vec<serde_json::Value> {
+        let mut v: Vec<_> = views
+            .iter()
+            .filter(|q| q.integration.ends_with(suffix))
+            .map(|q| q.notification.clone())
+            .collect();
+        v.reverse();
+        v
+    };
+    let all = by_integration("/0");
+    let firing_only = by_integration("/1");
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert_eq!(firing_only.len(), 2, "{firing_only:#?}");
+    assert_eq!(ids(&all[1]), sorted(&[&a, &b]), "resolved a rides along");
+    assert_eq!(ids(&firing_only[1]), vec![b.clone()], "without a");
+    assert!(
+        firing_only[1]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["status"] != "resolved")
+    );
+}
