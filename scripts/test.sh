@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Ward's whole test suite, installing first what the tests need:
 # Debian packages (scripts/apt-packages.txt), Python packages
-# (scripts/requirements.txt) and cargo-nextest. Safe to run again.
+# (scripts/requirements.txt), cargo-nextest and the tansu Kafka broker.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,8 @@ if ! $PY -m pip install -q --disable-pip-version-check -r scripts/requirements.t
 fi
 
 command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
+# The Kafka-compatible broker the Kafka input is tested against (a few minutes to build).
+command -v tansu >/dev/null 2>&1 || cargo install tansu --version 0.6.0 --locked --features dynostore,libsql
 
 cargo nextest run --workspace --no-fail-fast "$@"
 cargo test --workspace --doc -q

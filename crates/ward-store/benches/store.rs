@@ -6,10 +6,16 @@
 //! aggregation and verify sets, `WARD_BENCH_BIG_EVENTS` (default 1,000,000;
 //! 10,000,000 for the README figures) for the rare-user search.
 //!
+//! `verify` throughput is in MB/s of uncompressed record bytes (the data
+//! that is checksummed and hashed); the file bytes are printed beside it.
+//! `primitives` measures SHA-256 and crc32c on one core, the ceiling of
+//! `verify` per core. `WARD_BENCH_ONCE=verify|count_by` runs one operation
+//! once and exits, for `valgrind --tool=callgrind`.
+//!
 //! `cargo bench -p ward-store --bench store`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -251,16 +257,34 @@ fn search_and_verify(c: &mut Criterion) {
     });
     g.finish();
 
+    // Throughput is reported in MB/s (10^6 bytes) of uncompressed record
+    // bytes, the leaf data that is checksummed and hashed; the file bytes
+    // read (compressed) are printed so the figure can be converted.
+    let key = std::fs::read_to_string(dir.join("key/verifier.pub")).unwrap();
+    let probe = ward_store::verify(&dir).unwrap();
+    assert!(probe.ok(), "{:?}", probe.problems);
+    eprintln!(
+        "verify reads {} records: {} record bytes (uncompressed), {} file bytes; throughput below is record bytes",
+        probe.records, probe.record_bytes, probe.bytes
+    );
     let mut g = c.benchmark_group("verify");
-    g.sample_size(10).measurement_time(Duration::from_secs(30));
-    g.throughput(Throughput::Bytes(st.bytes));
-    g.bench_function(format!("verify_{n}"), |b| {
-        b.iter(|| {
-            let r = ward_store::verify(&dir).unwrap();
-            assert!(r.ok());
-            r
-        })
-    });
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.throughput(Throughput::BytesDecimal(probe.record_bytes));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for threads in [cores, 1] {
+        let name = if threads == cores {
+            format!("verify_{n}")
+        } else {
+            format!("verify_{n}_1_thread")
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let r = ward_store::verify_with_threads(&dir, &key, threads).unwrap();
+                assert!(r.ok());
+                r
+            })
+        });
+    }
     g.finish();
     drop(store);
 
@@ -283,5 +307,59 @@ fn search_and_verify(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, append, search_and_verify);
-criterion_main!(benches);
+/// Raw speed of the primitives `verify` is built from, on one core: the
+/// ceiling for its per-core throughput.
+fn primitives(c: &mut Criterion) {
+    use sha2::Digest;
+    let mut g = c.benchmark_group("primitives");
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+    let data: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    g.throughput(Throughput::BytesDecimal(data.len() as u64));
+    g.bench_function("sha256_1MiB", |b| b.iter(|| sha2::Sha256::digest(&data)));
+    g.bench_function("crc32c_1MiB", |b| b.iter(|| crc32c::crc32c(&data)));
+    g.finish();
+}
+
+/// `WARD_BENCH_ONCE=verify|count_by` runs that operation once on the
+/// default data set and exits: a fixed amount of work for
+/// `valgrind --tool=callgrind` instruction counts.
+fn once(what: &str) {
+    let n = env_u64("WARD_BENCH_EVENTS", 1_000_000);
+    let (store, dir) = dataset(n, RARE_EVERY);
+    let started = Instant::now();
+    match what {
+        "verify" => {
+            drop(store);
+            let r = ward_store::verify(&dir).unwrap();
+            assert!(r.ok(), "{:?}", r.problems);
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "verify: {} records in {secs:.3} s: {:.0} MB/s of records ({} bytes), {:.0} MB/s of files ({} bytes)",
+                r.records,
+                r.record_bytes as f64 / secs / 1e6,
+                r.record_bytes,
+                r.bytes as f64 / secs / 1e6,
+                r.bytes
+            );
+        }
+        "count_by" => {
+            let q = query::parse("| count by source.ip").unwrap();
+            let r = store.search(&q, &SearchOptions::default()).unwrap();
+            eprintln!("count by: {} matched in {:?}", r.matched, started.elapsed());
+        }
+        other => panic!("WARD_BENCH_ONCE: unknown operation {other:?}"),
+    }
+}
+
+criterion_group!(benches, append, search_and_verify, primitives);
+
+fn main() {
+    if let Ok(what) = std::env::var("WARD_BENCH_ONCE") {
+        once(&what);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

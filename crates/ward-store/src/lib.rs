@@ -39,6 +39,7 @@
 mod archive;
 mod checkpoint;
 mod config;
+mod counter;
 mod deletion;
 mod disk;
 mod error;
@@ -69,4 +70,6 @@ pub use record::{Offset, Record, StoredRecord};
 pub use retention::{RetentionAction, RetentionDecision};
 pub use search::{AggregationResult, Bucket, Hit, SearchOptions, SearchResult};
 pub use store::{OpenReport, Store, StoreStats, TornTail};
-pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_with_key};
+pub use verify::{
+    Problem, ProblemKind, VerifyReport, verify, verify_with_key, verify_with_threads,
+};

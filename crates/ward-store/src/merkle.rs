@@ -298,6 +298,42 @@ mod tests {
         }
     }
 
+    /// `verify` adds whole aligned chunks as subtrees: that must give the
+    /// same roots as adding their leaves one by one, whatever the start.
+    #[test]
+    fn chunk_subtrees_match_leaf_by_leaf() {
+        let l = leaves(1400);
+        for first in [0usize, 1, 255, 256, 300] {
+            let seg = &l[first..];
+            let mut reference = CompactRange::default();
+            let mut chunked = CompactRange::default();
+            for h in &l[..first] {
+                reference.push(*h);
+                chunked.push(*h);
+            }
+            let s = crate::format::sealed::MerkleSummary::of_parallel(first as u64, seg, 2);
+            assert_eq!(
+                s,
+                crate::format::sealed::MerkleSummary::of(first as u64, seg)
+            );
+            for h in seg {
+                reference.push(*h);
+            }
+            for h in &s.head {
+                chunked.push(*h);
+            }
+            for root in &s.chunks {
+                assert_eq!(chunked.size() % 256, 0);
+                chunked.push_subtree(8, *root);
+            }
+            for h in &s.tail {
+                chunked.push(*h);
+            }
+            assert_eq!(chunked.size(), reference.size());
+            assert_eq!(chunked.root(), reference.root(), "first {first}");
+        }
+    }
+
     #[test]
     fn proofs_verify_for_all_small_trees() {
         let l = leaves(40);

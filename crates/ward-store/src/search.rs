@@ -6,15 +6,17 @@
 //! search with a limit stops as soon as no remaining block can hold a newer
 //! match. Aggregations read every candidate block, on all cores.
 
+use crate::counter::Counter;
 use crate::error::StoreError;
-use crate::format::{self, sealed::block_records};
+use crate::format;
+use crate::format::sealed::{BlockReader, block_records};
 use crate::index::bloom::term_hash;
 use crate::query::{Aggregation, Doc, Query, value_keys};
 use crate::record::{Offset, StoredRecord};
 use crate::segment::Segment;
 use crate::store::{Inner, Store};
 use serde::{Deserialize, Serialize};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 /// Options of a search.
@@ -121,9 +123,8 @@ struct Candidate {
 struct Key(std::cmp::Reverse<(i64, u64)>);
 
 /// Per-worker accumulation.
-#[derive(Default)]
 struct Partial {
-    counts: HashMap<String, u64>,
+    counts: Counter,
     missing: u64,
     matched: u64,
     scanned: u64,
@@ -188,19 +189,29 @@ pub(crate) fn run(
         let workers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(candidates.len().max(1));
+        let hasher = hashbrown::DefaultHashBuilder::default();
         let parts: Vec<Result<Partial, StoreError>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..workers)
                 .map(|w| {
                     let cands: Vec<&Candidate> =
                         candidates.iter().skip(w).step_by(workers).collect();
                     let in_time = &in_time;
+                    let hasher = hasher.clone();
                     s.spawn(move || {
-                        let mut part = Partial::default();
+                        let mut part = Partial {
+                            counts: Counter::new(workers, hasher),
+                            missing: 0,
+                            matched: 0,
+                            scanned: 0,
+                            unparsable: 0,
+                        };
                         let mut keys = Vec::new();
+                        let mut reader = BlockReader::new()?;
                         for c in cands {
                             scan_block(
                                 inner,
                                 c,
+                                &mut reader,
                                 needles,
                                 &mut part.unparsable,
                                 &mut |_, _, time, body| {
@@ -214,16 +225,13 @@ pub(crate) fn run(
                                     }
                                     part.matched += 1;
                                     if let Some(f) = field {
-                                        keys.clear();
-                                        if let Some(v) = doc.get(f) {
-                                            value_keys(&v, &mut keys);
-                                        }
-                                        if keys.is_empty() {
-                                            part.missing += 1;
-                                        }
-                                        for k in keys.drain(..) {
-                                            *part.counts.entry(k).or_insert(0) += 1;
-                                        }
+                                        count_value(
+                                            &doc,
+                                            f,
+                                            &mut part.counts,
+                                            &mut part.missing,
+                                            &mut keys,
+                                        );
                                     }
                                 },
                             )?;
@@ -241,47 +249,31 @@ pub(crate) fn run(
                 })
                 .collect()
         });
-        let mut total = Partial::default();
+        let mut counters = Vec::with_capacity(parts.len());
+        let mut missing = 0;
         for p in parts {
             let p = p?;
-            total.matched += p.matched;
-            total.scanned += p.scanned;
-            total.unparsable += p.unparsable;
-            total.missing += p.missing;
-            for (k, v) in p.counts {
-                *total.counts.entry(k).or_insert(0) += v;
-            }
+            result.matched += p.matched;
+            result.records_scanned += p.scanned;
+            result.records_unparsable += p.unparsable;
+            missing += p.missing;
+            counters.push(p.counts);
         }
         result.blocks_scanned = candidates.len() as u64;
-        result.matched = total.matched;
-        result.records_scanned = total.scanned;
-        result.records_unparsable = total.unparsable;
-        let mut other = 0;
         result.aggregation = Some(match agg {
-            Aggregation::Count => AggregationResult::Count(total.matched),
+            Aggregation::Count => AggregationResult::Count(result.matched),
             Aggregation::CountBy(f) | Aggregation::Top { field: f, .. } => {
-                let mut buckets: Vec<Bucket> = total
-                    .counts
-                    .into_iter()
-                    .map(|(value, count)| Bucket { value, count })
-                    .collect();
                 let keep = match agg {
                     Aggregation::Top { n, .. } => *n,
                     _ => MAX_BUCKETS,
                 };
-                let order = |a: &Bucket, b: &Bucket| {
-                    b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value))
-                };
-                if buckets.len() > keep {
-                    buckets.select_nth_unstable_by(keep, order);
-                    other = buckets[keep..].iter().map(|b| b.count).sum();
-                    buckets.truncate(keep);
-                }
-                buckets.sort_by(order);
+                let (buckets, other) = Counter::top(counters, keep).ok_or_else(|| {
+                    StoreError::Failed("aggregation merge thread panicked".into())
+                })?;
                 AggregationResult::Buckets {
                     field: f.clone(),
                     buckets,
-                    missing: total.missing,
+                    missing,
                     other,
                 }
             }
@@ -292,6 +284,7 @@ pub(crate) fn run(
     let limit = opts.limit;
     let mut heap: BinaryHeap<(Key, usize)> = BinaryHeap::new();
     let mut found: Vec<Option<Hit>> = Vec::new();
+    let mut reader = BlockReader::new()?;
     for c in &candidates {
         if limit == 0 {
             break;
@@ -307,6 +300,7 @@ pub(crate) fn run(
         scan_block(
             inner,
             c,
+            &mut reader,
             needles,
             &mut unparsable,
             &mut |off, id, time, body| {
@@ -340,6 +334,33 @@ pub(crate) fn run(
     hits.sort_by(|a, b| b.time_ms.cmp(&a.time_ms).then(b.offset.cmp(&a.offset)));
     result.hits = hits;
     Ok(result)
+}
+
+/// Counts the value(s) of `field` in one matching document. A plain string
+/// (the common case) is counted from the body's bytes without building a
+/// JSON value or a `String`; anything else (numbers, arrays, escapes) goes
+/// through the parsed value and [`value_keys`], which define the keys.
+fn count_value(
+    doc: &Doc<'_>,
+    field: &str,
+    counts: &mut Counter,
+    missing: &mut u64,
+    keys: &mut Vec<String>,
+) {
+    if let Some(s) = doc.get_plain_str(field) {
+        counts.add(s, 1);
+        return;
+    }
+    keys.clear();
+    if let Some(v) = doc.get(field) {
+        value_keys(&v, keys);
+    }
+    if keys.is_empty() {
+        *missing += 1;
+    }
+    for k in keys.drain(..) {
+        counts.add(&k, 1);
+    }
 }
 
 /// Called with `(offset, id, time, body)` for each record that may match.
@@ -386,6 +407,7 @@ fn contains_all(hay: &[u8], needles: &[Vec<Vec<u8>>]) -> bool {
 fn scan_block(
     inner: &Inner,
     c: &Candidate,
+    reader: &mut BlockReader,
     needles: &[Vec<Vec<u8>>],
     unparsable: &mut u64,
     f: &mut MatchVisitor<'_>,
@@ -412,14 +434,15 @@ fn scan_block(
     };
     match &*c.seg {
         Segment::Sealed(s) => {
-            let raw = s.block(c.block)?;
+            s.block_into(c.block, reader)?;
+            let raw = &reader.raw;
             if !needles.is_empty() {
                 let lowered: Vec<u8> = raw.iter().map(u8::to_ascii_lowercase).collect();
                 if !contains_all(&lowered, needles) {
                     return Ok(());
                 }
             }
-            for (n, (at, rec)) in block_records(&raw).enumerate() {
+            for (n, (at, rec)) in block_records(raw).enumerate() {
                 let rec = rec.map_err(|reason| {
                     StoreError::corrupt(
                         &s.path,

@@ -6,7 +6,7 @@
 //! the durable mark are ever handed out.
 
 use crate::error::StoreError;
-use crate::format::sealed::{BlockMeta, SegmentIndex, block_records, read_block};
+use crate::format::sealed::{BlockMeta, BlockReader, SegmentIndex, block_records, read_block};
 use crate::format::{self, FileHeader};
 use crate::index::bloom::Bloom;
 use parking_lot::RwLock;
@@ -175,6 +175,16 @@ impl SealedSegment {
             .get(i)
             .ok_or_else(|| StoreError::corrupt(&self.path, 0, "block index out of range"))?;
         read_block(&self.file, &self.path, meta)
+    }
+
+    /// Decompresses block `i` into `reader.raw`, reusing its buffers.
+    pub fn block_into(&self, i: usize, reader: &mut BlockReader) -> Result<(), StoreError> {
+        let meta: &BlockMeta = self
+            .index
+            .blocks
+            .get(i)
+            .ok_or_else(|| StoreError::corrupt(&self.path, 0, "block index out of range"))?;
+        reader.read(&self.file, &self.path, meta)
     }
 
     fn read_range(&self, from: u64, to: u64, f: &mut RecordVisitor<'_>) -> Result<(), StoreError> {

@@ -27,6 +27,8 @@ pub struct RawConfig {
     pub limits: LimitsConfig,
     /// Ingest sources: each has a token that names the source and its tenant.
     pub sources: Vec<SourceConfig>,
+    /// Kafka topics to consume (`[[kafka]]`, one consumer each).
+    pub kafka: Vec<KafkaConfig>,
     /// The event store: segments, group commit, checkpoints.
     pub store: StoreSection,
     /// How long events are kept.
@@ -136,6 +138,62 @@ pub struct SourceConfig {
 
 fn default_tenant() -> String {
     "default".into()
+}
+
+/// One `[[kafka]]` entry: a consumer group reading topics into the pipeline.
+/// Offsets are committed only after the events are durably stored, so a
+/// restart or crash re-reads (at least once) and never skips.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap brokers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Topics to consume.
+    pub topics: Vec<String>,
+    /// Consumer group id; offsets are committed under it.
+    #[serde(default = "default_kafka_group")]
+    pub group_id: String,
+    /// Source name recorded in `ward.source`.
+    #[serde(default = "default_kafka_source")]
+    pub source: String,
+    /// Tenant recorded in `tenant.id`.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// How a message is read: `auto` (JSON lines when it starts with `{`,
+    /// syslog when it starts with `<`, text otherwise), `json`, `syslog`, `text`.
+    #[serde(default = "default_kafka_format")]
+    pub format: String,
+    /// Where a new group starts: `earliest` or `latest`.
+    #[serde(default = "default_kafka_start")]
+    pub start: String,
+    /// Most messages per batch handed to the pipeline.
+    #[serde(default = "default_kafka_batch")]
+    pub batch_max: usize,
+    /// Longest wait to fill a batch, e.g. "200ms".
+    #[serde(default = "default_kafka_wait")]
+    pub batch_wait: String,
+    /// More librdkafka properties (e.g. `"client.id" = "ward"`).
+    #[serde(default)]
+    pub options: BTreeMap<String, Secret<String>>,
+}
+
+fn default_kafka_group() -> String {
+    "ward".into()
+}
+fn default_kafka_source() -> String {
+    "kafka".into()
+}
+fn default_kafka_format() -> String {
+    "auto".into()
+}
+fn default_kafka_start() -> String {
+    "earliest".into()
+}
+fn default_kafka_batch() -> usize {
+    1000
+}
+fn default_kafka_wait() -> String {
+    "200ms".into()
 }
 
 /// `[store]`
@@ -418,6 +476,58 @@ impl RawConfig {
                     "[secret]",
                     "each source needs its own token: this one is used twice",
                 );
+            }
+        }
+        for (i, k) in self.kafka.iter().enumerate() {
+            let key = |f: &str| format!("kafka[{i}].{f}");
+            if k.brokers.trim().is_empty() {
+                bad(
+                    &key("brokers"),
+                    "\"\"",
+                    "name at least one broker, e.g. \"127.0.0.1:9092\"",
+                );
+            }
+            if k.topics.is_empty() || k.topics.iter().any(|t| t.trim().is_empty()) {
+                bad(
+                    &key("topics"),
+                    &format!("{:?}", k.topics),
+                    "list the topics to read, e.g. [\"app-logs\"]",
+                );
+            }
+            if k.group_id.trim().is_empty() {
+                bad(&key("group_id"), "\"\"", "give the consumer group a name");
+            }
+            if !matches!(k.format.as_str(), "auto" | "json" | "syslog" | "text") {
+                bad(&key("format"), &k.format, "use auto, json, syslog or text");
+            }
+            if !matches!(k.start.as_str(), "earliest" | "latest") {
+                bad(&key("start"), &k.start, "use earliest or latest");
+            }
+            if !(1..=100_000).contains(&k.batch_max) {
+                bad(
+                    &key("batch_max"),
+                    &k.batch_max.to_string(),
+                    "use 1 to 100000",
+                );
+            }
+            if let Err(e) = parse_duration(&k.batch_wait) {
+                bad(&key("batch_wait"), &k.batch_wait, &e);
+            }
+            for name in k.options.keys() {
+                if matches!(
+                    name.as_str(),
+                    "bootstrap.servers"
+                        | "group.id"
+                        | "enable.auto.commit"
+                        | "enable.auto.offset.store"
+                        | "auto.offset.reset"
+                ) {
+                    bad(
+                        &key(&format!("options.\"{name}\"")),
+                        "[set]",
+                        "Ward sets this itself: use the kafka keys brokers, group_id or start",
+                    );
+                }
             }
         }
         for (cat, days) in &self.retention.categories {

@@ -102,9 +102,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             config.raw.syslog.max_connections,
         ));
     }
+    let mut kafka_desc = Vec::new();
+    for k in &config.raw.kafka {
+        let source = crate::source::kafka::KafkaSource::new(k)?;
+        kafka_desc.push(source.describe());
+        tokio::spawn(source.run(Arc::clone(&state)));
+    }
     eprintln!("ward is listening");
     eprintln!("  http:   http://{http_addr}");
     eprintln!("  syslog: {}", syslog_desc.join(", "));
+    for k in &kafka_desc {
+        eprintln!("  kafka:  {k}");
+    }
     eprintln!("  data:   {}", config.data_dir.display());
     if let Some(tok) = &generated {
         eprintln!(

@@ -91,6 +91,44 @@ impl MerkleSummary {
     }
 }
 
+impl MerkleSummary {
+    /// [`MerkleSummary::of`] with the chunk roots computed on up to
+    /// `threads` threads (chunks are independent; `verify` hashes millions).
+    pub fn of_parallel(first: u64, leaves: &[Hash], threads: usize) -> Self {
+        let to_boundary = ((CHUNK - first % CHUNK) % CHUNK) as usize;
+        let head_len = to_boundary.min(leaves.len());
+        let rest = &leaves[head_len..];
+        let n_chunks = rest.len() / CHUNK as usize;
+        let full = n_chunks * CHUNK as usize;
+        let threads = threads.clamp(1, n_chunks.max(1));
+        let per = n_chunks.div_ceil(threads) * CHUNK as usize;
+        let chunks = if threads == 1 || per == 0 {
+            rest[..full].chunks(CHUNK as usize).map(root_of).collect()
+        } else {
+            std::thread::scope(|scope| {
+                let roots = |part: &[Hash]| -> Vec<Hash> {
+                    part.chunks(CHUNK as usize).map(root_of).collect()
+                };
+                let handles: Vec<_> = rest[..full]
+                    .chunks(per)
+                    .map(|part| (part, scope.spawn(move || roots(part))))
+                    .collect();
+                // Pure hashing cannot panic; should a thread fail anyway,
+                // its share is computed again here rather than lost.
+                handles
+                    .into_iter()
+                    .flat_map(|(part, h)| h.join().unwrap_or_else(|_| roots(part)))
+                    .collect()
+            })
+        };
+        MerkleSummary {
+            head: leaves[..head_len].to_vec(),
+            chunks,
+            tail: rest[full..].to_vec(),
+        }
+    }
+}
+
 /// Everything in a sealed segment's index section.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentIndex {
@@ -472,16 +510,56 @@ pub fn index_from_bytes(bytes: &[u8]) -> Result<(FileHeader, SegmentIndex), Stri
     Ok((header, decode_index(ix)?))
 }
 
-/// Reads, checks and decompresses one block.
-pub fn read_block(file: &File, path: &Path, meta: &BlockMeta) -> Result<Vec<u8>, StoreError> {
-    let mut comp = vec![0u8; meta.comp_len as usize];
-    file.read_exact_at(&mut comp, meta.pos)
-        .map_err(|e| StoreError::io("read", path, e))?;
-    decompress_block(&comp, meta).map_err(|reason| StoreError::corrupt(path, meta.pos, reason))
+/// Buffers and a decompression context reused across many blocks (a scan
+/// or `verify` reads thousands: no allocation or context set-up per block).
+pub struct BlockReader {
+    dec: zstd::bulk::Decompressor<'static>,
+    comp: Vec<u8>,
+    /// The last block read, uncompressed.
+    pub raw: Vec<u8>,
 }
 
-/// Checks and decompresses a block's bytes.
-pub fn decompress_block(comp: &[u8], meta: &BlockMeta) -> Result<Vec<u8>, String> {
+impl BlockReader {
+    /// A reader with empty buffers.
+    pub fn new() -> Result<Self, StoreError> {
+        Ok(BlockReader {
+            dec: zstd::bulk::Decompressor::new()
+                .map_err(|e| StoreError::Failed(format!("zstd decompressor: {e}")))?,
+            comp: Vec::new(),
+            raw: Vec::new(),
+        })
+    }
+
+    /// Reads, checks and decompresses one block into [`BlockReader::raw`].
+    pub fn read(&mut self, file: &File, path: &Path, meta: &BlockMeta) -> Result<(), StoreError> {
+        self.comp.resize(meta.comp_len as usize, 0);
+        file.read_exact_at(&mut self.comp, meta.pos)
+            .map_err(|e| StoreError::io("read", path, e))?;
+        self.raw.clear();
+        check_block_bytes(&self.comp, meta)
+            .and_then(|()| {
+                self.raw.reserve(meta.raw_len as usize);
+                self.dec
+                    .decompress_to_buffer(&self.comp[..], &mut self.raw)
+                    .map_err(|e| format!("block does not decompress: {e}"))
+            })
+            .and_then(|n| {
+                (n == meta.raw_len as usize)
+                    .then_some(())
+                    .ok_or_else(|| "block has the wrong uncompressed length".to_owned())
+            })
+            .map_err(|reason| StoreError::corrupt(path, meta.pos, reason))
+    }
+
+    /// The compressed bytes of the last block read (also when it failed its
+    /// checks).
+    pub fn compressed(&self) -> &[u8] {
+        &self.comp
+    }
+}
+
+/// The checks before decompression: checksum and size limit.
+fn check_block_bytes(comp: &[u8], meta: &BlockMeta) -> Result<(), String> {
     if crc32c::crc32c(comp) != meta.crc {
         return Err(format!(
             "block of offsets {}..{}: checksum mismatch",
@@ -492,6 +570,20 @@ pub fn decompress_block(comp: &[u8], meta: &BlockMeta) -> Result<Vec<u8>, String
     if meta.raw_len > MAX_RAW_BLOCK {
         return Err("block larger than the limit".into());
     }
+    Ok(())
+}
+
+/// Reads, checks and decompresses one block.
+pub fn read_block(file: &File, path: &Path, meta: &BlockMeta) -> Result<Vec<u8>, StoreError> {
+    let mut comp = vec![0u8; meta.comp_len as usize];
+    file.read_exact_at(&mut comp, meta.pos)
+        .map_err(|e| StoreError::io("read", path, e))?;
+    decompress_block(&comp, meta).map_err(|reason| StoreError::corrupt(path, meta.pos, reason))
+}
+
+/// Checks and decompresses a block's bytes.
+pub fn decompress_block(comp: &[u8], meta: &BlockMeta) -> Result<Vec<u8>, String> {
+    check_block_bytes(comp, meta)?;
     let raw = zstd::bulk::decompress(comp, meta.raw_len as usize)
         .map_err(|e| format!("block does not decompress: {e}"))?;
     if raw.len() != meta.raw_len as usize {

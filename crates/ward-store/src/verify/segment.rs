@@ -4,7 +4,7 @@
 
 use super::{Ctx, ProblemKind};
 use crate::error::StoreError;
-use crate::format::sealed::{MerkleSummary, block_records, read_block, read_index};
+use crate::format::sealed::{BlockReader, MerkleSummary, block_records, read_block, read_index};
 use crate::format::{self, HEADER_LEN};
 use crate::merkle::{Hash, leaf_hash};
 use std::path::Path;
@@ -84,22 +84,21 @@ pub(super) fn verify_sealed(
         Ok(x) => x,
         Err(e) => return salvage_sealed(ctx, p, first, next_start, len, &short(&e)),
     };
-    // Blocks are checked and hashed on all cores, then merged in order.
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(index.blocks.len().max(1));
+    // Blocks are checked and hashed on `threads` cores, then merged in order.
+    let workers = ctx.threads.min(index.blocks.len().max(1));
     let mut outcomes: Vec<Option<BlockOutcome>> = (0..index.blocks.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
                 let (file, blocks) = (&file, &index.blocks);
                 scope.spawn(move || {
+                    let mut reader = BlockReader::new().ok();
                     blocks
                         .iter()
                         .enumerate()
                         .skip(w)
                         .step_by(workers)
-                        .map(|(i, b)| (i, check_block(file, p, b)))
+                        .map(|(i, b)| (i, check_block(file, p, b, reader.as_mut())))
                         .collect::<Vec<_>>()
                 })
             })
@@ -124,6 +123,7 @@ pub(super) fn verify_sealed(
         for (kind, range, detail) in o.problems {
             ctx.problem(kind, p, Some(range), Some(b.pos), detail);
         }
+        ctx.report.record_bytes += o.bytes;
         stored.extend(o.stored);
         leaves.extend(o.leaves);
         if let Some(at) = o.unreadable_at {
@@ -148,20 +148,20 @@ pub(super) fn verify_sealed(
                 .map_or(0, |m| m + 1),
         ),
     );
-    if !unreadable {
-        let summary = MerkleSummary::of(first, &leaves);
+    if unreadable {
+        ctx.push_leaves(first, &leaves, None);
+    } else {
+        let summary = MerkleSummary::of_parallel(first, &leaves, ctx.threads);
         compare_summary(ctx, p, first, &summary, &index.merkle);
-    }
-    for h in leaves {
-        if ctx.broken_at.is_none() {
-            ctx.push_leaf(h);
-        }
+        ctx.push_leaves(first, &leaves, Some(&summary));
     }
     Ok(end)
 }
 
 /// What checking one block found.
 struct BlockOutcome {
+    /// Bytes of the records hashed.
+    bytes: u64,
     stored: Vec<u64>,
     leaves: Vec<Hash>,
     problems: Vec<(ProblemKind, (u64, u64), String)>,
@@ -169,29 +169,44 @@ struct BlockOutcome {
 }
 
 /// Checks one block: checksums, record framing, stored offsets, leaf hashes.
+/// `reader` carries buffers from block to block (`None` if no decompression
+/// context could be made: then each block gets fresh ones).
 fn check_block(
     file: &std::fs::File,
     p: &Path,
     b: &crate::format::sealed::BlockMeta,
+    reader: Option<&mut BlockReader>,
 ) -> BlockOutcome {
     let mut o = BlockOutcome {
+        bytes: 0,
         stored: Vec::with_capacity(b.count as usize),
         leaves: Vec::with_capacity(b.count as usize),
         problems: Vec::new(),
         unreadable_at: None,
     };
     let last = (b.first_offset + u64::from(b.count)).saturating_sub(1);
-    let raw = match read_block(file, p, b) {
+    let fresh;
+    let read: Result<&[u8], String> = match reader {
+        Some(r) => r
+            .read(file, p, b)
+            .map(|()| &r.raw[..])
+            .map_err(|e| short(&e)),
+        None => {
+            fresh = read_block(file, p, b);
+            match &fresh {
+                Ok(v) => Ok(&v[..]),
+                Err(e) => Err(short(e)),
+            }
+        }
+    };
+    let owned;
+    let raw: &[u8] = match read {
         Ok(r) => r,
         Err(e) => {
             o.problems.push((
                 ProblemKind::Changed,
                 (b.first_offset, last),
-                format!(
-                    "block of records {}..={last}: {}",
-                    b.first_offset,
-                    short(&e)
-                ),
+                format!("block of records {}..={last}: {e}", b.first_offset),
             ));
             // A changed compressed block may still decompress.
             let mut comp = vec![0u8; b.comp_len as usize];
@@ -202,7 +217,10 @@ fn check_block(
                 .filter(|()| b.raw_len <= 64 << 20)
                 .and_then(|()| zstd::bulk::decompress(&comp, b.raw_len as usize).ok())
             {
-                Some(r) => r,
+                Some(r) => {
+                    owned = r;
+                    &owned
+                }
                 None => {
                     o.unreadable_at = Some(b.first_offset);
                     return o;
@@ -210,10 +228,11 @@ fn check_block(
             }
         }
     };
-    for (n, (at, rec)) in block_records(&raw).enumerate() {
+    for (n, (at, rec)) in block_records(raw).enumerate() {
         let expected_off = b.first_offset + n as u64;
         match rec {
             Ok(rec) => {
+                o.bytes += rec.len() as u64;
                 o.stored
                     .push(format::record_offset(rec).unwrap_or(u64::MAX));
                 o.leaves.push(leaf_hash(rec));
@@ -225,8 +244,9 @@ fn check_block(
                     format!("record at byte {at} of its block: {reason}"),
                 ));
                 if raw.len() >= at + 8 {
-                    let l = format::u32_at(&raw, at) as usize;
+                    let l = format::u32_at(raw, at) as usize;
                     if let Some(rec) = raw.get(at + 8..at + 8 + l) {
+                        o.bytes += rec.len() as u64;
                         o.stored
                             .push(format::record_offset(rec).unwrap_or(u64::MAX));
                         o.leaves.push(leaf_hash(rec));
@@ -320,6 +340,7 @@ fn salvage_sealed(
         if format::record_offset(rec) != Some(first + count) {
             break;
         }
+        ctx.report.record_bytes += rec.len() as u64;
         ctx.push_leaf(leaf_hash(rec));
         count += 1;
     }
@@ -367,6 +388,7 @@ pub(super) fn verify_wal(
             format::Frame::Ok { payload, len } => {
                 match format::split_payload(payload) {
                     Ok((_, rec)) => {
+                        ctx.report.record_bytes += rec.len() as u64;
                         stored.push(format::record_offset(rec).unwrap_or(u64::MAX));
                         leaves.push(leaf_hash(rec));
                     }
@@ -405,6 +427,7 @@ pub(super) fn verify_wal(
                 match bytes.get(pos + 8..pos + 8 + len) {
                     Some(payload) if len <= format::MAX_FRAME_LEN => {
                         if let Ok((_, rec)) = format::split_payload(payload) {
+                            ctx.report.record_bytes += rec.len() as u64;
                             stored.push(format::record_offset(rec).unwrap_or(u64::MAX));
                             leaves.push(leaf_hash(rec));
                         }

@@ -10,6 +10,7 @@ mod query;
 mod retention;
 mod search;
 mod tamper;
+mod verify;
 
 use std::path::Path;
 use std::time::Duration;

@@ -9,11 +9,13 @@
 //! | Splunk HEC | `hec.rs` | `POST /services/collector/event`, `/raw` |
 //! | OTLP/HTTP logs | `otlp.rs` | `POST /v1/logs` |
 //! | syslog | `syslog.rs` | UDP and TCP, RFC 5424/3164, RFC 6587 framing |
+//! | Kafka | `kafka.rs` | consumer groups (`[[kafka]]`), commit after store |
 
 pub mod auth;
 pub mod bulk;
 pub mod hec;
 pub mod http;
+pub mod kafka;
 pub mod otlp;
 pub mod syslog;
 

@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts a real `ward serve` on free loopback ports
 //! in a temporary directory and drives it with real clients (curl, logger,
-//! rsyslog, the Python Elasticsearch and OpenTelemetry clients).
+//! rsyslog, the Python Elasticsearch and OpenTelemetry clients, a Kafka
+//! broker).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,6 +13,7 @@ mod config;
 mod demo;
 mod durability;
 mod ingest;
+mod kafka;
 mod leaks;
 mod rules;
 mod shippers;
