@@ -1,7 +1,7 @@
 //! Newline-delimited JSON (`/api/v1/ingest`): one JSON object per line, in
 //! the logging standard's flat shape or in ECS shape.
 
-use crate::json::{is_blank, lines, parse_object};
+use crate::json::{is_blank, lines};
 use crate::{Event, Limits, RecordError, normalize};
 use serde_json::{Map, Value};
 
@@ -42,8 +42,8 @@ pub(crate) fn decode_line(
             ),
         ));
     }
-    let obj = parse_object(line, limits.max_depth).map_err(|r| RecordError::new(number, r))?;
-    Ok(normalize::normalize_object(obj, received))
+    normalize::parse_normalized(line, limits.max_depth, received)
+        .map_err(|r| RecordError::new(number, r))
 }
 
 /// Maps one JSON object to an [`Event`]: ECS names kept, the logging

@@ -78,7 +78,7 @@ impl Walk<'_> {
             if raw {
                 self.raw_body(map, &k, &path);
             } else {
-                map.shift_remove(&k);
+                map.remove(&k);
             }
         }
         if owner {
@@ -267,7 +267,7 @@ impl Walk<'_> {
 
     /// Replaces a raw body by its length, SHA-256 and content type.
     fn raw_body(&mut self, map: &mut Map<String, Value>, k: &str, path: &str) {
-        let Some(v) = map.shift_remove(k) else { return };
+        let Some(v) = map.remove(k) else { return };
         let text = match v {
             Value::String(s) => s,
             Value::Null => return,

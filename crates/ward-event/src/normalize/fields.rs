@@ -1,7 +1,7 @@
 //! The flat-key aliases and the helpers that place values in an event
 //! without losing any.
 
-use crate::event::Event;
+use crate::event::{Event, has_dot, split_dot};
 use serde_json::{Map, Value};
 use std::net::IpAddr;
 
@@ -73,7 +73,7 @@ fn is_outcome_word(v: &Value) -> bool {
 /// and missing groups are built in one piece, because this runs for every
 /// aliased field of every event.
 pub(crate) fn set_absent(map: &mut Map<String, Value>, path: &str, value: Value) -> Option<Value> {
-    match path.split_once('.') {
+    match split_dot(path) {
         None => {
             if map.contains_key(path) {
                 return Some(value);
@@ -95,7 +95,7 @@ pub(crate) fn set_absent(map: &mut Map<String, Value>, path: &str, value: Value)
 /// `{"a":{"b":value}}` for `a.b`.
 fn nested(path: &str, value: Value) -> Value {
     let mut inner = Map::with_capacity(4);
-    match path.split_once('.') {
+    match split_dot(path) {
         None => {
             inner.insert(path.to_owned(), value);
         }
@@ -118,7 +118,7 @@ pub(crate) fn insert_dotted(map: &mut Map<String, Value>, key: String, value: Va
 }
 
 fn dotted_slot<'a>(map: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Value> {
-    let (head, rest) = key.split_once('.')?;
+    let (head, rest) = split_dot(key)?;
     if head.is_empty() || rest.is_empty() {
         return None;
     }
@@ -128,7 +128,7 @@ fn dotted_slot<'a>(map: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut
     let Value::Object(inner) = entry else {
         return None;
     };
-    if rest.contains('.') {
+    if has_dot(rest) {
         return dotted_slot(inner, rest);
     }
     if inner.contains_key(rest) {
@@ -227,6 +227,14 @@ pub(crate) fn fix_ip(event: &mut Event, path: &'static str) {
     let Some(value) = event.peek(path) else {
         return;
     };
+    // A plain dotted quad is already canonical (the parser refuses leading
+    // zeros and anything else), which is the common case: nothing to do.
+    if value
+        .as_str()
+        .is_some_and(|s| s.parse::<std::net::Ipv4Addr>().is_ok())
+    {
+        return;
+    }
     let parsed = value.as_str().and_then(parse_ip);
     match parsed {
         Some((ip, port)) => {

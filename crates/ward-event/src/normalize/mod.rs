@@ -33,56 +33,135 @@ use serde_json::{Map, Value};
 
 /// Maps a JSON object to an [`Event`]; see the module documentation.
 pub(crate) fn normalize_object(obj: Map<String, Value>, received: Timestamp) -> Event {
-    let mut out = Map::with_capacity(obj.len() + 4);
-    let mut deferred: Vec<(String, Alias, Value)> = Vec::new();
+    let mut placer = Placer::with_capacity(obj.len());
     for (key, value) in obj {
+        placer.take(key, value);
+    }
+    placer.finish(received)
+}
+
+/// Parses one JSON object and normalizes it as it is read: each field is
+/// placed as soon as it is parsed, so no intermediate map is built and torn
+/// down. Any input this path does not take (not an object, a syntax error)
+/// is handed to [`crate::json::parse_object`], whose message is the one
+/// the sender gets. Unlike a map, a key that occurs twice keeps both values
+/// (the second beside the first, see [`fields::merge_insert`]).
+pub(crate) fn parse_normalized(
+    bytes: &[u8],
+    max_depth: usize,
+    received: Timestamp,
+) -> Result<Event, String> {
+    let text = std::str::from_utf8(bytes).map_err(crate::json::describe_utf8)?;
+    crate::json::check_depth(bytes, max_depth)?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let streamed = serde::Deserializer::deserialize_any(&mut de, Streaming { received })
+        .and_then(|event| de.end().map(|()| event));
+    match streamed {
+        Ok(event) => Ok(event),
+        Err(_) => {
+            crate::json::parse_object(bytes, max_depth).map(|obj| normalize_object(obj, received))
+        }
+    }
+}
+
+struct Streaming {
+    received: Timestamp,
+}
+
+impl<'de> serde::de::Visitor<'de> for Streaming {
+    type Value = Event;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Event, A::Error> {
+        let mut placer = Placer::with_capacity(access.size_hint().unwrap_or(12));
+        while let Some(key) = access.next_key::<String>()? {
+            let value: Value = access.next_value()?;
+            placer.take(key, value);
+        }
+        Ok(placer.finish(self.received))
+    }
+}
+
+/// The first pass over a sender's fields: ECS and unknown fields are placed
+/// at once, aliased flat keys wait until every ECS field is in, so that an
+/// ECS name always wins over an alias, whatever the field order.
+struct Placer {
+    out: Map<String, Value>,
+    deferred: Vec<(String, Alias, Value)>,
+}
+
+impl Placer {
+    fn with_capacity(n: usize) -> Placer {
+        Placer {
+            out: Map::with_capacity(n + 4),
+            deferred: Vec::with_capacity(n.min(16)),
+        }
+    }
+
+    fn take(&mut self, key: String, value: Value) {
         if let Some(alias) = fields::alias(&key, &value) {
-            deferred.push((key, alias, value));
-        } else if key.contains('.') {
-            fields::insert_dotted(&mut out, key, value);
+            self.deferred.push((key, alias, value));
+        } else if crate::event::has_dot(&key) {
+            fields::insert_dotted(&mut self.out, key, value);
         } else {
-            fields::merge_insert(&mut out, key, value);
+            fields::merge_insert(&mut self.out, key, value);
         }
     }
-    let mut event = Event(out);
-    let mut event_types = Vec::new();
-    for (key, alias, value) in deferred {
-        match alias {
-            Alias::Path(path) => {
-                if let Some(value) = fields::set_absent(&mut event.0, path, value) {
-                    fields::merge_insert(&mut event.0, key, value);
-                }
+
+    fn finish(self, received: Timestamp) -> Event {
+        let mut event = Event(self.out);
+        let mut event_types = Vec::new();
+        for (key, alias, value) in self.deferred {
+            place_alias(&mut event, &mut event_types, key, alias, value);
+        }
+        canonicalize(&mut event, event_types, received);
+        event
+    }
+}
+
+fn place_alias(
+    event: &mut Event,
+    event_types: &mut Vec<(String, Value)>,
+    key: String,
+    alias: Alias,
+    value: Value,
+) {
+    match alias {
+        Alias::Path(path) => {
+            if let Some(value) = fields::set_absent(&mut event.0, path, value) {
+                fields::merge_insert(&mut event.0, key, value);
             }
-            Alias::EventType => event_types.push((key, value)),
-            Alias::Severity => {
-                if let Some(n) = value.as_u64().filter(|n| *n > 7) {
-                    if event.peek("event.severity").is_none() {
-                        event.set("event.severity", Value::from(n.min(100)));
-                        if event.peek("log.level").is_none() {
-                            let level = Level::from_severity(n);
-                            event.set("log.level", Value::from(level.as_str()));
-                        }
-                    } else {
-                        fields::merge_insert(&mut event.0, key, value);
+        }
+        Alias::EventType => event_types.push((key, value)),
+        Alias::Severity => {
+            if let Some(n) = value.as_u64().filter(|n| *n > 7) {
+                if event.peek("event.severity").is_none() {
+                    event.set("event.severity", Value::from(n.min(100)));
+                    if event.peek("log.level").is_none() {
+                        let level = Level::from_severity(n);
+                        event.set("log.level", Value::from(level.as_str()));
                     }
-                } else if event.peek("log.level").is_none() {
-                    event.set("log.level", value);
                 } else {
                     fields::merge_insert(&mut event.0, key, value);
                 }
+            } else if event.peek("log.level").is_none() {
+                event.set("log.level", value);
+            } else {
+                fields::merge_insert(&mut event.0, key, value);
             }
-            Alias::Success => {
-                if event.peek("event.outcome").is_none() {
-                    let outcome = Outcome::from_value(&value).unwrap_or(Outcome::Unknown);
-                    event.set("event.outcome", Value::from(outcome.as_str()));
-                } else {
-                    fields::merge_insert(&mut event.0, key, value);
-                }
+        }
+        Alias::Success => {
+            if event.peek("event.outcome").is_none() {
+                let outcome = Outcome::from_value(&value).unwrap_or(Outcome::Unknown);
+                event.set("event.outcome", Value::from(outcome.as_str()));
+            } else {
+                fields::merge_insert(&mut event.0, key, value);
             }
         }
     }
-    canonicalize(&mut event, event_types, received);
-    event
 }
 
 /// Makes the ECS values canonical; shared by every decoder after it has

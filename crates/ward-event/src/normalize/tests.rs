@@ -204,3 +204,59 @@ fn gen_ai_semantic_conventions() {
     assert_eq!(e.get("gen_ai.input.messages"), None);
     assert_eq!(e.get("event.category"), Some(&json!(["ai"])));
 }
+
+#[test]
+fn a_key_given_twice_keeps_both_values() {
+    let e = crate::normalize::parse_normalized(
+        br#"{"user_id":"alice","user_id":"mallory","x":1,"x":2}"#,
+        64,
+        "2024-03-10T12:00:00Z".parse().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(e.get_str("user.id"), Some("alice"));
+    assert_eq!(e.get_str("user_id"), Some("mallory"));
+    assert_eq!(e.get("x"), Some(&serde_json::json!(1)));
+    assert_eq!(e.get("x_"), Some(&serde_json::json!(2)));
+}
+
+#[test]
+fn streaming_and_map_normalization_agree() {
+    let received = "2024-03-10T12:00:00Z".parse().unwrap();
+    for line in [
+        r#"{"timestamp":"2024-01-26T10:00:01Z","service":"auth","event_type":"login_failed","severity":"WARNING","user_id":"u1","source_ip":"10.0.0.1","outcome":"failure","correlation_id":"c1"}"#,
+        r#"{"@timestamp":"2024-01-26T10:00:01Z","event":{"action":"user.login","category":["authentication"]},"source.ip":"::ffff:10.0.0.2","user":{"name":"bob"},"user_id":"shadowed"}"#,
+        r#"{"level":30,"msg":"hi","success":true,"source":{"ip":"bad ip"}}"#,
+    ] {
+        let streamed = crate::normalize::parse_normalized(line.as_bytes(), 64, received).unwrap();
+        let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            streamed,
+            crate::normalize::normalize_object(obj, received),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn of_two_aliases_for_one_field_the_first_given_wins() {
+    let received = "2024-03-10T12:00:00Z".parse().unwrap();
+    let e =
+        crate::normalize::parse_normalized(br#"{"success":true,"status":"failed"}"#, 64, received)
+            .unwrap();
+    assert_eq!(e.get_str("event.outcome"), Some("success"));
+    assert_eq!(e.get_str("status"), Some("failed"));
+}
+
+#[test]
+fn streaming_errors_are_the_map_path_errors() {
+    let received = "2024-03-10T12:00:00Z".parse().unwrap();
+    for (line, want) in [
+        ("[1,2]", "expected a JSON object, found an array"),
+        ("\"text\"", "expected a JSON object, found a string"),
+        ("{\"a\":1} x", "invalid JSON at byte"),
+        ("{\"a\":", "invalid JSON at byte"),
+    ] {
+        let err = crate::normalize::parse_normalized(line.as_bytes(), 64, received).unwrap_err();
+        assert!(err.starts_with(want), "{line}: {err}");
+    }
+}
