@@ -8,6 +8,10 @@ use std::path::PathBuf;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ward_sigma::{Engine, Pipeline, RuleSet};
 
+// The allocator the `ward` binary runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "corpus.rs"]
 mod corpus;
 

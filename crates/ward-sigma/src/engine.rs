@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::condition::Bound;
+use crate::dispatch::Dispatch;
 use crate::event::{EventFields, FieldValue};
 use crate::modifier::{Leaf, ValueTest};
 use crate::pipeline::{FieldMap, Pipeline};
@@ -102,6 +103,7 @@ struct EntryPlan {
 struct PipelinePlan {
     applies_when: Option<CSel>,
     entries: Vec<EntryPlan>,
+    dispatch: Dispatch,
     plan: Plan,
 }
 
@@ -276,9 +278,13 @@ impl Engine {
                 e.scanners = plan.prefilter.scanners_for(&e.rules);
                 e.bits = plan.prefilter.bitset(&e.rules);
             }
+            let whens: Vec<&CSel> = entries.iter().map(|e| &e.when).collect();
+            let used: Vec<bool> = entries.iter().map(|e| !e.rules.is_empty()).collect();
+            let dispatch = Dispatch::build(&whens, &used);
             plans.push(PipelinePlan {
                 applies_when,
                 entries,
+                dispatch,
                 plan,
             });
         }
@@ -339,9 +345,18 @@ impl Engine {
             {
                 continue;
             }
+            let mut ids = Vec::new();
+            pp.dispatch.entries(
+                |slot, visit| {
+                    if let Some(v) = when.slot(slot) {
+                        v.texts.iter().for_each(|(_, lower)| visit(lower));
+                    }
+                },
+                &mut ids,
+            );
             let mut hits: Vec<&EntryPlan> = Vec::new();
-            for e in &pp.entries {
-                if !e.rules.is_empty() && when.selection(&e.when, &mut None) {
+            for e in ids.iter().filter_map(|&k| pp.entries.get(k as usize)) {
+                if when.selection(&e.when, &mut None) {
                     hits.push(e);
                 }
             }
@@ -391,7 +406,11 @@ pub(crate) struct Eval<'e, 'p, E: EventFields> {
     pub event: &'e E,
     pub plan: &'p Plan,
     pub slot_paths_override: Option<&'p [Vec<String>]>,
-    cache: Vec<Option<Option<SlotValue<'e>>>>,
+    /// Slot id -> position in `values` (`UNREAD` until first read). A plan
+    /// has thousands of slots but an event reads a few dozen, so the values
+    /// are kept dense and only the index is per slot.
+    index: Vec<u32>,
+    values: Vec<Option<SlotValue<'e>>>,
     /// Every string of the event, (raw, lowercase), read on first keyword use.
     keyword_texts: Option<Vec<(String, String)>>,
 }
@@ -412,43 +431,58 @@ fn flatten<'e>(v: &FieldValue<'e>, out: &mut Vec<(Cow<'e, str>, String)>) {
 
 type Recorder = Option<Vec<MatchedField>>;
 
+const UNREAD: u32 = u32::MAX;
+
 impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
     pub fn new(event: &'e E, plan: &'p Plan) -> Self {
         Eval {
             event,
             plan,
             slot_paths_override: None,
-            cache: Vec::new(),
+            index: Vec::new(),
+            values: Vec::new(),
             keyword_texts: None,
         }
     }
 
     pub fn slot(&mut self, id: SlotId) -> Option<&SlotValue<'e>> {
         let i = id as usize;
-        if self.cache.len() <= i {
-            self.cache.resize_with(i + 1, || None);
-        }
-        if self.cache[i].is_none() {
-            let paths = match self.slot_paths_override {
-                Some(p) => p.get(i),
-                None => self.plan.slots.get(i),
+        if self.index.len() <= i {
+            let slots = match self.slot_paths_override {
+                Some(p) => p.len(),
+                None => self.plan.slots.len(),
             };
-            let mut found = None;
-            for (pi, path) in paths.into_iter().flatten().enumerate() {
-                if let Some(value) = self.event.field(path) {
-                    let mut texts = Vec::new();
-                    flatten(&value, &mut texts);
-                    found = Some(SlotValue {
-                        path: pi,
-                        value,
-                        texts,
-                    });
-                    break;
-                }
-            }
-            self.cache[i] = Some(found);
+            self.index.resize(slots.max(i + 1), UNREAD);
         }
-        self.cache[i].as_ref().and_then(Option::as_ref)
+        let at = match self.index.get(i) {
+            Some(&at) if at != UNREAD => at as usize,
+            _ => {
+                let paths = match self.slot_paths_override {
+                    Some(p) => p.get(i),
+                    None => self.plan.slots.get(i),
+                };
+                let mut found = None;
+                for (pi, path) in paths.into_iter().flatten().enumerate() {
+                    if let Some(value) = self.event.field(path) {
+                        let mut texts = Vec::new();
+                        flatten(&value, &mut texts);
+                        found = Some(SlotValue {
+                            path: pi,
+                            value,
+                            texts,
+                        });
+                        break;
+                    }
+                }
+                let at = self.values.len();
+                self.values.push(found);
+                if let Some(x) = self.index.get_mut(i) {
+                    *x = at as u32;
+                }
+                at
+            }
+        };
+        self.values.get(at).and_then(Option::as_ref)
     }
 
     fn run_rule(
@@ -490,22 +524,26 @@ impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
         let Some(slot) = l.slot else {
             return self.keywords(l, rec);
         };
-        let mut refs = l.refs.iter();
-        let ref_values: Vec<Option<Vec<(String, String)>>> = l
-            .leaf
-            .tests
-            .iter()
-            .filter(|t| matches!(t, ValueTest::FieldRef { .. }))
-            .map(|_| {
-                let id = refs.next().copied()?;
-                self.slot(id).map(|s| {
-                    s.texts
-                        .iter()
-                        .map(|(r, lo)| (r.to_string(), lo.clone()))
-                        .collect()
+        // Field references are rare: read their targets only when present.
+        let ref_values: Vec<Option<Vec<(String, String)>>> = if l.refs.is_empty() {
+            Vec::new()
+        } else {
+            let mut refs = l.refs.iter();
+            l.leaf
+                .tests
+                .iter()
+                .filter(|t| matches!(t, ValueTest::FieldRef { .. }))
+                .map(|_| {
+                    let id = refs.next().copied()?;
+                    self.slot(id).map(|s| {
+                        s.texts
+                            .iter()
+                            .map(|(r, lo)| (r.to_string(), lo.clone()))
+                            .collect()
+                    })
                 })
-            })
-            .collect();
+                .collect()
+        };
         let value = self.slot(slot);
         let result = match value {
             None => {

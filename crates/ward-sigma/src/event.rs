@@ -75,10 +75,23 @@ fn convert(v: &Value) -> FieldValue<'_> {
     }
 }
 
+/// Maps up to this many keys are searched by comparing keys (length
+/// first) instead of hashing the name: cheaper for the small objects most
+/// events are made of, and most probes are misses.
+const LINEAR_KEYS: usize = 8;
+
+fn get<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() <= LINEAR_KEYS {
+        map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        map.get(key)
+    }
+}
+
 /// Looks up a dotted path, allowing literal dots in keys.
 /// A `*` segment matches any key (`Event.UserData.*.Operation`).
 pub fn lookup<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
-    if let Some(v) = map.get(path) {
+    if let Some(v) = get(map, path) {
         return Some(v);
     }
     if let Some(rest) = path.strip_prefix("*.") {
@@ -92,7 +105,7 @@ pub fn lookup<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> 
     let mut start = 0;
     while let Some(off) = path[start..].find('.') {
         let dot = start + off;
-        if let Some(Value::Object(inner)) = map.get(&path[..dot])
+        if let Some(Value::Object(inner)) = get(map, &path[..dot])
             && let Some(v) = lookup(inner, &path[dot + 1..])
         {
             return Some(v);
@@ -100,6 +113,30 @@ pub fn lookup<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> 
         start = dot + 1;
     }
     None
+}
+
+/// Decimal text of an integer `n` (as `n.to_string()` writes it), or None
+/// for floats.
+fn int_text<'b>(n: &serde_json::Number, buf: &'b mut [u8; 48]) -> Option<&'b str> {
+    let (neg, mut u) = match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => (false, u),
+        (None, Some(i)) => (true, i.unsigned_abs()),
+        (None, None) => return None,
+    };
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        *buf.get_mut(at)? = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    if neg {
+        at -= 1;
+        *buf.get_mut(at)? = b'-';
+    }
+    std::str::from_utf8(buf.get(at..)?).ok()
 }
 
 fn walk_strings(v: &Value, depth: usize, visit: &mut dyn FnMut(&str) -> bool) -> bool {
@@ -111,9 +148,13 @@ fn walk_strings(v: &Value, depth: usize, visit: &mut dyn FnMut(&str) -> bool) ->
         Value::Array(items) => items.iter().any(|i| walk_strings(i, depth + 1, visit)),
         Value::Object(m) => m.values().any(|i| walk_strings(i, depth + 1, visit)),
         Value::Number(n) => {
-            // Numbers are searched as text, formatted on the stack.
+            // Numbers are searched as text, formatted on the stack; integers
+            // (nearly all of them) without the formatting machinery.
             use std::io::Write as _;
             let mut buf = [0u8; 48];
+            if let Some(text) = int_text(n, &mut buf) {
+                return visit(text);
+            }
             let mut cur = std::io::Cursor::new(&mut buf[..]);
             if write!(cur, "{n}").is_err() {
                 return false;
@@ -164,6 +205,23 @@ mod tests {
         assert_eq!(v.field("a.b.c.d"), Some(FieldValue::Int(1)));
         assert_eq!(v.field("process.missing"), None);
         assert_eq!(v.field("a.*.d"), Some(FieldValue::Int(1)));
+    }
+
+    #[test]
+    fn integers_as_text() {
+        for n in [0i64, 7, -7, 1234567890, i64::MIN, i64::MAX] {
+            let mut buf = [0u8; 48];
+            let v = serde_json::Number::from(n);
+            assert_eq!(int_text(&v, &mut buf), Some(n.to_string().as_str()));
+        }
+        let mut buf = [0u8; 48];
+        let big = serde_json::Number::from(u64::MAX);
+        assert_eq!(
+            int_text(&big, &mut buf),
+            Some(u64::MAX.to_string().as_str())
+        );
+        let float = serde_json::Number::from_f64(1.5).unwrap();
+        assert_eq!(int_text(&float, &mut buf), None);
     }
 
     #[test]

@@ -33,6 +33,7 @@
 
 mod condition;
 mod correlation;
+mod dispatch;
 mod engine;
 mod error;
 mod event;

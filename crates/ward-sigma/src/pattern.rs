@@ -145,6 +145,22 @@ impl StrPattern {
     /// Matches `value` (raw) with `lower` (its lowercase form).
     pub fn matches(&self, raw: &str, lower: &str) -> bool {
         if let Some(glob) = &self.glob {
+            // The needle is a literal run every match contains: a substring
+            // search rejects most values before the regex runs. Without
+            // `cased` this holds only for ASCII needle and value, where the
+            // regex's case folding equals ASCII lowercasing.
+            let hay = if self.cased {
+                Some(raw)
+            } else if self.needle.is_ascii() && raw.is_ascii() {
+                Some(lower)
+            } else {
+                None
+            };
+            if let Some(hay) = hay
+                && self.finder.find(hay.as_bytes()).is_none()
+            {
+                return false;
+            }
             return glob.is_match(raw);
         }
         let hay = if self.cased { raw } else { lower };

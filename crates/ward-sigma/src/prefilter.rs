@@ -29,7 +29,16 @@ struct Literal {
     kind: StrKind,
 }
 
-type Trigger = Vec<Literal>;
+/// Literals of which at least one must occur.
+type Clause = Vec<Literal>;
+
+/// Necessary conditions of a rule: every clause must have a literal in the
+/// event (1 or [`MAX_CLAUSES`] clauses, best first). Two clauses from
+/// different `and` members (`Image|endswith` and `CommandLine|contains`)
+/// make a rule a candidate only when both fields have a hit.
+type Trigger = Vec<Clause>;
+
+const MAX_CLAUSES: usize = 2;
 
 #[derive(Debug, Clone)]
 struct SlotScanner {
@@ -83,8 +92,11 @@ impl SlotScanner {
                 StrKind::Contains | StrKind::Any => true,
             };
             if ok {
-                for &r in literal_rules.get(li).map_or(&[][..], Vec::as_slice) {
-                    if let Some(w) = hit.get_mut(r as usize / 64) {
+                // `hit` holds one bitset per clause, `words` long each.
+                let words = hit.len() / MAX_CLAUSES;
+                for &e in literal_rules.get(li).map_or(&[][..], Vec::as_slice) {
+                    let (r, clause) = ((e >> 1) as usize, (e & 1) as usize);
+                    if let Some(w) = hit.get_mut(clause * words + r / 64) {
                         *w |= 1 << (r % 64);
                     }
                 }
@@ -96,10 +108,13 @@ impl SlotScanner {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Prefilter {
     scanners: Vec<SlotScanner>,
-    /// Literal index -> rules it triggers.
+    /// Literal index -> (rule << 1 | clause) entries it satisfies.
     literal_rules: Vec<Vec<u32>>,
     /// Bitset of the rules without a trigger (always evaluated).
     always: Vec<u64>,
+    /// Bitset of the rules whose trigger has one clause (the second clause
+    /// counts as satisfied).
+    single: Vec<u64>,
     rules: usize,
     when_slots: Vec<Vec<String>>,
 }
@@ -112,7 +127,7 @@ fn leaf_trigger(l: &CLeaf) -> Option<Trigger> {
     if l.leaf.negate || l.leaf.tests.is_empty() {
         return None;
     }
-    let lit = |t: &ValueTest| -> Option<Trigger> {
+    let lit = |t: &ValueTest| -> Option<Clause> {
         if let ValueTest::Regex(_, Some(lits)) = t {
             return Some(
                 lits.iter()
@@ -140,29 +155,60 @@ fn leaf_trigger(l: &CLeaf) -> Option<Trigger> {
         }])
     };
     if l.leaf.all {
-        best(l.leaf.tests.iter().map(lit))
+        // Every value must occur: each is a clause of its own.
+        best(l.leaf.tests.iter().map(|t| lit(t).map(|c| vec![c])))
     } else {
-        union(l.leaf.tests.iter().map(lit))
+        let mut clause = Vec::new();
+        for t in &l.leaf.tests {
+            clause.extend(lit(t)?);
+        }
+        (!clause.is_empty()).then(|| vec![clause])
     }
 }
 
-/// Prefer the trigger whose shortest literal is longest (rarer), then the
-/// one with fewer literals.
-fn best(candidates: impl Iterator<Item = Option<Trigger>>) -> Option<Trigger> {
-    candidates.flatten().max_by_key(|t| {
-        (
-            t.iter().map(|l| l.needle.len()).min().unwrap_or(0).min(8),
-            usize::MAX - t.len(),
-        )
-    })
+/// Selectivity of a clause: its shortest literal is long (rare), then it
+/// has few literals.
+fn score(c: &Clause) -> (usize, usize) {
+    (
+        c.iter().map(|l| l.needle.len()).min().unwrap_or(0).min(8),
+        usize::MAX - c.len(),
+    )
 }
 
-fn union(parts: impl Iterator<Item = Option<Trigger>>) -> Option<Trigger> {
-    let mut out = Vec::new();
-    for p in parts {
-        out.extend(p?);
+/// `and`: every clause of every member is necessary; keep the best ones.
+fn best(candidates: impl Iterator<Item = Option<Trigger>>) -> Option<Trigger> {
+    let mut clauses: Vec<Clause> = candidates.flatten().flatten().collect();
+    for c in &mut clauses {
+        c.sort();
+        c.dedup();
+    }
+    clauses.sort_by_key(|c| std::cmp::Reverse(score(c)));
+    let mut out: Trigger = Vec::new();
+    for c in clauses {
+        if out.len() < MAX_CLAUSES && !out.contains(&c) {
+            out.push(c);
+        }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// `or`: every side needs a trigger; clause k of the result is the union
+/// of the sides' clause k (a side with fewer clauses repeats its last),
+/// which each side implies.
+fn union(parts: impl Iterator<Item = Option<Trigger>>) -> Option<Trigger> {
+    let parts: Vec<Trigger> = parts.collect::<Option<Vec<Trigger>>>()?;
+    let n = parts.iter().map(Vec::len).max()?;
+    let mut out: Trigger = vec![Vec::new(); n];
+    for t in &parts {
+        for (k, clause) in out.iter_mut().enumerate() {
+            clause.extend(t.get(k).or(t.last()).into_iter().flatten().cloned());
+        }
+    }
+    for c in &mut out {
+        c.sort();
+        c.dedup();
+    }
+    (out.iter().all(|c| !c.is_empty())).then_some(out)
 }
 
 fn sel_trigger(s: &CSel) -> Option<Trigger> {
@@ -199,18 +245,25 @@ impl Prefilter {
         let mut index = std::collections::HashMap::new();
         let mut literal_rules: Vec<Vec<u32>> = Vec::new();
         let mut always_rules: Vec<u32> = Vec::new();
+        let mut single_rules: Vec<u32> = Vec::new();
         for (ri, r) in rules.iter().enumerate() {
             match detection_trigger(&r.detection) {
                 None => always_rules.push(ri as u32),
                 Some(t) => {
-                    for lit in t {
-                        let li = *index.entry(lit.clone()).or_insert_with(|| {
-                            literals.push(lit);
-                            literal_rules.push(Vec::new());
-                            literals.len() - 1
-                        });
-                        if literal_rules[li].last() != Some(&(ri as u32)) {
-                            literal_rules[li].push(ri as u32);
+                    if t.len() < MAX_CLAUSES {
+                        single_rules.push(ri as u32);
+                    }
+                    for (ci, clause) in t.into_iter().enumerate() {
+                        let entry = (ri as u32) << 1 | ci as u32;
+                        for lit in clause {
+                            let li = *index.entry(lit.clone()).or_insert_with(|| {
+                                literals.push(lit);
+                                literal_rules.push(Vec::new());
+                                literals.len() - 1
+                            });
+                            if literal_rules[li].last() != Some(&entry) {
+                                literal_rules[li].push(entry);
+                            }
                         }
                     }
                 }
@@ -243,7 +296,7 @@ impl Prefilter {
                 // An automaton too large to build: its rules run unfiltered.
                 _ => {
                     for (i, _) in &lits {
-                        always_rules.extend_from_slice(&literal_rules[*i]);
+                        always_rules.extend(literal_rules[*i].iter().map(|e| e >> 1));
                     }
                 }
             }
@@ -252,10 +305,12 @@ impl Prefilter {
             scanners,
             literal_rules,
             always: Vec::new(),
+            single: Vec::new(),
             rules: rules.len(),
             when_slots: Vec::new(),
         };
         pf.always = pf.bitset(&always_rules);
+        pf.single = pf.bitset(&single_rules);
         pf
     }
 
@@ -272,7 +327,7 @@ impl Prefilter {
     pub fn scanners_for(&self, rules: &[u32]) -> Vec<u32> {
         let mut wanted = vec![false; self.literal_rules.len()];
         for (li, rs) in self.literal_rules.iter().enumerate() {
-            wanted[li] = rs.iter().any(|r| rules.binary_search(r).is_ok());
+            wanted[li] = rs.iter().any(|e| rules.binary_search(&(e >> 1)).is_ok());
         }
         (0..self.scanners.len() as u32)
             .filter(|&si| {
@@ -306,7 +361,8 @@ impl Prefilter {
         exhaustive: bool,
     ) -> Vec<&'p CRule> {
         let plan = ev.plan;
-        let mut hit = vec![if exhaustive { u64::MAX } else { 0 }; self.rules.div_ceil(64)];
+        let words = self.rules.div_ceil(64);
+        let mut hit = vec![if exhaustive { u64::MAX } else { 0 }; words * MAX_CLAUSES];
         let all: Vec<u32>;
         let scanners = match scanners {
             Some(s) => s,
@@ -322,7 +378,7 @@ impl Prefilter {
             {
                 if sc.slot == KEYWORD_SLOT && !sc.has_nul {
                     // All strings of the event in one buffer, scanned once.
-                    let mut joined = String::new();
+                    let mut joined = String::with_capacity(4096);
                     ev.event.keywords(&mut |text| {
                         if sc.ascii && text.is_ascii() {
                             joined.push_str(text);
@@ -358,8 +414,10 @@ impl Prefilter {
             }
         }
         let mut out = Vec::new();
-        for (wi, h) in hit.iter().enumerate() {
-            let mut word = (h | self.always.get(wi).copied().unwrap_or(0))
+        let (first, second) = hit.split_at(words);
+        for (wi, (h1, h2)) in first.iter().zip(second).enumerate() {
+            let both = h1 & (h2 | self.single.get(wi).copied().unwrap_or(0));
+            let mut word = (both | self.always.get(wi).copied().unwrap_or(0))
                 & allowed.map_or(u64::MAX, |a| a.get(wi).copied().unwrap_or(0));
             while word != 0 {
                 let bit = word.trailing_zeros() as usize;
