@@ -11,6 +11,7 @@
 //! ([`crate::prefilter`]) only when they provably cannot match.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,7 @@ use crate::event::{EventFields, FieldValue};
 use crate::modifier::{Leaf, ValueTest};
 use crate::pipeline::{FieldMap, Pipeline};
 use crate::prefilter::Prefilter;
+use crate::resolve::PathTrie;
 use crate::rule::{Detection, LogSource, RuleBody, RuleMeta, Selection};
 use crate::ruleset::RuleSet;
 
@@ -83,6 +85,8 @@ pub(crate) struct CRule {
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     pub slots: Vec<Vec<String>>,
+    /// `slots` as a trie, resolved in one walk over JSON events.
+    pub trie: PathTrie,
     pub rules: Vec<CRule>,
     pub prefilter: Prefilter,
 }
@@ -101,6 +105,9 @@ struct EntryPlan {
 
 #[derive(Debug, Clone)]
 struct PipelinePlan {
+    /// The slots of the pipeline's own selections (`applies_when`, each
+    /// entry's `when`), which address event fields directly.
+    when_plan: Plan,
     applies_when: Option<CSel>,
     entries: Vec<EntryPlan>,
     dispatch: Dispatch,
@@ -189,6 +196,7 @@ impl PlanBuilder<'_> {
     fn finish(self, rules: Vec<CRule>) -> Plan {
         let prefilter = Prefilter::build(&rules, self.slots.len());
         Plan {
+            trie: PathTrie::build(&self.slots),
             slots: self.slots,
             rules,
             prefilter,
@@ -273,7 +281,6 @@ impl Engine {
             // own slots, evaluated through a separate cache.
             let when_plan = raw.finish(Vec::new());
             let mut plan = b.finish(rules);
-            plan.prefilter.set_when_slots(when_plan.slots);
             for e in &mut entries {
                 e.scanners = plan.prefilter.scanners_for(&e.rules);
                 e.bits = plan.prefilter.bitset(&e.rules);
@@ -282,6 +289,7 @@ impl Engine {
             let used: Vec<bool> = entries.iter().map(|e| !e.rules.is_empty()).collect();
             let dispatch = Dispatch::build(&whens, &used);
             plans.push(PipelinePlan {
+                when_plan,
                 applies_when,
                 entries,
                 dispatch,
@@ -327,6 +335,8 @@ impl Engine {
         self.evaluate(event, true)
     }
 
+    // Not inlined: one frame per event for profilers.
+    #[inline(never)]
     fn evaluate(&self, event: &impl EventFields, exhaustive: bool) -> Vec<Match> {
         let mut out = Vec::new();
         if let Some(plan) = &self.fallback {
@@ -338,8 +348,7 @@ impl Engine {
             return out;
         }
         for (pi, pp) in self.pipelines.iter().enumerate() {
-            let mut when = Eval::new(event, &pp.plan);
-            when.slot_paths_override = Some(pp.plan.prefilter.when_slots());
+            let mut when = Eval::new(event, &pp.when_plan);
             if let Some(sel) = &pp.applies_when
                 && !when.selection(sel, &mut None)
             {
@@ -349,7 +358,7 @@ impl Engine {
             pp.dispatch.entries(
                 |slot, visit| {
                     if let Some(v) = when.slot(slot) {
-                        v.texts.iter().for_each(|(_, lower)| visit(lower));
+                        v.texts().iter().for_each(|t| visit(t.lower()));
                     }
                 },
                 &mut ids,
@@ -393,96 +402,265 @@ impl Engine {
     }
 }
 
-/// A field read once: the value and the lowercase texts of its elements.
+/// One text element of a field: the raw text and, computed on first use,
+/// its lowercase form (most texts are only scanned raw, never lowercased).
+pub(crate) struct Text<'e> {
+    pub raw: Cow<'e, str>,
+    /// None inside: the raw text is already lowercase.
+    lower: OnceCell<Option<Box<str>>>,
+}
+
+impl<'e> Text<'e> {
+    fn new(raw: Cow<'e, str>) -> Text<'e> {
+        Text {
+            raw,
+            lower: OnceCell::new(),
+        }
+    }
+
+    /// The lowercase form (Unicode lowercasing, as rule values are).
+    pub fn lower(&self) -> &str {
+        let raw: &str = &self.raw;
+        self.lower
+            .get_or_init(|| {
+                raw.bytes()
+                    .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+                    .then(|| raw.to_lowercase().into_boxed_str())
+            })
+            .as_deref()
+            .unwrap_or(raw)
+    }
+}
+
+/// The text elements of a field: one for a scalar, any number for a list.
+pub(crate) enum Texts<'e> {
+    One(Text<'e>),
+    Many(Vec<Text<'e>>),
+}
+
+impl<'e> Texts<'e> {
+    pub fn as_slice(&self) -> &[Text<'e>] {
+        match self {
+            Texts::One(t) => std::slice::from_ref(t),
+            Texts::Many(v) => v,
+        }
+    }
+}
+
+/// A field read once: the value and its text elements.
 pub(crate) struct SlotValue<'e> {
+    /// Index of the candidate path it was found at.
     pub path: usize,
     pub value: FieldValue<'e>,
-    /// (raw, lowercase) of every text element.
-    pub texts: Vec<(Cow<'e, str>, String)>,
+    texts: Texts<'e>,
+}
+
+impl<'e> SlotValue<'e> {
+    fn new(path: usize, value: FieldValue<'e>) -> SlotValue<'e> {
+        let texts = match &value {
+            FieldValue::Str(Cow::Borrowed(s)) => Texts::One(Text::new(Cow::Borrowed(s))),
+            FieldValue::List(items) => {
+                let mut out = Vec::new();
+                items.iter().for_each(|i| flatten(i, &mut out));
+                Texts::Many(out)
+            }
+            other => match other.as_text() {
+                Some(t) => Texts::One(Text::new(Cow::Owned(t.into_owned()))),
+                None => Texts::Many(Vec::new()),
+            },
+        };
+        SlotValue { path, value, texts }
+    }
+
+    pub fn texts(&self) -> &[Text<'e>] {
+        self.texts.as_slice()
+    }
+}
+
+fn flatten<'e>(v: &FieldValue<'e>, out: &mut Vec<Text<'e>>) {
+    match v {
+        FieldValue::Str(Cow::Borrowed(s)) => out.push(Text::new(Cow::Borrowed(s))),
+        FieldValue::List(items) => items.iter().for_each(|i| flatten(i, out)),
+        other => {
+            if let Some(t) = other.as_text() {
+                out.push(Text::new(Cow::Owned(t.into_owned())));
+            }
+        }
+    }
+}
+
+/// Slot id -> position in `Eval::values`: a small open-addressing table,
+/// since a plan has thousands of slots and an event reads a few dozen.
+struct SlotMap {
+    /// `(slot + 1) << 32 | position`; 0 is empty.
+    table: Vec<u64>,
+    len: usize,
+}
+
+impl SlotMap {
+    fn new() -> SlotMap {
+        SlotMap {
+            table: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn home(&self, slot: SlotId) -> usize {
+        let bits = self.table.len().trailing_zeros();
+        let h = u64::from(slot)
+            .wrapping_add(1)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> (64 - bits)) as usize
+    }
+
+    fn get(&self, slot: SlotId) -> Option<u32> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let mask = self.table.len() - 1;
+        let key = u64::from(slot) + 1;
+        let mut i = self.home(slot);
+        loop {
+            let e = *self.table.get(i)?;
+            if e == 0 {
+                return None;
+            }
+            if e >> 32 == key {
+                return Some(e as u32);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Inserts or replaces.
+    fn set(&mut self, slot: SlotId, at: u32) {
+        if (self.len + 1) * 2 > self.table.len() {
+            let old = std::mem::take(&mut self.table);
+            self.table = vec![0; (old.len() * 2).max(64)];
+            self.len = 0;
+            for e in old.into_iter().filter(|&e| e != 0) {
+                self.set(((e >> 32) - 1) as SlotId, e as u32);
+            }
+        }
+        let mask = self.table.len() - 1;
+        let key = u64::from(slot) + 1;
+        let mut i = self.home(slot);
+        while let Some(e) = self.table.get_mut(i) {
+            if *e == 0 {
+                *e = key << 32 | u64::from(at);
+                self.len += 1;
+                return;
+            }
+            if *e >> 32 == key {
+                *e = key << 32 | u64::from(at);
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// A slot found by the trie walk is converted on first read.
+enum SlotState<'e> {
+    Found(usize, &'e serde_json::Value),
+    Read(Option<SlotValue<'e>>),
 }
 
 /// Per-event evaluation state.
 pub(crate) struct Eval<'e, 'p, E: EventFields> {
     pub event: &'e E,
     pub plan: &'p Plan,
-    pub slot_paths_override: Option<&'p [Vec<String>]>,
-    /// Slot id -> position in `values` (`UNREAD` until first read). A plan
-    /// has thousands of slots but an event reads a few dozen, so the values
-    /// are kept dense and only the index is per slot.
-    index: Vec<u32>,
-    values: Vec<Option<SlotValue<'e>>>,
-    /// Every string of the event, (raw, lowercase), read on first keyword use.
-    keyword_texts: Option<Vec<(String, String)>>,
-}
-
-fn flatten<'e>(v: &FieldValue<'e>, out: &mut Vec<(Cow<'e, str>, String)>) {
-    match v {
-        FieldValue::Str(Cow::Borrowed(s)) => out.push((Cow::Borrowed(s), s.to_lowercase())),
-        FieldValue::List(items) => items.iter().for_each(|i| flatten(i, out)),
-        other => {
-            if let Some(t) = other.as_text() {
-                let t = t.into_owned();
-                let lower = t.to_lowercase();
-                out.push((Cow::Owned(t), lower));
-            }
-        }
-    }
+    index: SlotMap,
+    /// Every slot read or found by the trie walk.
+    values: Vec<SlotState<'e>>,
+    /// The trie walk ran: a slot not in `index` is absent (None: not tried
+    /// yet).
+    walked: Option<bool>,
+    /// Every string of the event, read on first keyword use.
+    keyword_texts: Option<Vec<Text<'e>>>,
 }
 
 type Recorder = Option<Vec<MatchedField>>;
 
-const UNREAD: u32 = u32::MAX;
+/// Below this many slots, looking fields up one by one is cheaper than a
+/// walk over the event.
+const WALK_MIN_SLOTS: usize = 32;
 
 impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
     pub fn new(event: &'e E, plan: &'p Plan) -> Self {
         Eval {
             event,
             plan,
-            slot_paths_override: None,
-            index: Vec::new(),
+            index: SlotMap::new(),
             values: Vec::new(),
+            walked: None,
             keyword_texts: None,
         }
     }
 
+    /// Resolves every slot of the plan in one walk over a JSON event
+    /// (plans with few slots look each one up instead).
+    fn walk(&mut self) {
+        let map = match self.event.as_json() {
+            Some(map) if self.plan.slots.len() > WALK_MIN_SLOTS => Some(map),
+            _ => None,
+        };
+        let Some(map) = map else {
+            self.walked = Some(false);
+            return;
+        };
+        self.walked = Some(true);
+        let (index, values) = (&mut self.index, &mut self.values);
+        values.reserve(64);
+        self.plan.trie.resolve(map, &mut |slot, rank, v| {
+            let rank = rank as usize;
+            match index.get(slot) {
+                Some(at) => {
+                    if let Some(cur) = values.get_mut(at as usize)
+                        && matches!(cur, SlotState::Found(r, _) if *r > rank)
+                    {
+                        *cur = SlotState::Found(rank, v);
+                    }
+                }
+                None => {
+                    index.set(slot, values.len() as u32);
+                    values.push(SlotState::Found(rank, v));
+                }
+            }
+        });
+    }
+
     pub fn slot(&mut self, id: SlotId) -> Option<&SlotValue<'e>> {
-        let i = id as usize;
-        if self.index.len() <= i {
-            let slots = match self.slot_paths_override {
-                Some(p) => p.len(),
-                None => self.plan.slots.len(),
-            };
-            self.index.resize(slots.max(i + 1), UNREAD);
+        if self.walked.is_none() {
+            self.walk();
         }
-        let at = match self.index.get(i) {
-            Some(&at) if at != UNREAD => at as usize,
-            _ => {
-                let paths = match self.slot_paths_override {
-                    Some(p) => p.get(i),
-                    None => self.plan.slots.get(i),
-                };
+        let at = match self.index.get(id) {
+            Some(at) => at as usize,
+            None if self.walked == Some(true) => return None,
+            None => {
+                let i = id as usize;
+                let paths = self.plan.slots.get(i);
                 let mut found = None;
                 for (pi, path) in paths.into_iter().flatten().enumerate() {
                     if let Some(value) = self.event.field(path) {
-                        let mut texts = Vec::new();
-                        flatten(&value, &mut texts);
-                        found = Some(SlotValue {
-                            path: pi,
-                            value,
-                            texts,
-                        });
+                        found = Some(SlotValue::new(pi, value));
                         break;
                     }
                 }
                 let at = self.values.len();
-                self.values.push(found);
-                if let Some(x) = self.index.get_mut(i) {
-                    *x = at as u32;
-                }
+                self.values.push(SlotState::Read(found));
+                self.index.set(id, at as u32);
                 at
             }
         };
-        self.values.get(at).and_then(Option::as_ref)
+        let state = self.values.get_mut(at)?;
+        if let SlotState::Found(rank, v) = *state {
+            *state = SlotState::Read(Some(SlotValue::new(rank, crate::event::convert(v))));
+        }
+        match state {
+            SlotState::Read(v) => v.as_ref(),
+            SlotState::Found(..) => None,
+        }
     }
 
     fn run_rule(
@@ -536,9 +714,9 @@ impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
                 .map(|_| {
                     let id = refs.next().copied()?;
                     self.slot(id).map(|s| {
-                        s.texts
+                        s.texts()
                             .iter()
-                            .map(|(r, lo)| (r.to_string(), lo.clone()))
+                            .map(|t| (t.raw.to_string(), t.lower().to_string()))
                             .collect()
                     })
                 })
@@ -577,7 +755,7 @@ impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
         };
         if result {
             let plan: &'p Plan = self.plan;
-            let paths: &'p [Vec<String>] = self.slot_paths_override.unwrap_or(&plan.slots);
+            let paths: &'p [Vec<String>] = &plan.slots;
             if let (Some(rec), Some(v)) = (rec.as_mut(), self.slot(slot)) {
                 rec.push(MatchedField {
                     field: l.field.clone().unwrap_or_default(),
@@ -587,9 +765,9 @@ impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
                         .cloned()
                         .unwrap_or_default(),
                     value: v
-                        .texts
+                        .texts()
                         .first()
-                        .map(|(r, _)| r.to_string())
+                        .map(|t| t.raw.to_string())
                         .unwrap_or_default(),
                 });
             }
@@ -597,13 +775,13 @@ impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
         result
     }
 
-    /// All strings of the event with their lowercase forms, read once.
-    pub fn keyword_texts(&mut self) -> &[(String, String)] {
+    /// All strings of the event, read once.
+    pub fn keyword_texts(&mut self) -> &[Text<'e>] {
         let event = self.event;
         self.keyword_texts.get_or_insert_with(|| {
             let mut all = Vec::new();
             event.keywords(&mut |s| {
-                all.push((s.to_string(), s.to_lowercase()));
+                all.push(Text::new(Cow::Owned(s.to_string())));
                 false
             });
             all
@@ -615,10 +793,10 @@ impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
         let texts = self.keyword_texts();
         let mut test = |t: &ValueTest| {
             let ValueTest::Str(p) = t else { return false };
-            texts.iter().any(|(raw, lower)| {
-                let hit = p.matches(raw, lower);
+            texts.iter().any(|text| {
+                let hit = p.matches_text(text);
                 if hit && found.is_empty() {
-                    found.clone_from(raw);
+                    found.push_str(&text.raw);
                 }
                 hit
             })

@@ -57,11 +57,18 @@ pub trait EventFields {
     /// Calls `visit` with every string value of the event (for keyword
     /// search) until it returns true; returns whether it did.
     fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool;
+
+    /// The event as a JSON object, when it is one: the engine then resolves
+    /// every field a plan reads in one walk over it instead of one lookup
+    /// per field. Must agree with [`EventFields::field`] (as [`lookup`]).
+    fn as_json(&self) -> Option<&Map<String, Value>> {
+        None
+    }
 }
 
 const MAX_WALK_DEPTH: usize = 32;
 
-fn convert(v: &Value) -> FieldValue<'_> {
+pub(crate) fn convert(v: &Value) -> FieldValue<'_> {
     match v {
         Value::Null => FieldValue::Null,
         Value::Bool(b) => FieldValue::Bool(*b),
@@ -171,6 +178,10 @@ impl EventFields for Map<String, Value> {
         lookup(self, name).map(convert)
     }
 
+    fn as_json(&self) -> Option<&Map<String, Value>> {
+        Some(self)
+    }
+
     fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
         self.values().any(|v| walk_strings(v, 0, visit))
     }
@@ -186,6 +197,10 @@ impl EventFields for Value {
 
     fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
         walk_strings(self, 0, visit)
+    }
+
+    fn as_json(&self) -> Option<&Map<String, Value>> {
+        self.as_object()
     }
 }
 

@@ -42,6 +42,7 @@ mod modifier;
 mod pattern;
 mod pipeline;
 mod prefilter;
+mod resolve;
 mod rule;
 mod ruleset;
 mod value;

@@ -142,6 +142,37 @@ impl StrPattern {
         })
     }
 
+    /// Matches a field text; its lowercase form is computed only when
+    /// needed (ASCII text compares exact, prefix and suffix patterns
+    /// ignoring ASCII case: the needle is lowercase).
+    pub(crate) fn matches_text(&self, t: &crate::engine::Text<'_>) -> bool {
+        if self.glob.is_none() && !self.cased && t.raw.is_ascii() {
+            let hay = t.raw.as_bytes();
+            let n = self.needle.as_bytes();
+            match self.kind {
+                StrKind::Exact => return hay.eq_ignore_ascii_case(n),
+                StrKind::Prefix => {
+                    return hay.len() >= n.len()
+                        && hay
+                            .get(..n.len())
+                            .is_some_and(|h| h.eq_ignore_ascii_case(n));
+                }
+                StrKind::Suffix => {
+                    return hay.len() >= n.len()
+                        && hay
+                            .get(hay.len() - n.len()..)
+                            .is_some_and(|h| h.eq_ignore_ascii_case(n));
+                }
+                StrKind::Any => return true,
+                StrKind::Contains => {}
+            }
+        }
+        if self.cased {
+            return self.matches(&t.raw, &t.raw);
+        }
+        self.matches(&t.raw, t.lower())
+    }
+
     /// Matches `value` (raw) with `lower` (its lowercase form).
     pub fn matches(&self, raw: &str, lower: &str) -> bool {
         if let Some(glob) = &self.glob {

@@ -14,6 +14,8 @@
 //! Invariant: the prefilter never drops a rule that could match (it is only
 //! a necessary condition); candidates keep rule order.
 
+use std::collections::HashMap;
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::condition::{Bound, Quantifier};
@@ -43,6 +45,9 @@ const MAX_CLAUSES: usize = 2;
 #[derive(Debug, Clone)]
 struct SlotScanner {
     slot: SlotId,
+    /// A leftmost automaton for a first `is_match` pass: most texts have
+    /// no literal, and rejecting them this way costs half the instructions
+    /// of an overlapping scan.
     quick: AhoCorasick,
     full: AhoCorasick,
     /// Every needle is ASCII: the automata match ASCII case-insensitively,
@@ -70,11 +75,37 @@ fn automaton(
 }
 
 impl SlotScanner {
+    /// A scanner for the literals `lits` (indices into `literals`, all of
+    /// `slot`); None when an automaton cannot be built. Keyword scanners
+    /// match case-sensitively on lowercased text: without ASCII case
+    /// folding, a few dozen needles are found by a SIMD prefilter.
+    fn build(slot: SlotId, lits: &[usize], literals: &[Literal]) -> Option<SlotScanner> {
+        let needles: Vec<&str> = lits
+            .iter()
+            .filter_map(|&i| literals.get(i).map(|l| l.needle.as_str()))
+            .collect();
+        let ascii = slot != KEYWORD_SLOT && needles.iter().all(|n| n.is_ascii());
+        let has_nul = needles.iter().any(|n| n.contains('\0'));
+        let quick = automaton(&needles, MatchKind::LeftmostFirst, ascii).ok()?;
+        let full = automaton(&needles, MatchKind::Standard, ascii);
+        Some(SlotScanner {
+            slot,
+            quick,
+            full: full.ok()?,
+            ascii,
+            has_nul,
+            literals: lits
+                .iter()
+                .filter_map(|&i| literals.get(i).map(|l| (i, l.kind)))
+                .collect(),
+        })
+    }
+
     /// Marks the rules of every literal found (at a valid position) in
     /// `text`, which is lowercase unless `ascii` and `text` is ASCII.
     /// With `joined`, `text` is several values separated by NUL bytes and
     /// positions are checked against the value they fall in.
-    fn scan(&self, text: &str, joined: bool, literal_rules: &[Vec<u32>], hit: &mut [u64]) {
+    fn scan(&self, text: &[u8], joined: bool, literal_rules: &[Vec<u32>], hit: &mut [u64]) {
         if !self.quick.is_match(text) {
             return;
         }
@@ -82,7 +113,7 @@ impl SlotScanner {
             let Some(&(li, kind)) = self.literals.get(m.pattern().as_usize()) else {
                 continue;
             };
-            let bytes = text.as_bytes();
+            let bytes = text;
             let starts = m.start() == 0 || (joined && bytes.get(m.start() - 1) == Some(&0));
             let ends = m.end() == text.len() || (joined && bytes.get(m.end()) == Some(&0));
             let ok = match kind {
@@ -108,6 +139,12 @@ impl SlotScanner {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Prefilter {
     scanners: Vec<SlotScanner>,
+    literals: Vec<Literal>,
+    /// Scanners built for a subset of a slot's literals (the keyword
+    /// literals of one logsource's rules), by literal indices.
+    subsets: HashMap<Vec<usize>, u32>,
+    /// Scanners before the subset ones (one per slot).
+    base: usize,
     /// Literal index -> (rule << 1 | clause) entries it satisfies.
     literal_rules: Vec<Vec<u32>>,
     /// Bitset of the rules without a trigger (always evaluated).
@@ -116,7 +153,29 @@ pub(crate) struct Prefilter {
     /// counts as satisfied).
     single: Vec<u64>,
     rules: usize,
-    when_slots: Vec<Vec<String>>,
+}
+
+/// Appends ASCII `text` lowercased, eight bytes at a time.
+fn push_ascii_lowercase(out: &mut Vec<u8>, text: &[u8]) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let start = out.len();
+    out.extend_from_slice(text);
+    let Some(new) = out.get_mut(start..) else {
+        return;
+    };
+    let mut chunks = new.chunks_exact_mut(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        // Every byte is below 0x80, so these sums never carry across bytes:
+        // the high bit is set where a byte is >= b'A', resp. > b'Z'.
+        let ge_a = x.wrapping_add(ONES * (0x80 - u64::from(b'A')));
+        let gt_z = x.wrapping_add(ONES * (0x7f - u64::from(b'Z')));
+        let upper = ge_a & !gt_z & (ONES * 0x80);
+        c.copy_from_slice(&(x | (upper >> 2)).to_le_bytes());
+    }
+    chunks.into_remainder().make_ascii_lowercase();
 }
 
 /// The pseudo-slot of keyword literals: scanned over every event string.
@@ -242,7 +301,7 @@ fn detection_trigger(d: &CDetection) -> Option<Trigger> {
 impl Prefilter {
     pub fn build(rules: &[CRule], _slots: usize) -> Prefilter {
         let mut literals: Vec<Literal> = Vec::new();
-        let mut index = std::collections::HashMap::new();
+        let mut index = HashMap::new();
         let mut literal_rules: Vec<Vec<u32>> = Vec::new();
         let mut always_rules: Vec<u32> = Vec::new();
         let mut single_rules: Vec<u32> = Vec::new();
@@ -274,28 +333,14 @@ impl Prefilter {
         slots.dedup();
         let mut scanners = Vec::new();
         for slot in slots {
-            let lits: Vec<(usize, &Literal)> = literals
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| l.slot == slot)
+            let lits: Vec<usize> = (0..literals.len())
+                .filter(|&i| literals[i].slot == slot)
                 .collect();
-            let needles: Vec<&str> = lits.iter().map(|(_, l)| l.needle.as_str()).collect();
-            let ascii = needles.iter().all(|n| n.is_ascii());
-            let has_nul = needles.iter().any(|n| n.contains('\0'));
-            let quick = automaton(&needles, MatchKind::LeftmostFirst, ascii);
-            let full = automaton(&needles, MatchKind::Standard, ascii);
-            match (quick, full) {
-                (Ok(quick), Ok(full)) => scanners.push(SlotScanner {
-                    slot,
-                    quick,
-                    full,
-                    ascii,
-                    has_nul,
-                    literals: lits.iter().map(|(i, l)| (*i, l.kind)).collect(),
-                }),
+            match SlotScanner::build(slot, &lits, &literals) {
+                Some(sc) => scanners.push(sc),
                 // An automaton too large to build: its rules run unfiltered.
-                _ => {
-                    for (i, _) in &lits {
+                None => {
+                    for i in &lits {
                         always_rules.extend(literal_rules[*i].iter().map(|e| e >> 1));
                     }
                 }
@@ -303,40 +348,63 @@ impl Prefilter {
         }
         let mut pf = Prefilter {
             scanners,
+            literals,
+            subsets: HashMap::new(),
+            base: 0,
             literal_rules,
             always: Vec::new(),
             single: Vec::new(),
             rules: rules.len(),
-            when_slots: Vec::new(),
         };
+        pf.base = pf.scanners.len();
         pf.always = pf.bitset(&always_rules);
         pf.single = pf.bitset(&single_rules);
         pf
     }
 
-    pub fn set_when_slots(&mut self, slots: Vec<Vec<String>>) {
-        self.when_slots = slots;
-    }
-
-    pub fn when_slots(&self) -> &[Vec<String>] {
-        &self.when_slots
-    }
-
     /// Indices of the scanners that the given rules' triggers use, so an
-    /// event of one logsource reads only the fields its rules need.
-    pub fn scanners_for(&self, rules: &[u32]) -> Vec<u32> {
-        let mut wanted = vec![false; self.literal_rules.len()];
-        for (li, rs) in self.literal_rules.iter().enumerate() {
-            wanted[li] = rs.iter().any(|e| rules.binary_search(&(e >> 1)).is_ok());
+    /// event of one logsource reads only the fields its rules need. The
+    /// keyword scanner (all strings of the event) is narrowed to the
+    /// literals of these rules when that makes it smaller: a few dozen
+    /// needles are found by a SIMD prefilter instead of a byte-by-byte
+    /// automaton walk over the whole event.
+    pub fn scanners_for(&mut self, rules: &[u32]) -> Vec<u32> {
+        let wanted: Vec<bool> = self
+            .literal_rules
+            .iter()
+            .map(|rs| rs.iter().any(|e| rules.binary_search(&(e >> 1)).is_ok()))
+            .collect();
+        let mut out = Vec::new();
+        for si in 0..self.base {
+            let Some(sc) = self.scanners.get(si) else {
+                continue;
+            };
+            let subset: Vec<usize> = sc
+                .literals
+                .iter()
+                .map(|(li, _)| *li)
+                .filter(|li| wanted.get(*li).copied().unwrap_or(false))
+                .collect();
+            if subset.is_empty() {
+                continue;
+            }
+            if sc.slot != KEYWORD_SLOT || subset.len() == sc.literals.len() {
+                out.push(si as u32);
+                continue;
+            }
+            let slot = sc.slot;
+            if let Some(&k) = self.subsets.get(&subset) {
+                out.push(k);
+            } else if let Some(narrow) = SlotScanner::build(slot, &subset, &self.literals) {
+                let k = self.scanners.len() as u32;
+                self.scanners.push(narrow);
+                self.subsets.insert(subset, k);
+                out.push(k);
+            } else {
+                out.push(si as u32);
+            }
         }
-        (0..self.scanners.len() as u32)
-            .filter(|&si| {
-                self.scanners[si as usize]
-                    .literals
-                    .iter()
-                    .any(|(li, _)| wanted.get(*li).copied().unwrap_or(false))
-            })
-            .collect()
+        out
     }
 
     /// A bitset over this plan's rules with `rules` set.
@@ -371,44 +439,50 @@ impl Prefilter {
                 &all
             }
         };
+        let mut joined: Option<Vec<u8>> = None;
         if !exhaustive && allowed.is_none_or(|a| a.iter().any(|w| *w != 0)) {
             for sc in scanners
                 .iter()
                 .filter_map(|&i| self.scanners.get(i as usize))
             {
                 if sc.slot == KEYWORD_SLOT && !sc.has_nul {
-                    // All strings of the event in one buffer, scanned once.
-                    let mut joined = String::with_capacity(4096);
-                    ev.event.keywords(&mut |text| {
-                        if sc.ascii && text.is_ascii() {
-                            joined.push_str(text);
-                        } else {
-                            joined.push_str(&text.to_lowercase());
-                        }
-                        joined.push('\0');
-                        false
+                    // All strings of the event, lowercased, in one buffer,
+                    // built once and scanned by each keyword scanner.
+                    let joined = joined.get_or_insert_with(|| {
+                        let mut joined: Vec<u8> = Vec::with_capacity(4096);
+                        ev.event.keywords(&mut |text| {
+                            if text.is_ascii() {
+                                push_ascii_lowercase(&mut joined, text.as_bytes());
+                            } else {
+                                joined.extend_from_slice(text.to_lowercase().as_bytes());
+                            }
+                            joined.push(0);
+                            false
+                        });
+                        joined
                     });
-                    sc.scan(&joined, true, &self.literal_rules, &mut hit);
+                    sc.scan(joined, true, &self.literal_rules, &mut hit);
                 } else if sc.slot == KEYWORD_SLOT {
                     let mut lower = String::new();
                     ev.event.keywords(&mut |text| {
-                        if sc.ascii && text.is_ascii() {
-                            sc.scan(text, false, &self.literal_rules, &mut hit);
+                        lower.clear();
+                        lower.push_str(text);
+                        if text.is_ascii() {
+                            lower.make_ascii_lowercase();
                         } else {
-                            lower.clear();
-                            lower.push_str(&text.to_lowercase());
-                            sc.scan(&lower, false, &self.literal_rules, &mut hit);
+                            lower = lower.to_lowercase();
                         }
+                        sc.scan(lower.as_bytes(), false, &self.literal_rules, &mut hit);
                         false
                     });
                 } else if let Some(value) = ev.slot(sc.slot) {
-                    for (raw, lower) in &value.texts {
-                        let text = if sc.ascii && raw.is_ascii() {
-                            raw.as_ref()
+                    for t in value.texts() {
+                        let text = if sc.ascii && t.raw.is_ascii() {
+                            t.raw.as_ref()
                         } else {
-                            lower.as_str()
+                            t.lower()
                         };
-                        sc.scan(text, false, &self.literal_rules, &mut hit);
+                        sc.scan(text.as_bytes(), false, &self.literal_rules, &mut hit);
                     }
                 }
             }
@@ -428,5 +502,24 @@ impl Prefilter {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_lowercase_in_words() {
+        let all: Vec<u8> = (0u8..0x80)
+            .chain(b"HeLLo WORLD @[`{ AZaz".iter().copied())
+            .collect();
+        for len in 0..all.len() {
+            let mut out = vec![b'x'];
+            push_ascii_lowercase(&mut out, &all[..len]);
+            let mut want = vec![b'x'];
+            want.extend(all[..len].iter().map(u8::to_ascii_lowercase));
+            assert_eq!(out, want);
+        }
     }
 }

@@ -24,26 +24,27 @@ pub(crate) fn test_value(
     refs: Option<&Vec<(String, String)>>,
 ) -> bool {
     match t {
-        ValueTest::Str(p) => v.texts.iter().any(|(raw, lower)| p.matches(raw, lower)),
-        ValueTest::Regex(re, _) => v.texts.iter().any(|(raw, _)| re.is_match(raw)),
+        ValueTest::Str(p) => v.texts().iter().any(|t| p.matches_text(t)),
+        ValueTest::Regex(re, _) => v.texts().iter().any(|t| re.is_match(&t.raw)),
         ValueTest::Null => matches!(v.value, FieldValue::Null),
         ValueTest::Exists(b) => *b,
         ValueTest::Num(op, n) => any_value(&v.value, &mut |x| {
             x.as_f64().is_some_and(|x| op.test(x, *n))
         }),
-        ValueTest::Cidr(net) => v.texts.iter().any(|(raw, _)| {
-            raw.trim()
+        ValueTest::Cidr(net) => v.texts().iter().any(|t| {
+            t.raw
+                .trim()
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| net.contains(&ip))
         }),
         ValueTest::FieldRef { kind, cased, .. } => {
             let Some(other) = refs else { return false };
-            v.texts.iter().any(|(raw, lower)| {
+            v.texts().iter().any(|t| {
                 other.iter().any(|(oraw, olower)| {
                     let (hay, needle) = if *cased {
-                        (raw.as_ref(), oraw.as_str())
+                        (t.raw.as_ref(), oraw.as_str())
                     } else {
-                        (lower.as_str(), olower.as_str())
+                        (t.lower(), olower.as_str())
                     };
                     match kind {
                         StrKind::Exact | StrKind::Any => hay == needle,
@@ -55,9 +56,9 @@ pub(crate) fn test_value(
             })
         }
         ValueTest::Time(part, op, n) => v
-            .texts
+            .texts()
             .iter()
-            .any(|(raw, _)| time_part(raw, *part).is_some_and(|x| op.test(x as f64, *n as f64))),
+            .any(|t| time_part(&t.raw, *part).is_some_and(|x| op.test(x as f64, *n as f64))),
         ValueTest::Never => false,
     }
 }
