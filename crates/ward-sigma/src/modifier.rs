@@ -454,9 +454,11 @@ fn string_tests(
         .collect()
 }
 
-/// Literals that begin every match of `pattern` (lowercased, so they can be
-/// searched in the lowercased field value), or None when there is no finite,
-/// non-empty set of them.
+/// Literals one of which occurs in every match of `pattern` (lowercased,
+/// so they can be searched in the lowercased field value), or None when
+/// there is no finite, non-empty set of them: the better of the literals
+/// that begin every match and those required inside it (`\w+`(\w+)`` has
+/// no prefix but always contains a backtick).
 fn regex_literals(pattern: &str, i: bool, m: bool, s: bool) -> Option<Vec<String>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let hir = regex_syntax::ParserBuilder::new()
@@ -469,17 +471,125 @@ fn regex_literals(pattern: &str, i: bool, m: bool, s: bool) -> Option<Vec<String
     let mut extractor = Extractor::new();
     extractor.kind(ExtractKind::Prefix).limit_total(256);
     let seq = extractor.extract(&hir);
-    let mut out: Vec<String> = Vec::new();
-    for lit in seq.literals()? {
-        let text = std::str::from_utf8(lit.as_bytes()).ok()?;
-        if text.is_empty() {
-            return None;
+    let prefix = seq.literals().and_then(|lits| {
+        let mut out: Vec<String> = Vec::new();
+        for lit in lits {
+            let text = std::str::from_utf8(lit.as_bytes()).ok()?;
+            out.push(text.to_lowercase());
         }
-        out.push(text.to_lowercase());
+        literal_set(out)
+    });
+    let inner = required_literals(&hir, 0);
+    match (prefix, inner) {
+        (Some(a), Some(b)) => Some(if set_score(&b) > set_score(&a) { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Sorted, deduplicated, and None if empty or holding an empty literal.
+fn literal_set(mut out: Vec<String>) -> Option<Vec<String>> {
+    if out.is_empty() || out.iter().any(String::is_empty) {
+        return None;
     }
     out.sort();
     out.dedup();
-    (!out.is_empty()).then_some(out)
+    Some(out)
+}
+
+/// Selectivity of a literal set: long shortest literal, then few literals.
+fn set_score(set: &[String]) -> (usize, usize) {
+    (
+        set.iter()
+            .map(|l| l.chars().count())
+            .min()
+            .unwrap_or(0)
+            .min(8),
+        usize::MAX - set.len(),
+    )
+}
+
+const MAX_REQUIRED: usize = 64;
+
+/// The lowercase text of an expression that matches exactly one string up
+/// to case: a literal, or a class of the case variants of one character.
+fn single_text(h: &regex_syntax::hir::Hir) -> Option<String> {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
+        HirKind::Literal(l) => std::str::from_utf8(&l.0).ok().map(str::to_lowercase),
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut chars = c.iter().flat_map(|r| r.start()..=r.end());
+            let first: String = chars.next()?.to_lowercase().collect();
+            let mut n = 1;
+            for ch in chars {
+                n += 1;
+                if n > 4 || ch.to_lowercase().collect::<String>() != first {
+                    return None;
+                }
+            }
+            Some(first)
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let mut bytes = c.iter().flat_map(|r| r.start()..=r.end());
+            let first = bytes.next()?;
+            if !first.is_ascii() {
+                return None;
+            }
+            bytes
+                .all(|b| b.eq_ignore_ascii_case(&first))
+                .then(|| char::from(first.to_ascii_lowercase()).to_string())
+        }
+        HirKind::Capture(c) => single_text(&c.sub),
+        _ => None,
+    }
+}
+
+/// Literals one of which every match of `h` contains.
+fn required_literals(h: &regex_syntax::hir::Hir, depth: usize) -> Option<Vec<String>> {
+    use regex_syntax::hir::HirKind;
+    if depth > 32 {
+        return None;
+    }
+    if let Some(t) = single_text(h) {
+        return literal_set(vec![t]);
+    }
+    match h.kind() {
+        HirKind::Capture(c) => required_literals(&c.sub, depth + 1),
+        HirKind::Repetition(r) if r.min >= 1 => required_literals(&r.sub, depth + 1),
+        HirKind::Alternation(alts) => {
+            let mut out = Vec::new();
+            for a in alts {
+                out.extend(required_literals(a, depth + 1)?);
+                if out.len() > MAX_REQUIRED {
+                    return None;
+                }
+            }
+            literal_set(out)
+        }
+        HirKind::Concat(items) => {
+            // Adjacent single-text members form one literal run; any member
+            // (or run) is required, the most selective one is kept.
+            let mut best: Option<Vec<String>> = None;
+            let mut keep = |cand: Option<Vec<String>>| {
+                if let Some(c) = cand
+                    && best.as_ref().is_none_or(|b| set_score(&c) > set_score(b))
+                {
+                    best = Some(c);
+                }
+            };
+            let mut run = String::new();
+            for it in items {
+                if let Some(t) = single_text(it) {
+                    run.push_str(&t);
+                    continue;
+                }
+                keep(literal_set(vec![std::mem::take(&mut run)]));
+                keep(required_literals(it, depth + 1));
+            }
+            keep(literal_set(vec![run]));
+            best
+        }
+        _ => None,
+    }
 }
 
 fn tok_char(t: &Tok) -> char {
@@ -539,7 +649,32 @@ mod tests {
             regex_literals(r"(?i)ab|cd", false, false, false),
             Some(vec!["ab".to_string(), "cd".to_string()])
         );
-        assert_eq!(regex_literals(r".*x", false, false, false), None);
+        assert_eq!(
+            regex_literals(r".*x", false, false, false),
+            Some(vec!["x".to_string()])
+        );
+        assert_eq!(regex_literals(r"\w+\s*\d?", false, false, false), None);
+        // Required inside, not at the start.
+        assert_eq!(
+            regex_literals(r"\w+`(?:\w+|-|.)`[\w+|\s]", false, false, false),
+            Some(vec!["`".to_string()])
+        );
+        assert_eq!(
+            regex_literals(
+                r#"(?i)\.exe["']?\s+[^"]{0,64}werfaultsecure\.exe"#,
+                false,
+                false,
+                false
+            ),
+            // Not longer: under (?i) `s` also matches U+017F, whose
+            // lowercase is itself, so the run stops before it.
+            Some(vec!["werfault".to_string()])
+        );
+        assert_eq!(
+            regex_literals(r"[0-9]+(ab|Cd)x?", false, false, false),
+            Some(vec!["ab".to_string(), "cd".to_string()])
+        );
+        assert_eq!(regex_literals(r"a?b*", false, false, false), None);
     }
 
     #[test]
