@@ -582,10 +582,6 @@ pub(crate) struct Eval<'e, 'p, E: EventFields> {
 
 type Recorder = Option<Vec<MatchedField>>;
 
-/// Below this many slots, looking fields up one by one is cheaper than a
-/// walk over the event.
-const WALK_MIN_SLOTS: usize = 32;
-
 impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
     pub fn new(event: &'e E, plan: &'p Plan) -> Self {
         Eval {
@@ -598,14 +594,9 @@ impl<'e, 'p, E: EventFields> Eval<'e, 'p, E> {
         }
     }
 
-    /// Resolves every slot of the plan in one walk over a JSON event
-    /// (plans with few slots look each one up instead).
+    /// Resolves every slot of the plan in one walk over a JSON event.
     fn walk(&mut self) {
-        let map = match self.event.as_json() {
-            Some(map) if self.plan.slots.len() > WALK_MIN_SLOTS => Some(map),
-            _ => None,
-        };
-        let Some(map) = map else {
+        let Some(map) = self.event.as_json() else {
             self.walked = Some(false);
             return;
         };

@@ -24,9 +24,49 @@ use crate::engine::SlotId;
 const NONE: u32 = u32::MAX;
 const MAX_DEPTH: usize = 32;
 
+/// Children of a trie node by key segment: compared one by one when few
+/// (most nodes; cheaper than hashing the key), hashed when many.
+#[derive(Debug, Clone)]
+enum Children {
+    Few(Vec<(Box<str>, u32)>),
+    Many(HashMap<Box<str>, u32>),
+}
+
+const FEW: usize = 8;
+
+impl Children {
+    fn get(&self, key: &str) -> Option<u32> {
+        match self {
+            Children::Few(v) => v.iter().find(|(k, _)| **k == *key).map(|(_, c)| *c),
+            Children::Many(m) => m.get(key).copied(),
+        }
+    }
+
+    fn insert(&mut self, key: &str, node: u32) {
+        match self {
+            Children::Few(v) if v.len() < FEW => v.push((key.into(), node)),
+            Children::Few(v) => {
+                let mut m: HashMap<Box<str>, u32> = std::mem::take(v).into_iter().collect();
+                m.insert(key.into(), node);
+                *self = Children::Many(m);
+            }
+            Children::Many(m) => {
+                m.insert(key.into(), node);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Children::Few(v) => v.is_empty(),
+            Children::Many(m) => m.is_empty(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Node {
-    children: HashMap<Box<str>, u32>,
+    children: Children,
     /// The `*` child, or NONE.
     star: u32,
     /// (slot, rank): a value at this node is candidate `rank` of `slot`.
@@ -36,7 +76,7 @@ struct Node {
 impl Node {
     fn new() -> Node {
         Node {
-            children: HashMap::new(),
+            children: Children::Few(Vec::new()),
             star: NONE,
             terminals: Vec::new(),
         }
@@ -78,7 +118,7 @@ impl PathTrie {
             let last = segments.peek().is_none();
             let existing = match self.nodes.get(at) {
                 Some(n) if seg == "*" && !last => n.star,
-                Some(n) => n.children.get(seg).copied().unwrap_or(NONE),
+                Some(n) => n.children.get(seg).unwrap_or(NONE),
                 None => return at,
             };
             let next = if existing == NONE {
@@ -87,7 +127,7 @@ impl PathTrie {
                     if seg == "*" && !last {
                         n.star = new;
                     } else {
-                        n.children.insert(seg.into(), new);
+                        n.children.insert(seg, new);
                     }
                 }
                 new
@@ -123,7 +163,7 @@ impl PathTrie {
             return;
         }
         for (k, v) in map {
-            if let Some(&c) = n.children.get(k.as_str()) {
+            if let Some(c) = n.children.get(k.as_str()) {
                 self.visit(c as usize, v, depth, found);
             } else if k.as_bytes().contains(&b'.') {
                 // A key with literal dots: its segments, through the trie.
@@ -131,7 +171,7 @@ impl PathTrie {
                 let mut ok = true;
                 for seg in k.split('.') {
                     match self.nodes.get(at).and_then(|x| x.children.get(seg)) {
-                        Some(&c) => at = c as usize,
+                        Some(c) => at = c as usize,
                         None => {
                             ok = false;
                             break;
