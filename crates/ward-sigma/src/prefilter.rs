@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use crate::condition::{Bound, Quantifier};
 use crate::engine::{CDetection, CLeaf, CRule, CSel, Eval, SlotId};
@@ -45,10 +45,11 @@ const MAX_CLAUSES: usize = 2;
 #[derive(Debug, Clone)]
 struct SlotScanner {
     slot: SlotId,
-    /// A leftmost automaton for a first `is_match` pass: most texts have
-    /// no literal, and rejecting them this way costs half the instructions
-    /// of an overlapping scan.
-    quick: AhoCorasick,
+    /// For DFA-sized needle sets, a leftmost automaton for a first
+    /// `is_match` pass: most texts have no literal, and rejecting them this
+    /// way costs half the instructions of an overlapping scan. Not kept for
+    /// NFA-sized sets, where it saved nothing measurable and doubled memory.
+    quick: Option<AhoCorasick>,
     full: AhoCorasick,
     /// Every needle is ASCII: the automata match ASCII case-insensitively,
     /// so an ASCII field value is scanned as is, without lowercasing.
@@ -59,19 +60,23 @@ struct SlotScanner {
     literals: Vec<(usize, StrKind)>,
 }
 
-/// Builds a DFA (fastest scan) when its size allows, else lets the crate
-/// choose.
+/// The crate builds a DFA up to this many needles, a contiguous NFA above.
+const DFA_MAX_NEEDLES: usize = 100;
+
+/// An automaton of the crate's choosing: a DFA for up to 100 needles, a
+/// contiguous NFA above. A DFA of thousands of needles (the `CommandLine`
+/// literals of all rules) takes tens of megabytes; every byte scanned is
+/// then a cache and TLB miss, and the NFA, a few megabytes, is faster on
+/// real hardware even though it executes more instructions.
 fn automaton(
     needles: &[&str],
     kind: MatchKind,
     ascii: bool,
 ) -> Result<AhoCorasick, aho_corasick::BuildError> {
-    let mut b = AhoCorasickBuilder::new();
-    b.match_kind(kind).ascii_case_insensitive(ascii);
-    b.clone()
-        .kind(Some(AhoCorasickKind::DFA))
+    AhoCorasickBuilder::new()
+        .match_kind(kind)
+        .ascii_case_insensitive(ascii)
         .build(needles)
-        .or_else(|_| b.build(needles))
 }
 
 impl SlotScanner {
@@ -86,7 +91,11 @@ impl SlotScanner {
             .collect();
         let ascii = slot != KEYWORD_SLOT && needles.iter().all(|n| n.is_ascii());
         let has_nul = needles.iter().any(|n| n.contains('\0'));
-        let quick = automaton(&needles, MatchKind::LeftmostFirst, ascii).ok()?;
+        let quick = if needles.len() <= DFA_MAX_NEEDLES {
+            Some(automaton(&needles, MatchKind::LeftmostFirst, ascii).ok()?)
+        } else {
+            None
+        };
         let full = automaton(&needles, MatchKind::Standard, ascii);
         Some(SlotScanner {
             slot,
@@ -106,7 +115,7 @@ impl SlotScanner {
     /// With `joined`, `text` is several values separated by NUL bytes and
     /// positions are checked against the value they fall in.
     fn scan(&self, text: &[u8], joined: bool, literal_rules: &[Vec<u32>], hit: &mut [u64]) {
-        if !self.quick.is_match(text) {
+        if self.quick.as_ref().is_some_and(|q| !q.is_match(text)) {
             return;
         }
         for m in self.full.find_overlapping_iter(text) {
