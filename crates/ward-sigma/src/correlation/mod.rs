@@ -1,10 +1,17 @@
 //! Correlation rules at run time: the stateful [`Correlator`].
 //!
-//! State is a time-ordered window of observations per (correlation, group).
-//! Each observation is evaluated when it arrives (event time, not wall
-//! time, so replays and tests are deterministic). When the condition holds
-//! a finding is emitted and that group's window restarts, so one burst
-//! yields one finding. A firing correlation feeds the correlations that
+//! State is a time-ordered window of observations per (correlation, group),
+//! in event time (not wall time, so replays and tests are deterministic).
+//! A condition that a growing window can only reach (`gt`, `gte`, `neq`,
+//! and every condition of `value_avg` and `value_percentile`) is evaluated
+//! when each observation arrives, over the sliding window of the last
+//! `timespan`. A condition with an upper bound (`lt`, `lte`, `eq`) on a
+//! count, distinct count, sum or number of rules cannot be decided before
+//! the window is over: such a window starts at the group's first
+//! observation and is evaluated when it closes, that is when an event (of
+//! any group) at or after its end is observed, or on [`Correlator::advance`].
+//! When the condition holds a finding is emitted and that group's window
+//! restarts, so one burst yields one finding. A firing correlation feeds the correlations that
 //! refer to it (chaining). The whole correlator is serde-serializable, to be
 //! checkpointed with the log offset it reflects.
 //!
@@ -92,12 +99,20 @@ struct Obs {
     num: Option<f64>,
 }
 
+/// Open windows of a correlation decided at close: close time -> (group
+/// key, group fields).
+type Closing = BTreeMap<i64, Vec<(String, BTreeMap<String, String>)>>;
+
 /// Correlation state, keyed by correlation and group.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Correlator {
     specs: Vec<CorrSpec>,
     mappings: Vec<FieldMap>,
     windows: Vec<HashMap<String, VecDeque<Obs>>>,
+    /// Per correlation evaluated at window close: close time -> (group key,
+    /// group fields) of every open window.
+    #[serde(default)]
+    closing: Vec<Closing>,
     /// Observations dropped by the bounds.
     pub dropped: u64,
 }
@@ -177,8 +192,43 @@ impl Correlator {
             specs,
             mappings: engine.mappings().to_vec(),
             windows: vec![HashMap::new(); n],
+            closing: vec![BTreeMap::new(); n],
             dropped: 0,
         }
+    }
+
+    /// Closes every window (of correlations evaluated at close) that ends at
+    /// or before `now_ms`, and returns the findings whose condition held.
+    /// [`Correlator::observe`] calls it with each event's time; call it
+    /// with the current time when events may stop arriving.
+    pub fn advance(&mut self, now_ms: i64) -> Vec<CorrelationFinding> {
+        let mut findings = Vec::new();
+        if self.closing.len() < self.specs.len() {
+            // State from before close-evaluated windows existed.
+            self.closing.resize(self.specs.len(), BTreeMap::new());
+        }
+        for ci in 0..self.specs.len() {
+            while let Some((close_at, due)) = self
+                .closing
+                .get_mut(ci)
+                .and_then(|c| c.first_entry())
+                .filter(|e| *e.key() <= now_ms)
+                .map(|e| e.remove_entry())
+            {
+                for (key, group) in due {
+                    let Some(window) = self.windows.get_mut(ci).and_then(|w| w.remove(&key)) else {
+                        continue;
+                    };
+                    let Some(spec) = self.specs.get(ci) else {
+                        continue;
+                    };
+                    if let Some(value) = evaluate(spec, &window, window.len().saturating_sub(1)) {
+                        self.emit(ci, group, key, &window, value, close_at, 0, &mut findings);
+                    }
+                }
+            }
+        }
+        findings
     }
 
     /// Number of correlation rules tracked.
@@ -199,7 +249,7 @@ impl Correlator {
         event: &impl EventFields,
         base_matches: &[Match],
     ) -> Vec<CorrelationFinding> {
-        let mut findings = Vec::new();
+        let mut findings = self.advance(event_time_ms);
         for ci in 0..self.specs.len() {
             for m in base_matches {
                 let Some(member) = self.specs[ci]
@@ -267,6 +317,26 @@ impl Correlator {
         }
         let window = windows.entry(key.clone()).or_default();
         let t = obs.t;
+        if at_close(&spec.def) {
+            // A tumbling window from the group's first observation, decided
+            // when it closes (see `advance`).
+            if window.is_empty() {
+                let close_at = t.saturating_add(spec.def.timespan_ms);
+                if self.closing.len() <= ci {
+                    self.closing.resize(ci + 1, BTreeMap::new());
+                }
+                if let Some(c) = self.closing.get_mut(ci) {
+                    c.entry(close_at).or_default().push((key, group));
+                }
+            }
+            let pos = window.iter().rposition(|o| o.t <= t).map_or(0, |p| p + 1);
+            window.insert(pos, obs);
+            if window.len() > MAX_WINDOW_EVENTS {
+                window.pop_front();
+                self.dropped += 1;
+            }
+            return;
+        }
         let pos = window.iter().rposition(|o| o.t <= t).map_or(0, |p| p + 1);
         window.insert(pos, obs);
         while window
@@ -282,6 +352,27 @@ impl Correlator {
         let Some(value) = evaluate(spec, window, pos) else {
             return;
         };
+        let closed = std::mem::take(window);
+        self.emit(ci, group, key, &closed, value, t, depth, findings);
+    }
+
+    /// Emits the finding of a window whose condition held (`t`: the time
+    /// it was decided) and feeds it to the correlations that refer to it.
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        ci: usize,
+        group: BTreeMap<String, String>,
+        key: String,
+        window: &VecDeque<Obs>,
+        value: f64,
+        t: i64,
+        depth: usize,
+        findings: &mut Vec<CorrelationFinding>,
+    ) {
+        let Some(spec) = self.specs.get(ci) else {
+            return;
+        };
         let start = window.front().map_or(t, |o| o.t);
         let end = window.back().map_or(t, |o| o.t).max(t);
         let evidence: Vec<String> = window
@@ -289,7 +380,6 @@ impl Correlator {
             .take(MAX_EVIDENCE)
             .map(|o| o.id.clone())
             .collect();
-        window.clear();
         let id = finding_id(&spec.rule_id, &key, start);
         let finding = CorrelationFinding {
             finding_id: id.clone(),
@@ -344,6 +434,25 @@ impl Correlator {
             self.push(pi, pgroup, obs, depth + 1, findings);
         }
     }
+}
+
+/// Whether a correlation's condition is decided when its window closes: an
+/// upper bound (`lt`, `lte`, `eq`) on a value that only grows as the
+/// window fills.
+fn at_close(def: &CorrelationDef) -> bool {
+    let grows = matches!(
+        def.kind,
+        CorrelationType::EventCount
+            | CorrelationType::ValueCount
+            | CorrelationType::ValueSum
+            | CorrelationType::Temporal
+            | CorrelationType::TemporalOrdered
+    );
+    grows
+        && def
+            .condition
+            .iter()
+            .any(|(c, _)| matches!(c, Cmp::Lt | Cmp::Lte | Cmp::Eq))
 }
 
 fn alias_field(spec: &CorrSpec, member: usize, group_field: &str) -> String {

@@ -153,9 +153,21 @@ impl Detector {
             // Silence is judged by the wall clock only once the backlog is
             // read, or a catch-up after downtime would look like silence.
             let mut out = if batch.is_empty() {
-                self.loaded
-                    .metric
-                    .tick(jiff::Timestamp::now().as_millisecond())
+                let now = jiff::Timestamp::now().as_millisecond();
+                let mut out = self.loaded.metric.tick(now);
+                // Correlation windows decided at their end (`lt`, `lte`,
+                // `eq`) close by event time; when events stop, by the wall
+                // clock, a grace period after their end for late events.
+                let closed = self.correlator.advance(now - CLOSE_GRACE_MS);
+                if !closed.is_empty() {
+                    dirty = true;
+                }
+                out.extend(
+                    closed
+                        .into_iter()
+                        .map(|c| self.correlation_finding(c, BTreeMap::new())),
+                );
+                out
             } else {
                 Vec::new()
             };
@@ -275,27 +287,39 @@ impl Detector {
             .correlator
             .observe(time_ms, &event_id, &event.0, &matches)
         {
-            let meta = self.loaded.set.rules().find(|r| r.key() == c.rule_id);
-            out.push(Finding {
-                id: c.finding_id,
-                rule_id: c.rule_id,
-                rule_title: c.title,
-                level: c.level.unwrap_or_else(|| "medium".into()),
-                tags: c.tags,
-                description: meta.and_then(|m| m.description.clone()).unwrap_or_default(),
-                group_key: c.group,
-                evidence: c.evidence,
-                first_seen: ms_to_rfc3339(c.window_start_ms),
-                last_seen: ms_to_rfc3339(c.window_end_ms),
-                labels: labels(event),
-                runbook: meta.and_then(runbook),
-                value: Some(c.value),
-            });
+            out.push(self.correlation_finding(c, labels(event)));
         }
         out.extend(self.loaded.metric.observe(event, time_ms));
         out
     }
+
+    fn correlation_finding(
+        &self,
+        c: ward_sigma::CorrelationFinding,
+        labels: BTreeMap<String, String>,
+    ) -> Finding {
+        let meta = self.loaded.set.rules().find(|r| r.key() == c.rule_id);
+        Finding {
+            id: c.finding_id,
+            rule_id: c.rule_id,
+            rule_title: c.title,
+            level: c.level.unwrap_or_else(|| "medium".into()),
+            tags: c.tags,
+            description: meta.and_then(|m| m.description.clone()).unwrap_or_default(),
+            group_key: c.group,
+            evidence: c.evidence,
+            first_seen: ms_to_rfc3339(c.window_start_ms),
+            last_seen: ms_to_rfc3339(c.window_end_ms),
+            labels,
+            runbook: meta.and_then(runbook),
+            value: Some(c.value),
+        }
+    }
 }
+
+/// How long after its end, by the wall clock, a correlation window decided
+/// at close waits for late events when no events arrive.
+const CLOSE_GRACE_MS: i64 = 60_000;
 
 /// Audit events of alerting's own automatic changes (an alert opened or
 /// re-fired by Ward itself) are stored but not detected on: a rule on
