@@ -133,3 +133,50 @@ fn a_brute_force_reaches_the_webhook_and_is_acknowledged() {
         "acknowledgement is stored as an audit event"
     );
 }
+
+#[test]
+fn a_quiet_correlation_window_closes_by_the_wall_clock() {
+    // "Fewer than 3 logins in 10 minutes" is decided when the window is
+    // over; with no later event, `ward serve` closes it by the wall clock.
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(
+        rules.path().join("few.yml"),
+        "title: Login\nid: 0b7f2a51-6c1e-4c55-9d43-1a0f3f6e9b01\nname: login\nlogsource:\n    category: authentication\ndetection:\n    sel:\n        event.action: login\n    condition: sel\nlevel: low\n---\n\
+         title: Fewer logins than usual\nid: 0b7f2a51-6c1e-4c55-9d43-1a0f3f6e9b02\ncorrelation:\n    type: event_count\n    rules: [login]\n    group-by: [user.name]\n    timespan: 10m\n    condition:\n        lt: 3\nlevel: high\n",
+    )
+    .unwrap();
+    let config = format!(
+        "[detect]\nbuiltin_rules = false\nrules = [\"{}\"]\n",
+        rules.path().display()
+    );
+    let w = Ward::start_with(Some(&config), &[]);
+    let two_hours_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
+    let event = serde_json::json!({
+        "@timestamp": two_hours_ago.to_string(),
+        "event": {"category": "authentication", "action": "login", "outcome": "success"},
+        "user": {"name": "zed"},
+        "service": {"name": "api"},
+        "message": "login",
+    });
+    let (status, answer) = w.post(
+        "/api/v1/ingest",
+        "application/x-ndjson",
+        format!("{event}\n"),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = w.cli(&["alerts", "list", "--format", "json"], None);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if text.contains("Fewer logins than usual") {
+            assert!(text.contains("zed"), "{text}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the quiet window was not closed:\n{text}\n{}",
+            w.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
