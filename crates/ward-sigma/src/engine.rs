@@ -491,6 +491,8 @@ fn flatten<'e>(v: &FieldValue<'e>, out: &mut Vec<Text<'e>>) {
 
 /// Slot id -> position in `Eval::values`: a small open-addressing table,
 /// since a plan has thousands of slots and an event reads a few dozen.
+/// Linear probing on a multiplicative hash of the dense ids; hashbrown
+/// (even with that hash) cost 3% more instructions of all matching.
 struct SlotMap {
     /// `(slot + 1) << 32 | position`; 0 is empty.
     table: Vec<u64>,
