@@ -135,20 +135,30 @@ impl Counter {
             other += rest;
             candidates.extend(buckets);
         }
-        let mut all: Vec<(u64, &[u8])> = candidates
-            .iter()
-            .map(|b| (b.count, b.value.as_bytes()))
-            .collect();
-        other += select_top(&mut all, keep);
-        let buckets = all
-            .into_iter()
-            .map(|(count, value)| Bucket {
-                value: String::from_utf8_lossy(value).into_owned(),
-                count,
-            })
-            .collect();
-        Some((buckets, other))
+        let (buckets, rest) = rank(
+            candidates
+                .iter()
+                .map(|b| (b.count, b.value.as_bytes()))
+                .collect(),
+            keep,
+        );
+        Some((buckets, other + rest))
     }
+}
+
+/// The first `keep` (count, value) pairs as buckets, and the total count
+/// of the others.
+fn rank(mut all: Vec<(u64, &[u8])>, keep: usize) -> (Vec<Bucket>, u64) {
+    let other = select_top(&mut all, keep);
+    let buckets = all
+        .into_iter()
+        .map(|(count, value)| Bucket {
+            // Keys were `&str` when added (module invariant).
+            value: String::from_utf8_lossy(value).into_owned(),
+            count,
+        })
+        .collect();
+    (buckets, other)
 }
 
 /// Merges one partition of every worker into the largest and ranks it.
@@ -162,17 +172,10 @@ fn merge_and_rank(mut parts: Vec<Part>, keep: usize) -> (Vec<Bucket>, u64) {
             base.add(e.hash, p.key(e), e.count);
         }
     }
-    let mut all: Vec<(u64, &[u8])> = base.table.iter().map(|e| (e.count, base.key(e))).collect();
-    let other = select_top(&mut all, keep);
-    let buckets = all
-        .into_iter()
-        .map(|(count, value)| Bucket {
-            // Keys were `&str` when added (module invariant).
-            value: String::from_utf8_lossy(value).into_owned(),
-            count,
-        })
-        .collect();
-    (buckets, other)
+    rank(
+        base.table.iter().map(|e| (e.count, base.key(e))).collect(),
+        keep,
+    )
 }
 
 #[cfg(test)]
