@@ -6,8 +6,8 @@
 //! only rules of the logsources recognised in the event run. Without
 //! pipelines, field names are used as written and every rule runs.
 //!
-//! Invariants: a field is looked up and lowercased at most once per event
-//! (slot cache); rules are skipped by the literal prefilter
+//! Invariants: a field is resolved (one trie walk over a JSON event, see
+//! [`crate::resolve`]) and lowercased at most once per event; rules are skipped by the literal prefilter
 //! ([`crate::prefilter`]) only when they provably cannot match.
 
 use std::borrow::Cow;

@@ -7,10 +7,12 @@
 //! Image"). `and` picks the most selective side, `or` needs every side to
 //! have a trigger, `not` has none. Rules without a trigger always run.
 //!
-//! Per event, each field used by a trigger is read once, lowercased, and
-//! scanned: first by a `LeftmostFirst` automaton (`is_match`, which has the
-//! fast SIMD prefilter) to reject the common case, then by an overlapping
-//! `Standard` automaton that reports every literal with its position.
+//! Per event, each field used by a trigger is read once and scanned (raw
+//! when ASCII, else lowercased) by an overlapping `Standard` automaton that
+//! reports every literal with its position; for up to 100 needles a
+//! `LeftmostFirst` DFA's `is_match` first rejects the common no-hit case.
+//! Keyword literals are scanned over all strings of the event, joined and
+//! lowercased, by a scanner narrowed to the rules of the event's logsources.
 //! Invariant: the prefilter never drops a rule that could match (it is only
 //! a necessary condition); candidates keep rule order.
 
