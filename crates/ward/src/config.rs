@@ -51,6 +51,13 @@ pub struct ServerConfig {
     pub http_addr: String,
     /// The URL people use to reach this Ward, for links in notifications.
     pub public_url: Option<String>,
+    /// Ingest workers (redact, enrich, append) sharing the store's group
+    /// commit; 0 derives it from the cores (4 per core, at least 4).
+    pub ingest_workers: usize,
+    /// Longest a graceful stop (SIGTERM, SIGINT) waits for in-flight
+    /// batches, detection and the notification outbox, e.g. "10s". A second
+    /// signal stops at once.
+    pub drain_timeout: String,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +66,8 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("./ward-data"),
             http_addr: "127.0.0.1:8080".into(),
             public_url: None,
+            ingest_workers: 0,
+            drain_timeout: "10s".into(),
         }
     }
 }
@@ -343,6 +352,10 @@ pub struct Config {
     pub group_commit_max_wait: Duration,
     pub checkpoint_interval: Duration,
     pub retention_interval: Duration,
+    /// Ingest workers, derived from the cores when not configured.
+    pub ingest_workers: usize,
+    /// How long a graceful stop may take.
+    pub drain_timeout: Duration,
     /// Token from `WARD_INGEST_TOKEN`, accepted for the default source and tenant.
     pub env_token: Option<Secret<String>>,
     /// Webhook from `WARD_ALERT_WEBHOOK_URL` or `--alert-webhook`.
@@ -421,6 +434,7 @@ impl RawConfig {
         );
         let checkpoint_interval = dur("store.checkpoint_interval", &self.store.checkpoint_interval);
         let retention_interval = dur("retention.interval", &self.retention.interval);
+        let drain_timeout = dur("server.drain_timeout", &self.server.drain_timeout);
         let mut bad = |key: &str, value: &str, fix: &str| {
             problems.push(Problem {
                 key: key.into(),
@@ -433,6 +447,13 @@ impl RawConfig {
                 "store.segment_max_bytes",
                 &self.store.segment_max_bytes.to_string(),
                 "use at least 65536 bytes",
+            );
+        }
+        if self.server.ingest_workers > 1024 {
+            bad(
+                "server.ingest_workers",
+                &self.server.ingest_workers.to_string(),
+                "use 0 (derived from the cores) or at most 1024",
             );
         }
         let l = &self.limits;
@@ -580,11 +601,22 @@ impl RawConfig {
             group_commit_max_wait,
             checkpoint_interval,
             retention_interval,
+            ingest_workers: match self.server.ingest_workers {
+                0 => default_ingest_workers(),
+                n => n,
+            },
+            drain_timeout,
             env_token,
             alert_webhook,
             raw: self,
         })
     }
+}
+
+/// Ingest workers when `server.ingest_workers` is 0: four per core, so that
+/// several batches share each fsync of the group commit.
+pub fn default_ingest_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from) * 4
 }
 
 /// The fully commented example configuration printed by `ward config example`.
