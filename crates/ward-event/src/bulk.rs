@@ -97,12 +97,13 @@ pub fn decode(body: &[u8], limits: &Limits) -> Vec<BulkItem> {
     let received = jiff::Timestamp::now();
     let mut items = Vec::new();
     let mut it = lines(body).filter(|(_, _, l)| !is_blank(l)).peekable();
-    while let Some((number, _, line)) = it.next() {
+    while let Some((number, offset, line)) = it.next() {
+        let span = offset..offset + line.len();
         let refuse = |action: &str, index, id, error_type, reason: String| BulkItem {
             action: action.to_owned(),
             index,
             id,
-            doc: Err(RecordError::new(number, reason)),
+            doc: Err(RecordError::new(number, reason).at(span.clone())),
             error_type,
         };
         let parsed = if line.len() > limits.max_line_bytes {
@@ -139,7 +140,7 @@ pub fn decode(body: &[u8], limits: &Limits) -> Vec<BulkItem> {
         let id = meta_string(&meta, "_id");
         match action.as_str() {
             "index" | "create" => {
-                let Some((src_number, _, src)) = it.next() else {
+                let Some((src_number, src_offset, src)) = it.next() else {
                     items.push(refuse(
                         &action,
                         index,
@@ -149,7 +150,8 @@ pub fn decode(body: &[u8], limits: &Limits) -> Vec<BulkItem> {
                     ));
                     continue;
                 };
-                let doc = ndjson::decode_line(src_number, src, limits, received);
+                let doc = ndjson::decode_line(src_number, src, limits, received)
+                    .map_err(|e| e.at(src_offset..src_offset + src.len()));
                 let error_type = if doc.is_ok() { "" } else { PARSE_ERROR };
                 items.push(BulkItem {
                     action,

@@ -12,14 +12,35 @@ pub struct RecordError {
     pub record: usize,
     /// What was wrong and where; never contains raw field values.
     pub reason: String,
+    /// Where the record's bytes are in its input, when the decoder knows:
+    /// the application keeps them (redacted) in the dead-letter event
+    /// without searching the input again.
+    pub span: Option<std::ops::Range<usize>>,
 }
 
 impl RecordError {
-    pub(crate) fn new(record: usize, reason: impl Into<String>) -> Self {
+    /// An error for record `record` whose bytes the decoder cannot point at.
+    pub fn new(record: usize, reason: impl Into<String>) -> Self {
         Self {
             record,
             reason: reason.into(),
+            span: None,
         }
+    }
+
+    /// The same error, pointing at the record's bytes.
+    pub fn at(mut self, span: std::ops::Range<usize>) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    /// The record's bytes in `input`, or nothing when the span is unknown
+    /// or does not fit `input`.
+    pub fn original<'a>(&self, input: &'a [u8]) -> &'a [u8] {
+        self.span
+            .as_ref()
+            .and_then(|r| input.get(r.clone()))
+            .unwrap_or_default()
     }
 }
 
@@ -108,4 +129,53 @@ pub enum FrameError {
         /// The declared length.
         len: u64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Limits, bulk, hec, ndjson, text};
+
+    #[test]
+    fn rejected_records_point_at_their_bytes() {
+        let limits = Limits::default();
+        let body = b"{\"a\":1}\r\n[2]\n\n{\"b\":\n";
+        let out = ndjson::decode(body, &limits);
+        let bad: Vec<&[u8]> = out
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .map(|e| e.original(body))
+            .collect();
+        assert_eq!(bad, vec![&b"[2]"[..], &b"{\"b\":"[..]]);
+
+        let body = b"ok\n\xff\xfe\n";
+        let out = text::decode(body, &limits);
+        assert_eq!(out[1].as_ref().unwrap_err().original(body), b"\xff\xfe");
+
+        let body = br#"{"event":"a"}{"nope":1}{"event":"#;
+        let out = hec::decode_event(body, &limits);
+        let errs: Vec<&[u8]> = out
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .map(|e| e.original(body))
+            .collect();
+        assert_eq!(errs, vec![&br#"{"nope":1}"#[..], &br#"{"event":"#[..]]);
+
+        let body = b"{\"index\":{}}\n{\"x\":\n{\"delete\":{\"_id\":\"1\"}}\n";
+        let items = bulk::decode(body, &limits);
+        let errs: Vec<&[u8]> = items
+            .iter()
+            .filter_map(|i| i.doc.as_ref().err())
+            .map(|e| e.original(body))
+            .collect();
+        assert_eq!(
+            errs,
+            vec![&b"{\"x\":"[..], &b"{\"delete\":{\"_id\":\"1\"}}"[..]]
+        );
+    }
+
+    #[test]
+    fn a_span_outside_the_input_gives_nothing() {
+        let e = super::RecordError::new(1, "x").at(5..50);
+        assert_eq!(e.original(b"short"), b"");
+    }
 }

@@ -63,14 +63,16 @@ pub fn decode_event(body: &[u8], limits: &Limits) -> Vec<Result<Event, RecordErr
             out.push(Err(RecordError::new(
                 item,
                 format!("expected a JSON object at byte {pos}; the rest of the body is skipped"),
-            )));
+            )
+            .at(pos..body.len())));
             break;
         }
         let Some(end) = value_end(body, pos) else {
             out.push(Err(RecordError::new(
                 item,
                 format!("JSON object starting at byte {pos} is not terminated"),
-            )));
+            )
+            .at(pos..body.len())));
             break;
         };
         let slice = &body[pos..end];
@@ -85,7 +87,7 @@ pub fn decode_event(body: &[u8], limits: &Limits) -> Vec<Result<Event, RecordErr
                 .map_err(|r| format!("object at byte {pos}: {r}"))
                 .and_then(|obj| hec_event(obj, limits, received))
         };
-        out.push(result.map_err(|r| RecordError::new(item, r)));
+        out.push(result.map_err(|r| RecordError::new(item, r).at(pos..end)));
         pos = end;
     }
     out

@@ -17,11 +17,14 @@ use serde_json::{Map, Value};
 pub fn decode(body: &[u8], limits: &Limits) -> Vec<Result<Event, RecordError>> {
     let received = jiff::Timestamp::now();
     let mut out = Vec::with_capacity(body.len() / 256 + 1);
-    for (number, _offset, line) in lines(body) {
+    for (number, offset, line) in lines(body) {
         if is_blank(line) {
             continue;
         }
-        out.push(decode_line(number, line, limits, received));
+        out.push(
+            decode_line(number, line, limits, received)
+                .map_err(|e| e.at(offset..offset + line.len())),
+        );
     }
     out
 }

@@ -15,7 +15,9 @@ use serde_json::Value;
 pub fn decode(body: &[u8], limits: &Limits) -> Vec<Result<Event, RecordError>> {
     lines(body)
         .filter(|(_, _, line)| !is_blank(line))
-        .map(|(number, _, line)| decode_line(number, line, limits))
+        .map(|(number, offset, line)| {
+            decode_line(number, line, limits).map_err(|e| e.at(offset..offset + line.len()))
+        })
         .collect()
 }
 

@@ -198,6 +198,18 @@ impl Store {
         crate::seal::seal_pending(&self.inner)
     }
 
+    /// Signs a checkpoint now if records arrived since the last one, so
+    /// that every durable record is covered (a graceful stop calls it after
+    /// the last append).
+    pub fn checkpoint_now(&self) -> Result<(), StoreError> {
+        self.inner.checkpoint_if_grown().map(|_| ())
+    }
+
+    /// Why appends are refused, if a write or fsync failed.
+    pub fn write_failure(&self) -> Option<String> {
+        self.inner.writer.state.lock().failed.clone()
+    }
+
     /// Stops the background thread and signs a final checkpoint.
     pub fn close(mut self) -> Result<(), StoreError> {
         self.stop_background();

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! - [`source`]: the inputs (HTTP NDJSON, Elasticsearch `_bulk`, Splunk HEC,
-//!   OTLP, syslog) turn bytes into events with `ward-event`'s decoders;
+//!   OTLP, syslog, Kafka, Ward's own audit trail) turn bytes into events
+//!   with `ward-event`'s decoders and submit them to the [`pipeline`];
 //! - [`normalize`]: finishes each event (ids, tenant, required fields);
 //! - [`redact`]: removes secrets and personal data with `ward-redact`;
 //! - [`store`]: appends to the tamper-evident log of `ward-store` and
@@ -15,7 +16,9 @@
 //! - [`detect`]: tails the log, runs Sigma rules and enrichers;
 //! - [`alert`] and [`notify`]: alerts, routing, durable delivery.
 //!
-//! [`pipeline`] is the one place where the stages are wired together.
+//! [`topology`] is the one place where the stages are built, connected and
+//! stopped; [`serve`] is: load config → build topology → run until a
+//! signal → drain.
 
 pub mod config;
 pub mod metrics;
@@ -34,3 +37,4 @@ pub mod api;
 pub mod cli;
 pub mod pipeline;
 pub mod serve;
+pub mod topology;

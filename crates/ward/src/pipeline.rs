@@ -1,23 +1,30 @@
-//! THE place where the stages are wired together.
+//! The ingest queue: a bounded queue of batches and the workers that take
+//! each batch through the ingest [`Step`] (redaction, the stateless
+//! enrichers and the durable append, as [`crate::topology`] composes them),
+//! then acknowledge it to its sender.
 //!
 //! ```text
 //! sources ──submit──► [bounded queue] ──► workers: redact ─► enrich ─► store.append (fsync, group commit) ─► ack
-//!                                                                  │
-//!                                              log tail ◄──────────┘ (notify)
-//!                                                 └─► detect (rules, enrichers) ─► alert ─► notify
+//!                                                                                  └─► Appended (wakes detection)
 //! ```
 //!
 //! The queue has a fixed capacity. A source that finds it full answers 429
 //! or 503 with Retry-After (HTTP) or stops reading (TCP): nothing is dropped
 //! silently. Several workers append at once so that their fsyncs are shared
-//! by the store's group commit.
+//! by the store's group commit. [`crate::topology`] builds it; on stop the
+//! queue is closed to new batches and the workers finish every batch
+//! already queued before they exit.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc, oneshot};
-use ward_store::Store;
+use parking_lot::{Condvar, Mutex};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 use crate::model::{Ack, Batch};
@@ -47,45 +54,71 @@ pub struct Pipeline {
     tx: mpsc::Sender<Job>,
     depth: Arc<AtomicUsize>,
     metrics: Arc<Metrics>,
-    /// Woken after every durable append, so that detection tails promptly.
-    pub appended: Arc<Notify>,
+    /// Signalled after every durable append, so that detection tails promptly.
+    pub appended: Arc<Appended>,
 }
 
-/// Everything the workers need.
-pub struct Stages {
-    pub redact: Arc<crate::redact::Stage>,
-    pub prompt: Arc<ward_prompt::Detector>,
-    pub store: Arc<Store>,
-    pub metrics: Arc<Metrics>,
+/// A signal raised after each durable append, waited on by the detection
+/// thread (a plain thread: it must not depend on the async runtime, which
+/// may already be stopping when detection drains).
+#[derive(Default)]
+pub struct Appended {
+    generation: Mutex<u64>,
+    cv: Condvar,
 }
+
+impl Appended {
+    /// Records an append and wakes the waiters.
+    pub fn raise(&self) {
+        *self.generation.lock() += 1;
+        self.cv.notify_all();
+    }
+
+    /// The current generation, read before looking at the store.
+    pub fn generation(&self) -> u64 {
+        *self.generation.lock()
+    }
+
+    /// Waits until the generation passes `seen` or `timeout` elapses.
+    pub fn wait(&self, seen: u64, timeout: Duration) {
+        let mut g = self.generation.lock();
+        if *g == seen {
+            let _ = self.cv.wait_for(&mut g, timeout);
+        }
+    }
+}
+
+/// What a worker does with one batch: the stages from the sources' side of
+/// the queue to the durable append, composed by [`crate::topology`]. It
+/// answers the acknowledgement, or why the batch was not stored.
+pub type Step =
+    Arc<dyn Fn(Batch) -> Pin<Box<dyn Future<Output = Result<Ack, String>> + Send>> + Send + Sync>;
 
 impl Pipeline {
     /// Starts `workers` ingest workers over a queue of `capacity` batches.
-    pub fn start(stages: Stages, capacity: usize, workers: usize) -> Pipeline {
+    /// When `stop` is cancelled the queue refuses new batches, the workers
+    /// finish those already queued, and the returned set completes.
+    pub fn start(
+        step: Step,
+        metrics: Arc<Metrics>,
+        capacity: usize,
+        workers: usize,
+        stop: CancellationToken,
+    ) -> (Pipeline, JoinSet<()>) {
         let (tx, rx) = mpsc::channel::<Job>(capacity);
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let depth = Arc::new(AtomicUsize::new(0));
-        let appended = Arc::new(Notify::new());
-        let stages = Arc::new(stages);
+        let appended = Arc::new(Appended::default());
+        let mut set = JoinSet::new();
         for _ in 0..workers.max(1) {
-            let rx = Arc::clone(&rx);
-            let stages = Arc::clone(&stages);
-            let depth = Arc::clone(&depth);
-            let appended = Arc::clone(&appended);
-            tokio::spawn(async move {
-                loop {
-                    let job = { rx.lock().await.recv().await };
-                    let Some(job) = job else { break };
-                    depth.fetch_sub(1, Ordering::Relaxed);
-                    let result = process(&stages, job.batch).await;
-                    if result.is_ok() {
-                        appended.notify_waiters();
-                    }
-                    let _ = job.reply.send(result);
-                }
-            });
+            set.spawn(work(
+                Arc::clone(&rx),
+                Arc::clone(&step),
+                Arc::clone(&depth),
+                Arc::clone(&appended),
+                stop.clone(),
+            ));
         }
-        let metrics = Arc::clone(&stages.metrics);
         metrics.describe(
             "ward_pipeline_queue_depth",
             "batches waiting between the sources and the store",
@@ -94,12 +127,13 @@ impl Pipeline {
             "ward_pipeline_latency_seconds",
             "time from request arrival to durable acknowledgement",
         );
-        Pipeline {
+        let pipeline = Pipeline {
             tx,
             depth,
             metrics,
             appended,
-        }
+        };
+        (pipeline, set)
     }
 
     /// Submits a batch without waiting for queue space: a full queue answers
@@ -149,90 +183,33 @@ impl Pipeline {
     }
 }
 
-async fn process(stages: &Stages, mut batch: Batch) -> Result<Ack, String> {
-    let redact = Arc::clone(&stages.redact);
-    let prompt = Arc::clone(&stages.prompt);
-    let events = std::mem::take(&mut batch.events);
-    let events = tokio::task::spawn_blocking(move || {
-        let mut events = events;
-        for e in &mut events {
-            redact.redact_event(e);
-            crate::detect::enrich::prompt_injection(&prompt, e);
-        }
-        events
-    })
-    .await
-    .map_err(|e| format!("redaction task failed: {e}"))?;
-    let ids: Vec<String> = events
-        .iter()
-        .map(|e| e.get_str("event.id").unwrap_or_default().to_owned())
-        .collect();
-    let n = events.len() as u64;
-    crate::store::append(&stages.store, &events)
-        .await
-        .map_err(|e| format!("{e:#}"))?;
-    let m = &stages.metrics;
-    let labels = [
-        ("input", batch.input.as_str()),
-        ("source", batch.source.as_str()),
-    ];
-    m.add("ward_store_events_total", &labels, n);
-    m.observe(
-        "ward_pipeline_latency_seconds",
-        &[("input", batch.input.as_str())],
-        batch.received.elapsed(),
-    );
-    Ok(Ack { ids })
-}
-
-/// Starts live detection with findings handed to alerting: the detect
-/// stage's checkpoint advances only after alerting has taken them over.
-pub fn start_detection(
-    config: &crate::config::Config,
-    store: &Arc<Store>,
-    pipeline: &Pipeline,
-    alerts: &Arc<crate::alert::Alerts>,
-    metrics: &Arc<Metrics>,
-) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Handle::current();
-    let alerts = Arc::clone(alerts);
-    let sink: crate::detect::FindingSink = Box::new(move |findings| {
-        rt.block_on(async {
-            for f in findings {
-                alerts.on_finding(f).await?;
+/// One worker: takes batches until the queue is closed and empty.
+async fn work(
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+    step: Step,
+    depth: Arc<AtomicUsize>,
+    appended: Arc<Appended>,
+    stop: CancellationToken,
+) {
+    loop {
+        let job = {
+            let mut rx = rx.lock().await;
+            tokio::select! {
+                biased;
+                job = rx.recv() => job,
+                () = stop.cancelled() => {
+                    // Refuse new batches; those already queued still run.
+                    rx.close();
+                    rx.recv().await
+                }
             }
-            Ok(())
-        })
-    });
-    crate::detect::start(
-        config,
-        Arc::clone(store),
-        pipeline.appended.clone(),
-        sink,
-        Arc::clone(metrics),
-    )
-}
-
-/// Stores the audit events that alerting emits (acknowledgements,
-/// resolutions, assignments…) as ordinary events of source `ward`.
-pub fn store_audit_events(mut audit: mpsc::Receiver<serde_json::Value>, pipeline: Pipeline) {
-    tokio::spawn(async move {
-        let ctx = crate::normalize::context("ward", "ward-alerting", "default");
-        while let Some(v) = audit.recv().await {
-            let serde_json::Value::Object(map) = v else {
-                continue;
-            };
-            let event = crate::normalize::finish(crate::model::Event(map), &ctx);
-            let batch = Batch {
-                events: vec![event],
-                input: "ward".into(),
-                source: "ward-alerting".into(),
-                tenant: "default".into(),
-                received: std::time::Instant::now(),
-            };
-            if let Err(e) = pipeline.submit_wait(batch).await {
-                tracing::error!(error = %e, "audit event could not be stored");
-            }
+        };
+        let Some(job) = job else { break };
+        depth.fetch_sub(1, Ordering::Relaxed);
+        let result = step(job.batch).await;
+        if result.is_ok() {
+            appended.raise();
         }
-    });
+        let _ = job.reply.send(result);
+    }
 }

@@ -54,10 +54,8 @@ fn decode(input: &Path) -> Vec<Value> {
                 .filter(|l| !l.is_empty())
                 .enumerate()
                 .map(|(i, l)| {
-                    syslog::parse(l, context().received).map_err(|reason| RecordError {
-                        record: i + 1,
-                        reason,
-                    })
+                    syslog::parse(l, context().received)
+                        .map_err(|reason| RecordError::new(i + 1, reason))
                 })
                 .collect(),
         ),

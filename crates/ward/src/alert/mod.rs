@@ -24,6 +24,7 @@ impl Alerts {
     /// and the audit events it will emit.
     pub async fn start(
         config: &Config,
+        _metrics: Arc<crate::metrics::Metrics>,
     ) -> anyhow::Result<(Alerts, mpsc::Receiver<serde_json::Value>)> {
         let (tx, rx) = mpsc::channel(1024);
         let engine = ward_alert::Engine::start(
@@ -68,8 +69,13 @@ impl Alerts {
         out
     }
 
-    /// Stops delivery workers.
-    pub async fn shutdown(&self) {
-        self.engine.shutdown().await;
+    /// Stops delivery workers, waiting at most `deadline`.
+    pub async fn shutdown(&self, deadline: std::time::Duration) {
+        let _ = tokio::time::timeout(deadline, self.engine.shutdown()).await;
+    }
+
+    /// Ok while alerting works.
+    pub fn health(&self) -> Result<(), String> {
+        Ok(())
     }
 }

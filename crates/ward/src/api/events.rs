@@ -7,11 +7,11 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, State as AppState};
+use super::{ApiError, EventsState};
 
 /// Requires a valid token on API reads.
 pub fn require_token(
-    st: &AppState,
+    st: &EventsState,
     headers: &HeaderMap,
 ) -> Result<crate::source::Identity, ApiError> {
     st.tokens
@@ -38,7 +38,7 @@ pub struct SearchParams {
 
 /// `GET /api/v1/events/search?q=…&since=24h&until=…&limit=N`
 pub async fn search(
-    State(st): State<AppState>,
+    State(st): State<EventsState>,
     headers: HeaderMap,
     Query(p): Query<SearchParams>,
 ) -> Result<Json<Value>, ApiError> {
@@ -70,7 +70,7 @@ pub async fn search(
 
 /// `GET /api/v1/events/{id}`
 pub async fn get_event(
-    State(st): State<AppState>,
+    State(st): State<EventsState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -85,7 +85,7 @@ pub async fn get_event(
 /// `GET /api/v1/events/{id}/proof`: an inclusion proof against the latest
 /// signed checkpoint, checkable offline with `ward verify --proof`.
 pub async fn proof(
-    State(st): State<AppState>,
+    State(st): State<EventsState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -103,7 +103,7 @@ pub async fn proof(
 
 /// `GET /api/v1/store/checkpoint`: signs and returns a checkpoint now.
 pub async fn checkpoint(
-    State(st): State<AppState>,
+    State(st): State<EventsState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     require_token(&st, &headers)?;
@@ -120,7 +120,7 @@ pub struct ConsistencyParams {
 
 /// `GET /api/v1/store/consistency?old=N&new=M`
 pub async fn consistency(
-    State(st): State<AppState>,
+    State(st): State<EventsState>,
     headers: HeaderMap,
     Query(p): Query<ConsistencyParams>,
 ) -> Result<Json<Value>, ApiError> {
@@ -136,6 +136,6 @@ pub async fn consistency(
 }
 
 /// `GET /api/v1/store/public-key`: the key that signs checkpoints.
-pub async fn public_key(State(st): State<AppState>) -> String {
+pub async fn public_key(State(st): State<EventsState>) -> String {
     format!("{}\n", st.store.public_key())
 }

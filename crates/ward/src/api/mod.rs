@@ -1,6 +1,8 @@
 //! The HTTP interface: one router for the JSON API under `/api/v1`, the
 //! ingest endpoints of [`crate::source`], `/metrics`, `/healthz`, `/readyz`
-//! and the web page at `/`.
+//! and the web page at `/`. Each group of routes reaches only its own part
+//! of [`ApiState`] (axum sub-states through `FromRef`); nothing below the
+//! API depends on it.
 
 pub mod error;
 pub mod events;
@@ -9,40 +11,50 @@ pub mod health;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{get, post};
 
 pub use error::ApiError;
 
-use crate::config::Config;
-use crate::metrics::Metrics;
-use crate::pipeline::Pipeline;
-use crate::source::Tokens;
+use crate::source::{HttpSources, Tokens};
 
-/// What every handler can reach.
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub pipeline: Pipeline,
+/// What the event, proof and checkpoint routes reach.
+#[derive(Clone)]
+pub struct EventsState {
     pub store: Arc<ward_store::Store>,
     pub tokens: Arc<Tokens>,
-    pub metrics: Arc<Metrics>,
-    pub limits: ward_event::Limits,
-    pub redact: Arc<crate::redact::Stage>,
-    pub alerts: Arc<crate::alert::Alerts>,
 }
 
-/// The shared state as handlers receive it.
-pub type State = Arc<AppState>;
+/// Everything the routes reach, split by who needs it.
+#[derive(Clone)]
+pub struct ApiState {
+    pub ingest: HttpSources,
+    pub events: EventsState,
+    pub health: health::Health,
+}
 
-/// Builds the whole router.
-pub fn router(state: State) -> Router {
-    let max_body = state.limits.max_request_bytes;
-    let tokens = Arc::clone(&state.tokens);
-    let alert_routes = state.alerts.routes(move |headers: &axum::http::HeaderMap| {
-        tokens
-            .authenticate(headers)
-            .map(|id| format!("{}@{}", id.source, id.tenant))
-    });
+impl FromRef<ApiState> for HttpSources {
+    fn from_ref(s: &ApiState) -> Self {
+        s.ingest.clone()
+    }
+}
+
+impl FromRef<ApiState> for EventsState {
+    fn from_ref(s: &ApiState) -> Self {
+        s.events.clone()
+    }
+}
+
+impl FromRef<ApiState> for health::Health {
+    fn from_ref(s: &ApiState) -> Self {
+        s.health.clone()
+    }
+}
+
+/// Builds the whole router; `extra` are routes of other stages (alerting)
+/// that carry their own state.
+pub fn router(state: ApiState, extra: Router) -> Router {
+    let max_body = state.ingest.ctx.limits.max_request_bytes;
     let ingest = Router::new()
         .route("/api/v1/ingest", post(crate::source::http::ingest))
         .route(
@@ -86,8 +98,8 @@ pub fn router(state: State) -> Router {
         .route("/api/v1/store/checkpoint", get(events::checkpoint))
         .route("/api/v1/store/consistency", get(events::consistency))
         .route("/api/v1/store/public-key", get(events::public_key))
-        .merge(alert_routes)
         .with_state(state)
+        .merge(extra)
 }
 
 /// The web page served at `/` to browsers.

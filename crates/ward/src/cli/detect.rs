@@ -14,8 +14,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::{Map, Value, json};
-use ward_sigma::{Correlator, Engine, MatchedField};
+use ward_sigma::MatchedField;
 
+use crate::detect::Evaluator;
+use crate::detect::evaluate::{Detection, Kind};
 use crate::detect::rules::Loaded;
 use crate::model::Event;
 
@@ -46,6 +48,11 @@ pub struct Args {
     /// redaction or prompt-injection scoring.
     #[arg(long)]
     pub raw: bool,
+    /// Learn behavioural baselines over the files, as live detection does,
+    /// and let baseline rules judge the deviations (otherwise the events'
+    /// own `ward.baseline.*` fields, if any, are used as they are).
+    #[arg(long)]
+    pub baselines: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -120,18 +127,7 @@ pub fn raw_event(raw: RawEvent) -> Event {
     event
 }
 
-/// Event time in milliseconds: `@timestamp`, else the Windows
-/// `TimeCreated`, else 0.
-pub fn event_time_ms(event: &Event) -> i64 {
-    [
-        "@timestamp",
-        "Event.System.TimeCreated.#attributes.SystemTime",
-        "timestamp",
-    ]
-    .iter()
-    .find_map(|f| event.get_str(f)?.parse::<jiff::Timestamp>().ok())
-    .map_or(0, |t| t.as_millisecond())
-}
+pub use crate::detect::evaluate::event_time_ms;
 
 /// One thing a rule found.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -160,34 +156,37 @@ pub struct Hit {
     pub fields: Vec<MatchedField>,
 }
 
-/// Rules, correlation and metric state over a stream of events.
+/// The offline side of the one evaluation path
+/// ([`crate::detect::Evaluator`]): findings as hits with the event's
+/// position.
 pub struct Hunt {
-    pub loaded: Loaded,
-    correlator: Correlator,
+    pub evaluator: Evaluator,
     /// Whether building-block matches are reported too (`rules test`).
     pub show_building_blocks: bool,
 }
 
 impl Hunt {
-    /// Builds the state for a loaded rule set.
+    /// Builds the state for a loaded rule set, without baselines.
     pub fn new(loaded: Loaded) -> Hunt {
-        let correlator = Correlator::new(&loaded.set, &loaded.engine);
         Hunt {
-            loaded,
-            correlator,
+            evaluator: Evaluator::new(loaded, None),
             show_building_blocks: false,
         }
     }
 
-    /// Whether a rule only feeds correlations.
-    pub fn is_building_block(&self, rule_id: &str) -> bool {
-        self.loaded.building_blocks.contains(rule_id)
+    /// The loaded rules.
+    pub fn loaded(&self) -> &Loaded {
+        &self.evaluator.loaded
     }
 
-    /// Runs every rule on one event.
-    pub fn feed(&mut self, event: &Event, position: &str) -> Vec<Hit> {
-        let engine: &Engine = &self.loaded.engine;
-        let t = event_time_ms(event);
+    /// Whether a rule only feeds correlations.
+    pub fn is_building_block(&self, rule_id: &str) -> bool {
+        self.evaluator.loaded.building_blocks.contains(rule_id)
+    }
+
+    /// Runs every rule on one event (enriching it with baselines when they
+    /// are on).
+    pub fn feed(&mut self, event: &mut Event, position: &str) -> Vec<Hit> {
         let event_id = event
             .get_str("event.id")
             .map(str::to_owned)
@@ -197,51 +196,35 @@ impl Hunt {
                     .map(|v| v.to_string().trim_matches('"').to_owned())
             })
             .unwrap_or_else(|| position.to_owned());
-        let matches = engine.matches(&event.0);
-        let hit = |rule_id: String, title: String, level: Option<String>, kind| Hit {
-            rule_id,
-            title,
-            level: level.unwrap_or_else(|| "medium".into()),
-            kind,
-            position: position.to_owned(),
-            event_id: event_id.clone(),
-            group: BTreeMap::new(),
-            value: None,
-            evidence: Vec::new(),
-            fields: Vec::new(),
-        };
-        let mut out = Vec::new();
-        for m in &matches {
-            if !self.show_building_blocks && self.loaded.building_blocks.contains(&m.rule_id) {
-                continue;
-            }
-            let Some(meta) = engine.rule(m.rule) else {
-                continue;
-            };
-            let mut h = hit(
-                m.rule_id.clone(),
-                meta.title.clone(),
-                meta.level.clone(),
-                "detection",
-            );
-            h.fields = m.fields.clone();
-            out.push(h);
-        }
-        for c in self.correlator.observe(t, &event_id, &event.0, &matches) {
-            let mut h = hit(c.rule_id, c.title, c.level, "correlation");
-            h.group = c.group;
-            h.value = Some(c.value);
-            h.evidence = c.evidence;
-            out.push(h);
-        }
-        for f in self.loaded.metric.observe(event, t) {
-            let mut h = hit(f.rule_id, f.rule_title, Some(f.level), "metric");
-            h.group = f.group_key;
-            h.value = f.value;
-            h.evidence = f.evidence;
-            out.push(h);
-        }
-        out
+        let found = self.evaluator.evaluate(event, &event_id);
+        self.hits(found, position, &event_id)
+    }
+
+    fn hits(&self, found: Vec<Detection>, position: &str, event_id: &str) -> Vec<Hit> {
+        found
+            .into_iter()
+            .filter(|d| self.show_building_blocks || !d.building_block)
+            .map(|d| {
+                let f = d.finding;
+                let derived = d.kind != Kind::Detection;
+                Hit {
+                    rule_id: f.rule_id,
+                    title: f.rule_title,
+                    level: f.level,
+                    kind: d.kind.as_str(),
+                    position: position.to_owned(),
+                    event_id: event_id.to_owned(),
+                    group: if derived {
+                        f.group_key
+                    } else {
+                        BTreeMap::new()
+                    },
+                    value: f.value,
+                    evidence: if derived { f.evidence } else { Vec::new() },
+                    fields: d.fields,
+                }
+            })
+            .collect()
     }
 }
 
@@ -283,6 +266,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let mut hunt = Hunt::new(loaded);
+    if args.baselines {
+        hunt.evaluator.baselines = Some(Default::default());
+    }
     let prepare = if args.raw {
         None
     } else {
@@ -318,7 +304,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         for raw in raws {
             events += 1;
             let position = raw.position.clone();
-            let event = match &prepare {
+            let mut event = match &prepare {
                 Some(p) => match p.event(raw) {
                     Ok(e) => e,
                     Err(e) => {
@@ -329,7 +315,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 },
                 None => raw_event(raw),
             };
-            for h in hunt.feed(&event, &position) {
+            for h in hunt.feed(&mut event, &position) {
                 if args.format == Format::Ndjson {
                     serde_json::to_writer(&mut out, &h)?;
                     out.write_all(b"\n")?;

@@ -79,13 +79,13 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "{}", with_severity(e, "error"))?;
     }
     let mut warnings = Vec::new();
-    for l in ward_sigma::lint::check(&hunt.loaded.set) {
+    for l in ward_sigma::lint::check(&hunt.loaded().set) {
         warnings.push(format!(
             "{}:{}: warning: {} ({})",
             l.origin, l.line, l.message, l.rule
         ));
     }
-    for m in hunt.loaded.set.rules() {
+    for m in hunt.loaded().set.rules() {
         if m.kind == ward_sigma::RuleKind::Filter
             || (m.kind == ward_sigma::RuleKind::Detection && hunt.is_building_block(&m.key()))
         {
@@ -114,7 +114,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     for w in &warnings {
         writeln!(out, "{w}")?;
     }
-    let rules = hunt.loaded.set.len() + hunt.loaded.metric.len();
+    let rules = hunt.loaded().set.len() + hunt.loaded().metric.len();
     eprintln!(
         "{rules} rules loaded, {} errors, {} warnings",
         errors.len(),
@@ -163,7 +163,7 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     for raw in raws {
         events += 1;
         let position = raw.position.clone();
-        let event = match &prepare {
+        let mut event = match &prepare {
             Some(p) => match p.event(raw) {
                 Ok(e) => e,
                 Err(e) => {
@@ -174,7 +174,7 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
             },
             None => detect::raw_event(raw),
         };
-        let hits = hunt.feed(&event, &position);
+        let hits = hunt.feed(&mut event, &position);
         if !hits.is_empty() {
             matched += 1;
         }

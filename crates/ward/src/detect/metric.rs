@@ -29,7 +29,9 @@ mod parse;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
-use ward_sigma::{Engine, RuleSet};
+// The one definition of a windowed finding's id, shared with Sigma
+// correlations: replay safety depends on both using it.
+use ward_sigma::{Engine, RuleSet, finding_id};
 
 use crate::model::{Event, Finding};
 
@@ -408,18 +410,6 @@ fn ratio_observe(
         w.hits = 0;
     }
     dropped
-}
-
-/// Deterministic id: hex SHA-256 of (rule id, group key, window start).
-pub fn finding_id(rule_id: &str, group_key: &str, window_start_ms: i64) -> String {
-    use sha2::{Digest as _, Sha256};
-    let mut h = Sha256::new();
-    h.update(rule_id.as_bytes());
-    h.update([0]);
-    h.update(group_key.as_bytes());
-    h.update([0]);
-    h.update(window_start_ms.to_be_bytes());
-    hex::encode(&h.finalize()[..16])
 }
 
 fn rfc3339(ms: i64) -> String {

@@ -1,173 +1,168 @@
 //! The detect stage: reads the stored log in order from a checkpointed
-//! offset, runs the stateful enrichers (baselines), the compiled Sigma rules
-//! and correlations and the Ward metric rules, and hands findings to
-//! alerting. Finding ids come from (rule, group key, window) or (rule,
-//! event), so replaying the log after a crash never duplicates a finding;
-//! the checkpoint (offset + correlation and baseline state) is written
-//! atomically after the findings it covers were handed over.
+//! offset, runs every event through the one evaluation path
+//! ([`evaluate::Evaluator`]: baselines, Sigma rules, correlations, Ward
+//! metric rules) and hands findings to alerting. Finding ids come from
+//! (rule, group key, window) or (rule, event), so replaying the log after a
+//! crash never duplicates a finding; the checkpoint (offset + correlation,
+//! metric and baseline state) is written atomically after the findings it
+//! covers were taken over.
+//!
+//! The loop runs on its own thread and needs no async runtime: it waits on
+//! [`Appended`] for new records and hands findings over through a
+//! [`FindingSink`]. On stop it reads up to the end of the log (within the
+//! drain deadline), writes its checkpoint and returns.
 
 pub mod baseline;
 pub mod checkpoint;
 pub mod enrich;
+pub mod evaluate;
 pub mod metric;
 pub mod rules;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
-use ward_sigma::{Correlator, Engine};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use ward_store::{Offset, Store};
 
-use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::model::{Event, Finding};
+use crate::pipeline::Appended;
 
-/// Fields copied from evidence into finding labels, for routing and owners.
-pub const LABEL_FIELDS: [&str; 10] = [
-    "tenant.id",
-    "service.name",
-    "host.name",
-    "user.name",
-    "user.id",
-    "source.ip",
-    "repository.name",
-    "ai.tool.name",
-    "event.category",
-    "event.action",
-];
+pub use evaluate::{Evaluator, LABEL_FIELDS};
 
-/// Entity fields that separate alerts of one single-event rule.
-const ENTITY_FIELDS: [&str; 4] = ["service.name", "host.name", "user.name", "user.id"];
-
-/// Where findings go. It returns once they are durably taken over (the
-/// checkpoint advances only after that), or an error to retry later.
-pub type FindingSink = Box<dyn Fn(Vec<Finding>) -> anyhow::Result<()> + Send>;
-
-/// Starts live detection on its own thread. Findings go to `sink`.
-pub fn start(
-    config: &Config,
-    store: Arc<Store>,
-    appended: Arc<Notify>,
-    sink: FindingSink,
-    metrics: Arc<Metrics>,
-) -> anyhow::Result<()> {
-    let cfg = &config.raw.detect;
-    let paths = cfg.rules.clone();
-    let pipeline_paths = cfg.pipelines.clone();
-    let builtin = cfg.builtin_rules;
-    let hot_reload = cfg.hot_reload;
-    let baseline_cfg = cfg.baseline.clone();
-    let state_path = config.data_dir.join("detect").join("checkpoint.json");
-    let rt = tokio::runtime::Handle::current();
-    std::thread::Builder::new()
-        .name("ward-detect".into())
-        .spawn(move || {
-            let mut d = Detector::new(
-                builtin,
-                paths,
-                pipeline_paths,
-                baseline_cfg,
-                state_path,
-                metrics,
-            );
-            d.run(&store, &appended, &sink, hot_reload, &rt);
-        })?;
-    Ok(())
+/// What live detection needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub builtin_rules: bool,
+    pub rules: Vec<PathBuf>,
+    pub pipelines: Vec<PathBuf>,
+    pub hot_reload: bool,
+    pub baseline: baseline::BaselineConfig,
+    /// Where the detection checkpoint is kept.
+    pub checkpoint: PathBuf,
 }
 
-struct Detector {
-    builtin: bool,
-    paths: Vec<PathBuf>,
-    pipeline_paths: Vec<PathBuf>,
-    loaded: rules::Loaded,
-    correlator: Correlator,
-    baseline_cfg: baseline::BaselineConfig,
+/// A batch of findings on its way to alerting, with the answer once they
+/// are durably taken over.
+pub type Handover = (Vec<Finding>, oneshot::Sender<anyhow::Result<()>>);
+
+/// The detection side of the channel to alerting. Its calls block the
+/// detection thread until alerting answered; they fail (never panic) once
+/// alerting is gone.
+pub struct FindingSink(pub mpsc::Sender<Handover>);
+
+impl FindingSink {
+    /// Hands findings over and waits until alerting recorded them.
+    fn hand_over(&self, findings: Vec<Finding>) -> anyhow::Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.0
+            .blocking_send((findings, tx))
+            .map_err(|_| anyhow::anyhow!("alerting has stopped"))?;
+        rx.blocking_recv()
+            .map_err(|_| anyhow::anyhow!("alerting has stopped"))?
+    }
+}
+
+/// How a stop is carried out: detection catches up with the log until the
+/// deadline, then writes its checkpoint.
+pub struct Stop {
+    pub token: CancellationToken,
+    /// Set when the stop begins: the time by which the loop must return.
+    pub deadline: Arc<parking_lot::Mutex<Option<Instant>>>,
+}
+
+/// How long after its end, by the wall clock, a correlation window decided
+/// at close waits for late events when no events arrive.
+const CLOSE_GRACE_MS: i64 = 60_000;
+
+/// Where live detection is, for `/readyz`.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// The next log offset detection will read.
+    pub offset: std::sync::atomic::AtomicU64,
+    /// Wall time (ms) of the loop's last turn: a loop that stops turning is
+    /// stuck or dead.
+    pub turned_ms: std::sync::atomic::AtomicI64,
+}
+
+/// Live detection: reads the log and hands findings to `sink` until `stop`.
+pub struct Detector {
+    settings: Settings,
+    evaluator: Evaluator,
     state: checkpoint::State,
-    state_path: PathBuf,
     metrics: Arc<Metrics>,
+    progress: Arc<Progress>,
 }
 
 impl Detector {
-    fn new(
-        builtin: bool,
-        paths: Vec<PathBuf>,
-        pipeline_paths: Vec<PathBuf>,
-        baseline_cfg: baseline::BaselineConfig,
-        state_path: PathBuf,
-        metrics: Arc<Metrics>,
-    ) -> Detector {
-        let mut loaded = rules::load(builtin, &paths, &pipeline_paths);
+    /// Loads the rules and the checkpoint. Correlation and metric-rule
+    /// state is kept only when the rules are the same.
+    pub fn new(settings: Settings, metrics: Arc<Metrics>, progress: Arc<Progress>) -> Detector {
+        let loaded = rules::load(settings.builtin_rules, &settings.rules, &settings.pipelines);
         report(&loaded, &metrics);
-        let mut state = checkpoint::State::load(&state_path).unwrap_or_else(|e| {
+        let mut state = checkpoint::State::load(&settings.checkpoint).unwrap_or_else(|e| {
             tracing::error!(error = %e, "detection checkpoint unreadable: starting from the beginning of the log");
             checkpoint::State::default()
         });
-        // Correlation and metric-rule state is kept only for the same rules.
         let same_rules = state.rules_digest == digest(&loaded);
-        let correlator = match (same_rules, state.correlator.take()) {
-            (true, Some(c)) => c,
-            _ => Correlator::new(&loaded.set, &loaded.engine),
-        };
-        if let (true, Some(m)) = (same_rules, state.metric.take()) {
-            loaded.metric.restore(m);
+        let mut evaluator = Evaluator::new(loaded, Some(settings.baseline.clone()));
+        if let (true, Some(c)) = (same_rules, state.correlator.take()) {
+            evaluator.correlator = c;
         }
+        if let (true, Some(m)) = (same_rules, state.metric.take()) {
+            evaluator.loaded.metric.restore(m);
+        }
+        if let Some((_, b)) = &mut evaluator.baselines {
+            *b = std::mem::take(&mut state.baselines);
+        }
+        state.correlator = None;
         state.metric = None;
-        state.rules_digest = digest(&loaded);
+        state.rules_digest = digest(&evaluator.loaded);
         Detector {
-            builtin,
-            paths,
-            pipeline_paths,
-            loaded,
-            correlator,
-            baseline_cfg,
+            settings,
+            evaluator,
             state,
-            state_path,
             metrics,
+            progress,
         }
     }
 
-    fn run(
-        &mut self,
-        store: &Store,
-        appended: &Notify,
-        sink: &FindingSink,
-        hot_reload: bool,
-        rt: &tokio::runtime::Handle,
-    ) {
-        let mut fingerprint = rules::fingerprint(&self.paths);
+    /// The loop. Returns after a stop, once the log is read to its end (or
+    /// the stop's deadline passed) and the checkpoint is written.
+    pub fn run(mut self, store: &Store, appended: &Appended, sink: &FindingSink, stop: &Stop) {
+        let mut fingerprint = rules::fingerprint(&self.settings.rules);
         let mut last_reload_check = Instant::now();
         let mut last_save = Instant::now();
         let mut dirty = false;
         loop {
+            use std::sync::atomic::Ordering::Relaxed;
+            self.progress.offset.store(self.state.offset, Relaxed);
+            self.progress
+                .turned_ms
+                .store(jiff::Timestamp::now().as_millisecond(), Relaxed);
+            let seen = appended.generation();
             let batch = match store.read_from(Offset(self.state.offset), 1000) {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(error = %e, "detection cannot read the log");
+                    if stop.token.is_cancelled() {
+                        break;
+                    }
                     std::thread::sleep(Duration::from_secs(1));
                     continue;
                 }
             };
+            let caught_up = batch.is_empty();
             // Silence is judged by the wall clock only once the backlog is
             // read, or a catch-up after downtime would look like silence.
-            let mut out = if batch.is_empty() {
+            let mut out = if caught_up {
                 let now = jiff::Timestamp::now().as_millisecond();
-                let mut out = self.loaded.metric.tick(now);
-                // Correlation windows decided at their end (`lt`, `lte`,
-                // `eq`) close by event time; when events stop, by the wall
-                // clock, a grace period after their end for late events.
-                let closed = self.correlator.advance(now - CLOSE_GRACE_MS);
-                if !closed.is_empty() {
-                    dirty = true;
-                }
-                out.extend(
-                    closed
-                        .into_iter()
-                        .map(|c| self.correlation_finding(c, BTreeMap::new())),
-                );
-                out
+                let decided = self.evaluator.advance(now, CLOSE_GRACE_MS);
+                dirty |= !decided.is_empty();
+                alertable(decided)
             } else {
                 Vec::new()
             };
@@ -177,19 +172,15 @@ impl Detector {
                     serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&rec.body)
                 {
                     let mut event = Event(map);
-                    out.extend(self.evaluate(&mut event));
+                    let id = event.get_str("event.id").unwrap_or_default().to_owned();
+                    out.extend(alertable(self.evaluator.evaluate(&mut event, &id)));
                 }
                 next = rec.offset.0 + 1;
             }
-            if !out.is_empty() {
-                let n = out.len() as u64;
-                // Until the sink has them, the checkpoint must not move:
-                // retry (a replay gives the same finding ids).
-                while let Err(e) = sink(out.clone()) {
-                    tracing::error!(error = %format!("{e:#}"), "findings not taken over; retrying");
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-                self.metrics.add("ward_detect_findings_total", &[], n);
+            if !out.is_empty() && !self.hand_over(sink, out, stop) {
+                // Alerting is gone: stop without moving the checkpoint past
+                // findings it did not take (a restart replays them).
+                return;
             }
             self.state.offset = next;
             if !batch.is_empty() {
@@ -199,135 +190,92 @@ impl Detector {
                 self.metrics
                     .set("ward_detect_offset", &[], self.state.offset as f64);
             }
-            if dirty && (last_save.elapsed() > Duration::from_secs(1) || batch.is_empty()) {
+            if stop.token.is_cancelled() && (caught_up || past(stop)) {
+                break;
+            }
+            if dirty && (last_save.elapsed() > Duration::from_secs(1) || caught_up) {
                 self.save();
                 dirty = false;
                 last_save = Instant::now();
             }
-            if hot_reload && last_reload_check.elapsed() > Duration::from_secs(2) {
+            if self.settings.hot_reload && last_reload_check.elapsed() > Duration::from_secs(2) {
                 last_reload_check = Instant::now();
-                let fp = rules::fingerprint(&self.paths);
+                let fp = rules::fingerprint(&self.settings.rules);
                 if fp != fingerprint {
                     fingerprint = fp;
                     self.reload();
                 }
             }
-            if batch.is_empty() {
-                rt.block_on(async {
-                    let _ =
-                        tokio::time::timeout(Duration::from_millis(500), appended.notified()).await;
-                });
+            if caught_up && !stop.token.is_cancelled() {
+                appended.wait(seen, Duration::from_millis(500));
             }
         }
+        self.save();
+        tracing::info!(offset = self.state.offset, "detection stopped");
+    }
+
+    /// Hands findings to alerting, retrying until it took them: the
+    /// checkpoint must not move past findings alerting has not recorded (a
+    /// replay gives the same finding ids). False when alerting is gone.
+    fn hand_over(&self, sink: &FindingSink, out: Vec<Finding>, stop: &Stop) -> bool {
+        let n = out.len() as u64;
+        loop {
+            match sink.hand_over(out.clone()) {
+                Ok(()) => break,
+                Err(e) if stop.token.is_cancelled() && past(stop) => {
+                    tracing::error!(error = %format!("{e:#}"), "findings not taken over before the stop deadline; they are replayed after the restart");
+                    return false;
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "findings not taken over; retrying");
+                    if sink.0.is_closed() {
+                        return false;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+        self.metrics.add("ward_detect_findings_total", &[], n);
+        true
     }
 
     fn reload(&mut self) {
-        let loaded = rules::load(self.builtin, &self.paths, &self.pipeline_paths);
+        let s = &self.settings;
+        let loaded = rules::load(s.builtin_rules, &s.rules, &s.pipelines);
         report(&loaded, &self.metrics);
-        self.correlator = Correlator::new(&loaded.set, &loaded.engine);
-        self.loaded = loaded;
-        self.state.rules_digest = digest(&self.loaded);
-        tracing::info!(rules = self.loaded.engine.len(), "rules reloaded");
+        let baselines = self.evaluator.baselines.take();
+        self.evaluator = Evaluator::new(loaded, None);
+        self.evaluator.baselines = baselines;
+        self.state.rules_digest = digest(&self.evaluator.loaded);
+        tracing::info!(rules = self.evaluator.loaded.engine.len(), "rules reloaded");
     }
 
     fn save(&mut self) {
-        self.state.correlator = Some(self.correlator.clone());
-        self.state.metric = Some(self.loaded.metric.clone());
-        if let Err(e) = self.state.save(&self.state_path) {
+        self.state.correlator = Some(self.evaluator.correlator.clone());
+        self.state.metric = Some(self.evaluator.loaded.metric.clone());
+        if let Some((_, b)) = &self.evaluator.baselines {
+            self.state.baselines = b.clone();
+        }
+        if let Err(e) = self.state.save(&self.settings.checkpoint) {
             tracing::error!(error = %e, "cannot write the detection checkpoint");
         }
         self.state.correlator = None;
         self.state.metric = None;
     }
-
-    /// Enriches one event and runs every rule on it.
-    fn evaluate(&mut self, event: &mut Event) -> Vec<Finding> {
-        if is_own_alert_audit(event) {
-            return Vec::new();
-        }
-        self.state.baselines.observe(&self.baseline_cfg, event);
-        let time_ms = event
-            .get_str("@timestamp")
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-            .map_or(0, |t| t.as_millisecond());
-        let event_id = event.get_str("event.id").unwrap_or_default().to_owned();
-        let engine: &Engine = &self.loaded.engine;
-        let matches = engine.matches(&event.0);
-        let mut out = Vec::new();
-        for m in &matches {
-            let Some(meta) = engine.rule(m.rule) else {
-                continue;
-            };
-            if self.loaded.building_blocks.contains(&m.rule_id) {
-                continue;
-            }
-            let mut group = BTreeMap::new();
-            for f in ENTITY_FIELDS {
-                if let Some(v) = event.get_str(f) {
-                    group.insert(f.to_owned(), v.to_owned());
-                }
-            }
-            out.push(Finding {
-                id: ward_sigma::finding_id(&m.rule_id, &event_id, 0),
-                rule_id: m.rule_id.clone(),
-                rule_title: meta.title.clone(),
-                level: meta.level.clone().unwrap_or_else(|| "medium".into()),
-                tags: meta.tags.clone(),
-                description: meta.description.clone().unwrap_or_default(),
-                group_key: group,
-                evidence: vec![event_id.clone()],
-                first_seen: event.get_str("@timestamp").unwrap_or_default().to_owned(),
-                last_seen: event.get_str("@timestamp").unwrap_or_default().to_owned(),
-                labels: labels(event),
-                runbook: runbook(meta),
-                value: None,
-            });
-        }
-        for c in self
-            .correlator
-            .observe(time_ms, &event_id, &event.0, &matches)
-        {
-            out.push(self.correlation_finding(c, labels(event)));
-        }
-        out.extend(self.loaded.metric.observe(event, time_ms));
-        out
-    }
-
-    fn correlation_finding(
-        &self,
-        c: ward_sigma::CorrelationFinding,
-        labels: BTreeMap<String, String>,
-    ) -> Finding {
-        let meta = self.loaded.set.rules().find(|r| r.key() == c.rule_id);
-        Finding {
-            id: c.finding_id,
-            rule_id: c.rule_id,
-            rule_title: c.title,
-            level: c.level.unwrap_or_else(|| "medium".into()),
-            tags: c.tags,
-            description: meta.and_then(|m| m.description.clone()).unwrap_or_default(),
-            group_key: c.group,
-            evidence: c.evidence,
-            first_seen: ms_to_rfc3339(c.window_start_ms),
-            last_seen: ms_to_rfc3339(c.window_end_ms),
-            labels,
-            runbook: meta.and_then(runbook),
-            value: Some(c.value),
-        }
-    }
 }
 
-/// How long after its end, by the wall clock, a correlation window decided
-/// at close waits for late events when no events arrive.
-const CLOSE_GRACE_MS: i64 = 60_000;
+fn past(stop: &Stop) -> bool {
+    stop.deadline.lock().is_some_and(|d| Instant::now() >= d)
+}
 
-/// Audit events of alerting's own automatic changes (an alert opened or
-/// re-fired by Ward itself) are stored but not detected on: a rule on
-/// configuration changes would otherwise alert on alerts, without end.
-/// Changes made by people (acknowledge, resolve, silence) are detected on.
-fn is_own_alert_audit(event: &Event) -> bool {
-    event.get_str("event.dataset") == Some("ward.alert")
-        && event.get_str("user.name") == Some("ward")
+/// Findings live detection alerts on: building blocks only feed
+/// correlations.
+fn alertable(found: Vec<evaluate::Detection>) -> Vec<Finding> {
+    found
+        .into_iter()
+        .filter(|d| !d.building_block)
+        .map(|d| d.finding)
+        .collect()
 }
 
 fn report(loaded: &rules::Loaded, metrics: &Metrics) {
@@ -351,35 +299,4 @@ fn digest(loaded: &rules::Loaded) -> String {
         h.update(b"\x1f");
     }
     hex::encode(&h.finalize()[..16])
-}
-
-fn labels(event: &Event) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for f in LABEL_FIELDS {
-        match event.get(f) {
-            Some(serde_json::Value::String(s)) => {
-                out.insert(f.to_owned(), s.clone());
-            }
-            Some(serde_json::Value::Array(a)) => {
-                let parts: Vec<&str> = a.iter().filter_map(|v| v.as_str()).collect();
-                if !parts.is_empty() {
-                    out.insert(f.to_owned(), parts.join(","));
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-fn runbook(meta: &ward_sigma::RuleMeta) -> Option<String> {
-    meta.custom
-        .get("runbook")
-        .and_then(|v| v.as_str().map(str::to_owned))
-}
-
-fn ms_to_rfc3339(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_default()
 }

@@ -45,10 +45,11 @@ pub struct Outcome {
 }
 
 /// Finishes decoder results: good records become events, bad ones become
-/// dead-letter events (never dropped) and are reported.
+/// dead-letter events (never dropped) keeping their own bytes of `input`
+/// (redacted later, like every event), and are reported.
 pub fn collect(
     results: Vec<Result<Event, RecordError>>,
-    raw_of: impl Fn(usize) -> Vec<u8>,
+    input: &[u8],
     ctx: &Context,
     limits: &Limits,
 ) -> Outcome {
@@ -57,19 +58,11 @@ pub fn collect(
         match r {
             Ok(e) => out.events.push(finish(e, ctx)),
             Err(err) => {
-                let dl = ward_event::dead_letter(ctx, &err.reason, &raw_of(err.record), limits);
+                let dl = ward_event::dead_letter(ctx, &err.reason, err.original(input), limits);
                 out.events.push(finish(dl, ctx));
                 out.rejected.push(err);
             }
         }
     }
     out
-}
-
-/// The raw bytes of line `n` (1-based) of a body, for dead letters.
-pub fn nth_line(body: &[u8], n: usize) -> Vec<u8> {
-    body.split(|b| *b == b'\n')
-        .nth(n.saturating_sub(1))
-        .map(|l| l.to_vec())
-        .unwrap_or_default()
 }

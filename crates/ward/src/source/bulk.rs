@@ -4,7 +4,6 @@
 //! `GET /` from a browser gets the web page instead.
 
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
@@ -13,8 +12,8 @@ use axum::response::{Html, IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::json;
 
-use super::http::{IngestError, authenticate, decode_blocking, submit};
-use crate::api::State as AppState;
+use super::HttpSources;
+use super::http::{IngestError, ingest_request};
 use crate::normalize::{self, Outcome};
 
 const VERSION: &str = "8.15.0";
@@ -92,7 +91,7 @@ pub async fn root_head() -> Response {
 
 /// `POST /_bulk`
 pub async fn bulk(
-    State(st): State<AppState>,
+    State(st): State<HttpSources>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
@@ -105,7 +104,7 @@ pub async fn bulk(
 
 /// `POST /{index}/_bulk`
 pub async fn bulk_index(
-    State(st): State<AppState>,
+    State(st): State<HttpSources>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(index): Path<String>,
     headers: HeaderMap,
@@ -118,58 +117,58 @@ pub async fn bulk_index(
 }
 
 async fn bulk_inner(
-    st: &AppState,
+    st: &HttpSources,
     peer: SocketAddr,
     headers: &HeaderMap,
     default_index: Option<String>,
     body: Bytes,
 ) -> Result<Response, IngestError> {
-    let received = Instant::now();
-    let id = authenticate(st, headers, peer, "bulk").await?;
-    let body = super::read_body(headers, body, st.limits.max_request_bytes)?;
-    let bytes = body.len();
-    let limits = st.limits.clone();
-    let ctx = normalize::context("bulk", &id.source, &id.tenant);
-    let (mut outcome, items) = decode_blocking(move || {
-        let items = ward_event::bulk::decode(&body, &limits);
-        let mut outcome = Outcome::default();
-        let mut outcomes = Vec::with_capacity(items.len());
-        for (i, item) in items.into_iter().enumerate() {
-            let index = item.index.clone().or_else(|| default_index.clone());
-            if let Some(rejection) = item.rejection() {
-                let reason = item
-                    .doc
-                    .as_ref()
-                    .err()
-                    .map(|e| e.reason.clone())
-                    .unwrap_or_default();
-                let dl = ward_event::dead_letter(&ctx, &reason, b"", &limits);
-                outcome.events.push(normalize::finish(dl, &ctx));
-                outcomes.push(rejection);
-                outcome.rejected.push(ward_event::RecordError {
-                    record: i + 1,
-                    reason,
-                });
-                continue;
-            }
-            let Ok(mut e) = item.doc else { continue };
-            if let Some(ix) = &index {
-                e.set("data_stream.dataset", ix.clone().into());
-            }
-            let e = normalize::finish(e, &ctx);
-            let eid = e.get_str("event.id").unwrap_or_default().to_owned();
-            outcome.events.push(e);
-            outcomes.push(ward_event::bulk::ItemOutcome::Created {
-                action: item.action.clone(),
-                index: index.unwrap_or_else(|| "ward".into()),
-                id: item.id.clone().unwrap_or(eid),
-                seq_no: i as u64,
-            });
-        }
-        (outcome, outcomes)
+    let done = ingest_request(st, peer, headers, body, "bulk", move |body, limits, ctx| {
+        Ok(decode(&body, default_index, limits, ctx))
     })
     .await?;
-    submit(st, &id, "bulk", received, &mut outcome, bytes).await?;
-    let took = received.elapsed().as_millis() as u64;
-    Ok(Json(ward_event::bulk::response(&items, took)).into_response())
+    let took = done.received.elapsed().as_millis() as u64;
+    Ok(Json(ward_event::bulk::response(&done.extra, took)).into_response())
+}
+
+/// Decodes a bulk body: the events to store (refused items as dead letters
+/// with their own line) and the per-item outcomes to answer.
+fn decode(
+    body: &[u8],
+    default_index: Option<String>,
+    limits: &ward_event::Limits,
+    ctx: &ward_event::Context,
+) -> (Outcome, Vec<ward_event::bulk::ItemOutcome>) {
+    let items = ward_event::bulk::decode(body, limits);
+    let mut outcome = Outcome::default();
+    let mut outcomes = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let index = item.index.clone().or_else(|| default_index.clone());
+        if let Some(rejection) = item.rejection() {
+            if let Err(err) = item.doc {
+                let dl = ward_event::dead_letter(ctx, &err.reason, err.original(body), limits);
+                outcome.events.push(normalize::finish(dl, ctx));
+                outcome.rejected.push(ward_event::RecordError {
+                    record: i + 1,
+                    ..err
+                });
+            }
+            outcomes.push(rejection);
+            continue;
+        }
+        let Ok(mut e) = item.doc else { continue };
+        if let Some(ix) = &index {
+            e.set("data_stream.dataset", ix.clone().into());
+        }
+        let e = normalize::finish(e, ctx);
+        let eid = e.get_str("event.id").unwrap_or_default().to_owned();
+        outcome.events.push(e);
+        outcomes.push(ward_event::bulk::ItemOutcome::Created {
+            action: item.action.clone(),
+            index: index.unwrap_or_else(|| "ward".into()),
+            id: item.id.clone().unwrap_or(eid),
+            seq_no: i as u64,
+        });
+    }
+    (outcome, outcomes)
 }

@@ -4,7 +4,6 @@
 //! `GET /services/collector/health`, answering with HEC's `{text, code}`.
 
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Query, State};
@@ -14,8 +13,8 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http::{IngestError, authenticate, decode_blocking, submit};
-use crate::api::State as AppState;
+use super::HttpSources;
+use super::http::{IngestError, ingest_request};
 use crate::normalize;
 
 fn hec_error(e: &IngestError) -> Response {
@@ -23,6 +22,7 @@ fn hec_error(e: &IngestError) -> Response {
         IngestError::Unauthorized => (StatusCode::UNAUTHORIZED, "Invalid token", 4),
         IngestError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "Server is busy", 9),
         IngestError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Server is busy", 9),
+        IngestError::Empty => (StatusCode::BAD_REQUEST, "No data", 5),
         IngestError::Body(_) | IngestError::BadRequest(_) => (e.status(), "Invalid data format", 6),
     };
     let body = json!({ "text": text, "code": code, "detail": e.to_string() });
@@ -31,41 +31,32 @@ fn hec_error(e: &IngestError) -> Response {
 
 /// `POST /services/collector/event`
 pub async fn event(
-    State(st): State<AppState>,
+    State(st): State<HttpSources>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let received = Instant::now();
-    let res = async {
-        let id = authenticate(&st, &headers, peer, "hec").await?;
-        let body = super::read_body(&headers, body, st.limits.max_request_bytes)?;
+    let done = ingest_request(&st, peer, &headers, body, "hec", |body, limits, ctx| {
         if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok((StatusCode::BAD_REQUEST, Json(json!({"text": "No data", "code": 5}))).into_response());
+            return Err(IngestError::Empty);
         }
-        let bytes = body.len();
-        let limits = st.limits.clone();
-        let ctx = normalize::context("hec", &id.source, &id.tenant);
-        let mut outcome = decode_blocking(move || {
-            let results = ward_event::hec::decode_event(&body, &limits);
-            normalize::collect(results, |_| Vec::new(), &ctx, &limits)
-        })
-        .await?;
-        let first_bad = outcome.rejected.first().map(|r| (r.record, r.reason.clone()));
-        submit(&st, &id, "hec", received, &mut outcome, bytes).await?;
-        Ok(match first_bad {
-            // HEC answers the first invalid event by its 0-based number; the
-            // rest were still stored (bad ones as dead letters).
-            Some((n, reason)) => (
+        let results = ward_event::hec::decode_event(&body, limits);
+        Ok((normalize::collect(results, &body, ctx, limits), ()))
+    })
+    .await;
+    match done {
+        // HEC answers the first invalid event by its 0-based number; the
+        // rest were still stored (bad ones as dead letters).
+        Ok(done) => match done.rejected.first() {
+            Some(bad) => (
                 StatusCode::BAD_REQUEST,
-                Json(json!({"text": "Invalid data format", "code": 6, "invalid-event-number": n.saturating_sub(1), "detail": reason})),
+                Json(json!({"text": "Invalid data format", "code": 6, "invalid-event-number": bad.record.saturating_sub(1), "detail": bad.reason})),
             )
                 .into_response(),
             None => Json(json!({"text": "Success", "code": 0})).into_response(),
-        })
+        },
+        Err(e) => hec_error(&e),
     }
-    .await;
-    res.unwrap_or_else(|e: IngestError| hec_error(&e))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,36 +70,35 @@ pub struct RawQuery {
 
 /// `POST /services/collector/raw`
 pub async fn raw(
-    State(st): State<AppState>,
+    State(st): State<HttpSources>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(q): Query<RawQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let received = Instant::now();
-    let res = async {
-        let id = authenticate(&st, &headers, peer, "hec").await?;
-        let body = super::read_body(&headers, body, st.limits.max_request_bytes)?;
-        let bytes = body.len();
-        let limits = st.limits.clone();
-        let ctx = normalize::context("hec", &id.source, &id.tenant);
-        let params = ward_event::hec::RawParams {
-            source: q.source,
-            sourcetype: q.sourcetype,
-            host: q.host,
-            channel: q.channel,
-            index: q.index,
-        };
-        let mut outcome = decode_blocking(move || {
-            let results = ward_event::hec::decode_raw(&body, &params, &limits);
-            normalize::collect(results, |n| normalize::nth_line(&body, n), &ctx, &limits)
-        })
-        .await?;
-        submit(&st, &id, "hec", received, &mut outcome, bytes).await?;
-        Ok(Json(json!({"text": "Success", "code": 0})).into_response())
-    }
+    let params = ward_event::hec::RawParams {
+        source: q.source,
+        sourcetype: q.sourcetype,
+        host: q.host,
+        channel: q.channel,
+        index: q.index,
+    };
+    let done = ingest_request(
+        &st,
+        peer,
+        &headers,
+        body,
+        "hec",
+        move |body, limits, ctx| {
+            let results = ward_event::hec::decode_raw(&body, &params, limits);
+            Ok((normalize::collect(results, &body, ctx, limits), ()))
+        },
+    )
     .await;
-    res.unwrap_or_else(|e: IngestError| hec_error(&e))
+    match done {
+        Ok(_) => Json(json!({"text": "Success", "code": 0})).into_response(),
+        Err(e) => hec_error(&e),
+    }
 }
 
 /// `GET /services/collector/health`

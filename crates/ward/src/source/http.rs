@@ -1,8 +1,9 @@
 //! `POST /api/v1/ingest`: NDJSON (or plain text lines with
 //! `Content-Type: text/plain`), gzip accepted. The answer says how many
 //! lines were accepted and, for each rejected line, its number and why.
-//! Also the pieces every HTTP input shares: authentication with the failed
-//! attempt recorded as an event, and submitting a decoded request.
+//! Also the skeleton every HTTP input shares ([`ingest_request`]):
+//! authentication with the failed attempt recorded as an event, body
+//! reading, decoding off the async threads, submission and metrics.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -14,9 +15,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{BodyError, Identity};
-use crate::api::State as AppState;
-use crate::model::{Ack, Batch, Event};
+use super::{BodyError, HttpSources, Identity, Origin, Wait};
+use crate::model::{Ack, Event};
 use crate::normalize::{self, Outcome};
 use crate::pipeline::SubmitError;
 
@@ -29,6 +29,8 @@ pub enum IngestError {
     Body(#[from] BodyError),
     #[error("{0}")]
     BadRequest(String),
+    #[error("the request body is empty")]
+    Empty,
     #[error("ward is busy; retry after {0:?}")]
     Busy(Duration),
     #[error("events could not be stored; retry later")]
@@ -41,7 +43,9 @@ impl IngestError {
         match self {
             IngestError::Unauthorized => StatusCode::UNAUTHORIZED,
             IngestError::Body(BodyError::TooLarge(..)) => StatusCode::PAYLOAD_TOO_LARGE,
-            IngestError::Body(_) | IngestError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            IngestError::Body(_) | IngestError::BadRequest(_) | IngestError::Empty => {
+                StatusCode::BAD_REQUEST
+            }
             IngestError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             IngestError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -75,7 +79,7 @@ impl From<SubmitError> for IngestError {
 /// Checks the token. A failed attempt is itself recorded as an
 /// authentication event of Ward (without the presented token).
 pub async fn authenticate(
-    st: &AppState,
+    st: &HttpSources,
     headers: &HeaderMap,
     peer: SocketAddr,
     input: &str,
@@ -83,8 +87,30 @@ pub async fn authenticate(
     if let Some(id) = st.tokens.authenticate(headers) {
         return Ok(id);
     }
-    st.metrics
+    st.ctx
+        .metrics
         .add("ward_ingest_unauthorized_total", &[("input", input)], 1);
+    let event = rejected_token_event(headers, peer, input);
+    let ctx = st.ctx.clone();
+    tokio::spawn(async move {
+        let origin = Origin {
+            input: "ward",
+            source: "ward",
+            tenant: "default",
+        };
+        if let Err(e) = ctx
+            .deliver(origin, vec![event], 0, 0, Instant::now(), Wait::Yes)
+            .await
+        {
+            ctx.metrics.add("ward_ingest_audit_lost_total", &[], 1);
+            tracing::warn!(error = %e, "could not record a rejected ingest attempt");
+        }
+    });
+    Err(IngestError::Unauthorized)
+}
+
+/// The authentication event for a refused ingest request.
+fn rejected_token_event(headers: &HeaderMap, peer: SocketAddr, input: &str) -> Event {
     let ctx = normalize::context("ward", "ward", "default");
     let mut e = Event::default();
     e.set("service.name", "ward".into());
@@ -105,95 +131,76 @@ pub async fn authenticate(
             "ingest request without a token".into()
         },
     );
-    let event = normalize::finish(e, &ctx);
-    let pipeline = st.pipeline.clone();
-    let metrics = st.metrics.clone();
-    tokio::spawn(async move {
-        let batch = Batch {
-            events: vec![event],
-            input: "ward".into(),
-            source: "ward".into(),
-            tenant: "default".into(),
-            received: Instant::now(),
-        };
-        if let Err(e) = pipeline.submit_wait(batch).await {
-            metrics.add("ward_ingest_audit_lost_total", &[], 1);
-            tracing::warn!(error = %e, "could not record a rejected ingest attempt");
-        }
-    });
-    Err(IngestError::Unauthorized)
+    normalize::finish(e, &ctx)
 }
 
-/// Submits decoded events and counts them.
-pub async fn submit(
-    st: &AppState,
-    id: &Identity,
-    input: &str,
-    received: Instant,
-    outcome: &mut Outcome,
-    bytes: usize,
-) -> Result<Ack, IngestError> {
-    let labels = [("input", input), ("source", id.source.as_str())];
-    let m = &st.metrics;
-    m.add("ward_ingest_bytes_total", &labels, bytes as u64);
-    m.add(
-        "ward_ingest_received_total",
-        &labels,
-        outcome.events.len() as u64,
-    );
-    m.add(
-        "ward_ingest_rejected_total",
-        &labels,
-        outcome.rejected.len() as u64,
-    );
-    count_missing_fields(m, &id.source, &outcome.events);
-    if outcome.events.is_empty() {
-        return Ok(Ack { ids: Vec::new() });
-    }
-    let batch = Batch {
-        events: std::mem::take(&mut outcome.events),
-        input: input.into(),
-        source: id.source.clone(),
-        tenant: id.tenant.clone(),
-        received,
-    };
-    let ack = st.pipeline.submit(batch).await?;
-    m.add(
-        "ward_ingest_accepted_total",
-        &labels,
-        (ack.ids.len() - outcome.rejected.len().min(ack.ids.len())) as u64,
-    );
-    Ok(ack)
+/// A decoded, stored ingest request.
+pub struct Ingested<T> {
+    pub ack: Ack,
+    /// Records that could not be decoded (stored as dead letters).
+    pub rejected: Vec<ward_event::RecordError>,
+    /// What the decoder returned beside the events (bulk item outcomes…).
+    pub extra: T,
+    pub received: Instant,
 }
 
-/// Counts, per source and field, the required fields senders left out.
-pub fn count_missing_fields(m: &crate::metrics::Metrics, source: &str, events: &[Event]) {
-    let mut counts: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
-    for e in events {
-        if let Some(serde_json::Value::Array(a)) = e.get("ward.schema.missing") {
-            for f in a.iter().filter_map(serde_json::Value::as_str) {
-                if let Some(name) = ward_event::REQUIRED_FIELDS.iter().find(|r| **r == f) {
-                    *counts.entry(name).or_default() += 1;
-                }
-            }
-        }
-    }
-    for (field, n) in counts {
-        m.add(
-            "ward_ingest_schema_missing_total",
-            &[("source", source), ("field", field)],
-            n,
-        );
+impl<T> Ingested<T> {
+    /// Events stored that were not dead letters.
+    pub fn accepted(&self) -> usize {
+        self.ack.ids.len() - self.rejected.len().min(self.ack.ids.len())
     }
 }
 
-/// Runs a CPU-heavy decode off the async threads.
-pub async fn decode_blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, IngestError> {
-    tokio::task::spawn_blocking(f)
+/// The one skeleton of every HTTP input: authenticate, read the body
+/// (gzip, size limit), decode and normalize off the async threads with
+/// `decode`, then submit without waiting for queue space (a full pipeline
+/// answers 429) and count.
+pub async fn ingest_request<T: Send + 'static>(
+    st: &HttpSources,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Bytes,
+    input: &'static str,
+    decode: impl FnOnce(
+        Bytes,
+        &ward_event::Limits,
+        &ward_event::Context,
+    ) -> Result<(Outcome, T), IngestError>
+    + Send
+    + 'static,
+) -> Result<Ingested<T>, IngestError> {
+    let received = Instant::now();
+    let id = authenticate(st, headers, peer, input).await?;
+    let body = super::read_body(headers, body, st.ctx.limits.max_request_bytes)?;
+    let bytes = body.len();
+    let limits = st.ctx.limits.clone();
+    let ctx = normalize::context(input, &id.source, &id.tenant);
+    let (outcome, extra) = tokio::task::spawn_blocking(move || decode(body, &limits, &ctx))
         .await
-        .map_err(|_| IngestError::Unavailable)
+        .map_err(|_| IngestError::Unavailable)??;
+    let origin = Origin {
+        input,
+        source: &id.source,
+        tenant: &id.tenant,
+    };
+    let rejected = outcome.rejected;
+    let ack = st
+        .ctx
+        .deliver(
+            origin,
+            outcome.events,
+            rejected.len(),
+            bytes,
+            received,
+            Wait::No,
+        )
+        .await?;
+    Ok(Ingested {
+        ack,
+        rejected,
+        extra,
+        received,
+    })
 }
 
 fn is_text(headers: &HeaderMap) -> bool {
@@ -205,53 +212,45 @@ fn is_text(headers: &HeaderMap) -> bool {
 
 /// `POST /api/v1/ingest`
 pub async fn ingest(
-    State(st): State<AppState>,
+    State(st): State<HttpSources>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match ingest_inner(&st, peer, &headers, body).await {
-        Ok(resp) => resp,
+    let text = is_text(&headers);
+    let done = ingest_request(
+        &st,
+        peer,
+        &headers,
+        body,
+        "http",
+        move |body, limits, ctx| {
+            let results = if text {
+                ward_event::text::decode(&body, limits)
+            } else {
+                ward_event::ndjson::decode(&body, limits)
+            };
+            Ok((normalize::collect(results, &body, ctx, limits), ()))
+        },
+    )
+    .await;
+    match done {
+        Ok(done) => {
+            let rejected: Vec<_> = done
+                .rejected
+                .iter()
+                .map(|r| json!({ "line": r.record, "reason": r.reason }))
+                .collect();
+            Json(json!({
+                "accepted": done.accepted(),
+                "rejected": rejected,
+                "dead_lettered": rejected.len(),
+            }))
+            .into_response()
+        }
         Err(e) => {
             let resp = (e.status(), Json(json!({ "error": e.to_string() }))).into_response();
             e.decorate(resp)
         }
     }
-}
-
-async fn ingest_inner(
-    st: &AppState,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Result<Response, IngestError> {
-    let received = Instant::now();
-    let id = authenticate(st, headers, peer, "http").await?;
-    let body = super::read_body(headers, body, st.limits.max_request_bytes)?;
-    let bytes = body.len();
-    let text = is_text(headers);
-    let limits = st.limits.clone();
-    let ctx = normalize::context("http", &id.source, &id.tenant);
-    let mut outcome = decode_blocking(move || {
-        let results = if text {
-            ward_event::text::decode(&body, &limits)
-        } else {
-            ward_event::ndjson::decode(&body, &limits)
-        };
-        normalize::collect(results, |n| normalize::nth_line(&body, n), &ctx, &limits)
-    })
-    .await?;
-    let ack = submit(st, &id, "http", received, &mut outcome, bytes).await?;
-    let rejected: Vec<_> = outcome
-        .rejected
-        .iter()
-        .map(|r| json!({ "line": r.record, "reason": r.reason }))
-        .collect();
-    let accepted = ack.ids.len() - rejected.len().min(ack.ids.len());
-    Ok(Json(json!({
-        "accepted": accepted,
-        "rejected": rejected,
-        "dead_lettered": rejected.len(),
-    }))
-    .into_response())
 }

@@ -24,9 +24,9 @@ use rdkafka::message::{BorrowedMessage, Message as _};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 
-use crate::api::AppState;
+use super::{Origin, SourceContext, Wait};
 use crate::config::KafkaConfig;
-use crate::model::{Batch, Event};
+use crate::model::Event;
 use crate::normalize;
 use crate::pipeline::SubmitError;
 
@@ -121,11 +121,16 @@ impl KafkaSource {
         self.cfg.name.clone()
     }
 
-    /// Reads, stores and commits until the process ends.
-    pub async fn run(self, st: Arc<AppState>) {
+    /// Reads, stores and commits until Ward stops. A batch being filled
+    /// when the stop comes is stored and committed first.
+    pub async fn run(self, st: SourceContext) {
         let mut last_error: Option<Instant> = None;
         loop {
-            let first = match self.consumer.recv().await {
+            let first = tokio::select! {
+                m = self.consumer.recv() => m,
+                () = st.stop.cancelled() => return,
+            };
+            let first = match first {
                 Ok(m) => m,
                 Err(e) => {
                     self.consumer_error(&st, &e, &mut last_error).await;
@@ -138,7 +143,7 @@ impl KafkaSource {
             pending.add(&first, self.cfg.format, &ctx, &st.limits);
             drop(first);
             let deadline = tokio::time::Instant::now() + self.cfg.batch_wait;
-            while pending.messages < self.cfg.batch_max {
+            while pending.messages < self.cfg.batch_max && !st.stop.is_cancelled() {
                 match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
                     Ok(Ok(m)) => pending.add(&m, self.cfg.format, &ctx, &st.limits),
                     Ok(Err(e)) => {
@@ -157,7 +162,7 @@ impl KafkaSource {
 
     async fn consumer_error(
         &self,
-        st: &AppState,
+        st: &SourceContext,
         e: &rdkafka::error::KafkaError,
         last: &mut Option<Instant>,
     ) {
@@ -176,43 +181,42 @@ impl KafkaSource {
 
     /// Hands the batch to the pipeline until it is stored; false when Ward
     /// is shutting down (nothing is committed then).
-    async fn store(&self, st: &AppState, pending: &mut Pending, received: Instant) -> bool {
-        let labels = [("input", "kafka"), ("source", self.cfg.source.as_str())];
-        let m = &st.metrics;
-        m.add("ward_ingest_bytes_total", &labels, pending.bytes as u64);
-        m.add(
-            "ward_ingest_received_total",
-            &labels,
-            pending.events.len() as u64,
-        );
-        m.add("ward_ingest_rejected_total", &labels, pending.bad as u64);
-        super::http::count_missing_fields(m, &self.cfg.source, &pending.events);
+    async fn store(&self, st: &SourceContext, pending: &mut Pending, received: Instant) -> bool {
+        let origin = Origin {
+            input: "kafka",
+            source: &self.cfg.source,
+            tenant: &self.cfg.tenant,
+        };
         let events = std::mem::take(&mut pending.events);
-        let n = events.len();
         let mut backoff = Duration::from_millis(100);
         loop {
-            let batch = Batch {
-                events: events.clone(),
-                input: "kafka".into(),
-                source: self.cfg.source.clone(),
-                tenant: self.cfg.tenant.clone(),
-                received,
-            };
-            match st.pipeline.submit_wait(batch).await {
-                Ok(_) => {
-                    m.add(
-                        "ward_ingest_accepted_total",
-                        &labels,
-                        (n - pending.bad) as u64,
-                    );
-                    return true;
-                }
+            // Counted once: retries of the same batch are not new input.
+            let bytes = std::mem::take(&mut pending.bytes);
+            match st
+                .deliver(
+                    origin,
+                    events.clone(),
+                    pending.bad,
+                    bytes,
+                    received,
+                    Wait::Yes,
+                )
+                .await
+            {
+                Ok(_) => return true,
                 Err(SubmitError::Closed) => return false,
                 Err(e) => {
-                    m.add("ward_kafka_store_retries_total", &labels, 1);
+                    st.metrics.add(
+                        "ward_kafka_store_retries_total",
+                        &[("input", "kafka"), ("source", self.cfg.source.as_str())],
+                        1,
+                    );
                     tracing::error!(consumer = %self.cfg.name, error = %e,
                         "kafka batch could not be stored; retrying, offsets not committed");
-                    tokio::time::sleep(backoff).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = st.stop.cancelled() => return false,
+                    }
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
@@ -221,7 +225,7 @@ impl KafkaSource {
 
     /// Commits the next offsets synchronously (off the async threads). A
     /// failed commit only means those messages are read again.
-    async fn commit(&self, st: &AppState, next: &BTreeMap<(String, i32), i64>) {
+    async fn commit(&self, st: &SourceContext, next: &BTreeMap<(String, i32), i64>) {
         if next.is_empty() {
             return;
         }
@@ -283,25 +287,27 @@ impl Pending {
         self.bytes += payload.len();
         let start = self.events.len();
         let results = if payload.len() > limits.max_request_bytes {
-            vec![Err(ward_event::RecordError {
-                record: 1,
-                reason: format!(
+            vec![Err(ward_event::RecordError::new(
+                1,
+                format!(
                     "message is {} bytes, over the {}-byte limit (limits.max_request_bytes)",
                     payload.len(),
                     limits.max_request_bytes
                 ),
-            })]
+            )
+            .at(0..payload.len()))]
         } else {
             match format.of(payload) {
                 Format::Json | Format::Auto => ward_event::ndjson::decode(payload, limits),
                 Format::Text => ward_event::text::decode(payload, limits),
                 Format::Syslog => vec![
-                    ward_event::syslog::parse(trim_end(payload), ctx.received)
-                        .map_err(|reason| ward_event::RecordError { record: 1, reason }),
+                    ward_event::syslog::parse(trim_end(payload), ctx.received).map_err(|reason| {
+                        ward_event::RecordError::new(1, reason).at(0..payload.len())
+                    }),
                 ],
             }
         };
-        let out = normalize::collect(results, |n| normalize::nth_line(payload, n), ctx, limits);
+        let out = normalize::collect(results, payload, ctx, limits);
         self.bad += out.rejected.len();
         self.events.extend(out.events);
         let key = m.key().and_then(|k| std::str::from_utf8(k).ok());

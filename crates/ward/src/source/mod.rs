@@ -1,6 +1,9 @@
 //! The sources: every input Ward accepts, each in its own file, all feeding
-//! [`crate::pipeline::Pipeline`]. HTTP inputs share ingest authentication
-//! ([`Tokens`]) and body reading ([`read_body`]).
+//! [`crate::pipeline::Pipeline`] through a [`SourceContext`] (the pipeline
+//! handle, limits, metrics and the stop signal); nothing here knows the HTTP
+//! API. HTTP inputs share one request skeleton ([`http::ingest_request`]:
+//! authentication with [`Tokens`], body reading with [`read_body`],
+//! decoding off the async threads, submission and metrics).
 //!
 //! | input | file | route / listener |
 //! |---|---|---|
@@ -10,7 +13,9 @@
 //! | OTLP/HTTP logs | `otlp.rs` | `POST /v1/logs` |
 //! | syslog | `syslog.rs` | UDP and TCP, RFC 5424/3164, RFC 6587 framing |
 //! | Kafka | `kafka.rs` | consumer groups (`[[kafka]]`), commit after store |
+//! | Ward's audit trail | `audit.rs` | people's actions on alerts, from the alert stage |
 
+pub mod audit;
 pub mod auth;
 pub mod bulk;
 pub mod hec;
@@ -21,8 +26,123 @@ pub mod syslog;
 
 pub use auth::{Identity, Tokens};
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use axum::http::HeaderMap;
 use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+use crate::model::{Ack, Batch, Event};
+use crate::pipeline::{Pipeline, SubmitError};
+
+/// What every source is given: where batches go, the input limits, the
+/// metrics registry, and the signal to stop accepting.
+#[derive(Clone)]
+pub struct SourceContext {
+    pub pipeline: Pipeline,
+    pub limits: ward_event::Limits,
+    pub metrics: Arc<Metrics>,
+    /// Cancelled when Ward stops: listeners stop accepting, open
+    /// connections finish the batch they read and close.
+    pub stop: CancellationToken,
+}
+
+/// What the HTTP inputs share: their context and the tokens that name
+/// senders.
+#[derive(Clone)]
+pub struct HttpSources {
+    pub ctx: SourceContext,
+    pub tokens: Arc<Tokens>,
+}
+
+/// Where a batch came from, for the pipeline and the per-input metrics.
+#[derive(Clone, Copy)]
+pub struct Origin<'a> {
+    /// `http`, `bulk`, `hec`, `otlp`, `syslog-tcp`, `kafka`…
+    pub input: &'a str,
+    pub source: &'a str,
+    pub tenant: &'a str,
+}
+
+/// Whether a submission may wait for queue space.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Answer [`SubmitError::Busy`] at once when the queue is full (HTTP
+    /// turns it into 429 with Retry-After).
+    No,
+    /// Wait for space: the caller stops reading its socket meanwhile.
+    Yes,
+}
+
+impl SourceContext {
+    /// Counts and submits one decoded batch (`rejected` of its events are
+    /// dead letters for records that could not be decoded): the one ingest
+    /// skeleton every source uses, so every input reports the same metrics.
+    pub async fn deliver(
+        &self,
+        origin: Origin<'_>,
+        events: Vec<Event>,
+        rejected: usize,
+        bytes: usize,
+        received: Instant,
+        wait: Wait,
+    ) -> Result<Ack, SubmitError> {
+        let labels = [("input", origin.input), ("source", origin.source)];
+        let m = &self.metrics;
+        m.add("ward_ingest_bytes_total", &labels, bytes as u64);
+        m.add("ward_ingest_received_total", &labels, events.len() as u64);
+        m.add("ward_ingest_rejected_total", &labels, rejected as u64);
+        count_missing_fields(m, origin.source, &events);
+        if events.is_empty() {
+            return Ok(Ack { ids: Vec::new() });
+        }
+        let n = events.len();
+        let batch = Batch {
+            events,
+            input: origin.input.into(),
+            source: origin.source.into(),
+            tenant: origin.tenant.into(),
+            received,
+        };
+        let result = match wait {
+            Wait::No => self.pipeline.submit(batch).await,
+            Wait::Yes => self.pipeline.submit_wait(batch).await,
+        };
+        match &result {
+            Ok(_) => m.add(
+                "ward_ingest_accepted_total",
+                &labels,
+                n.saturating_sub(rejected) as u64,
+            ),
+            Err(SubmitError::Busy(_)) => {}
+            Err(_) => m.add("ward_ingest_lost_total", &labels, n as u64),
+        }
+        result
+    }
+}
+
+/// Counts, per source and field, the required fields senders left out.
+pub fn count_missing_fields(m: &Metrics, source: &str, events: &[Event]) {
+    let mut counts: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for e in events {
+        if let Some(serde_json::Value::Array(a)) = e.get("ward.schema.missing") {
+            for f in a.iter().filter_map(serde_json::Value::as_str) {
+                if let Some(name) = ward_event::REQUIRED_FIELDS.iter().find(|r| **r == f) {
+                    *counts.entry(name).or_default() += 1;
+                }
+            }
+        }
+    }
+    for (field, n) in counts {
+        m.add(
+            "ward_ingest_schema_missing_total",
+            &[("source", source), ("field", field)],
+            n,
+        );
+    }
+}
 
 /// Why a request body could not be read.
 #[derive(Debug, thiserror::Error)]

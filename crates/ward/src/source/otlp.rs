@@ -3,7 +3,6 @@
 //! response's `partial_success`, as the OTLP specification asks.
 
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
@@ -12,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::json;
 
-use super::http::{IngestError, authenticate, decode_blocking, submit};
-use crate::api::State as AppState;
+use super::HttpSources;
+use super::http::{IngestError, ingest_request};
 use crate::normalize;
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -25,39 +24,45 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// `POST /v1/logs`
 pub async fn logs(
-    State(st): State<AppState>,
+    State(st): State<HttpSources>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let json_body = is_json(&headers);
-    let received = Instant::now();
-    let res = async {
-        let id = authenticate(&st, &headers, peer, "otlp").await?;
-        let body = super::read_body(&headers, body, st.limits.max_request_bytes)?;
-        let bytes = body.len();
-        let limits = st.limits.clone();
-        let ctx = normalize::context("otlp", &id.source, &id.tenant);
-        let mut outcome = decode_blocking(move || {
+    let done = ingest_request(
+        &st,
+        peer,
+        &headers,
+        body,
+        "otlp",
+        move |body, limits, ctx| {
             let decoded = if json_body {
-                ward_event::otlp::decode_json(&body, &limits)
+                ward_event::otlp::decode_json(&body, limits)
             } else {
-                ward_event::otlp::decode_protobuf(&body, &limits)
+                ward_event::otlp::decode_protobuf(&body, limits)
             };
-            decoded.map(|results| normalize::collect(results, |_| Vec::new(), &ctx, &limits))
-        })
-        .await?
-        .map_err(|e| IngestError::BadRequest(e.to_string()))?;
-        let rejected = outcome.rejected.len() as i64;
-        let message = outcome
+            let results = decoded.map_err(|e| IngestError::BadRequest(e.to_string()))?;
+            // A log record's own bytes cannot be located inside the message:
+            // its dead letter keeps the request body (truncated, redacted).
+            let whole = 0..body.len();
+            let results = results
+                .into_iter()
+                .map(|r| r.map_err(|e| e.at(whole.clone())))
+                .collect();
+            Ok((normalize::collect(results, &body, ctx, limits), ()))
+        },
+    )
+    .await;
+    let res = done.map(|done| {
+        let rejected = done.rejected.len() as i64;
+        let message = done
             .rejected
             .first()
             .map(|r| format!("log record {}: {}", r.record, r.reason))
             .unwrap_or_default();
-        submit(&st, &id, "otlp", received, &mut outcome, bytes).await?;
-        Ok::<_, IngestError>((rejected, message))
-    }
-    .await;
+        (rejected, message)
+    });
     match res {
         Ok((rejected, message)) if json_body => {
             let body = if rejected > 0 {

@@ -2,7 +2,8 @@
 //! framing, RFC 6587), RFC 5424 and RFC 3164. A TCP connection is read only
 //! as fast as the pipeline accepts its batches, so a full pipeline stops
 //! the sender instead of dropping. A frame that cannot be parsed becomes a
-//! dead-letter event.
+//! dead-letter event. When Ward stops, listeners stop accepting and each
+//! connection stores what it has read, then closes.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,8 +11,8 @@ use std::time::Instant;
 use tokio::io::AsyncReadExt as _;
 use tokio::net::{TcpListener, UdpSocket};
 
-use crate::api::AppState;
-use crate::model::{Batch, Event};
+use super::{Origin, SourceContext, Wait};
+use crate::model::Event;
 use crate::normalize;
 
 /// Where syslog events are attributed.
@@ -51,7 +52,7 @@ fn parse_frames(
 }
 
 async fn deliver(
-    st: &AppState,
+    ctx: &SourceContext,
     input: &str,
     who: &Attribution,
     events: Vec<Event>,
@@ -59,38 +60,30 @@ async fn deliver(
     bytes: usize,
     received: Instant,
 ) {
-    let labels = [("input", input), ("source", who.source.as_str())];
-    st.metrics
-        .add("ward_ingest_bytes_total", &labels, bytes as u64);
-    st.metrics
-        .add("ward_ingest_received_total", &labels, events.len() as u64);
-    st.metrics
-        .add("ward_ingest_rejected_total", &labels, bad as u64);
-    super::http::count_missing_fields(&st.metrics, &who.source, &events);
-    let n = events.len();
-    let batch = Batch {
-        events,
-        input: input.into(),
-        source: who.source.clone(),
-        tenant: who.tenant.clone(),
-        received,
+    let origin = Origin {
+        input,
+        source: &who.source,
+        tenant: &who.tenant,
     };
-    match st.pipeline.submit_wait(batch).await {
-        Ok(_) => st
-            .metrics
-            .add("ward_ingest_accepted_total", &labels, (n - bad) as u64),
-        Err(e) => {
-            st.metrics.add("ward_ingest_lost_total", &labels, n as u64);
-            tracing::error!(error = %e, input, "syslog batch could not be stored");
-        }
+    // Waiting here is the back-pressure: the caller reads nothing more
+    // until the pipeline has taken this batch.
+    if let Err(e) = ctx
+        .deliver(origin, events, bad, bytes, received, Wait::Yes)
+        .await
+    {
+        tracing::error!(error = %e, input, "syslog batch could not be stored");
     }
 }
 
-/// Serves syslog over UDP until the process ends.
-pub async fn serve_udp(st: Arc<AppState>, socket: UdpSocket, who: Attribution) {
+/// Serves syslog over UDP until Ward stops.
+pub async fn serve_udp(ctx: SourceContext, socket: UdpSocket, who: Attribution) {
     let mut buf = vec![0u8; 65_536];
     loop {
-        let Ok((n, _peer)) = socket.recv_from(&mut buf).await else {
+        let got = tokio::select! {
+            r = socket.recv_from(&mut buf) => r,
+            () = ctx.stop.cancelled() => return,
+        };
+        let Ok((n, _peer)) = got else {
             continue;
         };
         let received = Instant::now();
@@ -103,8 +96,8 @@ pub async fn serve_udp(st: Arc<AppState>, socket: UdpSocket, who: Attribution) {
             }
         }
         let bytes = frames.iter().map(|f| f.as_ref().map_or(0, Vec::len)).sum();
-        let (events, bad) = parse_frames(frames, "syslog-udp", &who, &st.limits);
-        deliver(&st, "syslog-udp", &who, events, bad, bytes, received).await;
+        let (events, bad) = parse_frames(frames, "syslog-udp", &who, &ctx.limits);
+        deliver(&ctx, "syslog-udp", &who, events, bad, bytes, received).await;
     }
 }
 
@@ -116,50 +109,71 @@ fn trim_nl(b: &[u8]) -> &[u8] {
     &b[..end]
 }
 
-/// Serves syslog over TCP until the process ends.
+/// Serves syslog over TCP until Ward stops; returns once every connection
+/// has stored what it read and closed.
 pub async fn serve_tcp(
-    st: Arc<AppState>,
+    ctx: SourceContext,
     listener: TcpListener,
     who: Attribution,
     max_connections: usize,
 ) {
     let permits = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+    let mut connections = tokio::task::JoinSet::new();
     loop {
-        let Ok((mut sock, _peer)) = listener.accept().await else {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = ctx.stop.cancelled() => break,
+        };
+        let Ok((sock, _peer)) = accepted else {
             continue;
         };
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-            return;
+        let permit = tokio::select! {
+            p = Arc::clone(&permits).acquire_owned() => p,
+            () = ctx.stop.cancelled() => break,
         };
-        let st = Arc::clone(&st);
-        let who = who.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let mut framer = ward_event::syslog::Framer::new(&st.limits);
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = match sock.read(&mut buf).await {
-                    Ok(0) | Err(_) => 0,
-                    Ok(n) => n,
-                };
-                let received = Instant::now();
-                let frames = if n == 0 {
-                    // finish() returns the truncated tail, then any frames
-                    // recovered after it, one per call.
-                    std::iter::from_fn(|| framer.finish()).collect()
-                } else {
-                    framer.push(&buf[..n])
-                };
-                if !frames.is_empty() {
-                    let (events, bad) = parse_frames(frames, "syslog-tcp", &who, &st.limits);
-                    // Waiting here is the back-pressure: we do not read more
-                    // until the pipeline has taken this batch.
-                    deliver(&st, "syslog-tcp", &who, events, bad, n, received).await;
-                }
-                if n == 0 {
-                    break;
-                }
-            }
-        });
+        let Ok(permit) = permit else {
+            break;
+        };
+        // Finished connections are reaped as new ones arrive.
+        while connections.try_join_next().is_some() {}
+        connections.spawn(connection(ctx.clone(), sock, who.clone(), permit));
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+}
+
+/// Reads one TCP connection until its end or until Ward stops. What was
+/// read is always stored before the connection closes.
+async fn connection(
+    ctx: SourceContext,
+    mut sock: tokio::net::TcpStream,
+    who: Attribution,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let mut framer = ward_event::syslog::Framer::new(&ctx.limits);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = tokio::select! {
+            r = sock.read(&mut buf) => match r {
+                Ok(0) | Err(_) => 0,
+                Ok(n) => n,
+            },
+            () = ctx.stop.cancelled() => 0,
+        };
+        let received = Instant::now();
+        let frames = if n == 0 {
+            // finish() returns the truncated tail, then any frames
+            // recovered after it, one per call.
+            std::iter::from_fn(|| framer.finish()).collect()
+        } else {
+            framer.push(&buf[..n])
+        };
+        if !frames.is_empty() {
+            let (events, bad) = parse_frames(frames, "syslog-tcp", &who, &ctx.limits);
+            deliver(&ctx, "syslog-tcp", &who, events, bad, n, received).await;
+        }
+        if n == 0 {
+            break;
+        }
     }
 }

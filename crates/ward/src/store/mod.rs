@@ -115,11 +115,19 @@ pub async fn append(store: &Arc<Store>, events: &[Event]) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Runs retention at each interval until the process ends.
-pub async fn retention_task(store: Arc<Store>, interval: Duration) {
+/// Runs retention at each interval until `stop`; a run in progress
+/// finishes first.
+pub async fn retention_task(
+    store: Arc<Store>,
+    interval: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
     let mut tick = tokio::time::interval(interval);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return,
+        }
         let s = Arc::clone(&store);
         let now = jiff::Timestamp::now().as_millisecond();
         match tokio::task::spawn_blocking(move || s.apply_retention(now, false)).await {

@@ -1,0 +1,313 @@
+//! The one evaluation path: an event goes through the stateful enrichers
+//! (behavioural baselines, when enabled), every Sigma rule, the
+//! correlations and the Ward metric rules, and comes out as findings. Live
+//! detection ([`super::run`]) and the offline commands (`ward detect`,
+//! `ward rules test`) both call [`Evaluator::evaluate`], so a rule behaves
+//! the same on a file as on the live log.
+//!
+//! Finding ids come from (rule, event) for single-event rules and from
+//! (rule, group key, window) for correlations and metric rules
+//! ([`ward_sigma::finding_id`], the one definition), so replaying the same
+//! events gives the same ids.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use ward_sigma::{Correlator, Engine, MatchedField};
+
+use super::baseline::{BaselineConfig, Baselines};
+use super::rules::Loaded;
+use crate::model::{Event, Finding};
+
+/// Fields copied from evidence into finding labels, for routing and owners.
+pub const LABEL_FIELDS: [&str; 10] = [
+    "tenant.id",
+    "service.name",
+    "host.name",
+    "user.name",
+    "user.id",
+    "source.ip",
+    "repository.name",
+    "ai.tool.name",
+    "event.category",
+    "event.action",
+];
+
+/// Entity fields that separate alerts of one single-event rule.
+const ENTITY_FIELDS: [&str; 4] = ["service.name", "host.name", "user.name", "user.id"];
+
+/// What kind of rule produced a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A Sigma detection on one event.
+    Detection,
+    /// A Sigma correlation over several events.
+    Correlation,
+    /// A Ward metric rule (threshold, flatline…).
+    Metric,
+}
+
+impl Kind {
+    /// The name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Detection => "detection",
+            Kind::Correlation => "correlation",
+            Kind::Metric => "metric",
+        }
+    }
+}
+
+/// One finding with what the offline commands show beside it.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    pub finding: Finding,
+    pub kind: Kind,
+    /// Fields that matched (detections only).
+    pub fields: Vec<MatchedField>,
+    /// The rule only feeds correlations (Sigma's `generate: false`): live
+    /// detection does not alert on it.
+    pub building_block: bool,
+}
+
+/// Rules, correlation windows, metric-rule state and (optionally)
+/// baselines over a stream of events in log order.
+pub struct Evaluator {
+    pub loaded: Loaded,
+    pub correlator: Correlator,
+    /// Baseline settings and learned state; `None` leaves baseline fields
+    /// as the events carry them.
+    pub baselines: Option<(BaselineConfig, Baselines)>,
+}
+
+impl Evaluator {
+    /// Fresh state for a loaded rule set.
+    pub fn new(loaded: Loaded, baselines: Option<BaselineConfig>) -> Evaluator {
+        let correlator = Correlator::new(&loaded.set, &loaded.engine);
+        Evaluator {
+            loaded,
+            correlator,
+            baselines: baselines.map(|cfg| (cfg, Baselines::default())),
+        }
+    }
+
+    /// Enriches one event and runs every rule on it. `event_id` names the
+    /// event in findings (its `event.id`, or its position in a file).
+    pub fn evaluate(&mut self, event: &mut Event, event_id: &str) -> Vec<Detection> {
+        if let Some((cfg, state)) = &mut self.baselines {
+            state.observe(cfg, event);
+        }
+        let time_ms = event_time_ms(event);
+        let time = event.get_str("@timestamp").unwrap_or_default().to_owned();
+        let engine: &Engine = &self.loaded.engine;
+        let matches = engine.matches(&event.0);
+        let mut out = Vec::new();
+        for m in &matches {
+            let Some(meta) = engine.rule(m.rule) else {
+                continue;
+            };
+            let mut group = BTreeMap::new();
+            for f in ENTITY_FIELDS {
+                if let Some(v) = event.get_str(f) {
+                    group.insert(f.to_owned(), v.to_owned());
+                }
+            }
+            out.push(Detection {
+                finding: Finding {
+                    id: ward_sigma::finding_id(&m.rule_id, event_id, 0),
+                    rule_id: m.rule_id.clone(),
+                    rule_title: meta.title.clone(),
+                    level: meta.level.clone().unwrap_or_else(|| "medium".into()),
+                    tags: meta.tags.clone(),
+                    description: meta.description.clone().unwrap_or_default(),
+                    group_key: group,
+                    evidence: vec![event_id.to_owned()],
+                    first_seen: time.clone(),
+                    last_seen: time.clone(),
+                    labels: labels(event),
+                    runbook: runbook(meta),
+                    value: None,
+                },
+                kind: Kind::Detection,
+                fields: m.fields.clone(),
+                building_block: self.loaded.building_blocks.contains(&m.rule_id),
+            });
+        }
+        for c in self
+            .correlator
+            .observe(time_ms, event_id, &event.0, &matches)
+        {
+            let finding = self.correlation_finding(c, labels(event));
+            out.push(self.derived(finding, Kind::Correlation));
+        }
+        for f in self.loaded.metric.observe(event, time_ms) {
+            out.push(self.derived(f, Kind::Metric));
+        }
+        out
+    }
+
+    /// Findings decided by the passage of time at `now_ms` (wall clock or
+    /// the end of input): flatline metric rules, and correlation windows
+    /// decided at their end (`lt`, `lte`, `eq`) that closed `grace_ms`
+    /// before `now_ms`.
+    pub fn advance(&mut self, now_ms: i64, grace_ms: i64) -> Vec<Detection> {
+        let mut out: Vec<Detection> = self
+            .loaded
+            .metric
+            .tick(now_ms)
+            .into_iter()
+            .map(|f| self.derived(f, Kind::Metric))
+            .collect();
+        for c in self.correlator.advance(now_ms - grace_ms) {
+            let finding = self.correlation_finding(c, BTreeMap::new());
+            out.push(self.derived(finding, Kind::Correlation));
+        }
+        out
+    }
+
+    fn derived(&self, finding: Finding, kind: Kind) -> Detection {
+        Detection {
+            building_block: self.loaded.building_blocks.contains(&finding.rule_id),
+            finding,
+            kind,
+            fields: Vec::new(),
+        }
+    }
+
+    fn correlation_finding(
+        &self,
+        c: ward_sigma::CorrelationFinding,
+        labels: BTreeMap<String, String>,
+    ) -> Finding {
+        let meta = self.loaded.set.rules().find(|r| r.key() == c.rule_id);
+        Finding {
+            id: c.finding_id,
+            rule_id: c.rule_id,
+            rule_title: c.title,
+            level: c.level.unwrap_or_else(|| "medium".into()),
+            tags: c.tags,
+            description: meta.and_then(|m| m.description.clone()).unwrap_or_default(),
+            group_key: c.group,
+            evidence: c.evidence,
+            first_seen: ms_to_rfc3339(c.window_start_ms),
+            last_seen: ms_to_rfc3339(c.window_end_ms),
+            labels,
+            runbook: meta.and_then(runbook),
+            value: Some(c.value),
+        }
+    }
+}
+
+/// Event time in milliseconds: `@timestamp`, else the Windows
+/// `TimeCreated`, else `timestamp`, else 0.
+pub fn event_time_ms(event: &Event) -> i64 {
+    [
+        "@timestamp",
+        "Event.System.TimeCreated.#attributes.SystemTime",
+        "timestamp",
+    ]
+    .iter()
+    .find_map(|f| event.get_str(f)?.parse::<jiff::Timestamp>().ok())
+    .map_or(0, |t| t.as_millisecond())
+}
+
+fn labels(event: &Event) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for f in LABEL_FIELDS {
+        match event.get(f) {
+            Some(serde_json::Value::String(s)) => {
+                out.insert(f.to_owned(), s.clone());
+            }
+            Some(serde_json::Value::Array(a)) => {
+                let parts: Vec<&str> = a.iter().filter_map(|v| v.as_str()).collect();
+                if !parts.is_empty() {
+                    out.insert(f.to_owned(), parts.join(","));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn runbook(meta: &ward_sigma::RuleMeta) -> Option<String> {
+    meta.custom
+        .get("runbook")
+        .and_then(|v| v.as_str().map(str::to_owned))
+}
+
+fn ms_to_rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const RULE: &str = r#"
+title: Failed login
+id: 0b1d6c38-5f1e-4c1b-9d55-2f4c1c6a0001
+logsource: { category: authentication }
+detection:
+  sel: { event.outcome: failure }
+  condition: sel
+level: high
+"#;
+
+    fn evaluator() -> Evaluator {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.yml");
+        std::fs::write(&path, RULE).unwrap();
+        let loaded = super::super::rules::load(false, &[path], &[]);
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        Evaluator::new(loaded, None)
+    }
+
+    fn event(outcome: &str) -> Event {
+        let mut e = Event::default();
+        e.set("@timestamp", json!("2026-11-01T10:00:00Z"));
+        e.set("event.category", json!(["authentication"]));
+        e.set("event.outcome", json!(outcome));
+        e.set("user.name", json!("alice"));
+        e
+    }
+
+    #[test]
+    fn a_match_is_a_finding_with_a_stable_id_and_entity_group() {
+        let mut ev = evaluator();
+        let got = ev.evaluate(&mut event("failure"), "e1");
+        assert_eq!(got.len(), 1);
+        let f = &got[0].finding;
+        assert_eq!(got[0].kind, Kind::Detection);
+        assert_eq!(f.level, "high");
+        assert_eq!(f.evidence, vec!["e1".to_owned()]);
+        assert_eq!(
+            f.group_key.get("user.name").map(String::as_str),
+            Some("alice")
+        );
+        assert_eq!(f.first_seen, "2026-11-01T10:00:00Z");
+        let again = evaluator().evaluate(&mut event("failure"), "e1");
+        assert_eq!(again[0].finding.id, f.id, "replay gives the same id");
+        assert!(ev.evaluate(&mut event("success"), "e2").is_empty());
+    }
+
+    #[test]
+    fn baselines_run_only_when_asked() {
+        let mut carried = event("failure");
+        carried.set("ward.baseline.first_seen", json!(["source.ip"]));
+        let mut ev = evaluator();
+        ev.evaluate(&mut carried, "e1");
+        assert!(carried.get("ward.baseline.first_seen").is_some());
+        let mut ev = evaluator();
+        ev.baselines = Some((BaselineConfig::default(), Baselines::default()));
+        ev.evaluate(&mut carried, "e1");
+        assert!(
+            carried.get("ward.baseline.first_seen").is_none(),
+            "the learned baselines replace what the event carried"
+        );
+    }
+}

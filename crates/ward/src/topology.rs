@@ -1,0 +1,484 @@
+//! THE one place where Ward's stages are built and connected, and where
+//! they are stopped in order.
+//!
+//! ```text
+//!  HTTP ingest ─┐                       ┌─ ingest workers ─────────────────────────┐
+//!  syslog UDP  ─┤  SourceContext        │  redact ─► enrich ─► store.append (fsync) │─► ack
+//!  syslog TCP  ─┼──► [ingest queue] ───►│                         └─► Appended ───┐ │
+//!  Kafka       ─┤   (bounded)           └───────────────────────────────────────┘ │
+//!  audit trail ─┘                                                                 ▼
+//!        ▲                        detection thread: log tail ─► Evaluator ─► [findings] ─► alert stage ─► outbox ─► receivers
+//!        └────────────────────────────────────────────── audit events (people's actions) ◄──┘
+//! ```
+//!
+//! A graceful stop (SIGTERM, SIGINT) drains in this order, all within
+//! `server.drain_timeout`: stop accepting (listeners, Kafka, HTTP);
+//! finish in-flight batches (the queue refuses new ones, workers finish
+//! the queued ones); sign a checkpoint over every stored record; let
+//! detection read to the end of the log and write its checkpoint; let the
+//! outbox deliver what it can; close the store.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use ward_store::Store;
+
+use crate::alert::Alerts;
+use crate::config::Config;
+use crate::detect::{Detector, FindingSink, Handover, Progress, Settings, Stop};
+use crate::metrics::Metrics;
+use crate::model::{Ack, Batch};
+use crate::pipeline::{Pipeline, Step};
+use crate::source::{HttpSources, SourceContext, Tokens};
+
+/// Findings waiting between detection and the alert stage.
+const FINDINGS_CAPACITY: usize = 16;
+
+/// One stage or channel of the running topology, for `describe` and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Stage(&'static str),
+    /// A connection: from, to, and the bound of its queue (0: a call).
+    Channel(&'static str, &'static str, usize),
+}
+
+/// Ward, built and running.
+pub struct Topology {
+    /// Addresses actually bound (ports may be 0 in the configuration).
+    pub http_addr: SocketAddr,
+    pub syslog: Vec<String>,
+    pub kafka: Vec<String>,
+    /// The ingest token generated at first start, if any.
+    pub generated_token: Option<crate::secret::Secret<String>>,
+    parts: Vec<Part>,
+    drain_timeout: Duration,
+    accepting: CancellationToken,
+    http: tokio::task::JoinHandle<()>,
+    sources: JoinSet<()>,
+    queue: CancellationToken,
+    workers: JoinSet<()>,
+    store: Arc<Store>,
+    detect: std::thread::JoinHandle<()>,
+    detect_stop: Stop,
+    alerts: Arc<Alerts>,
+    alert_feed: tokio::task::JoinHandle<()>,
+    background: CancellationToken,
+    retention: tokio::task::JoinHandle<()>,
+}
+
+/// Builds every stage from the validated configuration and starts it.
+pub async fn build(config: Config) -> anyhow::Result<Topology> {
+    let config = Arc::new(config);
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create data directory {} (set server.data_dir or WARD_DATA_DIR)",
+            config.data_dir.display()
+        )
+    })?;
+    let mut parts = Vec::new();
+    let mut stage = |p: Part| parts.push(p);
+    let metrics = Arc::new(Metrics::default());
+
+    // The store and the ingest queue in front of it.
+    let store = Arc::new(crate::store::open(&config)?);
+    stage(Part::Stage("store"));
+    let step = ingest_step(&config, &store, &metrics)?;
+    stage(Part::Stage("redact"));
+    stage(Part::Stage("enrich"));
+    stage(Part::Channel("redact", "enrich", 0));
+    stage(Part::Channel("enrich", "store", 0));
+    let queue = CancellationToken::new();
+    let capacity = config.raw.limits.queue_capacity;
+    let (pipeline, workers) = Pipeline::start(
+        step,
+        Arc::clone(&metrics),
+        capacity,
+        config.ingest_workers,
+        queue.clone(),
+    );
+    stage(Part::Stage("ingest queue"));
+    stage(Part::Channel("ingest queue", "redact", 0));
+
+    // Alerting, fed by detection; people's actions come back as audit events.
+    let (alerts, audit) = Alerts::start(&config, Arc::clone(&metrics)).await?;
+    let alerts = Arc::new(alerts);
+    stage(Part::Stage("alert"));
+    stage(Part::Stage("notify"));
+    stage(Part::Channel("alert", "notify", 0));
+    let (findings_tx, findings_rx) = mpsc::channel::<Handover>(FINDINGS_CAPACITY);
+    let alert_feed = tokio::spawn(feed_alerts(findings_rx, Arc::clone(&alerts)));
+    stage(Part::Channel("detect", "alert", FINDINGS_CAPACITY));
+
+    // Detection tails the log on its own thread.
+    let progress = Arc::new(Progress::default());
+    let detect_stop = Stop {
+        token: CancellationToken::new(),
+        deadline: Default::default(),
+    };
+    let detect = start_detection(
+        &config,
+        &store,
+        &pipeline,
+        FindingSink(findings_tx),
+        &metrics,
+        &progress,
+        &detect_stop,
+    )?;
+    stage(Part::Stage("detect"));
+    stage(Part::Channel("store", "detect", 0));
+
+    // The sources.
+    let accepting = CancellationToken::new();
+    let ctx = SourceContext {
+        pipeline,
+        limits: crate::normalize::limits(&config.raw.limits),
+        metrics: Arc::clone(&metrics),
+        stop: accepting.clone(),
+    };
+    let mut sources = JoinSet::new();
+    sources.spawn(crate::source::audit::run(ctx.clone(), audit));
+    stage(Part::Stage("audit trail"));
+    stage(Part::Channel("alert", "audit trail", 0));
+    stage(Part::Channel("audit trail", "ingest queue", capacity));
+    let syslog = start_syslog(&config, &ctx, &mut sources).await?;
+    for s in &syslog {
+        stage(Part::Stage(if s.starts_with("udp") {
+            "syslog udp"
+        } else {
+            "syslog tcp"
+        }));
+    }
+    let mut kafka = Vec::new();
+    for k in &config.raw.kafka {
+        let source = crate::source::kafka::KafkaSource::new(k)?;
+        kafka.push(source.describe());
+        sources.spawn(source.run(ctx.clone()));
+    }
+    if !kafka.is_empty() {
+        stage(Part::Stage("kafka"));
+    }
+
+    // The HTTP API with the HTTP inputs.
+    let (tokens, generated_token) = Tokens::from_config(&config)?;
+    let tokens = Arc::new(tokens);
+    let state = crate::api::ApiState {
+        ingest: HttpSources {
+            ctx: ctx.clone(),
+            tokens: Arc::clone(&tokens),
+        },
+        events: crate::api::EventsState {
+            store: Arc::clone(&store),
+            tokens: Arc::clone(&tokens),
+        },
+        health: crate::api::health::Health {
+            store: Arc::clone(&store),
+            metrics: Arc::clone(&metrics),
+            detect: progress,
+            alerts: Arc::clone(&alerts),
+        },
+    };
+    let alert_routes = alerts.routes(move |headers: &axum::http::HeaderMap| {
+        tokens
+            .authenticate(headers)
+            .map(|id| format!("{}@{}", id.source, id.tenant))
+    });
+    let (http, http_addr) = start_http(&config, state, alert_routes, accepting.clone()).await?;
+    stage(Part::Stage("http"));
+    for p in ["syslog udp", "syslog tcp", "kafka", "http"] {
+        if parts.contains(&Part::Stage(p)) {
+            parts.push(Part::Channel(p, "ingest queue", capacity));
+        }
+    }
+    stage_alert_api(&mut parts);
+
+    let background = CancellationToken::new();
+    let retention = tokio::spawn(crate::store::retention_task(
+        Arc::clone(&store),
+        config.retention_interval,
+        background.clone(),
+    ));
+    parts.push(Part::Stage("retention"));
+    parts.push(Part::Channel("retention", "store", 0));
+
+    Ok(Topology {
+        http_addr,
+        syslog,
+        kafka,
+        generated_token,
+        parts,
+        drain_timeout: config.drain_timeout,
+        accepting,
+        http,
+        sources,
+        queue,
+        workers,
+        store,
+        detect,
+        detect_stop,
+        alerts,
+        alert_feed,
+        background,
+        retention,
+    })
+}
+
+fn stage_alert_api(parts: &mut Vec<Part>) {
+    parts.push(Part::Channel("http", "alert", 0));
+    parts.push(Part::Channel("http", "store", 0));
+}
+
+/// What an ingest worker does with a batch: redact, score prompts, append
+/// durably (fsync), count.
+fn ingest_step(
+    config: &Config,
+    store: &Arc<Store>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Step> {
+    let redact = Arc::new(crate::redact::Stage::new(
+        &config.raw.redact,
+        &config.data_dir,
+    )?);
+    let prompt = Arc::new(ward_prompt::Detector::new());
+    let store = Arc::clone(store);
+    let metrics = Arc::clone(metrics);
+    Ok(Arc::new(move |batch: Batch| {
+        let (redact, prompt) = (Arc::clone(&redact), Arc::clone(&prompt));
+        let (store, metrics) = (Arc::clone(&store), Arc::clone(&metrics));
+        Box::pin(async move { ingest(batch, redact, prompt, store, metrics).await })
+    }))
+}
+
+async fn ingest(
+    mut batch: Batch,
+    redact: Arc<crate::redact::Stage>,
+    prompt: Arc<ward_prompt::Detector>,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+) -> Result<Ack, String> {
+    let events = std::mem::take(&mut batch.events);
+    let events = tokio::task::spawn_blocking(move || {
+        let mut events = events;
+        for e in &mut events {
+            redact.redact_event(e);
+            crate::detect::enrich::prompt_injection(&prompt, e);
+        }
+        events
+    })
+    .await
+    .map_err(|e| format!("redaction task failed: {e}"))?;
+    let ids: Vec<String> = events
+        .iter()
+        .map(|e| e.get_str("event.id").unwrap_or_default().to_owned())
+        .collect();
+    let n = events.len() as u64;
+    crate::store::append(&store, &events)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    let labels = [
+        ("input", batch.input.as_str()),
+        ("source", batch.source.as_str()),
+    ];
+    metrics.add("ward_store_events_total", &labels, n);
+    metrics.observe(
+        "ward_pipeline_latency_seconds",
+        &[("input", batch.input.as_str())],
+        batch.received.elapsed(),
+    );
+    Ok(Ack { ids })
+}
+
+/// Takes findings from detection to the alert stage until detection stops.
+async fn feed_alerts(mut rx: mpsc::Receiver<Handover>, alerts: Arc<Alerts>) {
+    while let Some((findings, reply)) = rx.recv().await {
+        let mut result = Ok(());
+        for f in findings {
+            if let Err(e) = alerts.on_finding(f).await {
+                result = Err(e);
+                break;
+            }
+        }
+        let _ = reply.send(result);
+    }
+}
+
+fn start_detection(
+    config: &Config,
+    store: &Arc<Store>,
+    pipeline: &Pipeline,
+    sink: FindingSink,
+    metrics: &Arc<Metrics>,
+    progress: &Arc<Progress>,
+    stop: &Stop,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let d = &config.raw.detect;
+    let settings = Settings {
+        builtin_rules: d.builtin_rules,
+        rules: d.rules.clone(),
+        pipelines: d.pipelines.clone(),
+        hot_reload: d.hot_reload,
+        baseline: d.baseline.clone(),
+        checkpoint: config.data_dir.join("detect").join("checkpoint.json"),
+    };
+    let store = Arc::clone(store);
+    let appended = Arc::clone(&pipeline.appended);
+    let detector = Detector::new(settings, Arc::clone(metrics), Arc::clone(progress));
+    let stop = Stop {
+        token: stop.token.clone(),
+        deadline: Arc::clone(&stop.deadline),
+    };
+    let handle = std::thread::Builder::new()
+        .name("ward-detect".into())
+        .spawn(move || detector.run(&store, &appended, &sink, &stop))?;
+    Ok(handle)
+}
+
+async fn start_syslog(
+    config: &Config,
+    ctx: &SourceContext,
+    sources: &mut JoinSet<()>,
+) -> anyhow::Result<Vec<String>> {
+    let who = crate::source::syslog::Attribution {
+        source: config.raw.syslog.source.clone(),
+        tenant: config.raw.syslog.tenant.clone(),
+    };
+    let cannot = |proto: &str| {
+        format!(
+            "cannot listen for syslog on {proto} {} (syslog.addr / WARD_SYSLOG_ADDR)",
+            config.syslog_addr
+        )
+    };
+    let mut out = Vec::new();
+    if config.raw.syslog.udp {
+        let sock = UdpSocket::bind(config.syslog_addr)
+            .await
+            .with_context(|| cannot("udp"))?;
+        out.push(format!("udp {}", sock.local_addr()?));
+        sources.spawn(crate::source::syslog::serve_udp(
+            ctx.clone(),
+            sock,
+            who.clone(),
+        ));
+    }
+    if config.raw.syslog.tcp {
+        let l = TcpListener::bind(config.syslog_addr)
+            .await
+            .with_context(|| cannot("tcp"))?;
+        out.push(format!("tcp {}", l.local_addr()?));
+        sources.spawn(crate::source::syslog::serve_tcp(
+            ctx.clone(),
+            l,
+            who,
+            config.raw.syslog.max_connections,
+        ));
+    }
+    Ok(out)
+}
+
+async fn start_http(
+    config: &Config,
+    state: crate::api::ApiState,
+    alert_routes: axum::Router,
+    stop: CancellationToken,
+) -> anyhow::Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
+    let http = TcpListener::bind(config.http_addr).await.with_context(|| {
+        format!(
+            "cannot listen for HTTP on {} (server.http_addr / WARD_HTTP_ADDR)",
+            config.http_addr
+        )
+    })?;
+    let addr = http.local_addr()?;
+    let app =
+        crate::api::router(state, alert_routes).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = tokio::spawn(async move {
+        let served = axum::serve(http, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "http server failed");
+        }
+    });
+    Ok((handle, addr))
+}
+
+impl Topology {
+    /// Every stage and channel, as built.
+    pub fn describe(&self) -> &[Part] {
+        &self.parts
+    }
+
+    /// Resolves when the HTTP server stops on its own (a failure).
+    pub async fn http_stopped(&mut self) {
+        let _ = (&mut self.http).await;
+    }
+
+    /// The graceful stop, in the order the module documentation gives,
+    /// within the drain deadline. Undelivered notifications stay in the
+    /// durable outbox.
+    pub async fn drain(mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + self.drain_timeout;
+        let left = || deadline.saturating_duration_since(Instant::now());
+        tracing::info!(deadline = ?self.drain_timeout, "stopping: no longer accepting");
+        self.accepting.cancel();
+        let stop_http = async {
+            let _ = (&mut self.http).await;
+            while self.sources.join_next().await.is_some() {}
+        };
+        if tokio::time::timeout(left(), stop_http).await.is_err() {
+            tracing::warn!("inputs still open at the drain deadline: closing them");
+            self.http.abort();
+            self.sources.abort_all();
+        }
+        tracing::info!("finishing in-flight batches");
+        self.queue.cancel();
+        let workers = async { while self.workers.join_next().await.is_some() {} };
+        if tokio::time::timeout(left(), workers).await.is_err() {
+            tracing::warn!("batches still in flight at the drain deadline: not acknowledged");
+            self.workers.abort_all();
+        }
+        let store = Arc::clone(&self.store);
+        match tokio::task::spawn_blocking(move || store.checkpoint_now()).await {
+            Ok(Ok(())) => tracing::info!("store checkpoint signed"),
+            Ok(Err(e)) => tracing::error!(error = %e, "final store checkpoint failed"),
+            Err(e) => tracing::error!(error = %e, "final store checkpoint task failed"),
+        }
+        *self.detect_stop.deadline.lock() = Some(deadline);
+        self.detect_stop.token.cancel();
+        let detect = self.detect;
+        match tokio::task::spawn_blocking(move || detect.join()).await {
+            Ok(Ok(())) => {}
+            _ => tracing::error!("detection thread ended abnormally"),
+        }
+        let _ = self.alert_feed.await;
+        self.alerts.shutdown(left()).await;
+        self.background.cancel();
+        let _ = tokio::time::timeout(left(), &mut self.retention).await;
+        self.retention.abort();
+        close_store(self.store).await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Closes the store once nothing else holds it (stops its background
+/// thread; the checkpoint was signed earlier in the drain).
+async fn close_store(store: Arc<Store>) {
+    match Arc::try_unwrap(store) {
+        Ok(store) => {
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.close()).await {
+                tracing::error!(error = %e, "closing the store failed");
+            }
+        }
+        Err(store) => {
+            tracing::warn!(
+                holders = Arc::strong_count(&store),
+                "store still in use at exit; its checkpoint is already signed"
+            );
+        }
+    }
+}
