@@ -55,6 +55,8 @@ mod seal;
 mod search;
 mod segment;
 mod store;
+#[cfg(test)]
+mod testing;
 mod tree;
 mod verify;
 mod writer;
