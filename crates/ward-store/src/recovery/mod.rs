@@ -305,11 +305,13 @@ fn add_wal(
     is_last: bool,
     report: &mut OpenReport,
 ) -> Result<(), StoreError> {
-    let (seg, torn) = wal::recover_wal(&path, first, is_last, &mut log.tree)?;
-    if let Some(t) = torn {
+    let found = wal::recover_wal(&path, first, is_last, &mut log.tree)?;
+    if let Some(t) = found.torn {
         report.torn_tail = Some(t);
     }
-    let Some(seg) = seg else {
+    report.damaged_records += found.damaged.iter().map(|d| d.records).sum::<u64>();
+    report.damaged.extend(found.damaged);
+    let Some(seg) = found.segment else {
         // A write-ahead file whose header never became durable: nothing in
         // it was acknowledged.
         report.removed_files.push(path);

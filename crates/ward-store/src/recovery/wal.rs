@@ -1,35 +1,51 @@
 //! Rebuilding one write-ahead segment at start-up: replay its frames into
 //! the tree and the in-memory block index, and find a torn tail.
 
+use crate::damage::{WalItem, damaged_leaf, quarantine};
 use crate::error::StoreError;
 use crate::format;
 use crate::merkle::leaf_hash;
 use crate::segment::{OpenSegment, OpenState, WalScan, scan_wal};
-use crate::store::TornTail;
+use crate::store::{DamagedRange, TornTail};
 use crate::tree::TreeCache;
 use parking_lot::RwLock;
 use std::fs::File;
 use std::path::Path;
 
-/// Rebuilds an open segment from its file; finds a torn tail of the last
-/// one (cut later by the caller, once no checkpoint covers it). `None` for
-/// a newest file too short to hold its header (removed: nothing in it was
-/// acknowledged).
+/// What recovering one write-ahead file found.
+pub(super) struct Recovered {
+    /// The segment; `None` for a newest file too short to hold its header
+    /// (removed: nothing in it was acknowledged).
+    pub segment: Option<OpenSegment>,
+    /// A torn tail of the newest file, cut later by the caller once no
+    /// checkpoint covers it.
+    pub torn: Option<TornTail>,
+    /// Damage in the middle, kept and quarantined.
+    pub damaged: Vec<DamagedRange>,
+}
+
+/// Rebuilds an open segment from its file: good records and placeholders
+/// for damaged ones go into the tree, damage is quarantined and logged.
 pub(super) fn recover_wal(
     path: &Path,
     first: u64,
     is_last: bool,
     tree: &mut TreeCache,
-) -> Result<(Option<OpenSegment>, Option<TornTail>), StoreError> {
+) -> Result<Recovered, StoreError> {
     let len = std::fs::metadata(path)
         .map_err(|e| StoreError::io("stat", path, e))?
         .len();
     if is_last && len < format::HEADER_LEN as u64 {
         std::fs::remove_file(path).map_err(|e| StoreError::io("remove", path, e))?;
-        return Ok((None, None));
+        return Ok(Recovered {
+            segment: None,
+            torn: None,
+            damaged: Vec::new(),
+        });
     }
     let (scan, state) = replay(path, first, tree)?;
     let torn = torn_tail(path, &scan, is_last)?;
+    let damaged = set_aside(path, &scan)?;
     let file = File::open(path).map_err(|e| StoreError::io("open", path, e))?;
     let segment = OpenSegment {
         path: path.to_owned(),
@@ -37,11 +53,47 @@ pub(super) fn recover_wal(
         header: scan.header,
         state: RwLock::new(state),
     };
-    Ok((Some(segment), torn))
+    Ok(Recovered {
+        segment: Some(segment),
+        torn,
+        damaged,
+    })
+}
+
+/// Copies each damaged range to its quarantine file and says so loudly.
+fn set_aside(path: &Path, scan: &WalScan) -> Result<Vec<DamagedRange>, StoreError> {
+    if scan.damage.is_empty() {
+        return Ok(Vec::new());
+    }
+    let bytes = std::fs::read(path).map_err(|e| StoreError::io("read", path, e))?;
+    let mut out = Vec::new();
+    for d in &scan.damage {
+        let q = quarantine(path, &bytes, d)?;
+        tracing::error!(
+            segment = %path.display(),
+            byte = d.pos,
+            first_offset = d.first_offset,
+            records = d.count,
+            quarantine = %q.display(),
+            reason = %d.reason,
+            "damaged records in the middle of the log: kept every later record, set the bytes aside; run ward verify"
+        );
+        out.push(DamagedRange {
+            segment: path.to_owned(),
+            byte: d.pos,
+            end_byte: d.end,
+            first_offset: d.first_offset,
+            records: d.count,
+            quarantine: q,
+            reason: d.reason.clone(),
+        });
+    }
+    Ok(out)
 }
 
 /// Reads every good frame: checks that records carry consecutive offsets
-/// from `first`, adds each to the in-memory blocks and its leaf to `tree`.
+/// from `first`, adds each to the in-memory blocks and its leaf to `tree`;
+/// damaged offsets get a placeholder leaf.
 fn replay(
     path: &Path,
     first: u64,
@@ -50,7 +102,18 @@ fn replay(
     let mut state = OpenState::default();
     let mut next = first;
     let mut bad_offset = None;
-    let scan = scan_wal(path, &mut |pos, payload| {
+    let scan = scan_wal(path, &mut |item| {
+        let (pos, payload) = match item {
+            WalItem::Frame { pos, payload } => (pos, payload),
+            WalItem::Damaged(d) => {
+                state.add_damaged(d.pos, d.count, first);
+                for off in d.first_offset..d.first_offset + d.count {
+                    tree.push_leaf(damaged_leaf(off));
+                }
+                next += d.count;
+                return Ok(());
+            }
+        };
         let corrupt = |reason: String| StoreError::corrupt(path, pos, reason);
         let (terms, rec) = format::split_payload(payload).map_err(corrupt)?;
         let d = format::decode_record(rec).map_err(corrupt)?;
@@ -108,7 +171,7 @@ fn torn_tail(path: &Path, scan: &WalScan, is_last: bool) -> Result<Option<TornTa
         segment: path.to_owned(),
         byte: scan.good_len,
         bytes_removed: scan.file_len - scan.good_len,
-        records_kept: scan.frames.len() as u64,
+        records_kept: scan.frames,
         reason: reason.clone(),
     }))
 }
@@ -133,8 +196,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("00000000000000000000.wal");
         std::fs::write(&p, [0u8; 10]).unwrap();
-        let (seg, torn) = recover_wal(&p, 0, true, &mut TreeCache::default()).unwrap();
-        assert!(seg.is_none() && torn.is_none());
+        let r = recover_wal(&p, 0, true, &mut TreeCache::default()).unwrap();
+        assert!(r.segment.is_none() && r.torn.is_none());
         assert!(!p.exists());
     }
 

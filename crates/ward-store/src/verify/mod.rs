@@ -95,6 +95,11 @@ pub struct VerifyReport {
     pub tree_size: u64,
     /// Its root, hex.
     pub root: String,
+    /// Records after the largest validly signed checkpoint: not yet covered
+    /// by a signature (a live store signs them within its checkpoint
+    /// interval, and at a clean stop).
+    #[serde(default)]
+    pub uncovered_records: u64,
     /// Problems; empty means the store is intact.
     pub problems: Vec<Problem>,
     /// Warnings (torn tail of a live or crashed store).
@@ -298,7 +303,14 @@ pub fn verify_with_threads(
     report_unreached_checkpoints(&mut ctx, expected);
     ctx.report.tree_size = ctx.tree.size();
     ctx.report.root = hex::encode(ctx.tree.root());
+    ctx.report.uncovered_records = uncovered(&ctx.checkpoints, expected);
     Ok(ctx.report)
+}
+
+/// Records of a log of `records` after the largest signed checkpoint.
+fn uncovered(checkpoints: &[(u64, Checkpoint, String)], records: u64) -> u64 {
+    let signed = checkpoints.iter().map(|c| c.0).max().unwrap_or(0);
+    records.saturating_sub(signed)
 }
 
 /// The verifier key, or an error naming where it should have come from.

@@ -101,3 +101,17 @@ fn report_unreached_checkpoints_names_records_beyond_the_log() {
     assert_eq!(p.kind, ProblemKind::CheckpointBeyondLog);
     assert_eq!((p.first_offset, p.last_offset), (Some(6), Some(9)));
 }
+
+#[test]
+fn uncovered_counts_records_after_the_largest_signed_checkpoint() {
+    let (dir, vk) = closed_store(10);
+    let store = crate::testing::store_with(dir.path(), 0);
+    store.append(crate::testing::records(10..17)).unwrap();
+    drop(store);
+    let mut ctx = Ctx::new(dir.path(), 1);
+    load_checkpoints(&mut ctx, &vk);
+    assert_eq!(uncovered(&ctx.checkpoints, 17), 7);
+    assert_eq!(uncovered(&[], 17), 17);
+    let r = super::verify(dir.path()).unwrap();
+    assert_eq!(r.uncovered_records, 7);
+}

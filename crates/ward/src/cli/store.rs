@@ -125,6 +125,11 @@ fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode
             report.deleted_records
         )?;
         writeln!(out, "tree size {} root {}", report.tree_size, report.root)?;
+        writeln!(
+            out,
+            "{} records not covered by a signed checkpoint",
+            report.uncovered_records
+        )?;
         for w in &report.warnings {
             writeln!(out, "warning: {}", describe(w))?;
         }

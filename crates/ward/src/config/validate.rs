@@ -312,6 +312,12 @@ mod tests {
     }
 
     #[test]
+    fn checkpoint_interval_defaults_to_one_second() {
+        let d = RawConfig::default().durations(&mut Problems::default());
+        assert_eq!(d.checkpoint_interval, Duration::from_secs(1));
+    }
+
+    #[test]
     fn check_sizes_bounds_segments_and_workers() {
         let mut p = Problems::default();
         let c = raw("[store]\nsegment_max_bytes = 100\n[server]\ningest_workers = 5000\n");
