@@ -35,7 +35,8 @@ pub struct StoreConfig {
     /// appenders still encoding their batches before it fsyncs. Zero: never
     /// wait (a lone writer is never delayed either way).
     pub group_commit_max_wait: Duration,
-    /// How often a checkpoint is signed (when the log has grown).
+    /// How often a checkpoint is signed while the log grows (none while it
+    /// does not); records after the latest one are not yet signed.
     pub checkpoint_interval: Duration,
     /// Retention policy.
     pub retention: RetentionPolicy,
@@ -51,7 +52,7 @@ impl Default for StoreConfig {
             segment_max_bytes: 64 << 20,
             segment_max_age: Duration::from_secs(3600),
             group_commit_max_wait: Duration::from_micros(200),
-            checkpoint_interval: Duration::from_secs(60),
+            checkpoint_interval: Duration::from_secs(1),
             retention: RetentionPolicy::default(),
             background: true,
         }

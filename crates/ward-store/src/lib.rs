@@ -40,6 +40,7 @@ mod archive;
 mod checkpoint;
 mod config;
 mod counter;
+mod damage;
 mod deletion;
 mod disk;
 mod error;
@@ -55,6 +56,8 @@ mod seal;
 mod search;
 mod segment;
 mod store;
+#[cfg(test)]
+mod testing;
 mod tree;
 mod verify;
 mod writer;
@@ -62,6 +65,7 @@ mod writer;
 pub use archive::{ArchiveReport, Manifest, ManifestEntry, archive};
 pub use checkpoint::Checkpoint;
 pub use config::{LegalHold, MIN_SECURITY_DAYS, RetentionPolicy, SECURITY_CATEGORIES, StoreConfig};
+pub use damage::QuarantineHeader;
 pub use error::{ProofError, StoreError};
 pub use index::INDEXED_FIELDS;
 pub use proof::{ConsistencyProof, InclusionProof, verify_consistency, verify_inclusion};
@@ -69,7 +73,7 @@ pub use query::Query;
 pub use record::{Offset, Record, StoredRecord};
 pub use retention::{RetentionAction, RetentionDecision};
 pub use search::{AggregationResult, Bucket, Hit, SearchOptions, SearchResult};
-pub use store::{OpenReport, Store, StoreStats, TornTail};
+pub use store::{DamagedRange, OpenReport, Store, StoreStats, TornTail};
 pub use verify::{
     Problem, ProblemKind, VerifyReport, verify, verify_with_key, verify_with_threads,
 };

@@ -239,6 +239,8 @@ pub struct OpenState {
     pub bytes: u64,
     /// No more records will be added (waiting to be sealed).
     pub closed: bool,
+    /// Offsets whose record is damaged (see [`crate::damage`]), sorted.
+    pub damaged: Vec<u64>,
 }
 
 /// Time bounds and filter of up to [`MEM_BLOCK`] records of an open segment.
@@ -258,6 +260,33 @@ pub struct MemBlock {
 }
 
 impl OpenState {
+    /// Records `count` offsets whose bytes at `pos` are damaged: they keep
+    /// their place (later records keep their offsets) but are never read.
+    pub fn add_damaged(&mut self, pos: u64, count: u64, first_offset: u64) {
+        for _ in 0..count {
+            let offset = first_offset + self.positions.len() as u64;
+            self.positions.push(pos);
+            self.damaged.push(offset);
+            self.block_for(offset).count += 1;
+        }
+    }
+
+    /// The in-memory block that takes `offset` (a new one when full).
+    fn block_for(&mut self, offset: u64) -> &mut MemBlock {
+        if self.blocks.last().is_none_or(|b| b.count >= MEM_BLOCK) {
+            self.blocks.push(MemBlock {
+                first_offset: offset,
+                count: 0,
+                min_time: i64::MAX,
+                max_time: i64::MIN,
+                fields: Vec::new(),
+                bloom: Bloom::with_capacity(MEM_BLOCK_TERMS),
+            });
+        }
+        let last = self.blocks.len() - 1;
+        &mut self.blocks[last]
+    }
+
     /// Records one durable frame.
     pub fn add(
         &mut self,
@@ -271,18 +300,8 @@ impl OpenState {
         let offset = first_offset + self.positions.len() as u64;
         self.positions.push(pos);
         self.bytes = pos + len;
-        let need_new = self.blocks.last().is_none_or(|b| b.count >= MEM_BLOCK);
-        if need_new {
-            self.blocks.push(MemBlock {
-                first_offset: offset,
-                count: 0,
-                min_time: i64::MAX,
-                max_time: i64::MIN,
-                fields: Vec::new(),
-                bloom: Bloom::with_capacity(MEM_BLOCK_TERMS),
-            });
-        }
-        if let Some(b) = self.blocks.last_mut() {
+        {
+            let b = self.block_for(offset);
             b.count += 1;
             b.min_time = b.min_time.min(time_ms);
             b.max_time = b.max_time.max(time_ms);
@@ -301,7 +320,7 @@ impl OpenState {
 impl OpenSegment {
     fn read_range(&self, from: u64, to: u64, f: &mut RecordVisitor<'_>) -> Result<(), StoreError> {
         let first = self.header.first_offset;
-        let (start_pos, end_pos, starts) = {
+        let (start_pos, end_pos, starts, damaged) = {
             let st = self.state.read();
             let n = st.positions.len() as u64;
             let lo = from.saturating_sub(first).min(n) as usize;
@@ -310,13 +329,28 @@ impl OpenSegment {
                 return Ok(());
             }
             let end = st.positions.get(hi).copied().unwrap_or(st.bytes);
-            (st.positions[lo], end, st.positions[lo..hi].to_vec())
+            let damaged: Vec<u64> = st
+                .damaged
+                .iter()
+                .copied()
+                .filter(|o| (from..to).contains(o))
+                .collect();
+            (
+                st.positions[lo],
+                end,
+                st.positions[lo..hi].to_vec(),
+                damaged,
+            )
         };
         let mut buf = vec![0u8; (end_pos - start_pos) as usize];
         self.file
             .read_exact_at(&mut buf, start_pos)
             .map_err(|e| StoreError::io("read", &self.path, e))?;
         for (i, p) in starts.iter().enumerate() {
+            let off = first + (from.saturating_sub(first)) + i as u64;
+            if !damaged.is_empty() && damaged.binary_search(&off).is_ok() {
+                continue;
+            }
             let at = (p - start_pos) as usize;
             let payload = match format::parse_frame(&buf[at..]) {
                 format::Frame::Ok { payload, .. } => payload,
@@ -329,7 +363,6 @@ impl OpenSegment {
             };
             let (_, rec) = format::split_payload(payload)
                 .map_err(|reason| StoreError::corrupt(&self.path, *p, reason))?;
-            let off = first + (from.saturating_sub(first)) + i as u64;
             f(off, rec)?;
         }
         Ok(())
@@ -339,6 +372,13 @@ impl OpenSegment {
     pub fn read_all(&self, f: &mut FrameVisitor<'_>) -> Result<(), StoreError> {
         let (positions, end) = {
             let st = self.state.read();
+            if let Some(off) = st.damaged.first() {
+                return Err(StoreError::corrupt(
+                    &self.path,
+                    0,
+                    format!("record {off} is damaged; a segment with damage is not sealed"),
+                ));
+            }
             (st.positions.clone(), st.bytes)
         };
         let Some(&start) = positions.first() else {
@@ -402,45 +442,40 @@ impl Catalog {
 pub struct WalScan {
     /// Header.
     pub header: FileHeader,
-    /// (position, payload length incl. frame header) of each good frame.
-    pub frames: Vec<(u64, u64)>,
+    /// Good frames.
+    pub frames: u64,
+    /// Damaged ranges (kept, not cut).
+    pub damage: Vec<crate::damage::Damage>,
     /// Where the good part ends.
     pub good_len: u64,
     /// File length.
     pub file_len: u64,
-    /// Why the rest is bad, if it is.
+    /// Why the rest is a torn tail, if it is.
     pub bad: Option<String>,
 }
 
-/// Scans a write-ahead file; `f` sees each good frame's payload.
-pub fn scan_wal(path: &std::path::Path, f: &mut RecordVisitor<'_>) -> Result<WalScan, StoreError> {
+/// Scans a write-ahead file; `f` sees each good frame and each damaged
+/// range in file order (see [`crate::damage::walk`]).
+pub fn scan_wal(
+    path: &std::path::Path,
+    f: &mut dyn FnMut(crate::damage::WalItem<'_>) -> Result<(), StoreError>,
+) -> Result<WalScan, StoreError> {
     let bytes = std::fs::read(path).map_err(|e| StoreError::io("read", path, e))?;
     let header = FileHeader::decode(&bytes, format::WAL_MAGIC, path)?;
-    let mut pos = format::HEADER_LEN;
-    let mut frames = Vec::new();
-    let mut bad = None;
-    while pos < bytes.len() {
-        match format::parse_frame(&bytes[pos..]) {
-            format::Frame::Ok { payload, len } => {
-                f(pos as u64, payload)?;
-                frames.push((pos as u64, len as u64));
-                pos += len;
-            }
-            format::Frame::Short => {
-                bad = Some(format!("incomplete frame ({} bytes)", bytes.len() - pos));
-                break;
-            }
-            format::Frame::Bad(reason) => {
-                bad = Some(reason);
-                break;
-            }
+    let (mut frames, mut damage) = (0, Vec::new());
+    let end = crate::damage::walk(&bytes, header.first_offset, &mut |item| {
+        match &item {
+            crate::damage::WalItem::Frame { .. } => frames += 1,
+            crate::damage::WalItem::Damaged(d) => damage.push(d.clone()),
         }
-    }
+        f(item)
+    })?;
     Ok(WalScan {
         header,
         frames,
-        good_len: pos as u64,
+        damage,
+        good_len: end.good_len,
         file_len: bytes.len() as u64,
-        bad,
+        bad: end.torn,
     })
 }

@@ -36,6 +36,11 @@ pub struct OpenReport {
     pub segments: usize,
     /// A torn tail that was cut off, if any.
     pub torn_tail: Option<TornTail>,
+    /// Damaged records in the middle of write-ahead segments: kept in
+    /// place, copied to quarantine files, every later record kept.
+    pub damaged: Vec<DamagedRange>,
+    /// Offsets without a readable record because of that damage.
+    pub damaged_records: u64,
     /// Files of interrupted operations that were removed.
     pub removed_files: Vec<PathBuf>,
     /// Closed write-ahead segments queued for sealing.
@@ -56,6 +61,25 @@ pub struct TornTail {
     /// Complete records kept in that segment.
     pub records_kept: u64,
     /// What was wrong at `byte`.
+    pub reason: String,
+}
+
+/// Damage found at start-up in the middle of a write-ahead segment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DamagedRange {
+    /// The write-ahead segment.
+    pub segment: PathBuf,
+    /// Damaged bytes `byte..end_byte`.
+    pub byte: u64,
+    /// Where the next good record starts.
+    pub end_byte: u64,
+    /// First offset without a readable record.
+    pub first_offset: u64,
+    /// How many offsets (usually one; zero for bytes that held no record).
+    pub records: u64,
+    /// The copy of the damaged bytes.
+    pub quarantine: PathBuf,
+    /// What was wrong.
     pub reason: String,
 }
 
@@ -332,6 +356,21 @@ impl Inner {
         crate::search::find_by_id(self, id)
     }
 
+    /// Puts the placeholder leaf of each damaged offset into `out` (leaves
+    /// of offsets `from..`).
+    fn fill_damaged(&self, from: u64, out: &mut [Option<Hash>]) {
+        for seg in self.catalog.read().segments.iter() {
+            if let Segment::Open(o) = &**seg {
+                for &off in &o.state.read().damaged {
+                    if let Some(slot) = off.checked_sub(from).and_then(|i| out.get_mut(i as usize))
+                    {
+                        *slot = Some(crate::damage::damaged_leaf(off));
+                    }
+                }
+            }
+        }
+    }
+
     /// Leaf hashes of chunk `c` (for proofs): from the segments, or from
     /// the deletion records for deleted ranges.
     pub(crate) fn chunk_leaves(&self, c: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
@@ -342,6 +381,7 @@ impl Inner {
             out[(off - from) as usize] = Some(leaf_hash(rec));
             Ok(())
         })?;
+        self.fill_damaged(from, &mut out);
         for d in self.deletions.read().iter() {
             for off in d.first.max(from)..=d.last.min(to - 1) {
                 if let Some(h) = d.leaves.get((off - d.first) as usize) {

@@ -11,6 +11,9 @@ fn main() -> ExitCode {
     let cli = ward::cli::Cli::parse();
     match ward::cli::run(cli) {
         Ok(code) => code,
+        // The reader went away (`ward search ... | head -1`): nothing more
+        // to say, as with ripgrep.
+        Err(err) if ward::cli::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {

@@ -23,8 +23,14 @@
 //! terms = (field_len u16, field, value_len u16, value)*
 //! ```
 //!
-//! A torn tail (short frame or checksum mismatch in the last file) is cut off
-//! at start-up; everything before it was fsynced before it was acknowledged.
+//! A torn tail (a short or bad frame with no valid frame after it, in the
+//! newest file) is cut off at start-up; everything before it was fsynced
+//! before it was acknowledged. A bad frame *followed* by a valid one is
+//! damage, never cut: start-up resynchronizes on the next valid frame, keeps
+//! every later record at its offset, and copies the damaged bytes to
+//! `segments/<first:020>.wal.<byte>.quarantine` (one JSON line, then the raw
+//! bytes); see [`crate::damage`] for the resynchronization and the
+//! placeholder Merkle leaf of a damaged offset.
 //!
 //! **Sealed segment** (`segments/<first_offset:020>.seg`, magic `WARDSEG\0`,
 //! mode 0444): the header, then zstd blocks, each the concatenation of

@@ -27,6 +27,16 @@ impl<'a> Doc<'a> {
         }
     }
 
+    /// The raw JSON body.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The record's `@timestamp`, ms.
+    pub fn time_ms(&self) -> i64 {
+        self.time_ms
+    }
+
     /// The value at a dotted path.
     pub fn get(&self, path: &str) -> Option<Value> {
         if let Some(Some(ev)) = self.parsed.get() {

@@ -95,6 +95,11 @@ pub struct VerifyReport {
     pub tree_size: u64,
     /// Its root, hex.
     pub root: String,
+    /// Records after the largest validly signed checkpoint: not yet covered
+    /// by a signature (a live store signs them within its checkpoint
+    /// interval, and at a clean stop).
+    #[serde(default)]
+    pub uncovered_records: u64,
     /// Problems; empty means the store is intact.
     pub problems: Vec<Problem>,
     /// Warnings (torn tail of a live or crashed store).
@@ -289,26 +294,56 @@ pub fn verify_with_threads(
     public_key: &str,
     threads: usize,
 ) -> Result<VerifyReport, StoreError> {
-    let vk = VerifierKey::parse(public_key).map_err(|e| StoreError::Key {
+    let vk = parse_key(dir, public_key)?;
+    let mut ctx = Ctx::new(dir, threads);
+    load_checkpoints(&mut ctx, &vk);
+    let mut sources = list_segments(&mut ctx);
+    add_deletions(&mut ctx, &vk, &mut sources);
+    let expected = check_sources(&mut ctx, sources)?;
+    report_unreached_checkpoints(&mut ctx, expected);
+    ctx.report.tree_size = ctx.tree.size();
+    ctx.report.root = hex::encode(ctx.tree.root());
+    ctx.report.uncovered_records = uncovered(&ctx.checkpoints, expected);
+    Ok(ctx.report)
+}
+
+/// Records of a log of `records` after the largest signed checkpoint.
+fn uncovered(checkpoints: &[(u64, Checkpoint, String)], records: u64) -> u64 {
+    let signed = checkpoints.iter().map(|c| c.0).max().unwrap_or(0);
+    records.saturating_sub(signed)
+}
+
+/// The verifier key, or an error naming where it should have come from.
+fn parse_key(dir: &Path, public_key: &str) -> Result<VerifierKey, StoreError> {
+    VerifierKey::parse(public_key).map_err(|e| StoreError::Key {
         path: dir.join("key/verifier.pub"),
         reason: e.to_string(),
-    })?;
-    let mut ctx = Ctx {
-        dir,
-        threads: threads.max(1),
-        report: VerifyReport {
-            dir: dir.to_owned(),
-            ..VerifyReport::default()
-        },
-        tree: CompactRange::default(),
-        broken_at: None,
-        checkpoints: Vec::new(),
-        next_cp: 0,
-        last_good_cp: 0,
-    };
+    })
+}
 
+impl<'a> Ctx<'a> {
+    fn new(dir: &'a Path, threads: usize) -> Ctx<'a> {
+        Ctx {
+            dir,
+            threads: threads.max(1),
+            report: VerifyReport {
+                dir: dir.to_owned(),
+                ..VerifyReport::default()
+            },
+            tree: CompactRange::default(),
+            broken_at: None,
+            checkpoints: Vec::new(),
+            next_cp: 0,
+            last_good_cp: 0,
+        }
+    }
+}
+
+/// Reads every checkpoint file; keeps the validly signed ones (by size) to
+/// be checked as the tree grows, and reports the others.
+fn load_checkpoints(ctx: &mut Ctx<'_>, vk: &VerifierKey) {
     let mut cp_files = Vec::new();
-    walk(&dir.join("checkpoints"), &mut |p| {
+    walk(&ctx.dir.join("checkpoints"), &mut |p| {
         if p.extension().is_some_and(|e| e == "cp") {
             cp_files.push(p.to_owned());
         }
@@ -322,34 +357,32 @@ pub fn verify_with_threads(
         let parsed = std::fs::read_to_string(&p)
             .map_err(|e| e.to_string())
             .and_then(|note| vk.open_checkpoint(&note).map_err(|e| e.to_string()));
-        match parsed {
+        let detail = match parsed {
             Ok(cp) if Some(cp.size) == named || named.is_none() => {
                 let f = ctx.rel(&p);
                 ctx.checkpoints.push((cp.size, cp, f));
+                continue;
             }
-            Ok(cp) => ctx.problem(
-                ProblemKind::CheckpointInvalid,
-                &p,
-                None,
-                None,
-                format!(
-                    "validly signed checkpoint for size {} stored under another size's name",
-                    cp.size
-                ),
+            Ok(cp) => format!(
+                "validly signed checkpoint for size {} stored under another size's name",
+                cp.size
             ),
-            Err(e) => ctx.problem(
-                ProblemKind::CheckpointInvalid,
-                &p,
-                None,
-                None,
-                format!("not a valid checkpoint signed by this store's key: {e}"),
-            ),
-        }
+            Err(e) => format!("not a valid checkpoint signed by this store's key: {e}"),
+        };
+        ctx.problem(ProblemKind::CheckpointInvalid, &p, None, None, detail);
     }
     ctx.checkpoints.sort_by_key(|c| c.0);
+}
+
+/// Every segment file whose header reads, by its first offset; the newest
+/// write-ahead file is marked (its incomplete end is a torn tail, not a
+/// truncation).
+fn list_segments(ctx: &mut Ctx<'_>) -> Vec<(u64, Source)> {
     let mut sources: Vec<(u64, Source)> = Vec::new();
     let mut seg_files = Vec::new();
-    walk(&dir.join("segments"), &mut |p| seg_files.push(p.to_owned()));
+    walk(&ctx.dir.join("segments"), &mut |p| {
+        seg_files.push(p.to_owned())
+    });
     let mut newest_wal: Option<u64> = None;
     for p in seg_files {
         let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -366,14 +399,11 @@ pub fn verify_with_threads(
             .map_err(|e| e.to_string())
             .and_then(|()| FileHeader::decode(&head, magic, &p).map_err(|e| e.to_string()))
         {
-            Ok(h) => {
-                if ext == "wal" {
-                    newest_wal = newest_wal.max(Some(h.first_offset));
-                    sources.push((h.first_offset, Source::Wal(p, false)));
-                } else {
-                    sources.push((h.first_offset, Source::Sealed(p)));
-                }
+            Ok(h) if ext == "wal" => {
+                newest_wal = newest_wal.max(Some(h.first_offset));
+                sources.push((h.first_offset, Source::Wal(p, false)));
             }
+            Ok(h) => sources.push((h.first_offset, Source::Sealed(p))),
             Err(e) => ctx.problem(
                 ProblemKind::Unreadable,
                 &p,
@@ -388,9 +418,16 @@ pub fn verify_with_threads(
             *last = Some(*first) == newest_wal;
         }
     }
+    sources
+}
+
+/// Checks every deletion record; a valid one stands for its range unless a
+/// segment starting there still exists (deleted after the record was
+/// written, or not at all).
+fn add_deletions(ctx: &mut Ctx<'_>, vk: &VerifierKey, sources: &mut Vec<(u64, Source)>) {
     let seg_starts: std::collections::BTreeSet<u64> = sources.iter().map(|s| s.0).collect();
-    for p in deletion::list(&dir.join("deletions")) {
-        match deletion::load(&p, &vk) {
+    for p in deletion::list(&ctx.dir.join("deletions")) {
+        match deletion::load(&p, vk) {
             Ok(d) => {
                 ctx.report.deletions += 1;
                 ctx.report.deleted_records += d.last - d.first + 1;
@@ -410,12 +447,15 @@ pub fn verify_with_threads(
             ),
         }
     }
+}
+
+/// Checks the pieces of the log in offset order, reporting holes and
+/// overlaps between them; returns the offset after the last one.
+fn check_sources(ctx: &mut Ctx<'_>, mut sources: Vec<(u64, Source)>) -> Result<u64, StoreError> {
     sources.sort_by_key(|s| s.0);
     let starts: Vec<u64> = sources.iter().map(|s| s.0).collect();
-
     let mut expected = 0u64;
     for (i, (first, src)) in sources.into_iter().enumerate() {
-        let next_start = starts.get(i + 1).copied();
         let file = match &src {
             Source::Sealed(p) | Source::Wal(p, _) => p.clone(),
             Source::Deleted(d) => d.path.clone(),
@@ -423,7 +463,7 @@ pub fn verify_with_threads(
         if first > expected {
             ctx.problem(
                 ProblemKind::SegmentMissing,
-                &dir.join("segments"),
+                &ctx.dir.join("segments"),
                 Some((expected, first - 1)),
                 None,
                 format!("offsets {expected}..={} have no segment and no deletion record (a segment was deleted)", first - 1),
@@ -436,17 +476,23 @@ pub fn verify_with_threads(
             ));
             continue;
         }
-        match src {
+        expected = match src {
             Source::Deleted(d) => {
                 for h in &d.leaves {
                     ctx.push_leaf(*h);
                 }
-                expected = d.last + 1;
+                d.last + 1
             }
-            Source::Sealed(p) => expected = verify_sealed(&mut ctx, &p, first, next_start)?,
-            Source::Wal(p, is_last) => expected = verify_wal(&mut ctx, &p, first, is_last)?,
-        }
+            Source::Sealed(p) => verify_sealed(ctx, &p, first, starts.get(i + 1).copied())?,
+            Source::Wal(p, is_last) => verify_wal(ctx, &p, first, is_last)?,
+        };
     }
+    Ok(expected)
+}
+
+/// Reports every checkpoint the recomputed tree never reached: records
+/// removed after signing, the log cut short, or unreadable records before.
+fn report_unreached_checkpoints(ctx: &mut Ctx<'_>, expected: u64) {
     let remaining: Vec<(u64, String)> = ctx
         .checkpoints
         .iter()
@@ -490,7 +536,7 @@ pub fn verify_with_threads(
             detail,
         });
     }
-    ctx.report.tree_size = ctx.tree.size();
-    ctx.report.root = hex::encode(ctx.tree.root());
-    Ok(ctx.report)
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,7 @@
 //! salvaging what is readable from a truncated file.
 
 use super::{Ctx, ProblemKind};
+use crate::damage::{self, WalItem, damaged_leaf};
 use crate::error::StoreError;
 use crate::format::sealed::{BlockReader, MerkleSummary, block_records, read_block, read_index};
 use crate::format::{self, HEADER_LEN};
@@ -379,67 +380,42 @@ pub(super) fn verify_wal(
     ctx.report.segments += 1;
     let bytes = std::fs::read(p).map_err(|e| StoreError::io("read", p, e))?;
     ctx.report.bytes += bytes.len() as u64;
-    let mut pos = HEADER_LEN;
     let mut stored = Vec::new();
     let mut leaves = Vec::new();
-    while pos < bytes.len() {
-        let expected_off = first + stored.len() as u64;
-        match format::parse_frame(&bytes[pos..]) {
-            format::Frame::Ok { payload, len } => {
-                match format::split_payload(payload) {
-                    Ok((_, rec)) => {
-                        ctx.report.record_bytes += rec.len() as u64;
-                        stored.push(format::record_offset(rec).unwrap_or(u64::MAX));
-                        leaves.push(leaf_hash(rec));
-                    }
-                    Err(e) => ctx.problem(
-                        ProblemKind::Changed,
-                        p,
-                        Some((expected_off, expected_off)),
-                        Some(pos as u64),
-                        e,
-                    ),
+    let end = damage::walk(&bytes, first, &mut |item| {
+        match item {
+            WalItem::Frame { pos, payload } => match format::split_payload(payload) {
+                Ok((_, rec)) => {
+                    ctx.report.record_bytes += rec.len() as u64;
+                    stored.push(format::record_offset(rec).unwrap_or(u64::MAX));
+                    leaves.push(leaf_hash(rec));
                 }
-                pos += len;
-            }
-            format::Frame::Short => {
-                let kind = if is_last {
-                    ProblemKind::TornTail
-                } else {
-                    ProblemKind::Truncated
-                };
-                ctx.problem(kind, p, Some((expected_off, expected_off)), Some(pos as u64), format!(
-                    "file ends inside a record at byte {pos} ({} bytes); records {first}..{} are complete",
-                    bytes.len() - pos,
-                    expected_off
-                ));
-                break;
-            }
-            format::Frame::Bad(reason) => {
-                let len = format::u32_at(&bytes, pos) as usize;
-                ctx.problem(
-                    ProblemKind::Changed,
-                    p,
-                    Some((expected_off, expected_off)),
-                    Some(pos as u64),
-                    format!("record at byte {pos}: {reason}"),
-                );
-                match bytes.get(pos + 8..pos + 8 + len) {
-                    Some(payload) if len <= format::MAX_FRAME_LEN => {
-                        if let Ok((_, rec)) = format::split_payload(payload) {
-                            ctx.report.record_bytes += rec.len() as u64;
-                            stored.push(format::record_offset(rec).unwrap_or(u64::MAX));
-                            leaves.push(leaf_hash(rec));
-                        }
-                        pos += 8 + len;
-                    }
-                    _ => {
-                        ctx.break_tree(expected_off);
-                        break;
-                    }
+                Err(e) => {
+                    let at = first + stored.len() as u64;
+                    ctx.problem(ProblemKind::Changed, p, Some((at, at)), Some(pos), e);
+                }
+            },
+            WalItem::Damaged(d) => {
+                report_damage(ctx, p, &d);
+                for off in d.first_offset..d.first_offset + d.count {
+                    stored.push(off);
+                    leaves.push(damaged_leaf(off));
                 }
             }
         }
+        Ok(())
+    })?;
+    if let Some(reason) = end.torn {
+        let (pos, at) = (end.good_len, first + stored.len() as u64);
+        let kind = if is_last {
+            ProblemKind::TornTail
+        } else {
+            ProblemKind::Truncated
+        };
+        ctx.problem(kind, p, Some((at, at)), Some(pos), format!(
+            "file ends inside a record at byte {pos} ({} bytes: {reason}); records {first}..{at} are complete",
+            bytes.len() as u64 - pos,
+        ));
     }
     ctx.report.records += stored.len() as u64;
     let end = first + stored.len() as u64;
@@ -458,6 +434,36 @@ pub(super) fn verify_wal(
         }
     }
     Ok(hint)
+}
+
+/// Reports damage in the middle of a write-ahead file: the records it
+/// stands for and where start-up set the bytes aside.
+fn report_damage(ctx: &mut Ctx<'_>, p: &Path, d: &damage::Damage) {
+    let q = damage::quarantine_path(p, d.pos);
+    let kept = if q.exists() {
+        "set aside in"
+    } else {
+        "to be set aside at the next start in"
+    };
+    let what = match d.count {
+        0 => "bytes that hold no record".to_owned(),
+        1 => format!("record {} is damaged", d.first_offset),
+        n => format!(
+            "records {}..={} are damaged",
+            d.first_offset,
+            d.first_offset + n - 1
+        ),
+    };
+    let range = (d.count > 0).then(|| (d.first_offset, d.first_offset + d.count - 1));
+    let detail = format!(
+        "record at byte {}: {}; {what} (bytes {}..{}, {kept} {}); every later record is intact",
+        d.pos,
+        d.reason,
+        d.pos,
+        d.end,
+        ctx.rel(&q)
+    );
+    ctx.problem(ProblemKind::Changed, p, range, Some(d.pos), detail);
 }
 
 pub(super) fn short(e: &StoreError) -> String {

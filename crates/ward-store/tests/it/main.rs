@@ -5,6 +5,7 @@ mod append;
 mod archive;
 mod compat;
 mod crash;
+mod damage;
 mod merkle;
 mod query;
 mod retention;

@@ -3,6 +3,7 @@
 //! Ward and reports events/s and request latency percentiles. Run it
 //! against `ward serve` built with `--release`, on the same machine.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -134,18 +135,22 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     };
     let n = sent.load(Ordering::Relaxed);
-    println!("events:       {n}");
-    println!("elapsed:      {:.2} s", elapsed.as_secs_f64());
-    println!(
+    let mut out = super::out();
+    writeln!(out, "events:       {n}")?;
+    writeln!(out, "elapsed:      {:.2} s", elapsed.as_secs_f64())?;
+    writeln!(
+        out,
         "throughput:   {:.0} events/s",
         n as f64 / elapsed.as_secs_f64()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "request p50:  {:.1} ms   p99: {:.1} ms   ({} events per request, {} senders)",
         pct(0.5).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
         a.batch,
         a.concurrency
-    );
+    )?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! `ward config example|check`
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,15 +16,14 @@ pub enum Command {
 }
 
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
+    let mut out = super::out();
     match cmd {
-        Command::Example => {
-            print!("{}", crate::config::EXAMPLE);
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Example => out.write_all(crate::config::EXAMPLE.as_bytes())?,
         Command::Check { file } => {
             crate::config::load(Some(&file))?;
-            println!("{}: ok", file.display());
-            Ok(ExitCode::SUCCESS)
+            writeln!(out, "{}: ok", file.display())?;
         }
     }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }

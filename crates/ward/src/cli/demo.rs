@@ -54,11 +54,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let day = demo_day(args.date.as_deref())?;
     let scenario = company::build(day, args.history_days, args.seed);
     if args.dry_run {
-        let mut out = std::io::stdout().lock();
+        let mut out = super::out();
         for e in &scenario.events {
             serde_json::to_writer(&mut out, e)?;
             out.write_all(b"\n")?;
         }
+        out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     let client = Client::new(&args.remote)?;
@@ -84,7 +85,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Duration::from_secs(args.timeout),
     )?;
     let report = Report::new(&scenario.attacks, &alerts);
-    print!("{}", report.render());
+    let mut out = super::out();
+    out.write_all(report.render().as_bytes())?;
+    out.flush()?;
     Ok(if report.missed() == 0 {
         ExitCode::SUCCESS
     } else {

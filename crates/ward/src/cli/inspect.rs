@@ -2,7 +2,7 @@
 //! prompt on stdout with `score`, `injection` and `reasons`, for scripts and
 //! evaluation.
 
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -22,7 +22,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     let Command::Prompt { fail_on_injection } = cmd;
     let detector = ward_prompt::Detector::new();
     let stdin = std::io::stdin();
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = super::out();
     let mut any = false;
     for line in stdin.lock().split(b'\n') {
         let line = line.context("cannot read stdin")?;

@@ -15,9 +15,38 @@ pub mod send;
 pub mod serve;
 pub mod store;
 
+use std::io::{BufWriter, StdoutLock};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// A command's standard output: see [`out`].
+pub type Out = BufWriter<StdoutLock<'static>>;
+
+/// Standard output for a command's results: locked, buffered, and every
+/// write returns its error instead of panicking as `println!` does. A
+/// command writes with `writeln!(out, ...)?` and ends with `out.flush()?`
+/// (a `BufWriter` dropped unflushed loses the error). `main` treats a
+/// closed pipe anywhere in the error chain as a quiet exit with status 0
+/// ([`is_broken_pipe`]), so `ward search ... | head -1` stops quietly.
+pub fn out() -> Out {
+    BufWriter::new(std::io::stdout().lock())
+}
+
+/// Whether the error, or anything in its chain, is a write to a closed
+/// pipe (also when wrapped by `serde_json`, whose error hides the io error
+/// from the chain).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        let io = cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind);
+        let json = cause
+            .downcast_ref::<serde_json::Error>()
+            .and_then(serde_json::Error::io_error_kind);
+        io.or(json) == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
 
 /// Ward: security monitoring and alerting.
 #[derive(Debug, Parser)]
@@ -126,4 +155,34 @@ pub fn init_logging() {
     } else {
         builder.try_init()
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context as _;
+
+    fn pipe_error() -> std::io::Error {
+        std::io::Error::from(std::io::ErrorKind::BrokenPipe)
+    }
+
+    #[test]
+    fn broken_pipe_is_found_anywhere_in_the_chain() {
+        let direct = anyhow::Error::from(pipe_error());
+        assert!(is_broken_pipe(&direct));
+        let wrapped = Err::<(), _>(pipe_error())
+            .context("writing results")
+            .context("ward search")
+            .unwrap_err();
+        assert!(is_broken_pipe(&wrapped));
+        let json = anyhow::Error::from(serde_json::Error::io(pipe_error()));
+        assert!(is_broken_pipe(&json));
+    }
+
+    #[test]
+    fn other_errors_are_not_a_closed_pipe() {
+        let other = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(!is_broken_pipe(&anyhow::Error::from(other)));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("broken pipe")));
+    }
 }

@@ -44,14 +44,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
         None => Box::new(std::io::stdin()),
     };
-    let output: Box<dyn Write> = match (&args.output, args.check) {
+    let mut out: Box<dyn Write> = match (&args.output, args.check) {
         (_, true) => Box::new(std::io::sink()),
-        (Some(p), false) => Box::new(
+        (Some(p), false) => Box::new(BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
-        ),
-        (None, false) => Box::new(std::io::stdout().lock()),
+        )),
+        (None, false) => Box::new(super::out()),
     };
-    let mut out = BufWriter::new(output);
     let mut summary = ward_redact::Summary::default();
     for line in BufReader::new(input).split(b'\n') {
         let line = line.context("cannot read input")?;

@@ -1,5 +1,6 @@
 //! `ward search QUERY --since 24h --until … --limit N --format table|json|ndjson`
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use serde_json::Value;
@@ -46,18 +47,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         q.push(("until", u.clone()));
     }
     let result = client.get_json("/api/v1/events/search", &q)?;
+    let mut out = super::out();
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&result)?)?,
         Format::Ndjson => {
             for hit in hits(&result) {
-                println!("{}", serde_json::to_string(hit)?);
+                writeln!(out, "{}", serde_json::to_string(hit)?)?;
             }
             for row in buckets(&result) {
-                println!("{}", serde_json::to_string(row)?);
+                writeln!(out, "{}", serde_json::to_string(row)?)?;
             }
         }
-        Format::Table => print!("{}", table(&result)),
+        Format::Table => out.write_all(table(&result).as_bytes())?,
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,7 @@
 //! Commands on the store files themselves (no server needed):
 //! `ward verify`, `ward archive`, `ward retention`, `ward key`.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -54,40 +55,54 @@ fn key_text(k: &str) -> anyhow::Result<String> {
 }
 
 pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
-    if let Some(p) = &a.proof {
+    let mut out = super::out();
+    let code = if let Some(p) = &a.proof {
         let text =
             std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
         let proof: ward_store::InclusionProof = serde_json::from_str(&text)
             .with_context(|| format!("{} is not an inclusion proof", p.display()))?;
         let key = key_text(a.key.as_deref().unwrap_or_default())?;
-        return Ok(match ward_store::verify_inclusion(&proof, &key) {
-            Ok(()) => {
-                println!("ok: the event is included in the signed log");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                println!("FAILED: {e}");
-                ExitCode::from(1)
-            }
-        });
-    }
-    if let Some(p) = &a.consistency {
+        let checked = ward_store::verify_inclusion(&proof, &key);
+        outcome(&mut out, checked, "the event is included in the signed log")?
+    } else if let Some(p) = &a.consistency {
         let text =
             std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
         let proof: ward_store::ConsistencyProof = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a consistency proof", p.display()))?;
         let key = key_text(a.key.as_deref().unwrap_or_default())?;
-        return Ok(match ward_store::verify_consistency(&proof, &key) {
-            Ok(()) => {
-                println!("ok: the newer checkpoint extends the older one");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                println!("FAILED: {e}");
-                ExitCode::from(1)
-            }
-        });
-    }
+        let checked = ward_store::verify_consistency(&proof, &key);
+        outcome(
+            &mut out,
+            checked,
+            "the newer checkpoint extends the older one",
+        )?
+    } else {
+        verify_store(&mut out, &a)?
+    };
+    out.flush()?;
+    Ok(code)
+}
+
+/// Prints the outcome of an offline proof check.
+fn outcome(
+    out: &mut super::Out,
+    checked: Result<(), ward_store::ProofError>,
+    ok: &str,
+) -> anyhow::Result<ExitCode> {
+    Ok(match checked {
+        Ok(()) => {
+            writeln!(out, "ok: {ok}")?;
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            writeln!(out, "FAILED: {e}")?;
+            ExitCode::from(1)
+        }
+    })
+}
+
+/// Verifies the store (or an archive) and prints the report.
+fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let dir = a.archive.clone().unwrap_or_else(|| a.data.events());
     let report = match &a.key {
         Some(k) => ward_store::verify_with_key(&dir, &key_text(k)?),
@@ -95,9 +110,10 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     }
     .with_context(|| format!("cannot verify {}", dir.display()))?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        println!(
+        writeln!(
+            out,
             "{}: {} segments, {} records, {} bytes, {} checkpoints ({} verified), {} lawful deletions ({} records)",
             dir.display(),
             report.segments,
@@ -107,16 +123,21 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             report.checkpoints_verified,
             report.deletions,
             report.deleted_records
-        );
-        println!("tree size {} root {}", report.tree_size, report.root);
+        )?;
+        writeln!(out, "tree size {} root {}", report.tree_size, report.root)?;
+        writeln!(
+            out,
+            "{} records not covered by a signed checkpoint",
+            report.uncovered_records
+        )?;
         for w in &report.warnings {
-            println!("warning: {}", describe(w));
+            writeln!(out, "warning: {}", describe(w))?;
         }
         for p in &report.problems {
-            println!("PROBLEM: {}", describe(p));
+            writeln!(out, "PROBLEM: {}", describe(p))?;
         }
         if report.ok() {
-            println!("ok: the store is intact");
+            writeln!(out, "ok: the store is intact")?;
         }
     }
     Ok(if report.ok() {
@@ -151,7 +172,9 @@ pub struct ArchiveArgs {
 pub fn archive(a: ArchiveArgs) -> anyhow::Result<ExitCode> {
     let r = ward_store::archive(&a.data.events(), &a.dest)
         .with_context(|| format!("cannot archive to {}", a.dest.display()))?;
-    println!(
+    let mut out = super::out();
+    writeln!(
+        out,
         "{}: {} objects written, {} already present; {} segments, {} checkpoints, {} deletion records",
         r.dest.display(),
         r.written,
@@ -159,8 +182,13 @@ pub fn archive(a: ArchiveArgs) -> anyhow::Result<ExitCode> {
         r.segments,
         r.checkpoints,
         r.deletions
-    );
-    println!("verify it with: ward verify --archive {}", r.dest.display());
+    )?;
+    writeln!(
+        out,
+        "verify it with: ward verify --archive {}",
+        r.dest.display()
+    )?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -178,11 +206,16 @@ pub fn retention(a: RetentionArgs) -> anyhow::Result<ExitCode> {
     let config = crate::config::load(a.config.as_deref())?;
     let store = crate::store::open(&config)?;
     let actions = store.apply_retention(jiff::Timestamp::now().as_millisecond(), a.dry_run)?;
+    let mut out = super::out();
     if actions.is_empty() {
-        println!("no sealed segment has reached the end of its retention");
+        writeln!(
+            out,
+            "no sealed segment has reached the end of its retention"
+        )?;
     }
     for act in &actions {
-        println!(
+        writeln!(
+            out,
             "{} {} (records {}..={}, {} records, {} bytes): {}",
             if a.dry_run { "would delete" } else { "deleted" },
             act.segment,
@@ -191,9 +224,10 @@ pub fn retention(a: RetentionArgs) -> anyhow::Result<ExitCode> {
             act.records,
             act.bytes,
             act.reason
-        );
+        )?;
     }
     store.close()?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -205,6 +239,8 @@ pub fn key(d: DataDir) -> anyhow::Result<ExitCode> {
             path.display()
         )
     })?;
-    println!("{}", text.trim());
+    let mut out = super::out();
+    writeln!(out, "{}", text.trim())?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -38,6 +38,17 @@ pub fn open(config: &Config) -> anyhow::Result<Store> {
     let (store, report) = Store::open(cfg)
         .with_context(|| format!("cannot open the event store in {}", dir.display()))?;
     tracing::info!(report = ?report, "event store opened");
+    if report.damaged_records > 0 {
+        for d in &report.damaged {
+            tracing::error!(
+                segment = %d.segment.display(),
+                first_offset = d.first_offset,
+                records = d.records,
+                quarantine = %d.quarantine.display(),
+                "damaged records in the event store: later records kept, bytes set aside; `ward verify` names them"
+            );
+        }
+    }
     Ok(store)
 }
 

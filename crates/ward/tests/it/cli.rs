@@ -192,3 +192,40 @@ fn an_inclusion_proof_verifies_offline_and_fails_when_altered() {
         String::from_utf8_lossy(&whole.stdout)
     );
 }
+
+/// `ward search ... | head -1`: the reader closes the pipe after one line;
+/// the command stops quietly with status 0, as ripgrep does.
+#[test]
+fn search_into_a_closed_pipe_exits_quietly() {
+    use std::io::BufRead as _;
+    let w = Ward::start();
+    let pad = "x".repeat(400);
+    let body: String = (0..300)
+        .map(|i| format!("{{\"service\":\"pipe\",\"user_id\":\"u{i}\",\"message\":\"{pad}\"}}\n"))
+        .collect();
+    assert_eq!(
+        w.post("/api/v1/ingest", "application/x-ndjson", body).0,
+        200
+    );
+    assert_eq!(w.wait_for("service.name:pipe", 300).len(), 300);
+    let mut child = Command::new(ward_bin())
+        .args(["search", "service.name:pipe", "--since", "3650d"])
+        .args(["--limit", "1000", "--format", "ndjson"])
+        .env("WARD_URL", w.url())
+        .env("WARD_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("pipe"), "{first}");
+    // Closing the read end: the rest (~150 KB, more than a pipe holds)
+    // can only fail to be written.
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

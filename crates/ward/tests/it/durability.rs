@@ -134,3 +134,82 @@ fn rand_u64() -> u64 {
     );
     h.finish()
 }
+
+/// One flipped byte in the middle of the write-ahead segment after a clean
+/// stop: the restarted server keeps and serves every other event, and
+/// `ward verify` fails naming the damaged record and its quarantine file.
+#[test]
+fn a_damaged_record_in_the_middle_costs_only_itself() {
+    let mut w = Ward::start();
+    let total = 2000;
+    for b in 0..total / 200 {
+        let body: String = (b * 200..(b + 1) * 200)
+            .map(|i| format!("{{\"service\":\"damagetest\",\"user_id\":\"u{i}\",\"message\":\"event {i}\"}}\n"))
+            .collect();
+        assert_eq!(
+            w.post("/api/v1/ingest", "application/x-ndjson", body).0,
+            200
+        );
+    }
+    let count = |w: &Ward| -> u64 {
+        let r = Ward::client()
+            .get(format!("{}/api/v1/events/search", w.url()))
+            .bearer_auth(TOKEN)
+            .query(&[("q", "service.name:damagetest | count"), ("since", "3650d")])
+            .send()
+            .unwrap()
+            .json::<Value>()
+            .unwrap();
+        r["aggregation"]["count"].as_u64().unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while count(&w) < total && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(count(&w), total);
+    w.stop();
+
+    let segments = w.data_dir().join("events/segments");
+    let wal = std::fs::read_dir(&segments)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "wal"))
+        .unwrap();
+    let mut bytes = std::fs::read(&wal).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x5a;
+    std::fs::write(&wal, &bytes).unwrap();
+    // The record holding that byte.
+    let mut pos = ward_store::format::HEADER_LEN;
+    let mut damaged = 0u64;
+    while pos + 8 <= at {
+        let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+        if pos + 8 + len > at {
+            break;
+        }
+        pos += 8 + len;
+        damaged += 1;
+    }
+
+    w.spawn();
+    assert_eq!(count(&w), total - 1, "every event but the damaged one");
+    let log = w.log();
+    assert!(log.contains("damaged records"), "{log}");
+    w.stop();
+    let out = w.cli(
+        &["verify", "--data-dir", w.data_dir().to_str().unwrap()],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("PROBLEM: Changed in segments/")
+            && text.contains(&format!("record {damaged}, byte")),
+        "{text}"
+    );
+    assert!(text.contains(".quarantine"), "{text}");
+    assert!(
+        text.contains("records not covered by a signed checkpoint"),
+        "{text}"
+    );
+}

@@ -6,18 +6,19 @@
 //! search with a limit stops as soon as no remaining block can hold a newer
 //! match. Aggregations read every candidate block, on all cores.
 
-use crate::counter::Counter;
 use crate::error::StoreError;
 use crate::format;
 use crate::format::sealed::{BlockReader, block_records};
 use crate::index::bloom::term_hash;
-use crate::query::{Aggregation, Doc, Query, value_keys};
+use crate::query::{Doc, Query};
 use crate::record::{Offset, StoredRecord};
 use crate::segment::Segment;
 use crate::store::{Inner, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::BinaryHeap;
 use std::sync::Arc;
+
+mod aggregate;
 
 /// Options of a search.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,24 +123,58 @@ struct Candidate {
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Key(std::cmp::Reverse<(i64, u64)>);
 
-/// Per-worker accumulation.
-struct Partial {
-    counts: Counter,
-    missing: u64,
-    matched: u64,
-    scanned: u64,
-    unparsable: u64,
-}
-
 pub(crate) fn run(
     inner: &Inner,
     query: &Query,
     opts: &SearchOptions,
 ) -> Result<SearchResult, StoreError> {
-    let (qlo, qhi) = query.expr.time_bounds();
-    let lo = [opts.since, qlo].into_iter().flatten().max();
-    let hi = [opts.until, qhi].into_iter().flatten().min();
-    let clauses: Vec<Vec<(String, u64)>> = query
+    let window = Window::of(query, opts);
+    let clauses = term_clauses(query);
+    let segments: Vec<Arc<Segment>> = inner.catalog.read().segments.clone();
+    let mut result = SearchResult::default();
+    let candidates = select_blocks(&segments, window, &clauses, &mut result.blocks_skipped);
+    let scan = Scan {
+        inner,
+        query,
+        window,
+        needles: needles_of(query),
+    };
+    match &query.aggregation {
+        Some(agg) => aggregate::run(&scan, agg, &candidates, result),
+        None => newest_hits(&scan, &candidates, opts.limit, result),
+    }
+}
+
+/// The event-time window of a search: the options and the query's own
+/// `@timestamp` bounds, whichever is narrower.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Window {
+    lo: Option<i64>,
+    hi: Option<i64>,
+}
+
+impl Window {
+    fn of(query: &Query, opts: &SearchOptions) -> Window {
+        let (qlo, qhi) = query.expr.time_bounds();
+        Window {
+            lo: [opts.since, qlo].into_iter().flatten().max(),
+            hi: [opts.until, qhi].into_iter().flatten().min(),
+        }
+    }
+
+    fn contains(self, t: i64) -> bool {
+        self.lo.is_none_or(|lo| t >= lo) && self.hi.is_none_or(|hi| t <= hi)
+    }
+
+    fn overlaps(self, min: i64, max: i64) -> bool {
+        self.lo.is_none_or(|lo| max >= lo) && self.hi.is_none_or(|hi| min <= hi)
+    }
+}
+
+/// The query's required terms as bloom hashes: a block can match only if
+/// every clause has a term its filter may contain.
+fn term_clauses(query: &Query) -> Vec<Vec<(String, u64)>> {
+    query
         .expr
         .required_terms()
         .into_iter()
@@ -151,20 +186,26 @@ pub(crate) fn run(
                 })
                 .collect()
         })
-        .collect();
-    let segments: Vec<Arc<Segment>> = inner.catalog.read().segments.clone();
-    let mut result = SearchResult::default();
+        .collect()
+}
+
+/// The blocks that may hold a match (by time bounds and term filters),
+/// newest maximum time first; counts the others in `skipped`.
+fn select_blocks(
+    segments: &[Arc<Segment>],
+    window: Window,
+    clauses: &[Vec<(String, u64)>],
+    skipped: &mut u64,
+) -> Vec<Candidate> {
     let mut candidates = Vec::new();
-    for seg in &segments {
+    for seg in segments {
         seg.visit_blocks(&mut |i, b| {
-            let time_ok =
-                lo.is_none_or(|lo| b.max_time >= lo) && hi.is_none_or(|hi| b.min_time <= hi);
             let terms_ok = clauses.iter().all(|clause| {
                 clause
                     .iter()
                     .any(|(f, h)| !b.fields.iter().any(|x| x == f) || b.bloom.may_contain(*h))
             });
-            if time_ok && terms_ok && b.count > 0 {
+            if window.overlaps(b.min_time, b.max_time) && terms_ok && b.count > 0 {
                 candidates.push(Candidate {
                     seg: seg.clone(),
                     block: i,
@@ -173,119 +214,66 @@ pub(crate) fn run(
                     max_time: b.max_time,
                 });
             } else {
-                result.blocks_skipped += 1;
+                *skipped += 1;
             }
         });
     }
     candidates.sort_by(|a, b| b.max_time.cmp(&a.max_time).then(b.first.cmp(&a.first)));
-    let needles = &needles_of(query);
-    let in_time = |t: i64| lo.is_none_or(|lo| t >= lo) && hi.is_none_or(|hi| t <= hi);
+    candidates
+}
 
-    if let Some(agg) = &query.aggregation {
-        let field = match agg {
-            Aggregation::Count => None,
-            Aggregation::CountBy(f) | Aggregation::Top { field: f, .. } => Some(f.as_str()),
-        };
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(candidates.len().max(1));
-        let hasher = hashbrown::DefaultHashBuilder::default();
-        let parts: Vec<Result<Partial, StoreError>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..workers)
-                .map(|w| {
-                    let cands: Vec<&Candidate> =
-                        candidates.iter().skip(w).step_by(workers).collect();
-                    let in_time = &in_time;
-                    let hasher = hasher.clone();
-                    s.spawn(move || {
-                        let mut part = Partial {
-                            counts: Counter::new(workers, hasher),
-                            missing: 0,
-                            matched: 0,
-                            scanned: 0,
-                            unparsable: 0,
-                        };
-                        let mut keys = Vec::new();
-                        let mut reader = BlockReader::new()?;
-                        for c in cands {
-                            scan_block(
-                                inner,
-                                c,
-                                &mut reader,
-                                needles,
-                                &mut part.unparsable,
-                                &mut |_, _, time, body| {
-                                    part.scanned += 1;
-                                    if !in_time(time) {
-                                        return;
-                                    }
-                                    let doc = Doc::new(body, time);
-                                    if !query.expr.matches(&doc) {
-                                        return;
-                                    }
-                                    part.matched += 1;
-                                    if let Some(f) = field {
-                                        count_value(
-                                            &doc,
-                                            f,
-                                            &mut part.counts,
-                                            &mut part.missing,
-                                            &mut keys,
-                                        );
-                                    }
-                                },
-                            )?;
-                        }
-                        Ok(part)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(StoreError::Failed("search worker panicked".into()))
-                    })
-                })
-                .collect()
-        });
-        let mut counters = Vec::with_capacity(parts.len());
-        let mut missing = 0;
-        for p in parts {
-            let p = p?;
-            result.matched += p.matched;
-            result.records_scanned += p.scanned;
-            result.records_unparsable += p.unparsable;
-            missing += p.missing;
-            counters.push(p.counts);
-        }
-        result.blocks_scanned = candidates.len() as u64;
-        result.aggregation = Some(match agg {
-            Aggregation::Count => AggregationResult::Count(result.matched),
-            Aggregation::CountBy(f) | Aggregation::Top { field: f, .. } => {
-                let keep = match agg {
-                    Aggregation::Top { n, .. } => *n,
-                    _ => MAX_BUCKETS,
-                };
-                let (buckets, other) = Counter::top(counters, keep).ok_or_else(|| {
-                    StoreError::Failed("aggregation merge thread panicked".into())
-                })?;
-                AggregationResult::Buckets {
-                    field: f.clone(),
-                    buckets,
-                    missing,
-                    other,
+/// What every block scan of one search shares.
+struct Scan<'a> {
+    inner: &'a Inner,
+    query: &'a Query,
+    window: Window,
+    needles: Vec<Vec<Vec<u8>>>,
+}
+
+impl Scan<'_> {
+    /// Calls `f(offset, id, doc)` for each record of `c` in the window that
+    /// matches the query.
+    fn matches(
+        &self,
+        c: &Candidate,
+        reader: &mut BlockReader,
+        unparsable: &mut u64,
+        scanned: &mut u64,
+        f: &mut HitVisitor<'_>,
+    ) -> Result<(), StoreError> {
+        let (window, expr) = (self.window, &self.query.expr);
+        scan_block(
+            self.inner,
+            c,
+            reader,
+            &self.needles,
+            unparsable,
+            &mut |off, id, time, body| {
+                *scanned += 1;
+                if !window.contains(time) {
+                    return;
                 }
-            }
-        });
-        return Ok(result);
+                let doc = Doc::new(body, time);
+                if expr.matches(&doc) {
+                    f(off, id, &doc);
+                }
+            },
+        )
     }
+}
 
-    let limit = opts.limit;
+/// The `limit` newest matches: blocks by descending maximum time, stopping
+/// once no remaining block can hold a match newer than the oldest kept.
+fn newest_hits(
+    scan: &Scan<'_>,
+    candidates: &[Candidate],
+    limit: usize,
+    mut result: SearchResult,
+) -> Result<SearchResult, StoreError> {
     let mut heap: BinaryHeap<(Key, usize)> = BinaryHeap::new();
     let mut found: Vec<Option<Hit>> = Vec::new();
     let mut reader = BlockReader::new()?;
-    for c in &candidates {
+    for c in candidates {
         if limit == 0 {
             break;
         }
@@ -296,39 +284,29 @@ pub(crate) fn run(
             break;
         }
         result.blocks_scanned += 1;
-        let mut unparsable = 0;
-        scan_block(
-            inner,
-            c,
-            &mut reader,
-            needles,
-            &mut unparsable,
-            &mut |off, id, time, body| {
-                result.records_scanned += 1;
-                if !in_time(time) || !query.expr.matches(&Doc::new(body, time)) {
-                    return;
+        let (unparsable, scanned) = (&mut result.records_unparsable, &mut result.records_scanned);
+        let matched = &mut result.matched;
+        scan.matches(c, &mut reader, unparsable, scanned, &mut |off, id, doc| {
+            let time = doc.time_ms();
+            *matched += 1;
+            let key = Key(std::cmp::Reverse((time, off)));
+            if heap.len() >= limit {
+                match heap.peek() {
+                    Some((top, _)) if key < *top => {}
+                    _ => return,
                 }
-                result.matched += 1;
-                let key = Key(std::cmp::Reverse((time, off)));
-                if heap.len() >= limit {
-                    match heap.peek() {
-                        Some((top, _)) if key < *top => {}
-                        _ => return,
-                    }
-                    if let Some((_, slot)) = heap.pop() {
-                        found[slot] = None;
-                    }
+                if let Some((_, slot)) = heap.pop() {
+                    found[slot] = None;
                 }
-                found.push(Some(Hit {
-                    offset: Offset(off),
-                    id: id.to_owned(),
-                    time_ms: time,
-                    event: serde_json::from_slice(body).unwrap_or(serde_json::Value::Null),
-                }));
-                heap.push((key, found.len() - 1));
-            },
-        )?;
-        result.records_unparsable += unparsable;
+            }
+            found.push(Some(Hit {
+                offset: Offset(off),
+                id: id.to_owned(),
+                time_ms: time,
+                event: serde_json::from_slice(doc.body()).unwrap_or(serde_json::Value::Null),
+            }));
+            heap.push((key, found.len() - 1));
+        })?;
     }
     let mut hits: Vec<Hit> = found.into_iter().flatten().collect();
     hits.sort_by(|a, b| b.time_ms.cmp(&a.time_ms).then(b.offset.cmp(&a.offset)));
@@ -336,32 +314,8 @@ pub(crate) fn run(
     Ok(result)
 }
 
-/// Counts the value(s) of `field` in one matching document. A plain string
-/// (the common case) is counted from the body's bytes without building a
-/// JSON value or a `String`; anything else (numbers, arrays, escapes) goes
-/// through the parsed value and [`value_keys`], which define the keys.
-fn count_value(
-    doc: &Doc<'_>,
-    field: &str,
-    counts: &mut Counter,
-    missing: &mut u64,
-    keys: &mut Vec<String>,
-) {
-    if let Some(s) = doc.get_plain_str(field) {
-        counts.add(s, 1);
-        return;
-    }
-    keys.clear();
-    if let Some(v) = doc.get(field) {
-        value_keys(&v, keys);
-    }
-    if keys.is_empty() {
-        *missing += 1;
-    }
-    for k in keys.drain(..) {
-        counts.add(&k, 1);
-    }
-}
+/// Called with `(offset, id, document)` for each record that matches.
+type HitVisitor<'a> = dyn FnMut(u64, &str, &Doc<'_>) + 'a;
 
 /// Called with `(offset, id, time, body)` for each record that may match.
 type MatchVisitor<'a> = dyn FnMut(u64, &str, i64, &[u8]) + 'a;
@@ -515,4 +469,115 @@ pub(crate) fn find_by_id(inner: &Inner, id: &str) -> Result<Option<StoredRecord>
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::parse;
+    use crate::testing::{T0, store_with};
+
+    fn window(lo: Option<i64>, hi: Option<i64>) -> Window {
+        Window { lo, hi }
+    }
+
+    #[test]
+    fn window_takes_the_narrower_of_options_and_query() {
+        let q = parse("@timestamp:[2026-01-01 TO 2026-01-02]").unwrap();
+        let opts = SearchOptions {
+            since: Some(T0 + 5),
+            until: None,
+            limit: 1,
+        };
+        let w = Window::of(&q, &opts);
+        assert_eq!(w.lo, Some(T0 + 5));
+        assert!(w.hi.is_some_and(|hi| hi >= T0 + 86_399_000));
+        assert!(w.contains(T0 + 5) && !w.contains(T0 + 4));
+        assert!(w.overlaps(T0 - 10, T0 + 5) && !w.overlaps(T0 - 10, T0 + 4));
+        assert!(window(None, None).contains(i64::MIN));
+    }
+
+    #[test]
+    fn term_clauses_hash_each_required_term() {
+        let q = parse("user.name:alice (host.name:a OR host.name:b)").unwrap();
+        let c = term_clauses(&q);
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            c[0],
+            vec![("user.name".into(), term_hash("user.name", "alice"))]
+        );
+        assert_eq!(c[1].len(), 2);
+        assert!(term_clauses(&parse("failed").unwrap()).is_empty());
+    }
+
+    #[test]
+    fn select_blocks_prunes_by_time_and_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(dir.path(), 3000);
+        store.seal_now().unwrap();
+        let segments = store.inner.catalog.read().segments.clone();
+        let mut skipped = 0;
+        let all = select_blocks(&segments, window(None, None), &[], &mut skipped);
+        assert!(all.len() > 1 && skipped == 0);
+        assert!(all.windows(2).all(|w| w[0].max_time >= w[1].max_time));
+        let late = window(Some(T0 + 2999 * 1000), None);
+        let some = select_blocks(&segments, late, &[], &mut skipped);
+        assert_eq!(some.len(), 1);
+        assert_eq!(skipped as usize, all.len() - 1);
+        let absent = term_clauses(&parse("user.name:nobody").unwrap());
+        let mut skipped = 0;
+        let none = select_blocks(&segments, window(None, None), &absent, &mut skipped);
+        assert!(none.len() < all.len(), "the filters prune most blocks");
+    }
+
+    fn scan_of<'a>(store: &'a Store, q: &'a Query) -> Scan<'a> {
+        Scan {
+            inner: &store.inner,
+            query: q,
+            window: window(None, None),
+            needles: needles_of(q),
+        }
+    }
+
+    #[test]
+    fn scan_matches_calls_back_only_for_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(dir.path(), 50);
+        let q = parse("user.name:user3").unwrap();
+        let segments = store.inner.catalog.read().segments.clone();
+        let cands = select_blocks(&segments, window(None, None), &[], &mut 0);
+        let (mut unparsable, mut scanned, mut seen) = (0, 0, Vec::new());
+        let mut reader = BlockReader::new().unwrap();
+        scan_of(&store, &q)
+            .matches(
+                &cands[0],
+                &mut reader,
+                &mut unparsable,
+                &mut scanned,
+                &mut |off, _, _| seen.push(off),
+            )
+            .unwrap();
+        assert_eq!(seen, (0..10).map(|i| i * 5 + 3).collect::<Vec<_>>());
+        assert_eq!(unparsable, 0);
+        assert!(scanned >= 10);
+    }
+
+    #[test]
+    fn newest_hits_keeps_the_newest_up_to_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(dir.path(), 2500);
+        store.seal_now().unwrap();
+        let q = parse("user.name:user1").unwrap();
+        let segments = store.inner.catalog.read().segments.clone();
+        let cands = select_blocks(&segments, window(None, None), &[], &mut 0);
+        let r = newest_hits(&scan_of(&store, &q), &cands, 3, SearchResult::default()).unwrap();
+        let offsets: Vec<u64> = r.hits.iter().map(|h| h.offset.0).collect();
+        assert_eq!(offsets, vec![2496, 2491, 2486]);
+        assert!(
+            r.blocks_scanned < cands.len() as u64,
+            "older blocks are never read"
+        );
+        let none = newest_hits(&scan_of(&store, &q), &cands, 0, SearchResult::default()).unwrap();
+        assert!(none.hits.is_empty());
+    }
 }

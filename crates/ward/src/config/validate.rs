@@ -1,0 +1,417 @@
+//! [`RawConfig::validate`]: every section checked by its own phase, every
+//! problem collected (never only the first), then the runtime [`Config`].
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{
+    Config, Invalid, KafkaConfig, LimitsConfig, Problem, RawConfig, RetentionConfig, SourceConfig,
+    default_ingest_workers, parse_duration,
+};
+use crate::secret::Secret;
+
+/// The problems found so far.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn bad(&mut self, key: &str, value: &str, fix: &str) {
+        self.0.push(Problem {
+            key: key.into(),
+            value: value.into(),
+            fix: fix.into(),
+        });
+    }
+}
+
+/// The parsed durations of the configuration.
+struct Durations {
+    segment_max_age: Duration,
+    group_commit_max_wait: Duration,
+    checkpoint_interval: Duration,
+    retention_interval: Duration,
+    drain_timeout: Duration,
+}
+
+impl RawConfig {
+    /// Checks every setting and returns every problem at once.
+    pub fn validate(
+        self,
+        env_token: Option<Secret<String>>,
+        alert_webhook: Option<Secret<String>>,
+    ) -> Result<Config, Invalid> {
+        let mut problems = Problems::default();
+        let (http_addr, syslog_addr) = self.addresses(&mut problems);
+        let durations = self.durations(&mut problems);
+        self.check_sizes(&mut problems);
+        check_limits(&self.limits, &mut problems);
+        check_sources(&self.sources, &mut problems);
+        for (i, k) in self.kafka.iter().enumerate() {
+            check_kafka(i, k, &mut problems);
+        }
+        check_retention(&self.retention, jiff::Timestamp::now(), &mut problems);
+        self.check_sections(&mut problems);
+        if !problems.0.is_empty() {
+            return Err(Invalid(problems.0));
+        }
+        Ok(Config {
+            data_dir: self.server.data_dir.clone(),
+            http_addr,
+            syslog_addr,
+            segment_max_age: durations.segment_max_age,
+            group_commit_max_wait: durations.group_commit_max_wait,
+            checkpoint_interval: durations.checkpoint_interval,
+            retention_interval: durations.retention_interval,
+            ingest_workers: match self.server.ingest_workers {
+                0 => default_ingest_workers(),
+                n => n,
+            },
+            drain_timeout: durations.drain_timeout,
+            env_token,
+            alert_webhook,
+            raw: self,
+        })
+    }
+
+    /// The HTTP and syslog listen addresses (defaults where unparsable).
+    fn addresses(&self, problems: &mut Problems) -> (SocketAddr, SocketAddr) {
+        let mut addr = |key: &str, text: &str, example: &str, default: SocketAddr| {
+            text.parse::<SocketAddr>().unwrap_or_else(|_| {
+                let fix = format!("write an IP address and port, e.g. \"{example}\"");
+                problems.bad(key, text, &fix);
+                default
+            })
+        };
+        let http = addr(
+            "server.http_addr",
+            &self.server.http_addr,
+            "127.0.0.1:8080",
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+        );
+        let syslog = addr(
+            "syslog.addr",
+            &self.syslog.addr,
+            "127.0.0.1:5514",
+            SocketAddr::from(([127, 0, 0, 1], 5514)),
+        );
+        (http, syslog)
+    }
+
+    /// Every duration setting (one second where unparsable).
+    fn durations(&self, problems: &mut Problems) -> Durations {
+        let mut dur = |key: &str, v: &str| -> Duration {
+            parse_duration(v).unwrap_or_else(|e| {
+                problems.bad(key, v, &e);
+                Duration::from_secs(1)
+            })
+        };
+        let store = &self.store;
+        Durations {
+            segment_max_age: dur("store.segment_max_age", &store.segment_max_age),
+            group_commit_max_wait: dur("store.group_commit_max_wait", &store.group_commit_max_wait),
+            checkpoint_interval: dur("store.checkpoint_interval", &store.checkpoint_interval),
+            retention_interval: dur("retention.interval", &self.retention.interval),
+            drain_timeout: dur("server.drain_timeout", &self.server.drain_timeout),
+        }
+    }
+
+    /// Segment size and worker count bounds.
+    fn check_sizes(&self, problems: &mut Problems) {
+        if self.store.segment_max_bytes < 1 << 16 {
+            problems.bad(
+                "store.segment_max_bytes",
+                &self.store.segment_max_bytes.to_string(),
+                "use at least 65536 bytes",
+            );
+        }
+        if self.server.ingest_workers > 1024 {
+            problems.bad(
+                "server.ingest_workers",
+                &self.server.ingest_workers.to_string(),
+                "use 0 (derived from the cores) or at most 1024",
+            );
+        }
+    }
+
+    /// The sections that validate themselves: redaction, baselines, alerting.
+    fn check_sections(&self, problems: &mut Problems) {
+        if let Err(list) = self.redact.validate() {
+            for p in list {
+                problems.bad(&format!("redact.{}", p.key), &p.value, &p.fix);
+            }
+        }
+        for p in self.detect.baseline.validate() {
+            problems.bad(&format!("detect.baseline.{}", p.key), &p.value, &p.fix);
+        }
+        for p in self.alerting.validate() {
+            problems.bad(&format!("alerting.{}", p.key), &p.value, &p.fix);
+        }
+    }
+}
+
+/// `[limits]`: floors, and a ceiling on JSON depth.
+fn check_limits(l: &LimitsConfig, problems: &mut Problems) {
+    for (key, v, min) in [
+        ("limits.max_line_bytes", l.max_line_bytes, 256),
+        ("limits.max_frame_bytes", l.max_frame_bytes, 256),
+        ("limits.max_request_bytes", l.max_request_bytes, 1024),
+        ("limits.max_json_depth", l.max_json_depth, 2),
+        ("limits.queue_capacity", l.queue_capacity, 1),
+    ] {
+        if v < min {
+            problems.bad(key, &v.to_string(), &format!("use at least {min}"));
+        }
+    }
+    if l.max_json_depth > 1000 {
+        problems.bad(
+            "limits.max_json_depth",
+            &l.max_json_depth.to_string(),
+            "use at most 1000",
+        );
+    }
+}
+
+/// `[[sources]]`: a name, and a long token of its own (never printed).
+fn check_sources(sources: &[SourceConfig], problems: &mut Problems) {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, s) in sources.iter().enumerate() {
+        if s.name.trim().is_empty() {
+            problems.bad(
+                &format!("sources[{i}].name"),
+                "\"\"",
+                "give the source a name",
+            );
+        }
+        if s.token.expose().len() < 16 {
+            problems.bad(
+                &format!("sources[{i}].token"),
+                "[secret]",
+                "use a token of at least 16 characters (e.g. `openssl rand -hex 24`)",
+            );
+        }
+        if !seen.insert(s.token.expose().clone()) {
+            problems.bad(
+                &format!("sources[{i}].token"),
+                "[secret]",
+                "each source needs its own token: this one is used twice",
+            );
+        }
+    }
+}
+
+/// One `[[kafka]]` entry.
+fn check_kafka(i: usize, k: &KafkaConfig, problems: &mut Problems) {
+    let key = |f: &str| format!("kafka[{i}].{f}");
+    if k.brokers.trim().is_empty() {
+        let fix = "name at least one broker, e.g. \"127.0.0.1:9092\"";
+        problems.bad(&key("brokers"), "\"\"", fix);
+    }
+    if k.topics.is_empty() || k.topics.iter().any(|t| t.trim().is_empty()) {
+        let fix = "list the topics to read, e.g. [\"app-logs\"]";
+        problems.bad(&key("topics"), &format!("{:?}", k.topics), fix);
+    }
+    if k.group_id.trim().is_empty() {
+        problems.bad(&key("group_id"), "\"\"", "give the consumer group a name");
+    }
+    if !matches!(k.format.as_str(), "auto" | "json" | "syslog" | "text") {
+        problems.bad(&key("format"), &k.format, "use auto, json, syslog or text");
+    }
+    if !matches!(k.start.as_str(), "earliest" | "latest") {
+        problems.bad(&key("start"), &k.start, "use earliest or latest");
+    }
+    if !(1..=100_000).contains(&k.batch_max) {
+        problems.bad(
+            &key("batch_max"),
+            &k.batch_max.to_string(),
+            "use 1 to 100000",
+        );
+    }
+    if let Err(e) = parse_duration(&k.batch_wait) {
+        problems.bad(&key("batch_wait"), &k.batch_wait, &e);
+    }
+    for name in k.options.keys() {
+        if matches!(
+            name.as_str(),
+            "bootstrap.servers"
+                | "group.id"
+                | "enable.auto.commit"
+                | "enable.auto.offset.store"
+                | "auto.offset.reset"
+        ) {
+            problems.bad(
+                &key(&format!("options.\"{name}\"")),
+                "[set]",
+                "Ward sets this itself: use the kafka keys brokers, group_id or start",
+            );
+        }
+    }
+}
+
+/// `[retention]`: the security floor and parsable hold bounds.
+fn check_retention(r: &RetentionConfig, now: jiff::Timestamp, problems: &mut Problems) {
+    for (cat, days) in &r.categories {
+        if crate::store::is_security_category(cat) && *days < 365 && !r.force {
+            problems.bad(
+                &format!("retention.categories.{cat}"),
+                &days.to_string(),
+                "security events are kept at least 365 days; raise it or set retention.force = true",
+            );
+        }
+    }
+    for (i, h) in r.holds.iter().enumerate() {
+        for (k, v) in [("from", &h.from), ("until", &h.until)] {
+            if crate::store::parse_time_bound(v, now).is_err() {
+                problems.bad(
+                    &format!("retention.holds[{i}].{k}"),
+                    v,
+                    "write a date (2026-01-31) or an RFC 3339 time",
+                );
+            }
+        }
+    }
+    if r.default_days < 365 && !r.force {
+        problems.bad(
+            "retention.default_days",
+            &r.default_days.to_string(),
+            "keep events at least 365 days, or set retention.force = true",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{HoldConfig, RawConfig};
+
+    fn keys(p: &Problems) -> Vec<&str> {
+        p.0.iter().map(|p| p.key.as_str()).collect()
+    }
+
+    fn raw(toml_text: &str) -> RawConfig {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn addresses_fall_back_and_report() {
+        let mut p = Problems::default();
+        let c = raw("[server]\nhttp_addr = \"nowhere\"\n[syslog]\naddr = \"0.0.0.0:1514\"\n");
+        let (http, syslog) = c.addresses(&mut p);
+        assert_eq!(http.port(), 8080);
+        assert_eq!(syslog.port(), 1514);
+        assert_eq!(keys(&p), vec!["server.http_addr"]);
+    }
+
+    #[test]
+    fn durations_parse_each_setting() {
+        let mut p = Problems::default();
+        let c = raw("[store]\ncheckpoint_interval = \"250ms\"\nsegment_max_age = \"soon\"\n");
+        let d = c.durations(&mut p);
+        assert_eq!(d.checkpoint_interval, Duration::from_millis(250));
+        assert_eq!(d.segment_max_age, Duration::from_secs(1));
+        assert_eq!(keys(&p), vec!["store.segment_max_age"]);
+    }
+
+    #[test]
+    fn checkpoint_interval_defaults_to_one_second() {
+        let d = RawConfig::default().durations(&mut Problems::default());
+        assert_eq!(d.checkpoint_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn check_sizes_bounds_segments_and_workers() {
+        let mut p = Problems::default();
+        let c = raw("[store]\nsegment_max_bytes = 100\n[server]\ningest_workers = 5000\n");
+        c.check_sizes(&mut p);
+        assert_eq!(
+            keys(&p),
+            vec!["store.segment_max_bytes", "server.ingest_workers"]
+        );
+    }
+
+    #[test]
+    fn check_limits_has_floors_and_a_depth_ceiling() {
+        let mut p = Problems::default();
+        let l = raw("[limits]\nmax_line_bytes = 10\nmax_json_depth = 5000\n").limits;
+        check_limits(&l, &mut p);
+        assert_eq!(
+            keys(&p),
+            vec!["limits.max_line_bytes", "limits.max_json_depth"]
+        );
+    }
+
+    #[test]
+    fn check_sources_wants_names_and_distinct_long_tokens() {
+        let mut p = Problems::default();
+        let s = raw("[[sources]]\nname = \"\"\ntoken = \"0123456789abcdef\"\n\
+             [[sources]]\nname = \"b\"\ntoken = \"0123456789abcdef\"\n\
+             [[sources]]\nname = \"c\"\ntoken = \"short\"\n")
+        .sources;
+        check_sources(&s, &mut p);
+        assert_eq!(
+            keys(&p),
+            vec!["sources[0].name", "sources[1].token", "sources[2].token"]
+        );
+        assert!(
+            p.0.iter().all(|x| x.value != "0123456789abcdef"),
+            "tokens never printed"
+        );
+    }
+
+    #[test]
+    fn check_kafka_names_each_bad_key() {
+        let mut p = Problems::default();
+        let k = raw(
+            "[[kafka]]\nbrokers = \"\"\ntopics = []\nformat = \"xml\"\nbatch_max = 0\n\
+             options = { \"group.id\" = \"x\" }\n",
+        )
+        .kafka;
+        check_kafka(3, &k[0], &mut p);
+        assert_eq!(
+            keys(&p),
+            vec![
+                "kafka[3].brokers",
+                "kafka[3].topics",
+                "kafka[3].format",
+                "kafka[3].batch_max",
+                "kafka[3].options.\"group.id\""
+            ]
+        );
+    }
+
+    #[test]
+    fn check_retention_keeps_the_security_floor_unless_forced() {
+        let mut r =
+            raw("[retention]\ndefault_days = 30\ncategories = { iam = 10, web = 5 }\n").retention;
+        r.holds.push(HoldConfig {
+            reason: "case".into(),
+            from: "yesterday-ish".into(),
+            until: "2026-01-31".into(),
+        });
+        let mut p = Problems::default();
+        check_retention(&r, jiff::Timestamp::now(), &mut p);
+        assert_eq!(
+            keys(&p),
+            vec![
+                "retention.categories.iam",
+                "retention.holds[0].from",
+                "retention.default_days"
+            ]
+        );
+        r.force = true;
+        let mut p = Problems::default();
+        check_retention(&r, jiff::Timestamp::now(), &mut p);
+        assert_eq!(keys(&p), vec!["retention.holds[0].from"]);
+    }
+
+    #[test]
+    fn check_sections_prefixes_the_section_keys() {
+        let mut p = Problems::default();
+        let c = raw("[detect.baseline]\nlearning_period = \"never\"\n");
+        c.check_sections(&mut p);
+        assert!(
+            p.0.iter().all(|x| x.key.starts_with("detect.baseline.")) && !p.0.is_empty(),
+            "{:?}",
+            keys(&p)
+        );
+    }
+}
