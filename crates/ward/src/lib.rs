@@ -17,6 +17,7 @@
 //!
 //! [`pipeline`] is the one place where the stages are wired together.
 
+pub mod clock;
 pub mod config;
 pub mod metrics;
 pub mod model;

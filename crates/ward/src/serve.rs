@@ -40,7 +40,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.raw.limits.queue_capacity,
         8,
     );
-    let (alerts, audit) = crate::alert::Alerts::start(&config).await?;
+    let (alerts, audit) = crate::alert::Alerts::start(&config, Arc::clone(&metrics)).await?;
     let alerts = Arc::new(alerts);
     crate::pipeline::store_audit_events(audit, pipeline.clone());
     crate::pipeline::start_detection(&config, &store, &pipeline, &alerts, &metrics)?;

@@ -24,7 +24,6 @@ pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
     st.metrics
         .set("ward_store_records", &[], stats.records as f64);
     st.metrics.set("ward_store_bytes", &[], stats.bytes as f64);
-    let mut text = st.metrics.render();
-    text.push_str(&st.alerts.render_metrics());
+    let text = st.metrics.render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -2,9 +2,13 @@
 //! ingest endpoints of [`crate::source`], `/metrics`, `/healthz`, `/readyz`
 //! and the web page at `/`.
 
+pub mod alerts;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod owners;
+pub mod receivers;
+pub mod silences;
 
 use std::sync::Arc;
 
