@@ -1,107 +1,93 @@
-//! Finding → alert → routed → notification handed to a local webhook
-//! (in-process axum server on loopback), end to end through the durable
-//! outbox. Prints p50/p99 besides criterion's mean.
+//! The pure routing path: a finding becomes an alert, joins its groups
+//! through the routing tree, and its group is flushed into a notification
+//! (silences, inhibition and the notification log consulted), with no I/O.
+//! The end-to-end figure, from ingest to a webhook, is `ward bench alert-latency`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tokio::sync::mpsc;
-use ward_alert::{AlertingConfig, Engine, Finding};
+use ward_alert::alert::owner::Registry;
+use ward_alert::state::State;
+use ward_alert::{AlertingConfig, Compiled, Finding};
 
 fn finding(i: u64) -> Finding {
     Finding {
         id: format!("bench-{i}"),
         rule_id: "bench".into(),
         rule_title: "Bench rule".into(),
-        level: "high".into(),
+        level: if i.is_multiple_of(5) {
+            "critical"
+        } else {
+            "high"
+        }
+        .into(),
         tags: vec![],
         description: "bench".into(),
         group_key: BTreeMap::from([("user.name".to_string(), format!("u{i}"))]),
         evidence: vec![format!("e{i}")],
         first_seen: "2026-01-05T08:59:00Z".into(),
         last_seen: "2026-01-05T08:59:30Z".into(),
-        labels: BTreeMap::from([("service.name".to_string(), "checkout".to_string())]),
+        labels: BTreeMap::from([
+            ("service.name".to_string(), format!("svc{}", i % 20)),
+            ("host.name".to_string(), format!("h{}", i % 50)),
+        ]),
         runbook: None,
         value: None,
     }
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (got_tx, mut got_rx) = mpsc::unbounded_channel::<()>();
-    let (engine, _audit_rx) = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = axum::Router::new().fallback(move || {
-            let tx = got_tx.clone();
-            async move {
-                let _ = tx.send(());
-                "ok"
-            }
-        });
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let cfg: AlertingConfig = toml::from_str(&format!(
-            r#"
-allow_private_destinations = true
+    let cfg: AlertingConfig = toml::from_str(
+        r#"
 [[receivers]]
-name = "hook"
-[[receivers.webhook_configs]]
-url = "http://{addr}/hook"
-secret = "k"
+name = "default"
+[[receivers]]
+name = "pager"
+[[receivers]]
+name = "audit"
 [route]
-receiver = "hook"
-group_by = ["..."]
-group_wait = "0s"
-"#
-        ))
-        .unwrap();
-        let (tx, rx) = mpsc::channel(1 << 20);
-        (Engine::start(&cfg, dir.path(), None, tx).await.unwrap(), rx)
-    });
+receiver = "default"
+group_by = ["alertname", "host"]
+[[route.routes]]
+receiver = "audit"
+matchers = ['severity=~"high|critical"', 'service=~"svc1.*"']
+continue = true
+[[route.routes]]
+receiver = "pager"
+matchers = ['severity="critical"']
+[[inhibit_rules]]
+source_matchers = ['alertname="Outage"']
+target_matchers = ['severity="high"']
+equal = ["host"]
+"#,
+    )
+    .unwrap();
+    let compiled = Compiled::compile(&cfg, None).unwrap();
+    let now: jiff::Timestamp = "2026-01-05T09:00:00Z".parse().unwrap();
+    let mut state = State::new(Registry(compiled.owners.clone()));
     let mut n = 0u64;
-    let mut samples = Vec::new();
-    c.bench_function("finding_to_webhook", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                n += 1;
-                let f = finding(n);
-                let t = Instant::now();
-                rt.block_on(async {
-                    engine.on_finding(f).await.unwrap();
-                    got_rx.recv().await.unwrap();
-                });
-                let d = t.elapsed();
-                samples.push(d);
-                total += d;
+    c.bench_function("finding_routed_and_flushed", |b| {
+        b.iter(|| {
+            n += 1;
+            let step = state
+                .take_finding(&finding(n), None, &compiled.sla, now)
+                .unwrap();
+            let id = step.id.clone();
+            state.commit_alert(step.alert.unwrap(), false);
+            let created = state.route(&id, &compiled, None);
+            for g in created {
+                black_box(state.flush(&g.key, None, &compiled, now, format!("n{n}")));
             }
-            total
         })
     });
-    samples.sort();
-    if !samples.is_empty() {
-        let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
-        println!(
-            "finding_to_webhook: n={} p50={:?} p99={:?} max={:?}",
-            samples.len(),
-            p(0.50),
-            p(0.99),
-            samples[samples.len() - 1]
-        );
-    }
-    rt.block_on(engine.shutdown());
 }
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(10));
+    config = Criterion::default().sample_size(50).measurement_time(Duration::from_secs(5));
     targets = bench
 }
 criterion_main!(benches);

@@ -5,7 +5,7 @@
 //!
 //! Durations and matchers stay strings here and are compiled by the module
 //! that owns the concept (`alert::route`, `alert::inhibit`, `alert::mute`,
-//! `alert::sla`, `notify`), so one bad value cannot hide the next.
+//! `alert::sla`, `receiver`), so one bad value cannot hide the next.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -376,7 +376,7 @@ impl fmt::Display for Problem {
 
 /// Collects problems while compiling a configuration.
 #[derive(Debug, Default)]
-pub(crate) struct Problems(pub Vec<Problem>);
+pub struct Problems(pub Vec<Problem>);
 
 impl Problems {
     pub fn push(
@@ -407,7 +407,7 @@ impl Problems {
 impl AlertingConfig {
     /// Every problem of the configuration at once (empty when it is good).
     pub fn validate(&self) -> Vec<Problem> {
-        match crate::runtime::Runtime::compile(self, None) {
+        match crate::compile::Compiled::compile(self, None) {
             Ok(_) => Vec::new(),
             Err(problems) => problems,
         }

@@ -10,12 +10,8 @@ pub enum AlertError {
     #[error("invalid [alerting] configuration: {}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "))]
     Config(Vec<crate::config::Problem>),
     /// The state database in the data directory could not be used.
-    #[error("alert state database {path}: {source}")]
-    Store {
-        path: String,
-        #[source]
-        source: rusqlite::Error,
-    },
+    #[error("alert state database {path}: {reason}")]
+    Store { path: String, reason: String },
     /// A stored record could not be decoded (the database is from a newer
     /// version or damaged).
     #[error("alert state database: record {what} is unreadable: {reason}")]
@@ -49,16 +45,7 @@ pub enum AlertError {
     /// The change conflicts with the current state (acknowledging a resolved alert).
     #[error("{0}")]
     Conflict(String),
-    /// The engine is shutting down.
+    /// Alerting is shutting down and takes no more findings.
     #[error("the alerting engine is shut down")]
     Shutdown,
-}
-
-impl AlertError {
-    pub(crate) fn store(path: &std::path::Path) -> impl Fn(rusqlite::Error) -> AlertError + '_ {
-        move |source| AlertError::Store {
-            path: path.display().to_string(),
-            source,
-        }
-    }
 }

@@ -1,34 +1,38 @@
-//! Ward's alerting: findings from detection become alerts that reach the
-//! people who own the affected system, in time.
+//! Ward's alerting engines, as pure logic: findings from detection become
+//! alerts that reach the people who own the affected system, in time.
 //!
 //! ```text
-//! Finding ─► alert::lifecycle (open / re-fire, owner from alert::owner, SLA deadlines)
-//!        ─► alert::route (tree of matchers) ─► alert::group (group_wait, group_interval, repeat_interval)
-//!        ─► alert::silence + alert::inhibit (Muter), alert::mute (time intervals)
-//!        ─► notify::outbox (durable, retried) ─► webhook | alertmanager | slack | email | pagerduty | syslog
-//! alert::sla watches deadlines and escalates; api and cli change and read the state.
+//! Finding ─► state::take_finding (alert::lifecycle: open / re-fire, owner from alert::owner, SLA deadlines)
+//!        ─► state::route (alert::route: tree of matchers) ─► alert::group (group_by)
+//!        ─► state::flush (alert::silence + alert::inhibit, alert::mute, notification log) ─► Notification
+//!        ─► notification::fan_out (one delivery per integration, idempotency keys)
+//! state::check_sla finds breached deadlines; stats computes MTTA, MTTR and SLA compliance.
 //! ```
 //!
-//! [`Engine::start`] builds everything from an [`AlertingConfig`]; state
-//! lives in SQLite in the data directory and survives restarts.
+//! Nothing in this crate does I/O, waits or reads a clock: every step takes
+//! `now` and its inputs and returns what to do. The application (`ward`'s
+//! `alert` and `notify` stages) owns the timers, the SQLite state, the
+//! outbox, the notifiers, the HTTP API and the CLI.
+//!
+//! [`Compiled::compile`] checks an [`AlertingConfig`] (every problem at
+//! once) into the routing tree, inhibition rules, time intervals, SLA
+//! policy and receivers' [`receiver::IntegrationSpec`]s.
 
-pub mod admin;
 pub mod alert;
-pub mod api;
-pub mod cli;
-pub mod clock;
+pub mod compile;
 pub mod config;
-mod engine;
 mod error;
-pub mod metrics;
-pub mod notify;
-pub mod runtime;
+pub mod notification;
+pub mod receiver;
 mod secret;
-mod store;
+pub mod state;
+pub mod stats;
+pub mod template;
+pub mod time;
 
 pub use alert::{Alert, AlertId, Finding, Resolution, Severity, Status};
+pub use compile::Compiled;
 pub use config::{AlertingConfig, Problem};
-pub use engine::{AlertFilter, Engine, EngineOptions};
 pub use error::AlertError;
 pub use secret::Secret;
-pub use store::Delivery;
+pub use state::{AlertFilter, State};

@@ -20,6 +20,7 @@
 //! stopped; [`serve`] is: load config → build topology → run until a
 //! signal → drain.
 
+pub mod clock;
 pub mod config;
 pub mod metrics;
 pub mod model;

@@ -1,11 +1,11 @@
 //! Grouping (Alertmanager's aggregation groups): alerts taken by the same
 //! route with the same values of the route's `group_by` labels form a group.
-//! A group's task waits `group_wait`, flushes, then flushes every
-//! `group_interval`. A flush drops muted alerts (silences, inhibition), skips
-//! everything during a mute time interval, and notifies only when the
-//! notification log says something changed — new firing alerts, newly
-//! resolved ones, all acknowledged — or `repeat_interval` has passed.
-//! The notification and the log entry are written in one transaction.
+//! The application's timer for a group waits `group_wait`, flushes, then
+//! flushes every `group_interval` ([`crate::state::State::flush`] decides).
+//! A flush drops muted alerts (silences, inhibition), skips everything
+//! during a mute time interval, and notifies only when the notification log
+//! says something changed — new firing alerts, newly resolved ones, all
+//! acknowledged — or `repeat_interval` has passed ([`needs_update`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -13,13 +13,9 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::alert::Muter;
-use crate::alert::inhibit::Inhibitor;
 use crate::alert::route::{GroupBy, RouteOpts, Target};
-use crate::alert::silence::ActiveSilences;
-use crate::clock;
-use crate::engine::Shared;
-use crate::notify::{AlertSummary, GroupStatus, Notification, Reason};
+use crate::notification::GroupStatus;
+use crate::time;
 
 /// A group: its route's options, labels and member alerts.
 #[derive(Debug)]
@@ -83,138 +79,7 @@ pub fn needs_update(
     if status != prev.status {
         return true;
     }
-    clock::add(prev.at, repeat) <= now
-}
-
-/// Runs a group: wait, flush, then flush every interval until it is empty.
-pub(crate) async fn run(shared: Arc<Shared>, key: String, opts: Arc<RouteOpts>) {
-    let mut stop = shared.stopping();
-    tokio::select! {
-        _ = tokio::time::sleep(opts.group_wait) => {}
-        _ = stop.wait_for(|s| *s) => return,
-    }
-    loop {
-        match flush(&shared, &key).await {
-            Ok(true) => return,
-            Ok(false) => {}
-            Err(e) => tracing::warn!(group = %key, error = %e, "group flush failed"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(opts.group_interval) => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-    }
-}
-
-/// Flushes a group; returns true when the group is empty and was removed.
-pub(crate) async fn flush(shared: &Shared, key: &str) -> Result<bool, crate::AlertError> {
-    let now = shared.clock.now();
-    let prev: Option<NotifiedState> = shared.store.nflog(key)?;
-    let rt = &shared.rt;
-    let prepared = {
-        let mut st = shared.state.lock();
-        let Some(group) = st.groups.get(key) else {
-            return Ok(true);
-        };
-        let opts = group.opts.clone();
-        if rt.time_muted(&opts.mute_time_intervals, &opts.active_time_intervals, now) {
-            return Ok(false);
-        }
-        let silences = ActiveSilences::at(st.silences.values(), now);
-        let sources: Vec<(&str, &BTreeMap<String, String>)> = st
-            .alerts
-            .values()
-            .filter(|a| a.is_firing())
-            .map(|a| (a.id.as_str(), &a.labels))
-            .collect();
-        let inhibitor = Inhibitor::new(&rt.inhibit, sources);
-        let members: Vec<_> = group
-            .members
-            .iter()
-            .filter_map(|id| st.alerts.get(id))
-            .collect();
-        let visible: Vec<_> = members
-            .iter()
-            .filter(|a| !silences.mutes(&a.id, &a.labels) && !inhibitor.mutes(&a.id, &a.labels))
-            .collect();
-        let firing: BTreeSet<String> = visible
-            .iter()
-            .filter(|a| a.is_firing())
-            .map(|a| a.id.clone())
-            .collect();
-        let resolved: BTreeSet<String> = visible
-            .iter()
-            .filter(|a| !a.is_firing())
-            .map(|a| a.id.clone())
-            .collect();
-        let status = if firing.is_empty() {
-            GroupStatus::Resolved
-        } else if visible
-            .iter()
-            .filter(|a| a.is_firing())
-            .all(|a| a.status == crate::alert::Status::Acknowledged)
-        {
-            GroupStatus::Acknowledged
-        } else {
-            GroupStatus::Firing
-        };
-        let notification = needs_update(
-            prev.as_ref(),
-            &firing,
-            &resolved,
-            status,
-            now,
-            opts.repeat_interval,
-        )
-        .then(|| {
-            let alerts: Vec<AlertSummary> = visible
-                .iter()
-                .map(|a| AlertSummary::of(a, st.contacts_of(a.owner.as_deref()), &rt.public_url))
-                .collect();
-            (
-                Notification {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    receiver: opts.receiver.clone(),
-                    group_key: key.to_string(),
-                    group_labels: group.labels.clone(),
-                    status,
-                    reason: Reason::Group,
-                    alerts,
-                    external_url: rt.public_url.clone(),
-                    created_at: now,
-                },
-                NotifiedState {
-                    firing,
-                    resolved,
-                    status,
-                    at: now,
-                },
-            )
-        });
-        // Resolved alerts leave the group once flushed, as in Alertmanager.
-        let done: Vec<String> = members
-            .iter()
-            .filter(|a| !a.is_firing())
-            .map(|a| a.id.clone())
-            .collect();
-        let empty = if let Some(g) = st.groups.get_mut(key) {
-            for id in &done {
-                g.members.remove(id);
-            }
-            g.members.is_empty()
-        } else {
-            true
-        };
-        if empty {
-            st.groups.remove(key);
-        }
-        (notification, empty)
-    };
-    let (notification, empty) = prepared;
-    if let Some((n, state)) = notification {
-        shared.enqueue(&n, Some((key, &state)))?;
-    }
-    Ok(empty)
+    time::add(prev.at, repeat) <= now
 }
 
 #[cfg(test)]

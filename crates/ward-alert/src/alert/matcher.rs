@@ -122,9 +122,20 @@ impl Matcher {
     }
 }
 
+/// Prints the matcher in the syntax [`Matcher::parse`] reads back: the value
+/// quoted, with only the escapes the parser knows (`\\`, `\"`, `\n`).
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}{:?}", self.name, self.op.as_str(), self.value)
+        let mut value = String::with_capacity(self.value.len() + 2);
+        for c in self.value.chars() {
+            match c {
+                '\\' => value.push_str("\\\\"),
+                '"' => value.push_str("\\\""),
+                '\n' => value.push_str("\\n"),
+                c => value.push(c),
+            }
+        }
+        write!(f, "{}{}\"{value}\"", self.name, self.op.as_str())
     }
 }
 
@@ -233,6 +244,28 @@ mod tests {
         ] {
             let err = Matcher::parse(input).unwrap_err();
             assert!(err.contains(want), "{input}: {err}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Printing a matcher and parsing the text gives the same matcher.
+        #[test]
+        fn print_then_parse_round_trips(
+            name in "[a-zA-Z_][a-zA-Z0-9_.]{0,12}",
+            op in proptest::sample::select(vec![MatchOp::Equal, MatchOp::NotEqual]),
+            value in "\\PC{0,24}|[ -~\n\t]{0,24}",
+        ) {
+            let m = Matcher::new(&name, op, &value).unwrap();
+            let back = Matcher::parse(&m.to_string()).unwrap();
+            proptest::prop_assert_eq!(back, m);
+        }
+
+        #[test]
+        fn regex_matchers_round_trip(name in "[a-z_]{1,8}", value in "[a-z0-9|.*\\\\]{0,16}") {
+            if let Ok(m) = Matcher::new(&name, MatchOp::Regex, &value) {
+                let back = Matcher::parse(&m.to_string()).unwrap();
+                proptest::prop_assert_eq!(back, m);
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{OwnersConfig, TeamConfig};
+use crate::error::AlertError;
 
 /// What an owner mapping keys on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +77,43 @@ impl Registry {
         }
     }
 
+    /// Applies one stored registry change: `kind` is `teams` or an
+    /// [`OwnedKind`], `body` the JSON entry (a team, or a team name), None
+    /// to delete.
+    pub fn apply_entry(
+        &mut self,
+        kind: &str,
+        key: String,
+        body: Option<&str>,
+    ) -> Result<(), AlertError> {
+        let bad = |e: serde_json::Error| AlertError::Corrupt {
+            what: format!("owner entry {kind}/{key}"),
+            reason: e.to_string(),
+        };
+        if kind == "teams" {
+            match body {
+                Some(b) => {
+                    let team = serde_json::from_str(b).map_err(bad)?;
+                    self.0.teams.insert(key, team);
+                }
+                None => {
+                    self.0.teams.remove(&key);
+                }
+            }
+        } else if let Some(k) = OwnedKind::parse(kind) {
+            match body {
+                Some(b) => {
+                    let team = serde_json::from_str(b).map_err(bad)?;
+                    self.map_mut(k).insert(key, team);
+                }
+                None => {
+                    self.map_mut(k).remove(&key);
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn map_mut(&mut self, kind: OwnedKind) -> &mut BTreeMap<String, String> {
         match kind {
             OwnedKind::Services => &mut self.0.services,
@@ -108,5 +146,11 @@ mod tests {
             .collect();
         assert_eq!(r.owner_of(&only_tenant).as_deref(), Some("acme-sec"));
         assert_eq!(r.owner_of(&BTreeMap::new()), None);
+        r.apply_entry("services", "checkout".into(), None).unwrap();
+        assert_eq!(r.owner_of(&labels).as_deref(), Some("acme-sec"));
+        r.apply_entry("hosts", "web-1".into(), Some("\"ops\""))
+            .unwrap();
+        assert_eq!(r.map(OwnedKind::Hosts)["web-1"], "ops");
+        assert!(r.apply_entry("teams", "x".into(), Some("[")).is_err());
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::alert::{Alert, Severity, Status};
-use crate::clock;
 use crate::config::{Problems, SlaConfig, SlaTarget};
+use crate::time;
 
 /// The kind of deadline.
 pub const ACKNOWLEDGE: &str = "acknowledge";
@@ -48,7 +48,7 @@ impl SlaPolicy {
     /// (acknowledge deadline, resolve deadline) of an alert opened at `opened`.
     pub fn deadlines(&self, severity: Severity, opened: Timestamp) -> (Timestamp, Timestamp) {
         let (a, r) = self.targets[severity as usize];
-        (clock::add(opened, a), clock::add(opened, r))
+        (time::add(opened, a), time::add(opened, r))
     }
 }
 

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use ward_alert::notify::{AlertSummary, GroupStatus, Notification, Reason, template};
+use ward_alert::notification::{AlertSummary, GroupStatus, Notification, Reason};
+use ward_alert::template;
 use ward_alert::{Severity, Status};
 
 use crate::config;

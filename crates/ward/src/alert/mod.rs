@@ -1,37 +1,63 @@
 //! The alert stage: the application's side of `ward-alert`. Findings become
-//! alerts with a lifecycle, an owner and SLA timers; routing, grouping,
-//! inhibition and silences decide who is notified, through a durable
-//! outbox. Alert changes come back as audit events, which
-//! [`crate::pipeline`] stores like any other event.
+//! alerts with a lifecycle, an owner and SLA timers; `ward-alert`'s engines
+//! decide routing, grouping, inhibition and silences; this stage persists
+//! their decisions in SQLite ([`store`]), runs the timers ([`group`],
+//! [`sla`]) and hands notifications to the durable outbox of
+//! [`crate::notify`]. Changes made by people come back as audit events,
+//! which the pipeline stores like any other event; Ward's own changes stay
+//! in each alert's history.
+//!
+//! - [`engine`]: the runtime (state machine + store + tasks);
+//! - [`admin`]: silences, owners, delivery logs;
+//! - [`metrics`]: reported through the application's registry.
+
+pub mod admin;
+pub mod engine;
+mod group;
+mod metrics;
+mod sla;
+pub mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::http::HeaderMap;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::model::Finding;
 
+pub use engine::{Engine, EngineOptions};
 pub use ward_alert::AlertingConfig;
+
+/// How long the oldest pending notification may wait before [`Alerts::health`]
+/// reports the outbox as stuck (at least; twice `delivery.max_backoff` when
+/// that is longer).
+pub const STUCK_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// The alerting stage.
 pub struct Alerts {
-    engine: Arc<ward_alert::Engine>,
+    engine: Arc<Engine>,
 }
 
 impl Alerts {
-    /// Starts alerting with its state in `<data>/alerts`. Returns the stage
-    /// and the audit events it will emit.
+    /// Starts alerting with its state in `<data>/alerts`; returns the stage
+    /// and the receiver of the audit events (people's actions only) it will
+    /// emit.
     pub async fn start(
         config: &Config,
-        _metrics: Arc<crate::metrics::Metrics>,
+        metrics: Arc<Metrics>,
     ) -> anyhow::Result<(Alerts, mpsc::Receiver<serde_json::Value>)> {
         let (tx, rx) = mpsc::channel(1024);
-        let engine = ward_alert::Engine::start(
+        let engine = Engine::start(
             &config.raw.alerting,
             &config.data_dir.join("alerts"),
             config.alert_webhook.as_ref().map(|s| s.expose().clone()),
             tx,
+            metrics,
+            EngineOptions::default(),
         )
         .await?;
         Ok((Alerts { engine }, rx))
@@ -46,36 +72,29 @@ impl Alerts {
     /// The alert API routes; `auth` names the caller or refuses.
     pub fn routes<S: Clone + Send + Sync + 'static>(
         &self,
-        auth: impl Fn(&axum::http::HeaderMap) -> Option<String> + Clone + Send + Sync + 'static,
+        auth: impl Fn(&HeaderMap) -> Option<String> + Clone + Send + Sync + 'static,
     ) -> Router<S> {
-        self.engine.router(auth)
+        crate::api::alerts::router(self.engine.clone(), auth)
     }
 
-    /// Alerting metrics (MTTA, MTTR, SLA compliance, deliveries) in the
-    /// Prometheus text format.
-    pub fn render_metrics(&self) -> String {
-        let mut out = String::new();
-        for (name, labels, value) in self.engine.metrics() {
-            let l: Vec<String> = labels
-                .iter()
-                .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
-                .collect();
-            if l.is_empty() {
-                out.push_str(&format!("{name} {value}\n"));
-            } else {
-                out.push_str(&format!("{name}{{{}}} {value}\n", l.join(",")));
-            }
-        }
-        out
+    /// Graceful stop: stop taking findings, let the outbox workers try
+    /// pending deliveries until `deadline` passes, then stop every task.
+    /// Anything not delivered stays in the durable outbox and is sent after
+    /// the next start. Returns within `deadline` plus the time to abort the
+    /// tasks, even when a receiver never answers.
+    pub async fn shutdown(&self, deadline: Duration) {
+        self.engine.shutdown(deadline).await;
     }
 
-    /// Stops delivery workers, waiting at most `deadline`.
-    pub async fn shutdown(&self, deadline: std::time::Duration) {
-        let _ = tokio::time::timeout(deadline, self.engine.shutdown()).await;
-    }
-
-    /// Ok while alerting works.
+    /// Ok while alerting works; Err(reason) when the outbox is stuck: a
+    /// delivery worker died, or the oldest pending delivery is older than
+    /// [`STUCK_AFTER`] (or twice `delivery.max_backoff`, if longer).
     pub fn health(&self) -> Result<(), String> {
-        Ok(())
+        self.engine.health()
+    }
+
+    /// The engine, for the API and tests.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 }

@@ -24,6 +24,21 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
+impl From<ward_alert::AlertError> for ApiError {
+    fn from(e: ward_alert::AlertError) -> Self {
+        use ward_alert::AlertError as E;
+        match e {
+            E::UnknownAlert(id) => ApiError::NotFound(format!("alert {id}")),
+            E::UnknownSilence(id) => ApiError::NotFound(format!("silence {id}")),
+            E::UnknownReceiver(name) => ApiError::NotFound(format!("receiver {name}")),
+            E::Invalid(_) | E::InvalidFinding { .. } => ApiError::BadRequest(e.to_string()),
+            E::Conflict(_) => ApiError::Conflict(e.to_string()),
+            E::Shutdown => ApiError::Busy,
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         ApiError::Internal(e)

@@ -4,9 +4,13 @@
 //! of [`ApiState`] (axum sub-states through `FromRef`); nothing below the
 //! API depends on it.
 
+pub mod alerts;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod owners;
+pub mod receivers;
+pub mod silences;
 
 use std::sync::Arc;
 

@@ -1,6 +1,7 @@
 //! The command line: one file per command. Client commands reach the server
 //! through `--url` / `WARD_URL` and `--token` / `WARD_TOKEN`.
 
+pub mod alerts;
 pub mod bench;
 pub mod bench_alert;
 pub mod client;
@@ -101,14 +102,14 @@ pub enum Command {
         #[command(flatten)]
         remote: Remote,
         #[command(subcommand)]
-        command: ward_alert::cli::AlertsCommand,
+        command: alerts::AlertsCommand,
     },
     /// Silence alerts by matchers for a while.
     Silences {
         #[command(flatten)]
         remote: Remote,
         #[command(subcommand)]
-        command: ward_alert::cli::SilencesCommand,
+        command: alerts::SilencesCommand,
     },
     /// Replay a realistic day of a small company with planted attacks.
     Demo(demo::Args),
@@ -130,10 +131,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(c) => rules::run(c),
         Command::Detect(a) => detect::run(a),
         Command::Alerts { remote, command } => {
-            ward_alert::cli::run_alerts(command, &remote.url, remote.token.as_deref())
+            alerts::run_alerts(command, &remote.url, remote.token.as_deref())
         }
         Command::Silences { remote, command } => {
-            ward_alert::cli::run_silences(command, &remote.url, remote.token.as_deref())
+            alerts::run_silences(command, &remote.url, remote.token.as_deref())
         }
         Command::Demo(a) => demo::run(a),
         Command::Verify(a) => store::verify(a),

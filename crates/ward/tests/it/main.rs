@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod alerting;
 mod alerts;
 mod cli;
 mod config;

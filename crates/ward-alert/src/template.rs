@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::notify::{AlertSummary, GroupStatus, Notification, Reason};
+use crate::notification::{AlertSummary, GroupStatus, Notification, Reason};
 
 /// Labels that say who and what is affected, in the order shown.
 const AFFECTED: [(&str, &str); 6] = [

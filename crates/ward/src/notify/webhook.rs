@@ -8,62 +8,19 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::config::{Problems, WebhookConfig, WebhookFormat};
-use crate::notify::{Ctx, Notification, Outcome, alertmanager, compile_url, post};
-use crate::secret::Secret;
+use ward_alert::config::WebhookFormat;
+use ward_alert::receiver::WebhookSpec;
 
-/// A compiled webhook integration.
+use crate::notify::{Ctx, Notification, Outcome, alertmanager, post};
+
+/// A webhook integration.
 #[derive(Debug)]
-pub struct Webhook {
-    url: Secret<reqwest::Url>,
-    secret: Option<Secret<String>>,
-    headers: Vec<(String, Secret<String>)>,
-    format: WebhookFormat,
-    pub send_resolved: bool,
-}
+pub struct Webhook(pub WebhookSpec);
 
 impl Webhook {
-    pub(crate) fn compile(
-        c: &WebhookConfig,
-        key: &str,
-        problems: &mut Problems,
-    ) -> Option<Webhook> {
-        let url = compile_url(c.url.expose(), &format!("{key}.url"), problems);
-        for name in c.headers.keys() {
-            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                problems.push(
-                    format!("{key}.headers"),
-                    name,
-                    "not a valid HTTP header name",
-                );
-            }
-        }
-        Some(Webhook {
-            url: Secret::new(url?),
-            secret: c.secret.clone(),
-            headers: c
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            format: c.format,
-            send_resolved: c.send_resolved.unwrap_or(true),
-        })
-    }
-
-    /// A webhook for `WARD_ALERT_WEBHOOK_URL`.
-    pub(crate) fn quick(url: reqwest::Url) -> Webhook {
-        Webhook {
-            url: Secret::new(url),
-            secret: None,
-            headers: Vec::new(),
-            format: WebhookFormat::Ward,
-            send_resolved: true,
-        }
-    }
-
     pub async fn notify(&self, ctx: &Ctx, n: &Notification, key: &str) -> Outcome {
-        let body = match self.format {
+        let w = &self.0;
+        let body = match w.format {
             WebhookFormat::Ward => ward_payload(n, key),
             WebhookFormat::Alertmanager => alertmanager::webhook_payload(n, key),
         };
@@ -71,19 +28,19 @@ impl Webhook {
             Ok(b) => b,
             Err(e) => return Outcome::Failed(format!("cannot encode the payload: {e}")),
         };
-        let mut headers: Vec<(String, String)> = self
+        let mut headers: Vec<(String, String)> = w
             .headers
             .iter()
             .map(|(k, v)| (k.clone(), v.expose().clone()))
             .collect();
         headers.push(("idempotency-key".into(), key.to_string()));
-        if let Some(secret) = &self.secret {
+        if let Some(secret) = &w.secret {
             headers.push((
                 "x-ward-signature".into(),
                 signature(secret.expose().as_bytes(), &body),
             ));
         }
-        post(ctx, self.url.expose(), &headers, "application/json", body).await
+        post(ctx, w.url.expose(), &headers, "application/json", body).await
     }
 }
 

@@ -7,7 +7,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::{config, engine, finding};
+use super::{config, engine, finding};
 
 const CFG: &str = r#"
 allow_private_destinations = true
@@ -59,7 +59,7 @@ async fn call(
 async fn alert_lifecycle_over_http() {
     let dir = tempfile::tempdir().unwrap();
     let (e, mut audit) = engine(&config(CFG), dir.path(), false).await;
-    let app: axum::Router = e.router(auth);
+    let app: axum::Router = super::router(&e, auth);
     let id = e
         .on_finding(finding("f1", "brute", "high", &[("host.name", "a")]))
         .await
@@ -73,7 +73,7 @@ async fn alert_lifecycle_over_http() {
         (s, v),
         (
             StatusCode::UNAUTHORIZED,
-            json!({"error": "authentication required"})
+            json!({"error": "missing or invalid token"})
         )
     );
     let (s, v) = call(&app, "GET", "/api/v1/alerts?severity=high", None, true).await;
@@ -85,7 +85,7 @@ async fn alert_lifecycle_over_http() {
     let (s, v) = call(&app, "GET", "/api/v1/alerts/nope", None, true).await;
     assert_eq!(
         (s, v["error"].as_str().unwrap()),
-        (StatusCode::NOT_FOUND, "no alert with id nope")
+        (StatusCode::NOT_FOUND, "alert nope not found")
     );
 
     let (s, v) = call(
@@ -192,13 +192,18 @@ async fn alert_lifecycle_over_http() {
         seen.contains(&("alert_resolved".into(), "ana".into())),
         "{seen:?}"
     );
+    assert!(
+        seen.iter()
+            .all(|(action, who)| action != "alert_opened" && who == "ana"),
+        "only people's changes are audited: {seen:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn silences_owners_and_deliveries_over_http() {
     let dir = tempfile::tempdir().unwrap();
     let (e, _audit) = engine(&config(CFG), dir.path(), false).await;
-    let app: axum::Router = e.router(auth);
+    let app: axum::Router = super::router(&e, auth);
 
     let (s, v) = call(
         &app,
@@ -313,7 +318,7 @@ async fn silences_owners_and_deliveries_over_http() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     // Owner changes made through the API survive a restart.
-    e.shutdown().await;
+    e.shutdown(std::time::Duration::from_millis(500)).await;
     drop(app);
     drop(e);
     let (e, _audit) = engine(&config(CFG), dir.path(), false).await;

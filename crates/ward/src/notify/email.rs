@@ -12,11 +12,13 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::config::{EmailConfig, Problems, SmtpTls};
-use crate::notify::{Ctx, Notification, Outcome, template};
-use crate::secret::Secret;
+use ward_alert::Secret;
+use ward_alert::config::SmtpTls;
+use ward_alert::receiver::EmailSpec;
 
-/// A compiled e-mail integration.
+use crate::notify::{Ctx, Notification, Outcome, template};
+
+/// An e-mail integration.
 #[derive(Debug)]
 pub struct Email {
     host: String,
@@ -29,57 +31,24 @@ pub struct Email {
 }
 
 impl Email {
-    pub(crate) fn compile(c: &EmailConfig, key: &str, problems: &mut Problems) -> Option<Email> {
-        if c.host.is_empty() {
-            problems.push(format!("{key}.host"), "", "set the SMTP server's host name");
-        }
-        let from = c.from.parse::<Mailbox>();
-        if from.is_err() {
-            problems.push(
-                format!("{key}.from"),
-                &c.from,
-                "write an e-mail address such as ward@example.com",
-            );
-        }
-        let mut to = Vec::new();
-        for (i, addr) in c.to.iter().enumerate() {
-            match addr.parse::<Mailbox>() {
-                Ok(m) => to.push(m),
-                Err(_) => problems.push(
-                    format!("{key}.to[{i}]"),
-                    addr,
-                    "write an e-mail address such as soc@example.com",
-                ),
-            }
-        }
-        if c.to.is_empty() {
-            problems.push(format!("{key}.to"), "", "list at least one recipient");
-        }
-        let credentials = match (&c.username, &c.password) {
-            (Some(u), Some(p)) => Some((u.clone(), p.clone())),
-            (None, None) => None,
-            _ => {
-                problems.push(
-                    format!("{key}.username"),
-                    c.username.clone().unwrap_or_default(),
-                    "set both username and password, or neither",
-                );
-                None
-            }
+    /// Parses the checked addresses into the mailer's form.
+    pub fn new(spec: &EmailSpec) -> Result<Email, String> {
+        let mailbox = |a: &str| {
+            a.parse::<Mailbox>()
+                .map_err(|e| format!("e-mail address {a:?}: {e}"))
         };
-        let port = c.port.unwrap_or(match c.tls {
-            SmtpTls::Starttls => 587,
-            SmtpTls::Tls => 465,
-            SmtpTls::None => 25,
-        });
-        Some(Email {
-            host: c.host.clone(),
-            port,
-            tls: c.tls,
-            credentials,
-            from: from.ok()?,
-            to,
-            send_resolved: c.send_resolved.unwrap_or(true),
+        Ok(Email {
+            host: spec.host.clone(),
+            port: spec.port,
+            tls: spec.tls,
+            credentials: spec.credentials.clone(),
+            from: mailbox(&spec.from)?,
+            to: spec
+                .to
+                .iter()
+                .map(|a| mailbox(a))
+                .collect::<Result<_, _>>()?,
+            send_resolved: spec.send_resolved,
         })
     }
 

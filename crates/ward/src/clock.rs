@@ -1,7 +1,7 @@
-//! The engine's clock: wall time derived from tokio's monotonic clock.
+//! The alert stage's clock: wall time derived from tokio's monotonic clock.
 //!
-//! Every timer (group_wait, retries, SLA deadlines) and every timestamp the
-//! engine writes comes from here, so a test that pauses tokio time
+//! Every timer (group_wait, retries, SLA deadlines) and every `now` the
+//! alert and notify stages hand to `ward-alert`'s engines comes from here, so a test that pauses tokio time
 //! (`tokio::time::pause`, `advance`) moves wall time too: mute intervals,
 //! silences and SLA breaches are all testable without sleeping.
 
@@ -46,24 +46,6 @@ impl Clock {
         }
         Instant::now() + Duration::try_from(wait).unwrap_or(Duration::ZERO)
     }
-}
-
-/// Adds a std duration to a timestamp, saturating at the end of time.
-pub fn add(ts: Timestamp, d: Duration) -> Timestamp {
-    SignedDuration::try_from(d)
-        .ok()
-        .and_then(|d| ts.checked_add(d).ok())
-        .unwrap_or(Timestamp::MAX)
-}
-
-/// Milliseconds since the Unix epoch, the form timestamps take in SQL columns.
-pub fn millis(ts: Timestamp) -> i64 {
-    ts.as_millisecond()
-}
-
-/// The inverse of [`millis`].
-pub fn from_millis(ms: i64) -> Timestamp {
-    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 #[cfg(test)]

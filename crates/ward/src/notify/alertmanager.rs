@@ -15,12 +15,10 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use crate::alert::Status;
-use crate::config::{AlertmanagerConfig, Problems};
-use crate::notify::{
-    AlertSummary, Ctx, GroupStatus, Notification, Outcome, compile_url, post, template,
-};
-use crate::secret::Secret;
+use ward_alert::Status;
+use ward_alert::receiver::AlertmanagerSpec;
+
+use crate::notify::{AlertSummary, Ctx, GroupStatus, Notification, Outcome, post, template};
 
 /// The zero time Alertmanager writes for "not ended".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -143,43 +141,22 @@ pub fn api_payload(n: &Notification) -> Value {
 
 /// A Prometheus Alertmanager as a receiver.
 #[derive(Debug)]
-pub struct AlertmanagerApi {
-    url: Secret<reqwest::Url>,
-    headers: Vec<(String, Secret<String>)>,
-}
+pub struct AlertmanagerApi(pub AlertmanagerSpec);
 
 impl AlertmanagerApi {
-    pub(crate) fn compile(
-        c: &AlertmanagerConfig,
-        key: &str,
-        problems: &mut Problems,
-    ) -> Option<AlertmanagerApi> {
-        let base = compile_url(c.url.expose(), &format!("{key}.url"), problems)?;
-        let path = format!("{}/api/v2/alerts", base.path().trim_end_matches('/'));
-        let mut url = base;
-        url.set_path(&path);
-        Some(AlertmanagerApi {
-            url: Secret::new(url),
-            headers: c
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        })
-    }
-
     pub async fn notify(&self, ctx: &Ctx, n: &Notification, key: &str) -> Outcome {
         let body = match serde_json::to_vec(&api_payload(n)) {
             Ok(b) => b,
             Err(e) => return Outcome::Failed(format!("cannot encode the payload: {e}")),
         };
         let mut headers: Vec<(String, String)> = self
+            .0
             .headers
             .iter()
             .map(|(k, v)| (k.clone(), v.expose().clone()))
             .collect();
         headers.push(("idempotency-key".into(), key.to_string()));
-        post(ctx, self.url.expose(), &headers, "application/json", body).await
+        post(ctx, self.0.url.expose(), &headers, "application/json", body).await
     }
 }
 

@@ -3,41 +3,28 @@
 
 use serde_json::{Value, json};
 
-use crate::config::{Problems, SlackConfig};
-use crate::notify::{Ctx, Notification, Outcome, compile_url, post, template};
-use crate::secret::Secret;
+use ward_alert::receiver::SlackSpec;
+
+use crate::notify::{Ctx, Notification, Outcome, post, template};
 
 /// Slack's limits on block texts.
 const HEADER_MAX: usize = 150;
 const SECTION_MAX: usize = 3000;
 const MAX_ALERT_BLOCKS: usize = 10;
 
-/// A compiled Slack integration.
+/// A Slack integration.
 #[derive(Debug)]
-pub struct Slack {
-    url: Secret<reqwest::Url>,
-    channel: Option<String>,
-    pub send_resolved: bool,
-}
+pub struct Slack(pub SlackSpec);
 
 impl Slack {
-    pub(crate) fn compile(c: &SlackConfig, key: &str, problems: &mut Problems) -> Option<Slack> {
-        let url = compile_url(c.url.expose(), &format!("{key}.url"), problems)?;
-        Some(Slack {
-            url: Secret::new(url),
-            channel: c.channel.clone(),
-            send_resolved: c.send_resolved.unwrap_or(true),
-        })
-    }
-
     pub async fn notify(&self, ctx: &Ctx, n: &Notification, key: &str) -> Outcome {
-        let body = match serde_json::to_vec(&payload(n, key, self.channel.as_deref())) {
+        let body = match serde_json::to_vec(&payload(n, key, self.0.channel.as_deref())) {
             Ok(b) => b,
             Err(e) => return Outcome::Failed(format!("cannot encode the payload: {e}")),
         };
         post(
             ctx,
-            self.url.expose(),
+            self.0.url.expose(),
             &[("idempotency-key".into(), key.to_string())],
             "application/json",
             body,

@@ -12,7 +12,7 @@ use serde_json::Value;
 use sha2::Sha256;
 use ward_alert::Resolution;
 
-use crate::{Receiver, config, engine_now, finding};
+use super::{Receiver, config, engine_now, finding};
 
 fn webhook_cfg(url: &str, extra: &str) -> String {
     format!(
@@ -83,10 +83,14 @@ async fn webhook_is_signed_and_carries_the_idempotency_key() {
         log.idempotency_key,
         body["idempotency_key"].as_str().unwrap()
     );
-    e.shutdown().await;
+    e.shutdown(std::time::Duration::from_millis(500)).await;
 }
 
-async fn wait_log(e: &ward_alert::Engine, receiver: &str, outcome: &str) -> ward_alert::Delivery {
+async fn wait_log(
+    e: &ward::alert::Engine,
+    receiver: &str,
+    outcome: &str,
+) -> ward::alert::store::Delivery {
     for _ in 0..500 {
         if let Some(d) = e
             .deliveries(receiver, 100)
@@ -181,7 +185,7 @@ async fn alertmanager_webhook_format_has_the_exact_fields() {
     let resolved = got[1].json();
     assert_eq!(resolved["status"], "resolved");
     assert_ne!(resolved["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
-    e.shutdown().await;
+    e.shutdown(std::time::Duration::from_millis(500)).await;
 }
 
 #[tokio::test]
@@ -207,7 +211,7 @@ async fn outage_and_restart_lose_nothing() {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
         wait_log(&e, "team", "retry").await;
-        e.shutdown().await;
+        e.shutdown(std::time::Duration::from_millis(500)).await;
     }
     let (e, _audit) = engine_now(&cfg, dir.path()).await;
     for i in 3..5 {
@@ -273,7 +277,7 @@ async fn outage_and_restart_lose_nothing() {
         .collect();
     let ids: BTreeSet<&str> = bodies.iter().map(|b| b["id"].as_str().unwrap()).collect();
     assert_eq!(keys.len(), ids.len(), "one key per notification");
-    e.shutdown().await;
+    e.shutdown(std::time::Duration::from_millis(500)).await;
 }
 
 #[tokio::test]
@@ -294,7 +298,7 @@ async fn private_destinations_are_refused_and_urls_never_logged() {
     assert!(detail.contains("destination refused"), "{detail}");
     assert!(!detail.contains("TOPSECRET"), "{detail}");
     assert!(rx.received().is_empty());
-    e.shutdown().await;
+    e.shutdown(std::time::Duration::from_millis(500)).await;
 }
 
 #[tokio::test]
@@ -388,5 +392,5 @@ group_interval = "200ms"
         .json();
     assert_eq!(pd2["event_action"], "resolve");
     assert_eq!(pd2["dedup_key"], dedup.as_str(), "same incident");
-    e.shutdown().await;
+    e.shutdown(std::time::Duration::from_millis(500)).await;
 }

@@ -1,9 +1,9 @@
-//! The runtime form of `[alerting]`: everything compiled and cross-checked
+//! The compiled form of `[alerting]`: everything checked and cross-checked
 //! (receiver and interval names, matchers, durations, URLs), built without
-//! I/O. `AlertingConfig::validate` is this compilation's list of problems.
+//! I/O. `AlertingConfig::validate` is this compilation's list of problems;
+//! the application builds its notifiers from [`Compiled::receivers`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::alert::inhibit::InhibitRule;
@@ -11,9 +11,7 @@ use crate::alert::mute::TimeInterval;
 use crate::alert::route::Route;
 use crate::alert::sla::SlaPolicy;
 use crate::config::{AlertingConfig, OwnersConfig, Problem, Problems};
-use crate::notify::Integration;
-use crate::notify::destination::Guard;
-use crate::notify::webhook::Webhook;
+use crate::receiver::{IntegrationSpec, compile_receiver};
 
 /// The receiver used for `WARD_ALERT_WEBHOOK_URL`.
 pub const QUICK_RECEIVER: &str = "quick-webhook";
@@ -22,45 +20,40 @@ pub const FALLBACK_RECEIVER: &str = "default";
 
 /// The compiled configuration.
 #[derive(Debug)]
-pub struct Runtime {
+pub struct Compiled {
     pub public_url: String,
     pub default_receiver: String,
     pub escalation_receiver: String,
     pub route: Route,
     /// Receiver name → its integrations.
-    pub receivers: BTreeMap<String, Vec<Arc<Integration>>>,
+    pub receivers: BTreeMap<String, Vec<IntegrationSpec>>,
     pub inhibit: Vec<InhibitRule>,
     pub intervals: BTreeMap<String, TimeInterval>,
     pub sla: SlaPolicy,
     pub owners: OwnersConfig,
-    pub guard: Guard,
+    /// `allow_private_destinations`.
+    pub allow_private: bool,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
     pub max_age: Duration,
     pub timeout: Duration,
 }
 
-impl Runtime {
+impl Compiled {
     /// Compiles `cfg`; `quick_webhook` is `WARD_ALERT_WEBHOOK_URL`.
     pub fn compile(
         cfg: &AlertingConfig,
         quick_webhook: Option<&str>,
-    ) -> Result<Runtime, Vec<Problem>> {
+    ) -> Result<Compiled, Vec<Problem>> {
         let mut p = Problems::default();
-        let mut receivers: BTreeMap<String, Vec<Arc<Integration>>> = BTreeMap::new();
+        let mut receivers: BTreeMap<String, Vec<IntegrationSpec>> = BTreeMap::new();
         for (i, r) in cfg.receivers.iter().enumerate() {
             let key = format!("receivers[{i}]");
             if r.name.is_empty() {
                 p.push(format!("{key}.name"), "", "give the receiver a name");
             }
-            let integrations = Integration::compile_receiver(r, &key, &mut p);
-            if receivers
-                .insert(
-                    r.name.clone(),
-                    integrations.into_iter().map(Arc::new).collect(),
-                )
-                .is_some()
-            {
+            let integrations = compile_receiver(r, &key, &mut p);
+            if receivers.insert(r.name.clone(), integrations).is_some() {
                 p.push(
                     format!("{key}.name"),
                     &r.name,
@@ -69,11 +62,11 @@ impl Runtime {
             }
         }
         if let Some(url) = quick_webhook {
-            match reqwest::Url::parse(url) {
+            match url::Url::parse(url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {
                     receivers
                         .entry(QUICK_RECEIVER.into())
-                        .or_insert_with(|| vec![Arc::new(Integration::Webhook(Webhook::quick(u)))]);
+                        .or_insert_with(|| vec![IntegrationSpec::quick_webhook(u)]);
                 }
                 _ => p.push(
                     "WARD_ALERT_WEBHOOK_URL",
@@ -175,7 +168,7 @@ impl Runtime {
             .public_url
             .clone()
             .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-        if reqwest::Url::parse(&public_url).is_err() {
+        if url::Url::parse(&public_url).is_err() {
             p.push(
                 "public_url",
                 &public_url,
@@ -185,7 +178,7 @@ impl Runtime {
         if !p.0.is_empty() {
             return Err(p.0);
         }
-        Ok(Runtime {
+        Ok(Compiled {
             public_url: public_url.trim_end_matches('/').to_string(),
             default_receiver,
             escalation_receiver,
@@ -195,9 +188,7 @@ impl Runtime {
             intervals,
             sla,
             owners: cfg.owners.clone(),
-            guard: Guard {
-                allow_private: cfg.allow_private_destinations,
-            },
+            allow_private: cfg.allow_private_destinations,
             initial_backoff,
             max_backoff: max_backoff.max(initial_backoff),
             max_age,

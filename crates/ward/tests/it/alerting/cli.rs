@@ -3,18 +3,18 @@
 use std::process::ExitCode;
 
 use serde_json::json;
-use ward_alert::cli::{
+use ward::cli::alerts::{
     AlertsCommand, Format, SilencesCommand, alerts_table, run_alerts, run_silences,
 };
 
-use crate::{config, engine_now, finding};
+use super::{config, engine_now, finding};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_commands_drive_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config("[route]\ngroup_wait = \"0s\"\n");
     let (e, _audit) = engine_now(&cfg, dir.path()).await;
-    let app: axum::Router = e.router(|h: &axum::http::HeaderMap| {
+    let app: axum::Router = super::router(&e, |h: &axum::http::HeaderMap| {
         (h.get("authorization")?.to_str().ok()? == "Bearer tok").then(|| "cli-user".to_string())
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -104,7 +104,7 @@ async fn cli_commands_drive_the_api() {
     assert_eq!(a.comments[0].text, "via cli");
     assert_eq!(e.silences()[0].silence.comment, "patching");
     server.abort();
-    e.shutdown().await;
+    e.shutdown(std::time::Duration::from_millis(500)).await;
 }
 
 #[test]

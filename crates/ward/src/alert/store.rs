@@ -1,4 +1,4 @@
-//! Durable state in `<data_dir>/alerts.sqlite3`: alerts, the findings applied
+//! The alert stage's durable state in `<data_dir>/alerts.sqlite3`: alerts, the findings applied
 //! to them, silences, owner registry changes, the notification log (what each
 //! group last notified), the outbox and the delivery log.
 //!
@@ -14,7 +14,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::AlertError;
+use ward_alert::AlertError;
+use ward_alert::time::from_millis;
+
+use crate::notify::outbox::{Attempt, OutboxEntry, Queue};
 
 const SCHEMA_VERSION: i64 = 1;
 
@@ -35,21 +38,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
   idempotency_key TEXT NOT NULL, at INTEGER NOT NULL, attempt INTEGER NOT NULL, outcome TEXT NOT NULL, detail TEXT);
 CREATE INDEX IF NOT EXISTS deliveries_receiver ON deliveries(receiver, id);
 ";
-
-/// A queued notification for one integration.
-#[derive(Debug, Clone)]
-pub struct OutboxEntry {
-    pub seq: i64,
-    pub integration: String,
-    pub receiver: String,
-    pub idempotency_key: String,
-    pub body: String,
-    pub state: String,
-    pub attempts: i64,
-    pub next_attempt: i64,
-    pub created: i64,
-    pub last_error: Option<String>,
-}
 
 /// One delivery attempt, as the delivery log shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -79,7 +67,7 @@ impl Store {
         })?;
         let path = dir.join("alerts.sqlite3");
         let path_for_err = path.clone();
-        let err = AlertError::store(&path_for_err);
+        let err = store_error(&path_for_err);
         let conn = Connection::open(&path).map_err(&err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(&err)?;
@@ -108,7 +96,7 @@ impl Store {
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> AlertError + '_ {
-        AlertError::store(&self.path)
+        store_error(&self.path)
     }
 
     /// Saves an alert, and the finding that changed it when there is one,
@@ -292,31 +280,16 @@ impl Store {
         Ok(rows)
     }
 
-    /// Records an attempt and the entry's new state in one transaction.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_attempt(
-        &self,
-        e: &OutboxEntry,
-        state: &str,
-        next_attempt: i64,
-        outcome: &str,
-        detail: Option<&str>,
-        now_ms: i64,
-    ) -> Result<(), AlertError> {
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction().map_err(self.err())?;
-        tx.execute(
-            "UPDATE outbox SET state = ?1, attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE seq = ?4",
-            params![state, next_attempt, detail, e.seq],
-        )
-        .map_err(self.err())?;
-        tx.execute(
-            "INSERT INTO deliveries (receiver, integration, seq, idempotency_key, at, attempt, outcome, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![e.receiver, e.integration, e.seq, e.idempotency_key, now_ms, e.attempts + 1, outcome, detail],
-        )
-        .map_err(self.err())?;
-        tx.commit().map_err(self.err())
+    /// When the oldest pending notification was queued (ms since the epoch).
+    pub fn oldest_pending(&self) -> Result<Option<i64>, AlertError> {
+        self.conn
+            .lock()
+            .query_row(
+                "SELECT MIN(created) FROM outbox WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
     }
 
     /// The delivery log of a receiver, newest first.
@@ -336,7 +309,7 @@ impl Store {
                     integration: r.get(2)?,
                     seq: r.get(3)?,
                     idempotency_key: r.get(4)?,
-                    at: crate::clock::from_millis(r.get(5)?),
+                    at: from_millis(r.get(5)?),
                     attempt: r.get(6)?,
                     outcome: r.get(7)?,
                     detail: r.get(8)?,
@@ -385,6 +358,50 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()
             .map_err(self.err())?;
         rows.iter().map(|(id, body)| from_json(id, body)).collect()
+    }
+}
+
+impl Queue for Store {
+    fn head(&self, integration: &str) -> anyhow::Result<Option<OutboxEntry>> {
+        Ok(self.outbox_head(integration)?)
+    }
+
+    fn record(&self, e: &OutboxEntry, a: &Attempt<'_>) -> anyhow::Result<()> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(self.err())?;
+        tx.execute(
+            "UPDATE outbox SET state = ?1, attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE seq = ?4",
+            params![a.state, a.next_attempt, a.detail, e.seq],
+        )
+        .map_err(self.err())?;
+        tx.execute(
+            "INSERT INTO deliveries (receiver, integration, seq, idempotency_key, at, attempt, outcome, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![e.receiver, e.integration, e.seq, e.idempotency_key, a.at, e.attempts + 1, a.outcome, a.detail],
+        )
+        .map_err(self.err())?;
+        tx.commit().map_err(self.err())?;
+        Ok(())
+    }
+
+    fn pending(&self, integration: &str) -> anyhow::Result<i64> {
+        let n = self
+            .conn
+            .lock()
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE integration = ?1 AND state = 'pending'",
+                [integration],
+                |r| r.get(0),
+            )
+            .map_err(self.err())?;
+        Ok(n)
+    }
+}
+
+fn store_error(path: &Path) -> impl Fn(rusqlite::Error) -> AlertError + '_ {
+    move |e| AlertError::Store {
+        path: path.display().to_string(),
+        reason: e.to_string(),
     }
 }
 

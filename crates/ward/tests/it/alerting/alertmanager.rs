@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use ward_alert::Resolution;
 
-use crate::{config, engine_now, finding};
+use super::{config, engine_now, finding};
 
 struct Alertmanager {
     child: Child,
@@ -146,5 +146,5 @@ group_interval = "200ms"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    e.shutdown().await;
+    e.shutdown(std::time::Duration::from_millis(500)).await;
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{config, engine_now, finding};
+use super::{config, engine_now, finding};
 
 /// An aiosmtpd server on 127.0.0.1 storing mail in `maildir`; killed on drop.
 struct Smtpd {
@@ -150,7 +150,7 @@ async fn email_reaches_a_real_smtp_server() {
         body.contains("Runbook: https://runbooks.example/brute-force"),
         "{body}"
     );
-    e.shutdown().await;
+    e.shutdown(std::time::Duration::from_millis(500)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,5 +177,5 @@ async fn starttls_is_required_not_opportunistic() {
         messages(&maildir).is_empty(),
         "nothing may be sent without TLS"
     );
-    e.shutdown().await;
+    e.shutdown(std::time::Duration::from_millis(500)).await;
 }

@@ -6,54 +6,24 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::alert::Severity;
-use crate::config::{PagerdutyConfig, Problems};
-use crate::notify::{Ctx, GroupStatus, Notification, Outcome, Reason, compile_url, post, template};
-use crate::secret::Secret;
+use ward_alert::Severity;
+use ward_alert::receiver::PagerdutySpec;
 
-const DEFAULT_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+use crate::notify::{Ctx, GroupStatus, Notification, Outcome, Reason, post, template};
 
-/// A compiled PagerDuty integration.
+/// A PagerDuty integration.
 #[derive(Debug)]
-pub struct Pagerduty {
-    routing_key: Secret<String>,
-    url: reqwest::Url,
-    pub send_resolved: bool,
-}
+pub struct Pagerduty(pub PagerdutySpec);
 
 impl Pagerduty {
-    pub(crate) fn compile(
-        c: &PagerdutyConfig,
-        key: &str,
-        problems: &mut Problems,
-    ) -> Option<Pagerduty> {
-        if c.routing_key.expose().is_empty() {
-            problems.push(
-                format!("{key}.routing_key"),
-                "",
-                "set the routing key of the PagerDuty integration",
-            );
-        }
-        let url = compile_url(
-            c.url.as_deref().unwrap_or(DEFAULT_URL),
-            &format!("{key}.url"),
-            problems,
-        )?;
-        Some(Pagerduty {
-            routing_key: c.routing_key.clone(),
-            url,
-            send_resolved: c.send_resolved.unwrap_or(true),
-        })
-    }
-
     pub async fn notify(&self, ctx: &Ctx, n: &Notification, key: &str) -> Outcome {
-        let body = match serde_json::to_vec(&payload(n, key, self.routing_key.expose())) {
+        let body = match serde_json::to_vec(&payload(n, key, self.0.routing_key.expose())) {
             Ok(b) => b,
             Err(e) => return Outcome::Failed(format!("cannot encode the payload: {e}")),
         };
         post(
             ctx,
-            &self.url,
+            &self.0.url,
             &[("idempotency-key".into(), key.to_string())],
             "application/json",
             body,

@@ -8,50 +8,22 @@ use std::fmt::Write;
 
 use tokio::io::AsyncWriteExt;
 
-use crate::alert::Severity;
-use crate::config::{Problems, SyslogConfig, SyslogProtocol};
+use ward_alert::Severity;
+use ward_alert::config::SyslogProtocol;
+use ward_alert::receiver::SyslogSpec;
+
 use crate::notify::{AlertSummary, Ctx, Notification, Outcome, Reason};
 
 /// The largest UDP message sent; longer ones are cut (syslog over UDP is lossy anyway).
 const MAX_UDP: usize = 8192;
 
-/// A compiled syslog integration.
+/// A syslog integration.
 #[derive(Debug)]
-pub struct Syslog {
-    host: String,
-    port: u16,
-    protocol: SyslogProtocol,
-    pub send_resolved: bool,
-}
+pub struct Syslog(pub SyslogSpec);
 
 impl Syslog {
-    pub(crate) fn compile(c: &SyslogConfig, key: &str, problems: &mut Problems) -> Option<Syslog> {
-        let parsed = c.address.rsplit_once(':').and_then(|(h, p)| {
-            Some((
-                h.trim_start_matches('[').trim_end_matches(']').to_string(),
-                p.parse::<u16>().ok()?,
-            ))
-        });
-        match parsed {
-            Some((host, port)) if !host.is_empty() => Some(Syslog {
-                host,
-                port,
-                protocol: c.protocol,
-                send_resolved: c.send_resolved.unwrap_or(true),
-            }),
-            _ => {
-                problems.push(
-                    format!("{key}.address"),
-                    &c.address,
-                    "write host:port, e.g. siem.example.com:514",
-                );
-                None
-            }
-        }
-    }
-
     pub async fn notify(&self, ctx: &Ctx, n: &Notification, key: &str) -> Outcome {
-        let addrs = match ctx.guard.resolve(&self.host, self.port).await {
+        let addrs = match ctx.guard.resolve(&self.0.host, self.0.port).await {
             Ok(a) => a,
             Err(e) if e.contains("refused") => return Outcome::Failed(e),
             Err(e) => return Outcome::Retry(e),
@@ -60,7 +32,7 @@ impl Syslog {
             return Outcome::Retry("no address".into());
         };
         let lines: Vec<String> = n.alerts.iter().map(|a| line(n, a, key)).collect();
-        let sent = match self.protocol {
+        let sent = match self.0.protocol {
             SyslogProtocol::Udp => {
                 async {
                     let bind = if addr.is_ipv4() {

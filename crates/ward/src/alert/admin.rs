@@ -1,0 +1,185 @@
+//! What people change and read besides alerts: silences, the owner
+//! registry, receivers' delivery logs and response figures. Each change is
+//! checked by `ward-alert`, persisted, committed, then emitted as an audit
+//! event.
+
+use serde::Serialize;
+use serde_json::Value;
+use ward_alert::AlertError;
+use ward_alert::alert::Change;
+use ward_alert::alert::owner::{OwnedKind, Registry};
+use ward_alert::alert::silence::{self, NewSilence, Silence, SilenceView};
+use ward_alert::config::TeamConfig;
+use ward_alert::stats::{ResponseStats, response_stats};
+use ward_alert::time::from_millis;
+
+use super::engine::Engine;
+use super::store::{Delivery, to_json};
+
+/// The queue of one integration entry, as the delivery log shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueuedView {
+    pub seq: i64,
+    pub integration: String,
+    pub idempotency_key: String,
+    pub state: String,
+    pub attempts: i64,
+    pub created: jiff::Timestamp,
+    pub next_attempt: jiff::Timestamp,
+    pub last_error: Option<String>,
+    pub notification: Value,
+}
+
+impl Engine {
+    fn change_event(&self, actor: &str, action: &str, detail: Value) -> Value {
+        let change = Change {
+            at: self.now(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            detail,
+        };
+        self.shared.audit_event(&change, None)
+    }
+
+    /// Every silence with its state, newest first.
+    pub fn silences(&self) -> Vec<SilenceView> {
+        let now = self.now();
+        self.shared.state.lock().silence_views(now)
+    }
+
+    /// Creates a silence.
+    pub async fn add_silence(&self, req: NewSilence, actor: &str) -> Result<Silence, AlertError> {
+        let s = silence::create(req, actor, uuid::Uuid::now_v7().to_string(), self.now())?;
+        {
+            let mut st = self.shared.state.lock();
+            self.shared.store.put_silence(&s.id, &s)?;
+            st.silences.insert(s.id.clone(), s.clone());
+        }
+        let event = self.change_event(
+            actor,
+            "silence_created",
+            serde_json::to_value(&s).unwrap_or(Value::Null),
+        );
+        self.shared.emit(vec![event]).await;
+        Ok(s)
+    }
+
+    /// Ends a silence now.
+    pub async fn expire_silence(&self, id: &str, actor: &str) -> Result<Silence, AlertError> {
+        let now = self.now();
+        let s = {
+            let mut st = self.shared.state.lock();
+            let s = st
+                .silences
+                .get(id)
+                .ok_or_else(|| AlertError::UnknownSilence(id.to_string()))?;
+            let updated = silence::expire(s, now)?;
+            self.shared.store.put_silence(id, &updated)?;
+            st.silences.insert(id.to_string(), updated.clone());
+            updated
+        };
+        let event = self.change_event(actor, "silence_expired", serde_json::json!({"id": id}));
+        self.shared.emit(vec![event]).await;
+        Ok(s)
+    }
+
+    /// The owner registry (configuration plus API changes).
+    pub fn owners(&self) -> Registry {
+        self.shared.state.lock().owners.clone()
+    }
+
+    /// Creates or replaces a team.
+    pub async fn put_team(
+        &self,
+        name: &str,
+        team: TeamConfig,
+        actor: &str,
+    ) -> Result<(), AlertError> {
+        {
+            let mut st = self.shared.state.lock();
+            st.check_team(name, &team, &self.shared.compiled)?;
+            self.shared
+                .store
+                .put_owner_entry("teams", name, Some(&to_json(&team)?))?;
+            st.owners.0.teams.insert(name.to_string(), team.clone());
+        }
+        let event = self.change_event(
+            actor,
+            "owner_team_updated",
+            serde_json::json!({"team": name, "entry": team}),
+        );
+        self.shared.emit(vec![event]).await;
+        Ok(())
+    }
+
+    /// Maps a service, repository, host or tenant to a team (None removes it).
+    pub async fn put_owner(
+        &self,
+        kind: OwnedKind,
+        key: &str,
+        team: Option<&str>,
+        actor: &str,
+    ) -> Result<(), AlertError> {
+        {
+            let mut st = self.shared.state.lock();
+            st.check_owner(key, team)?;
+            let body = team.map(|t| to_json(&t)).transpose()?;
+            self.shared
+                .store
+                .put_owner_entry(kind.as_str(), key, body.as_deref())?;
+            st.commit_owner(kind, key, team);
+        }
+        let event = self.change_event(
+            actor,
+            "owner_mapping_updated",
+            serde_json::json!({"kind": kind.as_str(), "key": key, "team": team}),
+        );
+        self.shared.emit(vec![event]).await;
+        Ok(())
+    }
+
+    /// Names of the configured receivers.
+    pub fn receivers(&self) -> Vec<String> {
+        self.shared.compiled.receivers.keys().cloned().collect()
+    }
+
+    /// The delivery log of a receiver, newest first.
+    pub fn deliveries(&self, receiver: &str, limit: usize) -> Result<Vec<Delivery>, AlertError> {
+        if !self.shared.compiled.receivers.contains_key(receiver) {
+            return Err(AlertError::UnknownReceiver(receiver.to_string()));
+        }
+        self.shared.store.deliveries(receiver, limit)
+    }
+
+    /// The outbox entries of a receiver (queued, delivered, failed), newest first.
+    pub fn queue(&self, receiver: &str, limit: usize) -> Result<Vec<QueuedView>, AlertError> {
+        if !self.shared.compiled.receivers.contains_key(receiver) {
+            return Err(AlertError::UnknownReceiver(receiver.to_string()));
+        }
+        Ok(self
+            .shared
+            .store
+            .outbox_of(receiver, limit)?
+            .into_iter()
+            .map(|e| QueuedView {
+                seq: e.seq,
+                integration: e.integration,
+                idempotency_key: e.idempotency_key,
+                state: e.state,
+                attempts: e.attempts,
+                created: from_millis(e.created),
+                next_attempt: from_millis(e.next_attempt),
+                last_error: e.last_error,
+                notification: serde_json::from_str(&e.body).unwrap_or(Value::Null),
+            })
+            .collect())
+    }
+
+    /// Response figures per (team, severity), per team, per severity and
+    /// overall, at the engine's `now`.
+    pub fn response_stats(&self) -> Vec<ResponseStats> {
+        let now = self.now();
+        let st = self.shared.state.lock();
+        response_stats(st.alerts.values(), now)
+    }
+}

@@ -1,0 +1,50 @@
+//! A group's timer (Alertmanager's aggregation group loop): wait
+//! `group_wait`, flush, then flush every `group_interval` until the group is
+//! empty. The flush decision is `ward-alert`'s; here it is read from and
+//! written to the store: the notification log before, the notification and
+//! the new log entry after, in one transaction.
+
+use std::sync::Arc;
+
+use ward_alert::AlertError;
+use ward_alert::alert::group::NotifiedState;
+use ward_alert::alert::route::RouteOpts;
+
+use super::engine::Shared;
+
+/// Runs a group until it is empty or the stage stops.
+pub(crate) async fn run(shared: Arc<Shared>, key: String, opts: Arc<RouteOpts>) {
+    let mut stop = shared.stopping();
+    tokio::select! {
+        _ = tokio::time::sleep(opts.group_wait) => {}
+        _ = stop.wait_for(|s| *s) => return,
+    }
+    loop {
+        match flush(&shared, &key) {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(group = %key, error = %e, "group flush failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(opts.group_interval) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Flushes a group; returns true when the group is empty and was removed.
+fn flush(shared: &Shared, key: &str) -> Result<bool, AlertError> {
+    let now = shared.clock.now();
+    let prev: Option<NotifiedState> = shared.store.nflog(key)?;
+    let flush = shared.state.lock().flush(
+        key,
+        prev.as_ref(),
+        &shared.compiled,
+        now,
+        uuid::Uuid::now_v7().to_string(),
+    );
+    if let Some((n, state)) = flush.notification {
+        shared.enqueue(&n, Some((key, &state)))?;
+    }
+    Ok(flush.removed)
+}
