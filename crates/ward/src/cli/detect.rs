@@ -289,8 +289,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {bar:30} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = super::out();
     let mut summary: HashMap<String, (String, String, u64)> = HashMap::new();
     let mut events = 0u64;
     let mut input_errors = 0usize;

@@ -144,18 +144,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Sets up logging to stderr (`RUST_LOG` filters; `WARD_LOG_FORMAT=json`).
-pub fn init_logging() {
+/// Sets up logging to stderr (`RUST_LOG` filters; `WARD_LOG_FORMAT=json`),
+/// every line redacted first.
+pub fn init_logging() -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(crate::redact::log::LogWriter::stderr()?);
     let _ = if std::env::var("WARD_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().try_init()
     } else {
         builder.try_init()
     };
+    Ok(())
 }
 
 #[cfg(test)]

@@ -73,8 +73,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let (loaded, errors) = detect::load_rules(false, &args.paths, &args.pipelines);
     let hunt = Hunt::new(loaded);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = super::out();
     for e in &errors {
         writeln!(out, "{}", with_severity(e, "error"))?;
     }
@@ -114,6 +113,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     for w in &warnings {
         writeln!(out, "{w}")?;
     }
+    out.flush()?;
     let rules = hunt.loaded().set.len() + hunt.loaded().metric.len();
     eprintln!(
         "{rules} rules loaded, {} errors, {} warnings",
@@ -157,8 +157,7 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     } else {
         Some(Prepare::new()?)
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = super::out();
     let (mut events, mut matched, mut bad_events) = (0u64, 0u64, 0usize);
     for raw in raws {
         events += 1;
@@ -228,6 +227,7 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    out.flush()?;
     eprintln!("{matched} of {events} events matched");
     let failed = !errors.is_empty() || !input_errors.is_empty() || bad_events > 0;
     Ok(if failed {

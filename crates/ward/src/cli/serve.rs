@@ -16,7 +16,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    super::init_logging();
+    super::init_logging()?;
     let mut config = crate::config::load(args.config.as_deref())?;
     if let Some(url) = args.alert_webhook {
         config.alert_webhook = Some(crate::secret::Secret::new(url));

@@ -1,6 +1,8 @@
 //! The redact stage: every event passes through `ward-redact` before it is
-//! stored, with the tenant's own keyed-hash key. Also redacts text that Ward
-//! itself writes (log lines, error bodies) where it may quote input.
+//! stored, with the tenant's own keyed-hash key. [`log`] redacts Ward's
+//! own log lines, where it may quote input.
+
+pub mod log;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -52,12 +54,6 @@ impl Stage {
         let tenant = event.get_str("tenant.id").unwrap_or("default").to_owned();
         let key = self.tenant_key(&tenant);
         self.redactor.redact_event(&mut event.0, &key)
-    }
-
-    /// Redacts text Ward is about to write or answer.
-    pub fn redact_text(&self, text: &str) -> String {
-        let key = self.tenant_key("ward");
-        self.redactor.redact_text(text, &key).0
     }
 }
 

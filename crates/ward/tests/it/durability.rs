@@ -3,7 +3,6 @@
 //! event whose sender got an acknowledgement is present exactly once, and
 //! `ward verify` passes.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,32 +12,6 @@ use serde_json::Value;
 use crate::harness::*;
 
 const BATCH: usize = 50;
-
-fn batch_counts(w: &Ward) -> BTreeMap<String, u64> {
-    let r = Ward::client()
-        .get(format!("{}/api/v1/events/search", w.url()))
-        .bearer_auth(TOKEN)
-        .query(&[
-            ("q", "service.name:crashtest | count by labels.batch"),
-            ("since", "3650d"),
-            ("limit", "100000"),
-        ])
-        .send()
-        .unwrap()
-        .json::<Value>()
-        .unwrap();
-    r["aggregation"]["buckets"]["buckets"]
-        .as_array()
-        .unwrap_or(&Vec::new())
-        .iter()
-        .map(|b| {
-            (
-                b["value"].as_str().unwrap_or_default().to_owned(),
-                b["count"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn sigkill_under_load_loses_no_acknowledged_event() {
@@ -89,7 +62,7 @@ fn sigkill_under_load_loses_no_acknowledged_event() {
             s.join().unwrap();
         }
         w.spawn();
-        let counts = batch_counts(&w);
+        let counts = w.batch_counts("crashtest");
         for id in acked.lock().unwrap().iter() {
             assert_eq!(
                 counts.get(id).copied(),

@@ -187,6 +187,40 @@ impl Ward {
             .collect()
     }
 
+    /// Events stored per `labels.batch` of one service.
+    pub fn batch_counts(&self, service: &str) -> std::collections::BTreeMap<String, u64> {
+        let q = format!("service.name:{service} | count by labels.batch");
+        let r = Ward::client()
+            .get(format!("{}/api/v1/events/search", self.url()))
+            .bearer_auth(TOKEN)
+            .query(&[("q", q.as_str()), ("since", "3650d"), ("limit", "100000")])
+            .send()
+            .unwrap()
+            .json::<Value>()
+            .unwrap();
+        r["aggregation"]["buckets"]["buckets"]
+            .as_array()
+            .unwrap_or(&Vec::new())
+            .iter()
+            .map(|b| {
+                (
+                    b["value"].as_str().unwrap_or_default().to_owned(),
+                    b["count"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect()
+    }
+
+    /// Stops the process with SIGTERM and returns how it exited.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("ward is not running");
+        Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .unwrap();
+        c.wait().unwrap()
+    }
+
     /// Searches until `n` events match or the deadline passes.
     pub fn wait_for(&self, q: &str, n: usize) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -18,3 +18,4 @@ mod kafka;
 mod leaks;
 mod rules;
 mod shippers;
+mod topology;
