@@ -1,151 +1,171 @@
 //! Prometheus metrics: counters and gauges keyed by name and labels, and
-//! latency histograms, rendered in the text exposition format at `/metrics`.
+//! latency histograms, exposed at `/metrics` in the OpenMetrics text format.
 //! Names follow `ward_<stage>_<thing>_total`.
+//!
+//! Built on `prometheus-client`, which owns the exposition format (escaping,
+//! suffixes, `# EOF`). Each name is one metric family, created the first time
+//! the name is used; `render` registers every family with its current help
+//! text in a fresh registry, so a `describe` that comes after first use still
+//! counts. Recording takes a read lock on the name map and the family's own
+//! lock, never a lock shared by all metrics.
+//!
+//! Invariants: a name keeps the kind it was first used with (a later use as
+//! another kind is ignored); counter names end in `_total`, which the family
+//! is registered without because the encoder appends it again.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::RwLock;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
-type Key = (&'static str, Vec<(&'static str, String)>);
+/// The content type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
+/// Label names and values in the order the call site gives them.
+type Labels = Vec<(&'static str, String)>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+/// The metric family behind one name.
+#[derive(Clone)]
+enum Series {
+    Counter(Family<Labels, Counter>),
+    Gauge(Family<Labels, Gauge<f64, AtomicU64>>),
+    Histogram(Family<Labels, Histogram, fn() -> Histogram>),
 }
 
 /// The process's metrics.
 #[derive(Default)]
 pub struct Metrics {
-    counters: Mutex<BTreeMap<Key, u64>>,
-    gauges: Mutex<BTreeMap<Key, f64>>,
-    histograms: Mutex<BTreeMap<Key, Histogram>>,
-    help: Mutex<BTreeMap<&'static str, &'static str>>,
+    series: RwLock<HashMap<&'static str, Series>>,
+    help: RwLock<HashMap<&'static str, &'static str>>,
 }
 
-fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
-    (
-        name,
-        labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
-    )
+fn label_set(labels: &[(&'static str, &str)]) -> Labels {
+    labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()
 }
 
 impl Metrics {
+    /// Runs `f` on the family named `name`, creating it with `new` on first
+    /// use. The common case, a family that exists, takes only a read lock.
+    fn with(&self, name: &'static str, new: fn() -> Series, f: impl FnOnce(&Series)) {
+        if let Some(s) = self.series.read().get(name) {
+            return f(s);
+        }
+        let s = self.series.write().entry(name).or_insert_with(new).clone();
+        f(&s)
+    }
+
     /// Adds `n` to a counter.
     pub fn add(&self, name: &'static str, labels: &[(&'static str, &str)], n: u64) {
-        *self.counters.lock().entry(key(name, labels)).or_default() += n;
+        self.with(
+            name,
+            || Series::Counter(Family::default()),
+            |s| match s {
+                Series::Counter(f) => {
+                    f.get_or_create(&label_set(labels)).inc_by(n);
+                }
+                _ => mismatch(name),
+            },
+        );
     }
 
     /// Sets a gauge.
     pub fn set(&self, name: &'static str, labels: &[(&'static str, &str)], v: f64) {
-        self.gauges.lock().insert(key(name, labels), v);
+        self.with(
+            name,
+            || Series::Gauge(Family::default()),
+            |s| match s {
+                Series::Gauge(f) => {
+                    f.get_or_create(&label_set(labels)).set(v);
+                }
+                _ => mismatch(name),
+            },
+        );
     }
 
     /// Records one observation of a duration.
     pub fn observe(&self, name: &'static str, labels: &[(&'static str, &str)], d: Duration) {
-        let secs = d.as_secs_f64();
-        let mut h = self.histograms.lock();
-        let h = h.entry(key(name, labels)).or_default();
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                h.counts[i] += 1;
-            }
-        }
-        h.sum += secs;
-        h.count += 1;
+        self.with(
+            name,
+            || Series::Histogram(Family::new_with_constructor(latency_histogram)),
+            |s| match s {
+                Series::Histogram(f) => {
+                    f.get_or_create(&label_set(labels)).observe(d.as_secs_f64())
+                }
+                _ => mismatch(name),
+            },
+        );
     }
 
-    /// Documents a metric in the `# HELP` line.
+    /// Documents a metric in the `# HELP` line; a metric never described is
+    /// documented by its name.
     pub fn describe(&self, name: &'static str, help: &'static str) {
-        self.help.lock().insert(name, help);
+        self.help.write().insert(name, help);
     }
 
     /// The current value of a counter (for tests and status pages).
     pub fn counter(&self, name: &'static str, labels: &[(&'static str, &str)]) -> u64 {
-        self.counters
-            .lock()
-            .get(&key(name, labels))
-            .copied()
-            .unwrap_or(0)
+        match self.series.read().get(name) {
+            Some(Series::Counter(f)) => f.get(&label_set(labels)).map_or(0, |c| c.get()),
+            _ => 0,
+        }
     }
 
-    /// The text exposition format.
+    /// The OpenMetrics text exposition ([`CONTENT_TYPE`]), families sorted
+    /// by name.
     pub fn render(&self) -> String {
-        let help = self.help.lock().clone();
-        let mut out = String::new();
-        let header = |out: &mut String, name: &str, kind: &str, last: &mut String| {
-            if last != name {
-                if let Some(h) = help.get(name) {
-                    let _ = writeln!(out, "# HELP {name} {h}");
+        let series: BTreeMap<&'static str, Series> = self
+            .series
+            .read()
+            .iter()
+            .map(|(name, s)| (*name, s.clone()))
+            .collect();
+        let help = self.help.read().clone();
+        let mut registry = Registry::default();
+        for (name, s) in series {
+            let text = help.get(name).copied().unwrap_or(name);
+            match s {
+                Series::Counter(f) => {
+                    registry.register(name.strip_suffix("_total").unwrap_or(name), text, f)
                 }
-                let _ = writeln!(out, "# TYPE {name} {kind}");
-                *last = name.to_owned();
+                Series::Gauge(f) => registry.register(name, text, f),
+                Series::Histogram(f) => registry.register(name, text, f),
             }
-        };
-        let mut last = String::new();
-        for ((name, labels), v) in self.counters.lock().iter() {
-            header(&mut out, name, "counter", &mut last);
-            let _ = writeln!(out, "{name}{} {v}", fmt_labels(labels, None));
         }
-        for ((name, labels), v) in self.gauges.lock().iter() {
-            header(&mut out, name, "gauge", &mut last);
-            let _ = writeln!(out, "{name}{} {v}", fmt_labels(labels, None));
-        }
-        for ((name, labels), h) in self.histograms.lock().iter() {
-            header(&mut out, name, "histogram", &mut last);
-            for (i, b) in BUCKETS.iter().enumerate() {
-                let le = b.to_string();
-                let _ = writeln!(
-                    out,
-                    "{name}_bucket{} {}",
-                    fmt_labels(labels, Some(&le)),
-                    h.counts[i]
-                );
-            }
-            let _ = writeln!(
-                out,
-                "{name}_bucket{} {}",
-                fmt_labels(labels, Some("+Inf")),
-                h.count
-            );
-            let _ = writeln!(out, "{name}_sum{} {}", fmt_labels(labels, None), h.sum);
-            let _ = writeln!(out, "{name}_count{} {}", fmt_labels(labels, None), h.count);
-        }
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
         out
     }
 }
 
-fn fmt_labels(labels: &[(&'static str, String)], le: Option<&str>) -> String {
-    let mut parts: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-        .collect();
-    if let Some(le) = le {
-        parts.push(format!("le=\"{le}\""));
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("{{{}}}", parts.join(","))
-    }
-}
-
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// A name used as two kinds of metric is a bug at the call site; outside
+/// debug builds the second use is dropped rather than corrupt the exposition.
+fn mismatch(name: &'static str) {
+    debug_assert!(false, "metric {name} used as two kinds");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sample lines of `text`, without HELP, TYPE and EOF.
+    fn samples(text: &str) -> Vec<&str> {
+        text.lines().filter(|l| !l.starts_with('#')).collect()
+    }
 
     #[test]
     fn renders_counters_gauges_and_histograms() {
@@ -160,11 +180,158 @@ mod tests {
             Duration::from_millis(3),
         );
         let text = m.render();
-        assert!(text.contains("# HELP ward_ingest_events_total events received"));
-        assert!(text.contains("ward_ingest_events_total{input=\"http\"} 5"));
-        assert!(text.contains("ward_pipeline_queue_depth 4"));
-        assert!(text.contains("ward_pipeline_latency_seconds_bucket{le=\"0.005\"} 1"));
-        assert!(text.contains("ward_pipeline_latency_seconds_bucket{le=\"0.0025\"} 0"));
-        assert!(text.contains("ward_pipeline_latency_seconds_count 1"));
+        assert!(text.contains("# HELP ward_ingest_events events received."));
+        assert!(text.contains("ward_ingest_events_total{input=\"http\"} 5\n"));
+        assert!(text.contains("ward_pipeline_queue_depth 4.0\n"));
+        assert!(text.contains("ward_pipeline_latency_seconds_bucket{le=\"0.005\"} 1\n"));
+        assert!(text.contains("ward_pipeline_latency_seconds_bucket{le=\"0.0025\"} 0\n"));
+        assert!(text.contains("ward_pipeline_latency_seconds_count 1\n"));
+        assert!(text.ends_with("# EOF\n"));
+        assert_eq!(
+            m.counter("ward_ingest_events_total", &[("input", "http")]),
+            5
+        );
+        assert_eq!(
+            m.counter("ward_ingest_events_total", &[("input", "kafka")]),
+            0
+        );
+        assert_eq!(m.counter("ward_pipeline_queue_depth", &[]), 0);
+    }
+
+    #[test]
+    fn counter_names_are_exposed_unchanged() {
+        let m = Metrics::default();
+        m.add(
+            "ward_ingest_received_total",
+            &[("input", "http"), ("source", "default")],
+            2,
+        );
+        m.add("ward_alert_findings_total", &[], 0);
+        let text = m.render();
+        assert_eq!(
+            samples(&text),
+            [
+                "ward_alert_findings_total 0",
+                "ward_ingest_received_total{input=\"http\",source=\"default\"} 2",
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE ward_ingest_received counter\n"),
+            "{text}"
+        );
+        assert!(!text.contains("_total_total"), "{text}");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let m = Metrics::default();
+        m.add(
+            "ward_ingest_received_total",
+            &[("source", "a\"b\\c\nd} 99\nward_fake_total 1")],
+            1,
+        );
+        let text = m.render();
+        assert_eq!(
+            samples(&text),
+            [r#"ward_ingest_received_total{source="a\"b\\c\nd} 99\nward_fake_total 1"} 1"#],
+            "{text}"
+        );
+        assert_eq!(
+            m.counter(
+                "ward_ingest_received_total",
+                &[("source", "a\"b\\c\nd} 99\nward_fake_total 1")]
+            ),
+            1
+        );
+    }
+
+    #[test]
+    fn histograms_keep_the_latency_buckets() {
+        let m = Metrics::default();
+        for ms in [0, 3, 30, 20_000] {
+            m.observe(
+                "ward_pipeline_latency_seconds",
+                &[("input", "http")],
+                Duration::from_millis(ms),
+            );
+        }
+        let text = m.render();
+        // The encoder puts `le` first among the labels.
+        let buckets: Vec<(&str, u64)> = samples(&text)
+            .into_iter()
+            .filter_map(|l| l.strip_prefix("ward_pipeline_latency_seconds_bucket{le=\""))
+            .filter_map(|l| {
+                let (le, n) = l.split_once("\",input=\"http\"} ")?;
+                Some((le, n.parse().ok()?))
+            })
+            .collect();
+        assert_eq!(
+            buckets,
+            [
+                ("0.001", 1),
+                ("0.0025", 1),
+                ("0.005", 2),
+                ("0.01", 2),
+                ("0.025", 2),
+                ("0.05", 3),
+                ("0.1", 3),
+                ("0.25", 3),
+                ("0.5", 3),
+                ("1.0", 3),
+                ("2.5", 3),
+                ("10.0", 3),
+                ("+Inf", 4),
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains("ward_pipeline_latency_seconds_sum{input=\"http\"} 20.033\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ward_pipeline_latency_seconds_count{input=\"http\"} 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE ward_pipeline_latency_seconds histogram\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn gauges_hold_the_last_value_set() {
+        let m = Metrics::default();
+        m.set("ward_store_records", &[], 7.0);
+        m.set("ward_store_records", &[], 3.0);
+        m.set(
+            "ward_alert_sla_compliance_ratio",
+            &[("severity", "high")],
+            0.25,
+        );
+        let text = m.render();
+        assert!(text.contains("# TYPE ward_store_records gauge\n"), "{text}");
+        assert_eq!(
+            samples(&text),
+            [
+                "ward_alert_sla_compliance_ratio{severity=\"high\"} 0.25",
+                "ward_store_records 3.0",
+            ],
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn help_comes_from_describe_whenever_it_is_called() {
+        let m = Metrics::default();
+        m.set("ward_ready", &[], 1.0);
+        m.set("ward_pipeline_queue_depth", &[], 0.0);
+        m.describe("ward_pipeline_queue_depth", "batches waiting");
+        let text = m.render();
+        assert!(text.contains("# HELP ward_ready ward_ready.\n"), "{text}");
+        assert!(
+            text.contains("# HELP ward_pipeline_queue_depth batches waiting.\n"),
+            "{text}"
+        );
     }
 }

@@ -87,5 +87,5 @@ pub async fn metrics(State(h): State<Health>) -> impl IntoResponse {
         .set("ward_store_records", &[], stats.records as f64);
     h.metrics.set("ward_store_bytes", &[], stats.bytes as f64);
     let text = h.metrics.render();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text)
 }

@@ -325,12 +325,13 @@ fn health_ready_and_metrics() {
             .as_u16(),
         200
     );
-    let m = c
-        .get(format!("{}/metrics", w.url()))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let resp = c.get(format!("{}/metrics", w.url())).send().unwrap();
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let m = resp.text().unwrap();
+    assert!(m.ends_with("# EOF\n"), "{m}");
     assert!(
         m.contains("ward_ingest_received_total{input=\"http\",source=\"default\"} 2"),
         "{m}"
