@@ -81,59 +81,44 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
             config.data_dir.display()
         )
     })?;
-    let mut parts = Vec::new();
-    let mut stage = |p: Part| parts.push(p);
+    let mut g = Graph::default();
     let metrics = Arc::new(Metrics::default());
+    let cap = config.raw.limits.queue_capacity;
 
-    // The store and the ingest queue in front of it.
+    // The store, and the ingest queue whose workers redact, enrich, append.
     let store = Arc::new(crate::store::open(&config)?);
-    stage(Part::Stage("store"));
     let step = ingest_step(&config, &store, &metrics)?;
-    stage(Part::Stage("redact"));
-    stage(Part::Stage("enrich"));
-    stage(Part::Channel("redact", "enrich", 0));
-    stage(Part::Channel("enrich", "store", 0));
     let queue = CancellationToken::new();
-    let capacity = config.raw.limits.queue_capacity;
     let (pipeline, workers) = Pipeline::start(
         step,
         Arc::clone(&metrics),
-        capacity,
+        cap,
         config.ingest_workers,
         queue.clone(),
     );
-    stage(Part::Stage("ingest queue"));
-    stage(Part::Channel("ingest queue", "redact", 0));
+    g.stages(&["store", "redact", "enrich", "ingest queue"])
+        .connect("ingest queue", "redact", 0)
+        .connect("redact", "enrich", 0)
+        .connect("enrich", "store", 0);
 
     // Alerting, fed by detection; people's actions come back as audit events.
     let (alerts, audit) = Alerts::start(&config, Arc::clone(&metrics)).await?;
     let alerts = Arc::new(alerts);
-    stage(Part::Stage("alert"));
-    stage(Part::Stage("notify"));
-    stage(Part::Channel("alert", "notify", 0));
     let (findings_tx, findings_rx) = mpsc::channel::<Handover>(FINDINGS_CAPACITY);
     let alert_feed = tokio::spawn(feed_alerts(findings_rx, Arc::clone(&alerts)));
-    stage(Part::Channel("detect", "alert", FINDINGS_CAPACITY));
+    g.stages(&["alert", "notify"]).connect("alert", "notify", 0);
 
     // Detection tails the log on its own thread.
-    let progress = Arc::new(Progress::default());
-    let detect_stop = Stop {
-        token: CancellationToken::new(),
-        deadline: Default::default(),
-    };
-    let detect = start_detection(
-        &config,
-        &store,
-        &pipeline,
-        FindingSink(findings_tx),
-        &metrics,
-        &progress,
-        &detect_stop,
-    )?;
-    stage(Part::Stage("detect"));
-    stage(Part::Channel("store", "detect", 0));
+    let sink = FindingSink(findings_tx);
+    let (detect, detect_stop, progress) =
+        start_detection(&config, &store, &pipeline, sink, &metrics)?;
+    g.stages(&["detect"]).connect("store", "detect", 0).connect(
+        "detect",
+        "alert",
+        FINDINGS_CAPACITY,
+    );
 
-    // The sources.
+    // The inputs: Ward's audit trail, syslog, Kafka, then HTTP with the API.
     let accepting = CancellationToken::new();
     let ctx = SourceContext {
         pipeline,
@@ -143,16 +128,15 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     };
     let mut sources = JoinSet::new();
     sources.spawn(crate::source::audit::run(ctx.clone(), audit));
-    stage(Part::Stage("audit trail"));
-    stage(Part::Channel("alert", "audit trail", 0));
-    stage(Part::Channel("audit trail", "ingest queue", capacity));
+    g.stages(&["audit trail"])
+        .connect("alert", "audit trail", 0);
     let syslog = start_syslog(&config, &ctx, &mut sources).await?;
     for s in &syslog {
-        stage(Part::Stage(if s.starts_with("udp") {
+        g.stages(&[if s.starts_with("udp") {
             "syslog udp"
         } else {
             "syslog tcp"
-        }));
+        }]);
     }
     let mut kafka = Vec::new();
     for k in &config.raw.kafka {
@@ -161,41 +145,19 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         sources.spawn(source.run(ctx.clone()));
     }
     if !kafka.is_empty() {
-        stage(Part::Stage("kafka"));
+        g.stages(&["kafka"]);
     }
-
-    // The HTTP API with the HTTP inputs.
     let (tokens, generated_token) = Tokens::from_config(&config)?;
-    let tokens = Arc::new(tokens);
-    let state = crate::api::ApiState {
-        ingest: HttpSources {
-            ctx: ctx.clone(),
-            tokens: Arc::clone(&tokens),
-        },
-        events: crate::api::EventsState {
-            store: Arc::clone(&store),
-            tokens: Arc::clone(&tokens),
-        },
-        health: crate::api::health::Health {
-            store: Arc::clone(&store),
-            metrics: Arc::clone(&metrics),
-            detect: progress,
-            alerts: Arc::clone(&alerts),
-        },
-    };
-    let alert_routes = alerts.routes(move |headers: &axum::http::HeaderMap| {
-        tokens
-            .authenticate(headers)
-            .map(|id| format!("{}@{}", id.source, id.tenant))
-    });
-    let (http, http_addr) = start_http(&config, state, alert_routes, accepting.clone()).await?;
-    stage(Part::Stage("http"));
-    for p in ["syslog udp", "syslog tcp", "kafka", "http"] {
-        if parts.contains(&Part::Stage(p)) {
-            parts.push(Part::Channel(p, "ingest queue", capacity));
+    let state = api_state(ctx, Arc::new(tokens), &store, &metrics, progress, &alerts);
+    let (http, http_addr) = start_http(&config, state, &alerts, accepting.clone()).await?;
+    g.stages(&["http"])
+        .connect("http", "alert", 0)
+        .connect("http", "store", 0);
+    for input in ["audit trail", "syslog udp", "syslog tcp", "kafka", "http"] {
+        if g.has(input) {
+            g.connect(input, "ingest queue", cap);
         }
     }
-    stage_alert_api(&mut parts);
 
     let background = CancellationToken::new();
     let retention = tokio::spawn(crate::store::retention_task(
@@ -203,15 +165,14 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         config.retention_interval,
         background.clone(),
     ));
-    parts.push(Part::Stage("retention"));
-    parts.push(Part::Channel("retention", "store", 0));
+    g.stages(&["retention"]).connect("retention", "store", 0);
 
     Ok(Topology {
         http_addr,
         syslog,
         kafka,
         generated_token,
-        parts,
+        parts: g.0,
         drain_timeout: config.drain_timeout,
         accepting,
         http,
@@ -228,9 +189,53 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     })
 }
 
-fn stage_alert_api(parts: &mut Vec<Part>) {
-    parts.push(Part::Channel("http", "alert", 0));
-    parts.push(Part::Channel("http", "store", 0));
+/// The stages and channels as they are built, for [`Topology::describe`].
+#[derive(Default)]
+struct Graph(Vec<Part>);
+
+impl Graph {
+    fn stages(&mut self, names: &[&'static str]) -> &mut Self {
+        self.0.extend(names.iter().map(|n| Part::Stage(n)));
+        self
+    }
+
+    fn connect(&mut self, from: &'static str, to: &'static str, bound: usize) -> &mut Self {
+        self.0.push(Part::Channel(from, to, bound));
+        self
+    }
+
+    fn has(&self, stage: &str) -> bool {
+        self.0
+            .iter()
+            .any(|p| matches!(p, Part::Stage(s) if *s == stage))
+    }
+}
+
+/// What the routes reach: each group only its own part.
+fn api_state(
+    ctx: SourceContext,
+    tokens: Arc<Tokens>,
+    store: &Arc<Store>,
+    metrics: &Arc<Metrics>,
+    progress: Arc<Progress>,
+    alerts: &Arc<Alerts>,
+) -> crate::api::ApiState {
+    crate::api::ApiState {
+        ingest: HttpSources {
+            ctx,
+            tokens: Arc::clone(&tokens),
+        },
+        events: crate::api::EventsState {
+            store: Arc::clone(store),
+            tokens,
+        },
+        health: crate::api::health::Health {
+            store: Arc::clone(store),
+            metrics: Arc::clone(metrics),
+            detect: progress,
+            alerts: Arc::clone(alerts),
+        },
+    }
 }
 
 /// What an ingest worker does with a batch: redact, score prompts, append
@@ -313,9 +318,7 @@ fn start_detection(
     pipeline: &Pipeline,
     sink: FindingSink,
     metrics: &Arc<Metrics>,
-    progress: &Arc<Progress>,
-    stop: &Stop,
-) -> anyhow::Result<std::thread::JoinHandle<()>> {
+) -> anyhow::Result<(std::thread::JoinHandle<()>, Stop, Arc<Progress>)> {
     let d = &config.raw.detect;
     let settings = Settings {
         builtin_rules: d.builtin_rules,
@@ -325,17 +328,22 @@ fn start_detection(
         baseline: d.baseline.clone(),
         checkpoint: config.data_dir.join("detect").join("checkpoint.json"),
     };
+    let progress = Arc::new(Progress::default());
+    let stop = Stop {
+        token: CancellationToken::new(),
+        deadline: Default::default(),
+    };
+    let detector = Detector::new(settings, Arc::clone(metrics), Arc::clone(&progress));
     let store = Arc::clone(store);
     let appended = Arc::clone(&pipeline.appended);
-    let detector = Detector::new(settings, Arc::clone(metrics), Arc::clone(progress));
-    let stop = Stop {
+    let thread_stop = Stop {
         token: stop.token.clone(),
         deadline: Arc::clone(&stop.deadline),
     };
     let handle = std::thread::Builder::new()
         .name("ward-detect".into())
-        .spawn(move || detector.run(&store, &appended, &sink, &stop))?;
-    Ok(handle)
+        .spawn(move || detector.run(&store, &appended, &sink, &thread_stop))?;
+    Ok((handle, stop, progress))
 }
 
 async fn start_syslog(
@@ -383,9 +391,15 @@ async fn start_syslog(
 async fn start_http(
     config: &Config,
     state: crate::api::ApiState,
-    alert_routes: axum::Router,
+    alerts: &Alerts,
     stop: CancellationToken,
 ) -> anyhow::Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
+    let tokens = Arc::clone(&state.ingest.tokens);
+    let alert_routes = alerts.routes(move |headers: &axum::http::HeaderMap| {
+        tokens
+            .authenticate(headers)
+            .map(|id| format!("{}@{}", id.source, id.tenant))
+    });
     let http = TcpListener::bind(config.http_addr).await.with_context(|| {
         format!(
             "cannot listen for HTTP on {} (server.http_addr / WARD_HTTP_ADDR)",

@@ -79,7 +79,11 @@ fn sigterm_under_load_exits_cleanly_and_keeps_every_acknowledged_event() {
     assert!(took < Duration::from_secs(20), "the stop took {took:?}");
     assert!(!log.contains("panicked"), "a panic at shutdown:\n{log}");
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 20, "too little load: {} batches", acked.len());
+    assert!(
+        acked.len() >= 20,
+        "too little load: {} batches",
+        acked.len()
+    );
 
     let verify = Command::new(ward_bin())
         .args(["verify", "--data-dir"])
