@@ -34,8 +34,9 @@ use crate::config::Config;
 use crate::detect::{Detector, FindingSink, Handover, Progress, Settings, Stop};
 use crate::metrics::Metrics;
 use crate::model::{Ack, Batch};
-use crate::pipeline::{Pipeline, Step};
+use crate::pipeline::{Pipeline, Step, StepError};
 use crate::source::{HttpSources, SourceContext, Tokens};
+use crate::store::AppendError;
 
 /// Findings waiting between detection and the alert stage.
 const FINDINGS_CAPACITY: usize = 16;
@@ -260,7 +261,7 @@ async fn ingest(
     prompt: Arc<ward_prompt::Detector>,
     store: Arc<Store>,
     metrics: Arc<Metrics>,
-) -> Result<Ack, String> {
+) -> Result<Ack, StepError> {
     let events = std::mem::take(&mut batch.events);
     let events = tokio::task::spawn_blocking(move || {
         let mut events = events;
@@ -271,20 +272,27 @@ async fn ingest(
         events
     })
     .await
-    .map_err(|e| format!("redaction task failed: {e}"))?;
+    .map_err(|e| StepError::Failed(format!("redaction task failed: {e}")))?;
     let ids: Vec<String> = events
         .iter()
         .map(|e| e.get_str("event.id").unwrap_or_default().to_owned())
         .collect();
     let n = events.len() as u64;
-    crate::store::append(&store, &events)
+    let dead = crate::store::append(&store, events)
         .await
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(|e| match e {
+            AppendError::Invalid(m) => StepError::Invalid(m),
+            AppendError::NoSpace(m) => StepError::NoSpace(m),
+            AppendError::Failed(m) => StepError::Failed(m),
+        })?;
     let labels = [
         ("input", batch.input.as_str()),
         ("source", batch.source.as_str()),
     ];
     metrics.add("ward_store_events_total", &labels, n);
+    if dead > 0 {
+        metrics.add("ward_store_dead_letters_total", &labels, dead as u64);
+    }
     metrics.observe(
         "ward_pipeline_latency_seconds",
         &[("input", batch.input.as_str())],

@@ -35,7 +35,17 @@ pub enum IngestError {
     Busy(Duration),
     #[error("events could not be stored; retry later")]
     Unavailable,
+    /// The store's disk is full: nothing of the request was stored.
+    #[error("the event store is out of disk space; nothing was stored, retry after {} s", NO_SPACE_RETRY_AFTER.as_secs())]
+    InsufficientStorage,
+    /// The batch cannot be stored as it is; retrying it cannot help.
+    #[error("the request cannot be stored: {0}")]
+    Unprocessable(String),
 }
+
+/// What a sender is told to wait while the disk is full: long enough not
+/// to hammer a full disk, short enough to resume soon after space returns.
+pub const NO_SPACE_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 impl IngestError {
     /// The HTTP status for this error.
@@ -48,16 +58,21 @@ impl IngestError {
             }
             IngestError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             IngestError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
+            IngestError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
     /// Adds `Retry-After` where a retry will help.
     pub fn decorate(&self, mut resp: Response) -> Response {
-        if matches!(self, IngestError::Busy(_) | IngestError::Unavailable) {
-            resp.headers_mut().insert(
-                header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
-            );
+        let after = match self {
+            IngestError::Busy(_) | IngestError::Unavailable => Some(Duration::from_secs(1)),
+            IngestError::InsufficientStorage => Some(NO_SPACE_RETRY_AFTER),
+            _ => None,
+        };
+        if let Some(after) = after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, after.as_secs().into());
         }
         resp
     }
@@ -70,6 +85,14 @@ impl From<SubmitError> for IngestError {
             SubmitError::Failed(reason) => {
                 tracing::error!(%reason, "store append failed");
                 IngestError::Unavailable
+            }
+            SubmitError::NoSpace(reason) => {
+                tracing::warn!(%reason, "store is out of disk space; answering 507");
+                IngestError::InsufficientStorage
+            }
+            SubmitError::Invalid(reason) => {
+                tracing::error!(%reason, "store refused a batch as invalid");
+                IngestError::Unprocessable(reason)
             }
             SubmitError::Closed => IngestError::Unavailable,
         }

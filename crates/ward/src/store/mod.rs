@@ -74,15 +74,19 @@ pub fn retention_policy(config: &Config) -> ward_store::RetentionPolicy {
     }
 }
 
-/// The store record for an event: its JSON, time, categories and index terms.
-pub fn record(event: &Event) -> anyhow::Result<Record> {
+/// The store record for an event: its JSON, time, categories and index
+/// terms. Index metadata beyond the store's limits (a 5,000-character
+/// `user.name`, 40 categories) is fitted, never refused: the event is kept
+/// whole and flagged with the fields whose index entry was cut in
+/// `ward.index.truncated` (see [`ward_store::fit_index`]).
+pub fn record(event: &mut Event) -> Result<Record, String> {
     let id = event.get_str("event.id").unwrap_or_default().to_owned();
     let time_ms = event
         .get_str("@timestamp")
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .map(|t| t.as_millisecond())
         .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
-    let category = match event.get("event.category") {
+    let mut category = match event.get("event.category") {
         Some(serde_json::Value::String(s)) => vec![s.clone()],
         Some(serde_json::Value::Array(a)) => a
             .iter()
@@ -103,27 +107,112 @@ pub fn record(event: &Event) -> anyhow::Result<Record> {
             _ => {}
         }
     }
-    Ok(Record {
+    let cut = ward_store::fit_index(&mut category, &mut terms);
+    if !cut.is_empty() {
+        event.set("ward.index.truncated", serde_json::json!(cut));
+    }
+    let body = serde_json::to_vec(event).map_err(|e| format!("event is not serializable: {e}"))?;
+    let record = Record {
         id,
         time_ms,
         category,
         terms,
-        body: serde_json::to_vec(event)?,
-    })
+        body,
+    };
+    ward_store::check_record(&record)?;
+    Ok(record)
 }
 
-/// Appends events durably (returns after fsync), from async code.
-pub async fn append(store: &Arc<Store>, events: &[Event]) -> anyhow::Result<()> {
-    let records = events
-        .iter()
-        .map(record)
-        .collect::<anyhow::Result<Vec<_>>>()?;
+/// Bytes of a refused event kept in its dead letter (`event.original`).
+const DEAD_LETTER_KEEP: usize = 64 << 10;
+
+/// The dead letter standing in for an event the store cannot take: the
+/// same id, time and attribution (so the sender's acknowledgement names
+/// it), the reason, and the start of the (already redacted) event.
+fn dead_letter(event: &Event, reason: &str) -> Event {
+    let mut dl = Event::default();
+    for f in [
+        "@timestamp",
+        "event.id",
+        "event.ingested",
+        "tenant.id",
+        "ward.input",
+        "ward.source",
+    ] {
+        if let Some(v) = event.get(f) {
+            dl.set(f, v.clone());
+        }
+    }
+    let raw = serde_json::to_vec(event).unwrap_or_default();
+    let mut end = raw.len().min(DEAD_LETTER_KEEP);
+    while end > 0 && std::str::from_utf8(&raw[..end]).is_err() {
+        end -= 1;
+    }
+    dl.set("event.kind", "pipeline_error".into());
+    dl.set(
+        "error.message",
+        format!("the event store cannot take this event: {reason}").into(),
+    );
+    dl.set(
+        "event.original",
+        String::from_utf8_lossy(&raw[..end]).into_owned().into(),
+    );
+    dl.set("ward.dead_letter", true.into());
+    dl.set("ward.original.bytes", raw.len().into());
+    if end < raw.len() {
+        dl.set("ward.original.truncated", true.into());
+    }
+    dl
+}
+
+/// Why a batch was not appended, by what its sender should do.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The batch cannot be stored as it is (should not happen: events the
+    /// store refuses become dead letters first).
+    #[error("the batch cannot be stored: {0}")]
+    Invalid(String),
+    /// The store's disk is full; retry once space is freed.
+    #[error("{0}")]
+    NoSpace(String),
+    /// Anything else.
+    #[error("cannot append to the event store: {0}")]
+    Failed(String),
+}
+
+/// Appends events durably (returns after fsync), from async code. An event
+/// the store cannot take is replaced by its dead letter, so that one poison
+/// event never fails its batch; the count of those is returned.
+pub async fn append(store: &Arc<Store>, events: Vec<Event>) -> Result<usize, AppendError> {
+    let mut records = Vec::with_capacity(events.len());
+    let mut dead = 0;
+    for mut event in events {
+        match record(&mut event) {
+            Ok(r) => records.push(r),
+            Err(reason) => {
+                dead += 1;
+                tracing::warn!(
+                    event_id = event.get_str("event.id").unwrap_or_default(),
+                    %reason,
+                    "event refused by the store; kept as a dead letter"
+                );
+                let mut dl = dead_letter(&event, &reason);
+                records.push(record(&mut dl).map_err(AppendError::Invalid)?);
+            }
+        }
+    }
     let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || store.append(records))
+    let appended = tokio::task::spawn_blocking(move || store.append(records))
         .await
-        .context("store task failed")?
-        .context("cannot append to the event store")?;
-    Ok(())
+        .map_err(|e| AppendError::Failed(format!("store task failed: {e}")))?;
+    match appended {
+        Ok(_) => Ok(dead),
+        Err(e) => Err(match e.class() {
+            ward_store::ErrorClass::InvalidRecord => AppendError::Invalid(e.to_string()),
+            ward_store::ErrorClass::NoSpace => AppendError::NoSpace(e.to_string()),
+            ward_store::ErrorClass::Unavailable => AppendError::Failed(e.to_string()),
+        }),
+    }
 }
 
 /// Runs retention at each interval until `stop`; a run in progress
@@ -178,6 +267,41 @@ pub fn parse_time_bound(text: &str, now: jiff::Timestamp) -> Result<i64, String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_poison_event_is_fitted_and_flagged_not_refused() {
+        let mut e = Event::default();
+        e.set("event.id", "e1".into());
+        e.set("user.name", "A".repeat(5000).into());
+        let cats: Vec<String> = (0..40).map(|i| format!("c{i}")).collect();
+        e.set("event.category", serde_json::json!(cats));
+        let r = record(&mut e).unwrap();
+        assert_eq!(r.category.len(), ward_store::format::MAX_CATEGORIES);
+        assert_eq!(
+            e.get("ward.index.truncated"),
+            Some(&serde_json::json!(["event.category", "user.name"]))
+        );
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["user"]["name"].as_str().map(str::len), Some(5000));
+        assert_eq!(body["event"]["category"].as_array().map(Vec::len), Some(40));
+    }
+
+    #[test]
+    fn a_dead_letter_keeps_id_and_reason() {
+        let mut e = Event::default();
+        e.set("event.id", "e2".into());
+        e.set("tenant.id", "acme".into());
+        e.set("message", "x".repeat(100_000).into());
+        let mut dl = dead_letter(&e, "body is too large");
+        let r = record(&mut dl).unwrap();
+        assert_eq!(r.id, "e2");
+        assert_eq!(dl.get_str("tenant.id"), Some("acme"));
+        assert_eq!(
+            dl.get("ward.original.truncated"),
+            Some(&serde_json::json!(true))
+        );
+        assert!(dl.get_str("error.message").unwrap().contains("too large"));
+    }
 
     #[test]
     fn time_bounds() {
