@@ -106,7 +106,8 @@ pub enum StoreError {
 }
 
 /// What the caller of [`crate::Store::append`] should do about an error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
     /// A record of the batch breaks a limit: retrying the same batch can
     /// never succeed (the rest of the batch was not stored either).

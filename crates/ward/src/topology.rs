@@ -107,7 +107,18 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     stage(Part::Channel("ingest queue", "redact", 0));
 
     // Alerting, fed by detection; people's actions come back as audit events.
-    let (alerts, audit) = Alerts::start(&config, Arc::clone(&metrics)).await?;
+    let (alerts, audit) = Alerts::start(&config, Arc::clone(&metrics))
+        .await
+        .with_context(|| {
+            if crate::store::disk_full(&store) {
+                format!(
+                    "the disk holding {} is full: free space (or move server.data_dir) and start Ward again",
+                    config.data_dir.display()
+                )
+            } else {
+                "cannot start alerting".to_owned()
+            }
+        })?;
     let alerts = Arc::new(alerts);
     stage(Part::Stage("alert"));
     stage(Part::Stage("notify"));

@@ -116,7 +116,9 @@ impl SourceContext {
                 &labels,
                 n.saturating_sub(rejected) as u64,
             ),
-            Err(SubmitError::Busy(_)) => {}
+            // Refused with "retry": the sender is told and retries (a TCP
+            // or Kafka source retries itself); nothing is lost.
+            Err(SubmitError::Busy(_) | SubmitError::NoSpace(_)) => {}
             Err(_) => m.add("ward_ingest_lost_total", &labels, n as u64),
         }
         result

@@ -1,12 +1,14 @@
 //! Syslog over UDP (one message per datagram) and TCP (LF or octet-counted
 //! framing, RFC 6587), RFC 5424 and RFC 3164. A TCP connection is read only
-//! as fast as the pipeline accepts its batches, so a full pipeline stops
-//! the sender instead of dropping. A frame that cannot be parsed becomes a
+//! as fast as the pipeline stores its batches, so a full pipeline or a
+//! store that cannot write (a full disk) stops the sender instead of
+//! dropping: a batch that was not stored is retried with back-off, and
+//! nothing more is read meanwhile. A frame that cannot be parsed becomes a
 //! dead-letter event. When Ward stops, listeners stop accepting and each
 //! connection stores what it has read, then closes.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt as _;
 use tokio::net::{TcpListener, UdpSocket};
@@ -14,6 +16,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use super::{Origin, SourceContext, Wait};
 use crate::model::Event;
 use crate::normalize;
+use crate::pipeline::SubmitError;
 
 /// Where syslog events are attributed.
 #[derive(Clone)]
@@ -22,8 +25,14 @@ pub struct Attribution {
     pub tenant: String,
 }
 
+/// Frames read from a socket, parsed again for each attempt to store them.
+type Frames = [Result<Vec<u8>, ward_event::FrameError>];
+
+/// Longest pause between two attempts to store the same batch.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
 fn parse_frames(
-    frames: Vec<Result<Vec<u8>, ward_event::FrameError>>,
+    frames: &Frames,
     input: &str,
     who: &Attribution,
     limits: &ward_event::Limits,
@@ -33,11 +42,11 @@ fn parse_frames(
     let mut bad = 0;
     for f in frames {
         match f {
-            Ok(msg) => match ward_event::syslog::parse(&msg, ctx.received) {
+            Ok(msg) => match ward_event::syslog::parse(msg, ctx.received) {
                 Ok(e) => events.push(normalize::finish(e, &ctx)),
                 Err(reason) => {
                     bad += 1;
-                    let dl = ward_event::dead_letter(&ctx, &reason, &msg, limits);
+                    let dl = ward_event::dead_letter(&ctx, &reason, msg, limits);
                     events.push(normalize::finish(dl, &ctx));
                 }
             },
@@ -51,12 +60,16 @@ fn parse_frames(
     (events, bad)
 }
 
-async fn deliver(
+/// Stores one batch of frames, retrying with back-off while it is not
+/// stored (a full disk, a failing store): the caller reads nothing more
+/// meanwhile, which is the back-pressure: a TCP sender's window fills and
+/// it stops, instead of frames being read and dropped. Gives up only when
+/// Ward stops or the batch itself can never be stored.
+async fn store(
     ctx: &SourceContext,
     input: &str,
     who: &Attribution,
-    events: Vec<Event>,
-    bad: usize,
+    frames: &Frames,
     bytes: usize,
     received: Instant,
 ) {
@@ -65,13 +78,43 @@ async fn deliver(
         source: &who.source,
         tenant: &who.tenant,
     };
-    // Waiting here is the back-pressure: the caller reads nothing more
-    // until the pipeline has taken this batch.
-    if let Err(e) = ctx
-        .deliver(origin, events, bad, bytes, received, Wait::Yes)
-        .await
-    {
-        tracing::error!(error = %e, input, "syslog batch could not be stored");
+    let mut backoff = Duration::from_millis(100);
+    let mut bytes = bytes;
+    loop {
+        let (events, bad) = parse_frames(frames, input, who, &ctx.limits);
+        // Bytes are counted once: a retry is not new input.
+        let attempt = ctx
+            .deliver(
+                origin,
+                events,
+                bad,
+                std::mem::take(&mut bytes),
+                received,
+                Wait::Yes,
+            )
+            .await;
+        let e = match attempt {
+            Ok(_) => return,
+            Err(e @ (SubmitError::Closed | SubmitError::Invalid(_))) => e,
+            Err(e) => {
+                ctx.metrics
+                    .add("ward_syslog_store_retries_total", &[("input", input)], 1);
+                tracing::warn!(error = %e, input, retry_in = ?backoff,
+                    "syslog batch not stored; holding the sender and retrying");
+                if ctx.stop.is_cancelled() {
+                    e
+                } else {
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = ctx.stop.cancelled() => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            }
+        };
+        tracing::error!(error = %e, input, frames = frames.len(), "syslog batch could not be stored");
+        return;
     }
 }
 
@@ -96,8 +139,7 @@ pub async fn serve_udp(ctx: SourceContext, socket: UdpSocket, who: Attribution) 
             }
         }
         let bytes = frames.iter().map(|f| f.as_ref().map_or(0, Vec::len)).sum();
-        let (events, bad) = parse_frames(frames, "syslog-udp", &who, &ctx.limits);
-        deliver(&ctx, "syslog-udp", &who, events, bad, bytes, received).await;
+        store(&ctx, "syslog-udp", &who, &frames, bytes, received).await;
     }
 }
 
@@ -169,8 +211,7 @@ async fn connection(
             framer.push(&buf[..n])
         };
         if !frames.is_empty() {
-            let (events, bad) = parse_frames(frames, "syslog-tcp", &who, &ctx.limits);
-            deliver(&ctx, "syslog-tcp", &who, events, bad, n, received).await;
+            store(&ctx, "syslog-tcp", &who, &frames, n, received).await;
         }
         if n == 0 {
             break;

@@ -22,6 +22,14 @@ pub fn is_security_category(category: &str) -> bool {
     ward_store::SECURITY_CATEGORIES.contains(&category)
 }
 
+/// Whether the event store's disk is full, for start-up messages of the
+/// stages that need to write beside it.
+pub fn disk_full(store: &Store) -> bool {
+    store
+        .write_failure()
+        .is_some_and(|f| f.class == ward_store::ErrorClass::NoSpace)
+}
+
 /// Opens the store in the configured data directory.
 pub fn open(config: &Config) -> anyhow::Result<Store> {
     let dir = config.data_dir.join("events");
@@ -38,6 +46,11 @@ pub fn open(config: &Config) -> anyhow::Result<Store> {
     let (store, report) = Store::open(cfg)
         .with_context(|| format!("cannot open the event store in {}", dir.display()))?;
     tracing::info!(report = ?report, "event store opened");
+    store.check_space();
+    if let Some(f) = store.write_failure() {
+        tracing::error!(reason = %f.reason, dir = %dir.display(),
+            "the disk holding the event store is full: search works, ingest answers 507 until space is freed");
+    }
     if report.damaged_records > 0 {
         for d in &report.damaged {
             tracing::error!(

@@ -44,3 +44,204 @@ fn fault_poison_record_does_not_block_its_batch() {
         Some(&json!(["event.category", "user.name"]))
     );
 }
+
+/// POSTs NDJSON events with the given messages; the status and the
+/// `Retry-After` header.
+fn post_messages(ward: &Ward, messages: &[String]) -> (u16, Option<String>) {
+    let body: String = messages
+        .iter()
+        .map(|m| format!("{}\n", json!({"message": m, "service": {"name": "fill"}})))
+        .collect();
+    let r = Ward::client()
+        .post(format!("{}/api/v1/ingest", ward.url()))
+        .bearer_auth(crate::harness::TOKEN)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .unwrap();
+    let after = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (r.status().as_u16(), after)
+}
+
+fn get(ward: &Ward, path: &str) -> (u16, String) {
+    let r = Ward::client()
+        .get(format!("{}{path}", ward.url()))
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
+/// Every stored event of the `fill` service (HTTP) or host (syslog), by
+/// message.
+fn stored_messages(ward: &Ward) -> Vec<String> {
+    let r = Ward::client()
+        .get(format!("{}/api/v1/events/search", ward.url()))
+        .bearer_auth(crate::harness::TOKEN)
+        .query(&[
+            ("q", "service.name:fill OR host.name:fill-host"),
+            ("since", "3650d"),
+            ("limit", "100000"),
+        ])
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    let v: serde_json::Value = r.json().unwrap();
+    v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| s(&h["event"], "message").to_owned())
+        .collect()
+}
+
+/// A full disk: HTTP answers 507 with Retry-After, `/readyz` and the
+/// metrics say why, syslog TCP holds its sender instead of dropping;
+/// once the ballast is deleted ingest resumes by itself, and every
+/// acknowledged event is stored exactly once (the refused ones never).
+#[test]
+fn fault_full_disk_answers_507_and_heals_without_restart() {
+    use std::io::Write as _;
+    let Some(fs) = crate::harness::Tmpfs::mount("16m") else {
+        return;
+    };
+    let data = fs.path.join("data");
+    let data_env = data.to_string_lossy().into_owned();
+    let ward = Ward::start_with(None, &[("WARD_DATA_DIR", data_env.as_str())]);
+    let (mut acked, mut refused) = (Vec::new(), Vec::new());
+    let (status, _) = post_messages(&ward, &["warm-up".to_owned()]);
+    assert_eq!(status, 200);
+    acked.push("warm-up".to_owned());
+
+    fs.fill(256 << 10);
+    let mut saw_507 = false;
+    for batch in 0..400 {
+        let msgs: Vec<String> = (0..50)
+            .map(|i| format!("full-{batch}-{i} {}", "x".repeat(300)))
+            .collect();
+        let (status, after) = post_messages(&ward, &msgs);
+        match status {
+            200 => acked.extend(msgs),
+            507 => {
+                assert_eq!(after.as_deref(), Some("5"), "507 carries Retry-After");
+                refused.extend(msgs);
+                saw_507 = true;
+                break;
+            }
+            other => panic!("unexpected status {other} while filling the disk"),
+        }
+    }
+    assert!(saw_507, "the disk never filled");
+    // Still full: another try is refused the same way, and says so.
+    let more: Vec<String> = (0..50)
+        .map(|i| format!("again-{i} {}", "x".repeat(300)))
+        .collect();
+    assert_eq!(post_messages(&ward, &more).0, 507);
+    refused.extend(more);
+    let (ready, text) = get(&ward, "/readyz");
+    assert_eq!(ready, 503, "{text}");
+    assert!(text.contains("store"), "{text}");
+    let (_, metrics) = get(&ward, "/metrics");
+    assert!(
+        metrics.contains("ward_store_write_failing{reason=\"no_space\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("ward_store_write_failures_total"));
+
+    // Syslog over TCP while the disk is full: held, not dropped.
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", ward.syslog_port)).unwrap();
+    let syslog: Vec<String> = (0..20).map(|i| format!("held-{i}")).collect();
+    for m in &syslog {
+        writeln!(tcp, "<134>1 2026-01-01T00:00:00Z fill-host fill - - - {m}").unwrap();
+    }
+    tcp.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    // Space returns: ingest resumes within seconds, without a restart.
+    fs.free();
+    let started = std::time::Instant::now();
+    let mut n = 0;
+    loop {
+        let msg = format!("after-{n}");
+        n += 1;
+        match post_messages(&ward, std::slice::from_ref(&msg)).0 {
+            200 => {
+                acked.push(msg);
+                break;
+            }
+            507 => refused.push(msg),
+            other => panic!("unexpected status {other} after freeing space"),
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "ingest did not resume within 15 s of space returning"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while get(&ward, "/readyz").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "not ready again");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    drop(tcp);
+
+    // Exactly once each; the refused ones never; the held syslog lines all.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let stored = loop {
+        let stored = stored_messages(&ward);
+        let held = syslog.iter().filter(|m| stored.contains(m)).count();
+        if held == syslog.len() || std::time::Instant::now() > deadline {
+            break stored;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let mut counts = std::collections::HashMap::new();
+    for m in &stored {
+        *counts.entry(m.as_str()).or_insert(0) += 1;
+    }
+    for m in &acked {
+        assert_eq!(
+            counts.get(m.as_str()),
+            Some(&1),
+            "acknowledged {m:.20} stored once"
+        );
+    }
+    for m in &refused {
+        assert_eq!(counts.get(m.as_str()), None, "refused {m:.20} was stored");
+    }
+    for m in &syslog {
+        assert_eq!(
+            counts.get(m.as_str()).copied().unwrap_or(0),
+            1,
+            "syslog line {m} held during the full disk is stored once"
+        );
+    }
+    // A restart on a 100% full disk: a message that says so and what to do.
+    let mut ward = ward;
+    ward.stop();
+    fs.fill(0);
+    let out = std::process::Command::new(crate::harness::ward_bin())
+        .arg("serve")
+        .env("WARD_DATA_DIR", &data)
+        .env("WARD_HTTP_ADDR", "127.0.0.1:0")
+        .env("WARD_SYSLOG_ADDR", "127.0.0.1:0")
+        .env("WARD_INGEST_TOKEN", crate::harness::TOKEN)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!("the disk holding {data_env} is full")),
+        "{err}"
+    );
+    eprintln!(
+        "full disk: {} acknowledged, {} refused with 507, {} syslog lines held",
+        acked.len(),
+        refused.len(),
+        syslog.len()
+    );
+}
