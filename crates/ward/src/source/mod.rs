@@ -43,6 +43,8 @@ use crate::pipeline::{Pipeline, SubmitError};
 pub struct SourceContext {
     pub pipeline: Pipeline,
     pub limits: ward_event::Limits,
+    /// Most records one request may hold (`limits.max_records_per_request`).
+    pub max_records_per_request: usize,
     pub metrics: Arc<Metrics>,
     /// Cancelled when Ward stops: listeners stop accepting, open
     /// connections finish the batch they read and close.

@@ -7,6 +7,8 @@
 //! dead-letter event. When Ward stops, listeners stop accepting and each
 //! connection stores what it has read, then closes.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -151,22 +153,47 @@ fn trim_nl(b: &[u8]) -> &[u8] {
     &b[..end]
 }
 
+/// Bounds on syslog TCP connections (`[syslog]`).
+#[derive(Clone, Copy)]
+pub struct TcpLimits {
+    /// All connections at once.
+    pub max_connections: usize,
+    /// Connections at once from one IP address.
+    pub max_per_address: usize,
+    /// A connection that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+}
+
 /// Serves syslog over TCP until Ward stops; returns once every connection
-/// has stored what it read and closed.
+/// has stored what it read and closed. A new connection beyond the
+/// per-address cap is closed at once (one host cannot take every slot); one
+/// beyond the global cap waits for a slot.
 pub async fn serve_tcp(
     ctx: SourceContext,
     listener: TcpListener,
     who: Attribution,
-    max_connections: usize,
+    limits: TcpLimits,
 ) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let per_address: Arc<parking_lot::Mutex<HashMap<IpAddr, usize>>> = Arc::default();
     let mut connections = tokio::task::JoinSet::new();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             () = ctx.stop.cancelled() => break,
         };
-        let Ok((sock, _peer)) = accepted else {
+        let Ok((sock, peer)) = accepted else {
+            continue;
+        };
+        let Some(slot) = AddressSlot::take(&per_address, peer.ip(), limits.max_per_address) else {
+            ctx.metrics.add(
+                "ward_syslog_connections_refused_total",
+                &[("reason", "per_address")],
+                1,
+            );
+            tracing::warn!(peer = %peer.ip(), cap = limits.max_per_address,
+                "syslog tcp connection refused: too many from this address");
+            drop(sock);
             continue;
         };
         let permit = tokio::select! {
@@ -178,10 +205,54 @@ pub async fn serve_tcp(
         };
         // Finished connections are reaped as new ones arrive.
         while connections.try_join_next().is_some() {}
-        connections.spawn(connection(ctx.clone(), sock, who.clone(), permit));
+        let held = (permit, slot);
+        connections.spawn(connection(
+            ctx.clone(),
+            sock,
+            who.clone(),
+            limits.idle_timeout,
+            held,
+        ));
     }
     drop(listener);
     while connections.join_next().await.is_some() {}
+}
+
+/// One connection's place in the per-address count, given back on drop.
+struct AddressSlot {
+    counts: Arc<parking_lot::Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl AddressSlot {
+    fn take(
+        counts: &Arc<parking_lot::Mutex<HashMap<IpAddr, usize>>>,
+        ip: IpAddr,
+        max: usize,
+    ) -> Option<AddressSlot> {
+        let mut c = counts.lock();
+        let n = c.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            counts: Arc::clone(counts),
+            ip,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut c = self.counts.lock();
+        if let Some(n) = c.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                c.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// Reads one TCP connection until its end or until Ward stops. What was
@@ -190,15 +261,20 @@ async fn connection(
     ctx: SourceContext,
     mut sock: tokio::net::TcpStream,
     who: Attribution,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    idle_timeout: Duration,
+    _held: (tokio::sync::OwnedSemaphorePermit, AddressSlot),
 ) {
     let mut framer = ward_event::syslog::Framer::new(&ctx.limits);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = tokio::select! {
-            r = sock.read(&mut buf) => match r {
-                Ok(0) | Err(_) => 0,
-                Ok(n) => n,
+            r = tokio::time::timeout(idle_timeout, sock.read(&mut buf)) => match r {
+                Ok(Ok(n)) => n,
+                Ok(Err(_)) => 0,
+                Err(_) => {
+                    ctx.metrics.add("ward_syslog_idle_closed_total", &[], 1);
+                    0
+                }
             },
             () = ctx.stop.cancelled() => 0,
         };

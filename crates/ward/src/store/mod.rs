@@ -92,13 +92,26 @@ pub fn retention_policy(config: &Config) -> ward_store::RetentionPolicy {
 /// `user.name`, 40 categories) is fitted, never refused: the event is kept
 /// whole and flagged with the fields whose index entry was cut in
 /// `ward.index.truncated` (see [`ward_store::fit_index`]).
-pub fn record(event: &mut Event) -> Result<Record, String> {
+///
+/// An event time more than `max_future_skew` ahead of the receive time
+/// (`event.ingested`) is set to the receive time, the sent value kept in
+/// `event.original_timestamp` and `timestamp_in_future` added to
+/// `ward.flags`: a sender cannot pin events to the top of every search.
+pub fn record(event: &mut Event, max_future_skew: Duration) -> Result<Record, String> {
     let id = event.get_str("event.id").unwrap_or_default().to_owned();
-    let time_ms = event
+    let received = event
+        .get_str("event.ingested")
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .unwrap_or_else(jiff::Timestamp::now);
+    let mut time_ms = event
         .get_str("@timestamp")
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .map(|t| t.as_millisecond())
-        .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+        .map_or_else(|| received.as_millisecond(), |t| t.as_millisecond());
+    let skew = i64::try_from(max_future_skew.as_millis()).unwrap_or(i64::MAX);
+    if time_ms > received.as_millisecond().saturating_add(skew) {
+        clamp_to_received(event, received);
+        time_ms = received.as_millisecond();
+    }
     let mut category = match event.get("event.category") {
         Some(serde_json::Value::String(s)) => vec![s.clone()],
         Some(serde_json::Value::Array(a)) => a
@@ -134,6 +147,23 @@ pub fn record(event: &mut Event) -> Result<Record, String> {
     };
     ward_store::check_record(&record)?;
     Ok(record)
+}
+
+/// Sets `@timestamp` to the receive time, keeping the sent value.
+fn clamp_to_received(event: &mut Event, received: jiff::Timestamp) {
+    if let Some(sent) = event.get("@timestamp").cloned() {
+        event.set("event.original_timestamp", sent);
+    }
+    event.0.insert(
+        "@timestamp".into(),
+        ward_event::time::format_rfc3339(received).into(),
+    );
+    let mut flags = match event.get("ward.flags") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        _ => Vec::new(),
+    };
+    flags.push("timestamp_in_future".into());
+    event.set("ward.flags", flags.into());
 }
 
 /// Bytes of a refused event kept in its dead letter (`event.original`).
@@ -193,14 +223,19 @@ pub enum AppendError {
     Failed(String),
 }
 
-/// Appends events durably (returns after fsync), from async code. An event
+/// Appends events durably (returns after fsync), from async code, each
+/// through [`record`]. An event
 /// the store cannot take is replaced by its dead letter, so that one poison
 /// event never fails its batch; the count of those is returned.
-pub async fn append(store: &Arc<Store>, events: Vec<Event>) -> Result<usize, AppendError> {
+pub async fn append(
+    store: &Arc<Store>,
+    events: Vec<Event>,
+    max_future_skew: Duration,
+) -> Result<usize, AppendError> {
     let mut records = Vec::with_capacity(events.len());
     let mut dead = 0;
     for mut event in events {
-        match record(&mut event) {
+        match record(&mut event, max_future_skew) {
             Ok(r) => records.push(r),
             Err(reason) => {
                 dead += 1;
@@ -210,7 +245,7 @@ pub async fn append(store: &Arc<Store>, events: Vec<Event>) -> Result<usize, App
                     "event refused by the store; kept as a dead letter"
                 );
                 let mut dl = dead_letter(&event, &reason);
-                records.push(record(&mut dl).map_err(AppendError::Invalid)?);
+                records.push(record(&mut dl, max_future_skew).map_err(AppendError::Invalid)?);
             }
         }
     }
@@ -288,7 +323,7 @@ mod tests {
         e.set("user.name", "A".repeat(5000).into());
         let cats: Vec<String> = (0..40).map(|i| format!("c{i}")).collect();
         e.set("event.category", serde_json::json!(cats));
-        let r = record(&mut e).unwrap();
+        let r = record(&mut e, Duration::from_secs(3600)).unwrap();
         assert_eq!(r.category.len(), ward_store::format::MAX_CATEGORIES);
         assert_eq!(
             e.get("ward.index.truncated"),
@@ -300,13 +335,37 @@ mod tests {
     }
 
     #[test]
+    fn a_far_future_time_is_clamped_to_receipt_and_kept() {
+        let mut e = Event::default();
+        e.0.insert("@timestamp".into(), "5138-11-16T09:46:40Z".into());
+        e.set("event.ingested", "2026-12-01T10:00:00.000Z".into());
+        let r = record(&mut e, Duration::from_secs(3600)).unwrap();
+        assert_eq!(r.time_ms, 1_796_119_200_000);
+        assert_eq!(e.get_str("@timestamp"), Some("2026-12-01T10:00:00.000Z"));
+        assert_eq!(
+            e.get_str("event.original_timestamp"),
+            Some("5138-11-16T09:46:40Z")
+        );
+        assert_eq!(
+            e.get("ward.flags"),
+            Some(&serde_json::json!(["timestamp_in_future"]))
+        );
+        // Within the skew: left alone.
+        let mut ok = Event::default();
+        ok.0.insert("@timestamp".into(), "2026-12-01T10:30:00Z".into());
+        ok.set("event.ingested", "2026-12-01T10:00:00.000Z".into());
+        record(&mut ok, Duration::from_secs(3600)).unwrap();
+        assert!(ok.get("event.original_timestamp").is_none());
+    }
+
+    #[test]
     fn a_dead_letter_keeps_id_and_reason() {
         let mut e = Event::default();
         e.set("event.id", "e2".into());
         e.set("tenant.id", "acme".into());
         e.set("message", "x".repeat(100_000).into());
         let mut dl = dead_letter(&e, "body is too large");
-        let r = record(&mut dl).unwrap();
+        let r = record(&mut dl, Duration::from_secs(3600)).unwrap();
         assert_eq!(r.id, "e2");
         assert_eq!(dl.get_str("tenant.id"), Some("acme"));
         assert_eq!(

@@ -245,3 +245,175 @@ fn fault_full_disk_answers_507_and_heals_without_restart() {
         syslog.len()
     );
 }
+
+const HOSTILE_CONFIG: &str = r#"
+[server]
+http_header_timeout = "1s"
+[syslog]
+max_connections_per_address = 5
+idle_timeout = "1s"
+[limits]
+max_records_per_request = 10
+max_future_skew = "1h"
+"#;
+
+/// Whether the server closed a socket (a read sees the end or an error
+/// rather than timing out).
+fn closed_by_server(sock: &mut std::net::TcpStream, within: std::time::Duration) -> bool {
+    use std::io::Read as _;
+    sock.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // an error response before the close
+            Err(e) => {
+                return !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                );
+            }
+        }
+    }
+}
+
+/// Slowloris on HTTP: 300 sockets that never finish their headers do not
+/// stop a real sender, and each is closed after the header-read timeout;
+/// an idle kept-alive connection too.
+#[test]
+fn fault_slowloris_http_is_cut_off_and_ingest_still_works() {
+    use std::io::Write as _;
+    let ward = Ward::start_with(Some(HOSTILE_CONFIG), &[]);
+    let mut slow: Vec<std::net::TcpStream> = (0..300)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", ward.http_port)).unwrap();
+            s.write_all(b"POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .unwrap();
+            s
+        })
+        .collect();
+    let (status, v) = ward.post(
+        "/api/v1/ingest",
+        "application/x-ndjson",
+        "{\"message\":\"through the slowloris\"}\n",
+    );
+    assert_eq!(status, 200, "{v}");
+    let closed = slow
+        .iter_mut()
+        .map(|s| closed_by_server(s, std::time::Duration::from_secs(5)))
+        .filter(|c| *c)
+        .count();
+    assert_eq!(
+        closed, 300,
+        "every partial-header socket is closed by the server"
+    );
+    // A kept-alive connection that sends nothing after its request.
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", ward.http_port)).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(closed_by_server(
+        &mut idle,
+        std::time::Duration::from_secs(5)
+    ));
+    assert_eq!(
+        ward.wait_for("message:\"through the slowloris\"", 1).len(),
+        1
+    );
+}
+
+/// Syslog TCP: one address cannot take more than its share of
+/// connections, and silent connections are closed after the idle timeout,
+/// so a real sender gets in.
+#[test]
+fn fault_syslog_tcp_caps_per_address_and_closes_idle() {
+    use std::io::Write as _;
+    let ward = Ward::start_with(Some(HOSTILE_CONFIG), &[]);
+    let connect = || std::net::TcpStream::connect(("127.0.0.1", ward.syslog_port)).unwrap();
+    let mut idle: Vec<_> = (0..5).map(|_| connect()).collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut sixth = connect();
+    assert!(
+        closed_by_server(&mut sixth, std::time::Duration::from_millis(900)),
+        "a sixth connection from one address is refused"
+    );
+    for s in &mut idle {
+        assert!(
+            closed_by_server(s, std::time::Duration::from_secs(5)),
+            "idle connection closed"
+        );
+    }
+    let mut sender = connect();
+    writeln!(
+        sender,
+        "<134>1 2026-01-01T00:00:00Z h app - - - after the idle ones"
+    )
+    .unwrap();
+    drop(sender);
+    assert_eq!(ward.wait_for("message:\"after the idle ones\"", 1).len(), 1);
+}
+
+/// A request with more records than `limits.max_records_per_request` is
+/// refused whole with 413 and a message naming the setting; nothing of it
+/// is stored.
+#[test]
+fn fault_too_many_records_in_one_request_is_413() {
+    let ward = Ward::start_with(Some(HOSTILE_CONFIG), &[]);
+    let body: String = (0..11)
+        .map(|i| format!("{}\n", json!({"message": format!("over-{i}")})))
+        .collect();
+    let (status, v) = ward.post("/api/v1/ingest", "application/x-ndjson", body);
+    assert_eq!(status, 413, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("limits.max_records_per_request"),
+        "{v}"
+    );
+    let body: String = (0..10)
+        .map(|i| format!("{}\n", json!({"message": format!("fits-{i}")})))
+        .collect();
+    assert_eq!(
+        ward.post("/api/v1/ingest", "application/x-ndjson", body).0,
+        200
+    );
+    assert_eq!(ward.wait_for("message:fits*", 10).len(), 10);
+    assert!(ward.search("message:over*").is_empty());
+}
+
+/// An event dated in year 5138 (epoch 1e20, read as nanoseconds) is
+/// stored at its receive time, its sent time kept and flagged, so it does
+/// not sit on top of every search.
+#[test]
+fn fault_far_future_timestamp_is_clamped() {
+    let ward = Ward::start_with(Some(HOSTILE_CONFIG), &[]);
+    let body = concat!(
+        r#"{"message": "from the future", "@timestamp": 100000000000000000000}"#,
+        "\n",
+        r#"{"message": "from now"}"#,
+        "\n"
+    );
+    assert_eq!(
+        ward.post("/api/v1/ingest", "application/x-ndjson", body).0,
+        200
+    );
+    let hits = ward.wait_for("message:from*", 2);
+    assert_eq!(hits.len(), 2);
+    let future = hits
+        .iter()
+        .find(|h| s(h, "message") == "from the future")
+        .unwrap();
+    let ts: jiff::Timestamp = s(future, "@timestamp").parse().unwrap();
+    assert!(
+        (jiff::Timestamp::now() - ts).get_seconds().abs() < 60,
+        "{future}"
+    );
+    assert!(
+        s(future, "event.original_timestamp").starts_with("5138-"),
+        "{future}"
+    );
+    assert_eq!(
+        crate::harness::field(future, "ward.flags"),
+        Some(&json!(["timestamp_in_future"]))
+    );
+}
