@@ -100,6 +100,9 @@ pub enum StoreError {
         /// The existing object.
         path: PathBuf,
     },
+    /// A search was stopped before it finished.
+    #[error("search stopped: {0}")]
+    SearchStopped(String),
     /// The search query could not be parsed.
     #[error(transparent)]
     Query(#[from] crate::query::QueryError),

@@ -72,7 +72,7 @@ pub use proof::{ConsistencyProof, InclusionProof, verify_consistency, verify_inc
 pub use query::Query;
 pub use record::{Offset, Record, StoredRecord, check_record, fit_index};
 pub use retention::{RetentionAction, RetentionDecision};
-pub use search::{AggregationResult, Bucket, Hit, SearchOptions, SearchResult};
+pub use search::{AggregationResult, Bucket, Hit, SearchOptions, SearchResult, SearchStop};
 pub use store::{DamagedRange, OpenReport, Store, StoreStats, TornTail, WriteFailure};
 pub use verify::{
     Problem, ProblemKind, VerifyReport, verify, verify_with_key, verify_with_threads,
