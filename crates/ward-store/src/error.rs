@@ -49,6 +49,19 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// The device holding the store is full (or the quota is reached). The
+    /// failed group commit was cut back to the last durable byte and
+    /// nothing of it is acknowledged; appends work again once space is
+    /// freed, without a restart.
+    #[error(
+        "no space left for the event store in {path}: {reason}; appends resume once space is freed"
+    )]
+    NoSpace {
+        /// The directory or file that could not grow.
+        path: PathBuf,
+        /// The operating system's error.
+        reason: String,
+    },
     /// A previous write or fsync failed; the store refuses further appends
     /// because the state of the file after a failed fsync is unknown.
     #[error("store is failed after an earlier write error: {0}")]
@@ -87,12 +100,46 @@ pub enum StoreError {
         /// The existing object.
         path: PathBuf,
     },
+    /// A search was stopped before it finished.
+    #[error("search stopped: {0}")]
+    SearchStopped(String),
     /// The search query could not be parsed.
     #[error(transparent)]
     Query(#[from] crate::query::QueryError),
 }
 
+/// What the caller of [`crate::Store::append`] should do about an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// A record of the batch breaks a limit: retrying the same batch can
+    /// never succeed (the rest of the batch was not stored either).
+    InvalidRecord,
+    /// The disk is full: retry later, the store heals itself.
+    NoSpace,
+    /// Anything else: the store may be unusable until someone looks.
+    Unavailable,
+}
+
+/// Whether an OS error means "out of space" (a full device or a quota).
+pub fn is_no_space(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
 impl StoreError {
+    /// What a caller should do about this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            StoreError::InvalidRecord { .. } => ErrorClass::InvalidRecord,
+            StoreError::NoSpace { .. } => ErrorClass::NoSpace,
+            StoreError::Io { source, .. } if is_no_space(source) => ErrorClass::NoSpace,
+            _ => ErrorClass::Unavailable,
+        }
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         StoreError::Io {
             op,

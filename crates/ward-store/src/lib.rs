@@ -66,14 +66,14 @@ pub use archive::{ArchiveReport, Manifest, ManifestEntry, archive};
 pub use checkpoint::Checkpoint;
 pub use config::{LegalHold, MIN_SECURITY_DAYS, RetentionPolicy, SECURITY_CATEGORIES, StoreConfig};
 pub use damage::QuarantineHeader;
-pub use error::{ProofError, StoreError};
+pub use error::{ErrorClass, ProofError, StoreError};
 pub use index::INDEXED_FIELDS;
 pub use proof::{ConsistencyProof, InclusionProof, verify_consistency, verify_inclusion};
 pub use query::Query;
-pub use record::{Offset, Record, StoredRecord};
+pub use record::{Offset, Record, StoredRecord, check_record, fit_index};
 pub use retention::{RetentionAction, RetentionDecision};
-pub use search::{AggregationResult, Bucket, Hit, SearchOptions, SearchResult};
-pub use store::{DamagedRange, OpenReport, Store, StoreStats, TornTail};
+pub use search::{AggregationResult, Bucket, Hit, SearchOptions, SearchResult, SearchStop};
+pub use store::{DamagedRange, OpenReport, Store, StoreStats, TornTail, WriteFailure};
 pub use verify::{
     Problem, ProblemKind, VerifyReport, verify, verify_with_key, verify_with_threads,
 };

@@ -1,6 +1,9 @@
 //! The records the application appends and reads back.
 
-use crate::format::{self, FRAME_HEADER_LEN};
+use crate::config::SECURITY_CATEGORIES;
+use crate::format::{
+    self, FRAME_HEADER_LEN, MAX_BODY_LEN, MAX_CATEGORIES, MAX_ID_LEN, MAX_TERM_LEN, MAX_TERMS,
+};
 use serde::{Deserialize, Serialize};
 
 /// The position of a record in the log: its Merkle leaf index. Global,
@@ -79,6 +82,120 @@ pub fn batch_fields(batch: &[Record]) -> Vec<String> {
     out
 }
 
+/// Fits a record's index metadata to the store's limits, the way tantivy's
+/// `RemoveLongFilter` treats over-long tokens: the record is kept, only its
+/// index loses detail. Returns the fields that lost something (empty when
+/// the record already fits), so that the caller can flag the record.
+///
+/// - A term value longer than [`MAX_TERM_LEN`] bytes is replaced by its
+///   lowercased prefix of at most that many bytes; [`term_hash`] of the
+///   whole value equals that of the prefix, so a search for the whole value
+///   still finds the record.
+/// - Terms beyond [`MAX_TERMS`], and terms with an over-long field name,
+///   are dropped: a search on such a value may miss the record.
+/// - Duplicate categories are merged; beyond [`MAX_CATEGORIES`] the
+///   security categories are kept first (they decide the retention
+///   minimum) and the rest dropped; an over-long category is cut like a
+///   term value.
+///
+/// [`term_hash`]: crate::index::bloom::term_hash
+///
+/// ```
+/// let mut category = vec!["web".to_owned(); 40];
+/// let mut terms = vec![("user.name".to_owned(), "x".repeat(5000))];
+/// let cut = ward_store::fit_index(&mut category, &mut terms);
+/// assert_eq!(cut, ["user.name"]);
+/// assert_eq!(category, ["web"]);
+/// assert_eq!(terms[0].1.len(), ward_store::format::MAX_TERM_LEN);
+/// ```
+pub fn fit_index(category: &mut Vec<String>, terms: &mut Vec<(String, String)>) -> Vec<String> {
+    let mut cut: Vec<String> = Vec::new();
+    let mut note = |field: &str| {
+        if !cut.iter().any(|c| c == field) {
+            cut.push(field.to_owned());
+        }
+    };
+    if category.len() > MAX_CATEGORIES || category.iter().any(|c| c.len() > MAX_TERM_LEN) {
+        let mut seen: Vec<String> = Vec::with_capacity(category.len().min(MAX_CATEGORIES));
+        for c in category.drain(..) {
+            let c = if c.len() > MAX_TERM_LEN {
+                note("event.category");
+                crate::index::bloom::lowercase_prefix(&c).collect()
+            } else {
+                c
+            };
+            if !seen.contains(&c) {
+                seen.push(c);
+            }
+        }
+        if seen.len() > MAX_CATEGORIES {
+            note("event.category");
+            // Stable: security categories first, each group in its order.
+            seen.sort_by_key(|c| !SECURITY_CATEGORIES.contains(&c.as_str()));
+            seen.truncate(MAX_CATEGORIES);
+        }
+        *category = seen;
+    }
+    if terms.len() > MAX_TERMS {
+        for (f, _) in &terms[MAX_TERMS..] {
+            note(f);
+        }
+        terms.truncate(MAX_TERMS);
+    }
+    terms.retain(|(f, _)| {
+        let fits = f.len() <= MAX_TERM_LEN;
+        if !fits {
+            note("(over-long field name)");
+        }
+        fits
+    });
+    for (f, v) in terms.iter_mut() {
+        if v.len() > MAX_TERM_LEN {
+            note(f);
+            *v = crate::index::bloom::lowercase_prefix(v).collect();
+        }
+    }
+    cut
+}
+
+/// Checks a record against the store's limits without encoding it: `Err`
+/// names the broken limit. [`crate::Store::append`] refuses a batch holding
+/// such a record ([`crate::StoreError::InvalidRecord`]); a caller that must
+/// not lose the rest of a batch checks first, after [`fit_index`].
+pub fn check_record(r: &Record) -> Result<(), String> {
+    if r.id.len() > MAX_ID_LEN {
+        return Err(format!(
+            "event id is {} bytes, limit {MAX_ID_LEN}",
+            r.id.len()
+        ));
+    }
+    if r.category.len() > MAX_CATEGORIES {
+        return Err(format!(
+            "{} categories, limit {MAX_CATEGORIES}",
+            r.category.len()
+        ));
+    }
+    if r.category.iter().any(|c| c.len() > MAX_TERM_LEN) {
+        return Err(format!("a category is longer than {MAX_TERM_LEN} bytes"));
+    }
+    if r.body.len() > MAX_BODY_LEN {
+        return Err(format!(
+            "body is {} bytes, limit {MAX_BODY_LEN}",
+            r.body.len()
+        ));
+    }
+    if r.terms.len() > MAX_TERMS {
+        return Err(format!("{} index terms, limit {MAX_TERMS}", r.terms.len()));
+    }
+    if r.terms
+        .iter()
+        .any(|(f, v)| f.len() > MAX_TERM_LEN || v.len() > MAX_TERM_LEN)
+    {
+        return Err(format!("an index term is longer than {MAX_TERM_LEN} bytes"));
+    }
+    Ok(())
+}
+
 /// A record encoded as a write-ahead frame, everything but the offset done
 /// (checksum state and hash state wait for the last 8 bytes).
 pub struct Prepared {
@@ -141,6 +258,72 @@ impl Prepared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::bloom::term_hash;
+
+    #[test]
+    fn an_over_long_term_is_indexed_by_its_prefix_and_still_found() {
+        let long = format!("Ädmin{}", "é".repeat(3000));
+        let mut category = vec!["iam".to_owned()];
+        let mut terms = vec![
+            ("user.name".to_owned(), long.clone()),
+            ("host.name".to_owned(), "web-1".to_owned()),
+        ];
+        let cut = fit_index(&mut category, &mut terms);
+        assert_eq!(cut, ["user.name"]);
+        assert!(terms[0].1.len() <= MAX_TERM_LEN);
+        assert!(terms[0].1.starts_with("ädmin"));
+        assert_eq!(terms[1].1, "web-1");
+        // A search for the whole value, in any case, hashes to the prefix.
+        assert_eq!(
+            term_hash("user.name", &terms[0].1),
+            term_hash("user.name", &long)
+        );
+        assert_eq!(
+            term_hash("user.name", &long.to_uppercase()),
+            term_hash("user.name", &long)
+        );
+        assert_ne!(
+            term_hash("user.name", &terms[0].1),
+            term_hash("user.name", "ädmin")
+        );
+        let r = Record {
+            id: "e".into(),
+            category,
+            terms,
+            ..Record::default()
+        };
+        check_record(&r).unwrap();
+        Prepared::new(&r).unwrap();
+    }
+
+    #[test]
+    fn too_many_categories_keep_the_security_ones() {
+        let mut category: Vec<String> = (0..40).map(|i| format!("c{i}")).collect();
+        category.push("authentication".into());
+        category.push("c1".into());
+        let mut terms = Vec::new();
+        assert_eq!(fit_index(&mut category, &mut terms), ["event.category"]);
+        assert_eq!(category.len(), MAX_CATEGORIES);
+        assert_eq!(category[0], "authentication");
+        let mut fine = vec!["iam".to_owned(), "iam".to_owned()];
+        assert!(fit_index(&mut fine, &mut terms).is_empty());
+        assert_eq!(fine.len(), 2, "a record within the limits is left alone");
+    }
+
+    #[test]
+    fn check_record_names_the_limit() {
+        let r = Record {
+            id: "x".repeat(MAX_ID_LEN + 1),
+            ..Record::default()
+        };
+        assert!(check_record(&r).unwrap_err().contains("event id"));
+        let r = Record {
+            terms: vec![("user.name".into(), "x".repeat(MAX_TERM_LEN + 1))],
+            ..Record::default()
+        };
+        assert!(check_record(&r).unwrap_err().contains("index term"));
+        assert!(Prepared::new(&r).is_err());
+    }
 
     #[test]
     fn prepared_frame_parses_and_hashes_like_the_leaf() {

@@ -48,7 +48,12 @@ pub fn background(inner: &Inner) {
         if age_due {
             inner.request_rotation();
         }
-        if let Err(e) = seal_pending(inner) {
+        inner.probe_space();
+        // Sealing needs room for the sealed copy; while the disk is full it
+        // would only take the space that appends need.
+        if inner.writer.state.lock().no_space.is_none()
+            && let Err(e) = seal_pending(inner)
+        {
             tracing::error!(error = %e, "sealing a segment failed; will retry");
         }
         if last_checkpoint.elapsed() >= inner.cfg.checkpoint_interval {
@@ -178,9 +183,15 @@ impl Inner {
 pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     use std::io::Write;
     let mut f = std::fs::File::create(path).map_err(|e| StoreError::io("create", path, e))?;
-    f.write_all(bytes)
+    let written = f
+        .write_all(bytes)
         .and_then(|()| f.sync_all())
-        .map_err(|e| StoreError::io("write", path, e))
+        .map_err(|e| StoreError::io("write", path, e));
+    if written.is_err() {
+        // A partial file (a full disk) must not keep the space it took.
+        let _ = std::fs::remove_file(path);
+    }
+    written
 }
 
 /// The checkpoint with the largest size in `dir`, checked with `vk`.

@@ -98,6 +98,8 @@ pub struct Counters {
     pub checkpoints: AtomicU64,
     /// Segments sealed.
     pub sealed: AtomicU64,
+    /// Group commits that failed (a full disk or an I/O error).
+    pub write_failures: AtomicU64,
 }
 
 /// The store's numbers.
@@ -125,6 +127,18 @@ pub struct StoreStats {
     pub checkpoints: u64,
     /// Tree size of the latest checkpoint.
     pub checkpoint_size: u64,
+    /// Group commits that failed since start (a full disk or an I/O error).
+    pub write_failures: u64,
+}
+
+/// Why appends are refused right now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteFailure {
+    /// [`crate::ErrorClass::NoSpace`] heals by itself once space is freed;
+    /// [`crate::ErrorClass::Unavailable`] needs a restart.
+    pub class: crate::ErrorClass,
+    /// What failed.
+    pub reason: String,
 }
 
 /// The shared state behind [`Store`].
@@ -229,9 +243,28 @@ impl Store {
         self.inner.checkpoint_if_grown().map(|_| ())
     }
 
-    /// Why appends are refused, if a write or fsync failed.
-    pub fn write_failure(&self) -> Option<String> {
-        self.inner.writer.state.lock().failed.clone()
+    /// Why appends are refused, if a write or fsync failed: for good, or
+    /// (a full disk) until space is freed.
+    pub fn write_failure(&self) -> Option<WriteFailure> {
+        let st = self.inner.writer.state.lock();
+        if let Some(reason) = &st.failed {
+            return Some(WriteFailure {
+                class: crate::ErrorClass::Unavailable,
+                reason: reason.clone(),
+            });
+        }
+        st.no_space.as_ref().map(|reason| WriteFailure {
+            class: crate::ErrorClass::NoSpace,
+            reason: reason.clone(),
+        })
+    }
+
+    /// Checks now whether the store's disk has room for appends (writes
+    /// and removes a small file); the answer shows in
+    /// [`Store::write_failure`]. Start-up calls it so that a full disk is
+    /// reported before the first append.
+    pub fn check_space(&self) {
+        self.inner.check_space();
     }
 
     /// Stops the background thread and signs a final checkpoint.
@@ -303,6 +336,7 @@ impl Inner {
             max_group: self.stats.max_group.load(Ordering::Relaxed),
             checkpoints: self.stats.checkpoints.load(Ordering::Relaxed),
             checkpoint_size: self.latest_checkpoint.lock().as_ref().map_or(0, |c| c.size),
+            write_failures: self.stats.write_failures.load(Ordering::Relaxed),
         }
     }
 

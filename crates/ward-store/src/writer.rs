@@ -9,9 +9,15 @@
 //! whatever the number of senders. An append returns only when its records
 //! are durable.
 //!
-//! After a failed write or fsync the store refuses every further append:
-//! the kernel may have dropped the dirty pages, so nothing after that point
-//! can be promised.
+//! A full disk (ENOSPC, or a quota) heals itself: the leader cuts the file
+//! back to the last durable byte and fsyncs it, so the file holds exactly
+//! what was acknowledged; every record not yet durable (the failed group
+//! and those queued behind it) is refused with [`StoreError::NoSpace`] and
+//! its offsets are handed out again. The next append tries again, and the
+//! background thread probes for space so that readiness returns without
+//! one. Any other failed write or fsync, or a failed cut, makes the store
+//! refuse every further append: the kernel may have dropped the dirty
+//! pages, so nothing after that point can be promised.
 
 use crate::error::StoreError;
 use crate::format::{FORMAT_VERSION, FileHeader, WAL_MAGIC};
@@ -56,6 +62,12 @@ pub struct WriterState {
     pub flushing: bool,
     /// A write failed; the store is read-only from here on.
     pub failed: Option<String>,
+    /// The last group commit found the disk full (and was cut back);
+    /// cleared by the next one that succeeds or by a successful probe.
+    pub no_space: Option<String>,
+    /// How many times queued records were discarded after a full disk: an
+    /// appender whose records were queued before a change was refused.
+    pub rollbacks: u64,
     /// Close the active segment at the next group commit.
     pub rotate: bool,
 }
@@ -114,10 +126,17 @@ pub fn create_wal(inner: &Inner, first: u64) -> Result<ActiveWal, StoreError> {
         .read(true)
         .open(&path)
         .map_err(|e| StoreError::io("create", &path, e))?;
-    file.write_all(&header.encode())
+    let written = file
+        .write_all(&header.encode())
         .and_then(|()| file.sync_all())
-        .map_err(|e| StoreError::io("write", &path, e))?;
-    crate::disk::sync_dir(&inner.seg_dir)?;
+        .map_err(|e| StoreError::io("write", &path, e))
+        .and_then(|()| crate::disk::sync_dir(&inner.seg_dir));
+    if let Err(e) = written {
+        // A half-made file (a full disk) would make the retry fail with
+        // "file exists"; it holds no record.
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
     let read = File::open(&path).map_err(|e| StoreError::io("open", &path, e))?;
     let bytes = crate::format::HEADER_LEN as u64;
     let segment = Arc::new(Segment::Open(OpenSegment {
@@ -177,6 +196,7 @@ impl Inner {
             st.next_offset += 1;
         }
         let end = st.next_offset;
+        let rollbacks = st.rollbacks;
         w.arrived.notify_all();
         loop {
             if st.durable >= end {
@@ -184,6 +204,12 @@ impl Inner {
             }
             if let Some(f) = &st.failed {
                 return Err(StoreError::Failed(f.clone()));
+            }
+            if st.rollbacks != rollbacks {
+                return Err(StoreError::NoSpace {
+                    path: self.seg_dir.clone(),
+                    reason: st.no_space.clone().unwrap_or_default(),
+                });
             }
             if !st.flushing {
                 self.lead(&mut st);
@@ -215,8 +241,28 @@ impl Inner {
             Ok(()) => {
                 st.durable = end;
                 self.durable.store(end, Ordering::SeqCst);
+                if st.no_space.take().is_some() {
+                    tracing::info!("the event store can write again");
+                }
+            }
+            Err(StoreError::NoSpace { reason, .. }) => {
+                self.stats.write_failures.fetch_add(1, Ordering::Relaxed);
+                if st.no_space.is_none() {
+                    tracing::error!(%reason, dir = %self.seg_dir.display(),
+                        "no space left for the event store; refusing appends until space is freed");
+                }
+                // The file ends at the durable mark again: hand out the
+                // offsets of every record not yet durable a second time, and
+                // refuse those records (their appenders see the rollback).
+                st.pending.clear();
+                st.hashes.clear();
+                st.meta.clear();
+                st.next_offset = st.durable;
+                st.rollbacks += 1;
+                st.no_space = Some(reason);
             }
             Err(e) => {
+                self.stats.write_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, "store write failed; refusing further appends");
                 st.failed = Some(e.to_string());
             }
@@ -244,12 +290,14 @@ impl Inner {
             return Err(StoreError::Failed("store is closed".into()));
         };
         if !buf.is_empty() {
-            wal.file
+            let written = wal
+                .file
                 .write_all(buf)
-                .map_err(|e| StoreError::io("write", &wal.path, e))?;
-            wal.file
-                .sync_data()
-                .map_err(|e| StoreError::io("fsync", &wal.path, e))?;
+                .map_err(|e| ("write", e))
+                .and_then(|()| wal.file.sync_data().map_err(|e| ("fsync", e)));
+            if let Err((op, e)) = written {
+                return Err(cut_back(wal, op, e));
+            }
             self.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
             self.stats.groups.fetch_add(1, Ordering::Relaxed);
             self.stats
@@ -285,7 +333,16 @@ impl Inner {
         let count = wal.segment.count();
         let full = wal.bytes >= self.cfg.segment_max_bytes;
         if count > 0 && (full || rotate) {
-            let next = create_wal(self, end)?;
+            // The group is durable whatever happens here: a new file that
+            // cannot be created (a full disk) is tried again at the next
+            // group commit, which sees the segment still full.
+            let next = match create_wal(self, end) {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start a new write-ahead segment; will retry");
+                    return Ok(());
+                }
+            };
             let old = std::mem::replace(wal, next);
             if let Segment::Open(o) = &*old.segment {
                 o.state.write().closed = true;
@@ -297,3 +354,68 @@ impl Inner {
         Ok(())
     }
 }
+
+/// After a failed write or fsync of a group: on a full disk, cuts the file
+/// back to the last durable byte and fsyncs it, so that it holds exactly
+/// the acknowledged records and appends may resume
+/// ([`StoreError::NoSpace`]). Anything else, or a cut that fails, is a
+/// permanent failure.
+fn cut_back(wal: &mut ActiveWal, op: &'static str, e: std::io::Error) -> StoreError {
+    if !crate::error::is_no_space(&e) {
+        return StoreError::io(op, &wal.path, e);
+    }
+    match wal
+        .file
+        .set_len(wal.bytes)
+        .and_then(|()| wal.file.sync_all())
+    {
+        Ok(()) => StoreError::NoSpace {
+            path: wal.path.clone(),
+            reason: format!("{op}: {e}"),
+        },
+        Err(cut) => StoreError::io(
+            "cut back to the last durable byte after a full disk",
+            &wal.path,
+            cut,
+        ),
+    }
+}
+
+impl Inner {
+    /// While the disk is full, checks whether a group commit would fit
+    /// again, so that readiness returns without waiting for an append.
+    /// Called by the background thread.
+    pub(crate) fn probe_space(&self) {
+        if self.writer.state.lock().no_space.is_some() {
+            self.check_space();
+        }
+    }
+
+    /// Writes and removes a small synced file: clears the full-disk
+    /// condition if it fits, sets it if the disk is full (start-up finds a
+    /// full disk this way before any append does).
+    pub(crate) fn check_space(&self) {
+        let probe = self.seg_dir.join("space.probe");
+        let fits = crate::seal::write_synced(&probe, &[0u8; PROBE_BYTES]);
+        let _ = std::fs::remove_file(&probe);
+        let mut st = self.writer.state.lock();
+        match fits {
+            Ok(()) => {
+                if st.no_space.take().is_some() {
+                    tracing::info!("space is back for the event store; appends resume");
+                }
+            }
+            Err(e) if e.class() == crate::ErrorClass::NoSpace => {
+                if st.no_space.is_none() {
+                    tracing::error!(dir = %self.seg_dir.display(),
+                        "no space left for the event store; appends are refused until space is freed");
+                }
+                st.no_space = Some(e.to_string());
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Bytes the space probe writes: a typical group commit.
+const PROBE_BYTES: usize = 64 << 10;

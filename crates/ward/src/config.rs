@@ -60,6 +60,10 @@ pub struct ServerConfig {
     /// batches, detection and the notification outbox, e.g. "10s". A second
     /// signal stops at once.
     pub drain_timeout: String,
+    /// Longest an HTTP client may take to send a request's headers, and
+    /// longest a kept-alive connection may sit idle, e.g. "10s": a client
+    /// that sends headers a byte at a time cannot hold a connection.
+    pub http_header_timeout: String,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +74,7 @@ impl Default for ServerConfig {
             public_url: None,
             ingest_workers: 0,
             drain_timeout: "10s".into(),
+            http_header_timeout: "10s".into(),
         }
     }
 }
@@ -90,6 +95,11 @@ pub struct SyslogConfig {
     pub tenant: String,
     /// Maximum concurrent TCP connections.
     pub max_connections: usize,
+    /// Maximum concurrent TCP connections from one IP address, so that one
+    /// host cannot take every connection.
+    pub max_connections_per_address: usize,
+    /// A TCP connection that sends nothing for this long is closed, e.g. "5m".
+    pub idle_timeout: String,
 }
 
 impl Default for SyslogConfig {
@@ -101,6 +111,8 @@ impl Default for SyslogConfig {
             source: "syslog".into(),
             tenant: "default".into(),
             max_connections: 1024,
+            max_connections_per_address: 64,
+            idle_timeout: "5m".into(),
         }
     }
 }
@@ -119,6 +131,13 @@ pub struct LimitsConfig {
     pub max_json_depth: usize,
     /// Batches that may wait in the pipeline before senders get 429.
     pub queue_capacity: usize,
+    /// Most records (lines, bulk items, log records) in one request; more
+    /// is refused whole with 413.
+    pub max_records_per_request: usize,
+    /// Event times further ahead of the receive time than this are set to
+    /// the receive time (the sent value is kept in
+    /// `event.original_timestamp`), e.g. "1h".
+    pub max_future_skew: String,
 }
 
 impl Default for LimitsConfig {
@@ -129,6 +148,8 @@ impl Default for LimitsConfig {
             max_request_bytes: 16 << 20,
             max_json_depth: 64,
             queue_capacity: 256,
+            max_records_per_request: 100_000,
+            max_future_skew: "1h".into(),
         }
     }
 }
@@ -359,6 +380,12 @@ pub struct Config {
     pub ingest_workers: usize,
     /// How long a graceful stop may take.
     pub drain_timeout: Duration,
+    /// HTTP header-read and keep-alive idle timeout.
+    pub http_header_timeout: Duration,
+    /// Syslog TCP idle timeout.
+    pub syslog_idle_timeout: Duration,
+    /// Event times further ahead than this are clamped.
+    pub max_future_skew: Duration,
     /// Token from `WARD_INGEST_TOKEN`, accepted for the default source and tenant.
     pub env_token: Option<Secret<String>>,
     /// Webhook from `WARD_ALERT_WEBHOOK_URL` or `--alert-webhook`.

@@ -38,14 +38,46 @@ pub enum SubmitError {
     /// Storing failed; nothing of the batch is acknowledged.
     #[error("events could not be stored: {0}")]
     Failed(String),
+    /// The disk holding the store is full; nothing of the batch is
+    /// acknowledged, and a retry succeeds once space is freed.
+    #[error("events could not be stored: {0}")]
+    NoSpace(String),
+    /// The batch itself cannot be stored as it is: retrying it cannot help.
+    #[error("events could not be stored: {0}")]
+    Invalid(String),
     /// Ward is shutting down.
     #[error("ward is shutting down")]
     Closed,
 }
 
+/// Why a worker did not store a batch, so that each source can answer
+/// what its sender should do (retry soon, retry later, or not at all).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StepError {
+    /// The batch cannot be stored as it is.
+    #[error("{0}")]
+    Invalid(String),
+    /// The store's disk is full.
+    #[error("{0}")]
+    NoSpace(String),
+    /// Anything else.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<StepError> for SubmitError {
+    fn from(e: StepError) -> Self {
+        match e {
+            StepError::Invalid(m) => SubmitError::Invalid(m),
+            StepError::NoSpace(m) => SubmitError::NoSpace(m),
+            StepError::Failed(m) => SubmitError::Failed(m),
+        }
+    }
+}
+
 struct Job {
     batch: Batch,
-    reply: oneshot::Sender<Result<Ack, String>>,
+    reply: oneshot::Sender<Result<Ack, StepError>>,
 }
 
 /// The handle sources use to submit batches.
@@ -91,8 +123,9 @@ impl Appended {
 /// What a worker does with one batch: the stages from the sources' side of
 /// the queue to the durable append, composed by [`crate::topology`]. It
 /// answers the acknowledgement, or why the batch was not stored.
-pub type Step =
-    Arc<dyn Fn(Batch) -> Pin<Box<dyn Future<Output = Result<Ack, String>> + Send>> + Send + Sync>;
+pub type Step = Arc<
+    dyn Fn(Batch) -> Pin<Box<dyn Future<Output = Result<Ack, StepError>> + Send>> + Send + Sync,
+>;
 
 impl Pipeline {
     /// Starts `workers` ingest workers over a queue of `capacity` batches.
@@ -172,12 +205,15 @@ impl Pipeline {
         self.wait(rx).await
     }
 
-    async fn wait(&self, rx: oneshot::Receiver<Result<Ack, String>>) -> Result<Ack, SubmitError> {
+    async fn wait(
+        &self,
+        rx: oneshot::Receiver<Result<Ack, StepError>>,
+    ) -> Result<Ack, SubmitError> {
         let d = self.depth.load(Ordering::Relaxed);
         self.metrics.set("ward_pipeline_queue_depth", &[], d as f64);
         match rx.await {
             Ok(Ok(ack)) => Ok(ack),
-            Ok(Err(e)) => Err(SubmitError::Failed(e)),
+            Ok(Err(e)) => Err(e.into()),
             Err(_) => Err(SubmitError::Closed),
         }
     }

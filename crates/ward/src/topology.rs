@@ -34,8 +34,9 @@ use crate::config::Config;
 use crate::detect::{Detector, FindingSink, Handover, Progress, Settings, Stop};
 use crate::metrics::Metrics;
 use crate::model::{Ack, Batch};
-use crate::pipeline::{Pipeline, Step};
+use crate::pipeline::{Pipeline, Step, StepError};
 use crate::source::{HttpSources, SourceContext, Tokens};
+use crate::store::AppendError;
 
 /// Findings waiting between detection and the alert stage.
 const FINDINGS_CAPACITY: usize = 16;
@@ -102,7 +103,18 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         .connect("enrich", "store", 0);
 
     // Alerting, fed by detection; people's actions come back as audit events.
-    let (alerts, audit) = Alerts::start(&config, Arc::clone(&metrics)).await?;
+    let (alerts, audit) = Alerts::start(&config, Arc::clone(&metrics))
+        .await
+        .with_context(|| {
+            if crate::store::disk_full(&store) {
+                format!(
+                    "the disk holding {} is full: free space (or move server.data_dir) and start Ward again",
+                    config.data_dir.display()
+                )
+            } else {
+                "cannot start alerting".to_owned()
+            }
+        })?;
     let alerts = Arc::new(alerts);
     let (findings_tx, findings_rx) = mpsc::channel::<Handover>(FINDINGS_CAPACITY);
     let alert_feed = tokio::spawn(feed_alerts(findings_rx, Arc::clone(&alerts)));
@@ -123,6 +135,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     let ctx = SourceContext {
         pipeline,
         limits: crate::normalize::limits(&config.raw.limits),
+        max_records_per_request: config.raw.limits.max_records_per_request,
         metrics: Arc::clone(&metrics),
         stop: accepting.clone(),
     };
@@ -252,10 +265,11 @@ fn ingest_step(
     let prompt = Arc::new(ward_prompt::Detector::new());
     let store = Arc::clone(store);
     let metrics = Arc::clone(metrics);
+    let skew = config.max_future_skew;
     Ok(Arc::new(move |batch: Batch| {
         let (redact, prompt) = (Arc::clone(&redact), Arc::clone(&prompt));
         let (store, metrics) = (Arc::clone(&store), Arc::clone(&metrics));
-        Box::pin(async move { ingest(batch, redact, prompt, store, metrics).await })
+        Box::pin(async move { ingest(batch, redact, prompt, store, metrics, skew).await })
     }))
 }
 
@@ -265,7 +279,8 @@ async fn ingest(
     prompt: Arc<ward_prompt::Detector>,
     store: Arc<Store>,
     metrics: Arc<Metrics>,
-) -> Result<Ack, String> {
+    max_future_skew: Duration,
+) -> Result<Ack, StepError> {
     let events = std::mem::take(&mut batch.events);
     let events = tokio::task::spawn_blocking(move || {
         let mut events = events;
@@ -276,20 +291,27 @@ async fn ingest(
         events
     })
     .await
-    .map_err(|e| format!("redaction task failed: {e}"))?;
+    .map_err(|e| StepError::Failed(format!("redaction task failed: {e}")))?;
     let ids: Vec<String> = events
         .iter()
         .map(|e| e.get_str("event.id").unwrap_or_default().to_owned())
         .collect();
     let n = events.len() as u64;
-    crate::store::append(&store, &events)
+    let dead = crate::store::append(&store, events, max_future_skew)
         .await
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(|e| match e {
+            AppendError::Invalid(m) => StepError::Invalid(m),
+            AppendError::NoSpace(m) => StepError::NoSpace(m),
+            AppendError::Failed(m) => StepError::Failed(m),
+        })?;
     let labels = [
         ("input", batch.input.as_str()),
         ("source", batch.source.as_str()),
     ];
     metrics.add("ward_store_events_total", &labels, n);
+    if dead > 0 {
+        metrics.add("ward_store_dead_letters_total", &labels, dead as u64);
+    }
     metrics.observe(
         "ward_pipeline_latency_seconds",
         &[("input", batch.input.as_str())],
@@ -382,7 +404,11 @@ async fn start_syslog(
             ctx.clone(),
             l,
             who,
-            config.raw.syslog.max_connections,
+            crate::source::syslog::TcpLimits {
+                max_connections: config.raw.syslog.max_connections,
+                max_per_address: config.raw.syslog.max_connections_per_address,
+                idle_timeout: config.syslog_idle_timeout,
+            },
         ));
     }
     Ok(out)
@@ -407,17 +433,68 @@ async fn start_http(
         )
     })?;
     let addr = http.local_addr()?;
-    let app =
-        crate::api::router(state, alert_routes).into_make_service_with_connect_info::<SocketAddr>();
-    let handle = tokio::spawn(async move {
-        let served = axum::serve(http, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "http server failed");
-        }
-    });
+    let app = crate::api::router(state, alert_routes);
+    let handle = tokio::spawn(serve_http(http, app, config.http_header_timeout, stop));
     Ok((handle, addr))
+}
+
+/// Serves HTTP/1 until `stop`, then lets open connections finish their
+/// request. Unlike `axum::serve`, every connection has a header-read
+/// timeout, which in hyper also bounds how long a kept-alive connection may
+/// wait idle for its next request: a client that trickles its headers
+/// (slowloris) or never sends one is disconnected, so it cannot hold file
+/// descriptors that senders need.
+async fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    stop: CancellationToken,
+) {
+    use tower::ServiceExt as _;
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = stop.cancelled() => break,
+        };
+        let (sock, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors, typically: wait for some to close.
+                tracing::warn!(error = %e, "http accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        while connections.try_join_next().is_some() {}
+        let (app, stop) = (app.clone(), stop.clone());
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(
+                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    app.clone().oneshot(req)
+                },
+            );
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let conn = builder
+                .serve_connection(hyper_util::rt::TokioIo::new(sock), service)
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
 }
 
 impl Topology {

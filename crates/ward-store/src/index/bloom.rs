@@ -6,12 +6,21 @@
 //! case-insensitive), then split into two hashes for double hashing. It must
 //! never change for a given format version.
 
+use crate::format::MAX_TERM_LEN;
+
 /// Bits per distinct term; with 7 probes this gives about 1% false positives.
 const BITS_PER_TERM: usize = 10;
 /// Number of probes.
 const PROBES: u8 = 7;
 
 /// The stable 64-bit hash of a term.
+///
+/// Only the first [`MAX_TERM_LEN`] bytes of the lowercased value count
+/// (whole characters): the store indexes an over-long value by that prefix
+/// ([`crate::record::fit_index`]), and a search for the whole value hashes
+/// to the same term, so truncation never hides a record from search.
+/// Values that fit, the only ones a store could hold before, hash as they
+/// always did.
 pub fn term_hash(field: &str, value: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |b: u8| {
@@ -23,11 +32,11 @@ pub fn term_hash(field: &str, value: &str) -> u64 {
     }
     feed(0xff);
     if value.is_ascii() {
-        for b in value.bytes() {
+        for b in value.bytes().take(MAX_TERM_LEN) {
             feed(b.to_ascii_lowercase());
         }
     } else {
-        for c in value.chars().flat_map(char::to_lowercase) {
+        for c in lowercase_prefix(value) {
             let mut buf = [0u8; 4];
             for b in c.encode_utf8(&mut buf).bytes() {
                 feed(b);
@@ -35,6 +44,19 @@ pub fn term_hash(field: &str, value: &str) -> u64 {
         }
     }
     h
+}
+
+/// The lowercased characters of `value` that fit in [`MAX_TERM_LEN`]
+/// bytes: the part of a value the index keeps.
+pub fn lowercase_prefix(value: &str) -> impl Iterator<Item = char> + '_ {
+    let mut used = 0usize;
+    value
+        .chars()
+        .flat_map(char::to_lowercase)
+        .take_while(move |c| {
+            used += c.len_utf8();
+            used <= MAX_TERM_LEN
+        })
 }
 
 fn mix(mut z: u64) -> u64 {

@@ -18,10 +18,12 @@
 //! expected. Queries are limited in length and nesting depth.
 
 mod eval;
+mod glob;
 mod parse;
 pub mod raw;
 
 pub use eval::{Doc, value_keys};
+pub use glob::Glob;
 pub use parse::parse;
 
 /// Longest accepted query, in bytes.
@@ -139,8 +141,8 @@ pub enum Scalar {
 pub enum Pattern {
     /// Equal, case-insensitive (free text: contains the word).
     Exact(String),
-    /// Glob with `*` and `?`, case-insensitive.
-    Wildcard(String),
+    /// Glob with `*` and `?`, case-insensitive, compiled.
+    Wildcard(Glob),
     /// Quoted: equal or contains, case-insensitive.
     Phrase(String),
 }

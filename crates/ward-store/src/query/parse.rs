@@ -215,7 +215,9 @@ impl Parser {
                     let pred = self.predicate()?;
                     return Ok(Expr::Field { field: word, pred });
                 }
-                Ok(Expr::Text(pattern(word)))
+                pattern(word)
+                    .map(Expr::Text)
+                    .map_err(|why| self.error(&format!("a smaller pattern ({why})")))
             }
         }
     }
@@ -311,7 +313,9 @@ impl Parser {
                 {
                     return Ok(Predicate::Cidr(net.trunc()));
                 }
-                Ok(Predicate::Match(pattern(w)))
+                pattern(w)
+                    .map(Predicate::Match)
+                    .map_err(|why| self.error(&format!("a smaller pattern ({why})")))
             }
         }
     }
@@ -409,11 +413,11 @@ fn valid_field(w: &str) -> bool {
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'))
 }
 
-fn pattern(w: String) -> Pattern {
+fn pattern(w: String) -> Result<Pattern, String> {
     if w.contains(['*', '?']) {
-        Pattern::Wildcard(w)
+        Ok(Pattern::Wildcard(super::Glob::new(&w)?))
     } else {
-        Pattern::Exact(w)
+        Ok(Pattern::Exact(w))
     }
 }
 

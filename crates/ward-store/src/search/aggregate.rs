@@ -157,18 +157,20 @@ mod tests {
     use super::*;
     use crate::query::{Query, parse};
     use crate::testing::store_with;
-    use crate::{AggregationResult, Bucket, Store};
+    use crate::{AggregationResult, Bucket, SearchStop, Store};
 
     fn with_scan<T>(store: &Store, q: &str, f: impl FnOnce(&Scan<'_>, &[Candidate]) -> T) -> T {
         let q: Query = parse(q).unwrap();
         let segments = store.inner.catalog.read().segments.clone();
         let w = Window { lo: None, hi: None };
         let cands = select_blocks(&segments, w, &[], &mut 0);
+        let stop = SearchStop::default();
         let scan = Scan {
             inner: &store.inner,
             query: &q,
             window: w,
             needles: needles_of(&q),
+            stop: &stop,
         };
         f(&scan, &cands)
     }

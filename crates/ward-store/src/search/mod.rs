@@ -30,6 +30,9 @@ pub struct SearchOptions {
     pub until: Option<i64>,
     /// Most hits returned.
     pub limit: usize,
+    /// A deadline and a cancellation flag, checked before each block.
+    #[serde(skip)]
+    pub stop: SearchStop,
 }
 
 impl Default for SearchOptions {
@@ -38,7 +41,59 @@ impl Default for SearchOptions {
             since: None,
             until: None,
             limit: 100,
+            stop: SearchStop::default(),
         }
+    }
+}
+
+/// When a search must give up: at a deadline, or when cancelled (its
+/// client went away). Checked before each block is read, on every worker,
+/// so a stopped search frees its cores within one block's work; it then
+/// fails with [`StoreError::SearchStopped`]. The default never stops.
+#[derive(Clone, Debug, Default)]
+pub struct SearchStop {
+    deadline: Option<std::time::Instant>,
+    cancelled: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl PartialEq for SearchStop {
+    /// Options are compared by what they select, not by how they stop.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for SearchStop {}
+
+impl SearchStop {
+    /// Stops at `deadline`, or when [`SearchStop::cancel`] is called on
+    /// this or a clone.
+    pub fn at(deadline: std::time::Instant) -> SearchStop {
+        SearchStop {
+            deadline: Some(deadline),
+            ..SearchStop::default()
+        }
+    }
+
+    /// Stops the search (and every clone's).
+    pub fn cancel(&self) {
+        self.cancelled
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StoreError::SearchStopped("it was cancelled".into()));
+        }
+        if self
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            return Err(StoreError::SearchStopped(
+                "it ran past its deadline; narrow the time range or the query".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -138,6 +193,7 @@ pub(crate) fn run(
         query,
         window,
         needles: needles_of(query),
+        stop: &opts.stop,
     };
     match &query.aggregation {
         Some(agg) => aggregate::run(&scan, agg, &candidates, result),
@@ -228,6 +284,7 @@ struct Scan<'a> {
     query: &'a Query,
     window: Window,
     needles: Vec<Vec<Vec<u8>>>,
+    stop: &'a SearchStop,
 }
 
 impl Scan<'_> {
@@ -241,6 +298,7 @@ impl Scan<'_> {
         scanned: &mut u64,
         f: &mut HitVisitor<'_>,
     ) -> Result<(), StoreError> {
+        self.stop.check()?;
         let (window, expr) = (self.window, &self.query.expr);
         scan_block(
             self.inner,
@@ -488,6 +546,7 @@ mod tests {
             since: Some(T0 + 5),
             until: None,
             limit: 1,
+            ..SearchOptions::default()
         };
         let w = Window::of(&q, &opts);
         assert_eq!(w.lo, Some(T0 + 5));
@@ -530,13 +589,46 @@ mod tests {
         assert!(none.len() < all.len(), "the filters prune most blocks");
     }
 
+    static NEVER: std::sync::LazyLock<SearchStop> = std::sync::LazyLock::new(SearchStop::default);
+
     fn scan_of<'a>(store: &'a Store, q: &'a Query) -> Scan<'a> {
         Scan {
             inner: &store.inner,
             query: q,
             window: window(None, None),
             needles: needles_of(q),
+            stop: &NEVER,
         }
+    }
+
+    #[test]
+    fn a_search_stops_at_its_deadline_or_when_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(dir.path(), 2500);
+        store.seal_now().unwrap();
+        let q = parse("user.name:user1").unwrap();
+        let count = parse("| count").unwrap();
+        let past = SearchOptions {
+            stop: SearchStop::at(std::time::Instant::now()),
+            ..SearchOptions::default()
+        };
+        for q in [&q, &count] {
+            let e = store.search(q, &past).unwrap_err();
+            assert!(matches!(e, StoreError::SearchStopped(_)), "{e}");
+        }
+        let cancelled = SearchOptions::default();
+        let clone = cancelled.stop.clone();
+        assert!(store.search(&count, &cancelled).is_ok());
+        clone.cancel();
+        for q in [&q, &count] {
+            let e = store.search(q, &cancelled).unwrap_err();
+            assert!(e.to_string().contains("cancelled"), "{e}");
+        }
+        let later = SearchOptions {
+            stop: SearchStop::at(std::time::Instant::now() + std::time::Duration::from_secs(60)),
+            ..SearchOptions::default()
+        };
+        assert!(store.search(&count, &later).is_ok());
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod archive;
 mod compat;
 mod crash;
 mod damage;
+mod full_disk;
 mod merkle;
 mod query;
 mod retention;

@@ -23,7 +23,9 @@ fn golden_queries() {
         t("user.name:adm*").expr,
         field(
             "user.name",
-            Predicate::Match(Pattern::Wildcard("adm*".into()))
+            Predicate::Match(Pattern::Wildcard(
+                ward_store::query::Glob::new("adm*").unwrap()
+            ))
         )
     );
     assert_eq!(

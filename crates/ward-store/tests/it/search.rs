@@ -118,6 +118,7 @@ fn query_features_on_open_and_sealed_data() {
                     since: Some(T0 + 500),
                     until: Some(T0 + 2500),
                     limit: 10,
+                    ..SearchOptions::default()
                 },
             )
             .unwrap();
@@ -219,6 +220,7 @@ fn selective_search_skips_blocks_by_filter_and_time() {
                 since: Some(T0 + 1_000_000),
                 until: Some(T0 + 1_010_000),
                 limit: 100,
+                ..SearchOptions::default()
             },
         )
         .unwrap();

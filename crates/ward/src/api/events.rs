@@ -3,7 +3,8 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -36,12 +37,32 @@ pub struct SearchParams {
     pub limit: Option<usize>,
 }
 
+/// Searches running at once; more wait for nothing and are told to retry,
+/// so that searches cannot take every core from ingest and detection.
+pub const MAX_CONCURRENT_SEARCHES: usize = 4;
+/// Longest one search may run before it is stopped.
+pub const SEARCH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+static SEARCHES: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(MAX_CONCURRENT_SEARCHES);
+
+/// Cancels a search when its request is dropped: hyper drops the request
+/// when the client disconnects, and the search stops at its next block
+/// instead of burning cores for nobody.
+struct CancelOnDrop(ward_store::SearchStop);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 /// `GET /api/v1/events/search?q=…&since=24h&until=…&limit=N`
 pub async fn search(
     State(st): State<EventsState>,
     headers: HeaderMap,
     Query(p): Query<SearchParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     require_token(&st, &headers)?;
     let query = ward_store::query::parse(&p.q).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let now = jiff::Timestamp::now();
@@ -51,21 +72,32 @@ pub async fn search(
             .transpose()
             .map_err(ApiError::BadRequest)
     };
+    let Ok(_running) = SEARCHES.try_acquire() else {
+        return Err(ApiError::Busy);
+    };
+    let stop = ward_store::SearchStop::at(std::time::Instant::now() + SEARCH_DEADLINE);
+    let _cancel = CancelOnDrop(stop.clone());
     let opts = ward_store::SearchOptions {
         since: bound(&p.since)?,
         until: bound(&p.until)?,
         limit: p.limit.unwrap_or(100).min(10_000),
+        stop,
     };
     let store = st.store.clone();
-    let result = blocking(move || {
-        store
-            .search(&query, &opts)
-            .map_err(|e| ApiError::Internal(e.into()))
+    let result = blocking(move || match store.search(&query, &opts) {
+        Ok(r) => Ok(Ok(r)),
+        Err(ward_store::StoreError::SearchStopped(why)) => Ok(Err(why)),
+        Err(e) => Err(ApiError::Internal(e.into())),
     })
     .await?;
-    Ok(Json(
-        serde_json::to_value(result).map_err(anyhow::Error::from)?,
-    ))
+    match result {
+        Ok(r) => Ok(Json(serde_json::to_value(r).map_err(anyhow::Error::from)?).into_response()),
+        Err(why) => Ok((
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": format!("search stopped after {} s: {why}", SEARCH_DEADLINE.as_secs()) })),
+        )
+            .into_response()),
+    }
 }
 
 /// `GET /api/v1/events/{id}`

@@ -31,8 +31,15 @@ impl Health {
     /// Every reason Ward is not ready, named by component; empty when ready.
     pub fn problems(&self, now_ms: i64) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
-        if let Some(why) = self.store.write_failure() {
-            out.push(("store", format!("appends are refused: {why}")));
+        if let Some(f) = self.store.write_failure() {
+            let until = match f.class {
+                ward_store::ErrorClass::NoSpace => "until space is freed",
+                _ => "until Ward is restarted",
+            };
+            out.push((
+                "store",
+                format!("appends are refused {until}: {}", f.reason),
+            ));
         }
         let next = self.store.next_offset().0;
         let at = self.detect.offset.load(Ordering::Relaxed);
@@ -52,6 +59,34 @@ impl Health {
         }
         out
     }
+}
+
+/// `ward_store_write_failing{reason}` (1 while appends are refused, by
+/// why: `no_space` heals by itself, `io_error` needs a restart) and
+/// `ward_store_write_failures_total` (failed group commits since start).
+fn store_write_metrics(m: &Metrics, store: &ward_store::Store, failures: u64) {
+    m.describe(
+        "ward_store_write_failing",
+        "1 while the event store refuses appends, by reason (no_space heals when space is freed)",
+    );
+    m.describe(
+        "ward_store_write_failures_total",
+        "group commits of the event store that failed (full disk or I/O error)",
+    );
+    let failing = store.write_failure().map(|f| f.class);
+    for (reason, class) in [
+        ("no_space", ward_store::ErrorClass::NoSpace),
+        ("io_error", ward_store::ErrorClass::Unavailable),
+    ] {
+        let v = if failing == Some(class) { 1.0 } else { 0.0 };
+        m.set("ward_store_write_failing", &[("reason", reason)], v);
+    }
+    let seen = m.counter("ward_store_write_failures_total", &[]);
+    m.add(
+        "ward_store_write_failures_total",
+        &[],
+        failures.saturating_sub(seen),
+    );
 }
 
 pub async fn healthz() -> &'static str {
@@ -86,6 +121,7 @@ pub async fn metrics(State(h): State<Health>) -> impl IntoResponse {
     h.metrics
         .set("ward_store_records", &[], stats.records as f64);
     h.metrics.set("ward_store_bytes", &[], stats.bytes as f64);
+    store_write_metrics(&h.metrics, &h.store, stats.write_failures);
     let text = h.metrics.render();
     ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text)
 }

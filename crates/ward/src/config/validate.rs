@@ -31,6 +31,9 @@ struct Durations {
     checkpoint_interval: Duration,
     retention_interval: Duration,
     drain_timeout: Duration,
+    http_header_timeout: Duration,
+    syslog_idle_timeout: Duration,
+    max_future_skew: Duration,
 }
 
 impl RawConfig {
@@ -67,6 +70,9 @@ impl RawConfig {
                 n => n,
             },
             drain_timeout: durations.drain_timeout,
+            http_header_timeout: durations.http_header_timeout,
+            syslog_idle_timeout: durations.syslog_idle_timeout,
+            max_future_skew: durations.max_future_skew,
             env_token,
             alert_webhook,
             raw: self,
@@ -112,6 +118,12 @@ impl RawConfig {
             checkpoint_interval: dur("store.checkpoint_interval", &store.checkpoint_interval),
             retention_interval: dur("retention.interval", &self.retention.interval),
             drain_timeout: dur("server.drain_timeout", &self.server.drain_timeout),
+            http_header_timeout: dur(
+                "server.http_header_timeout",
+                &self.server.http_header_timeout,
+            ),
+            syslog_idle_timeout: dur("syslog.idle_timeout", &self.syslog.idle_timeout),
+            max_future_skew: dur("limits.max_future_skew", &self.limits.max_future_skew),
         }
     }
 
@@ -122,6 +134,16 @@ impl RawConfig {
                 "store.segment_max_bytes",
                 &self.store.segment_max_bytes.to_string(),
                 "use at least 65536 bytes",
+            );
+        }
+        let syslog = &self.syslog;
+        if syslog.max_connections_per_address == 0
+            || syslog.max_connections_per_address > syslog.max_connections.max(1)
+        {
+            problems.bad(
+                "syslog.max_connections_per_address",
+                &syslog.max_connections_per_address.to_string(),
+                "use at least 1 and at most syslog.max_connections",
             );
         }
         if self.server.ingest_workers > 1024 {
@@ -157,6 +179,11 @@ fn check_limits(l: &LimitsConfig, problems: &mut Problems) {
         ("limits.max_request_bytes", l.max_request_bytes, 1024),
         ("limits.max_json_depth", l.max_json_depth, 2),
         ("limits.queue_capacity", l.queue_capacity, 1),
+        (
+            "limits.max_records_per_request",
+            l.max_records_per_request,
+            1,
+        ),
     ] {
         if v < min {
             problems.bad(key, &v.to_string(), &format!("use at least {min}"));

@@ -37,6 +37,10 @@ fn es_error(e: &IngestError) -> Response {
             "unavailable_shards_exception",
             StatusCode::SERVICE_UNAVAILABLE,
         ),
+        // What Elasticsearch answers when a disk watermark blocks writes.
+        IngestError::InsufficientStorage => {
+            ("cluster_block_exception", StatusCode::INSUFFICIENT_STORAGE)
+        }
         _ => ("parse_exception", e.status()),
     };
     let body = json!({

@@ -22,7 +22,10 @@ fn hec_error(e: &IngestError) -> Response {
         IngestError::Unauthorized => (StatusCode::UNAUTHORIZED, "Invalid token", 4),
         IngestError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "Server is busy", 9),
         IngestError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Server is busy", 9),
+        IngestError::InsufficientStorage => (StatusCode::INSUFFICIENT_STORAGE, "Server is busy", 9),
+        IngestError::Unprocessable(_) => (e.status(), "Invalid data format", 6),
         IngestError::Empty => (StatusCode::BAD_REQUEST, "No data", 5),
+        IngestError::TooManyRecords(..) => (e.status(), "Invalid data format", 6),
         IngestError::Body(_) | IngestError::BadRequest(_) => (e.status(), "Invalid data format", 6),
     };
     let body = json!({ "text": text, "code": code, "detail": e.to_string() });

@@ -31,33 +31,54 @@ pub enum IngestError {
     BadRequest(String),
     #[error("the request body is empty")]
     Empty,
+    #[error(
+        "the request holds {0} records or more; the limit is {1} (limits.max_records_per_request): send smaller batches; nothing was stored"
+    )]
+    TooManyRecords(usize, usize),
     #[error("ward is busy; retry after {0:?}")]
     Busy(Duration),
     #[error("events could not be stored; retry later")]
     Unavailable,
+    /// The store's disk is full: nothing of the request was stored.
+    #[error("the event store is out of disk space; nothing was stored, retry after {} s", NO_SPACE_RETRY_AFTER.as_secs())]
+    InsufficientStorage,
+    /// The batch cannot be stored as it is; retrying it cannot help.
+    #[error("the request cannot be stored: {0}")]
+    Unprocessable(String),
 }
+
+/// What a sender is told to wait while the disk is full: long enough not
+/// to hammer a full disk, short enough to resume soon after space returns.
+pub const NO_SPACE_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 impl IngestError {
     /// The HTTP status for this error.
     pub fn status(&self) -> StatusCode {
         match self {
             IngestError::Unauthorized => StatusCode::UNAUTHORIZED,
-            IngestError::Body(BodyError::TooLarge(..)) => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::Body(BodyError::TooLarge(..)) | IngestError::TooManyRecords(..) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             IngestError::Body(_) | IngestError::BadRequest(_) | IngestError::Empty => {
                 StatusCode::BAD_REQUEST
             }
             IngestError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             IngestError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
+            IngestError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
     /// Adds `Retry-After` where a retry will help.
     pub fn decorate(&self, mut resp: Response) -> Response {
-        if matches!(self, IngestError::Busy(_) | IngestError::Unavailable) {
-            resp.headers_mut().insert(
-                header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
-            );
+        let after = match self {
+            IngestError::Busy(_) | IngestError::Unavailable => Some(Duration::from_secs(1)),
+            IngestError::InsufficientStorage => Some(NO_SPACE_RETRY_AFTER),
+            _ => None,
+        };
+        if let Some(after) = after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, after.as_secs().into());
         }
         resp
     }
@@ -70,6 +91,14 @@ impl From<SubmitError> for IngestError {
             SubmitError::Failed(reason) => {
                 tracing::error!(%reason, "store append failed");
                 IngestError::Unavailable
+            }
+            SubmitError::NoSpace(reason) => {
+                tracing::warn!(%reason, "store is out of disk space; answering 507");
+                IngestError::InsufficientStorage
+            }
+            SubmitError::Invalid(reason) => {
+                tracing::error!(%reason, "store refused a batch as invalid");
+                IngestError::Unprocessable(reason)
             }
             SubmitError::Closed => IngestError::Unavailable,
         }
@@ -173,6 +202,17 @@ pub async fn ingest_request<T: Send + 'static>(
     let id = authenticate(st, headers, peer, input).await?;
     let body = super::read_body(headers, body, st.ctx.limits.max_request_bytes)?;
     let bytes = body.len();
+    let max_records = st.ctx.max_records_per_request;
+    // Refused before decoding: a 16 MiB body of `{}` lines would otherwise
+    // become millions of events in memory. Line-based inputs only (a bulk
+    // item takes two lines); the count after decoding checks the rest.
+    if input != "otlp" {
+        let per_record = if input == "bulk" { 2 } else { 1 };
+        let lines = memchr::memchr_iter(b'\n', &body).count() / per_record;
+        if lines > max_records {
+            return Err(IngestError::TooManyRecords(lines, max_records));
+        }
+    }
     let limits = st.ctx.limits.clone();
     let ctx = normalize::context(input, &id.source, &id.tenant);
     let (outcome, extra) = tokio::task::spawn_blocking(move || decode(body, &limits, &ctx))
@@ -183,6 +223,12 @@ pub async fn ingest_request<T: Send + 'static>(
         source: &id.source,
         tenant: &id.tenant,
     };
+    if outcome.events.len() > max_records {
+        return Err(IngestError::TooManyRecords(
+            outcome.events.len(),
+            max_records,
+        ));
+    }
     let rejected = outcome.rejected;
     let ack = st
         .ctx

@@ -205,6 +205,13 @@ impl KafkaSource {
             {
                 Ok(_) => return true,
                 Err(SubmitError::Closed) => return false,
+                Err(SubmitError::Invalid(reason)) => {
+                    // Retrying the same batch can never succeed; skipping
+                    // it (counted as lost) keeps the partition moving.
+                    tracing::error!(consumer = %self.cfg.name, %reason,
+                        "kafka batch refused by the store as invalid; skipped");
+                    return true;
+                }
                 Err(e) => {
                     st.metrics.add(
                         "ward_kafka_store_retries_total",

@@ -43,6 +43,8 @@ use crate::pipeline::{Pipeline, SubmitError};
 pub struct SourceContext {
     pub pipeline: Pipeline,
     pub limits: ward_event::Limits,
+    /// Most records one request may hold (`limits.max_records_per_request`).
+    pub max_records_per_request: usize,
     pub metrics: Arc<Metrics>,
     /// Cancelled when Ward stops: listeners stop accepting, open
     /// connections finish the batch they read and close.
@@ -116,7 +118,9 @@ impl SourceContext {
                 &labels,
                 n.saturating_sub(rejected) as u64,
             ),
-            Err(SubmitError::Busy(_)) => {}
+            // Refused with "retry": the sender is told and retries (a TCP
+            // or Kafka source retries itself); nothing is lost.
+            Err(SubmitError::Busy(_) | SubmitError::NoSpace(_)) => {}
             Err(_) => m.add("ward_ingest_lost_total", &labels, n as u64),
         }
         result

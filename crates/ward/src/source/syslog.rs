@@ -1,12 +1,16 @@
 //! Syslog over UDP (one message per datagram) and TCP (LF or octet-counted
 //! framing, RFC 6587), RFC 5424 and RFC 3164. A TCP connection is read only
-//! as fast as the pipeline accepts its batches, so a full pipeline stops
-//! the sender instead of dropping. A frame that cannot be parsed becomes a
+//! as fast as the pipeline stores its batches, so a full pipeline or a
+//! store that cannot write (a full disk) stops the sender instead of
+//! dropping: a batch that was not stored is retried with back-off, and
+//! nothing more is read meanwhile. A frame that cannot be parsed becomes a
 //! dead-letter event. When Ward stops, listeners stop accepting and each
 //! connection stores what it has read, then closes.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt as _;
 use tokio::net::{TcpListener, UdpSocket};
@@ -14,6 +18,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use super::{Origin, SourceContext, Wait};
 use crate::model::Event;
 use crate::normalize;
+use crate::pipeline::SubmitError;
 
 /// Where syslog events are attributed.
 #[derive(Clone)]
@@ -22,8 +27,14 @@ pub struct Attribution {
     pub tenant: String,
 }
 
+/// Frames read from a socket, parsed again for each attempt to store them.
+type Frames = [Result<Vec<u8>, ward_event::FrameError>];
+
+/// Longest pause between two attempts to store the same batch.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
 fn parse_frames(
-    frames: Vec<Result<Vec<u8>, ward_event::FrameError>>,
+    frames: &Frames,
     input: &str,
     who: &Attribution,
     limits: &ward_event::Limits,
@@ -33,11 +44,11 @@ fn parse_frames(
     let mut bad = 0;
     for f in frames {
         match f {
-            Ok(msg) => match ward_event::syslog::parse(&msg, ctx.received) {
+            Ok(msg) => match ward_event::syslog::parse(msg, ctx.received) {
                 Ok(e) => events.push(normalize::finish(e, &ctx)),
                 Err(reason) => {
                     bad += 1;
-                    let dl = ward_event::dead_letter(&ctx, &reason, &msg, limits);
+                    let dl = ward_event::dead_letter(&ctx, &reason, msg, limits);
                     events.push(normalize::finish(dl, &ctx));
                 }
             },
@@ -51,12 +62,16 @@ fn parse_frames(
     (events, bad)
 }
 
-async fn deliver(
+/// Stores one batch of frames, retrying with back-off while it is not
+/// stored (a full disk, a failing store): the caller reads nothing more
+/// meanwhile, which is the back-pressure: a TCP sender's window fills and
+/// it stops, instead of frames being read and dropped. Gives up only when
+/// Ward stops or the batch itself can never be stored.
+async fn store(
     ctx: &SourceContext,
     input: &str,
     who: &Attribution,
-    events: Vec<Event>,
-    bad: usize,
+    frames: &Frames,
     bytes: usize,
     received: Instant,
 ) {
@@ -65,13 +80,43 @@ async fn deliver(
         source: &who.source,
         tenant: &who.tenant,
     };
-    // Waiting here is the back-pressure: the caller reads nothing more
-    // until the pipeline has taken this batch.
-    if let Err(e) = ctx
-        .deliver(origin, events, bad, bytes, received, Wait::Yes)
-        .await
-    {
-        tracing::error!(error = %e, input, "syslog batch could not be stored");
+    let mut backoff = Duration::from_millis(100);
+    let mut bytes = bytes;
+    loop {
+        let (events, bad) = parse_frames(frames, input, who, &ctx.limits);
+        // Bytes are counted once: a retry is not new input.
+        let attempt = ctx
+            .deliver(
+                origin,
+                events,
+                bad,
+                std::mem::take(&mut bytes),
+                received,
+                Wait::Yes,
+            )
+            .await;
+        let e = match attempt {
+            Ok(_) => return,
+            Err(e @ (SubmitError::Closed | SubmitError::Invalid(_))) => e,
+            Err(e) => {
+                ctx.metrics
+                    .add("ward_syslog_store_retries_total", &[("input", input)], 1);
+                tracing::warn!(error = %e, input, retry_in = ?backoff,
+                    "syslog batch not stored; holding the sender and retrying");
+                if ctx.stop.is_cancelled() {
+                    e
+                } else {
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = ctx.stop.cancelled() => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            }
+        };
+        tracing::error!(error = %e, input, frames = frames.len(), "syslog batch could not be stored");
+        return;
     }
 }
 
@@ -96,8 +141,7 @@ pub async fn serve_udp(ctx: SourceContext, socket: UdpSocket, who: Attribution) 
             }
         }
         let bytes = frames.iter().map(|f| f.as_ref().map_or(0, Vec::len)).sum();
-        let (events, bad) = parse_frames(frames, "syslog-udp", &who, &ctx.limits);
-        deliver(&ctx, "syslog-udp", &who, events, bad, bytes, received).await;
+        store(&ctx, "syslog-udp", &who, &frames, bytes, received).await;
     }
 }
 
@@ -109,22 +153,47 @@ fn trim_nl(b: &[u8]) -> &[u8] {
     &b[..end]
 }
 
+/// Bounds on syslog TCP connections (`[syslog]`).
+#[derive(Clone, Copy)]
+pub struct TcpLimits {
+    /// All connections at once.
+    pub max_connections: usize,
+    /// Connections at once from one IP address.
+    pub max_per_address: usize,
+    /// A connection that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+}
+
 /// Serves syslog over TCP until Ward stops; returns once every connection
-/// has stored what it read and closed.
+/// has stored what it read and closed. A new connection beyond the
+/// per-address cap is closed at once (one host cannot take every slot); one
+/// beyond the global cap waits for a slot.
 pub async fn serve_tcp(
     ctx: SourceContext,
     listener: TcpListener,
     who: Attribution,
-    max_connections: usize,
+    limits: TcpLimits,
 ) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let per_address: Arc<parking_lot::Mutex<HashMap<IpAddr, usize>>> = Arc::default();
     let mut connections = tokio::task::JoinSet::new();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             () = ctx.stop.cancelled() => break,
         };
-        let Ok((sock, _peer)) = accepted else {
+        let Ok((sock, peer)) = accepted else {
+            continue;
+        };
+        let Some(slot) = AddressSlot::take(&per_address, peer.ip(), limits.max_per_address) else {
+            ctx.metrics.add(
+                "ward_syslog_connections_refused_total",
+                &[("reason", "per_address")],
+                1,
+            );
+            tracing::warn!(peer = %peer.ip(), cap = limits.max_per_address,
+                "syslog tcp connection refused: too many from this address");
+            drop(sock);
             continue;
         };
         let permit = tokio::select! {
@@ -136,10 +205,54 @@ pub async fn serve_tcp(
         };
         // Finished connections are reaped as new ones arrive.
         while connections.try_join_next().is_some() {}
-        connections.spawn(connection(ctx.clone(), sock, who.clone(), permit));
+        let held = (permit, slot);
+        connections.spawn(connection(
+            ctx.clone(),
+            sock,
+            who.clone(),
+            limits.idle_timeout,
+            held,
+        ));
     }
     drop(listener);
     while connections.join_next().await.is_some() {}
+}
+
+/// One connection's place in the per-address count, given back on drop.
+struct AddressSlot {
+    counts: Arc<parking_lot::Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl AddressSlot {
+    fn take(
+        counts: &Arc<parking_lot::Mutex<HashMap<IpAddr, usize>>>,
+        ip: IpAddr,
+        max: usize,
+    ) -> Option<AddressSlot> {
+        let mut c = counts.lock();
+        let n = c.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            counts: Arc::clone(counts),
+            ip,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut c = self.counts.lock();
+        if let Some(n) = c.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                c.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// Reads one TCP connection until its end or until Ward stops. What was
@@ -148,15 +261,20 @@ async fn connection(
     ctx: SourceContext,
     mut sock: tokio::net::TcpStream,
     who: Attribution,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    idle_timeout: Duration,
+    _held: (tokio::sync::OwnedSemaphorePermit, AddressSlot),
 ) {
     let mut framer = ward_event::syslog::Framer::new(&ctx.limits);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = tokio::select! {
-            r = sock.read(&mut buf) => match r {
-                Ok(0) | Err(_) => 0,
-                Ok(n) => n,
+            r = tokio::time::timeout(idle_timeout, sock.read(&mut buf)) => match r {
+                Ok(Ok(n)) => n,
+                Ok(Err(_)) => 0,
+                Err(_) => {
+                    ctx.metrics.add("ward_syslog_idle_closed_total", &[], 1);
+                    0
+                }
             },
             () = ctx.stop.cancelled() => 0,
         };
@@ -169,8 +287,7 @@ async fn connection(
             framer.push(&buf[..n])
         };
         if !frames.is_empty() {
-            let (events, bad) = parse_frames(frames, "syslog-tcp", &who, &ctx.limits);
-            deliver(&ctx, "syslog-tcp", &who, events, bad, n, received).await;
+            store(&ctx, "syslog-tcp", &who, &frames, n, received).await;
         }
         if n == 0 {
             break;

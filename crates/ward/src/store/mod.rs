@@ -22,6 +22,14 @@ pub fn is_security_category(category: &str) -> bool {
     ward_store::SECURITY_CATEGORIES.contains(&category)
 }
 
+/// Whether the event store's disk is full, for start-up messages of the
+/// stages that need to write beside it.
+pub fn disk_full(store: &Store) -> bool {
+    store
+        .write_failure()
+        .is_some_and(|f| f.class == ward_store::ErrorClass::NoSpace)
+}
+
 /// Opens the store in the configured data directory.
 pub fn open(config: &Config) -> anyhow::Result<Store> {
     let dir = config.data_dir.join("events");
@@ -38,6 +46,11 @@ pub fn open(config: &Config) -> anyhow::Result<Store> {
     let (store, report) = Store::open(cfg)
         .with_context(|| format!("cannot open the event store in {}", dir.display()))?;
     tracing::info!(report = ?report, "event store opened");
+    store.check_space();
+    if let Some(f) = store.write_failure() {
+        tracing::error!(reason = %f.reason, dir = %dir.display(),
+            "the disk holding the event store is full: search works, ingest answers 507 until space is freed");
+    }
     if report.damaged_records > 0 {
         for d in &report.damaged {
             tracing::error!(
@@ -74,15 +87,32 @@ pub fn retention_policy(config: &Config) -> ward_store::RetentionPolicy {
     }
 }
 
-/// The store record for an event: its JSON, time, categories and index terms.
-pub fn record(event: &Event) -> anyhow::Result<Record> {
+/// The store record for an event: its JSON, time, categories and index
+/// terms. Index metadata beyond the store's limits (a 5,000-character
+/// `user.name`, 40 categories) is fitted, never refused: the event is kept
+/// whole and flagged with the fields whose index entry was cut in
+/// `ward.index.truncated` (see [`ward_store::fit_index`]).
+///
+/// An event time more than `max_future_skew` ahead of the receive time
+/// (`event.ingested`) is set to the receive time, the sent value kept in
+/// `event.original_timestamp` and `timestamp_in_future` added to
+/// `ward.flags`: a sender cannot pin events to the top of every search.
+pub fn record(event: &mut Event, max_future_skew: Duration) -> Result<Record, String> {
     let id = event.get_str("event.id").unwrap_or_default().to_owned();
-    let time_ms = event
+    let received = event
+        .get_str("event.ingested")
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .unwrap_or_else(jiff::Timestamp::now);
+    let mut time_ms = event
         .get_str("@timestamp")
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .map(|t| t.as_millisecond())
-        .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
-    let category = match event.get("event.category") {
+        .map_or_else(|| received.as_millisecond(), |t| t.as_millisecond());
+    let skew = i64::try_from(max_future_skew.as_millis()).unwrap_or(i64::MAX);
+    if time_ms > received.as_millisecond().saturating_add(skew) {
+        clamp_to_received(event, received);
+        time_ms = received.as_millisecond();
+    }
+    let mut category = match event.get("event.category") {
         Some(serde_json::Value::String(s)) => vec![s.clone()],
         Some(serde_json::Value::Array(a)) => a
             .iter()
@@ -103,27 +133,134 @@ pub fn record(event: &Event) -> anyhow::Result<Record> {
             _ => {}
         }
     }
-    Ok(Record {
+    let cut = ward_store::fit_index(&mut category, &mut terms);
+    if !cut.is_empty() {
+        event.set("ward.index.truncated", serde_json::json!(cut));
+    }
+    let body = serde_json::to_vec(event).map_err(|e| format!("event is not serializable: {e}"))?;
+    let record = Record {
         id,
         time_ms,
         category,
         terms,
-        body: serde_json::to_vec(event)?,
-    })
+        body,
+    };
+    ward_store::check_record(&record)?;
+    Ok(record)
 }
 
-/// Appends events durably (returns after fsync), from async code.
-pub async fn append(store: &Arc<Store>, events: &[Event]) -> anyhow::Result<()> {
-    let records = events
-        .iter()
-        .map(record)
-        .collect::<anyhow::Result<Vec<_>>>()?;
+/// Sets `@timestamp` to the receive time, keeping the sent value.
+fn clamp_to_received(event: &mut Event, received: jiff::Timestamp) {
+    if let Some(sent) = event.get("@timestamp").cloned() {
+        event.set("event.original_timestamp", sent);
+    }
+    event.0.insert(
+        "@timestamp".into(),
+        ward_event::time::format_rfc3339(received).into(),
+    );
+    let mut flags = match event.get("ward.flags") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        _ => Vec::new(),
+    };
+    flags.push("timestamp_in_future".into());
+    event.set("ward.flags", flags.into());
+}
+
+/// Bytes of a refused event kept in its dead letter (`event.original`).
+const DEAD_LETTER_KEEP: usize = 64 << 10;
+
+/// The dead letter standing in for an event the store cannot take: the
+/// same id, time and attribution (so the sender's acknowledgement names
+/// it), the reason, and the start of the (already redacted) event.
+fn dead_letter(event: &Event, reason: &str) -> Event {
+    let mut dl = Event::default();
+    for f in [
+        "@timestamp",
+        "event.id",
+        "event.ingested",
+        "tenant.id",
+        "ward.input",
+        "ward.source",
+    ] {
+        if let Some(v) = event.get(f) {
+            dl.set(f, v.clone());
+        }
+    }
+    let raw = serde_json::to_vec(event).unwrap_or_default();
+    let mut end = raw.len().min(DEAD_LETTER_KEEP);
+    while end > 0 && std::str::from_utf8(&raw[..end]).is_err() {
+        end -= 1;
+    }
+    dl.set("event.kind", "pipeline_error".into());
+    dl.set(
+        "error.message",
+        format!("the event store cannot take this event: {reason}").into(),
+    );
+    dl.set(
+        "event.original",
+        String::from_utf8_lossy(&raw[..end]).into_owned().into(),
+    );
+    dl.set("ward.dead_letter", true.into());
+    dl.set("ward.original.bytes", raw.len().into());
+    if end < raw.len() {
+        dl.set("ward.original.truncated", true.into());
+    }
+    dl
+}
+
+/// Why a batch was not appended, by what its sender should do.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The batch cannot be stored as it is (should not happen: events the
+    /// store refuses become dead letters first).
+    #[error("the batch cannot be stored: {0}")]
+    Invalid(String),
+    /// The store's disk is full; retry once space is freed.
+    #[error("{0}")]
+    NoSpace(String),
+    /// Anything else.
+    #[error("cannot append to the event store: {0}")]
+    Failed(String),
+}
+
+/// Appends events durably (returns after fsync), from async code, each
+/// through [`record`]. An event
+/// the store cannot take is replaced by its dead letter, so that one poison
+/// event never fails its batch; the count of those is returned.
+pub async fn append(
+    store: &Arc<Store>,
+    events: Vec<Event>,
+    max_future_skew: Duration,
+) -> Result<usize, AppendError> {
+    let mut records = Vec::with_capacity(events.len());
+    let mut dead = 0;
+    for mut event in events {
+        match record(&mut event, max_future_skew) {
+            Ok(r) => records.push(r),
+            Err(reason) => {
+                dead += 1;
+                tracing::warn!(
+                    event_id = event.get_str("event.id").unwrap_or_default(),
+                    %reason,
+                    "event refused by the store; kept as a dead letter"
+                );
+                let mut dl = dead_letter(&event, &reason);
+                records.push(record(&mut dl, max_future_skew).map_err(AppendError::Invalid)?);
+            }
+        }
+    }
     let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || store.append(records))
+    let appended = tokio::task::spawn_blocking(move || store.append(records))
         .await
-        .context("store task failed")?
-        .context("cannot append to the event store")?;
-    Ok(())
+        .map_err(|e| AppendError::Failed(format!("store task failed: {e}")))?;
+    match appended {
+        Ok(_) => Ok(dead),
+        Err(e) => Err(match e.class() {
+            ward_store::ErrorClass::InvalidRecord => AppendError::Invalid(e.to_string()),
+            ward_store::ErrorClass::NoSpace => AppendError::NoSpace(e.to_string()),
+            ward_store::ErrorClass::Unavailable => AppendError::Failed(e.to_string()),
+        }),
+    }
 }
 
 /// Runs retention at each interval until `stop`; a run in progress
@@ -178,6 +315,65 @@ pub fn parse_time_bound(text: &str, now: jiff::Timestamp) -> Result<i64, String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_poison_event_is_fitted_and_flagged_not_refused() {
+        let mut e = Event::default();
+        e.set("event.id", "e1".into());
+        e.set("user.name", "A".repeat(5000).into());
+        let cats: Vec<String> = (0..40).map(|i| format!("c{i}")).collect();
+        e.set("event.category", serde_json::json!(cats));
+        let r = record(&mut e, Duration::from_secs(3600)).unwrap();
+        assert_eq!(r.category.len(), ward_store::format::MAX_CATEGORIES);
+        assert_eq!(
+            e.get("ward.index.truncated"),
+            Some(&serde_json::json!(["event.category", "user.name"]))
+        );
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["user"]["name"].as_str().map(str::len), Some(5000));
+        assert_eq!(body["event"]["category"].as_array().map(Vec::len), Some(40));
+    }
+
+    #[test]
+    fn a_far_future_time_is_clamped_to_receipt_and_kept() {
+        let mut e = Event::default();
+        e.0.insert("@timestamp".into(), "5138-11-16T09:46:40Z".into());
+        e.set("event.ingested", "2026-12-01T10:00:00.000Z".into());
+        let r = record(&mut e, Duration::from_secs(3600)).unwrap();
+        assert_eq!(r.time_ms, 1_796_119_200_000);
+        assert_eq!(e.get_str("@timestamp"), Some("2026-12-01T10:00:00.000Z"));
+        assert_eq!(
+            e.get_str("event.original_timestamp"),
+            Some("5138-11-16T09:46:40Z")
+        );
+        assert_eq!(
+            e.get("ward.flags"),
+            Some(&serde_json::json!(["timestamp_in_future"]))
+        );
+        // Within the skew: left alone.
+        let mut ok = Event::default();
+        ok.0.insert("@timestamp".into(), "2026-12-01T10:30:00Z".into());
+        ok.set("event.ingested", "2026-12-01T10:00:00.000Z".into());
+        record(&mut ok, Duration::from_secs(3600)).unwrap();
+        assert!(ok.get("event.original_timestamp").is_none());
+    }
+
+    #[test]
+    fn a_dead_letter_keeps_id_and_reason() {
+        let mut e = Event::default();
+        e.set("event.id", "e2".into());
+        e.set("tenant.id", "acme".into());
+        e.set("message", "x".repeat(100_000).into());
+        let mut dl = dead_letter(&e, "body is too large");
+        let r = record(&mut dl, Duration::from_secs(3600)).unwrap();
+        assert_eq!(r.id, "e2");
+        assert_eq!(dl.get_str("tenant.id"), Some("acme"));
+        assert_eq!(
+            dl.get("ward.original.truncated"),
+            Some(&serde_json::json!(true))
+        );
+        assert!(dl.get_str("error.message").unwrap().contains("too large"));
+    }
 
     #[test]
     fn time_bounds() {

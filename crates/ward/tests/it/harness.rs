@@ -311,3 +311,55 @@ pub fn python(script: &str, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A small tmpfs mounted on a fresh directory (the tests run as root),
+/// unmounted on drop; `None`, with a message, where mounting is not
+/// permitted.
+pub struct Tmpfs {
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    pub fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mnt");
+        std::fs::create_dir(&path).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!(
+                "SKIPPED: cannot mount a tmpfs here (needs root); the full-disk test did not run"
+            );
+            return None;
+        }
+        Some(Tmpfs { path, _dir: dir })
+    }
+
+    /// Fills the file system completely with `ballast`, then frees `room`
+    /// bytes of it.
+    pub fn fill(&self, room: u64) {
+        let p = self.path.join("ballast");
+        let mut f = std::fs::File::create(&p).unwrap();
+        let chunk = vec![0xa5u8; 64 << 10];
+        while f.write_all(&chunk).is_ok() {}
+        while f.write_all(&[1u8; 512]).is_ok() {}
+        let len = f.metadata().unwrap().len();
+        f.set_len(len.saturating_sub(room)).unwrap();
+    }
+
+    /// Removes the ballast: space returns.
+    pub fn free(&self) {
+        let _ = std::fs::remove_file(self.path.join("ballast"));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}

@@ -13,6 +13,7 @@ mod cli;
 mod config;
 mod demo;
 mod durability;
+mod faults;
 mod ingest;
 mod kafka;
 mod leaks;
