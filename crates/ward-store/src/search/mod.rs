@@ -127,6 +127,10 @@ pub struct SearchResult {
     pub records_scanned: u64,
     /// Records whose body is not valid JSON (skipped).
     pub records_unparsable: u64,
+    /// Blocks that could not be read (damaged sealed data), each named:
+    /// their events are missing from this result, the rest is complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Most buckets `| count by` returns (the rest is summed in `other`).
@@ -194,11 +198,14 @@ pub(crate) fn run(
         window,
         needles: needles_of(query),
         stop: &opts.stop,
+        warnings: parking_lot::Mutex::default(),
     };
-    match &query.aggregation {
+    let mut result = match &query.aggregation {
         Some(agg) => aggregate::run(&scan, agg, &candidates, result),
         None => newest_hits(&scan, &candidates, opts.limit, result),
-    }
+    }?;
+    result.warnings = scan.warnings.into_inner();
+    Ok(result)
 }
 
 /// The event-time window of a search: the options and the query's own
@@ -285,6 +292,8 @@ struct Scan<'a> {
     window: Window,
     needles: Vec<Vec<Vec<u8>>>,
     stop: &'a SearchStop,
+    /// Damaged sealed blocks met, for [`SearchResult::warnings`].
+    warnings: parking_lot::Mutex<Vec<String>>,
 }
 
 impl Scan<'_> {
@@ -300,7 +309,7 @@ impl Scan<'_> {
     ) -> Result<(), StoreError> {
         self.stop.check()?;
         let (window, expr) = (self.window, &self.query.expr);
-        scan_block(
+        let scanned_block = scan_block(
             self.inner,
             c,
             reader,
@@ -316,7 +325,24 @@ impl Scan<'_> {
                     f(off, id, &doc);
                 }
             },
-        )
+        );
+        match scanned_block {
+            // A damaged sealed block costs its own events, not the search:
+            // the result names it (`ward verify` says more).
+            Err(e @ StoreError::Corrupt { .. }) if matches!(&*c.seg, Segment::Sealed(_)) => {
+                let last = c.first + u64::from(c.count).saturating_sub(1);
+                let warning = format!(
+                    "block {} of {} (records {}..={last}) could not be read and is left out: {e}",
+                    c.block,
+                    c.seg.path().display(),
+                    c.first
+                );
+                tracing::warn!(%warning, "search skipped a damaged block");
+                self.warnings.lock().push(warning);
+                Ok(())
+            }
+            other => other,
+        }
     }
 }
 
@@ -598,7 +624,49 @@ mod tests {
             window: window(None, None),
             needles: needles_of(q),
             stop: &NEVER,
+            warnings: parking_lot::Mutex::default(),
         }
+    }
+
+    #[test]
+    fn a_damaged_sealed_block_gives_partial_results_naming_it() {
+        use std::io::{Seek, SeekFrom, Write};
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(dir.path(), 2500);
+        store.seal_now().unwrap();
+        let (path, block) = {
+            let cat = store.inner.catalog.read();
+            let Segment::Sealed(s) = &*cat.segments[0] else {
+                panic!("the first segment is sealed")
+            };
+            (s.path.clone(), s.index.blocks[0].clone())
+        };
+        let mut perms = std::fs::metadata(&path).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&path, perms).unwrap();
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.seek(SeekFrom::Start(block.pos + u64::from(block.comp_len) / 2))
+            .unwrap();
+        f.write_all(&[0xff; 16]).unwrap();
+        drop(f);
+        let count = store
+            .search(&parse("| count").unwrap(), &SearchOptions::default())
+            .unwrap();
+        assert_eq!(count.warnings.len(), 1, "{:?}", count.warnings);
+        let w = &count.warnings[0];
+        assert!(
+            w.contains("block 0 of") && w.contains(&path.display().to_string()),
+            "{w}"
+        );
+        assert_eq!(count.matched, 2500 - u64::from(block.count));
+        let hits = store
+            .search(
+                &parse("user.name:user1").unwrap(),
+                &SearchOptions::default(),
+            )
+            .unwrap();
+        assert!(!hits.hits.is_empty());
     }
 
     #[test]
