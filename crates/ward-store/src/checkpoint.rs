@@ -108,10 +108,23 @@ impl StoreKey {
             .and_then(|l| B64.decode(l).ok())
             .and_then(|v| <[u8; 32]>::try_from(v).ok())
             .ok_or_else(|| bad("third line is not a base64 32-byte Ed25519 seed"))?;
-        Ok(StoreKey {
+        let signer = StoreKey {
             key: SigningKey::from_bytes(&seed),
             origin,
-        })
+        };
+        // A seed that still decodes but was changed gives another key: say
+        // so here, naming the key file, rather than let every checkpoint
+        // fail to verify later as if the checkpoints were at fault.
+        let pubp = kdir.join("verifier.pub");
+        if let Ok(published) = std::fs::read_to_string(&pubp)
+            && published.trim() != signer.verifier_key()
+        {
+            return Err(bad(&format!(
+                "does not match the public key in {}: the signing key was damaged or replaced; restore it from a backup",
+                pubp.display()
+            )));
+        }
+        Ok(signer)
     }
 
     /// The verifier key text.
@@ -301,6 +314,27 @@ impl VerifierKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_changed_signing_key_names_the_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        StoreKey::load_or_create(dir.path()).unwrap();
+        let path = dir.path().join("key/signing.key");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let mut seed = B64.decode(&lines[2]).unwrap();
+        seed[0] ^= 1;
+        lines[2] = B64.encode(seed);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let e = StoreKey::load_or_create(dir.path())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("signing.key") && e.contains("does not match"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn checkpoint_signs_and_verifies_and_rejects_changes() {

@@ -64,6 +64,9 @@ pub struct ServerConfig {
     /// longest a kept-alive connection may sit idle, e.g. "10s": a client
     /// that sends headers a byte at a time cannot hold a connection.
     pub http_header_timeout: String,
+    /// Longest an HTTP client may take to send a request's body, e.g.
+    /// "2m": a client that trickles its body cannot hold a connection.
+    pub http_body_timeout: String,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +78,7 @@ impl Default for ServerConfig {
             ingest_workers: 0,
             drain_timeout: "10s".into(),
             http_header_timeout: "10s".into(),
+            http_body_timeout: "2m".into(),
         }
     }
 }
@@ -382,6 +386,8 @@ pub struct Config {
     pub drain_timeout: Duration,
     /// HTTP header-read and keep-alive idle timeout.
     pub http_header_timeout: Duration,
+    /// Longest an HTTP request body may take to arrive.
+    pub http_body_timeout: Duration,
     /// Syslog TCP idle timeout.
     pub syslog_idle_timeout: Duration,
     /// Event times further ahead than this are clamped.

@@ -434,20 +434,34 @@ async fn start_http(
     })?;
     let addr = http.local_addr()?;
     let app = crate::api::router(state, alert_routes);
-    let handle = tokio::spawn(serve_http(http, app, config.http_header_timeout, stop));
+    let timeouts = HttpTimeouts {
+        header: config.http_header_timeout,
+        body: config.http_body_timeout,
+    };
+    let handle = tokio::spawn(serve_http(http, app, timeouts, stop));
     Ok((handle, addr))
+}
+
+/// The slow-client bounds of the HTTP server.
+#[derive(Clone, Copy)]
+struct HttpTimeouts {
+    /// Headers, and idle time between kept-alive requests.
+    header: Duration,
+    /// A whole request body.
+    body: Duration,
 }
 
 /// Serves HTTP/1 until `stop`, then lets open connections finish their
 /// request. Unlike `axum::serve`, every connection has a header-read
 /// timeout, which in hyper also bounds how long a kept-alive connection may
-/// wait idle for its next request: a client that trickles its headers
-/// (slowloris) or never sends one is disconnected, so it cannot hold file
-/// descriptors that senders need.
+/// wait idle for its next request, and every request body a deadline: a
+/// client that trickles its headers or body (slowloris) or never sends
+/// anything is disconnected, so it cannot hold file descriptors that
+/// senders need.
 async fn serve_http(
     listener: TcpListener,
     app: axum::Router,
-    header_timeout: Duration,
+    timeouts: HttpTimeouts,
     stop: CancellationToken,
 ) {
     use tower::ServiceExt as _;
@@ -470,7 +484,8 @@ async fn serve_http(
         let (app, stop) = (app.clone(), stop.clone());
         connections.spawn(async move {
             let service = hyper::service::service_fn(
-                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                move |req: axum::http::Request<hyper::body::Incoming>| {
+                    let mut req = req.map(|body| BodyDeadline::new(body, timeouts.body));
                     req.extensions_mut()
                         .insert(axum::extract::ConnectInfo(peer));
                     app.clone().oneshot(req)
@@ -479,7 +494,7 @@ async fn serve_http(
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_timeout);
+                .header_read_timeout(timeouts.header);
             let conn = builder
                 .serve_connection(hyper_util::rt::TokioIo::new(sock), service)
                 .with_upgrades();
@@ -495,6 +510,57 @@ async fn serve_http(
     }
     drop(listener);
     while connections.join_next().await.is_some() {}
+}
+
+/// A request body that fails once its deadline passes, so that a handler
+/// reading it gives up on a client that sends its body a byte at a time.
+struct BodyDeadline {
+    inner: hyper::body::Incoming,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    limit: Duration,
+}
+
+impl BodyDeadline {
+    fn new(inner: hyper::body::Incoming, limit: Duration) -> BodyDeadline {
+        BodyDeadline {
+            inner,
+            deadline: Box::pin(tokio::time::sleep(limit)),
+            limit,
+        }
+    }
+}
+
+impl http_body::Body for BodyDeadline {
+    type Data = bytes::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        use std::future::Future as _;
+        use std::task::Poll;
+        let this = &mut *self;
+        match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(format!(
+                    "request body not received within {:?} (server.http_body_timeout)",
+                    this.limit
+                )
+                .into()))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 impl Topology {

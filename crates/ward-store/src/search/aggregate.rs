@@ -171,6 +171,7 @@ mod tests {
             window: w,
             needles: needles_of(&q),
             stop: &stop,
+            warnings: parking_lot::Mutex::default(),
         };
         f(&scan, &cands)
     }

@@ -19,6 +19,9 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 mod aggregate;
+mod stop;
+
+pub use stop::SearchStop;
 
 /// Options of a search.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,57 +46,6 @@ impl Default for SearchOptions {
             limit: 100,
             stop: SearchStop::default(),
         }
-    }
-}
-
-/// When a search must give up: at a deadline, or when cancelled (its
-/// client went away). Checked before each block is read, on every worker,
-/// so a stopped search frees its cores within one block's work; it then
-/// fails with [`StoreError::SearchStopped`]. The default never stops.
-#[derive(Clone, Debug, Default)]
-pub struct SearchStop {
-    deadline: Option<std::time::Instant>,
-    cancelled: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl PartialEq for SearchStop {
-    /// Options are compared by what they select, not by how they stop.
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for SearchStop {}
-
-impl SearchStop {
-    /// Stops at `deadline`, or when [`SearchStop::cancel`] is called on
-    /// this or a clone.
-    pub fn at(deadline: std::time::Instant) -> SearchStop {
-        SearchStop {
-            deadline: Some(deadline),
-            ..SearchStop::default()
-        }
-    }
-
-    /// Stops the search (and every clone's).
-    pub fn cancel(&self) {
-        self.cancelled
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    fn check(&self) -> Result<(), StoreError> {
-        if self.cancelled.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(StoreError::SearchStopped("it was cancelled".into()));
-        }
-        if self
-            .deadline
-            .is_some_and(|d| std::time::Instant::now() >= d)
-        {
-            return Err(StoreError::SearchStopped(
-                "it ran past its deadline; narrow the time range or the query".into(),
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -127,6 +79,10 @@ pub struct SearchResult {
     pub records_scanned: u64,
     /// Records whose body is not valid JSON (skipped).
     pub records_unparsable: u64,
+    /// Blocks that could not be read (damaged sealed data), each named:
+    /// their events are missing from this result, the rest is complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Most buckets `| count by` returns (the rest is summed in `other`).
@@ -194,11 +150,14 @@ pub(crate) fn run(
         window,
         needles: needles_of(query),
         stop: &opts.stop,
+        warnings: parking_lot::Mutex::default(),
     };
-    match &query.aggregation {
+    let mut result = match &query.aggregation {
         Some(agg) => aggregate::run(&scan, agg, &candidates, result),
         None => newest_hits(&scan, &candidates, opts.limit, result),
-    }
+    }?;
+    result.warnings = scan.warnings.into_inner();
+    Ok(result)
 }
 
 /// The event-time window of a search: the options and the query's own
@@ -285,6 +244,8 @@ struct Scan<'a> {
     window: Window,
     needles: Vec<Vec<Vec<u8>>>,
     stop: &'a SearchStop,
+    /// Damaged sealed blocks met, for [`SearchResult::warnings`].
+    warnings: parking_lot::Mutex<Vec<String>>,
 }
 
 impl Scan<'_> {
@@ -300,7 +261,7 @@ impl Scan<'_> {
     ) -> Result<(), StoreError> {
         self.stop.check()?;
         let (window, expr) = (self.window, &self.query.expr);
-        scan_block(
+        let scanned_block = scan_block(
             self.inner,
             c,
             reader,
@@ -316,7 +277,24 @@ impl Scan<'_> {
                     f(off, id, &doc);
                 }
             },
-        )
+        );
+        match scanned_block {
+            // A damaged sealed block costs its own events, not the search:
+            // the result names it (`ward verify` says more).
+            Err(e @ StoreError::Corrupt { .. }) if matches!(&*c.seg, Segment::Sealed(_)) => {
+                let last = c.first + u64::from(c.count).saturating_sub(1);
+                let warning = format!(
+                    "block {} of {} (records {}..={last}) could not be read and is left out: {e}",
+                    c.block,
+                    c.seg.path().display(),
+                    c.first
+                );
+                tracing::warn!(%warning, "search skipped a damaged block");
+                self.warnings.lock().push(warning);
+                Ok(())
+            }
+            other => other,
+        }
     }
 }
 
@@ -598,37 +576,49 @@ mod tests {
             window: window(None, None),
             needles: needles_of(q),
             stop: &NEVER,
+            warnings: parking_lot::Mutex::default(),
         }
     }
 
     #[test]
-    fn a_search_stops_at_its_deadline_or_when_cancelled() {
+    fn a_damaged_sealed_block_gives_partial_results_naming_it() {
+        use std::io::{Seek, SeekFrom, Write};
         let dir = tempfile::tempdir().unwrap();
         let store = store_with(dir.path(), 2500);
         store.seal_now().unwrap();
-        let q = parse("user.name:user1").unwrap();
-        let count = parse("| count").unwrap();
-        let past = SearchOptions {
-            stop: SearchStop::at(std::time::Instant::now()),
-            ..SearchOptions::default()
+        let (path, block) = {
+            let cat = store.inner.catalog.read();
+            let Segment::Sealed(s) = &*cat.segments[0] else {
+                panic!("the first segment is sealed")
+            };
+            (s.path.clone(), s.index.blocks[0].clone())
         };
-        for q in [&q, &count] {
-            let e = store.search(q, &past).unwrap_err();
-            assert!(matches!(e, StoreError::SearchStopped(_)), "{e}");
-        }
-        let cancelled = SearchOptions::default();
-        let clone = cancelled.stop.clone();
-        assert!(store.search(&count, &cancelled).is_ok());
-        clone.cancel();
-        for q in [&q, &count] {
-            let e = store.search(q, &cancelled).unwrap_err();
-            assert!(e.to_string().contains("cancelled"), "{e}");
-        }
-        let later = SearchOptions {
-            stop: SearchStop::at(std::time::Instant::now() + std::time::Duration::from_secs(60)),
-            ..SearchOptions::default()
-        };
-        assert!(store.search(&count, &later).is_ok());
+        let mut perms = std::fs::metadata(&path).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&path, perms).unwrap();
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.seek(SeekFrom::Start(block.pos + u64::from(block.comp_len) / 2))
+            .unwrap();
+        f.write_all(&[0xff; 16]).unwrap();
+        drop(f);
+        let count = store
+            .search(&parse("| count").unwrap(), &SearchOptions::default())
+            .unwrap();
+        assert_eq!(count.warnings.len(), 1, "{:?}", count.warnings);
+        let w = &count.warnings[0];
+        assert!(
+            w.contains("block 0 of") && w.contains(&path.display().to_string()),
+            "{w}"
+        );
+        assert_eq!(count.matched, 2500 - u64::from(block.count));
+        let hits = store
+            .search(
+                &parse("user.name:user1").unwrap(),
+                &SearchOptions::default(),
+            )
+            .unwrap();
+        assert!(!hits.hits.is_empty());
     }
 
     #[test]

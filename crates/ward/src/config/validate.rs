@@ -32,6 +32,7 @@ struct Durations {
     retention_interval: Duration,
     drain_timeout: Duration,
     http_header_timeout: Duration,
+    http_body_timeout: Duration,
     syslog_idle_timeout: Duration,
     max_future_skew: Duration,
 }
@@ -71,6 +72,7 @@ impl RawConfig {
             },
             drain_timeout: durations.drain_timeout,
             http_header_timeout: durations.http_header_timeout,
+            http_body_timeout: durations.http_body_timeout,
             syslog_idle_timeout: durations.syslog_idle_timeout,
             max_future_skew: durations.max_future_skew,
             env_token,
@@ -122,6 +124,7 @@ impl RawConfig {
                 "server.http_header_timeout",
                 &self.server.http_header_timeout,
             ),
+            http_body_timeout: dur("server.http_body_timeout", &self.server.http_body_timeout),
             syslog_idle_timeout: dur("syslog.idle_timeout", &self.syslog.idle_timeout),
             max_future_skew: dur("limits.max_future_skew", &self.limits.max_future_skew),
         }

@@ -249,6 +249,7 @@ fn fault_full_disk_answers_507_and_heals_without_restart() {
 const HOSTILE_CONFIG: &str = r#"
 [server]
 http_header_timeout = "1s"
+http_body_timeout = "1s"
 [syslog]
 max_connections_per_address = 5
 idle_timeout = "1s"
@@ -279,7 +280,7 @@ fn closed_by_server(sock: &mut std::net::TcpStream, within: std::time::Duration)
 
 /// Slowloris on HTTP: 300 sockets that never finish their headers do not
 /// stop a real sender, and each is closed after the header-read timeout;
-/// an idle kept-alive connection too.
+/// an idle kept-alive connection too, and one whose body never finishes.
 #[test]
 fn fault_slowloris_http_is_cut_off_and_ingest_still_works() {
     use std::io::Write as _;
@@ -318,6 +319,19 @@ fn fault_slowloris_http_is_cut_off_and_ingest_still_works() {
     assert_eq!(
         ward.wait_for("message:\"through the slowloris\"", 1).len(),
         1
+    );
+    // Headers sent in full, then a body that never finishes.
+    let mut trickle = std::net::TcpStream::connect(("127.0.0.1", ward.http_port)).unwrap();
+    write!(
+        trickle,
+        "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/x-ndjson\r\nContent-Length: 1000\r\n\r\n{{\"mess",
+        crate::harness::TOKEN
+    )
+    .unwrap();
+    assert!(
+        closed_by_server(&mut trickle, std::time::Duration::from_secs(5)),
+        "a trickled body is cut off at server.http_body_timeout"
     );
 }
 
