@@ -188,19 +188,11 @@ impl KafkaSource {
             tenant: &self.cfg.tenant,
         };
         let events = std::mem::take(&mut pending.events);
+        st.count_received(origin, &events, pending.bad, pending.bytes);
         let mut backoff = Duration::from_millis(100);
         loop {
-            // Counted once: retries of the same batch are not new input.
-            let bytes = std::mem::take(&mut pending.bytes);
             match st
-                .deliver(
-                    origin,
-                    events.clone(),
-                    pending.bad,
-                    bytes,
-                    received,
-                    Wait::Yes,
-                )
+                .submit(origin, events.clone(), pending.bad, received, Wait::Yes)
                 .await
             {
                 Ok(_) => return true,

@@ -91,15 +91,40 @@ impl SourceContext {
         received: Instant,
         wait: Wait,
     ) -> Result<Ack, SubmitError> {
+        self.count_received(origin, &events, rejected, bytes);
+        self.submit(origin, events, rejected, received, wait).await
+    }
+
+    /// Counts what arrived. A source that retries a batch counts it once,
+    /// then [`SourceContext::submit`]s it as often as needed.
+    pub fn count_received(
+        &self,
+        origin: Origin<'_>,
+        events: &[Event],
+        rejected: usize,
+        bytes: usize,
+    ) {
         let labels = [("input", origin.input), ("source", origin.source)];
         let m = &self.metrics;
         m.add("ward_ingest_bytes_total", &labels, bytes as u64);
         m.add("ward_ingest_received_total", &labels, events.len() as u64);
         m.add("ward_ingest_rejected_total", &labels, rejected as u64);
-        count_missing_fields(m, origin.source, &events);
+        count_missing_fields(m, origin.source, events);
+    }
+
+    /// Submits a counted batch and counts how it ended.
+    pub async fn submit(
+        &self,
+        origin: Origin<'_>,
+        events: Vec<Event>,
+        rejected: usize,
+        received: Instant,
+        wait: Wait,
+    ) -> Result<Ack, SubmitError> {
         if events.is_empty() {
             return Ok(Ack { ids: Vec::new() });
         }
+        let labels = [("input", origin.input), ("source", origin.source)];
         let n = events.len();
         let batch = Batch {
             events,
@@ -113,7 +138,7 @@ impl SourceContext {
             Wait::Yes => self.pipeline.submit_wait(batch).await,
         };
         match &result {
-            Ok(_) => m.add(
+            Ok(_) => self.metrics.add(
                 "ward_ingest_accepted_total",
                 &labels,
                 n.saturating_sub(rejected) as u64,
@@ -121,7 +146,9 @@ impl SourceContext {
             // Refused with "retry": the sender is told and retries (a TCP
             // or Kafka source retries itself); nothing is lost.
             Err(SubmitError::Busy(_) | SubmitError::NoSpace(_)) => {}
-            Err(_) => m.add("ward_ingest_lost_total", &labels, n as u64),
+            Err(_) => self
+                .metrics
+                .add("ward_ingest_lost_total", &labels, n as u64),
         }
         result
     }

@@ -80,21 +80,11 @@ async fn store(
         source: &who.source,
         tenant: &who.tenant,
     };
+    let (mut events, bad) = parse_frames(frames, input, who, &ctx.limits);
+    ctx.count_received(origin, &events, bad, bytes);
     let mut backoff = Duration::from_millis(100);
-    let mut bytes = bytes;
     loop {
-        let (events, bad) = parse_frames(frames, input, who, &ctx.limits);
-        // Bytes are counted once: a retry is not new input.
-        let attempt = ctx
-            .deliver(
-                origin,
-                events,
-                bad,
-                std::mem::take(&mut bytes),
-                received,
-                Wait::Yes,
-            )
-            .await;
+        let attempt = ctx.submit(origin, events, bad, received, Wait::Yes).await;
         let e = match attempt {
             Ok(_) => return,
             Err(e @ (SubmitError::Closed | SubmitError::Invalid(_))) => e,
@@ -111,6 +101,10 @@ async fn store(
                         () = ctx.stop.cancelled() => {}
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
+                    // The batch went with the attempt; the frames are kept,
+                    // so a retry (rare) decodes them again rather than every
+                    // batch paying for a copy.
+                    events = parse_frames(frames, input, who, &ctx.limits).0;
                     continue;
                 }
             }
