@@ -363,3 +363,24 @@ impl Drop for Tmpfs {
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }
+
+/// Files under `dir` whose names end with `suffix`, in sorted order,
+/// skipping directories named `skip`.
+pub fn files_under(dir: &std::path::Path, suffix: &str, skip: Option<&str>) -> Vec<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    let mut out = Vec::new();
+    for p in entries {
+        if p.is_dir() {
+            if skip.is_none_or(|s| p.file_name().is_some_and(|n| n != s)) {
+                out.extend(files_under(&p, suffix, skip));
+            }
+        } else if p.to_string_lossy().ends_with(suffix) {
+            out.push(p);
+        }
+    }
+    out
+}

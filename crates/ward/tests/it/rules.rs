@@ -30,21 +30,8 @@ fn rules_dir() -> PathBuf {
 
 /// Rule files of the pack (the baseline area is tested by its own owner's
 /// events too, but loads here as part of the pack).
-fn rule_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            if p.file_name().is_some_and(|n| n != "tests") {
-                rule_files(&p, out);
-            }
-        } else if p.extension().is_some_and(|e| e == "yml") {
-            out.push(p);
-        }
-    }
+fn rule_files(dir: &Path) -> Vec<PathBuf> {
+    crate::harness::files_under(dir, ".yml", Some("tests"))
 }
 
 fn pack() -> Loaded {
@@ -167,8 +154,7 @@ fn pack_loads_without_errors_and_every_rule_is_complete() {
 
 #[test]
 fn every_rule_fires_on_its_positive_events_and_not_on_its_negatives() {
-    let mut files = Vec::new();
-    rule_files(&rules_dir(), &mut files);
+    let files = rule_files(&rules_dir());
     let loaded = pack();
     let mut checked = 0;
     for file in files

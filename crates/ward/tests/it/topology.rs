@@ -199,9 +199,7 @@ fn no_stage_is_built_outside_the_topology() {
         "audit::run(",
         "std::thread::Builder",
     ];
-    let mut files = Vec::new();
-    rs_files(&src, &mut files);
-    for f in files {
+    for f in files_under(&src, ".rs", None) {
         let rel = f.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
         if rel == "topology.rs" {
             continue;
@@ -229,37 +227,13 @@ fn no_stage_is_built_outside_the_topology() {
     }
 }
 
-fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            rs_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
-
 /// The built-in pack's test events, in a fixed order.
 fn pack_events() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
-    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.to_string_lossy().ends_with(".jsonl") {
-                out.push(p);
-            }
-        }
-    }
-    walk(&root, &mut out);
-    out
+    files_under(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules"),
+        ".jsonl",
+        None,
+    )
 }
 
 /// Rules decided by the passage of time (flatline metric rules,
