@@ -33,12 +33,14 @@ pub const REQUIRED_FIELDS: [&str; 9] = [
     "trace.id",
 ];
 
-/// Stamps the receive context on a decoded event: `event.ingested`,
+/// Recognizes the event's source ([`crate::recognize`]), then stamps the
+/// receive context on it: `event.ingested`,
 /// `tenant.id`, `ward.input`, `ward.source`; fills a missing `@timestamp`
 /// with the receive time and adds the flag `timestamp_from_received` to
 /// `ward.flags`; lists the required fields the sender left out in
 /// `ward.schema.missing` (see [`REQUIRED_FIELDS`]).
 pub fn finalize(event: &mut Event, ctx: &Context) {
+    crate::recognize::recognize(event, None);
     let missing: Vec<Value> = missing_fields(event).map(Value::from).collect();
     let received = format_rfc3339(ctx.received);
     if event.peek("@timestamp").is_none() {

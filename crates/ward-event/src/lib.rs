@@ -47,6 +47,7 @@ pub mod bulk;
 pub mod hec;
 pub mod ndjson;
 pub mod otlp;
+pub mod recognize;
 pub mod syslog;
 pub mod text;
 
