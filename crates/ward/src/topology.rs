@@ -87,7 +87,8 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     let cap = config.raw.limits.queue_capacity;
 
     // The store, and the ingest queue whose workers redact, enrich, append.
-    let store = Arc::new(crate::store::open(&config)?);
+    let (store, opened) = crate::store::open(&config)?;
+    let store = Arc::new(store);
     let step = ingest_step(&config, &store, &metrics)?;
     let queue = CancellationToken::new();
     let (pipeline, workers) = Pipeline::start(
@@ -140,7 +141,11 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         stop: accepting.clone(),
     };
     let mut sources = JoinSet::new();
-    sources.spawn(crate::source::audit::run(ctx.clone(), audit));
+    sources.spawn(crate::source::audit::run(
+        ctx.clone(),
+        audit,
+        crate::store::damage_events(&opened),
+    ));
     g.stages(&["audit trail"])
         .connect("alert", "audit trail", 0);
     let syslog = start_syslog(&config, &ctx, &mut sources).await?;
