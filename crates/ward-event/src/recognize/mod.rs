@@ -25,6 +25,22 @@
 //! in [`RECOGNIZERS`] that claims an event wins, so more specific shapes
 //! come first; an event no recognizer claims is left as it was.
 
+pub mod access_log;
+pub mod auditd;
+mod azure;
+mod cloudtrail;
+mod gcp_audit;
+mod github;
+mod gitlab;
+mod journald;
+mod k8s_audit;
+mod m365;
+pub(crate) mod native;
+mod okta;
+mod sshd;
+mod sudo;
+pub mod sysmon_linux;
+
 use serde_json::Value;
 
 use crate::event::Event;
@@ -59,7 +75,22 @@ pub trait Recognizer: Sync {
 }
 
 /// Every recognizer, most specific shape first.
-pub static RECOGNIZERS: &[&dyn Recognizer] = &[];
+pub static RECOGNIZERS: &[&dyn Recognizer] = &[
+    &cloudtrail::CloudTrail,
+    &k8s_audit::K8sAudit,
+    &github::GitHubAudit,
+    &gitlab::GitLabAudit,
+    &azure::AzureMonitor,
+    &gcp_audit::GcpAudit,
+    &m365::M365,
+    &okta::Okta,
+    &journald::Journald,
+    &auditd::Auditd,
+    &sysmon_linux::SysmonLinux,
+    &sshd::Sshd,
+    &sudo::Sudo,
+    &access_log::AccessLog,
+];
 
 /// Recognizes an event and stamps the outcome on it (see the module
 /// documentation). `declared` names a recognizer that a credential declared
