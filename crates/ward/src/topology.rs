@@ -166,7 +166,16 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         g.stages(&["kafka"]);
     }
     let (tokens, generated_token) = Tokens::from_config(&config)?;
-    let state = api_state(ctx, Arc::new(tokens), &store, &metrics, progress, &alerts);
+    let webhooks = crate::source::webhook::Webhooks::from_config(&config.raw.webhooks);
+    let state = api_state(
+        ctx,
+        Arc::new(tokens),
+        webhooks,
+        &store,
+        &metrics,
+        progress,
+        &alerts,
+    );
     let (http, http_addr) = start_http(&config, state, &alerts, accepting.clone()).await?;
     g.stages(&["http"])
         .connect("http", "alert", 0)
@@ -233,6 +242,7 @@ impl Graph {
 fn api_state(
     ctx: SourceContext,
     tokens: Arc<Tokens>,
+    webhooks: crate::source::webhook::Webhooks,
     store: &Arc<Store>,
     metrics: &Arc<Metrics>,
     progress: Arc<Progress>,
@@ -242,6 +252,8 @@ fn api_state(
         ingest: HttpSources {
             ctx,
             tokens: Arc::clone(&tokens),
+            webhooks: Arc::new(webhooks),
+            seen: Arc::new(crate::source::webhook::RecentIds::default()),
         },
         events: crate::api::EventsState {
             store: Arc::clone(store),

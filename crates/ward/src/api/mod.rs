@@ -62,6 +62,14 @@ pub fn router(state: ApiState, extra: Router) -> Router {
     let ingest = Router::new()
         .route("/api/v1/ingest", post(crate::source::http::ingest))
         .route(
+            "/api/v1/ingest/github",
+            post(crate::source::webhook::github),
+        )
+        .route(
+            "/api/v1/ingest/k8s-audit",
+            post(crate::source::webhook::k8s_audit),
+        )
+        .route(
             "/_bulk",
             post(crate::source::bulk::bulk).put(crate::source::bulk::bulk),
         )

@@ -44,8 +44,9 @@ pub struct Args {
     /// Extra field-mapping pipeline files (the built-in ones always load).
     #[arg(long = "pipeline")]
     pub pipelines: Vec<PathBuf>,
-    /// Match events exactly as they are in the files: no ECS normalization,
-    /// redaction or prompt-injection scoring.
+    /// Match events as they are in the files: no ECS normalization,
+    /// redaction or prompt-injection scoring (the log source is still
+    /// recognized, which only adds fields).
     #[arg(long)]
     pub raw: bool,
     /// Learn behavioural baselines over the files, as live detection does,
@@ -118,9 +119,11 @@ impl Prepare {
     }
 }
 
-/// An event as it is in the file, with its position as `event.id` if it has none.
+/// An event as it is in the file, with its position as `event.id` if it has
+/// none, and its log source recognized (which only adds fields).
 pub fn raw_event(raw: RawEvent) -> Event {
     let mut event = Event(raw.object);
+    ward_event::recognize::recognize(&mut event, None);
     if event.get("event.id").is_none() && event.get("Event.System.EventRecordID").is_none() {
         event.set("event.id", json!(raw.position));
     }

@@ -116,10 +116,27 @@ pub async fn authenticate(
     if let Some(id) = st.tokens.authenticate(headers) {
         return Ok(id);
     }
+    let had = headers.contains_key(header::AUTHORIZATION);
+    let message = if had {
+        "ingest request with an invalid token"
+    } else {
+        "ingest request without a token"
+    };
+    Err(reject(st, peer, input, message))
+}
+
+/// Counts and records a refused request as an authentication event of
+/// Ward (`message` says why, never what was presented) and gives the 401.
+pub fn reject(
+    st: &HttpSources,
+    peer: SocketAddr,
+    input: &str,
+    message: &'static str,
+) -> IngestError {
     st.ctx
         .metrics
         .add("ward_ingest_unauthorized_total", &[("input", input)], 1);
-    let event = rejected_token_event(headers, peer, input);
+    let event = rejected_token_event(peer, input, message);
     let ctx = st.ctx.clone();
     tokio::spawn(async move {
         let origin = Origin {
@@ -135,11 +152,11 @@ pub async fn authenticate(
             tracing::warn!(error = %e, "could not record a rejected ingest attempt");
         }
     });
-    Err(IngestError::Unauthorized)
+    IngestError::Unauthorized
 }
 
 /// The authentication event for a refused ingest request.
-fn rejected_token_event(headers: &HeaderMap, peer: SocketAddr, input: &str) -> Event {
+fn rejected_token_event(peer: SocketAddr, input: &str, message: &str) -> Event {
     let ctx = normalize::context("ward", "ward", "default");
     let mut e = Event::default();
     e.set("service.name", "ward".into());
@@ -151,15 +168,7 @@ fn rejected_token_event(headers: &HeaderMap, peer: SocketAddr, input: &str) -> E
     e.set("log.level", "WARN".into());
     e.set("source.ip", peer.ip().to_string().into());
     e.set("ward.ingest.input", input.into());
-    let had = headers.contains_key(header::AUTHORIZATION);
-    e.set(
-        "message",
-        if had {
-            "ingest request with an invalid token".into()
-        } else {
-            "ingest request without a token".into()
-        },
-    );
+    e.set("message", message.into());
     normalize::finish(e, &ctx)
 }
 
@@ -200,6 +209,26 @@ pub async fn ingest_request<T: Send + 'static>(
 ) -> Result<Ingested<T>, IngestError> {
     let received = Instant::now();
     let id = authenticate(st, headers, peer, input).await?;
+    ingest_as(st, id, received, headers, body, input, decode).await
+}
+
+/// [`ingest_request`] for a sender already authenticated (the webhook
+/// inputs check their own credentials).
+pub async fn ingest_as<T: Send + 'static>(
+    st: &HttpSources,
+    id: Identity,
+    received: Instant,
+    headers: &HeaderMap,
+    body: Bytes,
+    input: &'static str,
+    decode: impl FnOnce(
+        Bytes,
+        &ward_event::Limits,
+        &ward_event::Context,
+    ) -> Result<(Outcome, T), IngestError>
+    + Send
+    + 'static,
+) -> Result<Ingested<T>, IngestError> {
     let body = super::read_body(headers, body, st.ctx.limits.max_request_bytes)?;
     let bytes = body.len();
     let max_records = st.ctx.max_records_per_request;
@@ -228,6 +257,15 @@ pub async fn ingest_request<T: Send + 'static>(
             outcome.events.len(),
             max_records,
         ));
+    }
+    let mut outcome = outcome;
+    let duplicates = st.seen.drop_duplicates(&mut outcome.events);
+    if duplicates > 0 {
+        st.ctx.metrics.add(
+            "ward_ingest_duplicates_total",
+            &[("input", input)],
+            duplicates as u64,
+        );
     }
     let rejected = outcome.rejected;
     let ack = st
@@ -280,6 +318,12 @@ pub async fn ingest(
         },
     )
     .await;
+    answer(done)
+}
+
+/// The answer to an ingest request: how many records were accepted and,
+/// for each rejected one, its number and why.
+pub fn answer(done: Result<Ingested<()>, IngestError>) -> Response {
     match done {
         Ok(done) => {
             let rejected: Vec<_> = done

@@ -23,6 +23,7 @@ pub mod http;
 pub mod kafka;
 pub mod otlp;
 pub mod syslog;
+pub mod webhook;
 
 pub use auth::{Identity, Tokens};
 
@@ -57,6 +58,10 @@ pub struct SourceContext {
 pub struct HttpSources {
     pub ctx: SourceContext,
     pub tokens: Arc<Tokens>,
+    /// The webhook inputs' own credentials.
+    pub webhooks: Arc<webhook::Webhooks>,
+    /// Recently seen vendor event ids, to drop redelivered duplicates.
+    pub seen: Arc<webhook::RecentIds>,
 }
 
 /// Where a batch came from, for the pipeline and the per-input metrics.

@@ -19,4 +19,5 @@ mod kafka;
 mod leaks;
 mod rules;
 mod shippers;
+mod sources;
 mod topology;

@@ -320,7 +320,6 @@ fn detect_hunts_over_sigmahq_regression_events() {
     assert!(files.len() >= 10, "{} regression files", files.len());
     let mut args = vec![
         "detect",
-        "--raw",
         "-q",
         "--format",
         "ndjson",
