@@ -44,6 +44,7 @@ mod normalize;
 pub mod time;
 
 pub mod bulk;
+pub mod evtx;
 pub mod hec;
 pub mod ndjson;
 pub mod otlp;

@@ -20,3 +20,4 @@ mod leaks;
 mod rules;
 mod shippers;
 mod topology;
+mod windows;
