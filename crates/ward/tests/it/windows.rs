@@ -209,8 +209,18 @@ fn nxlog_and_winlogbeat_records_fire_sigmahq_rules_through_the_server() {
     }
     for (file, _) in &cases {
         let body = std::fs::read_to_string(fixtures().join(file)).unwrap();
-        let (status, answer) = w.post("/api/v1/ingest", "application/x-ndjson", body);
+        // Winlogbeat ships to Elasticsearch's bulk API; NXLog posts NDJSON.
+        let (status, answer) = if file.starts_with("winlogbeat") {
+            let bulk: String = body
+                .lines()
+                .map(|l| format!("{{\"create\":{{\"_index\":\"winlogbeat\"}}}}\n{l}\n"))
+                .collect();
+            w.post("/_bulk", "application/x-ndjson", bulk)
+        } else {
+            w.post("/api/v1/ingest", "application/x-ndjson", body)
+        };
         assert_eq!(status, 200, "{file}: {answer}");
+        assert_ne!(answer["errors"], true, "{file}: {answer}");
     }
     let ids: BTreeSet<String> = cases.iter().map(|(_, id)| (*id).to_owned()).collect();
     let missing = wait_for_alerts(&w, &ids);
