@@ -164,6 +164,12 @@ pub struct Hit {
     /// Fields that matched (detections only; not serialized).
     #[serde(skip)]
     pub fields: Vec<MatchedField>,
+    /// The event's recognized log source (`product/service/category`).
+    #[serde(rename = "ward.logsource", skip_serializing_if = "Option::is_none")]
+    pub logsource: Option<String>,
+    /// The pipelines and log sources the event got.
+    #[serde(rename = "ward.pipelines", skip_serializing_if = "Option::is_none")]
+    pub pipelines: Option<String>,
 }
 
 /// The offline side of the one evaluation path
@@ -270,6 +276,8 @@ impl Hunt {
                     value: f.value,
                     evidence: if derived { f.evidence } else { Vec::new() },
                     fields: d.fields,
+                    logsource: None,
+                    pipelines: None,
                 }
             })
             .collect()
@@ -366,7 +374,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             let hits = hunt.feed(&mut event, &position);
             tally.saw(&event, hunt.last_seen());
-            for h in hits {
+            let (logsource, pipelines) = if hits.is_empty() {
+                (None, None)
+            } else {
+                (Some(logsource_label(&event)), Some(hunt.describe_seen()))
+            };
+            for mut h in hits {
+                h.logsource.clone_from(&logsource);
+                h.pipelines.clone_from(&pipelines);
                 if args.format == Format::Ndjson {
                     let line = serde_json::to_writer(&mut out, &h)
                         .map_err(anyhow::Error::from)

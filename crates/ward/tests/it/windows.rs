@@ -99,6 +99,19 @@ fn assert_each_fires(ext: &str) {
         "{stderr}"
     );
     assert!(stderr.contains("0 events no rule could see"), "{stderr}");
+    let f = &findings[0];
+    assert!(
+        f["ward.logsource"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("windows/")),
+        "{f}"
+    );
+    assert!(
+        f["ward.pipelines"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("ward-logsource: windows/")),
+        "{f}"
+    );
 }
 
 #[test]
