@@ -45,6 +45,7 @@ pub mod time;
 
 pub mod bulk;
 pub mod envelope;
+pub mod evtx;
 pub mod hec;
 pub mod ndjson;
 pub mod otlp;

@@ -21,3 +21,4 @@ mod rules;
 mod shippers;
 mod sources;
 mod topology;
+mod windows;

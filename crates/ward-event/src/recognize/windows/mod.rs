@@ -24,7 +24,8 @@
 //!
 //! Invariant: a record is claimed only when its channel is a string and its
 //! event id a number (or a decimal string, or evtx's `{"#text": n}`), in one
-//! of the shapes above; Linux Sysmon's channel is not a Windows one.
+//! of the shapes above; a `Linux-` channel (Sysmon for Linux, which writes
+//! the same record shape) is not a Windows one.
 
 mod channel;
 
@@ -142,7 +143,11 @@ impl Shape {
     }
 
     fn claims(&self, event: &Event) -> bool {
-        event.peek_str(self.channel).is_some_and(|c| !c.is_empty())
+        // Sysmon for Linux writes the same record shape on a Linux channel.
+        let windows_channel = |c: &str| {
+            !c.is_empty() && !c.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("Linux-"))
+        };
+        event.peek_str(self.channel).is_some_and(windows_channel)
             && self
                 .first(event, self.event_id)
                 .and_then(event_id)
