@@ -45,6 +45,10 @@ pub struct Writer {
     pub encoding: AtomicUsize,
 }
 
+/// Rollback marks kept for appenders still waiting (see
+/// [`WriterState::rollback_marks`]).
+const MAX_ROLLBACK_MARKS: usize = 4096;
+
 /// Pending frames and the durable mark.
 #[derive(Default)]
 pub struct WriterState {
@@ -68,6 +72,11 @@ pub struct WriterState {
     /// How many times queued records were discarded after a full disk: an
     /// appender whose records were queued before a change was refused.
     pub rollbacks: u64,
+    /// The durable mark at each of the latest rollbacks, oldest first, as
+    /// (rollback number, durable mark): the offsets from that mark on were
+    /// handed out again. An appender's records were discarded exactly when
+    /// the first rollback after it queued them left the mark below their end.
+    pub rollback_marks: std::collections::VecDeque<(u64, u64)>,
     /// Close the active segment at the next group commit.
     pub rotate: bool,
 }
@@ -199,17 +208,30 @@ impl Inner {
         let rollbacks = st.rollbacks;
         w.arrived.notify_all();
         loop {
+            // A rollback since these records were queued decides first:
+            // after it, the same offsets may be durable with other records.
+            if st.rollbacks != rollbacks {
+                let mark = st
+                    .rollback_marks
+                    .iter()
+                    .find(|(n, _)| *n == rollbacks + 1)
+                    .map(|(_, mark)| *mark);
+                // Durable before the rollback: acknowledged. Otherwise (or
+                // if the mark is too old to be known) refused: a sender's
+                // retry may then store them twice, never zero times.
+                if mark.is_some_and(|m| m >= end) {
+                    return Ok((first..end).map(Offset).collect());
+                }
+                return Err(StoreError::NoSpace {
+                    path: self.seg_dir.clone(),
+                    reason: st.no_space.clone().unwrap_or_default(),
+                });
+            }
             if st.durable >= end {
                 return Ok((first..end).map(Offset).collect());
             }
             if let Some(f) = &st.failed {
                 return Err(StoreError::Failed(f.clone()));
-            }
-            if st.rollbacks != rollbacks {
-                return Err(StoreError::NoSpace {
-                    path: self.seg_dir.clone(),
-                    reason: st.no_space.clone().unwrap_or_default(),
-                });
             }
             if !st.flushing {
                 self.lead(&mut st);
@@ -259,6 +281,11 @@ impl Inner {
                 st.meta.clear();
                 st.next_offset = st.durable;
                 st.rollbacks += 1;
+                let mark = (st.rollbacks, st.durable);
+                st.rollback_marks.push_back(mark);
+                if st.rollback_marks.len() > MAX_ROLLBACK_MARKS {
+                    st.rollback_marks.pop_front();
+                }
                 st.no_space = Some(reason);
             }
             Err(e) => {
