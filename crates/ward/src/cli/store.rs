@@ -124,6 +124,12 @@ fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode
             report.deletions,
             report.deleted_records
         )?;
+        if a.archive.is_some() && report.records == 0 {
+            writeln!(
+                out,
+                "the archive holds no events (nothing was sealed when it was made)"
+            )?;
+        }
         writeln!(out, "tree size {} root {}", report.tree_size, report.root)?;
         writeln!(
             out,
@@ -183,6 +189,14 @@ pub fn archive(a: ArchiveArgs) -> anyhow::Result<ExitCode> {
         r.checkpoints,
         r.deletions
     )?;
+    if r.segments == 0 {
+        writeln!(
+            out,
+            "nothing is sealed yet, so no events are archived: only sealed segments are; \
+             the write-ahead segment is sealed when it reaches store.segment_max_bytes or \
+             store.segment_max_age (see the configuration)"
+        )?;
+    }
     writeln!(
         out,
         "verify it with: ward verify --archive {}",
