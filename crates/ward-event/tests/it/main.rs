@@ -5,3 +5,4 @@
 mod golden;
 mod limits;
 mod props;
+mod reserved;
