@@ -141,6 +141,12 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     };
     let mut sources = JoinSet::new();
     sources.spawn(crate::source::audit::run(ctx.clone(), audit));
+    let (access_tx, access_rx) = tokio::sync::mpsc::channel(4096);
+    sources.spawn(crate::source::audit::run_access(ctx.clone(), access_rx));
+    let audit_trail = Arc::new(crate::access::audit::AuditTrail::new(
+        access_tx,
+        Arc::clone(&metrics),
+    ));
     g.stages(&["audit trail"])
         .connect("alert", "audit trail", 0);
     let syslog = start_syslog(&config, &ctx, &mut sources).await?;
@@ -161,7 +167,20 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         g.stages(&["kafka"]);
     }
     let (tokens, generated_token) = Tokens::from_config(&config)?;
-    let state = api_state(ctx, Arc::new(tokens), &store, &metrics, progress, &alerts);
+    let access = Arc::new(crate::access::Access {
+        tokens,
+        keys: crate::access::apikey::KeyStore::open(&config.data_dir)?,
+        roles: config.roles.clone(),
+    });
+    let state = api_state(
+        ctx,
+        access,
+        audit_trail,
+        &store,
+        &metrics,
+        progress,
+        &alerts,
+    );
     let (http, http_addr) = start_http(&config, state, &alerts, accepting.clone()).await?;
     g.stages(&["http"])
         .connect("http", "alert", 0)
@@ -227,21 +246,20 @@ impl Graph {
 /// What the routes reach: each group only its own part.
 fn api_state(
     ctx: SourceContext,
-    tokens: Arc<Tokens>,
+    access: Arc<crate::access::Access>,
+    audit: Arc<crate::access::audit::AuditTrail>,
     store: &Arc<Store>,
     metrics: &Arc<Metrics>,
     progress: Arc<Progress>,
     alerts: &Arc<Alerts>,
 ) -> crate::api::ApiState {
     crate::api::ApiState {
-        ingest: HttpSources {
-            ctx,
-            tokens: Arc::clone(&tokens),
-        },
+        ingest: HttpSources { ctx },
         events: crate::api::EventsState {
             store: Arc::clone(store),
-            tokens,
         },
+        access,
+        audit,
         health: crate::api::health::Health {
             store: Arc::clone(store),
             metrics: Arc::clone(metrics),
@@ -420,12 +438,7 @@ async fn start_http(
     alerts: &Alerts,
     stop: CancellationToken,
 ) -> anyhow::Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
-    let tokens = Arc::clone(&state.ingest.tokens);
-    let alert_routes = alerts.routes(move |headers: &axum::http::HeaderMap| {
-        tokens
-            .authenticate(headers)
-            .map(|id| format!("{}@{}", id.source, id.tenant))
-    });
+    let alert_routes = alerts.routes(config.silence_limits);
     let http = TcpListener::bind(config.http_addr).await.with_context(|| {
         format!(
             "cannot listen for HTTP on {} (server.http_addr / WARD_HTTP_ADDR)",

@@ -2,20 +2,20 @@
 //! `Content-Type: text/plain`), gzip accepted. The answer says how many
 //! lines were accepted and, for each rejected line, its number and why.
 //! Also the skeleton every HTTP input shares ([`ingest_request`]):
-//! authentication with the failed attempt recorded as an event, body
+//! the sender named by [`crate::access`] before the body is read, body
 //! reading, decoding off the async threads, submission and metrics.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{BodyError, HttpSources, Identity, Origin, Wait};
+use super::{BodyError, HttpSources, Origin, Wait};
+use crate::access::{Caller, Principal};
 use crate::model::{Ack, Event};
 use crate::normalize::{self, Outcome};
 use crate::pipeline::SubmitError;
@@ -105,41 +105,14 @@ impl From<SubmitError> for IngestError {
     }
 }
 
-/// Checks the token. A failed attempt is itself recorded as an
-/// authentication event of Ward (without the presented token).
-pub async fn authenticate(
-    st: &HttpSources,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-    input: &str,
-) -> Result<Identity, IngestError> {
-    if let Some(id) = st.tokens.authenticate(headers) {
-        return Ok(id);
-    }
-    st.ctx
-        .metrics
-        .add("ward_ingest_unauthorized_total", &[("input", input)], 1);
-    let event = rejected_token_event(headers, peer, input);
-    let ctx = st.ctx.clone();
-    tokio::spawn(async move {
-        let origin = Origin {
-            input: "ward",
-            source: "ward",
-            tenant: "default",
-        };
-        if let Err(e) = ctx
-            .deliver(origin, vec![event], 0, 0, Instant::now(), Wait::Yes)
-            .await
-        {
-            ctx.metrics.add("ward_ingest_audit_lost_total", &[], 1);
-            tracing::warn!(error = %e, "could not record a rejected ingest attempt");
-        }
-    });
-    Err(IngestError::Unauthorized)
-}
-
-/// The authentication event for a refused ingest request.
-fn rejected_token_event(headers: &HeaderMap, peer: SocketAddr, input: &str) -> Event {
+/// The authentication event for refused requests: `count` refusals from
+/// `peer` within one minute, the first on `route`.
+pub fn rejected_token_event(
+    peer: Option<std::net::IpAddr>,
+    route: &str,
+    presented: bool,
+    count: u64,
+) -> Event {
     let ctx = normalize::context("ward", "ward", "default");
     let mut e = Event::default();
     e.set("service.name", "ward".into());
@@ -149,15 +122,17 @@ fn rejected_token_event(headers: &HeaderMap, peer: SocketAddr, input: &str) -> E
     e.set("event.action", "ingest_token_rejected".into());
     e.set("event.outcome", "failure".into());
     e.set("log.level", "WARN".into());
-    e.set("source.ip", peer.ip().to_string().into());
-    e.set("ward.ingest.input", input.into());
-    let had = headers.contains_key(header::AUTHORIZATION);
+    if let Some(ip) = peer {
+        e.set("source.ip", ip.to_string().into());
+    }
+    e.set("url.path", route.into());
+    e.set("event.count", count.into());
     e.set(
         "message",
-        if had {
-            "ingest request with an invalid token".into()
+        if presented {
+            "request with an invalid token".into()
         } else {
-            "ingest request without a token".into()
+            "request without a token".into()
         },
     );
     normalize::finish(e, &ctx)
@@ -186,7 +161,7 @@ impl<T> Ingested<T> {
 /// answers 429) and count.
 pub async fn ingest_request<T: Send + 'static>(
     st: &HttpSources,
-    peer: SocketAddr,
+    caller: &Principal,
     headers: &HeaderMap,
     body: Bytes,
     input: &'static str,
@@ -199,7 +174,6 @@ pub async fn ingest_request<T: Send + 'static>(
     + 'static,
 ) -> Result<Ingested<T>, IngestError> {
     let received = Instant::now();
-    let id = authenticate(st, headers, peer, input).await?;
     let body = super::read_body(headers, body, st.ctx.limits.max_request_bytes)?;
     let bytes = body.len();
     let max_records = st.ctx.max_records_per_request;
@@ -214,14 +188,14 @@ pub async fn ingest_request<T: Send + 'static>(
         }
     }
     let limits = st.ctx.limits.clone();
-    let ctx = normalize::context(input, &id.source, &id.tenant);
+    let ctx = normalize::context(input, &caller.name, &caller.tenant);
     let (outcome, extra) = tokio::task::spawn_blocking(move || decode(body, &limits, &ctx))
         .await
         .map_err(|_| IngestError::Unavailable)??;
     let origin = Origin {
         input,
-        source: &id.source,
-        tenant: &id.tenant,
+        source: &caller.name,
+        tenant: &caller.tenant,
     };
     if outcome.events.len() > max_records {
         return Err(IngestError::TooManyRecords(
@@ -259,14 +233,14 @@ fn is_text(headers: &HeaderMap) -> bool {
 /// `POST /api/v1/ingest`
 pub async fn ingest(
     State(st): State<HttpSources>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let text = is_text(&headers);
     let done = ingest_request(
         &st,
-        peer,
+        &caller,
         &headers,
         body,
         "http",

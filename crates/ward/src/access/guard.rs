@@ -1,0 +1,308 @@
+//! The one permission check. Routes are added only through [`Routes`],
+//! which makes every route declare what it needs ([`Need`]) and keeps the
+//! list ([`RouteSpec`]); [`check`] runs on every matched route before its
+//! handler (so before the body is read), looks the route up in that list,
+//! authenticates the caller and answers 401 or 403, or hands the handler a
+//! [`Caller`]. A route added around [`Routes`] is in no list and is refused
+//! to everyone: forgetting a permission fails closed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{
+    ConnectInfo, FromRequestParts, MatchedPath, OptionalFromRequestParts, Request, State,
+};
+use axum::handler::Handler;
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::audit::{Action, AuditTrail};
+use super::{Access, Permission, Principal};
+use crate::api::ApiError;
+
+/// What a route needs from its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Anyone, without a credential (health probes, the web page).
+    Public,
+    /// Any valid credential (`/api/v1/me`).
+    Authenticated,
+    /// A credential whose role grants this permission.
+    Perm(Permission),
+}
+
+impl Need {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Need::Public => "public",
+            Need::Authenticated => "authenticated",
+            Need::Perm(p) => p.as_str(),
+        }
+    }
+
+    /// Whether `caller` may use a route with this need.
+    pub fn allows(self, caller: Option<&Principal>) -> Result<(), StatusCode> {
+        match (self, caller) {
+            (Need::Public, _) => Ok(()),
+            (_, None) => Err(StatusCode::UNAUTHORIZED),
+            (Need::Authenticated, Some(_)) => Ok(()),
+            (Need::Perm(p), Some(c)) if c.can(p) => Ok(()),
+            (Need::Perm(_), Some(_)) => Err(StatusCode::FORBIDDEN),
+        }
+    }
+}
+
+/// One declared route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub need: Need,
+}
+
+/// A router under construction whose every route declares its [`Need`].
+pub struct Routes<S> {
+    by_path: BTreeMap<&'static str, MethodRouter<S>>,
+    specs: Vec<RouteSpec>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
+    fn default() -> Self {
+        Routes {
+            by_path: BTreeMap::new(),
+            specs: Vec::new(),
+        }
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    fn add(mut self, method: Method, path: &'static str, need: Need, mr: MethodRouter<S>) -> Self {
+        let merged = match self.by_path.remove(path) {
+            Some(existing) => existing.merge(mr),
+            None => mr,
+        };
+        self.by_path.insert(path, merged);
+        self.specs.push(RouteSpec { method, path, need });
+        self
+    }
+
+    pub fn get<H: Handler<T, S>, T: 'static>(self, path: &'static str, need: Need, h: H) -> Self {
+        self.add(Method::GET, path, need, get(h))
+    }
+
+    pub fn post<H: Handler<T, S>, T: 'static>(self, path: &'static str, need: Need, h: H) -> Self {
+        self.add(Method::POST, path, need, post(h))
+    }
+
+    pub fn put<H: Handler<T, S>, T: 'static>(self, path: &'static str, need: Need, h: H) -> Self {
+        self.add(Method::PUT, path, need, put(h))
+    }
+
+    pub fn delete<H: Handler<T, S>, T: 'static>(
+        self,
+        path: &'static str,
+        need: Need,
+        h: H,
+    ) -> Self {
+        self.add(Method::DELETE, path, need, delete(h))
+    }
+
+    /// The routes and their declarations.
+    pub fn build(self) -> (Router<S>, Vec<RouteSpec>) {
+        let mut router = Router::new();
+        for (path, mr) in self.by_path {
+            router = router.route(path, mr);
+        }
+        (router, self.specs)
+    }
+}
+
+/// A refused attempt, for the audit trail.
+#[derive(Debug, Clone)]
+pub struct Denied {
+    pub peer: Option<IpAddr>,
+    pub route: String,
+    /// Whether a credential was presented (and was wrong).
+    pub presented: bool,
+}
+
+/// What [`check`] needs: the credentials, the declared routes, and where
+/// refused attempts are reported.
+#[derive(Clone)]
+pub struct Guard {
+    access: Arc<Access>,
+    table: Arc<HashMap<&'static str, Vec<(Method, Need)>>>,
+    refusal: Refusal,
+    audit: Arc<AuditTrail>,
+}
+
+/// Builds a 401/403 answer for a route path (its clients may expect their
+/// own error shape).
+pub type Refusal = fn(&str, StatusCode, String) -> Response;
+
+impl Guard {
+    pub fn new(
+        access: Arc<Access>,
+        specs: &[RouteSpec],
+        refusal: Refusal,
+        audit: Arc<AuditTrail>,
+    ) -> Guard {
+        let mut table: HashMap<&'static str, Vec<(Method, Need)>> = HashMap::new();
+        for s in specs {
+            table
+                .entry(s.path)
+                .or_default()
+                .push((s.method.clone(), s.need));
+        }
+        Guard {
+            access,
+            table: Arc::new(table),
+            refusal,
+            audit,
+        }
+    }
+
+    /// The declared need of a matched route; HEAD is GET without a body.
+    fn need(&self, path: &str, method: &Method) -> Option<Result<Need, ()>> {
+        let methods = self.table.get(path)?;
+        let want = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        Some(
+            methods
+                .iter()
+                .find(|(m, _)| m == method || m == want)
+                .map(|(_, n)| *n)
+                .ok_or(()),
+        )
+    }
+}
+
+/// The authenticated caller of a route, put there by [`check`].
+#[derive(Debug, Clone)]
+pub struct Caller(pub Arc<Principal>);
+
+impl std::ops::Deref for Caller {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Caller, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &S,
+    ) -> Result<Option<Caller>, std::convert::Infallible> {
+        Ok(parts.extensions.get::<Caller>().cloned())
+    }
+}
+
+/// A refusal as the JSON API answers it.
+pub fn json_refusal(status: StatusCode, message: String) -> Response {
+    let mut resp = (status, Json(json!({ "error": message }))).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
+    }
+    resp
+}
+
+/// The middleware: declared need, credential, permission; then the handler.
+pub async fn check(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let need = match g.need(&path, req.method()) {
+        Some(Ok(n)) => n,
+        Some(Err(())) => {
+            return json_refusal(StatusCode::METHOD_NOT_ALLOWED, "method not allowed".into());
+        }
+        None => {
+            tracing::error!(route = %path, "route declares no permission; refused");
+            return json_refusal(
+                StatusCode::FORBIDDEN,
+                "this route declares no permission".into(),
+            );
+        }
+    };
+    let caller = g.access.authenticate(req.headers());
+    if let Err(status) = need.allows(caller.as_deref()) {
+        if status == StatusCode::UNAUTHORIZED {
+            let peer = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip());
+            let resp = (g.refusal)(&path, status, "missing or invalid token".into());
+            g.audit.denied(Denied {
+                peer,
+                route: path,
+                presented: req
+                    .headers()
+                    .contains_key(axum::http::header::AUTHORIZATION)
+                    || crate::source::auth::has_token_header(req.headers()),
+            });
+            return resp;
+        }
+        return (g.refusal)(
+            &path,
+            status,
+            format!("forbidden: this needs {}", need.describe()),
+        );
+    }
+    let Some(caller) = caller else {
+        return next.run(req).await;
+    };
+    req.extensions_mut().insert(Caller(Arc::clone(&caller)));
+    if !audited(req.method(), need) {
+        return next.run(req).await;
+    }
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let resp = next.run(req).await;
+    g.audit.acted(&Action {
+        caller: &caller,
+        method: method.as_str(),
+        route: &path,
+        path: uri.path(),
+        query: uri.query(),
+        status: resp.status().as_u16(),
+    });
+    resp
+}
+
+/// Whether a call goes to the audit trail: every change (but sending
+/// events, which the log itself records), and every read of events,
+/// evidence or the audit trail (searches and exports).
+pub fn audited(method: &Method, need: Need) -> bool {
+    use Permission as P;
+    match need {
+        Need::Perm(P::IngestWrite) => false,
+        Need::Perm(P::EventsRead | P::EvidenceRead | P::AuditRead) => true,
+        _ => method != Method::GET && method != Method::HEAD,
+    }
+}
