@@ -9,6 +9,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::event::Event;
+
 /// Where sender-set reserved fields go: `ward.sender.<key as sent>`.
 pub const QUARANTINE: &str = "ward.sender";
 
@@ -77,6 +79,23 @@ pub(crate) fn store(event: &mut Map<String, Value>, quarantined: Vec<(String, Va
     }
 }
 
+/// Puts quarantined fields back where the sender wrote them, for input
+/// that is trusted as it is: an analyst's own files hunted offline (`ward
+/// detect`), which are often events exported from Ward with its fields.
+/// Never for what arrives over the network.
+pub fn restore(event: &mut Event) {
+    let Some(Value::Object(sender)) = event.remove(QUARANTINE) else {
+        return;
+    };
+    for (key, value) in sender {
+        if crate::event::has_dot(&key) {
+            event.set(&key, value);
+        } else {
+            event.0.insert(key, value);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +130,21 @@ mod tests {
         ] {
             assert!(!is_reserved(k), "{k}");
         }
+    }
+
+    #[test]
+    fn restore_puts_trusted_fields_back() {
+        let mut e = crate::ndjson::normalize_json(
+            serde_json::from_str(
+                r#"{"ward": {"baseline": {"x": 1}}, "event.id": "e1", "tenant": {"id": "t"}}"#,
+            )
+            .unwrap(),
+        );
+        assert!(e.get("ward.baseline.x").is_none());
+        restore(&mut e);
+        assert_eq!(e.get("ward.baseline.x"), Some(&Value::from(1)));
+        assert_eq!(e.get_str("event.id"), Some("e1"));
+        assert_eq!(e.get_str("tenant.id"), Some("t"));
+        assert!(e.get("ward.sender").is_none());
     }
 }

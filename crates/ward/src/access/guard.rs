@@ -306,3 +306,82 @@ pub fn audited(method: &Method, need: Need) -> bool {
         _ => method != Method::GET && method != Method::HEAD,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::{PermSet, Roles, apikey::KeyStore};
+    use crate::secret::Secret;
+    use tower::ServiceExt as _;
+
+    fn admin_access() -> Arc<Access> {
+        let mut tokens = crate::source::Tokens::default();
+        tokens.insert_principal(
+            &Secret::new("admin-token".into()),
+            Principal {
+                kind: "apikey",
+                id: "a".into(),
+                name: "a".into(),
+                role: "admin".into(),
+                tenant: "default".into(),
+                perms: PermSet::of(&Permission::ALL),
+            },
+        );
+        Arc::new(Access {
+            tokens,
+            keys: KeyStore::open(std::path::Path::new("/nonexistent-ward-keys")).unwrap(),
+            roles: Roles::default(),
+        })
+    }
+
+    async fn status(app: &Router, path: &str) -> u16 {
+        let req = axum::http::Request::get(path)
+            .header("authorization", "Bearer admin-token")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.clone().oneshot(req).await.unwrap().status().as_u16()
+    }
+
+    #[tokio::test]
+    async fn a_route_without_a_declared_permission_is_refused_to_everyone() {
+        let (declared, specs) = Routes::<()>::default()
+            .get("/declared", Need::Perm(Permission::EventsRead), || async {
+                "ok"
+            })
+            .build();
+        let app = declared.route("/raw", get(|| async { "leak" }));
+        let (tx, _rx) = tokio::sync::mpsc::channel(16);
+        let audit = Arc::new(AuditTrail::new(tx, Arc::default()));
+        let app = crate::api::protect(app, &specs, admin_access(), audit);
+        assert_eq!(status(&app, "/declared").await, 200);
+        assert_eq!(status(&app, "/raw").await, 403, "even for an admin");
+        assert_eq!(status(&app, "/nowhere").await, 404);
+    }
+
+    /// Routes are added only through [`Routes`], which requires a [`Need`]:
+    /// a plain axum `.route("/path", …)` anywhere else in the application
+    /// fails this test.
+    #[test]
+    fn no_route_is_added_around_the_declarations() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut dirs = vec![src.clone()];
+        let mut offenders = Vec::new();
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs")
+                    && !p.ends_with("access/guard.rs")
+                    && std::fs::read_to_string(&p).unwrap().contains(".route(\"")
+                {
+                    offenders.push(p.display().to_string());
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "routes without a declared permission: {offenders:?}"
+        );
+    }
+}

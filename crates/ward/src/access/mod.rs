@@ -126,6 +126,44 @@ pub fn valid_tenant(t: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
+/// Makes everything Ward creates from now on private to its user (umask
+/// 077: directories 0700, files 0600), makes the data directory 0700, and
+/// takes group and other access away from what an earlier version left
+/// readable inside it (store files, `alerts.sqlite3`, keys).
+pub fn private_data(dir: &Path) -> anyhow::Result<()> {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    private_dir(dir)?;
+    tighten(dir, 0)
+}
+
+fn tighten(dir: &Path, depth: usize) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    if depth > 8 {
+        return Ok(());
+    }
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if meta.is_dir() {
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(
+                    entry.path(),
+                    std::fs::Permissions::from_mode(mode & 0o700),
+                )?;
+            }
+            tighten(&entry.path(), depth + 1)?;
+        } else if meta.is_file() && mode & 0o077 != 0 {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode & 0o700))
+                .with_context(|| format!("cannot make {} private", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Creates `dir` (and parents) if needed and makes it private (0700).
 pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;

@@ -36,7 +36,7 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> &'a str {
         .unwrap_or("-")
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn show(args: Args) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args.remote)?;
     let q = [
         ("q", args.query.clone()),

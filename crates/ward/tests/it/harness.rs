@@ -87,7 +87,10 @@ impl Ward {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.extra_env
+            .iter()
+            .find(|(k, _)| k == "WARD_DATA_DIR")
+            .map_or_else(|| self.dir.path().join("data"), |(_, v)| PathBuf::from(v))
     }
 
     /// Starts (or restarts) the process and waits until it answers.
