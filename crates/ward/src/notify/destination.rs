@@ -218,4 +218,123 @@ mod tests {
         };
         assert!(!open.resolve("127.0.0.1", 80).await.unwrap().is_empty());
     }
+
+    /// Every address form of loopback, through the real client and the
+    /// real resolver, inside a network namespace that has only a loopback
+    /// interface (`unshare -n`, as root), so a guard bug cannot send a
+    /// packet anywhere: nothing may reach the listener, and with private
+    /// destinations allowed the same listener is reached (so the test can
+    /// fail).
+    #[test]
+    fn ssrf_in_a_loopback_only_namespace() {
+        if !rustix::process::getuid().is_root() || which("unshare").is_none() {
+            eprintln!("skipped: needs root and unshare (scripts/test.sh runs as root)");
+            return;
+        }
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new("unshare")
+            .args(["-n", "--"])
+            .arg(exe)
+            .args([
+                "--exact",
+                "notify::destination::tests::ssrf_inner",
+                "--ignored",
+            ])
+            .env("WARD_SSRF_NETNS", "1")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("1 passed"), "{text}");
+    }
+
+    fn which(cmd: &str) -> Option<std::path::PathBuf> {
+        std::env::var_os("PATH")?
+            .to_str()?
+            .split(':')
+            .map(|d| std::path::Path::new(d).join(cmd))
+            .find(|p| p.exists())
+    }
+
+    #[tokio::test]
+    #[ignore = "run by ssrf_in_a_loopback_only_namespace inside unshare -n"]
+    async fn ssrf_inner() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        assert!(std::env::var_os("WARD_SSRF_NETNS").is_some());
+        // /proc/net/dev lists the interfaces of this network namespace.
+        let dev = std::fs::read_to_string("/proc/net/dev").unwrap();
+        let ifaces: Vec<&str> = dev
+            .lines()
+            .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim()))
+            .collect();
+        assert_eq!(ifaces, vec!["lo"], "not isolated");
+        let up = std::process::Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .unwrap();
+        assert!(up.success());
+        let l4 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l4.local_addr().unwrap().port();
+        let l6 = tokio::net::TcpListener::bind(("::1", port)).await.ok();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        for l in std::iter::once(l4).chain(l6) {
+            let accepted = Arc::clone(&accepted);
+            let app = axum::Router::new().fallback(move || {
+                accepted.fetch_add(1, Ordering::SeqCst);
+                async { "ok" }
+            });
+            tokio::spawn(async move { axum::serve(l, app).await });
+        }
+        let ctx = |allow_private| crate::notify::Ctx {
+            http: http_client(Guard { allow_private }, std::time::Duration::from_secs(2)).unwrap(),
+            guard: Guard { allow_private },
+            timeout: std::time::Duration::from_secs(2),
+        };
+        let strict = ctx(false);
+        let forms = [
+            "127.0.0.1",
+            "localhost",
+            "127.1",
+            "2130706433",
+            "0x7f000001",
+            "0177.0.0.1",
+            "0.0.0.0",
+            "[::1]",
+            "[::]",
+            "[::ffff:127.0.0.1]",
+            "[::ffff:7f00:1]",
+            "[::ffff:0:7f00:1]",
+            "[::7f00:1]",
+            "[64:ff9b::7f00:1]",
+            "[64:ff9b:1::7f00:1]",
+            "[2002:7f00:1::1]",
+            "[2001::7f00:1]",
+        ];
+        for host in forms {
+            let url: reqwest::Url = format!("http://{host}:{port}/hook").parse().unwrap();
+            let outcome =
+                crate::notify::post(&strict, &url, &[], "text/plain", b"x".to_vec()).await;
+            assert!(
+                !matches!(outcome, crate::notify::Outcome::Delivered(_)),
+                "{host} was allowed"
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            0,
+            "a refused form reached the listener"
+        );
+        let url: reqwest::Url = format!("http://127.0.0.1:{port}/hook").parse().unwrap();
+        let outcome = crate::notify::post(&ctx(true), &url, &[], "text/plain", b"x".to_vec()).await;
+        assert!(
+            matches!(outcome, crate::notify::Outcome::Delivered(_)),
+            "{outcome:?}"
+        );
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
 }
