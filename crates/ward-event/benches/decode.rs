@@ -158,9 +158,87 @@ fn bench_other(c: &mut Criterion) {
     g.finish();
 }
 
+/// The decoded (not yet recognized) fixture records of each recognizer in
+/// `tests/fixtures/recognize/`, decoded as their input would be.
+fn recognizer_fixtures() -> Vec<(String, Vec<ward_event::Event>)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recognize");
+    let limits = Limits::default();
+    let received = "2023-10-16T00:00:00Z".parse().unwrap();
+    let mut dirs: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|dir| {
+            let mut events = Vec::new();
+            for file in std::fs::read_dir(&dir).unwrap() {
+                let file = file.unwrap().path();
+                let body = std::fs::read(&file).unwrap();
+                match file.extension().and_then(|e| e.to_str()) {
+                    Some("ndjson") => {
+                        events.extend(ndjson::decode(&body, &limits).into_iter().flatten())
+                    }
+                    Some("log") => events.extend(
+                        ward_event::text::decode(&body, &limits)
+                            .into_iter()
+                            .flatten(),
+                    ),
+                    Some("syslog") => events.extend(
+                        body.split(|b| *b == b'\n')
+                            .filter(|l| !l.is_empty())
+                            .filter_map(|l| syslog::parse(l, received).ok()),
+                    ),
+                    _ => {}
+                }
+            }
+            (
+                dir.file_name().unwrap().to_string_lossy().into_owned(),
+                events,
+            )
+        })
+        .collect()
+}
+
+/// Recognition alone (`ward_event::recognize::recognize`, as `finalize`
+/// runs it), per event of each source; `unrecognized` is what an ordinary
+/// application event pays for every recognizer to decline it.
+fn bench_recognize(c: &mut Criterion) {
+    use criterion::BatchSize;
+    let mut g = c.benchmark_group("recognize");
+    let mut sources = recognizer_fixtures();
+    let limits = Limits::default();
+    let plain: Vec<_> = ndjson::decode(flat_events().join("\n").as_bytes(), &limits)
+        .into_iter()
+        .take(64)
+        .flatten()
+        .collect();
+    sources.push(("unrecognized".into(), plain));
+    for (name, events) in sources {
+        if events.is_empty() {
+            continue;
+        }
+        g.throughput(Throughput::Elements(events.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || events.clone(),
+                |mut batch| {
+                    for e in &mut batch {
+                        black_box(ward_event::recognize::recognize(e, None));
+                    }
+                    batch
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
-    targets = bench_ndjson, bench_syslog, bench_other
+    targets = bench_ndjson, bench_syslog, bench_other, bench_recognize
 }
 criterion_main!(benches);

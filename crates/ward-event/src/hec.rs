@@ -85,12 +85,51 @@ pub fn decode_event(body: &[u8], limits: &Limits) -> Vec<Result<Event, RecordErr
         } else {
             parse_object(slice, limits.max_depth)
                 .map_err(|r| format!("object at byte {pos}: {r}"))
-                .and_then(|obj| hec_event(obj, limits, received))
+                .and_then(|obj| split_event(obj, limits))
         };
-        out.push(result.map_err(|r| RecordError::new(item, r).at(pos..end)));
+        match result {
+            Ok(objs) => out.extend(objs.into_iter().map(|r| {
+                r.and_then(|obj| hec_event(obj, limits, received))
+                    .map_err(|r| RecordError::new(item, r).at(pos..end))
+            })),
+            Err(r) => out.push(Err(RecordError::new(item, r).at(pos..end))),
+        }
         pos = end;
     }
     out
+}
+
+/// A HEC event whose `event` is an envelope ([`crate::envelope`]) becomes
+/// one HEC event per record, each with the same metadata.
+fn split_event(
+    mut obj: Map<String, Value>,
+    limits: &Limits,
+) -> Result<crate::envelope::Records, String> {
+    let Some(Value::Object(inner)) = obj.get("event") else {
+        return Ok(vec![Ok(obj)]);
+    };
+    if !inner.contains_key("Records")
+        && !inner.contains_key("records")
+        && !inner.contains_key("items")
+        && !inner.contains_key("detail")
+    {
+        return Ok(vec![Ok(obj)]);
+    }
+    let Some(Value::Object(inner)) = obj.remove("event") else {
+        return Ok(vec![Ok(obj)]);
+    };
+    let records = crate::envelope::split(inner, limits.max_envelope_records)
+        .map_err(|r| format!("event field: {r}"))?;
+    Ok(records
+        .into_iter()
+        .map(|r| {
+            r.map(|record| {
+                let mut one = obj.clone();
+                one.insert("event".into(), Value::Object(record));
+                one
+            })
+        })
+        .collect())
 }
 
 fn hec_event(

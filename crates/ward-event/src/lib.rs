@@ -44,6 +44,8 @@ mod normalize;
 pub mod time;
 
 pub mod bulk;
+pub mod envelope;
+pub mod evtx;
 pub mod hec;
 pub mod ndjson;
 pub mod otlp;
@@ -74,6 +76,9 @@ pub struct Limits {
     pub max_request_bytes: usize,
     /// How much of an unparsable record a dead-letter event keeps.
     pub max_original_bytes: usize,
+    /// Most records one envelope (`{"Records":[…]}`, `{"records":[…]}`, a
+    /// Kubernetes `EventList`) may carry; see [`envelope`].
+    pub max_envelope_records: usize,
 }
 
 impl Default for Limits {
@@ -84,6 +89,7 @@ impl Default for Limits {
             max_frame_bytes: 256 * 1024,
             max_request_bytes: 16 * 1024 * 1024,
             max_original_bytes: 16 * 1024,
+            max_envelope_records: 10_000,
         }
     }
 }

@@ -6,7 +6,8 @@ use crate::{Event, Limits, RecordError, normalize};
 use serde_json::{Map, Value};
 
 /// Decodes a body of JSON lines. Blank lines are skipped; every other line
-/// gives one result, numbered by its line.
+/// gives one result, numbered by its line, except an envelope
+/// ([`crate::envelope`]), which gives one per record it carries.
 ///
 /// ```
 /// use ward_event::{Limits, ndjson};
@@ -21,10 +22,17 @@ pub fn decode(body: &[u8], limits: &Limits) -> Vec<Result<Event, RecordError>> {
         if is_blank(line) {
             continue;
         }
-        out.push(
-            decode_line(number, line, limits, received)
-                .map_err(|e| e.at(offset..offset + line.len())),
-        );
+        let span = offset..offset + line.len();
+        if line.len() <= limits.max_line_bytes && crate::envelope::may_be_envelope(line) {
+            match crate::envelope::decode_line(line, limits, received) {
+                Ok(records) => out.extend(records.into_iter().map(|r| {
+                    r.map_err(|reason| RecordError::new(number, reason).at(span.clone()))
+                })),
+                Err(reason) => out.push(Err(RecordError::new(number, reason).at(span))),
+            }
+            continue;
+        }
+        out.push(decode_line(number, line, limits, received).map_err(|e| e.at(span)));
     }
     out
 }

@@ -15,6 +15,20 @@ pub fn pipelines_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../pipelines")
 }
 
+/// A pipeline file: this crate's `pipelines/` (raw Windows JSON) or
+/// Ward's built-in `pipelines/`.
+#[allow(dead_code)]
+pub fn pipeline_path(name: &str) -> PathBuf {
+    let own = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("pipelines")
+        .join(name);
+    if own.exists() {
+        own
+    } else {
+        pipelines_dir().join(name)
+    }
+}
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;

@@ -18,7 +18,7 @@ mod corpus;
 fn pipelines() -> Vec<Pipeline> {
     ["windows-raw.yml", "ward-ecs.yml"]
         .iter()
-        .filter_map(|f| Pipeline::load(&corpus::pipelines_dir().join(f)).ok())
+        .filter_map(|f| Pipeline::load(&corpus::pipeline_path(f)).ok())
         .collect()
 }
 

@@ -39,7 +39,7 @@ fn main() {
             let pipelines: Vec<Pipeline> = if args.iter().any(|a| a == "--pipelines") {
                 ["windows-raw.yml", "ward-ecs.yml"]
                     .iter()
-                    .map(|f| Pipeline::load(&corpus::pipelines_dir().join(f)).unwrap())
+                    .map(|f| Pipeline::load(&corpus::pipeline_path(f)).unwrap())
                     .collect()
             } else {
                 Vec::new()

@@ -2,9 +2,13 @@
 //!
 //! One [`Engine`] holds, per pipeline, the rules whose logsource the
 //! pipeline can recognise, compiled against that pipeline's field mapping.
-//! An event is evaluated by the first pipeline whose `applies_when` holds;
-//! only rules of the logsources recognised in the event run. Without
-//! pipelines, field names are used as written and every rule runs.
+//! Pipelines are tried in precedence order (descending `priority`, a
+//! configured pipeline before a built-in one); each pipeline whose
+//! `applies_when` holds runs the rules of the logsources it recognises in
+//! the event, except rules a more specific pipeline already ran: every rule
+//! is evaluated at most once per event, through the most specific pipeline
+//! that can see it. Without pipelines, field names are used as written and
+//! every rule runs.
 //!
 //! Invariants: a field is resolved (one trie walk over a JSON event, see
 //! [`crate::resolve`]) and lowercased at most once per event; rules are skipped by the literal prefilter
@@ -105,6 +109,9 @@ struct EntryPlan {
 
 #[derive(Debug, Clone)]
 struct PipelinePlan {
+    name: String,
+    /// Global rule index -> index in `plan.rules` (NONE: not in this plan).
+    local: Vec<u32>,
     /// The slots of the pipeline's own selections (`applies_when`, each
     /// entry's `when`), which address event fields directly.
     when_plan: Plan,
@@ -112,6 +119,18 @@ struct PipelinePlan {
     entries: Vec<EntryPlan>,
     dispatch: Dispatch,
     plan: Plan,
+}
+
+const NOT_HERE: u32 = u32::MAX;
+
+/// Which logsources one pipeline recognised in an event
+/// ([`Engine::matches_seen`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// Index of the pipeline ([`Engine::pipeline_name`]).
+    pub pipeline: usize,
+    /// Its logsource entries that held ([`Engine::entry_logsource`]).
+    pub entries: Vec<u32>,
 }
 
 /// The compiled plan of a rule set.
@@ -230,78 +249,138 @@ impl Engine {
                 fallback: Some(b.finish(rules)),
             };
         }
-        let mut plans = Vec::new();
-        for p in pipelines {
-            let mut b = PlanBuilder {
-                map: &p.mapping,
-                slots: Vec::new(),
-                slot_names: Vec::new(),
-            };
-            // Pipeline selections address event fields directly.
-            let direct = FieldMap::default();
-            let mut raw = PlanBuilder {
-                map: &direct,
-                slots: Vec::new(),
-                slot_names: Vec::new(),
-            };
-            let applies_when = p.applies_when.as_ref().map(|s| raw.selection(s));
-            let mut rules = Vec::new();
-            let mut entries: Vec<EntryPlan> = p
-                .logsources
-                .iter()
-                .map(|e| EntryPlan {
-                    logsource: e.logsource.clone(),
-                    when: raw.selection(&e.when),
-                    rules: Vec::new(),
-                    bits: Vec::new(),
-                    scanners: Vec::new(),
-                })
-                .collect();
-            for &i in &detection_rules {
-                let Some(meta) = metas.get(i) else { continue };
-                let hits: Vec<usize> = entries
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, e)| meta.logsource.applies_to(&e.logsource))
-                    .map(|(k, _)| k)
-                    .collect();
-                if hits.is_empty() {
-                    continue;
-                }
-                let Some(rule) = b.rule(set, i) else { continue };
-                let idx = rules.len() as u32;
-                rules.push(rule);
-                for k in hits {
-                    if let Some(e) = entries.get_mut(k) {
-                        e.rules.push(idx);
-                    }
-                }
+        let order = crate::pipeline::precedence(pipelines);
+        let ordered: Vec<&Pipeline> = order.iter().filter_map(|&i| pipelines.get(i)).collect();
+        // Distinct logsources of the detection rules, for pipelines that
+        // derive their entries from them.
+        let mut rule_logsources: Vec<&LogSource> = Vec::new();
+        for &i in &detection_rules {
+            if let Some(meta) = metas.get(i)
+                && !rule_logsources.contains(&&meta.logsource)
+            {
+                rule_logsources.push(&meta.logsource);
             }
-            // The `when` selections were compiled by `raw`; they keep their
-            // own slots, evaluated through a separate cache.
-            let when_plan = raw.finish(Vec::new());
-            let mut plan = b.finish(rules);
-            for e in &mut entries {
-                e.scanners = plan.prefilter.scanners_for(&e.rules);
-                e.bits = plan.prefilter.bitset(&e.rules);
-            }
-            let whens: Vec<&CSel> = entries.iter().map(|e| &e.when).collect();
-            let used: Vec<bool> = entries.iter().map(|e| !e.rules.is_empty()).collect();
-            let dispatch = Dispatch::build(&whens, &used);
-            plans.push(PipelinePlan {
-                when_plan,
-                applies_when,
-                entries,
-                dispatch,
-                plan,
-            });
         }
+        let plans = ordered
+            .iter()
+            .map(|p| Self::pipeline_plan(set, &metas, &detection_rules, &rule_logsources, p))
+            .collect();
         Engine {
             metas,
-            mappings: pipelines.iter().map(|p| p.mapping.clone()).collect(),
+            mappings: ordered.iter().map(|p| p.mapping.clone()).collect(),
             pipelines: plans,
             fallback: None,
         }
+    }
+
+    fn pipeline_plan(
+        set: &RuleSet,
+        metas: &[RuleMeta],
+        detection_rules: &[usize],
+        rule_logsources: &[&LogSource],
+        p: &Pipeline,
+    ) -> PipelinePlan {
+        let mut b = PlanBuilder {
+            map: &p.mapping,
+            slots: Vec::new(),
+            slot_names: Vec::new(),
+        };
+        // Pipeline selections address event fields directly.
+        let direct = FieldMap::default();
+        let mut raw = PlanBuilder {
+            map: &direct,
+            slots: Vec::new(),
+            slot_names: Vec::new(),
+        };
+        let applies_when = p.applies_when.as_ref().map(|s| raw.selection(s));
+        let derived = rule_logsources
+            .iter()
+            .filter_map(|ls| p.derived_entry(ls))
+            .collect::<Vec<_>>();
+        let mut rules = Vec::new();
+        let mut entries: Vec<EntryPlan> = p
+            .logsources
+            .iter()
+            .chain(&derived)
+            .map(|e| EntryPlan {
+                logsource: e.logsource.clone(),
+                when: raw.selection(&e.when),
+                rules: Vec::new(),
+                bits: Vec::new(),
+                scanners: Vec::new(),
+            })
+            .collect();
+        let mut local = vec![NOT_HERE; metas.len()];
+        for &i in detection_rules {
+            let Some(meta) = metas.get(i) else { continue };
+            let hits: Vec<usize> = entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| meta.logsource.applies_to(&e.logsource))
+                .map(|(k, _)| k)
+                .collect();
+            if hits.is_empty() {
+                continue;
+            }
+            let Some(rule) = b.rule(set, i) else { continue };
+            let idx = rules.len() as u32;
+            rules.push(rule);
+            if let Some(l) = local.get_mut(i) {
+                *l = idx;
+            }
+            for k in hits {
+                if let Some(e) = entries.get_mut(k) {
+                    e.rules.push(idx);
+                }
+            }
+        }
+        // The `when` selections were compiled by `raw`; they keep their
+        // own slots, evaluated through a separate cache.
+        let when_plan = raw.finish(Vec::new());
+        let mut plan = b.finish(rules);
+        for e in &mut entries {
+            e.scanners = plan.prefilter.scanners_for(&e.rules);
+            e.bits = plan.prefilter.bitset(&e.rules);
+        }
+        let whens: Vec<&CSel> = entries.iter().map(|e| &e.when).collect();
+        let used: Vec<bool> = entries.iter().map(|e| !e.rules.is_empty()).collect();
+        let dispatch = Dispatch::build(&whens, &used);
+        PipelinePlan {
+            name: p.name.clone(),
+            local,
+            when_plan,
+            applies_when,
+            entries,
+            dispatch,
+            plan,
+        }
+    }
+
+    /// Name of pipeline `index` (as in [`Match::pipeline`] and [`Seen`]),
+    /// in evaluation order.
+    pub fn pipeline_name(&self, index: usize) -> Option<&str> {
+        self.pipelines.get(index).map(|p| p.name.as_str())
+    }
+
+    /// The logsource of entry `entry` of pipeline `pipeline` (see [`Seen`]).
+    pub fn entry_logsource(&self, pipeline: usize, entry: u32) -> Option<&LogSource> {
+        let p = self.pipelines.get(pipeline)?;
+        p.entries.get(entry as usize).map(|e| &e.logsource)
+    }
+
+    /// Global indices of the rules entry `entry` of pipeline `pipeline`
+    /// selects.
+    pub fn entry_rules(&self, pipeline: usize, entry: u32) -> Vec<usize> {
+        let Some(p) = self.pipelines.get(pipeline) else {
+            return Vec::new();
+        };
+        let Some(e) = p.entries.get(entry as usize) else {
+            return Vec::new();
+        };
+        e.rules
+            .iter()
+            .filter_map(|&r| p.plan.rules.get(r as usize).map(|c| c.rule))
+            .collect()
     }
 
     /// Metadata of rule `index` (as in [`Match::rule`]).
@@ -325,19 +404,35 @@ impl Engine {
 
     /// Every detection rule that matches `event`.
     pub fn matches(&self, event: &impl EventFields) -> Vec<Match> {
-        self.evaluate(event, false)
+        self.evaluate(event, false, &mut None)
+    }
+
+    /// Like [`Engine::matches`], and says which pipelines recognised which
+    /// logsources in the event (`seen` is cleared first). An event with an
+    /// empty `seen` was visible to no rule.
+    pub fn matches_seen(&self, event: &impl EventFields, seen: &mut Vec<Seen>) -> Vec<Match> {
+        seen.clear();
+        let mut out = Some(std::mem::take(seen));
+        let found = self.evaluate(event, false, &mut out);
+        *seen = out.unwrap_or_default();
+        found
     }
 
     /// Like [`Engine::matches`] but evaluates every rule of the event's
     /// logsources without the literal prefilter: the reference the
     /// prefilter is tested against. Much slower.
     pub fn matches_exhaustive(&self, event: &impl EventFields) -> Vec<Match> {
-        self.evaluate(event, true)
+        self.evaluate(event, true, &mut None)
     }
 
     // Not inlined: one frame per event for profilers.
     #[inline(never)]
-    fn evaluate(&self, event: &impl EventFields, exhaustive: bool) -> Vec<Match> {
+    fn evaluate(
+        &self,
+        event: &impl EventFields,
+        exhaustive: bool,
+        seen: &mut Option<Vec<Seen>>,
+    ) -> Vec<Match> {
         let mut out = Vec::new();
         if let Some(plan) = &self.fallback {
             let mut ev = Eval::new(event, plan);
@@ -347,6 +442,10 @@ impl Engine {
             }
             return out;
         }
+        // Pipelines that already ran rules on this event, with the rules
+        // they selected: a rule runs through the first of them only.
+        let mut earlier: Vec<(usize, Cow<'_, [u64]>)> = Vec::new();
+        let mut ids = Vec::new();
         for (pi, pp) in self.pipelines.iter().enumerate() {
             let mut when = Eval::new(event, &pp.when_plan);
             if let Some(sel) = &pp.applies_when
@@ -354,7 +453,6 @@ impl Engine {
             {
                 continue;
             }
-            let mut ids = Vec::new();
             pp.dispatch.entries(
                 |slot, visit| {
                     if let Some(v) = when.slot(slot) {
@@ -363,20 +461,30 @@ impl Engine {
                 },
                 &mut ids,
             );
-            let mut hits: Vec<&EntryPlan> = Vec::new();
-            for e in ids.iter().filter_map(|&k| pp.entries.get(k as usize)) {
-                if when.selection(&e.when, &mut None) {
-                    hits.push(e);
+            let mut hits: Vec<u32> = Vec::new();
+            for &k in &ids {
+                if let Some(e) = pp.entries.get(k as usize)
+                    && when.selection(&e.when, &mut None)
+                {
+                    hits.push(k);
                 }
             }
-            let merged: (Vec<u64>, Vec<u32>);
-            let (rule_bits, scanners): (&[u64], &[u32]) = match hits.as_slice() {
-                [] => return out,
-                [one] => (&one.bits, &one.scanners),
-                [first, rest @ ..] => {
-                    let mut bits = first.bits.clone();
-                    let mut s: Vec<u32> = first.scanners.clone();
-                    for e in rest {
+            let (rule_bits, scanners) = match hits.as_slice() {
+                [] => continue,
+                [one] => match pp.entries.get(*one as usize) {
+                    Some(e) => (
+                        Cow::Borrowed(e.bits.as_slice()),
+                        Cow::Borrowed(e.scanners.as_slice()),
+                    ),
+                    None => continue,
+                },
+                many => {
+                    let mut bits: Vec<u64> = Vec::new();
+                    let mut s: Vec<u32> = Vec::new();
+                    for e in many.iter().filter_map(|&k| pp.entries.get(k as usize)) {
+                        if bits.len() < e.bits.len() {
+                            bits.resize(e.bits.len(), 0);
+                        }
                         for (w, x) in bits.iter_mut().zip(&e.bits) {
                             *w |= x;
                         }
@@ -384,21 +492,48 @@ impl Engine {
                     }
                     s.sort_unstable();
                     s.dedup();
-                    merged = (bits, s);
-                    (&merged.0, &merged.1)
+                    (Cow::Owned(bits), Cow::Owned(s))
                 }
             };
             let mut ev = Eval::new(event, &pp.plan);
-            let candidates =
-                pp.plan
-                    .prefilter
-                    .candidates(&mut ev, Some(rule_bits), Some(scanners), exhaustive);
+            let candidates = pp.plan.prefilter.candidates(
+                &mut ev,
+                Some(&rule_bits),
+                Some(&scanners),
+                exhaustive,
+            );
             for r in candidates {
+                if earlier
+                    .iter()
+                    .any(|(e, bits)| self.selected(*e, bits, r.rule))
+                {
+                    continue;
+                }
                 ev.run_rule(r, Some(pi), &self.metas, &mut out);
             }
-            return out;
+            if let Some(seen) = seen {
+                seen.push(Seen {
+                    pipeline: pi,
+                    entries: hits,
+                });
+            }
+            earlier.push((pi, rule_bits));
         }
         out
+    }
+
+    /// Whether pipeline `pipeline` selected global rule `rule` in `bits`.
+    fn selected(&self, pipeline: usize, bits: &[u64], rule: usize) -> bool {
+        let Some(local) = self
+            .pipelines
+            .get(pipeline)
+            .and_then(|p| p.local.get(rule).copied())
+            .filter(|&l| l != NOT_HERE)
+        else {
+            return false;
+        };
+        bits.get(local as usize / 64)
+            .is_some_and(|w| w & (1 << (local % 64)) != 0)
     }
 }
 

@@ -52,9 +52,9 @@ pub use correlation::{
     Cmp, CorrelationDef, CorrelationFinding, CorrelationType, Correlator, finding_id,
     parse_timespan,
 };
-pub use engine::{Engine, Match, MatchedField};
+pub use engine::{Engine, Match, MatchedField, Seen};
 pub use error::{RuleError, SigmaError};
 pub use event::{EventFields, FieldValue, lookup};
-pub use pipeline::{FieldMap, Pipeline};
+pub use pipeline::{FieldMap, LogSourceFields, Pipeline};
 pub use rule::{LogSource, Rule, RuleBody, RuleKind, RuleMeta};
 pub use ruleset::RuleSet;

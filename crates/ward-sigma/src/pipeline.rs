@@ -4,6 +4,7 @@
 //!
 //! ```yaml
 //! name: ward-ecs
+//! priority: 0                   # higher is more specific: evaluated first
 //! applies_when:                 # a Sigma selection over the event
 //!   event.category|exists: true
 //! logsources:
@@ -17,7 +18,21 @@
 //! field_prefixes: []            # unmapped fields: try each prefix + name, then the name
 //! placeholders:                 # values for `|expand` `%name%`
 //!   Admins: [admin, root]
+//! logsource_fields:             # the event states its log source itself
+//!   product: ward.logsource.product
+//!   service: ward.logsource.service
+//!   category: ward.logsource.category
 //! ```
+//!
+//! With `logsource_fields`, every rule's logsource is recognised in an
+//! event whose fields are equal to the logsource's keys (see
+//! [`Pipeline::derived_entry`]); `logsources` entries then only add
+//! aliases, and may omit `when` to mean the same equality.
+//!
+//! Precedence (see `docs/pipelines.md`): pipelines are tried by descending
+//! `priority`, a configured pipeline before a built-in one of the same
+//! priority; each rule is evaluated through the first pipeline that applies
+//! to the event and recognises the rule's logsource in it.
 //!
 //! Invariant: a pipeline that loads compiled all its selections; unknown
 //! keys are errors, so a typo never silently disables a mapping.
@@ -48,6 +63,22 @@ pub struct Pipeline {
     pub logsources: Vec<LogSourceEntry>,
     pub mapping: FieldMap,
     pub placeholders: HashMap<String, Vec<String>>,
+    /// Higher is more specific: tried first.
+    pub priority: i64,
+    /// Shipped with Ward (set by the loader, not the file); a configured
+    /// pipeline goes before a built-in one of the same priority.
+    pub builtin: bool,
+    /// Event fields that state the event's log source, when it does.
+    pub logsource_fields: Option<LogSourceFields>,
+}
+
+/// The event fields holding an event's own log source (as stamped by
+/// source recognition).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSourceFields {
+    pub product: Option<String>,
+    pub service: Option<String>,
+    pub category: Option<String>,
 }
 
 /// How Sigma field names become event field paths; plain data so the
@@ -82,6 +113,8 @@ const PIPELINE_KEYS: &[&str] = &[
     "fieldmappings",
     "field_prefixes",
     "placeholders",
+    "priority",
+    "logsource_fields",
 ];
 
 impl Pipeline {
@@ -133,6 +166,17 @@ impl Pipeline {
             .get("applies_when")
             .map(|n| selection(&ctx, n))
             .transpose()?;
+        let priority = match doc.get("priority") {
+            None => 0,
+            Some(n) => n
+                .scalar_text()
+                .and_then(|t| t.parse::<i64>().ok())
+                .ok_or_else(|| ctx.err(n.line, "`priority` must be an integer"))?,
+        };
+        let logsource_fields = match doc.get("logsource_fields") {
+            None => None,
+            Some(n) => Some(logsource_fields(&ctx, n)?),
+        };
         let mut logsources = Vec::new();
         if let Some(list) = doc.get("logsources") {
             let crate::yaml::NodeKind::Seq(items) = &list.kind else {
@@ -144,16 +188,27 @@ impl Pipeline {
                         .and_then(Node::scalar_text)
                         .map(|s| s.to_lowercase())
                 };
-                let when = item
-                    .get("when")
-                    .ok_or_else(|| ctx.err(item.line, "a logsource needs `when`"))?;
+                let logsource = LogSource {
+                    product: get("product"),
+                    category: get("category"),
+                    service: get("service"),
+                };
+                let when = match (item.get("when"), &logsource_fields) {
+                    (Some(when), _) => selection(&ctx, when)?,
+                    (None, Some(fields)) => equality(&ctx, item.line, &fields.pairs(&logsource))?
+                        .ok_or_else(|| {
+                        ctx.err(item.line, "a logsource without `when` needs a key")
+                    })?,
+                    (None, None) => {
+                        return Err(ctx.err(
+                            item.line,
+                            "a logsource needs `when` (or the pipeline `logsource_fields`)",
+                        ));
+                    }
+                };
                 logsources.push(LogSourceEntry {
-                    logsource: LogSource {
-                        product: get("product"),
-                        category: get("category"),
-                        service: get("service"),
-                    },
-                    when: selection(&ctx, when)?,
+                    logsource,
+                    when,
                     line: item.line,
                 });
             }
@@ -202,8 +257,102 @@ impl Pipeline {
             logsources,
             mapping,
             placeholders,
+            priority,
+            builtin: false,
+            logsource_fields,
         })
     }
+
+    /// For a pipeline with `logsource_fields`: the entry recognising
+    /// `logsource` in events whose log source fields are equal to its keys.
+    /// None for other pipelines, and for a logsource without keys (whose
+    /// rules every entry selects anyway).
+    pub fn derived_entry(&self, logsource: &LogSource) -> Option<LogSourceEntry> {
+        let fields = self.logsource_fields.as_ref()?;
+        let no_placeholders = HashMap::new();
+        let ctx = Ctx {
+            origin: &self.origin,
+            placeholders: &no_placeholders,
+        };
+        let when = equality(&ctx, 0, &fields.pairs(logsource)).ok()??;
+        Some(LogSourceEntry {
+            logsource: logsource.clone(),
+            when,
+            line: 0,
+        })
+    }
+}
+
+impl LogSourceFields {
+    /// (event field, value) for each key `logsource` sets and this names.
+    fn pairs(&self, logsource: &LogSource) -> Vec<(String, String)> {
+        [
+            (&self.product, &logsource.product),
+            (&self.service, &logsource.service),
+            (&self.category, &logsource.category),
+        ]
+        .into_iter()
+        .filter_map(|(field, value)| Some((field.clone()?, value.clone()?)))
+        .collect()
+    }
+}
+
+fn logsource_fields(ctx: &Ctx, node: &Node) -> Result<LogSourceFields, RuleError> {
+    let Some(pairs) = node.as_map() else {
+        return Err(ctx.err(node.line, "`logsource_fields` must be a mapping"));
+    };
+    let mut out = LogSourceFields::default();
+    for (k, v) in pairs {
+        let key = k.scalar_text().unwrap_or_default();
+        let field = v
+            .scalar_text()
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| ctx.err(v.line, format!("`{key}` must name an event field")))?;
+        match key.as_str() {
+            "product" => out.product = Some(field),
+            "service" => out.service = Some(field),
+            "category" => out.category = Some(field),
+            _ => {
+                return Err(ctx.err(
+                    k.line,
+                    format!("unknown `logsource_fields` key `{key}` (product, service, category)"),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A selection requiring each field to equal its value; None without pairs.
+fn equality(
+    ctx: &Ctx,
+    line: usize,
+    pairs: &[(String, String)],
+) -> Result<Option<Selection>, RuleError> {
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let node = Node {
+        kind: crate::yaml::NodeKind::Map(
+            pairs
+                .iter()
+                .map(|(f, v)| (scalar_node(f, line), scalar_node(v, line)))
+                .collect(),
+        ),
+        line,
+    };
+    selection(ctx, &node).map(Some)
+}
+
+/// Pipelines in evaluation order: descending priority, configured before
+/// built-in, then as given.
+pub(crate) fn precedence(pipelines: &[Pipeline]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..pipelines.len()).collect();
+    order.sort_by_key(|&i| {
+        let p = &pipelines[i];
+        (std::cmp::Reverse(p.priority), p.builtin)
+    });
+    order
 }
 
 fn selection(ctx: &Ctx, node: &Node) -> Result<Selection, RuleError> {

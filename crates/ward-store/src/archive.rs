@@ -105,6 +105,16 @@ pub fn archive(store_dir: &Path, dest: &Path) -> Result<ArchiveReport, StoreErro
         );
         let bytes = std::fs::read(&p).map_err(|e| StoreError::io("read", &p, e))?;
         put(dest, &rel, &bytes, &mut report, &mut objects)?;
+        let sig = crate::index::signature::path_for(&p);
+        if let Ok(note) = std::fs::read(&sig) {
+            put(
+                dest,
+                &format!("{rel}.sig"),
+                &note,
+                &mut report,
+                &mut objects,
+            )?;
+        }
         report.segments += 1;
         ranges.push((first, last));
         end = end.max(last + 1);

@@ -68,12 +68,15 @@ pub use config::{LegalHold, MIN_SECURITY_DAYS, RetentionPolicy, SECURITY_CATEGOR
 pub use damage::QuarantineHeader;
 pub use error::{ErrorClass, ProofError, StoreError};
 pub use index::INDEXED_FIELDS;
+pub use index::signature::path_for as index_signature_path;
 pub use proof::{ConsistencyProof, InclusionProof, verify_consistency, verify_inclusion};
 pub use query::Query;
 pub use record::{Offset, Record, StoredRecord, check_record, fit_index};
 pub use retention::{RetentionAction, RetentionDecision};
 pub use search::{AggregationResult, Bucket, Hit, SearchOptions, SearchResult, SearchStop};
-pub use store::{DamagedRange, OpenReport, Store, StoreStats, TornTail, WriteFailure};
+pub use store::{
+    DamagedRange, IndexRebuilt, OpenReport, Store, StoreStats, TornTail, WriteFailure,
+};
 pub use verify::{
     Problem, ProblemKind, VerifyReport, verify, verify_with_key, verify_with_threads,
 };

@@ -1,7 +1,8 @@
 //! Sealing closed write-ahead segments into compressed, indexed, read-only
 //! segments; signing checkpoints; the background thread that does both.
 //!
-//! Sealing writes `<first>.seg.tmp`, fsyncs it, makes it 0444, renames it to
+//! Sealing writes `<first>.seg.tmp`, fsyncs it, signs its index into
+//! `<first>.seg.sig` ([`crate::index::signature`]), makes it 0444, renames it to
 //! `<first>.seg`, fsyncs the directory and only then removes the `.wal`. A
 //! crash at any step leaves either the `.wal` (sealed again) or both (the
 //! `.wal` is removed at start-up). A checkpoint is signed at every segment
@@ -108,6 +109,9 @@ fn seal_one(inner: &Inner, seg: &Arc<Segment>) -> Result<(), StoreError> {
         w.add(rec, d.time_ms, &d.category, &t, &d.id)
     })?;
     let index = w.finish(disk::now_ms())?;
+    // The index signature goes first: a crash before the rename leaves the
+    // write-ahead file, and sealing it again signs again.
+    crate::index::signature::write(&inner.key, &final_path, first, &index)?;
     disk::set_read_only(&tmp)?;
     std::fs::rename(&tmp, &final_path).map_err(|e| StoreError::io("rename", &final_path, e))?;
     disk::sync_dir(&inner.seg_dir)?;

@@ -47,6 +47,18 @@ pub struct OpenReport {
     pub pending_seal: usize,
     /// The latest checkpoint's tree size.
     pub checkpoint_size: Option<u64>,
+    /// Sealed segments whose index was not the signed one and was rebuilt
+    /// from their records (search and retention use the rebuilt one).
+    pub index_rebuilt: Vec<IndexRebuilt>,
+}
+
+/// A sealed segment whose index start-up did not trust.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexRebuilt {
+    /// The segment file.
+    pub segment: PathBuf,
+    /// Why its index was not used.
+    pub reason: String,
 }
 
 /// A torn tail cut off at start-up.

@@ -31,6 +31,8 @@ pub struct RawConfig {
     pub sources: Vec<SourceConfig>,
     /// Kafka topics to consume (`[[kafka]]`, one consumer each).
     pub kafka: Vec<KafkaConfig>,
+    /// Webhook inputs with their own credentials: GitHub, Kubernetes audit.
+    pub webhooks: WebhooksConfig,
     /// The event store: segments, group commit, checkpoints.
     pub store: StoreSection,
     /// How long events are kept.
@@ -163,6 +165,11 @@ pub struct LimitsConfig {
     /// Most records (lines, bulk items, log records) in one request; more
     /// is refused whole with 413.
     pub max_records_per_request: usize,
+    /// Most records one envelope (a CloudTrail `{"Records":[…]}` file, an
+    /// Azure Event Hubs `{"records":[…]}` batch, a Kubernetes `EventList`)
+    /// may carry; a larger one is refused alone (dead-lettered), the other
+    /// records of the request are kept.
+    pub max_envelope_records: usize,
     /// Event times further ahead of the receive time than this are set to
     /// the receive time (the sent value is kept in
     /// `event.original_timestamp`), e.g. "1h".
@@ -178,6 +185,7 @@ impl Default for LimitsConfig {
             max_json_depth: 64,
             queue_capacity: 256,
             max_records_per_request: 100_000,
+            max_envelope_records: 10_000,
             max_future_skew: "1h".into(),
         }
     }
@@ -195,6 +203,56 @@ pub struct SourceConfig {
     /// The token senders present as `Authorization: Bearer <token>`,
     /// `Splunk <token>` or `ApiKey <token>` (also base64 of `id:token`).
     pub token: Secret<String>,
+}
+
+/// `[webhooks]`: inputs whose senders cannot present an ingest token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// `POST /api/v1/ingest/github`: GitHub webhook deliveries, checked
+    /// against `X-Hub-Signature-256`.
+    pub github: Option<GithubWebhookConfig>,
+    /// `POST /api/v1/ingest/k8s-audit`: the Kubernetes API server's audit
+    /// webhook (`EventList` bodies).
+    pub k8s_audit: Option<K8sAuditConfig>,
+}
+
+/// `[webhooks.github]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubWebhookConfig {
+    /// The webhook's secret, as entered in GitHub's webhook settings: each
+    /// delivery's HMAC-SHA256 (`X-Hub-Signature-256`) must match it.
+    pub secret: Secret<String>,
+    /// Source name recorded in `ward.source`.
+    #[serde(default = "default_github_source")]
+    pub source: String,
+    /// Tenant recorded in `tenant.id`.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+}
+
+/// `[webhooks.k8s_audit]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct K8sAuditConfig {
+    /// The bearer token the API server presents (the `token` of the user in
+    /// its audit webhook kubeconfig). Only this token is accepted there.
+    pub token: Secret<String>,
+    /// Source name recorded in `ward.source`.
+    #[serde(default = "default_k8s_source")]
+    pub source: String,
+    /// Tenant recorded in `tenant.id`.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+}
+
+fn default_github_source() -> String {
+    "github".into()
+}
+
+fn default_k8s_source() -> String {
+    "kubernetes".into()
 }
 
 fn default_tenant() -> String {

@@ -87,7 +87,8 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     let cap = config.raw.limits.queue_capacity;
 
     // The store, and the ingest queue whose workers redact, enrich, append.
-    let store = Arc::new(crate::store::open(&config)?);
+    let (store, opened) = crate::store::open(&config)?;
+    let store = Arc::new(store);
     let step = ingest_step(&config, &store, &metrics)?;
     let queue = CancellationToken::new();
     let (pipeline, workers) = Pipeline::start(
@@ -140,7 +141,11 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         stop: accepting.clone(),
     };
     let mut sources = JoinSet::new();
-    sources.spawn(crate::source::audit::run(ctx.clone(), audit));
+    sources.spawn(crate::source::audit::run(
+        ctx.clone(),
+        audit,
+        crate::store::damage_events(&opened),
+    ));
     let (access_tx, access_rx) = tokio::sync::mpsc::channel(4096);
     sources.spawn(crate::source::audit::run_access(ctx.clone(), access_rx));
     let audit_trail = Arc::new(crate::access::audit::AuditTrail::new(
@@ -172,15 +177,15 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         keys: crate::access::apikey::KeyStore::open(&config.data_dir)?,
         roles: config.roles.clone(),
     });
-    let state = api_state(
+    let ingest = HttpSources {
         ctx,
-        access,
-        audit_trail,
-        &store,
-        &metrics,
-        progress,
-        &alerts,
-    );
+        webhooks: Arc::new(crate::source::webhook::Webhooks::from_config(
+            &config.raw.webhooks,
+        )),
+        seen: Arc::new(crate::source::webhook::RecentIds::default()),
+        audit: audit_trail,
+    };
+    let state = api_state(ingest, access, &store, &metrics, progress, &alerts);
     let (http, http_addr) = start_http(&config, state, &alerts, accepting.clone()).await?;
     g.stages(&["http"])
         .connect("http", "alert", 0)
@@ -245,16 +250,16 @@ impl Graph {
 
 /// What the routes reach: each group only its own part.
 fn api_state(
-    ctx: SourceContext,
+    ingest: HttpSources,
     access: Arc<crate::access::Access>,
-    audit: Arc<crate::access::audit::AuditTrail>,
     store: &Arc<Store>,
     metrics: &Arc<Metrics>,
     progress: Arc<Progress>,
     alerts: &Arc<Alerts>,
 ) -> crate::api::ApiState {
+    let audit = Arc::clone(&ingest.audit);
     crate::api::ApiState {
-        ingest: HttpSources { ctx },
+        ingest,
         events: crate::api::EventsState {
             store: Arc::clone(store),
         },

@@ -126,6 +126,17 @@ impl Placer {
     }
 
     fn finish(self, received: Timestamp) -> Event {
+        // A record of a known vendor shape keeps its native names; its
+        // recognizer maps them to ECS (see `recognize::native`).
+        if crate::recognize::native::is_native(&self) {
+            let mut out = self.out;
+            for (key, _, value) in self.deferred {
+                fields::merge_insert(&mut out, key, value);
+            }
+            let mut event = Event(out);
+            canonicalize(&mut event, Vec::new(), received);
+            return event;
+        }
         let mut event = Event(self.out);
         let mut event_types = Vec::new();
         for (key, alias, value) in self.deferred {
@@ -134,6 +145,17 @@ impl Placer {
         canonicalize(&mut event, event_types, received);
         reserved::store(&mut event.0, self.quarantined);
         event
+    }
+}
+
+impl crate::recognize::native::Keys for Placer {
+    fn key(&self, name: &str) -> Option<&Value> {
+        self.out.get(name).or_else(|| {
+            self.deferred
+                .iter()
+                .find(|(k, _, _)| k == name)
+                .map(|(_, _, v)| v)
+        })
     }
 }
 

@@ -25,6 +25,23 @@
 //! in [`RECOGNIZERS`] that claims an event wins, so more specific shapes
 //! come first; an event no recognizer claims is left as it was.
 
+pub mod access_log;
+pub mod auditd;
+mod azure;
+mod cloudtrail;
+mod gcp_audit;
+mod github;
+mod gitlab;
+mod journald;
+mod k8s_audit;
+mod m365;
+pub(crate) mod native;
+mod okta;
+mod sshd;
+mod sudo;
+pub mod sysmon_linux;
+mod windows;
+
 use serde_json::Value;
 
 use crate::event::Event;
@@ -58,8 +75,31 @@ pub trait Recognizer: Sync {
     fn apply(&self, event: &mut Event) -> Recognition;
 }
 
-/// Every recognizer, most specific shape first.
-pub static RECOGNIZERS: &[&dyn Recognizer] = &[];
+/// Every recognizer, most specific shape first. Adding a source: its file
+/// in this folder, one line here, and its row in the README's table of
+/// sources. Its log sources need no pipeline change: the built-in
+/// `pipelines/ward-logsource.yml` derives an entry from every loaded rule's
+/// `logsource` (only aliases, such as `registry_event` for
+/// `registry_set`, and field mappings are listed there).
+pub static RECOGNIZERS: &[&dyn Recognizer] = &[
+    &windows::Evtx,
+    &windows::Winlogbeat,
+    &windows::Flat,
+    &cloudtrail::CloudTrail,
+    &k8s_audit::K8sAudit,
+    &github::GitHubAudit,
+    &gitlab::GitLabAudit,
+    &azure::AzureMonitor,
+    &gcp_audit::GcpAudit,
+    &m365::M365,
+    &okta::Okta,
+    &journald::Journald,
+    &auditd::Auditd,
+    &sysmon_linux::SysmonLinux,
+    &sshd::Sshd,
+    &sudo::Sudo,
+    &access_log::AccessLog,
+];
 
 /// Recognizes an event and stamps the outcome on it (see the module
 /// documentation). `declared` names a recognizer that a credential declared

@@ -5,4 +5,5 @@
 mod golden;
 mod limits;
 mod props;
+mod recognize;
 mod reserved;

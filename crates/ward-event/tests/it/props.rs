@@ -14,6 +14,7 @@ fn small_limits() -> Limits {
         max_frame_bytes: 128,
         max_request_bytes: 4096,
         max_original_bytes: 64,
+        max_envelope_records: 4,
     }
 }
 

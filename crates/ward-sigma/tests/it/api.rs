@@ -176,3 +176,92 @@ fn json_map_lookup_and_keywords() {
     assert!(map.field("x.y").is_some());
     assert!(map.keywords(&mut |s| s == "z"));
 }
+
+const LOGSOURCE_PIPELINE: &str = "name: stated\npriority: 100\napplies_when:\n  ls.product|exists: true\nlogsource_fields:\n  product: ls.product\n  service: ls.service\n  category: ls.category\nlogsources:\n  - {product: windows, category: registry_event, when: {ls.product: windows, ls.category: [registry_set, registry_add]}}\nfield_prefixes: [data.]\n";
+
+fn rule(id: &str, logsource: &str, field: &str) -> String {
+    format!(
+        "title: {id}\nid: {id}\nlogsource: {logsource}\ndetection:\n    sel:\n        {field}|contains: evil\n    condition: sel\n"
+    )
+}
+
+fn ids(engine: &Engine, ev: &serde_json::Value) -> Vec<String> {
+    let mut v: Vec<String> = engine.matches(ev).into_iter().map(|m| m.rule_id).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn logsource_fields_derive_an_entry_per_rule_logsource() {
+    let p = Pipeline::from_yaml_str(LOGSOURCE_PIPELINE, "stated.yml").unwrap();
+    let rules = [
+        rule(
+            "proc",
+            "{product: windows, category: process_creation}",
+            "Image",
+        ),
+        rule("sec", "{product: windows, service: security}", "Image"),
+        rule(
+            "reg",
+            "{product: windows, category: registry_event}",
+            "TargetObject",
+        ),
+        rule("aws", "{product: aws, service: cloudtrail}", "eventName"),
+    ]
+    .join("---\n");
+    let (set, errors) = RuleSet::load_sources(&[("r.yml".into(), rules)], &[p]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let engine = Engine::new(&set);
+    let proc = json!({"ls": {"product": "windows", "service": "security", "category": "process_creation"},
+        "data": {"Image": "evil.exe"}});
+    assert_eq!(ids(&engine, &proc), ["proc", "sec"]);
+    let sysmon = json!({"ls": {"product": "windows", "service": "sysmon", "category": "process_creation"},
+        "data": {"Image": "evil.exe"}});
+    assert_eq!(ids(&engine, &sysmon), ["proc"]);
+    let reg = json!({"ls": {"product": "windows", "category": "registry_set"}, "data": {"TargetObject": "evil"}});
+    assert_eq!(ids(&engine, &reg), ["reg"], "alias entry");
+    let aws = json!({"ls": {"product": "aws", "service": "cloudtrail"}, "eventName": "evil"});
+    assert_eq!(ids(&engine, &aws), ["aws"]);
+    let mut seen = Vec::new();
+    engine.matches_seen(&json!({"eventName": "evil"}), &mut seen);
+    assert!(
+        seen.is_empty(),
+        "an unrecognized event is visible to no rule"
+    );
+    engine.matches_seen(&aws, &mut seen);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(engine.pipeline_name(seen[0].pipeline), Some("stated"));
+    let ls = engine
+        .entry_logsource(seen[0].pipeline, seen[0].entries[0])
+        .unwrap();
+    assert_eq!(ls.product.as_deref(), Some("aws"));
+}
+
+#[test]
+fn the_most_specific_pipeline_evaluates_each_rule_once() {
+    // Both pipelines see the event; the generic one maps `Image` to a field
+    // where the value is benign, the specific one to where it is evil.
+    let generic = "name: generic\napplies_when:\n  any|exists: true\nlogsources:\n  - {product: windows, when: {any: 1}}\nfieldmappings:\n  Image: benign\n";
+    let specific = "name: specific\npriority: 10\napplies_when:\n  any|exists: true\nlogsources:\n  - {product: windows, when: {any: 1}}\nfieldmappings:\n  Image: evil\n";
+    let ev = json!({"any": 1, "benign": "fine", "evil": "evil.exe"});
+    let load = |ps: Vec<Pipeline>| {
+        let src = rule("r", "{product: windows}", "Image");
+        let (set, errors) = RuleSet::load_sources(&[("r.yml".into(), src)], &ps);
+        assert!(errors.is_empty(), "{errors:?}");
+        Engine::new(&set)
+    };
+    let g = || Pipeline::from_yaml_str(generic, "g.yml").unwrap();
+    let s = || Pipeline::from_yaml_str(specific, "s.yml").unwrap();
+    // Priority decides, whatever the order given; the rule runs once.
+    assert_eq!(load(vec![g(), s()]).matches(&ev).len(), 1);
+    assert_eq!(load(vec![s(), g()]).matches(&ev).len(), 1);
+    // At equal priority a configured pipeline goes before a built-in one.
+    let mut builtin = s();
+    builtin.priority = 0;
+    builtin.builtin = true;
+    assert!(load(vec![builtin.clone(), g()]).matches(&ev).is_empty());
+    let mut configured = g();
+    configured.builtin = true;
+    builtin.builtin = false;
+    assert_eq!(load(vec![configured, builtin]).matches(&ev).len(), 1);
+}

@@ -29,11 +29,13 @@ pub fn spec_dir() -> PathBuf {
 }
 
 pub fn pipelines() -> Vec<Pipeline> {
-    let dir = crate_dir().join("../../pipelines");
-    ["windows-raw.yml", "ward-ecs.yml"]
-        .iter()
-        .map(|f| Pipeline::load(&dir.join(f)).unwrap())
-        .collect()
+    [
+        crate_dir().join("pipelines/windows-raw.yml"),
+        crate_dir().join("../../pipelines/ward-ecs.yml"),
+    ]
+    .iter()
+    .map(|f| Pipeline::load(f).unwrap())
+    .collect()
 }
 
 /// Every SigmaHQ rule directory (`rules`, `rules-*`).

@@ -235,6 +235,25 @@ pub fn decode_record(bytes: &[u8]) -> Result<DecodedRecord, String> {
     })
 }
 
+/// What a segment's index summarizes of one record, borrowed from its
+/// leaf bytes: event time, event id and categories.
+pub fn record_keys(bytes: &[u8]) -> Result<(i64, &str, Vec<&str>), String> {
+    let mut r = Reader { bytes, pos: 0 };
+    let time_ms = r.i64()?;
+    let id_len = r.u16()? as usize;
+    let id =
+        std::str::from_utf8(r.take(id_len)?).map_err(|_| "event id is not UTF-8".to_owned())?;
+    let n_cat = r.u8()? as usize;
+    let mut category = Vec::with_capacity(n_cat);
+    for _ in 0..n_cat {
+        let len = r.u16()? as usize;
+        category.push(
+            std::str::from_utf8(r.take(len)?).map_err(|_| "a category is not UTF-8".to_owned())?,
+        );
+    }
+    Ok((time_ms, id, category))
+}
+
 /// A record decoded without copying: id and body borrow the leaf bytes
 /// (categories are skipped).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -150,18 +150,113 @@ pub struct SegmentIndex {
     pub merkle: MerkleSummary,
 }
 
-/// Writes a sealed segment record by record.
-pub struct SealedWriter {
-    file: File,
-    path: PathBuf,
-    pos: u64,
+/// A segment's index as its records are added, block by block: what the
+/// writer produces when sealing and what start-up rebuilds from the records
+/// of a segment whose index is not the signed one.
+struct IndexBuilder {
     first_offset: u64,
-    block: Vec<u8>,
     block_meta: Option<BlockMeta>,
     block_terms: Vec<u64>,
     block_fields: BTreeSet<String>,
     index: SegmentIndex,
     leaves: Vec<Hash>,
+}
+
+impl IndexBuilder {
+    fn new(first_offset: u64, created_ms: i64) -> Self {
+        IndexBuilder {
+            first_offset,
+            block_meta: None,
+            block_terms: Vec::new(),
+            block_fields: BTreeSet::new(),
+            index: SegmentIndex {
+                blocks: Vec::new(),
+                count: 0,
+                min_time: i64::MAX,
+                max_time: i64::MIN,
+                sealed_ms: created_ms,
+                uncategorized_max_time: None,
+                categories: BTreeMap::new(),
+                merkle: MerkleSummary::default(),
+            },
+            leaves: Vec::new(),
+        }
+    }
+
+    /// Adds the next record (leaf bytes) to the open block.
+    fn add(
+        &mut self,
+        record: &[u8],
+        time_ms: i64,
+        category: &[String],
+        terms: &[(String, String)],
+        id: &str,
+    ) {
+        let offset = self.first_offset + self.index.count;
+        let meta = self.block_meta.get_or_insert_with(|| BlockMeta {
+            pos: 0,
+            comp_len: 0,
+            raw_len: 0,
+            crc: 0,
+            first_offset: offset,
+            count: 0,
+            min_time: i64::MAX,
+            max_time: i64::MIN,
+            fields: Vec::new(),
+            bloom: Bloom::with_capacity(0),
+        });
+        meta.count += 1;
+        meta.min_time = meta.min_time.min(time_ms);
+        meta.max_time = meta.max_time.max(time_ms);
+        for (f, v) in crate::record::all_terms(id, category, terms) {
+            self.block_terms.push(crate::index::bloom::term_hash(f, v));
+            if !self.block_fields.contains(f) {
+                self.block_fields.insert(f.to_owned());
+            }
+        }
+        self.index.count += 1;
+        self.index.min_time = self.index.min_time.min(time_ms);
+        self.index.max_time = self.index.max_time.max(time_ms);
+        if category.is_empty() {
+            let m = self.index.uncategorized_max_time.get_or_insert(time_ms);
+            *m = (*m).max(time_ms);
+        }
+        for c in category {
+            let m = self.index.categories.entry(c.clone()).or_insert(time_ms);
+            *m = (*m).max(time_ms);
+        }
+        self.leaves.push(leaf_hash(record));
+    }
+
+    /// Closes the open block, stored at `pos` as `comp_len` compressed bytes.
+    fn close_block(&mut self, pos: u64, comp_len: u32, raw_len: u32, crc: u32) {
+        let Some(mut meta) = self.block_meta.take() else {
+            return;
+        };
+        meta.pos = pos;
+        meta.comp_len = comp_len;
+        meta.raw_len = raw_len;
+        meta.crc = crc;
+        meta.fields = std::mem::take(&mut self.block_fields).into_iter().collect();
+        meta.bloom = Bloom::from_hashes(&mut self.block_terms);
+        self.block_terms.clear();
+        self.index.blocks.push(meta);
+    }
+
+    fn finish(mut self, sealed_ms: i64) -> SegmentIndex {
+        self.index.sealed_ms = sealed_ms;
+        self.index.merkle = MerkleSummary::of(self.first_offset, &self.leaves);
+        self.index
+    }
+}
+
+/// Writes a sealed segment record by record.
+pub struct SealedWriter {
+    file: File,
+    path: PathBuf,
+    pos: u64,
+    block: Vec<u8>,
+    builder: IndexBuilder,
     scratch: Vec<u8>,
 }
 
@@ -185,22 +280,8 @@ impl SealedWriter {
             file,
             path: path.to_owned(),
             pos: HEADER_LEN as u64,
-            first_offset,
             block: Vec::with_capacity(BLOCK_TARGET + 4096),
-            block_meta: None,
-            block_terms: Vec::new(),
-            block_fields: BTreeSet::new(),
-            index: SegmentIndex {
-                blocks: Vec::new(),
-                count: 0,
-                min_time: i64::MAX,
-                max_time: i64::MIN,
-                sealed_ms: created_ms,
-                uncategorized_max_time: None,
-                categories: BTreeMap::new(),
-                merkle: MerkleSummary::default(),
-            },
-            leaves: Vec::new(),
+            builder: IndexBuilder::new(first_offset, created_ms),
             scratch: Vec::new(),
         })
     }
@@ -215,45 +296,12 @@ impl SealedWriter {
         terms: &[(String, String)],
         id: &str,
     ) -> Result<(), StoreError> {
-        let offset = self.first_offset + self.index.count;
-        let meta = self.block_meta.get_or_insert_with(|| BlockMeta {
-            pos: 0,
-            comp_len: 0,
-            raw_len: 0,
-            crc: 0,
-            first_offset: offset,
-            count: 0,
-            min_time: i64::MAX,
-            max_time: i64::MIN,
-            fields: Vec::new(),
-            bloom: Bloom::with_capacity(0),
-        });
-        meta.count += 1;
-        meta.min_time = meta.min_time.min(time_ms);
-        meta.max_time = meta.max_time.max(time_ms);
         self.block
             .extend_from_slice(&(record.len() as u32).to_le_bytes());
         self.block
             .extend_from_slice(&crc32c::crc32c(record).to_le_bytes());
         self.block.extend_from_slice(record);
-        for (f, v) in crate::record::all_terms(id, category, terms) {
-            self.block_terms.push(crate::index::bloom::term_hash(f, v));
-            if !self.block_fields.contains(f) {
-                self.block_fields.insert(f.to_owned());
-            }
-        }
-        self.index.count += 1;
-        self.index.min_time = self.index.min_time.min(time_ms);
-        self.index.max_time = self.index.max_time.max(time_ms);
-        if category.is_empty() {
-            let m = self.index.uncategorized_max_time.get_or_insert(time_ms);
-            *m = (*m).max(time_ms);
-        }
-        for c in category {
-            let m = self.index.categories.entry(c.clone()).or_insert(time_ms);
-            *m = (*m).max(time_ms);
-        }
-        self.leaves.push(leaf_hash(record));
+        self.builder.add(record, time_ms, category, terms, id);
         if self.block.len() >= BLOCK_TARGET {
             self.flush_block()?;
         }
@@ -261,34 +309,31 @@ impl SealedWriter {
     }
 
     fn flush_block(&mut self) -> Result<(), StoreError> {
-        let Some(mut meta) = self.block_meta.take() else {
+        if self.block.is_empty() {
             return Ok(());
-        };
+        }
         let comp = zstd::bulk::compress(&self.block, ZSTD_LEVEL)
             .map_err(|e| StoreError::io("compress", &self.path, e))?;
         self.file
             .write_all(&comp)
             .map_err(|e| StoreError::io("write", &self.path, e))?;
-        meta.pos = self.pos;
-        meta.comp_len = comp.len() as u32;
-        meta.raw_len = self.block.len() as u32;
-        meta.crc = crc32c::crc32c(&comp);
-        meta.fields = std::mem::take(&mut self.block_fields).into_iter().collect();
-        meta.bloom = Bloom::from_hashes(&mut self.block_terms);
-        self.block_terms.clear();
+        self.builder.close_block(
+            self.pos,
+            comp.len() as u32,
+            self.block.len() as u32,
+            crc32c::crc32c(&comp),
+        );
         self.pos += comp.len() as u64;
         self.block.clear();
-        self.index.blocks.push(meta);
         Ok(())
     }
 
     /// Writes the index and footer, fsyncs, and returns the index.
     pub fn finish(mut self, sealed_ms: i64) -> Result<SegmentIndex, StoreError> {
         self.flush_block()?;
-        self.index.sealed_ms = sealed_ms;
-        self.index.merkle = MerkleSummary::of(self.first_offset, &self.leaves);
+        let index = self.builder.finish(sealed_ms);
         self.scratch.clear();
-        encode_index(&self.index, &mut self.scratch);
+        encode_index(&index, &mut self.scratch);
         let mut footer = [0u8; FOOTER_LEN];
         footer[0..8].copy_from_slice(&self.pos.to_le_bytes());
         footer[8..16].copy_from_slice(&(self.scratch.len() as u64).to_le_bytes());
@@ -302,11 +347,75 @@ impl SealedWriter {
         self.file
             .sync_all()
             .map_err(|e| StoreError::io("fsync", &self.path, e))?;
-        Ok(self.index)
+        Ok(index)
     }
 }
 
-fn encode_index(ix: &SegmentIndex, out: &mut Vec<u8>) {
+/// SHA-256 of the canonical encoding of an index: what its signature
+/// ([`crate::index::signature`]) binds.
+pub fn index_digest(index: &SegmentIndex) -> Hash {
+    use sha2::{Digest, Sha256};
+    let mut bytes = Vec::new();
+    encode_index(index, &mut bytes);
+    Sha256::digest(&bytes).into()
+}
+
+/// Rebuilds a sealed segment's index from its records alone: the blocks
+/// are found by walking the compressed frames from the header to the index
+/// section, and every record's time, id and categories are read again.
+/// Bloom filters then hold only what the store derives itself (`event.id`,
+/// `event.category`); other fields are not pruned. For a segment whose
+/// index cannot be trusted.
+pub fn rebuild_index(file: &File, path: &Path) -> Result<SegmentIndex, StoreError> {
+    let len = file
+        .metadata()
+        .map_err(|e| StoreError::io("stat", path, e))?
+        .len();
+    if len < (HEADER_LEN + FOOTER_LEN) as u64 {
+        return Err(StoreError::corrupt(
+            path,
+            len,
+            "file shorter than header and footer",
+        ));
+    }
+    let mut head = [0u8; HEADER_LEN];
+    file.read_exact_at(&mut head, 0)
+        .map_err(|e| StoreError::io("read", path, e))?;
+    let header = FileHeader::decode(&head, SEG_MAGIC, path)?;
+    let mut footer = [0u8; FOOTER_LEN];
+    file.read_exact_at(&mut footer, len - FOOTER_LEN as u64)
+        .map_err(|e| StoreError::io("read", path, e))?;
+    // The footer says where the blocks end; should it lie, a frame fails
+    // to decode below and the error names the byte.
+    let end = u64_at(&footer, 0).min(len - FOOTER_LEN as u64);
+    let mut data = vec![0u8; end.saturating_sub(HEADER_LEN as u64) as usize];
+    file.read_exact_at(&mut data, HEADER_LEN as u64)
+        .map_err(|e| StoreError::io("read", path, e))?;
+    let mut b = IndexBuilder::new(header.first_offset, header.created_ms);
+    let mut at = 0usize;
+    while at < data.len() {
+        let pos = HEADER_LEN as u64 + at as u64;
+        let bad = |reason: String| StoreError::corrupt(path, pos, reason);
+        let comp_len = zstd::zstd_safe::find_frame_compressed_size(&data[at..])
+            .map_err(|_| bad("no compressed block starts here".into()))?;
+        let comp = &data[at..at + comp_len];
+        let raw = zstd::bulk::decompress(comp, MAX_RAW_BLOCK as usize)
+            .map_err(|e| bad(format!("block does not decompress: {e}")))?;
+        for (n, (_, rec)) in block_records(&raw).enumerate() {
+            let rec = rec.map_err(|e| bad(format!("record {n} of the block: {e}")))?;
+            let (time_ms, id, category) = super::record_keys(rec)
+                .map_err(|e| bad(format!("record {n} of the block: {e}")))?;
+            let category: Vec<String> = category.into_iter().map(str::to_owned).collect();
+            b.add(rec, time_ms, &category, &[], id);
+        }
+        b.close_block(pos, comp_len as u32, raw.len() as u32, crc32c::crc32c(comp));
+        at += comp_len;
+    }
+    Ok(b.finish(header.created_ms))
+}
+
+/// Encodes an index section (the canonical encoding [`index_digest`] hashes).
+pub fn encode_index(ix: &SegmentIndex, out: &mut Vec<u8>) {
     out.extend_from_slice(&(ix.blocks.len() as u32).to_le_bytes());
     for b in &ix.blocks {
         out.extend_from_slice(&b.pos.to_le_bytes());

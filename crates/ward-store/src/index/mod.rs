@@ -2,6 +2,7 @@
 //! used to skip blocks that cannot match a search.
 
 pub mod bloom;
+pub mod signature;
 
 /// Fields whose terms are indexed when the application supplies them in
 /// [`crate::Record::terms`]. The store adds `event.id` and `event.category`

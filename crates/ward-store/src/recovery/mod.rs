@@ -11,7 +11,7 @@ use crate::deletion::Deletion;
 use crate::disk;
 use crate::error::StoreError;
 use crate::segment::{Catalog, SealedSegment, Segment};
-use crate::store::{Counters, Inner, OpenReport, TornTail};
+use crate::store::{Counters, IndexRebuilt, Inner, OpenReport, TornTail};
 use crate::tree::TreeCache;
 use crate::writer::{ActiveWal, Writer, create_wal};
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -33,7 +33,7 @@ pub(crate) fn recover(cfg: StoreConfig) -> Result<(Inner, OpenReport), StoreErro
     let deletions = crate::deletion::load_all(&dirs.del, &verifier)?;
     drop_superseded(&mut sealed, &mut wals, &deletions, &mut report)?;
     let items = order_items(sealed, wals, &deletions);
-    let log = rebuild(items, &deletions, &dirs.seg, &mut report)?;
+    let log = rebuild(items, &deletions, &dirs.seg, &verifier, &mut report)?;
     let latest = check_latest_checkpoint(&dirs.cp, &verifier, log.expected)?;
     report.checkpoint_size = latest.as_ref().map(|cp| cp.size);
     // Only now, with no signed record in it, is the torn tail cut.
@@ -220,6 +220,7 @@ fn rebuild(
     items: Vec<(u64, Item)>,
     deletions: &[Deletion],
     seg_dir: &Path,
+    verifier: &VerifierKey,
     report: &mut OpenReport,
 ) -> Result<Rebuilt, StoreError> {
     let mut log = Rebuilt {
@@ -248,7 +249,7 @@ fn rebuild(
                 log.expected = d.last + 1;
             }
             Item::Sealed(path) => {
-                let seg = add_sealed(&mut log.tree, path, first)?;
+                let seg = add_sealed(&mut log.tree, path, first, verifier, report)?;
                 log.expected = first + seg.index.count;
                 log.catalog.segments.push(Arc::new(Segment::Sealed(seg)));
             }
@@ -261,19 +262,33 @@ fn rebuild(
 }
 
 /// Opens a sealed segment and adds its leaves to the tree from its Merkle
-/// summary (no re-hashing).
+/// summary (no re-hashing). An index that is not the signed one is not
+/// used: it is rebuilt from the records and reported.
 fn add_sealed(
     tree: &mut TreeCache,
     path: PathBuf,
     first: u64,
+    verifier: &VerifierKey,
+    report: &mut OpenReport,
 ) -> Result<SealedSegment, StoreError> {
-    let seg = SealedSegment::open(path)?;
+    let mut seg = SealedSegment::open(path)?;
     if seg.header.first_offset != first {
         return Err(StoreError::corrupt(
             &seg.path,
             12,
             "header first offset does not match the file name",
         ));
+    }
+    let trust = crate::index::signature::check(verifier, &seg.path, first, &seg.index);
+    if trust != crate::index::signature::Trust::Signed {
+        seg.index = crate::format::sealed::rebuild_index(&seg.file, &seg.path)?;
+        report.index_rebuilt.push(IndexRebuilt {
+            segment: seg.path.clone(),
+            reason: match trust {
+                crate::index::signature::Trust::Mismatch(why) => why,
+                _ => "the index has no signature".to_owned(),
+            },
+        });
     }
     let m = &seg.index.merkle;
     for h in &m.head {
@@ -504,7 +519,8 @@ mod tests {
     fn rebuild_refuses_a_hole() {
         let dir = tempfile::tempdir().unwrap();
         let items = vec![(5, Item::Sealed(dir.path().join("x.seg")))];
-        let err = rebuild(items, &[], dir.path(), &mut OpenReport::default())
+        let (_, vk) = load_key(dir.path()).unwrap();
+        let err = rebuild(items, &[], dir.path(), &vk, &mut OpenReport::default())
             .err()
             .unwrap();
         assert!(err.to_string().contains("not contiguous"), "{err}");
@@ -524,10 +540,17 @@ mod tests {
             .join("segments")
             .join(disk::segment_name(0, "seg"));
         drop(store);
+        let (_, vk) = load_key(dir.path()).unwrap();
+        let mut report = OpenReport::default();
         let mut tree = TreeCache::default();
-        let seg = add_sealed(&mut tree, path.clone(), 0).unwrap();
+        let seg = add_sealed(&mut tree, path.clone(), 0, &vk, &mut report).unwrap();
         assert_eq!((seg.index.count, tree.size()), (30, 30));
-        let err = add_sealed(&mut TreeCache::default(), path, 7)
+        assert!(
+            report.index_rebuilt.is_empty(),
+            "{:?}",
+            report.index_rebuilt
+        );
+        let err = add_sealed(&mut TreeCache::default(), path, 7, &vk, &mut report)
             .err()
             .unwrap();
         assert!(err.to_string().contains("first offset"), "{err}");

@@ -49,6 +49,14 @@ pub enum ProblemKind {
     /// An incomplete last frame of the newest write-ahead segment (a crash
     /// during a write; start-up cuts it). A warning.
     TornTail,
+    /// A sealed segment's index differs from the signed one, or from what
+    /// its records say (time bounds, categories, filters). Start-up does
+    /// not use such an index; it rebuilds it from the records.
+    IndexMismatch,
+    /// A sealed segment's index has no signature (sealed by an older
+    /// version, or the signature file was removed). A warning: start-up
+    /// rebuilds the index from the records.
+    IndexUnsigned,
 }
 
 /// One problem.
@@ -153,6 +161,8 @@ pub(super) struct Ctx<'a> {
     checkpoints: Vec<(u64, Checkpoint, String)>,
     next_cp: usize,
     last_good_cp: u64,
+    /// The store's verifier key (checkpoints, deletions, index signatures).
+    vk: VerifierKey,
 }
 
 impl Ctx<'_> {
@@ -176,7 +186,7 @@ impl Ctx<'_> {
             byte,
             detail,
         };
-        if kind == ProblemKind::TornTail {
+        if matches!(kind, ProblemKind::TornTail | ProblemKind::IndexUnsigned) {
             self.report.warnings.push(p);
         } else {
             self.report.problems.push(p);
@@ -295,7 +305,7 @@ pub fn verify_with_threads(
     threads: usize,
 ) -> Result<VerifyReport, StoreError> {
     let vk = parse_key(dir, public_key)?;
-    let mut ctx = Ctx::new(dir, threads);
+    let mut ctx = Ctx::new(dir, threads, vk.clone());
     load_checkpoints(&mut ctx, &vk);
     let mut sources = list_segments(&mut ctx);
     add_deletions(&mut ctx, &vk, &mut sources);
@@ -322,7 +332,7 @@ fn parse_key(dir: &Path, public_key: &str) -> Result<VerifierKey, StoreError> {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(dir: &'a Path, threads: usize) -> Ctx<'a> {
+    fn new(dir: &'a Path, threads: usize, vk: VerifierKey) -> Ctx<'a> {
         Ctx {
             dir,
             threads: threads.max(1),
@@ -335,6 +345,7 @@ impl<'a> Ctx<'a> {
             checkpoints: Vec::new(),
             next_cp: 0,
             last_good_cp: 0,
+            vk,
         }
     }
 }

@@ -5,8 +5,12 @@
 use super::{Ctx, ProblemKind};
 use crate::damage::{self, WalItem, damaged_leaf};
 use crate::error::StoreError;
-use crate::format::sealed::{BlockReader, MerkleSummary, block_records, read_block, read_index};
+use crate::format::sealed::{
+    BlockMeta, BlockReader, MerkleSummary, SegmentIndex, block_records, read_block, read_index,
+};
 use crate::format::{self, HEADER_LEN};
+use crate::index::bloom::term_hash;
+use crate::index::signature::{self, Trust};
 use crate::merkle::{Hash, leaf_hash};
 use std::path::Path;
 
@@ -85,6 +89,23 @@ pub(super) fn verify_sealed(
         Ok(x) => x,
         Err(e) => return salvage_sealed(ctx, p, first, next_start, len, &short(&e)),
     };
+    match signature::check(&ctx.vk, p, first, &index) {
+        Trust::Signed => {}
+        Trust::Unsigned => ctx.problem(
+            ProblemKind::IndexUnsigned,
+            p,
+            None,
+            None,
+            "the index has no signature; start-up rebuilds it from the records".into(),
+        ),
+        Trust::Mismatch(why) => ctx.problem(
+            ProblemKind::IndexMismatch,
+            p,
+            Some((first, (first + index.count).saturating_sub(1))),
+            None,
+            format!("{why}; start-up rebuilds it from the records"),
+        ),
+    }
     // Blocks are checked and hashed on `threads` cores, then merged in order.
     let workers = ctx.threads.min(index.blocks.len().max(1));
     let mut outcomes: Vec<Option<BlockOutcome>> = (0..index.blocks.len()).map(|_| None).collect();
@@ -115,7 +136,8 @@ pub(super) fn verify_sealed(
     let mut leaves = Vec::with_capacity(index.count as usize);
     let mut stored = Vec::with_capacity(index.count as usize);
     let mut unreadable = false;
-    for (b, outcome) in index.blocks.iter().zip(outcomes) {
+    let mut seen = Seen::default();
+    for (block_no, (b, outcome)) in index.blocks.iter().zip(outcomes).enumerate() {
         let Some(o) = outcome else {
             unreadable = true;
             ctx.break_tree(b.first_offset);
@@ -124,6 +146,8 @@ pub(super) fn verify_sealed(
         for (kind, range, detail) in o.problems {
             ctx.problem(kind, p, Some(range), Some(b.pos), detail);
         }
+        compare_block(ctx, p, block_no, b, &o.seen);
+        seen.merge(&o.seen);
         ctx.report.record_bytes += o.bytes;
         stored.extend(o.stored);
         leaves.extend(o.leaves);
@@ -149,6 +173,9 @@ pub(super) fn verify_sealed(
                 .map_or(0, |m| m + 1),
         ),
     );
+    if !unreadable {
+        compare_segment(ctx, p, first, &index, &seen);
+    }
     if unreadable {
         ctx.push_leaves(first, &leaves, None);
     } else {
@@ -167,6 +194,142 @@ struct BlockOutcome {
     leaves: Vec<Hash>,
     problems: Vec<(ProblemKind, (u64, u64), String)>,
     unreadable_at: Option<u64>,
+    /// What the records say about the index.
+    seen: Seen,
+}
+
+/// What the records of a block (or a segment) say that its index must
+/// agree with: time bounds, latest time per category, and how many of the
+/// terms the store derives itself (`event.id`, `event.category`) the
+/// block's filter lacks although it claims those fields.
+#[derive(Debug, Default)]
+struct Seen {
+    count: u64,
+    min_time: i64,
+    max_time: i64,
+    categories: std::collections::BTreeMap<String, i64>,
+    uncategorized_max_time: Option<i64>,
+    filter_misses: u64,
+}
+
+impl Seen {
+    fn record(&mut self, b: &BlockMeta, rec: &[u8]) {
+        let Ok((time, id, category)) = format::record_keys(rec) else {
+            return;
+        };
+        if self.count == 0 {
+            (self.min_time, self.max_time) = (time, time);
+        }
+        self.count += 1;
+        self.min_time = self.min_time.min(time);
+        self.max_time = self.max_time.max(time);
+        if category.is_empty() {
+            let m = self.uncategorized_max_time.get_or_insert(time);
+            *m = (*m).max(time);
+        }
+        let claims = |f: &str| b.fields.iter().any(|x| x == f);
+        if claims("event.id") && !b.bloom.may_contain(term_hash("event.id", id)) {
+            self.filter_misses += 1;
+        }
+        for c in category {
+            let m = self.categories.entry(c.to_owned()).or_insert(time);
+            *m = (*m).max(time);
+            if claims("event.category") && !b.bloom.may_contain(term_hash("event.category", c)) {
+                self.filter_misses += 1;
+            }
+        }
+    }
+
+    fn merge(&mut self, o: &Seen) {
+        if o.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            (self.min_time, self.max_time) = (o.min_time, o.max_time);
+        }
+        self.count += o.count;
+        self.min_time = self.min_time.min(o.min_time);
+        self.max_time = self.max_time.max(o.max_time);
+        for (c, t) in &o.categories {
+            let m = self.categories.entry(c.clone()).or_insert(*t);
+            *m = (*m).max(*t);
+        }
+        if let Some(t) = o.uncategorized_max_time {
+            let m = self.uncategorized_max_time.get_or_insert(t);
+            *m = (*m).max(t);
+        }
+        self.filter_misses += o.filter_misses;
+    }
+}
+
+/// Reports where a block's index entry disagrees with its records.
+fn compare_block(ctx: &mut Ctx<'_>, p: &Path, n: usize, b: &BlockMeta, seen: &Seen) {
+    let last = (b.first_offset + u64::from(b.count)).saturating_sub(1);
+    let mut wrong = Vec::new();
+    if seen.count > 0 && (seen.min_time, seen.max_time) != (b.min_time, b.max_time) {
+        wrong.push(format!(
+            "time bounds {}..={} in the index, {}..={} in the records",
+            b.min_time, b.max_time, seen.min_time, seen.max_time
+        ));
+    }
+    if seen.filter_misses > 0 {
+        wrong.push(format!(
+            "its filter lacks {} terms of its own records",
+            seen.filter_misses
+        ));
+    }
+    if !wrong.is_empty() {
+        ctx.problem(
+            ProblemKind::IndexMismatch,
+            p,
+            Some((b.first_offset, last)),
+            Some(b.pos),
+            format!(
+                "index of block {n} (records {}..={last}): {}",
+                b.first_offset,
+                wrong.join("; ")
+            ),
+        );
+    }
+}
+
+/// Reports where a segment's index totals disagree with its records.
+fn compare_segment(ctx: &mut Ctx<'_>, p: &Path, first: u64, ix: &SegmentIndex, seen: &Seen) {
+    let mut wrong = Vec::new();
+    if seen.count > 0 && (seen.min_time, seen.max_time) != (ix.min_time, ix.max_time) {
+        wrong.push(format!(
+            "time bounds {}..={} in the index, {}..={} in the records",
+            ix.min_time, ix.max_time, seen.min_time, seen.max_time
+        ));
+    }
+    if seen.categories != ix.categories {
+        let differ: Vec<&str> = seen
+            .categories
+            .keys()
+            .chain(ix.categories.keys())
+            .filter(|c| seen.categories.get(*c) != ix.categories.get(*c))
+            .map(String::as_str)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .take(10)
+            .collect();
+        wrong.push(format!(
+            "latest event time per category differs from the records for: {}",
+            differ.join(", ")
+        ));
+    }
+    if seen.uncategorized_max_time != ix.uncategorized_max_time {
+        wrong.push("latest time of records without a category differs from the records".into());
+    }
+    if !wrong.is_empty() {
+        ctx.problem(
+            ProblemKind::IndexMismatch,
+            p,
+            Some((first, (first + ix.count).saturating_sub(1))),
+            None,
+            format!("segment index: {}", wrong.join("; ")),
+        );
+    }
 }
 
 /// Checks one block: checksums, record framing, stored offsets, leaf hashes.
@@ -175,7 +338,7 @@ struct BlockOutcome {
 fn check_block(
     file: &std::fs::File,
     p: &Path,
-    b: &crate::format::sealed::BlockMeta,
+    b: &BlockMeta,
     reader: Option<&mut BlockReader>,
 ) -> BlockOutcome {
     let mut o = BlockOutcome {
@@ -184,6 +347,7 @@ fn check_block(
         leaves: Vec::with_capacity(b.count as usize),
         problems: Vec::new(),
         unreadable_at: None,
+        seen: Seen::default(),
     };
     let last = (b.first_offset + u64::from(b.count)).saturating_sub(1);
     let fresh;
@@ -233,6 +397,7 @@ fn check_block(
         let expected_off = b.first_offset + n as u64;
         match rec {
             Ok(rec) => {
+                o.seen.record(b, rec);
                 o.bytes += rec.len() as u64;
                 o.stored
                     .push(format::record_offset(rec).unwrap_or(u64::MAX));

@@ -24,7 +24,8 @@ fn parse_key_names_the_key_file() {
 
 #[test]
 fn ctx_runs_on_at_least_one_thread() {
-    let ctx = Ctx::new(Path::new("/x"), 0);
+    let (_dir, vk) = closed_store(1);
+    let ctx = Ctx::new(Path::new("/x"), 0, vk);
     assert_eq!(ctx.threads, 1);
     assert_eq!(ctx.report.dir, Path::new("/x"));
 }
@@ -38,7 +39,7 @@ fn load_checkpoints_keeps_valid_ones_and_reports_misnamed_ones() {
         cps.join("00000000000000000007.cp"),
     )
     .unwrap();
-    let mut ctx = Ctx::new(dir.path(), 1);
+    let mut ctx = Ctx::new(dir.path(), 1, vk.clone());
     load_checkpoints(&mut ctx, &vk);
     assert_eq!(ctx.report.checkpoints, 2);
     assert_eq!(ctx.checkpoints.len(), 1);
@@ -49,10 +50,10 @@ fn load_checkpoints_keeps_valid_ones_and_reports_misnamed_ones() {
 
 #[test]
 fn list_segments_marks_the_newest_wal_and_reports_bad_headers() {
-    let (dir, _) = closed_store(20);
+    let (dir, vk) = closed_store(20);
     let segs = dir.path().join("segments");
     std::fs::write(segs.join("00000000000000000099.seg"), b"garbage").unwrap();
-    let mut ctx = Ctx::new(dir.path(), 1);
+    let mut ctx = Ctx::new(dir.path(), 1, vk.clone());
     let sources = list_segments(&mut ctx);
     assert_eq!(sources.len(), 1);
     assert!(matches!(sources[0], (0, Source::Wal(_, true))));
@@ -68,7 +69,7 @@ fn add_deletions_reports_an_unsigned_record() {
         b"forged",
     )
     .unwrap();
-    let mut ctx = Ctx::new(dir.path(), 1);
+    let mut ctx = Ctx::new(dir.path(), 1, vk.clone());
     let mut sources = Vec::new();
     add_deletions(&mut ctx, &vk, &mut sources);
     assert!(sources.is_empty());
@@ -78,9 +79,9 @@ fn add_deletions_reports_an_unsigned_record() {
 
 #[test]
 fn check_sources_reports_a_hole_before_a_segment() {
-    let (dir, _) = closed_store(10);
+    let (dir, vk) = closed_store(10);
     let wal = dir.path().join("segments/00000000000000000000.wal");
-    let mut ctx = Ctx::new(dir.path(), 1);
+    let mut ctx = Ctx::new(dir.path(), 1, vk.clone());
     // The same file claimed at offset 4: offsets 0..=3 have no segment.
     let end = check_sources(&mut ctx, vec![(4, Source::Wal(wal, true))]).unwrap();
     let p = &ctx.report.problems[0];
@@ -93,7 +94,7 @@ fn check_sources_reports_a_hole_before_a_segment() {
 #[test]
 fn report_unreached_checkpoints_names_records_beyond_the_log() {
     let (dir, vk) = closed_store(10);
-    let mut ctx = Ctx::new(dir.path(), 1);
+    let mut ctx = Ctx::new(dir.path(), 1, vk.clone());
     load_checkpoints(&mut ctx, &vk);
     // Nothing was read: the checkpoint at 10 is beyond a log of 6.
     report_unreached_checkpoints(&mut ctx, 6);
@@ -108,7 +109,7 @@ fn uncovered_counts_records_after_the_largest_signed_checkpoint() {
     let store = crate::testing::store_with(dir.path(), 0);
     store.append(crate::testing::records(10..17)).unwrap();
     drop(store);
-    let mut ctx = Ctx::new(dir.path(), 1);
+    let mut ctx = Ctx::new(dir.path(), 1, vk.clone());
     load_checkpoints(&mut ctx, &vk);
     assert_eq!(uncovered(&ctx.checkpoints, 17), 7);
     assert_eq!(uncovered(&[], 17), 17);

@@ -234,3 +234,145 @@ fn replaced_checkpoints_are_rejected() {
             .contains("signature")
     );
 }
+
+/// Rewrites a sealed segment's index section after `change`, with the
+/// footer and its CRC recomputed, as someone with write access could.
+fn rewrite_index(seg: &Path, change: impl FnOnce(&mut ward_store::format::sealed::SegmentIndex)) {
+    use ward_store::format::sealed;
+    writable(seg);
+    let file = std::fs::File::open(seg).unwrap();
+    let (_, mut index) = sealed::read_index(&file, seg).unwrap();
+    drop(file);
+    change(&mut index);
+    let bytes = std::fs::read(seg).unwrap();
+    let footer = &bytes[bytes.len() - 32..];
+    let ipos = u64::from_le_bytes(footer[0..8].try_into().unwrap()) as usize;
+    let mut ix = Vec::new();
+    sealed::encode_index(&index, &mut ix);
+    let mut out = bytes[..ipos].to_vec();
+    out.extend_from_slice(&ix);
+    let mut f = footer.to_vec();
+    f[8..16].copy_from_slice(&(ix.len() as u64).to_le_bytes());
+    f[16..20].copy_from_slice(&crc32c::crc32c(&ix).to_le_bytes());
+    out.extend_from_slice(&f);
+    std::fs::write(seg, out).unwrap();
+}
+
+/// Index tampering with the CRC recomputed: a zeroed filter, block time
+/// bounds moved to 2020, a category's latest time moved to 2015. Each is
+/// named by `ward verify` (segment and block), and none changes what
+/// search or retention see: start-up rebuilds the index from the records.
+#[test]
+fn index_tampering_is_detected_and_never_used() {
+    type Change = fn(&mut ward_store::format::sealed::SegmentIndex);
+    const Y2020: i64 = 1_577_836_800_000;
+    const Y2015: i64 = 1_420_070_400_000;
+    let changes: [(&str, Change); 3] = [
+        ("zeroed filter", |ix| {
+            ix.blocks[0].bloom.words.iter_mut().for_each(|w| *w = 0)
+        }),
+        ("time bounds moved", |ix| {
+            for b in &mut ix.blocks {
+                (b.min_time, b.max_time) = (Y2020, Y2020);
+            }
+            (ix.min_time, ix.max_time) = (Y2020, Y2020);
+        }),
+        ("category time moved", |ix| {
+            for t in ix.categories.values_mut() {
+                *t = Y2015;
+            }
+        }),
+    ];
+    for (what, change) in changes {
+        let (dir, sealed, _) = build();
+        let seg = &sealed[1];
+        let first = first_offset_of(seg);
+        let file = std::fs::File::open(seg).unwrap();
+        let (_, index) = ward_store::format::sealed::read_index(&file, seg).unwrap();
+        let in_seg = index.count;
+        rewrite_index(seg, change);
+
+        let r = verify(dir.path()).unwrap();
+        assert!(!r.ok(), "{what}: verify passed");
+        let p = find(&r, ProblemKind::IndexMismatch);
+        assert!(
+            p.file.ends_with(seg.file_name().unwrap().to_str().unwrap()),
+            "{what}: {p:?}"
+        );
+        assert!(
+            r.problems
+                .iter()
+                .any(
+                    |p| p.kind == ProblemKind::IndexMismatch && p.detail.contains("block")
+                        || p.detail.contains("category")
+                ),
+            "{what}: no block or category named: {:#?}",
+            r.problems
+        );
+
+        let (store, report) = Store::open(test_config(dir.path())).unwrap();
+        assert_eq!(report.index_rebuilt.len(), 1, "{what}");
+        assert_eq!(report.index_rebuilt[0].segment, *seg, "{what}");
+        // Every record of the segment is found by its user and by time.
+        let q = ward_store::query::parse(&format!("event.id:evt-{first:08}")).unwrap();
+        let hits = store
+            .search(&q, &ward_store::SearchOptions::default())
+            .unwrap();
+        assert_eq!(
+            hits.hits.len(),
+            1,
+            "{what}: a record of the segment is hidden"
+        );
+        let all = ward_store::query::parse("user.name:user1* | count").unwrap();
+        let opts = ward_store::SearchOptions {
+            since: Some(T0),
+            ..Default::default()
+        };
+        let n = match store.search(&all, &opts).unwrap().aggregation {
+            Some(ward_store::AggregationResult::Count(n)) => n,
+            other => panic!("{what}: {other:?}"),
+        };
+        let want = (0..630u64)
+            .filter(|i| (i % 50).to_string().starts_with('1'))
+            .count();
+        assert_eq!(n as usize, want, "{what}: search misses events");
+        // Retention a day after the events: nothing is old enough.
+        assert!(
+            store
+                .apply_retention(T0 + 86_400_000, true)
+                .unwrap()
+                .is_empty(),
+            "{what}: retention would delete {in_seg} records of a one-day-old segment"
+        );
+        store.close().unwrap();
+    }
+}
+
+/// A segment sealed now carries a signature that verify accepts; removing
+/// it is a warning, and start-up rebuilds the index rather than trust it.
+#[test]
+fn an_unsigned_index_is_rebuilt_and_warned_about() {
+    let (dir, sealed, _) = build();
+    let r = verify(dir.path()).unwrap();
+    assert!(
+        r.warnings
+            .iter()
+            .all(|w| w.kind != ProblemKind::IndexUnsigned)
+    );
+    let sig = ward_store::index_signature_path(&sealed[0]);
+    assert!(sig.exists(), "no signature beside {}", sealed[0].display());
+    std::fs::remove_file(&sig).unwrap();
+    let r = verify(dir.path()).unwrap();
+    assert!(r.ok(), "{:#?}", r.problems);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.kind == ProblemKind::IndexUnsigned)
+    );
+    let (store, report) = Store::open(test_config(dir.path())).unwrap();
+    assert_eq!(report.index_rebuilt.len(), 1);
+    assert_eq!(
+        store.read_from(ward_store::Offset(0), 630).unwrap().len(),
+        630
+    );
+}

@@ -7,12 +7,14 @@
 //! route, the parameters (path and query string; bodies are not kept) and
 //! the outcome (HTTP status).
 //!
-//! Refusals are aggregated per peer address and minute: the first refusal
-//! of a peer in a minute is recorded at once, the others are counted and
-//! recorded as one event (`event.count`) when the next minute starts, so a
-//! flood of bad credentials writes at most two records per peer and minute.
-//! At most [`MAX_PEERS`] peers are told apart per minute; beyond that they
-//! share one record without an address.
+//! Refusals are aggregated per peer address, route and minute: the first
+//! refusal of a peer on a route in a minute is recorded at once, the others
+//! are counted and recorded as one event (`event.count`) when the next
+//! minute starts, so a flood of bad credentials writes at most two records
+//! per peer, route and minute (the routes are the fixed declared set; the
+//! webhook inputs report their refused signatures and tokens here too). At
+//! most [`MAX_PEERS`] peers and routes are told apart per minute; beyond
+//! that they share one record per route without an address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -50,7 +52,7 @@ pub struct Action<'a> {
 #[derive(Default)]
 struct Refusals {
     minute: i64,
-    by_peer: HashMap<Option<IpAddr>, (u64, String, bool)>,
+    by_peer: HashMap<(Option<IpAddr>, String), (u64, bool)>,
 }
 
 /// Where audit records go.
@@ -122,20 +124,16 @@ impl AuditTrail {
                 flushed = r
                     .by_peer
                     .drain()
-                    .filter(|(_, (n, _, _))| *n > 1)
-                    .map(|(peer, (n, route, presented))| (peer, n - 1, route, presented))
+                    .filter(|(_, (n, _))| *n > 1)
+                    .map(|((peer, route), (n, presented))| (peer, n - 1, route, presented))
                     .collect();
                 r.minute = minute;
             }
-            let key = if r.by_peer.len() >= MAX_PEERS && !r.by_peer.contains_key(&d.peer) {
-                None
-            } else {
-                d.peer
-            };
-            let entry = r
-                .by_peer
-                .entry(key)
-                .or_insert_with(|| (0, d.route.clone(), d.presented));
+            let mut key = (d.peer, d.route.clone());
+            if r.by_peer.len() >= MAX_PEERS && !r.by_peer.contains_key(&key) {
+                key.0 = None;
+            }
+            let entry = r.by_peer.entry(key).or_insert((0, d.presented));
             entry.0 += 1;
             (entry.0 == 1, flushed)
         };

@@ -33,6 +33,10 @@ pub enum Need {
     Public,
     /// Any valid credential (`/api/v1/me`).
     Authenticated,
+    /// A credential of the route's own, checked by its handler (the
+    /// webhook inputs: a GitHub HMAC signature, the Kubernetes audit
+    /// token). Ward's tokens and API keys do not open such a route.
+    OwnCredential,
     /// A credential whose role grants this permission.
     Perm(Permission),
 }
@@ -42,6 +46,7 @@ impl Need {
         match self {
             Need::Public => "public",
             Need::Authenticated => "authenticated",
+            Need::OwnCredential => "own credential",
             Need::Perm(p) => p.as_str(),
         }
     }
@@ -49,7 +54,7 @@ impl Need {
     /// Whether `caller` may use a route with this need.
     pub fn allows(self, caller: Option<&Principal>) -> Result<(), StatusCode> {
         match (self, caller) {
-            (Need::Public, _) => Ok(()),
+            (Need::Public | Need::OwnCredential, _) => Ok(()),
             (_, None) => Err(StatusCode::UNAUTHORIZED),
             (Need::Authenticated, Some(_)) => Ok(()),
             (Need::Perm(p), Some(c)) if c.can(p) => Ok(()),
@@ -250,6 +255,11 @@ pub async fn check(State(g): State<Guard>, mut req: Request, next: Next) -> Resp
             );
         }
     };
+    if need == Need::OwnCredential {
+        // The handler checks the route's own credential, refuses and
+        // reports; a Ward credential names no caller here.
+        return next.run(req).await;
+    }
     let caller = g.access.authenticate(req.headers());
     if let Err(status) = need.allows(caller.as_deref()) {
         if status == StatusCode::UNAUTHORIZED {
@@ -301,7 +311,7 @@ pub async fn check(State(g): State<Guard>, mut req: Request, next: Next) -> Resp
 pub fn audited(method: &Method, need: Need) -> bool {
     use Permission as P;
     match need {
-        Need::Perm(P::IngestWrite) => false,
+        Need::Perm(P::IngestWrite) | Need::OwnCredential => false,
         Need::Perm(P::EventsRead | P::EvidenceRead | P::AuditRead) => true,
         _ => method != Method::GET && method != Method::HEAD,
     }

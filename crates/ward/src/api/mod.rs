@@ -66,12 +66,20 @@ impl FromRef<ApiState> for health::Health {
 
 /// The routes of this module and of the ingest sources, each with its need.
 fn routes() -> Routes<ApiState> {
-    use crate::source::{bulk, hec, http, otlp};
+    use crate::source::{bulk, hec, http, otlp, webhook};
     let ingest = Need::Perm(Permission::IngestWrite);
     let events = Need::Perm(Permission::EventsRead);
     let evidence = Need::Perm(Permission::EvidenceRead);
     Routes::default()
         .post("/api/v1/ingest", ingest, http::ingest)
+        // The webhooks' senders present their own credential, which the
+        // handler checks.
+        .post(webhook::GITHUB_ROUTE, Need::OwnCredential, webhook::github)
+        .post(
+            webhook::K8S_AUDIT_ROUTE,
+            Need::OwnCredential,
+            webhook::k8s_audit,
+        )
         .post("/_bulk", ingest, bulk::bulk)
         .put("/_bulk", ingest, bulk::bulk)
         .post("/{index}/_bulk", ingest, bulk::bulk_index)

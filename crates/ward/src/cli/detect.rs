@@ -14,14 +14,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::{Map, Value, json};
-use ward_sigma::MatchedField;
+use ward_sigma::{MatchedField, Seen};
 
 use crate::detect::Evaluator;
 use crate::detect::evaluate::{Detection, Kind};
 use crate::detect::rules::Loaded;
 use crate::model::Event;
 
-pub use input::{RawEvent, read_bytes, read_file};
+pub use input::{Body, Item, RawEvent, read_all, read_bytes, read_file};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -44,8 +44,9 @@ pub struct Args {
     /// Extra field-mapping pipeline files (the built-in ones always load).
     #[arg(long = "pipeline")]
     pub pipelines: Vec<PathBuf>,
-    /// Match events exactly as they are in the files: no ECS normalization,
-    /// redaction or prompt-injection scoring.
+    /// Match events as they are in the files: no ECS normalization,
+    /// redaction or prompt-injection scoring (the log source is still
+    /// recognized, which only adds fields).
     #[arg(long)]
     pub raw: bool,
     /// Learn behavioural baselines over the files, as live detection does,
@@ -94,41 +95,50 @@ impl Prepare {
     /// becomes its `event.id` when it has none. An object the decoder
     /// rejects (too deep, too large) is an error naming its position.
     pub fn event(&self, raw: RawEvent) -> Result<Event, String> {
-        let line = serde_json::to_vec(&Value::Object(raw.object))
-            .map_err(|e| format!("{}: {e}", raw.position))?;
+        let position = raw.position.clone();
+        let line = raw.into_json()?;
         let mut event = match ward_event::ndjson::decode(&line, &ward_event::Limits::default())
             .into_iter()
             .next()
         {
             Some(Ok(e)) => e,
             Some(Err(e)) => {
-                return Err(format!(
-                    "{}: cannot be normalized: {}",
-                    raw.position, e.reason
-                ));
+                return Err(format!("{position}: cannot be normalized: {}", e.reason));
             }
-            None => return Err(format!("{}: empty event", raw.position)),
+            None => return Err(format!("{position}: empty event")),
         };
         // The analyst's own files (often events exported from Ward): their
         // Ward fields are kept as written, unlike a network sender's.
         ward_event::restore_quarantined(&mut event);
         if event.get("event.id").is_none() {
-            event.set("event.id", json!(raw.position));
+            event.set("event.id", json!(position));
         }
         ward_event::finalize(&mut event, &self.ctx);
         self.redactor.redact_event(&mut event.0, &self.key);
         crate::detect::enrich::prompt_injection(&self.detector, &mut event);
         Ok(event)
     }
+
+    /// The event of `raw` as live ingest prepares it, or (without `self`,
+    /// `--raw`) as it is in the file with its log source recognized.
+    pub fn prepare(this: Option<&Prepare>, raw: RawEvent) -> Result<Event, String> {
+        match this {
+            Some(p) => p.event(raw),
+            None => raw_event(raw),
+        }
+    }
 }
 
-/// An event as it is in the file, with its position as `event.id` if it has none.
-pub fn raw_event(raw: RawEvent) -> Event {
-    let mut event = Event(raw.object);
+/// An event as it is in the file, with its position as `event.id` if it has
+/// none, and its log source recognized (which only adds fields).
+pub fn raw_event(raw: RawEvent) -> Result<Event, String> {
+    let position = raw.position.clone();
+    let mut event = Event(raw.into_object()?);
+    ward_event::recognize::recognize(&mut event, None);
     if event.get("event.id").is_none() && event.get("Event.System.EventRecordID").is_none() {
-        event.set("event.id", json!(raw.position));
+        event.set("event.id", json!(position));
     }
-    event
+    Ok(event)
 }
 
 pub use crate::detect::evaluate::event_time_ms;
@@ -158,6 +168,12 @@ pub struct Hit {
     /// Fields that matched (detections only; not serialized).
     #[serde(skip)]
     pub fields: Vec<MatchedField>,
+    /// The event's recognized log source (`product/service/category`).
+    #[serde(rename = "ward.logsource", skip_serializing_if = "Option::is_none")]
+    pub logsource: Option<String>,
+    /// The pipelines and log sources the event got.
+    #[serde(rename = "ward.pipelines", skip_serializing_if = "Option::is_none")]
+    pub pipelines: Option<String>,
 }
 
 /// The offline side of the one evaluation path
@@ -204,6 +220,44 @@ impl Hunt {
         self.hits(found, position, &event_id)
     }
 
+    /// Which pipelines and log sources the last fed event got.
+    pub fn last_seen(&self) -> &[Seen] {
+        &self.evaluator.seen
+    }
+
+    /// `pipeline: product/service/category, ...` for the last fed event,
+    /// or `no pipeline` when no rule could see it.
+    pub fn describe_seen(&self) -> String {
+        let engine = &self.evaluator.loaded.engine;
+        let parts: Vec<String> = self
+            .last_seen()
+            .iter()
+            .map(|s| {
+                let name = engine.pipeline_name(s.pipeline).unwrap_or("?");
+                let ls: Vec<String> = s
+                    .entries
+                    .iter()
+                    .filter_map(|&e| engine.entry_logsource(s.pipeline, e))
+                    .map(|l| {
+                        let part = |v: &Option<String>| v.as_deref().unwrap_or("-").to_owned();
+                        format!(
+                            "{}/{}/{}",
+                            part(&l.product),
+                            part(&l.service),
+                            part(&l.category)
+                        )
+                    })
+                    .collect();
+                format!("{name}: {}", ls.join(", "))
+            })
+            .collect();
+        if parts.is_empty() {
+            "no pipeline (no loaded rule has this log source)".to_owned()
+        } else {
+            parts.join("; ")
+        }
+    }
+
     fn hits(&self, found: Vec<Detection>, position: &str, event_id: &str) -> Vec<Hit> {
         found
             .into_iter()
@@ -226,6 +280,8 @@ impl Hunt {
                     value: f.value,
                     evidence: if derived { f.evidence } else { Vec::new() },
                     fields: d.fields,
+                    logsource: None,
+                    pipelines: None,
                 }
             })
             .collect()
@@ -294,55 +350,60 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut out = super::out();
-    let mut summary: HashMap<String, (String, String, u64)> = HashMap::new();
-    let mut events = 0u64;
-    let mut input_errors = 0usize;
+    let mut tally = Tally::default();
+    let mut failed: Option<anyhow::Error> = None;
     for file in &args.files {
         bar.set_message(file.display().to_string());
-        let (raws, errs) = read_file(file);
-        input_errors += errs.len();
-        for e in errs {
-            bar.suspend(|| eprintln!("{e}"));
-        }
-        for raw in raws {
-            events += 1;
-            let position = raw.position.clone();
-            let mut event = match &prepare {
-                Some(p) => match p.event(raw) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        input_errors += 1;
-                        bar.suspend(|| eprintln!("{e}"));
-                        continue;
-                    }
-                },
-                None => raw_event(raw),
-            };
-            for h in hunt.feed(&mut event, &position) {
-                if args.format == Format::Ndjson {
-                    serde_json::to_writer(&mut out, &h)?;
-                    out.write_all(b"\n")?;
-                }
-                summary
-                    .entry(h.rule_id.clone())
-                    .or_insert_with(|| (h.title.clone(), h.level.clone(), 0))
-                    .2 += 1;
+        read_file(file, &mut |item| {
+            if failed.is_some() {
+                return;
             }
-        }
+            let raw = match item {
+                Ok(raw) => raw,
+                Err(e) => {
+                    tally.input_errors += 1;
+                    bar.suspend(|| eprintln!("{e}"));
+                    return;
+                }
+            };
+            tally.events += 1;
+            let position = raw.position.clone();
+            let mut event = match Prepare::prepare(prepare.as_ref(), raw) {
+                Ok(e) => e,
+                Err(e) => {
+                    tally.input_errors += 1;
+                    bar.suspend(|| eprintln!("{e}"));
+                    return;
+                }
+            };
+            let hits = hunt.feed(&mut event, &position);
+            tally.saw(&event, hunt.last_seen());
+            let (logsource, pipelines) = if hits.is_empty() {
+                (None, None)
+            } else {
+                (Some(logsource_label(&event)), Some(hunt.describe_seen()))
+            };
+            for mut h in hits {
+                h.logsource.clone_from(&logsource);
+                h.pipelines.clone_from(&pipelines);
+                if args.format == Format::Ndjson {
+                    let line = serde_json::to_writer(&mut out, &h)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|()| out.write_all(b"\n").map_err(anyhow::Error::from));
+                    if let Err(e) = line {
+                        failed = Some(e);
+                    }
+                }
+                tally.hit(&h);
+            }
+        });
         bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
     }
+    if let Some(e) = failed {
+        return Err(e);
+    }
     bar.finish_and_clear();
-    let mut rows: Vec<(String, String, String, u64)> = summary
-        .into_iter()
-        .map(|(id, (t, l, n))| (id, t, l, n))
-        .collect();
-    rows.sort_by(|a, b| {
-        level_rank(&a.2)
-            .cmp(&level_rank(&b.2))
-            .then(b.3.cmp(&a.3))
-            .then(a.1.cmp(&b.1))
-    });
-    let table = summary_table(&rows, events, args.files.len());
+    let table = tally.report(hunt.loaded(), args.files.len());
     if args.format == Format::Ndjson {
         out.flush()?;
         eprint!("{table}");
@@ -350,11 +411,141 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         out.write_all(table.as_bytes())?;
         out.flush()?;
     }
-    Ok(if input_errors > 0 {
+    Ok(if tally.input_errors > 0 {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What a hunt saw: findings per rule, events per recognized log source,
+/// events no rule could see, and which rules' log sources got events.
+#[derive(Default)]
+pub struct Tally {
+    pub events: u64,
+    pub input_errors: usize,
+    findings: HashMap<String, (String, String, u64)>,
+    /// `product/service/category` (or `unrecognized`) -> events.
+    logsources: BTreeMap<String, u64>,
+    pub unseen: u64,
+    /// (pipeline, logsource entry) pairs that some event got.
+    entries: std::collections::HashSet<(usize, u32)>,
+}
+
+impl Tally {
+    /// Counts one evaluated event (`seen`: what the engine recognized).
+    pub fn saw(&mut self, event: &Event, seen: &[Seen]) {
+        *self.logsources.entry(logsource_label(event)).or_default() += 1;
+        if seen.is_empty() {
+            self.unseen += 1;
+        }
+        for s in seen {
+            for &e in &s.entries {
+                self.entries.insert((s.pipeline, e));
+            }
+        }
+    }
+
+    /// Detection rules no event of whose log source came: (title, id,
+    /// logsource).
+    pub fn blind_rules(&self, loaded: &Loaded) -> Vec<(String, String, String)> {
+        let engine = &loaded.engine;
+        let mut covered = vec![false; engine.len()];
+        for &(p, e) in &self.entries {
+            for r in engine.entry_rules(p, e) {
+                if let Some(c) = covered.get_mut(r) {
+                    *c = true;
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (i, meta) in loaded.set.rules().enumerate() {
+            let detection = matches!(
+                loaded.set.rule(i).map(|r| &r.body),
+                Some(ward_sigma::RuleBody::Detection(_))
+            );
+            if detection && !covered.get(i).copied().unwrap_or(true) {
+                let ls = &meta.logsource;
+                let part = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                out.push((
+                    meta.title.clone(),
+                    meta.key(),
+                    format!(
+                        "{}/{}/{}",
+                        part(&ls.product),
+                        part(&ls.service),
+                        part(&ls.category)
+                    ),
+                ));
+            }
+        }
+        out
+    }
+
+    fn hit(&mut self, h: &Hit) {
+        self.findings
+            .entry(h.rule_id.clone())
+            .or_insert_with(|| (h.title.clone(), h.level.clone(), 0))
+            .2 += 1;
+    }
+
+    /// The summary: findings per rule, then rules loaded, events per log
+    /// source, events no rule could see, rules without events.
+    pub fn report(&self, loaded: &Loaded, files: usize) -> String {
+        let mut rows: Vec<(String, String, String, u64)> = self
+            .findings
+            .iter()
+            .map(|(id, (t, l, n))| (id.clone(), t.clone(), l.clone(), *n))
+            .collect();
+        rows.sort_by(|a, b| {
+            level_rank(&a.2)
+                .cmp(&level_rank(&b.2))
+                .then(b.3.cmp(&a.3))
+                .then(a.1.cmp(&b.1))
+        });
+        let mut s = summary_table(&rows, self.events, files);
+        let rules = loaded.set.len() + loaded.metric.len();
+        s.push_str(&format!("{rules} rules loaded\n"));
+        s.push_str("events by log source (product/service/category):\n");
+        for (ls, n) in &self.logsources {
+            s.push_str(&format!("  {n:>10}  {ls}\n"));
+        }
+        s.push_str(&format!(
+            "{} events no rule could see (no loaded rule has their log source)\n",
+            self.unseen
+        ));
+        let blind = self.blind_rules(loaded);
+        let mut by_ls: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, _, ls) in &blind {
+            *by_ls.entry(ls.as_str()).or_default() += 1;
+        }
+        s.push_str(&format!(
+            "{} rules had no event of their log source (they could not fire):\n",
+            blind.len()
+        ));
+        for (ls, n) in by_ls.iter().take(20) {
+            s.push_str(&format!("  {n:>10}  {ls}\n"));
+        }
+        if by_ls.len() > 20 {
+            s.push_str(&format!("  … and {} more log sources\n", by_ls.len() - 20));
+        }
+        s
+    }
+}
+
+/// `product/service/category` of an event's recognized log source.
+pub fn logsource_label(event: &Event) -> String {
+    match event.get_str("ward.logsource.product") {
+        None => "unrecognized".to_owned(),
+        Some(p) => {
+            let part = |k: &str| event.get_str(k).unwrap_or("-");
+            format!(
+                "{p}/{}/{}",
+                part("ward.logsource.service"),
+                part("ward.logsource.category")
+            )
+        }
+    }
 }
 
 /// The per-rule summary: level, count, title, id.

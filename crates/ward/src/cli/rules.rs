@@ -148,7 +148,7 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     }
     let mut hunt = Hunt::new(loaded);
     hunt.show_building_blocks = true;
-    let (raws, input_errors) = detect::read_file(&args.events);
+    let (raws, input_errors) = detect::read_all(&args.events);
     for e in &input_errors {
         eprintln!("{e}");
     }
@@ -162,18 +162,23 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     for raw in raws {
         events += 1;
         let position = raw.position.clone();
-        let mut event = match &prepare {
-            Some(p) => match p.event(raw) {
-                Ok(e) => e,
-                Err(e) => {
-                    eprintln!("{e}");
-                    bad_events += 1;
-                    continue;
-                }
-            },
-            None => detect::raw_event(raw),
+        let mut event = match Prepare::prepare(prepare.as_ref(), raw) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("{e}");
+                bad_events += 1;
+                continue;
+            }
         };
         let hits = hunt.feed(&mut event, &position);
+        if !args.json {
+            writeln!(
+                out,
+                "{position}: log source {} -> {}",
+                detect::logsource_label(&event),
+                hunt.describe_seen()
+            )?;
+        }
         if !hits.is_empty() {
             matched += 1;
         }

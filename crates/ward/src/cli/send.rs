@@ -1,6 +1,9 @@
 //! `ward send`: NDJSON or plain lines from stdin or files to a Ward server,
 //! in batches, retrying when the server says it is busy; a progress bar on
-//! files. Exit status 1 if any line was rejected.
+//! files. A binary `.evtx` file is sent as one JSON line per record (the
+//! `evtx_dump` shape, which the server recognizes as Windows events); a
+//! damaged chunk or record is reported and the others are sent. Exit status
+//! 1 if any line was rejected or record unreadable.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -54,6 +57,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         send_reader("stdin", stdin.lock(), None, &client, &args, &mut totals)?;
     } else {
         for f in &args.files {
+            if is_evtx(f) {
+                send_evtx(f, &client, &args, &mut totals)?;
+                continue;
+            }
             let file =
                 std::fs::File::open(f).with_context(|| format!("cannot open {}", f.display()))?;
             let len = file.metadata().map(|m| m.len()).ok();
@@ -88,6 +95,58 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn is_evtx(path: &std::path::Path) -> bool {
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| ward_event::evtx::is_evtx(&head))
+}
+
+/// Sends an evtx file's records as NDJSON, `args.batch` records a request.
+fn send_evtx(
+    path: &std::path::Path,
+    client: &Client,
+    args: &Args,
+    totals: &mut Totals,
+) -> anyhow::Result<()> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {name}"))?;
+    let mut buf = Vec::new();
+    let (mut in_buf, mut first, mut n) = (0usize, 1u64, 0u64);
+    let mut failed: Option<anyhow::Error> = None;
+    let done = ward_event::evtx::read(BufReader::new(file), |r| {
+        if failed.is_some() {
+            return;
+        }
+        n += 1;
+        match r {
+            Ok(r) => {
+                if serde_json::to_writer(&mut buf, &r.object).is_ok() {
+                    buf.push(b'\n');
+                    in_buf += 1;
+                }
+            }
+            Err(e) => totals.rejected.push((name.clone(), n, e)),
+        }
+        if in_buf >= args.batch || buf.len() >= 4 << 20 {
+            let body = std::mem::take(&mut buf);
+            if let Err(e) = post(client, &name, Format::Ndjson, body, first, totals, None) {
+                failed = Some(e);
+            }
+            in_buf = 0;
+            first = n + 1;
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    done.with_context(|| format!("cannot read {name}"))?;
+    if in_buf > 0 {
+        post(client, &name, Format::Ndjson, buf, first, totals, None)?;
+    }
+    Ok(())
 }
 
 fn progress(len: u64, f: &std::path::Path) -> indicatif::ProgressBar {

@@ -204,7 +204,7 @@ pub struct RetentionArgs {
 
 pub fn retention(a: RetentionArgs) -> anyhow::Result<ExitCode> {
     let config = crate::config::load(a.config.as_deref())?;
-    let store = crate::store::open(&config)?;
+    let (store, _) = crate::store::open(&config)?;
     let actions = store.apply_retention(jiff::Timestamp::now().as_millisecond(), a.dry_run)?;
     let mut out = super::out();
     if actions.is_empty() {

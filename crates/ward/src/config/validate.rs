@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{
     Config, Invalid, KafkaConfig, LimitsConfig, Problem, RawConfig, RetentionConfig, SourceConfig,
-    default_ingest_workers, parse_duration,
+    WebhooksConfig, default_ingest_workers, parse_duration,
 };
 use crate::secret::Secret;
 
@@ -50,6 +50,7 @@ impl RawConfig {
         self.check_sizes(&mut problems);
         check_limits(&self.limits, &mut problems);
         check_sources(&self.sources, &mut problems);
+        check_webhooks(&self.webhooks, &self.sources, &mut problems);
         for (i, k) in self.kafka.iter().enumerate() {
             check_kafka(i, k, &mut problems);
         }
@@ -228,6 +229,7 @@ fn check_limits(l: &LimitsConfig, problems: &mut Problems) {
             l.max_records_per_request,
             1,
         ),
+        ("limits.max_envelope_records", l.max_envelope_records, 1),
     ] {
         if v < min {
             problems.bad(key, &v.to_string(), &format!("use at least {min}"));
@@ -272,6 +274,36 @@ fn check_sources(sources: &[SourceConfig], problems: &mut Problems) {
                 &format!("sources[{i}].token"),
                 "[secret]",
                 "each source needs its own token: this one is used twice",
+            );
+        }
+    }
+}
+
+/// `[webhooks]`: long credentials, and a Kubernetes token that is no
+/// ingest source's token (it would name two senders).
+fn check_webhooks(w: &WebhooksConfig, sources: &[SourceConfig], problems: &mut Problems) {
+    if let Some(g) = &w.github
+        && g.secret.expose().len() < 16
+    {
+        problems.bad(
+            "webhooks.github.secret",
+            "[secret]",
+            "use a secret of at least 16 characters (e.g. `openssl rand -hex 24`), and the same in GitHub's webhook settings",
+        );
+    }
+    if let Some(k) = &w.k8s_audit {
+        if k.token.expose().len() < 16 {
+            problems.bad(
+                "webhooks.k8s_audit.token",
+                "[secret]",
+                "use a token of at least 16 characters (e.g. `openssl rand -hex 24`)",
+            );
+        }
+        if sources.iter().any(|s| s.token.expose() == k.token.expose()) {
+            problems.bad(
+                "webhooks.k8s_audit.token",
+                "[secret]",
+                "the audit webhook needs its own token: this one is also a [[sources]] token",
             );
         }
     }

@@ -79,6 +79,8 @@ pub struct Evaluator {
     /// Baseline settings and learned state; `None` leaves baseline fields
     /// as the events carry them.
     pub baselines: Option<(BaselineConfig, Baselines)>,
+    /// Which pipelines and log sources the last evaluated event got.
+    pub seen: Vec<ward_sigma::Seen>,
 }
 
 impl Evaluator {
@@ -89,6 +91,7 @@ impl Evaluator {
             loaded,
             correlator,
             baselines: baselines.map(|cfg| (cfg, Baselines::default())),
+            seen: Vec::new(),
         }
     }
 
@@ -101,7 +104,7 @@ impl Evaluator {
         let time_ms = event_time_ms(event);
         let time = event.get_str("@timestamp").unwrap_or_default().to_owned();
         let engine: &Engine = &self.loaded.engine;
-        let matches = engine.matches(&event.0);
+        let matches = engine.matches_seen(&event.0, &mut self.seen);
         let mut out = Vec::new();
         for m in &matches {
             let Some(meta) = engine.rule(m.rule) else {

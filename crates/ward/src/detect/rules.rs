@@ -27,19 +27,28 @@ pub struct Loaded {
     pub building_blocks: std::collections::HashSet<String>,
 }
 
-/// The mapping pipelines: built-in plus configured files.
+/// The mapping pipelines: built-in plus configured files. A configured
+/// pipeline with the `name` of a built-in one replaces it; otherwise the
+/// engine orders them by `priority`, configured before built-in
+/// (`docs/pipelines.md`).
 pub fn pipelines(extra: &[PathBuf]) -> (Vec<Pipeline>, Vec<String>) {
-    let mut out = Vec::new();
+    let mut out: Vec<Pipeline> = Vec::new();
     let mut errors = Vec::new();
     for (origin, text) in BUILTIN_PIPELINES {
         match Pipeline::from_yaml_str(text, origin) {
-            Ok(p) => out.push(p),
+            Ok(mut p) => {
+                p.builtin = true;
+                out.push(p);
+            }
             Err(e) => errors.push(e.to_string()),
         }
     }
     for p in extra {
         match Pipeline::load(p) {
-            Ok(p) => out.push(p),
+            Ok(p) => {
+                out.retain(|b| !(b.builtin && b.name == p.name));
+                out.push(p);
+            }
             Err(e) => errors.push(e.to_string()),
         }
     }

@@ -15,6 +15,7 @@ pub fn limits(cfg: &LimitsConfig) -> Limits {
         max_depth: cfg.max_json_depth,
         max_frame_bytes: cfg.max_frame_bytes,
         max_request_bytes: cfg.max_request_bytes,
+        max_envelope_records: cfg.max_envelope_records,
         ..Limits::default()
     }
 }

@@ -21,9 +21,19 @@ const ORIGIN: Origin<'static> = Origin {
     tenant: "default",
 };
 
-/// Stores audit events until Ward stops; events already emitted when the
-/// stop comes are stored first.
-pub async fn run(ctx: SourceContext, mut audit: mpsc::Receiver<serde_json::Value>) {
+/// Stores `first` (what start-up found, such as store damage), then audit
+/// events until Ward stops; events already emitted when the stop comes are
+/// stored first.
+pub async fn run(
+    ctx: SourceContext,
+    mut audit: mpsc::Receiver<serde_json::Value>,
+    first: Vec<serde_json::Value>,
+) {
+    for v in first {
+        if let serde_json::Value::Object(map) = v {
+            store(&ctx, ORIGIN, map).await;
+        }
+    }
     loop {
         let next = tokio::select! {
             v = audit.recv() => v,

@@ -5,6 +5,7 @@
 //! the sender named by [`crate::access`] before the body is read, body
 //! reading, decoding off the async threads, submission and metrics.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -15,6 +16,7 @@ use bytes::Bytes;
 use serde_json::json;
 
 use super::{BodyError, HttpSources, Origin, Wait};
+use crate::access::guard::Denied;
 use crate::access::{Caller, Principal};
 use crate::model::{Ack, Event};
 use crate::normalize::{self, Outcome};
@@ -105,6 +107,23 @@ impl From<SubmitError> for IngestError {
     }
 }
 
+/// Counts a refused request of an input that checks its own credential
+/// (the webhooks) and records it in Ward's access audit trail like every
+/// refused credential (aggregated per peer and minute; never what was
+/// presented), then gives the 401.
+pub fn reject(st: &HttpSources, peer: SocketAddr, route: &str, presented: bool) -> IngestError {
+    let input = route.rsplit('/').next().unwrap_or(route);
+    st.ctx
+        .metrics
+        .add("ward_ingest_unauthorized_total", &[("input", input)], 1);
+    st.audit.denied(Denied {
+        peer: Some(peer.ip()),
+        route: route.to_owned(),
+        presented,
+    });
+    IngestError::Unauthorized
+}
+
 /// The authentication event for refused requests: `count` refusals from
 /// `peer` within one minute, the first on `route`.
 pub fn rejected_token_event(
@@ -174,6 +193,26 @@ pub async fn ingest_request<T: Send + 'static>(
     + 'static,
 ) -> Result<Ingested<T>, IngestError> {
     let received = Instant::now();
+    ingest_as(st, caller, received, headers, body, input, decode).await
+}
+
+/// [`ingest_request`] for a sender whose credential was checked by its own
+/// handler (the webhook inputs), or by the permission check.
+pub async fn ingest_as<T: Send + 'static>(
+    st: &HttpSources,
+    caller: &Principal,
+    received: Instant,
+    headers: &HeaderMap,
+    body: Bytes,
+    input: &'static str,
+    decode: impl FnOnce(
+        Bytes,
+        &ward_event::Limits,
+        &ward_event::Context,
+    ) -> Result<(Outcome, T), IngestError>
+    + Send
+    + 'static,
+) -> Result<Ingested<T>, IngestError> {
     let body = super::read_body(headers, body, st.ctx.limits.max_request_bytes)?;
     let bytes = body.len();
     let max_records = st.ctx.max_records_per_request;
@@ -202,6 +241,15 @@ pub async fn ingest_request<T: Send + 'static>(
             outcome.events.len(),
             max_records,
         ));
+    }
+    let mut outcome = outcome;
+    let duplicates = st.seen.drop_duplicates(&mut outcome.events);
+    if duplicates > 0 {
+        st.ctx.metrics.add(
+            "ward_ingest_duplicates_total",
+            &[("input", input)],
+            duplicates as u64,
+        );
     }
     let rejected = outcome.rejected;
     let ack = st
@@ -254,6 +302,12 @@ pub async fn ingest(
         },
     )
     .await;
+    answer(done)
+}
+
+/// The answer to an ingest request: how many records were accepted and,
+/// for each rejected one, its number and why.
+pub fn answer(done: Result<Ingested<()>, IngestError>) -> Response {
     match done {
         Ok(done) => {
             let rejected: Vec<_> = done

@@ -23,6 +23,7 @@ pub mod http;
 pub mod kafka;
 pub mod otlp;
 pub mod syslog;
+pub mod webhook;
 
 pub use auth::{Identity, Tokens};
 
@@ -56,6 +57,12 @@ pub struct SourceContext {
 #[derive(Clone)]
 pub struct HttpSources {
     pub ctx: SourceContext,
+    /// The webhook inputs' own credentials.
+    pub webhooks: Arc<webhook::Webhooks>,
+    /// Recently seen vendor event ids, to drop redelivered duplicates.
+    pub seen: Arc<webhook::RecentIds>,
+    /// Where the webhook inputs report refused credentials.
+    pub audit: Arc<crate::access::audit::AuditTrail>,
 }
 
 /// Where a batch came from, for the pipeline and the per-input metrics.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use ward_store::{Record, Store, StoreConfig};
+use ward_store::{OpenReport, Record, Store, StoreConfig};
 
 use crate::config::Config;
 use crate::model::Event;
@@ -31,7 +31,7 @@ pub fn disk_full(store: &Store) -> bool {
 }
 
 /// Opens the store in the configured data directory.
-pub fn open(config: &Config) -> anyhow::Result<Store> {
+pub fn open(config: &Config) -> anyhow::Result<(Store, OpenReport)> {
     let dir = config.data_dir.join("events");
     let raw = &config.raw;
     let cfg = StoreConfig {
@@ -62,7 +62,61 @@ pub fn open(config: &Config) -> anyhow::Result<Store> {
             );
         }
     }
-    Ok(store)
+    for r in &report.index_rebuilt {
+        tracing::error!(
+            segment = %r.segment.display(),
+            reason = %r.reason,
+            "a sealed segment's index is not the signed one: rebuilt from its records and used instead; `ward verify` names the block"
+        );
+    }
+    Ok((store, report))
+}
+
+/// Ward's own events for the damage start-up found in the store (damaged
+/// write-ahead records, untrusted segment indexes): stored like any event,
+/// so that the built-in rule "Event store damage found" alerts on them.
+pub fn damage_events(report: &OpenReport) -> Vec<serde_json::Value> {
+    let event = |kind: &str, file: &std::path::Path, reason: String, records: u64| {
+        serde_json::json!({
+            "service": {"name": "ward"},
+            "event": {
+                "action": "store_damage_found",
+                "category": ["database"],
+                "kind": "alert",
+                "outcome": "failure",
+                "reason": reason,
+                "type": [kind],
+            },
+            "log": {"level": "critical"},
+            "file": {"path": file.display().to_string()},
+            "labels": {"damaged_records": records.to_string()},
+            "message": format!("event store damage found at start-up in {}", file.display()),
+        })
+    };
+    let mut out: Vec<serde_json::Value> = report
+        .damaged
+        .iter()
+        .map(|d| {
+            event(
+                "error",
+                &d.segment,
+                format!(
+                    "{} damaged records from offset {}, bytes set aside in {}",
+                    d.records,
+                    d.first_offset,
+                    d.quarantine.display()
+                ),
+                d.records,
+            )
+        })
+        .collect();
+    out.extend(
+        report
+            .index_rebuilt
+            .iter()
+            .map(|r| event("change", &r.segment, r.reason.clone(), 0)),
+    );
+    out
 }
 
 /// The retention policy from `[retention]`.

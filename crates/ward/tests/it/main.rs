@@ -20,4 +20,6 @@ mod kafka;
 mod leaks;
 mod rules;
 mod shippers;
+mod sources;
 mod topology;
+mod windows;

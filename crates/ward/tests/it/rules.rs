@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use ward::cli::detect::{Hunt, Prepare, read_file};
+use ward::cli::detect::{Hunt, Prepare, read_all};
 use ward::detect::rules::{Loaded, load};
 
 fn root() -> PathBuf {
@@ -43,7 +43,7 @@ fn run(events: &Path) -> Vec<(String, String, String)> {
     let loaded = pack();
     let mut hunt = Hunt::new(loaded);
     let prepare = Prepare::new().unwrap();
-    let (raws, errors) = read_file(events);
+    let (raws, errors) = read_all(events);
     assert!(errors.is_empty(), "{}: {errors:?}", events.display());
     assert!(!raws.is_empty(), "{} has no events", events.display());
     let mut out = Vec::new();
@@ -187,7 +187,7 @@ fn every_rule_fires_on_its_positive_events_and_not_on_its_negatives() {
                 pos.display()
             );
         } else {
-            let (raws, _) = read_file(&pos);
+            let (raws, _) = read_all(&pos);
             for raw in raws {
                 assert!(
                     hits.contains(raw.position.as_str()),
@@ -320,7 +320,6 @@ fn detect_hunts_over_sigmahq_regression_events() {
     assert!(files.len() >= 10, "{} regression files", files.len());
     let mut args = vec![
         "detect",
-        "--raw",
         "-q",
         "--format",
         "ndjson",
