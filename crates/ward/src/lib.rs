@@ -34,6 +34,7 @@ pub mod redact;
 pub mod source;
 pub mod store;
 
+pub mod access;
 pub mod api;
 pub mod cli;
 pub mod pipeline;

@@ -6,6 +6,7 @@ use crate::config::Config;
 /// Runs the server until SIGINT or SIGTERM, then stops it gracefully.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
+    crate::access::private_data(&data_dir)?;
     let mut ward = crate::topology::build(config).await?;
     banner(&ward, &data_dir);
     tokio::select! {
@@ -35,10 +36,12 @@ fn banner(ward: &crate::topology::Topology, data_dir: &std::path::Path) {
             data_dir.join("ingest.token").display(),
             tok.expose()
         );
+        eprintln!("  (shown only now; it is role ingest: it can send events, nothing else)");
         eprintln!(
-            "  try: curl -H 'Authorization: Bearer {}' --data-binary '{{\"event_type\":\"login_failed\",\"user_id\":\"alice\"}}' http://{http}/api/v1/ingest",
-            tok.expose()
+            "  try: curl -H \"Authorization: Bearer $(cat {})\" --data-binary '{{\"event_type\":\"login_failed\",\"user_id\":\"alice\"}}' http://{http}/api/v1/ingest",
+            data_dir.join("ingest.token").display()
         );
+        eprintln!("  an administrator key: ward apikey create --name me --role admin");
     }
 }
 

@@ -146,6 +146,12 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         audit,
         crate::store::damage_events(&opened),
     ));
+    let (access_tx, access_rx) = tokio::sync::mpsc::channel(4096);
+    sources.spawn(crate::source::audit::run_access(ctx.clone(), access_rx));
+    let audit_trail = Arc::new(crate::access::audit::AuditTrail::new(
+        access_tx,
+        Arc::clone(&metrics),
+    ));
     g.stages(&["audit trail"])
         .connect("alert", "audit trail", 0);
     let syslog = start_syslog(&config, &ctx, &mut sources).await?;
@@ -166,16 +172,20 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         g.stages(&["kafka"]);
     }
     let (tokens, generated_token) = Tokens::from_config(&config)?;
-    let webhooks = crate::source::webhook::Webhooks::from_config(&config.raw.webhooks);
-    let state = api_state(
+    let access = Arc::new(crate::access::Access {
+        tokens,
+        keys: crate::access::apikey::KeyStore::open(&config.data_dir)?,
+        roles: config.roles.clone(),
+    });
+    let ingest = HttpSources {
         ctx,
-        Arc::new(tokens),
-        webhooks,
-        &store,
-        &metrics,
-        progress,
-        &alerts,
-    );
+        webhooks: Arc::new(crate::source::webhook::Webhooks::from_config(
+            &config.raw.webhooks,
+        )),
+        seen: Arc::new(crate::source::webhook::RecentIds::default()),
+        audit: audit_trail,
+    };
+    let state = api_state(ingest, access, &store, &metrics, progress, &alerts);
     let (http, http_addr) = start_http(&config, state, &alerts, accepting.clone()).await?;
     g.stages(&["http"])
         .connect("http", "alert", 0)
@@ -240,25 +250,21 @@ impl Graph {
 
 /// What the routes reach: each group only its own part.
 fn api_state(
-    ctx: SourceContext,
-    tokens: Arc<Tokens>,
-    webhooks: crate::source::webhook::Webhooks,
+    ingest: HttpSources,
+    access: Arc<crate::access::Access>,
     store: &Arc<Store>,
     metrics: &Arc<Metrics>,
     progress: Arc<Progress>,
     alerts: &Arc<Alerts>,
 ) -> crate::api::ApiState {
+    let audit = Arc::clone(&ingest.audit);
     crate::api::ApiState {
-        ingest: HttpSources {
-            ctx,
-            tokens: Arc::clone(&tokens),
-            webhooks: Arc::new(webhooks),
-            seen: Arc::new(crate::source::webhook::RecentIds::default()),
-        },
+        ingest,
         events: crate::api::EventsState {
             store: Arc::clone(store),
-            tokens,
         },
+        access,
+        audit,
         health: crate::api::health::Health {
             store: Arc::clone(store),
             metrics: Arc::clone(metrics),
@@ -437,12 +443,7 @@ async fn start_http(
     alerts: &Alerts,
     stop: CancellationToken,
 ) -> anyhow::Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
-    let tokens = Arc::clone(&state.ingest.tokens);
-    let alert_routes = alerts.routes(move |headers: &axum::http::HeaderMap| {
-        tokens
-            .authenticate(headers)
-            .map(|id| format!("{}@{}", id.source, id.tenant))
-    });
+    let alert_routes = alerts.routes(config.silence_limits);
     let http = TcpListener::bind(config.http_addr).await.with_context(|| {
         format!(
             "cannot listen for HTTP on {} (server.http_addr / WARD_HTTP_ADDR)",

@@ -18,6 +18,7 @@
 
 mod ai;
 mod fields;
+pub(crate) mod reserved;
 pub(crate) mod taxonomy;
 mod vocab;
 
@@ -91,6 +92,9 @@ impl<'de> serde::de::Visitor<'de> for Streaming {
 struct Placer {
     out: Map<String, Value>,
     deferred: Vec<(String, Alias, Value)>,
+    /// Reserved fields the sender set ([`reserved`]): kept aside, never
+    /// merged.
+    quarantined: Vec<(String, Value)>,
 }
 
 impl Placer {
@@ -98,10 +102,20 @@ impl Placer {
         Placer {
             out: Map::with_capacity(n + 4),
             deferred: Vec::with_capacity(n.min(16)),
+            quarantined: Vec::new(),
         }
     }
 
-    fn take(&mut self, key: String, value: Value) {
+    fn take(&mut self, key: String, mut value: Value) {
+        if reserved::is_reserved(&key) {
+            self.quarantined.push((key, value));
+            return;
+        }
+        if key.trim().eq_ignore_ascii_case("event")
+            && let Value::Object(obj) = &mut value
+        {
+            reserved::take_from_event_object(obj, &mut self.quarantined);
+        }
         if let Some(alias) = fields::alias(&key, &value) {
             self.deferred.push((key, alias, value));
         } else if crate::event::has_dot(&key) {
@@ -129,6 +143,7 @@ impl Placer {
             place_alias(&mut event, &mut event_types, key, alias, value);
         }
         canonicalize(&mut event, event_types, received);
+        reserved::store(&mut event.0, self.quarantined);
         event
     }
 }

@@ -6,3 +6,4 @@ mod golden;
 mod limits;
 mod props;
 mod recognize;
+mod reserved;

@@ -178,8 +178,17 @@ impl Engine {
     /// Response figures per (team, severity), per team, per severity and
     /// overall, at the engine's `now`.
     pub fn response_stats(&self) -> Vec<ResponseStats> {
+        self.response_stats_where(|_| true)
+    }
+
+    /// [`Engine::response_stats`] over the alerts `keep` accepts (a
+    /// caller's tenant).
+    pub fn response_stats_where(
+        &self,
+        keep: impl Fn(&ward_alert::Alert) -> bool,
+    ) -> Vec<ResponseStats> {
         let now = self.now();
         let st = self.shared.state.lock();
-        response_stats(st.alerts.values(), now)
+        response_stats(st.alerts.values().filter(|a| keep(a)), now)
     }
 }

@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::HeaderMap;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
@@ -69,12 +68,12 @@ impl Alerts {
         Ok(())
     }
 
-    /// The alert API routes; `auth` names the caller or refuses.
+    /// The alert API routes with the permission each needs.
     pub fn routes<S: Clone + Send + Sync + 'static>(
         &self,
-        auth: impl Fn(&HeaderMap) -> Option<String> + Clone + Send + Sync + 'static,
-    ) -> Router<S> {
-        crate::api::alerts::router(self.engine.clone(), auth)
+        silence_limits: crate::api::silences::SilenceLimits,
+    ) -> (Router<S>, Vec<crate::access::RouteSpec>) {
+        crate::api::alerts::router(self.engine.clone(), silence_limits)
     }
 
     /// Graceful stop: stop taking findings, let the outbox workers try

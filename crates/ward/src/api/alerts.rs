@@ -1,42 +1,59 @@
 //! `/api/v1/alerts`: list (with filters), get, acknowledge, resolve,
 //! assign, comment, and response figures; plus [`router`], which gathers
 //! every alerting resource (alerts, [`super::silences`], [`super::owners`],
-//! [`super::receivers`]) for the alert stage to hand out. Every route asks
-//! the application's `auth` for the actor; errors are [`ApiError`]s.
+//! [`super::receivers`]) for the alert stage to hand out. Every route
+//! declares its permission; the caller ([`Caller`]) is the actor, and sees
+//! only the alerts of its tenant (label `tenant`) unless it holds
+//! `tenants:all`. Errors are [`ApiError`]s.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use ward_alert::{AlertFilter, Resolution, Status};
+use ward_alert::{Alert, AlertFilter, Resolution, Status};
 
 use super::ApiError;
+use crate::access::{Caller, Need, Permission, Principal, RouteSpec, Routes};
 use crate::alert::Engine;
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 64 * 1024;
 
-type Auth = Arc<dyn Fn(&HeaderMap) -> Option<String> + Send + Sync>;
-
 /// What the alerting handlers share.
 #[derive(Clone)]
 pub(crate) struct AlertApi {
     pub engine: Arc<Engine>,
-    auth: Auth,
+    pub silence_limits: super::silences::SilenceLimits,
 }
 
 pub(crate) type ApiResult = Result<Json<Value>, ApiError>;
 
+/// The tenant of an alert: its `tenant` label.
+pub(crate) fn tenant_of(a: &Alert) -> Option<&str> {
+    a.labels.get("tenant").map(String::as_str)
+}
+
+/// Whether the caller sees this alert: its tenant's, or every one with
+/// `tenants:all`. An alert without a tenant is visible to `tenants:all`
+/// only.
+pub(crate) fn visible(caller: &Principal, a: &Alert) -> bool {
+    match caller.tenant_scope() {
+        None => true,
+        Some(t) => tenant_of(a) == Some(t),
+    }
+}
+
 impl AlertApi {
-    /// The caller, or 401.
-    pub fn actor(&self, headers: &HeaderMap) -> Result<String, ApiError> {
-        (self.auth)(headers).ok_or(ApiError::Unauthorized)
+    /// The alert if the caller may see it; 404 alike for absent and hidden.
+    fn alert_for(&self, caller: &Principal, id: &str) -> Result<Alert, ApiError> {
+        self.engine
+            .alert(id)
+            .filter(|a| visible(caller, a))
+            .ok_or_else(|| ApiError::NotFound(format!("alert {id}")))
     }
 }
 
@@ -57,51 +74,77 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> ApiResult {
         .map_err(|e| ApiError::Internal(e.into()))
 }
 
-/// The alerting API, to merge into the application's router. `auth`
-/// returns the actor for a request, or None to answer 401.
+/// The alerting API, to merge into the application's router, with the
+/// permission of each route.
 pub fn router<S>(
     engine: Arc<Engine>,
-    auth: impl Fn(&HeaderMap) -> Option<String> + Clone + Send + Sync + 'static,
-) -> Router<S>
+    silence_limits: super::silences::SilenceLimits,
+) -> (Router<S>, Vec<RouteSpec>)
 where
     S: Clone + Send + Sync + 'static,
 {
     use super::{owners, receivers, silences};
+    use Permission as P;
     let api = AlertApi {
         engine,
-        auth: Arc::new(auth),
+        silence_limits,
     };
-    Router::new()
-        .route("/api/v1/alerts", get(list_alerts))
-        .route("/api/v1/alerts/metrics", get(alert_metrics))
-        .route("/api/v1/alerts/{id}", get(get_alert))
-        .route("/api/v1/alerts/{id}/ack", post(ack))
-        .route("/api/v1/alerts/{id}/resolve", post(resolve))
-        .route("/api/v1/alerts/{id}/assign", post(assign))
-        .route("/api/v1/alerts/{id}/comment", post(comment))
-        .route("/api/v1/silences", get(silences::list).post(silences::add))
-        .route("/api/v1/silences/{id}", delete(silences::expire))
-        .route("/api/v1/silences/{id}/expire", post(silences::expire))
-        .route("/api/v1/owners", get(owners::list))
-        .route("/api/v1/owners/teams/{name}", put(owners::put_team))
-        .route(
+    let read = Need::Perm(P::AlertsRead);
+    let respond = Need::Perm(P::AlertsRespond);
+    let routing_read = Need::Perm(P::RoutingRead);
+    let routing_write = Need::Perm(P::RoutingWrite);
+    let silences_write = Need::Perm(P::SilencesWrite);
+    let (router, specs) = Routes::default()
+        .get("/api/v1/alerts", read, list_alerts)
+        .get("/api/v1/alerts/metrics", read, alert_metrics)
+        .get("/api/v1/alerts/{id}", read, get_alert)
+        .post("/api/v1/alerts/{id}/ack", respond, ack)
+        .post("/api/v1/alerts/{id}/resolve", respond, resolve)
+        .post("/api/v1/alerts/{id}/assign", respond, assign)
+        .post("/api/v1/alerts/{id}/comment", respond, comment)
+        .get(
+            "/api/v1/silences",
+            Need::Perm(P::SilencesRead),
+            silences::list,
+        )
+        .post("/api/v1/silences", silences_write, silences::add)
+        .delete("/api/v1/silences/{id}", silences_write, silences::expire)
+        .post(
+            "/api/v1/silences/{id}/expire",
+            silences_write,
+            silences::expire,
+        )
+        .get("/api/v1/owners", routing_read, owners::list)
+        .put(
+            "/api/v1/owners/teams/{name}",
+            routing_write,
+            owners::put_team,
+        )
+        .put(
             "/api/v1/owners/{kind}/{key}",
-            put(owners::put_owner).delete(owners::delete_owner),
+            routing_write,
+            owners::put_owner,
         )
-        .route("/api/v1/receivers", get(receivers::list))
-        .route(
+        .delete(
+            "/api/v1/owners/{kind}/{key}",
+            routing_write,
+            owners::delete_owner,
+        )
+        .get("/api/v1/receivers", routing_read, receivers::list)
+        .get(
             "/api/v1/receivers/{name}/deliveries",
-            get(receivers::deliveries),
+            routing_read,
+            receivers::deliveries,
         )
-        .with_state(api)
+        .build();
+    (router.with_state(api), specs)
 }
 
 async fn list_alerts(
     State(api): State<AlertApi>,
-    headers: HeaderMap,
+    caller: Caller,
     q: Result<Query<AlertFilter>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
-    api.actor(&headers)?;
     let Query(filter) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     if let Some(s) = &filter.status
         && Status::parse(s).is_none()
@@ -111,26 +154,34 @@ async fn list_alerts(
             "status must be open, acknowledged, resolved or firing".into(),
         ));
     }
-    let alerts = api.engine.alerts(&filter);
+    let limit = filter.limit;
+    let unlimited = AlertFilter {
+        limit: None,
+        ..filter
+    };
+    let mut alerts: Vec<Alert> = api
+        .engine
+        .alerts(&unlimited)
+        .into_iter()
+        .filter(|a| visible(&caller, a))
+        .collect();
+    if let Some(n) = limit {
+        alerts.truncate(n);
+    }
     Ok(Json(json!({ "alerts": alerts, "count": alerts.len() })))
 }
 
-async fn alert_metrics(State(api): State<AlertApi>, headers: HeaderMap) -> ApiResult {
-    api.actor(&headers)?;
-    Ok(Json(json!({ "stats": api.engine.response_stats() })))
+async fn alert_metrics(State(api): State<AlertApi>, caller: Caller) -> ApiResult {
+    let stats = api.engine.response_stats_where(|a| visible(&caller, a));
+    Ok(Json(json!({ "stats": stats })))
 }
 
 async fn get_alert(
     State(api): State<AlertApi>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    api.actor(&headers)?;
-    let a = api
-        .engine
-        .alert(&id)
-        .ok_or_else(|| ApiError::NotFound(format!("alert {id}")))?;
-    to_json(&a)
+    to_json(&api.alert_for(&caller, &id)?)
 }
 
 #[derive(Deserialize, Default)]
@@ -142,11 +193,12 @@ pub(crate) struct AckBody {
 
 async fn ack(
     State(api): State<AlertApi>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
     b: Bytes,
 ) -> ApiResult {
-    let actor = api.actor(&headers)?;
+    api.alert_for(&caller, &id)?;
+    let actor = caller.actor();
     let req: AckBody = if b.is_empty() {
         AckBody::default()
     } else {
@@ -169,11 +221,12 @@ pub(crate) struct ResolveBody {
 
 async fn resolve(
     State(api): State<AlertApi>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
     b: Bytes,
 ) -> ApiResult {
-    let actor = api.actor(&headers)?;
+    api.alert_for(&caller, &id)?;
+    let actor = caller.actor();
     let req: ResolveBody = body(&b)?;
     to_json(
         &api.engine
@@ -190,11 +243,12 @@ pub(crate) struct AssignBody {
 
 async fn assign(
     State(api): State<AlertApi>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
     b: Bytes,
 ) -> ApiResult {
-    let actor = api.actor(&headers)?;
+    api.alert_for(&caller, &id)?;
+    let actor = caller.actor();
     let req: AssignBody = body(&b)?;
     to_json(&api.engine.assign(&id, &actor, &req.assignee).await?)
 }
@@ -207,11 +261,12 @@ pub(crate) struct CommentBody {
 
 async fn comment(
     State(api): State<AlertApi>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
     b: Bytes,
 ) -> ApiResult {
-    let actor = api.actor(&headers)?;
+    api.alert_for(&caller, &id)?;
+    let actor = caller.actor();
     let req: CommentBody = body(&b)?;
     to_json(&api.engine.comment(&id, &actor, &req.text).await?)
 }

@@ -1,23 +1,48 @@
 //! Events: search, get one, its inclusion proof; checkpoints, consistency
-//! proofs and the public key that verifies them.
+//! proofs and the public key that verifies them. A caller bound to a
+//! tenant searches, reads and proves only its tenant's events (`tenant.id`
+//! is stamped by Ward from the sender's credential and cannot be sent);
+//! another tenant's event answers 404 as an absent one does. Checkpoints
+//! and consistency proofs cover the one log of every tenant.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, EventsState};
+use crate::access::{Caller, Principal};
 
-/// Requires a valid token on API reads.
-pub fn require_token(
+/// The query restricted to the caller's tenant.
+fn scoped(caller: &Principal, mut query: ward_store::query::Query) -> ward_store::query::Query {
+    if let Some(t) = caller.tenant_scope() {
+        let tenant = ward_store::query::Query::term("tenant.id", t).expr;
+        query.expr = ward_store::query::Expr::And(vec![tenant, query.expr]);
+    }
+    query
+}
+
+/// The stored event `id`, if the caller may see it.
+async fn visible_record(
     st: &EventsState,
-    headers: &HeaderMap,
-) -> Result<crate::source::Identity, ApiError> {
-    st.tokens
-        .authenticate(headers)
-        .ok_or(ApiError::Unauthorized)
+    caller: &Principal,
+    id: String,
+) -> Result<(ward_store::StoredRecord, Value), ApiError> {
+    let store = st.store.clone();
+    let rec = blocking(move || store.get(&id).map_err(|e| ApiError::Internal(e.into()))).await?;
+    let rec = rec.ok_or_else(|| ApiError::NotFound("event".into()))?;
+    let event: Value = serde_json::from_slice(&rec.body).map_err(anyhow::Error::from)?;
+    let tenant = event
+        .get("tenant")
+        .and_then(|t| t.get("id"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !caller.sees(tenant) {
+        return Err(ApiError::NotFound("event".into()));
+    }
+    Ok((rec, event))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -60,11 +85,33 @@ impl Drop for CancelOnDrop {
 /// `GET /api/v1/events/search?q=…&since=24h&until=…&limit=N`
 pub async fn search(
     State(st): State<EventsState>,
-    headers: HeaderMap,
+    caller: Caller,
     Query(p): Query<SearchParams>,
 ) -> Result<Response, ApiError> {
-    require_token(&st, &headers)?;
     let query = ward_store::query::parse(&p.q).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    run_search(&st, scoped(&caller, query), &p).await
+}
+
+/// `GET /api/v1/audit?q=…&since=…&limit=N`: Ward's own audit trail (the
+/// events of input `ward`: API calls, refused credentials, people's
+/// changes to alerts), newest first, of the caller's tenant.
+pub async fn audit(
+    State(st): State<EventsState>,
+    caller: Caller,
+    Query(p): Query<SearchParams>,
+) -> Result<Response, ApiError> {
+    let mut query =
+        ward_store::query::parse(&p.q).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let own = ward_store::query::Query::term("ward.input", "ward").expr;
+    query.expr = ward_store::query::Expr::And(vec![own, query.expr]);
+    run_search(&st, scoped(&caller, query), &p).await
+}
+
+async fn run_search(
+    st: &EventsState,
+    query: ward_store::query::Query,
+    p: &SearchParams,
+) -> Result<Response, ApiError> {
     let now = jiff::Timestamp::now();
     let bound = |s: &Option<String>| -> Result<Option<i64>, ApiError> {
         s.as_deref()
@@ -103,14 +150,10 @@ pub async fn search(
 /// `GET /api/v1/events/{id}`
 pub async fn get_event(
     State(st): State<EventsState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require_token(&st, &headers)?;
-    let store = st.store.clone();
-    let rec = blocking(move || store.get(&id).map_err(|e| ApiError::Internal(e.into()))).await?;
-    let rec = rec.ok_or_else(|| ApiError::NotFound("event".into()))?;
-    let event: Value = serde_json::from_slice(&rec.body).map_err(anyhow::Error::from)?;
+    let (rec, event) = visible_record(&st, &caller, id).await?;
     Ok(Json(json!({ "offset": rec.offset, "event": event })))
 }
 
@@ -118,10 +161,10 @@ pub async fn get_event(
 /// signed checkpoint, checkable offline with `ward verify --proof`.
 pub async fn proof(
     State(st): State<EventsState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require_token(&st, &headers)?;
+    visible_record(&st, &caller, id.clone()).await?;
     let store = st.store.clone();
     let p = blocking(move || {
         store.inclusion_proof(&id).map_err(|e| match e {
@@ -134,11 +177,7 @@ pub async fn proof(
 }
 
 /// `GET /api/v1/store/checkpoint`: signs and returns a checkpoint now.
-pub async fn checkpoint(
-    State(st): State<EventsState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    require_token(&st, &headers)?;
+pub async fn checkpoint(State(st): State<EventsState>) -> Result<Json<Value>, ApiError> {
     let store = st.store.clone();
     let c = blocking(move || store.checkpoint().map_err(|e| ApiError::Internal(e.into()))).await?;
     Ok(Json(serde_json::to_value(c).map_err(anyhow::Error::from)?))
@@ -153,10 +192,8 @@ pub struct ConsistencyParams {
 /// `GET /api/v1/store/consistency?old=N&new=M`
 pub async fn consistency(
     State(st): State<EventsState>,
-    headers: HeaderMap,
     Query(p): Query<ConsistencyParams>,
 ) -> Result<Json<Value>, ApiError> {
-    require_token(&st, &headers)?;
     let store = st.store.clone();
     let c = blocking(move || {
         store

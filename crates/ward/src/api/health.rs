@@ -1,6 +1,8 @@
 //! `/healthz` (the process answers), `/readyz` (Ward can do its work: the
 //! store accepts writes, detection keeps up, the notification outbox
-//! moves), `/metrics` (Prometheus).
+//! moves; the reasons only to a caller with `metrics:read`), `/metrics`
+//! (Prometheus, `metrics:read`; series of sources are shown to callers with
+//! `tenants:all` only, since a source belongs to one tenant).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,6 +11,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
+use crate::access::{Caller, Permission};
 use crate::alert::Alerts;
 use crate::detect::Progress;
 use crate::metrics::Metrics;
@@ -93,9 +96,10 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `200 ready` or `503 not ready: <components>`; the reasons go to the log
-/// and to `ward_ready` in `/metrics`, not to unauthenticated callers.
-pub async fn readyz(State(h): State<Health>) -> impl IntoResponse {
+/// `200 ready` or `503 not ready`; the failing components and reasons go
+/// to the log, to `ward_ready` in `/metrics`, and to callers with
+/// `metrics:read`, never to anonymous ones.
+pub async fn readyz(State(h): State<Health>, caller: Option<Caller>) -> impl IntoResponse {
     let problems = h.problems(jiff::Timestamp::now().as_millisecond());
     h.metrics.set(
         "ward_ready",
@@ -105,23 +109,40 @@ pub async fn readyz(State(h): State<Health>) -> impl IntoResponse {
     if problems.is_empty() {
         return (StatusCode::OK, "ready\n".to_owned());
     }
-    let mut parts: Vec<&str> = problems.iter().map(|(c, _)| *c).collect();
-    parts.dedup();
     for (component, why) in &problems {
         tracing::warn!(component, reason = %why, "not ready");
     }
+    if !caller.is_some_and(|c| c.can(Permission::MetricsRead)) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_owned());
+    }
+    let reasons: Vec<String> = problems
+        .iter()
+        .map(|(c, why)| format!("{c}: {why}"))
+        .collect();
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        format!("not ready: {}\n", parts.join(", ")),
+        format!("not ready: {}\n", reasons.join("; ")),
     )
 }
 
-pub async fn metrics(State(h): State<Health>) -> impl IntoResponse {
+/// The exposition without the series of sources (`source="…"` labels),
+/// for callers bound to one tenant.
+fn without_sources(text: &str) -> String {
+    text.lines()
+        .filter(|l| l.starts_with('#') || !l.contains("source=\""))
+        .flat_map(|l| [l, "\n"])
+        .collect()
+}
+
+pub async fn metrics(State(h): State<Health>, caller: Caller) -> impl IntoResponse {
     let stats = h.store.stats();
     h.metrics
         .set("ward_store_records", &[], stats.records as f64);
     h.metrics.set("ward_store_bytes", &[], stats.bytes as f64);
     store_write_metrics(&h.metrics, &h.store, stats.write_failures);
-    let text = h.metrics.render();
+    let mut text = h.metrics.render();
+    if !caller.can(Permission::TenantsAll) {
+        text = without_sources(&text);
+    }
     ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text)
 }

@@ -1,13 +1,16 @@
 //! The HTTP interface: one router for the JSON API under `/api/v1`, the
 //! ingest endpoints of [`crate::source`], `/metrics`, `/healthz`, `/readyz`
-//! and the web page at `/`. Each group of routes reaches only its own part
-//! of [`ApiState`] (axum sub-states through `FromRef`); nothing below the
-//! API depends on it.
+//! and the web page at `/`. Every route is declared with the permission it
+//! needs ([`crate::access::Routes`]) and one middleware checks it
+//! ([`crate::access::guard::check`]). Each group of routes reaches only its
+//! own part of [`ApiState`] (axum sub-states through `FromRef`); nothing
+//! below the API depends on it.
 
 pub mod alerts;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod me;
 pub mod owners;
 pub mod receivers;
 pub mod silences;
@@ -16,17 +19,20 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
-use axum::routing::{get, post};
+use axum::http::StatusCode;
+use axum::response::Response;
 
 pub use error::ApiError;
 
-use crate::source::{HttpSources, Tokens};
+use crate::access::audit::AuditTrail;
+use crate::access::guard::Guard;
+use crate::access::{Access, Need, Permission, RouteSpec, Routes};
+use crate::source::HttpSources;
 
 /// What the event, proof and checkpoint routes reach.
 #[derive(Clone)]
 pub struct EventsState {
     pub store: Arc<ward_store::Store>,
-    pub tokens: Arc<Tokens>,
 }
 
 /// Everything the routes reach, split by who needs it.
@@ -35,6 +41,9 @@ pub struct ApiState {
     pub ingest: HttpSources,
     pub events: EventsState,
     pub health: health::Health,
+    pub access: Arc<Access>,
+    /// Ward's audit trail of people: actions and refusals.
+    pub audit: Arc<AuditTrail>,
 }
 
 impl FromRef<ApiState> for HttpSources {
@@ -55,63 +64,102 @@ impl FromRef<ApiState> for health::Health {
     }
 }
 
+/// The routes of this module and of the ingest sources, each with its need.
+fn routes() -> Routes<ApiState> {
+    use crate::source::{bulk, hec, http, otlp, webhook};
+    let ingest = Need::Perm(Permission::IngestWrite);
+    let events = Need::Perm(Permission::EventsRead);
+    let evidence = Need::Perm(Permission::EvidenceRead);
+    Routes::default()
+        .post("/api/v1/ingest", ingest, http::ingest)
+        // The webhooks' senders present their own credential, which the
+        // handler checks.
+        .post(webhook::GITHUB_ROUTE, Need::OwnCredential, webhook::github)
+        .post(
+            webhook::K8S_AUDIT_ROUTE,
+            Need::OwnCredential,
+            webhook::k8s_audit,
+        )
+        .post("/_bulk", ingest, bulk::bulk)
+        .put("/_bulk", ingest, bulk::bulk)
+        .post("/{index}/_bulk", ingest, bulk::bulk_index)
+        .put("/{index}/_bulk", ingest, bulk::bulk_index)
+        .post("/services/collector", ingest, hec::event)
+        .post("/services/collector/event", ingest, hec::event)
+        .post("/services/collector/event/1.0", ingest, hec::event)
+        .post("/services/collector/raw", ingest, hec::raw)
+        .post("/services/collector/raw/1.0", ingest, hec::raw)
+        .get("/services/collector/health", Need::Public, hec::health)
+        .get("/services/collector/health/1.0", Need::Public, hec::health)
+        .post("/v1/logs", ingest, otlp::logs)
+        .get("/", Need::Public, bulk::root)
+        .get("/healthz", Need::Public, health::healthz)
+        .get("/readyz", Need::Public, health::readyz)
+        .get(
+            "/metrics",
+            Need::Perm(Permission::MetricsRead),
+            health::metrics,
+        )
+        .get("/api/v1/me", Need::Authenticated, me::me)
+        .get("/api/v1/events/search", events, events::search)
+        .get("/api/v1/events/{id}", events, events::get_event)
+        .get("/api/v1/events/{id}/proof", evidence, events::proof)
+        .get("/api/v1/store/checkpoint", evidence, events::checkpoint)
+        .get("/api/v1/store/consistency", evidence, events::consistency)
+        .get("/api/v1/store/public-key", Need::Public, events::public_key)
+        .get(
+            "/api/v1/audit",
+            Need::Perm(Permission::AuditRead),
+            events::audit,
+        )
+}
+
 /// Builds the whole router; `extra` are routes of other stages (alerting)
-/// that carry their own state.
-pub fn router(state: ApiState, extra: Router) -> Router {
+/// that carry their own state, with their declarations. Every route goes
+/// through the permission check.
+pub fn router(state: ApiState, extra: (Router, Vec<RouteSpec>)) -> Router {
     let max_body = state.ingest.ctx.limits.max_request_bytes;
-    let ingest = Router::new()
-        .route("/api/v1/ingest", post(crate::source::http::ingest))
-        .route(
-            "/api/v1/ingest/github",
-            post(crate::source::webhook::github),
-        )
-        .route(
-            "/api/v1/ingest/k8s-audit",
-            post(crate::source::webhook::k8s_audit),
-        )
-        .route(
-            "/_bulk",
-            post(crate::source::bulk::bulk).put(crate::source::bulk::bulk),
-        )
-        .route(
-            "/{index}/_bulk",
-            post(crate::source::bulk::bulk_index).put(crate::source::bulk::bulk_index),
-        )
-        .route("/services/collector", post(crate::source::hec::event))
-        .route("/services/collector/event", post(crate::source::hec::event))
-        .route(
-            "/services/collector/event/1.0",
-            post(crate::source::hec::event),
-        )
-        .route("/services/collector/raw", post(crate::source::hec::raw))
-        .route("/services/collector/raw/1.0", post(crate::source::hec::raw))
-        .route(
-            "/services/collector/health",
-            get(crate::source::hec::health),
-        )
-        .route(
-            "/services/collector/health/1.0",
-            get(crate::source::hec::health),
-        )
-        .route("/v1/logs", post(crate::source::otlp::logs))
-        .layer(DefaultBodyLimit::max(max_body));
-    Router::new()
-        .merge(ingest)
-        .route(
-            "/",
-            get(crate::source::bulk::root).head(crate::source::bulk::root_head),
-        )
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route("/api/v1/events/search", get(events::search))
-        .route("/api/v1/events/{id}", get(events::get_event))
-        .route("/api/v1/events/{id}/proof", get(events::proof))
-        .route("/api/v1/store/checkpoint", get(events::checkpoint))
-        .route("/api/v1/store/consistency", get(events::consistency))
-        .route("/api/v1/store/public-key", get(events::public_key))
+    let (own, mut specs) = routes()
+        .get("/api/v1/routes", Need::Authenticated, me::routes)
+        .build();
+    specs.extend(extra.1);
+    let (access, audit) = (Arc::clone(&state.access), Arc::clone(&state.audit));
+    let table = Arc::new(specs.clone());
+    let routes = own
+        .layer(axum::Extension(me::RouteTable(table)))
+        .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
-        .merge(extra)
+        .merge(extra.0);
+    protect(routes, &specs, access, audit)
+}
+
+/// Puts the permission check in front of every route of `router`, whose
+/// declarations are `specs`.
+pub fn protect(
+    router: Router,
+    specs: &[RouteSpec],
+    access: Arc<Access>,
+    audit: Arc<AuditTrail>,
+) -> Router {
+    let guard = Guard::new(access, specs, refusal, audit);
+    router.route_layer(axum::middleware::from_fn_with_state(
+        guard,
+        crate::access::guard::check,
+    ))
+}
+
+/// A refusal in the dialect of the route's clients: Splunk HEC and
+/// Elasticsearch clients read their own error shapes.
+fn refusal(path: &str, status: StatusCode, message: String) -> Response {
+    if status == StatusCode::UNAUTHORIZED {
+        if path.starts_with("/services/collector") {
+            return crate::source::hec::unauthorized();
+        }
+        if path.ends_with("/_bulk") {
+            return crate::source::bulk::unauthorized();
+        }
+    }
+    crate::access::guard::json_refusal(status, message)
 }
 
 /// The web page served at `/` to browsers.

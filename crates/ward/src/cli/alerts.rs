@@ -242,7 +242,7 @@ pub fn alerts_table(v: &Value) -> String {
 /// Renders one alert with its history.
 pub fn alert_detail(a: &Value) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} — {}", s(a, "id"), s(a, "rule_title"));
+    let _ = writeln!(out, "{} — {}", esc(s(a, "id")), esc(s(a, "rule_title")));
     for key in [
         "status",
         "resolution",
@@ -258,14 +258,14 @@ pub fn alert_detail(a: &Value) -> String {
             Some(Value::Null) | None => "-".into(),
             Some(other) => other.to_string(),
         };
-        let _ = writeln!(out, "  {key:<11} {val}");
+        let _ = writeln!(out, "  {key:<11} {}", esc(&val));
     }
     if let Some(d) = a
         .get("description")
         .and_then(Value::as_str)
         .filter(|d| !d.is_empty())
     {
-        let _ = writeln!(out, "  {:<11} {d}", "description");
+        let _ = writeln!(out, "  {:<11} {}", "description", esc(d));
     }
     let empty = Vec::new();
     let _ = writeln!(out, "History:");
@@ -273,9 +273,9 @@ pub fn alert_detail(a: &Value) -> String {
         let _ = writeln!(
             out,
             "  {}  {:<20} {}",
-            s(c, "at"),
-            s(c, "action"),
-            s(c, "actor")
+            esc(s(c, "at")),
+            esc(s(c, "action")),
+            esc(s(c, "actor"))
         );
     }
     for c in a
@@ -286,9 +286,9 @@ pub fn alert_detail(a: &Value) -> String {
         let _ = writeln!(
             out,
             "  comment by {} at {}: {}",
-            s(c, "author"),
-            s(c, "at"),
-            s(c, "text")
+            esc(s(c, "author")),
+            esc(s(c, "at")),
+            esc(s(c, "text"))
         );
     }
     out
@@ -337,7 +337,14 @@ pub fn silences_table(v: &Value) -> String {
     )
 }
 
+/// Escapes terminal controls in text from alerts, comments and labels.
+fn esc(s: &str) -> String {
+    super::escape::cell(s)
+}
+
 fn table<const N: usize>(head: [&str; N], rows: &[[String; N]]) -> String {
+    let rows: Vec<[String; N]> = rows.iter().map(|r| r.clone().map(|c| esc(&c))).collect();
+    let rows = rows.as_slice();
     let mut width: [usize; N] = head.map(|h| h.chars().count());
     for r in rows {
         for (w, c) in width.iter_mut().zip(r) {

@@ -90,7 +90,8 @@ impl Prepare {
         })
     }
 
-    /// Normalizes, redacts and enriches one object. The event's position
+    /// Normalizes, redacts and enriches one object; its reserved fields
+    /// (`ward.*`, `event.id`…) are kept. The event's position
     /// becomes its `event.id` when it has none. An object the decoder
     /// rejects (too deep, too large) is an error naming its position.
     pub fn event(&self, raw: RawEvent) -> Result<Event, String> {
@@ -106,6 +107,9 @@ impl Prepare {
             }
             None => return Err(format!("{position}: empty event")),
         };
+        // The analyst's own files (often events exported from Ward): their
+        // Ward fields are kept as written, unlike a network sender's.
+        ward_event::restore_quarantined(&mut event);
         if event.get("event.id").is_none() {
             event.set("event.id", json!(position));
         }

@@ -2,12 +2,15 @@
 //! through `--url` / `WARD_URL` and `--token` / `WARD_TOKEN`.
 
 pub mod alerts;
+pub mod apikey;
+pub mod audit;
 pub mod bench;
 pub mod bench_alert;
 pub mod client;
 pub mod config;
 pub mod demo;
 pub mod detect;
+pub mod escape;
 pub mod inspect;
 pub mod redact;
 pub mod rules;
@@ -113,6 +116,12 @@ pub enum Command {
     },
     /// Replay a realistic day of a small company with planted attacks.
     Demo(demo::Args),
+    /// API keys: create (printed once), list, revoke; works on the data
+    /// directory with or without the server running.
+    #[command(subcommand)]
+    Apikey(apikey::Command),
+    /// Show Ward's own audit trail (who did what).
+    Audit(audit::Args),
     /// Benchmarks against a running server.
     #[command(subcommand)]
     Bench(bench::Command),
@@ -137,6 +146,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             alerts::run_silences(command, &remote.url, remote.token.as_deref())
         }
         Command::Demo(a) => demo::run(a),
+        Command::Apikey(c) => apikey::run(c),
+        Command::Audit(a) => audit::show(a),
         Command::Verify(a) => store::verify(a),
         Command::Archive(a) => store::archive(a),
         Command::Retention(a) => store::retention(a),

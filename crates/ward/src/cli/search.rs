@@ -82,16 +82,17 @@ fn buckets(result: &Value) -> Vec<&Value> {
         .unwrap_or_default()
 }
 
+/// A value as a table cell, terminal controls escaped ([`super::escape`]).
 fn cell(v: Option<&Value>) -> String {
     match v {
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => super::escape::cell(s),
         Some(Value::Array(a)) => a
             .iter()
             .map(|x| cell(Some(x)))
             .collect::<Vec<_>>()
             .join(","),
         Some(Value::Null) | None => "-".into(),
-        Some(v) => v.to_string(),
+        Some(v) => super::escape::cell(&v.to_string()),
     }
 }
 

@@ -56,6 +56,7 @@ impl RawConfig {
         }
         check_retention(&self.retention, jiff::Timestamp::now(), &mut problems);
         self.check_sections(&mut problems);
+        let (roles, silence_limits) = self.access_settings(&mut problems);
         if !problems.0.is_empty() {
             return Err(Invalid(problems.0));
         }
@@ -78,6 +79,8 @@ impl RawConfig {
             max_future_skew: durations.max_future_skew,
             env_token,
             alert_webhook,
+            roles,
+            silence_limits,
             raw: self,
         })
     }
@@ -175,6 +178,44 @@ impl RawConfig {
     }
 }
 
+impl RawConfig {
+    /// `[access]`: the roles and the silence limits.
+    fn access_settings(
+        &self,
+        problems: &mut Problems,
+    ) -> (crate::access::Roles, crate::api::silences::SilenceLimits) {
+        let roles = crate::access::Roles::new(&self.access.roles).unwrap_or_else(|errors| {
+            for e in errors {
+                problems.bad("access.roles", "", &e);
+            }
+            crate::access::Roles::default()
+        });
+        let mut limits = crate::api::silences::SilenceLimits::default();
+        match parse_duration(&self.access.max_silence_duration) {
+            Ok(d) if d > Duration::ZERO => limits.max_duration = d,
+            Ok(_) => problems.bad(
+                "access.max_silence_duration",
+                &self.access.max_silence_duration,
+                "give a positive duration, e.g. 30d",
+            ),
+            Err(e) => problems.bad(
+                "access.max_silence_duration",
+                &self.access.max_silence_duration,
+                &e,
+            ),
+        }
+        if self.access.max_silences_per_tenant == 0 {
+            problems.bad(
+                "access.max_silences_per_tenant",
+                "0",
+                "allow at least 1 silence per tenant",
+            );
+        }
+        limits.max_per_tenant = self.access.max_silences_per_tenant;
+        (roles, limits)
+    }
+}
+
 /// `[limits]`: floors, and a ceiling on JSON depth.
 fn check_limits(l: &LimitsConfig, problems: &mut Problems) {
     for (key, v, min) in [
@@ -212,6 +253,13 @@ fn check_sources(sources: &[SourceConfig], problems: &mut Problems) {
                 &format!("sources[{i}].name"),
                 "\"\"",
                 "give the source a name",
+            );
+        }
+        if !crate::access::valid_tenant(&s.tenant) {
+            problems.bad(
+                &format!("sources[{i}].tenant"),
+                &s.tenant,
+                crate::access::TENANT_RULE,
             );
         }
         if s.token.expose().len() < 16 {

@@ -1,31 +1,37 @@
-//! The destination guard: outgoing requests may only reach public addresses
-//! unless `allow_private_destinations` is set. Host names are resolved and
-//! EVERY address is checked (IPv4, IPv6, and IPv4 embedded in IPv6: mapped,
-//! compatible, 6to4, NAT64), and the connection uses only the checked
-//! addresses, so a webhook URL cannot reach loopback, private, link-local or
+//! The destination guard: outgoing requests may only reach global unicast
+//! addresses unless `allow_private_destinations` is set. Host names are
+//! resolved and EVERY address is checked against an allow-list ([`is_public`]:
+//! IPv6 forms embedding IPv4 are refused), on every connection, and the
+//! connection uses only the checked addresses, so a webhook URL cannot reach loopback, private, link-local or
 //! cloud-metadata addresses. Redirects are never followed.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
-/// Whether an address is public (allowed without `allow_private_destinations`).
+/// Whether an address is global unicast (allowed without
+/// `allow_private_destinations`). An allow-list: IPv6 must be in
+/// 2000::/3 outside every special-purpose block of the IANA registry;
+/// every IPv6 form that embeds IPv4 (mapped `::ffff:0:0/96`, SIIT
+/// `::ffff:0:0:0/96`, compatible, NAT64 `64:ff9b::/96` and
+/// `64:ff9b:1::/48`, 6to4 `2002::/16`, Teredo) is refused outright, since
+/// the host it reaches depends on translators Ward does not control.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = embedded_v4(v6) {
-                return is_public_v4(v4);
-            }
-            let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
-                || (s[0] == 0x2001 && s[1] == 0x0db8)) // documentation
-        }
+        IpAddr::V6(v6) => is_public_v6(v6),
     }
+}
+
+fn is_public_v6(v6: Ipv6Addr) -> bool {
+    let s = v6.segments();
+    let global_unicast = (s[0] & 0xe000) == 0x2000; // 2000::/3
+    // 2001::/23 IETF protocol assignments (Teredo, ORCHID, benchmarking…)
+    // and 2001:db8::/32 documentation.
+    let ietf = s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8);
+    let six_to_four = s[0] == 0x2002;
+    let documentation = s[0] == 0x3fff && (s[1] & 0xf000) == 0; // 3fff::/20
+    let srv6 = s[0] == 0x5f00;
+    global_unicast && !(ietf || six_to_four || documentation || srv6)
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
@@ -40,32 +46,9 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || o[0] == 0
         || (o[0] == 100 && (o[1] & 0xc0) == 64) // carrier-grade NAT
         || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
+        || (o[0] == 192 && o[1] == 88 && o[2] == 99) // 6to4 relay anycast
         || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking
         || o[0] >= 240)
-}
-
-/// The IPv4 address an IPv6 address stands for, if any.
-fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
-    let s = v6.segments();
-    let tail = || Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-    if let Some(v4) = v6.to_ipv4_mapped() {
-        return Some(v4);
-    }
-    if s[..6] == [0, 0, 0, 0, 0, 0] && !v6.is_loopback() && !v6.is_unspecified() {
-        return Some(tail()); // IPv4-compatible
-    }
-    if s[0] == 0x0064 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-        return Some(tail()); // NAT64
-    }
-    if s[0] == 0x2002 {
-        return Some(Ipv4Addr::new(
-            (s[1] >> 8) as u8,
-            s[1] as u8,
-            (s[2] >> 8) as u8,
-            s[2] as u8,
-        )); // 6to4
-    }
-    None
 }
 
 /// Checks destinations against the policy.
@@ -180,11 +163,35 @@ mod tests {
             assert!(!is_public(a.parse().unwrap()), "{a}");
         }
         for a in [
-            "8.8.8.8",
-            "1.1.1.1",
-            "2606:4700:4700::1111",
+            // Every IPv4-in-IPv6 form, even of a public address.
+            "::ffff:0:7f00:1",
+            "::ffff:0:808:808",
             "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "64:ff9b:1::7f00:1",
+            "2002:808:808::1",
+            "2001::1",
+            "2001:0:4136:e378::1",
+            "2001:2::1",
+            "2001:10::1",
+            "2001:20::1",
+            "2001:db8::1",
+            "3fff::1",
+            "5f00::1",
+            "100::1",
+            "fec0::1",
+            "::8.8.8.8",
+            "192.88.99.1",
+            "198.18.0.1",
+            "192.0.0.8",
+            "240.0.0.1",
+            "192.0.2.1",
+            "198.51.100.1",
+            "203.0.113.1",
         ] {
+            assert!(!is_public(a.parse().unwrap()), "{a}");
+        }
+        for a in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "2a00:1450::1"] {
             assert!(is_public(a.parse().unwrap()), "{a}");
         }
     }
@@ -210,5 +217,124 @@ mod tests {
             allow_private: true,
         };
         assert!(!open.resolve("127.0.0.1", 80).await.unwrap().is_empty());
+    }
+
+    /// Every address form of loopback, through the real client and the
+    /// real resolver, inside a network namespace that has only a loopback
+    /// interface (`unshare -n`, as root), so a guard bug cannot send a
+    /// packet anywhere: nothing may reach the listener, and with private
+    /// destinations allowed the same listener is reached (so the test can
+    /// fail).
+    #[test]
+    fn ssrf_in_a_loopback_only_namespace() {
+        if !rustix::process::getuid().is_root() || which("unshare").is_none() {
+            eprintln!("skipped: needs root and unshare (scripts/test.sh runs as root)");
+            return;
+        }
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new("unshare")
+            .args(["-n", "--"])
+            .arg(exe)
+            .args([
+                "--exact",
+                "notify::destination::tests::ssrf_inner",
+                "--ignored",
+            ])
+            .env("WARD_SSRF_NETNS", "1")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("1 passed"), "{text}");
+    }
+
+    fn which(cmd: &str) -> Option<std::path::PathBuf> {
+        std::env::var_os("PATH")?
+            .to_str()?
+            .split(':')
+            .map(|d| std::path::Path::new(d).join(cmd))
+            .find(|p| p.exists())
+    }
+
+    #[tokio::test]
+    #[ignore = "run by ssrf_in_a_loopback_only_namespace inside unshare -n"]
+    async fn ssrf_inner() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        assert!(std::env::var_os("WARD_SSRF_NETNS").is_some());
+        // /proc/net/dev lists the interfaces of this network namespace.
+        let dev = std::fs::read_to_string("/proc/net/dev").unwrap();
+        let ifaces: Vec<&str> = dev
+            .lines()
+            .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim()))
+            .collect();
+        assert_eq!(ifaces, vec!["lo"], "not isolated");
+        let up = std::process::Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .unwrap();
+        assert!(up.success());
+        let l4 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l4.local_addr().unwrap().port();
+        let l6 = tokio::net::TcpListener::bind(("::1", port)).await.ok();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        for l in std::iter::once(l4).chain(l6) {
+            let accepted = Arc::clone(&accepted);
+            let app = axum::Router::new().fallback(move || {
+                accepted.fetch_add(1, Ordering::SeqCst);
+                async { "ok" }
+            });
+            tokio::spawn(async move { axum::serve(l, app).await });
+        }
+        let ctx = |allow_private| crate::notify::Ctx {
+            http: http_client(Guard { allow_private }, std::time::Duration::from_secs(2)).unwrap(),
+            guard: Guard { allow_private },
+            timeout: std::time::Duration::from_secs(2),
+        };
+        let strict = ctx(false);
+        let forms = [
+            "127.0.0.1",
+            "localhost",
+            "127.1",
+            "2130706433",
+            "0x7f000001",
+            "0177.0.0.1",
+            "0.0.0.0",
+            "[::1]",
+            "[::]",
+            "[::ffff:127.0.0.1]",
+            "[::ffff:7f00:1]",
+            "[::ffff:0:7f00:1]",
+            "[::7f00:1]",
+            "[64:ff9b::7f00:1]",
+            "[64:ff9b:1::7f00:1]",
+            "[2002:7f00:1::1]",
+            "[2001::7f00:1]",
+        ];
+        for host in forms {
+            let url: reqwest::Url = format!("http://{host}:{port}/hook").parse().unwrap();
+            let outcome =
+                crate::notify::post(&strict, &url, &[], "text/plain", b"x".to_vec()).await;
+            assert!(
+                !matches!(outcome, crate::notify::Outcome::Delivered(_)),
+                "{host} was allowed"
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            0,
+            "a refused form reached the listener"
+        );
+        let url: reqwest::Url = format!("http://127.0.0.1:{port}/hook").parse().unwrap();
+        let outcome = crate::notify::post(&ctx(true), &url, &[], "text/plain", b"x".to_vec()).await;
+        assert!(
+            matches!(outcome, crate::notify::Outcome::Delivered(_)),
+            "{outcome:?}"
+        );
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 }

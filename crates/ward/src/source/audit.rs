@@ -1,13 +1,17 @@
 //! Ward's own audit trail as an input: the alert stage's audit events
 //! (people acknowledging, resolving, silencing, changing owners) enter the
-//! log as events of source `ward-alerting`, through the same pipeline as
-//! every other event, so they are redacted, signed and searchable.
+//! log as events of source `ward-alerting`, and the API's
+//! ([`crate::access::audit`]: calls, searches, refused credentials) as
+//! events of source `ward-access` with the caller's tenant, through the
+//! same pipeline as every other event, so they are redacted, signed and
+//! searchable.
 
 use std::time::Instant;
 
 use tokio::sync::mpsc;
 
 use super::{Origin, SourceContext, Wait};
+use crate::access::audit::AuditRecord;
 use crate::model::Event;
 use crate::normalize;
 
@@ -26,7 +30,9 @@ pub async fn run(
     first: Vec<serde_json::Value>,
 ) {
     for v in first {
-        store(&ctx, v).await;
+        if let serde_json::Value::Object(map) = v {
+            store(&ctx, ORIGIN, map).await;
+        }
     }
     loop {
         let next = tokio::select! {
@@ -37,18 +43,41 @@ pub async fn run(
             }
         };
         let Some(v) = next else { return };
-        store(&ctx, v).await;
+        if let serde_json::Value::Object(map) = v {
+            store(&ctx, ORIGIN, map).await;
+        }
     }
 }
 
-async fn store(ctx: &SourceContext, v: serde_json::Value) {
-    let serde_json::Value::Object(map) = v else {
-        return;
-    };
-    let norm = normalize::context(ORIGIN.input, ORIGIN.source, ORIGIN.tenant);
+/// [`run`] for the API's audit records, each stored with its tenant.
+pub async fn run_access(ctx: SourceContext, mut audit: mpsc::Receiver<AuditRecord>) {
+    loop {
+        let next = tokio::select! {
+            v = audit.recv() => v,
+            () = ctx.stop.cancelled() => {
+                audit.close();
+                audit.recv().await
+            }
+        };
+        let Some(r) = next else { return };
+        let origin = Origin {
+            input: "ward",
+            source: "ward-access",
+            tenant: &r.tenant,
+        };
+        store(&ctx, origin, r.event).await;
+    }
+}
+
+async fn store(
+    ctx: &SourceContext,
+    origin: Origin<'_>,
+    map: serde_json::Map<String, serde_json::Value>,
+) {
+    let norm = normalize::context(origin.input, origin.source, origin.tenant);
     let event = normalize::finish(Event(map), &norm);
     if let Err(e) = ctx
-        .deliver(ORIGIN, vec![event], 0, 0, Instant::now(), Wait::Yes)
+        .deliver(origin, vec![event], 0, 0, Instant::now(), Wait::Yes)
         .await
     {
         ctx.metrics.add("ward_ingest_audit_lost_total", &[], 1);

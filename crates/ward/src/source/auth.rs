@@ -1,16 +1,18 @@
-//! Ingest authentication: a token names the source and the tenant. Tokens
-//! arrive as `Authorization: Bearer <t>`, `Splunk <t>`, `ApiKey <t>` (or
+//! Ingest tokens: a token names the source and the tenant, and grants the
+//! ingest role only (see [`crate::access`]). Credentials arrive as `Authorization: Bearer <t>`, `Splunk <t>`, `ApiKey <t>` (or
 //! base64 of `id:<t>`, as Elasticsearch clients send), or `Basic` with the
 //! token as password (rsyslog, syslog-ng).
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::http::HeaderMap;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
+use crate::access::Principal;
 use crate::config::Config;
 use crate::secret::Secret;
 
@@ -21,11 +23,15 @@ pub struct Identity {
     pub tenant: String,
 }
 
-/// The accepted tokens, kept as SHA-256 digests.
+/// The accepted ingest tokens, kept as SHA-256 digests.
 #[derive(Default)]
 pub struct Tokens {
-    by_digest: HashMap<[u8; 32], Identity>,
+    by_digest: HashMap<[u8; 32], Arc<Principal>>,
 }
+
+/// The token generated at first start, returned only by the start that
+/// created it (so that it is printed once).
+pub type GeneratedToken = Option<Secret<String>>;
 
 fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
@@ -34,13 +40,28 @@ fn digest(token: &str) -> [u8; 32] {
 impl Tokens {
     /// Adds a token.
     pub fn insert(&mut self, token: &Secret<String>, identity: Identity) {
-        self.by_digest.insert(digest(token.expose()), identity);
+        self.by_digest.insert(
+            digest(token.expose()),
+            Arc::new(Principal::ingest(&identity.source, &identity.tenant)),
+        );
+    }
+
+    /// Adds a token that stands for any principal (tests, benchmarks).
+    pub fn insert_principal(&mut self, token: &Secret<String>, principal: Principal) {
+        self.by_digest
+            .insert(digest(token.expose()), Arc::new(principal));
+    }
+
+    /// The principal of a token.
+    pub fn get(&self, token: &str) -> Option<Arc<Principal>> {
+        self.by_digest.get(&digest(token)).cloned()
     }
 
     /// Tokens from the configuration and the environment, plus the
     /// generated default token when nothing else is configured. Returns the
-    /// generated token so that `ward serve` can print it.
-    pub fn from_config(config: &Config) -> anyhow::Result<(Tokens, Option<Secret<String>>)> {
+    /// generated token when this call created it, so that `ward serve`
+    /// prints it once.
+    pub fn from_config(config: &Config) -> anyhow::Result<(Tokens, GeneratedToken)> {
         let mut t = Tokens::default();
         for s in &config.raw.sources {
             t.insert(
@@ -60,39 +81,49 @@ impl Tokens {
         }
         let mut generated = None;
         if t.by_digest.is_empty() {
-            let tok = default_token(&config.data_dir)?;
+            let (tok, created) = default_token(&config.data_dir)?;
             t.insert(&tok, default_identity);
-            generated = Some(tok);
+            if created {
+                generated = Some(tok);
+            }
         }
         Ok((t, generated))
     }
 
-    /// The identity for the request's credentials, if any is valid.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Option<Identity> {
-        candidates(headers)
-            .iter()
-            .find_map(|c| self.by_digest.get(&digest(c)).cloned())
+    /// The principal for the request's credentials, if any token is valid.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Option<Arc<Principal>> {
+        candidates(headers).iter().find_map(|c| self.get(c))
     }
 }
 
-/// The token in `<data>/ingest.token`, created on first start.
-fn default_token(data_dir: &Path) -> anyhow::Result<Secret<String>> {
+/// Whether the request carries a token in a header other than
+/// `Authorization`.
+pub fn has_token_header(headers: &HeaderMap) -> bool {
+    TOKEN_HEADERS.iter().any(|h| headers.contains_key(*h))
+}
+
+const TOKEN_HEADERS: [&str; 2] = ["x-ward-token", "x-splunk-request-channel-token"];
+
+/// The token in `<data>/ingest.token`, created on first start; true when
+/// this call created it.
+fn default_token(data_dir: &Path) -> anyhow::Result<(Secret<String>, bool)> {
     let path = data_dir.join("ingest.token");
     if let Ok(text) = std::fs::read_to_string(&path) {
         let t = text.trim().to_owned();
         if !t.is_empty() {
-            return Ok(Secret::new(t));
+            return Ok((Secret::new(t), false));
         }
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    crate::access::private_dir(data_dir)?;
     let token = format!("ward_{}", hex::encode(rand::random::<[u8; 20]>()));
-    crate::redact::write_private(&path, format!("{token}\n").as_bytes())?;
-    Ok(Secret::new(token))
+    let _ = std::fs::remove_file(&path);
+    crate::redact::write_private(&path, format!("{token}\n").as_bytes())
+        .context("cannot save the generated ingest token")?;
+    Ok((Secret::new(token), true))
 }
 
 /// Every string in the request that could be the token.
-fn candidates(headers: &HeaderMap) -> Vec<String> {
+pub fn candidates(headers: &HeaderMap) -> Vec<String> {
     let mut out = Vec::new();
     let b64 = base64::engine::general_purpose::STANDARD;
     for v in headers.get_all(axum::http::header::AUTHORIZATION) {
@@ -127,7 +158,7 @@ fn candidates(headers: &HeaderMap) -> Vec<String> {
             _ => {}
         }
     }
-    for name in ["x-ward-token", "x-splunk-request-channel-token"] {
+    for name in TOKEN_HEADERS {
         if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
             out.push(v.trim().to_owned());
         }

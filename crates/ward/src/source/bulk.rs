@@ -3,10 +3,8 @@
 //! `X-Elastic-Product: Elasticsearch` header that official clients check.
 //! `GET /` from a browser gets the web page instead.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use bytes::Bytes;
@@ -14,6 +12,7 @@ use serde_json::json;
 
 use super::HttpSources;
 use super::http::{IngestError, ingest_request};
+use crate::access::{Caller, Principal};
 use crate::normalize::{self, Outcome};
 
 const VERSION: &str = "8.15.0";
@@ -57,6 +56,11 @@ fn es_error(e: &IngestError) -> Response {
     elastic(resp)
 }
 
+/// The 401 of Elasticsearch (`security_exception`).
+pub fn unauthorized() -> Response {
+    es_error(&IngestError::Unauthorized)
+}
+
 /// `GET /`: Elasticsearch's node information, or the web page for browsers.
 pub async fn root(headers: HeaderMap) -> Response {
     let wants_html = headers
@@ -96,11 +100,11 @@ pub async fn root_head() -> Response {
 /// `POST /_bulk`
 pub async fn bulk(
     State(st): State<HttpSources>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match bulk_inner(&st, peer, &headers, None, body).await {
+    match bulk_inner(&st, &caller, &headers, None, body).await {
         Ok(r) => elastic(r),
         Err(e) => es_error(&e),
     }
@@ -109,12 +113,12 @@ pub async fn bulk(
 /// `POST /{index}/_bulk`
 pub async fn bulk_index(
     State(st): State<HttpSources>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     Path(index): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match bulk_inner(&st, peer, &headers, Some(index), body).await {
+    match bulk_inner(&st, &caller, &headers, Some(index), body).await {
         Ok(r) => elastic(r),
         Err(e) => es_error(&e),
     }
@@ -122,14 +126,19 @@ pub async fn bulk_index(
 
 async fn bulk_inner(
     st: &HttpSources,
-    peer: SocketAddr,
+    caller: &Principal,
     headers: &HeaderMap,
     default_index: Option<String>,
     body: Bytes,
 ) -> Result<Response, IngestError> {
-    let done = ingest_request(st, peer, headers, body, "bulk", move |body, limits, ctx| {
-        Ok(decode(&body, default_index, limits, ctx))
-    })
+    let done = ingest_request(
+        st,
+        caller,
+        headers,
+        body,
+        "bulk",
+        move |body, limits, ctx| Ok(decode(&body, default_index, limits, ctx)),
+    )
     .await?;
     let took = done.received.elapsed().as_millis() as u64;
     Ok(Json(ward_event::bulk::response(&done.extra, took)).into_response())

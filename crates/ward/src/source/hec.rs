@@ -3,10 +3,8 @@
 //! lines; `source`, `sourcetype`, `host` from the query string) and
 //! `GET /services/collector/health`, answering with HEC's `{text, code}`.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -15,6 +13,7 @@ use serde_json::json;
 
 use super::HttpSources;
 use super::http::{IngestError, ingest_request};
+use crate::access::Caller;
 use crate::normalize;
 
 fn hec_error(e: &IngestError) -> Response {
@@ -35,11 +34,11 @@ fn hec_error(e: &IngestError) -> Response {
 /// `POST /services/collector/event`
 pub async fn event(
     State(st): State<HttpSources>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let done = ingest_request(&st, peer, &headers, body, "hec", |body, limits, ctx| {
+    let done = ingest_request(&st, &caller, &headers, body, "hec", |body, limits, ctx| {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(IngestError::Empty);
         }
@@ -74,7 +73,7 @@ pub struct RawQuery {
 /// `POST /services/collector/raw`
 pub async fn raw(
     State(st): State<HttpSources>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     Query(q): Query<RawQuery>,
     headers: HeaderMap,
     body: Bytes,
@@ -88,7 +87,7 @@ pub async fn raw(
     };
     let done = ingest_request(
         &st,
-        peer,
+        &caller,
         &headers,
         body,
         "hec",
@@ -102,6 +101,11 @@ pub async fn raw(
         Ok(_) => Json(json!({"text": "Success", "code": 0})).into_response(),
         Err(e) => hec_error(&e),
     }
+}
+
+/// The 401 of HEC (`code` 4: invalid token).
+pub fn unauthorized() -> Response {
+    hec_error(&IngestError::Unauthorized)
 }
 
 /// `GET /services/collector/health`

@@ -2,20 +2,22 @@
 //! `Content-Type: text/plain`), gzip accepted. The answer says how many
 //! lines were accepted and, for each rejected line, its number and why.
 //! Also the skeleton every HTTP input shares ([`ingest_request`]):
-//! authentication with the failed attempt recorded as an event, body
+//! the sender named by [`crate::access`] before the body is read, body
 //! reading, decoding off the async threads, submission and metrics.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{BodyError, HttpSources, Identity, Origin, Wait};
+use super::{BodyError, HttpSources, Origin, Wait};
+use crate::access::guard::Denied;
+use crate::access::{Caller, Principal};
 use crate::model::{Ack, Event};
 use crate::normalize::{self, Outcome};
 use crate::pipeline::SubmitError;
@@ -105,58 +107,31 @@ impl From<SubmitError> for IngestError {
     }
 }
 
-/// Checks the token. A failed attempt is itself recorded as an
-/// authentication event of Ward (without the presented token).
-pub async fn authenticate(
-    st: &HttpSources,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-    input: &str,
-) -> Result<Identity, IngestError> {
-    if let Some(id) = st.tokens.authenticate(headers) {
-        return Ok(id);
-    }
-    let had = headers.contains_key(header::AUTHORIZATION);
-    let message = if had {
-        "ingest request with an invalid token"
-    } else {
-        "ingest request without a token"
-    };
-    Err(reject(st, peer, input, message))
-}
-
-/// Counts and records a refused request as an authentication event of
-/// Ward (`message` says why, never what was presented) and gives the 401.
-pub fn reject(
-    st: &HttpSources,
-    peer: SocketAddr,
-    input: &str,
-    message: &'static str,
-) -> IngestError {
+/// Counts a refused request of an input that checks its own credential
+/// (the webhooks) and records it in Ward's access audit trail like every
+/// refused credential (aggregated per peer and minute; never what was
+/// presented), then gives the 401.
+pub fn reject(st: &HttpSources, peer: SocketAddr, route: &str, presented: bool) -> IngestError {
+    let input = route.rsplit('/').next().unwrap_or(route);
     st.ctx
         .metrics
         .add("ward_ingest_unauthorized_total", &[("input", input)], 1);
-    let event = rejected_token_event(peer, input, message);
-    let ctx = st.ctx.clone();
-    tokio::spawn(async move {
-        let origin = Origin {
-            input: "ward",
-            source: "ward",
-            tenant: "default",
-        };
-        if let Err(e) = ctx
-            .deliver(origin, vec![event], 0, 0, Instant::now(), Wait::Yes)
-            .await
-        {
-            ctx.metrics.add("ward_ingest_audit_lost_total", &[], 1);
-            tracing::warn!(error = %e, "could not record a rejected ingest attempt");
-        }
+    st.audit.denied(Denied {
+        peer: Some(peer.ip()),
+        route: route.to_owned(),
+        presented,
     });
     IngestError::Unauthorized
 }
 
-/// The authentication event for a refused ingest request.
-fn rejected_token_event(peer: SocketAddr, input: &str, message: &str) -> Event {
+/// The authentication event for refused requests: `count` refusals from
+/// `peer` within one minute, the first on `route`.
+pub fn rejected_token_event(
+    peer: Option<std::net::IpAddr>,
+    route: &str,
+    presented: bool,
+    count: u64,
+) -> Event {
     let ctx = normalize::context("ward", "ward", "default");
     let mut e = Event::default();
     e.set("service.name", "ward".into());
@@ -166,9 +141,19 @@ fn rejected_token_event(peer: SocketAddr, input: &str, message: &str) -> Event {
     e.set("event.action", "ingest_token_rejected".into());
     e.set("event.outcome", "failure".into());
     e.set("log.level", "WARN".into());
-    e.set("source.ip", peer.ip().to_string().into());
-    e.set("ward.ingest.input", input.into());
-    e.set("message", message.into());
+    if let Some(ip) = peer {
+        e.set("source.ip", ip.to_string().into());
+    }
+    e.set("url.path", route.into());
+    e.set("event.count", count.into());
+    e.set(
+        "message",
+        if presented {
+            "request with an invalid token".into()
+        } else {
+            "request without a token".into()
+        },
+    );
     normalize::finish(e, &ctx)
 }
 
@@ -195,7 +180,7 @@ impl<T> Ingested<T> {
 /// answers 429) and count.
 pub async fn ingest_request<T: Send + 'static>(
     st: &HttpSources,
-    peer: SocketAddr,
+    caller: &Principal,
     headers: &HeaderMap,
     body: Bytes,
     input: &'static str,
@@ -208,15 +193,14 @@ pub async fn ingest_request<T: Send + 'static>(
     + 'static,
 ) -> Result<Ingested<T>, IngestError> {
     let received = Instant::now();
-    let id = authenticate(st, headers, peer, input).await?;
-    ingest_as(st, id, received, headers, body, input, decode).await
+    ingest_as(st, caller, received, headers, body, input, decode).await
 }
 
-/// [`ingest_request`] for a sender already authenticated (the webhook
-/// inputs check their own credentials).
+/// [`ingest_request`] for a sender whose credential was checked by its own
+/// handler (the webhook inputs), or by the permission check.
 pub async fn ingest_as<T: Send + 'static>(
     st: &HttpSources,
-    id: Identity,
+    caller: &Principal,
     received: Instant,
     headers: &HeaderMap,
     body: Bytes,
@@ -243,14 +227,14 @@ pub async fn ingest_as<T: Send + 'static>(
         }
     }
     let limits = st.ctx.limits.clone();
-    let ctx = normalize::context(input, &id.source, &id.tenant);
+    let ctx = normalize::context(input, &caller.name, &caller.tenant);
     let (outcome, extra) = tokio::task::spawn_blocking(move || decode(body, &limits, &ctx))
         .await
         .map_err(|_| IngestError::Unavailable)??;
     let origin = Origin {
         input,
-        source: &id.source,
-        tenant: &id.tenant,
+        source: &caller.name,
+        tenant: &caller.tenant,
     };
     if outcome.events.len() > max_records {
         return Err(IngestError::TooManyRecords(
@@ -297,14 +281,14 @@ fn is_text(headers: &HeaderMap) -> bool {
 /// `POST /api/v1/ingest`
 pub async fn ingest(
     State(st): State<HttpSources>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let text = is_text(&headers);
     let done = ingest_request(
         &st,
-        peer,
+        &caller,
         &headers,
         body,
         "http",

@@ -2,7 +2,7 @@
 //! [`crate::pipeline::Pipeline`] through a [`SourceContext`] (the pipeline
 //! handle, limits, metrics and the stop signal); nothing here knows the HTTP
 //! API. HTTP inputs share one request skeleton ([`http::ingest_request`]:
-//! authentication with [`Tokens`], body reading with [`read_body`],
+//! the caller from [`crate::access`], body reading with [`read_body`],
 //! decoding off the async threads, submission and metrics).
 //!
 //! | input | file | route / listener |
@@ -52,16 +52,17 @@ pub struct SourceContext {
     pub stop: CancellationToken,
 }
 
-/// What the HTTP inputs share: their context and the tokens that name
-/// senders.
+/// What the HTTP inputs share: their context. The sender was named before
+/// the handler ran ([`crate::access::Caller`]).
 #[derive(Clone)]
 pub struct HttpSources {
     pub ctx: SourceContext,
-    pub tokens: Arc<Tokens>,
     /// The webhook inputs' own credentials.
     pub webhooks: Arc<webhook::Webhooks>,
     /// Recently seen vendor event ids, to drop redelivered duplicates.
     pub seen: Arc<webhook::RecentIds>,
+    /// Where the webhook inputs report refused credentials.
+    pub audit: Arc<crate::access::audit::AuditTrail>,
 }
 
 /// Where a batch came from, for the pipeline and the per-input metrics.
@@ -114,6 +115,13 @@ impl SourceContext {
         m.add("ward_ingest_bytes_total", &labels, bytes as u64);
         m.add("ward_ingest_received_total", &labels, events.len() as u64);
         m.add("ward_ingest_rejected_total", &labels, rejected as u64);
+        let quarantined = events
+            .iter()
+            .filter(|e| e.0.get("ward").and_then(|w| w.get("sender")).is_some())
+            .count();
+        if quarantined > 0 {
+            m.add("ward_ingest_quarantined_total", &labels, quarantined as u64);
+        }
         count_missing_fields(m, origin.source, events);
     }
 

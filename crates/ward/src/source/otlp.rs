@@ -2,10 +2,8 @@
 //! `application/json` bodies. Rejected log records are reported in the
 //! response's `partial_success`, as the OTLP specification asks.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -13,6 +11,7 @@ use serde_json::json;
 
 use super::HttpSources;
 use super::http::{IngestError, ingest_request};
+use crate::access::Caller;
 use crate::normalize;
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -25,14 +24,14 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// `POST /v1/logs`
 pub async fn logs(
     State(st): State<HttpSources>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let json_body = is_json(&headers);
     let done = ingest_request(
         &st,
-        peer,
+        &caller,
         &headers,
         body,
         "otlp",

@@ -27,40 +27,38 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::HttpSources;
 use super::http::{answer, ingest_as, reject};
-use super::{HttpSources, Identity};
+use crate::access::Principal;
 use crate::config::WebhooksConfig;
 use crate::model::Event;
 use crate::normalize;
 use crate::secret::Secret;
 
+/// The route of GitHub webhook deliveries.
+pub const GITHUB_ROUTE: &str = "/api/v1/ingest/github";
+/// The route of the Kubernetes audit webhook.
+pub const K8S_AUDIT_ROUTE: &str = "/api/v1/ingest/k8s-audit";
+
 /// The webhook inputs' credentials, from `[webhooks]`.
 #[derive(Default)]
 pub struct Webhooks {
-    github: Option<(Secret<String>, Identity)>,
-    k8s_audit: Option<([u8; 32], Identity)>,
+    github: Option<(Secret<String>, Principal)>,
+    k8s_audit: Option<([u8; 32], Principal)>,
 }
 
 impl Webhooks {
     /// From the validated configuration.
     pub fn from_config(cfg: &WebhooksConfig) -> Webhooks {
         Webhooks {
-            github: cfg.github.as_ref().map(|g| {
-                (
-                    g.secret.clone(),
-                    Identity {
-                        source: g.source.clone(),
-                        tenant: g.tenant.clone(),
-                    },
-                )
-            }),
+            github: cfg
+                .github
+                .as_ref()
+                .map(|g| (g.secret.clone(), Principal::ingest(&g.source, &g.tenant))),
             k8s_audit: cfg.k8s_audit.as_ref().map(|k| {
                 (
                     Sha256::digest(k.token.expose().as_bytes()).into(),
-                    Identity {
-                        source: k.source.clone(),
-                        tenant: k.tenant.clone(),
-                    },
+                    Principal::ingest(&k.source, &k.tenant),
                 )
             }),
         }
@@ -115,19 +113,14 @@ pub async fn github(
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok());
     if !signature_valid(secret.expose().as_bytes(), &body, signature) {
-        let e = reject(
-            &st,
-            peer,
-            "github",
-            "webhook delivery with a missing or bad signature",
-        );
+        let e = reject(&st, peer, GITHUB_ROUTE, signature.is_some());
         return answer(Err(e));
     }
     let kind = header_word(&headers, "x-github-event");
     let delivery = header_word(&headers, "x-github-delivery");
     let done = ingest_as(
         &st,
-        id,
+        &id,
         received,
         &headers,
         body,
@@ -185,17 +178,13 @@ pub async fn k8s_audit(
         .map(|t| <[u8; 32]>::from(Sha256::digest(t.trim().as_bytes())));
     // Digests of equal length compared whole: no early exit on the token.
     if presented.is_none_or(|p| p != digest) {
-        let e = reject(
-            &st,
-            peer,
-            "k8s-audit",
-            "audit webhook request with a missing or invalid token",
-        );
+        let presented = headers.contains_key(header::AUTHORIZATION);
+        let e = reject(&st, peer, K8S_AUDIT_ROUTE, presented);
         return answer(Err(e));
     }
     let done = ingest_as(
         &st,
-        id,
+        &id,
         received,
         &headers,
         body,

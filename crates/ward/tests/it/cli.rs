@@ -131,7 +131,7 @@ fn an_inclusion_proof_verifies_offline_and_fails_when_altered() {
     let id = s(&w.wait_for("service.name:proof", 1)[0], "event.id").to_owned();
     let proof = Ward::client()
         .get(format!("{}/api/v1/events/{id}/proof", w.url()))
-        .bearer_auth(TOKEN)
+        .bearer_auth(&w.admin)
         .send()
         .unwrap()
         .text()
@@ -212,7 +212,7 @@ fn search_into_a_closed_pipe_exits_quietly() {
         .args(["search", "service.name:pipe", "--since", "3650d"])
         .args(["--limit", "1000", "--format", "ndjson"])
         .env("WARD_URL", w.url())
-        .env("WARD_TOKEN", TOKEN)
+        .env("WARD_TOKEN", &w.admin)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

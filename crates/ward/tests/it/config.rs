@@ -91,8 +91,46 @@ fn first_start_without_configuration_prints_and_keeps_a_token() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     let token = std::fs::read_to_string(&token_file).unwrap();
-    assert!(err.contains(token.trim()), "token not printed: {err}");
+    assert_eq!(
+        err.matches(token.trim()).count(),
+        1,
+        "token printed once: {err}"
+    );
     use std::os::unix::fs::PermissionsExt as _;
     let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
     assert_eq!(mode & 0o077, 0, "token file must be private");
+    let data_mode = std::fs::metadata(dir.path().join("ward-data"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(data_mode & 0o077, 0, "data directory must be private");
+    // A later start does not print it again.
+    let mut child = Command::new(ward_bin())
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("WARD_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("WARD_SYSLOG_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env_remove("WARD_DATA_DIR")
+        .env_remove("WARD_INGEST_TOKEN")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains(token.trim()), "printed again: {err}");
+    let mut files = vec![dir.path().join("ward-data")];
+    while let Some(p) = files.pop() {
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        assert_eq!(
+            meta.permissions().mode() & 0o077,
+            0,
+            "{} is not private",
+            p.display()
+        );
+        if meta.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
 }

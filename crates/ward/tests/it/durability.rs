@@ -127,7 +127,7 @@ fn a_damaged_record_in_the_middle_costs_only_itself() {
     let count = |w: &Ward| -> u64 {
         let r = Ward::client()
             .get(format!("{}/api/v1/events/search", w.url()))
-            .bearer_auth(TOKEN)
+            .bearer_auth(&w.admin)
             .query(&[("q", "service.name:damagetest | count"), ("since", "3650d")])
             .send()
             .unwrap()

@@ -70,6 +70,7 @@ fn post_messages(ward: &Ward, messages: &[String]) -> (u16, Option<String>) {
 fn get(ward: &Ward, path: &str) -> (u16, String) {
     let r = Ward::client()
         .get(format!("{}{path}", ward.url()))
+        .bearer_auth(&ward.admin)
         .send()
         .unwrap();
     (r.status().as_u16(), r.text().unwrap())
@@ -80,7 +81,7 @@ fn get(ward: &Ward, path: &str) -> (u16, String) {
 fn stored_messages(ward: &Ward) -> Vec<String> {
     let r = Ward::client()
         .get(format!("{}/api/v1/events/search", ward.url()))
-        .bearer_auth(crate::harness::TOKEN)
+        .bearer_auth(&ward.admin)
         .query(&[
             ("q", "service.name:fill OR host.name:fill-host"),
             ("since", "3650d"),
@@ -451,7 +452,7 @@ fn fault_pathological_wildcard_search_finishes_within_the_deadline() {
     let q = format!("message:*{}b", "a".repeat(1000));
     let r = Ward::client()
         .get(format!("{}/api/v1/events/search", ward.url()))
-        .bearer_auth(crate::harness::TOKEN)
+        .bearer_auth(&ward.admin)
         .query(&[("q", q.as_str()), ("since", "1d")])
         .send()
         .unwrap();
@@ -459,5 +460,6 @@ fn fault_pathological_wildcard_search_finishes_within_the_deadline() {
     let v: serde_json::Value = r.json().unwrap();
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["hits"].as_array().map(Vec::len), Some(0));
-    assert_eq!(v["records_scanned"], 2);
+    // The two events, and the audit records of the searches before.
+    assert!(v["records_scanned"].as_u64().unwrap() >= 2, "{v}");
 }

@@ -34,6 +34,25 @@ pub struct Ward {
     pub syslog_port: u16,
     pub extra_env: Vec<(String, String)>,
     pub config: Option<PathBuf>,
+    /// An admin API key (every permission, every tenant) for reads.
+    pub admin: String,
+}
+
+/// Creates an API key in a data directory with `ward apikey create`.
+pub fn create_key(data_dir: &std::path::Path, name: &str, role: &str, tenant: &str) -> String {
+    let out = Command::new(ward_bin())
+        .args([
+            "apikey", "create", "--name", name, "--role", role, "--tenant", tenant,
+        ])
+        .env("WARD_DATA_DIR", data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 impl Ward {
@@ -60,13 +79,18 @@ impl Ward {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             config,
+            admin: String::new(),
         };
+        w.admin = create_key(&w.data_dir(), "test-admin", "admin", "default");
         w.spawn();
         w
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.extra_env
+            .iter()
+            .find(|(k, _)| k == "WARD_DATA_DIR")
+            .map_or_else(|| self.dir.path().join("data"), |(_, v)| PathBuf::from(v))
     }
 
     /// Starts (or restarts) the process and waits until it answers.
@@ -169,7 +193,7 @@ impl Ward {
     pub fn search(&self, q: &str) -> Vec<Value> {
         let r = Ward::client()
             .get(format!("{}/api/v1/events/search", self.url()))
-            .bearer_auth(TOKEN)
+            .bearer_auth(&self.admin)
             .query(&[("q", q), ("since", "3650d"), ("limit", "1000")])
             .send()
             .unwrap();
@@ -192,7 +216,7 @@ impl Ward {
         let q = format!("service.name:{service} | count by labels.batch");
         let r = Ward::client()
             .get(format!("{}/api/v1/events/search", self.url()))
-            .bearer_auth(TOKEN)
+            .bearer_auth(&self.admin)
             .query(&[("q", q.as_str()), ("since", "3650d"), ("limit", "100000")])
             .send()
             .unwrap()
@@ -238,7 +262,14 @@ impl Ward {
         let mut child = Command::new(ward_bin())
             .args(args)
             .env("WARD_URL", self.url())
-            .env("WARD_TOKEN", TOKEN)
+            .env(
+                "WARD_TOKEN",
+                if args.first() == Some(&"send") {
+                    TOKEN
+                } else {
+                    &self.admin
+                },
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

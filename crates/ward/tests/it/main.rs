@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod access;
 mod alerting;
 mod alerts;
 mod cli;

@@ -305,7 +305,7 @@ fn live_detection_and_ward_detect_find_the_same_rules_on_the_pack() {
     std::thread::sleep(Duration::from_millis(500));
     let alerts: Value = Ward::client()
         .get(format!("{}/api/v1/alerts", w.url()))
-        .bearer_auth(TOKEN)
+        .bearer_auth(&w.admin)
         .send()
         .unwrap()
         .json()

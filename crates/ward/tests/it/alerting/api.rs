@@ -22,10 +22,6 @@ receiver = "team"
 group_wait = "0s"
 "#;
 
-fn auth(h: &axum::http::HeaderMap) -> Option<String> {
-    (h.get("authorization")?.to_str().ok()? == "Bearer t").then(|| "ana".to_string())
-}
-
 async fn call(
     app: &axum::Router,
     method: &str,
@@ -59,7 +55,7 @@ async fn call(
 async fn alert_lifecycle_over_http() {
     let dir = tempfile::tempdir().unwrap();
     let (e, mut audit) = engine(&config(CFG), dir.path(), false).await;
-    let app: axum::Router = super::router(&e, auth);
+    let app: axum::Router = super::router(&e, "t", "ana");
     let id = e
         .on_finding(finding("f1", "brute", "high", &[("host.name", "a")]))
         .await
@@ -203,7 +199,7 @@ async fn alert_lifecycle_over_http() {
 async fn silences_owners_and_deliveries_over_http() {
     let dir = tempfile::tempdir().unwrap();
     let (e, _audit) = engine(&config(CFG), dir.path(), false).await;
-    let app: axum::Router = super::router(&e, auth);
+    let app: axum::Router = super::router(&e, "t", "ana");
 
     let (s, v) = call(
         &app,

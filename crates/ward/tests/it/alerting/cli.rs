@@ -14,9 +14,7 @@ async fn cli_commands_drive_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config("[route]\ngroup_wait = \"0s\"\n");
     let (e, _audit) = engine_now(&cfg, dir.path()).await;
-    let app: axum::Router = super::router(&e, |h: &axum::http::HeaderMap| {
-        (h.get("authorization")?.to_str().ok()? == "Bearer tok").then(|| "cli-user".to_string())
-    });
+    let app: axum::Router = super::router(&e, "tok", "cli-user");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

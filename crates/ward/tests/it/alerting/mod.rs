@@ -219,12 +219,33 @@ pub async fn engine_now(cfg: &AlertingConfig, dir: &Path) -> (Arc<Engine>, mpsc:
     (e, rx)
 }
 
-/// The alerting API of an engine, as `ward serve` mounts it.
-pub fn router(
-    e: &Arc<Engine>,
-    auth: impl Fn(&HeaderMap) -> Option<String> + Clone + Send + Sync + 'static,
-) -> axum::Router {
-    ward::api::alerts::router(e.clone(), auth)
+/// The alerting API of an engine behind the permission check, as `ward
+/// serve` mounts it; `Bearer <token>` is an admin key named `name`.
+pub fn router(e: &Arc<Engine>, token: &str, name: &str) -> axum::Router {
+    use ward::access::{Access, PermSet, Permission, Principal, Roles, apikey::KeyStore};
+    let (routes, specs) = ward::api::alerts::router(e.clone(), Default::default());
+    let mut tokens = ward::source::Tokens::default();
+    tokens.insert_principal(
+        &ward::secret::Secret::new(token.to_owned()),
+        Principal {
+            kind: "apikey",
+            id: name.into(),
+            name: name.into(),
+            role: "admin".into(),
+            tenant: "default".into(),
+            perms: PermSet::of(&Permission::ALL),
+        },
+    );
+    let access = Access {
+        tokens,
+        keys: KeyStore::open(std::path::Path::new("/nonexistent-ward-keys")).unwrap(),
+        roles: Roles::default(),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(1 << 16);
+    std::mem::forget(rx);
+    let audit =
+        ward::access::audit::AuditTrail::new(tx, Arc::new(ward::metrics::Metrics::default()));
+    ward::api::protect(routes, &specs, Arc::new(access), Arc::new(audit))
 }
 
 /// A sample of a metric as `/metrics` shows it: `name{labels} value`,

@@ -1,0 +1,67 @@
+//! What authorization costs a request: finding the caller of an ingest
+//! token and of an API key (SHA-256 plus a map lookup; the key also a
+//! constant-time compare), and the permission check itself.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use axum::http::{HeaderMap, HeaderValue};
+use criterion::{Criterion, criterion_group, criterion_main};
+use ward::access::apikey::{self, KeyStore, NewKey};
+use ward::access::{Access, Need, Permission, Roles};
+use ward::secret::Secret;
+use ward::source::{Identity, Tokens};
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = apikey::create(
+        dir.path(),
+        &NewKey {
+            name: "bench",
+            role: "analyst",
+            tenant: "acme",
+            created_by: "bench",
+            expires: Some(apikey::DEFAULT_EXPIRY),
+        },
+    )
+    .unwrap();
+    let mut tokens = Tokens::default();
+    let token = "ingest-token-0123456789abcdef";
+    tokens.insert(
+        &Secret::new(token.into()),
+        Identity {
+            source: "web".into(),
+            tenant: "acme".into(),
+        },
+    );
+    let access = Access {
+        tokens,
+        keys: KeyStore::open(dir.path()).unwrap(),
+        roles: Roles::default(),
+    };
+    let headers = |t: &str| {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {t}")).unwrap(),
+        );
+        h
+    };
+    let (ingest, api) = (headers(token), headers(&key));
+    assert!(access.authenticate(&ingest).is_some());
+    assert!(access.authenticate(&api).is_some());
+    c.bench_function("authenticate ingest token", |b| {
+        b.iter(|| access.authenticate(black_box(&ingest)))
+    });
+    c.bench_function("authenticate api key", |b| {
+        b.iter(|| access.authenticate(black_box(&api)))
+    });
+    let caller = access.authenticate(&api).unwrap();
+    c.bench_function("check permission", |b| {
+        b.iter(|| Need::Perm(black_box(Permission::AlertsRespond)).allows(Some(&caller)))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,174 @@
+//! Who may do what. A request's credential (an ingest token of the
+//! configuration or environment, or an API key of `ward apikey`) becomes a
+//! [`Principal`]: a name, a role, a tenant and the role's permissions.
+//! Every route declares the permission it needs ([`guard::Routes`]); one
+//! middleware checks it before the handler runs, so before the body is
+//! read. Tenant-scoped data is filtered by [`Principal::tenant_scope`]:
+//! only a principal with `tenants:all` (the built-in admin role) sees
+//! other tenants.
+
+pub mod apikey;
+pub mod audit;
+pub mod guard;
+pub mod permission;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::http::HeaderMap;
+
+pub use guard::{Caller, Need, RouteSpec, Routes};
+pub use permission::{PermSet, Permission, RoleConfig, Roles};
+
+use crate::source::Tokens;
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// `apikey` or `token`.
+    pub kind: &'static str,
+    /// The key's id, or the token's source name.
+    pub id: String,
+    /// The key's name, or the token's source name: the source of events it
+    /// sends.
+    pub name: String,
+    pub role: String,
+    pub tenant: String,
+    pub perms: PermSet,
+}
+
+impl Principal {
+    pub fn can(&self, p: Permission) -> bool {
+        self.perms.has(p)
+    }
+
+    /// The one tenant this caller sees, or None for every tenant.
+    pub fn tenant_scope(&self) -> Option<&str> {
+        (!self.can(Permission::TenantsAll)).then_some(self.tenant.as_str())
+    }
+
+    /// Whether data of `tenant` is visible to this caller.
+    pub fn sees(&self, tenant: &str) -> bool {
+        self.tenant_scope().is_none_or(|t| t == tenant)
+    }
+
+    /// How actions of this caller are recorded: the key's name (a
+    /// person or a script), or `source@tenant` for an ingest token.
+    pub fn actor(&self) -> String {
+        if self.kind == "apikey" {
+            self.name.clone()
+        } else {
+            format!("{}@{}", self.name, self.tenant)
+        }
+    }
+
+    /// The principal of an ingest token: role ingest, its source and tenant.
+    pub fn ingest(source: &str, tenant: &str) -> Principal {
+        Principal {
+            kind: "token",
+            id: source.to_owned(),
+            name: source.to_owned(),
+            role: "ingest".into(),
+            tenant: tenant.to_owned(),
+            perms: PermSet::of(&[Permission::IngestWrite]),
+        }
+    }
+}
+
+/// Every credential Ward accepts.
+pub struct Access {
+    pub tokens: Tokens,
+    pub keys: apikey::KeyStore,
+    pub roles: Roles,
+}
+
+impl Access {
+    /// The caller named by the request's credentials, if any is valid.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Option<Arc<Principal>> {
+        for c in crate::source::auth::candidates(headers) {
+            if apikey::is_api_key(&c) {
+                if let Some(p) = self.keys.verify(&c).and_then(|r| self.key_principal(&r)) {
+                    return Some(Arc::new(p));
+                }
+            } else if let Some(p) = self.tokens.get(&c) {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// The principal of a key record; None when its role no longer exists.
+    fn key_principal(&self, r: &apikey::KeyRecord) -> Option<Principal> {
+        let perms = self.roles.get(&r.role)?;
+        Some(Principal {
+            kind: "apikey",
+            id: r.id.clone(),
+            name: r.name.clone(),
+            role: r.role.clone(),
+            tenant: r.tenant.clone(),
+            perms,
+        })
+    }
+}
+
+/// What a tenant name may be, as said to people.
+pub const TENANT_RULE: &str = "a tenant is 1 to 64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit";
+
+/// Whether `t` is a valid tenant name ([`TENANT_RULE`]): lowercase only,
+/// since searches match `tenant.id` without regard to case.
+pub fn valid_tenant(t: &str) -> bool {
+    (1..=64).contains(&t.len())
+        && t.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && t.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+/// Makes everything Ward creates from now on private to its user (umask
+/// 077: directories 0700, files 0600), makes the data directory 0700, and
+/// takes group and other access away from what an earlier version left
+/// readable inside it (store files, `alerts.sqlite3`, keys).
+pub fn private_data(dir: &Path) -> anyhow::Result<()> {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    private_dir(dir)?;
+    tighten(dir, 0)
+}
+
+fn tighten(dir: &Path, depth: usize) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    if depth > 8 {
+        return Ok(());
+    }
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if meta.is_dir() {
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(
+                    entry.path(),
+                    std::fs::Permissions::from_mode(mode & 0o700),
+                )?;
+            }
+            tighten(&entry.path(), depth + 1)?;
+        } else if meta.is_file() && mode & 0o077 != 0 {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode & 0o700))
+                .with_context(|| format!("cannot make {} private", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates `dir` (and parents) if needed and makes it private (0700).
+pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make {} private (0700)", dir.display()))
+}
