@@ -208,6 +208,9 @@ fn no_stage_is_built_outside_the_topology() {
         let text = std::fs::read_to_string(&f)
             .unwrap()
             .replace("ward_prompt::Detector::new(", "ward_prompt::Scorer(");
+        // Unit tests (the module after `#[cfg(test)]`) start their own
+        // local servers, such as a receiver for an outbound client.
+        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
         for line in text.lines() {
             let code = line.trim_start();
             if code.starts_with("//")
