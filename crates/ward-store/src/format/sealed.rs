@@ -367,24 +367,7 @@ pub fn index_digest(index: &SegmentIndex) -> Hash {
 /// `event.category`); other fields are not pruned. For a segment whose
 /// index cannot be trusted.
 pub fn rebuild_index(file: &File, path: &Path) -> Result<SegmentIndex, StoreError> {
-    let len = file
-        .metadata()
-        .map_err(|e| StoreError::io("stat", path, e))?
-        .len();
-    if len < (HEADER_LEN + FOOTER_LEN) as u64 {
-        return Err(StoreError::corrupt(
-            path,
-            len,
-            "file shorter than header and footer",
-        ));
-    }
-    let mut head = [0u8; HEADER_LEN];
-    file.read_exact_at(&mut head, 0)
-        .map_err(|e| StoreError::io("read", path, e))?;
-    let header = FileHeader::decode(&head, SEG_MAGIC, path)?;
-    let mut footer = [0u8; FOOTER_LEN];
-    file.read_exact_at(&mut footer, len - FOOTER_LEN as u64)
-        .map_err(|e| StoreError::io("read", path, e))?;
+    let (len, header, footer) = read_ends(file, path)?;
     // The footer says where the blocks end; should it lie, a frame fails
     // to decode below and the error names the byte.
     let end = u64_at(&footer, 0).min(len - FOOTER_LEN as u64);
@@ -542,8 +525,9 @@ fn decode_index(bytes: &[u8]) -> Result<SegmentIndex, String> {
     })
 }
 
-/// Reads the header and index of a sealed segment.
-pub fn read_index(file: &File, path: &Path) -> Result<(FileHeader, SegmentIndex), StoreError> {
+/// The file length, the decoded header and the raw footer of a sealed
+/// segment (the footer's fields are checked by the caller).
+fn read_ends(file: &File, path: &Path) -> Result<(u64, FileHeader, [u8; FOOTER_LEN]), StoreError> {
     let len = file
         .metadata()
         .map_err(|e| StoreError::io("stat", path, e))?
@@ -560,9 +544,15 @@ pub fn read_index(file: &File, path: &Path) -> Result<(FileHeader, SegmentIndex)
         .map_err(|e| StoreError::io("read", path, e))?;
     let header = FileHeader::decode(&head, SEG_MAGIC, path)?;
     let mut footer = [0u8; FOOTER_LEN];
-    let fpos = len - FOOTER_LEN as u64;
-    file.read_exact_at(&mut footer, fpos)
+    file.read_exact_at(&mut footer, len - FOOTER_LEN as u64)
         .map_err(|e| StoreError::io("read", path, e))?;
+    Ok((len, header, footer))
+}
+
+/// Reads the header and index of a sealed segment.
+pub fn read_index(file: &File, path: &Path) -> Result<(FileHeader, SegmentIndex), StoreError> {
+    let (len, header, footer) = read_ends(file, path)?;
+    let fpos = len - FOOTER_LEN as u64;
     if &footer[24..32] != FOOTER_MAGIC {
         return Err(StoreError::corrupt(
             path,

@@ -174,10 +174,11 @@ impl<T> Ingested<T> {
     }
 }
 
-/// The one skeleton of every HTTP input: authenticate, read the body
-/// (gzip, size limit), decode and normalize off the async threads with
-/// `decode`, then submit without waiting for queue space (a full pipeline
-/// answers 429) and count.
+/// The one skeleton of every HTTP input, for a sender whose credential the
+/// permission check (or, for the webhook inputs, the handler) accepted:
+/// read the body (gzip, size limit), decode and normalize off the async
+/// threads with `decode`, then submit without waiting for queue space (a
+/// full pipeline answers 429) and count.
 pub async fn ingest_request<T: Send + 'static>(
     st: &HttpSources,
     caller: &Principal,
@@ -193,26 +194,6 @@ pub async fn ingest_request<T: Send + 'static>(
     + 'static,
 ) -> Result<Ingested<T>, IngestError> {
     let received = Instant::now();
-    ingest_as(st, caller, received, headers, body, input, decode).await
-}
-
-/// [`ingest_request`] for a sender whose credential was checked by its own
-/// handler (the webhook inputs), or by the permission check.
-pub async fn ingest_as<T: Send + 'static>(
-    st: &HttpSources,
-    caller: &Principal,
-    received: Instant,
-    headers: &HeaderMap,
-    body: Bytes,
-    input: &'static str,
-    decode: impl FnOnce(
-        Bytes,
-        &ward_event::Limits,
-        &ward_event::Context,
-    ) -> Result<(Outcome, T), IngestError>
-    + Send
-    + 'static,
-) -> Result<Ingested<T>, IngestError> {
     let body = super::read_body(headers, body, st.ctx.limits.max_request_bytes)?;
     let bytes = body.len();
     let max_records = st.ctx.max_records_per_request;

@@ -16,7 +16,6 @@
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
@@ -28,7 +27,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::HttpSources;
-use super::http::{answer, ingest_as, reject};
+use super::http::{answer, ingest_request, reject};
 use crate::access::Principal;
 use crate::config::WebhooksConfig;
 use crate::model::Event;
@@ -105,7 +104,6 @@ pub async fn github(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let received = Instant::now();
     let Some((secret, id)) = st.webhooks.github.clone() else {
         return not_configured("webhooks.github.secret");
     };
@@ -118,10 +116,9 @@ pub async fn github(
     }
     let kind = header_word(&headers, "x-github-event");
     let delivery = header_word(&headers, "x-github-delivery");
-    let done = ingest_as(
+    let done = ingest_request(
         &st,
         &id,
-        received,
         &headers,
         body,
         "github",
@@ -167,7 +164,6 @@ pub async fn k8s_audit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let received = Instant::now();
     let Some((digest, id)) = st.webhooks.k8s_audit.clone() else {
         return not_configured("webhooks.k8s_audit.token");
     };
@@ -182,10 +178,9 @@ pub async fn k8s_audit(
         let e = reject(&st, peer, K8S_AUDIT_ROUTE, presented);
         return answer(Err(e));
     }
-    let done = ingest_as(
+    let done = ingest_request(
         &st,
         &id,
-        received,
         &headers,
         body,
         "k8s-audit",
