@@ -232,8 +232,13 @@ impl Seen {
             self.filter_misses += 1;
         }
         for c in category {
-            let m = self.categories.entry(c.to_owned()).or_insert(time);
-            *m = (*m).max(time);
+            // Most records repeat a known category: no key copy for those.
+            match self.categories.get_mut(c) {
+                Some(m) => *m = (*m).max(time),
+                None => {
+                    self.categories.insert(c.to_owned(), time);
+                }
+            }
             if claims("event.category") && !b.bloom.may_contain(term_hash("event.category", c)) {
                 self.filter_misses += 1;
             }
