@@ -65,6 +65,9 @@ pub struct Args {
     pub files: Vec<PathBuf>,
 }
 
+/// The receive context [`ward_event::finalize`] stamps, kept as exported.
+const RECEIVE_CONTEXT: [&str; 3] = ["ward.input", "ward.source", "tenant.id"];
+
 /// Turns raw objects into events as live ingest does.
 pub struct Prepare {
     redactor: ward_redact::Redactor,
@@ -113,7 +116,21 @@ impl Prepare {
         if event.get("event.id").is_none() {
             event.set("event.id", json!(position));
         }
+        // An exported event keeps where it was received, so rules about
+        // Ward's own events (`ward.input: ward`) judge it as live did.
+        let received: Vec<(&str, Value)> = RECEIVE_CONTEXT
+            .iter()
+            .filter_map(|f| {
+                event
+                    .get(f)
+                    .filter(|v| v.is_string())
+                    .map(|v| (*f, v.clone()))
+            })
+            .collect();
         ward_event::finalize(&mut event, &self.ctx);
+        for (field, value) in received {
+            event.set(field, value);
+        }
         self.redactor.redact_event(&mut event.0, &self.key);
         crate::detect::enrich::prompt_injection(&self.detector, &mut event);
         Ok(event)

@@ -21,6 +21,13 @@ const ORIGIN: Origin<'static> = Origin {
     tenant: "default",
 };
 
+/// What start-up found in the store enters as source `ward-store`.
+const STORE: Origin<'static> = Origin {
+    input: "ward",
+    source: "ward-store",
+    tenant: "default",
+};
+
 /// Stores `first` (what start-up found, such as store damage), then audit
 /// events until Ward stops; events already emitted when the stop comes are
 /// stored first.
@@ -31,7 +38,7 @@ pub async fn run(
 ) {
     for v in first {
         if let serde_json::Value::Object(map) = v {
-            store(&ctx, ORIGIN, map).await;
+            store(&ctx, STORE, map).await;
         }
     }
     loop {

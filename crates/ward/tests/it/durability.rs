@@ -168,6 +168,34 @@ fn a_damaged_record_in_the_middle_costs_only_itself() {
     assert_eq!(count(&w), total - 1, "every event but the damaged one");
     let log = w.log();
     assert!(log.contains("damaged records"), "{log}");
+    // The damage is an alert, from an event only Ward can write.
+    let damage_alert = |w: &Ward| -> Option<Value> {
+        let alerts: Value = Ward::client()
+            .get(format!("{}/api/v1/alerts", w.url()))
+            .bearer_auth(&w.admin)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        alerts["alerts"]
+            .as_array()?
+            .iter()
+            .find(|a| a["rule_title"] == "Event store damage found")
+            .cloned()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let alert = loop {
+        if let Some(a) = damage_alert(&w) {
+            break a;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no damage alert:\n{}",
+            w.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(alert["severity"], "critical", "{alert}");
     w.stop();
     let out = w.cli(
         &["verify", "--data-dir", w.data_dir().to_str().unwrap()],
