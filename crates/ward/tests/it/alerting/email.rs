@@ -120,7 +120,14 @@ async fn email_reaches_a_real_smtp_server() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let key = e.deliveries("mail", 10).unwrap()[0].idempotency_key.clone();
+    // The server may hold the message before the delivery is recorded.
+    let key = loop {
+        if let Some(d) = e.deliveries("mail", 10).unwrap().first() {
+            break d.idempotency_key.clone();
+        }
+        assert!(Instant::now() < deadline, "the delivery was never recorded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert!(
         msg.contains("Subject: [FIRING:1] Rule brute (high) =?utf-8?")
             || msg.contains("Subject: [FIRING:1] Rule brute (high)"),
