@@ -43,6 +43,8 @@ pub struct StoreConfig {
     /// Run the background thread (sealing, checkpoints). Tests turn it off
     /// to control timing; then `checkpoint()`/`seal_now()` do the work.
     pub background: bool,
+    /// Where every signed checkpoint is also copied ([`crate::witness`]).
+    pub witness: Option<std::sync::Arc<dyn crate::Witness>>,
 }
 
 impl Default for StoreConfig {
@@ -55,6 +57,7 @@ impl Default for StoreConfig {
             checkpoint_interval: Duration::from_secs(1),
             retention: RetentionPolicy::default(),
             background: true,
+            witness: None,
         }
     }
 }

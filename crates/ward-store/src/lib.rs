@@ -60,6 +60,7 @@ mod store;
 mod testing;
 mod tree;
 mod verify;
+pub mod witness;
 mod writer;
 
 pub use archive::{ArchiveReport, Manifest, ManifestEntry, archive};
@@ -79,4 +80,6 @@ pub use store::{
 };
 pub use verify::{
     Problem, ProblemKind, VerifyReport, verify, verify_with_key, verify_with_threads,
+    verify_with_witness,
 };
+pub use witness::{DirWitness, Witness};

@@ -179,6 +179,9 @@ impl Inner {
         if latest.as_ref().is_none_or(|l| l.size <= size) {
             *latest = Some(cp.clone());
         }
+        if let Some(w) = &self.witness {
+            w.offer(&cp);
+        }
         Ok(cp)
     }
 }

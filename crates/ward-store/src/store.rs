@@ -27,6 +27,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// What start-up found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +143,12 @@ pub struct StoreStats {
     pub checkpoint_size: u64,
     /// Group commits that failed since start (a full disk or an I/O error).
     pub write_failures: u64,
+    /// Checkpoints the witness took since start.
+    pub witness_published: u64,
+    /// Failed attempts to publish to the witness since start.
+    pub witness_failures: u64,
+    /// Tree size of the newest checkpoint the witness took.
+    pub witness_size: u64,
 }
 
 /// Why appends are refused right now.
@@ -173,6 +180,8 @@ pub struct Inner {
     pub(crate) bg: Mutex<bool>,
     pub(crate) bg_wake: Condvar,
     pub(crate) seal_lock: Mutex<()>,
+    /// Hand-over to the witness thread, if a witness is configured.
+    pub(crate) witness: Option<Arc<crate::witness::Feed>>,
     /// Held for the store's lifetime: one writer per directory.
     pub(crate) _lock: File,
 }
@@ -181,6 +190,7 @@ pub struct Inner {
 pub struct Store {
     pub(crate) inner: Arc<Inner>,
     pub(crate) background: Option<std::thread::JoinHandle<()>>,
+    pub(crate) witness: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Store {
@@ -206,7 +216,27 @@ impl Store {
         if report.pending_seal > 0 {
             inner.wake_background();
         }
-        Ok((Store { inner, background }, report))
+        let witness = match (&inner.cfg.witness, &inner.witness) {
+            (Some(w), Some(feed)) => {
+                // A witness added to an existing store gets its state now.
+                if let Some(cp) = inner.latest_checkpoint.lock().as_ref() {
+                    feed.offer(cp);
+                }
+                Some(
+                    crate::witness::spawn(w.clone(), feed.clone())
+                        .map_err(|e| StoreError::io("spawn witness thread", &inner.cp_dir, e))?,
+                )
+            }
+            _ => None,
+        };
+        Ok((
+            Store {
+                inner,
+                background,
+                witness,
+            },
+            report,
+        ))
     }
 
     /// Appends a batch; returns its offsets once it is fsynced. Concurrent
@@ -283,8 +313,10 @@ impl Store {
     /// Stops the background thread and signs a final checkpoint.
     pub fn close(mut self) -> Result<(), StoreError> {
         self.stop_background();
-        self.inner.checkpoint_if_grown()?;
-        Ok(())
+        let signed = self.inner.checkpoint_if_grown();
+        // The final checkpoint reaches the witness too, if it answers soon.
+        self.stop_witness(Duration::from_secs(5));
+        signed.map(|_| ())
     }
 
     fn stop_background(&mut self) {
@@ -294,11 +326,21 @@ impl Store {
             let _ = h.join();
         }
     }
+
+    fn stop_witness(&mut self, wait: Duration) {
+        if let Some(feed) = &self.inner.witness {
+            feed.finish(wait);
+        }
+        if let Some(h) = self.witness.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
         self.stop_background();
+        self.stop_witness(Duration::ZERO);
     }
 }
 
@@ -350,6 +392,18 @@ impl Inner {
             checkpoints: self.stats.checkpoints.load(Ordering::Relaxed),
             checkpoint_size: self.latest_checkpoint.lock().as_ref().map_or(0, |c| c.size),
             write_failures: self.stats.write_failures.load(Ordering::Relaxed),
+            witness_published: self
+                .witness
+                .as_ref()
+                .map_or(0, |w| w.stats.published.load(Ordering::Relaxed)),
+            witness_failures: self
+                .witness
+                .as_ref()
+                .map_or(0, |w| w.stats.failures.load(Ordering::Relaxed)),
+            witness_size: self
+                .witness
+                .as_ref()
+                .map_or(0, |w| w.stats.size.load(Ordering::Relaxed)),
         }
     }
 

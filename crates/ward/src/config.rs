@@ -328,6 +328,11 @@ pub struct StoreSection {
     /// Interval between signed checkpoints while records arrive, e.g. "1s"
     /// (none while the log does not grow; one more at a clean stop).
     pub checkpoint_interval: String,
+    /// A directory on other storage (a mounted share, a separate disk, a
+    /// write-once volume) that receives a copy of every signed checkpoint;
+    /// `ward verify --witness DIR` then catches a data directory rolled
+    /// back or rewritten with its own key. Empty: no witness.
+    pub witness: String,
 }
 
 impl Default for StoreSection {
@@ -337,6 +342,7 @@ impl Default for StoreSection {
             segment_max_age: "1h".into(),
             group_commit_max_wait: "2ms".into(),
             checkpoint_interval: "1s".into(),
+            witness: String::new(),
         }
     }
 }

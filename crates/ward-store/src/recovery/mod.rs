@@ -52,6 +52,10 @@ pub(crate) fn recover(cfg: StoreConfig) -> Result<(Inner, OpenReport), StoreErro
         bg: Mutex::new(false),
         bg_wake: Condvar::new(),
         seal_lock: Mutex::new(()),
+        witness: cfg
+            .witness
+            .as_ref()
+            .map(|_| Arc::new(crate::witness::Feed::default())),
         _lock: lock,
         cfg,
         key,

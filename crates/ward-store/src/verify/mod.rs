@@ -108,6 +108,9 @@ pub struct VerifyReport {
     /// interval, and at a clean stop).
     #[serde(default)]
     pub uncovered_records: u64,
+    /// Validly signed checkpoints read from the witness directory.
+    #[serde(default)]
+    pub witness_checkpoints: usize,
     /// Problems; empty means the store is intact.
     pub problems: Vec<Problem>,
     /// Warnings (torn tail of a live or crashed store).
@@ -304,9 +307,26 @@ pub fn verify_with_threads(
     public_key: &str,
     threads: usize,
 ) -> Result<VerifyReport, StoreError> {
+    verify_with_witness(dir, public_key, threads, None)
+}
+
+/// [`verify_with_threads`], also checking the checkpoints kept by a
+/// witness ([`crate::witness`]) in the directory `witness`: each must be
+/// signed by the store's key and match the recomputed tree at its size, so
+/// a store cut back below a witnessed size, or changed and re-signed, fails
+/// naming the witnessed file.
+pub fn verify_with_witness(
+    dir: &Path,
+    public_key: &str,
+    threads: usize,
+    witness: Option<&Path>,
+) -> Result<VerifyReport, StoreError> {
     let vk = parse_key(dir, public_key)?;
     let mut ctx = Ctx::new(dir, threads, vk.clone());
     load_checkpoints(&mut ctx, &vk);
+    if let Some(w) = witness {
+        load_witness(&mut ctx, &vk, w)?;
+    }
     let mut sources = list_segments(&mut ctx);
     add_deletions(&mut ctx, &vk, &mut sources);
     let expected = check_sources(&mut ctx, sources)?;
@@ -383,6 +403,37 @@ fn load_checkpoints(ctx: &mut Ctx<'_>, vk: &VerifierKey) {
         ctx.problem(ProblemKind::CheckpointInvalid, &p, None, None, detail);
     }
     ctx.checkpoints.sort_by_key(|c| c.0);
+}
+
+/// Adds the witness's validly signed checkpoints to those checked against
+/// the tree (one the data directory holds identically is checked once) and
+/// reports the others.
+fn load_witness(ctx: &mut Ctx<'_>, vk: &VerifierKey, dir: &Path) -> Result<(), StoreError> {
+    for (p, text) in crate::witness::read_dir(dir)? {
+        let parsed = text.and_then(|note| vk.open_checkpoint(&note).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(cp) => {
+                ctx.report.witness_checkpoints += 1;
+                let held = ctx
+                    .checkpoints
+                    .iter()
+                    .any(|(size, c, _)| *size == cp.size && c.root == cp.root);
+                if !held {
+                    ctx.checkpoints
+                        .push((cp.size, cp, format!("witness:{}", p.display())));
+                }
+            }
+            Err(e) => ctx.problem(
+                ProblemKind::CheckpointInvalid,
+                &p,
+                None,
+                None,
+                format!("witnessed note is not a valid checkpoint signed by this store's key: {e}"),
+            ),
+        }
+    }
+    ctx.checkpoints.sort_by_key(|c| c.0);
+    Ok(())
 }
 
 /// Every segment file whose header reads, by its first offset; the newest

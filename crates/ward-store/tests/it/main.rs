@@ -13,6 +13,7 @@ mod retention;
 mod search;
 mod tamper;
 mod verify;
+mod witness;
 
 use std::path::Path;
 use std::time::Duration;

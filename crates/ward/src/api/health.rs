@@ -92,6 +92,37 @@ fn store_write_metrics(m: &Metrics, store: &ward_store::Store, failures: u64) {
     );
 }
 
+/// The checkpoint witness (`store.witness`): how far it has the log, and
+/// failed attempts to copy a checkpoint to it. The gap between
+/// `ward_store_checkpoint_size` and `ward_store_witness_size` is what a
+/// rollback of the data directory could hide.
+fn witness_metrics(m: &Metrics, stats: &ward_store::StoreStats) {
+    m.describe(
+        "ward_store_checkpoint_size",
+        "records covered by the newest signed checkpoint",
+    );
+    m.describe(
+        "ward_store_witness_size",
+        "records covered by the newest checkpoint the witness holds",
+    );
+    m.describe(
+        "ward_store_witness_failures_total",
+        "failed attempts to copy a checkpoint to the witness",
+    );
+    m.set(
+        "ward_store_checkpoint_size",
+        &[],
+        stats.checkpoint_size as f64,
+    );
+    m.set("ward_store_witness_size", &[], stats.witness_size as f64);
+    let seen = m.counter("ward_store_witness_failures_total", &[]);
+    m.add(
+        "ward_store_witness_failures_total",
+        &[],
+        stats.witness_failures.saturating_sub(seen),
+    );
+}
+
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
@@ -140,6 +171,7 @@ pub async fn metrics(State(h): State<Health>, caller: Caller) -> impl IntoRespon
         .set("ward_store_records", &[], stats.records as f64);
     h.metrics.set("ward_store_bytes", &[], stats.bytes as f64);
     store_write_metrics(&h.metrics, &h.store, stats.write_failures);
+    witness_metrics(&h.metrics, &stats);
     let mut text = h.metrics.render();
     if !caller.can(Permission::TenantsAll) {
         text = without_sources(&text);

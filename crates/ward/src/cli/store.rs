@@ -38,6 +38,10 @@ pub struct VerifyArgs {
     /// Public key (the text, or a file holding it) for offline checks.
     #[arg(long)]
     pub key: Option<String>,
+    /// Also check the checkpoints a witness holds (`store.witness`): a
+    /// store rolled back or rewritten since they were copied fails.
+    #[arg(long, conflicts_with_all = ["proof", "consistency"])]
+    pub witness: Option<PathBuf>,
     /// Print the full report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -104,11 +108,16 @@ fn outcome(
 /// Verifies the store (or an archive) and prints the report.
 fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let dir = a.archive.clone().unwrap_or_else(|| a.data.events());
-    let report = match &a.key {
-        Some(k) => ward_store::verify_with_key(&dir, &key_text(k)?),
-        None => ward_store::verify(&dir),
-    }
-    .with_context(|| format!("cannot verify {}", dir.display()))?;
+    let key = match &a.key {
+        Some(k) => key_text(k)?,
+        None => {
+            let p = dir.join("key").join("verifier.pub");
+            std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let report = ward_store::verify_with_witness(&dir, &key, threads, a.witness.as_deref())
+        .with_context(|| format!("cannot verify {}", dir.display()))?;
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
@@ -131,6 +140,14 @@ fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode
             )?;
         }
         writeln!(out, "tree size {} root {}", report.tree_size, report.root)?;
+        if let Some(w) = &a.witness {
+            writeln!(
+                out,
+                "{} witnessed checkpoints read from {}",
+                report.witness_checkpoints,
+                w.display()
+            )?;
+        }
         writeln!(
             out,
             "{} records not covered by a signed checkpoint",

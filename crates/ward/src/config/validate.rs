@@ -153,6 +153,21 @@ impl RawConfig {
                 "use at least 1 and at most syslog.max_connections",
             );
         }
+        let witness = &self.store.witness;
+        if !witness.is_empty() {
+            let w = std::path::Path::new(witness);
+            if !w.is_absolute() {
+                problems.bad("store.witness", witness, "use an absolute directory path");
+            } else if w.starts_with(&self.server.data_dir)
+                || (self.server.data_dir.is_absolute() && self.server.data_dir.starts_with(w))
+            {
+                problems.bad(
+                    "store.witness",
+                    witness,
+                    "use a directory outside the data directory (ideally on other storage): a witness beside the data proves nothing",
+                );
+            }
+        }
         if self.server.ingest_workers > 1024 {
             problems.bad(
                 "server.ingest_workers",

@@ -41,6 +41,10 @@ pub fn open(config: &Config) -> anyhow::Result<(Store, OpenReport)> {
         group_commit_max_wait: config.group_commit_max_wait,
         checkpoint_interval: config.checkpoint_interval,
         retention: retention_policy(config),
+        witness: (!raw.store.witness.is_empty()).then(|| {
+            Arc::new(ward_store::DirWitness::new(&raw.store.witness))
+                as Arc<dyn ward_store::Witness>
+        }),
         ..StoreConfig::default()
     };
     let (store, report) = Store::open(cfg)
