@@ -43,6 +43,9 @@ pub struct StoreConfig {
     /// Run the background thread (sealing, checkpoints). Tests turn it off
     /// to control timing; then `checkpoint()`/`seal_now()` do the work.
     pub background: bool,
+    /// Keep the checkpoints signed inside a segment after it is sealed
+    /// (by default only the one at its end stays, with the newest).
+    pub keep_superseded_checkpoints: bool,
     /// Where every signed checkpoint is also copied ([`crate::witness`]).
     pub witness: Option<std::sync::Arc<dyn crate::Witness>>,
 }
@@ -57,6 +60,7 @@ impl Default for StoreConfig {
             checkpoint_interval: Duration::from_secs(1),
             retention: RetentionPolicy::default(),
             background: true,
+            keep_superseded_checkpoints: false,
             witness: None,
         }
     }

@@ -129,10 +129,52 @@ fn seal_one(inner: &Inner, seg: &Arc<Segment>) -> Result<(), StoreError> {
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::debug!(first, end, "sealed segment");
     inner.checkpoint_at(end)?;
+    if !inner.cfg.keep_superseded_checkpoints {
+        inner.thin_checkpoints(first, end);
+    }
     Ok(())
 }
 
 impl Inner {
+    /// Removes the checkpoints signed inside a segment now sealed, strictly
+    /// between its first offset and its end: the one at its end commits to
+    /// every record before it, and the sealed segment's signed index and
+    /// Merkle summary locate a change inside it. Without this a store taking
+    /// events all day keeps one file per checkpoint interval (86,400 a day
+    /// at one second). The newest checkpoint is never removed; copies
+    /// already handed to a witness stay there.
+    pub(crate) fn thin_checkpoints(&self, first: u64, end: u64) {
+        let latest = self.latest_checkpoint.lock().as_ref().map(|c| c.size);
+        let Ok(entries) = std::fs::read_dir(&self.cp_dir) else {
+            return;
+        };
+        let mut removed = 0u64;
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(size) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".cp"))
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if size > first && size < end && Some(size) != latest {
+                match std::fs::remove_file(e.path()) {
+                    Ok(()) => removed += 1,
+                    Err(err) => {
+                        tracing::warn!(file = %e.path().display(), error = %err, "cannot remove a superseded checkpoint");
+                    }
+                }
+            }
+        }
+        if removed > 0 {
+            if let Err(err) = disk::sync_dir(&self.cp_dir) {
+                tracing::warn!(error = %err, "cannot sync the checkpoint directory");
+            }
+            tracing::debug!(first, end, removed, "removed checkpoints superseded by a sealed segment's");
+        }
+    }
+
     /// Signs a checkpoint at the current size unless the latest one has it.
     pub(crate) fn checkpoint_if_grown(&self) -> Result<Checkpoint, StoreError> {
         let size = self.tree.read().size();

@@ -11,6 +11,7 @@ fn checkpoints_inside_chunks_verify_on_one_and_many_threads() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = StoreConfig {
         segment_max_bytes: 4 << 20,
+        keep_superseded_checkpoints: true,
         ..test_config(dir.path())
     };
     let (store, _) = Store::open(cfg).unwrap();
@@ -46,6 +47,7 @@ fn a_checkpoint_inside_a_chunk_with_another_root_is_caught() {
     let build = |dir: &std::path::Path, change: Option<u64>| {
         let cfg = StoreConfig {
             segment_max_bytes: 4 << 20,
+            keep_superseded_checkpoints: true,
             ..test_config(dir)
         };
         let (store, _) = Store::open(cfg).unwrap();
@@ -83,4 +85,49 @@ fn a_checkpoint_inside_a_chunk_with_another_root_is_caught() {
     assert!(p.file.ends_with(&name), "{}", p.file);
     assert_eq!(p.last_offset, Some(699));
     assert_eq!(r.checkpoints_verified, r.checkpoints - 1);
+}
+
+/// Sealing removes the checkpoints signed inside the segment (the one at
+/// its end commits to them all): a day of one-second checkpoints would
+/// otherwise be 86,400 files. The newest stays, and verify still passes.
+#[test]
+fn sealing_keeps_only_the_checkpoint_at_the_segment_end_and_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(test_config(dir.path())).unwrap();
+    for b in 0..20u64 {
+        store.append(events(b * 10..b * 10 + 10)).unwrap();
+        store.checkpoint().unwrap();
+    }
+    let sizes = |d: &std::path::Path| -> Vec<u64> {
+        let mut v: Vec<u64> = std::fs::read_dir(d.join("checkpoints"))
+            .unwrap()
+            .filter_map(|e| {
+                let n = e.unwrap().file_name().to_string_lossy().into_owned();
+                n.strip_suffix(".cp")?.parse().ok()
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(sizes(dir.path()).len(), 20);
+    store.seal_now().unwrap();
+    store.append(events(200..205)).unwrap();
+    store.checkpoint().unwrap();
+    store.close().unwrap();
+    let left = sizes(dir.path());
+    // Small test segments: every seal end plus the newest, nothing between.
+    let sealed: Vec<u64> = std::fs::read_dir(dir.path().join("segments"))
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "seg").then(|| p.file_stem()?.to_str()?.parse::<u64>().ok())?
+        })
+        .collect();
+    assert!(left.len() <= sealed.len() + 2, "{left:?} for {} sealed", sealed.len());
+    assert!(left.contains(&200) && left.contains(&205), "{left:?}");
+    assert!(!left.contains(&10), "{left:?}");
+    let r = ward_store::verify(dir.path()).unwrap();
+    assert!(r.ok(), "{:#?}", r.problems);
+    assert_eq!(r.checkpoints_verified, r.checkpoints);
+    assert_eq!(r.uncovered_records, 0);
 }
