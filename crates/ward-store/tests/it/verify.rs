@@ -131,3 +131,21 @@ fn sealing_keeps_only_the_checkpoint_at_the_segment_end_and_the_newest() {
     assert_eq!(r.checkpoints_verified, r.checkpoints);
     assert_eq!(r.uncovered_records, 0);
 }
+
+/// A store stopped before its first event has a checkpoint of the empty
+/// log: verify checks it rather than failing (it once overflowed).
+#[test]
+fn a_store_closed_before_its_first_event_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(test_config(dir.path())).unwrap();
+    store.close().unwrap();
+    let r = ward_store::verify(dir.path()).unwrap();
+    assert!(r.ok(), "{:#?}", r.problems);
+    assert_eq!((r.checkpoints, r.checkpoints_verified), (1, 1));
+    let (store, _) = Store::open(test_config(dir.path())).unwrap();
+    store.append(events(0..5)).unwrap();
+    store.close().unwrap();
+    let r = ward_store::verify(dir.path()).unwrap();
+    assert!(r.ok(), "{:#?}", r.problems);
+    assert_eq!((r.checkpoints, r.checkpoints_verified), (2, 2));
+}
