@@ -73,7 +73,7 @@ pub use index::signature::path_for as index_signature_path;
 pub use proof::{ConsistencyProof, InclusionProof, verify_consistency, verify_inclusion};
 pub use query::Query;
 pub use record::{Offset, Record, StoredRecord, check_record, fit_index};
-pub use retention::{RetentionAction, RetentionDecision};
+pub use retention::{RetentionAction, RetentionDecision, retention_plan};
 pub use search::{AggregationResult, Bucket, Hit, SearchOptions, SearchResult, SearchStop};
 pub use store::{
     DamagedRange, IndexRebuilt, OpenReport, Store, StoreStats, TornTail, WriteFailure,

@@ -171,7 +171,12 @@ impl Inner {
             if let Err(err) = disk::sync_dir(&self.cp_dir) {
                 tracing::warn!(error = %err, "cannot sync the checkpoint directory");
             }
-            tracing::debug!(first, end, removed, "removed checkpoints superseded by a sealed segment's");
+            tracing::debug!(
+                first,
+                end,
+                removed,
+                "removed checkpoints superseded by a sealed segment's"
+            );
         }
     }
 

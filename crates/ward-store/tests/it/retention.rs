@@ -50,6 +50,12 @@ fn expired_segments_are_deleted_lawfully() {
         1,
         "dry run deletes nothing"
     );
+    // The plan read from the directory, beside the open store, agrees.
+    let policy = test_config(dir.path()).retention;
+    assert_eq!(
+        ward_store::retention_plan(dir.path(), &policy, now).unwrap(),
+        dry
+    );
     let done = store.apply_retention(now, false).unwrap();
     assert_eq!(done.len(), dry.len());
     assert!(

@@ -123,7 +123,11 @@ fn sealing_keeps_only_the_checkpoint_at_the_segment_end_and_the_newest() {
             (p.extension()? == "seg").then(|| p.file_stem()?.to_str()?.parse::<u64>().ok())?
         })
         .collect();
-    assert!(left.len() <= sealed.len() + 2, "{left:?} for {} sealed", sealed.len());
+    assert!(
+        left.len() <= sealed.len() + 2,
+        "{left:?} for {} sealed",
+        sealed.len()
+    );
     assert!(left.contains(&200) && left.contains(&205), "{left:?}");
     assert!(!left.contains(&10), "{left:?}");
     let r = ward_store::verify(dir.path()).unwrap();

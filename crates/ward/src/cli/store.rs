@@ -235,8 +235,19 @@ pub struct RetentionArgs {
 
 pub fn retention(a: RetentionArgs) -> anyhow::Result<ExitCode> {
     let config = crate::config::load(a.config.as_deref())?;
-    let (store, _) = crate::store::open(&config)?;
-    let actions = store.apply_retention(jiff::Timestamp::now().as_millisecond(), a.dry_run)?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    // A dry run reads the sealed segments without opening the store: it
+    // changes nothing and works while the server runs.
+    let (actions, store) = if a.dry_run {
+        let dir = config.data_dir.join("events");
+        let policy = crate::store::retention_policy(&config);
+        let plan = ward_store::retention_plan(&dir, &policy, now)
+            .with_context(|| format!("cannot read the event store in {}", dir.display()))?;
+        (plan, None)
+    } else {
+        let (store, _) = crate::store::open(&config)?;
+        (store.apply_retention(now, false)?, Some(store))
+    };
     let mut out = super::out();
     if actions.is_empty() {
         writeln!(
@@ -257,7 +268,9 @@ pub fn retention(a: RetentionArgs) -> anyhow::Result<ExitCode> {
             act.reason
         )?;
     }
-    store.close()?;
+    if let Some(store) = store {
+        store.close()?;
+    }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

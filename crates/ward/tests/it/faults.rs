@@ -463,3 +463,57 @@ fn fault_pathological_wildcard_search_finishes_within_the_deadline() {
     // The two events, and the audit records of the searches before.
     assert!(v["records_scanned"].as_u64().unwrap() >= 2, "{v}");
 }
+
+/// `ward retention --dry-run` beside a running server: it reads the sealed
+/// segments without opening the store, says what would go and why, and
+/// changes nothing (no checkpoint, no lock, no file).
+#[test]
+fn fault_retention_dry_run_works_beside_the_server_and_changes_nothing() {
+    let config = "[store]\nsegment_max_age = \"1s\"\n[retention]\ndefault_days = 400\n";
+    let ward = Ward::start_with(Some(config), &[]);
+    let body: String = (0..20)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"@timestamp": "2020-03-01T00:00:00Z", "message": format!("old {i}")})
+            )
+        })
+        .collect();
+    let (status, v) = ward.post("/api/v1/ingest", "application/x-ndjson", body);
+    assert_eq!(status, 200, "{v}");
+    let events = ward.data_dir().join("events");
+    let listing = |d: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> = ["segments", "checkpoints", "deletions"]
+            .iter()
+            .flat_map(|sub| std::fs::read_dir(d.join(sub)).into_iter().flatten())
+            .flatten()
+            .map(|e| e.path().display().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !listing(&events).iter().any(|p| p.ends_with(".seg")) {
+        assert!(std::time::Instant::now() < deadline, "nothing was sealed");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let before = listing(&events);
+    let cfg = ward.dir.path().join("ward.toml");
+    let out = std::process::Command::new(crate::harness::ward_bin())
+        .args(["retention", "--dry-run", "--config"])
+        .arg(&cfg)
+        .env("WARD_DATA_DIR", ward.data_dir())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("would delete"), "{text}");
+    assert!(
+        text.contains("records without category (400 days)"),
+        "{text}"
+    );
+    assert_eq!(listing(&events), before, "a dry run changed the store");
+    assert_eq!(ward.search("message:old*").len(), 20);
+}
