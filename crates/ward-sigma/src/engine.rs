@@ -362,6 +362,16 @@ impl Engine {
         self.pipelines.get(index).map(|p| p.name.as_str())
     }
 
+    /// Number of pipelines (indices `0..n` as in [`Seen::pipeline`]).
+    pub fn pipeline_count(&self) -> usize {
+        self.pipelines.len()
+    }
+
+    /// Number of logsource entries of pipeline `pipeline`.
+    pub fn entry_count(&self, pipeline: usize) -> usize {
+        self.pipelines.get(pipeline).map_or(0, |p| p.entries.len())
+    }
+
     /// The logsource of entry `entry` of pipeline `pipeline` (see [`Seen`]).
     pub fn entry_logsource(&self, pipeline: usize, entry: u32) -> Option<&LogSource> {
         let p = self.pipelines.get(pipeline)?;

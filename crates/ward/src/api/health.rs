@@ -123,6 +123,56 @@ fn witness_metrics(m: &Metrics, stats: &ward_store::StoreStats) {
     );
 }
 
+/// `ward_rules_blind`: detection rules without an event of their log
+/// source in the last 24 h (they could not have fired);
+/// `ward_detect_unseen_events`: events no loaded rule could see since start.
+fn coverage_metrics(m: &Metrics, cov: &crate::detect::coverage::Coverage) {
+    m.describe(
+        "ward_rules_blind",
+        "detection rules with no event of their log source in the last 24h (they could not have fired)",
+    );
+    m.describe(
+        "ward_detect_unseen_events",
+        "events since start that no loaded rule could see (no rule has their log source)",
+    );
+    let now = jiff::Timestamp::now().as_millisecond();
+    let r = cov.report(None, "24h", 86_400_000, now);
+    m.set("ward_rules_blind", &[], r.blind_rules.len() as f64);
+    m.set(
+        "ward_detect_unseen_events",
+        &[],
+        r.unseen_events_total as f64,
+    );
+}
+
+/// `?window=24h` of `GET /api/v1/rules/coverage`.
+#[derive(Debug, serde::Deserialize)]
+pub struct CoverageQuery {
+    pub window: Option<String>,
+}
+
+/// `GET /api/v1/rules/coverage`: which log sources live detection saw in
+/// the window (default 24 h), which detection rules could not have fired,
+/// events no rule could see (with examples), ATT&CK coverage. Only the
+/// caller's tenant's events count, unless it sees every tenant.
+pub async fn rules_coverage(
+    State(h): State<Health>,
+    caller: Caller,
+    axum::extract::Query(q): axum::extract::Query<CoverageQuery>,
+) -> Result<axum::Json<crate::detect::coverage::Report>, crate::api::error::ApiError> {
+    let window = q.window.unwrap_or_else(|| "24h".to_owned());
+    let d = crate::config::parse_duration(&window)
+        .map_err(|e| crate::api::error::ApiError::BadRequest(format!("window: {e}")))?;
+    let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let now = jiff::Timestamp::now().as_millisecond();
+    Ok(axum::Json(h.detect.coverage.report(
+        caller.tenant_scope(),
+        &window,
+        ms,
+        now,
+    )))
+}
+
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
@@ -172,6 +222,7 @@ pub async fn metrics(State(h): State<Health>, caller: Caller) -> impl IntoRespon
     h.metrics.set("ward_store_bytes", &[], stats.bytes as f64);
     store_write_metrics(&h.metrics, &h.store, stats.write_failures);
     witness_metrics(&h.metrics, &stats);
+    coverage_metrics(&h.metrics, &h.detect.coverage);
     let mut text = h.metrics.render();
     if !caller.can(Permission::TenantsAll) {
         text = without_sources(&text);

@@ -108,6 +108,11 @@ fn routes() -> Routes<ApiState> {
         .get("/api/v1/store/consistency", evidence, events::consistency)
         .get("/api/v1/store/public-key", Need::Public, events::public_key)
         .get(
+            "/api/v1/rules/coverage",
+            Need::Perm(Permission::RulesRead),
+            health::rules_coverage,
+        )
+        .get(
             "/api/v1/audit",
             Need::Perm(Permission::AuditRead),
             events::audit,

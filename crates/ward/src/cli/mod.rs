@@ -8,6 +8,7 @@ pub mod bench;
 pub mod bench_alert;
 pub mod client;
 pub mod config;
+pub mod coverage;
 pub mod demo;
 pub mod detect;
 pub mod escape;

@@ -19,6 +19,10 @@ pub enum Command {
     /// Run rules over a file of events and show which rules match which
     /// events, with the fields that matched.
     Test(TestArgs),
+    /// What the running server's detection could see: log sources with
+    /// events, rules that could not have fired, events no rule could see,
+    /// ATT&CK coverage.
+    Coverage(super::coverage::Args),
 }
 
 /// Arguments of `ward rules check`.
@@ -60,6 +64,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Check(a) => check(a),
         Command::Test(a) => test(a),
+        Command::Coverage(a) => super::coverage::show(a),
     }
 }
 

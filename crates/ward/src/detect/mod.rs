@@ -14,6 +14,7 @@
 
 pub mod baseline;
 pub mod checkpoint;
+pub mod coverage;
 pub mod enrich;
 pub mod evaluate;
 pub mod metric;
@@ -86,6 +87,8 @@ pub struct Progress {
     /// Wall time (ms) of the loop's last turn: a loop that stops turning is
     /// stuck or dead.
     pub turned_ms: std::sync::atomic::AtomicI64,
+    /// Which log sources arrived, so which rules could fire.
+    pub coverage: coverage::Coverage,
 }
 
 /// Live detection: reads the log and hands findings to `sink` until `stop`.
@@ -103,6 +106,7 @@ impl Detector {
     pub fn new(settings: Settings, metrics: Arc<Metrics>, progress: Arc<Progress>) -> Detector {
         let loaded = rules::load(settings.builtin_rules, &settings.rules, &settings.pipelines);
         report(&loaded, &metrics);
+        progress.coverage.set_rules(&loaded);
         let mut state = checkpoint::State::load(&settings.checkpoint).unwrap_or_else(|e| {
             tracing::error!(error = %e, "detection checkpoint unreadable: starting from the beginning of the log");
             checkpoint::State::default()
@@ -167,6 +171,7 @@ impl Detector {
                 Vec::new()
             };
             let mut next = self.state.offset;
+            let now_ms = jiff::Timestamp::now().as_millisecond();
             for rec in &batch {
                 if let Ok(map) =
                     serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&rec.body)
@@ -174,6 +179,9 @@ impl Detector {
                     let mut event = Event(map);
                     let id = event.get_str("event.id").unwrap_or_default().to_owned();
                     out.extend(alertable(self.evaluator.evaluate(&mut event, &id)));
+                    self.progress
+                        .coverage
+                        .record(&event, &self.evaluator.seen, now_ms);
                 }
                 next = rec.offset.0 + 1;
             }
@@ -243,6 +251,7 @@ impl Detector {
         let s = &self.settings;
         let loaded = rules::load(s.builtin_rules, &s.rules, &s.pipelines);
         report(&loaded, &self.metrics);
+        self.progress.coverage.set_rules(&loaded);
         let baselines = self.evaluator.baselines.take();
         self.evaluator = Evaluator::new(loaded, None);
         self.evaluator.baselines = baselines;

@@ -1,0 +1,542 @@
+//! Never silently blind: which log sources live detection has seen, per
+//! tenant, and so which loaded rules could have fired and which could not.
+//!
+//! The detection thread records, for every event, the log sources the
+//! engine recognized it as (the `product/service/category` of each
+//! pipeline entry that held, as in [`ward_sigma::Seen`]) or that no loaded
+//! rule could see it, with a few examples of such events (their field
+//! names, never their values). A report for a time window says which log
+//! sources got events in it, which detection rules had none of theirs
+//! (they could not have fired), and an ATT&CK coverage table from the
+//! rules' tags. Counts are since the process started; `last_seen` decides
+//! the window. Served as `GET /api/v1/rules/coverage`, `ward rules
+//! coverage` and two gauges in `/metrics`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use super::rules::Loaded;
+use crate::model::Event;
+
+/// Examples kept per tenant of events no rule could see.
+const EXAMPLES: usize = 5;
+/// At most one new example per tenant in this many milliseconds.
+const EXAMPLE_EVERY_MS: i64 = 10_000;
+/// Field names kept per example.
+const EXAMPLE_FIELDS: usize = 24;
+/// Tenants tracked; events of further tenants count under `other`.
+const MAX_TENANTS: usize = 10_000;
+
+/// The ATT&CK enterprise tactics, in kill-chain order, as Sigma tags name
+/// them (`attack.<tactic>`).
+pub const TACTICS: [&str; 14] = [
+    "reconnaissance",
+    "resource-development",
+    "initial-access",
+    "execution",
+    "persistence",
+    "privilege-escalation",
+    "defense-evasion",
+    "credential-access",
+    "discovery",
+    "lateral-movement",
+    "collection",
+    "command-and-control",
+    "exfiltration",
+    "impact",
+];
+
+/// Shared between the detection thread (which records) and the API
+/// (which reports).
+#[derive(Debug, Default)]
+pub struct Coverage {
+    state: Mutex<State>,
+    /// When counting began: the first rule load.
+    started_ms: std::sync::atomic::AtomicI64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Interned `product/service/category` labels (kept across reloads, so
+    /// counts survive them).
+    labels: Vec<String>,
+    label_ix: HashMap<String, usize>,
+    tenants: Vec<String>,
+    tenant_ix: HashMap<String, usize>,
+    /// `[pipeline][entry]` -> label, for the rules loaded now.
+    entry_label: Vec<Vec<usize>>,
+    /// The detection rules loaded now.
+    rules: Vec<RuleInfo>,
+    /// (tenant, label) -> events and when the last came.
+    seen: HashMap<(usize, usize), Count>,
+    /// tenant -> events no rule could see.
+    unseen: HashMap<usize, Unseen>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Count {
+    events: u64,
+    last_ms: i64,
+}
+
+#[derive(Debug, Default)]
+struct Unseen {
+    count: Count,
+    examples: VecDeque<Example>,
+    last_example_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+struct RuleInfo {
+    id: String,
+    title: String,
+    level: String,
+    logsource: String,
+    /// Labels of the pipeline entries that select this rule.
+    labels: Vec<usize>,
+    tactics: Vec<&'static str>,
+    techniques: Vec<String>,
+}
+
+/// An event no loaded rule could see: enough to write a pipeline or find
+/// the sender, nothing of its content.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Example {
+    pub event_id: String,
+    /// Its recognized log source, or `unrecognized`.
+    pub logsource: String,
+    pub dataset: Option<String>,
+    /// The input source it came through (`ward.source`).
+    pub source: Option<String>,
+    /// Its top-level field names.
+    pub fields: Vec<String>,
+    pub seen_at: String,
+}
+
+/// The coverage of the loaded rules over a time window.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The window, e.g. `24h`.
+    pub window: String,
+    /// When counting began (the process start).
+    pub counting_since: String,
+    pub detection_rules: usize,
+    /// Detection rules with at least one event of their log source in the
+    /// window.
+    pub rules_with_data: usize,
+    /// Log sources with events in the window (or ever, with `events_total`).
+    pub sources: Vec<SourceRow>,
+    /// Rules that could not have fired: no event of their log source in the
+    /// window.
+    pub blind_rules: Vec<BlindRule>,
+    pub unseen_events_total: u64,
+    /// When the last event no rule could see came.
+    pub unseen_last: Option<String>,
+    pub unseen_examples: Vec<Example>,
+    pub attack: Vec<TacticRow>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SourceRow {
+    /// `product/service/category`.
+    pub logsource: String,
+    pub events_total: u64,
+    pub last_seen: String,
+    pub in_window: bool,
+    /// Detection rules of this log source.
+    pub rules: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BlindRule {
+    pub id: String,
+    pub title: String,
+    pub level: String,
+    pub logsource: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TacticRow {
+    pub tactic: String,
+    pub rules: usize,
+    pub rules_with_data: usize,
+    pub techniques: usize,
+    pub techniques_with_data: usize,
+}
+
+fn label(ls: &ward_sigma::LogSource) -> String {
+    let part = |v: &Option<String>| v.as_deref().unwrap_or("-").to_owned();
+    format!(
+        "{}/{}/{}",
+        part(&ls.product),
+        part(&ls.service),
+        part(&ls.category)
+    )
+}
+
+fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
+}
+
+impl State {
+    fn intern_label(&mut self, l: String) -> usize {
+        if let Some(&i) = self.label_ix.get(&l) {
+            return i;
+        }
+        self.labels.push(l.clone());
+        self.label_ix.insert(l, self.labels.len() - 1);
+        self.labels.len() - 1
+    }
+
+    fn tenant(&mut self, t: &str) -> usize {
+        if let Some(&i) = self.tenant_ix.get(t) {
+            return i;
+        }
+        let t = if self.tenants.len() >= MAX_TENANTS {
+            "other"
+        } else {
+            t
+        };
+        if let Some(&i) = self.tenant_ix.get(t) {
+            return i;
+        }
+        self.tenants.push(t.to_owned());
+        self.tenant_ix.insert(t.to_owned(), self.tenants.len() - 1);
+        self.tenants.len() - 1
+    }
+}
+
+impl Coverage {
+    /// Takes the rules now loaded (at start and at every reload).
+    pub fn set_rules(&self, loaded: &Loaded) {
+        let _ = self.started_ms.compare_exchange(
+            0,
+            jiff::Timestamp::now().as_millisecond(),
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let engine = &loaded.engine;
+        let mut st = self.state.lock();
+        let mut entry_label = Vec::with_capacity(engine.pipeline_count());
+        let mut rule_labels: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); engine.len()];
+        for p in 0..engine.pipeline_count() {
+            let mut row = Vec::with_capacity(engine.entry_count(p));
+            for e in 0..engine.entry_count(p) {
+                let Ok(e32) = u32::try_from(e) else { break };
+                let l = engine
+                    .entry_logsource(p, e32)
+                    .map_or_else(|| "-/-/-".to_owned(), label);
+                let ix = st.intern_label(l);
+                row.push(ix);
+                for r in engine.entry_rules(p, e32) {
+                    if let Some(set) = rule_labels.get_mut(r) {
+                        set.insert(ix);
+                    }
+                }
+            }
+            entry_label.push(row);
+        }
+        let mut rules = Vec::new();
+        for (i, meta) in loaded.set.rules().enumerate() {
+            let detection = matches!(
+                loaded.set.rule(i).map(|r| &r.body),
+                Some(ward_sigma::RuleBody::Detection(_))
+            );
+            if !detection {
+                continue;
+            }
+            let mut tactics = Vec::new();
+            let mut techniques = Vec::new();
+            for t in &meta.tags {
+                let Some(rest) = t
+                    .to_ascii_lowercase()
+                    .strip_prefix("attack.")
+                    .map(str::to_owned)
+                else {
+                    continue;
+                };
+                let rest = rest.replace('_', "-");
+                if let Some(tac) = TACTICS.iter().find(|x| **x == rest) {
+                    tactics.push(*tac);
+                } else if rest.len() > 1
+                    && rest.starts_with('t')
+                    && rest[1..].chars().all(|c| c.is_ascii_digit() || c == '.')
+                {
+                    techniques.push(rest.to_ascii_uppercase());
+                }
+            }
+            rules.push(RuleInfo {
+                id: meta.key(),
+                title: meta.title.clone(),
+                level: meta.level.clone().unwrap_or_default(),
+                logsource: label(&meta.logsource),
+                labels: rule_labels
+                    .get(i)
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default(),
+                tactics,
+                techniques,
+            });
+        }
+        st.entry_label = entry_label;
+        st.rules = rules;
+    }
+
+    /// Records one evaluated event: `seen` is what the engine recognized.
+    pub fn record(&self, event: &Event, seen: &[ward_sigma::Seen], now_ms: i64) {
+        let tenant = event.get_str("tenant.id").unwrap_or("default");
+        let mut st = self.state.lock();
+        let t = st.tenant(tenant);
+        if seen.is_empty() {
+            let u = st.unseen.entry(t).or_default();
+            u.count.events += 1;
+            u.count.last_ms = now_ms;
+            let due = u.examples.len() < EXAMPLES || now_ms - u.last_example_ms >= EXAMPLE_EVERY_MS;
+            if due {
+                u.last_example_ms = now_ms;
+                if u.examples.len() >= EXAMPLES {
+                    u.examples.pop_front();
+                }
+                u.examples.push_back(example(event, now_ms));
+            }
+            return;
+        }
+        for s in seen {
+            for &e in &s.entries {
+                let Some(&l) = st
+                    .entry_label
+                    .get(s.pipeline)
+                    .and_then(|row| row.get(e as usize))
+                else {
+                    continue;
+                };
+                let c = st.seen.entry((t, l)).or_default();
+                c.events += 1;
+                c.last_ms = now_ms;
+            }
+        }
+    }
+
+    /// The coverage seen by a caller of `tenant` (None: every tenant) over
+    /// the `window_ms` before `now_ms`.
+    pub fn report(
+        &self,
+        tenant: Option<&str>,
+        window: &str,
+        window_ms: i64,
+        now_ms: i64,
+    ) -> Report {
+        let started_ms = self.started_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let st = self.state.lock();
+        let cutoff = now_ms.saturating_sub(window_ms);
+        let visible =
+            |t: usize| tenant.is_none_or(|name| st.tenants.get(t).is_some_and(|x| x == name));
+        let mut by_label: BTreeMap<usize, Count> = BTreeMap::new();
+        for (&(t, l), c) in &st.seen {
+            if visible(t) {
+                let e = by_label.entry(l).or_default();
+                e.events += c.events;
+                e.last_ms = e.last_ms.max(c.last_ms);
+            }
+        }
+        let live: BTreeSet<usize> = by_label
+            .iter()
+            .filter(|(_, c)| c.last_ms >= cutoff)
+            .map(|(l, _)| *l)
+            .collect();
+        let with_data = |r: &RuleInfo| r.labels.iter().any(|l| live.contains(l));
+        let mut rules_per_label: HashMap<usize, usize> = HashMap::new();
+        for r in &st.rules {
+            for l in &r.labels {
+                *rules_per_label.entry(*l).or_default() += 1;
+            }
+        }
+        let mut sources: Vec<SourceRow> = by_label
+            .iter()
+            .map(|(l, c)| SourceRow {
+                logsource: st.labels.get(*l).cloned().unwrap_or_default(),
+                events_total: c.events,
+                last_seen: rfc3339(c.last_ms),
+                in_window: c.last_ms >= cutoff,
+                rules: rules_per_label.get(l).copied().unwrap_or(0),
+            })
+            .collect();
+        sources.sort_by_key(|s| std::cmp::Reverse(s.events_total));
+        let mut blind: Vec<BlindRule> = st
+            .rules
+            .iter()
+            .filter(|r| !with_data(r))
+            .map(|r| BlindRule {
+                id: r.id.clone(),
+                title: r.title.clone(),
+                level: r.level.clone(),
+                logsource: r.logsource.clone(),
+            })
+            .collect();
+        blind.sort_by(|a, b| a.logsource.cmp(&b.logsource).then(a.title.cmp(&b.title)));
+        let mut unseen = Count::default();
+        let mut examples = Vec::new();
+        for (&t, u) in &st.unseen {
+            if visible(t) {
+                unseen.events += u.count.events;
+                unseen.last_ms = unseen.last_ms.max(u.count.last_ms);
+                examples.extend(u.examples.iter().cloned());
+            }
+        }
+        examples.sort_by(|a, b| b.seen_at.cmp(&a.seen_at));
+        examples.truncate(EXAMPLES * 2);
+        let attack = TACTICS
+            .iter()
+            .map(|tac| {
+                let rs: Vec<&RuleInfo> = st
+                    .rules
+                    .iter()
+                    .filter(|r| r.tactics.contains(tac))
+                    .collect();
+                let techs: BTreeSet<&str> = rs
+                    .iter()
+                    .flat_map(|r| r.techniques.iter().map(String::as_str))
+                    .collect();
+                let techs_live: BTreeSet<&str> = rs
+                    .iter()
+                    .filter(|r| with_data(r))
+                    .flat_map(|r| r.techniques.iter().map(String::as_str))
+                    .collect();
+                TacticRow {
+                    tactic: (*tac).to_owned(),
+                    rules: rs.len(),
+                    rules_with_data: rs.iter().filter(|r| with_data(r)).count(),
+                    techniques: techs.len(),
+                    techniques_with_data: techs_live.len(),
+                }
+            })
+            .collect();
+        Report {
+            window: window.to_owned(),
+            counting_since: rfc3339(started_ms),
+            detection_rules: st.rules.len(),
+            rules_with_data: st.rules.len() - blind.len(),
+            sources,
+            blind_rules: blind,
+            unseen_events_total: unseen.events,
+            unseen_last: (unseen.events > 0).then(|| rfc3339(unseen.last_ms)),
+            unseen_examples: examples,
+            attack,
+        }
+    }
+}
+
+fn example(event: &Event, now_ms: i64) -> Example {
+    let logsource = match event.get_str("ward.logsource.product") {
+        None => "unrecognized".to_owned(),
+        Some(p) => {
+            let part = |k: &str| event.get_str(k).unwrap_or("-");
+            format!(
+                "{p}/{}/{}",
+                part("ward.logsource.service"),
+                part("ward.logsource.category")
+            )
+        }
+    };
+    let mut fields: Vec<String> = event
+        .0
+        .keys()
+        .filter(|k| k.as_str() != "ward")
+        .take(EXAMPLE_FIELDS)
+        .cloned()
+        .collect();
+    fields.sort();
+    Example {
+        event_id: event.get_str("event.id").unwrap_or_default().to_owned(),
+        logsource,
+        dataset: event.get_str("event.dataset").map(str::to_owned),
+        source: event.get_str("ward.source").map(str::to_owned),
+        fields,
+        seen_at: rfc3339(now_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn loaded() -> Loaded {
+        super::super::rules::load(true, &[], &[])
+    }
+
+    #[test]
+    fn the_builtin_pack_starts_blind_and_sees_what_arrives() {
+        let l = loaded();
+        let cov = Coverage::default();
+        cov.set_rules(&l);
+        let r = cov.report(None, "24h", 86_400_000, 1_000_000);
+        assert!(r.detection_rules > 10, "{}", r.detection_rules);
+        assert_eq!(r.rules_with_data, 0);
+        assert_eq!(r.blind_rules.len(), r.detection_rules);
+        assert!(r.attack.iter().any(|t| t.rules > 0));
+
+        let mut ev = crate::detect::Evaluator::new(l, None);
+        let mut login = Event(
+            json!({"event": {"category": ["authentication"], "action": "login", "outcome": "failure"},
+                   "user": {"name": "bob"}, "tenant": {"id": "acme"}})
+            .as_object()
+            .unwrap()
+            .clone(),
+        );
+        ev.evaluate(&mut login, "e1");
+        assert!(
+            !ev.seen.is_empty(),
+            "an authentication event has a log source"
+        );
+        cov.record(&login, &ev.seen, 1_000_000);
+        let mut odd = Event(
+            json!({"weird": 1, "tenant": {"id": "acme"}, "event": {"id": "e2"}})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        ev.evaluate(&mut odd, "e2");
+        cov.record(&odd, &ev.seen, 1_000_000);
+
+        let r = cov.report(None, "24h", 86_400_000, 1_000_000);
+        assert!(r.rules_with_data > 0);
+        assert!(r.blind_rules.len() < r.detection_rules);
+        assert!(
+            r.sources
+                .iter()
+                .any(|s| s.logsource.contains("authentication") && s.in_window),
+            "{:?}",
+            r.sources
+        );
+        assert_eq!(r.unseen_events_total, u64::from(ev.seen.is_empty()));
+        // Another tenant sees none of it.
+        let other = cov.report(Some("globex"), "24h", 86_400_000, 1_000_000);
+        assert_eq!(other.rules_with_data, 0);
+        assert!(other.sources.is_empty());
+        assert_eq!(other.unseen_events_total, 0);
+        // Outside the window the data no longer counts.
+        let later = cov.report(None, "1h", 3_600_000, 1_000_000 + 7_200_000);
+        assert_eq!(later.rules_with_data, 0);
+        assert!(later.sources.iter().all(|s| !s.in_window));
+    }
+
+    #[test]
+    fn examples_keep_field_names_never_values() {
+        let cov = Coverage::default();
+        let ev = Event(
+            json!({"password_hint": "hunter2", "event": {"id": "x1"}, "tenant": {"id": "t"}})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        cov.record(&ev, &[], 5);
+        let r = cov.report(None, "24h", 86_400_000, 10);
+        assert_eq!(r.unseen_events_total, 1);
+        let text = serde_json::to_string(&r.unseen_examples).unwrap();
+        assert!(text.contains("password_hint"));
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}
