@@ -184,6 +184,21 @@ impl RawConfig {
                 problems.bad(&format!("redact.{}", p.key), &p.value, &p.fix);
             }
         }
+        // A rule path that does not exist would leave detection silently
+        // blind to what it was meant to catch.
+        let detect = &self.detect;
+        for (key, paths) in [
+            ("detect.rules", &detect.rules),
+            ("detect.pipelines", &detect.pipelines),
+        ] {
+            for path in paths.iter().filter(|p| !p.exists()) {
+                problems.bad(
+                    key,
+                    &path.display().to_string(),
+                    "no such file or directory: fix the path (relative paths start at the working directory)",
+                );
+            }
+        }
         for p in self.detect.baseline.validate() {
             problems.bad(&format!("detect.baseline.{}", p.key), &p.value, &p.fix);
         }
@@ -451,6 +466,18 @@ mod tests {
             keys(&p),
             vec!["store.segment_max_bytes", "server.ingest_workers"]
         );
+    }
+
+    #[test]
+    fn rule_and_pipeline_paths_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let there = dir.path().display();
+        let mut p = Problems::default();
+        let c = raw(&format!(
+            "[detect]\nrules = [\"{there}\", \"{there}/missing\"]\npipelines = [\"/nonexistent.yml\"]\n"
+        ));
+        c.check_sections(&mut p);
+        assert_eq!(keys(&p), vec!["detect.rules", "detect.pipelines"]);
     }
 
     #[test]
