@@ -192,6 +192,142 @@ pub fn quarantine(segment: &Path, bytes: &[u8], d: &Damage) -> Result<PathBuf, S
     Ok(path)
 }
 
+/// First line of the body of a damage acknowledgement note.
+const ACK_HEADER: &str = "ward damage acknowledgement v1";
+
+/// An operator's signed statement that a damaged range was looked at: the
+/// quarantine file it names (by hash), who and why. `verify` reports
+/// acknowledged damage as a warning rather than a failure, as long as the
+/// quarantine file still holds the same bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    /// The write-ahead file name.
+    pub segment: String,
+    /// The damage, as the quarantine header gives it.
+    pub damage: Damage,
+    /// SHA-256 of the whole quarantine file, hex.
+    pub quarantine_sha256: String,
+    /// Who acknowledged it.
+    pub by: String,
+    /// Why it is accepted (a disk fault, restored from the archive, ...).
+    pub reason: String,
+    /// When, ms since the epoch.
+    pub time_ms: i64,
+}
+
+/// The directory of acknowledgements in a store directory.
+pub fn ack_dir(store_dir: &Path) -> PathBuf {
+    store_dir.join("damage")
+}
+
+fn sha256_file(path: &Path) -> Result<String, StoreError> {
+    let bytes = std::fs::read(path).map_err(|e| StoreError::io("read", path, e))?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// Signs an acknowledgement of the damage set aside in `quarantine` (a
+/// `*.quarantine` file of the store in `store_dir`) with the store's key,
+/// into `damage/<first offset>.<byte>.ack`. Works with or without a
+/// running server (it takes no lock: it only adds a file).
+pub fn acknowledge(
+    store_dir: &Path,
+    quarantine: &Path,
+    by: &str,
+    reason: &str,
+    now_ms: i64,
+) -> Result<(PathBuf, Acknowledgement), StoreError> {
+    let bad = |why: String| StoreError::corrupt(quarantine, 0, why);
+    if by.trim().is_empty() || reason.trim().is_empty() {
+        return Err(StoreError::Config(
+            "an acknowledgement needs who (--by) and why (--reason)".into(),
+        ));
+    }
+    let one_line = |s: &str| {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+    };
+    let bytes = std::fs::read(quarantine).map_err(|e| StoreError::io("read", quarantine, e))?;
+    let nl = bytes
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or_else(|| bad("not a quarantine file: no header line".into()))?;
+    let header: QuarantineHeader = serde_json::from_slice(&bytes[..nl])
+        .map_err(|e| bad(format!("not a quarantine file: {e}")))?;
+    let ack = Acknowledgement {
+        segment: header.segment,
+        damage: header.damage,
+        quarantine_sha256: hex::encode(Sha256::digest(&bytes)),
+        by: one_line(by.trim()),
+        reason: one_line(reason.trim()),
+        time_ms: now_ms,
+    };
+    let key = crate::checkpoint::StoreKey::load_or_create(store_dir)?;
+    let json = serde_json::to_string(&ack).map_err(|e| bad(e.to_string()))?;
+    let note = key.sign_note(&format!("{ACK_HEADER}\n{json}\n"));
+    let dir = ack_dir(store_dir);
+    std::fs::create_dir_all(&dir).map_err(|e| StoreError::io("create", &dir, e))?;
+    let path = dir.join(format!(
+        "{:020}.{}.ack",
+        ack.damage.first_offset, ack.damage.pos
+    ));
+    let tmp = path.with_extension("ack.tmp");
+    crate::seal::write_synced(&tmp, note.as_bytes())?;
+    std::fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename", &path, e))?;
+    crate::disk::sync_dir(&dir)?;
+    Ok((path, ack))
+}
+
+/// Acknowledgements read from a store: the valid ones by file, and the
+/// files that are not (with why).
+pub type Acknowledgements = (Vec<(PathBuf, Acknowledgement)>, Vec<(PathBuf, String)>);
+
+/// The validly signed acknowledgements in `store_dir`, and the files that
+/// are not (with why).
+pub fn load_acknowledgements(
+    store_dir: &Path,
+    vk: &crate::checkpoint::VerifierKey,
+) -> Acknowledgements {
+    let (mut good, mut bad) = (Vec::new(), Vec::new());
+    let Ok(entries) = std::fs::read_dir(ack_dir(store_dir)) else {
+        return (good, bad);
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ack"))
+        .collect();
+    paths.sort();
+    for p in paths {
+        let parsed = std::fs::read_to_string(&p)
+            .map_err(|e| e.to_string())
+            .and_then(|note| {
+                let body = vk.open_note(&note).map_err(|e| e.to_string())?;
+                let json = body
+                    .strip_prefix(ACK_HEADER)
+                    .and_then(|r| r.strip_prefix('\n'))
+                    .ok_or("not a damage acknowledgement")?;
+                serde_json::from_str::<Acknowledgement>(json.trim()).map_err(|e| e.to_string())
+            });
+        match parsed {
+            Ok(a) => good.push((p, a)),
+            Err(e) => bad.push((p, e)),
+        }
+    }
+    (good, bad)
+}
+
+/// Whether `ack` covers damage `d` of the write-ahead file `segment`, whose
+/// quarantine file still holds the acknowledged bytes.
+pub fn acknowledged(ack: &Acknowledgement, segment: &Path, d: &Damage) -> bool {
+    let name = segment.file_name().map(|n| n.to_string_lossy());
+    name.as_deref() == Some(ack.segment.as_str())
+        && ack.damage.pos == d.pos
+        && ack.damage.first_offset == d.first_offset
+        && ack.damage.count == d.count
+        && sha256_file(&quarantine_path(segment, d.pos)).is_ok_and(|h| h == ack.quarantine_sha256)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

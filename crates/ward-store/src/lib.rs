@@ -66,7 +66,7 @@ mod writer;
 pub use archive::{ArchiveReport, Manifest, ManifestEntry, archive};
 pub use checkpoint::Checkpoint;
 pub use config::{LegalHold, MIN_SECURITY_DAYS, RetentionPolicy, SECURITY_CATEGORIES, StoreConfig};
-pub use damage::QuarantineHeader;
+pub use damage::{Acknowledgement, QuarantineHeader, acknowledge};
 pub use error::{ErrorClass, ProofError, StoreError};
 pub use index::INDEXED_FIELDS;
 pub use index::signature::path_for as index_signature_path;

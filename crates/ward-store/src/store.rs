@@ -279,6 +279,26 @@ impl Store {
         crate::seal::seal_pending(&self.inner)
     }
 
+    /// The operator's signed acknowledgement of a damaged range found at
+    /// start-up, if there is one and its quarantine file is unchanged.
+    pub fn damage_acknowledgement(
+        &self,
+        d: &DamagedRange,
+    ) -> Option<crate::damage::Acknowledgement> {
+        let damage = crate::damage::Damage {
+            pos: d.byte,
+            end: d.end_byte,
+            first_offset: d.first_offset,
+            count: d.records,
+            reason: d.reason.clone(),
+        };
+        let (acks, _) =
+            crate::damage::load_acknowledgements(&self.inner.cfg.dir, &self.inner.verifier);
+        acks.into_iter()
+            .map(|(_, a)| a)
+            .find(|a| crate::damage::acknowledged(a, &d.segment, &damage))
+    }
+
     /// Signs a checkpoint now if records arrived since the last one, so
     /// that every durable record is covered (a graceful stop calls it after
     /// the last append).

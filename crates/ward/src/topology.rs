@@ -144,7 +144,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     sources.spawn(crate::source::audit::run(
         ctx.clone(),
         audit,
-        crate::store::damage_events(&opened),
+        crate::store::damage_events(&store, &opened),
     ));
     let (access_tx, access_rx) = tokio::sync::mpsc::channel(4096);
     sources.spawn(crate::source::audit::run_access(ctx.clone(), access_rx));

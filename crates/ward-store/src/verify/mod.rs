@@ -57,6 +57,16 @@ pub enum ProblemKind {
     /// version, or the signature file was removed). A warning: start-up
     /// rebuilds the index from the records.
     IndexUnsigned,
+    /// Damage in a write-ahead file that an operator acknowledged with a
+    /// signed record (`damage/*.ack`) whose quarantine file is unchanged.
+    /// A warning.
+    DamageAcknowledged,
+    /// A checkpoint signed before acknowledged damage, which therefore no
+    /// longer matches; a later checkpoint verifies past the damage. A
+    /// warning.
+    CheckpointBeforeDamage,
+    /// A damage acknowledgement that is not validly signed by this store.
+    AcknowledgementInvalid,
 }
 
 /// One problem.
@@ -166,6 +176,13 @@ pub(super) struct Ctx<'a> {
     last_good_cp: u64,
     /// The store's verifier key (checkpoints, deletions, index signatures).
     vk: VerifierKey,
+    /// Validly signed damage acknowledgements.
+    acks: Vec<(PathBuf, crate::damage::Acknowledgement)>,
+    /// Offsets `first..end` of acknowledged damage.
+    acked: Vec<(u64, u64)>,
+    /// Mismatches of checkpoints signed before acknowledged damage: warnings
+    /// if a later checkpoint verifies past the damage, else problems.
+    before_damage: Vec<Problem>,
 }
 
 impl Ctx<'_> {
@@ -189,7 +206,13 @@ impl Ctx<'_> {
             byte,
             detail,
         };
-        if matches!(kind, ProblemKind::TornTail | ProblemKind::IndexUnsigned) {
+        if matches!(
+            kind,
+            ProblemKind::TornTail
+                | ProblemKind::IndexUnsigned
+                | ProblemKind::DamageAcknowledged
+                | ProblemKind::CheckpointBeforeDamage
+        ) {
             self.report.warnings.push(p);
         } else {
             self.report.problems.push(p);
@@ -268,6 +291,21 @@ impl Ctx<'_> {
             if hex::encode(self.tree.root()) == root {
                 self.report.checkpoints_verified += 1;
                 self.last_good_cp = size;
+            } else if let Some(&(a, b)) = self
+                .acked
+                .iter()
+                .find(|(a, _)| self.last_good_cp <= *a && *a < size)
+            {
+                self.before_damage.push(Problem {
+                    kind: ProblemKind::CheckpointMismatch,
+                    file,
+                    first_offset: Some(a),
+                    last_offset: Some(b.saturating_sub(1)),
+                    byte: None,
+                    detail: format!(
+                        "signed for {size} records before the acknowledged damage at offsets {a}..{b}, so it no longer matches"
+                    ),
+                });
             } else {
                 let first = self.last_good_cp;
                 self.report.problems.push(Problem {
@@ -327,6 +365,7 @@ pub fn verify_with_witness(
     if let Some(w) = witness {
         load_witness(&mut ctx, &vk, w)?;
     }
+    load_acknowledgements(&mut ctx, &vk);
     // A checkpoint of the empty log (a store stopped before its first
     // event) is checked before any leaf arrives.
     ctx.check_checkpoints();
@@ -334,6 +373,7 @@ pub fn verify_with_witness(
     add_deletions(&mut ctx, &vk, &mut sources);
     let expected = check_sources(&mut ctx, sources)?;
     report_unreached_checkpoints(&mut ctx, expected);
+    settle_before_damage(&mut ctx);
     ctx.report.tree_size = ctx.tree.size();
     ctx.report.root = hex::encode(ctx.tree.root());
     ctx.report.uncovered_records = uncovered(&ctx.checkpoints, expected);
@@ -369,6 +409,9 @@ impl<'a> Ctx<'a> {
             next_cp: 0,
             last_good_cp: 0,
             vk,
+            acks: Vec::new(),
+            acked: Vec::new(),
+            before_damage: Vec::new(),
         }
     }
 }
@@ -406,6 +449,40 @@ fn load_checkpoints(ctx: &mut Ctx<'_>, vk: &VerifierKey) {
         ctx.problem(ProblemKind::CheckpointInvalid, &p, None, None, detail);
     }
     ctx.checkpoints.sort_by_key(|c| c.0);
+}
+
+/// Reads the damage acknowledgements; a file not validly signed by this
+/// store is a problem.
+fn load_acknowledgements(ctx: &mut Ctx<'_>, vk: &VerifierKey) {
+    let (good, bad) = crate::damage::load_acknowledgements(ctx.dir, vk);
+    ctx.acks = good;
+    for (p, why) in bad {
+        ctx.problem(
+            ProblemKind::AcknowledgementInvalid,
+            &p,
+            None,
+            None,
+            format!("not a damage acknowledgement signed by this store's key: {why}"),
+        );
+    }
+}
+
+/// Checkpoints signed before acknowledged damage are warnings when a later
+/// checkpoint verifies past all of it (that one binds every record before
+/// it, the damage placeholders included); otherwise they stay problems.
+fn settle_before_damage(ctx: &mut Ctx<'_>) {
+    let end = ctx.acked.iter().map(|r| r.1).max().unwrap_or(0);
+    let settled = ctx.last_good_cp >= end;
+    for mut p in std::mem::take(&mut ctx.before_damage) {
+        if settled {
+            p.kind = ProblemKind::CheckpointBeforeDamage;
+            ctx.report.warnings.push(p);
+        } else {
+            p.detail
+                .push_str("; and no checkpoint signed after the damage verifies");
+            ctx.report.problems.push(p);
+        }
+    }
 }
 
 /// Adds the witness's validly signed checkpoints to those checked against

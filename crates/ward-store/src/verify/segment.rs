@@ -610,6 +610,36 @@ pub(super) fn verify_wal(
 /// stands for and where start-up set the bytes aside.
 fn report_damage(ctx: &mut Ctx<'_>, p: &Path, d: &damage::Damage) {
     let q = damage::quarantine_path(p, d.pos);
+    if let Some((file, ack)) = ctx
+        .acks
+        .iter()
+        .find(|(_, a)| damage::acknowledged(a, p, d))
+        .map(|(f, a)| (f.clone(), a.clone()))
+    {
+        let range = (d.count > 0).then(|| (d.first_offset, d.first_offset + d.count - 1));
+        if d.count > 0 {
+            ctx.acked.push((d.first_offset, d.first_offset + d.count));
+        }
+        let when = jiff::Timestamp::from_millisecond(ack.time_ms)
+            .map_or_else(|_| ack.time_ms.to_string(), |t| t.to_string());
+        let detail = format!(
+            "damage at byte {} ({} records from offset {}) acknowledged by {} at {when} in {}: {}",
+            d.pos,
+            d.count,
+            d.first_offset,
+            ack.by,
+            ctx.rel(&file),
+            ack.reason
+        );
+        ctx.problem(
+            ProblemKind::DamageAcknowledged,
+            p,
+            range,
+            Some(d.pos),
+            detail,
+        );
+        return;
+    }
     let kept = if q.exists() {
         "set aside in"
     } else {

@@ -171,3 +171,90 @@ fn a_torn_last_write_after_damage_is_still_cut() {
         N - 2
     );
 }
+
+/// Damage acknowledged by an operator with a signed record: verify warns
+/// instead of failing, names who and why; a changed quarantine file, a
+/// record not signed by the store, or no checkpoint after the damage bring
+/// the failure back.
+#[test]
+fn acknowledged_damage_is_a_warning_until_its_evidence_changes() {
+    let template = template();
+    let path = wal(template.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let (pos, len) = frames(&bytes)[42];
+    bytes[pos + len / 2] ^= 0x10;
+    std::fs::write(&path, &bytes).unwrap();
+    let dir = template.path();
+    let (store, report) = Store::open(config(dir)).unwrap();
+    let q = report.damaged[0].quarantine.clone();
+    store.append(events(N..N + 5)).unwrap();
+    store.close().unwrap();
+    assert!(!verify(dir).unwrap().ok());
+
+    // Who and why are required.
+    assert!(ward_store::acknowledge(dir, &q, "", "x", 0).is_err());
+    let (ack_path, ack) = ward_store::acknowledge(
+        dir,
+        &q,
+        "alice",
+        "disk fault; record 42 restored from the archive",
+        T0,
+    )
+    .unwrap();
+    assert_eq!((ack.damage.first_offset, ack.damage.count), (42, 1));
+    let r = verify(dir).unwrap();
+    assert!(r.ok(), "{:#?}", r.problems);
+    let kinds: Vec<ProblemKind> = r.warnings.iter().map(|w| w.kind).collect();
+    assert!(
+        kinds.contains(&ProblemKind::DamageAcknowledged),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&ProblemKind::CheckpointBeforeDamage),
+        "{kinds:?}"
+    );
+    let w = r
+        .warnings
+        .iter()
+        .find(|w| w.kind == ProblemKind::DamageAcknowledged)
+        .unwrap();
+    assert!(
+        w.detail.contains("alice") && w.detail.contains("disk fault"),
+        "{}",
+        w.detail
+    );
+
+    // The quarantined bytes changed: the acknowledgement no longer holds.
+    let original = std::fs::read(&q).unwrap();
+    let mut changed = original.clone();
+    let last = changed.len() - 1;
+    changed[last] ^= 1;
+    std::fs::write(&q, &changed).unwrap();
+    let r = verify(dir).unwrap();
+    assert!(
+        r.problems.iter().any(|p| p.kind == ProblemKind::Changed),
+        "{:#?}",
+        r.problems
+    );
+    std::fs::write(&q, &original).unwrap();
+    assert!(verify(dir).unwrap().ok());
+
+    // An acknowledgement signed by another key is refused and reported.
+    let other = tempfile::tempdir().unwrap();
+    copy_dir(dir, other.path());
+    std::fs::remove_dir_all(other.path().join("key")).unwrap();
+    std::fs::remove_dir_all(other.path().join("damage")).unwrap();
+    let other_q = other.path().join(q.strip_prefix(dir).unwrap());
+    let (forged, _) =
+        ward_store::acknowledge(other.path(), &other_q, "mallory", "nothing to see", T0).unwrap();
+    std::fs::copy(&forged, &ack_path).unwrap();
+    let r = verify(dir).unwrap();
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::AcknowledgementInvalid),
+        "{:#?}",
+        r.problems
+    );
+    assert!(r.problems.iter().any(|p| p.kind == ProblemKind::Changed));
+}

@@ -96,6 +96,9 @@ pub enum Command {
     Retention(store::RetentionArgs),
     /// Print the public key that verifies checkpoints and proofs.
     Key(store::DataDir),
+    /// Acknowledge damage `ward verify` reported, with a signed record
+    /// naming who and why: verify then warns instead of failing.
+    AcknowledgeDamage(store::AckArgs),
     /// Validate rules, or test them on events.
     #[command(subcommand)]
     Rules(rules::Command),
@@ -153,6 +156,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Archive(a) => store::archive(a),
         Command::Retention(a) => store::retention(a),
         Command::Key(d) => store::key(d),
+        Command::AcknowledgeDamage(a) => store::acknowledge_damage(a),
     }
 }
 

@@ -288,3 +288,41 @@ pub fn key(d: DataDir) -> anyhow::Result<ExitCode> {
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, clap::Args)]
+pub struct AckArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// The quarantine file `ward verify` named
+    /// (`events/segments/<first>.wal.<byte>.quarantine`).
+    pub quarantine: PathBuf,
+    /// Who acknowledges it (a person, recorded in the signed record).
+    #[arg(long)]
+    pub by: String,
+    /// Why the damage is accepted (a disk fault, restored from the archive, ...).
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// `ward acknowledge-damage`: a signed record that an operator looked at a
+/// damaged range; `ward verify` then reports it as a warning.
+pub fn acknowledge_damage(a: AckArgs) -> anyhow::Result<ExitCode> {
+    let dir = a.data.events();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let (path, ack) = ward_store::acknowledge(&dir, &a.quarantine, &a.by, &a.reason, now)
+        .with_context(|| format!("cannot acknowledge {}", a.quarantine.display()))?;
+    let mut out = super::out();
+    writeln!(
+        out,
+        "acknowledged: {} records from offset {} of {} (bytes {}..{}), by {}; signed record {}",
+        ack.damage.count,
+        ack.damage.first_offset,
+        ack.segment,
+        ack.damage.pos,
+        ack.damage.end,
+        super::escape::cell(&ack.by),
+        path.display()
+    )?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -57,6 +57,17 @@ pub fn open(config: &Config) -> anyhow::Result<(Store, OpenReport)> {
     }
     if report.damaged_records > 0 {
         for d in &report.damaged {
+            if let Some(a) = store.damage_acknowledgement(d) {
+                tracing::warn!(
+                    segment = %d.segment.display(),
+                    first_offset = d.first_offset,
+                    records = d.records,
+                    by = %a.by,
+                    reason = %a.reason,
+                    "damaged records in the event store, acknowledged"
+                );
+                continue;
+            }
             tracing::error!(
                 segment = %d.segment.display(),
                 first_offset = d.first_offset,
@@ -79,7 +90,9 @@ pub fn open(config: &Config) -> anyhow::Result<(Store, OpenReport)> {
 /// Ward's own events for the damage start-up found in the store (damaged
 /// write-ahead records, untrusted segment indexes): stored like any event,
 /// so that the built-in rule "Event store damage found" alerts on them.
-pub fn damage_events(report: &OpenReport) -> Vec<serde_json::Value> {
+/// Damage an operator acknowledged (`ward acknowledge-damage`) alerts no
+/// more.
+pub fn damage_events(store: &Store, report: &OpenReport) -> Vec<serde_json::Value> {
     let event = |kind: &str, file: &std::path::Path, reason: String, records: u64| {
         serde_json::json!({
             "service": {"name": "ward"},
@@ -100,6 +113,7 @@ pub fn damage_events(report: &OpenReport) -> Vec<serde_json::Value> {
     let mut out: Vec<serde_json::Value> = report
         .damaged
         .iter()
+        .filter(|d| store.damage_acknowledgement(d).is_none())
         .map(|d| {
             event(
                 "error",

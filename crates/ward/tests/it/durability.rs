@@ -213,6 +213,50 @@ fn a_damaged_record_in_the_middle_costs_only_itself() {
         text.contains("records not covered by a signed checkpoint"),
         "{text}"
     );
+
+    // An operator looks, then acknowledges it with a signed record: verify
+    // passes with a warning naming who and why, and a restart alerts no
+    // more.
+    let quarantine = std::fs::read_dir(&segments)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "quarantine"))
+        .unwrap();
+    let out = w.cli(
+        &[
+            "acknowledge-damage",
+            "--data-dir",
+            w.data_dir().to_str().unwrap(),
+            quarantine.to_str().unwrap(),
+            "--by",
+            "alice",
+            "--reason",
+            "bad sector; record restored from the archive",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = w.cli(
+        &["verify", "--data-dir", w.data_dir().to_str().unwrap()],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("acknowledged by alice"), "{text}");
+    let alerts_before = alert["count"].clone();
+    assert!(alerts_before.as_u64().is_some(), "{alert}");
+    w.spawn();
+    std::thread::sleep(Duration::from_secs(2));
+    let again = damage_alert(&w).unwrap();
+    assert_eq!(
+        again["count"], alerts_before,
+        "a restart alerted again: {again}"
+    );
+    assert!(w.log().contains("acknowledged"), "{}", w.log());
 }
 
 /// `ward verify --witness` against a data directory.
