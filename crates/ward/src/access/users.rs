@@ -144,7 +144,9 @@ fn update<T>(
 ) -> anyhow::Result<T> {
     crate::access::private_dir(data_dir)?;
     let lock_path = data_dir.join(format!("{FILE}.lock"));
+    use std::os::unix::fs::OpenOptionsExt as _;
     let lock = std::fs::OpenOptions::new()
+        .mode(0o600)
         .create(true)
         .truncate(false)
         .write(true)

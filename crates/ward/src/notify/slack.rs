@@ -98,6 +98,12 @@ pub fn payload(n: &Notification, key: &str, channel: Option<&str>) -> Value {
                 .as_deref()
                 .unwrap_or("none registered (coverage gap)"))
         ));
+        if let Some(who) = &a.acknowledged_by {
+            text.push_str(&format!("*Acknowledged by:* {}\n", esc(who)));
+        }
+        if let Some(who) = &a.resolved_by {
+            text.push_str(&format!("*Resolved by:* {}\n", esc(who)));
+        }
         text.push_str(&format!(
             "*Evidence:* {} event(s), {} to {}",
             a.evidence_total, a.first_seen, a.last_seen
@@ -139,6 +145,7 @@ mod escape_tests {
                 "rule_id": "r1", "rule_title": evil, "description": "two\nlines \u{1b}[31m",
                 "labels": {"host": evil, "tenant": "acme"}, "owner": evil,
                 "owner_contacts": [evil], "assignee": evil, "evidence": [evil],
+                "acknowledged_by": evil, "resolved_by": evil,
                 "evidence_total": 1, "count": 1, "first_seen": "t", "last_seen": "t",
                 "created_at": "2026-01-26T10:00:00Z", "resolved_at": null, "resolution": null,
                 "runbook": evil, "url": "https://ward.example.com/a?x=1&y=2|z"
