@@ -278,10 +278,10 @@ impl UserStore {
         Ok(())
     }
 
-    fn refresh(&self) {
+    fn refresh(&self, now: bool) {
         let modified = {
             let mut seen = self.seen.lock();
-            if seen.0.elapsed() < RECHECK {
+            if !now && seen.0.elapsed() < RECHECK {
                 return;
             }
             seen.0 = Instant::now();
@@ -298,7 +298,15 @@ impl UserStore {
 
     /// The current record of a user, active or not.
     pub fn get(&self, name: &str) -> Option<UserRecord> {
-        self.refresh();
+        self.refresh(false);
+        self.users.read().get(name).cloned()
+    }
+
+    /// The record of a user as the file says now, for a login: a user
+    /// added a moment ago can log in at once (one `stat` per login, next
+    /// to an Argon2id hash).
+    pub fn get_now(&self, name: &str) -> Option<UserRecord> {
+        self.refresh(true);
         self.users.read().get(name).cloned()
     }
 

@@ -124,7 +124,7 @@ pub async fn login(State(st): State<ApiState>, req: Request) -> Response {
         return resp;
     }
     let user = if name_ok {
-        st.access.users.get(&creds.name)
+        st.access.users.get_now(&creds.name)
     } else {
         None
     };
