@@ -550,3 +550,53 @@ fn the_person_who_acknowledges_and_resolves_is_audited_and_notified() {
     );
     assert_eq!(changes.len(), 1);
 }
+
+/// Debian's chromium, driven by `playwright-core` (pinned in
+/// `tests/it/browser/package.json`, installed by `npm ci` in
+/// scripts/test.sh), logs in through the form and uses the page.
+#[test]
+fn a_browser_logs_in_through_the_form_and_out_with_the_button() {
+    crate::harness::require("node");
+    crate::harness::require("chromium");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "run `npm ci` in {} (scripts/test.sh does)",
+        dir.display()
+    );
+    let w = Ward::start();
+    add_user(&w, "ana", "analyst", "default");
+    let out = Command::new("node")
+        .arg(dir.join("login.mjs"))
+        .args([w.url().as_str(), "ana", PASSWORD])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        w.log()
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        s(&seen, "login_csp").starts_with("default-src 'none'"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["form_background"], "rgb(255, 255, 255)",
+        "style by hash"
+    );
+    assert_eq!(seen["wrong_status"], 401, "{seen}");
+    assert_eq!(seen["after_wrong"], "wrong user name or password", "{seen}");
+    assert_eq!(seen["landed"], format!("{}/", w.url()));
+    assert_eq!(seen["who"], "ana (analyst, default)");
+    assert_eq!(
+        seen["cookies"],
+        json!([{"name": "ward_session", "httpOnly": true, "sameSite": "Strict", "path": "/"}])
+    );
+    assert_eq!(seen["script_sees_cookie"], false, "HttpOnly");
+    assert_eq!(seen["search_status"], 200);
+    assert_eq!(seen["post_without_token"], 403);
+    assert_eq!(seen["cookies_after_logout"], 0);
+    assert_eq!(seen["after_logout"], 401, "the old cookie is dead");
+}
