@@ -600,3 +600,43 @@ fn a_browser_logs_in_through_the_form_and_out_with_the_button() {
     assert_eq!(seen["cookies_after_logout"], 0);
     assert_eq!(seen["after_logout"], 401, "the old cookie is dead");
 }
+
+#[test]
+fn an_https_public_url_gives_a_secure_host_prefixed_cookie() {
+    let w = Ward::start_with(
+        Some("[server]\npublic_url = \"https://ward.example.com/\"\n"),
+        &[],
+    );
+    add_user(&w, "ana", "analyst", "default");
+    let post = |origin: &str| {
+        Ward::client()
+            .post(format!("{}/api/v1/login", w.url()))
+            .header("content-type", "application/json")
+            .header("origin", origin)
+            .body(json!({"name": "ana", "password": PASSWORD}).to_string())
+            .send()
+            .unwrap()
+    };
+    // The public origin is the one that counts, not the address used.
+    assert_eq!(post(&w.url()).status().as_u16(), 403);
+    let r = post("https://ward.example.com");
+    assert_eq!(r.status().as_u16(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-ward_session="), "{cookie}");
+    for flag in ["; Secure", "; HttpOnly", "; SameSite=Strict", "; Path=/"] {
+        assert!(cookie.contains(flag), "{flag} missing: {cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let value = cookie.split(';').next().unwrap();
+    let b = Browser {
+        cookie: value.to_owned(),
+        csrf: String::new(),
+    };
+    assert_eq!(me(&w, &b), 200);
+    // The unprefixed name is not accepted in its place.
+    let plain = Browser {
+        cookie: value.replacen("__Host-", "", 1),
+        csrf: String::new(),
+    };
+    assert_eq!(me(&w, &plain), 401);
+}
