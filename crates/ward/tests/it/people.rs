@@ -327,6 +327,29 @@ fn a_cli_user_logs_in_with_a_strict_cookie_and_csrf_guards_changes() {
     assert_eq!(status, 204);
     assert_eq!(me(&w, &b), 401);
     assert_eq!(me(&w, &again), 200, "other sessions live on");
+
+    // Logging in again from a browser that has a session gives a new id
+    // and ends the old session.
+    let r = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{url}/api/v1/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", url.as_str())
+        .header("sec-fetch-site", "same-origin")
+        .header("cookie", &again.cookie)
+        .body(format!("name=erin&password={}", PASSWORD.replace(' ', "+")))
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        303,
+        "a cookie is no reason for a CSRF token here"
+    );
+    let rotated = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(!rotated.starts_with(&again.cookie), "{rotated}");
+    assert_eq!(me(&w, &again), 401, "the session it came with ended");
 }
 
 #[test]
