@@ -663,3 +663,53 @@ fn an_https_public_url_gives_a_secure_host_prefixed_cookie() {
     };
     assert_eq!(me(&w, &plain), 401);
 }
+
+/// `ward users add` at a real terminal (a pseudo-terminal): the password
+/// is asked twice and never echoed.
+#[test]
+fn the_password_is_typed_at_the_terminal_without_echo() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let script = r#"
+import os, pty, sys, time
+ward, data, password = sys.argv[1], sys.argv[2], sys.argv[3]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(ward, [ward, "users", "add", "tty-user", "--role", "viewer", "--data-dir", data])
+seen = b""
+def read_until(marker):
+    global seen
+    deadline = time.time() + 20
+    while marker not in seen:
+        if time.time() > deadline:
+            sys.exit("timed out waiting for %r; saw %r" % (marker, seen))
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+read_until(b"Password: ")
+os.write(fd, password.encode() + b"\n")
+read_until(b"Again: ")
+os.write(fd, password.encode() + b"\n")
+read_until(b"added user")
+_, status = os.waitpid(pid, 0)
+print(repr(seen))
+print("exit", os.waitstatus_to_exitcode(status))
+"#;
+    let out = crate::harness::python(
+        script,
+        &[
+            ward_bin().to_str().unwrap(),
+            data.to_str().unwrap(),
+            PASSWORD,
+        ],
+    );
+    assert!(out.contains("added user tty-user"), "{out}");
+    assert!(out.trim_end().ends_with("exit 0"), "{out}");
+    assert!(!out.contains("horse"), "the password was echoed: {out}");
+    let stored = std::fs::read_to_string(data.join("users.json")).unwrap();
+    assert!(stored.contains("\"tty-user\""));
+}
