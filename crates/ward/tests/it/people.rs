@@ -2,8 +2,10 @@
 //! in over HTTP to a real `ward serve`, the session cookie's flags, wrong
 //! passwords and the lockout, session expiry, revocation (logout,
 //! disabling, a new password), CSRF refusals, the tenant boundary for
-//! session callers, the audit trail naming the person, and the person
-//! named in the notification of an acknowledged and resolved alert.
+//! session callers, the audit trail naming the person, the person named
+//! in the notification of an acknowledged and resolved alert, a headless
+//! chromium logging in through the form, and the password typed at a
+//! pseudo-terminal without echo.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
