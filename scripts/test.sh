@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Ward's whole test suite, installing first what the tests need:
 # Debian packages (scripts/apt-packages.txt), Python packages
-# (scripts/requirements.txt), cargo-nextest and the tansu Kafka broker.
+# (scripts/requirements.txt), npm packages of the browser test
+# (crates/ward/tests/it/browser), cargo-nextest and the tansu Kafka broker.
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,9 @@ PY=${PYTHON:-python3}
 if ! $PY -m pip install -q --disable-pip-version-check -r scripts/requirements.txt >/tmp/ward-pip.log 2>&1; then
   cat /tmp/ward-pip.log; exit 1
 fi
+
+# playwright-core (pinned by its lock file) drives Debian's chromium in the browser login test.
+npm ci --prefix crates/ward/tests/it/browser --no-audit --no-fund --silent
 
 command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
 # The Kafka-compatible broker the Kafka input is tested against (a few minutes to build).

@@ -56,6 +56,12 @@ pub struct AlertSummary {
     pub created_at: Timestamp,
     pub resolved_at: Option<Timestamp>,
     pub resolution: Option<Resolution>,
+    /// Who acknowledged the alert (a user's or an API key's name).
+    #[serde(default)]
+    pub acknowledged_by: Option<String>,
+    /// Who resolved the alert.
+    #[serde(default)]
+    pub resolved_by: Option<String>,
     pub runbook: Option<String>,
     /// Link to the alert in Ward.
     pub url: String,
@@ -83,6 +89,8 @@ impl AlertSummary {
             created_at: a.created_at,
             resolved_at: a.resolved_at,
             resolution: a.resolution,
+            acknowledged_by: a.acknowledged_by.clone(),
+            resolved_by: a.resolved_by.clone(),
             runbook: a.runbook.clone(),
             url: format!("{}/#/alerts/{}", public_url.trim_end_matches('/'), a.id),
         }

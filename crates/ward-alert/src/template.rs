@@ -153,6 +153,12 @@ pub fn text(n: &Notification) -> String {
         if let Some(who) = &a.assignee {
             let _ = writeln!(out, "Assignee: {}", one_line(who));
         }
+        if let Some(who) = &a.acknowledged_by {
+            let _ = writeln!(out, "Acknowledged by: {}", one_line(who));
+        }
+        if let Some(who) = &a.resolved_by {
+            let _ = writeln!(out, "Resolved by: {}", one_line(who));
+        }
         let more = a.evidence_total.saturating_sub(a.evidence.len());
         let _ = writeln!(
             out,

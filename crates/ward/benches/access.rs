@@ -9,6 +9,8 @@ use std::hint::black_box;
 use axum::http::{HeaderMap, HeaderValue};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ward::access::apikey::{self, KeyStore, NewKey};
+use ward::access::session::{SessionSettings, Sessions};
+use ward::access::users::{self, NewUser, UserStore};
 use ward::access::{Access, Need, Permission, Roles};
 use ward::secret::Secret;
 use ward::source::{Identity, Tokens};
@@ -39,6 +41,8 @@ fn bench(c: &mut Criterion) {
         tokens,
         keys: KeyStore::open(dir.path()).unwrap(),
         roles: Roles::default(),
+        users: UserStore::open(dir.path()).unwrap(),
+        sessions: Sessions::new(SessionSettings::default()),
     };
     let headers = |t: &str| {
         let mut h = HeaderMap::new();
@@ -60,6 +64,44 @@ fn bench(c: &mut Criterion) {
     let caller = access.authenticate(&api).unwrap();
     c.bench_function("check permission", |b| {
         b.iter(|| Need::Perm(black_box(Permission::AlertsRespond)).allows(Some(&caller)))
+    });
+
+    // People: a login's password check (Argon2id, OWASP parameters), and
+    // finding the user of a session cookie on every request.
+    let user = users::add(
+        dir.path(),
+        &NewUser {
+            name: "ana",
+            role: "analyst",
+            tenant: "acme",
+            password: "correct horse battery staple",
+            created_by: "bench",
+        },
+    )
+    .unwrap();
+    assert!(users::verify_password(
+        &user.password,
+        "correct horse battery staple"
+    ));
+    let mut group = c.benchmark_group("login");
+    group.sample_size(20);
+    group.bench_function("verify password (argon2id m=19MiB t=2 p=1)", |b| {
+        b.iter(|| users::verify_password(black_box(&user.password), "correct horse battery staple"))
+    });
+    group.finish();
+    let access = Access {
+        users: UserStore::open(dir.path()).unwrap(),
+        ..access
+    };
+    let opened = access.sessions.open(&user);
+    let mut cookie = HeaderMap::new();
+    cookie.insert(
+        "cookie",
+        HeaderValue::from_str(&format!("theme=dark; ward_session={}", opened.token)).unwrap(),
+    );
+    assert_eq!(access.authenticate(&cookie).unwrap().name, "ana");
+    c.bench_function("authenticate session cookie", |b| {
+        b.iter(|| access.authenticate(black_box(&cookie)))
     });
 }
 

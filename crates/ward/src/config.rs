@@ -58,6 +58,34 @@ pub struct AccessConfig {
     pub max_silence_duration: String,
     /// Most silences pending or active per tenant.
     pub max_silences_per_tenant: usize,
+    /// Browser sessions of local users (`ward users`).
+    pub sessions: SessionsConfig,
+}
+
+/// `[access.sessions]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// A session ends after this long without a request, e.g. "30m".
+    pub idle_timeout: String,
+    /// A session ends this long after its login in any case, e.g. "12h".
+    pub absolute_timeout: String,
+    /// Failed logins for one user name, or from one address (IPv6: one
+    /// /64), before logins for it are refused for `lockout`.
+    pub max_failed_logins: u32,
+    /// How long failures count, and how long a lockout lasts, e.g. "15m".
+    pub lockout: String,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        SessionsConfig {
+            idle_timeout: "30m".into(),
+            absolute_timeout: "12h".into(),
+            max_failed_logins: 5,
+            lockout: "15m".into(),
+        }
+    }
 }
 
 impl Default for AccessConfig {
@@ -66,6 +94,7 @@ impl Default for AccessConfig {
             roles: BTreeMap::new(),
             max_silence_duration: "30d".into(),
             max_silences_per_tenant: 100,
+            sessions: SessionsConfig::default(),
         }
     }
 }
@@ -489,6 +518,8 @@ pub struct Config {
     pub roles: crate::access::Roles,
     /// `[access]` silence limits.
     pub silence_limits: crate::api::silences::SilenceLimits,
+    /// `[access.sessions]` and the cookie that `server.public_url` calls for.
+    pub sessions: crate::access::session::SessionSettings,
 }
 
 /// Reads the file (if any), applies environment overrides, validates.

@@ -172,10 +172,15 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         g.stages(&["kafka"]);
     }
     let (tokens, generated_token) = Tokens::from_config(&config)?;
+    // The hash that unknown user names are checked against, made before
+    // the first login so that it does not take longer than the others.
+    tokio::task::spawn_blocking(crate::access::users::dummy_hash);
     let access = Arc::new(crate::access::Access {
         tokens,
         keys: crate::access::apikey::KeyStore::open(&config.data_dir)?,
         roles: config.roles.clone(),
+        users: crate::access::users::UserStore::open(&config.data_dir)?,
+        sessions: crate::access::session::Sessions::new(config.sessions.clone()),
     });
     let ingest = HttpSources {
         ctx,

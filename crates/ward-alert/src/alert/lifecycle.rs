@@ -62,6 +62,8 @@ pub fn open(o: Opening<'_>, sla: &SlaPolicy) -> (Alert, Change) {
         created_at: o.now,
         updated_at: o.now,
         acknowledged_at: None,
+        acknowledged_by: None,
+        resolved_by: None,
         resolved_at: None,
         ack_deadline,
         resolve_deadline,
@@ -176,6 +178,7 @@ pub fn acknowledge(
     add_comment(a, actor, comment, now)?;
     a.status = Status::Acknowledged;
     a.acknowledged_at = Some(now);
+    a.acknowledged_by = Some(actor.to_string());
     if a.assignee.is_none() {
         a.assignee = Some(actor.to_string());
     }
@@ -206,6 +209,7 @@ pub fn resolve(
     a.status = Status::Resolved;
     a.resolution = Some(resolution);
     a.resolved_at = Some(now);
+    a.resolved_by = Some(actor.to_string());
     Ok(record(
         a,
         actor,

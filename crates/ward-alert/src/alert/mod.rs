@@ -189,7 +189,14 @@ pub struct Alert {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub acknowledged_at: Option<Timestamp>,
+    /// Who acknowledged it: a user's or an API key's name.
+    #[serde(default)]
+    pub acknowledged_by: Option<String>,
     pub resolved_at: Option<Timestamp>,
+    /// Who resolved it: a user's or an API key's name (`ward` when Ward
+    /// resolved it itself).
+    #[serde(default)]
+    pub resolved_by: Option<String>,
     pub ack_deadline: Timestamp,
     pub resolve_deadline: Timestamp,
     /// SLA kinds breached so far: `acknowledge`, `resolve`.

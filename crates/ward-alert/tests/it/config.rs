@@ -68,6 +68,8 @@ fn default_message_text() {
         owner: Some("identity".into()),
         owner_contacts: vec!["identity-oncall@example.com".into()],
         assignee: None,
+        acknowledged_by: None,
+        resolved_by: None,
         evidence: vec!["0190a1b2-0001".into(), "0190a1b2-0002".into()],
         evidence_total: 40,
         count: 2,

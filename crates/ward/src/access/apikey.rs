@@ -96,12 +96,7 @@ pub fn read(data_dir: &Path) -> anyhow::Result<Vec<KeyRecord>> {
 }
 
 fn write(data_dir: &Path, keys: &[KeyRecord]) -> anyhow::Result<()> {
-    crate::access::private_dir(data_dir)?;
-    let path = data_dir.join(FILE);
-    let tmp = data_dir.join(format!("{FILE}.tmp.{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    crate::redact::write_private(&tmp, &serde_json::to_vec_pretty(keys)?)?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))
+    crate::access::replace_file(data_dir, FILE, &serde_json::to_vec_pretty(keys)?)
 }
 
 /// Creates a key; returns the key (to show once) and its record.
@@ -174,7 +169,7 @@ impl KeyStore {
             keys: RwLock::new(Arc::default()),
             seen: Mutex::new((Instant::now(), None)),
         };
-        store.reload(mtime(&store.path))?;
+        store.reload(crate::access::mtime(&store.path))?;
         Ok(store)
     }
 
@@ -195,7 +190,7 @@ impl KeyStore {
                 return;
             }
             seen.0 = Instant::now();
-            let m = mtime(&self.path);
+            let m = crate::access::mtime(&self.path);
             if m == seen.1 {
                 return;
             }
@@ -219,10 +214,6 @@ impl KeyStore {
         }
         rec.active(jiff::Timestamp::now()).then(|| rec.clone())
     }
-}
-
-fn mtime(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 #[cfg(test)]

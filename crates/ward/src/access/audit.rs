@@ -146,15 +146,45 @@ impl AuditTrail {
     }
 }
 
+impl AuditTrail {
+    /// Records a login (`login`) or logout (`logout`) of a user's browser
+    /// session. Failed logins go through [`AuditTrail::denied`] on
+    /// [`LOGIN_ROUTE`], aggregated like every refusal.
+    pub fn session(&self, action: &str, who: &Principal, peer: Option<IpAddr>) {
+        let event = json!({
+            "@timestamp": jiff::Timestamp::now().to_string(),
+            "event": {
+                "kind": "event",
+                "category": ["authentication", "session"],
+                "type": [if action == "login" { "start" } else { "end" }],
+                "action": action,
+                "module": "ward",
+                "dataset": "ward.access",
+                "outcome": "success",
+            },
+            "user": { "name": who.name, "id": who.id, "roles": [who.role] },
+            "source": { "ip": peer.map(|p| p.to_string()) },
+            "service": { "name": "ward" },
+            "message": format!("{action} of {} ({})", who.name, who.role),
+            "audit": { "kind": who.kind, "route": if action == "login" { LOGIN_ROUTE } else { "/api/v1/logout" } },
+        });
+        self.send(&who.tenant, event);
+    }
+}
+
+/// The login route, whose refusals are failed logins.
+pub const LOGIN_ROUTE: &str = "/api/v1/login";
+
 /// The authentication event for `count` refusals from `peer`.
 fn refusal_event(peer: Option<IpAddr>, route: &str, presented: bool, count: u64) -> Value {
+    let login = route == LOGIN_ROUTE;
     json!({
         "@timestamp": jiff::Timestamp::now().to_string(),
         "event": {
             "kind": "event",
             "category": ["authentication"],
             "type": ["denied"],
-            "action": "ingest_token_rejected",
+            "action": if login { "login_failed" } else { "ingest_token_rejected" },
             "module": "ward",
             "dataset": "ward.access",
             "outcome": "failure",
@@ -164,7 +194,13 @@ fn refusal_event(peer: Option<IpAddr>, route: &str, presented: bool, count: u64)
         "service": { "name": "ward" },
         "source": { "ip": peer.map(|p| p.to_string()) },
         "url": { "path": route },
-        "message": if presented { "request with an invalid token" } else { "request without a token" },
+        "message": if login {
+            "failed login"
+        } else if presented {
+            "request with an invalid token"
+        } else {
+            "request without a token"
+        },
     })
 }
 

@@ -260,7 +260,8 @@ pub async fn check(State(g): State<Guard>, mut req: Request, next: Next) -> Resp
         // reports; a Ward credential names no caller here.
         return next.run(req).await;
     }
-    let caller = g.access.authenticate(req.headers());
+    let identified = g.access.identify(req.headers());
+    let caller = identified.as_ref().map(|i| Arc::clone(&i.principal));
     if let Err(status) = need.allows(caller.as_deref()) {
         if status == StatusCode::UNAUTHORIZED {
             let peer = req
@@ -287,6 +288,24 @@ pub async fn check(State(g): State<Guard>, mut req: Request, next: Next) -> Resp
     let Some(caller) = caller else {
         return next.run(req).await;
     };
+    if let Some(csrf) = identified.and_then(|i| i.csrf) {
+        // Public routes need no credential, so a forged request gains
+        // nothing from the cookie (the login checks its origin itself).
+        if need != Need::Public
+            && let Some(why) = cross_site_refusal(&g.access, &req, &csrf)
+        {
+            g.audit.acted(&Action {
+                caller: &caller,
+                method: req.method().as_str(),
+                route: &path,
+                path: req.uri().path(),
+                query: req.uri().query(),
+                status: StatusCode::FORBIDDEN.as_u16(),
+            });
+            return (g.refusal)(&path, StatusCode::FORBIDDEN, format!("forbidden: {why}"));
+        }
+        req.extensions_mut().insert(SessionCsrf(csrf));
+    }
     req.extensions_mut().insert(Caller(Arc::clone(&caller)));
     if !audited(req.method(), need) {
         return next.run(req).await;
@@ -303,6 +322,26 @@ pub async fn check(State(g): State<Guard>, mut req: Request, next: Next) -> Resp
         status: resp.status().as_u16(),
     });
     resp
+}
+
+/// The CSRF token of the caller's browser session, for `GET /api/v1/me`.
+#[derive(Debug, Clone)]
+pub struct SessionCsrf(pub Arc<str>);
+
+/// Why a request authenticated by a session cookie is refused as a
+/// cross-site request forgery, if it is: a state-changing method that
+/// comes from another site, or lacks the session's `X-CSRF-Token`. Reads
+/// are let through (SameSite=Strict keeps the cookie off other sites'
+/// requests, and a read changes nothing).
+fn cross_site_refusal(access: &Access, req: &Request, csrf: &str) -> Option<&'static str> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    if let Some(why) = access.sessions.cross_site(req.headers()) {
+        return Some(why);
+    }
+    (!super::session::csrf_matches(req.headers(), csrf))
+        .then_some("a missing or wrong X-CSRF-Token (GET /api/v1/me gives it)")
 }
 
 /// Whether a call goes to the audit trail: every change (but sending
@@ -341,6 +380,11 @@ mod tests {
             tokens,
             keys: KeyStore::open(std::path::Path::new("/nonexistent-ward-keys")).unwrap(),
             roles: Roles::default(),
+            users: crate::access::users::UserStore::open(std::path::Path::new(
+                "/nonexistent-ward-users",
+            ))
+            .unwrap(),
+            sessions: crate::access::session::Sessions::new(Default::default()),
         })
     }
 

@@ -1,5 +1,6 @@
 //! Who may do what. A request's credential (an ingest token of the
-//! configuration or environment, or an API key of `ward apikey`) becomes a
+//! configuration or environment, an API key of `ward apikey`, or the
+//! session cookie of a local user of `ward users`) becomes a
 //! [`Principal`]: a name, a role, a tenant and the role's permissions.
 //! Every route declares the permission it needs ([`guard::Routes`]); one
 //! middleware checks it before the handler runs, so before the body is
@@ -11,6 +12,8 @@ pub mod apikey;
 pub mod audit;
 pub mod guard;
 pub mod permission;
+pub mod session;
+pub mod users;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,12 +29,12 @@ use crate::source::Tokens;
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// `apikey` or `token`.
+    /// `apikey`, `session` or `token`.
     pub kind: &'static str,
-    /// The key's id, or the token's source name.
+    /// The key's id, the session's public id, or the token's source name.
     pub id: String,
-    /// The key's name, or the token's source name: the source of events it
-    /// sends.
+    /// The key's name, the user's name, or the token's source name: the
+    /// source of events it sends.
     pub name: String,
     pub role: String,
     pub tenant: String,
@@ -53,13 +56,13 @@ impl Principal {
         self.tenant_scope().is_none_or(|t| t == tenant)
     }
 
-    /// How actions of this caller are recorded: the key's name (a
-    /// person or a script), or `source@tenant` for an ingest token.
+    /// How actions of this caller are recorded: the user's or the key's
+    /// name (a person or a script), or `source@tenant` for an ingest token.
     pub fn actor(&self) -> String {
-        if self.kind == "apikey" {
-            self.name.clone()
-        } else {
+        if self.kind == "token" {
             format!("{}@{}", self.name, self.tenant)
+        } else {
+            self.name.clone()
         }
     }
 
@@ -81,21 +84,64 @@ pub struct Access {
     pub tokens: Tokens,
     pub keys: apikey::KeyStore,
     pub roles: Roles,
+    pub users: users::UserStore,
+    pub sessions: session::Sessions,
+}
+
+/// A caller and, when it came with a session cookie, the session's CSRF
+/// token.
+pub struct Identified {
+    pub principal: Arc<Principal>,
+    pub csrf: Option<Arc<str>>,
 }
 
 impl Access {
     /// The caller named by the request's credentials, if any is valid.
     pub fn authenticate(&self, headers: &HeaderMap) -> Option<Arc<Principal>> {
+        self.identify(headers).map(|i| i.principal)
+    }
+
+    /// The caller of a request: a token or API key in the headers first
+    /// (a script's credential is never mistaken for a browser's), then the
+    /// session cookie.
+    pub fn identify(&self, headers: &HeaderMap) -> Option<Identified> {
         for c in crate::source::auth::candidates(headers) {
-            if apikey::is_api_key(&c) {
-                if let Some(p) = self.keys.verify(&c).and_then(|r| self.key_principal(&r)) {
-                    return Some(Arc::new(p));
-                }
-            } else if let Some(p) = self.tokens.get(&c) {
-                return Some(p);
+            let principal = if apikey::is_api_key(&c) {
+                self.keys
+                    .verify(&c)
+                    .and_then(|r| self.key_principal(&r))
+                    .map(Arc::new)
+            } else {
+                self.tokens.get(&c)
+            };
+            if let Some(principal) = principal {
+                return Some(Identified {
+                    principal,
+                    csrf: None,
+                });
             }
         }
-        None
+        let token = self.sessions.cookie(headers)?;
+        let found = self.sessions.find(token, &self.users)?;
+        let principal = self.user_principal(&found.user, found.id)?;
+        Some(Identified {
+            principal: Arc::new(principal),
+            csrf: Some(found.csrf),
+        })
+    }
+
+    /// The principal of a user's session; None when its role no longer
+    /// exists.
+    pub fn user_principal(&self, u: &users::UserRecord, session_id: String) -> Option<Principal> {
+        let perms = self.roles.get(&u.role)?;
+        Some(Principal {
+            kind: "session",
+            id: session_id,
+            name: u.name.clone(),
+            role: u.role.clone(),
+            tenant: u.tenant.clone(),
+            perms,
+        })
     }
 
     /// The principal of a key record; None when its role no longer exists.
@@ -162,6 +208,23 @@ fn tighten(dir: &Path, depth: usize) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Replaces `<data_dir>/<name>` with `bytes` at once: a private temporary
+/// file, synced, then renamed over it, so a reader sees the old or the new
+/// file, never a part.
+pub fn replace_file(data_dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    private_dir(data_dir)?;
+    let path = data_dir.join(name);
+    let tmp = data_dir.join(format!("{name}.tmp.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    crate::redact::write_private(&tmp, bytes)?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))
+}
+
+/// A file's modification time, if it can be read.
+pub fn mtime(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// Creates `dir` (and parents) if needed and makes it private (0700).

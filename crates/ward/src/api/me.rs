@@ -1,4 +1,5 @@
-//! `GET /api/v1/me`: who the caller is and what it may do;
+//! `GET /api/v1/me`: who the caller is and what it may do (and, for a
+//! browser session, its CSRF token);
 //! `GET /api/v1/routes`: every route with the permission it needs.
 
 use std::sync::Arc;
@@ -6,6 +7,7 @@ use std::sync::Arc;
 use axum::{Extension, Json};
 use serde_json::{Value, json};
 
+use crate::access::guard::SessionCsrf;
 use crate::access::{Caller, RouteSpec};
 
 /// The declared routes, as built.
@@ -13,8 +15,8 @@ use crate::access::{Caller, RouteSpec};
 pub struct RouteTable(pub Arc<Vec<RouteSpec>>);
 
 /// `GET /api/v1/me`
-pub async fn me(caller: Caller) -> Json<Value> {
-    Json(json!({
+pub async fn me(caller: Caller, csrf: Option<Extension<SessionCsrf>>) -> Json<Value> {
+    let mut me = json!({
         "kind": caller.kind,
         "id": caller.id,
         "name": caller.name,
@@ -25,7 +27,11 @@ pub async fn me(caller: Caller) -> Json<Value> {
             None => json!("all"),
         },
         "permissions": caller.perms.names(),
-    }))
+    });
+    if let (Some(Extension(SessionCsrf(token))), Some(obj)) = (csrf, me.as_object_mut()) {
+        obj.insert("csrf_token".into(), json!(token.as_ref()));
+    }
+    Json(me)
 }
 
 /// `GET /api/v1/routes`

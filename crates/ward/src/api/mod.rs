@@ -1,6 +1,6 @@
 //! The HTTP interface: one router for the JSON API under `/api/v1`, the
-//! ingest endpoints of [`crate::source`], `/metrics`, `/healthz`, `/readyz`
-//! and the web page at `/`. Every route is declared with the permission it
+//! ingest endpoints of [`crate::source`], `/metrics`, `/healthz`, `/readyz`,
+//! the web page at `/` and the login form at `/login`. Every route is declared with the permission it
 //! needs ([`crate::access::Routes`]) and one middleware checks it
 //! ([`crate::access::guard::check`]). Each group of routes reaches only its
 //! own part of [`ApiState`] (axum sub-states through `FromRef`); nothing
@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod login;
 pub mod me;
 pub mod owners;
 pub mod receivers;
@@ -101,6 +102,9 @@ fn routes() -> Routes<ApiState> {
             health::metrics,
         )
         .get("/api/v1/me", Need::Authenticated, me::me)
+        .get("/login", Need::Public, login::login_page)
+        .post("/api/v1/login", Need::Public, login::login)
+        .post("/api/v1/logout", Need::Authenticated, login::logout)
         .get("/api/v1/events/search", events, events::search)
         .get("/api/v1/events/{id}", events, events::get_event)
         .get("/api/v1/events/{id}/proof", evidence, events::proof)

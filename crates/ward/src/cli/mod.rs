@@ -19,6 +19,7 @@ pub mod search;
 pub mod send;
 pub mod serve;
 pub mod store;
+pub mod users;
 
 use std::io::{BufWriter, StdoutLock};
 use std::process::ExitCode;
@@ -124,6 +125,11 @@ pub enum Command {
     /// directory with or without the server running.
     #[command(subcommand)]
     Apikey(apikey::Command),
+    /// Local users who log in with a password (browser sessions): add,
+    /// list, disable, enable, passwd, remove; works on the data directory
+    /// with or without the server running.
+    #[command(subcommand)]
+    Users(users::Command),
     /// Show Ward's own audit trail (who did what).
     Audit(audit::Args),
     /// Benchmarks against a running server.
@@ -151,6 +157,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo(a) => demo::run(a),
         Command::Apikey(c) => apikey::run(c),
+        Command::Users(c) => users::run(c),
         Command::Audit(a) => audit::show(a),
         Command::Verify(a) => store::verify(a),
         Command::Archive(a) => store::archive(a),

@@ -57,6 +57,7 @@ impl RawConfig {
         check_retention(&self.retention, jiff::Timestamp::now(), &mut problems);
         self.check_sections(&mut problems);
         let (roles, silence_limits) = self.access_settings(&mut problems);
+        let sessions = self.session_settings(&mut problems);
         if !problems.0.is_empty() {
             return Err(Invalid(problems.0));
         }
@@ -81,6 +82,7 @@ impl RawConfig {
             alert_webhook,
             roles,
             silence_limits,
+            sessions,
             raw: self,
         })
     }
@@ -243,6 +245,63 @@ impl RawConfig {
         }
         limits.max_per_tenant = self.access.max_silences_per_tenant;
         (roles, limits)
+    }
+}
+
+impl RawConfig {
+    /// `[access.sessions]`, and the cookie and origin of `server.public_url`.
+    fn session_settings(&self, problems: &mut Problems) -> crate::access::session::SessionSettings {
+        use crate::access::session::{SessionSettings, origin_of};
+        let c = &self.access.sessions;
+        let mut s = SessionSettings::default();
+        for (key, text, slot) in [
+            (
+                "access.sessions.idle_timeout",
+                &c.idle_timeout,
+                &mut s.idle_timeout,
+            ),
+            (
+                "access.sessions.absolute_timeout",
+                &c.absolute_timeout,
+                &mut s.absolute_timeout,
+            ),
+            ("access.sessions.lockout", &c.lockout, &mut s.lockout),
+        ] {
+            match parse_duration(text) {
+                Ok(d) if d > Duration::ZERO => *slot = d,
+                Ok(_) => problems.bad(key, text, "give a positive duration, e.g. 30m"),
+                Err(e) => problems.bad(key, text, &e),
+            }
+        }
+        if s.idle_timeout > s.absolute_timeout {
+            problems.bad(
+                "access.sessions.idle_timeout",
+                &c.idle_timeout,
+                "make it no longer than access.sessions.absolute_timeout",
+            );
+        }
+        if c.max_failed_logins == 0 {
+            problems.bad(
+                "access.sessions.max_failed_logins",
+                "0",
+                "allow at least 1 failed login before a lockout",
+            );
+        }
+        s.max_failures = c.max_failed_logins;
+        if let Some(url) = &self.server.public_url {
+            match origin_of(url) {
+                Some(origin) => {
+                    s.secure_cookie = origin.starts_with("https://");
+                    s.origin = Some(origin);
+                }
+                None => problems.bad(
+                    "server.public_url",
+                    url,
+                    "write an http or https URL, e.g. \"https://ward.example.com\"",
+                ),
+            }
+        }
+        s
     }
 }
 

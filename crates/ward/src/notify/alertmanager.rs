@@ -67,6 +67,12 @@ fn annotations(a: &AlertSummary) -> BTreeMap<String, String> {
     if !a.owner_contacts.is_empty() {
         m.insert("owner_contacts".into(), a.owner_contacts.join(", "));
     }
+    if let Some(who) = &a.acknowledged_by {
+        m.insert("acknowledged_by".into(), who.clone());
+    }
+    if let Some(who) = &a.resolved_by {
+        m.insert("resolved_by".into(), who.clone());
+    }
     m
 }
 

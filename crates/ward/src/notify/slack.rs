@@ -98,6 +98,12 @@ pub fn payload(n: &Notification, key: &str, channel: Option<&str>) -> Value {
                 .as_deref()
                 .unwrap_or("none registered (coverage gap)"))
         ));
+        if let Some(who) = &a.acknowledged_by {
+            text.push_str(&format!("*Acknowledged by:* {}\n", esc(who)));
+        }
+        if let Some(who) = &a.resolved_by {
+            text.push_str(&format!("*Resolved by:* {}\n", esc(who)));
+        }
         text.push_str(&format!(
             "*Evidence:* {} event(s), {} to {}",
             a.evidence_total, a.first_seen, a.last_seen
@@ -139,6 +145,7 @@ mod escape_tests {
                 "rule_id": "r1", "rule_title": evil, "description": "two\nlines \u{1b}[31m",
                 "labels": {"host": evil, "tenant": "acme"}, "owner": evil,
                 "owner_contacts": [evil], "assignee": evil, "evidence": [evil],
+                "acknowledged_by": evil, "resolved_by": evil,
                 "evidence_total": 1, "count": 1, "first_seen": "t", "last_seen": "t",
                 "created_at": "2026-01-26T10:00:00Z", "resolved_at": null, "resolution": null,
                 "runbook": evil, "url": "https://ward.example.com/a?x=1&y=2|z"
@@ -165,6 +172,30 @@ mod escape_tests {
         assert!(text.contains("two\nlines"), "descriptions keep their lines");
         let title = ward_alert::template::title(&n);
         assert!(!title.contains('\n') && !title.contains('\r'), "{title:?}");
+    }
+
+    /// Slack, e-mail and Alertmanager name who acknowledged and resolved
+    /// (Ward's webhook carries the fields as they are).
+    #[test]
+    fn notifications_name_the_acting_person() {
+        let mut n = hostile();
+        n.alerts[0].acknowledged_by = Some("ana".into());
+        n.alerts[0].resolved_by = Some("deploy-bot".into());
+        let v = payload(&n, "k", None);
+        let section = v["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert!(section.contains("*Acknowledged by:* ana\n"), "{section}");
+        assert!(section.contains("*Resolved by:* deploy-bot\n"), "{section}");
+        let text = ward_alert::template::text(&n);
+        assert!(text.lines().any(|l| l == "Acknowledged by: ana"), "{text}");
+        assert!(
+            text.lines().any(|l| l == "Resolved by: deploy-bot"),
+            "{text}"
+        );
+        let am = crate::notify::alertmanager::webhook_payload(&n, "k");
+        assert_eq!(am["alerts"][0]["annotations"]["acknowledged_by"], "ana");
+        assert_eq!(am["alerts"][0]["annotations"]["resolved_by"], "deploy-bot");
+        let ward = crate::notify::webhook::ward_payload(&n, "k");
+        assert_eq!(ward["alerts"][0]["acknowledged_by"], "ana");
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod faults;
 mod ingest;
 mod kafka;
 mod leaks;
+mod people;
 mod rules;
 mod shippers;
 mod sources;

@@ -240,6 +240,11 @@ pub fn router(e: &Arc<Engine>, token: &str, name: &str) -> axum::Router {
         tokens,
         keys: KeyStore::open(std::path::Path::new("/nonexistent-ward-keys")).unwrap(),
         roles: Roles::default(),
+        users: ward::access::users::UserStore::open(std::path::Path::new(
+            "/nonexistent-ward-users",
+        ))
+        .unwrap(),
+        sessions: ward::access::session::Sessions::new(Default::default()),
     };
     let (tx, rx) = tokio::sync::mpsc::channel(1 << 16);
     std::mem::forget(rx);
