@@ -307,6 +307,9 @@ pub fn verify_with_threads(
     let vk = parse_key(dir, public_key)?;
     let mut ctx = Ctx::new(dir, threads, vk.clone());
     load_checkpoints(&mut ctx, &vk);
+    // A checkpoint of the empty log (signed before the first event) is
+    // checked against the empty tree, before any record is added.
+    ctx.check_checkpoints();
     let mut sources = list_segments(&mut ctx);
     add_deletions(&mut ctx, &vk, &mut sources);
     let expected = check_sources(&mut ctx, sources)?;

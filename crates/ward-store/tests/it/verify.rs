@@ -84,3 +84,24 @@ fn a_checkpoint_inside_a_chunk_with_another_root_is_caught() {
     assert_eq!(p.last_offset, Some(699));
     assert_eq!(r.checkpoints_verified, r.checkpoints - 1);
 }
+
+/// A checkpoint signed before the first event (tree size 0) verifies
+/// against the empty tree, alone and with records appended after it.
+#[test]
+fn a_checkpoint_of_the_empty_log_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(test_config(dir.path())).unwrap();
+    store.checkpoint().unwrap();
+    store.close().unwrap();
+    let key = std::fs::read_to_string(dir.path().join("key/verifier.pub")).unwrap();
+    let empty = verify_with_threads(dir.path(), &key, 1).unwrap();
+    assert!(empty.ok(), "{:#?}", empty.problems);
+    assert_eq!(empty.checkpoints_verified, empty.checkpoints);
+    let (store, _) = Store::open(test_config(dir.path())).unwrap();
+    store.append(events(0..5)).unwrap();
+    store.checkpoint().unwrap();
+    store.close().unwrap();
+    let after = verify_with_threads(dir.path(), &key, 1).unwrap();
+    assert!(after.ok(), "{:#?}", after.problems);
+    assert_eq!(after.checkpoints_verified, after.checkpoints);
+}

@@ -7,6 +7,7 @@
 //! below the API depends on it.
 
 pub mod alerts;
+pub mod compliance;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -44,6 +45,13 @@ pub struct ApiState {
     pub access: Arc<Access>,
     /// Ward's audit trail of people: actions and refusals.
     pub audit: Arc<AuditTrail>,
+    pub compliance: compliance::ComplianceState,
+}
+
+impl FromRef<ApiState> for compliance::ComplianceState {
+    fn from_ref(s: &ApiState) -> Self {
+        s.compliance.clone()
+    }
 }
 
 impl FromRef<ApiState> for HttpSources {
@@ -111,6 +119,21 @@ fn routes() -> Routes<ApiState> {
             "/api/v1/audit",
             Need::Perm(Permission::AuditRead),
             events::audit,
+        )
+        .get(
+            "/api/v1/compliance",
+            Need::Perm(Permission::ComplianceRead),
+            compliance::list,
+        )
+        .get(
+            "/api/v1/compliance/{id}",
+            Need::Perm(Permission::ComplianceRead),
+            compliance::show,
+        )
+        .post(
+            "/api/v1/compliance/{id}/attest",
+            Need::Perm(Permission::ComplianceAttest),
+            compliance::attest,
         )
 }
 

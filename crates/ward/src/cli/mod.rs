@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bench;
 pub mod bench_alert;
 pub mod client;
+pub mod compliance;
 pub mod config;
 pub mod demo;
 pub mod detect;
@@ -107,6 +108,13 @@ pub enum Command {
         #[command(subcommand)]
         command: alerts::AlertsCommand,
     },
+    /// Compliance posture: status, show, diff against a baseline, attest.
+    Compliance {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        command: compliance::Command,
+    },
     /// Silence alerts by matchers for a while.
     Silences {
         #[command(flatten)]
@@ -142,6 +150,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Alerts { remote, command } => {
             alerts::run_alerts(command, &remote.url, remote.token.as_deref())
         }
+        Command::Compliance { remote, command } => compliance::run(command, &remote),
         Command::Silences { remote, command } => {
             alerts::run_silences(command, &remote.url, remote.token.as_deref())
         }

@@ -109,6 +109,18 @@ fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode
         None => ward_store::verify(&dir),
     }
     .with_context(|| format!("cannot verify {}", dir.display()))?;
+    if a.archive.is_none() {
+        // The store's own verification is evidence for compliance (STO-02).
+        let record = crate::compliance::evaluate::VerifyRecord {
+            time: jiff::Timestamp::now(),
+            ok: report.ok(),
+            problems: report.problems.len(),
+            records: report.records,
+        };
+        if let Err(e) = crate::compliance::history::record_verify(&a.data.data_dir, &record) {
+            eprintln!("warning: cannot record the verify result for compliance: {e}");
+        }
+    }
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {

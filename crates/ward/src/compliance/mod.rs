@@ -11,7 +11,9 @@
 
 pub mod control;
 pub mod evaluate;
+pub mod facts;
 pub mod history;
+pub mod live;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -25,6 +27,7 @@ use ward_store::Store;
 
 pub use control::{Control, Pack};
 pub use evaluate::{Attestation, Facts, Outcome, QueryRun, State};
+pub use live::Live;
 
 use crate::model::Finding;
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::harness::*;
 
 /// A minimal HTTP/1.1 receiver that records every request body.
-fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", l.local_addr().unwrap());
     let bodies = Arc::new(Mutex::new(Vec::new()));
