@@ -219,6 +219,58 @@ pub(crate) async fn attest(
     Ok(axum::Json(json!({ "control": scoped(&caller, r) })))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportQuery {
+    framework: Option<String>,
+    /// Start of the period, e.g. "90d" (default) or a date.
+    since: Option<String>,
+}
+
+/// An evidence bundle: `{"files": {path: text}}`, the manifest signed with
+/// the store's key. The population holds every tenant's events, so only a
+/// caller with `tenants:all` exports; the export is in the audit trail
+/// like every evidence read.
+pub(crate) async fn export(
+    State(s): State<ComplianceState>,
+    caller: Caller,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult {
+    let live = s.live()?.clone();
+    if caller.tenant_scope().is_some() {
+        return Err(ApiError::Forbidden(
+            "an evidence bundle holds every tenant's events: this needs tenants:all".into(),
+        ));
+    }
+    if let Some(f) = &q.framework
+        && !live.compliance.pack().catalogs.contains_key(f)
+    {
+        return Err(ApiError::NotFound(format!("framework {}", printable(f))));
+    }
+    let now = jiff::Timestamp::now();
+    let since = crate::store::parse_time_bound(q.since.as_deref().unwrap_or("90d"), now)
+        .map_err(|e| ApiError::BadRequest(format!("since: {e}")))?;
+    let since = jiff::Timestamp::from_millisecond(since)
+        .map_err(|e| ApiError::BadRequest(format!("since: {e}")))?;
+    let files = tokio::task::spawn_blocking(move || {
+        crate::compliance::evidence::export(
+            &live.compliance,
+            &live.store,
+            q.framework.as_deref(),
+            since,
+            now,
+        )
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))??;
+    let mut out = serde_json::Map::new();
+    for (path, bytes) in files {
+        let text = String::from_utf8(bytes).map_err(|e| ApiError::Internal(e.into()))?;
+        out.insert(path, Value::String(text));
+    }
+    Ok(axum::Json(json!({ "files": out })))
+}
+
 /// An id from the URL, safe to echo in an error.
 fn printable(id: &str) -> String {
     let s: String = id.chars().take(64).filter(|c| !c.is_control()).collect();

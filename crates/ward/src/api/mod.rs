@@ -130,6 +130,7 @@ fn routes() -> Routes<ApiState> {
             Need::Perm(Permission::ComplianceRead),
             compliance::show,
         )
+        .get("/api/v1/evidence/export", evidence, compliance::export)
         .post(
             "/api/v1/compliance/{id}/attest",
             Need::Perm(Permission::ComplianceAttest),

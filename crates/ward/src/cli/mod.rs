@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod detect;
 pub mod escape;
+pub mod evidence;
 pub mod inspect;
 pub mod redact;
 pub mod rules;
@@ -115,6 +116,9 @@ pub enum Command {
         #[command(subcommand)]
         command: compliance::Command,
     },
+    /// Evidence bundles: export (signed, from the server), verify offline.
+    #[command(subcommand)]
+    Evidence(evidence::Command),
     /// Silence alerts by matchers for a while.
     Silences {
         #[command(flatten)]
@@ -151,6 +155,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             alerts::run_alerts(command, &remote.url, remote.token.as_deref())
         }
         Command::Compliance { remote, command } => compliance::run(command, &remote),
+        Command::Evidence(c) => evidence::run(c),
         Command::Silences { remote, command } => {
             alerts::run_silences(command, &remote.url, remote.token.as_deref())
         }

@@ -43,7 +43,7 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
-fn key_text(k: &str) -> anyhow::Result<String> {
+pub(crate) fn key_text(k: &str) -> anyhow::Result<String> {
     if Path::new(k).is_file() {
         Ok(std::fs::read_to_string(k)
             .with_context(|| format!("cannot read key file {k}"))?

@@ -11,6 +11,7 @@
 
 pub mod control;
 pub mod evaluate;
+pub mod evidence;
 pub mod facts;
 pub mod history;
 pub mod live;

@@ -296,3 +296,202 @@ fn posture_api_cli_attestation_and_a_gap_alert_reaching_the_owner() {
     .unwrap();
     assert_eq!(rec["ok"], true, "{rec}");
 }
+
+const AUTH_CONTROL: &str = r#"
+id: T-AUTH
+title: Authentication events arrive
+owner: secops
+severity: high
+cadence: 1s
+evidence_lifetime: 1h
+check:
+  events:
+    query: "event.category:authentication"
+    window: 1h
+    at_least: 1
+mappings:
+  - { framework: pci-dss, id: "10.2.1", relationship: subset }
+  - { framework: nist-800-53, id: AU-12, relationship: intersects }
+"#;
+
+fn verify_cli(w: &Ward, dir: &std::path::Path, key: &str) -> (bool, String) {
+    let out = w.cli(
+        &["evidence", "verify", dir.to_str().unwrap(), "--key", key],
+        None,
+    );
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn verify_python(dir: &std::path::Path, key: &str) -> (bool, String) {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/fixtures/evidence_verify.py"
+    );
+    let out = std::process::Command::new("python3")
+        .args([script, dir.to_str().unwrap(), key])
+        .output()
+        .expect("python3 with cryptography: run scripts/test.sh");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let t = to.join(e.file_name());
+        if e.path().is_dir() {
+            std::fs::create_dir_all(&t).unwrap();
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
+
+#[test]
+fn evidence_exports_verifies_offline_and_names_every_changed_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t-auth.yaml"), AUTH_CONTROL).unwrap();
+    let cfg = format!(
+        "[compliance]\ntick = \"1s\"\ncontrols = [{:?}]\n",
+        dir.path().display().to_string()
+    );
+    let w = Ward::start_with(Some(&cfg), &[]);
+    let lines: String = (0..5)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"event.action": "login", "event.category": "authentication", "service.name": "web", "user.name": format!("u{i}")})
+            )
+        })
+        .collect();
+    let (s, a) = w.post("/api/v1/ingest", "application/x-ndjson", lines);
+    assert_eq!(s, 200, "{a}");
+    wait_state(&w, "T-AUTH", "pass");
+    let key_out = std::process::Command::new(crate::harness::ward_bin())
+        .arg("key")
+        .env("WARD_DATA_DIR", w.data_dir())
+        .output()
+        .unwrap();
+    let key = String::from_utf8(key_out.stdout).unwrap().trim().to_owned();
+    assert!(key.contains('+'), "{key}");
+
+    let bundle = dir.path().join("bundle");
+    let out = w.cli(
+        &[
+            "evidence",
+            "export",
+            "--out",
+            bundle.to_str().unwrap(),
+            "--framework",
+            "pci-dss",
+            "--since",
+            "1d",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pop = std::fs::read_to_string(bundle.join("controls/T-AUTH/population.ndjson")).unwrap();
+    assert_eq!(pop.lines().count(), 5, "{pop}");
+    let meta: Value = serde_json::from_slice(
+        &std::fs::read(bundle.join("controls/T-AUTH/population.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["rows"], 5);
+    assert_eq!(meta["query"], "event.category:authentication");
+    assert!(
+        !bundle.join("controls/RED-01").exists(),
+        "RED-01 maps to no pci-dss id"
+    );
+    let oscal: Value = serde_json::from_slice(
+        &std::fs::read(bundle.join("oscal/assessment-results.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        oscal.to_string().contains("pci-dss_10.2.1"),
+        "a finding per mapped requirement"
+    );
+    // A second export into the same directory is refused.
+    let again = w.cli(
+        &["evidence", "export", "--out", bundle.to_str().unwrap()],
+        None,
+    );
+    assert!(!again.status.success());
+
+    let (ok, text) = verify_cli(&w, &bundle, &key);
+    assert!(ok, "{text}");
+    let (ok, text) = verify_python(&bundle, &key);
+    assert!(ok, "{text}");
+
+    // One flipped byte in each kind of file: both verifiers fail, naming it.
+    let kinds = [
+        "manifest.json",
+        "manifest.sig",
+        "oscal/assessment-results.json",
+        "controls/T-AUTH/definition.json",
+        "controls/T-AUTH/results.ndjson",
+        "controls/T-AUTH/query.json",
+        "controls/T-AUTH/population.ndjson",
+        "controls/T-AUTH/population.json",
+        "controls/T-AUTH/proofs.ndjson",
+    ];
+    for (i, f) in kinds.iter().enumerate() {
+        let copy = dir.path().join(format!("flip-{i}"));
+        std::fs::create_dir_all(&copy).unwrap();
+        copy_dir(&bundle, &copy);
+        let p = copy.join(f);
+        let mut b = std::fs::read(&p).unwrap();
+        let at = b.len() / 2;
+        b[at] ^= 0x01;
+        std::fs::write(&p, b).unwrap();
+        let (ok, text) = verify_cli(&w, &copy, &key);
+        assert!(!ok && text.contains(f), "ward: {f}: {text}");
+        let (ok, text) = verify_python(&copy, &key);
+        assert!(!ok && text.contains(f), "python: {f}: {text}");
+    }
+    // A file slipped in, and another key.
+    let extra = dir.path().join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    copy_dir(&bundle, &extra);
+    std::fs::write(extra.join("controls/T-AUTH/note.txt"), "trust me").unwrap();
+    let (ok, text) = verify_cli(&w, &extra, &key);
+    assert!(!ok && text.contains("controls/T-AUTH/note.txt"), "{text}");
+    let (ok, text) = verify_python(&extra, &key);
+    assert!(!ok && text.contains("controls/T-AUTH/note.txt"), "{text}");
+    let other = Ward::start();
+    let other_key = String::from_utf8(
+        std::process::Command::new(crate::harness::ward_bin())
+            .arg("key")
+            .env("WARD_DATA_DIR", other.data_dir())
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let (ok, text) = verify_cli(&w, &bundle, other_key.trim());
+    assert!(!ok && text.contains("manifest.sig"), "{text}");
+
+    // The export is in the audit trail.
+    let (s, audit) = call(
+        &w,
+        "GET",
+        "/api/v1/audit?since=1h&limit=1000",
+        &w.admin,
+        None,
+    );
+    assert_eq!(s, 200);
+    assert!(
+        audit.to_string().contains("/api/v1/evidence/export"),
+        "{audit}"
+    );
+}
