@@ -6,6 +6,7 @@ pub mod apikey;
 pub mod audit;
 pub mod bench;
 pub mod bench_alert;
+pub mod bench_compliance;
 pub mod client;
 pub mod compliance;
 pub mod config;
