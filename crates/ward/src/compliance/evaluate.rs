@@ -5,7 +5,7 @@
 //! Every query an evaluation runs is recorded with its exact text and time
 //! window ([`QueryRun`]), so that evidence can show what was asked.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -142,6 +142,13 @@ pub struct Attestation {
     pub expires: jiff::Timestamp,
 }
 
+/// Aggregations already run in one evaluation cycle, by query text and
+/// window: controls of a cycle share one `now`, so the same question (the
+/// events stored in the last 24 h, asked by every event control) is asked
+/// of the store once.
+#[derive(Default)]
+pub struct QueryCache(parking_lot::Mutex<HashMap<(String, i64, i64), AggregationResult>>);
+
 /// Evaluates `control` at `now`.
 pub fn evaluate(
     control: &Control,
@@ -150,10 +157,29 @@ pub fn evaluate(
     attestation: Option<&Attestation>,
     now: jiff::Timestamp,
 ) -> Outcome {
+    evaluate_cached(
+        control,
+        store,
+        facts,
+        attestation,
+        now,
+        &QueryCache::default(),
+    )
+}
+
+/// [`evaluate`], sharing the aggregations of a cycle through `cache`.
+pub fn evaluate_cached(
+    control: &Control,
+    store: &Store,
+    facts: &Facts,
+    attestation: Option<&Attestation>,
+    now: jiff::Timestamp,
+    cache: &QueryCache,
+) -> Outcome {
     let raw = match &control.check {
-        Check::Events(c) => events(c, store, now),
+        Check::Events(c) => events(c, store, now, cache),
         Check::State(c) => state(c, facts, now),
-        Check::Scanner(c) => scanner(c, store, now),
+        Check::Scanner(c) => scanner(c, store, now, cache),
         Check::Manual { .. } => manual(attestation, now),
     };
     match control.exception_at(now) {
@@ -182,6 +208,7 @@ struct Runner<'a> {
     store: &'a Store,
     now: jiff::Timestamp,
     runs: Vec<QueryRun>,
+    cache: &'a QueryCache,
 }
 
 impl Runner<'_> {
@@ -195,9 +222,19 @@ impl Runner<'_> {
             None => agg.to_owned(),
             Some(f) => format!("({f}) {agg}"),
         };
-        let q = ward_store::query::parse(&text).map_err(|e| format!("query {text:?}: {e}"))?;
         let until = self.now.as_millisecond();
         let since = until.saturating_sub(ms(window));
+        let key = (text.clone(), since, until);
+        if let Some(agg) = self.cache.0.lock().get(&key).cloned() {
+            self.runs.push(QueryRun {
+                query: text,
+                since: rfc3339(since),
+                until: rfc3339(until),
+                result: serde_json::to_value(&agg).unwrap_or(Value::Null),
+            });
+            return Ok(agg);
+        }
+        let q = ward_store::query::parse(&text).map_err(|e| format!("query {text:?}: {e}"))?;
         let opts = SearchOptions {
             since: Some(since),
             until: Some(until),
@@ -223,6 +260,7 @@ impl Runner<'_> {
             until: rfc3339(until),
             result: serde_json::to_value(&agg).unwrap_or(Value::Null),
         });
+        self.cache.0.lock().insert(key, agg.clone());
         Ok(agg)
     }
 
@@ -257,11 +295,12 @@ fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
 }
 
-fn events(c: &EventCheck, store: &Store, now: jiff::Timestamp) -> Outcome {
+fn events(c: &EventCheck, store: &Store, now: jiff::Timestamp, cache: &QueryCache) -> Outcome {
     let mut r = Runner {
         store,
         now,
         runs: Vec::new(),
+        cache,
     };
     let outcome = events_inner(c, &mut r);
     let (state, reason, observed) = match outcome {
@@ -404,11 +443,12 @@ fn filter_of(q: &str) -> Option<&str> {
     (q != "*" && !q.is_empty()).then_some(q)
 }
 
-fn scanner(c: &ScannerCheck, store: &Store, now: jiff::Timestamp) -> Outcome {
+fn scanner(c: &ScannerCheck, store: &Store, now: jiff::Timestamp, cache: &QueryCache) -> Outcome {
     let mut r = Runner {
         store,
         now,
         runs: Vec::new(),
+        cache,
     };
     let found = (|| -> Found {
         let latest = latest_run(r.store, &c.query, c.window, now)?;

@@ -228,7 +228,12 @@ fn oscal(
     since: jiff::Timestamp,
     now: jiff::Timestamp,
 ) -> Value {
-    let uuid = || uuid::Uuid::now_v7().to_string();
+    // OSCAL accepts version 4 and 5 UUIDs only.
+    let uuid = || {
+        uuid::Builder::from_random_bytes(rand::random())
+            .into_uuid()
+            .to_string()
+    };
     let ns = "https://github.com/ward-security/ward/ns/oscal";
     let mut observations = Vec::new();
     let mut findings = Vec::new();

@@ -207,6 +207,7 @@ impl Compliance {
             BTreeMap::new()
         });
         let mut gaps = Vec::new();
+        let cache = evaluate::QueryCache::default();
         for c in &self.pack.controls {
             let previous = self.results.read().get(&c.id).cloned();
             let due = match (only, previous.as_ref().and_then(|r| r.evaluated_at)) {
@@ -217,7 +218,8 @@ impl Compliance {
             if !due {
                 continue;
             }
-            let out = evaluate::evaluate(c, store, facts, attestations.get(&c.id), now);
+            let out =
+                evaluate::evaluate_cached(c, store, facts, attestations.get(&c.id), now, &cache);
             let entry = history::Entry {
                 time: now,
                 state: out.state,

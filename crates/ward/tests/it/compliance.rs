@@ -139,6 +139,13 @@ fn posture_api_cli_attestation_and_a_gap_alert_reaching_the_owner() {
             .iter()
             .all(|c| c["mappings"].to_string().contains("soc2"))
     );
+    let t = control(&v, "T-GAP");
+    assert!(
+        t["observed"].is_null() && t["queries"] == json!([]),
+        "tenant-bound: {t}"
+    );
+    let (_, all) = call(&w, "GET", "/api/v1/compliance", &w.admin, None);
+    assert_eq!(control(&all, "T-GAP")["observed"]["matched"], 0, "{all}");
     let (s, _) = call(
         &w,
         "GET",
@@ -494,4 +501,121 @@ fn evidence_exports_verifies_offline_and_names_every_changed_file() {
         audit.to_string().contains("/api/v1/evidence/export"),
         "{audit}"
     );
+}
+
+/// SCN-01 replaced by a user control of the same id that runs every second.
+const SCN_CONTROL: &str = r#"
+id: SCN-01
+title: The latest host configuration scan found no failed rule
+owner: platform
+severity: high
+cadence: 1s
+evidence_lifetime: 1h
+check:
+  scanner:
+    query: "event.module:openscap"
+    window: 1d
+mappings:
+  - { framework: pci-dss, id: "11.5.2", relationship: intersects }
+"#;
+
+/// Runs `oscap xccdf eval` on the tiny benchmark and posts its results.
+fn scan_and_send(w: &Ward, dir: &std::path::Path) {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/xccdf");
+    let oval = std::fs::read_to_string(format!("{fixtures}/oval.xml"))
+        .unwrap()
+        .replace("@DIR@", dir.to_str().unwrap());
+    std::fs::write(dir.join("oval.xml"), oval).unwrap();
+    std::fs::copy(
+        format!("{fixtures}/benchmark.xml"),
+        dir.join("benchmark.xml"),
+    )
+    .unwrap();
+    let results = dir.join("results.xml");
+    let _ = std::fs::remove_file(&results);
+    let out = std::process::Command::new("oscap")
+        .args([
+            "xccdf",
+            "eval",
+            "--profile",
+            "xccdf_dev.ward_profile_default",
+            "--results",
+            results.to_str().unwrap(),
+            dir.join("benchmark.xml").to_str().unwrap(),
+        ])
+        .output()
+        .expect("oscap (Debian openscap-scanner): run scripts/test.sh");
+    // 0: every rule passed, 2: some rule failed.
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (s, a) = w.post(
+        "/api/v1/ingest/xccdf",
+        "application/xml",
+        std::fs::read(&results).unwrap(),
+    );
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["accepted"], 1, "{a}");
+}
+
+#[test]
+fn an_openscap_scan_drives_a_scanner_control_and_its_gap_alert() {
+    crate::harness::require("oscap");
+    let (url, bodies) = crate::alerts::receiver();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("scn.yaml"), SCN_CONTROL).unwrap();
+    let cfg = format!(
+        "[alerting]\nallow_private_destinations = true\n[alerting.route]\ngroup_wait = \"0s\"\n\
+         [compliance]\ntick = \"1s\"\ncontrols = [{:?}]\n",
+        dir.path().display().to_string()
+    );
+    let w = Ward::start_with(Some(&cfg), &[("WARD_ALERT_WEBHOOK_URL", url.as_str())]);
+    let target = dir.path().join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("ward-test.conf"), "audit=on\n").unwrap();
+    scan_and_send(&w, &target);
+    let p = wait_state(&w, "SCN-01", "pass");
+    assert!(
+        control(&p, "SCN-01")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("0 of 1")
+    );
+    let found = w.search("event.module:openscap AND event.outcome:success");
+    assert_eq!(found.len(), 1, "{found:?}");
+
+    // Flip the setting the rule checks and scan again (a later second, so
+    // a new run id).
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(target.join("ward-test.conf"), "audit=off\n").unwrap();
+    scan_and_send(&w, &target);
+    wait_state(&w, "SCN-01", "fail");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let hit = bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|b| b.contains("SCN-01") && b.contains("platform"));
+        if hit {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no gap alert delivered\n{}",
+            w.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A document that is not XCCDF is one dead letter, with the reason.
+    let (s, a) = w.post(
+        "/api/v1/ingest/xccdf",
+        "application/xml",
+        "<html>nope</html>",
+    );
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["accepted"], 0, "{a}");
+    assert!(a.to_string().contains("no XCCDF TestResult"), "{a}");
 }
