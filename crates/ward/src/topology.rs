@@ -680,6 +680,11 @@ impl Topology {
         let left = || deadline.saturating_duration_since(Instant::now());
         tracing::info!(deadline = ?self.drain_timeout, "stopping: no longer accepting");
         self.accepting.cancel();
+        // Compliance only reads: stopped first, so that no gap finding
+        // reaches an alert stage that is shutting down.
+        if let Some(c) = self.compliance.take() {
+            c.abort();
+        }
         let stop_http = async {
             let _ = (&mut self.http).await;
             while self.sources.join_next().await.is_some() {}
@@ -712,9 +717,6 @@ impl Topology {
         let _ = self.alert_feed.await;
         self.alerts.shutdown(left()).await;
         self.background.cancel();
-        if let Some(c) = self.compliance.take() {
-            let _ = tokio::time::timeout(left(), c).await;
-        }
         let _ = tokio::time::timeout(left(), &mut self.retention).await;
         self.retention.abort();
         close_store(self.store).await;
