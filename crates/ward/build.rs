@@ -1,5 +1,6 @@
-//! Embeds the built-in rule pack (`rules/`) and mapping pipelines
-//! (`pipelines/`) into the binary, so that an installed `ward` needs no
+//! Embeds the built-in rule pack (`rules/`), mapping pipelines
+//! (`pipelines/`) and compliance controls and catalogs (`compliance/`) into
+//! the binary, so that an installed `ward` needs no
 //! files beside it. Test-event files next to the rules are left out.
 
 use std::fmt::Write as _;
@@ -30,11 +31,26 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default()).join("../..");
-    let mut code = String::new();
-    for (name, dir) in [
-        ("BUILTIN_RULES", "rules"),
-        ("BUILTIN_PIPELINES", "pipelines"),
+    for (file, groups) in [
+        (
+            "builtin.rs",
+            &[
+                ("BUILTIN_RULES", "rules"),
+                ("BUILTIN_PIPELINES", "pipelines"),
+            ][..],
+        ),
+        (
+            "builtin_compliance.rs",
+            &[("BUILTIN_COMPLIANCE", "compliance")][..],
+        ),
     ] {
+        embed(&root, file, groups);
+    }
+}
+
+fn embed(root: &Path, file: &str, groups: &[(&str, &str)]) {
+    let mut code = String::new();
+    for &(name, dir) in groups {
         let base = root.join(dir);
         println!("cargo:rerun-if-changed={}", base.display());
         let mut files = Vec::new();
@@ -46,7 +62,7 @@ fn main() {
         let _ = writeln!(code, "pub static {name}: &[(&str, &str)] = &[");
         for f in &files {
             println!("cargo:rerun-if-changed={}", f.display());
-            let rel = f.strip_prefix(&root).unwrap_or(f).display().to_string();
+            let rel = f.strip_prefix(root).unwrap_or(f).display().to_string();
             let abs = f.canonicalize().unwrap_or_else(|_| f.clone());
             let _ = writeln!(
                 code,
@@ -69,7 +85,7 @@ fn main() {
             }
         }
     }
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("builtin.rs");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join(file);
     if let Err(e) = std::fs::write(&out, code) {
         println!("cargo:warning=cannot write {}: {e}", out.display());
         std::process::exit(1);

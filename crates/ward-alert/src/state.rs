@@ -109,6 +109,11 @@ impl AlertFilter {
     }
 }
 
+/// The finding label naming the owning team outright, set by Ward's own
+/// producers (compliance controls name their owner); detection never
+/// copies it from an event, so an event cannot choose who is paged.
+pub const OWNER_LABEL: &str = "ward.owner";
+
 /// Checks a finding from detection; returns its severity.
 pub fn check_finding(f: &Finding) -> Result<Severity, AlertError> {
     let bad = |field: &'static str, reason: &str| AlertError::InvalidFinding {
@@ -228,9 +233,12 @@ impl State {
                 change,
             });
         }
-        let owner = self
-            .owners
-            .owner_of(&f.labels)
+        let owner = f
+            .labels
+            .get(OWNER_LABEL)
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .or_else(|| self.owners.owner_of(&f.labels))
             .or_else(|| self.owners.owner_of(&f.group_key));
         let (a, change) = lifecycle::open(
             lifecycle::Opening {

@@ -52,6 +52,7 @@ pub mod otlp;
 pub mod recognize;
 pub mod syslog;
 pub mod text;
+pub mod xccdf;
 
 pub use error::{DecodeError, FrameError, RecordError};
 pub use event::Event;

@@ -46,7 +46,7 @@ mod resolve;
 mod rule;
 mod ruleset;
 mod value;
-mod yaml;
+pub mod yaml;
 
 pub use correlation::{
     Cmp, CorrelationDef, CorrelationFinding, CorrelationType, Correlator, finding_id,

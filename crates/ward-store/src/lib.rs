@@ -70,7 +70,9 @@ pub use damage::{Acknowledgement, QuarantineHeader, acknowledge};
 pub use error::{ErrorClass, ProofError, StoreError};
 pub use index::INDEXED_FIELDS;
 pub use index::signature::path_for as index_signature_path;
-pub use proof::{ConsistencyProof, InclusionProof, verify_consistency, verify_inclusion};
+pub use proof::{
+    ConsistencyProof, InclusionProof, open_note, verify_consistency, verify_inclusion,
+};
 pub use query::Query;
 pub use record::{Offset, Record, StoredRecord, check_record, fit_index};
 pub use retention::{RetentionAction, RetentionDecision, retention_plan};

@@ -83,6 +83,15 @@ pub fn verify_inclusion(proof: &InclusionProof, public_key: &str) -> Result<(), 
     }
 }
 
+/// Checks a signed note offline with `public_key`; returns its body. Used
+/// for documents Ward signs besides checkpoints (evidence manifests), whose
+/// bodies start with their own kind line so that no note is mistaken for
+/// another.
+pub fn open_note(note: &str, public_key: &str) -> Result<String, ProofError> {
+    let vk = VerifierKey::parse(public_key)?;
+    vk.open_note(note).map(str::to_owned)
+}
+
 /// Checks a consistency proof offline; signed checkpoints in it are checked
 /// with `public_key` and must match the sizes and roots.
 pub fn verify_consistency(proof: &ConsistencyProof, public_key: &str) -> Result<(), ProofError> {
@@ -112,6 +121,13 @@ pub fn verify_consistency(proof: &ConsistencyProof, public_key: &str) -> Result<
 }
 
 impl Store {
+    /// Signs a note body (ending with a newline) with the store's key, as a
+    /// C2SP signed note; [`open_note`] checks it. The body must not look
+    /// like a checkpoint: start it with a line naming its kind.
+    pub fn sign_note(&self, body: &str) -> String {
+        self.inner.key.sign_note(body)
+    }
+
     /// Proof that the event `id` is in the log, against the latest signed
     /// checkpoint (one is signed now if the event is newer).
     pub fn inclusion_proof(&self, id: &str) -> Result<InclusionProof, StoreError> {

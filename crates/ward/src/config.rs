@@ -45,6 +45,8 @@ pub struct RawConfig {
     pub alerting: ward_alert::AlertingConfig,
     /// Who may do what: custom roles, silence limits.
     pub access: AccessConfig,
+    /// Compliance controls: which packs, how often, alert damping.
+    pub compliance: crate::compliance::ComplianceConfig,
 }
 
 /// `[access]`
@@ -510,6 +512,10 @@ pub struct Config {
     pub syslog_idle_timeout: Duration,
     /// Event times further ahead than this are clamped.
     pub max_future_skew: Duration,
+    /// How often compliance looks for controls due.
+    pub compliance_tick: Duration,
+    /// Gap alerts of one control closer than this are damped.
+    pub compliance_damping: Duration,
     /// Token from `WARD_INGEST_TOKEN`, accepted for the default source and tenant.
     pub env_token: Option<Secret<String>>,
     /// Webhook from `WARD_ALERT_WEBHOOK_URL` or `--alert-webhook`.

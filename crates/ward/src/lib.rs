@@ -34,6 +34,8 @@ pub mod redact;
 pub mod source;
 pub mod store;
 
+pub mod compliance;
+
 pub mod access;
 pub mod api;
 pub mod cli;

@@ -124,6 +124,14 @@ impl Metrics {
         }
     }
 
+    /// The current value of a gauge, if it was ever set.
+    pub fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Option<f64> {
+        match self.series.read().get(name) {
+            Some(Series::Gauge(f)) => f.get(&label_set(labels)).map(|g| g.get()),
+            _ => None,
+        }
+    }
+
     /// The OpenMetrics text exposition ([`CONTENT_TYPE`]), families sorted
     /// by name.
     pub fn render(&self) -> String {

@@ -71,6 +71,7 @@ pub struct Topology {
     alert_feed: tokio::task::JoinHandle<()>,
     background: CancellationToken,
     retention: tokio::task::JoinHandle<()>,
+    compliance: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Builds every stage from the validated configuration and starts it.
@@ -190,7 +191,9 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         seen: Arc::new(crate::source::webhook::RecentIds::default()),
         audit: audit_trail,
     };
-    let state = api_state(ingest, access, &store, &metrics, progress, &alerts);
+    let live = start_compliance(&config, &store, &metrics, &alerts, &mut g);
+    let mut state = api_state(ingest, access, &store, &metrics, progress, &alerts);
+    state.compliance = crate::api::compliance::ComplianceState(live.clone());
     let (http, http_addr) = start_http(&config, state, &alerts, accepting.clone()).await?;
     g.stages(&["http"])
         .connect("http", "alert", 0)
@@ -208,6 +211,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         background.clone(),
     ));
     g.stages(&["retention"]).connect("retention", "store", 0);
+    let compliance = live.map(|l| tokio::spawn(l.run(config.compliance_tick, background.clone())));
 
     Ok(Topology {
         http_addr,
@@ -228,6 +232,81 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         alert_feed,
         background,
         retention,
+        compliance,
+    })
+}
+
+/// Gap findings waiting between compliance and the alert stage.
+const GAPS_CAPACITY: usize = 64;
+
+/// Loads the compliance controls and connects their evaluation to the
+/// store (read), Ward's facts and the alert stage (gap findings). None
+/// when `compliance.enabled` is false.
+fn start_compliance(
+    config: &Arc<Config>,
+    store: &Arc<Store>,
+    metrics: &Arc<Metrics>,
+    alerts: &Arc<Alerts>,
+    g: &mut Graph,
+) -> Option<crate::compliance::Live> {
+    let c = &config.raw.compliance;
+    if !c.enabled {
+        return None;
+    }
+    let pack = crate::compliance::control::load(c.builtin_controls, &c.controls);
+    for e in &pack.errors {
+        tracing::warn!(error = %e, "compliance control not loaded");
+    }
+    metrics.set("ward_compliance_load_errors", &[], pack.errors.len() as f64);
+    let compliance = Arc::new(crate::compliance::Compliance::new(
+        pack,
+        &config.data_dir,
+        config.compliance_damping,
+    ));
+    let (tx, mut rx) = mpsc::channel(GAPS_CAPACITY);
+    let feed = Arc::clone(alerts);
+    tokio::spawn(async move {
+        while let Some(f) = rx.recv().await {
+            if let Err(e) = feed.on_finding(f).await {
+                tracing::error!(error = %format!("{e:#}"), "compliance gap alert not recorded");
+            }
+        }
+    });
+    let facts = {
+        let (config, metrics, alerts) =
+            (Arc::clone(config), Arc::clone(metrics), Arc::clone(alerts));
+        Arc::new(move || {
+            let now = jiff::Timestamp::now();
+            let all = alerts.engine().alerts(&ward_alert::AlertFilter::default());
+            let window = std::time::Duration::from_secs(30 * 86_400);
+            let rules = match (
+                metrics.gauge("ward_detect_rules", &[]),
+                metrics.gauge("ward_detect_rule_errors", &[]),
+            ) {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                (Some(loaded), Some(errors)) => Some(crate::compliance::evaluate::RuleFacts {
+                    loaded: loaded as u64,
+                    errors: errors as u64,
+                }),
+                _ => None,
+            };
+            crate::compliance::facts::gather(
+                &config,
+                &config.data_dir,
+                Some(crate::compliance::facts::alert_facts(&all, now, window)),
+                rules,
+            )
+        }) as crate::compliance::live::FactSource
+    };
+    g.stages(&["compliance"])
+        .connect("store", "compliance", 0)
+        .connect("compliance", "alert", GAPS_CAPACITY);
+    Some(crate::compliance::Live {
+        compliance,
+        store: Arc::clone(store),
+        facts,
+        gaps: tx,
+        metrics: Arc::clone(metrics),
     })
 }
 
@@ -270,6 +349,7 @@ fn api_state(
         },
         access,
         audit,
+        compliance: crate::api::compliance::ComplianceState::default(),
         health: crate::api::health::Health {
             store: Arc::clone(store),
             metrics: Arc::clone(metrics),
@@ -605,6 +685,11 @@ impl Topology {
         let left = || deadline.saturating_duration_since(Instant::now());
         tracing::info!(deadline = ?self.drain_timeout, "stopping: no longer accepting");
         self.accepting.cancel();
+        // Compliance only reads: stopped first, so that no gap finding
+        // reaches an alert stage that is shutting down.
+        if let Some(c) = self.compliance.take() {
+            c.abort();
+        }
         let stop_http = async {
             let _ = (&mut self.http).await;
             while self.sources.join_next().await.is_some() {}

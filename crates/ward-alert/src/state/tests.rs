@@ -247,3 +247,21 @@ fn fan_out_leaves_resolutions_to_those_who_want_them() {
         0
     );
 }
+
+#[test]
+fn a_ward_owner_label_names_the_owner_outright() {
+    let c = compiled(CFG);
+    let mut st = State::new(Registry(c.owners.clone()));
+    let now = t("2026-01-05T09:00:00Z");
+    let mut f = finding("f9", "carol");
+    f.rule_id = "compliance:STO-03".into();
+    f.labels
+        .insert(OWNER_LABEL.to_string(), "security-platform".to_string());
+    let (step, _) = take(&mut st, &c, &f, now);
+    let a = step.alert.unwrap();
+    assert_eq!(a.owner.as_deref(), Some("security-platform"));
+    assert_eq!(a.labels["owner"], "security-platform");
+    // Without it the registry decides (checkout belongs to payments).
+    let (step, _) = take(&mut st, &c, &finding("f10", "dave"), now);
+    assert_eq!(step.alert.unwrap().owner.as_deref(), Some("payments"));
+}

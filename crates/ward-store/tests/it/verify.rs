@@ -152,4 +152,23 @@ fn a_store_closed_before_its_first_event_verifies() {
     let r = ward_store::verify(dir.path()).unwrap();
     assert!(r.ok(), "{:#?}", r.problems);
     assert_eq!((r.checkpoints, r.checkpoints_verified), (2, 2));
+/// A checkpoint signed before the first event (tree size 0) verifies
+/// against the empty tree, alone and with records appended after it.
+#[test]
+fn a_checkpoint_of_the_empty_log_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(test_config(dir.path())).unwrap();
+    store.checkpoint().unwrap();
+    store.close().unwrap();
+    let key = std::fs::read_to_string(dir.path().join("key/verifier.pub")).unwrap();
+    let empty = verify_with_threads(dir.path(), &key, 1).unwrap();
+    assert!(empty.ok(), "{:#?}", empty.problems);
+    assert_eq!(empty.checkpoints_verified, empty.checkpoints);
+    let (store, _) = Store::open(test_config(dir.path())).unwrap();
+    store.append(events(0..5)).unwrap();
+    store.checkpoint().unwrap();
+    store.close().unwrap();
+    let after = verify_with_threads(dir.path(), &key, 1).unwrap();
+    assert!(after.ok(), "{:#?}", after.problems);
+    assert_eq!(after.checkpoints_verified, after.checkpoints);
 }

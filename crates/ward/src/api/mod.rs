@@ -7,6 +7,7 @@
 //! below the API depends on it.
 
 pub mod alerts;
+pub mod compliance;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -45,6 +46,13 @@ pub struct ApiState {
     pub access: Arc<Access>,
     /// Ward's audit trail of people: actions and refusals.
     pub audit: Arc<AuditTrail>,
+    pub compliance: compliance::ComplianceState,
+}
+
+impl FromRef<ApiState> for compliance::ComplianceState {
+    fn from_ref(s: &ApiState) -> Self {
+        s.compliance.clone()
+    }
 }
 
 impl FromRef<ApiState> for HttpSources {
@@ -67,12 +75,13 @@ impl FromRef<ApiState> for health::Health {
 
 /// The routes of this module and of the ingest sources, each with its need.
 fn routes() -> Routes<ApiState> {
-    use crate::source::{bulk, hec, http, otlp, webhook};
+    use crate::source::{bulk, hec, http, otlp, webhook, xccdf};
     let ingest = Need::Perm(Permission::IngestWrite);
     let events = Need::Perm(Permission::EventsRead);
     let evidence = Need::Perm(Permission::EvidenceRead);
     Routes::default()
         .post("/api/v1/ingest", ingest, http::ingest)
+        .post(xccdf::ROUTE, ingest, xccdf::ingest)
         // The webhooks' senders present their own credential, which the
         // handler checks.
         .post(webhook::GITHUB_ROUTE, Need::OwnCredential, webhook::github)
@@ -120,6 +129,22 @@ fn routes() -> Routes<ApiState> {
             "/api/v1/audit",
             Need::Perm(Permission::AuditRead),
             events::audit,
+        )
+        .get(
+            "/api/v1/compliance",
+            Need::Perm(Permission::ComplianceRead),
+            compliance::list,
+        )
+        .get(
+            "/api/v1/compliance/{id}",
+            Need::Perm(Permission::ComplianceRead),
+            compliance::show,
+        )
+        .get("/api/v1/evidence/export", evidence, compliance::export)
+        .post(
+            "/api/v1/compliance/{id}/attest",
+            Need::Perm(Permission::ComplianceAttest),
+            compliance::attest,
         )
 }
 

@@ -20,6 +20,8 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Ingest-to-notification latency under background load (starts its own server).
     AlertLatency(super::bench_alert::Args),
+    /// One compliance evaluation cycle: N controls over M stored events (offline).
+    Compliance(super::bench_compliance::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,6 +70,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     let a = match cmd {
         Command::Ingest(a) => a,
         Command::AlertLatency(a) => return super::bench_alert::run(a),
+        Command::Compliance(a) => return super::bench_compliance::run(a),
     };
     let next = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));

@@ -6,12 +6,15 @@ pub mod apikey;
 pub mod audit;
 pub mod bench;
 pub mod bench_alert;
+pub mod bench_compliance;
 pub mod client;
+pub mod compliance;
 pub mod config;
 pub mod coverage;
 pub mod demo;
 pub mod detect;
 pub mod escape;
+pub mod evidence;
 pub mod inspect;
 pub mod redact;
 pub mod rules;
@@ -112,6 +115,16 @@ pub enum Command {
         #[command(subcommand)]
         command: alerts::AlertsCommand,
     },
+    /// Compliance posture: status, show, diff against a baseline, attest.
+    Compliance {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        command: compliance::Command,
+    },
+    /// Evidence bundles: export (signed, from the server), verify offline.
+    #[command(subcommand)]
+    Evidence(evidence::Command),
     /// Silence alerts by matchers for a while.
     Silences {
         #[command(flatten)]
@@ -152,6 +165,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Alerts { remote, command } => {
             alerts::run_alerts(command, &remote.url, remote.token.as_deref())
         }
+        Command::Compliance { remote, command } => compliance::run(command, &remote),
+        Command::Evidence(c) => evidence::run(c),
         Command::Silences { remote, command } => {
             alerts::run_silences(command, &remote.url, remote.token.as_deref())
         }

@@ -47,7 +47,7 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
-fn key_text(k: &str) -> anyhow::Result<String> {
+pub(crate) fn key_text(k: &str) -> anyhow::Result<String> {
     if Path::new(k).is_file() {
         Ok(std::fs::read_to_string(k)
             .with_context(|| format!("cannot read key file {k}"))?
@@ -118,6 +118,18 @@ fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let report = ward_store::verify_with_witness(&dir, &key, threads, a.witness.as_deref())
         .with_context(|| format!("cannot verify {}", dir.display()))?;
+    if a.archive.is_none() {
+        // The store's own verification is evidence for compliance (STO-02).
+        let record = crate::compliance::evaluate::VerifyRecord {
+            time: jiff::Timestamp::now(),
+            ok: report.ok(),
+            problems: report.problems.len(),
+            records: report.records,
+        };
+        if let Err(e) = crate::compliance::history::record_verify(&a.data.data_dir, &record) {
+            eprintln!("warning: cannot record the verify result for compliance: {e}");
+        }
+    }
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {

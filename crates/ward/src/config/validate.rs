@@ -35,6 +35,8 @@ struct Durations {
     http_body_timeout: Duration,
     syslog_idle_timeout: Duration,
     max_future_skew: Duration,
+    compliance_tick: Duration,
+    compliance_damping: Duration,
 }
 
 impl RawConfig {
@@ -56,6 +58,13 @@ impl RawConfig {
         }
         check_retention(&self.retention, jiff::Timestamp::now(), &mut problems);
         self.check_sections(&mut problems);
+        if durations.compliance_tick.is_zero() {
+            problems.bad(
+                "compliance.tick",
+                &self.compliance.tick,
+                "must be more than zero, e.g. \"15s\"",
+            );
+        }
         let (roles, silence_limits) = self.access_settings(&mut problems);
         let sessions = self.session_settings(&mut problems);
         if !problems.0.is_empty() {
@@ -78,6 +87,8 @@ impl RawConfig {
             http_body_timeout: durations.http_body_timeout,
             syslog_idle_timeout: durations.syslog_idle_timeout,
             max_future_skew: durations.max_future_skew,
+            compliance_tick: durations.compliance_tick,
+            compliance_damping: durations.compliance_damping,
             env_token,
             alert_webhook,
             roles,
@@ -133,6 +144,8 @@ impl RawConfig {
             http_body_timeout: dur("server.http_body_timeout", &self.server.http_body_timeout),
             syslog_idle_timeout: dur("syslog.idle_timeout", &self.syslog.idle_timeout),
             max_future_skew: dur("limits.max_future_skew", &self.limits.max_future_skew),
+            compliance_tick: dur("compliance.tick", &self.compliance.tick),
+            compliance_damping: dur("compliance.alert_damping", &self.compliance.alert_damping),
         }
     }
 

@@ -24,6 +24,7 @@ pub mod kafka;
 pub mod otlp;
 pub mod syslog;
 pub mod webhook;
+pub mod xccdf;
 
 pub use auth::{Identity, Tokens};
 

@@ -99,6 +99,7 @@ fn concrete(path: &str) -> String {
 fn needs_all_tenants(method: &str, path: &str) -> bool {
     (method == "PUT" && path == "/api/v1/owners/teams/{name}")
         || path == "/api/v1/receivers/{name}/deliveries"
+        || path == "/api/v1/evidence/export"
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod access;
 mod alerting;
 mod alerts;
 mod cli;
+mod compliance;
 mod config;
 mod coverage;
 mod demo;
