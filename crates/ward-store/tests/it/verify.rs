@@ -152,6 +152,8 @@ fn a_store_closed_before_its_first_event_verifies() {
     let r = ward_store::verify(dir.path()).unwrap();
     assert!(r.ok(), "{:#?}", r.problems);
     assert_eq!((r.checkpoints, r.checkpoints_verified), (2, 2));
+}
+
 /// A checkpoint signed before the first event (tree size 0) verifies
 /// against the empty tree, alone and with records appended after it.
 #[test]
