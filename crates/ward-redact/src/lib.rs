@@ -27,6 +27,7 @@
 //! ```
 
 mod action;
+mod block;
 mod checks;
 pub mod config;
 mod error;
@@ -44,6 +45,7 @@ pub use serde_json;
 use serde_json::{Map, Value};
 
 pub use action::is_marker;
+pub use block::{BlockLimits, BlockTracker, KEY_MARKER};
 pub use config::{Action, ConfigProblem, RedactConfig};
 pub use error::RedactError;
 pub use kind::{Category, Kind};
