@@ -21,6 +21,7 @@ pub mod bulk;
 pub mod hec;
 pub mod http;
 pub mod kafka;
+pub mod keyblock;
 pub mod otlp;
 pub mod syslog;
 pub mod webhook;
