@@ -18,6 +18,7 @@ mod faults;
 mod ingest;
 mod kafka;
 mod leaks;
+mod multiline_secrets;
 mod rules;
 mod shippers;
 mod sources;
