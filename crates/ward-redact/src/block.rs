@@ -217,7 +217,22 @@ fn last_value(line: &[u8]) -> (usize, usize) {
             break;
         }
     }
-    (e - trailing_run(&line[..e]), e)
+    let s = e - trailing_run(&line[..e]);
+    // The end of a marker (`[REDACTED:private_key]`) is not a value: a line
+    // masked once stays as it is when read again.
+    if inside_marker(&line[..s]) {
+        return (e, e);
+    }
+    (s, e)
+}
+
+/// Whether `before` ends inside an open `[REDACTED:` or `[HASH:` marker.
+fn inside_marker(before: &[u8]) -> bool {
+    let Some(open) = memchr::memrchr(b'[', before) else {
+        return false;
+    };
+    let tail = &before[open..];
+    (tail.starts_with(b"[REDACTED:") || tail.starts_with(b"[HASH:")) && !tail.contains(&b']')
 }
 
 /// Length of the run of base64 and `=` ending `b`.
@@ -377,6 +392,19 @@ mod tests {
         t.feed("-----BEGIN EC PRIVATE KEY-----", now);
         assert_eq!(t.redact_line(MID, now), KEY_MARKER);
         assert_eq!(t.redact_line(MID, now), KEY_MARKER);
+    }
+
+    #[test]
+    fn a_masked_line_read_again_is_unchanged() {
+        let now = Instant::now();
+        let mut t = BlockTracker::default();
+        t.feed("-----BEGIN PRIVATE KEY-----", now);
+        let once = t
+            .clone()
+            .redact_line(&format!("app: {MID}"), now)
+            .into_owned();
+        assert_eq!(once, "app: [REDACTED:private_key]");
+        assert_eq!(t.redact_line(&once, now), once);
     }
 
     #[test]
