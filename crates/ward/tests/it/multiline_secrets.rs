@@ -309,5 +309,27 @@ fn ward_redact_masks_every_line_of_a_key() {
         "one line out per line in"
     );
     assert!(clean.contains("redactkeys after key 7: deploy finished"));
-    let _ = &keys.dir;
+
+    // Each key whole in one event (a multi-line message).
+    let mut events = String::new();
+    for key in keys.text().split("deploy started\n").skip(1) {
+        let key = key.split("redactkeys after").next().unwrap();
+        events.push_str(&serde_json::json!({ "message": key, "service": "deploy" }).to_string());
+        events.push('\n');
+    }
+    let ndjson = keys.dir.path().join("keys.ndjson");
+    std::fs::write(&ndjson, events).unwrap();
+    let out = Command::new(ward_bin())
+        .arg("redact")
+        .arg(&ndjson)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let clean = String::from_utf8(out.stdout).unwrap();
+    keys.assert_clean("ward redact output of whole-key events", &clean);
+    assert_eq!(clean.lines().count(), 8, "one event out per event in");
+    assert!(
+        clean.lines().all(|l| l.contains("[REDACTED:private_key]")),
+        "{clean}"
+    );
 }
