@@ -7,10 +7,12 @@
 //! of base64 it cannot tell from any other. A [`BlockTracker`] is fed the
 //! lines of one stream (a TCP connection, a request body, a Kafka partition,
 //! one sender's datagrams) in order. On a `BEGIN` line of a private key, or
-//! on a line alone that decodes to the start of one (see
-//! [`crate::scan`]'s key-body check: DER, `openssh-key-v1`, an OpenPGP
-//! secret-key packet), it enters the block and masks the base64 of every
-//! line until the matching `-----END` line, inclusive.
+//! on a line alone that decodes to the start of one (DER, `openssh-key-v1`,
+//! an OpenPGP secret-key packet), it enters the block and masks the base64
+//! of every following line until the matching `-----END` line, inclusive.
+//! The `BEGIN` line itself is left to the value scanner of the redaction
+//! stage, which masks it and records the finding; a first body line alone
+//! is masked here.
 //!
 //! Bounded: a block that never closes ends after [`BlockLimits`] (1000
 //! lines, 256 KiB or 60 s by default), so a lost `END` line cannot mask a
@@ -31,8 +33,9 @@
 //!     "<13>1 2026-12-06T02:00:00Z h app - - - user bob logged in",
 //! ];
 //! let out: Vec<String> = lines.iter().map(|l| t.redact_line(l, now).into_owned()).collect();
+//! assert_eq!(out[0], lines[0], "the header is the value scanner's");
 //! assert!(out[1].ends_with(" - [REDACTED:private_key]"));
-//! assert!(out.iter().take(3).all(|l| l.ends_with("[REDACTED:private_key]")));
+//! assert!(out[2].ends_with(" - [REDACTED:private_key]"));
 //! assert_eq!(out[3], lines[3]);
 //! ```
 
@@ -171,9 +174,10 @@ impl BlockTracker {
             if memchr::memmem::find(&bytes[b..], b"-----END").is_some() {
                 return None;
             }
+            // The header itself is left to the value scanner, which masks
+            // it and records the key (`ward.redactions`, `ward.leak.*`).
             self.enter(now);
-            let (_, e) = last_value(bytes);
-            return Some(b..e.max(b));
+            return None;
         }
         let (s, e) = last_value(bytes);
         if e - s >= 40 && keybody::is_key_start(&bytes[s..s + run_b64(&bytes[s..e])]) {
@@ -278,7 +282,7 @@ mod tests {
             ],
             now,
         );
-        assert_eq!(out[0], "app: [REDACTED:private_key]");
+        assert_eq!(out[0], "app: -----BEGIN PRIVATE KEY-----");
         assert_eq!(out[1], "app: [REDACTED:private_key]");
         assert_eq!(out[2], r#"{"message":"[REDACTED:private_key]"}"#);
         assert_eq!(out[3], "app: [REDACTED:private_key]");

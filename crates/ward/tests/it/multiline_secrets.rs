@@ -202,6 +202,19 @@ fn assert_stored_clean(w: &Ward, keys: &KeyLog, tag: &str, what: &str) {
         .matches("[REDACTED:private_key]")
         .count();
     assert!(masked >= keys.body_lines, "{what}: {masked} markers");
+    // Each key's header line is stored masked and records the finding.
+    let headers = all
+        .iter()
+        .filter(|e| {
+            s(e, "message").contains("[REDACTED:private_key]")
+                && field(e, "ward.leak.kinds")
+                    .is_some_and(|k| k.to_string().contains("private_key"))
+        })
+        .count();
+    assert!(
+        headers >= 8,
+        "{what}: {headers} events record a private key"
+    );
     let before = w.search(&format!("\"{tag} before key 3: deploy started\""));
     assert_eq!(before.len(), 1, "{what}: ordinary lines are kept");
 }
