@@ -12,7 +12,10 @@
 //! of every following line until the matching `-----END` line, inclusive.
 //! The `BEGIN` line itself is left to the value scanner of the redaction
 //! stage, which masks it and records the finding; a first body line alone
-//! is masked here.
+//! is masked here. Only lines shaped like a key body are masked: full-length
+//! lines (60–80 characters), then one shorter last line and a PGP checksum;
+//! anything else after the last line ends the block, and short lines before
+//! the body (armor headers) stay, so a forged `BEGIN` hides no other words.
 //!
 //! Bounded: a block that never closes ends after [`BlockLimits`] (1000
 //! lines, 256 KiB or 60 s by default), so a lost `END` line cannot mask a
@@ -77,7 +80,16 @@ struct Open {
     lines: usize,
     bytes: usize,
     since: Instant,
+    /// A full-length body line was seen.
+    body: bool,
+    /// The short last body line was seen: only a PGP checksum or the `END`
+    /// line may follow.
+    tail: bool,
 }
+
+/// Length range of a full body line: PEM and PGP armor wrap at 64
+/// characters, OpenSSH at 70, MIME-style encoders at 76.
+const FULL_LINE: std::ops::RangeInclusive<usize> = 60..=80;
 
 /// The key-block state of one stream. Cheap to create and to clone.
 #[derive(Debug, Clone, Default)]
@@ -166,7 +178,33 @@ impl BlockTracker {
                 self.cut += 1;
             } else if begin(bytes).is_none() {
                 let (s, e) = last_value(bytes);
-                return (s < e).then_some(s..e);
+                let value = &bytes[s..e];
+                if value.is_empty() {
+                    return None;
+                }
+                if open.tail {
+                    // A PGP armor checksum (`=` and 4 characters) may
+                    // follow the last body line; anything else ends a block
+                    // whose END line was lost.
+                    if value[0] == b'=' && value.len() <= 5 {
+                        return Some(s..e);
+                    }
+                    self.open = None;
+                    self.cut += 1;
+                } else if FULL_LINE.contains(&value.len()) {
+                    open.body = true;
+                    return Some(s..e);
+                } else if open.body {
+                    open.tail = true;
+                    return Some(s..e);
+                } else {
+                    // Before the body: armor headers (`Proc-Type`,
+                    // `DEK-Info`, `Version`, `Comment`), not secret. A line
+                    // that is neither body nor header is not masked, so a
+                    // forged BEGIN line cannot hide the words of the lines
+                    // that follow it.
+                    return None;
+                }
             }
         }
         if let Some(b) = begin(bytes) {
@@ -182,6 +220,11 @@ impl BlockTracker {
         let (s, e) = last_value(bytes);
         if e - s >= 40 && keybody::is_key_start(&bytes[s..s + run_b64(&bytes[s..e])]) {
             self.enter(now);
+            if let Some(open) = &mut self.open {
+                open.body = true;
+                // A whole key body on one short line (ed25519) is its tail.
+                open.tail = !FULL_LINE.contains(&(e - s));
+            }
             return Some(s..e);
         }
         None
@@ -193,6 +236,8 @@ impl BlockTracker {
             lines: 0,
             bytes: 0,
             since: now,
+            body: false,
+            tail: false,
         });
     }
 }
@@ -396,6 +441,28 @@ mod tests {
         t.feed("-----BEGIN EC PRIVATE KEY-----", now);
         assert_eq!(t.redact_line(MID, now), KEY_MARKER);
         assert_eq!(t.redact_line(MID, now), KEY_MARKER);
+    }
+
+    #[test]
+    fn a_forged_header_hides_no_ordinary_words() {
+        let mut t = BlockTracker::default();
+        let now = Instant::now();
+        t.feed("sshd: -----BEGIN RSA PRIVATE KEY-----", now);
+        for l in [
+            "sshd: Failed password for root from 203.0.113.9 port 22 ssh2",
+            "Proc-Type: 4,ENCRYPTED",
+            "sshd: Accepted publickey for deploy",
+        ] {
+            assert_eq!(t.redact_line(l, now), l);
+        }
+        // After the body's short last line, an ordinary line ends the block.
+        assert_eq!(t.redact_line(MID, now), KEY_MARKER);
+        assert_eq!(t.redact_line("q83kZ0xW==", now), KEY_MARKER);
+        assert_eq!(t.redact_line("=Xk2b", now), KEY_MARKER);
+        let l = "sshd: session closed for user deploy";
+        assert_eq!(t.redact_line(l, now), l);
+        assert!(!t.in_block());
+        assert_eq!(t.cut(), 1);
     }
 
     #[test]
