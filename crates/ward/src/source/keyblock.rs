@@ -74,8 +74,8 @@ pub fn mask_frame(tracker: &mut BlockTracker, frame: &mut Vec<u8>, now: Instant)
     *frame = masked.into_bytes();
 }
 
-/// One tracker per stream key, at most `cap` streams: the least recently
-/// used is forgotten first (a forgotten sender in the middle of a key is
+/// One tracker per stream key, at most `cap` streams: streams outside a
+/// block are forgotten first, then the least recently used (a forgotten sender in the middle of a key is
 /// then caught again by its next key's `BEGIN` or first line).
 pub struct Trackers<K> {
     cap: usize,
@@ -97,16 +97,16 @@ impl<K: Hash + Eq + Clone> Trackers<K> {
         self.tick += 1;
         if !self.map.contains_key(key) && self.map.len() >= self.cap {
             // Streams inside no block carry no state worth keeping: forget
-            // those first, then the least recently used.
+            // those first; if every stream is inside a block, forget the
+            // least recently used quarter at once, so that a flood of new
+            // senders costs amortised O(log n) per sender, not O(n).
             self.map.retain(|_, (t, _)| t.in_block());
-            if self.map.len() >= self.cap
-                && let Some(old) = self
-                    .map
-                    .iter()
-                    .min_by_key(|(_, (_, used))| *used)
-                    .map(|(k, _)| k.clone())
-            {
-                self.map.remove(&old);
+            if self.map.len() >= self.cap {
+                let mut ticks: Vec<u64> = self.map.values().map(|(_, used)| *used).collect();
+                let quarter = (ticks.len() / 4).max(1);
+                let (_, cutoff, _) = ticks.select_nth_unstable(quarter - 1);
+                let cutoff = *cutoff;
+                self.map.retain(|_, (_, used)| *used > cutoff);
             }
         }
         let tick = self.tick;
@@ -143,6 +143,15 @@ mod tests {
             assert!(t.len() <= 3);
         }
         assert!(t.get(&0).in_block(), "a sender inside a key is kept");
+
+        // Every sender inside a block: the least recently used go first.
+        let mut t: Trackers<u32> = Trackers::new(8);
+        for k in 0..100 {
+            t.get(&k).feed("-----BEGIN PRIVATE KEY-----", now);
+            assert!(t.len() <= 8);
+        }
+        assert!(t.get(&99).in_block());
+        assert!(!t.get(&0).in_block(), "the oldest sender was forgotten");
     }
 
     #[test]
