@@ -2,7 +2,8 @@
 //! keys made in the test (`openssl` RSA, EC, Ed25519 and encrypted PKCS#8,
 //! `ssh-keygen` OpenSSH, `gpg` OpenPGP) are written into a log between
 //! ordinary lines and sent line by line over syslog TCP and UDP (`logger`),
-//! `text/plain` HTTP, `ward send` and Kafka, and given to `ward redact`.
+//! `text/plain` and NDJSON HTTP, Splunk HEC raw, `ward send` and Kafka, and
+//! given to `ward redact`.
 //! No 16-character piece of any body line may appear in a stored event, a
 //! search answer, a dead letter or Ward's own log; the ordinary lines around
 //! the keys are stored unchanged.
@@ -236,12 +237,34 @@ fn keys_sent_line_by_line_over_syslog_tcp_and_udp_are_masked() {
 }
 
 #[test]
-fn keys_in_a_text_body_and_from_ward_send_are_masked() {
+fn keys_in_text_ndjson_and_hec_bodies_and_from_ward_send_are_masked() {
     let w = Ward::start();
     let keys = key_log("httpkeys");
     let (status, answer) = w.post("/api/v1/ingest", "text/plain", keys.text());
     assert_eq!(status, 200, "{answer}");
     assert_stored_clean(&w, &keys, "httpkeys", "text/plain ingest");
+
+    // NDJSON, one event per line of the log.
+    let keys = key_log("ndjsonkeys");
+    let body: String = keys
+        .lines()
+        .iter()
+        .map(|l| serde_json::json!({ "message": l, "service": "deploy" }).to_string() + "\n")
+        .collect();
+    let (status, answer) = w.post("/api/v1/ingest", "application/x-ndjson", body);
+    assert_eq!(status, 200, "{answer}");
+    assert_stored_clean(&w, &keys, "ndjsonkeys", "NDJSON ingest");
+
+    // Splunk HEC raw.
+    let keys = key_log("heckeys");
+    let r = Ward::client()
+        .post(format!("{}/services/collector/raw?host=hec-host", w.url()))
+        .header("authorization", format!("Splunk {TOKEN}"))
+        .body(keys.text())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_stored_clean(&w, &keys, "heckeys", "HEC raw");
 
     // `ward send` with batches of three lines: a key is never cut between
     // two requests.
