@@ -127,6 +127,11 @@ fn key_log(tag: &str) -> KeyLog {
         "never",
     ]);
     keys.push(String::from_utf8(gpg(&["--export-secret-keys", "--armor"])).unwrap());
+    // gpg started an agent for this home: stop it with the test.
+    let _ = Command::new("gpgconf")
+        .env("GNUPGHOME", &home)
+        .args(["--kill", "all"])
+        .status();
 
     let mut log = String::new();
     let mut pieces = HashSet::new();
