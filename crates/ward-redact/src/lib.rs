@@ -14,6 +14,9 @@
 //!   assignments with a secret-like name, and validated numbers (Luhn cards
 //!   in real issuer ranges, SSNs, IBANs, NPI, DEA, phone numbers, e-mail).
 //!
+//! A private key split one line per event is followed across the events
+//! of a stream by a [`BlockTracker`], which the inputs keep per stream.
+//!
 //! Invariants: no error or report ever contains a value; a redacted event
 //! keeps its structure (values become string markers, fields are removed only
 //! for the `drop` action); redacting twice equals redacting once.
@@ -27,6 +30,7 @@
 //! ```
 
 mod action;
+mod block;
 mod checks;
 pub mod config;
 mod error;
@@ -44,6 +48,7 @@ pub use serde_json;
 use serde_json::{Map, Value};
 
 pub use action::is_marker;
+pub use block::{BlockLimits, BlockTracker, KEY_MARKER};
 pub use config::{Action, ConfigProblem, RedactConfig};
 pub use error::RedactError;
 pub use kind::{Category, Kind};

@@ -32,6 +32,10 @@ pub enum Anchor {
     HuggingFace,
     Npm,
     Pypi,
+    Splunk,
+    Negotiate,
+    SigV4,
+    DigestResponse,
     Assign,
 }
 
@@ -81,6 +85,11 @@ pub const ANCHORS: &[(&str, Anchor)] = &[
     ("hf_", Anchor::HuggingFace),
     ("npm_", Anchor::Npm),
     ("pypi-", Anchor::Pypi),
+    ("splunk ", Anchor::Splunk),
+    ("negotiate ", Anchor::Negotiate),
+    ("ntlm ", Anchor::Negotiate),
+    ("signature=", Anchor::SigV4),
+    ("response=", Anchor::DigestResponse),
     ("pass", Anchor::Assign),
     ("pwd", Anchor::Assign),
     ("secret", Anchor::Assign),
@@ -238,8 +247,72 @@ pub fn verify(anchor: Anchor, text: &str, s: usize, e: usize, names: &FieldNames
             let ok = lit == b"pypi-" && bytes.get(e..e + 3) == Some(b"AgE");
             fixed_tail(bytes, s, e, ok, 50, 1000, b64url, Kind::PypiToken)
         }
+        Anchor::Splunk => splunk(bytes, s, e),
+        Anchor::Negotiate => negotiate(bytes, s, e),
+        Anchor::SigV4 => hex_value(bytes, s, e, &[64], None),
+        Anchor::DigestResponse => hex_value(bytes, s, e, &[32, 64], Some(b"nonce=")),
         Anchor::Assign => assign::verify(text, s, e, names),
     }
+}
+
+/// `Splunk <HEC token>` (the scheme of Splunk's HTTP Event Collector): the
+/// token is a GUID.
+fn splunk(bytes: &[u8], s: usize, e: usize) -> Option<Hit> {
+    if &bytes[s..e] != b"Splunk " || !starts_word(bytes, s) {
+        return None;
+    }
+    let t = bytes.get(e..e + 36)?;
+    let guid = t.iter().enumerate().all(|(i, &b)| {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            b == b'-'
+        } else {
+            b.is_ascii_hexdigit()
+        }
+    });
+    (guid && ends_word(bytes, e + 36)).then_some(())?;
+    hit(e, e + 36, Kind::Authorization)
+}
+
+/// `Negotiate <SPNEGO token>` / `NTLM <NTLMSSP message>`: base64 of a
+/// Kerberos/SPNEGO blob (`YII…`, `oX…`, `oY…`) or an NTLMSSP message
+/// (`TlRMTVNTUA`).
+fn negotiate(bytes: &[u8], s: usize, e: usize) -> Option<Hit> {
+    if !starts_word(bytes, s) {
+        return None;
+    }
+    let n = run_len(bytes, e, b64);
+    let pad = run_len(bytes, e + n, |b| b == b'=');
+    let token = &bytes[e..e + n];
+    let known = token.starts_with(b"TlRMTVNTUA")
+        || token.starts_with(b"YII")
+        || token.starts_with(b"YH")
+        || token.starts_with(b"oX")
+        || token.starts_with(b"oY");
+    (known && n >= 20 && ends_word(bytes, e + n + pad)).then_some(())?;
+    hit(e, e + n + pad, Kind::Authorization)
+}
+
+/// `Signature=<64 hex>` (AWS Signature Version 4, header or presigned URL
+/// `X-Amz-Signature`) and Digest `response="<32 or 64 hex>"` after a
+/// `nonce=` in the same header: a replayable request credential.
+fn hex_value(
+    bytes: &[u8],
+    s: usize,
+    e: usize,
+    lens: &[usize],
+    needs: Option<&[u8]>,
+) -> Option<Hit> {
+    if s > 0 && bytes[s - 1].is_ascii_alphanumeric() {
+        return None;
+    }
+    if let Some(label) = needs {
+        let from = s.saturating_sub(512);
+        memchr::memmem::find(&bytes[from..s], label)?;
+    }
+    let q = usize::from(bytes.get(e) == Some(&b'"'));
+    let n = run_len(bytes, e + q, |b| b.is_ascii_hexdigit());
+    (lens.contains(&n) && ends_word(bytes, e + q + n)).then_some(())?;
+    hit(e + q, e + q + n, Kind::Authorization)
 }
 
 /// `[REDACTED:kind]`, `[HASH:kind:hex]`, `[CARD:…1234]`: protected, so a

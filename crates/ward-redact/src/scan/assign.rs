@@ -166,6 +166,10 @@ fn strip_scheme(bytes: &[u8], v0: usize, v1: usize, kind: Kind) -> (usize, usize
         b"token ",
         b"negotiate ",
         b"ntlm ",
+        b"splunk ",
+        b"apikey ",
+        b"dpop ",
+        b"aws4-hmac-sha256 ",
     ] {
         if value.len() > scheme.len() && value[..scheme.len()].eq_ignore_ascii_case(scheme) {
             return (v0 + scheme.len(), v1);

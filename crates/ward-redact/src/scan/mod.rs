@@ -11,6 +11,7 @@
 
 mod anchored;
 mod assign;
+pub(crate) mod keybody;
 mod numeric;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -51,7 +52,12 @@ impl Scanner {
         let anchors = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostFirst)
             .ascii_case_insensitive(true)
-            .build(anchored::ANCHORS.iter().map(|(lit, _)| *lit))?;
+            .build(
+                anchored::ANCHORS
+                    .iter()
+                    .map(|(lit, _)| *lit)
+                    .chain(keybody::ANCHORS.iter().copied()),
+            )?;
         Ok(Scanner { anchors })
     }
 
@@ -80,8 +86,11 @@ impl Scanner {
             Some(self.anchors.find_iter(bytes))
         };
         for m in anchored.into_iter().flatten() {
-            let anchor = anchored::ANCHORS[m.pattern().as_usize()].1;
-            if let Some(hit) = anchored::verify(anchor, text, m.start(), m.end(), names) {
+            let found = match anchored::ANCHORS.get(m.pattern().as_usize()) {
+                Some((_, anchor)) => anchored::verify(*anchor, text, m.start(), m.end(), names),
+                None => keybody::verify(bytes, m.start()),
+            };
+            if let Some(hit) = found {
                 hits.push(hit);
             }
         }
@@ -214,6 +223,70 @@ mod tests {
                 ("+44 20 7946 0958".to_string(), Kind::Phone)
             ]
         );
+    }
+
+    #[test]
+    fn credential_header_schemes() {
+        let guid = "8f2a61c4-1d3e-4b7a-9c2d-5e6f7a8b9c0d";
+        let sig = "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
+        let spnego = "YIIGhgYGKwYBBQUCoIIGejCCBnagMDAuBgkqhkiC9xIBAgI";
+        let ntlm = "TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==";
+        let md5 = "6629fae49393a05397450978507c4ef1";
+        for (text, secret) in [
+            (format!("Authorization: Splunk {guid}"), guid),
+            (format!("hec post with Splunk {guid} failed"), guid),
+            (
+                format!("curl -H 'Authorization: Splunk {guid}' https://hec:8088"),
+                guid,
+            ),
+            (format!("proxy sent Negotiate {spnego} to idp"), spnego),
+            (format!("WWW-Authenticate: NTLM {ntlm}"), ntlm),
+            (
+                format!(
+                    "Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=host;x-amz-date, Signature={sig}"
+                ),
+                sig,
+            ),
+            (
+                format!("GET /b/o?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature={sig}"),
+                sig,
+            ),
+            (
+                format!(
+                    r#"Digest username="bob", realm="x", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/", response="{md5}""#
+                ),
+                md5,
+            ),
+            (
+                "Authorization: ApiKey c2VjcmV0LWtleS0xMjM0NTY3ODkw".to_string(),
+                "c2VjcmV0LWtleS0xMjM0NTY3ODkw",
+            ),
+            (
+                "Authorization: DPoP eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl"
+                    .to_string(),
+                "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl",
+            ),
+            (
+                "Authorization: Token q8Zk2Lp0Xv7Rb4Nw9Hs1".to_string(),
+                "q8Zk2Lp0Xv7Rb4Nw9Hs1",
+            ),
+        ] {
+            let got = kinds(&text);
+            assert!(
+                got.iter().any(|(v, _)| v.contains(secret)),
+                "{text}: {got:?}"
+            );
+        }
+        for benign in [
+            "Splunk Enterprise 9.1.2 started",
+            "splunk forwarder-9.0.1-abc connected",
+            "negotiate TLS 1.3 with peer",
+            "response=200 in 12 ms",
+            "response=6629fae49393a05397450978507c4ef1 cached",
+            "signature=valid",
+        ] {
+            assert!(kinds(benign).is_empty(), "{benign}: {:?}", kinds(benign));
+        }
     }
 
     #[test]

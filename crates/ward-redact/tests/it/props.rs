@@ -176,3 +176,53 @@ proptest! {
         prop_assert_eq!(out, again);
     }
 }
+
+/// A line of a stream: a key header or footer, a key body line, or noise.
+fn stream_line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("-----BEGIN PRIVATE KEY-----".to_string()),
+        Just("app: -----BEGIN OPENSSH PRIVATE KEY-----".to_string()),
+        Just("-----END PRIVATE KEY-----".to_string()),
+        Just("MIIEowIBAAKCAQEAtK7mE0oJ6p0m6Tk0Hc2QvNQ2Hy7X3qLw8kXGvTgC9d2vQeJr".to_string()),
+        "[A-Za-z0-9+/]{4,64}={0,2}",
+        "[a-z :\"{}\\[\\]=-]{0,40}",
+        "\\PC{0,30}",
+    ]
+}
+
+proptest! {
+    /// Over any sequence of lines: the masked ranges are ordered character
+    /// ranges of the line; a block never outlives its line limit; feeding a
+    /// masked line again in the same state changes nothing.
+    #[test]
+    fn key_block_tracker_stays_bounded_and_stable(
+        lines in proptest::collection::vec(stream_line(), 0..60)
+    ) {
+        use ward_redact::{BlockLimits, BlockTracker};
+        let limits = BlockLimits { max_lines: 5, ..BlockLimits::default() };
+        let mut t = BlockTracker::with_limits(limits);
+        let now = std::time::Instant::now();
+        let mut open_for = 0;
+        for line in &lines {
+            let before = t.clone();
+            let blocks = t.blocks();
+            let ranges = t.feed(line, now);
+            let mut last = 0;
+            for r in &ranges {
+                prop_assert!(r.start >= last && r.start <= r.end && r.end <= line.len());
+                prop_assert!(line.is_char_boundary(r.start) && line.is_char_boundary(r.end));
+                last = r.end;
+            }
+            let masked = before.clone().redact_line(line, now).into_owned();
+            let mut again = before;
+            prop_assert_eq!(again.redact_line(&masked, now).into_owned(), masked);
+            // A new BEGIN (or first body line) starts a new block.
+            open_for = match (t.in_block(), t.blocks() != blocks) {
+                (false, _) => 0,
+                (true, true) => 1,
+                (true, false) => open_for + 1,
+            };
+            prop_assert!(open_for <= limits.max_lines + 1);
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! prints a summary per kind on stderr. Exit status 1 when anything was
 //! found, so that it can gate a CI pipeline.
 
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +53,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, false) => Box::new(super::out()),
     };
     let mut summary = ward_redact::Summary::default();
+    // The input is one stream: a private key split over lines is masked
+    // from its BEGIN line (or first body line) to its END line.
+    let mut keys = ward_redact::BlockTracker::default();
     for line in BufReader::new(input).split(b'\n') {
         let line = line.context("cannot read input")?;
         let text = String::from_utf8_lossy(&line);
@@ -60,17 +64,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .starts_with('{')
             .then(|| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text).ok())
             .flatten();
-        match parsed {
+        let now = std::time::Instant::now();
+        let (report, key_lines) = match parsed {
             Some(mut map) => {
+                let masked = match map.get("message") {
+                    Some(serde_json::Value::String(m)) => match keys.redact_line(m, now) {
+                        Cow::Owned(m) => Some(m),
+                        Cow::Borrowed(_) => None,
+                    },
+                    _ => None,
+                };
+                let key_lines = masked.is_some();
+                if let Some(m) = masked {
+                    map.insert("message".into(), m.into());
+                }
                 let report = redactor.redact_event(&mut map, &key);
-                summary.add(&report);
                 serde_json::to_writer(&mut out, &map)?;
+                (report, key_lines)
             }
             None => {
-                let (clean, report) = redactor.redact_text(&text, &key);
-                summary.add(&report);
+                let masked = keys.redact_line(&text, now);
+                let key_lines = matches!(masked, Cow::Owned(_));
+                let (clean, report) = redactor.redact_text(&masked, &key);
                 out.write_all(clean.as_bytes())?;
+                (report, key_lines)
             }
+        };
+        summary.add(&report);
+        if key_lines {
+            if report.redactions.is_empty() {
+                summary.records_redacted += 1;
+            }
+            *summary
+                .redacted
+                .entry(ward_redact::Kind::PrivateKey)
+                .or_default() += 1;
         }
         out.write_all(b"\n")?;
     }

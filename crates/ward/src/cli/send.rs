@@ -188,6 +188,10 @@ fn send_reader(
     let mut lines_in_buf = 0usize;
     let mut first_line = 1u64;
     let mut line_no = 0u64;
+    // A private key split over lines stays in one request: the server
+    // follows key blocks per request body, so a block cut between two
+    // requests would leave the second part unrecognised.
+    let mut keys = ward_redact::BlockTracker::default();
     for line in reader.split(b'\n') {
         let line = line.with_context(|| format!("cannot read {name}"))?;
         line_no += 1;
@@ -202,7 +206,8 @@ fn send_reader(
         buf.extend_from_slice(&line);
         buf.push(b'\n');
         lines_in_buf += 1;
-        if lines_in_buf >= args.batch || buf.len() >= 4 << 20 {
+        keys.feed(&String::from_utf8_lossy(&line), std::time::Instant::now());
+        if (lines_in_buf >= args.batch && !keys.in_block()) || buf.len() >= 4 << 20 {
             post(
                 client,
                 name,

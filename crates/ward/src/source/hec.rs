@@ -11,8 +11,8 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::HttpSources;
 use super::http::{IngestError, ingest_request};
+use super::{HttpSources, keyblock};
 use crate::access::Caller;
 use crate::normalize;
 
@@ -43,7 +43,13 @@ pub async fn event(
             return Err(IngestError::Empty);
         }
         let results = ward_event::hec::decode_event(&body, limits);
-        Ok((normalize::collect(results, &body, ctx, limits), ()))
+        let mut out = normalize::collect(results, &body, ctx, limits);
+        keyblock::mask_events(
+            &mut ward_redact::BlockTracker::default(),
+            &mut out.events,
+            std::time::Instant::now(),
+        );
+        Ok((out, ()))
     })
     .await;
     match done {
@@ -93,7 +99,13 @@ pub async fn raw(
         "hec",
         move |body, limits, ctx| {
             let results = ward_event::hec::decode_raw(&body, &params, limits);
-            Ok((normalize::collect(results, &body, ctx, limits), ()))
+            let mut out = normalize::collect(results, &body, ctx, limits);
+            keyblock::mask_events(
+                &mut ward_redact::BlockTracker::default(),
+                &mut out.events,
+                std::time::Instant::now(),
+            );
+            Ok((out, ()))
         },
     )
     .await;

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{BodyError, HttpSources, Origin, Wait};
+use super::{BodyError, HttpSources, Origin, Wait, keyblock};
 use crate::access::guard::Denied;
 use crate::access::{Caller, Principal};
 use crate::model::{Ack, Event};
@@ -279,7 +279,11 @@ pub async fn ingest(
             } else {
                 ward_event::ndjson::decode(&body, limits)
             };
-            Ok((normalize::collect(results, &body, ctx, limits), ()))
+            let mut out = normalize::collect(results, &body, ctx, limits);
+            // One request body is one stream of lines.
+            let mut keys = ward_redact::BlockTracker::default();
+            keyblock::mask_events(&mut keys, &mut out.events, Instant::now());
+            Ok((out, ()))
         },
     )
     .await;

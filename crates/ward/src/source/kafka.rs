@@ -24,6 +24,7 @@ use rdkafka::message::{BorrowedMessage, Message as _};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 
+use super::keyblock::{self, MAX_SENDERS, Trackers};
 use super::{Origin, SourceContext, Wait};
 use crate::config::KafkaConfig;
 use crate::model::Event;
@@ -125,6 +126,8 @@ impl KafkaSource {
     /// when the stop comes is stored and committed first.
     pub async fn run(self, st: SourceContext) {
         let mut last_error: Option<Instant> = None;
+        // Key blocks are followed per partition, across batches.
+        let mut keys = Trackers::new(MAX_SENDERS);
         loop {
             let first = tokio::select! {
                 m = self.consumer.recv() => m,
@@ -140,12 +143,12 @@ impl KafkaSource {
             let received = Instant::now();
             let ctx = normalize::context("kafka", &self.cfg.source, &self.cfg.tenant);
             let mut pending = Pending::default();
-            pending.add(&first, self.cfg.format, &ctx, &st.limits);
+            pending.add(&first, self.cfg.format, &ctx, &st.limits, &mut keys);
             drop(first);
             let deadline = tokio::time::Instant::now() + self.cfg.batch_wait;
             while pending.messages < self.cfg.batch_max && !st.stop.is_cancelled() {
                 match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
-                    Ok(Ok(m)) => pending.add(&m, self.cfg.format, &ctx, &st.limits),
+                    Ok(Ok(m)) => pending.add(&m, self.cfg.format, &ctx, &st.limits, &mut keys),
                     Ok(Err(e)) => {
                         self.consumer_error(&st, &e, &mut last_error).await;
                         break;
@@ -273,6 +276,7 @@ impl Pending {
         format: Format,
         ctx: &ward_event::Context,
         limits: &ward_event::Limits,
+        keys: &mut Trackers<(String, i32)>,
     ) {
         self.messages += 1;
         let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
@@ -306,7 +310,12 @@ impl Pending {
                 ],
             }
         };
-        let out = normalize::collect(results, payload, ctx, limits);
+        let mut out = normalize::collect(results, payload, ctx, limits);
+        keyblock::mask_events(
+            keys.get(&(topic.to_owned(), partition)),
+            &mut out.events,
+            Instant::now(),
+        );
         self.bad += out.rejected.len();
         self.events.extend(out.events);
         let key = m.key().and_then(|k| std::str::from_utf8(k).ok());

@@ -14,6 +14,10 @@
 //! | syslog | `syslog.rs` | UDP and TCP, RFC 5424/3164, RFC 6587 framing |
 //! | Kafka | `kafka.rs` | consumer groups (`[[kafka]]`), commit after store |
 //! | Ward's audit trail | `audit.rs` | people's actions on alerts, from the alert stage |
+//!
+//! Line inputs (syslog, text and NDJSON, HEC, Kafka) mask private keys split
+//! over lines with a key-block tracker per stream (`keyblock.rs`) before
+//! their events reach the pipeline.
 
 pub mod audit;
 pub mod auth;
@@ -21,6 +25,7 @@ pub mod bulk;
 pub mod hec;
 pub mod http;
 pub mod kafka;
+pub mod keyblock;
 pub mod otlp;
 pub mod syslog;
 pub mod webhook;

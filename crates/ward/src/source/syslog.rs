@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt as _;
 use tokio::net::{TcpListener, UdpSocket};
 
+use super::keyblock::{self, MAX_SENDERS, Trackers};
 use super::{Origin, SourceContext, Wait};
 use crate::model::Event;
 use crate::normalize;
@@ -117,20 +118,28 @@ async fn store(
 /// Serves syslog over UDP until Ward stops.
 pub async fn serve_udp(ctx: SourceContext, socket: UdpSocket, who: Attribution) {
     let mut buf = vec![0u8; 65_536];
+    // Key blocks are followed per sending host (bounded: MAX_SENDERS).
+    let mut keys: Trackers<IpAddr> = Trackers::new(MAX_SENDERS);
     loop {
         let got = tokio::select! {
             r = socket.recv_from(&mut buf) => r,
             () = ctx.stop.cancelled() => return,
         };
-        let Ok((n, _peer)) = got else {
+        let Ok((n, peer)) = got else {
             continue;
         };
         let received = Instant::now();
-        let mut frames = vec![Ok(trim_nl(&buf[..n]).to_vec())];
+        let mut frame = trim_nl(&buf[..n]).to_vec();
+        keyblock::mask_frame(keys.get(&peer.ip()), &mut frame, received);
+        let mut frames = vec![Ok(frame)];
         // Drain whatever else is already queued, to batch under load.
         while frames.len() < 512 {
             match socket.try_recv_from(&mut buf) {
-                Ok((n, _)) => frames.push(Ok(trim_nl(&buf[..n]).to_vec())),
+                Ok((n, peer)) => {
+                    let mut frame = trim_nl(&buf[..n]).to_vec();
+                    keyblock::mask_frame(keys.get(&peer.ip()), &mut frame, received);
+                    frames.push(Ok(frame));
+                }
                 Err(_) => break,
             }
         }
@@ -260,6 +269,7 @@ async fn connection(
 ) {
     let mut framer = ward_event::syslog::Framer::new(&ctx.limits);
     let mut buf = vec![0u8; 64 * 1024];
+    let mut keys = ward_redact::BlockTracker::default();
     loop {
         let n = tokio::select! {
             r = tokio::time::timeout(idle_timeout, sock.read(&mut buf)) => match r {
@@ -273,13 +283,18 @@ async fn connection(
             () = ctx.stop.cancelled() => 0,
         };
         let received = Instant::now();
-        let frames = if n == 0 {
+        let mut frames: Vec<_> = if n == 0 {
             // finish() returns the truncated tail, then any frames
             // recovered after it, one per call.
             std::iter::from_fn(|| framer.finish()).collect()
         } else {
             framer.push(&buf[..n])
         };
+        // Masked once, before parsing: a retried batch parses the masked
+        // frames again.
+        for frame in frames.iter_mut().flatten() {
+            keyblock::mask_frame(&mut keys, frame, received);
+        }
         if !frames.is_empty() {
             store(&ctx, "syslog-tcp", &who, &frames, n, received).await;
         }

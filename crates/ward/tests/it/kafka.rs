@@ -16,15 +16,16 @@ use serde_json::Value;
 
 use crate::harness::{Ward, field, free_port, require, s};
 
-/// A `tansu` broker in its own empty directory.
-struct Broker {
+/// A `tansu` broker in its own empty directory (also used by
+/// `multiline_secrets`).
+pub struct Broker {
     child: Child,
     _dir: tempfile::TempDir,
-    addr: String,
+    pub addr: String,
 }
 
 impl Broker {
-    fn start() -> Broker {
+    pub fn start() -> Broker {
         require("tansu");
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -57,7 +58,7 @@ impl Broker {
         }
     }
 
-    fn create_topic(&self, name: &str, partitions: i32) {
+    pub fn create_topic(&self, name: &str, partitions: i32) {
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", &self.addr)
             .create()
@@ -79,7 +80,7 @@ impl Broker {
 
     /// Produces messages (key, payload; `None` payload = tombstone) and
     /// waits until the broker has them all.
-    fn produce(&self, topic: &str, messages: &[(Option<String>, Option<Vec<u8>>)]) {
+    pub fn produce(&self, topic: &str, messages: &[(Option<String>, Option<Vec<u8>>)]) {
         let p: BaseProducer = ClientConfig::new()
             .set("bootstrap.servers", &self.addr)
             .set("acks", "all")

@@ -20,6 +20,7 @@ mod faults;
 mod ingest;
 mod kafka;
 mod leaks;
+mod multiline_secrets;
 mod people;
 mod rules;
 mod shippers;
