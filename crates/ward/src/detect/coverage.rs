@@ -26,6 +26,8 @@ const EXAMPLES: usize = 5;
 const EXAMPLE_EVERY_MS: i64 = 10_000;
 /// Field names kept per example.
 const EXAMPLE_FIELDS: usize = 24;
+/// Characters kept of each field name.
+const MAX_FIELD_NAME: usize = 128;
 /// Tenants tracked; events of further tenants count under `other`.
 const MAX_TENANTS: usize = 10_000;
 
@@ -445,7 +447,8 @@ fn example(event: &Event, now_ms: i64) -> Example {
         .keys()
         .filter(|k| k.as_str() != "ward")
         .take(EXAMPLE_FIELDS)
-        .cloned()
+        // A sender chooses its field names: keep each short.
+        .map(|k| k.chars().take(MAX_FIELD_NAME).collect())
         .collect();
     fields.sort();
     Example {
@@ -538,5 +541,18 @@ mod tests {
         let text = serde_json::to_string(&r.unseen_examples).unwrap();
         assert!(text.contains("password_hint"));
         assert!(!text.contains("hunter2"), "{text}");
+        let long = Event(
+            json!({"x".repeat(10_000): 1, "tenant": {"id": "t"}})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        cov.record(&long, &[], 6);
+        let r = cov.report(None, "24h", 86_400_000, 10);
+        assert!(
+            r.unseen_examples
+                .iter()
+                .all(|e| e.fields.iter().all(|f| f.chars().count() <= 128))
+        );
     }
 }
