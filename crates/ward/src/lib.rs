@@ -37,6 +37,7 @@ pub mod store;
 pub mod access;
 pub mod api;
 pub mod cli;
+pub mod console;
 pub mod pipeline;
 pub mod serve;
 pub mod topology;

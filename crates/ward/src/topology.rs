@@ -190,7 +190,15 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         seen: Arc::new(crate::source::webhook::RecentIds::default()),
         audit: audit_trail,
     };
-    let state = api_state(ingest, access, &store, &metrics, progress, &alerts);
+    let state = api_state(
+        ingest,
+        access,
+        &store,
+        &metrics,
+        progress,
+        &alerts,
+        config.silence_limits,
+    );
     let (http, http_addr) = start_http(&config, state, &alerts, accepting.clone()).await?;
     g.stages(&["http"])
         .connect("http", "alert", 0)
@@ -261,9 +269,19 @@ fn api_state(
     metrics: &Arc<Metrics>,
     progress: Arc<Progress>,
     alerts: &Arc<Alerts>,
+    silence_limits: crate::api::silences::SilenceLimits,
 ) -> crate::api::ApiState {
     let audit = Arc::clone(&ingest.audit);
     crate::api::ApiState {
+        console: crate::console::ConsoleState {
+            alerts: crate::api::alerts::AlertApi {
+                engine: Arc::clone(alerts.engine()),
+                silence_limits,
+            },
+            events: crate::api::EventsState {
+                store: Arc::clone(store),
+            },
+        },
         ingest,
         events: crate::api::EventsState {
             store: Arc::clone(store),
