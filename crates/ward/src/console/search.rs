@@ -316,11 +316,12 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("empty", "{}"),
+                ("user.name", "ana"),
                 ("n", "3"),
                 ("tags", "[\"a\"]"),
-                ("user.name", "ana")
-            ]
+                ("empty", "{}")
+            ],
+            "in the event's own order"
         );
         let long = serde_json::json!({ "m": "x".repeat(MAX_VALUE_CHARS + 5) });
         let mut out = Vec::new();

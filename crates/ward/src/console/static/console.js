@@ -10,12 +10,13 @@
     const t = csrf();
     if (t) e.detail.headers['X-CSRF-Token'] = t;
   });
-  // After an action the alert page is replaced: keep the focus on it.
+  // After an action the alert page is replaced: the focus goes to what
+  // the action said (htmx would put it back in the form's field).
   document.addEventListener('htmx:afterSettle', e => {
     if (e.detail.target && e.detail.target.id === 'alert') {
-      const msg = $('#action-error') || $('#flash');
-      (msg || $('#alert-title'))?.setAttribute('tabindex', '-1');
-      (msg || $('#alert-title'))?.focus();
+      const to = $('#action-error') || $('#flash') || $('#alert-title');
+      to?.setAttribute('tabindex', '-1');
+      to?.focus();
     }
     if (e.detail.target && e.detail.target.id === 'queue') restoreCurrent();
   });
