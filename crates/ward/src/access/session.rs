@@ -32,13 +32,15 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use parking_lot::Mutex;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
+// Tokio's clock, so that tests move time instead of sleeping.
+use tokio::time::Instant;
 
 use super::users::{UserRecord, UserStore};
 
@@ -483,25 +485,55 @@ mod tests {
         assert!(s.find("not-a-session", &store).is_none());
     }
 
-    #[test]
-    fn idle_and_absolute_timeouts() {
+    #[tokio::test(start_paused = true)]
+    async fn idle_and_absolute_timeouts() {
         let dir = tempfile::tempdir().unwrap();
         let (store, rec) = user(dir.path());
         let s = Sessions::new(SessionSettings {
-            idle_timeout: Duration::from_millis(300),
-            absolute_timeout: Duration::from_millis(700),
+            idle_timeout: Duration::from_secs(30 * 60),
+            absolute_timeout: Duration::from_secs(12 * 3600),
             ..SessionSettings::default()
         });
         let idle = s.open(&rec);
-        std::thread::sleep(Duration::from_millis(400));
-        assert!(s.find(&idle.token, &store).is_none(), "idle too long");
+        tokio::time::advance(Duration::from_secs(29 * 60)).await;
+        assert!(s.find(&idle.token, &store).is_some());
+        tokio::time::advance(Duration::from_secs(29 * 60)).await;
+        assert!(
+            s.find(&idle.token, &store).is_some(),
+            "a request restarts the idle time"
+        );
+        tokio::time::advance(Duration::from_secs(30 * 60)).await;
+        assert!(s.find(&idle.token, &store).is_none(), "idle for 30 minutes");
         let busy = s.open(&rec);
-        for _ in 0..4 {
-            std::thread::sleep(Duration::from_millis(150));
+        for _ in 0..(12 * 60 / 20 - 1) {
+            tokio::time::advance(Duration::from_secs(20 * 60)).await;
             assert!(s.find(&busy.token, &store).is_some());
         }
-        std::thread::sleep(Duration::from_millis(150));
-        assert!(s.find(&busy.token, &store).is_none(), "too old");
+        tokio::time::advance(Duration::from_secs(20 * 60)).await;
+        assert!(
+            s.find(&busy.token, &store).is_none(),
+            "12 hours after login"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lockout_ends_and_old_failures_are_forgotten() {
+        let s = Sessions::new(SessionSettings {
+            max_failures: 2,
+            ..SessionSettings::default()
+        });
+        s.failed(Some("ana"), None);
+        tokio::time::advance(Duration::from_secs(16 * 60)).await;
+        s.failed(Some("ana"), None);
+        assert!(
+            s.locked("ana", None).is_none(),
+            "the first failure is too old"
+        );
+        s.failed(Some("ana"), None);
+        let wait = s.locked("ana", None).unwrap();
+        assert_eq!(wait, Duration::from_secs(15 * 60));
+        tokio::time::advance(Duration::from_secs(15 * 60)).await;
+        assert!(s.locked("ana", None).is_none());
     }
 
     #[test]

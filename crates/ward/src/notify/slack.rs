@@ -174,6 +174,30 @@ mod escape_tests {
         assert!(!title.contains('\n') && !title.contains('\r'), "{title:?}");
     }
 
+    /// Slack, e-mail and Alertmanager name who acknowledged and resolved
+    /// (Ward's webhook carries the fields as they are).
+    #[test]
+    fn notifications_name_the_acting_person() {
+        let mut n = hostile();
+        n.alerts[0].acknowledged_by = Some("ana".into());
+        n.alerts[0].resolved_by = Some("deploy-bot".into());
+        let v = payload(&n, "k", None);
+        let section = v["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert!(section.contains("*Acknowledged by:* ana\n"), "{section}");
+        assert!(section.contains("*Resolved by:* deploy-bot\n"), "{section}");
+        let text = ward_alert::template::text(&n);
+        assert!(text.lines().any(|l| l == "Acknowledged by: ana"), "{text}");
+        assert!(
+            text.lines().any(|l| l == "Resolved by: deploy-bot"),
+            "{text}"
+        );
+        let am = crate::notify::alertmanager::webhook_payload(&n, "k");
+        assert_eq!(am["alerts"][0]["annotations"]["acknowledged_by"], "ana");
+        assert_eq!(am["alerts"][0]["annotations"]["resolved_by"], "deploy-bot");
+        let ward = crate::notify::webhook::ward_payload(&n, "k");
+        assert_eq!(ward["alerts"][0]["acknowledged_by"], "ana");
+    }
+
     #[test]
     fn slack_mrkdwn_is_escaped() {
         let v = payload(&hostile(), "k", None);
