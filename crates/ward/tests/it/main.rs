@@ -12,6 +12,7 @@ mod alerting;
 mod alerts;
 mod cli;
 mod config;
+mod console;
 mod demo;
 mod durability;
 mod faults;

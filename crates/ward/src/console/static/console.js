@@ -18,7 +18,6 @@
       to?.setAttribute('tabindex', '-1');
       to?.focus();
     }
-    if (e.detail.target && e.detail.target.id === 'queue') restoreCurrent();
   });
 
   async function post(url) {
@@ -53,9 +52,28 @@
     const i = currentIndex();
     if (i >= 0) rows()[i].classList.add('current');
   }
-  function refreshQueue() {
-    if (!$('#queue') || !window.htmx) return;
-    htmx.ajax('GET', location.pathname + location.search, { target: '#queue', select: '#queue', swap: 'outerHTML' });
+  // Replaces the queue with a fresh copy of this page's; an error answer
+  // leaves the queue as it is.
+  let refreshing = false;
+  async function refreshQueue() {
+    if (!$('#queue') || refreshing) return;
+    refreshing = true;
+    try {
+      const r = await fetch(location.pathname + location.search, { credentials: 'same-origin' });
+      if (!r.ok) return;
+      const fresh = new DOMParser().parseFromString(await r.text(), 'text/html').getElementById('queue');
+      const old = $('#queue');
+      if (fresh && old) {
+        const picked = new Set(rows().filter(x => x.querySelector('.pick')?.checked).map(x => x.dataset.alert));
+        old.replaceWith(document.adoptNode(fresh));
+        rows().forEach(x => { if (picked.has(x.dataset.alert)) x.querySelector('.pick').checked = true; });
+        restoreCurrent();
+      }
+    } catch (_) {
+      // The next change tries again.
+    } finally {
+      refreshing = false;
+    }
   }
   async function ackQueue() {
     const picked = rows().filter(r => r.querySelector('.pick')?.checked).map(r => r.dataset.alert);
