@@ -666,7 +666,11 @@ fn an_xss_corpus_in_events_rule_titles_labels_and_comments_stays_text() {
         .map(|h| h["event"]["id"].clone())
         .collect();
     let ids_file = dir.path().join("ids.json");
-    std::fs::write(&ids_file, Value::Array(ids).to_string()).unwrap();
+    std::fs::write(
+        &ids_file,
+        json!({ "events": ids, "alerts": [first] }).to_string(),
+    )
+    .unwrap();
     let shots = tempfile::tempdir().unwrap();
     let seen = drive(
         &w,

@@ -6,7 +6,7 @@
 //     acknowledge, assign, comment, close as false positive with a reason,
 //     silence from it; search, `| count`, an event; the queue updating
 //     live when new events make an alert.
-//   node console.mjs xss <url> <user> <password> <shots dir> <event ids file>
+//   node console.mjs xss <url> <user> <password> <shots dir> <ids file: {events, alerts}>
 //     Visits every view that shows the stored payloads and counts dialogs,
 //     injected elements and requests to payload addresses.
 //
@@ -171,8 +171,8 @@ async function triage() {
 }
 
 async function xss() {
-  const [eventsFile] = rest;
-  const ids = JSON.parse(readFileSync(eventsFile, 'utf8'));
+  const [idsFile] = rest;
+  const { events: ids, alerts: commented } = JSON.parse(readFileSync(idsFile, 'utf8'));
   await login();
   const injected = async where => {
     const n = await page.evaluate(() => document.querySelectorAll('[data-xss], [data-xss-hx]').length);
@@ -193,7 +193,7 @@ async function xss() {
   if (!alerts.length) seen.queue_text = (await text('main')).slice(0, 600);
   // The first alerts of each rule title (the queue is sorted by severity
   // then time; every alert here holds payloads).
-  for (const id of alerts.slice(0, 15)) {
+  for (const id of [...commented, ...alerts.slice(0, 15)]) {
     await page.goto(url + '/console/alerts/' + id);
     await page.waitForTimeout(100);
     await injected('alert ' + id);
