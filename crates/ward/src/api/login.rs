@@ -107,6 +107,12 @@ pub async fn login(State(st): State<ApiState>, req: Request) -> Response {
         Err(why) => return refuse(form, StatusCode::BAD_REQUEST, &why),
     };
     let name_ok = users::valid_name(&creds.name);
+    // The lockout is checked once a verification slot is ours, so that
+    // guesses sent at once cannot all pass it before the first failure
+    // counts: at most one per slot gets through beyond the limit.
+    let Ok(_permit) = sessions.verifying.acquire().await else {
+        return refuse(form, StatusCode::SERVICE_UNAVAILABLE, "ward is stopping");
+    };
     if let Some(wait) = sessions.locked(&creds.name, peer) {
         st.audit.denied(Denied {
             peer,
@@ -131,15 +137,10 @@ pub async fn login(State(st): State<ApiState>, req: Request) -> Response {
     let phc = user
         .as_ref()
         .map_or_else(|| users::dummy_hash().to_owned(), |u| u.password.clone());
-    let matches = {
-        let Ok(_permit) = sessions.verifying.acquire().await else {
-            return refuse(form, StatusCode::SERVICE_UNAVAILABLE, "ward is stopping");
-        };
-        let password = creds.password;
-        tokio::task::spawn_blocking(move || users::verify_password(&phc, &password))
-            .await
-            .unwrap_or(false)
-    };
+    let password = creds.password;
+    let matches = tokio::task::spawn_blocking(move || users::verify_password(&phc, &password))
+        .await
+        .unwrap_or(false);
     let Some((user, principal, opened)) = user.filter(|u| matches && u.active()).and_then(|u| {
         let opened = sessions.open(&u);
         match st.access.user_principal(&u, opened.id.clone()) {
