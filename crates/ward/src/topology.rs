@@ -272,6 +272,12 @@ fn api_state(
     silence_limits: crate::api::silences::SilenceLimits,
 ) -> crate::api::ApiState {
     let audit = Arc::clone(&ingest.audit);
+    let health = crate::api::health::Health {
+        store: Arc::clone(store),
+        metrics: Arc::clone(metrics),
+        detect: progress,
+        alerts: Arc::clone(alerts),
+    };
     crate::api::ApiState {
         console: crate::console::ConsoleState {
             alerts: crate::api::alerts::AlertApi {
@@ -281,6 +287,7 @@ fn api_state(
             events: crate::api::EventsState {
                 store: Arc::clone(store),
             },
+            health: health.clone(),
         },
         ingest,
         events: crate::api::EventsState {
@@ -288,12 +295,7 @@ fn api_state(
         },
         access,
         audit,
-        health: crate::api::health::Health {
-            store: Arc::clone(store),
-            metrics: Arc::clone(metrics),
-            detect: progress,
-            alerts: Arc::clone(alerts),
-        },
+        health,
     }
 }
 

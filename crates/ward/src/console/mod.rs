@@ -14,10 +14,12 @@
 //! - [`queue`]: the alert queue (`/`, `/console/alerts`), live updates;
 //! - [`detail`]: one alert, its evidence proved against the signed
 //!   checkpoint, and the analyst's actions;
-//! - [`search`]: event search and one event with all its fields.
+//! - [`search`]: event search and one event with all its fields;
+//! - [`operations`]: store health, detection lag, readiness, sources.
 
 mod asset;
 pub mod detail;
+pub mod operations;
 mod page;
 pub mod queue;
 pub mod search;
@@ -42,6 +44,7 @@ pub const PREFIX: &str = "/console";
 pub struct ConsoleState {
     pub alerts: AlertApi,
     pub events: EventsState,
+    pub health: crate::api::health::Health,
 }
 
 /// Adds the console's routes, each with the permission it needs.
@@ -64,6 +67,11 @@ pub fn routes(r: Routes<ApiState>) -> Routes<ApiState> {
         )
         .get("/console/search", events, search::page)
         .get("/console/events/{id}", events, search::event)
+        .get(
+            "/console/operations",
+            Need::Perm(P::MetricsRead),
+            operations::page,
+        )
         .get("/console/assets/{name}", Need::Public, asset::serve)
 }
 

@@ -343,6 +343,11 @@ fn console_routes_are_secured_scoped_and_answer_browsers_and_elasticsearch() {
     assert_eq!(a.status, 403, "analysts hold no silences:write");
     assert_secured(&a, "permission refusal");
 
+    // Operations need metrics:read (engineers, not analysts).
+    let a = page(&w, Some(&ana), "GET", "/console/operations", None, false);
+    assert_eq!(a.status, 403);
+    assert_secured(&a, "operations refused");
+
     // Another tenant's engineer: the alert does not exist for them.
     let eve = login(&w, "eve");
     let other = page(&w, Some(&eve), "GET", "/console/alerts", None, false);
@@ -393,6 +398,10 @@ fn console_routes_are_secured_scoped_and_answer_browsers_and_elasticsearch() {
         a.body
     );
     assert!(alert(&w, &id)["comments"].as_array().unwrap().is_empty());
+    let ops = page(&w, Some(&eve), "GET", "/console/operations", None, false);
+    assert_eq!(ops.status, 200, "{}", ops.body);
+    assert_secured(&ops, "operations");
+    assert!(ops.body.contains("Unsigned tail"));
 
     // The assets: versioned names, cached for a year, the right types.
     let css = detail
@@ -514,7 +523,14 @@ fn a_keyboard_only_triage_in_chromium() {
     assert_eq!(seen["live"]["after"], 2, "{seen}");
     assert_eq!(seen["live"]["reloads"], 0, "updated in place");
     assert_eq!(seen["local_storage"], 0);
-    assert_screenshots(&seen, shots.path(), 12);
+    assert!(s(&seen, "operations_ready").starts_with("Ready"), "{seen}");
+    assert!(
+        seen["operations_store"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Unsigned tail"))
+    );
+    assert_screenshots(&seen, shots.path(), 14);
 
     // The API confirms the state and who acted.
     let a = alert(&w, &id);

@@ -4,8 +4,8 @@
 //   node console.mjs triage <url> <user> <password> <shots dir> <ingest token> <more events file>
 //     Keyboard-only triage: log in, queue, open the top alert, evidence,
 //     acknowledge, assign, comment, close as false positive with a reason,
-//     silence from it; search, `| count`, an event; the queue updating
-//     live when new events make an alert.
+//     silence from it; search, `| count`, an event; operations; the queue
+//     updating live when new events make an alert.
 //   node console.mjs xss <url> <user> <password> <shots dir> <ids file: {events, alerts}>
 //     Visits every view that shows the stored payloads and counts dialogs,
 //     injected elements and requests to payload addresses.
@@ -151,6 +151,11 @@ async function triage() {
   seen.event_fields = await page.locator('#fields dt').allTextContents();
   seen.event_proof = await text('.proof');
   await capture('event');
+
+  await page.goto(url + '/console/operations');
+  seen.operations_ready = await text('#ready');
+  seen.operations_store = await page.locator('#store dt').allTextContents();
+  await capture('operations');
 
   // Live: new events make a new alert; the open queue shows it without a reload.
   await page.goto(url + '/console/alerts');
