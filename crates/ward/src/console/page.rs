@@ -100,10 +100,6 @@ pub fn refusal(status: StatusCode, message: &str) -> Response {
         let mut resp = StatusCode::SEE_OTHER.into_response();
         resp.headers_mut()
             .insert(header::LOCATION, HeaderValue::from_static("/login"));
-        // htmx follows redirects inside its request; this makes the whole
-        // page go to the login form.
-        resp.headers_mut()
-            .insert("hx-redirect", HeaderValue::from_static("/login"));
         return secure(resp);
     }
     render(

@@ -1,7 +1,7 @@
 //! The Elasticsearch-compatible input: `POST /_bulk`, `POST /{index}/_bulk`,
 //! and `GET /` / `HEAD /` answering as an Elasticsearch 8 node, with the
 //! `X-Elastic-Product: Elasticsearch` header that official clients check.
-//! `GET /` from a browser gets the web page instead.
+//! `GET /` from a browser gets the console instead ([`crate::console::root`]).
 
 use axum::Json;
 use axum::extract::{Path, State};
