@@ -69,6 +69,6 @@ done
 echo "stored $((events + alerts)) events; waiting for $alerts alerts"
 curl -sf -H "origin: $url" -c "$work/jar" -H 'content-type: application/json' \
   -d '{"name":"bench","password":"bench password 0123"}' "$url/api/v1/login" > /dev/null
-count() { curl -s -b "$work/jar" "$url/api/v1/alerts" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])'; }
+count() { curl -s -b "$work/jar" "$url/api/v1/alerts?limit=10000" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])'; }
 until [ "$(count)" -ge "$alerts" ]; do sleep 2; done
 node crates/ward/tests/it/browser/bench.mjs "$url" bench "bench password 0123" 30

@@ -23,6 +23,8 @@ use crate::api::alerts::visible;
 
 /// Most alerts one page lists.
 pub const MAX_ROWS: usize = 500;
+/// Most alerts a listing considers (the newest; the engine's own bound).
+pub const MAX_CONSIDERED: usize = 10_000;
 /// How often the live stream looks for changes.
 const LIVE_EVERY: Duration = Duration::from_secs(2);
 /// Longest one live stream stays open; the browser reconnects.
@@ -148,7 +150,7 @@ fn filter(p: &QueueParams) -> Result<AlertFilter, String> {
         severity: some(&p.severity),
         rule: some(&p.rule),
         owner: some(&p.owner),
-        limit: None,
+        limit: Some(MAX_CONSIDERED),
     })
 }
 
