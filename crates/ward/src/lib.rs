@@ -16,6 +16,10 @@
 //! - [`detect`]: tails the log, runs Sigma rules and enrichers;
 //! - [`alert`] and [`notify`]: alerts, routing, durable delivery.
 //!
+//! People and programs reach it through [`api`] (JSON, the ingest
+//! endpoints) and [`console`] (server-rendered pages), both behind the one
+//! permission check of [`access`].
+//!
 //! [`topology`] is the one place where the stages are built, connected and
 //! stopped; [`serve`] is: load config → build topology → run until a
 //! signal → drain.
@@ -39,6 +43,7 @@ pub mod compliance;
 pub mod access;
 pub mod api;
 pub mod cli;
+pub mod console;
 pub mod pipeline;
 pub mod serve;
 pub mod topology;

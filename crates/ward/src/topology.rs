@@ -192,7 +192,15 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         audit: audit_trail,
     };
     let live = start_compliance(&config, &store, &metrics, &alerts, &mut g);
-    let mut state = api_state(ingest, access, &store, &metrics, progress, &alerts);
+    let mut state = api_state(
+        ingest,
+        access,
+        &store,
+        &metrics,
+        progress,
+        &alerts,
+        config.silence_limits,
+    );
     state.compliance = crate::api::compliance::ComplianceState(live.clone());
     let (http, http_addr) = start_http(&config, state, &alerts, accepting.clone()).await?;
     g.stages(&["http"])
@@ -340,9 +348,26 @@ fn api_state(
     metrics: &Arc<Metrics>,
     progress: Arc<Progress>,
     alerts: &Arc<Alerts>,
+    silence_limits: crate::api::silences::SilenceLimits,
 ) -> crate::api::ApiState {
     let audit = Arc::clone(&ingest.audit);
+    let health = crate::api::health::Health {
+        store: Arc::clone(store),
+        metrics: Arc::clone(metrics),
+        detect: progress,
+        alerts: Arc::clone(alerts),
+    };
     crate::api::ApiState {
+        console: crate::console::ConsoleState {
+            alerts: crate::api::alerts::AlertApi {
+                engine: Arc::clone(alerts.engine()),
+                silence_limits,
+            },
+            events: crate::api::EventsState {
+                store: Arc::clone(store),
+            },
+            health: health.clone(),
+        },
         ingest,
         events: crate::api::EventsState {
             store: Arc::clone(store),
@@ -350,12 +375,7 @@ fn api_state(
         access,
         audit,
         compliance: crate::api::compliance::ComplianceState::default(),
-        health: crate::api::health::Health {
-            store: Arc::clone(store),
-            metrics: Arc::clone(metrics),
-            detect: progress,
-            alerts: Arc::clone(alerts),
-        },
+        health,
     }
 }
 

@@ -29,7 +29,8 @@ use crate::api::ApiError;
 /// What a route needs from its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
-    /// Anyone, without a credential (health probes, the web page).
+    /// Anyone, without a credential (health probes, `/`, the login form,
+    /// the console's static files).
     Public,
     /// Any valid credential (`/api/v1/me`).
     Authenticated,

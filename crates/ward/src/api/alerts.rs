@@ -25,7 +25,7 @@ const MAX_BODY: usize = 64 * 1024;
 
 /// What the alerting handlers share.
 #[derive(Clone)]
-pub(crate) struct AlertApi {
+pub struct AlertApi {
     pub engine: Arc<Engine>,
     pub silence_limits: super::silences::SilenceLimits,
 }

@@ -16,7 +16,10 @@ use super::{ApiError, EventsState};
 use crate::access::{Caller, Principal};
 
 /// The query restricted to the caller's tenant.
-fn scoped(caller: &Principal, mut query: ward_store::query::Query) -> ward_store::query::Query {
+pub(crate) fn scoped(
+    caller: &Principal,
+    mut query: ward_store::query::Query,
+) -> ward_store::query::Query {
     if let Some(t) = caller.tenant_scope() {
         let tenant = ward_store::query::Query::term("tenant.id", t).expr;
         query.expr = ward_store::query::Expr::And(vec![tenant, query.expr]);
@@ -25,7 +28,7 @@ fn scoped(caller: &Principal, mut query: ward_store::query::Query) -> ward_store
 }
 
 /// The stored event `id`, if the caller may see it.
-async fn visible_record(
+pub(crate) async fn visible_record(
     st: &EventsState,
     caller: &Principal,
     id: String,
@@ -45,7 +48,7 @@ async fn visible_record(
     Ok((rec, event))
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -112,6 +115,24 @@ async fn run_search(
     query: ward_store::query::Query,
     p: &SearchParams,
 ) -> Result<Response, ApiError> {
+    match execute(st, query, p).await? {
+        Ok(r) => Ok(Json(serde_json::to_value(r).map_err(anyhow::Error::from)?).into_response()),
+        Err(why) => Ok((
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": why })),
+        )
+            .into_response()),
+    }
+}
+
+/// Runs a search within the limits every search obeys (at most
+/// [`MAX_CONCURRENT_SEARCHES`] at once, [`SEARCH_DEADLINE`] each); the
+/// inner `Err` says why a search was stopped.
+pub(crate) async fn execute(
+    st: &EventsState,
+    query: ward_store::query::Query,
+    p: &SearchParams,
+) -> Result<Result<ward_store::SearchResult, String>, ApiError> {
     let now = jiff::Timestamp::now();
     let bound = |s: &Option<String>| -> Result<Option<i64>, ApiError> {
         s.as_deref()
@@ -137,14 +158,12 @@ async fn run_search(
         Err(e) => Err(ApiError::Internal(e.into())),
     })
     .await?;
-    match result {
-        Ok(r) => Ok(Json(serde_json::to_value(r).map_err(anyhow::Error::from)?).into_response()),
-        Err(why) => Ok((
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "error": format!("search stopped after {} s: {why}", SEARCH_DEADLINE.as_secs()) })),
+    Ok(result.map_err(|why| {
+        format!(
+            "search stopped after {} s: {why}",
+            SEARCH_DEADLINE.as_secs()
         )
-            .into_response()),
-    }
+    }))
 }
 
 /// `GET /api/v1/events/{id}`

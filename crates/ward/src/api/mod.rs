@@ -1,6 +1,6 @@
 //! The HTTP interface: one router for the JSON API under `/api/v1`, the
 //! ingest endpoints of [`crate::source`], `/metrics`, `/healthz`, `/readyz`,
-//! the web page at `/` and the login form at `/login`. Every route is declared with the permission it
+//! the analyst console ([`crate::console`]) and the login form at `/login`. Every route is declared with the permission it
 //! needs ([`crate::access::Routes`]) and one middleware checks it
 //! ([`crate::access::guard::check`]). Each group of routes reaches only its
 //! own part of [`ApiState`] (axum sub-states through `FromRef`); nothing
@@ -47,11 +47,19 @@ pub struct ApiState {
     /// Ward's audit trail of people: actions and refusals.
     pub audit: Arc<AuditTrail>,
     pub compliance: compliance::ComplianceState,
+    /// The analyst console's pages.
+    pub console: crate::console::ConsoleState,
 }
 
 impl FromRef<ApiState> for compliance::ComplianceState {
     fn from_ref(s: &ApiState) -> Self {
         s.compliance.clone()
+    }
+}
+
+impl FromRef<ApiState> for crate::console::ConsoleState {
+    fn from_ref(s: &ApiState) -> Self {
+        s.console.clone()
     }
 }
 
@@ -79,7 +87,7 @@ fn routes() -> Routes<ApiState> {
     let ingest = Need::Perm(Permission::IngestWrite);
     let events = Need::Perm(Permission::EventsRead);
     let evidence = Need::Perm(Permission::EvidenceRead);
-    Routes::default()
+    crate::console::routes(Routes::default())
         .post("/api/v1/ingest", ingest, http::ingest)
         .post(xccdf::ROUTE, ingest, xccdf::ingest)
         // The webhooks' senders present their own credential, which the
@@ -102,7 +110,7 @@ fn routes() -> Routes<ApiState> {
         .get("/services/collector/health", Need::Public, hec::health)
         .get("/services/collector/health/1.0", Need::Public, hec::health)
         .post("/v1/logs", ingest, otlp::logs)
-        .get("/", Need::Public, bulk::root)
+        .get("/", Need::Public, crate::console::root)
         .get("/healthz", Need::Public, health::healthz)
         .get("/readyz", Need::Public, health::readyz)
         .get(
@@ -185,6 +193,9 @@ pub fn protect(
 /// A refusal in the dialect of the route's clients: Splunk HEC and
 /// Elasticsearch clients read their own error shapes.
 fn refusal(path: &str, status: StatusCode, message: String) -> Response {
+    if path.starts_with(crate::console::PREFIX) {
+        return crate::console::refusal(status, &message);
+    }
     if status == StatusCode::UNAUTHORIZED {
         if path.starts_with("/services/collector") {
             return crate::source::hec::unauthorized();
@@ -195,6 +206,3 @@ fn refusal(path: &str, status: StatusCode, message: String) -> Response {
     }
     crate::access::guard::json_refusal(status, message)
 }
-
-/// The web page served at `/` to browsers.
-pub const PAGE: &str = include_str!("page.html");

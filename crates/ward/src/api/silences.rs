@@ -66,7 +66,17 @@ pub(crate) async fn add(
     caller: Caller,
     b: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let mut req: NewSilence = body(&b)?;
+    let req: NewSilence = body(&b)?;
+    let s = create(&api, &caller, req).await?;
+    Ok((StatusCode::CREATED, to_json(&s)?))
+}
+
+/// Creates a silence for `caller`, bound to its tenant, within the limits.
+pub(crate) async fn create(
+    api: &AlertApi,
+    caller: &Principal,
+    mut req: NewSilence,
+) -> Result<Silence, ApiError> {
     if let Some(t) = caller.tenant_scope() {
         req.matchers.push(MatcherInput::Spec(MatcherSpec {
             name: "tenant".into(),
@@ -98,8 +108,7 @@ pub(crate) async fn add(
             "this tenant already has {in_force} silences in force (the most allowed); expire some first"
         )));
     }
-    let s = api.engine.add_silence(req, &caller.actor()).await?;
-    Ok((StatusCode::CREATED, to_json(&s)?))
+    Ok(api.engine.add_silence(req, &caller.actor()).await?)
 }
 
 pub(crate) async fn expire(

@@ -1,12 +1,12 @@
 //! The Elasticsearch-compatible input: `POST /_bulk`, `POST /{index}/_bulk`,
 //! and `GET /` / `HEAD /` answering as an Elasticsearch 8 node, with the
 //! `X-Elastic-Product: Elasticsearch` header that official clients check.
-//! `GET /` from a browser gets the web page instead.
+//! `GET /` from a browser gets the console instead ([`crate::console::root`]).
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::json;
 
@@ -61,15 +61,9 @@ pub fn unauthorized() -> Response {
     es_error(&IngestError::Unauthorized)
 }
 
-/// `GET /`: Elasticsearch's node information, or the web page for browsers.
-pub async fn root(headers: HeaderMap) -> Response {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
-    if wants_html {
-        return Html(crate::api::PAGE).into_response();
-    }
+/// `GET /` of Elasticsearch clients: the node information (browsers get
+/// the console, [`crate::console::root`]).
+pub fn root() -> Response {
     elastic(
         Json(json!({
             "name": "ward",

@@ -357,8 +357,8 @@ fn health_ready_and_metrics() {
         .text()
         .unwrap();
     assert!(
-        page.contains("<title>Ward</title>") && page.contains("/api/v1/alerts"),
-        "{page}"
+        page.contains("action=\"/api/v1/login\""),
+        "a browser without a session is sent to the login form: {page}"
     );
     let es = c.get(format!("{}/", w.url())).send().unwrap();
     assert_eq!(es.headers()["x-elastic-product"], "Elasticsearch");

@@ -13,6 +13,7 @@ mod alerts;
 mod cli;
 mod compliance;
 mod config;
+mod console;
 mod coverage;
 mod demo;
 mod durability;

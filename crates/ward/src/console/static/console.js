@@ -1,0 +1,148 @@
+// Ward console: keyboard shortcuts, the CSRF token on every change, live
+// updates of the alert queue (server-sent events). The pages work without
+// it for reading; changes need it (they carry the session's CSRF token).
+(() => {
+  'use strict';
+  const csrf = () => document.querySelector('meta[name="ward-csrf"]')?.content || '';
+  const $ = s => document.querySelector(s);
+
+  document.addEventListener('htmx:configRequest', e => {
+    const t = csrf();
+    if (t) e.detail.headers['X-CSRF-Token'] = t;
+  });
+  // After an action the alert page is replaced: the focus goes to what
+  // the action said (htmx would put it back in the form's field).
+  document.addEventListener('htmx:afterSettle', e => {
+    if (e.detail.target && e.detail.target.id === 'alert') {
+      const to = $('#action-error') || $('#flash') || $('#alert-title');
+      to?.setAttribute('tabindex', '-1');
+      to?.focus();
+    }
+  });
+
+  async function post(url) {
+    return fetch(url, { method: 'POST', headers: { 'X-CSRF-Token': csrf() }, credentials: 'same-origin' });
+  }
+
+  document.addEventListener('click', async e => {
+    if (e.target.closest('#logout')) {
+      await post('/api/v1/logout');
+      location.href = '/login';
+    } else if (e.target.closest('#help-open')) {
+      $('#help')?.showModal();
+    }
+  });
+
+  // The queue: a current row (j/k), selected rows (x).
+  const rows = () => [...document.querySelectorAll('#queue [data-alert]')];
+  let currentId = null;
+  function setCurrent(i) {
+    const all = rows();
+    if (!all.length) return;
+    i = Math.max(0, Math.min(all.length - 1, i));
+    all.forEach((r, n) => r.classList.toggle('current', n === i));
+    currentId = all[i].dataset.alert;
+    all[i].querySelector('a.title')?.focus();
+    all[i].scrollIntoView({ block: 'nearest' });
+  }
+  function currentIndex() {
+    return rows().findIndex(r => r.dataset.alert === currentId);
+  }
+  function restoreCurrent() {
+    const i = currentIndex();
+    if (i >= 0) rows()[i].classList.add('current');
+  }
+  // Replaces the queue with a fresh copy of this page's; an error answer
+  // leaves the queue as it is.
+  let refreshing = false;
+  async function refreshQueue() {
+    if (!$('#queue') || refreshing) return;
+    refreshing = true;
+    try {
+      const r = await fetch(location.pathname + location.search, { credentials: 'same-origin' });
+      if (!r.ok) return;
+      const fresh = new DOMParser().parseFromString(await r.text(), 'text/html').getElementById('queue');
+      const old = $('#queue');
+      if (fresh && old) {
+        const picked = new Set(rows().filter(x => x.querySelector('.pick')?.checked).map(x => x.dataset.alert));
+        old.replaceWith(document.adoptNode(fresh));
+        rows().forEach(x => { if (picked.has(x.dataset.alert)) x.querySelector('.pick').checked = true; });
+        restoreCurrent();
+      }
+    } catch (_) {
+      // The next change tries again.
+    } finally {
+      refreshing = false;
+    }
+  }
+  async function ackQueue() {
+    const picked = rows().filter(r => r.querySelector('.pick')?.checked).map(r => r.dataset.alert);
+    const ids = picked.length ? picked : (currentId ? [currentId] : []);
+    for (const id of ids) await post('/console/alerts/' + encodeURIComponent(id) + '/ack');
+    refreshQueue();
+  }
+
+  const typing = t => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+  const focusField = sel => { const el = $(sel); if (el && !el.disabled) { el.focus(); return true; } return false; };
+
+  document.addEventListener('keydown', e => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (typing(e.target)) {
+      if (e.key === 'Escape') e.target.blur();
+      return;
+    }
+    if ($('#help')?.open) return;
+    const onQueue = !!$('#queue');
+    const onAlert = !!$('#alert');
+    let done = true;
+    switch (e.key) {
+      case '?': $('#help')?.showModal(); break;
+      case '/': if (!focusField('#q')) location.href = '/console/search'; break;
+      case 'u': location.href = '/console/alerts'; break;
+      case 'j': if (onQueue) setCurrent(currentIndex() + 1); else done = false; break;
+      case 'k': if (onQueue) setCurrent(currentIndex() - 1); else done = false; break;
+      case 'Enter':
+        if (onQueue && currentId && !(e.target.closest && e.target.closest('a'))) {
+          location.href = '/console/alerts/' + encodeURIComponent(currentId);
+        } else done = false;
+        break;
+      case 'x':
+        if (onQueue && currentId) {
+          const box = rows()[currentIndex()]?.querySelector('.pick');
+          if (box) box.checked = !box.checked;
+        } else done = false;
+        break;
+      case 'a':
+        if (onAlert) { const b = $('#ack'); if (b && !b.disabled) b.click(); }
+        else if (onQueue) ackQueue();
+        else done = false;
+        break;
+      case 'c':
+        if (onAlert) focusField('#resolution');
+        else if (onQueue && currentId) location.href = '/console/alerts/' + encodeURIComponent(currentId) + '#close';
+        else done = false;
+        break;
+      case 'm': done = onAlert && focusField('#comment-text'); break;
+      case 'n': done = onAlert && focusField('#assignee'); break;
+      case 's': done = onAlert && focusField('#silence-duration'); break;
+      default: done = false;
+    }
+    if (done) e.preventDefault();
+  });
+
+  function start() {
+    if (location.hash === '#close') focusField('#resolution');
+    if ($('#queue')) {
+      if (rows().length) {
+        currentId = rows()[0].dataset.alert;
+        rows()[0].classList.add('current');
+      }
+      if (window.EventSource) {
+        const live = new EventSource('/console/live');
+        live.addEventListener('alerts', refreshQueue);
+      }
+    }
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();

@@ -1,0 +1,243 @@
+// Drives Ward's analyst console in Debian's chromium (headless) and prints
+// one JSON object of observations; the Rust test (console.rs) judges them.
+//
+//   node console.mjs triage <url> <user> <password> <shots dir> <ingest token> <more events file>
+//     Keyboard-only triage: log in, queue, open the top alert, evidence,
+//     acknowledge, assign, comment, close as false positive with a reason,
+//     silence from it; search, `| count`, an event; operations; the queue
+//     updating live when new events make an alert.
+//   node console.mjs xss <url> <user> <password> <shots dir> <ids file: {events, alerts}>
+//     Visits every view that shows the stored payloads and counts dialogs,
+//     injected elements and requests to payload addresses.
+//
+// On every page: Content-Security-Policy violations (the browser's
+// `securitypolicyviolation` events and console reports) and whether the
+// page is wider than the window at 390 and 1366 px.
+import { readFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const [mode, url, user, password, shots, ...rest] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox'],
+});
+const seen = { csp: [], dialogs: 0, payload_requests: [], overflow: [], shots: [], pages: 0 };
+
+const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+const page = await context.newPage();
+await page.exposeFunction('wardCspViolation', v => seen.csp.push(v));
+await page.addInitScript(() => {
+  document.addEventListener('securitypolicyviolation', e =>
+    window.wardCspViolation(e.violatedDirective + ' ' + e.blockedURI + ' ' + location.pathname));
+});
+page.on('console', m => {
+  if (/Content.Security.Policy|Refused to/i.test(m.text())) seen.csp.push('console: ' + m.text());
+});
+page.on('dialog', async d => { seen.dialogs += 1; await d.dismiss(); });
+page.on('request', r => { if (r.url().includes('xss.invalid')) seen.payload_requests.push(r.url()); });
+
+/// Screenshots at both widths and notes any horizontal overflow.
+async function capture(name) {
+  seen.pages += 1;
+  for (const width of [1366, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (wide > width) seen.overflow.push(`${name}@${width}: ${wide}px`);
+    const path = `${shots}/${name}-${width}.png`;
+    // caret: 'initial', or Playwright injects a style of its own.
+    await page.screenshot({ path, fullPage: true, caret: 'initial' });
+    seen.shots.push(path);
+  }
+  await page.setViewportSize({ width: 1366, height: 900 });
+}
+
+async function login() {
+  await page.goto(url + '/', { waitUntil: 'load' });
+  seen.unauthenticated_landing = new URL(page.url()).pathname;
+  await page.focus('input[name=name]');
+  await page.keyboard.type(user);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(password);
+  await Promise.all([page.waitForURL(url + '/'), page.keyboard.press('Enter')]);
+  await page.waitForSelector('#queue');
+}
+
+/// After an action the page moves the focus to what the action said.
+const said = () => page.waitForFunction(() => ['flash', 'action-error'].includes(document.activeElement?.id));
+const text = sel => page.locator(sel).first().textContent().then(t => (t || '').trim()).catch(() => null);
+
+async function triage() {
+  const [ingestToken, moreEvents] = rest;
+  await login();
+  seen.queue_rows = await page.locator('#queue [data-alert]').count();
+  seen.top_alert = await page.locator('#queue [data-alert]').first().getAttribute('data-alert');
+  seen.queue_sla = await text('#queue .sla');
+  await capture('queue');
+  // ? opens the help, Escape closes it.
+  await page.keyboard.press('?');
+  seen.help_open = await page.locator('#help').evaluate(d => d.open);
+  await capture('help');
+  await page.keyboard.press('Escape');
+  // j moves down and k back up; Enter opens the current alert.
+  await page.keyboard.press('j');
+  await page.keyboard.press('k');
+  seen.current_after_jk = await page.locator('#queue .row.current').getAttribute('data-alert');
+  await Promise.all([page.waitForURL(/\/console\/alerts\/[0-9a-f]+$/), page.keyboard.press('Enter')]);
+  await page.waitForSelector('#alert');
+  seen.opened = await page.locator('#alert').getAttribute('data-alert-page');
+  seen.title = await text('#alert-title');
+  seen.evidence = await page.locator('.evidence .proof').allTextContents();
+  seen.runbook_shown = (await text('#alert')).includes('Runbook');
+  await capture('alert');
+
+  await page.keyboard.press('a');
+  await page.waitForFunction(() => document.getElementById('alert-status')?.textContent === 'acknowledged');
+  await said();
+  seen.after_ack = await text('#alert-status');
+  seen.acked_by = await text('#acked-by');
+
+  await page.keyboard.press('n');
+  await page.keyboard.type('bob');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.getElementById('alert-assignee')?.textContent === 'bob');
+  await said();
+
+  await page.keyboard.press('m');
+  await page.keyboard.type('checked the source address: our scanner');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.getElementById('comments')?.textContent.includes('our scanner'));
+  await said();
+
+  await page.keyboard.press('c');
+  seen.focus_after_c = await page.evaluate(() => document.activeElement?.id);
+  await page.keyboard.type('False');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('internal vulnerability scanner, ticket SEC-42');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.getElementById('alert-status')?.textContent === 'resolved');
+  seen.after_resolve = await text('#alert-status');
+  seen.verdict = await text('#alert .verdict');
+  seen.resolved_by = await text('#resolved-by');
+  await said();
+
+  await page.keyboard.press('s');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('scanner runs nightly');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => (document.getElementById('flash')?.textContent || '').startsWith('Silence'));
+  seen.silence_flash = await text('#flash');
+  seen.silence_preview = Number(await text('#silence-preview'));
+  await capture('alert-resolved');
+
+  // Search: / goes to the search view, / again focuses the query.
+  await Promise.all([page.waitForURL(/\/console\/search/), page.keyboard.press('/')]);
+  await page.keyboard.press('/');
+  await page.keyboard.type('event.action:login_failed');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('30d');
+  await Promise.all([page.waitForURL(/q=event.action/), page.keyboard.press('Enter')]);
+  seen.matched = Number(await text('#matched'));
+  seen.hits = await page.locator('.hits [data-event]').count();
+  await capture('search');
+  await page.goto(url + '/console/search?q=' + encodeURIComponent('event.action:login_failed | count') + '&since=30d');
+  seen.count_result = Number(await text('#agg-count'));
+  await page.goto(url + '/console/search?q=' + encodeURIComponent('event.action:login_failed | top source.ip 5') + '&since=30d');
+  seen.top_buckets = await page.locator('#buckets li').count();
+  await capture('search-top');
+  await page.goto(url + '/console/search?q=' + encodeURIComponent('event.action:login_failed') + '&since=30d');
+  await Promise.all([page.waitForURL(/\/console\/events\//), page.locator('.hits a.title').first().click()]);
+  seen.event_fields = await page.locator('#fields dt').allTextContents();
+  seen.event_proof = await text('.proof');
+  await capture('event');
+
+  await page.goto(url + '/console/operations');
+  seen.operations_ready = await text('#ready');
+  seen.operations_store = await page.locator('#store dt').allTextContents();
+  await capture('operations');
+
+  // Live: new events make a new alert; the open queue shows it without a reload.
+  await page.goto(url + '/console/alerts');
+  const before = Number(await text('#queue-count'));
+  const navigations = [];
+  page.on('framenavigated', f => { if (f === page.mainFrame()) navigations.push(f.url()); });
+  const sent = await page.request.post(url + '/api/v1/ingest', {
+    headers: { authorization: 'Bearer ' + ingestToken, 'content-type': 'application/x-ndjson' },
+    data: readFileSync(moreEvents, 'utf8'),
+  });
+  seen.more_ingested = sent.status();
+  await page.waitForFunction(n => Number(document.getElementById('queue-count')?.textContent) > n, before, { timeout: 30000 })
+    .catch(() => {});
+  seen.live = { before, after: Number(await text('#queue-count')), reloads: navigations.length };
+
+  // The browser keeps nothing in its storage.
+  seen.local_storage = await page.evaluate(() => Object.keys(localStorage).length);
+}
+
+async function xss() {
+  const [idsFile] = rest;
+  const { events: ids, alerts: commented } = JSON.parse(readFileSync(idsFile, 'utf8'));
+  await login();
+  const injected = async where => {
+    const n = await page.evaluate(() => document.querySelectorAll('[data-xss], [data-xss-hx]').length);
+    if (n) seen.injected.push(`${where}: ${n}`);
+  };
+  seen.injected = [];
+  seen.shown_as_text = 0;
+  const marker = async () => {
+    const t = await page.evaluate(() => document.body.innerText);
+    if (t.includes('data-xss')) seen.shown_as_text += 1;
+  };
+  await page.waitForTimeout(300);
+  await injected('queue');
+  await marker();
+  await capture('xss-queue');
+  const alerts = await page.locator('#queue [data-alert]').evaluateAll(rs => rs.map(r => r.dataset.alert));
+  seen.alerts = alerts.length;
+  if (!alerts.length) seen.queue_text = (await text('main')).slice(0, 600);
+  // The first alerts of each rule title (the queue is sorted by severity
+  // then time; every alert here holds payloads).
+  for (const id of [...commented, ...alerts.slice(0, 15)]) {
+    await page.goto(url + '/console/alerts/' + id);
+    await page.waitForTimeout(100);
+    await injected('alert ' + id);
+    await marker();
+  }
+  await capture('xss-alert');
+  const searches = ['event.action:xss-probe', 'event.action:xss-probe | count by user.name', 'event.action:xss-probe | top message 200'];
+  for (const q of searches) {
+    for (const p of [0, 1, 2]) {
+      await page.goto(url + '/console/search?since=1h&page=' + p + '&q=' + encodeURIComponent(q));
+      await injected('search ' + q + ' page ' + p);
+      await marker();
+    }
+  }
+  await capture('xss-search');
+  for (const id of ids) {
+    await page.goto(url + '/console/events/' + encodeURIComponent(id));
+    await injected('event ' + id);
+    await marker();
+  }
+  await capture('xss-event');
+  // The payloads as queue filters, echoed back into the form.
+  await page.goto(url + '/console/alerts?rule=' + encodeURIComponent('"><img src=x data-xss onerror=alert(1)>'));
+  await injected('queue filter');
+  await page.goto(url + '/console/search?since=' + encodeURIComponent('"><svg data-xss onload=alert(1)>') + '&q=x');
+  await injected('search error');
+  await page.goto(url + '/console/alerts/' + encodeURIComponent('<img src=x data-xss onerror=alert(1)>'));
+  await injected('not found');
+}
+
+try {
+  if (mode === 'triage') await triage();
+  else if (mode === 'xss') await xss();
+  else throw new Error('mode must be triage or xss');
+} catch (e) {
+  seen.error = String(e && e.stack || e);
+  seen.error_url = page.url();
+  seen.error_page = (await page.content().catch(() => '')).slice(0, 4000);
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(seen));

@@ -1,0 +1,711 @@
+//! The analyst console against a real `ward serve`: its routes (status,
+//! security headers on every answer, the login redirect, the CSRF check,
+//! permissions, another tenant's alert answering 404), and Debian's
+//! chromium driven by `playwright-core` (`tests/it/browser/console.mjs`):
+//! a keyboard-only triage, and an XSS corpus stored in events, rule titles,
+//! labels and comments that must render as text.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{TOKEN, Ward, s};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn rules_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules")
+}
+
+fn add_user(w: &Ward, name: &str, role: &str, tenant: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new(crate::harness::ward_bin())
+        .args(["users", "add", name, "--role", role, "--tenant", tenant])
+        .arg("--password-stdin")
+        .env("WARD_DATA_DIR", w.data_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A browser session: cookie and CSRF token.
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+fn login(w: &Ward, name: &str) -> Session {
+    let r = Ward::client()
+        .post(format!("{}/api/v1/login", w.url()))
+        .header("content-type", "application/json")
+        .header("origin", w.url())
+        .body(json!({"name": name, "password": PASSWORD}).to_string())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let body: Value = r.json().unwrap();
+    Session {
+        cookie,
+        csrf: s(&body, "csrf_token").to_owned(),
+    }
+}
+
+/// An answer: status, headers, body.
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+/// A request as the console's page makes it: the session's cookie, and
+/// for a form the same-origin headers and (when `csrf`) the token.
+fn page(
+    w: &Ward,
+    who: Option<&Session>,
+    method: &str,
+    path: &str,
+    form: Option<&str>,
+    csrf: bool,
+) -> Answer {
+    let c = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let url = format!("{}{path}", w.url());
+    let mut rb = if method == "GET" {
+        c.get(url)
+    } else {
+        c.post(url)
+    };
+    rb = rb.header("accept", "text/html");
+    if let Some(sess) = who {
+        rb = rb.header("cookie", &sess.cookie);
+        if csrf {
+            rb = rb.header("x-csrf-token", &sess.csrf);
+        }
+    }
+    if let Some(f) = form {
+        rb = rb
+            .header("origin", w.url())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(f.to_owned());
+    }
+    let r = rb.send().unwrap();
+    Answer {
+        status: r.status().as_u16(),
+        headers: r.headers().clone(),
+        body: r.text().unwrap(),
+    }
+}
+
+/// The headers every console answer carries.
+fn assert_secured(a: &Answer, what: &str) {
+    let h = |n: &str| {
+        a.headers
+            .get(n)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let csp = h("content-security-policy");
+    assert!(csp.contains("default-src 'none'"), "{what}: {csp}");
+    assert!(csp.contains("script-src 'self'"), "{what}: {csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    assert!(!csp.contains("unsafe-inline"), "{what}: {csp}");
+    assert_eq!(h("x-content-type-options"), "nosniff", "{what}");
+    assert_eq!(h("x-frame-options"), "DENY", "{what}");
+    assert_eq!(h("referrer-policy"), "same-origin", "{what}");
+}
+
+/// Sends NDJSON with the ingest token of tenant `default`.
+fn ingest(w: &Ward, body: String) {
+    let (status, answer) = w.post("/api/v1/ingest", "application/x-ndjson", body);
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// Waits until the admin sees at least `n` alerts; returns them.
+fn wait_alerts(w: &Ward, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = Ward::client()
+            .get(format!("{}/api/v1/alerts", w.url()))
+            .bearer_auth(&w.admin)
+            .send()
+            .unwrap();
+        let v: Value = r.json().unwrap();
+        let alerts = v["alerts"].as_array().cloned().unwrap_or_default();
+        if alerts.len() >= n {
+            return alerts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} alerts:\n{}",
+            alerts.len(),
+            w.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn alert(w: &Ward, id: &str) -> Value {
+    Ward::client()
+        .get(format!("{}/api/v1/alerts/{id}", w.url()))
+        .bearer_auth(&w.admin)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+fn brute_force() -> String {
+    std::fs::read_to_string(rules_dir().join("authentication/brute_force.pos.jsonl")).unwrap()
+}
+
+#[test]
+fn console_routes_are_secured_scoped_and_answer_browsers_and_elasticsearch() {
+    let w = Ward::start();
+    add_user(&w, "ana", "analyst", "default");
+    add_user(&w, "eve", "engineer", "acme");
+    ingest(&w, brute_force());
+    let id = s(&wait_alerts(&w, 1)[0], "id").to_owned();
+
+    // Without a session: every page sends the browser to the login form,
+    // with the headers.
+    for path in [
+        "/",
+        "/console/alerts",
+        "/console/search?q=*",
+        &format!("/console/alerts/{id}"),
+    ] {
+        let a = page(&w, None, "GET", path, None, false);
+        assert_eq!(a.status, 303, "{path}");
+        assert_eq!(a.headers["location"], "/login", "{path}");
+        assert_secured(&a, path);
+    }
+    let a = page(
+        &w,
+        None,
+        "POST",
+        &format!("/console/alerts/{id}/ack"),
+        Some(""),
+        false,
+    );
+    assert_eq!(a.status, 303);
+    assert_eq!(s(&alert(&w, &id), "status"), "open");
+    // An Elasticsearch client keeps its banner at `/`.
+    let banner: Value = Ward::client()
+        .get(format!("{}/", w.url()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(banner["tagline"], "You Know, for Search");
+
+    let ana = login(&w, "ana");
+    for path in [
+        "/".to_owned(),
+        "/console/alerts?status=open&severity=medium&sort=deadline".to_owned(),
+        format!("/console/alerts/{id}"),
+        "/console/search?q=event.outcome:failure&since=30d".to_owned(),
+    ] {
+        let a = page(&w, Some(&ana), "GET", &path, None, false);
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        assert_secured(&a, &path);
+        assert_eq!(a.headers["cache-control"], "no-store", "{path}");
+        assert!(a.body.contains("ana (analyst, default)"), "{path}");
+        assert!(!a.body.contains("<script>"), "no inline script: {path}");
+        assert!(!a.body.contains("<style"), "no inline style: {path}");
+        assert!(!a.body.contains(" style="), "no style attribute: {path}");
+    }
+    let queue = page(&w, Some(&ana), "GET", "/console/alerts", None, false);
+    assert!(queue.body.contains(&format!("data-alert=\"{id}\"")));
+    assert!(
+        queue.body.contains("ack due in"),
+        "the SLA deadline is shown"
+    );
+    let detail = page(
+        &w,
+        Some(&ana),
+        "GET",
+        &format!("/console/alerts/{id}"),
+        None,
+        false,
+    );
+    assert!(detail.body.contains("Brute force against one account"));
+    assert!(detail.body.contains("attack.t1110.001"), "tags");
+    assert_eq!(detail.body.matches(">verified</span>").count(), 20);
+    assert!(!detail.body.contains("NOT verified"));
+    assert!(
+        !detail.body.contains("silence-form"),
+        "an analyst may not silence"
+    );
+    let search = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/search?q=event.action:login_failed+|+count&since=30d",
+        None,
+        false,
+    );
+    assert!(
+        search.body.contains("<span id=\"matched\">25</span>"),
+        "the count the API calls `matched`"
+    );
+    assert!(search.body.contains("<strong id=\"agg-count\">25</strong>"));
+
+    // Bad input is answered with a page that names it.
+    let bad = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/alerts?status=opened",
+        None,
+        false,
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("status must be open"), "{}", bad.body);
+    assert_secured(&bad, "bad filter");
+    let bad = page(&w, Some(&ana), "GET", "/console/search?q=(((", None, false);
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("query syntax error"));
+    let bad = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/search?q=*&since=yesterday-ish",
+        None,
+        false,
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+
+    // Changes need the CSRF token; the resolve needs a verdict and a reason.
+    let ack = format!("/console/alerts/{id}/ack");
+    let a = page(&w, Some(&ana), "POST", &ack, Some(""), false);
+    assert_eq!(a.status, 403);
+    assert_secured(&a, "csrf refusal");
+    assert_eq!(s(&alert(&w, &id), "status"), "open");
+    let resolve = format!("/console/alerts/{id}/resolve");
+    let a = page(
+        &w,
+        Some(&ana),
+        "POST",
+        &resolve,
+        Some("resolution=false_positive"),
+        true,
+    );
+    assert_eq!(a.status, 400);
+    assert!(a.body.contains("a reason is required"), "{}", a.body);
+    let a = page(
+        &w,
+        Some(&ana),
+        "POST",
+        &resolve,
+        Some("resolution=maybe&reason=x"),
+        true,
+    );
+    assert_eq!(a.status, 400);
+    let a = page(
+        &w,
+        Some(&ana),
+        "POST",
+        &resolve,
+        Some("resolution=benign&reason=x&role=admin"),
+        true,
+    );
+    assert_eq!(a.status, 400, "unknown fields are refused");
+    assert_eq!(s(&alert(&w, &id), "status"), "open");
+    let a = page(&w, Some(&ana), "POST", &ack, Some(""), true);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("Acknowledged."));
+    let a = page(
+        &w,
+        Some(&ana),
+        "POST",
+        &format!("/console/alerts/{id}/silence"),
+        Some("duration=1h&comment=x"),
+        true,
+    );
+    assert_eq!(a.status, 403, "analysts hold no silences:write");
+    assert_secured(&a, "permission refusal");
+
+    // Operations need metrics:read (engineers, not analysts).
+    let a = page(&w, Some(&ana), "GET", "/console/operations", None, false);
+    assert_eq!(a.status, 403);
+    assert_secured(&a, "operations refused");
+
+    // Another tenant's engineer: the alert does not exist for them.
+    let eve = login(&w, "eve");
+    let other = page(&w, Some(&eve), "GET", "/console/alerts", None, false);
+    assert_eq!(other.status, 200);
+    assert!(
+        !other.body.contains(&id),
+        "another tenant's alert is not listed"
+    );
+    for (method, path, form) in [
+        ("GET", format!("/console/alerts/{id}"), None),
+        ("POST", format!("/console/alerts/{id}/ack"), Some("")),
+        (
+            "POST",
+            format!("/console/alerts/{id}/comment"),
+            Some("text=mine"),
+        ),
+        (
+            "POST",
+            format!("/console/alerts/{id}/silence"),
+            Some("duration=1h&comment=x"),
+        ),
+    ] {
+        let a = page(&w, Some(&eve), method, &path, form, true);
+        assert_eq!(a.status, 404, "{method} {path}: {}", a.body);
+        assert_secured(&a, &path);
+    }
+    let evidence = alert(&w, &id)["evidence"][0].as_str().unwrap().to_owned();
+    let a = page(
+        &w,
+        Some(&eve),
+        "GET",
+        &format!("/console/events/{evidence}"),
+        None,
+        false,
+    );
+    assert_eq!(a.status, 404, "another tenant's event");
+    let a = page(
+        &w,
+        Some(&eve),
+        "GET",
+        "/console/search?q=event.action:login_failed&since=30d",
+        None,
+        false,
+    );
+    assert!(
+        a.body.contains("<span id=\"matched\">0</span>"),
+        "{}",
+        a.body
+    );
+    assert!(alert(&w, &id)["comments"].as_array().unwrap().is_empty());
+    let ops = page(&w, Some(&eve), "GET", "/console/operations", None, false);
+    assert_eq!(ops.status, 200, "{}", ops.body);
+    assert_secured(&ops, "operations");
+    assert!(ops.body.contains("Unsigned tail"));
+
+    // The assets: versioned names, cached for a year, the right types.
+    let css = detail
+        .body
+        .split('"')
+        .find(|p| p.starts_with("/console/assets/console-") && p.ends_with(".css"))
+        .unwrap()
+        .to_owned();
+    let a = page(&w, None, "GET", &css, None, false);
+    assert_eq!(a.status, 200);
+    assert_eq!(a.headers["content-type"], "text/css; charset=utf-8");
+    assert!(
+        a.headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let htmx = page(
+        &w,
+        None,
+        "GET",
+        "/console/assets/htmx-2.0.11.min.js",
+        None,
+        false,
+    );
+    assert_eq!(htmx.status, 200);
+    assert!(htmx.body.starts_with("var htmx"));
+    assert_eq!(
+        page(&w, None, "GET", "/console/assets/x.js", None, false).status,
+        404
+    );
+}
+
+fn browser_dir() -> PathBuf {
+    crate::harness::require("node");
+    crate::harness::require("chromium");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "run `npm ci` in {} (scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
+/// Runs `console.mjs` and returns its observations.
+fn drive(w: &Ward, args: &[&str]) -> Value {
+    let out = Command::new("node")
+        .arg(browser_dir().join("console.mjs"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        w.log()
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(seen.get("error").is_none(), "{seen:#}");
+    seen
+}
+
+/// Every screenshot the script names is a PNG in `dir`.
+fn assert_screenshots(seen: &Value, dir: &Path, at_least: usize) {
+    let shots = seen["shots"].as_array().unwrap();
+    assert!(shots.len() >= at_least, "{shots:?}");
+    for p in shots {
+        let p = Path::new(p.as_str().unwrap());
+        assert!(p.starts_with(dir));
+        let bytes = std::fs::read(p).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{}", p.display());
+    }
+}
+
+#[test]
+fn a_keyboard_only_triage_in_chromium() {
+    browser_dir();
+    let w = Ward::start();
+    add_user(&w, "ana", "engineer", "default");
+    ingest(&w, brute_force());
+    let id = s(&wait_alerts(&w, 1)[0], "id").to_owned();
+    let shots = tempfile::tempdir().unwrap();
+    let more = rules_dir().join("authentication/mfa_fatigue.pos.jsonl");
+    let seen = drive(
+        &w,
+        &[
+            "triage",
+            &w.url(),
+            "ana",
+            PASSWORD,
+            shots.path().to_str().unwrap(),
+            TOKEN,
+            more.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(seen["csp"], json!([]), "no CSP violation on any view");
+    assert_eq!(seen["overflow"], json!([]), "no view wider than 390 px");
+    assert_eq!(seen["dialogs"], 0);
+    assert_eq!(seen["unauthenticated_landing"], "/login");
+    assert_eq!(seen["top_alert"], json!(id));
+    assert_eq!(seen["opened"], json!(id));
+    assert_eq!(seen["help_open"], true);
+    assert!(s(&seen, "queue_sla").starts_with("ack due in"), "{seen}");
+    assert_eq!(seen["evidence"], json!(vec!["verified"; 20]));
+    assert_eq!(seen["focus_after_c"], "resolution");
+    assert_eq!(seen["verdict"], "false positive");
+    assert_eq!(seen["silence_preview"], 1);
+    assert_eq!(seen["matched"], 25);
+    assert_eq!(seen["count_result"], 25);
+    assert_eq!(seen["top_buckets"], 1);
+    assert!(
+        seen["event_fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("event.outcome"))
+    );
+    assert_eq!(seen["event_proof"], "verified");
+    assert_eq!(seen["live"]["after"], 2, "{seen}");
+    assert_eq!(seen["live"]["reloads"], 0, "updated in place");
+    assert_eq!(seen["local_storage"], 0);
+    assert!(s(&seen, "operations_ready").starts_with("Ready"), "{seen}");
+    assert!(
+        seen["operations_store"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Unsigned tail"))
+    );
+    assert_screenshots(&seen, shots.path(), 14);
+
+    // The API confirms the state and who acted.
+    let a = alert(&w, &id);
+    assert_eq!(a["status"], "resolved", "{a}");
+    assert_eq!(a["resolution"], "false_positive");
+    assert_eq!(a["acknowledged_by"], "ana");
+    assert_eq!(a["resolved_by"], "ana");
+    assert_eq!(a["assignee"], "bob");
+    let comments: Vec<(&str, &str)> = a["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (s(c, "author"), s(c, "text")))
+        .collect();
+    assert!(comments.contains(&("ana", "checked the source address: our scanner")));
+    assert!(comments.contains(&("ana", "internal vulnerability scanner, ticket SEC-42")));
+    let silences: Value = Ward::client()
+        .get(format!("{}/api/v1/silences", w.url()))
+        .bearer_auth(&w.admin)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let silence = &silences["silences"][0];
+    assert_eq!(silence["created_by"], "ana", "{silences}");
+    assert!(
+        silence["matchers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "rule_id" && m["value"] == a["rule_id"]),
+        "{silence}"
+    );
+}
+
+/// At least 100 XSS payloads: script, img, svg, iframe, event-handler,
+/// `javascript:` and foreign-URL variants, htmx attributes, each in
+/// several spellings; each marks an element it would inject with
+/// `data-xss`, and names `xss.invalid` where it would load something.
+fn corpus() -> Vec<String> {
+    let shapes: Vec<Box<dyn Fn(usize) -> String>> = vec![
+        Box::new(|i| format!("<script data-xss>alert({i})</script>")),
+        Box::new(|i| format!("<img src=x onerror=alert({i}) data-xss>")),
+        Box::new(|i| format!("\"><img src=https://xss.invalid/{i}.png data-xss>")),
+        Box::new(|i| format!("'><svg onload=alert({i}) data-xss>")),
+        Box::new(|i| format!("<a href=\"javascript:alert({i})\" data-xss>click</a>")),
+        Box::new(|i| format!("<iframe src=\"javascript:alert({i})\" data-xss></iframe>")),
+        Box::new(|i| format!("<details open ontoggle=alert({i}) data-xss>")),
+        Box::new(|i| format!("</title></textarea><script data-xss>alert({i})</script>")),
+        Box::new(|i| format!("<body onload=alert({i}) data-xss>")),
+        Box::new(|i| format!("<input autofocus onfocus=alert({i}) data-xss>")),
+        Box::new(|i| format!("<link rel=stylesheet href=https://xss.invalid/{i}.css data-xss>")),
+        Box::new(|i| {
+            format!("<meta http-equiv=refresh content=\"0;url=https://xss.invalid/{i}\" data-xss>")
+        }),
+        Box::new(|i| {
+            format!("<div hx-get=\"https://xss.invalid/{i}\" hx-trigger=load data-xss-hx>x</div>")
+        }),
+        Box::new(|i| format!("<object data=\"https://xss.invalid/{i}\" data-xss></object>")),
+        Box::new(|i| format!("<style data-xss>@import 'https://xss.invalid/{i}.css';</style>")),
+    ];
+    let spell: [fn(String) -> String; 8] = [
+        |p| p,
+        |p| p.to_uppercase().replace("DATA-XSS", "data-xss"),
+        |p| format!("\"'>{p}"),
+        |p| format!("</dd></dl>{p}"),
+        |p| format!("{p}\u{1b}[31m\r\nnext line"),
+        |p| p.replace(' ', "\t"),
+        |p| format!("{{{{7*7}}}}{p}"),
+        |p| format!("<!--{p}-->{p}"),
+    ];
+    let mut out = Vec::new();
+    for (n, shape) in shapes.iter().enumerate() {
+        for (m, f) in spell.iter().enumerate() {
+            out.push(f(shape(n * 10 + m)));
+        }
+    }
+    out
+}
+
+#[test]
+fn an_xss_corpus_in_events_rule_titles_labels_and_comments_stays_text() {
+    browser_dir();
+    let payloads = corpus();
+    assert!(payloads.len() >= 100, "{}", payloads.len());
+    // Rules whose titles, descriptions and runbooks are payloads.
+    let dir = tempfile::tempdir().unwrap();
+    let mut rules = String::new();
+    for (i, p) in payloads.iter().take(12).enumerate() {
+        let q = serde_json::to_string(p).unwrap();
+        rules.push_str(&format!(
+            "title: {q}\nid: 00000000-0000-4000-8000-{i:012}\nstatus: test\ndescription: {q}\n\
+             logsource:\n  product: ward\ndetection:\n  selection:\n    event.action: xss-probe\n  \
+             condition: selection\nlevel: high\n---\n"
+        ));
+    }
+    let rules_file = dir.path().join("xss.yml");
+    std::fs::write(&rules_file, rules).unwrap();
+    let config = format!(
+        "[detect]\nbuiltin_rules = false\nrules = [{}]\n",
+        serde_json::to_string(rules_file.to_str().unwrap()).unwrap()
+    );
+    let w = Ward::start_with(Some(&config), &[]);
+    add_user(&w, "ana", "analyst", "default");
+    // Events with a payload in each field the console shows.
+    let now = jiff::Timestamp::now();
+    let lines: Vec<String> = payloads
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            json!({
+                "@timestamp": (now - jiff::SignedDuration::from_secs(i as i64)).to_string(),
+                "event": {"action": "xss-probe", "outcome": "failure"},
+                "message": p,
+                "user": {"name": p},
+                "host": {"name": p},
+                "service": {"name": p},
+                "source": {"ip": "198.51.100.7"},
+                "url": {"full": format!("javascript:alert({i})")},
+            })
+            .to_string()
+        })
+        .collect();
+    ingest(&w, lines.join("\n"));
+    let alerts = wait_alerts(&w, 12);
+    assert_eq!(alerts[0]["labels"]["tenant"], "default", "{:#}", alerts[0]);
+    // Comments and an assignee that are payloads, through the API.
+    let first = s(&alerts[0], "id").to_owned();
+    for p in &payloads {
+        let r = Ward::client()
+            .post(format!("{}/api/v1/alerts/{first}/comment", w.url()))
+            .bearer_auth(&w.admin)
+            .json(&json!({ "text": p }))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let r = Ward::client()
+        .post(format!("{}/api/v1/alerts/{first}/assign", w.url()))
+        .bearer_auth(&w.admin)
+        .json(&json!({ "assignee": payloads[1] }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ids: Vec<Value> = w
+        .wait_for("event.action:xss-probe", payloads.len())
+        .iter()
+        .take(30)
+        .map(|h| h["event"]["id"].clone())
+        .collect();
+    let ids_file = dir.path().join("ids.json");
+    std::fs::write(
+        &ids_file,
+        json!({ "events": ids, "alerts": [first] }).to_string(),
+    )
+    .unwrap();
+    let shots = tempfile::tempdir().unwrap();
+    let seen = drive(
+        &w,
+        &[
+            "xss",
+            &w.url(),
+            "ana",
+            PASSWORD,
+            shots.path().to_str().unwrap(),
+            ids_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(seen["dialogs"], 0, "{seen}");
+    assert_eq!(seen["injected"], json!([]), "{seen}");
+    assert_eq!(seen["payload_requests"], json!([]), "{seen}");
+    assert_eq!(seen["csp"], json!([]), "{seen}");
+    assert!(seen["alerts"].as_u64().unwrap() >= 12, "{seen}");
+    assert_eq!(seen["overflow"], json!([]), "long payloads wrap");
+    // The payloads were shown, as text, on the pages that hold them.
+    assert!(seen["shown_as_text"].as_u64().unwrap() >= 40, "{seen}");
+    assert_screenshots(&seen, shots.path(), 8);
+}
