@@ -10,6 +10,9 @@ use std::cmp::Ordering;
 use std::rc::Rc;
 use ward_event::Event;
 
+/// A path and its value in one document.
+type LookedUp = (Box<str>, Option<Rc<Value>>);
+
 /// One record as the evaluator sees it: the raw body, parsed only as far
 /// as the query needs.
 pub struct Doc<'a> {
@@ -18,7 +21,7 @@ pub struct Doc<'a> {
     parsed: std::cell::OnceCell<Option<Event>>,
     /// Values already looked up, by path: a record evaluated against many
     /// queries (or a query naming a field twice) reads each field once.
-    looked_up: std::cell::RefCell<Vec<(Box<str>, Option<Rc<Value>>)>>,
+    looked_up: std::cell::RefCell<Vec<LookedUp>>,
 }
 
 impl<'a> Doc<'a> {
