@@ -76,7 +76,9 @@ pub use proof::{
 pub use query::Query;
 pub use record::{Offset, Record, StoredRecord, check_record, fit_index};
 pub use retention::{RetentionAction, RetentionDecision, retention_plan};
-pub use search::{AggregationResult, Bucket, Hit, SearchOptions, SearchResult, SearchStop};
+pub use search::{
+    AggregationResult, Bucket, Hit, MAX_AGGREGATIONS, SearchOptions, SearchResult, SearchStop,
+};
 pub use store::{
     DamagedRange, IndexRebuilt, OpenReport, Store, StoreStats, TornTail, WriteFailure,
 };

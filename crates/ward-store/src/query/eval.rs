@@ -7,7 +7,11 @@
 use super::{Bound, Expr, Pattern, Predicate, Scalar};
 use serde_json::Value;
 use std::cmp::Ordering;
+use std::rc::Rc;
 use ward_event::Event;
+
+/// A path and its value in one document.
+type LookedUp = (Box<str>, Option<Rc<Value>>);
 
 /// One record as the evaluator sees it: the raw body, parsed only as far
 /// as the query needs.
@@ -15,6 +19,9 @@ pub struct Doc<'a> {
     body: &'a [u8],
     time_ms: i64,
     parsed: std::cell::OnceCell<Option<Event>>,
+    /// Values already looked up, by path: a record evaluated against many
+    /// queries (or a query naming a field twice) reads each field once.
+    looked_up: std::cell::RefCell<Vec<LookedUp>>,
 }
 
 impl<'a> Doc<'a> {
@@ -24,6 +31,7 @@ impl<'a> Doc<'a> {
             body,
             time_ms,
             parsed: std::cell::OnceCell::new(),
+            looked_up: std::cell::RefCell::default(),
         }
     }
 
@@ -39,10 +47,23 @@ impl<'a> Doc<'a> {
 
     /// The value at a dotted path.
     pub fn get(&self, path: &str) -> Option<Value> {
-        if let Some(Some(ev)) = self.parsed.get() {
-            return ev.get(path).cloned();
+        self.get_shared(path).map(|v| (*v).clone())
+    }
+
+    /// The value at a dotted path, looked up once per document.
+    fn get_shared(&self, path: &str) -> Option<Rc<Value>> {
+        if let Some((_, v)) = self.looked_up.borrow().iter().find(|(p, _)| &**p == path) {
+            return v.clone();
         }
-        super::raw::find_path(self.body, path).and_then(|v| serde_json::from_slice(v).ok())
+        let v = match self.parsed.get() {
+            Some(Some(ev)) => ev.get(path).cloned(),
+            _ => {
+                super::raw::find_path(self.body, path).and_then(|v| serde_json::from_slice(v).ok())
+            }
+        }
+        .map(Rc::new);
+        self.looked_up.borrow_mut().push((path.into(), v.clone()));
+        v
     }
 
     /// The value at a path if it is a string without escapes, borrowed
@@ -78,9 +99,9 @@ impl Expr {
                 {
                     return in_range(&Value::from(doc.time_ms), lo, hi, true);
                 }
-                match doc.get(field) {
+                match doc.get_shared(field).as_deref() {
                     None | Some(Value::Null) => false,
-                    Some(v) => pred_matches(pred, &v, field == "@timestamp"),
+                    Some(v) => pred_matches(pred, v, field == "@timestamp"),
                 }
             }
             Expr::Text(p) => doc.event().is_some_and(|ev| {

@@ -103,7 +103,7 @@ fn count_blocks(
 }
 
 /// The aggregation's result from the merged counters.
-fn rank(
+pub(super) fn rank(
     agg: &Aggregation,
     matched: u64,
     counters: Vec<Counter>,
@@ -128,7 +128,7 @@ fn rank(
 /// (the common case) is counted from the body's bytes without building a
 /// JSON value or a `String`; anything else (numbers, arrays, escapes) goes
 /// through the parsed value and [`value_keys`], which define the keys.
-fn count_value(
+pub(super) fn count_value(
     doc: &Doc<'_>,
     field: &str,
     counts: &mut Counter,

@@ -19,8 +19,10 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 mod aggregate;
+mod many;
 mod stop;
 
+pub use many::MAX_AGGREGATIONS;
 pub use stop::SearchStop;
 
 /// Options of a search.

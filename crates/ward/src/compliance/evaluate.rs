@@ -149,6 +149,17 @@ pub struct Attestation {
 #[derive(Default)]
 pub struct QueryCache(parking_lot::Mutex<HashMap<(String, i64, i64), AggregationResult>>);
 
+impl QueryCache {
+    /// Aggregations held.
+    pub fn len(&self) -> usize {
+        self.0.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Evaluates `control` at `now`.
 pub fn evaluate(
     control: &Control,
@@ -218,13 +229,8 @@ impl Runner<'_> {
         agg: &str,
         window: Duration,
     ) -> Result<AggregationResult, String> {
-        let text = match filter_of(filter) {
-            None => agg.to_owned(),
-            Some(f) => format!("({f}) {agg}"),
-        };
-        let until = self.now.as_millisecond();
-        let since = until.saturating_sub(ms(window));
-        let key = (text.clone(), since, until);
+        let key = cache_key(filter, agg, window, self.now);
+        let (text, since, until) = key.clone();
         if let Some(agg) = self.cache.0.lock().get(&key).cloned() {
             self.runs.push(QueryRun {
                 query: text,
@@ -287,6 +293,107 @@ impl Runner<'_> {
                 Ok(buckets.into_iter().map(|b| b.value).collect())
             }
             AggregationResult::Count(_) => Err("count by returned a count".into()),
+        }
+    }
+}
+
+/// The text and window of `filter | agg` over `[now - window, now]`: the
+/// cache key of the aggregation.
+fn cache_key(
+    filter: &str,
+    agg: &str,
+    window: Duration,
+    now: jiff::Timestamp,
+) -> (String, i64, i64) {
+    let text = match filter_of(filter) {
+        None => agg.to_owned(),
+        Some(f) => format!("({f}) {agg}"),
+    };
+    let until = now.as_millisecond();
+    (text, until.saturating_sub(ms(window)), until)
+}
+
+/// The aggregations an event check may ask, as [`events_inner`] words
+/// them (some are asked only when an earlier answer allows).
+fn planned(c: &EventCheck, now: jiff::Timestamp, out: &mut Vec<(String, i64, i64)>) {
+    let count = |filter: &str, window| cache_key(filter, "| count", window, now);
+    let values = |filter: &str, field: &str, window| {
+        cache_key(filter, &format!("| count by {field}"), window, now)
+    };
+    out.push(count("*", c.window));
+    if let Some(req) = &c.requires {
+        out.push(count(req, c.window));
+    }
+    match &c.condition {
+        Condition::AtLeast(_) | Condition::AtMost(_) => out.push(count(&c.query, c.window)),
+        Condition::Every {
+            field,
+            population,
+            population_window,
+        } => {
+            out.push(values(population, field, *population_window));
+            out.push(values(&c.query, field, c.window));
+        }
+        Condition::Missing { fields, .. } => {
+            out.push(count(&c.query, c.window));
+            out.push(count(&missing_filter(&c.query, fields), c.window));
+        }
+    }
+}
+
+/// Answers, in one pass over the store, every aggregation the event checks
+/// of `controls` may ask at `now`, into `cache`; [`evaluate_cached`] then
+/// finds them there. Whatever cannot be answered here (a query that does
+/// not parse, a damaged block, a store error) is left to the evaluation,
+/// which asks it alone and reports the problem as the control's error.
+pub fn prefetch<'a>(
+    controls: impl IntoIterator<Item = &'a Control>,
+    store: &Store,
+    now: jiff::Timestamp,
+    cache: &QueryCache,
+) {
+    let mut keys = Vec::new();
+    for c in controls {
+        if let Check::Events(e) = &c.check {
+            planned(e, now, &mut keys);
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    let known = cache.0.lock();
+    keys.retain(|k| !known.contains_key(k));
+    drop(known);
+    let mut asked = Vec::with_capacity(keys.len());
+    let mut parsed_keys = Vec::with_capacity(keys.len());
+    for key in keys {
+        let Ok(q) = ward_store::query::parse(&key.0) else {
+            continue;
+        };
+        let opts = SearchOptions {
+            since: Some(key.1),
+            until: Some(key.2),
+            limit: 0,
+            ..SearchOptions::default()
+        };
+        asked.push((q, opts));
+        parsed_keys.push(key);
+    }
+    for (keys, asked) in parsed_keys
+        .chunks(ward_store::MAX_AGGREGATIONS)
+        .zip(asked.chunks(ward_store::MAX_AGGREGATIONS))
+    {
+        let results = match store.aggregate_many(asked) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "compliance: the shared pass failed; each query runs alone");
+                return;
+            }
+        };
+        let mut cache = cache.0.lock();
+        for (key, r) in keys.iter().zip(results) {
+            if let (true, Some(agg)) = (r.warnings.is_empty(), r.aggregation) {
+                cache.insert(key.clone(), agg);
+            }
         }
     }
 }
@@ -407,16 +514,7 @@ fn events_inner(c: &EventCheck, r: &mut Runner<'_>) -> Found {
                     json!({"stored": stored, "population": 0}),
                 ));
             }
-            let all_present = fields
-                .iter()
-                .map(|f| format!("{f}:*"))
-                .collect::<Vec<_>>()
-                .join(" AND ");
-            let filter = match filter_of(&c.query) {
-                None => format!("NOT ({all_present})"),
-                Some(q) => format!("({q}) AND NOT ({all_present})"),
-            };
-            let lacking = r.count(&filter, c.window)?;
+            let lacking = r.count(&missing_filter(&c.query, fields), c.window)?;
             #[allow(clippy::cast_precision_loss)]
             let ratio = lacking as f64 / population as f64;
             let state = if ratio <= *max_ratio {
@@ -434,6 +532,19 @@ fn events_inner(c: &EventCheck, r: &mut Runner<'_>) -> Found {
                 json!({"population": population, "lacking": lacking, "ratio": ratio, "max_ratio": max_ratio, "fields": fields}),
             ))
         }
+    }
+}
+
+/// The events of `query` that lack one of `fields`.
+fn missing_filter(query: &str, fields: &[String]) -> String {
+    let all_present = fields
+        .iter()
+        .map(|f| format!("{f}:*"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    match filter_of(query) {
+        None => format!("NOT ({all_present})"),
+        Some(q) => format!("({q}) AND NOT ({all_present})"),
     }
 }
 

@@ -279,3 +279,112 @@ fn an_exception_in_force_excepts_a_failing_control_until_it_expires() {
     );
     store.close().unwrap();
 }
+
+/// A random event of the last 30 hours.
+fn random_event(rng: &mut rand::rngs::StdRng, now: jiff::Timestamp) -> Value {
+    use rand::Rng as _;
+    let ago = jiff::SignedDuration::from_secs(rng.gen_range(0..30 * 3600));
+    let category = ["authentication", "web", "iam"][rng.gen_range(0..3)];
+    let outcome = ["success", "failure"][rng.gen_range(0..2)];
+    let mut e = serde_json::json!({
+        "@timestamp": now.checked_sub(ago).unwrap().to_string(),
+        "event": {
+            "category": category,
+            "action": "request",
+            "outcome": outcome,
+        },
+        "service": {"name": format!("svc-{}", rng.gen_range(0..6))},
+        "ward": {"source": "test"},
+    });
+    if rng.gen_bool(0.85) {
+        e["user"] = serde_json::json!({"name": format!("user{}", rng.gen_range(0..9))});
+    }
+    if rng.gen_bool(0.3) {
+        e["host"] = serde_json::json!({"name": format!("h{}", rng.gen_range(0..4))});
+    }
+    e
+}
+
+/// A random event control over the fields of [`random_event`].
+fn random_control(rng: &mut rand::rngs::StdRng, i: usize) -> String {
+    use rand::Rng as _;
+    let filters = [
+        "*",
+        "event.category:authentication",
+        "event.category:web AND event.outcome:failure",
+        "service.name:svc-1 OR service.name:svc-2",
+        "NOT host.name:*",
+        "user.name:user3",
+    ];
+    let windows = ["15m", "1h", "6h", "24h"];
+    let pick = |rng: &mut rand::rngs::StdRng, xs: &[&'static str]| xs[rng.gen_range(0..xs.len())];
+    let (query, window) = (pick(rng, &filters), pick(rng, &windows));
+    let condition = match rng.gen_range(0..4) {
+        0 => format!("    at_least: {}\n", rng.gen_range(0..40)),
+        1 => format!("    at_most: {}\n", rng.gen_range(0..40)),
+        2 => format!(
+            "    every:\n      field: {}\n      population: \"{}\"\n      population_window: {}\n",
+            pick(rng, &["service.name", "user.name"]),
+            pick(rng, &filters),
+            pick(rng, &windows)
+        ),
+        _ => format!(
+            "    missing:\n      fields: [{}]\n      max_ratio: 0.{}\n",
+            pick(rng, &["user.name", "user.name, host.name", "event.outcome"]),
+            rng.gen_range(0..4)
+        ),
+    };
+    let requires = if rng.gen_bool(0.3) {
+        format!("    requires: \"{}\"\n", pick(rng, &filters))
+    } else {
+        String::new()
+    };
+    format!(
+        "id: RAND-{i:03}\ntitle: random {i}\nowner: test\nseverity: low\ncadence: 1m\nevidence_lifetime: 1h\ncheck:\n  events:\n    query: \"{query}\"\n    window: {window}\n{condition}{requires}mappings:\n  - {{framework: soc2, id: CC7.2, relationship: intersects}}\n"
+    )
+}
+
+#[test]
+fn the_shared_pass_and_each_control_alone_agree_on_random_events_and_controls() {
+    use rand::SeedableRng as _;
+    for seed in 0..3u64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let now = jiff::Timestamp::now();
+        let events: Vec<Value> = (0..1500).map(|_| random_event(&mut rng, now)).collect();
+        let data = tempfile::tempdir().unwrap();
+        let store = store_with(&data.path().join("store"), &events);
+        let mut files: Vec<(String, String, bool)> = control::builtin_files()
+            .iter()
+            .map(|(p, t)| ((*p).to_owned(), (*t).to_owned(), true))
+            .collect();
+        files.extend(
+            (0..60).map(|i| (format!("rand-{i}.yaml"), random_control(&mut rng, i), false)),
+        );
+        let pack = control::load_texts(&files, Vec::new());
+        assert!(pack.errors.is_empty(), "{:?}", pack.errors);
+        let facts = Facts::default();
+        let cache = evaluate::QueryCache::default();
+        evaluate::prefetch(&pack.controls, &store, now, &cache);
+        let answered = cache.len();
+        assert!(
+            answered > 60,
+            "seed {seed}: {answered} aggregations answered"
+        );
+        let mut states = std::collections::BTreeSet::new();
+        for c in &pack.controls {
+            let alone = evaluate::evaluate(c, &store, &facts, None, now);
+            let shared = evaluate::evaluate_cached(c, &store, &facts, None, now, &cache);
+            assert_eq!(shared, alone, "seed {seed}: {}", c.id);
+            states.insert(alone.state);
+        }
+        assert_eq!(
+            cache.len(),
+            answered,
+            "seed {seed}: every question was answered by the pass"
+        );
+        for s in [State::Pass, State::Fail, State::NotApplicable] {
+            assert!(states.contains(&s), "seed {seed}: the mix reaches {s:?}");
+        }
+        store.close().unwrap();
+    }
+}
