@@ -192,7 +192,15 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         audit: audit_trail,
     };
     let live = start_compliance(&config, &store, &metrics, &alerts, &mut g);
-    let mut state = api_state(ingest, access, &store, &metrics, progress, &alerts);
+    let mut state = api_state(
+        ingest,
+        access,
+        &store,
+        &metrics,
+        progress,
+        &alerts,
+        &config.data_dir,
+    );
     state.compliance = crate::api::compliance::ComplianceState(live.clone());
     let (http, http_addr) = start_http(&config, state, &alerts, accepting.clone()).await?;
     g.stages(&["http"])
@@ -340,9 +348,16 @@ fn api_state(
     metrics: &Arc<Metrics>,
     progress: Arc<Progress>,
     alerts: &Arc<Alerts>,
+    data_dir: &std::path::Path,
 ) -> crate::api::ApiState {
     let audit = Arc::clone(&ingest.audit);
     crate::api::ApiState {
+        gate: crate::api::gate::GateState {
+            sources: ingest.clone(),
+            alerts: Arc::clone(alerts),
+            data_dir: data_dir.to_owned(),
+            lock: Arc::default(),
+        },
         ingest,
         events: crate::api::EventsState {
             store: Arc::clone(store),
