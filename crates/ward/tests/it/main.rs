@@ -16,6 +16,7 @@ mod config;
 mod coverage;
 mod demo;
 mod durability;
+mod gate;
 mod faults;
 mod ingest;
 mod kafka;
