@@ -39,6 +39,7 @@ pub mod source;
 pub mod store;
 
 pub mod compliance;
+pub mod gate;
 
 pub mod access;
 pub mod api;

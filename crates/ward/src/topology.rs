@@ -192,15 +192,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         audit: audit_trail,
     };
     let live = start_compliance(&config, &store, &metrics, &alerts, &mut g);
-    let mut state = api_state(
-        ingest,
-        access,
-        &store,
-        &metrics,
-        progress,
-        &alerts,
-        config.silence_limits,
-    );
+    let mut state = api_state(ingest, access, &store, &metrics, progress, &alerts, &config);
     state.compliance = crate::api::compliance::ComplianceState(live.clone());
     let (http, http_addr) = start_http(&config, state, &alerts, accepting.clone()).await?;
     g.stages(&["http"])
@@ -348,7 +340,7 @@ fn api_state(
     metrics: &Arc<Metrics>,
     progress: Arc<Progress>,
     alerts: &Arc<Alerts>,
-    silence_limits: crate::api::silences::SilenceLimits,
+    config: &Config,
 ) -> crate::api::ApiState {
     let audit = Arc::clone(&ingest.audit);
     let health = crate::api::health::Health {
@@ -361,12 +353,18 @@ fn api_state(
         console: crate::console::ConsoleState {
             alerts: crate::api::alerts::AlertApi {
                 engine: Arc::clone(alerts.engine()),
-                silence_limits,
+                silence_limits: config.silence_limits,
             },
             events: crate::api::EventsState {
                 store: Arc::clone(store),
             },
             health: health.clone(),
+        },
+        gate: crate::api::gate::GateState {
+            sources: ingest.clone(),
+            alerts: Arc::clone(alerts),
+            data_dir: config.data_dir.clone(),
+            lock: Arc::default(),
         },
         ingest,
         events: crate::api::EventsState {

@@ -39,6 +39,8 @@ pub enum Permission {
     ComplianceRead,
     /// Attest manual compliance controls.
     ComplianceAttest,
+    /// Give the security sign-off a deploy gate can require.
+    GateSignoff,
     /// Manage API keys and users.
     Admin,
     /// See and act on every tenant, not only the credential's own.
@@ -47,7 +49,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, in a stable order.
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Permission::EventsRead,
         Permission::EvidenceRead,
         Permission::AlertsRead,
@@ -63,6 +65,7 @@ impl Permission {
         Permission::AuditRead,
         Permission::ComplianceRead,
         Permission::ComplianceAttest,
+        Permission::GateSignoff,
         Permission::Admin,
         Permission::TenantsAll,
     ];
@@ -85,6 +88,7 @@ impl Permission {
             Permission::AuditRead => "audit:read",
             Permission::ComplianceRead => "compliance:read",
             Permission::ComplianceAttest => "compliance:attest",
+            Permission::GateSignoff => "gate:signoff",
             Permission::Admin => "admin",
             Permission::TenantsAll => "tenants:all",
         }
@@ -158,6 +162,7 @@ pub fn builtin_roles() -> BTreeMap<&'static str, PermSet> {
         P::RulesWrite,
         P::MetricsRead,
         P::ComplianceAttest,
+        P::GateSignoff,
     ]);
     roles.insert("engineer", PermSet::of(&engineer));
     let mut auditor = VIEWER.to_vec();

@@ -68,6 +68,14 @@ impl Alerts {
         Ok(())
     }
 
+    /// Every alert not resolved (open or acknowledged).
+    pub fn firing(&self) -> Vec<ward_alert::Alert> {
+        self.engine.alerts(&ward_alert::AlertFilter {
+            status: Some("firing".into()),
+            ..Default::default()
+        })
+    }
+
     /// The alert API routes with the permission each needs.
     pub fn routes<S: Clone + Send + Sync + 'static>(
         &self,

@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod compliance;
 pub mod error;
 pub mod events;
+pub mod gate;
 pub mod health;
 pub mod login;
 pub mod me;
@@ -49,6 +50,13 @@ pub struct ApiState {
     pub compliance: compliance::ComplianceState,
     /// The analyst console's pages.
     pub console: crate::console::ConsoleState,
+    pub gate: gate::GateState,
+}
+
+impl FromRef<ApiState> for gate::GateState {
+    fn from_ref(s: &ApiState) -> Self {
+        s.gate.clone()
+    }
 }
 
 impl FromRef<ApiState> for compliance::ComplianceState {
@@ -149,6 +157,17 @@ fn routes() -> Routes<ApiState> {
             compliance::show,
         )
         .get("/api/v1/evidence/export", evidence, compliance::export)
+        .post("/api/v1/import/sarif", ingest, gate::import_sarif)
+        .get(
+            "/api/v1/gate",
+            Need::Perm(Permission::AlertsRead),
+            gate::check,
+        )
+        .post(
+            "/api/v1/gate/signoff",
+            Need::Perm(Permission::GateSignoff),
+            gate::signoff,
+        )
         .post(
             "/api/v1/compliance/{id}/attest",
             Need::Perm(Permission::ComplianceAttest),

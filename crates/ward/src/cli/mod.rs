@@ -15,6 +15,7 @@ pub mod demo;
 pub mod detect;
 pub mod escape;
 pub mod evidence;
+pub mod gate;
 pub mod inspect;
 pub mod redact;
 pub mod rules;
@@ -145,6 +146,13 @@ pub enum Command {
     Users(users::Command),
     /// Show Ward's own audit trail (who did what).
     Audit(audit::Args),
+    /// Import scan results: `ward import sarif FILE --service S --commit SHA`.
+    #[command(subcommand)]
+    Import(gate::ImportCommand),
+    /// Deploy gate: allow (exit 0) or deny (exit 1) a service's deploy.
+    Gate(gate::GateArgs),
+    /// Give the security sign-off of a service's commit.
+    Signoff(gate::SignoffArgs),
     /// Benchmarks against a running server.
     #[command(subcommand)]
     Bench(bench::Command),
@@ -171,6 +179,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             alerts::run_silences(command, &remote.url, remote.token.as_deref())
         }
         Command::Demo(a) => demo::run(a),
+        Command::Import(c) => gate::import(c),
+        Command::Gate(a) => gate::gate(a),
+        Command::Signoff(a) => gate::signoff(a),
         Command::Apikey(c) => apikey::run(c),
         Command::Users(c) => users::run(c),
         Command::Audit(a) => audit::show(a),

@@ -18,6 +18,7 @@ mod coverage;
 mod demo;
 mod durability;
 mod faults;
+mod gate;
 mod ingest;
 mod kafka;
 mod leaks;
