@@ -217,7 +217,7 @@ impl State {
                 change: None,
             });
         }
-        let identity = alert::identity(&f.rule_id, &f.group_key);
+        let identity = alert::identity(f);
         let firing = self
             .current
             .get(&identity)

@@ -217,10 +217,22 @@ impl Alert {
     }
 }
 
-/// The identity of (rule, group key).
-pub fn identity(rule_id: &str, group_key: &BTreeMap<String, String>) -> String {
+/// The identity of a finding's (tenant, rule, group key): findings of one
+/// rule and group key in different tenants are different alerts, whatever
+/// the rule groups by.
+pub fn identity(f: &Finding) -> String {
+    let tenant = f
+        .labels
+        .get("tenant.id")
+        .or_else(|| f.group_key.get("tenant.id"));
     let mut h = Sha256::new();
-    h.update(rule_id.as_bytes());
+    if let Some(t) = tenant {
+        h.update([2]);
+        h.update(t.as_bytes());
+        h.update([2]);
+    }
+    h.update(f.rule_id.as_bytes());
+    let group_key = &f.group_key;
     for (k, v) in group_key {
         h.update([0]);
         h.update(k.as_bytes());

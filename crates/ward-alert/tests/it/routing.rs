@@ -73,7 +73,7 @@ fn receivers_of(findings: &[Finding]) -> Vec<Vec<String>> {
     let mut keys: Vec<String> = st.groups.keys().cloned().collect();
     keys.sort();
     for f in findings {
-        let id = st.current[&ward_alert::alert::identity(&f.rule_id, &f.group_key)].clone();
+        let id = st.current[&ward_alert::alert::identity(f)].clone();
         let mut got = Vec::new();
         for k in &keys {
             if st.groups[k].members.contains(&id) {
@@ -121,4 +121,26 @@ fn inhibition_mutes_targets_on_the_same_host_only() {
         got[1]
     );
     assert_eq!(got[2], ["audit"]);
+}
+
+#[test]
+fn one_rule_and_group_in_two_tenants_are_two_alerts() {
+    let c = Compiled::compile(&config(CFG), None).unwrap();
+    let mut st = State::new(Registry(c.owners.clone()));
+    let now: jiff::Timestamp = "2026-01-05T09:00:00Z".parse().unwrap();
+    let group = [("host.name", "build-1"), ("user.name", "mallory")];
+    let mut ids = Vec::new();
+    for (id, tenant) in [("f1", "globex"), ("f2", "acme"), ("f3", "globex")] {
+        let mut f = finding(id, "audit", "high", &group);
+        f.labels.insert("tenant.id".into(), tenant.into());
+        let step = st.take_finding(&f, None, &c.sla, now).unwrap();
+        let alert = step.alert.unwrap();
+        assert_eq!(alert.labels["tenant"], tenant);
+        ids.push(alert.id.clone());
+        st.commit_alert(alert, false);
+    }
+    assert_ne!(ids[0], ids[1], "acme's finding opened globex's alert");
+    assert_eq!(ids[0], ids[2], "globex's second finding refires its alert");
+    assert_eq!(st.alerts[&ids[0]].count, 2);
+    assert_eq!(st.alerts[&ids[1]].count, 1);
 }

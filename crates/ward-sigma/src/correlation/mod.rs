@@ -115,6 +115,11 @@ pub struct Correlator {
     closing: Vec<Closing>,
     /// Observations dropped by the bounds.
     pub dropped: u64,
+    /// A field every correlation is also grouped by, whatever its
+    /// `group-by` says (Ward's tenant): events of different values never
+    /// share a window.
+    #[serde(default)]
+    partition: Option<String>,
 }
 
 fn group_key(group: &BTreeMap<String, String>) -> String {
@@ -194,7 +199,22 @@ impl Correlator {
             windows: vec![HashMap::new(); n],
             closing: vec![BTreeMap::new(); n],
             dropped: 0,
+            partition: None,
         }
+    }
+
+    /// Groups every correlation also by the event field `field` (read as
+    /// is, not through pipelines), kept in each finding's group. Windows
+    /// restored from state saved without a partition keep their groups.
+    #[must_use]
+    pub fn partitioned_by(mut self, field: &str) -> Correlator {
+        self.partition = Some(field.to_owned());
+        self
+    }
+
+    /// The partition field, if any.
+    pub fn partition(&self) -> Option<&str> {
+        self.partition.as_deref()
     }
 
     /// Closes every window (of correlations evaluated at close) that ends at
@@ -268,7 +288,7 @@ impl Correlator {
                         .and_then(|v| v.as_text().map(|t| t.into_owned()))
                 };
                 let spec = &self.specs[ci];
-                let group: BTreeMap<String, String> = spec
+                let mut group: BTreeMap<String, String> = spec
                     .def
                     .group_by
                     .iter()
@@ -277,6 +297,14 @@ impl Correlator {
                         (g.clone(), lookup(self, &field).unwrap_or_default())
                     })
                     .collect();
+                if let Some(p) = &self.partition {
+                    group.entry(p.clone()).or_insert_with(|| {
+                        event
+                            .field(p)
+                            .and_then(|v| v.as_text().map(|t| t.into_owned()))
+                            .unwrap_or_default()
+                    });
+                }
                 let text = (!spec.def.field.is_empty()).then(|| {
                     spec.def
                         .field
@@ -410,7 +438,7 @@ impl Correlator {
                 continue;
             };
             let parent = &self.specs[pi];
-            let pgroup = parent
+            let mut pgroup: BTreeMap<String, String> = parent
                 .def
                 .group_by
                 .iter()
@@ -424,6 +452,13 @@ impl Correlator {
                     )
                 })
                 .collect();
+            if let Some(v) = self
+                .partition
+                .as_ref()
+                .and_then(|p| Some((p, group.get(p)?)))
+            {
+                pgroup.entry(v.0.clone()).or_insert_with(|| v.1.clone());
+            }
             let obs = Obs {
                 t,
                 id: id.clone(),

@@ -98,3 +98,54 @@ fn gte_still_fires_on_arrival() {
     assert!(feed(&e, &mut c, 0, "a1", "alice").is_empty());
     assert_eq!(feed(&e, &mut c, 1, "a2", "alice").len(), 1);
 }
+
+#[test]
+fn a_partition_keeps_tenants_apart_in_every_window_and_chain() {
+    let text = "title: login\nid: login\nlogsource:\n    product: x\ndetection:\n    sel:\n        action: login\n    condition: sel\n---\n\
+         title: many\nid: many\nname: many\ncorrelation:\n    type: event_count\n    rules: [login]\n    group-by: [user]\n    timespan: 10m\n    condition:\n        gte: 3\n---\n\
+         title: few\nid: few\ncorrelation:\n    type: event_count\n    rules: [login]\n    group-by: [user]\n    timespan: 10m\n    condition:\n        lt: 2\n---\n\
+         title: again\nid: again\ncorrelation:\n    type: event_count\n    rules: [many]\n    group-by: [user]\n    timespan: 1h\n    condition:\n        gte: 1\n";
+    let set = RuleSet::from_yaml_str(text, "p.yml", &[]).unwrap();
+    let e = Engine::new(&set);
+    let mut c = Correlator::new(&set, &e).partitioned_by("tenant.id");
+    assert_eq!(c.partition(), Some("tenant.id"));
+    let mut feed = |t: i64, id: &str, tenant: &str| {
+        let ev: Value = json!({"action": "login", "user": "alice", "tenant": {"id": tenant}});
+        c.observe(t, id, &ev, &e.matches(&ev))
+    };
+    // Two of acme's and one of globex's: three alices, but never three in
+    // one tenant.
+    let mut f = feed(0, "a1", "acme");
+    f.extend(feed(1, "a2", "acme"));
+    f.extend(feed(2, "g1", "globex"));
+    assert!(f.iter().all(|f| f.rule_id != "many"), "{f:?}");
+    // A third of acme's fires for acme alone, and its chain stays acme's.
+    let f = feed(3, "a3", "acme");
+    let rules: Vec<&str> = f.iter().map(|f| f.rule_id.as_str()).collect();
+    assert_eq!(rules, vec!["many", "again"], "{f:?}");
+    for x in &f {
+        assert_eq!(x.group.get("tenant.id").map(String::as_str), Some("acme"));
+        assert!(x.group_key.contains("tenant.id=acme"), "{}", x.group_key);
+    }
+    assert_eq!(f[0].evidence, vec!["a1", "a2", "a3"]);
+    // Windows decided at close keep the tenant too: globex's one login.
+    let f = c.advance(11 * MIN);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].rule_id, "few");
+    assert_eq!(
+        f[0].group.get("tenant.id").map(String::as_str),
+        Some("globex")
+    );
+    // Without the partition the same events are one group.
+    let mut c = Correlator::new(&set, &e);
+    let mut n = 0;
+    for (t, id, tenant) in [(0, "a1", "acme"), (1, "a2", "acme"), (2, "g1", "globex")] {
+        let ev: Value = json!({"action": "login", "user": "alice", "tenant": {"id": tenant}});
+        n += c
+            .observe(t, id, &ev, &e.matches(&ev))
+            .iter()
+            .filter(|f| f.rule_id == "many")
+            .count();
+    }
+    assert_eq!(n, 1);
+}

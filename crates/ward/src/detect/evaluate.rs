@@ -19,6 +19,10 @@ use super::baseline::{BaselineConfig, Baselines};
 use super::rules::Loaded;
 use crate::model::{Event, Finding};
 
+/// The field that keeps tenants apart: correlations and baselines never
+/// mix events of two tenants.
+pub const TENANT_FIELD: &str = "tenant.id";
+
 /// Fields copied from evidence into finding labels, for routing and owners.
 pub const LABEL_FIELDS: [&str; 10] = [
     "tenant.id",
@@ -86,7 +90,7 @@ pub struct Evaluator {
 impl Evaluator {
     /// Fresh state for a loaded rule set.
     pub fn new(loaded: Loaded, baselines: Option<BaselineConfig>) -> Evaluator {
-        let correlator = Correlator::new(&loaded.set, &loaded.engine);
+        let correlator = Correlator::new(&loaded.set, &loaded.engine).partitioned_by(TENANT_FIELD);
         Evaluator {
             loaded,
             correlator,

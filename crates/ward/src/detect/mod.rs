@@ -114,7 +114,7 @@ impl Detector {
         let same_rules = state.rules_digest == digest(&loaded);
         let mut evaluator = Evaluator::new(loaded, Some(settings.baseline.clone()));
         if let (true, Some(c)) = (same_rules, state.correlator.take()) {
-            evaluator.correlator = c;
+            evaluator.correlator = c.partitioned_by(evaluate::TENANT_FIELD);
         }
         if let (true, Some(m)) = (same_rules, state.metric.take()) {
             evaluator.loaded.metric.restore(m);

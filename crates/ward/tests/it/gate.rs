@@ -309,7 +309,12 @@ fn gate_denies_on_high_alerts_new_errors_and_missing_signoff() {
         if !ours.is_empty() {
             break ours;
         }
-        assert!(Instant::now() < deadline, "no alert: {}", w.log());
+        assert!(
+            Instant::now() < deadline,
+            "no alert: {:#?} {:?}",
+            firing(&w, "api"),
+            w.search("event.action:audit_logging_disable")
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     let (code, v) = gate(&w, &viewer, &["--service", "api", "--commit", "a2"]);

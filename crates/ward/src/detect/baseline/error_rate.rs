@@ -56,6 +56,7 @@ pub(crate) struct ErrorRates {
 
 /// One HTTP request with a known code origin.
 pub(crate) struct Request<'a> {
+    pub tenant: &'a str,
     pub service: &'a str,
     pub endpoint: &'a str,
     pub ai: bool,
@@ -83,7 +84,7 @@ impl ErrorRates {
         req: &Request<'_>,
         cfg: &super::BaselineConfig,
     ) -> Option<Verdict> {
-        let key = format!("{} {}", req.service, req.endpoint);
+        let key = super::scoped(req.tenant, &format!("{} {}", req.service, req.endpoint));
         let verdict = if req.ai {
             self.test(&key, req, cfg)
         } else {
@@ -102,7 +103,10 @@ impl ErrorRates {
                 .add(req.error, req.time_ms, window);
             bound(&mut self.endpoints, cfg.max_endpoints);
         } else {
-            let c = self.services.entry(req.service.to_owned()).or_default();
+            let c = self
+                .services
+                .entry(super::scoped(req.tenant, req.service))
+                .or_default();
             c.add(req.error, req.time_ms, window);
             bound(&mut self.services, cfg.max_endpoints);
         }
@@ -111,7 +115,7 @@ impl ErrorRates {
 
     fn test(&self, key: &str, req: &Request<'_>, cfg: &super::BaselineConfig) -> Option<Verdict> {
         let ai = self.endpoints.get(key)?;
-        let human = self.services.get(req.service)?;
+        let human = self.services.get(&super::scoped(req.tenant, req.service))?;
         let min = cfg.error_rate_min_requests as f64;
         if ai.requests < min || human.requests < min {
             return None;

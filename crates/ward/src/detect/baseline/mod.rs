@@ -98,7 +98,7 @@ impl Baselines {
             let Some((field, value)) = identify(event, &ec.fields) else {
                 continue;
             };
-            let key = format!("{}\u{1f}{value}", ec.kind);
+            let key = scoped(tenant_of(event), &format!("{}\u{1f}{value}", ec.kind));
             let label = format!("{field}={value}");
             let values: Vec<(&str, String)> = ec
                 .first_seen
@@ -330,6 +330,24 @@ pub(crate) fn network_of(ip: &str) -> Option<String> {
     }
 }
 
+/// The event's tenant, `default` when it names none.
+fn tenant_of(event: &Event) -> &str {
+    event
+        .get_str(crate::detect::evaluate::TENANT_FIELD)
+        .unwrap_or("default")
+}
+
+/// A state key kept apart per tenant: two tenants' users, AI tools or
+/// services of one name never share a baseline. The default tenant's keys
+/// are unprefixed, as before tenants were kept apart.
+pub(crate) fn scoped(tenant: &str, key: &str) -> String {
+    if tenant == "default" {
+        key.to_owned()
+    } else {
+        format!("{tenant}\u{1e}{key}")
+    }
+}
+
 /// The volume an event accessed: items of array fields plus values of
 /// numeric fields.
 fn volume_of(event: &Event, fields: &[String]) -> f64 {
@@ -361,6 +379,7 @@ fn http_request(event: &Event, time_ms: i64) -> Option<Request<'_>> {
         .or_else(|| event.get_str("url.path"))
         .filter(|s| !s.is_empty())?;
     Some(Request {
+        tenant: tenant_of(event),
         service: event.get_str("service.name").unwrap_or(""),
         endpoint,
         ai,

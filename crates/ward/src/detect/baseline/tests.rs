@@ -102,6 +102,26 @@ fn unusual_hour_only_after_learning() {
 }
 
 #[test]
+fn another_tenants_user_of_the_same_name_has_its_own_baseline() {
+    let cfg = BaselineConfig::default();
+    let mut b = Baselines::default();
+    alice_history(&mut b, &cfg, 14);
+    // The default tenant's alice is learned; globex's alice is new.
+    let mut ours = event(t0() + 14 * DAY + 3 * HOUR, json!({"user.id": "alice"}));
+    b.observe(&cfg, &mut ours);
+    assert_eq!(ours.get("ward.baseline.unusual_hour"), Some(&json!(true)));
+    let mut theirs = event(
+        t0() + 14 * DAY + 3 * HOUR,
+        json!({"user.id": "alice", "tenant.id": "globex"}),
+    );
+    b.observe(&cfg, &mut theirs);
+    assert_eq!(theirs.get("ward.baseline.learning"), Some(&json!(true)));
+    assert_eq!(theirs.get("ward.baseline.unusual_hour"), None);
+    assert_eq!(scoped("default", "user\u{1f}alice"), "user\u{1f}alice");
+    assert_ne!(scoped("globex", "x"), scoped("acme", "x"));
+}
+
+#[test]
 fn first_seen_values_after_learning() {
     let cfg = BaselineConfig::default();
     let mut b = Baselines::default();
