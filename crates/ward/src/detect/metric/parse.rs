@@ -447,6 +447,14 @@ pub(super) fn group_of(
         };
         group.insert(f.clone(), v);
     }
+    // Another tenant's sources and ratios are its own; the default
+    // tenant's groups keep the keys they had before tenants were apart.
+    let tenant = crate::detect::evaluate::TENANT_FIELD;
+    if let Some(t) = event.get_str(tenant).filter(|t| *t != "default") {
+        group
+            .entry(tenant.to_owned())
+            .or_insert_with(|| t.to_owned());
+    }
     let key = group
         .iter()
         .map(|(k, v)| format!("{k}={v}"))

@@ -193,3 +193,31 @@ fn bad_documents_are_reported_with_lines_and_good_ones_load() {
     assert!(is_metric_rule(FLATLINE));
     assert!(!is_metric_rule("title: x\ndetection:\n  ward_rule: 1\n"));
 }
+
+#[test]
+fn another_tenants_source_of_the_same_name_is_its_own_group() {
+    let mut r = load(FLATLINE);
+    let t0 = 1_700_000_000_000;
+    for i in 0..2 {
+        r.observe(&event("api", t0 + i * MIN, json!({})), t0 + i * MIN);
+        r.observe(
+            &event("api", t0 + i * MIN, json!({"tenant.id": "globex"})),
+            t0 + i * MIN,
+        );
+    }
+    // Only the default tenant's api keeps sending: globex's api is silent.
+    for i in 2..14 {
+        let t = t0 + i * MIN;
+        assert!(r.observe(&event("api", t, json!({})), t).is_empty());
+    }
+    let f = r.tick(t0 + 14 * MIN);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        f[0].group_key.get("tenant.id").map(String::as_str),
+        Some("globex")
+    );
+    assert_eq!(
+        f[0].labels.get("tenant.id").map(String::as_str),
+        Some("globex")
+    );
+}
