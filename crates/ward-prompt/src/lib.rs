@@ -62,6 +62,14 @@ pub const CLASSIFIER_SOLO_WEIGHT: f32 = 0.6;
 /// push weak rule hits ("developer mode") over the threshold.
 pub const CLASSIFIER_FLOOR: f32 = 0.3;
 
+/// Highest weight of one rule code, and of the classifier, in a short text
+/// that talks *about* attacks ("how do I detect 'ignore previous
+/// instructions' in logs?", "jailbreak detection on iOS"): one code alone
+/// then stays under the threshold, two codes together still cross it.
+pub const META_CAP: f32 = 0.35;
+/// The classifier's cap in such a text.
+pub const META_CLASSIFIER_CAP: f32 = 0.2;
+
 /// The classifier's contribution to the score for probability `p`, given a
 /// weight and floor (see [`CLASSIFIER_WEIGHT`], [`CLASSIFIER_FLOOR`]).
 pub fn classifier_evidence(p: f32, weight: f32, floor: f32) -> f32 {
@@ -128,7 +136,7 @@ impl Detector {
     /// Inspects one text and says how likely it is a prompt injection, and why.
     pub fn inspect(&self, text: &str) -> Verdict {
         let text = cut(text, MAX_INPUT);
-        let mut ev = self.heuristics(text);
+        let (mut ev, meta) = self.heuristics(text);
         if let Some(model) = &self.model {
             let p = model.probability(text);
             let w = if ev.is_empty() {
@@ -136,7 +144,10 @@ impl Detector {
             } else {
                 CLASSIFIER_WEIGHT
             };
-            let weight = classifier_evidence(p, w, CLASSIFIER_FLOOR);
+            let mut weight = classifier_evidence(p, w, CLASSIFIER_FLOOR);
+            if meta {
+                weight = weight.min(META_CLASSIFIER_CAP);
+            }
             if weight > 0.0 {
                 ev.add_with(code::CLASSIFIER, weight, || {
                     format!("n-gram classifier p={p:.2}")
@@ -150,14 +161,15 @@ impl Detector {
         }
     }
 
-    /// The rule evidence alone (no classifier).
-    fn heuristics(&self, text: &str) -> Evidence {
+    /// The rule evidence alone (no classifier), and whether the text talks
+    /// about attacks rather than making one (see [`META_CAP`]).
+    fn heuristics(&self, text: &str) -> (Evidence, bool) {
         let mut ev = Evidence::default();
         let Some(rules) = &self.rules else {
-            return ev;
+            return (ev, false);
         };
         let n = normalize::normalize(text);
-        rules.scan(&n.text, &mut ev);
+        let scan = rules.scan(&n.text, &mut ev);
         unicode_signals(&n, &mut ev);
         if n.tag_ascii.len() >= 4 {
             let hidden = normalize::normalize(&n.tag_ascii);
@@ -166,7 +178,10 @@ impl Detector {
             ev.merge_from(&inner, "tag characters");
         }
         self.scan_encoded(rules, text, &n.text, &mut ev);
-        ev
+        if scan.meta {
+            ev.cap(META_CAP, "discussed");
+        }
+        (ev, scan.meta)
     }
 
     fn scan_encoded(&self, rules: &Rules, text: &str, folded: &str, ev: &mut Evidence) {

@@ -15,8 +15,13 @@ use crate::evidence::Evidence;
 use crate::reason::code;
 use table::{Entry, Family, QUALIFIERS, TABLE};
 
-/// Longest gap, in bytes, between a verb and its object.
-const PAIR_MAX_GAP_BYTES: usize = 48;
+/// Longest gap between a verb and its object, in bytes (the candidate
+/// window) and in characters (the check; scripts differ in bytes per char).
+const PAIR_MAX_GAP_BYTES: usize = 96;
+const PAIR_MAX_GAP_CHARS: usize = 48;
+/// Texts up to this length that hold a discussion word (`Entry::Meta`) are
+/// treated as talking about attacks: see [`Scan::meta`].
+const META_MAX_BYTES: usize = 400;
 /// Most words between a verb and its object.
 const PAIR_MAX_GAP_WORDS: usize = 5;
 
@@ -27,6 +32,16 @@ pub struct Rules {
     markdown_image: Regex,
     html_image: Regex,
     curl_pipe: Regex,
+    open_query_url: Regex,
+}
+
+/// What a scan saw besides evidence.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scan {
+    /// A short text with a discussion word ("detect", "how do I", "unit
+    /// test"): it more likely talks about an attack than makes one, so the
+    /// caller caps each code's weight (two codes together still flag).
+    pub meta: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -64,12 +79,14 @@ impl Rules {
                 r#"<img[^>]*src\s*=\s*["']?(?:https?:)?//[^"'\s>]*\?[^"'\s>]*="#,
             )?,
             curl_pipe: Regex::new(r"(?:curl|wget)\s[^\n|;]*\|\s*(?:sudo\s+)?(?:ba|z)?sh\b")?,
+            open_query_url: Regex::new(r"https?://[^\s?]+\?(?:[^\s=&]+=[^\s&]*&)*[^\s=&]+=(?:\s|$)")?,
         })
     }
 
     /// Scans folded text (see `normalize`) and adds what it finds to `ev`.
-    pub fn scan(&self, text: &str, ev: &mut Evidence) {
+    pub fn scan(&self, text: &str, ev: &mut Evidence) -> Scan {
         let bytes = text.as_bytes();
+        let mut meta = false;
         let mut verbs: Vec<Anchor> = Vec::new();
         let mut objects: Vec<Anchor> = Vec::new();
         for m in self.automaton.find_iter(text) {
@@ -88,9 +105,11 @@ impl Rules {
                 Entry::Phrase { code, weight } => {
                     ev.add(code, weight, literal.trim_start_matches('\n'));
                 }
+                Entry::Meta => meta = true,
                 Entry::Verb { family, verb_final } => {
-                    // Leak verbs are whole words ("print", not "printf").
-                    if family == Family::Leak
+                    // Leak and send verbs are whole words ("print", not
+                    // "printf"; "send", not "sender").
+                    if matches!(family, Family::Leak | Family::Send)
                         && bytes
                             .get(m.end())
                             .is_some_and(|b| b.is_ascii_alphanumeric())
@@ -118,6 +137,9 @@ impl Rules {
             pair(text, &verbs, &objects, ev);
         }
         self.scan_markup(text, ev);
+        Scan {
+            meta: meta && text.len() <= META_MAX_BYTES,
+        }
     }
 
     fn scan_markup(&self, text: &str, ev: &mut Evidence) {
@@ -132,6 +154,9 @@ impl Rules {
         }
         if (text.contains("curl") || text.contains("wget")) && self.curl_pipe.is_match(text) {
             ev.add(code::TOOL, 0.5, "download piped into a shell");
+        }
+        if text.contains("=") && self.open_query_url.is_match(text) {
+            ev.add(code::EXFIL, 0.3, "url ending in an empty query parameter");
         }
     }
 }
@@ -180,9 +205,14 @@ fn pair(text: &str, verbs: &[Anchor], objects: &[Anchor], ev: &mut Evidence) {
             .take_while(|v| v.start <= o.end + PAIR_MAX_GAP_BYTES);
         let found = nearby.into_iter().find_map(|v| {
             let compatible = match v.family {
-                // Override verbs take any object: "ignore the system prompt".
-                Family::Override => true,
-                Family::Leak => o.family == Family::Leak,
+                // Override verbs take instructions, prompts and tasks:
+                // "ignore the system prompt", "forget your task".
+                Family::Override => {
+                    matches!(o.family, Family::Override | Family::Leak | Family::Task)
+                }
+                Family::Leak => matches!(o.family, Family::Leak | Family::Secret),
+                Family::Send => matches!(o.family, Family::Send | Family::Secret),
+                Family::Task | Family::Secret => false,
             };
             if !compatible {
                 return None;
@@ -201,22 +231,21 @@ fn pair(text: &str, verbs: &[Anchor], objects: &[Anchor], ev: &mut Evidence) {
         let verb = TABLE.get(v.pattern).map_or("", |t| t.0);
         let object = TABLE.get(o.pattern).map_or("", |t| t.0);
         let qualified = QUALIFIERS.iter().any(|q| gap.contains(q));
-        match v.family {
-            Family::Override => {
-                let weight = if qualified { 0.9 } else { 0.55 };
-                ev.add_pair(code::OVERRIDE, weight, verb, object);
-            }
-            Family::Leak => {
-                let weight = if qualified { 0.75 } else { 0.6 };
-                ev.add_pair(code::LEAK, weight, verb, object);
-            }
-        }
+        let (code, weight) = match (v.family, o.family) {
+            (Family::Override, Family::Task) => (code::OVERRIDE, if qualified { 0.7 } else { 0.3 }),
+            (Family::Override, _) => (code::OVERRIDE, if qualified { 0.9 } else { 0.55 }),
+            (Family::Leak, Family::Secret) => (code::LEAK, if qualified { 0.65 } else { 0.4 }),
+            (Family::Leak, _) => (code::LEAK, if qualified { 0.75 } else { 0.6 }),
+            (_, Family::Secret) => (code::EXFIL, if qualified { 0.65 } else { 0.45 }),
+            _ => (code::EXFIL, if qualified { 0.6 } else { 0.35 }),
+        };
+        ev.add_pair(code, weight, verb, object);
     }
 }
 
 /// A gap between verb and object stays within one clause and a few words.
 fn gap_ok(gap: &str) -> bool {
-    if gap.len() > PAIR_MAX_GAP_BYTES {
+    if gap.len() > PAIR_MAX_GAP_BYTES || gap.chars().count() > PAIR_MAX_GAP_CHARS {
         return false;
     }
     if gap
