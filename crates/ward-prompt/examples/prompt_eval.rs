@@ -118,7 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let codes: Vec<String> = verdict
                 .reasons
                 .iter()
-                .map(|r| format!("{}:{:.2}", r.code, r.weight))
+                .map(|r| format!("{}:{:.2}:{}", r.code, r.weight, r.detail))
                 .collect();
             println!(
                 "{} {source} score={:.2} [{}] {short}",

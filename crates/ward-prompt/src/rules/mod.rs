@@ -19,11 +19,13 @@ use table::{Entry, Family, QUALIFIERS, TABLE};
 /// window) and in characters (the check; scripts differ in bytes per char).
 const PAIR_MAX_GAP_BYTES: usize = 96;
 const PAIR_MAX_GAP_CHARS: usize = 48;
+/// How far before a verb-object pair a qualifier still counts, in bytes.
+const QUALIFIER_LOOKBACK_BYTES: usize = 16;
 /// Texts up to this length that hold a discussion word (`Entry::Meta`) are
 /// treated as talking about attacks: see [`Scan::meta`].
 const META_MAX_BYTES: usize = 400;
 /// Most words between a verb and its object.
-const PAIR_MAX_GAP_WORDS: usize = 5;
+const PAIR_MAX_GAP_WORDS: usize = 6;
 
 /// The compiled rules.
 #[derive(Debug, Clone)]
@@ -79,7 +81,9 @@ impl Rules {
                 r#"<img[^>]*src\s*=\s*["']?(?:https?:)?//[^"'\s>]*\?[^"'\s>]*="#,
             )?,
             curl_pipe: Regex::new(r"(?:curl|wget)\s[^\n|;]*\|\s*(?:sudo\s+)?(?:ba|z)?sh\b")?,
-            open_query_url: Regex::new(r"https?://[^\s?]+\?(?:[^\s=&]+=[^\s&]*&)*[^\s=&]+=(?:\s|$)")?,
+            open_query_url: Regex::new(
+                r#"https?://[^\s?]+\?(?:[^\s=&]+=[^\s&]*&)*[^\s=&]+=(?:[\s.,;:)'"]|$)"#,
+            )?,
         })
     }
 
@@ -153,10 +157,10 @@ impl Rules {
             ev.add(code::DELIMITER, 0.6, "instruction in hidden html comment");
         }
         if (text.contains("curl") || text.contains("wget")) && self.curl_pipe.is_match(text) {
-            ev.add(code::TOOL, 0.5, "download piped into a shell");
+            ev.add(code::TOOL, 0.45, "download piped into a shell");
         }
         if text.contains("=") && self.open_query_url.is_match(text) {
-            ev.add(code::EXFIL, 0.3, "url ending in an empty query parameter");
+            ev.add(code::EXFIL, 0.35, "url ending in an empty query parameter");
         }
     }
 }
@@ -176,6 +180,9 @@ fn hidden_comment_instructs(text: &str) -> bool {
         "do not",
         "llm",
         "model",
+        "important",
+        "when summariz",
+        "when summaris",
     ];
     let mut rest = text;
     for _ in 0..16 {
@@ -230,7 +237,17 @@ fn pair(text: &str, verbs: &[Anchor], objects: &[Anchor], ev: &mut Evidence) {
         let Some((v, gap)) = found else { continue };
         let verb = TABLE.get(v.pattern).map_or("", |t| t.0);
         let object = TABLE.get(o.pattern).map_or("", |t| t.0);
-        let qualified = QUALIFIERS.iter().any(|q| gap.contains(q));
+        // Qualifiers sit between verb and object, or just before the pair
+        // in languages that put them first ("これまでのタスクは忘れて").
+        let start = v.start.min(o.start);
+        let mut from = start.saturating_sub(QUALIFIER_LOOKBACK_BYTES);
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
+        let before = text.get(from..start).unwrap_or("");
+        let qualified = QUALIFIERS
+            .iter()
+            .any(|q| gap.contains(q) || before.contains(q));
         let (code, weight) = match (v.family, o.family) {
             (Family::Override, Family::Task) => (code::OVERRIDE, if qualified { 0.7 } else { 0.3 }),
             (Family::Override, _) => (code::OVERRIDE, if qualified { 0.9 } else { 0.55 }),
