@@ -73,7 +73,11 @@ impl Rules {
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(AhoCorasickKind::DFA))
-            .build(TABLE.iter().map(|(lit, _)| *lit))?;
+            .build(
+                TABLE
+                    .iter()
+                    .map(|(lit, _)| crate::normalize::fold_dotless_i(lit).into_owned()),
+            )?;
         Ok(Rules {
             automaton,
             markdown_image: Regex::new(r"!\[[^\]\n]*\]\(\s*<?(?:https?:)?//[^\s)]*[?&#][^\s)=]+=")?,
@@ -217,7 +221,11 @@ fn pair(text: &str, verbs: &[Anchor], objects: &[Anchor], ev: &mut Evidence) {
                 Family::Override => {
                     matches!(o.family, Family::Override | Family::Leak | Family::Task)
                 }
-                Family::Leak => matches!(o.family, Family::Leak | Family::Secret),
+                // Leak verbs take prompts, secrets and (weaker) instructions:
+                // "repeat the instructions you were given".
+                Family::Leak => {
+                    matches!(o.family, Family::Leak | Family::Secret | Family::Override)
+                }
                 Family::Send => matches!(o.family, Family::Send | Family::Secret),
                 Family::Task | Family::Secret => false,
             };
@@ -252,6 +260,7 @@ fn pair(text: &str, verbs: &[Anchor], objects: &[Anchor], ev: &mut Evidence) {
             (Family::Override, Family::Task) => (code::OVERRIDE, if qualified { 0.7 } else { 0.3 }),
             (Family::Override, _) => (code::OVERRIDE, if qualified { 0.9 } else { 0.55 }),
             (Family::Leak, Family::Secret) => (code::LEAK, if qualified { 0.65 } else { 0.4 }),
+            (Family::Leak, Family::Override) => (code::LEAK, if qualified { 0.6 } else { 0.3 }),
             (Family::Leak, _) => (code::LEAK, if qualified { 0.75 } else { 0.6 }),
             (_, Family::Secret) => (code::EXFIL, if qualified { 0.65 } else { 0.45 }),
             _ => (code::EXFIL, if qualified { 0.6 } else { 0.35 }),
@@ -265,10 +274,15 @@ fn gap_ok(gap: &str) -> bool {
     if gap.len() > PAIR_MAX_GAP_BYTES || gap.chars().count() > PAIR_MAX_GAP_CHARS {
         return false;
     }
-    if gap
-        .bytes()
-        .any(|b| matches!(b, b'.' | b'!' | b'?' | b'\n' | b';'))
-    {
+    // A clause ends at a line break, a semicolon, CJK full stops, or `.`,
+    // `!`, `?` followed by a space (not inside a URL or a file name).
+    let bytes = gap.as_bytes();
+    let ends_clause = bytes.iter().enumerate().any(|(i, &b)| match b {
+        b'\n' | b';' => true,
+        b'.' | b'!' | b'?' => bytes.get(i + 1).is_none_or(|n| *n == b' '),
+        _ => false,
+    });
+    if ends_clause || gap.contains(['。', '！', '？']) {
         return false;
     }
     gap.split(' ').filter(|w| !w.is_empty()).count() <= PAIR_MAX_GAP_WORDS
