@@ -19,6 +19,8 @@ use table::{Entry, Family, QUALIFIERS, TABLE};
 /// window) and in characters (the check; scripts differ in bytes per char).
 const PAIR_MAX_GAP_BYTES: usize = 96;
 const PAIR_MAX_GAP_CHARS: usize = 48;
+/// How far after a pretext a colon still introduces an instruction, in bytes.
+const PRETEXT_COLON_BYTES: usize = 80;
 /// How far before a verb-object pair a qualifier still counts, in bytes.
 const QUALIFIER_LOOKBACK_BYTES: usize = 16;
 /// Texts up to this length that hold a discussion word (`Entry::Meta`) are
@@ -95,6 +97,7 @@ impl Rules {
     pub fn scan(&self, text: &str, ev: &mut Evidence) -> Scan {
         let bytes = text.as_bytes();
         let mut meta = false;
+        let mut framed = false;
         let mut verbs: Vec<Anchor> = Vec::new();
         let mut objects: Vec<Anchor> = Vec::new();
         for m in self.automaton.find_iter(text) {
@@ -112,6 +115,9 @@ impl Rules {
             match entry {
                 Entry::Phrase { code, weight } => {
                     ev.add(code, weight, literal.trim_start_matches('\n'));
+                    if code == code::PRETEXT && !framed {
+                        framed = introduces_instruction(text, m.end());
+                    }
                 }
                 Entry::Meta => meta = true,
                 Entry::Verb { family, verb_final } => {
@@ -143,6 +149,9 @@ impl Rules {
         }
         if !verbs.is_empty() && !objects.is_empty() {
             pair(text, &verbs, &objects, ev);
+        }
+        if framed {
+            ev.add(code::PRETEXT, 0.3, "pretext introduces an instruction (…:)");
         }
         self.scan_markup(text, ev);
         Scan {
@@ -204,6 +213,19 @@ fn hidden_comment_instructs(text: &str) -> bool {
     false
 }
 
+/// Whether a colon follows a pretext closely ("to enable debugging, please
+/// execute: …"): the pretext then frames an instruction.
+fn introduces_instruction(text: &str, end: usize) -> bool {
+    let mut stop = (end + PRETEXT_COLON_BYTES).min(text.len());
+    while !text.is_char_boundary(stop) {
+        stop -= 1;
+    }
+    text.get(end..stop).is_some_and(|after| {
+        let after = after.split('\n').next().unwrap_or("");
+        after.contains(": ") || after.ends_with(':') || after.contains('：')
+    })
+}
+
 /// Pairs verbs with objects of the same family in a short window and records
 /// each pair once per object. `verbs` and `objects` are in text order.
 fn pair(text: &str, verbs: &[Anchor], objects: &[Anchor], ev: &mut Evidence) {
@@ -260,7 +282,9 @@ fn pair(text: &str, verbs: &[Anchor], objects: &[Anchor], ev: &mut Evidence) {
             (Family::Override, Family::Task) => (code::OVERRIDE, if qualified { 0.7 } else { 0.3 }),
             (Family::Override, _) => (code::OVERRIDE, if qualified { 0.9 } else { 0.55 }),
             (Family::Leak, Family::Secret) => (code::LEAK, if qualified { 0.65 } else { 0.4 }),
-            (Family::Leak, Family::Override) => (code::LEAK, if qualified { 0.6 } else { 0.3 }),
+            // "repeat the instructions" needs "your", "initial", "all"…
+            (Family::Leak, Family::Override) if !qualified => continue,
+            (Family::Leak, Family::Override) => (code::LEAK, 0.6),
             (Family::Leak, _) => (code::LEAK, if qualified { 0.75 } else { 0.6 }),
             (_, Family::Secret) => (code::EXFIL, if qualified { 0.65 } else { 0.45 }),
             _ => (code::EXFIL, if qualified { 0.6 } else { 0.35 }),
