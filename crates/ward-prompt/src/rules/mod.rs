@@ -166,6 +166,13 @@ impl Rules {
         if text.contains("<img") && self.html_image.is_match(text) {
             ev.add(code::EXFIL, 0.35, "html image with query string");
         }
+        // A conversation written into a document: a fake assistant turn
+        // followed by a fake user turn.
+        if let Some(a) = text.find("\nassistant:")
+            && text[a..].contains("\nuser:")
+        {
+            ev.add(code::ROLE, 0.45, "fake assistant and user turns");
+        }
         if hidden_comment_instructs(text) {
             ev.add(code::DELIMITER, 0.6, "instruction in hidden html comment");
         }

@@ -643,6 +643,16 @@ pub const TABLE: &[(&str, Entry)] = &[
     ("sistemi sızdır", p(code::LEAK, 0.6)), ("jeton kaybed", p(code::JAILBREAK, 0.5)),
     ("start your response with", p(code::OVERRIDE, 0.3)), ("begin your response with", p(code::OVERRIDE, 0.3)),
     ("start your answer with", p(code::OVERRIDE, 0.3)), ("begin your reply with", p(code::OVERRIDE, 0.3)), ("ignore the safety stuff", p(code::JAILBREAK, 0.55)),
+    // instructions buried in retrieved documents (Greshake et al.'s shapes)
+    ("the rest of this", OO), ("the rest of these", OO), ("rest of this data", OO),
+    ("everything else", TO), ("all info except", p(code::OVERRIDE, 0.5)),
+    ("all information except", p(code::OVERRIDE, 0.5)), ("if user asks for", p(code::OVERRIDE, 0.45)),
+    ("if the user asks for", p(code::OVERRIDE, 0.4)), ("if asked for a summary", p(code::OVERRIDE, 0.45)),
+    ("reply with only", p(code::OVERRIDE, 0.3)), ("respond with only", p(code::OVERRIDE, 0.3)),
+    ("simply respond with", p(code::OVERRIDE, 0.3)), ("focus exclusively on", p(code::OVERRIDE, 0.2)),
+    ("ignore them and instead", p(code::OVERRIDE, 0.55)), ("and absolutely nothing else", p(code::OVERRIDE, 0.3)),
+    ("core instruction", p(code::DELIMITER, 0.4)), ("it is critical to my career", p(code::PRETEXT, 0.3)),
+    ("\nuser:", p(code::ROLE, 0.2)), ("provide it to the user", p(code::OVERRIDE, 0.2)),
     // discussion of attacks, not an attack (see Rules::scan)
     ("detect", META), ("detection", META), ("detector", META), ("classifier", META),
     ("regular expression", META), ("regex", META), ("unit test", META), ("false positive", META),
