@@ -84,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Other weights of the classifier when no rule fired (the
             // shipped one is ward_prompt::CLASSIFIER_SOLO_WEIGHT).
             for solo in [0.5f32, 0.6, 0.7, 0.8, 0.9] {
-                let w = if rule_score > 0.0 {
+                let w = if rule_score >= ward_prompt::RULE_SUPPORT_MIN {
                     ward_prompt::CLASSIFIER_WEIGHT
                 } else {
                     solo

@@ -76,11 +76,6 @@ impl Evidence {
         }
     }
 
-    /// Whether nothing was found.
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-
     /// The strongest single code's weight.
     pub fn max_weight(&self) -> f32 {
         self.slots.iter().map(|s| s.weight).fold(0.0, f32::max)

@@ -50,11 +50,17 @@ pub const MAX_INPUT: usize = 256 * 1024;
 /// How much of the classifier's evidence counts towards the score.
 pub const CLASSIFIER_WEIGHT: f32 = 0.9;
 
-/// The classifier's weight when no rule fired at all: lower, so that the
+/// The classifier's weight when no rule fired with at least
+/// [`RULE_SUPPORT_MIN`]: lower, so that the
 /// classifier alone flags a text only at p ≥ 0.88. The public corpora it is
 /// trained on have few benign texts that talk about prompts and models, and
 /// on those ("help me write a system prompt") it is overconfident.
 pub const CLASSIFIER_SOLO_WEIGHT: f32 = 0.6;
+
+/// The rule evidence (strongest code) from which the classifier counts with
+/// [`CLASSIFIER_WEIGHT`]; below it, weak hits such as "security audit" or
+/// "openai" do not lend the classifier their support.
+pub const RULE_SUPPORT_MIN: f32 = 0.25;
 
 /// Classifier probabilities up to this level are no evidence at all; above
 /// it the evidence rises linearly to [`CLASSIFIER_WEIGHT`] at p = 1. Without
@@ -139,7 +145,7 @@ impl Detector {
         let (mut ev, meta) = self.heuristics(text);
         if let Some(model) = &self.model {
             let p = model.probability(text);
-            let w = if ev.is_empty() {
+            let w = if ev.max_weight() < RULE_SUPPORT_MIN {
                 CLASSIFIER_SOLO_WEIGHT
             } else {
                 CLASSIFIER_WEIGHT
