@@ -77,7 +77,9 @@ fn heldout() -> PathBuf {
             .iter()
             .any(|i| mtime(&root.join(i)).is_some_and(|m| Some(m) > built));
     if stale {
-        let status = Command::new("python3")
+        // The interpreter scripts/test.sh installed PyYAML into.
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+        let status = Command::new(&python)
             .arg(root.join("scripts/prompt_dataset.py"))
             .arg("--out")
             .arg(&out)
@@ -85,7 +87,7 @@ fn heldout() -> PathBuf {
             .arg(out.join("packages"))
             .current_dir(&root)
             .status()
-            .expect("python3 (with PyYAML) is needed to build the held-out corpora");
+            .unwrap_or_else(|e| panic!("{python} (with PyYAML) builds the held-out corpora: {e}"));
         assert!(status.success(), "scripts/prompt_dataset.py failed");
     }
     file
