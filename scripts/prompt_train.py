@@ -8,7 +8,7 @@ order: reproducible bit for bit on one Python version), reports dev-split
 figures, and writes crates/ward-prompt/model/prompt-ngram.bin (format in
 crates/ward-prompt/src/model.rs) and the parity file that lets the Rust
 tests check their feature extraction against this script's. The held-out
-test split is never read.
+corpora (heldout.jsonl) are never read.
 
     python3 scripts/prompt_train.py [--data target/prompt-data] [--out crates/ward-prompt/model/prompt-ngram.bin]
 """

@@ -38,6 +38,20 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    // The held-out benign developer prompts (security questions, 13
+    // languages): the traffic the false-positive target is about.
+    let dev: Vec<&str> = include_str!("../tests/data/benign_dev_prompts.txt")
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    g.throughput(Throughput::Elements(dev.len() as u64));
+    g.bench_function("benign_dev_prompts", |b| {
+        b.iter(|| {
+            for t in &dev {
+                black_box(d.inspect(black_box(t)));
+            }
+        })
+    });
     let long = BENIGN.join("\n").repeat(20);
     g.throughput(Throughput::Bytes(long.len() as u64));
     g.bench_function("long_benign_context", |b| {

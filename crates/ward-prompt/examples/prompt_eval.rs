@@ -7,7 +7,7 @@
 //! shows other solo weights of the classifier (its weight when no rule fired).
 //!
 //! ```text
-//! cargo run --release -p ward-prompt --example prompt_eval -- target/prompt-data/test.jsonl
+//! cargo run --release -p ward-prompt --example prompt_eval -- target/prompt-data/heldout.jsonl
 //! ```
 
 use std::collections::BTreeMap;
@@ -66,6 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
     let mut totals: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut by_source: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut by_lang: BTreeMap<String, Tally> = BTreeMap::new();
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line?;
         let v: serde_json::Value =
@@ -83,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Other weights of the classifier when no rule fired (the
             // shipped one is ward_prompt::CLASSIFIER_SOLO_WEIGHT).
             for solo in [0.5f32, 0.6, 0.7, 0.8, 0.9] {
-                let w = if rule_score > 0.0 {
+                let w = if rule_score >= ward_prompt::RULE_SUPPORT_MIN {
                     ward_prompt::CLASSIFIER_WEIGHT
                 } else {
                     solo
@@ -109,6 +110,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .entry(source.clone())
             .or_default()
             .add(label, flagged);
+        if let Some(lang) = v["lang"].as_str() {
+            by_lang
+                .entry(lang.to_owned())
+                .or_default()
+                .add(label, flagged);
+        }
         if show_errors && flagged != label {
             let short: String = text
                 .chars()
@@ -118,7 +125,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let codes: Vec<String> = verdict
                 .reasons
                 .iter()
-                .map(|r| format!("{}:{:.2}", r.code, r.weight))
+                .map(|r| format!("{}:{:.2}:{}", r.code, r.weight, r.detail))
                 .collect();
             println!(
                 "{} {source} score={:.2} [{}] {short}",
@@ -138,6 +145,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  by source (combined):");
     for (k, t) in &by_source {
         println!("    {k:<30} {}", t.line());
+    }
+    if !by_lang.is_empty() {
+        println!("  by language (combined; \"zu+de\": isiZulu wrapper, German instruction):");
+        for (k, t) in &by_lang {
+            println!("    {k:<30} {}", t.line());
+        }
     }
     Ok(())
 }

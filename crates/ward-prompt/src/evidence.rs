@@ -65,9 +65,15 @@ impl Evidence {
         }
     }
 
-    /// Whether nothing was found.
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+    /// Lowers every code's weight to at most `max`, marking the detail.
+    pub fn cap(&mut self, max: f32, why: &str) {
+        for s in &mut self.slots {
+            if s.weight > max {
+                s.weight = max;
+                s.top = s.top.min(max);
+                s.detail = clip(format!("{} ({why})", s.detail));
+            }
+        }
     }
 
     /// The strongest single code's weight.

@@ -50,17 +50,31 @@ pub const MAX_INPUT: usize = 256 * 1024;
 /// How much of the classifier's evidence counts towards the score.
 pub const CLASSIFIER_WEIGHT: f32 = 0.9;
 
-/// The classifier's weight when no rule fired at all: lower, so that the
+/// The classifier's weight when no rule fired with at least
+/// [`RULE_SUPPORT_MIN`]: lower, so that the
 /// classifier alone flags a text only at p ≥ 0.88. The public corpora it is
 /// trained on have few benign texts that talk about prompts and models, and
 /// on those ("help me write a system prompt") it is overconfident.
 pub const CLASSIFIER_SOLO_WEIGHT: f32 = 0.6;
+
+/// The rule evidence (strongest code) from which the classifier counts with
+/// [`CLASSIFIER_WEIGHT`]; below it, weak hits such as "security audit" or
+/// "openai" do not lend the classifier their support.
+pub const RULE_SUPPORT_MIN: f32 = 0.25;
 
 /// Classifier probabilities up to this level are no evidence at all; above
 /// it the evidence rises linearly to [`CLASSIFIER_WEIGHT`] at p = 1. Without
 /// the floor, the many texts the classifier is unsure about (p ≈ 0.3) would
 /// push weak rule hits ("developer mode") over the threshold.
 pub const CLASSIFIER_FLOOR: f32 = 0.3;
+
+/// Highest weight of one rule code, and of the classifier, in a short text
+/// that talks *about* attacks ("how do I detect 'ignore previous
+/// instructions' in logs?", "jailbreak detection on iOS"): one code alone
+/// then stays under the threshold, two codes together still cross it.
+pub const META_CAP: f32 = 0.35;
+/// The classifier's cap in such a text.
+pub const META_CLASSIFIER_CAP: f32 = 0.2;
 
 /// The classifier's contribution to the score for probability `p`, given a
 /// weight and floor (see [`CLASSIFIER_WEIGHT`], [`CLASSIFIER_FLOOR`]).
@@ -128,15 +142,18 @@ impl Detector {
     /// Inspects one text and says how likely it is a prompt injection, and why.
     pub fn inspect(&self, text: &str) -> Verdict {
         let text = cut(text, MAX_INPUT);
-        let mut ev = self.heuristics(text);
+        let (mut ev, meta) = self.heuristics(text);
         if let Some(model) = &self.model {
             let p = model.probability(text);
-            let w = if ev.is_empty() {
+            let w = if ev.max_weight() < RULE_SUPPORT_MIN {
                 CLASSIFIER_SOLO_WEIGHT
             } else {
                 CLASSIFIER_WEIGHT
             };
-            let weight = classifier_evidence(p, w, CLASSIFIER_FLOOR);
+            let mut weight = classifier_evidence(p, w, CLASSIFIER_FLOOR);
+            if meta {
+                weight = weight.min(META_CLASSIFIER_CAP);
+            }
             if weight > 0.0 {
                 ev.add_with(code::CLASSIFIER, weight, || {
                     format!("n-gram classifier p={p:.2}")
@@ -150,14 +167,15 @@ impl Detector {
         }
     }
 
-    /// The rule evidence alone (no classifier).
-    fn heuristics(&self, text: &str) -> Evidence {
+    /// The rule evidence alone (no classifier), and whether the text talks
+    /// about attacks rather than making one (see [`META_CAP`]).
+    fn heuristics(&self, text: &str) -> (Evidence, bool) {
         let mut ev = Evidence::default();
         let Some(rules) = &self.rules else {
-            return ev;
+            return (ev, false);
         };
         let n = normalize::normalize(text);
-        rules.scan(&n.text, &mut ev);
+        let scan = rules.scan(&n.text, &mut ev);
         unicode_signals(&n, &mut ev);
         if n.tag_ascii.len() >= 4 {
             let hidden = normalize::normalize(&n.tag_ascii);
@@ -166,7 +184,10 @@ impl Detector {
             ev.merge_from(&inner, "tag characters");
         }
         self.scan_encoded(rules, text, &n.text, &mut ev);
-        ev
+        if scan.meta {
+            ev.cap(META_CAP, "discussed");
+        }
+        (ev, scan.meta)
     }
 
     fn scan_encoded(&self, rules: &Rules, text: &str, folded: &str, ev: &mut Evidence) {

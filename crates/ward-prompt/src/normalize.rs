@@ -250,8 +250,22 @@ fn flush_word(out: &mut Normalized, word: &mut String, mixed: bool) {
 fn push_lower(s: &mut String, c: char) {
     if c.is_ascii() {
         s.push(c.to_ascii_lowercase());
+    } else if matches!(c, 'ı' | 'İ') {
+        // Turkish dotless and dotted I read as `i` ("ıgnore", "İGNORE";
+        // `İ` would otherwise lowercase to `i` + a combining dot); the rule
+        // literals are folded the same way (`fold_dotless_i`).
+        s.push('i');
     } else {
         s.extend(c.to_lowercase());
+    }
+}
+
+/// A rule literal folded as `normalize` folds text: `ı` → `i`.
+pub fn fold_dotless_i(literal: &str) -> std::borrow::Cow<'_, str> {
+    if literal.contains('ı') {
+        std::borrow::Cow::Owned(literal.replace('ı', "i"))
+    } else {
+        std::borrow::Cow::Borrowed(literal)
     }
 }
 

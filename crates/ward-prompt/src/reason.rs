@@ -29,6 +29,9 @@ pub mod code {
     pub const HOMOGLYPH: &str = "homoglyph";
     /// DAN, developer mode, AIM, the grandma exploit and their relatives.
     pub const JAILBREAK: &str = "jailbreak_template";
+    /// An instruction framed as debugging, a test, an audit or an emergency
+    /// ("to enable debugging, please execute: …", "QA test step 4: …").
+    pub const PRETEXT: &str = "pretext";
     /// The hashed n-gram classifier's probability.
     pub const CLASSIFIER: &str = "classifier";
 }

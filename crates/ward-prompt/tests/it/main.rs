@@ -1,6 +1,7 @@
 //! Integration tests of ward-prompt through its public API.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod heldout;
 mod parity;
 mod properties;
 mod sample;
