@@ -268,6 +268,69 @@ pub fn alert_detail(a: &Value) -> String {
         let _ = writeln!(out, "  {:<11} {}", "description", esc(d));
     }
     let empty = Vec::new();
+    let strings = |key: &str| -> Vec<String> {
+        a.get(key)
+            .and_then(Value::as_array)
+            .unwrap_or(&empty)
+            .iter()
+            .filter_map(Value::as_str)
+            .map(esc)
+            .collect()
+    };
+    let _ = writeln!(out, "  {:<11} {}", "rule_id", esc(s(a, "rule_id")));
+    let tags = strings("tags");
+    if !tags.is_empty() {
+        let _ = writeln!(out, "  {:<11} {}", "tags", tags.join(", "));
+    }
+    // The entity: what the alert is grouped by, and where it came from.
+    let mut entity: Vec<String> = a
+        .get("group_key")
+        .and_then(Value::as_object)
+        .map(|g| {
+            g.iter()
+                .map(|(k, v)| format!("{}={}", esc(k), esc(v.as_str().unwrap_or_default())))
+                .collect()
+        })
+        .unwrap_or_default();
+    for key in ["source.ip", "tenant.id"] {
+        if let Some(v) = a.pointer(&format!("/labels/{key}")).and_then(Value::as_str)
+            && !entity.iter().any(|e| e.starts_with(&format!("{key}=")))
+        {
+            entity.push(format!("{key}={}", esc(v)));
+        }
+    }
+    if !entity.is_empty() {
+        let _ = writeln!(out, "  {:<11} {}", "entity", entity.join(" "));
+    }
+    for (key, label) in [
+        ("ack_deadline", "ack due"),
+        ("resolve_deadline", "resolve due"),
+    ] {
+        if let Some(v) = a.get(key).and_then(Value::as_str) {
+            let _ = writeln!(out, "  {label:<11} {}", esc(v));
+        }
+    }
+    let breaches = strings("sla_breaches");
+    if !breaches.is_empty() {
+        let _ = writeln!(out, "  {:<11} {}", "sla breach", breaches.join(", "));
+    }
+    if let Some(r) = a
+        .get("runbook")
+        .and_then(Value::as_str)
+        .filter(|r| !r.trim().is_empty())
+    {
+        let _ = writeln!(out, "Runbook:");
+        for line in r.lines() {
+            let _ = writeln!(out, "  {}", esc(line));
+        }
+    }
+    let evidence = strings("evidence");
+    if !evidence.is_empty() {
+        let _ = writeln!(out, "Evidence ({}):", evidence.len());
+        for id in &evidence {
+            let _ = writeln!(out, "  {id}");
+        }
+    }
     let _ = writeln!(out, "History:");
     for c in a.get("history").and_then(Value::as_array).unwrap_or(&empty) {
         let _ = writeln!(
@@ -491,5 +554,45 @@ pub fn run_silences(
             )?;
             finish(r, format, |v| format!("{} expired\n", s(v, "id")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::alert_detail;
+
+    #[test]
+    fn the_detail_names_entity_deadlines_runbook_and_evidence_escaped() {
+        let a = json!({
+            "id": "7bb3", "rule_title": "Audit logging disabled", "rule_id": "b003",
+            "status": "open", "severity": "high", "count": 2,
+            "tags": ["attack.t1562"],
+            "group_key": {"user.name": "mallory", "host.name": "build-1"},
+            "labels": {"source.ip": "203.0.113.9", "tenant.id": "acme", "user.name": "mallory"},
+            "ack_deadline": "2026-12-06T05:18:14Z", "resolve_deadline": "2026-12-07T04:18:14Z",
+            "sla_breaches": ["ack"],
+            "runbook": "1. Re-enable logging.\n2. Ask \u{1b}[2Jwho.",
+            "evidence": ["e1", "e2\u{1b}[31m"],
+            "history": [], "comments": [],
+        });
+        let out = alert_detail(&a);
+        for want in [
+            "rule_id     b003",
+            "tags        attack.t1562",
+            "entity      ",
+            "host.name=build-1",
+            "user.name=mallory",
+            " source.ip=203.0.113.9 tenant.id=acme\n",
+            "ack due     2026-12-06T05:18:14Z",
+            "resolve due 2026-12-07T04:18:14Z",
+            "sla breach  ack",
+            "Runbook:\n  1. Re-enable logging.\n  2. Ask ",
+            "Evidence (2):\n  e1\n  e2",
+        ] {
+            assert!(out.contains(want), "{want:?} missing from\n{out}");
+        }
+        assert!(!out.contains('\u{1b}'), "{out}");
     }
 }
