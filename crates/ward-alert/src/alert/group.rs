@@ -39,13 +39,20 @@ pub fn group_of(
     target: &Target,
     labels: &BTreeMap<String, String>,
 ) -> (String, BTreeMap<String, String>) {
-    let group_labels: BTreeMap<String, String> = match &target.opts.group_by {
+    let mut group_labels: BTreeMap<String, String> = match &target.opts.group_by {
         GroupBy::All => labels.clone(),
         GroupBy::Labels(names) => names
             .iter()
             .filter_map(|n| labels.get(n).map(|v| (n.clone(), v.clone())))
             .collect(),
     };
+    // One notification never speaks of two tenants, whatever the route
+    // groups by. The default tenant's groups keep the keys they had.
+    if let Some(t) = labels.get("tenant").filter(|t| *t != "default") {
+        group_labels
+            .entry("tenant".to_owned())
+            .or_insert_with(|| t.clone());
+    }
     let mut key = format!("{}:{{", target.route_id);
     for (i, (k, v)) in group_labels.iter().enumerate() {
         key.push_str(&format!("{}{k}={v:?}", if i > 0 { "," } else { "" }));

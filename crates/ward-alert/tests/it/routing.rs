@@ -138,8 +138,19 @@ fn one_rule_and_group_in_two_tenants_are_two_alerts() {
         assert_eq!(alert.labels["tenant"], tenant);
         ids.push(alert.id.clone());
         st.commit_alert(alert, false);
+        st.route(&step.id, &c, None);
     }
     assert_ne!(ids[0], ids[1], "acme's finding opened globex's alert");
+    // The root route groups by alertname only, yet no notification group
+    // holds both tenants' alerts.
+    for (key, g) in &st.groups {
+        let tenants: std::collections::BTreeSet<&str> = g
+            .members
+            .iter()
+            .map(|id| st.alerts[id].labels["tenant"].as_str())
+            .collect();
+        assert_eq!(tenants.len(), 1, "group {key} mixes {tenants:?}");
+    }
     assert_eq!(ids[0], ids[2], "globex's second finding refires its alert");
     assert_eq!(st.alerts[&ids[0]].count, 2);
     assert_eq!(st.alerts[&ids[1]].count, 1);
