@@ -148,6 +148,7 @@ impl Detector {
                 .turned_ms
                 .store(jiff::Timestamp::now().as_millisecond(), Relaxed);
             let seen = appended.generation();
+            let cpu = crate::metrics::thread_cpu();
             let batch = match store.read_from(Offset(self.state.offset), 1000) {
                 Ok(b) => b,
                 Err(e) => {
@@ -205,6 +206,9 @@ impl Detector {
                 self.save();
                 dirty = false;
                 last_save = Instant::now();
+            }
+            if !batch.is_empty() {
+                self.metrics.stage_cpu("detect", cpu);
             }
             if self.settings.hot_reload && last_reload_check.elapsed() > Duration::from_secs(2) {
                 last_reload_check = Instant::now();
