@@ -213,11 +213,15 @@ impl Ward {
 
     /// Events stored per `labels.batch` of one service.
     pub fn batch_counts(&self, service: &str) -> std::collections::BTreeMap<String, u64> {
-        let q = format!("service.name:{service} | count by labels.batch");
+        self.count_by(&format!("service.name:{service} | count by labels.batch"))
+    }
+
+    /// Events per value of a `… | count by FIELD` query.
+    pub fn count_by(&self, q: &str) -> std::collections::BTreeMap<String, u64> {
         let r = Ward::client()
             .get(format!("{}/api/v1/events/search", self.url()))
             .bearer_auth(&self.admin)
-            .query(&[("q", q.as_str()), ("since", "3650d"), ("limit", "100000")])
+            .query(&[("q", q), ("since", "3650d"), ("limit", "100000")])
             .send()
             .unwrap()
             .json::<Value>()
