@@ -285,7 +285,8 @@ fn wait_detected(w: &Ward, n: usize) {
     std::thread::sleep(Duration::from_millis(500));
 }
 
-fn fired(w: &Ward) -> BTreeSet<String> {
+/// The rule ids of every alert raised so far.
+pub(crate) fn fired(w: &Ward) -> BTreeSet<String> {
     let alerts: Value = Ward::client()
         .get(format!("{}/api/v1/alerts", w.url()))
         .bearer_auth(&w.admin)
