@@ -256,3 +256,145 @@ fn octokit_webhook_examples_are_stored_recognized_and_judged_by_the_rules() {
         w.log()
     );
 }
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    crate::harness::succeed(
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "Dev")
+            .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+            .env("GIT_COMMITTER_NAME", "Dev")
+            .env("GIT_COMMITTER_EMAIL", "dev@example.com"),
+    )
+}
+
+fn commit(dir: &Path, file: &str, message: &str) -> String {
+    let path = dir.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, format!("{message}\n")).unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", message]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+/// Runs `examples/ci/ward-gate.sh` in `repo` as a CI job would: its exit
+/// status and what it printed.
+fn ci_gate(w: &Ward, key: &str, repo: &Path, args: &[&str]) -> (i32, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ci/ward-gate.sh");
+    let bin_dir = crate::harness::ward_bin().parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .args(args)
+        .current_dir(repo)
+        .env("PATH", path)
+        .env("WARD_URL", w.url())
+        .env("WARD_TOKEN", key)
+        .env("WARD_INGEST_TOKEN", crate::harness::TOKEN)
+        .env("WARD_REPOSITORY", "acme/web")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn the_ci_gate_script_asks_a_signoff_for_ai_trailer_commits_in_a_real_repository() {
+    crate::harness::require("git");
+    let w = Ward::start();
+    let engineer = crate::harness::create_key(&w.data_dir(), "sec-eng", "engineer", "default");
+    let viewer = crate::harness::create_key(&w.data_dir(), "ci", "viewer", "default");
+    for k in [&engineer, &viewer] {
+        crate::gate::wait_key(&w, k);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path();
+    git(repo, &["init", "-q", "-b", "main"]);
+    let human = commit(repo, "src/app.py", "Initial service");
+    let copilot = commit(
+        repo,
+        "src/app.py",
+        "Add retries\n\nCo-authored-by: Copilot <175728472+Copilot@users.noreply.github.com>",
+    );
+    let generated = commit(
+        repo,
+        "src/db.py",
+        "Pool connections\n\nGenerated-by: Aider 0.86",
+    );
+    let plain = commit(repo, "src/util.py", "Tidy helpers");
+    let instructions = commit(repo, "AGENTS.md", "Document the build for agents");
+    // A note of git-ai on a commit with no trailer.
+    let noted = commit(repo, "src/cache.py", "Cache results");
+    git(
+        repo,
+        &[
+            "notes",
+            "--ref=ai",
+            "add",
+            "-m",
+            "{\"schema_version\":\"authorship/3.0.0\"}",
+            &noted,
+        ],
+    );
+
+    // A human commit alone: no sign-off needed, allowed.
+    let (code, out) = ci_gate(&w, &viewer, repo, &["web", &human]);
+    assert_eq!(code, 0, "{out}");
+    // Each AI-attributed commit, and a change to agent instructions, needs
+    // a sign-off; a plain commit after the human one does not.
+    for sha in [&copilot, &generated, &instructions, &noted] {
+        let (code, out) = ci_gate(&w, &viewer, repo, &["web", sha]);
+        assert_eq!(code, 1, "{sha}: {out}");
+        assert!(out.contains("no_signoff"), "{out}");
+    }
+    let (code, out) = ci_gate(&w, &viewer, repo, &["web", &plain, &generated]);
+    assert_eq!(code, 0, "{out}");
+    // A range: the AI commits inside it count.
+    let (code, out) = ci_gate(&w, &viewer, repo, &["web", &plain, &human]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("2 AI-generated commit(s)"), "{out}");
+
+    // The attribution reached Ward as events, one per commit and run.
+    let events = w.wait_for("event.action:\"ai.commit_attributed\"", 6);
+    let tools: BTreeSet<(String, String)> = events
+        .iter()
+        .map(|e| (s(e, "commit").to_owned(), s(e, "ai.tool.name").to_owned()))
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            (copilot.clone(), "copilot".to_owned()),
+            (generated.clone(), "aider".to_owned()),
+            (noted.clone(), "git-ai".to_owned()),
+        ]
+        .into_iter()
+        .collect(),
+        "{events:?}"
+    );
+
+    // A security engineer's sign-off lets the Copilot commit through.
+    crate::gate::signoff(&w, &engineer, "web", &copilot, "retry logic reviewed");
+    let (code, out) = ci_gate(&w, &viewer, repo, &["web", &copilot]);
+    assert_eq!(code, 0, "{out}");
+
+    // Bad use is an error: exit 2.
+    for args in [
+        vec!["web"],
+        vec!["web", "no-such-commit"],
+        vec!["we\"b", &human],
+    ] {
+        let (code, out) = ci_gate(&w, &viewer, repo, &args);
+        assert_eq!(code, 2, "{args:?}: {out}");
+    }
+}
