@@ -39,6 +39,17 @@ pub struct Ward {
 }
 
 /// Creates an API key in a data directory with `ward apikey create`.
+/// Runs a command that must succeed; its standard output, trimmed.
+pub fn succeed(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 pub fn create_key(data_dir: &std::path::Path, name: &str, role: &str, tenant: &str) -> String {
     let out = Command::new(ward_bin())
         .args([

@@ -27,5 +27,6 @@ mod people;
 mod rules;
 mod shippers;
 mod sources;
+mod supply;
 mod topology;
 mod windows;
