@@ -917,6 +917,10 @@ fn an_xss_corpus_in_events_rule_titles_labels_and_comments_stays_text() {
     assert_eq!(seen["payload_requests"], json!([]), "{seen}");
     assert_eq!(seen["csp"], json!([]), "{seen}");
     assert!(seen["alerts"].as_u64().unwrap() >= 12, "{seen}");
+    assert_eq!(
+        seen["rules_titles"], 12,
+        "the rules view lists them: {seen}"
+    );
     assert_eq!(seen["overflow"], json!([]), "long payloads wrap");
     // The payloads were shown, as text, on the pages that hold them.
     assert!(seen["shown_as_text"].as_u64().unwrap() >= 40, "{seen}");

@@ -220,9 +220,17 @@ async function xss() {
     await marker();
   }
   await capture('xss-event');
+  // The rules view lists every rule title, and its silences.
+  await page.goto(url + '/console/rules');
+  await injected('rules');
+  await marker();
+  seen.rules_titles = await page.locator('#rules .title').count();
+  await capture('xss-rules');
   // The payloads as queue filters, echoed back into the form.
   await page.goto(url + '/console/alerts?rule=' + encodeURIComponent('"><img src=x data-xss onerror=alert(1)>'));
   await injected('queue filter');
+  await page.goto(url + '/console/rules?q=' + encodeURIComponent('"><img src=x data-xss onerror=alert(1)>'));
+  await injected('rules filter');
   await page.goto(url + '/console/search?since=' + encodeURIComponent('"><svg data-xss onload=alert(1)>') + '&q=x');
   await injected('search error');
   await page.goto(url + '/console/alerts/' + encodeURIComponent('<img src=x data-xss onerror=alert(1)>'));
