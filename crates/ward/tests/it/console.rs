@@ -648,6 +648,115 @@ fn the_rules_view_counts_the_callers_alerts_noise_coverage_and_errors() {
     assert!(ours.contains("No silences."));
 }
 
+#[test]
+fn the_entity_timeline_shows_one_users_events_and_alerts_in_the_callers_tenant() {
+    let w = Ward::start();
+    add_user(&w, "ana", "analyst", "default");
+    add_user(&w, "eve", "engineer", "acme");
+    ingest(&w, brute_force());
+    let alerts = wait_alerts(&w, 1);
+    let alice: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| {
+            ["user.name", "user.id"]
+                .iter()
+                .any(|f| a["group_key"][f] == "alice")
+        })
+        .collect();
+    assert!(!alice.is_empty(), "{alerts:#?}");
+    let url = "/console/entity?kind=user&value=alice&since=30d";
+    let a = page(&w, None, "GET", url, None, false);
+    assert_eq!(a.status, 303);
+    assert_eq!(a.headers["location"], "/login");
+    assert_secured(&a, "entity, no session");
+
+    let ana = login(&w, "ana");
+    let a = page(&w, Some(&ana), "GET", url, None, false);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_secured(&a, "entity");
+    assert_eq!(a.headers["cache-control"], "no-store");
+    let events = w.search("user.name:alice OR user.id:alice").len();
+    assert!(events > 0);
+    assert!(
+        a.body
+            .contains(&format!("<span id=\"n-events\">{events}</span>")),
+        "{events} events: {}",
+        a.body
+    );
+    assert!(
+        a.body
+            .contains(&format!("<span id=\"n-alerts\">{}</span>", alice.len())),
+        "{}",
+        a.body
+    );
+    for x in &alice {
+        assert!(
+            a.body
+                .contains(&format!("href=\"/console/alerts/{}\"", s(x, "id")))
+        );
+    }
+    assert_eq!(
+        a.body.matches("data-what=\"event\"").count(),
+        events,
+        "no baseline deviations here"
+    );
+    // Another user: nothing of alice's.
+    let other = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/entity?kind=user&value=mallory&since=30d",
+        None,
+        false,
+    );
+    assert!(other.body.contains("<span id=\"n-events\">0</span>"));
+    assert!(other.body.contains("<span id=\"n-alerts\">0</span>"));
+    // The alert page links the entity to its timeline.
+    let detail = page(
+        &w,
+        Some(&ana),
+        "GET",
+        &format!("/console/alerts/{}", s(alice[0], "id")),
+        None,
+        false,
+    );
+    assert!(
+        detail
+            .body
+            .contains("href=\"/console/entity?kind=user&#38;value=alice&#38;since=30d\""),
+        "{}",
+        detail.body
+    );
+    // Bad input is named.
+    for (q, what) in [
+        ("kind=printer&value=x", "kind must be"),
+        ("kind=user&value=alice&since=yesterday-ish", ""),
+        ("kind=user&value=alice&tenant=acme", ""),
+    ] {
+        let a = page(
+            &w,
+            Some(&ana),
+            "GET",
+            &format!("/console/entity?{q}"),
+            None,
+            false,
+        );
+        assert_eq!(a.status, 400, "{q}: {}", a.body);
+        assert!(a.body.contains(what), "{q}: {}", a.body);
+        assert_secured(&a, q);
+    }
+    // Another tenant sees none of it.
+    let eve = login(&w, "eve");
+    let theirs = page(&w, Some(&eve), "GET", url, None, false);
+    assert_eq!(theirs.status, 200);
+    assert!(
+        theirs.body.contains("<span id=\"n-events\">0</span>"),
+        "{}",
+        theirs.body
+    );
+    assert!(theirs.body.contains("<span id=\"n-alerts\">0</span>"));
+}
+
 fn browser_dir() -> PathBuf {
     crate::harness::require("node");
     crate::harness::require("chromium");
