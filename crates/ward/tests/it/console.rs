@@ -1006,7 +1006,7 @@ fn an_xss_corpus_in_events_rule_titles_labels_and_comments_stays_text() {
     let ids_file = dir.path().join("ids.json");
     std::fs::write(
         &ids_file,
-        json!({ "events": ids, "alerts": [first] }).to_string(),
+        json!({ "events": ids, "alerts": [first], "users": &payloads[..6] }).to_string(),
     )
     .unwrap();
     let shots = tempfile::tempdir().unwrap();
