@@ -144,6 +144,7 @@ impl Inner {
     /// at one second). The newest checkpoint is never removed; copies
     /// already handed to a witness stay there.
     pub(crate) fn thin_checkpoints(&self, first: u64, end: u64) {
+        let _one = self.signing.lock();
         let latest = self.latest_checkpoint.lock().as_ref().map(|c| c.size);
         let Ok(entries) = std::fs::read_dir(&self.cp_dir) else {
             return;
@@ -193,6 +194,7 @@ impl Inner {
 
     /// Signs (or returns the existing) checkpoint at tree size `size`.
     pub(crate) fn checkpoint_at(&self, size: u64) -> Result<Checkpoint, StoreError> {
+        let _one = self.signing.lock();
         let path = self.cp_dir.join(disk::segment_name(size, "cp"));
         if path.exists() {
             let note =

@@ -175,6 +175,10 @@ pub struct Inner {
     pub(crate) tree: RwLock<TreeCache>,
     pub(crate) durable: AtomicU64,
     pub(crate) latest_checkpoint: Mutex<Option<Checkpoint>>,
+    /// Held while a checkpoint file is looked for, written and renamed: the
+    /// background signer and a proof request may sign the same size at
+    /// once, and share its temporary file name.
+    pub(crate) signing: Mutex<()>,
     pub(crate) deletions: RwLock<Vec<Deletion>>,
     pub(crate) stats: Counters,
     pub(crate) bg: Mutex<bool>,

@@ -47,6 +47,7 @@ pub(crate) fn recover(cfg: StoreConfig) -> Result<(Inner, OpenReport), StoreErro
         tree: RwLock::new(log.tree),
         durable: AtomicU64::new(log.expected),
         latest_checkpoint: Mutex::new(latest),
+        signing: Mutex::new(()),
         deletions: RwLock::new(deletions),
         stats: Counters::default(),
         bg: Mutex::new(false),

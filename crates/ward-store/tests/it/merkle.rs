@@ -155,3 +155,39 @@ fn store_proofs_verify_offline_and_fail_when_altered() {
         Err(ward_store::StoreError::NotFound(_))
     ));
 }
+
+#[test]
+fn proofs_and_checkpoints_signed_at_once_never_fail() {
+    // The background signer and proof requests sign the same tree size at
+    // the same moment; they once shared a temporary file, and the loser's
+    // rename failed.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(test_config(dir.path())).unwrap();
+    store.append(events(0..1)).unwrap();
+    let key = store.public_key();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for b in 1..300u64 {
+                store.append(events(b..b + 1)).unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        for t in 0..3u64 {
+            let (store, done, key) = (&store, &done, &key);
+            s.spawn(move || {
+                let mut n = 0u64;
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    if t == 0 {
+                        store.checkpoint().unwrap();
+                    } else {
+                        let id = format!("evt-{:08}", n % 50);
+                        let p = store.inclusion_proof(&id).unwrap();
+                        verify_inclusion(&p, key).unwrap();
+                    }
+                    n += 1;
+                }
+            });
+        }
+    });
+}
