@@ -96,7 +96,14 @@ fn cyclonedx(v: &Value) -> Result<Sbom, String> {
             stack.push((format!("components[{i}]"), c));
         }
     }
+    let mut refs = std::collections::HashMap::new();
     while let Some((at, c)) = stack.pop() {
+        if let (Some(r), Some(p)) = (
+            c.get("bom-ref").and_then(Value::as_str),
+            c.get("purl").and_then(Value::as_str),
+        ) {
+            refs.insert(r.to_owned(), p.to_owned());
+        }
         if components.len() >= MAX_COMPONENTS {
             return Err(format!(
                 "components: more than {MAX_COMPONENTS}; at most {MAX_COMPONENTS} are accepted"
@@ -112,7 +119,7 @@ fn cyclonedx(v: &Value) -> Result<Sbom, String> {
             }
         }
     }
-    let statements = cyclonedx_vex(v)?;
+    let statements = cyclonedx_vex(v, &refs)?;
     Ok(Sbom {
         format: format!("CycloneDX {spec}"),
         components,
@@ -222,8 +229,13 @@ fn spdx(v: &Value) -> Result<Sbom, String> {
     })
 }
 
-/// The VEX statements of a CycloneDX document's `vulnerabilities`.
-fn cyclonedx_vex(v: &Value) -> Result<Vec<Statement>, String> {
+/// The VEX statements of a CycloneDX document's `vulnerabilities`. An
+/// `affects[].ref` names its product by package URL, directly or through
+/// a component's `bom-ref`; a ref that names neither matches nothing.
+fn cyclonedx_vex(
+    v: &Value,
+    refs: &std::collections::HashMap<String, String>,
+) -> Result<Vec<Statement>, String> {
     let Some(list) = v.get("vulnerabilities") else {
         return Ok(Vec::new());
     };
@@ -252,19 +264,12 @@ fn cyclonedx_vex(v: &Value) -> Result<Vec<Statement>, String> {
             .enumerate()
         {
             if let Some(r) = field(a, "ref", &format!("{at}.affects[{j}]"))? {
-                products.push(r);
+                products.push(Some(refs.get(&r).cloned().unwrap_or(r)));
             }
         }
-        // A ref is a bom-ref; when it is a package URL it names the product.
-        let products: Vec<Option<String>> = if products.iter().any(|p| p.starts_with("pkg:")) {
-            products
-                .into_iter()
-                .filter(|p| p.starts_with("pkg:"))
-                .map(Some)
-                .collect()
-        } else {
-            vec![None]
-        };
+        if products.is_empty() {
+            products.push(None);
+        }
         for product in products {
             out.push(Statement {
                 vulnerability: id.clone(),
@@ -287,7 +292,7 @@ pub fn parse_vex(body: &[u8]) -> Result<Vec<Statement>, String> {
         if v.get("vulnerabilities").is_none() {
             return Err("vulnerabilities: missing; a CycloneDX VEX lists them".into());
         }
-        return cyclonedx_vex(&v);
+        return cyclonedx_vex(&v, &std::collections::HashMap::new());
     }
     let is_openvex = v
         .get("@context")
@@ -365,7 +370,7 @@ pub fn suppressed(
             && (s.vulnerability == id || aliases.contains(&s.vulnerability))
             && match (&s.product, purl) {
                 (None, _) => true,
-                (Some(p), Some(c)) => p == c || purl_base(p) == purl_base(c) && !p.contains('@'),
+                (Some(p), Some(c)) => p == c || (purl_base(p) == p && purl_base(c) == p),
                 (Some(_), None) => false,
             }
     })
