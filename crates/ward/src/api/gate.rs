@@ -77,6 +77,20 @@ async fn store(
     Ok(ack.ids.iter().map(ToString::to_string).collect())
 }
 
+/// The common part of a finding or vulnerability event.
+fn scan_event(module: &str, dataset: &str, action: &str, service: &str) -> Event {
+    let mut e = Event::default();
+    e.set("event.kind", "alert".into());
+    e.set("event.category", json!(["vulnerability"]));
+    e.set("event.type", json!(["info"]));
+    e.set("event.module", module.into());
+    e.set("event.dataset", dataset.into());
+    e.set("event.action", action.into());
+    e.set("event.outcome", "unknown".into());
+    e.set("service.name", service.into());
+    e
+}
+
 fn finding_event(
     f: &gate::Known,
     fp: &str,
@@ -85,23 +99,12 @@ fn finding_event(
     q: &ImportQuery,
     ctx: &ward_event::Context,
 ) -> Event {
-    let mut e = Event::default();
-    e.set("event.kind", "alert".into());
-    e.set("event.category", json!(["vulnerability"]));
-    e.set("event.type", json!(["info"]));
-    e.set("event.module", "sarif".into());
-    e.set("event.dataset", "sarif.finding".into());
-    e.set(
-        "event.action",
-        if state == "fixed" {
-            "scan_finding_fixed"
-        } else {
-            "scan_finding"
-        }
-        .into(),
-    );
-    e.set("event.outcome", "unknown".into());
-    e.set("service.name", q.service.clone().into());
+    let action = if state == "fixed" {
+        "scan_finding_fixed"
+    } else {
+        "scan_finding"
+    };
+    let mut e = scan_event("sarif", "sarif.finding", action, &q.service);
     if let Some(r) = &q.repository {
         e.set("repository.name", r.clone().into());
     }
@@ -438,23 +441,12 @@ fn vulnerability_event(
     commit: &str,
     ctx: &ward_event::Context,
 ) -> Event {
-    let mut e = Event::default();
-    e.set("event.kind", "alert".into());
-    e.set("event.category", json!(["vulnerability"]));
-    e.set("event.type", json!(["info"]));
-    e.set("event.module", "osv".into());
-    e.set("event.dataset", "sbom.vulnerability".into());
-    e.set(
-        "event.action",
-        if state == "fixed" {
-            "vulnerability_fixed"
-        } else {
-            "vulnerability_found"
-        }
-        .into(),
-    );
-    e.set("event.outcome", "unknown".into());
-    e.set("service.name", service.into());
+    let action = if state == "fixed" {
+        "vulnerability_fixed"
+    } else {
+        "vulnerability_found"
+    };
+    let mut e = scan_event("osv", "sbom.vulnerability", action, service);
     e.set("vulnerability.id", k.rule.clone().into());
     e.set("vulnerability.severity", k.level.clone().into());
     e.set("vulnerability.scanner.vendor", "ward".into());
