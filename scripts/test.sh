@@ -2,7 +2,8 @@
 # Runs Ward's whole test suite, installing first what the tests need:
 # Debian packages (scripts/apt-packages.txt), Python packages
 # (scripts/requirements.txt), npm packages of the browser test
-# (crates/ward/tests/it/browser), cargo-nextest and the tansu Kafka broker.
+# (crates/ward/tests/it/browser) and of the webhook test
+# (crates/ward/tests/it/webhooks), cargo-nextest and the tansu Kafka broker.
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,8 @@ fi
 
 # playwright-core (pinned by its lock file) drives Debian's chromium in the browser login test.
 npm ci --prefix crates/ward/tests/it/browser --no-audit --no-fund --silent
+# GitHub's webhook payload examples (pinned by their lock file) for the webhook test.
+npm ci --prefix crates/ward/tests/it/webhooks --no-audit --no-fund --silent
 
 command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
 # The Kafka-compatible broker the Kafka input is tested against (a few minutes to build).

@@ -157,6 +157,10 @@ impl Pipeline {
             "batches waiting between the sources and the store",
         );
         metrics.describe(
+            "ward_stage_cpu_nanoseconds_total",
+            "CPU time of each stage: frame (syslog TCP framing and key-block masking), decode, redact (with prompt scoring), record (store records and index terms), append (encoding, write, fsync), detect",
+        );
+        metrics.describe(
             "ward_pipeline_latency_seconds",
             "time from request arrival to durable acknowledgement",
         );

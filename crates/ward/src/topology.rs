@@ -409,12 +409,15 @@ async fn ingest(
     max_future_skew: Duration,
 ) -> Result<Ack, StepError> {
     let events = std::mem::take(&mut batch.events);
+    let stage = Arc::clone(&metrics);
     let events = tokio::task::spawn_blocking(move || {
+        let cpu = crate::metrics::thread_cpu();
         let mut events = events;
         for e in &mut events {
             redact.redact_event(e);
             crate::detect::enrich::prompt_injection(&prompt, e);
         }
+        stage.stage_cpu("redact", cpu);
         events
     })
     .await
@@ -424,7 +427,7 @@ async fn ingest(
         .map(|e| e.get_str("event.id").unwrap_or_default().to_owned())
         .collect();
     let n = events.len() as u64;
-    let dead = crate::store::append(&store, events, max_future_skew)
+    let dead = crate::store::append(&store, events, max_future_skew, &metrics)
         .await
         .map_err(|e| match e {
             AppendError::Invalid(m) => StepError::Invalid(m),

@@ -27,7 +27,8 @@ pub enum MatchOp {
 }
 
 impl MatchOp {
-    fn as_str(self) -> &'static str {
+    /// The operator as matchers are written: `=`, `!=`, `=~`, `!~`.
+    pub fn as_str(self) -> &'static str {
         match self {
             MatchOp::Equal => "=",
             MatchOp::NotEqual => "!=",

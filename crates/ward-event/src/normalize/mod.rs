@@ -135,6 +135,9 @@ impl Placer {
             }
             let mut event = Event(out);
             canonicalize(&mut event, Vec::new(), received);
+            // Sender-set reserved fields are kept under `ward.sender` for
+            // vendor records too, never dropped.
+            reserved::store(&mut event.0, self.quarantined);
             return event;
         }
         let mut event = Event(self.out);

@@ -6,7 +6,8 @@
 //! Sigma log source: `product: github`, `service: audit`. Native names
 //! (`action`, `actor`, `org`, `repo`, …) are kept, except `user` (the
 //! account acted on), a string where ECS has the `user` object: it becomes
-//! `user.target.name`.
+//! `user.target.name`. `repo` is copied to `github.repo` (as webhook
+//! deliveries have it) and `repository.name`.
 
 use super::native::{self, Keys};
 use super::{Recognition, Recognizer};
@@ -46,6 +47,10 @@ impl Recognizer for GitHubAudit {
         native::copy(e, "actor", "user.name");
         native::copy(e, "actor_id", "user.id");
         native::copy(e, "org", "organization.name");
+        // The repository under the name webhook deliveries use too, and
+        // the name behavioural baselines learn.
+        native::copy_text(e, "repo", "github.repo");
+        native::copy_text(e, "repo", "repository.name");
         native::copy(e, "business", "organization.name");
         native::copy(e, "user_agent", "user_agent.original");
         native::copy(e, "request_id", "trace.id");

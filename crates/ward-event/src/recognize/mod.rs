@@ -31,6 +31,7 @@ mod azure;
 mod cloudtrail;
 mod gcp_audit;
 mod github;
+mod github_webhook;
 mod gitlab;
 mod journald;
 mod k8s_audit;
@@ -88,6 +89,7 @@ pub static RECOGNIZERS: &[&dyn Recognizer] = &[
     &cloudtrail::CloudTrail,
     &k8s_audit::K8sAudit,
     &github::GitHubAudit,
+    &github_webhook::GitHubWebhook,
     &gitlab::GitLabAudit,
     &azure::AzureMonitor,
     &gcp_audit::GcpAudit,

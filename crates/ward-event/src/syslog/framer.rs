@@ -18,7 +18,12 @@ const MAX_PREFIX_DIGITS: usize = 10;
 /// Cuts frames out of a byte stream pushed in pieces of any size.
 #[derive(Debug)]
 pub struct Framer {
+    /// Bytes pushed and not yet framed start at `buf[start]`: frames are
+    /// cut by moving `start`, and the consumed prefix is dropped once per
+    /// push (dropping it per frame would move the rest of the buffer for
+    /// every frame).
     buf: Vec<u8>,
+    start: usize,
     max_frame: usize,
     /// Dropping bytes up to the next newline after an error.
     discarding: bool,
@@ -42,6 +47,7 @@ impl Framer {
     pub fn new(limits: &Limits) -> Self {
         Self {
             buf: Vec::new(),
+            start: 0,
             max_frame: limits.max_frame_bytes,
             discarding: false,
             frames: 0,
@@ -76,6 +82,8 @@ impl Framer {
                 Step::NeedMore => break,
             }
         }
+        self.buf.drain(..self.start);
+        self.start = 0;
         out
     }
 
@@ -87,6 +95,7 @@ impl Framer {
             self.finished = true;
             if self.discarding {
                 self.buf.clear();
+                self.start = 0;
             }
             loop {
                 match self.step(true) {
@@ -100,17 +109,22 @@ impl Framer {
     }
 
     fn consume(&mut self, n: usize) {
-        self.buf.drain(..n);
+        self.start += n;
         self.offset += n as u64;
     }
 
     /// Drops the bad frame up to and including the next newline (or
     /// everything, then keeps dropping until one arrives).
+    /// The bytes not framed yet.
+    fn rest(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
     fn resync(&mut self, eof: bool) {
-        match memchr::memchr(b'\n', &self.buf) {
+        match memchr::memchr(b'\n', self.rest()) {
             Some(pos) => self.consume(pos + 1),
             None => {
-                let n = self.buf.len();
+                let n = self.rest().len();
                 self.consume(n);
                 self.discarding = !eof;
             }
@@ -119,12 +133,12 @@ impl Framer {
 
     fn step(&mut self, eof: bool) -> Step {
         let skip = self
-            .buf
+            .rest()
             .iter()
             .position(|b| !matches!(b, b'\n' | b'\r' | b'\0'))
-            .unwrap_or(self.buf.len());
+            .unwrap_or(self.rest().len());
         self.consume(skip);
-        let Some(&first) = self.buf.first() else {
+        let Some(&first) = self.rest().first() else {
             return Step::NeedMore;
         };
         if first.is_ascii_digit() {
@@ -143,12 +157,12 @@ impl Framer {
 
     fn octet_counted(&mut self, eof: bool) -> Step {
         let digits = self
-            .buf
+            .rest()
             .iter()
             .take(MAX_PREFIX_DIGITS + 1)
             .take_while(|b| b.is_ascii_digit())
             .count();
-        match self.buf.get(digits) {
+        match self.rest().get(digits) {
             Some(b' ') if digits <= MAX_PREFIX_DIGITS => {}
             None if digits <= MAX_PREFIX_DIGITS && !eof => return Step::NeedMore,
             _ => {
@@ -158,7 +172,7 @@ impl Framer {
                 });
             }
         }
-        let len: u64 = self.buf[..digits]
+        let len: u64 = self.rest()[..digits]
             .iter()
             .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
         if len > self.max_frame as u64 {
@@ -172,9 +186,9 @@ impl Framer {
         }
         let start = digits + 1;
         let end = start + len as usize;
-        if self.buf.len() < end {
+        if self.rest().len() < end {
             if eof {
-                let got = (self.buf.len() - start) as u64;
+                let got = (self.rest().len() - start) as u64;
                 return self.error(eof, |frame, offset| FrameError::Truncated {
                     frame,
                     offset,
@@ -187,9 +201,9 @@ impl Framer {
         // A syslog message starts with '<', and the next frame can only
         // start with a digit, '<' or a line ending: anything else means the
         // prefix does not describe the data.
-        let starts_ok = self.buf.get(start) == Some(&b'<');
+        let starts_ok = self.rest().get(start) == Some(&b'<');
         let ends_ok = self
-            .buf
+            .rest()
             .get(end)
             .is_none_or(|b| b.is_ascii_digit() || matches!(b, b'<' | b'\n' | b'\r' | b'\0'));
         if !starts_ok || !ends_ok {
@@ -200,19 +214,19 @@ impl Framer {
             });
         }
         self.frames += 1;
-        let frame = self.buf[start..end].to_vec();
+        let frame = self.rest()[start..end].to_vec();
         self.consume(end);
         Step::Frame(frame)
     }
 
     fn lf_terminated(&mut self, eof: bool) -> Step {
         let limit = self.max_frame;
-        let (frame_end, next) = match memchr::memchr(b'\n', &self.buf) {
+        let (frame_end, next) = match memchr::memchr(b'\n', self.rest()) {
             Some(pos) => (pos, pos + 1),
-            None if eof => (self.buf.len(), self.buf.len()),
+            None if eof => (self.rest().len(), self.rest().len()),
             None => {
-                if self.buf.len() > limit {
-                    let len = self.buf.len() as u64;
+                if self.rest().len() > limit {
+                    let len = self.rest().len() as u64;
                     return self.error(eof, |frame, offset| FrameError::TooLarge {
                         frame,
                         offset,
@@ -223,7 +237,7 @@ impl Framer {
                 return Step::NeedMore;
             }
         };
-        let mut frame = &self.buf[..frame_end];
+        let mut frame = &self.rest()[..frame_end];
         if let [rest @ .., b'\r'] = frame {
             frame = rest;
         }
@@ -370,5 +384,35 @@ mod tests {
         assert_eq!(errors, 1);
         let out = f.push(b"tail of the long one\n<13>fine\n");
         assert_eq!(out, vec![ok("<13>fine")]);
+    }
+
+    #[test]
+    fn a_large_push_keeps_only_the_unfinished_frame_and_its_offsets() {
+        let mut f = framer(1024);
+        let mut input = Vec::new();
+        for i in 0..5000 {
+            if i % 2 == 0 {
+                input.extend_from_slice(format!("<13>lf {i}\n").as_bytes());
+            } else {
+                let m = format!("<13>oc {i}");
+                input.extend_from_slice(format!("{} {m}", m.len()).as_bytes());
+            }
+        }
+        input.extend_from_slice(b"<13>unfinished");
+        let out = f.push(&input);
+        assert_eq!(out.len(), 5000);
+        assert_eq!(out[4999], ok("<13>oc 4999"));
+        assert_eq!(f.rest(), b"<13>unfinished");
+        assert_eq!(f.buf.len(), f.rest().len(), "framed bytes are dropped");
+        // Offsets in errors still count from the start of the stream.
+        let out = f.push(b" more\n12a4 bad\n");
+        assert_eq!(out[0], ok("<13>unfinished more"));
+        assert_eq!(
+            out[1],
+            Err(FrameError::InvalidPrefix {
+                frame: 5002,
+                offset: input.len() as u64 + 6
+            })
+        );
     }
 }

@@ -277,6 +277,43 @@ fn github_audit_keeps_action_and_actor() {
 }
 
 #[test]
+fn github_webhook_payloads_keep_their_names_and_flatten_pushes() {
+    let push = recognized("github.webhook", "github.webhook.event", "push");
+    assert_eq!(logsource(&push), (Some("github"), Some("webhook"), None));
+    assert_eq!(push.get_str("user.name"), Some("Codertocat"));
+    assert_eq!(push.get_str("sender.login"), Some("Codertocat"));
+    assert_eq!(push.get_str("github.repo"), Some("Codertocat/Hello-World"));
+    assert_eq!(push.get_str("repository.name"), Some("Hello-World"));
+    // Each path once, whatever commit and list it came from.
+    assert_eq!(
+        push.get("github.push.files"),
+        Some(&json!(["README.md", ".github/workflows/ci.yml"]))
+    );
+    let messages = push.get("github.push.messages").unwrap().to_string();
+    assert!(messages.contains("Co-authored-by: Copilot"), "{messages}");
+    assert_eq!(push.get_str("event.dataset"), Some("github.webhook"));
+    let run = recognized("github.webhook", "github.webhook.event", "workflow_run");
+    assert_eq!(run.get_str("organization.name"), Some("Octocoders"));
+    assert_eq!(
+        run.get_str("workflow_run.event"),
+        Some("pull_request_target")
+    );
+    assert!(run.get("github.push.files").is_none());
+    // An audit-log record delivered through the webhook stays an audit event.
+    let mut audit = Event(
+        json!({"_document_id": "d", "action": "repo.create", "@timestamp": 1, "repo": "acme/web",
+               "github": {"webhook": {"event": "audit"}}})
+        .as_object()
+        .unwrap()
+        .clone(),
+    );
+    finalize(&mut audit, &ctx());
+    assert_eq!(audit.get_str("ward.recognizer"), Some("github.audit"));
+    assert_eq!(audit.get_str("github.repo"), Some("acme/web"));
+    assert_eq!(audit.get_str("repository.name"), Some("acme/web"));
+}
+
+#[test]
 fn gitlab_azure_gcp_m365_okta() {
     let e = recognized(
         "gitlab.audit",

@@ -159,3 +159,24 @@ fn syslog_structured_data_stays_under_its_own_name() {
     assert_eq!(e.get_str("ward.source"), Some("real-source"));
     assert!(e.get("syslog.structured_data").is_some());
 }
+
+#[test]
+fn vendor_records_keep_reserved_fields_quarantined() {
+    // Records of a vendor shape keep their native names; a reserved field
+    // among them is quarantined like anywhere else, never dropped.
+    let github = json!({"_document_id": "d1", "action": "git.clone", "@timestamp": 1764579600000_u64, "actor": "octocat"});
+    let cloudtrail = json!({"eventVersion": "1.08", "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "eventTime": "2026-01-26T10:00:00Z"});
+    for (vendor, record) in [("github", github), ("cloudtrail", cloudtrail)] {
+        for (case, forged) in forged_objects() {
+            let mut obj = record.clone();
+            for (k, v) in forged.as_object().unwrap() {
+                if k != "service" && k != "service.name" {
+                    obj[k] = v.clone();
+                }
+            }
+            let body = format!("{obj}\n");
+            let mut out = ward_event::ndjson::decode(body.as_bytes(), &Limits::default());
+            check(&format!("{vendor} {case}"), out.remove(0).unwrap());
+        }
+    }
+}

@@ -402,6 +402,14 @@ impl Engine {
         self.shared.state.lock().list(filter)
     }
 
+    /// Calls `f` with every alert, under the state lock and without
+    /// copying them (keep `f` short).
+    pub fn each_alert(&self, mut f: impl FnMut(&ward_alert::Alert)) {
+        for a in self.shared.state.lock().alerts.values() {
+            f(a);
+        }
+    }
+
     /// The current time on the engine's clock.
     pub fn now(&self) -> Timestamp {
         self.shared.clock.now()

@@ -45,7 +45,7 @@ pub(crate) fn tenant_of(s: &Silence) -> Option<&str> {
         .map(|m| m.value.as_str())
 }
 
-fn visible(caller: &Principal, s: &Silence) -> bool {
+pub(crate) fn visible(caller: &Principal, s: &Silence) -> bool {
     caller
         .tenant_scope()
         .is_none_or(|t| tenant_of(s) == Some(t))

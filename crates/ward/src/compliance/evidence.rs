@@ -312,7 +312,7 @@ fn oscal(
                 "title": "Ward evidence bundle",
                 "last-modified": now.to_string(),
                 "version": env!("CARGO_PKG_VERSION"),
-                "oscal-version": "1.1.2",
+                "oscal-version": "1.2.1",
             },
             "import-ap": {"href": "#ward-continuous-assessment"},
             "results": [result],

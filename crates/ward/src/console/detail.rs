@@ -89,7 +89,8 @@ struct View {
     sla: String,
     sla_class: &'static str,
     breaches: String,
-    labels: Vec<(String, String)>,
+    /// Name, value and, for an entity, its timeline.
+    labels: Vec<(String, String, String)>,
     comments: Vec<Entry>,
     history: Vec<Entry>,
     evidence_total: usize,
@@ -143,7 +144,7 @@ fn view(a: &Alert, now: Timestamp, preview: usize) -> View {
         labels: a
             .labels
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.clone(), v.clone(), super::entity::link(k, v)))
             .collect(),
         comments: a
             .comments

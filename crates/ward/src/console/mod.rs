@@ -15,13 +15,18 @@
 //! - [`detail`]: one alert, its evidence proved against the signed
 //!   checkpoint, and the analyst's actions;
 //! - [`search`]: event search and one event with all its fields;
+//! - [`entity`]: one user, host, IP, service or AI tool on a time axis;
+//! - [`rules`]: the loaded rules with their coverage, alerts and noise,
+//!   load errors, silences;
 //! - [`operations`]: store health, detection lag, readiness, sources.
 
 mod asset;
 pub mod detail;
+pub mod entity;
 pub mod operations;
 mod page;
 pub mod queue;
+pub mod rules;
 pub mod search;
 
 use axum::Extension;
@@ -67,6 +72,8 @@ pub fn routes(r: Routes<ApiState>) -> Routes<ApiState> {
         )
         .get("/console/search", events, search::page)
         .get("/console/events/{id}", events, search::event)
+        .get("/console/entity", events, entity::page)
+        .get("/console/rules", Need::Perm(P::RulesRead), rules::page)
         .get(
             "/console/operations",
             Need::Perm(P::MetricsRead),

@@ -112,6 +112,15 @@ pub fn refusal(status: StatusCode, message: &str) -> Response {
     )
 }
 
+/// A page's status: 200, or 400 when its input was refused (`error`).
+pub fn status_for(error: &str) -> StatusCode {
+    if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    }
+}
+
 /// An [`ApiError`] answered as a console page.
 pub struct Failure(pub ApiError);
 

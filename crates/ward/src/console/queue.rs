@@ -8,7 +8,6 @@ use std::time::Duration;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
@@ -16,7 +15,7 @@ use serde::Deserialize;
 use ward_alert::{Alert, AlertFilter, Severity, Status};
 
 use super::ConsoleState;
-use super::page::{Chrome, Select, render};
+use super::page::{Chrome, Select, render, status_for};
 use crate::access::Caller;
 use crate::access::guard::SessionCsrf;
 use crate::api::alerts::visible;
@@ -207,14 +206,9 @@ pub async fn page(
         Ok(_) => {}
         Err(e) => error = e,
     }
-    let status = if error.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
     let csrf = csrf.map(|Extension(c)| c);
     render(
-        status,
+        status_for(&error),
         &QueuePage {
             chrome: Chrome::new(&caller, csrf.as_ref(), "alerts"),
             selects: selects(&p),

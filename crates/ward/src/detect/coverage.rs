@@ -71,6 +71,10 @@ struct State {
     entry_label: Vec<Vec<usize>>,
     /// The detection rules loaded now.
     rules: Vec<RuleInfo>,
+    /// Every rule loaded now (detections and correlations), in load order.
+    catalog: Vec<RuleEntry>,
+    /// What the last load reported wrong.
+    errors: Vec<LoadError>,
     /// (tenant, label) -> events and when the last came.
     seen: HashMap<(usize, usize), Count>,
     /// tenant -> events no rule could see.
@@ -100,6 +104,42 @@ struct RuleInfo {
     labels: Vec<usize>,
     tactics: Vec<&'static str>,
     techniques: Vec<String>,
+}
+
+/// A loaded rule as the rules view lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleEntry {
+    pub id: String,
+    pub title: String,
+    /// `detection` or `correlation`.
+    pub kind: &'static str,
+    /// The rule's `status` (`stable`, `test`, …), empty when unset.
+    pub status: String,
+    pub level: String,
+    /// The file (or built-in origin) and the line its document starts at.
+    pub origin: String,
+    pub line: usize,
+    /// `product/service/category`.
+    pub logsource: String,
+}
+
+/// A rule, pipeline or file that did not load, where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub origin: String,
+    /// 0 when no line applies.
+    pub line: usize,
+    pub reason: String,
+}
+
+/// The loaded rules, which detection rules saw data of their log source in
+/// a window, and the load errors.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    /// Each rule and, for a detection rule, whether an event of its log
+    /// source came in the window (None for correlations).
+    pub rules: Vec<(RuleEntry, Option<bool>)>,
+    pub errors: Vec<LoadError>,
 }
 
 /// An event no loaded rule could see: enough to write a pipeline or find
@@ -183,6 +223,19 @@ fn rfc3339(ms: i64) -> String {
 }
 
 impl State {
+    /// Events per label of the tenants a caller of `tenant` sees.
+    fn by_label(&self, tenant: Option<&str>) -> BTreeMap<usize, Count> {
+        let mut out: BTreeMap<usize, Count> = BTreeMap::new();
+        for (&(t, l), c) in &self.seen {
+            if tenant.is_none_or(|name| self.tenants.get(t).is_some_and(|x| x == name)) {
+                let e = out.entry(l).or_default();
+                e.events += c.events;
+                e.last_ms = e.last_ms.max(c.last_ms);
+            }
+        }
+        out
+    }
+
     fn intern_label(&mut self, l: String) -> usize {
         if let Some(&i) = self.label_ix.get(&l) {
             return i;
@@ -210,7 +263,41 @@ impl State {
     }
 }
 
+/// The labels with an event at or after `cutoff`.
+fn live_labels(by_label: &BTreeMap<usize, Count>, cutoff: i64) -> BTreeSet<usize> {
+    by_label
+        .iter()
+        .filter(|(_, c)| c.last_ms >= cutoff)
+        .map(|(l, _)| *l)
+        .collect()
+}
+
 impl Coverage {
+    /// The loaded rules, each detection rule with whether a caller of
+    /// `tenant` (None: every tenant) sent an event of its log source in the
+    /// `window_ms` before `now_ms`, and what did not load.
+    pub fn catalog(&self, tenant: Option<&str>, window_ms: i64, now_ms: i64) -> Catalog {
+        let st = self.state.lock();
+        let live = live_labels(&st.by_label(tenant), now_ms.saturating_sub(window_ms));
+        let data: HashMap<&str, bool> = st
+            .rules
+            .iter()
+            .map(|r| (r.id.as_str(), r.labels.iter().any(|l| live.contains(l))))
+            .collect();
+        let rules = st
+            .catalog
+            .iter()
+            .map(|e| {
+                let seen = (e.kind == "detection").then(|| data.get(e.id.as_str()) == Some(&true));
+                (e.clone(), seen)
+            })
+            .collect();
+        Catalog {
+            rules,
+            errors: st.errors.clone(),
+        }
+    }
+
     /// Takes the rules now loaded (at start and at every reload).
     pub fn set_rules(&self, loaded: &Loaded) {
         let _ = self.started_ms.compare_exchange(
@@ -241,7 +328,23 @@ impl Coverage {
             entry_label.push(row);
         }
         let mut rules = Vec::new();
+        let mut catalog = Vec::new();
         for (i, meta) in loaded.set.rules().enumerate() {
+            let kind = match meta.kind {
+                ward_sigma::RuleKind::Detection => "detection",
+                ward_sigma::RuleKind::Correlation => "correlation",
+                ward_sigma::RuleKind::Filter => continue,
+            };
+            catalog.push(RuleEntry {
+                id: meta.key(),
+                title: meta.title.clone(),
+                kind,
+                status: meta.status.clone().unwrap_or_default(),
+                level: meta.level.clone().unwrap_or_default(),
+                origin: meta.origin.clone(),
+                line: meta.line,
+                logsource: label(&meta.logsource),
+            });
             let detection = matches!(
                 loaded.set.rule(i).map(|r| &r.body),
                 Some(ward_sigma::RuleBody::Detection(_))
@@ -284,6 +387,21 @@ impl Coverage {
         }
         st.entry_label = entry_label;
         st.rules = rules;
+        st.catalog = catalog;
+        st.errors = loaded
+            .errors
+            .iter()
+            .map(|e| LoadError {
+                origin: e.origin.clone(),
+                line: e.line,
+                reason: e.reason.clone(),
+            })
+            .chain(loaded.metric_errors.iter().map(|e| LoadError {
+                origin: "metric rules".to_owned(),
+                line: 0,
+                reason: e.clone(),
+            }))
+            .collect();
     }
 
     /// Records one evaluated event: `seen` is what the engine recognized.
@@ -335,19 +453,8 @@ impl Coverage {
         let cutoff = now_ms.saturating_sub(window_ms);
         let visible =
             |t: usize| tenant.is_none_or(|name| st.tenants.get(t).is_some_and(|x| x == name));
-        let mut by_label: BTreeMap<usize, Count> = BTreeMap::new();
-        for (&(t, l), c) in &st.seen {
-            if visible(t) {
-                let e = by_label.entry(l).or_default();
-                e.events += c.events;
-                e.last_ms = e.last_ms.max(c.last_ms);
-            }
-        }
-        let live: BTreeSet<usize> = by_label
-            .iter()
-            .filter(|(_, c)| c.last_ms >= cutoff)
-            .map(|(l, _)| *l)
-            .collect();
+        let by_label = st.by_label(tenant);
+        let live = live_labels(&by_label, cutoff);
         let with_data = |r: &RuleInfo| r.labels.iter().any(|l| live.contains(l));
         let mut rules_per_label: HashMap<usize, usize> = HashMap::new();
         for r in &st.rules {

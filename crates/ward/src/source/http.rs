@@ -209,9 +209,15 @@ pub async fn ingest_request<T: Send + 'static>(
     }
     let limits = st.ctx.limits.clone();
     let ctx = normalize::context(input, &caller.name, &caller.tenant);
-    let (outcome, extra) = tokio::task::spawn_blocking(move || decode(body, &limits, &ctx))
-        .await
-        .map_err(|_| IngestError::Unavailable)??;
+    let metrics = std::sync::Arc::clone(&st.ctx.metrics);
+    let (outcome, extra) = tokio::task::spawn_blocking(move || {
+        let cpu = crate::metrics::thread_cpu();
+        let decoded = decode(body, &limits, &ctx);
+        metrics.stage_cpu("decode", cpu);
+        decoded
+    })
+    .await
+    .map_err(|_| IngestError::Unavailable)??;
     let origin = Origin {
         input,
         source: &caller.name,

@@ -1,9 +1,14 @@
 //! Syslog over UDP (one message per datagram) and TCP (LF or octet-counted
-//! framing, RFC 6587), RFC 5424 and RFC 3164. A TCP connection is read only
-//! as fast as the pipeline stores its batches, so a full pipeline or a
-//! store that cannot write (a full disk) stops the sender instead of
-//! dropping: a batch that was not stored is retried with back-off, and
-//! nothing more is read meanwhile. A frame that cannot be parsed becomes a
+//! framing, RFC 6587), RFC 5424 and RFC 3164. A TCP connection is read in
+//! batches: each read goes on with whatever the socket already holds, up
+//! to [`BATCH_BYTES`], and the batch is framed, masked, decoded and stored
+//! as one. While a batch is being decoded, redacted and made durable, the
+//! next one is read: at most [`IN_FLIGHT`] batches of a connection are on
+//! their way at once, and the connection is read no faster than the
+//! pipeline stores them, so a full pipeline or a store that cannot write
+//! (a full disk) stops the sender instead of dropping: a batch that was not
+//! stored is retried with back-off, and once [`IN_FLIGHT`] batches wait,
+//! nothing more is read. A frame that cannot be parsed becomes a
 //! dead-letter event. When Ward stops, listeners stop accepting and each
 //! connection stores what it has read, then closes.
 
@@ -17,6 +22,7 @@ use tokio::net::{TcpListener, UdpSocket};
 
 use super::keyblock::{self, MAX_SENDERS, Trackers};
 use super::{Origin, SourceContext, Wait};
+use crate::metrics::thread_cpu;
 use crate::model::Event;
 use crate::normalize;
 use crate::pipeline::SubmitError;
@@ -33,6 +39,17 @@ type Frames = [Result<Vec<u8>, ward_event::FrameError>];
 
 /// Longest pause between two attempts to store the same batch.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Bytes of a TCP connection read into one batch when the socket has them
+/// waiting (a read that finds nothing more ends the batch sooner).
+pub const BATCH_BYTES: usize = 512 * 1024;
+
+/// Batches of one TCP connection on their way to the store at once: the
+/// connection reads and frames the next batch while earlier ones are
+/// decoded, redacted and appended, so that one sender keeps every core
+/// busy. Also the bound on what is read ahead of a batch that cannot be
+/// stored yet.
+pub const IN_FLIGHT: usize = 4;
 
 fn parse_frames(
     frames: &Frames,
@@ -81,7 +98,9 @@ async fn store(
         source: &who.source,
         tenant: &who.tenant,
     };
+    let cpu = thread_cpu();
     let (mut events, bad) = parse_frames(frames, input, who, &ctx.limits);
+    ctx.metrics.stage_cpu("decode", cpu);
     ctx.count_received(origin, &events, bad, bytes);
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -105,7 +124,9 @@ async fn store(
                     // The batch went with the attempt; the frames are kept,
                     // so a retry (rare) decodes them again rather than every
                     // batch paying for a copy.
+                    let cpu = thread_cpu();
                     events = parse_frames(frames, input, who, &ctx.limits).0;
+                    ctx.metrics.stage_cpu("decode", cpu);
                     continue;
                 }
             }
@@ -270,6 +291,7 @@ async fn connection(
     let mut framer = ward_event::syslog::Framer::new(&ctx.limits);
     let mut buf = vec![0u8; 64 * 1024];
     let mut keys = ward_redact::BlockTracker::default();
+    let mut storing = tokio::task::JoinSet::new();
     loop {
         let n = tokio::select! {
             r = tokio::time::timeout(idle_timeout, sock.read(&mut buf)) => match r {
@@ -283,23 +305,44 @@ async fn connection(
             () = ctx.stop.cancelled() => 0,
         };
         let received = Instant::now();
-        let mut frames: Vec<_> = if n == 0 {
+        let cpu = thread_cpu();
+        let mut frames = framer.push(&buf[..n]);
+        let (mut bytes, mut end) = (n, n == 0);
+        // What the socket already holds joins this batch.
+        while !end && bytes < BATCH_BYTES {
+            match sock.try_read(&mut buf) {
+                Ok(0) => end = true,
+                Ok(m) => {
+                    frames.extend(framer.push(&buf[..m]));
+                    bytes += m;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => end = true,
+            }
+        }
+        if end {
             // finish() returns the truncated tail, then any frames
             // recovered after it, one per call.
-            std::iter::from_fn(|| framer.finish()).collect()
-        } else {
-            framer.push(&buf[..n])
-        };
-        // Masked once, before parsing: a retried batch parses the masked
-        // frames again.
+            frames.extend(std::iter::from_fn(|| framer.finish()));
+        }
+        // Masked once, before parsing, in stream order: a retried batch
+        // parses the masked frames again.
         for frame in frames.iter_mut().flatten() {
             keyblock::mask_frame(&mut keys, frame, received);
         }
+        ctx.metrics.stage_cpu("frame", cpu);
         if !frames.is_empty() {
-            store(&ctx, "syslog-tcp", &who, &frames, n, received).await;
+            while storing.len() >= IN_FLIGHT {
+                storing.join_next().await;
+            }
+            let (ctx, who) = (ctx.clone(), who.clone());
+            storing.spawn(async move {
+                store(&ctx, "syslog-tcp", &who, &frames, bytes, received).await;
+            });
         }
-        if n == 0 {
+        if end {
             break;
         }
     }
+    while storing.join_next().await.is_some() {}
 }

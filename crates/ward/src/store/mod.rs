@@ -303,7 +303,9 @@ pub async fn append(
     store: &Arc<Store>,
     events: Vec<Event>,
     max_future_skew: Duration,
+    metrics: &Arc<crate::metrics::Metrics>,
 ) -> Result<usize, AppendError> {
+    let cpu = crate::metrics::thread_cpu();
     let mut records = Vec::with_capacity(events.len());
     let mut dead = 0;
     for mut event in events {
@@ -321,10 +323,16 @@ pub async fn append(
             }
         }
     }
-    let store = Arc::clone(store);
-    let appended = tokio::task::spawn_blocking(move || store.append(records))
-        .await
-        .map_err(|e| AppendError::Failed(format!("store task failed: {e}")))?;
+    metrics.stage_cpu("record", cpu);
+    let (store, metrics) = (Arc::clone(store), Arc::clone(metrics));
+    let appended = tokio::task::spawn_blocking(move || {
+        let cpu = crate::metrics::thread_cpu();
+        let appended = store.append(records);
+        metrics.stage_cpu("append", cpu);
+        appended
+    })
+    .await
+    .map_err(|e| AppendError::Failed(format!("store task failed: {e}")))?;
     match appended {
         Ok(_) => Ok(dead),
         Err(e) => Err(match e.class() {

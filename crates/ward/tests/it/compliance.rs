@@ -349,6 +349,23 @@ fn verify_python(dir: &std::path::Path, key: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
+fn oscal_validate(file: &std::path::Path) -> (bool, String) {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/fixtures/oscal_validate.py"
+    );
+    let out = std::process::Command::new("python3")
+        .args([script, file.to_str().unwrap()])
+        .output()
+        .expect("python3 with compliance-trestle: run scripts/test.sh");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     for e in std::fs::read_dir(from).unwrap().flatten() {
         let t = to.join(e.file_name());
@@ -438,6 +455,9 @@ fn evidence_exports_verifies_offline_and_names_every_changed_file() {
     let (ok, text) = verify_cli(&w, &bundle, &key);
     assert!(ok, "{text}");
     let (ok, text) = verify_python(&bundle, &key);
+    assert!(ok, "{text}");
+    // The OSCAL document validates against NIST's OSCAL models.
+    let (ok, text) = oscal_validate(&bundle.join("oscal/assessment-results.json"));
     assert!(ok, "{text}");
 
     // One flipped byte in each kind of file: both verifiers fail, naming it.

@@ -435,6 +435,328 @@ fn console_routes_are_secured_scoped_and_answer_browsers_and_elasticsearch() {
     );
 }
 
+const ACME_TOKEN: &str = "acme-ingest-token-0123456789";
+
+/// The row of rule `id` on a rules page: its `<li>` up to the next one.
+fn rule_row<'a>(body: &'a str, id: &str) -> &'a str {
+    let start = body
+        .find(&format!("data-rule=\"{id}\""))
+        .unwrap_or_else(|| panic!("rule {id} not listed:\n{body}"));
+    let rest = &body[start..];
+    &rest[..rest.find("</li>").unwrap()]
+}
+
+#[test]
+fn the_rules_view_counts_the_callers_alerts_noise_coverage_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    // A rule that does not load: its condition names no selection.
+    std::fs::write(
+        dir.path().join("broken.yml"),
+        "title: Broken on purpose\nid: 7f000000-0000-4000-8000-000000000001\n\
+         logsource:\n  product: ward\ndetection:\n  selection:\n    event.action: x\n  \
+         condition: selection and nowhere\nlevel: low\n",
+    )
+    .unwrap();
+    let config = format!(
+        "[[sources]]\nname = \"acme-app\"\ntenant = \"acme\"\ntoken = \"{ACME_TOKEN}\"\n\
+         [detect]\nrules = [{}]\n",
+        serde_json::to_string(dir.path().to_str().unwrap()).unwrap()
+    );
+    let w = Ward::start_with(Some(&config), &[]);
+    add_user(&w, "ana", "analyst", "default");
+    add_user(&w, "vic", "viewer", "default");
+    add_user(&w, "eve", "engineer", "acme");
+
+    // Without a session: the login form; without rules:read: 403.
+    let a = page(&w, None, "GET", "/console/rules", None, false);
+    assert_eq!(a.status, 303);
+    assert_eq!(a.headers["location"], "/login");
+    assert_secured(&a, "rules, no session");
+    let vic = login(&w, "vic");
+    let a = page(&w, Some(&vic), "GET", "/console/rules", None, false);
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert!(a.body.contains("rules:read"), "{}", a.body);
+    assert_secured(&a, "rules, viewer");
+
+    // The same attack in two tenants: each counts only its own alerts.
+    ingest(&w, brute_force());
+    let mine = wait_alerts(&w, 1);
+    let r = Ward::client()
+        .post(format!("{}/api/v1/ingest", w.url()))
+        .bearer_auth(ACME_TOKEN)
+        .header("content-type", "application/x-ndjson")
+        .body(brute_force())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let all = wait_alerts(&w, 2 * mine.len());
+    let tenant_of = |a: &Value| a["labels"]["tenant"].as_str().unwrap_or("").to_owned();
+    let default: Vec<&Value> = all.iter().filter(|a| tenant_of(a) == "default").collect();
+    let acme: Vec<&Value> = all.iter().filter(|a| tenant_of(a) == "acme").collect();
+    assert_eq!(default.len(), acme.len(), "{all:#?}");
+    let rule = s(default[0], "rule_id").to_owned();
+    let of_rule = default
+        .iter()
+        .filter(|a| a["rule_id"] == rule.as_str())
+        .count();
+
+    let ana = login(&w, "ana");
+    // One alert closed as false positive, through the console.
+    let closed = s(default[0], "id").to_owned();
+    let a = page(
+        &w,
+        Some(&ana),
+        "POST",
+        &format!("/console/alerts/{closed}/resolve"),
+        Some("resolution=false_positive&reason=test+traffic"),
+        true,
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    let a = page(&w, Some(&ana), "GET", "/console/rules", None, false);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_secured(&a, "rules");
+    assert_eq!(a.headers["cache-control"], "no-store");
+    assert!(a.body.contains("aria-current=\"page\">Rules</a>"));
+    let row = rule_row(&a.body, &rule);
+    assert!(
+        row.contains(&format!(
+            "data-alerts=\"{of_rule}\" data-firing=\"{}\"",
+            of_rule - 1
+        )),
+        "only the default tenant's alerts, one closed: {row}"
+    );
+    assert!(
+        row.contains("100% false positive (1 of 1 verdicts)"),
+        "{row}"
+    );
+    assert!(row.contains("last fired 2026-"), "{row}");
+    let link = format!("href=\"/console/alerts?rule={rule}\"");
+    assert!(row.contains(&link), "{row}");
+    let queue = page(
+        &w,
+        Some(&ana),
+        "GET",
+        &format!("/console/alerts?rule={rule}"),
+        None,
+        false,
+    );
+    assert!(queue.body.contains(&format!("data-alert=\"{closed}\"")));
+    assert!(
+        !acme.iter().any(|x| queue
+            .body
+            .contains(&format!("data-alert=\"{}\"", s(x, "id")))),
+        "the queue the link opens is the caller's"
+    );
+    // The load error, with its file and line.
+    let at = a.body.find("broken.yml:").expect("the broken rule's file");
+    assert!(
+        a.body[at + "broken.yml:".len()..].starts_with(|c: char| c.is_ascii_digit()),
+        "{}",
+        &a.body[at..at + 40]
+    );
+    // Coverage: the failed-login rule saw data, some other rule is blind.
+    let failed_login = "00ab3331-9017-41ff-8555-bf1ee5c28d01";
+    assert!(rule_row(&a.body, failed_login).contains(">data<"));
+    assert!(a.body.contains("<span class=\"blind\">blind</span>"));
+
+    // The filters.
+    let get = |who: &Session, q: &str| {
+        let a = page(
+            &w,
+            Some(who),
+            "GET",
+            &format!("/console/rules?{q}"),
+            None,
+            false,
+        );
+        assert_eq!(a.status, 200, "{q}: {}", a.body);
+        a.body
+    };
+    let firing = get(&ana, "status=firing");
+    assert_eq!(
+        firing.contains(&format!("data-rule=\"{rule}\"")),
+        of_rule > 1,
+        "firing while one of its alerts is open"
+    );
+    assert!(!firing.contains(&format!("data-rule=\"{failed_login}\"")));
+    assert!(get(&ana, "status=noisy").contains(&format!("data-rule=\"{rule}\"")));
+    let blind = get(&ana, "status=blind");
+    assert!(blind.contains("data-rule="));
+    assert!(!blind.contains(&format!("data-rule=\"{failed_login}\"")));
+    let errors = get(&ana, "status=errors");
+    assert!(errors.contains("broken.yml:"));
+    assert!(!errors.contains("data-rule="), "errors only");
+    let text = get(&ana, "q=FAILED+LOGIN");
+    assert!(text.contains(&format!("data-rule=\"{failed_login}\"")));
+    assert!(!text.contains(&format!("data-rule=\"{rule}\"")) || rule == failed_login);
+    assert!(!text.contains("broken.yml"), "the text filters errors too");
+    let bad = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/rules?status=loud",
+        None,
+        false,
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("status must be"), "{}", bad.body);
+    assert_secured(&bad, "rules, bad filter");
+    let bad = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/rules?tenant=acme",
+        None,
+        false,
+    );
+    assert_eq!(bad.status, 400, "unknown fields are refused");
+
+    // Another tenant: its own alerts, none of default's, no verdicts; a
+    // silence it makes is its own.
+    let eve = login(&w, "eve");
+    let a = page(
+        &w,
+        Some(&eve),
+        "POST",
+        &format!("/console/alerts/{}/silence", s(acme[0], "id")),
+        Some("duration=2h&comment=acme+maintenance"),
+        true,
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let theirs = get(&eve, "");
+    let row = rule_row(&theirs, &rule);
+    assert!(
+        row.contains(&format!(
+            "data-alerts=\"{of_rule}\" data-firing=\"{of_rule}\""
+        )),
+        "{row}"
+    );
+    assert!(row.contains("none closed"), "{row}");
+    assert!(get(&eve, "status=firing").contains(&format!("data-rule=\"{rule}\"")));
+    assert!(theirs.contains("acme maintenance"));
+    assert!(theirs.contains("by eve"));
+    assert!(
+        theirs.contains("tenant=&#34;acme&#34;"),
+        "its matchers: {theirs}"
+    );
+    let ours = get(&ana, "");
+    assert!(
+        !ours.contains("acme maintenance"),
+        "another tenant's silence"
+    );
+    assert!(ours.contains("No silences."));
+}
+
+#[test]
+fn the_entity_timeline_shows_one_users_events_and_alerts_in_the_callers_tenant() {
+    let w = Ward::start();
+    add_user(&w, "ana", "analyst", "default");
+    add_user(&w, "eve", "engineer", "acme");
+    ingest(&w, brute_force());
+    let alerts = wait_alerts(&w, 1);
+    let alice: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| {
+            ["user.name", "user.id"]
+                .iter()
+                .any(|f| a["group_key"][f] == "alice")
+        })
+        .collect();
+    assert!(!alice.is_empty(), "{alerts:#?}");
+    let url = "/console/entity?kind=user&value=alice&since=30d";
+    let a = page(&w, None, "GET", url, None, false);
+    assert_eq!(a.status, 303);
+    assert_eq!(a.headers["location"], "/login");
+    assert_secured(&a, "entity, no session");
+
+    let ana = login(&w, "ana");
+    let a = page(&w, Some(&ana), "GET", url, None, false);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_secured(&a, "entity");
+    assert_eq!(a.headers["cache-control"], "no-store");
+    let events = w.search("user.name:alice OR user.id:alice").len();
+    assert!(events > 0);
+    assert!(
+        a.body
+            .contains(&format!("<span id=\"n-events\">{events}</span>")),
+        "{events} events: {}",
+        a.body
+    );
+    assert!(
+        a.body
+            .contains(&format!("<span id=\"n-alerts\">{}</span>", alice.len())),
+        "{}",
+        a.body
+    );
+    for x in &alice {
+        assert!(
+            a.body
+                .contains(&format!("href=\"/console/alerts/{}\"", s(x, "id")))
+        );
+    }
+    assert_eq!(
+        a.body.matches("data-what=\"event\"").count(),
+        events,
+        "no baseline deviations here"
+    );
+    // Another user: nothing of alice's.
+    let other = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/entity?kind=user&value=mallory&since=30d",
+        None,
+        false,
+    );
+    assert!(other.body.contains("<span id=\"n-events\">0</span>"));
+    assert!(other.body.contains("<span id=\"n-alerts\">0</span>"));
+    // The alert page links the entity to its timeline.
+    let detail = page(
+        &w,
+        Some(&ana),
+        "GET",
+        &format!("/console/alerts/{}", s(alice[0], "id")),
+        None,
+        false,
+    );
+    assert!(
+        detail
+            .body
+            .contains("href=\"/console/entity?kind=user&#38;value=alice&#38;since=30d\""),
+        "{}",
+        detail.body
+    );
+    // Bad input is named.
+    for (q, what) in [
+        ("kind=printer&value=x", "kind must be"),
+        ("kind=user&value=alice&since=yesterday-ish", ""),
+        ("kind=user&value=alice&tenant=acme", ""),
+    ] {
+        let a = page(
+            &w,
+            Some(&ana),
+            "GET",
+            &format!("/console/entity?{q}"),
+            None,
+            false,
+        );
+        assert_eq!(a.status, 400, "{q}: {}", a.body);
+        assert!(a.body.contains(what), "{q}: {}", a.body);
+        assert_secured(&a, q);
+    }
+    // Another tenant sees none of it.
+    let eve = login(&w, "eve");
+    let theirs = page(&w, Some(&eve), "GET", url, None, false);
+    assert_eq!(theirs.status, 200);
+    assert!(
+        theirs.body.contains("<span id=\"n-events\">0</span>"),
+        "{}",
+        theirs.body
+    );
+    assert!(theirs.body.contains("<span id=\"n-alerts\">0</span>"));
+}
+
 fn browser_dir() -> PathBuf {
     crate::harness::require("node");
     crate::harness::require("chromium");
@@ -684,7 +1006,7 @@ fn an_xss_corpus_in_events_rule_titles_labels_and_comments_stays_text() {
     let ids_file = dir.path().join("ids.json");
     std::fs::write(
         &ids_file,
-        json!({ "events": ids, "alerts": [first] }).to_string(),
+        json!({ "events": ids, "alerts": [first], "users": &payloads[..6] }).to_string(),
     )
     .unwrap();
     let shots = tempfile::tempdir().unwrap();
@@ -704,6 +1026,10 @@ fn an_xss_corpus_in_events_rule_titles_labels_and_comments_stays_text() {
     assert_eq!(seen["payload_requests"], json!([]), "{seen}");
     assert_eq!(seen["csp"], json!([]), "{seen}");
     assert!(seen["alerts"].as_u64().unwrap() >= 12, "{seen}");
+    assert_eq!(
+        seen["rules_titles"], 12,
+        "the rules view lists them: {seen}"
+    );
     assert_eq!(seen["overflow"], json!([]), "long payloads wrap");
     // The payloads were shown, as text, on the pages that hold them.
     assert!(seen["shown_as_text"].as_u64().unwrap() >= 40, "{seen}");

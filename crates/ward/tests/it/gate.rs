@@ -173,7 +173,25 @@ fn gate(w: &Ward, key: &str, args: &[&str]) -> (i32, Value) {
 }
 
 /// Waits until a key made while the server runs is accepted.
-fn wait_key(w: &Ward, key: &str) {
+/// `ward signoff` with `key`, which must succeed.
+pub(crate) fn signoff(w: &Ward, key: &str, service: &str, commit: &str, reason: &str) {
+    crate::harness::succeed(
+        std::process::Command::new(crate::harness::ward_bin())
+            .args([
+                "signoff",
+                "--service",
+                service,
+                "--commit",
+                commit,
+                "--reason",
+                reason,
+            ])
+            .env("WARD_URL", w.url())
+            .env("WARD_TOKEN", key),
+    );
+}
+
+pub(crate) fn wait_key(w: &Ward, key: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let r = Ward::client()
@@ -362,25 +380,7 @@ fn gate_denies_on_high_alerts_new_errors_and_missing_signoff() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 403);
     }
-    let out = std::process::Command::new(crate::harness::ward_bin())
-        .args([
-            "signoff",
-            "--service",
-            "api",
-            "--commit",
-            "a2",
-            "--reason",
-            "prompt templates reviewed",
-        ])
-        .env("WARD_URL", w.url())
-        .env("WARD_TOKEN", &engineer)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    signoff(&w, &engineer, "api", "a2", "prompt templates reviewed");
     let (code, v) = gate(
         &w,
         &viewer,

@@ -39,6 +39,17 @@ pub struct Ward {
 }
 
 /// Creates an API key in a data directory with `ward apikey create`.
+/// Runs a command that must succeed; its standard output, trimmed.
+pub fn succeed(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 pub fn create_key(data_dir: &std::path::Path, name: &str, role: &str, tenant: &str) -> String {
     let out = Command::new(ward_bin())
         .args([
@@ -225,11 +236,15 @@ impl Ward {
 
     /// Events stored per `labels.batch` of one service.
     pub fn batch_counts(&self, service: &str) -> std::collections::BTreeMap<String, u64> {
-        let q = format!("service.name:{service} | count by labels.batch");
+        self.count_by(&format!("service.name:{service} | count by labels.batch"))
+    }
+
+    /// Events per value of a `… | count by FIELD` query.
+    pub fn count_by(&self, q: &str) -> std::collections::BTreeMap<String, u64> {
         let r = Ward::client()
             .get(format!("{}/api/v1/events/search", self.url()))
             .bearer_auth(&self.admin)
-            .query(&[("q", q.as_str()), ("since", "3650d"), ("limit", "100000")])
+            .query(&[("q", q), ("since", "3650d"), ("limit", "100000")])
             .send()
             .unwrap()
             .json::<Value>()

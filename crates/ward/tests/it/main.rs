@@ -28,5 +28,6 @@ mod rules;
 mod sbom;
 mod shippers;
 mod sources;
+mod supply;
 mod topology;
 mod windows;

@@ -118,6 +118,70 @@ fn a_syslog_frame_that_lies_about_its_length_loses_nothing_else() {
     assert!(!dead.is_empty(), "the lying frame is kept as a dead letter");
 }
 
+/// One connection carrying many read batches at once (both framings, cut
+/// at arbitrary byte boundaries): every message is stored exactly once,
+/// whichever batch it fell in and however the batches overtook each other.
+#[test]
+fn a_long_syslog_tcp_stream_is_stored_exactly_once() {
+    use std::io::Write as _;
+    let w = Ward::start();
+    let mut stream = Vec::new();
+    let n = 30_000;
+    for i in 0..n {
+        let msg = format!(
+            "<38>1 2026-01-26T10:{:02}:{:02}.{:03}Z h{} bulkapp {i} - - line {i} of the stream",
+            (i / 60_000) % 60,
+            (i / 1000) % 60,
+            i % 1000,
+            i % 50
+        );
+        if i % 3 == 0 {
+            stream.extend_from_slice(format!("{} {msg}", msg.len()).as_bytes());
+        } else {
+            stream.extend_from_slice(msg.as_bytes());
+            stream.push(b'\n');
+        }
+    }
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", w.syslog_port)).unwrap();
+    for piece in stream.chunks(7_777) {
+        sock.write_all(piece).unwrap();
+    }
+    drop(sock);
+    let count_by_host = || w.count_by("process.name:bulkapp | count by host.name");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut counts = count_by_host();
+    while counts.values().sum::<u64>() < n as u64 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        counts = count_by_host();
+    }
+    // Let any duplicate land before judging.
+    std::thread::sleep(Duration::from_millis(500));
+    counts = count_by_host();
+    assert_eq!(counts.len(), 50, "{counts:?}");
+    for (host, c) in &counts {
+        assert_eq!(*c, (n / 50) as u64, "{host}: {counts:?}");
+    }
+    let dead = w.search("ward.dead_letter:true");
+    assert!(dead.is_empty(), "{dead:?}");
+    // Every stage that carried them reports its CPU time.
+    let metrics = Ward::client()
+        .get(format!("{}/metrics", w.url()))
+        .bearer_auth(&w.admin)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for stage in ["frame", "decode", "redact", "record", "append", "detect"] {
+        let line = format!("ward_stage_cpu_nanoseconds_total{{stage=\"{stage}\"}} ");
+        let ns: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no CPU time for {stage}: {metrics}"));
+        assert!(ns > 0, "{stage}");
+    }
+}
+
 #[test]
 fn rsyslog_forwards_a_file_over_tcp() {
     require("rsyslogd");

@@ -1,7 +1,8 @@
 //! Recognized sources through the live ingest paths: the vendors'
 //! documented examples (ward-event's `tests/fixtures/recognize/`) go to a
 //! running `ward serve` the way each vendor sends them (HTTP NDJSON and
-//! text, Splunk HEC, syslog over TCP, the GitHub and Kubernetes webhooks),
+//! text, Splunk HEC, syslog over TCP, the GitHub (signed deliveries) and
+//! Kubernetes webhooks),
 //! with SigmaHQ rules for those sources loaded from `../shared/data/sigma`.
 //! Every rule stays silent while only the negative records are sent (those
 //! of every other source included), and fires once its positive record
@@ -162,6 +163,23 @@ fn send(w: &Ward, folder: &str, file: &Path, lines: &[&str]) -> usize {
             assert_eq!((status, &answer["code"]), (200, &json!(0)), "{answer}");
             lines.len()
         }
+        ("github.webhook", _) => lines
+            .iter()
+            .map(|l| {
+                // The payload as GitHub posts it, the event name in its header.
+                let mut payload: Value = serde_json::from_str(l).unwrap();
+                let kind = payload["github"]["webhook"]["event"].as_str().unwrap().to_owned();
+                payload.as_object_mut().unwrap().remove("github");
+                let body = payload.to_string().into_bytes();
+                let sig = sign(&body);
+                accepted(post_with(
+                    w,
+                    "/api/v1/ingest/github",
+                    &[("x-hub-signature-256", &sig), ("x-github-event", &kind), ("content-type", "application/json")],
+                    body,
+                ))
+            })
+            .sum(),
         ("kubernetes.audit", _) => lines
             .iter()
             .map(|l| {
@@ -267,7 +285,8 @@ fn wait_detected(w: &Ward, n: usize) {
     std::thread::sleep(Duration::from_millis(500));
 }
 
-fn fired(w: &Ward) -> BTreeSet<String> {
+/// The rule ids of every alert raised so far.
+pub(crate) fn fired(w: &Ward) -> BTreeSet<String> {
     let alerts: Value = Ward::client()
         .get(format!("{}/api/v1/alerts", w.url()))
         .bearer_auth(&w.admin)

@@ -99,6 +99,8 @@
       case '?': $('#help')?.showModal(); break;
       case '/': if (!focusField('#q')) location.href = '/console/search'; break;
       case 'u': location.href = '/console/alerts'; break;
+      case 'r': location.href = '/console/rules'; break;
+      case 'e': location.href = '/console/entity'; break;
       case 'j': if (onQueue) setCurrent(currentIndex() + 1); else done = false; break;
       case 'k': if (onQueue) setCurrent(currentIndex() - 1); else done = false; break;
       case 'Enter':

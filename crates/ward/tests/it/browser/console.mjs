@@ -6,7 +6,7 @@
 //     acknowledge, assign, comment, close as false positive with a reason,
 //     silence from it; search, `| count`, an event; operations; the queue
 //     updating live when new events make an alert.
-//   node console.mjs xss <url> <user> <password> <shots dir> <ids file: {events, alerts}>
+//   node console.mjs xss <url> <user> <password> <shots dir> <ids file: {events, alerts, users}>
 //     Visits every view that shows the stored payloads and counts dialogs,
 //     injected elements and requests to payload addresses.
 //
@@ -177,7 +177,7 @@ async function triage() {
 
 async function xss() {
   const [idsFile] = rest;
-  const { events: ids, alerts: commented } = JSON.parse(readFileSync(idsFile, 'utf8'));
+  const { events: ids, alerts: commented, users } = JSON.parse(readFileSync(idsFile, 'utf8'));
   await login();
   const injected = async where => {
     const n = await page.evaluate(() => document.querySelectorAll('[data-xss], [data-xss-hx]').length);
@@ -220,9 +220,26 @@ async function xss() {
     await marker();
   }
   await capture('xss-event');
+  // The rules view lists every rule title, and its silences.
+  await page.goto(url + '/console/rules');
+  await injected('rules');
+  await marker();
+  seen.rules_titles = await page.locator('#rules .title').count();
+  await capture('xss-rules');
+  // The entity timeline of users whose names are payloads.
+  seen.entity_items = 0;
+  for (const u of users) {
+    await page.goto(url + '/console/entity?kind=user&since=1h&value=' + encodeURIComponent(u));
+    await injected('entity ' + u);
+    await marker();
+    seen.entity_items += await page.locator('#timeline li').count();
+  }
+  await capture('xss-entity');
   // The payloads as queue filters, echoed back into the form.
   await page.goto(url + '/console/alerts?rule=' + encodeURIComponent('"><img src=x data-xss onerror=alert(1)>'));
   await injected('queue filter');
+  await page.goto(url + '/console/rules?q=' + encodeURIComponent('"><img src=x data-xss onerror=alert(1)>'));
+  await injected('rules filter');
   await page.goto(url + '/console/search?since=' + encodeURIComponent('"><svg data-xss onload=alert(1)>') + '&q=x');
   await injected('search error');
   await page.goto(url + '/console/alerts/' + encodeURIComponent('<img src=x data-xss onerror=alert(1)>'));
