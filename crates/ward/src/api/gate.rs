@@ -501,18 +501,16 @@ pub(crate) async fn import_sbom(
     let dir = gate::tenant_dir(&st.data_dir, &caller.tenant);
     let _one = st.lock.lock().await;
     let (dir2, service) = (dir.clone(), q.service.clone());
-    let (doc, records, stored_vex) = tokio::task::spawn_blocking(move || {
-        let doc = gate::sbom::parse(&body);
-        let records = gate::osv::load_dir(&osv_dir);
-        let vex = gate::load_vex(&dir2, &service);
-        (doc, records, vex)
+    let (doc, matches, stored_vex) = tokio::task::spawn_blocking(move || {
+        let doc = gate::sbom::parse(&body)
+            .map_err(|e| ApiError::BadRequest(format!("SBOM: {e}; nothing was stored")))?;
+        let records = gate::osv::load_dir(&osv_dir).map_err(internal)?;
+        let matches = gate::osv::matches(&records, &doc.components);
+        let vex = gate::load_vex(&dir2, &service).map_err(internal)?;
+        Ok::<_, ApiError>((doc, matches, vex))
     })
     .await
-    .map_err(internal)?;
-    let doc = doc.map_err(|e| ApiError::BadRequest(format!("SBOM: {e}; nothing was stored")))?;
-    let records = records.map_err(internal)?;
-    let stored_vex = stored_vex.map_err(internal)?;
-    let matches = gate::osv::matches(&records, &doc.components);
+    .map_err(internal)??;
     let mut findings = Vec::new();
     let mut summaries = std::collections::BTreeMap::new();
     let mut suppressed = 0usize;

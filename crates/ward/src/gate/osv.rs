@@ -7,7 +7,7 @@
 //! and PEP 440 for PyPI. Other ecosystems' ranges (and `GIT` ranges) are
 //! not evaluated: only their explicit `versions` lists match.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
@@ -139,14 +139,44 @@ pub struct Match {
     pub component: usize,
 }
 
-/// The vulnerabilities of `components` among `records`.
+/// The vulnerabilities of `components` among `records`. Components are
+/// looked up by package URL and by (ecosystem, name), so the work grows
+/// with the records plus the matches, not with their product.
 pub fn matches(records: &[Record], components: &[Component]) -> Vec<Match> {
+    let mut by_purl: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_name: HashMap<(String, &str), Vec<usize>> = HashMap::new();
+    for (i, c) in components.iter().enumerate() {
+        if let Some(p) = &c.purl {
+            by_purl
+                .entry(super::sbom::purl_base(p))
+                .or_default()
+                .push(i);
+        }
+        if let Some(e) = &c.ecosystem {
+            by_name
+                .entry((e.to_ascii_lowercase(), c.osv_name.as_str()))
+                .or_default()
+                .push(i);
+        }
+    }
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for r in records {
         for a in &r.affected {
             let Some(p) = &a.package else { continue };
-            for (ci, c) in components.iter().enumerate() {
+            let eco = p.ecosystem.split(':').next().unwrap_or("");
+            let name = super::sbom::package_name(eco, &p.name);
+            let mut candidates: Vec<usize> = by_name
+                .get(&(eco.to_ascii_lowercase(), name.as_str()))
+                .cloned()
+                .unwrap_or_default();
+            if let Some(pp) = &p.purl
+                && let Some(list) = by_purl.get(super::sbom::purl_base(pp))
+            {
+                candidates.extend(list);
+            }
+            for ci in candidates {
+                let c = &components[ci];
                 if !same_package(p, c) || !affects(a, &p.ecosystem, &c.version) {
                     continue;
                 }
@@ -384,8 +414,14 @@ pub fn sync(from: &str, into: &Path) -> anyhow::Result<SyncReport> {
         .with_context(|| format!("cannot create {}", staging.display()))?;
     let mut report = SyncReport::default();
     let res = (|| -> anyhow::Result<()> {
-        let mut sink = |what: String, bytes: &[u8]| -> anyhow::Result<()> {
-            accept(&staging, what, bytes, &mut report)
+        let mut sink = |what: String, bytes: Result<&[u8], String>| -> anyhow::Result<()> {
+            match bytes {
+                Ok(b) => accept(&staging, what, b, &mut report),
+                Err(e) => {
+                    report.rejects.push((what, e));
+                    Ok(())
+                }
+            }
         };
         if from.starts_with("http://") || from.starts_with("https://") {
             let body = download(from)?;
@@ -443,7 +479,7 @@ fn accept(dir: &Path, what: String, bytes: &[u8], report: &mut SyncReport) -> an
     Ok(())
 }
 
-type Sink<'a> = dyn FnMut(String, &[u8]) -> anyhow::Result<()> + 'a;
+type Sink<'a> = dyn FnMut(String, Result<&[u8], String>) -> anyhow::Result<()> + 'a;
 
 fn read_path(p: &Path, sink: &mut Sink<'_>) -> anyhow::Result<()> {
     let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
@@ -454,9 +490,10 @@ fn read_path(p: &Path, sink: &mut Sink<'_>) -> anyhow::Result<()> {
             .collect::<Result<_, _>>()?;
         entries.sort();
         for e in entries {
-            let is_dir = std::fs::metadata(&e).map(|m| m.is_dir()).unwrap_or(false);
+            // Not following links to directories: a link loop cannot trap the walk.
+            let is_dir = std::fs::symlink_metadata(&e).is_ok_and(|m| m.is_dir());
             let ext = e.extension().and_then(|x| x.to_str()).unwrap_or("");
-            if is_dir || ext == "json" || ext == "zip" {
+            if is_dir || (ext == "json" || ext == "zip") && e.is_file() {
                 read_path(&e, sink)?;
             }
         }
@@ -473,9 +510,9 @@ fn read_path(p: &Path, sink: &mut Sink<'_>) -> anyhow::Result<()> {
 fn read_blob(what: &str, b: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()> {
     if !b.starts_with(b"PK\x03\x04") {
         if b.len() as u64 > MAX_RECORD {
-            return sink(what.into(), b"\"record larger than the limit\"");
+            return sink(what.into(), Err(format!("larger than {MAX_RECORD} bytes")));
         }
-        return sink(what.into(), b);
+        return sink(what.into(), Ok(b));
     }
     let mut z = zip::ZipArchive::new(std::io::Cursor::new(b))
         .with_context(|| format!("{what}: not a readable zip"))?;
@@ -488,7 +525,7 @@ fn read_blob(what: &str, b: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()> {
             continue;
         }
         if f.size() > MAX_RECORD {
-            sink(name, b"\"record larger than the limit\"")?;
+            sink(name, Err(format!("larger than {MAX_RECORD} bytes")))?;
             continue;
         }
         let mut buf = Vec::with_capacity(f.size() as usize);
@@ -496,7 +533,11 @@ fn read_blob(what: &str, b: &[u8], sink: &mut Sink<'_>) -> anyhow::Result<()> {
             .take(MAX_RECORD + 1)
             .read_to_end(&mut buf)
             .with_context(|| format!("{name}: cannot be read"))?;
-        sink(name, &buf)?;
+        if buf.len() as u64 > MAX_RECORD {
+            sink(name, Err(format!("larger than {MAX_RECORD} bytes")))?;
+        } else {
+            sink(name, Ok(&buf))?;
+        }
     }
     Ok(())
 }
@@ -566,5 +607,32 @@ mod tests {
         assert!(range("ECOSYSTEM", "crates.io", ev.clone(), "1.3.0"));
         // An ecosystem without a comparison here: ranges are not judged.
         assert!(!range("ECOSYSTEM", "Maven", ev, "1.3.0"));
+    }
+
+    #[test]
+    fn sync_survives_link_loops_and_names_oversized_records() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        std::fs::create_dir_all(src.join("a")).unwrap();
+        std::os::unix::fs::symlink(&src, src.join("a/loop")).unwrap();
+        let ok = serde_json::json!({"id": "X-1", "modified": "2026-01-01T00:00:00Z",
+            "affected": [{"package": {"ecosystem": "npm", "name": "x"}, "versions": ["1.0.0"]}]});
+        std::fs::write(src.join("a/X-1.json"), ok.to_string()).unwrap();
+        let big = format!(
+            "{{\"id\": \"X-2\", \"modified\": \"{}\"}}",
+            "x".repeat(5 << 20)
+        );
+        std::fs::write(src.join("X-2.json"), big).unwrap();
+        let into = tmp.path().join("osv");
+        let r = sync(src.to_str().unwrap(), &into).unwrap();
+        assert_eq!(r.written, 1);
+        assert_eq!(r.rejects.len(), 1);
+        assert!(r.rejects[0].0.ends_with("X-2.json"), "{:?}", r.rejects);
+        assert!(r.rejects[0].1.contains("larger than"), "{:?}", r.rejects);
+        assert_eq!(load_dir(&into).unwrap().len(), 1);
+        // Nothing valid: an error, and the directory stays.
+        std::fs::remove_file(src.join("a/X-1.json")).unwrap();
+        assert!(sync(src.to_str().unwrap(), &into).is_err());
+        assert_eq!(load_dir(&into).unwrap()[0].id, "X-1");
     }
 }
