@@ -137,6 +137,18 @@ fn sbom_vulnerabilities_are_tracked_vexed_and_gate_the_deploy() {
         ],
     );
 
+    let vex = w.wait_for("tenant.id:default AND event.action:vex_import", 1);
+    assert_eq!(s(&vex[0], "service.name"), "shop");
+    // A document that is neither CycloneDX VEX nor OpenVEX is refused.
+    let (st, a) = w.post_as(
+        TOKEN,
+        "/api/v1/import/vex?service=shop",
+        "application/json",
+        r#"{"@context": "https://example.com/other", "statements": []}"#,
+    );
+    assert_eq!(st, 400, "{a}");
+    assert!(a["error"].as_str().unwrap().contains("OpenVEX"), "{a}");
+
     // c1: urllib3 critical (range), requests high (range); flask critical
     // but VEX'd; OSV-TEST-0002 (requests < 2.0) does not match.
     let f1 = tmp.path().join("r1.cdx.json");
