@@ -47,6 +47,17 @@ pub struct RawConfig {
     pub access: AccessConfig,
     /// Compliance controls: which packs, how often, alert damping.
     pub compliance: crate::compliance::ComplianceConfig,
+    /// The deploy gate: where the OSV records for SBOM imports are.
+    pub gate: GateConfig,
+}
+
+/// `[gate]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GateConfig {
+    /// A directory of OSV records (`ward osv sync` fills it); SBOM imports
+    /// are refused while it is unset.
+    pub osv_dir: Option<PathBuf>,
 }
 
 /// `[access]`

@@ -365,6 +365,7 @@ fn api_state(
             alerts: Arc::clone(alerts),
             data_dir: config.data_dir.clone(),
             lock: Arc::default(),
+            osv_dir: config.raw.gate.osv_dir.clone(),
         },
         ingest,
         events: crate::api::EventsState {

@@ -31,6 +31,8 @@ pub struct GateState {
     pub data_dir: PathBuf,
     /// One import or sign-off at a time: each reads, then replaces, a state file.
     pub lock: Arc<tokio::sync::Mutex<()>>,
+    /// `[gate] osv_dir`: the OSV records SBOMs are matched against.
+    pub osv_dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -75,6 +77,20 @@ async fn store(
     Ok(ack.ids.iter().map(ToString::to_string).collect())
 }
 
+/// The common part of a finding or vulnerability event.
+fn scan_event(module: &str, dataset: &str, action: &str, service: &str) -> Event {
+    let mut e = Event::default();
+    e.set("event.kind", "alert".into());
+    e.set("event.category", json!(["vulnerability"]));
+    e.set("event.type", json!(["info"]));
+    e.set("event.module", module.into());
+    e.set("event.dataset", dataset.into());
+    e.set("event.action", action.into());
+    e.set("event.outcome", "unknown".into());
+    e.set("service.name", service.into());
+    e
+}
+
 fn finding_event(
     f: &gate::Known,
     fp: &str,
@@ -83,23 +99,12 @@ fn finding_event(
     q: &ImportQuery,
     ctx: &ward_event::Context,
 ) -> Event {
-    let mut e = Event::default();
-    e.set("event.kind", "alert".into());
-    e.set("event.category", json!(["vulnerability"]));
-    e.set("event.type", json!(["info"]));
-    e.set("event.module", "sarif".into());
-    e.set("event.dataset", "sarif.finding".into());
-    e.set(
-        "event.action",
-        if state == "fixed" {
-            "scan_finding_fixed"
-        } else {
-            "scan_finding"
-        }
-        .into(),
-    );
-    e.set("event.outcome", "unknown".into());
-    e.set("service.name", q.service.clone().into());
+    let action = if state == "fixed" {
+        "scan_finding_fixed"
+    } else {
+        "scan_finding"
+    };
+    let mut e = scan_event("sarif", "sarif.finding", action, &q.service);
     if let Some(r) = &q.repository {
         e.set("repository.name", r.clone().into());
     }
@@ -156,7 +161,7 @@ pub(crate) async fn import_sarif(
     let repo = q.repository.clone().unwrap_or_default();
     let prev = gate::load_scan(&dir, &q.service, &repo).map_err(internal)?;
     let now = jiff::Timestamp::now().to_string();
-    let (next, diff) = gate::advance(&prev, &q.commit, &findings, &now);
+    let (next, diff) = gate::advance(&prev, &q.commit, findings.iter().map(gate::known), &now);
     let ctx = normalize::context("sarif", &caller.name, &caller.tenant);
     let mut events = Vec::with_capacity(findings.len() + diff.gone.len());
     for f in &findings {
@@ -182,7 +187,7 @@ pub(crate) async fn import_sarif(
     let dir2 = dir.clone();
     tokio::task::spawn_blocking(move || {
         crate::access::private_dir(&dir2)?;
-        gate::save_scan(&dir2, &next)
+        gate::save_state(&dir2, gate::Kind::Scan, &next)
     })
     .await
     .map_err(internal)?
@@ -259,13 +264,27 @@ pub(crate) async fn check(
         .collect();
     let dir = gate::tenant_dir(&st.data_dir, &tenant);
     let service = q.service.clone();
-    let (scans, signoffs) = tokio::task::spawn_blocking(move || {
-        Ok::<_, anyhow::Error>((gate::scans_of(&dir, &service)?, gate::load_signoffs(&dir)?))
+    let (scans, signoffs, sbom, vex) = tokio::task::spawn_blocking(move || {
+        Ok::<_, anyhow::Error>((
+            gate::scans_of(&dir, &service)?,
+            gate::load_signoffs(&dir)?,
+            gate::load_state(&dir, gate::Kind::Sbom, &service, "")?,
+            gate::load_vex(&dir, &service)?,
+        ))
     })
     .await
     .map_err(internal)?
     .map_err(internal)?;
-    let reasons = gate::reasons(&question, &alerts, &scans, &signoffs);
+    let reasons = gate::reasons(
+        &question,
+        &gate::Evidence {
+            alerts: &alerts,
+            scans: &scans,
+            signoffs: &signoffs,
+            sbom: &sbom,
+            vex: &vex,
+        },
+    );
     let decision = if reasons.is_empty() { "allow" } else { "deny" };
     let ctx = normalize::context("gate", &caller.name, &tenant);
     let mut e = Event::default();
@@ -384,5 +403,254 @@ pub(crate) async fn signoff(State(st): State<GateState>, caller: Caller, b: Byte
         "by": s.by,
         "at": s.at,
         "event_id": ids.first(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SbomQuery {
+    service: String,
+    #[serde(default)]
+    commit: Option<String>,
+}
+
+/// Checks the query of an SBOM or VEX import and reads its body.
+fn import_input(
+    st: &GateState,
+    q: Result<Query<SbomQuery>, axum::extract::rejection::QueryRejection>,
+    headers: &HeaderMap,
+    raw: Bytes,
+) -> Result<(SbomQuery, Bytes), ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    gate::check_name("service", &q.service).map_err(ApiError::BadRequest)?;
+    if let Some(c) = &q.commit {
+        gate::check_name("commit", c).map_err(ApiError::BadRequest)?;
+    }
+    let max = st.sources.ctx.limits.max_request_bytes;
+    let body = crate::source::read_body(headers, raw, max)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok((q, body))
+}
+
+fn vulnerability_event(
+    k: &gate::Known,
+    fp: &str,
+    summary: Option<&str>,
+    state: &str,
+    service: &str,
+    commit: &str,
+    ctx: &ward_event::Context,
+) -> Event {
+    let action = if state == "fixed" {
+        "vulnerability_fixed"
+    } else {
+        "vulnerability_found"
+    };
+    let mut e = scan_event("osv", "sbom.vulnerability", action, service);
+    e.set("vulnerability.id", k.rule.clone().into());
+    e.set("vulnerability.severity", k.level.clone().into());
+    e.set("vulnerability.scanner.vendor", "ward".into());
+    if !k.aliases.is_empty() {
+        e.set("vulnerability.reference", json!(k.aliases));
+    }
+    e.set("package.name", k.package.clone().into());
+    e.set("package.version", k.version.clone().into());
+    if !k.file.is_empty() {
+        e.set("package.reference", k.file.clone().into());
+    }
+    let what = format!("{} {} {}", k.rule, k.package, k.version);
+    e.set(
+        "message",
+        match (state, summary) {
+            ("fixed", _) => format!("{what}: gone from the SBOM of {commit}"),
+            (_, Some(s)) if !s.is_empty() => format!("{what}: {s}"),
+            _ => what,
+        }
+        .into(),
+    );
+    e.set("ward.scan.tool", "osv".into());
+    e.set("ward.scan.level", k.level.clone().into());
+    e.set("ward.scan.commit", commit.into());
+    e.set("ward.scan.fingerprint", fp.into());
+    e.set("ward.scan.state", state.into());
+    normalize::finish(e, ctx)
+}
+
+/// `POST /api/v1/import/sbom?service=S[&commit=SHA]`: a CycloneDX (1.4 to
+/// 1.6) or SPDX 2.3 JSON SBOM. Its components are matched against the
+/// OSV records of `[gate] osv_dir`; VEX statements (in the SBOM, or
+/// imported on their own) suppress; each critical or high vulnerability is
+/// an event marked new, unchanged or fixed against the service's previous
+/// SBOM.
+pub(crate) async fn import_sbom(
+    State(st): State<GateState>,
+    caller: Caller,
+    q: Result<Query<SbomQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> ApiResult {
+    let received = Instant::now();
+    let (q, body) = import_input(&st, q, &headers, raw)?;
+    let Some(osv_dir) = st.osv_dir.clone() else {
+        return Err(ApiError::Conflict(
+            "SBOM imports need an OSV database: set [gate] osv_dir (filled by `ward osv sync`); nothing was stored"
+                .into(),
+        ));
+    };
+    let bytes = body.len();
+    let dir = gate::tenant_dir(&st.data_dir, &caller.tenant);
+    let _one = st.lock.lock().await;
+    let (dir2, service) = (dir.clone(), q.service.clone());
+    let (doc, matches, stored_vex) = tokio::task::spawn_blocking(move || {
+        let doc = gate::sbom::parse(&body)
+            .map_err(|e| ApiError::BadRequest(format!("SBOM: {e}; nothing was stored")))?;
+        let records = gate::osv::load_dir(&osv_dir).map_err(internal)?;
+        let matches = gate::osv::matches(&records, &doc.components);
+        let vex = gate::load_vex(&dir2, &service).map_err(internal)?;
+        Ok::<_, ApiError>((doc, matches, vex))
+    })
+    .await
+    .map_err(internal)??;
+    let mut findings = Vec::new();
+    let mut summaries = std::collections::BTreeMap::new();
+    let mut suppressed = 0usize;
+    for m in &matches {
+        let c = &doc.components[m.component];
+        let purl = c.purl.as_deref();
+        if gate::sbom::suppressed(&doc.statements, &m.id, &m.aliases, purl)
+            || gate::sbom::suppressed(&stored_vex, &m.id, &m.aliases, purl)
+        {
+            suppressed += 1;
+            continue;
+        }
+        let package = match &c.ecosystem {
+            Some(_) => c.osv_name.clone(),
+            None => c.name.clone(),
+        };
+        let fp = sarif::fingerprint("osv", &m.id, &package, &c.version);
+        summaries.insert(fp.clone(), m.summary.clone());
+        findings.push((
+            fp,
+            gate::Known {
+                tool: "osv".into(),
+                rule: m.id.clone(),
+                level: m.severity.clone(),
+                file: c.purl.clone().unwrap_or_default(),
+                line: None,
+                package,
+                version: c.version.clone(),
+                aliases: m.aliases.clone(),
+            },
+        ));
+    }
+    let prev = gate::load_state(&dir, gate::Kind::Sbom, &q.service, "").map_err(internal)?;
+    let now = jiff::Timestamp::now().to_string();
+    let commit = q.commit.clone().unwrap_or_else(|| now.clone());
+    let (next, diff) = gate::advance(&prev, &commit, findings, &now);
+    let ctx = normalize::context("sbom", &caller.name, &caller.tenant);
+    let alerting = |k: &gate::Known| matches!(k.level.as_str(), "critical" | "high");
+    let mut events = Vec::new();
+    for (fp, k) in next.current.iter().filter(|(_, k)| alerting(k)) {
+        let state = if next.base.contains_key(fp) {
+            "unchanged"
+        } else {
+            "new"
+        };
+        let summary = summaries.get(fp).map(String::as_str);
+        events.push(vulnerability_event(
+            k, fp, summary, state, &q.service, &commit, &ctx,
+        ));
+    }
+    for (fp, k) in diff.gone.iter().filter(|(_, k)| alerting(k)) {
+        events.push(vulnerability_event(
+            k, fp, None, "fixed", &q.service, &commit, &ctx,
+        ));
+    }
+    let event_count = events.len();
+    store(&st, &caller, "sbom", events, bytes, received).await?;
+    let critical = next
+        .current
+        .values()
+        .filter(|k| k.level == "critical")
+        .count();
+    tokio::task::spawn_blocking(move || {
+        crate::access::private_dir(&dir)?;
+        gate::save_state(&dir, gate::Kind::Sbom, &next)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)?;
+    Ok(Json(json!({
+        "service": q.service,
+        "commit": commit,
+        "format": doc.format,
+        "components": doc.components.len(),
+        "vulnerabilities": matches.len(),
+        "suppressed": suppressed,
+        "critical": critical,
+        "new": diff.new,
+        "unchanged": diff.unchanged,
+        "fixed": diff.fixed,
+        "events": event_count,
+        "compared_with": prev_commit(&prev, &commit),
+    })))
+}
+
+/// `POST /api/v1/import/vex?service=S`: a CycloneDX VEX or OpenVEX
+/// document whose statements hold for the service's SBOMs from now on
+/// (and for the gate at once).
+pub(crate) async fn import_vex(
+    State(st): State<GateState>,
+    caller: Caller,
+    q: Result<Query<SbomQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> ApiResult {
+    let received = Instant::now();
+    let (q, body) = import_input(&st, q, &headers, raw)?;
+    let bytes = body.len();
+    let statements = tokio::task::spawn_blocking(move || gate::sbom::parse_vex(&body))
+        .await
+        .map_err(internal)?
+        .map_err(|e| ApiError::BadRequest(format!("VEX: {e}; nothing was stored")))?;
+    let ctx = normalize::context("vex", &caller.name, &caller.tenant);
+    let mut e = Event::default();
+    e.set("event.kind", "event".into());
+    e.set("event.category", json!(["configuration"]));
+    e.set("event.type", json!(["change"]));
+    e.set("event.module", "ward".into());
+    e.set("event.dataset", "ward.gate".into());
+    e.set("event.action", "vex_import".into());
+    e.set("event.outcome", "success".into());
+    e.set("service.name", q.service.clone().into());
+    e.set("user.name", caller.actor().into());
+    let mut ids: Vec<&str> = statements
+        .iter()
+        .map(|s| s.vulnerability.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.truncate(100);
+    e.set("vulnerability.id", json!(ids));
+    e.set(
+        "message",
+        format!("{} VEX statement(s) for {}", statements.len(), q.service).into(),
+    );
+    let e = normalize::finish(e, &ctx);
+    let _one = st.lock.lock().await;
+    store(&st, &caller, "vex", vec![e], bytes, received).await?;
+    let dir = gate::tenant_dir(&st.data_dir, &caller.tenant);
+    let (n, service) = (statements.len(), q.service.clone());
+    let kept = tokio::task::spawn_blocking(move || {
+        crate::access::private_dir(&dir)?;
+        gate::add_vex(&dir, &service, statements)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)?;
+    Ok(Json(json!({
+        "service": q.service,
+        "statements": n,
+        "kept": kept,
     })))
 }

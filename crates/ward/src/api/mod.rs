@@ -158,6 +158,8 @@ fn routes() -> Routes<ApiState> {
         )
         .get("/api/v1/evidence/export", evidence, compliance::export)
         .post("/api/v1/import/sarif", ingest, gate::import_sarif)
+        .post("/api/v1/import/sbom", ingest, gate::import_sbom)
+        .post("/api/v1/import/vex", ingest, gate::import_vex)
         .get(
             "/api/v1/gate",
             Need::Perm(Permission::AlertsRead),

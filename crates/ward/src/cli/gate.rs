@@ -30,6 +30,73 @@ pub enum ImportCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Import an SBOM (CycloneDX JSON 1.4 to 1.6, SPDX 2.3 JSON): its
+    /// components are matched against the server's OSV records; each
+    /// critical or high vulnerability is an event.
+    Sbom {
+        file: PathBuf,
+        #[arg(long)]
+        service: String,
+        #[arg(long)]
+        commit: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Import a VEX document (CycloneDX VEX or OpenVEX) for a service:
+    /// `not_affected`, `resolved` and `false_positive` statements suppress
+    /// the vulnerability in its SBOMs and at the gate.
+    Vex {
+        file: PathBuf,
+        #[arg(long)]
+        service: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+/// `ward osv`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum OsvCommand {
+    /// Replace a directory of OSV records with those of a mirror: a
+    /// directory of `*.json` records and `*.zip` archives (such as the
+    /// per-ecosystem `all.zip`), or an http(s) URL of a zip or a record.
+    /// Each record is checked; refused ones are listed. The directory is
+    /// replaced only when at least one record is valid.
+    Sync {
+        /// A directory, a file, or an http(s) URL.
+        #[arg(long)]
+        from: String,
+        /// The directory `[gate] osv_dir` names.
+        #[arg(long)]
+        into: PathBuf,
+    },
+}
+
+pub fn osv(cmd: OsvCommand) -> anyhow::Result<ExitCode> {
+    let OsvCommand::Sync { from, into } = cmd;
+    let r = crate::gate::osv::sync(&from, &into)?;
+    let mut out = super::out();
+    writeln!(
+        out,
+        "{} records written to {}, {} refused",
+        r.written,
+        into.display(),
+        r.rejects.len()
+    )?;
+    out.flush()?;
+    let mut err = std::io::stderr().lock();
+    for (what, why) in r.rejects.iter().take(50) {
+        writeln!(
+            err,
+            "refused {}: {}",
+            super::escape::cell(what),
+            super::escape::cell(why)
+        )?;
+    }
+    if r.rejects.len() > 50 {
+        writeln!(err, "… and {} more refused", r.rejects.len() - 50)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `ward gate`.
@@ -66,41 +133,94 @@ pub struct SignoffArgs {
 }
 
 pub fn import(cmd: ImportCommand) -> anyhow::Result<ExitCode> {
-    let ImportCommand::Sarif {
-        file,
-        service,
-        commit,
-        repository,
-        remote,
-    } = cmd;
-    let body = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-    let mut q = vec![("service", service), ("commit", commit)];
-    if let Some(r) = repository {
-        q.push(("repository", r));
+    let mut out = super::out();
+    match cmd {
+        ImportCommand::Sarif {
+            file,
+            service,
+            commit,
+            repository,
+            remote,
+        } => {
+            let mut q = vec![("service", service), ("commit", commit)];
+            if let Some(r) = repository {
+                q.push(("repository", r));
+            }
+            let v = post_file(&remote, "sarif", "application/sarif+json", &file, &q)?;
+            writeln!(
+                out,
+                "{} results: {} new, {} unchanged, {} fixed",
+                v["results"], v["new"], v["unchanged"], v["fixed"]
+            )?;
+        }
+        ImportCommand::Sbom {
+            file,
+            service,
+            commit,
+            remote,
+        } => {
+            let mut q = vec![("service", service)];
+            if let Some(c) = commit {
+                q.push(("commit", c));
+            }
+            let v = post_file(&remote, "sbom", "application/json", &file, &q)?;
+            writeln!(
+                out,
+                "{} with {} components: {} vulnerabilities ({} suppressed by VEX, {} critical): {} new, {} unchanged, {} fixed",
+                v["format"].as_str().unwrap_or(""),
+                v["components"],
+                v["vulnerabilities"],
+                v["suppressed"],
+                v["critical"],
+                v["new"],
+                v["unchanged"],
+                v["fixed"]
+            )?;
+        }
+        ImportCommand::Vex {
+            file,
+            service,
+            remote,
+        } => {
+            let q = vec![("service", service)];
+            let v = post_file(&remote, "vex", "application/json", &file, &q)?;
+            writeln!(
+                out,
+                "{} statements imported; {} kept for the service",
+                v["statements"], v["kept"]
+            )?;
+        }
     }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Posts `file` to `/api/v1/import/{what}` and returns the answer, or an
+/// error naming the file with the server's reason.
+fn post_file(
+    remote: &Remote,
+    what: &str,
+    content_type: &str,
+    file: &std::path::Path,
+    q: &[(&str, String)],
+) -> anyhow::Result<Value> {
+    let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let query = q
         .iter()
         .map(|(k, v)| format!("{k}={}", encode(v)))
         .collect::<Vec<_>>()
         .join("&");
-    let client = Client::new(&remote)?;
+    let client = Client::new(remote)?;
     let (status, _, v) = client.post_bytes(
-        &format!("/api/v1/import/sarif?{query}"),
-        "application/sarif+json",
+        &format!("/api/v1/import/{what}?{query}"),
+        content_type,
         body,
     )?;
     if status != 200 {
         let msg = v.get("error").and_then(Value::as_str).unwrap_or("");
         bail!("{}: {status}: {msg}", file.display());
     }
-    let mut out = super::out();
-    writeln!(
-        out,
-        "{} results: {} new, {} unchanged, {} fixed",
-        v["results"], v["new"], v["unchanged"], v["fixed"]
-    )?;
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(v)
 }
 
 pub fn gate(a: GateArgs) -> anyhow::Result<ExitCode> {

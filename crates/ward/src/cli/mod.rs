@@ -146,9 +146,15 @@ pub enum Command {
     Users(users::Command),
     /// Show Ward's own audit trail (who did what).
     Audit(audit::Args),
-    /// Import scan results: `ward import sarif FILE --service S --commit SHA`.
+    /// Import scan results, SBOMs and VEX: `ward import sarif FILE --service
+    /// S --commit SHA`, `ward import sbom FILE --service S`, `ward import vex
+    /// FILE --service S`.
     #[command(subcommand)]
     Import(gate::ImportCommand),
+    /// The local OSV database SBOMs are matched against: `ward osv sync
+    /// --from MIRROR --into DIR`.
+    #[command(subcommand)]
+    Osv(gate::OsvCommand),
     /// Deploy gate: allow (exit 0) or deny (exit 1) a service's deploy.
     Gate(gate::GateArgs),
     /// Give the security sign-off of a service's commit.
@@ -180,6 +186,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo(a) => demo::run(a),
         Command::Import(c) => gate::import(c),
+        Command::Osv(c) => gate::osv(c),
         Command::Gate(a) => gate::gate(a),
         Command::Signoff(a) => gate::signoff(a),
         Command::Apikey(c) => apikey::run(c),

@@ -214,6 +214,15 @@ impl RawConfig {
                 );
             }
         }
+        if let Some(d) = &self.gate.osv_dir
+            && !d.is_dir()
+        {
+            problems.bad(
+                "gate.osv_dir",
+                &d.display().to_string(),
+                "no such directory: create it with `ward osv sync --from MIRROR --into DIR`, or fix the path",
+            );
+        }
         for p in self.detect.baseline.validate() {
             problems.bad(&format!("detect.baseline.{}", p.key), &p.value, &p.fix);
         }

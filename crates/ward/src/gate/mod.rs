@@ -7,12 +7,22 @@
 //! sign-off. Every import, sign-off and decision is an event in the
 //! tamper-evident log.
 //!
+//! An SBOM import ([`sbom`]) matches the service's components against
+//! the OSV records of `[gate] osv_dir` ([`osv`]); its vulnerabilities are
+//! tracked the same way, and a critical one without a VEX statement
+//! denies.
+//!
 //! State lives in `<data>/gate/<tenant as hex>/`: `scan-<hash>.json` per
 //! (service, repository) (the fingerprints of the last import and of the
-//! baseline it was compared with; never messages), and `signoffs.json`.
+//! baseline it was compared with; never messages), `sbom-<hash>.json` per
+//! service (its vulnerabilities, tracked alike), `vex-<hash>.json` per
+//! service (the VEX statements imported on their own), and
+//! `signoffs.json`.
 //! Files are replaced atomically.
 
+pub mod osv;
 pub mod sarif;
+pub mod sbom;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +56,14 @@ pub struct Known {
     pub level: String,
     pub file: String,
     pub line: Option<u64>,
+    /// A vulnerable package's name and version (SBOM imports).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub package: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// The vulnerability's other ids (a CVE for a GHSA).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// The scan state of one (service, repository).
@@ -89,28 +107,57 @@ pub fn tenant_dir(data: &Path, tenant: &str) -> PathBuf {
     data.join("gate").join(hex::encode(tenant.as_bytes()))
 }
 
-fn scan_file(service: &str, repository: &str) -> String {
+/// What a state file tracks: SARIF findings or SBOM vulnerabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Scan,
+    Sbom,
+}
+
+fn state_file(kind: Kind, service: &str, repository: &str) -> String {
     let mut h = Sha256::new();
     h.update(service.as_bytes());
     h.update([0]);
     h.update(repository.as_bytes());
-    format!("scan-{}.json", hex::encode(&h.finalize()[..12]))
+    let prefix = match kind {
+        Kind::Scan => "scan",
+        Kind::Sbom => "sbom",
+    };
+    format!("{prefix}-{}.json", hex::encode(&h.finalize()[..12]))
+}
+
+/// Reads a JSON state file, or `None` when there is none.
+fn read_state<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
+    match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .with_context(|| format!("{} is damaged", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
 }
 
 /// The state of (service, repository), or an empty one.
 pub fn load_scan(dir: &Path, service: &str, repository: &str) -> anyhow::Result<ScanState> {
-    let path = dir.join(scan_file(service, repository));
-    match std::fs::read(&path) {
-        Ok(b) => {
-            serde_json::from_slice(&b).with_context(|| format!("{} is damaged", path.display()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ScanState {
-            service: service.into(),
-            repository: repository.into(),
-            ..ScanState::default()
+    load_state(dir, Kind::Scan, service, repository)
+}
+
+/// The state of `kind` for (service, repository), or an empty one.
+pub fn load_state(
+    dir: &Path,
+    kind: Kind,
+    service: &str,
+    repository: &str,
+) -> anyhow::Result<ScanState> {
+    Ok(
+        read_state(&dir.join(state_file(kind, service, repository)))?.unwrap_or_else(|| {
+            ScanState {
+                service: service.into(),
+                repository: repository.into(),
+                ..ScanState::default()
+            }
         }),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
+    )
 }
 
 /// Every scan state of a tenant for `service`.
@@ -144,7 +191,7 @@ pub fn scans_of(dir: &Path, service: &str) -> anyhow::Result<Vec<ScanState>> {
 pub fn advance(
     prev: &ScanState,
     commit: &str,
-    findings: &[sarif::Finding],
+    findings: impl IntoIterator<Item = (String, Known)>,
     now: &str,
 ) -> (ScanState, Diff) {
     let (base_commit, base) = if prev.commit == commit {
@@ -152,21 +199,7 @@ pub fn advance(
     } else {
         (prev.commit.clone(), prev.current.clone())
     };
-    let current: BTreeMap<String, Known> = findings
-        .iter()
-        .map(|f| {
-            (
-                f.fingerprint.clone(),
-                Known {
-                    tool: f.tool.clone(),
-                    rule: f.rule.clone(),
-                    level: f.level.clone(),
-                    file: f.file.clone(),
-                    line: f.line,
-                },
-            )
-        })
-        .collect();
+    let current: BTreeMap<String, Known> = findings.into_iter().collect();
     let mut diff = Diff::default();
     for fp in current.keys() {
         if base.contains_key(fp) {
@@ -193,10 +226,50 @@ pub fn advance(
     (next, diff)
 }
 
-/// Writes a scan state atomically.
-pub fn save_scan(dir: &Path, s: &ScanState) -> anyhow::Result<()> {
+/// A SARIF finding as the state keeps it.
+pub fn known(f: &sarif::Finding) -> (String, Known) {
+    (
+        f.fingerprint.clone(),
+        Known {
+            tool: f.tool.clone(),
+            rule: f.rule.clone(),
+            level: f.level.clone(),
+            file: f.file.clone(),
+            line: f.line,
+            package: String::new(),
+            version: String::new(),
+            aliases: Vec::new(),
+        },
+    )
+}
+
+/// Writes a state of `kind` atomically.
+pub fn save_state(dir: &Path, kind: Kind, s: &ScanState) -> anyhow::Result<()> {
     let bytes = serde_json::to_vec(s)?;
-    crate::access::replace_file(dir, &scan_file(&s.service, &s.repository), &bytes)
+    crate::access::replace_file(dir, &state_file(kind, &s.service, &s.repository), &bytes)
+}
+
+fn vex_file(service: &str) -> String {
+    state_file(Kind::Sbom, service, "\0vex").replacen("sbom-", "vex-", 1)
+}
+
+/// The VEX statements imported on their own for `service`.
+pub fn load_vex(dir: &Path, service: &str) -> anyhow::Result<Vec<sbom::Statement>> {
+    Ok(read_state(&dir.join(vex_file(service)))?.unwrap_or_default())
+}
+
+/// Adds statements for `service`: a later statement about the same
+/// vulnerability and product replaces the earlier one.
+pub fn add_vex(dir: &Path, service: &str, new: Vec<sbom::Statement>) -> anyhow::Result<usize> {
+    let mut all = load_vex(dir, service)?;
+    for s in new {
+        all.retain(|x| !(x.vulnerability == s.vulnerability && x.product == s.product));
+        all.push(s);
+    }
+    let over = all.len().saturating_sub(sbom::MAX_STATEMENTS);
+    all.drain(..over);
+    crate::access::replace_file(dir, &vex_file(service), &serde_json::to_vec(&all)?)?;
+    Ok(all.len())
 }
 
 /// A security sign-off of a service's commit.
@@ -231,7 +304,8 @@ pub fn add_signoff(dir: &Path, s: Signoff) -> anyhow::Result<()> {
 /// One reason to deny.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Reason {
-    /// `open_alert`, `new_error_finding`, `no_signoff`.
+    /// `open_alert`, `new_error_finding`, `no_signoff`,
+    /// `unhandled_vulnerability`.
     pub code: &'static str,
     pub detail: String,
     /// The alert id or finding fingerprint behind it.
@@ -248,14 +322,26 @@ pub struct Question {
     pub require_signoff: bool,
 }
 
-/// The reasons to deny `q`, from the tenant's open alerts (already
-/// filtered to the tenant), scan states and sign-offs.
-pub fn reasons(
-    q: &Question,
-    alerts: &[ward_alert::Alert],
-    scans: &[ScanState],
-    signoffs: &[Signoff],
-) -> Vec<Reason> {
+/// What the gate reads of one tenant: its open alerts (already filtered
+/// to the tenant), scan states, sign-offs, and the service's latest SBOM
+/// state with the VEX statements imported on their own.
+pub struct Evidence<'a> {
+    pub alerts: &'a [ward_alert::Alert],
+    pub scans: &'a [ScanState],
+    pub signoffs: &'a [Signoff],
+    pub sbom: &'a ScanState,
+    pub vex: &'a [sbom::Statement],
+}
+
+/// The reasons to deny `q`.
+pub fn reasons(q: &Question, ev: &Evidence<'_>) -> Vec<Reason> {
+    let Evidence {
+        alerts,
+        scans,
+        signoffs,
+        sbom: latest,
+        vex,
+    } = *ev;
     let mut out = Vec::new();
     for a in alerts {
         if a.is_firing()
@@ -297,6 +383,20 @@ pub fn reasons(
                 evidence: Some(fp.clone()),
             });
         }
+    }
+    for (fp, k) in latest.current.iter().filter(|(_, k)| k.level == "critical") {
+        let purl = (!k.file.is_empty()).then_some(k.file.as_str());
+        if sbom::suppressed(vex, &k.rule, &k.aliases, purl) {
+            continue;
+        }
+        out.push(Reason {
+            code: "unhandled_vulnerability",
+            detail: format!(
+                "critical {} in {} {} (SBOM of {}) without a VEX statement",
+                k.rule, k.package, k.version, latest.commit
+            ),
+            evidence: Some(fp.clone()),
+        });
     }
     if q.require_signoff {
         let signed = q.commit.as_deref().is_some_and(|c| {

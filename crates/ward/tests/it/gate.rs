@@ -28,18 +28,11 @@ fn import(w: &Ward, token: &str, query: &str, body: &Value) -> (u16, Value) {
 }
 
 fn import_raw(w: &Ward, token: &str, query: &str, body: Vec<u8>) -> (u16, Value) {
-    let r = Ward::client()
-        .post(format!("{}/api/v1/import/sarif?{query}", w.url()))
-        .bearer_auth(token)
-        .header("content-type", "application/sarif+json")
-        .body(body)
-        .send()
-        .unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    w.post_as(
+        token,
+        &format!("/api/v1/import/sarif?{query}"),
+        "application/sarif+json",
+        body,
     )
 }
 

@@ -185,9 +185,21 @@ impl Ward {
         content_type: &str,
         body: impl Into<reqwest::blocking::Body>,
     ) -> (u16, Value) {
+        self.post_as(TOKEN, path, content_type, body)
+    }
+
+    /// POSTs a body to a path with `token`: the status and the answer
+    /// (JSON, else its text as a string).
+    pub fn post_as(
+        &self,
+        token: &str,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> (u16, Value) {
         let r = Ward::client()
             .post(format!("{}{path}", self.url()))
-            .bearer_auth(TOKEN)
+            .bearer_auth(token)
             .header("content-type", content_type)
             .body(body)
             .send()
