@@ -26,7 +26,8 @@ if ! $PY -m pip install -q --disable-pip-version-check -r scripts/requirements.t
   cat /tmp/ward-pip.log; exit 1
 fi
 
-# playwright-core (pinned by its lock file) drives Debian's chromium in the browser login test.
+# playwright-core (pinned by its lock file) drives Debian's chromium in the browser login tests;
+# oidc-provider (same lock file) is the OpenID Connect provider of the single sign-on test.
 npm ci --prefix crates/ward/tests/it/browser --no-audit --no-fund --silent
 # GitHub's webhook payload examples (pinned by their lock file) for the webhook test.
 npm ci --prefix crates/ward/tests/it/webhooks --no-audit --no-fund --silent

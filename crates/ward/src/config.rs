@@ -73,6 +73,8 @@ pub struct AccessConfig {
     pub max_silences_per_tenant: usize,
     /// Browser sessions of local users (`ward users`).
     pub sessions: SessionsConfig,
+    /// Single sign-on with an OpenID Connect provider.
+    pub oidc: Option<crate::access::oidc::OidcConfig>,
 }
 
 /// `[access.sessions]`
@@ -108,6 +110,7 @@ impl Default for AccessConfig {
             max_silence_duration: "30d".into(),
             max_silences_per_tenant: 100,
             sessions: SessionsConfig::default(),
+            oidc: None,
         }
     }
 }
@@ -537,6 +540,8 @@ pub struct Config {
     pub silence_limits: crate::api::silences::SilenceLimits,
     /// `[access.sessions]` and the cookie that `server.public_url` calls for.
     pub sessions: crate::access::session::SessionSettings,
+    /// `[access.oidc]`, validated.
+    pub oidc: Option<std::sync::Arc<crate::access::oidc::Settings>>,
 }
 
 /// Reads the file (if any), applies environment overrides, validates.

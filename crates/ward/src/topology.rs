@@ -181,7 +181,10 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         keys: crate::access::apikey::KeyStore::open(&config.data_dir)?,
         roles: config.roles.clone(),
         users: crate::access::users::UserStore::open(&config.data_dir)?,
-        sessions: crate::access::session::Sessions::new(config.sessions.clone()),
+        sessions: crate::access::session::Sessions::persistent(
+            config.sessions.clone(),
+            &config.data_dir,
+        )?,
     });
     let ingest = HttpSources {
         ctx,
@@ -373,6 +376,13 @@ fn api_state(
         },
         access,
         audit,
+        oidc: config.oidc.as_ref().and_then(|s| {
+            crate::access::oidc::Oidc::new(Arc::clone(s))
+                .map_err(|e| tracing::error!(error = %e, "single sign-on is off: cannot make its HTTP client"))
+                .ok()
+                .map(Arc::new)
+        }),
+        data_dir: config.data_dir.clone(),
         compliance: crate::api::compliance::ComplianceState::default(),
         health,
     }

@@ -151,6 +151,22 @@ impl AuditTrail {
     /// session. Failed logins go through [`AuditTrail::denied`] on
     /// [`LOGIN_ROUTE`], aggregated like every refusal.
     pub fn session(&self, action: &str, who: &Principal, peer: Option<IpAddr>) {
+        let route = if action == "login" {
+            LOGIN_ROUTE
+        } else {
+            "/api/v1/logout"
+        };
+        self.session_at(action, who, peer, route);
+    }
+
+    /// Records a session's start or end that came through `route` (the
+    /// password login, the OIDC callback, the logout).
+    pub fn session_at(&self, action: &str, who: &Principal, peer: Option<IpAddr>, route: &str) {
+        let method = if route == super::oidc::CALLBACK_ROUTE {
+            " through single sign-on"
+        } else {
+            ""
+        };
         let event = json!({
             "@timestamp": jiff::Timestamp::now().to_string(),
             "event": {
@@ -165,8 +181,8 @@ impl AuditTrail {
             "user": { "name": who.name, "id": who.id, "roles": [who.role] },
             "source": { "ip": peer.map(|p| p.to_string()) },
             "service": { "name": "ward" },
-            "message": format!("{action} of {} ({})", who.name, who.role),
-            "audit": { "kind": who.kind, "route": if action == "login" { LOGIN_ROUTE } else { "/api/v1/logout" } },
+            "message": format!("{action} of {} ({}){method}", who.name, who.role),
+            "audit": { "kind": who.kind, "route": route },
         });
         self.send(&who.tenant, event);
     }
@@ -177,7 +193,7 @@ pub const LOGIN_ROUTE: &str = "/api/v1/login";
 
 /// The authentication event for `count` refusals from `peer`.
 fn refusal_event(peer: Option<IpAddr>, route: &str, presented: bool, count: u64) -> Value {
-    let login = route == LOGIN_ROUTE;
+    let login = route == LOGIN_ROUTE || route == super::oidc::CALLBACK_ROUTE;
     json!({
         "@timestamp": jiff::Timestamp::now().to_string(),
         "event": {

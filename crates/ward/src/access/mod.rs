@@ -11,6 +11,7 @@
 pub mod apikey;
 pub mod audit;
 pub mod guard;
+pub mod oidc;
 pub mod permission;
 pub mod session;
 pub mod users;
@@ -123,7 +124,7 @@ impl Access {
         }
         let token = self.sessions.cookie(headers)?;
         let found = self.sessions.find(token, &self.users)?;
-        let principal = self.user_principal(&found.user, found.id)?;
+        let principal = self.person(&found.name, &found.role, &found.tenant, found.id)?;
         Some(Identified {
             principal: Arc::new(principal),
             csrf: Some(found.csrf),
@@ -133,13 +134,25 @@ impl Access {
     /// The principal of a user's session; None when its role no longer
     /// exists.
     pub fn user_principal(&self, u: &users::UserRecord, session_id: String) -> Option<Principal> {
-        let perms = self.roles.get(&u.role)?;
+        self.person(&u.name, &u.role, &u.tenant, session_id)
+    }
+
+    /// The principal of a person's session (a local user or a person of
+    /// the OIDC provider); None when the role no longer exists.
+    pub fn person(
+        &self,
+        name: &str,
+        role: &str,
+        tenant: &str,
+        session_id: String,
+    ) -> Option<Principal> {
+        let perms = self.roles.get(role)?;
         Some(Principal {
             kind: "session",
             id: session_id,
-            name: u.name.clone(),
-            role: u.role.clone(),
-            tenant: u.tenant.clone(),
+            name: name.to_owned(),
+            role: role.to_owned(),
+            tenant: tenant.to_owned(),
             perms,
         })
     }

@@ -72,8 +72,12 @@ fn parse(form: bool, body: &[u8]) -> Result<LoginBody, String> {
 
 /// A refusal: JSON for API clients, the form again for a browser's post.
 fn refuse(form: bool, status: StatusCode, message: &str) -> Response {
+    refuse_with(form, status, message, None)
+}
+
+fn refuse_with(form: bool, status: StatusCode, message: &str, sso: Option<&str>) -> Response {
     if form {
-        return page(status, Some(message));
+        return page(status, Some(message), sso);
     }
     let mut resp = (status, Json(json!({ "error": message }))).into_response();
     resp.headers_mut()
@@ -157,7 +161,8 @@ pub async fn login(State(st): State<ApiState>, req: Request) -> Response {
             route: LOGIN_ROUTE.into(),
             presented: true,
         });
-        return refuse(form, StatusCode::UNAUTHORIZED, REFUSED);
+        let sso = st.oidc.as_ref().map(|o| o.settings.display_name.as_str());
+        return refuse_with(form, StatusCode::UNAUTHORIZED, REFUSED, sso);
     };
     sessions.succeeded(&user.name);
     // A new id at every login: the session the browser came with ends.
@@ -213,7 +218,8 @@ pub async fn logout(State(st): State<ApiState>, caller: Caller, req: Request) ->
 
 const STYLE: &str = "body{font:15px/1.4 system-ui,sans-serif;background:#f6f7f9;color:#1d2330;display:flex;justify-content:center;margin-top:12vh}\
 form{background:#fff;padding:24px 28px;border:1px solid #e3e6eb;display:flex;flex-direction:column;gap:10px;min-width:280px}\
-h1{font-size:20px;margin:0 0 6px}input,button{font:inherit;padding:7px 9px}.err{color:#b00020;margin:0}";
+h1{font-size:20px;margin:0 0 6px}input,button{font:inherit;padding:7px 9px}.err{color:#b00020;margin:0}\
+.sso{display:block;text-align:center;padding:7px 9px;border:1px solid #1d2330;color:#1d2330;text-decoration:none;margin-top:6px}";
 
 /// The page's Content-Security-Policy: nothing but its own inline style
 /// (by hash) and posting the form to this server.
@@ -233,18 +239,50 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The login form, with a message when a login was refused.
-fn page(status: StatusCode, message: Option<&str>) -> Response {
+/// The login form, with a message when a login was refused, and the
+/// single sign-on button when a provider is configured.
+fn page(status: StatusCode, message: Option<&str>, sso: Option<&str>) -> Response {
     let message = message
         .map(|m| format!("<p class=\"err\" role=\"alert\">{}</p>", html_escape(m)))
         .unwrap_or_default();
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Ward: log in</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>{STYLE}</style></head>\
-         <body><form method=\"post\" action=\"/api/v1/login\"><h1>Ward</h1>{message}\
+    let sso = sso
+        .map(|name| {
+            format!(
+                "<a class=\"sso\" id=\"sso\" href=\"{}\">Sign in with {}</a>",
+                crate::access::oidc::LOGIN_ROUTE,
+                html_escape(name)
+            )
+        })
+        .unwrap_or_default();
+    html(
+        status,
+        "log in",
+        &format!(
+            "<form method=\"post\" action=\"/api/v1/login\"><h1>Ward</h1>{message}\
          <label>User name<br><input name=\"name\" autocomplete=\"username\" required maxlength=\"64\" autofocus></label>\
          <label>Password<br><input name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"1024\"></label>\
-         <button type=\"submit\">Log in</button></form></body></html>\n"
+         <button type=\"submit\">Log in</button>{sso}</form>"
+        ),
+        None,
+    )
+}
+
+/// A page of this module: `body` inside the page's frame, with its strict
+/// headers; `refresh` sends the browser on to that path.
+pub(super) fn html(status: StatusCode, title: &str, body: &str, refresh: Option<&str>) -> Response {
+    let refresh = refresh
+        .map(|to| {
+            format!(
+                "<meta http-equiv=\"refresh\" content=\"0;url={}\">",
+                html_escape(to)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Ward: {}</title>{refresh}\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>{STYLE}</style></head>\
+         <body>{body}</body></html>\n",
+        html_escape(title)
     );
     let mut resp = (status, axum::response::Html(body)).into_response();
     let h = resp.headers_mut();
@@ -266,9 +304,14 @@ fn page(status: StatusCode, message: Option<&str>) -> Response {
     resp
 }
 
+pub(super) fn escape(s: &str) -> String {
+    html_escape(s)
+}
+
 /// `GET /login`
-pub async fn login_page() -> Response {
-    page(StatusCode::OK, None)
+pub async fn login_page(State(st): State<ApiState>) -> Response {
+    let sso = st.oidc.as_ref().map(|o| o.settings.display_name.as_str());
+    page(StatusCode::OK, None, sso)
 }
 
 #[cfg(test)]
@@ -289,7 +332,11 @@ mod tests {
 
     #[test]
     fn the_page_allows_only_its_own_style_and_form() {
-        let resp = page(StatusCode::UNAUTHORIZED, Some("<b>x</b>"));
+        let resp = page(
+            StatusCode::UNAUTHORIZED,
+            Some("<b>x</b>"),
+            Some("<i>Acme</i>"),
+        );
         let csp = resp.headers()[header::CONTENT_SECURITY_POLICY]
             .to_str()
             .unwrap()

@@ -7,6 +7,7 @@
 //! below the API depends on it.
 
 pub mod alerts;
+pub mod apikeys;
 pub mod compliance;
 pub mod error;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod gate;
 pub mod health;
 pub mod login;
 pub mod me;
+pub mod oidc;
 pub mod owners;
 pub mod receivers;
 pub mod silences;
@@ -47,6 +49,10 @@ pub struct ApiState {
     pub access: Arc<Access>,
     /// Ward's audit trail of people: actions and refusals.
     pub audit: Arc<AuditTrail>,
+    /// Single sign-on, when `[access.oidc]` is configured.
+    pub oidc: Option<Arc<crate::access::oidc::Oidc>>,
+    /// The data directory (API keys).
+    pub data_dir: std::path::PathBuf,
     pub compliance: compliance::ComplianceState,
     /// The analyst console's pages.
     pub console: crate::console::ConsoleState,
@@ -130,6 +136,15 @@ fn routes() -> Routes<ApiState> {
         .get("/login", Need::Public, login::login_page)
         .post("/api/v1/login", Need::Public, login::login)
         .post("/api/v1/logout", Need::Authenticated, login::logout)
+        .get(crate::access::oidc::LOGIN_ROUTE, Need::Public, oidc::start)
+        .get(
+            crate::access::oidc::CALLBACK_ROUTE,
+            Need::Public,
+            oidc::callback,
+        )
+        .get("/api/v1/apikeys", Need::Authenticated, apikeys::list)
+        .post("/api/v1/apikeys", Need::Authenticated, apikeys::create)
+        .delete("/api/v1/apikeys/{id}", Need::Authenticated, apikeys::revoke)
         .get("/api/v1/events/search", events, events::search)
         .get("/api/v1/events/{id}", events, events::get_event)
         .get("/api/v1/events/{id}/proof", evidence, events::proof)

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 
 use super::store::DataDir;
+use crate::access::session;
 use crate::access::users::{self, NewUser};
 
 #[derive(Debug, clap::Subcommand)]
@@ -67,6 +68,31 @@ pub enum Command {
         data: DataDir,
         name: String,
     },
+    /// List browser sessions (local and single sign-on), oldest first.
+    Sessions {
+        #[command(flatten)]
+        data: DataDir,
+        /// Only this person's sessions.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// End a session by the id `sessions` shows, or every session of a
+    /// person with --user.
+    RevokeSession {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(required_unless_present = "user", conflicts_with = "user")]
+        id: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+/// Ends every stored session of `name` (disabling, removing or a new
+/// password ends them at the next request in any case).
+fn end_sessions(data_dir: &std::path::Path, name: &str) -> anyhow::Result<usize> {
+    let conn = session::open_db(data_dir)?;
+    session::revoke_where(&conn, None, Some(name))
 }
 
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
@@ -141,6 +167,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Disable { data, name } => {
             let u = users::set_disabled(&data.data_dir, &name, true)?;
+            end_sessions(&data.data_dir, &u.name)?;
             writeln!(out, "disabled {}; their sessions end", u.name)?;
         }
         Command::Enable { data, name } => {
@@ -157,6 +184,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             }
             let password = new_password(password_stdin)?;
             let u = users::set_password(&data.data_dir, &name, &password)?;
+            end_sessions(&data.data_dir, &u.name)?;
             writeln!(
                 out,
                 "changed the password of {}; their sessions end",
@@ -165,7 +193,38 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Remove { data, name } => {
             let u = users::remove(&data.data_dir, &name)?;
+            end_sessions(&data.data_dir, &u.name)?;
             writeln!(out, "removed {}; their sessions end", u.name)?;
+        }
+        Command::Sessions { data, user } => {
+            let conn = session::open_db(&data.data_dir)?;
+            writeln!(
+                out,
+                "{:<16}  {:<24}  {:<5}  {:<10}  {:<16}  {:<20}  LAST SEEN",
+                "ID", "USER", "VIA", "ROLE", "TENANT", "LOGGED IN"
+            )?;
+            let second = |t: jiff::Timestamp| t.round(jiff::Unit::Second).unwrap_or(t);
+            for s in session::list(&conn, user.as_deref())? {
+                writeln!(
+                    out,
+                    "{:<16}  {:<24}  {:<5}  {:<10}  {:<16}  {:<20}  {}",
+                    s.id,
+                    super::escape::cell(&s.user),
+                    s.via,
+                    super::escape::cell(&s.role),
+                    super::escape::cell(&s.tenant),
+                    second(s.created_at),
+                    second(s.last_seen_at)
+                )?;
+            }
+        }
+        Command::RevokeSession { data, id, user } => {
+            let conn = session::open_db(&data.data_dir)?;
+            let n = session::revoke_where(&conn, id.as_deref(), user.as_deref())?;
+            if n == 0 {
+                bail!("no session has that id or user (see `ward users sessions`)");
+            }
+            writeln!(out, "ended {n} session{}", if n == 1 { "" } else { "s" })?;
         }
     }
     out.flush()?;

@@ -67,6 +67,16 @@ impl RawConfig {
         }
         let (roles, silence_limits) = self.access_settings(&mut problems);
         let sessions = self.session_settings(&mut problems);
+        let oidc = self.access.oidc.as_ref().and_then(|c| {
+            crate::access::oidc::Settings::from_config(c, self.server.public_url.as_deref(), &roles)
+                .map_err(|bad| {
+                    for (k, v, fix) in bad {
+                        problems.bad(&k, &v, &fix);
+                    }
+                })
+                .ok()
+                .map(std::sync::Arc::new)
+        });
         if !problems.0.is_empty() {
             return Err(Invalid(problems.0));
         }
@@ -94,6 +104,7 @@ impl RawConfig {
             roles,
             silence_limits,
             sessions,
+            oidc,
             raw: self,
         })
     }

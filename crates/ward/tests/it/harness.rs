@@ -74,6 +74,12 @@ impl Ward {
 
     /// Starts Ward with a configuration file body and extra environment.
     pub fn start_with(config: Option<&str>, env: &[(&str, &str)]) -> Ward {
+        Ward::start_on(free_port(), config, env)
+    }
+
+    /// Starts Ward listening for HTTP on `http_port` of loopback (for a
+    /// configuration that names its own URL).
+    pub fn start_on(http_port: u16, config: Option<&str>, env: &[(&str, &str)]) -> Ward {
         let dir = tempfile::tempdir().unwrap();
         let config = config.map(|c| {
             let p = dir.path().join("ward.toml");
@@ -83,7 +89,7 @@ impl Ward {
         let mut w = Ward {
             child: None,
             dir,
-            http_port: free_port(),
+            http_port,
             syslog_port: free_port(),
             extra_env: env
                 .iter()

@@ -28,6 +28,7 @@ mod rules;
 mod sbom;
 mod shippers;
 mod sources;
+mod sso;
 mod supply;
 mod topology;
 mod windows;

@@ -730,3 +730,197 @@ print("exit", os.waitstatus_to_exitcode(status))
     let stored = std::fs::read_to_string(data.join("users.json")).unwrap();
     assert!(stored.contains("\"tty-user\""));
 }
+
+/// `ward users sessions` on the server's data directory: the id of the
+/// first session of `name`, if any.
+fn session_id(w: &Ward, name: &str) -> Option<String> {
+    let out = users(w, &["sessions", "--user", name], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .find(|l| l.split_whitespace().nth(1) == Some(name))
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+}
+
+#[test]
+fn sessions_survive_a_restart_and_end_when_revoked() {
+    let mut w = Ward::start();
+    add_user(&w, "ana", "analyst", "default");
+    add_user(&w, "bo", "viewer", "default");
+    let b = login(&w, "ana");
+    let file = w.data_dir().join("sessions.sqlite3");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let token = b.cookie.split_once('=').unwrap().1.to_owned();
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(
+        !bytes.windows(token.len()).any(|x| x == token.as_bytes()),
+        "only the id's hash is stored"
+    );
+
+    w.stop();
+    w.spawn();
+    assert_eq!(me(&w, &b), 200, "still logged in after a restart");
+    let (_, who) = call(&w, &b, "GET", "/api/v1/me", None, &[]);
+    assert_eq!(who["csrf_token"], b.csrf.as_str());
+
+    // Revoked from the command line while the server runs: at once.
+    let id = session_id(&w, "ana").unwrap();
+    assert_eq!(id.len(), 16);
+    let out = users(&w, &["revoke-session", &id], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(me(&w, &b), 401);
+    assert!(session_id(&w, "ana").is_none());
+    assert!(!users(&w, &["revoke-session", &id], "").status.success());
+
+    // Every session of a person; disabling a user removes theirs.
+    let b1 = login(&w, "ana");
+    let b2 = login(&w, "ana");
+    let bo = login(&w, "bo");
+    let out = users(&w, &["revoke-session", "--user", "ana"], "");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ended 2 sessions"
+    );
+    assert_eq!((me(&w, &b1), me(&w, &b2), me(&w, &bo)), (401, 401, 200));
+    assert!(users(&w, &["disable", "bo"], "").status.success());
+    assert!(session_id(&w, "bo").is_none());
+    assert_eq!(me(&w, &bo), 401);
+    // Logout ends a stored session too, across a restart.
+    let b = login(&w, "ana");
+    let h = same_origin(&w.url(), &b).map(|(k, v)| (k, v.to_owned()));
+    let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(call(&w, &b, "POST", "/api/v1/logout", None, &h).0, 204);
+    w.stop();
+    w.spawn();
+    assert_eq!(me(&w, &b), 401);
+}
+
+#[test]
+fn a_person_makes_api_keys_no_wider_than_themselves() {
+    let w = Ward::start();
+    add_user(&w, "ana", "analyst", "acme");
+    add_user(&w, "ada", "admin", "default");
+    let ana = login(&w, "ana");
+    let url = w.url();
+    let post = |b: &Browser, body: Value| {
+        call(
+            &w,
+            b,
+            "POST",
+            "/api/v1/apikeys",
+            Some(body),
+            &same_origin(&url, b),
+        )
+    };
+    for (body, words) in [
+        (json!({"name": "k", "role": "admin"}), "never wider"),
+        (json!({"name": "k", "role": "engineer"}), "never wider"),
+        (
+            json!({"name": "k", "role": "viewer", "tenant": "globex"}),
+            "not globex",
+        ),
+        (json!({"name": "k", "tenant": "default"}), "not default"),
+    ] {
+        let (status, said) = post(&ana, body.clone());
+        assert_eq!(status, 403, "{body}: {said}");
+        assert!(said.to_string().contains(words), "{body}: {said}");
+    }
+    for body in [
+        json!({"name": "k", "expires": "never"}),
+        json!({"name": "k", "expires": "400d"}),
+        json!({"name": "k", "role": "nope"}),
+        json!({"name": "k", "owner": "ada"}),
+    ] {
+        assert_eq!(post(&ana, body.clone()).0, 400, "{body}");
+    }
+    // Without the CSRF token: refused before anything is made.
+    let (status, _) = call(
+        &w,
+        &ana,
+        "POST",
+        "/api/v1/apikeys",
+        Some(json!({"name": "k"})),
+        &[("origin", url.as_str())],
+    );
+    assert_eq!(status, 403);
+
+    let (status, made) = post(&ana, json!({"name": "ana-script", "role": "viewer"}));
+    assert_eq!(status, 201, "{made}");
+    let key = s(&made, "key").to_owned();
+    let expires: jiff::Timestamp = s(&made, "expires_at").parse().unwrap();
+    let days = (expires - jiff::Timestamp::now()).get_seconds() as f64 / 86_400.0;
+    assert!((89.9..=90.1).contains(&days), "expires by default: {days}");
+    let with_key = |method: reqwest::Method, path: &str| {
+        Ward::client()
+            .request(method, format!("{url}{path}"))
+            .bearer_auth(&key)
+    };
+    // The key works (within the second the server takes to re-read keys).
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let me = loop {
+        let r = with_key(reqwest::Method::GET, "/api/v1/me").send().unwrap();
+        if r.status() == 200 || Instant::now() > deadline {
+            break r.json::<Value>().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        (s(&me, "role"), s(&me, "tenant")),
+        ("viewer", "acme"),
+        "{me}"
+    );
+    // A key cannot make keys.
+    let r = with_key(reqwest::Method::POST, "/api/v1/apikeys")
+        .json(&json!({"name": "child", "role": "viewer"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // Listed without the key or its hash; not in another person's list.
+    let (_, listed) = call(&w, &ana, "GET", "/api/v1/apikeys", None, &[]);
+    let keys = listed["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{listed}");
+    assert!(!listed.to_string().contains(&key[10..]), "{listed}");
+    assert!(keys[0].get("sha256").is_none());
+    let bo = login(&w, "ada");
+    let (status, admin_key) = post(
+        &bo,
+        json!({"name": "acme-admin", "role": "admin", "tenant": "acme", "expires": "1d"}),
+    );
+    assert_eq!(status, 201, "an admin sees every tenant: {admin_key}");
+    let (_, listed) = call(&w, &ana, "GET", "/api/v1/apikeys", None, &[]);
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 1);
+    // Someone else's key is unknown to ana.
+    let other = format!("/api/v1/apikeys/{}", s(&admin_key, "id"));
+    let (status, _) = call(&w, &ana, "DELETE", &other, None, &same_origin(&url, &ana));
+    assert_eq!(status, 404);
+
+    // Revoked: the key stops working.
+    let mine = format!("/api/v1/apikeys/{}", s(&made, "id"));
+    let (status, gone) = call(&w, &ana, "DELETE", &mine, None, &same_origin(&url, &ana));
+    assert_eq!(status, 200, "{gone}");
+    assert!(gone["revoked_at"].is_string());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while with_key(reqwest::Method::GET, "/api/v1/me")
+        .send()
+        .unwrap()
+        .status()
+        != 401
+    {
+        assert!(Instant::now() < deadline, "a revoked key still works");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
