@@ -771,18 +771,8 @@ fn browser_dir() -> PathBuf {
 
 /// Runs `console.mjs` and returns its observations.
 fn drive(w: &Ward, args: &[&str]) -> Value {
-    let out = Command::new("node")
-        .arg(browser_dir().join("console.mjs"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        w.log()
-    );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let _ = browser_dir();
+    let seen = crate::harness::node_script(w, "console.mjs", args);
     assert!(seen.get("error").is_none(), "{seen:#}");
     seen
 }

@@ -26,6 +26,25 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// Runs a node script of the browser tests (`tests/it/browser`) with
+/// `args` and returns the one JSON object it prints; on failure, says
+/// what the script and `w` logged.
+pub fn node_script(w: &Ward, script: &str, args: &[&str]) -> Value {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/browser");
+    let out = Command::new("node")
+        .arg(dir.join(script))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        w.log()
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A running `ward serve`.
 pub struct Ward {
     pub child: Option<Child>,

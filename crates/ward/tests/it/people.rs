@@ -606,18 +606,7 @@ fn a_browser_logs_in_through_the_form_and_out_with_the_button() {
     );
     let w = Ward::start();
     add_user(&w, "ana", "analyst", "default");
-    let out = Command::new("node")
-        .arg(dir.join("login.mjs"))
-        .args([w.url().as_str(), "ana", PASSWORD])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        w.log()
-    );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seen = crate::harness::node_script(&w, "login.mjs", &[w.url().as_str(), "ana", PASSWORD]);
     assert!(
         s(&seen, "login_csp").starts_with("default-src 'none'"),
         "{seen}"

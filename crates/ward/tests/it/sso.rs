@@ -116,18 +116,7 @@ fn people_sign_in_through_a_real_provider_and_every_forgery_is_refused() {
         "allow_local_provider = true",
     );
     let url = format!("http://127.0.0.1:{wp}");
-    let out = Command::new("node")
-        .arg(browser_dir().join("sso.mjs"))
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        w.log()
-    );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seen = crate::harness::node_script(&w, "sso.mjs", &[url.as_str()]);
     assert_eq!(seen["button"], "Sign in with Test IdP", "{seen}");
 
     // The authorization request: code flow, PKCE S256, state and nonce.
