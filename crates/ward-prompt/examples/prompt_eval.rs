@@ -4,7 +4,9 @@
 //! prints recall on injections and false-positive rate on benign texts for
 //! the rules alone, the classifier alone and the combined detector, overall
 //! and per source. `--errors` lists misses and false positives; `--sweep`
-//! shows other solo weights of the classifier (its weight when no rule fired).
+//! shows other solo weights of the classifier (its weight when no rule fired);
+//! `--errors-json` writes each error whole, with its verdict, as a JSON line
+//! on standard error.
 //!
 //! ```text
 //! cargo run --release -p ward-prompt --example prompt_eval -- target/prompt-data/heldout.jsonl
@@ -56,9 +58,10 @@ impl Tally {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(path) = args.first() else {
-        return Err("usage: prompt_eval SPLIT.jsonl [--errors] [--sweep]".into());
+        return Err("usage: prompt_eval SPLIT.jsonl [--errors] [--errors-json] [--sweep]".into());
     };
     let show_errors = args.iter().any(|a| a == "--errors");
+    let full_errors = args.iter().any(|a| a == "--errors-json");
     let sweep = args.iter().any(|a| a == "--sweep");
     let mut sweeps: BTreeMap<String, Tally> = BTreeMap::new();
     let full = Detector::new();
@@ -115,6 +118,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .entry(lang.to_owned())
                 .or_default()
                 .add(label, flagged);
+        }
+        if full_errors && flagged != label {
+            // The whole text and the verdict, as JSON on stderr.
+            eprintln!(
+                "{}",
+                serde_json::json!({"source": source, "label": label, "verdict": verdict, "text": text})
+            );
         }
         if show_errors && flagged != label {
             let short: String = text

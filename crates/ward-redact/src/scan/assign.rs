@@ -132,18 +132,22 @@ fn value_span(bytes: &[u8], p: usize, kind: Kind) -> Option<(usize, usize)> {
         return Some((p + 1, p + i.min(limit)));
     }
     let whole_line = matches!(kind, Kind::Cookie | Kind::Authorization);
+    if whole_line {
+        let n = header_value_len(&rest[..limit]);
+        let mut end = p + n;
+        while end > p && matches!(bytes[end - 1], b' ' | b'.' | b'\t') {
+            end -= 1;
+        }
+        return Some((p, end));
+    }
     let n = rest[..limit]
         .iter()
         .position(|&b| {
-            if whole_line {
-                matches!(b, b'\n' | b'\r' | b'"')
-            } else {
-                b.is_ascii_whitespace()
-                    || matches!(
-                        b,
-                        b'&' | b',' | b';' | b'"' | b'\'' | b'<' | b'>' | b')' | b']' | b'}'
-                    )
-            }
+            b.is_ascii_whitespace()
+                || matches!(
+                    b,
+                    b'&' | b',' | b';' | b'"' | b'\'' | b'<' | b'>' | b')' | b']' | b'}'
+                )
         })
         .unwrap_or(limit);
     let mut end = p + n;
@@ -151,6 +155,28 @@ fn value_span(bytes: &[u8], p: usize, kind: Kind) -> Option<(usize, usize)> {
         end -= 1;
     }
     Some((p, end))
+}
+
+/// Length of a header value that runs to the line end: a quote ends it (the
+/// header sat inside a JSON string), except a quoted auth-param after `=`
+/// (`Digest response="…"`, `OAuth oauth_signature="…"`, `Hawk mac="…"`),
+/// which is read to its closing quote and the value goes on.
+fn header_value_len(rest: &[u8]) -> usize {
+    let line = memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
+    let mut i = 0;
+    while let Some(q) = memchr::memchr(b'"', &rest[i..line]) {
+        let at = i + q;
+        if at == 0 || rest[at - 1] != b'=' {
+            return at;
+        }
+        // An auth-param's quoted value: skip to its closing quote, or to
+        // the line end if it has none.
+        match memchr::memchr(b'"', &rest[at + 1..line]) {
+            Some(j) => i = at + 1 + j + 1,
+            None => return line,
+        }
+    }
+    line
 }
 
 /// Keeps an authorization scheme (`Bearer`, `Basic`...) readable.

@@ -270,6 +270,40 @@ mod tests {
                 "Authorization: Token q8Zk2Lp0Xv7Rb4Nw9Hs1".to_string(),
                 "q8Zk2Lp0Xv7Rb4Nw9Hs1",
             ),
+            // Okta, Azure Storage, OAuth 1, Opsgenie, FCM legacy, Hawk, and
+            // the proxy header.
+            (
+                "Authorization: SSWS 00QCjAl4MlV-WPXM2mG8r3vQ1tA7hK9xLz".to_string(),
+                "00QCjAl4MlV-WPXM2mG8r3vQ1tA7hK9xLz",
+            ),
+            (
+                "Authorization: SharedKey myaccount:ctzMq410TV3wS7upTBcunJTDLEJwMAZuFPfr0mrrA08=".to_string(),
+                "ctzMq410TV3wS7upTBcunJTDLEJwMAZuFPfr0mrrA08=",
+            ),
+            (
+                r#"Authorization: OAuth oauth_consumer_key="xvz1evFS4wEEPTGEFPHBog", oauth_signature="tnnArxj06cWHq44gCs1OSKk%2FjLY%3D""#.to_string(),
+                "tnnArxj06cWHq44gCs1OSKk%2FjLY%3D",
+            ),
+            (
+                "Authorization: GenieKey eb243592-faa2-4ba2-a551q-1afdf565c889".to_string(),
+                "eb243592-faa2-4ba2-a551q-1afdf565c889",
+            ),
+            (
+                "Authorization: key=AAAAqdV1hZk:APA91bHPRgkF3JUikC4ENAHEeMrd41Zxv3hVZjC9KtT8".to_string(),
+                "APA91bHPRgkF3JUikC4ENAHEeMrd41Zxv3hVZjC9KtT8",
+            ),
+            (
+                r#"Authorization: Hawk id="dh37fgj492je", ts="1353832234", nonce="j4h3g2", mac="6R4rV5iE+NPoym+WwjeHzjAGXUtLNIxmo1vpMofpLAE=""#.to_string(),
+                "6R4rV5iE+NPoym+WwjeHzjAGXUtLNIxmo1vpMofpLAE=",
+            ),
+            (
+                "Proxy-Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l".to_string(),
+                "YWxhZGRpbjpvcGVuc2VzYW1l",
+            ),
+            (
+                "X-Splunk-Request-Channel: 8f2a61c4-1d3e-4b7a-9c2d-5e6f7a8b9c0d x-ward-token: Zq8k2Lp0Xv7Rb4Nw9Hs1Tt".to_string(),
+                "Zq8k2Lp0Xv7Rb4Nw9Hs1Tt",
+            ),
         ] {
             let got = kinds(&text);
             assert!(
