@@ -195,7 +195,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         audit: audit_trail,
     };
     let live = start_compliance(&config, &store, &metrics, &alerts, &mut g);
-    let mut state = api_state(ingest, access, &store, &metrics, progress, &alerts, &config);
+    let mut state = api_state(ingest, access, &store, &metrics, progress, &alerts, &config)?;
     state.compliance = crate::api::compliance::ComplianceState(live.clone());
     let (http, http_addr) = start_http(&config, state, &alerts, accepting.clone()).await?;
     g.stages(&["http"])
@@ -344,7 +344,7 @@ fn api_state(
     progress: Arc<Progress>,
     alerts: &Arc<Alerts>,
     config: &Config,
-) -> crate::api::ApiState {
+) -> anyhow::Result<crate::api::ApiState> {
     let audit = Arc::clone(&ingest.audit);
     let health = crate::api::health::Health {
         store: Arc::clone(store),
@@ -352,7 +352,7 @@ fn api_state(
         detect: progress,
         alerts: Arc::clone(alerts),
     };
-    crate::api::ApiState {
+    Ok(crate::api::ApiState {
         console: crate::console::ConsoleState {
             alerts: crate::api::alerts::AlertApi {
                 engine: Arc::clone(alerts.engine()),
@@ -362,6 +362,7 @@ fn api_state(
                 store: Arc::clone(store),
             },
             health: health.clone(),
+            prefs: crate::console::prefs::Prefs::open(&config.data_dir)?,
         },
         gate: crate::api::gate::GateState {
             sources: ingest.clone(),
@@ -385,7 +386,7 @@ fn api_state(
         data_dir: config.data_dir.clone(),
         compliance: crate::api::compliance::ComplianceState::default(),
         health,
-    }
+    })
 }
 
 /// What an ingest worker does with a batch: redact, score prompts, append

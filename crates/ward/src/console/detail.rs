@@ -337,7 +337,7 @@ async fn show(
     render(
         status,
         &AlertPage {
-            chrome: Chrome::new(caller, csrf.as_ref(), "alerts"),
+            chrome: Chrome::new(st, caller, csrf.as_ref(), "alerts"),
             a: view(&a, now, preview(st, caller, &a, now)),
             evidence,
             flash,

@@ -227,7 +227,7 @@ pub async fn page(
     render(
         status_for(&error),
         &EntityPage {
-            chrome: Chrome::new(&caller, csrf.as_ref(), "entity"),
+            chrome: Chrome::new(&st, &caller, csrf.as_ref(), "entity"),
             selects: vec![Select::new("kind", "Kind", &choices, &p.kind)],
             p,
             ran,

@@ -11,7 +11,9 @@
 //! calls the same internals as the JSON API ([`crate::api::alerts`],
 //! [`crate::api::events`]) and sees exactly what the caller's tenant sees.
 //!
-//! - [`queue`]: the alert queue (`/`, `/console/alerts`), live updates;
+//! - [`queue`]: the alert queue (`/`, `/console/alerts`), grouping, live
+//!   updates; [`bulk`]: bulk actions by selection or by query, saved views;
+//! - [`prefs`]: each person's theme, density and saved views, on the server;
 //! - [`detail`]: one alert, its evidence proved against the signed
 //!   checkpoint, and the analyst's actions;
 //! - [`search`]: event search and one event with all its fields;
@@ -21,10 +23,12 @@
 //! - [`operations`]: store health, detection lag, readiness, sources.
 
 mod asset;
+pub mod bulk;
 pub mod detail;
 pub mod entity;
 pub mod operations;
 mod page;
+pub mod prefs;
 pub mod queue;
 pub mod rules;
 pub mod search;
@@ -50,6 +54,8 @@ pub struct ConsoleState {
     pub alerts: AlertApi,
     pub events: EventsState,
     pub health: crate::api::health::Health,
+    /// Each person's theme, density, saved views and searches.
+    pub prefs: std::sync::Arc<prefs::Prefs>,
 }
 
 /// Adds the console's routes, each with the permission it needs.
@@ -60,6 +66,9 @@ pub fn routes(r: Routes<ApiState>) -> Routes<ApiState> {
     let events = Need::Perm(P::EventsRead);
     r.get("/console/alerts", read, queue::page)
         .get("/console/live", read, queue::live)
+        .post("/console/alerts/bulk", respond, bulk::bulk)
+        .post("/console/views", read, bulk::save_view)
+        .post("/console/prefs", Need::Authenticated, prefs::set)
         .get("/console/alerts/{id}", read, detail::page)
         .post("/console/alerts/{id}/ack", respond, detail::ack)
         .post("/console/alerts/{id}/assign", respond, detail::assign)

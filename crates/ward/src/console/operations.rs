@@ -121,7 +121,7 @@ pub async fn page(
     render(
         StatusCode::OK,
         &OperationsPage {
-            chrome: Chrome::new(&caller, csrf.as_ref(), "operations"),
+            chrome: Chrome::new(&st, &caller, csrf.as_ref(), "operations"),
             store,
             problems,
             sources,

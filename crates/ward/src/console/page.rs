@@ -49,11 +49,23 @@ pub struct Chrome {
     pub css: &'static str,
     pub js: &'static str,
     pub htmx: &'static str,
+    /// `system`, `light` or `dark`: the person's choice, kept on the server.
+    pub theme: &'static str,
+    /// `comfortable` or `compact`.
+    pub density: &'static str,
 }
 
 impl Chrome {
-    pub fn new(caller: &Principal, csrf: Option<&SessionCsrf>, section: &'static str) -> Chrome {
+    pub fn new(
+        st: &super::ConsoleState,
+        caller: &Principal,
+        csrf: Option<&SessionCsrf>,
+        section: &'static str,
+    ) -> Chrome {
+        let prefs = st.prefs.get(caller);
         Chrome {
+            theme: prefs.theme(),
+            density: prefs.density(),
             who: format!("{} ({}, {})", caller.name, caller.role, caller.tenant),
             csrf: csrf.map(|c| c.0.to_string()).unwrap_or_default(),
             session: csrf.is_some(),
@@ -71,6 +83,8 @@ impl Chrome {
             css: asset::css_path(),
             js: asset::js_path(),
             htmx: asset::htmx_path(),
+            theme: "system",
+            density: "comfortable",
         }
     }
 }

@@ -1,6 +1,8 @@
-//! The alert queue: filters (status, severity, rule, owner), sort, the SLA
-//! deadline of each alert, and a stream (`/console/live`) that tells the
-//! page when the caller's alerts change.
+//! The alert queue: filters (status, severity, rule, owner, assignee),
+//! sort, grouping by rule or entity, the SLA deadline of each alert
+//! (counting down in the page), bulk actions by selection or by the
+//! filter ([`bulk`]), saved views per person ([`save_view`]), and a stream
+//! (`/console/live`) that tells the page when the caller's alerts change.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -37,7 +39,47 @@ pub struct QueueParams {
     pub severity: String,
     pub rule: String,
     pub owner: String,
+    pub assignee: String,
     pub sort: String,
+    /// ``, `rule` or `entity`.
+    pub group: String,
+    /// What a bulk action did (`closed-12`), shown once after it.
+    pub done: String,
+}
+
+impl QueueParams {
+    /// The filters as a query string (for links, saved views and the bulk
+    /// form), without empty ones.
+    pub fn query(&self) -> String {
+        let mut u = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("status", &self.status),
+            ("severity", &self.severity),
+            ("rule", &self.rule),
+            ("owner", &self.owner),
+            ("assignee", &self.assignee),
+            ("sort", &self.sort),
+            ("group", &self.group),
+        ] {
+            if !v.is_empty() {
+                u.append_pair(k, v);
+            }
+        }
+        u.finish()
+    }
+
+    /// [`QueueParams::query`] with what a bulk action did.
+    pub fn query_with_done(&self) -> String {
+        let q = self.query();
+        let done = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("done", &self.done)
+            .finish();
+        if q.is_empty() {
+            done
+        } else {
+            format!("{q}&{done}")
+        }
+    }
 }
 
 /// One line of the queue.
@@ -52,6 +94,17 @@ pub struct Row {
     pub last_seen: String,
     pub sla: String,
     pub sla_class: &'static str,
+    /// `ack` or `resolve`, and when (Unix seconds), for the countdown;
+    /// empty and 0 once resolved.
+    pub sla_what: &'static str,
+    pub sla_at: i64,
+}
+
+/// Alerts under one heading (one group for an ungrouped queue).
+pub struct Group {
+    pub name: String,
+    pub total: usize,
+    pub rows: Vec<Row>,
 }
 
 #[derive(Template)]
@@ -60,9 +113,13 @@ struct QueuePage {
     chrome: Chrome,
     p: QueueParams,
     selects: Vec<Select>,
-    rows: Vec<Row>,
+    groups: Vec<Group>,
+    shown: usize,
     total: usize,
     error: String,
+    flash: String,
+    views: Vec<super::prefs::Saved>,
+    can_respond: bool,
 }
 
 fn selects(p: &QueueParams) -> Vec<Select> {
@@ -101,6 +158,12 @@ fn selects(p: &QueueParams) -> Vec<Select> {
                 ("deadline", "SLA deadline"),
             ],
             &p.sort,
+        ),
+        Select::new(
+            "group",
+            "Group by",
+            &[("", "nothing"), ("rule", "rule"), ("entity", "entity")],
+            &p.group,
         ),
     ]
 }
@@ -144,6 +207,9 @@ fn filter(p: &QueueParams) -> Result<AlertFilter, String> {
     if !["", "severity", "newest", "deadline"].contains(&p.sort.as_str()) {
         return Err("sort must be severity, newest or deadline".into());
     }
+    if !["", "rule", "entity"].contains(&p.group.as_str()) {
+        return Err("group must be rule or entity".into());
+    }
     Ok(AlertFilter {
         status: some(&p.status),
         severity: some(&p.severity),
@@ -176,6 +242,142 @@ fn sort(alerts: &mut [Alert], by: &str) {
 /// The query of a console page, or why it is refused.
 pub(crate) type Params<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
 
+/// The caller's alerts that a queue's filters match, sorted; at most
+/// [`MAX_CONSIDERED`].
+pub(crate) fn matching(
+    st: &ConsoleState,
+    caller: &Caller,
+    p: &QueueParams,
+) -> Result<Vec<Alert>, String> {
+    let f = filter(p)?;
+    let assignee = p.assignee.trim();
+    let mut alerts: Vec<Alert> = st
+        .alerts
+        .engine
+        .alerts(&f)
+        .into_iter()
+        .filter(|a| visible(caller, a))
+        .filter(|a| assignee.is_empty() || a.assignee.as_deref().unwrap_or("none") == assignee)
+        .collect();
+    sort(&mut alerts, &p.sort);
+    Ok(alerts)
+}
+
+/// The labels that name an alert's entity, most telling first.
+const ENTITY_LABELS: [&str; 10] = [
+    "user.name",
+    "user",
+    "host.name",
+    "host",
+    "source.ip",
+    "ai.tool.name",
+    "service.name",
+    "service",
+    "user.id",
+    "destination.ip",
+];
+
+/// The entity an alert is about (`user.name=alice`), from its group key
+/// first, then its labels.
+pub fn entity_of(a: &Alert) -> Option<String> {
+    [&a.group_key, &a.labels].into_iter().find_map(|m| {
+        ENTITY_LABELS.iter().find_map(|k| {
+            m.get(*k)
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={v}"))
+        })
+    })
+}
+
+/// Puts sorted alerts under headings, keeping their order within each
+/// and ordering the groups by their first alert; at most [`MAX_ROWS`]
+/// rows in all.
+fn grouped(alerts: &[Alert], by: &str, now: Timestamp) -> (Vec<Group>, usize) {
+    let name = |a: &Alert| match by {
+        "rule" => format!("{} ({})", a.rule_title, a.rule_id),
+        "entity" => entity_of(a).unwrap_or_else(|| "no entity".into()),
+        _ => String::new(),
+    };
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
+    let mut shown = 0;
+    for a in alerts {
+        let n = name(a);
+        let i = *index.entry(n.clone()).or_insert_with(|| {
+            groups.push(Group {
+                name: n,
+                total: 0,
+                rows: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        groups[i].total += 1;
+        if shown < MAX_ROWS {
+            groups[i].rows.push(row(a, now));
+            shown += 1;
+        }
+    }
+    (groups, shown)
+}
+
+/// What a bulk action did, from `done` (`closed-12`): shown as text.
+pub(crate) fn done_text(done: &str) -> String {
+    let Some((what, n)) = done.split_once('-') else {
+        return String::new();
+    };
+    let Ok(n) = n.parse::<usize>() else {
+        return String::new();
+    };
+    let what = match what {
+        "acknowledged" => "Acknowledged",
+        "assigned" => "Assigned",
+        "closed" => "Closed",
+        _ => return String::new(),
+    };
+    format!("{what} {n} alert{}.", if n == 1 { "" } else { "s" })
+}
+
+/// Renders the queue for `p`, with a message about the last action.
+pub(crate) fn show(
+    st: &ConsoleState,
+    caller: &Caller,
+    csrf: Option<Extension<SessionCsrf>>,
+    p: QueueParams,
+    mut error: String,
+    mut flash: String,
+) -> Response {
+    let mut groups = Vec::new();
+    let (mut total, mut shown) = (0, 0);
+    // A refused action still shows the queue it was sent from.
+    match matching(st, caller, &p) {
+        Ok(alerts) => {
+            total = alerts.len();
+            (groups, shown) = grouped(&alerts, &p.group, st.alerts.engine.now());
+        }
+        Err(e) if error.is_empty() => error = e,
+        Err(_) => {}
+    }
+    if flash.is_empty() {
+        flash = done_text(&p.done);
+    }
+    let csrf = csrf.map(|Extension(c)| c);
+    render(
+        status_for(&error),
+        &QueuePage {
+            chrome: Chrome::new(st, caller, csrf.as_ref(), "alerts"),
+            selects: selects(&p),
+            p,
+            groups,
+            shown,
+            total,
+            error,
+            flash,
+            views: st.prefs.get(caller).views,
+            can_respond: caller.can(crate::access::Permission::AlertsRespond),
+        },
+    )
+}
+
 /// `GET /console/alerts` (and `/` for a browser).
 pub async fn page(
     State(st): State<ConsoleState>,
@@ -183,45 +385,20 @@ pub async fn page(
     csrf: Option<Extension<SessionCsrf>>,
     q: Params<QueueParams>,
 ) -> Response {
-    let (p, mut error) = match q {
+    let (p, error) = match q {
         Ok(Query(p)) => (p, String::new()),
         Err(e) => (QueueParams::default(), e.body_text()),
     };
-    let mut rows = Vec::new();
-    let mut total = 0;
-    match filter(&p) {
-        Ok(f) if error.is_empty() => {
-            let mut alerts: Vec<Alert> = st
-                .alerts
-                .engine
-                .alerts(&f)
-                .into_iter()
-                .filter(|a| visible(&caller, a))
-                .collect();
-            sort(&mut alerts, &p.sort);
-            total = alerts.len();
-            let now = st.alerts.engine.now();
-            rows = alerts.iter().take(MAX_ROWS).map(|a| row(a, now)).collect();
-        }
-        Ok(_) => {}
-        Err(e) => error = e,
-    }
-    let csrf = csrf.map(|Extension(c)| c);
-    render(
-        status_for(&error),
-        &QueuePage {
-            chrome: Chrome::new(&caller, csrf.as_ref(), "alerts"),
-            selects: selects(&p),
-            p,
-            rows,
-            total,
-            error,
-        },
-    )
+    show(&st, &caller, csrf, p, error, String::new())
 }
 
 fn row(a: &Alert, now: Timestamp) -> Row {
     let (sla, sla_class) = sla(a, now);
+    let (sla_what, sla_at) = match a.status {
+        Status::Open => ("ack", a.ack_deadline.as_second()),
+        Status::Acknowledged => ("resolve", a.resolve_deadline.as_second()),
+        Status::Resolved => ("", 0),
+    };
     Row {
         id: a.id.clone(),
         title: a.rule_title.clone(),
@@ -233,6 +410,8 @@ fn row(a: &Alert, now: Timestamp) -> Row {
         last_seen: a.last_seen.clone(),
         sla,
         sla_class,
+        sla_what,
+        sla_at,
     }
 }
 

@@ -301,7 +301,7 @@ pub async fn page(
     render(
         status_for(&error),
         &RulesPage {
-            chrome: Chrome::new(&caller, csrf.as_ref(), "rules"),
+            chrome: Chrome::new(&st, &caller, csrf.as_ref(), "rules"),
             selects: vec![Select::new("status", "Show", &STATUSES, &p.status)],
             show_rules: p.status != "errors",
             p,

@@ -107,7 +107,7 @@ pub async fn page(
 ) -> Response {
     let csrf = csrf.map(|Extension(c)| c);
     let mut view = SearchPage {
-        chrome: Chrome::new(&caller, csrf.as_ref(), "search"),
+        chrome: Chrome::new(&st, &caller, csrf.as_ref(), "search"),
         f: SearchForm::default(),
         ran: false,
         matched: 0,
@@ -291,7 +291,7 @@ pub async fn event(
     render(
         StatusCode::OK,
         &EventPage {
-            chrome: Chrome::new(&caller, csrf.as_ref(), "search"),
+            chrome: Chrome::new(&st, &caller, csrf.as_ref(), "search"),
             id,
             offset: rec.offset.0,
             fields,

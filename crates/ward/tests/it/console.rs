@@ -796,7 +796,7 @@ fn a_keyboard_only_triage_in_chromium() {
     add_user(&w, "ana", "engineer", "default");
     ingest(&w, brute_force());
     let id = s(&wait_alerts(&w, 1)[0], "id").to_owned();
-    let shots = tempfile::tempdir().unwrap();
+    let shots = shots_dir("triage");
     let more = rules_dir().join("authentication/mfa_fatigue.pos.jsonl");
     let seen = drive(
         &w,
@@ -805,13 +805,18 @@ fn a_keyboard_only_triage_in_chromium() {
             &w.url(),
             "ana",
             PASSWORD,
-            shots.path().to_str().unwrap(),
+            shots.to_str().unwrap(),
             TOKEN,
             more.to_str().unwrap(),
         ],
     );
     assert_eq!(seen["csp"], json!([]), "no CSP violation on any view");
     assert_eq!(seen["overflow"], json!([]), "no view wider than 390 px");
+    assert_eq!(
+        seen["axe"],
+        json!([]),
+        "axe-core: no WCAG 2.2 A/AA violation"
+    );
     assert_eq!(seen["dialogs"], 0);
     assert_eq!(seen["unauthenticated_landing"], "/login");
     assert_eq!(seen["top_alert"], json!(id));
@@ -842,7 +847,7 @@ fn a_keyboard_only_triage_in_chromium() {
             .unwrap()
             .contains(&json!("Unsigned tail"))
     );
-    assert_screenshots(&seen, shots.path(), 14);
+    assert_screenshots(&seen, &shots, 14);
 
     // The API confirms the state and who acted.
     let a = alert(&w, &id);
@@ -875,6 +880,299 @@ fn a_keyboard_only_triage_in_chromium() {
             .iter()
             .any(|m| m["name"] == "rule_id" && m["value"] == a["rule_id"]),
         "{silence}"
+    );
+}
+
+/// The brute-force fixture as one more user's attack (its own alert).
+fn brute_force_on(user: &str) -> String {
+    brute_force()
+        .replace("\"alice\"", &format!("\"{user}\""))
+        .replace("req-", &format!("{user}-req-"))
+}
+
+/// Where a browser test keeps its screenshots: under `target/`, fresh.
+fn shots_dir(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("console-shots")
+        .join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const BRUTE_FORCE_RULE: &str = "05ff88fc-b465-4185-b0df-8338f700f0ef";
+
+#[test]
+fn bulk_actions_need_a_reason_the_callers_alerts_and_a_count_not_exceeded() {
+    let w = Ward::start();
+    add_user(&w, "ana", "analyst", "default");
+    add_user(&w, "vic", "viewer", "default");
+    add_user(&w, "eve", "engineer", "acme");
+    for u in ["alice", "bob", "carol"] {
+        ingest(&w, brute_force_on(u));
+    }
+    let alerts = wait_alerts(&w, 3);
+    let ids: Vec<String> = alerts.iter().map(|a| s(a, "id").to_owned()).collect();
+    let ana = login(&w, "ana");
+    let bulk = |who: &Session, form: &str, csrf: bool| {
+        page(
+            &w,
+            Some(who),
+            "POST",
+            "/console/alerts/bulk",
+            Some(form),
+            csrf,
+        )
+    };
+    let query =
+        format!("scope=query&rule={BRUTE_FORCE_RULE}&action=close&resolution=false_positive");
+
+    // Without the CSRF token, or as a viewer: refused, nothing changes.
+    let a = bulk(&ana, &format!("{query}&matched=3&reason=x"), false);
+    assert_eq!(a.status, 403);
+    assert_secured(&a, "bulk without csrf");
+    let vic = login(&w, "vic");
+    assert_eq!(
+        bulk(&vic, &format!("{query}&matched=3&reason=x"), true).status,
+        403
+    );
+    // No reason, no verdict, an unknown field, a stale count: 400, named.
+    for (form, says) in [
+        (format!("{query}&matched=3"), "closing needs a reason"),
+        (
+            format!("scope=query&rule={BRUTE_FORCE_RULE}&action=close&matched=3&reason=x"),
+            "closing needs a verdict",
+        ),
+        (
+            format!("{query}&matched=3&reason=x&role=admin"),
+            "unexpected form field",
+        ),
+        (
+            format!("{query}&matched=2&reason=x"),
+            "3 alerts match now, more than the 2 shown",
+        ),
+        (format!("{query}&reason=x"), "matched"),
+        (
+            "scope=selected&action=ack".to_owned(),
+            "select alerts first",
+        ),
+    ] {
+        let a = bulk(&ana, &form, true);
+        assert_eq!(a.status, 400, "{form}: {}", a.body);
+        assert!(a.body.contains(says), "{form}: {}", a.body);
+        assert_secured(&a, &form);
+    }
+    // Another tenant's engineer cannot reach these alerts by id.
+    let eve = login(&w, "eve");
+    let a = bulk(
+        &eve,
+        &format!("scope=selected&action=ack&id={}", ids[0]),
+        true,
+    );
+    assert_eq!(a.status, 400);
+    assert!(a.body.contains("is not found"), "{}", a.body);
+    for id in &ids {
+        assert_eq!(s(&alert(&w, id), "status"), "open");
+    }
+
+    // Acknowledge one by selection, then close all three by query.
+    let a = bulk(
+        &ana,
+        &format!("scope=selected&action=ack&id={}", ids[0]),
+        true,
+    );
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert_eq!(a.headers["location"], "/console/alerts?done=acknowledged-1");
+    assert_eq!(s(&alert(&w, &ids[0]), "status"), "acknowledged");
+    let a = bulk(
+        &ana,
+        &format!("{query}&matched=3&reason=lab+accounts"),
+        true,
+    );
+    assert_eq!(a.status, 303, "{}", a.body);
+    let to = a.headers["location"].to_str().unwrap().to_owned();
+    assert!(to.ends_with("done=closed-3"), "{to}");
+    let shown = page(&w, Some(&ana), "GET", &to, None, false);
+    assert!(shown.body.contains("Closed 3 alerts."), "{}", shown.body);
+    for id in &ids {
+        let a = alert(&w, id);
+        assert_eq!(a["status"], "resolved");
+        assert_eq!(a["resolution"], "false_positive");
+        assert_eq!(a["resolved_by"], "ana");
+        let reasons: Vec<&str> = a["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| s(c, "text"))
+            .collect();
+        assert!(reasons.contains(&"lab accounts"), "{a}");
+    }
+    // Closed alerts are left as they are by a second close.
+    let a = bulk(
+        &ana,
+        &format!("{query}&matched=3&reason=again&resolution=benign"),
+        true,
+    );
+    assert_eq!(a.status, 400, "a repeated field");
+    let a = bulk(
+        &ana,
+        &format!(
+            "scope=query&rule={BRUTE_FORCE_RULE}&action=close&resolution=benign&matched=3&reason=again"
+        ),
+        true,
+    );
+    assert!(
+        a.headers["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("done=closed-0")
+    );
+    assert_eq!(alert(&w, &ids[1])["resolution"], "false_positive");
+
+    // Grouping by rule and by entity.
+    let g = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/alerts?group=entity",
+        None,
+        false,
+    );
+    for u in ["alice", "bob", "carol"] {
+        assert!(
+            g.body.contains(&format!("user.id={u}")) || g.body.contains(&format!("user.name={u}")),
+            "{u}: {}",
+            g.body
+        );
+    }
+    let g = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/alerts?group=rule",
+        None,
+        false,
+    );
+    assert_eq!(
+        g.body.matches("class=\"group-name\"").count(),
+        1,
+        "{}",
+        g.body
+    );
+    let bad = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/alerts?group=tenant",
+        None,
+        false,
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("group must be rule or entity"));
+
+    // Saved views and settings belong to the person, on the server.
+    let save =
+        |who: &Session, form: &str| page(&w, Some(who), "POST", "/console/views", Some(form), true);
+    assert_eq!(
+        save(&ana, "name=mine&status=resolved&group=rule").status,
+        200
+    );
+    assert_eq!(save(&ana, "name=&status=resolved").status, 400);
+    assert_eq!(save(&ana, "name=x&status=closed").status, 400);
+    let prefs = |who: &Session, form: &str| {
+        page(&w, Some(who), "POST", "/console/prefs", Some(form), true).status
+    };
+    assert_eq!(prefs(&ana, "theme=dark"), 204);
+    assert_eq!(prefs(&ana, "theme=purple"), 400);
+    assert_eq!(prefs(&ana, "density=compact&role=admin"), 400);
+    let mine = page(&w, Some(&ana), "GET", "/console/alerts", None, false);
+    assert!(mine.body.contains("data-theme=\"dark\""));
+    assert!(
+        mine.body
+            .contains("href=\"/console/alerts?status=resolved&#38;group=rule\""),
+        "{}",
+        mine.body
+    );
+    let theirs = page(&w, Some(&vic), "GET", "/console/alerts", None, false);
+    assert!(theirs.body.contains("data-theme=\"system\""));
+    assert!(!theirs.body.contains("class=\"view\""));
+    let file: Value =
+        serde_json::from_slice(&std::fs::read(w.data_dir().join("console-prefs.json")).unwrap())
+            .unwrap();
+    assert_eq!(file["session:ana"]["theme"], "dark", "{file}");
+}
+
+#[test]
+fn bulk_close_grouping_saved_views_themes_and_accessibility_in_chromium() {
+    browser_dir();
+    let w = Ward::start();
+    add_user(&w, "ana", "engineer", "default");
+    for u in ["alice", "bob", "carol", "dave", "erin"] {
+        ingest(&w, brute_force_on(u));
+    }
+    ingest(
+        &w,
+        std::fs::read_to_string(rules_dir().join("authentication/mfa_fatigue.pos.jsonl")).unwrap(),
+    );
+    let alerts = wait_alerts(&w, 6);
+    let shots = shots_dir("bulk");
+    let seen = drive(
+        &w,
+        &[
+            "bulk",
+            &w.url(),
+            "ana",
+            PASSWORD,
+            shots.to_str().unwrap(),
+            BRUTE_FORCE_RULE,
+        ],
+    );
+    assert_eq!(seen["csp"], json!([]), "no CSP violation on any view");
+    assert_eq!(
+        seen["axe"],
+        json!([]),
+        "axe-core: no WCAG 2.2 A/AA violation"
+    );
+    assert!(seen["axe_runs"].as_u64().unwrap() >= 8, "{seen}");
+    assert_eq!(seen["overflow"], json!([]));
+    assert_eq!(seen["rule_groups"].as_array().unwrap().len(), 2, "{seen}");
+    assert_eq!(seen["entity_groups"].as_array().unwrap().len(), 6, "{seen}");
+    assert_eq!(seen["picked"], 2);
+    assert_eq!(seen["focus_after_c"], "bulk-resolution");
+    assert_eq!(seen["selected_flash"], "Closed 2 alerts.", "{seen}");
+    assert!(
+        s(&seen, "no_reason").contains("closing needs a reason"),
+        "{seen}"
+    );
+    assert_eq!(seen["query_flash"], "Closed 3 alerts.", "{seen}");
+    assert_eq!(seen["views"], json!(["brute force, newest"]));
+    assert!(s(&seen, "view_url").contains("sort=newest"), "{seen}");
+    assert_eq!(seen["theme_now"], "dark");
+    assert_eq!(seen["theme_after_reload"], "dark");
+    assert_eq!(seen["density_after_reload"], "compact");
+    assert_eq!(
+        seen["background"], "rgb(20, 23, 29)",
+        "dark although the system is light"
+    );
+    assert_eq!(seen["local_storage"], 0);
+    assert_screenshots(&seen, &shots, 8);
+
+    let mut verdicts: Vec<String> = alerts
+        .iter()
+        .map(|a| alert(&w, s(a, "id")))
+        .filter(|a| a["rule_id"] == BRUTE_FORCE_RULE)
+        .map(|a| format!("{} {}", s(&a, "resolution"), s(&a, "resolved_by")))
+        .collect();
+    verdicts.sort();
+    assert_eq!(
+        verdicts,
+        [
+            "benign ana",
+            "benign ana",
+            "benign ana",
+            "false_positive ana",
+            "false_positive ana"
+        ]
     );
 }
 
@@ -999,7 +1297,7 @@ fn an_xss_corpus_in_events_rule_titles_labels_and_comments_stays_text() {
         json!({ "events": ids, "alerts": [first], "users": &payloads[..6] }).to_string(),
     )
     .unwrap();
-    let shots = tempfile::tempdir().unwrap();
+    let shots = shots_dir("xss");
     let seen = drive(
         &w,
         &[
@@ -1007,7 +1305,7 @@ fn an_xss_corpus_in_events_rule_titles_labels_and_comments_stays_text() {
             &w.url(),
             "ana",
             PASSWORD,
-            shots.path().to_str().unwrap(),
+            shots.to_str().unwrap(),
             ids_file.to_str().unwrap(),
         ],
     );
@@ -1023,5 +1321,7 @@ fn an_xss_corpus_in_events_rule_titles_labels_and_comments_stays_text() {
     assert_eq!(seen["overflow"], json!([]), "long payloads wrap");
     // The payloads were shown, as text, on the pages that hold them.
     assert!(seen["shown_as_text"].as_u64().unwrap() >= 40, "{seen}");
-    assert_screenshots(&seen, shots.path(), 8);
+    assert!(seen["payload_groups"].as_u64().unwrap() >= 2, "{seen}");
+    assert_eq!(seen["payload_views"], 1, "{seen}");
+    assert_screenshots(&seen, &shots, 8);
 }

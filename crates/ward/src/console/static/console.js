@@ -13,12 +13,42 @@
   // After an action the alert page is replaced: the focus goes to what
   // the action said (htmx would put it back in the form's field).
   document.addEventListener('htmx:afterSettle', e => {
-    if (e.detail.target && e.detail.target.id === 'alert') {
+    const id = e.detail.target && e.detail.target.id;
+    if (id === 'alert') {
       const to = $('#action-error') || $('#flash') || $('#alert-title');
       to?.setAttribute('tabindex', '-1');
       to?.focus();
+    } else if (id === 'queue-area') {
+      startQueue();
+      ($('#queue-error') || $('#queue-flash'))?.focus();
     }
   });
+  // The theme and density apply at once; the server keeps them.
+  document.addEventListener('change', e => {
+    const t = e.target;
+    if (t.id === 'pref-theme') document.documentElement.dataset.theme = t.value;
+    else if (t.id === 'pref-density') document.documentElement.dataset.density = t.value;
+    else if (t.classList && t.classList.contains('pick')) countPicked();
+  });
+
+  // SLA deadlines count down in the page (the server's text is the start).
+  function span(s) {
+    if (s < 60) return s + 's';
+    if (s < 3600) return Math.floor(s / 60) + 'm';
+    if (s < 86400) return Math.floor(s / 3600) + 'h ' + Math.floor(s % 3600 / 60) + 'm';
+    return Math.floor(s / 86400) + 'd ' + Math.floor(s % 86400 / 3600) + 'h';
+  }
+  function tick() {
+    const now = Math.floor(Date.now() / 1000);
+    for (const el of document.querySelectorAll('.sla[data-due]')) {
+      const left = Number(el.dataset.due) - now, what = el.dataset.what;
+      el.textContent = left < 0 ? `${what} overdue by ${span(-left)}` : `${what} due in ${span(left)}`;
+      el.classList.toggle('sla-overdue', left < 0);
+      el.classList.toggle('sla-soon', left >= 0 && left < 900);
+      el.classList.toggle('sla-ok', left >= 900);
+    }
+  }
+  setInterval(tick, 1000);
 
   async function post(url) {
     return fetch(url, { method: 'POST', headers: { 'X-CSRF-Token': csrf() }, credentials: 'same-origin' });
@@ -68,12 +98,26 @@
         old.replaceWith(document.adoptNode(fresh));
         rows().forEach(x => { if (picked.has(x.dataset.alert)) x.querySelector('.pick').checked = true; });
         restoreCurrent();
+        countPicked();
+        tick();
+        // A bulk action by query covers what the page now counts.
+        const n = $('#queue-count')?.textContent || '0';
+        const m = $('#bulk input[name=matched]');
+        if (m) m.value = n;
+        const t = $('#bulk-total');
+        if (t) t.textContent = n;
       }
     } catch (_) {
       // The next change tries again.
     } finally {
       refreshing = false;
     }
+  }
+  function countPicked() {
+    const n = rows().filter(r => r.querySelector('.pick')?.checked).length;
+    const el = $('#picked');
+    if (el) el.textContent = String(n);
+    return n;
   }
   async function ackQueue() {
     const picked = rows().filter(r => r.querySelector('.pick')?.checked).map(r => r.dataset.alert);
@@ -112,6 +156,7 @@
         if (onQueue && currentId) {
           const box = rows()[currentIndex()]?.querySelector('.pick');
           if (box) box.checked = !box.checked;
+          countPicked();
         } else done = false;
         break;
       case 'a':
@@ -119,8 +164,13 @@
         else if (onQueue) ackQueue();
         else done = false;
         break;
+      case 'g': done = onQueue && focusField('#bulk-action'); break;
       case 'c':
         if (onAlert) focusField('#resolution');
+        else if (onQueue && countPicked() && $('#bulk')) {
+          $('#bulk-action').value = 'close';
+          focusField('#bulk-resolution');
+        }
         else if (onQueue && currentId) location.href = '/console/alerts/' + encodeURIComponent(currentId) + '#close';
         else done = false;
         break;
@@ -132,13 +182,17 @@
     if (done) e.preventDefault();
   });
 
+  function startQueue() {
+    if (rows().length && currentIndex() < 0) currentId = rows()[0].dataset.alert;
+    restoreCurrent();
+    countPicked();
+    tick();
+  }
   function start() {
     if (location.hash === '#close') focusField('#resolution');
+    tick();
     if ($('#queue')) {
-      if (rows().length) {
-        currentId = rows()[0].dataset.alert;
-        rows()[0].classList.add('current');
-      }
+      startQueue();
       if (window.EventSource) {
         const live = new EventSource('/console/live');
         live.addEventListener('alerts', refreshQueue);

@@ -6,6 +6,11 @@
 //     acknowledge, assign, comment, close as false positive with a reason,
 //     silence from it; search, `| count`, an event; operations; the queue
 //     updating live when new events make an alert.
+//   node console.mjs bulk <url> <user> <password> <shots dir> <rule id>
+//     The queue grouped by rule and by entity; a bulk close of selected
+//     alerts from the keyboard and of every alert a filter matches (the
+//     reason required); a saved view; the theme and density chosen and
+//     kept across a reload.
 //   node console.mjs xss <url> <user> <password> <shots dir> <ids file: {events, alerts, users}>
 //     Visits every view that shows the stored payloads and counts dialogs,
 //     injected elements and requests to payload addresses.
@@ -15,6 +20,7 @@
 // page is wider than the window at 390 and 1366 px.
 import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
+import AxeBuilder from '@axe-core/playwright';
 
 const [mode, url, user, password, shots, ...rest] = process.argv.slice(2);
 const browser = await chromium.launch({
@@ -22,7 +28,7 @@ const browser = await chromium.launch({
   headless: true,
   args: ['--no-sandbox'],
 });
-const seen = { csp: [], dialogs: 0, payload_requests: [], overflow: [], shots: [], pages: 0 };
+const seen = { csp: [], dialogs: 0, payload_requests: [], overflow: [], shots: [], pages: 0, axe: [], axe_runs: 0 };
 
 const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
 const page = await context.newPage();
@@ -37,9 +43,31 @@ page.on('console', m => {
 page.on('dialog', async d => { seen.dialogs += 1; await d.dismiss(); });
 page.on('request', r => { if (r.url().includes('xss.invalid')) seen.payload_requests.push(r.url()); });
 
-/// Screenshots at both widths and notes any horizontal overflow.
+/// axe-core's WCAG 2.2 A and AA rules on the page as it is, in the light
+/// and the dark theme (the theme follows the system: emulated here).
+async function accessible(name) {
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const r = await new AxeBuilder({ page })
+      .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa'])
+      .analyze();
+    seen.axe_runs += 1;
+    for (const v of r.violations) {
+      seen.axe.push(`${name}@${scheme}: ${v.id} ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`);
+    }
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+}
+
+/// Checks accessibility in both themes, takes screenshots at both widths
+/// (and the dark theme at 1366) and notes any horizontal overflow.
 async function capture(name) {
   seen.pages += 1;
+  if (mode !== 'xss') await accessible(name);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: `${shots}/${name}-dark-1366.png`, fullPage: true, caret: 'initial' });
+  seen.shots.push(`${shots}/${name}-dark-1366.png`);
+  await page.emulateMedia({ colorScheme: 'light' });
   for (const width of [1366, 390]) {
     await page.setViewportSize({ width, height: 900 });
     const wide = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -235,6 +263,21 @@ async function xss() {
     seen.entity_items += await page.locator('#timeline li').count();
   }
   await capture('xss-entity');
+  // Grouped by rule (payload titles) and by entity (payload user names),
+  // and a saved view named by a payload.
+  for (const g of ['rule', 'entity']) {
+    await page.goto(url + '/console/alerts?group=' + g);
+    await injected('queue grouped by ' + g);
+    await marker();
+  }
+  seen.payload_groups = await page.locator('#queue .group-name').count();
+  await page.fill('#view-name', '"><img src=x data-xss onerror=alert(1)>');
+  await page.click('#save-view button');
+  await page.waitForFunction(() => document.activeElement?.id === 'queue-flash');
+  await page.goto(url + '/console/alerts');
+  seen.payload_views = await page.locator('.views a.view').count();
+  await injected('saved view');
+  await capture('xss-grouped');
   // The payloads as queue filters, echoed back into the form.
   await page.goto(url + '/console/alerts?rule=' + encodeURIComponent('"><img src=x data-xss onerror=alert(1)>'));
   await injected('queue filter');
@@ -246,14 +289,89 @@ async function xss() {
   await injected('not found');
 }
 
+async function bulk() {
+  const [ruleId] = rest;
+  await login();
+  await page.goto(url + '/console/alerts?group=rule');
+  seen.rule_groups = await page.locator('#queue .group-name .text').allTextContents();
+  await capture('queue-grouped');
+  await page.goto(url + '/console/alerts?group=entity');
+  seen.entity_groups = await page.locator('#queue .group-name .text').allTextContents();
+
+  // Keyboard: select the first two alerts of the rule, close them as
+  // false positives with a reason.
+  await page.goto(url + '/console/alerts?sort=newest&rule=' + encodeURIComponent(ruleId));
+  await page.keyboard.press('x');
+  await page.keyboard.press('j');
+  await page.keyboard.press('x');
+  seen.picked = Number(await text('#picked'));
+  await page.keyboard.press('c');
+  seen.focus_after_c = await page.evaluate(() => document.activeElement?.id);
+  await page.keyboard.type('False');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('lab accounts, password rotation test');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.activeElement?.id === 'queue-flash' || document.activeElement?.id === 'queue-error');
+  seen.selected_flash = await text('#queue-flash');
+  seen.selected_error = await text('#queue-error');
+  await capture('queue-bulk');
+
+  // By query: every alert the filter matches; the reason is required.
+  await page.check('#scope-query');
+  await page.selectOption('#bulk-action', 'close');
+  await page.selectOption('#bulk-resolution', 'benign');
+  await page.click('#bulk-go');
+  await page.waitForFunction(() => document.activeElement?.id === 'queue-error');
+  seen.no_reason = await text('#queue-error');
+  await page.check('#scope-query');
+  await page.selectOption('#bulk-action', 'close');
+  await page.selectOption('#bulk-resolution', 'benign');
+  await page.fill('#bulk-reason', 'approved load test');
+  await page.click('#bulk-go');
+  await page.waitForFunction(() => document.activeElement?.id === 'queue-flash');
+  seen.query_flash = await text('#queue-flash');
+
+  // A saved view, kept on the server.
+  await page.fill('#view-name', 'brute force, newest');
+  await page.click('#save-view button');
+  await page.waitForFunction(() => document.activeElement?.id === 'queue-flash');
+  await page.goto(url + '/console/alerts');
+  seen.views = await page.locator('.views a.view').allTextContents();
+  await Promise.all([page.waitForURL(/rule=/), page.locator('.views a.view').first().click()]);
+  seen.view_url = new URL(page.url()).search;
+
+  // Theme and density: chosen, kept on the server across a reload.
+  await Promise.all([
+    page.waitForResponse(r => r.url().endsWith('/console/prefs') && r.status() === 204),
+    page.selectOption('#pref-theme', 'dark'),
+  ]);
+  seen.theme_now = await page.evaluate(() => document.documentElement.dataset.theme);
+  await Promise.all([
+    page.waitForResponse(r => r.url().endsWith('/console/prefs') && r.status() === 204),
+    page.selectOption('#pref-density', 'compact'),
+  ]);
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.reload();
+  seen.theme_after_reload = await page.evaluate(() => document.documentElement.dataset.theme);
+  seen.density_after_reload = await page.evaluate(() => document.documentElement.dataset.density);
+  seen.background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await capture('queue-dark-compact');
+  await page.goto(url + '/console/search');
+  await capture('search-dark-compact');
+  seen.local_storage = await page.evaluate(() => Object.keys(localStorage).length);
+}
+
 try {
   if (mode === 'triage') await triage();
   else if (mode === 'xss') await xss();
-  else throw new Error('mode must be triage or xss');
+  else if (mode === 'bulk') await bulk();
+  else throw new Error('mode must be triage, xss or bulk');
 } catch (e) {
   seen.error = String(e && e.stack || e);
   seen.error_url = page.url();
   seen.error_page = (await page.content().catch(() => '')).slice(0, 4000);
+  seen.error_main = (await page.locator('main').innerText().catch(() => '')).slice(0, 3000);
+  seen.error_focus = await page.evaluate(() => document.activeElement?.id).catch(() => null);
 } finally {
   await browser.close();
 }
