@@ -249,7 +249,6 @@ pub fn archive_to(
         )?;
         report.checkpoints += 1;
     }
-    drop(put);
     let manifest = Manifest {
         format: "ward-store-archive v1".into(),
         archived_end: end,
