@@ -67,16 +67,77 @@ pub struct Manifest {
     pub objects: Vec<ManifestEntry>,
 }
 
-/// Copies the sealed part of a store to `dest` (see the module docs).
+/// Where `archive` writes: a directory ([`DirTarget`]) or an object store
+/// the application plugs in (Ward's S3 client). Every object is written
+/// once and never replaced.
+pub trait ArchiveTarget {
+    /// Stores `bytes` under `rel` (a `/`-separated name from the module
+    /// docs), to be kept at least until `retain_until_ms`. Returns `true`
+    /// when written, `false` when the same content was already there; a
+    /// different content already there is [`StoreError::ArchiveConflict`].
+    fn put(&mut self, rel: &str, bytes: &[u8], retain_until_ms: i64) -> Result<bool, StoreError>;
+    /// For reports: where it writes.
+    fn describe(&self) -> String;
+}
+
+/// Writes the archive into a directory (files read-only, fsynced, renamed
+/// into place).
+#[derive(Debug, Clone)]
+pub struct DirTarget {
+    dest: PathBuf,
+}
+
+impl DirTarget {
+    /// A target writing under `dest`.
+    pub fn new(dest: impl Into<PathBuf>) -> DirTarget {
+        DirTarget { dest: dest.into() }
+    }
+}
+
+impl ArchiveTarget for DirTarget {
+    fn put(&mut self, rel: &str, bytes: &[u8], _retain_until_ms: i64) -> Result<bool, StoreError> {
+        put_file(&self.dest, rel, bytes)
+    }
+
+    fn describe(&self) -> String {
+        self.dest.display().to_string()
+    }
+}
+
+/// Copies the sealed part of a store to the directory `dest` (see the
+/// module docs).
 pub fn archive(store_dir: &Path, dest: &Path) -> Result<ArchiveReport, StoreError> {
+    let policy = crate::config::RetentionPolicy::default();
+    let now = jiff::Timestamp::now().as_millisecond();
+    archive_to(store_dir, &mut DirTarget::new(dest), &policy, now)
+}
+
+/// Copies the sealed part of a store to `target`. Each sealed segment (and
+/// its index signature) is kept until its retention under `policy` ends
+/// (the longest of its categories, judged on the signed index or on one
+/// rebuilt from the records); the key, checkpoints, deletion records and
+/// manifest until the last segment's, and at least `policy.default_days`
+/// from `now_ms`.
+pub fn archive_to(
+    store_dir: &Path,
+    target: &mut dyn ArchiveTarget,
+    policy: &crate::config::RetentionPolicy,
+    now_ms: i64,
+) -> Result<ArchiveReport, StoreError> {
     let mut report = ArchiveReport {
-        dest: dest.to_owned(),
+        dest: PathBuf::from(target.describe()),
         ..ArchiveReport::default()
     };
     let mut objects = Vec::new();
     let key_path = store_dir.join("key/verifier.pub");
     let key = std::fs::read(&key_path).map_err(|e| StoreError::io("read", &key_path, e))?;
-    put(dest, "key/verifier.pub", &key, &mut report, &mut objects)?;
+    let vk =
+        crate::checkpoint::VerifierKey::parse(&String::from_utf8_lossy(&key)).map_err(|e| {
+            StoreError::Key {
+                path: key_path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
 
     let mut segs = Vec::new();
     crate::verify::walk(&store_dir.join("segments"), &mut |p| {
@@ -84,16 +145,46 @@ pub fn archive(store_dir: &Path, dest: &Path) -> Result<ArchiveReport, StoreErro
             segs.push(p.to_owned());
         }
     });
-    let mut end = 0u64;
-    let mut ranges = Vec::new();
+    // Everything but segments is kept as long as the longest segment.
+    let mut keep_all = now_ms.saturating_add(i64::from(policy.default_days) * DAY_MS);
+    let mut planned = Vec::new();
     for p in segs {
         let file = std::fs::File::open(&p).map_err(|e| StoreError::io("open", &p, e))?;
-        let (header, index) = read_index(&file, &p)?;
+        let (header, mut index) = read_index(&file, &p)?;
         if index.count == 0 {
             continue;
         }
         let first = header.first_offset;
-        let last = first + index.count - 1;
+        // Retention in the bucket is judged on what the records say, never
+        // on an index changed on disk.
+        if crate::index::signature::check(&vk, &p, first, &index)
+            != crate::index::signature::Trust::Signed
+        {
+            index = crate::format::sealed::rebuild_index(&file, &p)?;
+        }
+        let (expires, _) = crate::retention::expiry(&index, policy);
+        keep_all = keep_all.max(expires);
+        planned.push((p, header, index.count, expires));
+    }
+    let mut put = |rel: &str, bytes: &[u8], until: i64, report: &mut ArchiveReport| {
+        objects.push(ManifestEntry {
+            path: rel.to_owned(),
+            sha256: hex::encode(Sha256::digest(bytes)),
+            bytes: bytes.len() as u64,
+        });
+        if target.put(rel, bytes, until)? {
+            report.written += 1;
+            report.bytes_written += bytes.len() as u64;
+        } else {
+            report.already_present += 1;
+        }
+        Ok::<(), StoreError>(())
+    };
+    put("key/verifier.pub", &key, keep_all, &mut report)?;
+    let mut end = 0u64;
+    for (p, header, count, expires) in planned {
+        let first = header.first_offset;
+        let last = first + count - 1;
         let date = jiff::Timestamp::from_millisecond(header.created_ms)
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
             .to_zoned(jiff::tz::TimeZone::UTC);
@@ -104,19 +195,12 @@ pub fn archive(store_dir: &Path, dest: &Path) -> Result<ArchiveReport, StoreErro
             date.day()
         );
         let bytes = std::fs::read(&p).map_err(|e| StoreError::io("read", &p, e))?;
-        put(dest, &rel, &bytes, &mut report, &mut objects)?;
+        put(&rel, &bytes, expires, &mut report)?;
         let sig = crate::index::signature::path_for(&p);
         if let Ok(note) = std::fs::read(&sig) {
-            put(
-                dest,
-                &format!("{rel}.sig"),
-                &note,
-                &mut report,
-                &mut objects,
-            )?;
+            put(&format!("{rel}.sig"), &note, expires, &mut report)?;
         }
         report.segments += 1;
-        ranges.push((first, last));
         end = end.max(last + 1);
     }
     for p in crate::deletion::list(&store_dir.join("deletions")) {
@@ -127,13 +211,7 @@ pub fn archive(store_dir: &Path, dest: &Path) -> Result<ArchiveReport, StoreErro
         let lname = format!("{}.leaves", name.trim_end_matches(".del"));
         for (src, n) in [(&p, name.to_owned()), (&leaves, lname)] {
             let bytes = std::fs::read(src).map_err(|e| StoreError::io("read", src, e))?;
-            put(
-                dest,
-                &format!("deletions/{n}"),
-                &bytes,
-                &mut report,
-                &mut objects,
-            )?;
+            put(&format!("deletions/{n}"), &bytes, keep_all, &mut report)?;
         }
         if let Some(last) = name
             .trim_end_matches(".del")
@@ -164,11 +242,10 @@ pub fn archive(store_dir: &Path, dest: &Path) -> Result<ArchiveReport, StoreErro
         }
         let bytes = std::fs::read(&p).map_err(|e| StoreError::io("read", &p, e))?;
         put(
-            dest,
             &format!("checkpoints/{size:020}.cp"),
             &bytes,
+            keep_all,
             &mut report,
-            &mut objects,
         )?;
         report.checkpoints += 1;
     }
@@ -181,35 +258,29 @@ pub fn archive(store_dir: &Path, dest: &Path) -> Result<ArchiveReport, StoreErro
     let json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| StoreError::Failed(format!("manifest serialization: {e}")))?;
     let rel = format!("manifests/{end:020}.json");
-    let mut scratch = Vec::new();
-    put(dest, &rel, &json, &mut report, &mut scratch)?;
-    report.manifest = dest.join(rel);
+    if target.put(&rel, &json, keep_all)? {
+        report.written += 1;
+        report.bytes_written += json.len() as u64;
+    } else {
+        report.already_present += 1;
+    }
+    report.manifest = PathBuf::from(format!("{}/{rel}", target.describe()));
     Ok(report)
 }
 
+const DAY_MS: i64 = 86_400_000;
+
 /// Writes an object once: same content present is fine, different content
 /// is a conflict (objects are immutable).
-fn put(
-    dest: &Path,
-    rel: &str,
-    bytes: &[u8],
-    report: &mut ArchiveReport,
-    objects: &mut Vec<ManifestEntry>,
-) -> Result<(), StoreError> {
+fn put_file(dest: &Path, rel: &str, bytes: &[u8]) -> Result<bool, StoreError> {
     let path = dest.join(rel);
     let sha = hex::encode(Sha256::digest(bytes));
-    objects.push(ManifestEntry {
-        path: rel.to_owned(),
-        sha256: sha.clone(),
-        bytes: bytes.len() as u64,
-    });
     if path.exists() {
         let existing = std::fs::read(&path).map_err(|e| StoreError::io("read", &path, e))?;
         if hex::encode(Sha256::digest(&existing)) != sha {
             return Err(StoreError::ArchiveConflict { path });
         }
-        report.already_present += 1;
-        return Ok(());
+        return Ok(false);
     }
     let parent = path.parent().unwrap_or(dest);
     disk::create_dir(parent)?;
@@ -223,7 +294,5 @@ fn put(
     disk::set_read_only(&tmp)?;
     std::fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename", &path, e))?;
     disk::sync_dir(parent)?;
-    report.written += 1;
-    report.bytes_written += bytes.len() as u64;
-    Ok(())
+    Ok(true)
 }

@@ -63,7 +63,9 @@ mod verify;
 pub mod witness;
 mod writer;
 
-pub use archive::{ArchiveReport, Manifest, ManifestEntry, archive};
+pub use archive::{
+    ArchiveReport, ArchiveTarget, DirTarget, Manifest, ManifestEntry, archive, archive_to,
+};
 pub use checkpoint::Checkpoint;
 pub use config::{LegalHold, MIN_SECURITY_DAYS, RetentionPolicy, SECURITY_CATEGORIES, StoreConfig};
 pub use damage::{Acknowledgement, QuarantineHeader, acknowledge};

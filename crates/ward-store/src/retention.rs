@@ -121,21 +121,7 @@ fn decide(
     if ix.count == 0 {
         return None;
     }
-    let mut expires = i64::MIN;
-    let mut longest = String::from("default");
-    let mut consider = |label: &str, max_time: i64, days: u32| {
-        let e = max_time.saturating_add(i64::from(days).saturating_mul(DAY_MS));
-        if e > expires {
-            expires = e;
-            longest = format!("{label} ({days} days)");
-        }
-    };
-    if let Some(t) = ix.uncategorized_max_time {
-        consider("records without category", t, policy.default_days);
-    }
-    for (c, t) in &ix.categories {
-        consider(&format!("category {c}"), *t, policy.days_for(Some(c)));
-    }
+    let (expires, longest) = expiry(ix, policy);
     if expires > now_ms {
         return None;
     }
@@ -169,6 +155,31 @@ fn decide(
         action.reason = h;
     }
     Some(action)
+}
+
+/// When a segment with this index may be deleted: the latest of `max event
+/// time of category c + days(c)` over its categories, with the category
+/// that decides it, for people.
+pub(crate) fn expiry(
+    ix: &crate::format::sealed::SegmentIndex,
+    policy: &crate::config::RetentionPolicy,
+) -> (i64, String) {
+    let mut expires = i64::MIN;
+    let mut longest = String::from("default");
+    let mut consider = |label: &str, max_time: i64, days: u32| {
+        let e = max_time.saturating_add(i64::from(days).saturating_mul(DAY_MS));
+        if e > expires {
+            expires = e;
+            longest = format!("{label} ({days} days)");
+        }
+    };
+    if let Some(t) = ix.uncategorized_max_time {
+        consider("records without category", t, policy.default_days);
+    }
+    for (c, t) in &ix.categories {
+        consider(&format!("category {c}"), *t, policy.days_for(Some(c)));
+    }
+    (expires, longest)
 }
 
 /// What retention would do at `now_ms` to the store in `dir`, read without

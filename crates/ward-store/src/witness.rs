@@ -54,20 +54,7 @@ impl Witness for DirWitness {
         let show = |e: std::io::Error, what: &str, p: &Path| format!("{what} {}: {e}", p.display());
         std::fs::create_dir_all(&self.dir).map_err(|e| show(e, "create", &self.dir))?;
         match std::fs::read_to_string(&path) {
-            Ok(old) if old == cp.note => return Ok(()),
-            Ok(old) => {
-                // The note's third line is the root; the signature lines
-                // differ between two signings of the same tree.
-                let same_root = old.lines().nth(2) == cp.note.lines().nth(2);
-                if same_root {
-                    return Ok(());
-                }
-                return Err(format!(
-                    "{} already holds a different signed tree of {} records: the log was forked or rewritten",
-                    path.display(),
-                    cp.size
-                ));
-            }
+            Ok(old) => return same_tree(&old, cp, &path.display().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(show(e, "read", &path)),
         }
@@ -80,6 +67,21 @@ impl Witness for DirWitness {
     fn describe(&self) -> String {
         self.dir.display().to_string()
     }
+}
+
+/// Whether a note a witness already holds for `cp.size` (at `place`) is
+/// the same tree: then there is nothing to publish; a different root is
+/// refused, since two signed trees of one size mean the log was forked.
+pub fn same_tree(old: &str, cp: &Checkpoint, place: &str) -> Result<(), String> {
+    // The note's third line is the root; the signature lines differ
+    // between two signings of the same tree.
+    if old == cp.note || old.lines().nth(2) == cp.note.lines().nth(2) {
+        return Ok(());
+    }
+    Err(format!(
+        "{place} already holds a different signed tree of {} records: the log was forked or rewritten",
+        cp.size
+    ))
 }
 
 /// Counters of the witness thread.

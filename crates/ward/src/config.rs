@@ -37,6 +37,8 @@ pub struct RawConfig {
     pub store: StoreSection,
     /// How long events are kept.
     pub retention: RetentionConfig,
+    /// Where `ward archive` (and an `s3://` witness) writes off the machine.
+    pub archive: ArchiveConfig,
     /// Redaction of secrets and personal data before anything is stored.
     pub redact: ward_redact::RedactConfig,
     /// Detection: rule and pipeline paths.
@@ -390,6 +392,47 @@ impl Default for StoreSection {
             witness: String::new(),
         }
     }
+}
+
+/// `[archive]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveConfig {
+    /// An S3-compatible bucket with Object Lock: the destination of `ward
+    /// archive` when `--to` is not given, and the credentials of an
+    /// `s3://` destination or `store.witness`.
+    pub s3: S3Config,
+}
+
+/// `[archive.s3]`. Unset values come from the standard `AWS_*` variables
+/// (`AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, `AWS_REGION`,
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// Endpoint URL, e.g. "https://s3.eu-west-1.amazonaws.com" or
+    /// "http://127.0.0.1:9000"; empty: AWS for the region.
+    pub endpoint: String,
+    /// Region the requests are signed for; empty: `AWS_REGION` or us-east-1.
+    pub region: String,
+    /// Bucket (created with Object Lock enabled).
+    pub bucket: String,
+    /// Prefix of every object name, e.g. "ward/node-a".
+    pub prefix: String,
+    /// Access key id; empty: `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// Name of the environment variable holding the secret access key;
+    /// empty: `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key_env: String,
+    /// A file holding the secret access key (mode 0600 or stricter); wins
+    /// over the environment.
+    pub secret_access_key_file: Option<PathBuf>,
+    /// Path-style URLs (`endpoint/bucket/key`), as local servers need;
+    /// unset: path style when `endpoint` is set, virtual-hosted otherwise.
+    pub path_style: Option<bool>,
+    /// Archive to a bucket without Object Lock (objects could then be
+    /// deleted or overwritten by anyone holding the bucket's credentials).
+    pub allow_without_object_lock: bool,
 }
 
 /// `[retention]`

@@ -26,9 +26,14 @@ impl DataDir {
 pub struct VerifyArgs {
     #[command(flatten)]
     pub data: DataDir,
-    /// Verify an archive directory (made by `ward archive`) instead.
+    /// Verify an archive (made by `ward archive`) instead: a directory or
+    /// `s3://bucket/prefix` (credentials from `[archive.s3]` of `--config`
+    /// and the `AWS_*` variables).
     #[arg(long, conflicts_with = "proof")]
-    pub archive: Option<PathBuf>,
+    pub archive: Option<String>,
+    /// Configuration file whose `[archive.s3]` holds the S3 credentials.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
     /// Check one inclusion proof offline (from `GET /api/v1/events/{id}/proof`).
     #[arg(long, requires = "key")]
     pub proof: Option<PathBuf>,
@@ -40,8 +45,9 @@ pub struct VerifyArgs {
     pub key: Option<String>,
     /// Also check the checkpoints a witness holds (`store.witness`): a
     /// store rolled back or rewritten since they were copied fails.
+    /// A directory or `s3://bucket/prefix`.
     #[arg(long, conflicts_with_all = ["proof", "consistency"])]
-    pub witness: Option<PathBuf>,
+    pub witness: Option<String>,
     /// Print the full report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -105,9 +111,72 @@ fn outcome(
     })
 }
 
+/// The `[archive.s3]` settings of `--config` (defaults without one).
+fn s3_settings(config: Option<&Path>) -> anyhow::Result<crate::config::S3Config> {
+    Ok(match config {
+        Some(p) => crate::config::load(Some(p))?.raw.archive.s3,
+        None => crate::config::S3Config::default(),
+    })
+}
+
 /// Verifies the store (or an archive) and prints the report.
 fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let dir = a.archive.clone().unwrap_or_else(|| a.data.events());
+    // A bucket is read into a private scratch directory first; problems
+    // are then named by their object.
+    let mut scratch = Vec::new();
+    let mut shown: Vec<(String, String)> = Vec::new();
+    let s3 = if a.archive.as_deref().is_some_and(|x| x.starts_with("s3://"))
+        || a.witness.as_deref().is_some_and(|x| x.starts_with("s3://"))
+    {
+        Some(s3_settings(a.config.as_deref())?)
+    } else {
+        None
+    };
+    let dir = match a.archive.as_deref() {
+        Some(url) if url.starts_with("s3://") => {
+            let loc = crate::store::s3::Location::parse(url)
+                .with_context(|| format!("{url} is not s3://bucket/prefix"))?;
+            let tmp = crate::store::s3::Scratch::new("archive")?;
+            let client = crate::store::s3::S3::new(
+                s3.as_ref().unwrap_or(&crate::config::S3Config::default()),
+                loc.clone(),
+                &|k| std::env::var(k).ok(),
+            )?;
+            client
+                .download(&tmp.0, &|_| true)
+                .with_context(|| format!("cannot read {loc}"))?;
+            let d = tmp.0.clone();
+            shown.push((format!("{}/", d.display()), format!("{loc}/")));
+            scratch.push(tmp);
+            d
+        }
+        Some(d) => PathBuf::from(d),
+        None => a.data.events(),
+    };
+    let witness = match a.witness.as_deref() {
+        Some(url) if url.starts_with("s3://") => {
+            let loc = crate::store::s3::Location::parse(url)
+                .with_context(|| format!("{url} is not s3://bucket/prefix"))?;
+            let tmp = crate::store::s3::Scratch::new("witness")?;
+            crate::store::witness::fetch(
+                s3.as_ref().unwrap_or(&crate::config::S3Config::default()),
+                loc.clone(),
+                &tmp.0,
+            )
+            .with_context(|| format!("cannot read the witness {loc}"))?;
+            let d = tmp.0.clone();
+            shown.push((format!("{}/", d.display()), format!("{loc}/")));
+            scratch.push(tmp);
+            Some(d)
+        }
+        Some(d) => Some(PathBuf::from(d)),
+        None => None,
+    };
+    let show = |text: &str| {
+        shown.iter().fold(text.to_owned(), |t, (from, to)| {
+            t.replace(from.as_str(), to)
+        })
+    };
     let key = match &a.key {
         Some(k) => key_text(k)?,
         None => {
@@ -116,8 +185,12 @@ fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode
         }
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let report = ward_store::verify_with_witness(&dir, &key, threads, a.witness.as_deref())
-        .with_context(|| format!("cannot verify {}", dir.display()))?;
+    let report = ward_store::verify_with_witness(&dir, &key, threads, witness.as_deref())
+        .with_context(|| format!("cannot verify {}", show(&dir.display().to_string())))?;
+    let shown_dir = a
+        .archive
+        .clone()
+        .unwrap_or_else(|| dir.display().to_string());
     if a.archive.is_none() {
         // The store's own verification is evidence for compliance (STO-02).
         let record = crate::compliance::evaluate::VerifyRecord {
@@ -131,12 +204,12 @@ fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode
         }
     }
     if a.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        writeln!(out, "{}", show(&serde_json::to_string_pretty(&report)?))?;
     } else {
         writeln!(
             out,
             "{}: {} segments, {} records, {} bytes, {} checkpoints ({} verified), {} lawful deletions ({} records)",
-            dir.display(),
+            shown_dir,
             report.segments,
             report.records,
             report.bytes,
@@ -156,8 +229,7 @@ fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode
             writeln!(
                 out,
                 "{} witnessed checkpoints read from {}",
-                report.witness_checkpoints,
-                w.display()
+                report.witness_checkpoints, w
             )?;
         }
         writeln!(
@@ -165,11 +237,21 @@ fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode
             "{} records not covered by a signed checkpoint",
             report.uncovered_records
         )?;
+        let prefix = if a.archive.as_deref().is_some_and(|x| x.starts_with("s3://")) {
+            format!("{}/", shown_dir.trim_end_matches('/'))
+        } else {
+            String::new()
+        };
+        let named = |p: &ward_store::Problem| {
+            let mut p = p.clone();
+            p.file = format!("{prefix}{}", p.file);
+            show(&describe(&p))
+        };
         for w in &report.warnings {
-            writeln!(out, "warning: {}", describe(w))?;
+            writeln!(out, "warning: {}", named(w))?;
         }
         for p in &report.problems {
-            writeln!(out, "PROBLEM: {}", describe(p))?;
+            writeln!(out, "PROBLEM: {}", named(p))?;
         }
         if report.ok() {
             writeln!(out, "ok: the store is intact")?;
@@ -199,24 +281,85 @@ fn describe(p: &ward_store::Problem) -> String {
 pub struct ArchiveArgs {
     #[command(flatten)]
     pub data: DataDir,
-    /// Destination directory, laid out for write-once object storage.
+    /// Destination: a directory laid out for write-once object storage, or
+    /// `s3://bucket/prefix` (a bucket with Object Lock). Default:
+    /// `[archive.s3]` of `--config`.
+    #[arg(long, alias = "dest")]
+    pub to: Option<String>,
+    /// Configuration file: `[retention]` sets each segment's retain-until,
+    /// `[archive.s3]` the S3 endpoint and credentials, `server.data_dir`
+    /// the store.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Archive to a bucket without Object Lock (its objects could then be
+    /// deleted or overwritten).
     #[arg(long)]
-    pub dest: PathBuf,
+    pub allow_without_object_lock: bool,
 }
 
 pub fn archive(a: ArchiveArgs) -> anyhow::Result<ExitCode> {
-    let r = ward_store::archive(&a.data.events(), &a.dest)
-        .with_context(|| format!("cannot archive to {}", a.dest.display()))?;
+    let config = a
+        .config
+        .as_deref()
+        .map(|p| crate::config::load(Some(p)))
+        .transpose()?;
+    let store_dir = config
+        .as_ref()
+        .map_or_else(|| a.data.events(), |c| c.data_dir.join("events"));
+    let s3cfg = config
+        .as_ref()
+        .map(|c| c.raw.archive.s3.clone())
+        .unwrap_or_default();
+    let dest = match (&a.to, s3cfg.bucket.is_empty()) {
+        (Some(d), _) => d.clone(),
+        (None, false) => format!("s3://{}/{}", s3cfg.bucket, s3cfg.prefix.trim_matches('/')),
+        (None, true) => anyhow::bail!(
+            "no destination: pass --to DIR or --to s3://bucket/prefix, or set archive.s3.bucket"
+        ),
+    };
+    let now = jiff::Timestamp::now().as_millisecond();
+    let r = if dest.starts_with("s3://") {
+        let loc = crate::store::s3::Location::parse(&dest).with_context(|| {
+            format!("{dest} is not s3://bucket/prefix with a valid bucket name")
+        })?;
+        let s3 = crate::store::s3::S3::new(&s3cfg, loc.clone(), &|k| std::env::var(k).ok())?;
+        let locked = s3
+            .object_lock_enabled()
+            .with_context(|| format!("cannot archive to {loc}"))?;
+        let allowed = a.allow_without_object_lock || s3cfg.allow_without_object_lock;
+        if !locked && !allowed {
+            anyhow::bail!(
+                "the bucket {} does not have Object Lock enabled: anyone with its credentials could \
+                 delete or overwrite the archive. Use a bucket created with Object Lock, or pass \
+                 --allow-without-object-lock (archive.s3.allow_without_object_lock) to archive without it",
+                loc.bucket
+            );
+        }
+        let policy = config
+            .as_ref()
+            .map(crate::store::retention_policy)
+            .unwrap_or_default();
+        let mut target = crate::store::s3::Target {
+            s3: &s3,
+            lock: locked,
+            min_until_ms: now + 86_400_000,
+        };
+        ward_store::archive_to(&store_dir, &mut target, &policy, now)
+            .with_context(|| format!("cannot archive to {loc}"))?
+    } else {
+        let policy = config
+            .as_ref()
+            .map(crate::store::retention_policy)
+            .unwrap_or_default();
+        let mut target = ward_store::DirTarget::new(&dest);
+        ward_store::archive_to(&store_dir, &mut target, &policy, now)
+            .with_context(|| format!("cannot archive to {dest}"))?
+    };
     let mut out = super::out();
     writeln!(
         out,
-        "{}: {} objects written, {} already present; {} segments, {} checkpoints, {} deletion records",
-        r.dest.display(),
-        r.written,
-        r.already_present,
-        r.segments,
-        r.checkpoints,
-        r.deletions
+        "{}: {} objects written ({} bytes), {} already present; {} segments, {} checkpoints, {} deletion records",
+        dest, r.written, r.bytes_written, r.already_present, r.segments, r.checkpoints, r.deletions
     )?;
     if r.segments == 0 {
         writeln!(
@@ -226,11 +369,7 @@ pub fn archive(a: ArchiveArgs) -> anyhow::Result<ExitCode> {
              store.segment_max_age (see the configuration)"
         )?;
     }
-    writeln!(
-        out,
-        "verify it with: ward verify --archive {}",
-        r.dest.display()
-    )?;
+    writeln!(out, "verify it with: ward verify --archive {dest}")?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

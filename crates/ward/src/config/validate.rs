@@ -180,10 +180,22 @@ impl RawConfig {
             );
         }
         let witness = &self.store.witness;
-        if !witness.is_empty() {
+        if witness.starts_with("s3://") {
+            if crate::store::s3::Location::parse(witness).is_none() {
+                problems.bad(
+                    "store.witness",
+                    witness,
+                    "use s3://bucket/prefix with a valid bucket name (3 to 63 lowercase letters, digits, '-' or '.')",
+                );
+            }
+        } else if !witness.is_empty() {
             let w = std::path::Path::new(witness);
             if !w.is_absolute() {
-                problems.bad("store.witness", witness, "use an absolute directory path");
+                problems.bad(
+                    "store.witness",
+                    witness,
+                    "use an absolute directory path or s3://bucket/prefix",
+                );
             } else if w.starts_with(&self.server.data_dir)
                 || (self.server.data_dir.is_absolute() && self.server.data_dir.starts_with(w))
             {

@@ -16,6 +16,9 @@ use crate::model::Event;
 
 pub use ward_store::INDEXED_FIELDS;
 
+pub mod s3;
+pub mod witness;
+
 /// Categories that hold security events: kept at least 365 days unless
 /// `retention.force` says otherwise.
 pub fn is_security_category(category: &str) -> bool {
@@ -41,10 +44,7 @@ pub fn open(config: &Config) -> anyhow::Result<(Store, OpenReport)> {
         group_commit_max_wait: config.group_commit_max_wait,
         checkpoint_interval: config.checkpoint_interval,
         retention: retention_policy(config),
-        witness: (!raw.store.witness.is_empty()).then(|| {
-            Arc::new(ward_store::DirWitness::new(&raw.store.witness))
-                as Arc<dyn ward_store::Witness>
-        }),
+        witness: witness::from_config(config),
         ..StoreConfig::default()
     };
     let (store, report) = Store::open(cfg)

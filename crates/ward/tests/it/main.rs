@@ -25,6 +25,7 @@ mod leaks;
 mod multiline_secrets;
 mod people;
 mod rules;
+mod s3;
 mod sbom;
 mod shippers;
 mod sources;
