@@ -146,6 +146,30 @@ impl Counter {
     }
 }
 
+impl Counter {
+    /// Every value with its count over `counters` (built with the same
+    /// hasher and number of parts), in no order, on this thread.
+    pub(crate) fn entries(counters: Vec<Counter>) -> Vec<(Box<str>, u64)> {
+        let n = counters.iter().map(|c| c.parts.len()).max().unwrap_or(0);
+        let mut by_part: Vec<Vec<Part>> = (0..n).map(|_| Vec::new()).collect();
+        for c in counters {
+            for (i, p) in c.parts.into_iter().enumerate() {
+                by_part[i].push(p);
+            }
+        }
+        let mut out = Vec::new();
+        for parts in by_part {
+            let base = merge(parts);
+            out.extend(base.table.iter().map(|e| {
+                // Keys were `&str` when added (module invariant).
+                let key = String::from_utf8_lossy(base.key(e)).into_owned();
+                (key.into_boxed_str(), e.count)
+            }));
+        }
+        out
+    }
+}
+
 /// The first `keep` (count, value) pairs as buckets, and the total count
 /// of the others.
 fn rank(mut all: Vec<(u64, &[u8])>, keep: usize) -> (Vec<Bucket>, u64) {
@@ -161,8 +185,8 @@ fn rank(mut all: Vec<(u64, &[u8])>, keep: usize) -> (Vec<Bucket>, u64) {
     (buckets, other)
 }
 
-/// Merges one partition of every worker into the largest and ranks it.
-fn merge_and_rank(mut parts: Vec<Part>, keep: usize) -> (Vec<Bucket>, u64) {
+/// Merges one partition of every worker into the largest.
+fn merge(mut parts: Vec<Part>) -> Part {
     parts.sort_by_key(|p| std::cmp::Reverse(p.table.len()));
     let mut it = parts.into_iter();
     let mut base = it.next().unwrap_or_default();
@@ -172,6 +196,12 @@ fn merge_and_rank(mut parts: Vec<Part>, keep: usize) -> (Vec<Bucket>, u64) {
             base.add(e.hash, p.key(e), e.count);
         }
     }
+    base
+}
+
+/// Merges one partition of every worker into the largest and ranks it.
+fn merge_and_rank(parts: Vec<Part>, keep: usize) -> (Vec<Bucket>, u64) {
+    let base = merge(parts);
     rank(
         base.table.iter().map(|e| (e.count, base.key(e))).collect(),
         keep,

@@ -6,7 +6,9 @@
 //! the durable mark are ever handed out.
 
 use crate::error::StoreError;
-use crate::format::sealed::{BlockMeta, BlockReader, SegmentIndex, block_records, read_block};
+use crate::format::sealed::{
+    BlockMeta, BlockReader, SegmentIndex, block_records, index_digest, read_block,
+};
 use crate::format::{self, FileHeader};
 use crate::index::bloom::Bloom;
 use parking_lot::RwLock;
@@ -147,9 +149,17 @@ pub struct SealedSegment {
     pub index: SegmentIndex,
     /// File size.
     pub bytes: u64,
+    /// [`index_digest`] of `index`, computed on first use.
+    digest: std::sync::OnceLock<crate::merkle::Hash>,
 }
 
 impl SealedSegment {
+    /// SHA-256 of the canonical encoding of the index (what its signature
+    /// binds), computed once.
+    pub fn digest(&self) -> crate::merkle::Hash {
+        *self.digest.get_or_init(|| index_digest(&self.index))
+    }
+
     /// Opens and indexes a sealed segment file.
     pub fn open(path: PathBuf) -> Result<SealedSegment, StoreError> {
         let file = File::open(&path).map_err(|e| StoreError::io("open", &path, e))?;
@@ -164,6 +174,7 @@ impl SealedSegment {
             header,
             index,
             bytes,
+            digest: std::sync::OnceLock::new(),
         })
     }
 

@@ -184,6 +184,9 @@ pub struct Inner {
     pub(crate) bg: Mutex<bool>,
     pub(crate) bg_wake: Condvar,
     pub(crate) seal_lock: Mutex<()>,
+    /// Aggregates of sealed data kept between passes of
+    /// [`Store::aggregate_many`].
+    pub(crate) partials: Mutex<crate::search::Partials>,
     /// Hand-over to the witness thread, if a witness is configured.
     pub(crate) witness: Option<Arc<crate::witness::Feed>>,
     /// Held for the store's lifetime: one writer per directory.

@@ -53,6 +53,7 @@ pub(crate) fn recover(cfg: StoreConfig) -> Result<(Inner, OpenReport), StoreErro
         bg: Mutex::new(false),
         bg_wake: Condvar::new(),
         seal_lock: Mutex::new(()),
+        partials: Mutex::default(),
         witness: cfg
             .witness
             .as_ref()

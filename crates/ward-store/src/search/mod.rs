@@ -20,7 +20,10 @@ use std::sync::Arc;
 
 mod aggregate;
 mod many;
+mod partials;
 mod stop;
+
+pub(crate) use partials::Partials;
 
 pub use many::MAX_AGGREGATIONS;
 pub use stop::SearchStop;
@@ -181,6 +184,11 @@ impl Window {
 
     fn contains(self, t: i64) -> bool {
         self.lo.is_none_or(|lo| t >= lo) && self.hi.is_none_or(|hi| t <= hi)
+    }
+
+    /// Whether every time of `[min, max]` is inside.
+    fn covers(self, min: i64, max: i64) -> bool {
+        self.lo.is_none_or(|lo| min >= lo) && self.hi.is_none_or(|hi| max <= hi)
     }
 
     fn overlaps(self, min: i64, max: i64) -> bool {

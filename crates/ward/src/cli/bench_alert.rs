@@ -30,14 +30,18 @@ pub struct Args {
     pub interval_ms: u64,
 }
 
-const TOKEN: &str = "bench-token-0123456789abcdef";
+pub(super) const TOKEN: &str = "bench-token-0123456789abcdef";
 
-fn free_port() -> anyhow::Result<u16> {
+pub(super) fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// Records when each marker first appears in a webhook body.
-fn receiver(markers: Arc<Mutex<HashMap<String, Instant>>>) -> anyhow::Result<String> {
+/// Records when each marker (`prefix` and what follows it of letters,
+/// digits and `-`) first appears in a webhook body.
+pub(super) fn receiver(
+    markers: Arc<Mutex<HashMap<String, Instant>>>,
+    prefix: &'static str,
+) -> anyhow::Result<String> {
     let l = TcpListener::bind("127.0.0.1:0")?;
     let url = format!("http://{}/hook", l.local_addr()?);
     std::thread::spawn(move || {
@@ -76,7 +80,7 @@ fn receiver(markers: Arc<Mutex<HashMap<String, Instant>>>) -> anyhow::Result<Str
                     let now = Instant::now();
                     let text = String::from_utf8_lossy(&body);
                     let mut m = markers.lock().unwrap_or_else(|e| e.into_inner());
-                    for (i, _) in text.match_indices("latency-probe-") {
+                    for (i, _) in text.match_indices(prefix) {
                         let id: String = text[i..]
                             .chars()
                             .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
@@ -94,7 +98,7 @@ fn receiver(markers: Arc<Mutex<HashMap<String, Instant>>>) -> anyhow::Result<Str
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let received = Arc::new(Mutex::new(HashMap::new()));
-    let hook = receiver(Arc::clone(&received))?;
+    let hook = receiver(Arc::clone(&received), "latency-probe-")?;
     let dir = std::env::temp_dir().join(format!("ward-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let cfg = dir.join("ward.toml");

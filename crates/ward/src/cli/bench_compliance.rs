@@ -11,24 +11,39 @@ use anyhow::Context as _;
 use ward_store::{Store, StoreConfig};
 
 use crate::compliance::evaluate::{QueryCache, evaluate_cached};
-use crate::compliance::{Compliance, Facts, control};
+use crate::compliance::{Compliance, Facts, State, control};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Controls evaluated in the cycle.
+    /// Controls evaluated in a cycle: the built-in pack, then generated
+    /// event controls up to this number.
     #[arg(long, default_value_t = 200)]
     pub controls: usize,
-    /// Events stored before the cycle, spread over the last 24 hours.
+    /// Events stored before the first cycle, in time order (with a few
+    /// seconds of jitter) over the last 24 hours.
     #[arg(long, default_value_t = 1_000_000)]
     pub events: u64,
-    /// Where to build the store (a temporary directory by default).
+    /// Cycles after the first, a simulated minute apart, each after
+    /// `--new-events` more events were stored.
+    #[arg(long, default_value_t = 5)]
+    pub cycles: usize,
+    /// Events stored between two cycles.
+    #[arg(long, default_value_t = 10_000)]
+    pub new_events: u64,
+    /// Where to build the store (a temporary directory by default, deleted
+    /// afterwards).
     #[arg(long)]
     pub dir: Option<std::path::PathBuf>,
-    /// Ask every distinct aggregation of the cycle on its own, one pass
-    /// over the store each, instead of in the cycle's shared pass: the
-    /// evaluation before the shared pass, for comparison.
+    /// Ask every distinct aggregation of the first cycle on its own, one
+    /// pass over the store each, instead of in the cycle's shared pass:
+    /// the evaluation before the shared pass, for comparison.
     #[arg(long)]
     pub alone: bool,
+    /// Then start `ward serve` on the store with a webhook receiver on
+    /// loopback, and time, for this many probe controls, from sending one
+    /// event that makes the control fail to its alert at the webhook.
+    #[arg(long, default_value_t = 0)]
+    pub alerts: usize,
 }
 
 const SERVICES: u64 = 50;
@@ -70,14 +85,34 @@ fn control_yaml(i: usize) -> String {
     )
 }
 
-fn fill(store: &Store, n: u64, now: jiff::Timestamp) -> anyhow::Result<()> {
-    let day_ms = 86_400_000i64;
-    let mut i = 0u64;
-    while i < n {
-        let end = (i + 10_000).min(n);
+/// A control that passes until an event with action `probe_violation_{i}`
+/// is stored; its cadence is an hour, so only new events make it run
+/// sooner.
+fn probe_yaml(i: usize) -> String {
+    format!(
+        "id: PROBE-{i}\ntitle: probe {i}\nowner: bench\nseverity: high\ncadence: 1h\nevidence_lifetime: 2h\ncheck:\n  events:\n    query: \"event.action:probe_violation_{i}\"\n    window: 1h\n    at_most: 0\nmappings:\n  - {{framework: soc2, id: CC7.2, relationship: intersects}}\n"
+    )
+}
+
+/// Stores events `from..to` of `total`, their times spread evenly over
+/// `[start, start + span]` in order, each moved by up to 5 s.
+fn fill(
+    store: &Store,
+    from: u64,
+    to: u64,
+    total: u64,
+    start: i64,
+    span: i64,
+) -> anyhow::Result<()> {
+    let mut i = from;
+    while i < to {
+        let end = (i + 10_000).min(to);
         let mut batch = Vec::with_capacity((end - i) as usize);
         for k in i..end {
-            let t = now.as_millisecond() - (k.wrapping_mul(7919) % day_ms as u64) as i64;
+            let step = i128::from(span) * i128::from(k - from) / i128::from((to - from).max(1));
+            let jitter = (k.wrapping_mul(7919) % 10_000) as i64 - 5_000;
+            let t = (start + step as i64 + jitter).min(start + span);
+            let _ = total;
             let mut e = crate::model::Event::default();
             e.set(
                 "@timestamp",
@@ -107,8 +142,49 @@ fn fill(store: &Store, n: u64, now: jiff::Timestamp) -> anyhow::Result<()> {
         store.append(batch)?;
         i = end;
     }
+    Ok(())
+}
+
+/// Stores `n` events over the day before `now` on both cores.
+fn fill_day(store: &Store, n: u64, now: i64) -> anyhow::Result<()> {
+    let day = 86_400_000;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from) as u64;
+    let per = n.div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = (0..threads)
+            .map(|w| {
+                let (from, to) = ((w * per).min(n), ((w + 1) * per).min(n));
+                s.spawn(move || fill(store, from, to, n, now - day, day))
+            })
+            .collect();
+        parts.into_iter().try_for_each(|h| {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a fill thread failed"))?
+        })
+    })?;
     store.seal_now()?;
     Ok(())
+}
+
+/// The controls of a cycle: the built-in pack, generated event controls
+/// up to `n`, and the probes; as (file, text, built in).
+fn control_files(n: usize, probes: usize) -> Vec<(String, String, bool)> {
+    let mut files: Vec<(String, String, bool)> = control::builtin_files()
+        .iter()
+        .map(|(p, t)| ((*p).to_owned(), (*t).to_owned(), true))
+        .collect();
+    let builtin = control::load_texts(&files, Vec::new()).controls.len();
+    files.extend(
+        (0..n.saturating_sub(builtin + probes))
+            .map(|i| (format!("bench-{i}.yaml"), control_yaml(i), false)),
+    );
+    files.extend((0..probes).map(|i| (format!("probe-{i}.yaml"), probe_yaml(i), false)));
+    files
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -116,6 +192,15 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let base = a.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("ward-bench-compliance-{}", std::process::id()))
     });
+    let result = cycles(&a, &base);
+    if own {
+        std::fs::remove_dir_all(&base)
+            .with_context(|| format!("cannot remove {}", base.display()))?;
+    }
+    result
+}
+
+fn cycles(a: &Args, base: &std::path::Path) -> anyhow::Result<ExitCode> {
     let (store, _) = Store::open(StoreConfig {
         dir: base.join("events"),
         ..StoreConfig::default()
@@ -123,49 +208,236 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     .with_context(|| format!("cannot open a store in {}", base.display()))?;
     let now = jiff::Timestamp::now();
     let filling = Instant::now();
-    fill(&store, a.events, now)?;
+    fill_day(&store, a.events, now.as_millisecond())?;
     let fill_time = filling.elapsed();
-    let mut files: Vec<(String, String, bool)> = control::builtin_files()
-        .iter()
-        .filter(|(p, _)| p.contains("/catalogs/"))
-        .map(|(p, t)| ((*p).to_owned(), (*t).to_owned(), true))
-        .collect();
-    files.extend((0..a.controls).map(|i| (format!("bench-{i}.yaml"), control_yaml(i), false)));
+    let files = control_files(a.controls, a.alerts);
     let pack = control::load_texts(&files, Vec::new());
     anyhow::ensure!(pack.errors.is_empty(), "bench controls: {:?}", pack.errors);
+    let controls = pack.controls.len();
     let facts = Facts::default();
-    let (cpu0, wall0) = (cpu_time(), Instant::now());
-    if a.alone {
-        let (now, cache) = (jiff::Timestamp::now(), QueryCache::default());
-        for control in &pack.controls {
-            evaluate_cached(control, &store, &facts, None, now, &cache);
-        }
-    } else {
-        let c = Compliance::new(pack, &base, Duration::from_secs(3600));
-        c.tick(&store, &facts, jiff::Timestamp::now(), None);
-    }
-    let (cpu, wall) = (cpu_time().saturating_sub(cpu0), wall0.elapsed());
     let mut out = super::out();
     writeln!(
         out,
-        "{} controls over {} events (stored in {:.1?}): one cycle{} {:.2?} CPU, {:.2?} wall, {} cores",
-        a.controls,
+        "{controls} controls ({} event checks) over {} events (stored in {fill_time:.1?}), {} cores",
+        pack.controls
+            .iter()
+            .filter(|c| matches!(c.check, control::Check::Events(_)))
+            .count(),
         a.events,
-        fill_time,
-        if a.alone {
-            " (each aggregation alone)"
-        } else {
-            ""
-        },
-        cpu,
-        wall,
         std::thread::available_parallelism().map_or(1, usize::from)
     )?;
+    if a.alone {
+        let (cpu0, wall0) = (cpu_time(), Instant::now());
+        let cache = QueryCache::default();
+        for control in &pack.controls {
+            evaluate_cached(control, &store, &facts, None, now, &cache);
+        }
+        let (cpu, wall) = (cpu_time().saturating_sub(cpu0), wall0.elapsed());
+        writeln!(
+            out,
+            "one cycle, each aggregation alone: {cpu:.2?} CPU, {wall:.2?} wall"
+        )?;
+        store.close()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let c = Compliance::new(pack, base, Duration::from_secs(3600));
+    let mut steady = Vec::new();
+    let mut fails = 0;
+    for cycle in 0..=a.cycles {
+        let minute = jiff::SignedDuration::from_mins(cycle as i64);
+        let at = now.checked_add(minute)?;
+        if cycle > 0 {
+            let from = a.events + (cycle as u64 - 1) * a.new_events;
+            let prev = at.as_millisecond() - 60_000;
+            fill(&store, from, from + a.new_events, 0, prev, 60_000)?;
+        }
+        let (cpu0, wall0) = (cpu_time(), Instant::now());
+        c.tick(&store, &facts, at, None);
+        let (cpu, wall) = (cpu_time().saturating_sub(cpu0), wall0.elapsed());
+        let evaluated = c
+            .results(at)
+            .iter()
+            .filter(|r| r.evaluated_at == Some(at))
+            .count();
+        fails += c
+            .results(at)
+            .iter()
+            .filter(|r| r.id.starts_with("BENCH-") && r.state != State::Pass)
+            .count();
+        writeln!(
+            out,
+            "cycle {cycle}{}: {evaluated} controls evaluated, {cpu:.2?} CPU, {wall:.2?} wall",
+            if cycle == 0 {
+                " (nothing kept yet)".to_owned()
+            } else {
+                format!(" ({} new events)", a.new_events)
+            }
+        )?;
+        if cycle > 0 {
+            steady.push(cpu);
+        }
+    }
+    if !steady.is_empty() {
+        writeln!(
+            out,
+            "steady state: median {:.2?} CPU per cycle, max {:.2?}",
+            median(steady.clone()),
+            steady.iter().max().copied().unwrap_or_default()
+        )?;
+    }
+    anyhow::ensure!(
+        fails == 0,
+        "{fails} generated control results were not pass"
+    );
     out.flush()?;
     store.close()?;
-    if own {
-        std::fs::remove_dir_all(&base)
-            .with_context(|| format!("cannot remove {}", base.display()))?;
+    drop(c);
+    if a.alerts > 0 {
+        return alert_latency(a, base, &files);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts `ward serve` on the store built above and times, per probe,
+/// from storing its violation to its gap alert at a loopback webhook.
+fn alert_latency(
+    a: &Args,
+    base: &std::path::Path,
+    files: &[(String, String, bool)],
+) -> anyhow::Result<ExitCode> {
+    use super::bench_alert::{TOKEN, free_port, receiver};
+    let controls = base.join("bench-controls");
+    std::fs::create_dir_all(&controls)?;
+    for (name, text, builtin) in files {
+        if !builtin {
+            std::fs::write(controls.join(name), text)?;
+        }
+    }
+    let received = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let hook = receiver(std::sync::Arc::clone(&received), "PROBE-")?;
+    let cfg = base.join("ward.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[alerting]\nallow_private_destinations = true\n[alerting.route]\ngroup_wait = \"0s\"\ngroup_by = [\"...\"]\n[compliance]\ncontrols = [{:?}]\n",
+            controls.display().to_string()
+        ),
+    )?;
+    let exe = std::env::current_exe()?;
+    let key = std::process::Command::new(&exe)
+        .args(["apikey", "create", "--name", "bench", "--role", "viewer"])
+        .env("WARD_DATA_DIR", base)
+        .output()?;
+    anyhow::ensure!(key.status.success(), "ward apikey create failed");
+    let key = String::from_utf8(key.stdout)?.trim().to_owned();
+    let http = free_port()?;
+    let mut child = std::process::Command::new(&exe)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .env("WARD_DATA_DIR", base)
+        .env("WARD_HTTP_ADDR", format!("127.0.0.1:{http}"))
+        .env("WARD_SYSLOG_ADDR", format!("127.0.0.1:{}", free_port()?))
+        .env("WARD_INGEST_TOKEN", TOKEN)
+        .env("WARD_ALERT_WEBHOOK_URL", &hook)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start ward serve")?;
+    let result = probe(a, http, &key, &received);
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+fn probe(
+    a: &Args,
+    http: u16,
+    key: &str,
+    received: &std::sync::Mutex<std::collections::HashMap<String, Instant>>,
+) -> anyhow::Result<ExitCode> {
+    let url = format!("http://127.0.0.1:{http}");
+    let reader = super::client::Client::new(&super::Remote {
+        url: url.clone(),
+        token: Some(key.to_owned()),
+    })?;
+    let sender = super::client::Client::new(&super::Remote {
+        url,
+        token: Some(super::bench_alert::TOKEN.into()),
+    })?;
+    let started = jiff::Timestamp::now();
+    let mut out = super::out();
+    // The first evaluation after start reads the whole store again (what
+    // is kept lives in memory); wait for it, then probe the steady state.
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let waited = Instant::now();
+    loop {
+        let r = reader.get_json("/api/v1/compliance/PROBE-0", &[]);
+        let at = r.ok().and_then(|v| {
+            v["evaluated_at"]
+                .as_str()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        });
+        if at.is_some_and(|t| t > started) {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "ward serve never evaluated PROBE-0"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    writeln!(
+        out,
+        "ward serve: first evaluation done {:.1?} after start",
+        waited.elapsed()
+    )?;
+    let mut lat = Vec::new();
+    for i in 0..a.alerts {
+        let now = jiff::Timestamp::now();
+        let event = format!(
+            "{{\"@timestamp\":\"{now}\",\"event\":{{\"action\":\"probe_violation_{i}\",\"category\":\"web\",\"outcome\":\"success\"}},\"service\":{{\"name\":\"svc-0\"}},\"user\":{{\"name\":\"user0\"}}}}\n"
+        );
+        let t = Instant::now();
+        let (status, _, _) =
+            sender.post_bytes("/api/v1/ingest", "application/x-ndjson", event.into_bytes())?;
+        anyhow::ensure!(status == 200, "ingest answered {status}");
+        let id = format!("PROBE-{i}");
+        let deadline = t + Duration::from_secs(300);
+        let got = loop {
+            if let Some(r) = received.lock().ok().and_then(|m| m.get(&id).copied()) {
+                break Some(r.saturating_duration_since(t));
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        match got {
+            Some(d) => {
+                writeln!(
+                    out,
+                    "{id}: violation stored to alert at the webhook: {d:.2?}"
+                )?;
+                lat.push(d);
+            }
+            None => writeln!(out, "{id}: no alert within 300 s")?,
+        }
+        out.flush()?;
+    }
+    if !lat.is_empty() {
+        writeln!(
+            out,
+            "state change to webhook: median {:.2?}, max {:.2?} ({} of {})",
+            median(lat.clone()),
+            lat.iter().max().copied().unwrap_or_default(),
+            lat.len(),
+            a.alerts
+        )?;
+    }
+    Ok(if lat.len() == a.alerts {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ward_store::Store;
 
-pub use control::{Control, Pack};
+pub use control::{Check, Control, Pack};
 pub use evaluate::{Attestation, Facts, Outcome, QueryRun, State};
 pub use live::Live;
 
@@ -154,6 +154,9 @@ pub struct Compliance {
     alerted: Mutex<HashMap<String, jiff::Timestamp>>,
     /// Serialises evaluations (ticks and attestations).
     running: Mutex<()>,
+    /// The store's size at the last tick: when it grew, the event and
+    /// scanner checks are evaluated again before their cadence.
+    last_size: Mutex<Option<u64>>,
 }
 
 impl Compliance {
@@ -180,6 +183,7 @@ impl Compliance {
             results: RwLock::new(results),
             alerted: Mutex::new(HashMap::new()),
             running: Mutex::new(()),
+            last_size: Mutex::new(None),
         }
     }
 
@@ -192,8 +196,10 @@ impl Compliance {
     }
 
     /// Evaluates every control due at `now` (never evaluated, or its
-    /// cadence passed), or only `only`; records each in its history and
-    /// returns the controls that stopped passing.
+    /// cadence passed, or, for event and scanner checks, events were
+    /// stored since the last tick), or only `only`; records each in its
+    /// history (an evaluation before the control's cadence only when its
+    /// state changed) and returns the controls that stopped passing.
     pub fn tick(
         &self,
         store: &Store,
@@ -208,18 +214,26 @@ impl Compliance {
         });
         let mut gaps = Vec::new();
         let cache = evaluate::QueryCache::default();
+        let size = store.next_offset().0;
+        let grew = self.last_size.lock().replace(size) != Some(size);
+        let on_cadence = |c: &Control, at: Option<jiff::Timestamp>| {
+            at.is_none_or(|at| now.duration_since(at).unsigned_abs() >= c.cadence)
+        };
         let due: Vec<&Control> = {
             let results = self.results.read();
             self.pack
                 .controls
                 .iter()
-                .filter(
-                    |c| match (only, results.get(&c.id).and_then(|r| r.evaluated_at)) {
-                        (Some(id), _) => id == c.id,
-                        (None, None) => true,
-                        (None, Some(at)) => now.duration_since(at).unsigned_abs() >= c.cadence,
-                    },
-                )
+                .filter(|c| {
+                    let at = results.get(&c.id).and_then(|r| r.evaluated_at);
+                    match only {
+                        Some(id) => id == c.id,
+                        None => {
+                            on_cadence(c, at)
+                                || (grew && matches!(c.check, Check::Events(_) | Check::Scanner(_)))
+                        }
+                    }
+                })
                 .collect()
         };
         // The event checks' aggregations, answered in one pass over the
@@ -235,10 +249,13 @@ impl Compliance {
                 reason: out.reason.clone(),
                 observed: out.observed.clone(),
             };
-            if let Err(e) = history::append(&self.data_dir, &c.id, &entry) {
+            let from = previous.as_ref().map_or(State::Unknown, |p| p.state);
+            let scheduled = only.is_some() || on_cadence(c, previous.and_then(|p| p.evaluated_at));
+            if (scheduled || from != out.state)
+                && let Err(e) = history::append(&self.data_dir, &c.id, &entry)
+            {
                 tracing::error!(control = %c.id, error = %e, "cannot append to the compliance history");
             }
-            let from = previous.map_or(State::Unknown, |p| p.state);
             if from == State::Pass
                 && matches!(out.state, State::Fail | State::Unknown | State::Error)
             {

@@ -388,3 +388,58 @@ fn the_shared_pass_and_each_control_alone_agree_on_random_events_and_controls() 
         store.close().unwrap();
     }
 }
+
+#[test]
+fn new_events_evaluate_event_controls_before_their_cadence_and_history_keeps_changes() {
+    let catalogs: Vec<(String, String, bool)> = control::builtin_files()
+        .iter()
+        .filter(|(p, _)| p.contains("/catalogs/"))
+        .map(|(p, t)| ((*p).to_owned(), (*t).to_owned(), true))
+        .collect();
+    let mut files = catalogs;
+    files.push((
+        "GAP-01.yaml".into(),
+        "id: GAP-01\ntitle: no forbidden action\nowner: sec\nseverity: high\ncadence: 1h\nevidence_lifetime: 2h\ncheck:\n  events:\n    query: \"event.action:forbidden\"\n    window: 1h\n    at_most: 0\nmappings:\n  - {framework: soc2, id: CC7.2, relationship: intersects}\n".into(),
+        false,
+    ));
+    let pack = control::load_texts(&files, Vec::new());
+    assert!(pack.errors.is_empty(), "{:?}", pack.errors);
+    let data = tempfile::tempdir().unwrap();
+    let t0 = jiff::Timestamp::now();
+    let event = |action: &str, t: jiff::Timestamp| serde_json::json!({"@timestamp": t.to_string(), "event": {"action": action}, "service": {"name": "api"}});
+    let store = store_with(&data.path().join("store"), &[event("login", t0)]);
+    let c = Compliance::new(pack, data.path(), Duration::from_secs(3600));
+    let facts = Facts::default();
+    let min = |n| t0.checked_add(jiff::SignedDuration::from_mins(n)).unwrap();
+    assert!(c.tick(&store, &facts, t0, None).is_empty());
+    assert_eq!(c.results(t0)[0].state, State::Pass);
+    // Nothing stored since: not due before its cadence.
+    assert!(c.tick(&store, &facts, min(1), None).is_empty());
+    assert_eq!(c.results(min(1))[0].evaluated_at, Some(t0));
+    // A harmless event: evaluated again, same state, no history line.
+    let more = |e: Value| {
+        let Value::Object(map) = e else { panic!() };
+        let mut ev = crate::model::Event(map);
+        ev.set("event.id", format!("more-{}", store.next_offset().0).into());
+        store
+            .append(vec![
+                crate::store::record(&mut ev, Duration::from_secs(3600)).unwrap(),
+            ])
+            .unwrap();
+    };
+    more(event("logout", min(2)));
+    assert!(c.tick(&store, &facts, min(2), None).is_empty());
+    assert_eq!(c.results(min(2))[0].evaluated_at, Some(min(2)));
+    // The violation: evaluated at the next tick, not an hour later.
+    more(event("forbidden", min(3)));
+    let gaps = c.tick(&store, &facts, min(3), None);
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0].to, State::Fail);
+    assert!(gaps[0].finding.is_some());
+    let h = history::read(data.path(), "GAP-01", None).unwrap();
+    assert_eq!(
+        h.iter().map(|e| (e.state, e.time)).collect::<Vec<_>>(),
+        vec![(State::Pass, t0), (State::Fail, min(3))]
+    );
+    store.close().unwrap();
+}
