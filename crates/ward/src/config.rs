@@ -58,6 +58,11 @@ pub struct GateConfig {
     /// A directory of OSV records (`ward osv sync` fills it); SBOM imports
     /// are refused while it is unset.
     pub osv_dir: Option<PathBuf>,
+    /// Public keys provenance attestations are verified with
+    /// (`[[gate.keys]]`: `id` and `pem` or `path`).
+    pub keys: Vec<crate::gate::provenance::KeyConfig>,
+    /// What each gate reason does per environment, and what is required.
+    pub policy: crate::gate::policy::PolicyConfig,
 }
 
 /// `[access]`
@@ -537,6 +542,10 @@ pub struct Config {
     pub silence_limits: crate::api::silences::SilenceLimits,
     /// `[access.sessions]` and the cookie that `server.public_url` calls for.
     pub sessions: crate::access::session::SessionSettings,
+    /// `[gate.policy]`, checked.
+    pub gate_policy: std::sync::Arc<crate::gate::policy::Policy>,
+    /// `[[gate.keys]]`, read.
+    pub gate_keys: std::sync::Arc<Vec<crate::gate::provenance::TrustedKey>>,
 }
 
 /// Reads the file (if any), applies environment overrides, validates.

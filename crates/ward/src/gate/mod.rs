@@ -21,6 +21,8 @@
 //! Files are replaced atomically.
 
 pub mod osv;
+pub mod policy;
+pub mod provenance;
 pub mod sarif;
 pub mod sbom;
 
@@ -301,63 +303,124 @@ pub fn add_signoff(dir: &Path, s: Signoff) -> anyhow::Result<()> {
     crate::access::replace_file(dir, "signoffs.json", &serde_json::to_vec(&all)?)
 }
 
-/// One reason to deny.
+/// One reason against the deploy.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Reason {
-    /// `open_alert`, `new_error_finding`, `no_signoff`,
-    /// `unhandled_vulnerability`.
+    /// One of [`policy::REASONS`].
     pub code: &'static str,
+    /// What the policy makes of it: `fail` or `warn`.
+    pub action: &'static str,
     pub detail: String,
-    /// The alert id or finding fingerprint behind it.
+    /// The alert id, finding fingerprint, artefact digest or event behind it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
 }
 
 /// A gate question.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Question {
     pub service: String,
     pub commit: Option<String>,
-    pub max_severity: ward_alert::Severity,
+    /// The deploy environment the policy's section is chosen by.
+    pub environment: Option<String>,
+    /// SHA-256 digests (lower-case hex) of the artefacts to deploy.
+    pub artifacts: Vec<String>,
+    /// The caller may only tighten the policy: a lower severity, and more
+    /// requirements.
+    pub max_severity: Option<ward_alert::Severity>,
     pub require_signoff: bool,
+    pub require_provenance: bool,
+}
+
+impl Question {
+    /// The policy for this question, tightened as asked.
+    pub fn effective(&self, p: &policy::Policy) -> policy::Effective {
+        let mut e = p.effective(self.environment.as_deref());
+        if let Some(s) = self.max_severity {
+            e.max_severity = e.max_severity.min(s);
+        }
+        e.require_signoff |= self.require_signoff;
+        e.require_provenance |= self.require_provenance;
+        e
+    }
+}
+
+/// The newest prompt-injection test run of a service, as its event says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestRun {
+    pub event_id: String,
+    pub commit: Option<String>,
+    pub failed: bool,
+    pub at: String,
+    pub tool: String,
+    pub failures: Option<u64>,
 }
 
 /// What the gate reads of one tenant: its open alerts (already filtered
-/// to the tenant), scan states, sign-offs, and the service's latest SBOM
-/// state with the VEX statements imported on their own.
+/// to the tenant), scan states, sign-offs, the service's latest SBOM
+/// state with the VEX statements imported on their own, provenance
+/// records, and the service's newest prompt-injection test run.
 pub struct Evidence<'a> {
     pub alerts: &'a [ward_alert::Alert],
     pub scans: &'a [ScanState],
     pub signoffs: &'a [Signoff],
     pub sbom: &'a ScanState,
     pub vex: &'a [sbom::Statement],
+    pub provenance: &'a provenance::Store,
+    pub prompt_test: Option<&'a TestRun>,
 }
 
-/// The reasons to deny `q`.
-pub fn reasons(q: &Question, ev: &Evidence<'_>) -> Vec<Reason> {
+/// The verdict of a list of reasons: `fail` when one fails, else `warn`
+/// when one warns, else `pass`.
+pub fn verdict(reasons: &[Reason]) -> &'static str {
+    if reasons.iter().any(|r| r.action == "fail") {
+        "fail"
+    } else if reasons.is_empty() {
+        "pass"
+    } else {
+        "warn"
+    }
+}
+
+/// The reasons against `q` under `policy` (reasons the policy turns off
+/// are not checked).
+pub fn reasons(q: &Question, eff: &policy::Effective, ev: &Evidence<'_>) -> Vec<Reason> {
     let Evidence {
         alerts,
         scans,
         signoffs,
         sbom: latest,
         vex,
+        provenance: prov,
+        prompt_test,
     } = *ev;
     let mut out = Vec::new();
+    let mut push = |code: &'static str, detail: String, evidence: Option<String>| {
+        let action = eff.action(code);
+        if action != policy::Action::Off {
+            out.push(Reason {
+                code,
+                action: action.as_str(),
+                detail,
+                evidence,
+            });
+        }
+    };
     for a in alerts {
         if a.is_firing()
-            && a.severity >= q.max_severity
+            && a.severity >= eff.max_severity
             && a.labels.get("service").map(String::as_str) == Some(q.service.as_str())
         {
-            out.push(Reason {
-                code: "open_alert",
-                detail: format!(
+            push(
+                "open_alert",
+                format!(
                     "{} alert {:?} is {}",
                     a.severity.as_str(),
                     a.rule_title,
                     a.status.as_str()
                 ),
-                evidence: Some(a.id.to_string()),
-            });
+                Some(a.id.to_string()),
+            );
         }
     }
     for s in scans {
@@ -365,9 +428,9 @@ pub fn reasons(q: &Question, ev: &Evidence<'_>) -> Vec<Reason> {
             continue;
         }
         for (fp, k) in s.new_findings().filter(|(_, k)| k.level == "error") {
-            out.push(Reason {
-                code: "new_error_finding",
-                detail: format!(
+            push(
+                "new_error_finding",
+                format!(
                     "{} {} in {}{} (new in {}{})",
                     k.tool,
                     k.rule,
@@ -380,8 +443,8 @@ pub fn reasons(q: &Question, ev: &Evidence<'_>) -> Vec<Reason> {
                         format!(" of {}", s.repository)
                     }
                 ),
-                evidence: Some(fp.clone()),
-            });
+                Some(fp.clone()),
+            );
         }
     }
     for (fp, k) in latest.current.iter().filter(|(_, k)| k.level == "critical") {
@@ -389,33 +452,103 @@ pub fn reasons(q: &Question, ev: &Evidence<'_>) -> Vec<Reason> {
         if sbom::suppressed(vex, &k.rule, &k.aliases, purl) {
             continue;
         }
-        out.push(Reason {
-            code: "unhandled_vulnerability",
-            detail: format!(
+        push(
+            "unhandled_vulnerability",
+            format!(
                 "critical {} in {} {} (SBOM of {}) without a VEX statement",
                 k.rule, k.package, k.version, latest.commit
             ),
-            evidence: Some(fp.clone()),
-        });
+            Some(fp.clone()),
+        );
     }
-    if q.require_signoff {
+    if eff.require_signoff {
         let signed = q.commit.as_deref().is_some_and(|c| {
             signoffs
                 .iter()
                 .any(|s| s.service == q.service && s.commit == c)
         });
         if !signed {
-            out.push(Reason {
-                code: "no_signoff",
-                detail: match &q.commit {
+            push(
+                "no_signoff",
+                match &q.commit {
                     Some(c) => format!("no security sign-off of {} at {c}", q.service),
                     None => {
                         "a sign-off is required, and it is given for a commit: pass --commit".into()
                     }
                 },
-                evidence: None,
-            });
+                None,
+            );
         }
+    }
+    if eff.require_provenance {
+        for p in provenance_problems(q, prov) {
+            push(p.code, p.detail, p.evidence);
+        }
+    }
+    if let Some(t) = prompt_test.filter(|t| t.failed) {
+        push(
+            "prompt_injection_test_failed",
+            format!(
+                "the newest prompt-injection test run of {} ({}{}, {}) failed{}",
+                q.service,
+                t.tool,
+                t.commit
+                    .as_deref()
+                    .map(|c| format!(" at {c}"))
+                    .unwrap_or_default(),
+                t.at,
+                t.failures
+                    .map(|n| format!(": {n} attack(s) got through"))
+                    .unwrap_or_default()
+            ),
+            Some(t.event_id.clone()),
+        );
+    }
+    out
+}
+
+/// Missing or invalid provenance of the question's artefacts (or, when it
+/// names none, of its commit), whatever the policy says: the caller records
+/// each as an event, and the policy decides whether it is a reason.
+pub fn provenance_problems(q: &Question, prov: &provenance::Store) -> Vec<Reason> {
+    let mut out = Vec::new();
+    let mut one = |status: provenance::Status<'_>, what: String, evidence: Option<String>| {
+        match status {
+            provenance::Status::Valid(_) => {}
+            provenance::Status::Invalid(r) => out.push(Reason {
+                code: "provenance_invalid",
+                action: "fail",
+                detail: format!("the provenance of {what} was refused: {}", r.detail),
+                evidence: evidence.or_else(|| (!r.event_id.is_empty()).then(|| r.event_id.clone())),
+            }),
+            provenance::Status::Missing => out.push(Reason {
+                code: "provenance_missing",
+                action: "fail",
+                detail: format!("no verified provenance of {what}"),
+                evidence,
+            }),
+        }
+    };
+    if q.artifacts.is_empty() {
+        match &q.commit {
+            Some(c) => one(
+                prov.status_of_commit(&q.service, c),
+                format!("{} at {c}", q.service),
+                None,
+            ),
+            None => one(
+                provenance::Status::Missing,
+                format!("{}: name the artefacts (--artifact) or the commit", q.service),
+                None,
+            ),
+        }
+    }
+    for d in &q.artifacts {
+        one(
+            prov.status(d, &q.service),
+            format!("artefact sha256:{d}"),
+            Some(format!("sha256:{d}")),
+        );
     }
     out
 }

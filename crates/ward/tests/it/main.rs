@@ -24,6 +24,7 @@ mod kafka;
 mod leaks;
 mod multiline_secrets;
 mod people;
+mod provenance;
 mod rules;
 mod sbom;
 mod shippers;
