@@ -158,42 +158,66 @@ pub(crate) async fn import_sarif(
     let body = crate::source::read_body(&headers, raw, max)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let bytes = body.len();
-    let findings = tokio::task::spawn_blocking(move || sarif::parse(&body))
+    let (tools, findings) = tokio::task::spawn_blocking(move || sarif::parse_log(&body))
         .await
         .map_err(internal)?
         .map_err(|e| ApiError::BadRequest(format!("SARIF: {e}; nothing was stored")))?;
     let dir = gate::tenant_dir(&st.data_dir, &caller.tenant);
     let _one = st.lock.lock().await;
     let repo = q.repository.clone().unwrap_or_default();
-    let prev = gate::load_scan(&dir, &q.service, &repo).map_err(internal)?;
-    let now = jiff::Timestamp::now().to_string();
-    let (next, diff) = gate::advance(&prev, &q.commit, findings.iter().map(gate::known), &now);
-    let ctx = normalize::context("sarif", &caller.name, &caller.tenant);
-    let mut events = Vec::with_capacity(findings.len() + diff.gone.len());
+    // Each tool's findings are tracked on their own.
+    let mut by_tool: std::collections::BTreeMap<&str, Vec<&sarif::Finding>> =
+        tools.iter().map(|t| (t.as_str(), Vec::new())).collect();
     for f in &findings {
-        let state = if next.base.contains_key(&f.fingerprint) {
-            "unchanged"
-        } else {
-            "new"
-        };
-        let known = &next.current[&f.fingerprint];
-        events.push(finding_event(
-            known,
-            &f.fingerprint,
-            Some(&f.message),
-            state,
-            &q,
-            &ctx,
-        ));
+        by_tool.entry(f.tool.as_str()).or_default().push(f);
     }
-    for (fp, k) in &diff.gone {
-        events.push(finding_event(k, fp, None, "fixed", &q, &ctx));
+    let now = jiff::Timestamp::now().to_string();
+    let ctx = normalize::context("sarif", &caller.name, &caller.tenant);
+    let mut events = Vec::with_capacity(findings.len());
+    let mut states = Vec::with_capacity(by_tool.len());
+    let (mut new, mut unchanged, mut fixed) = (0, 0, 0);
+    let mut compared_with = Value::Null;
+    for (tool, list) in &by_tool {
+        let prev = gate::load_scan(&dir, &q.service, &repo, tool).map_err(internal)?;
+        let (next, diff) =
+            gate::advance(&prev, &q.commit, list.iter().map(|f| gate::known(f)), &now);
+        for f in list {
+            let state = if next.base.contains_key(&f.fingerprint) {
+                "unchanged"
+            } else {
+                "new"
+            };
+            let known = &next.current[&f.fingerprint];
+            events.push(finding_event(
+                known,
+                &f.fingerprint,
+                Some(&f.message),
+                state,
+                &q,
+                &ctx,
+            ));
+        }
+        for (fp, k) in &diff.gone {
+            events.push(finding_event(k, fp, None, "fixed", &q, &ctx));
+        }
+        (new, unchanged, fixed) = (
+            new + diff.new,
+            unchanged + diff.unchanged,
+            fixed + diff.fixed,
+        );
+        if compared_with.is_null() {
+            compared_with = prev_commit(&prev, &q.commit);
+        }
+        states.push(next);
     }
     store(&st, &caller, "sarif", events, bytes, received).await?;
     let dir2 = dir.clone();
     tokio::task::spawn_blocking(move || {
         crate::access::private_dir(&dir2)?;
-        gate::save_state(&dir2, gate::Kind::Scan, &next)
+        for next in &states {
+            gate::save_state(&dir2, gate::Kind::Scan, next)?;
+        }
+        Ok::<_, anyhow::Error>(())
     })
     .await
     .map_err(internal)?
@@ -203,10 +227,11 @@ pub(crate) async fn import_sarif(
         "repository": q.repository,
         "commit": q.commit,
         "results": findings.len(),
-        "new": diff.new,
-        "unchanged": diff.unchanged,
-        "fixed": diff.fixed,
-        "compared_with": prev_commit(&prev, &q.commit),
+        "tools": by_tool.keys().collect::<Vec<_>>(),
+        "new": new,
+        "unchanged": unchanged,
+        "fixed": fixed,
+        "compared_with": compared_with,
     })))
 }
 
@@ -456,7 +481,11 @@ async fn decide(st: &GateState, caller: &Principal, q: GateRequest) -> ApiResult
         },
     );
     let verdict = gate::verdict(&reasons);
-    let decision = if break_glass.is_some() { "pass" } else { verdict };
+    let decision = if break_glass.is_some() {
+        "pass"
+    } else {
+        verdict
+    };
     let ctx = normalize::context("gate", &caller.name, &tenant);
     let mut events = Vec::new();
     // Missing or invalid provenance is an event whatever the policy says.
@@ -523,7 +552,10 @@ async fn decide(st: &GateState, caller: &Principal, q: GateRequest) -> ApiResult
     e.set("ward.gate.policy.digest", policy.digest.clone().into());
     e.set("ward.gate.max_severity", eff.max_severity.as_str().into());
     e.set("ward.gate.require_signoff", eff.require_signoff.into());
-    e.set("ward.gate.require_provenance", eff.require_provenance.into());
+    e.set(
+        "ward.gate.require_provenance",
+        eff.require_provenance.into(),
+    );
     e.set(
         "ward.gate.reasons",
         serde_json::to_value(&reasons).map_err(internal)?,
@@ -954,10 +986,19 @@ pub(crate) async fn import_provenance(
     let digests: Vec<String> = a.subjects.iter().map(|s| s.sha256.clone()).collect();
     e.set(
         "ward.provenance.subjects",
-        json!(a.subjects.iter().take(100).map(|s| json!({"name": s.name, "sha256": s.sha256})).collect::<Vec<_>>()),
+        json!(
+            a.subjects
+                .iter()
+                .take(100)
+                .map(|s| json!({"name": s.name, "sha256": s.sha256}))
+                .collect::<Vec<_>>()
+        ),
     );
     if !a.predicate_type.is_empty() {
-        e.set("ward.provenance.predicate_type", a.predicate_type.clone().into());
+        e.set(
+            "ward.provenance.predicate_type",
+            a.predicate_type.clone().into(),
+        );
     }
     if let Some(b) = &a.builder {
         e.set("ward.provenance.builder", b.clone().into());

@@ -222,12 +222,14 @@ impl MetricRules {
                     .as_ref()
                     .is_some_and(|e| !e.matches(&event.0).is_empty());
                 if is_answer
-                    && let Some((key, _)) = parse::group_as(event, &def.answer_group_by, &def.group_by)
+                    && let Some((key, _)) =
+                        parse::group_as(event, &def.answer_group_by, &def.group_by)
                 {
                     self.dropped += answer_observe(def, st, key, event_time_ms);
                 }
                 if is_event && let Some((key, group)) = parse::group_of(event, &def.group_by) {
-                    self.dropped += unanswered_observe(def, st, key, group, event_time_ms, event_id);
+                    self.dropped +=
+                        unanswered_observe(def, st, key, group, event_time_ms, event_id);
                 }
                 if is_answer || is_event {
                     out.extend(unanswered_due(def, st, event_time_ms));

@@ -73,6 +73,12 @@ pub struct Known {
 pub struct ScanState {
     pub service: String,
     pub repository: String,
+    /// The tool (SARIF `driver.name`) whose findings these are: each tool
+    /// of a (service, repository) is tracked on its own, so importing one
+    /// tool's log never reports another's findings as fixed. Empty in state
+    /// written before tools were apart.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tool: String,
     /// The commit of the last import.
     pub commit: String,
     pub imported_at: String,
@@ -139,9 +145,27 @@ fn read_state<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Opt
     }
 }
 
-/// The state of (service, repository), or an empty one.
-pub fn load_scan(dir: &Path, service: &str, repository: &str) -> anyhow::Result<ScanState> {
-    load_state(dir, Kind::Scan, service, repository)
+/// The state of (service, repository, tool), or an empty one.
+pub fn load_scan(
+    dir: &Path,
+    service: &str,
+    repository: &str,
+    tool: &str,
+) -> anyhow::Result<ScanState> {
+    let key = scan_key(repository, tool);
+    let mut s = load_state(dir, Kind::Scan, service, &key)?;
+    s.repository = repository.into();
+    s.tool = tool.into();
+    Ok(s)
+}
+
+/// What names a scan state's file beside its service.
+fn scan_key(repository: &str, tool: &str) -> String {
+    if tool.is_empty() {
+        repository.into()
+    } else {
+        format!("{repository}\0{tool}")
+    }
 }
 
 /// The state of `kind` for (service, repository), or an empty one.
@@ -219,6 +243,7 @@ pub fn advance(
     let next = ScanState {
         service: prev.service.clone(),
         repository: prev.repository.clone(),
+        tool: prev.tool.clone(),
         commit: commit.into(),
         imported_at: now.into(),
         current,
@@ -248,7 +273,11 @@ pub fn known(f: &sarif::Finding) -> (String, Known) {
 /// Writes a state of `kind` atomically.
 pub fn save_state(dir: &Path, kind: Kind, s: &ScanState) -> anyhow::Result<()> {
     let bytes = serde_json::to_vec(s)?;
-    crate::access::replace_file(dir, &state_file(kind, &s.service, &s.repository), &bytes)
+    let key = match kind {
+        Kind::Scan => scan_key(&s.repository, &s.tool),
+        Kind::Sbom => s.repository.clone(),
+    };
+    crate::access::replace_file(dir, &state_file(kind, &s.service, &key), &bytes)
 }
 
 fn vex_file(service: &str) -> String {
@@ -512,8 +541,8 @@ pub fn reasons(q: &Question, eff: &policy::Effective, ev: &Evidence<'_>) -> Vec<
 /// each as an event, and the policy decides whether it is a reason.
 pub fn provenance_problems(q: &Question, prov: &provenance::Store) -> Vec<Reason> {
     let mut out = Vec::new();
-    let mut one = |status: provenance::Status<'_>, what: String, evidence: Option<String>| {
-        match status {
+    let mut one =
+        |status: provenance::Status<'_>, what: String, evidence: Option<String>| match status {
             provenance::Status::Valid(_) => {}
             provenance::Status::Invalid(r) => out.push(Reason {
                 code: "provenance_invalid",
@@ -527,8 +556,7 @@ pub fn provenance_problems(q: &Question, prov: &provenance::Store) -> Vec<Reason
                 detail: format!("no verified provenance of {what}"),
                 evidence,
             }),
-        }
-    };
+        };
     if q.artifacts.is_empty() {
         match &q.commit {
             Some(c) => one(
@@ -538,7 +566,10 @@ pub fn provenance_problems(q: &Question, prov: &provenance::Store) -> Vec<Reason
             ),
             None => one(
                 provenance::Status::Missing,
-                format!("{}: name the artefacts (--artifact) or the commit", q.service),
+                format!(
+                    "{}: name the artefacts (--artifact) or the commit",
+                    q.service
+                ),
                 None,
             ),
         }

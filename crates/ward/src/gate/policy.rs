@@ -163,8 +163,7 @@ impl Policy {
             .version
             .clone()
             .unwrap_or_else(|| BUILTIN_VERSION.into());
-        if version.is_empty() || version.len() > MAX_NAME || version.chars().any(char::is_control)
-        {
+        if version.is_empty() || version.len() > MAX_NAME || version.chars().any(char::is_control) {
             problems.push((
                 "gate.policy.version".into(),
                 version.clone(),
@@ -184,10 +183,13 @@ impl Policy {
                 problems.push((
                     "gate.policy.environments".into(),
                     name.clone(),
-                    format!("an environment name is 1 to {MAX_NAME} letters, digits, '-', '_' or '.'"),
+                    format!(
+                        "an environment name is 1 to {MAX_NAME} letters, digits, '-', '_' or '.'"
+                    ),
                 ));
             }
-            if let Err(e) = check_severity(&format!("gate.policy.environments.{name}"), &s.max_severity)
+            if let Err(e) =
+                check_severity(&format!("gate.policy.environments.{name}"), &s.max_severity)
             {
                 problems.push(e);
             }
@@ -221,7 +223,11 @@ impl Policy {
             actions: REASONS.iter().map(|r| (*r, Action::Fail)).collect(),
         };
         for s in layers.into_iter().flatten() {
-            if let Some(v) = s.max_severity.as_deref().and_then(ward_alert::Severity::parse) {
+            if let Some(v) = s
+                .max_severity
+                .as_deref()
+                .and_then(ward_alert::Severity::parse)
+            {
                 out.max_severity = v;
             }
             if let Some(v) = s.require_signoff {
@@ -237,7 +243,10 @@ impl Policy {
                 ("no_signoff", s.no_signoff),
                 ("provenance_missing", s.provenance_missing),
                 ("provenance_invalid", s.provenance_invalid),
-                ("prompt_injection_test_failed", s.prompt_injection_test_failed),
+                (
+                    "prompt_injection_test_failed",
+                    s.prompt_injection_test_failed,
+                ),
             ];
             for (k, v) in pairs {
                 if let Some(v) = v {
@@ -306,7 +315,10 @@ mod tests {
         assert!(toml::from_str::<PolicyConfig>("[default]\nopen_alert = \"ignore\"\n").is_err());
         assert!(toml::from_str::<PolicyConfig>("versoin = \"1\"\n").is_err());
         let e = Policy::new(parse("[environments.prod]\nmax_severity = \"hgh\"\n")).unwrap_err();
-        assert_eq!(e[0].0, "gate.policy.environments.prod.max_severity", "{e:?}");
+        assert_eq!(
+            e[0].0, "gate.policy.environments.prod.max_severity",
+            "{e:?}"
+        );
         let e = Policy::new(parse("[environments.\"a b\"]\n")).unwrap_err();
         assert!(e[0].2.contains("environment name"), "{e:?}");
     }

@@ -96,7 +96,10 @@ impl TrustedKey {
                 key: PublicKey::P256(k),
             });
         }
-        Err("not a PEM public key (-----BEGIN PUBLIC KEY-----) of an Ed25519 or ECDSA P-256 key".into())
+        Err(
+            "not a PEM public key (-----BEGIN PUBLIC KEY-----) of an Ed25519 or ECDSA P-256 key"
+                .into(),
+        )
     }
 
     pub fn algorithm(&self) -> &'static str {
@@ -145,8 +148,9 @@ pub fn load_keys(cfgs: &[KeyConfig]) -> anyhow::Result<Vec<TrustedKey>> {
     for (i, c) in cfgs.iter().enumerate() {
         let pem = match (&c.pem, &c.path) {
             (Some(p), None) => p.clone(),
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .with_context(|| format!("gate.keys[{i}] ({}): cannot read {}", c.id, path.display()))?,
+            (None, Some(path)) => std::fs::read_to_string(path).with_context(|| {
+                format!("gate.keys[{i}] ({}): cannot read {}", c.id, path.display())
+            })?,
             _ => anyhow::bail!("gate.keys[{i}] ({}): give exactly one of pem or path", c.id),
         };
         let k = TrustedKey::from_pem(&c.id, &pem)
@@ -225,9 +229,8 @@ pub struct Checked {
 /// Reads and verifies one envelope. `Err` when the bytes are not a DSSE
 /// envelope at all; otherwise a verdict.
 pub fn check(raw: &[u8], keys: &[TrustedKey]) -> Result<Checked, String> {
-    let env: Envelope = serde_json::from_slice(raw).map_err(|e| {
-        format!("not a DSSE envelope (payload, payloadType, signatures): {e}")
-    })?;
+    let env: Envelope = serde_json::from_slice(raw)
+        .map_err(|e| format!("not a DSSE envelope (payload, payloadType, signatures): {e}"))?;
     let Some(payload) = b64(&env.payload) else {
         return Err("payload: not base64".into());
     };
@@ -316,8 +319,7 @@ fn is_sha256(s: &str) -> bool {
 
 /// Parses an in-toto Statement (v1 or v0.1) or an in-toto link.
 pub fn parse_statement(payload: &[u8]) -> Result<Attestation, String> {
-    let v: Value =
-        serde_json::from_slice(payload).map_err(|e| format!("is not JSON: {e}"))?;
+    let v: Value = serde_json::from_slice(payload).map_err(|e| format!("is not JSON: {e}"))?;
     let t = v
         .get("_type")
         .and_then(Value::as_str)
@@ -350,7 +352,9 @@ pub fn parse_statement(payload: &[u8]) -> Result<Attestation, String> {
                         name: clip(name),
                         sha256: d.to_ascii_lowercase(),
                     }),
-                    Some(_) => return Err(format!("subject[{i}].digest.sha256 is not 64 hex digits")),
+                    Some(_) => {
+                        return Err(format!("subject[{i}].digest.sha256 is not 64 hex digits"));
+                    }
                     None => {}
                 }
             }
@@ -383,7 +387,12 @@ pub fn parse_statement(payload: &[u8]) -> Result<Attestation, String> {
                 }
             }
         }
-        other => return Err(format!("has _type {:?}, not an in-toto Statement or link", clip(other))),
+        other => {
+            return Err(format!(
+                "has _type {:?}, not an in-toto Statement or link",
+                clip(other)
+            ));
+        }
     }
     if a.subjects.is_empty() {
         return Err("names no subject with a sha256 digest".into());
@@ -449,8 +458,9 @@ impl Store {
     pub fn load(dir: &Path) -> anyhow::Result<Store> {
         let path = dir.join("provenance.json");
         match std::fs::read(&path) {
-            Ok(b) => serde_json::from_slice(&b)
-                .with_context(|| format!("{} is damaged", path.display())),
+            Ok(b) => {
+                serde_json::from_slice(&b).with_context(|| format!("{} is damaged", path.display()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store::default()),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
@@ -545,7 +555,10 @@ mod tests {
         );
         assert_eq!(pae("", b""), b"DSSEv1 0  0 ".to_vec());
         // Lengths count bytes, not characters.
-        assert_eq!(pae("é", "ü".as_bytes()), "DSSEv1 2 é 2 ü".as_bytes().to_vec());
+        assert_eq!(
+            pae("é", "ü".as_bytes()),
+            "DSSEv1 2 é 2 ü".as_bytes().to_vec()
+        );
         let long = vec![b'x'; 1000];
         assert!(pae("t", &long).starts_with(b"DSSEv1 1 t 1000 xxx"));
     }
@@ -606,7 +619,12 @@ mod tests {
         .into_bytes()
     }
 
-    fn envelope(sk: &ed25519_dalek::SigningKey, keyid: &str, ptype: &str, payload: &[u8]) -> Vec<u8> {
+    fn envelope(
+        sk: &ed25519_dalek::SigningKey,
+        keyid: &str,
+        ptype: &str,
+        payload: &[u8],
+    ) -> Vec<u8> {
         let sig = sk.sign(&pae(ptype, payload));
         let e = base64::engine::general_purpose::STANDARD;
         serde_json::json!({
@@ -636,7 +654,10 @@ mod tests {
         let c = check(&good, &keys).unwrap();
         assert!(matches!(c.verdict, Verdict::Valid { ref keyid } if keyid == "k1"));
         assert_eq!(c.attestation.subjects[0].sha256, "a".repeat(64));
-        assert_eq!(c.attestation.builder.as_deref(), Some("https://ci.example/builder"));
+        assert_eq!(
+            c.attestation.builder.as_deref(),
+            Some("https://ci.example/builder")
+        );
         assert_eq!(c.attestation.source_commit.as_deref(), Some("0123abcd"));
 
         let why = |raw: &[u8]| match check(raw, &keys).unwrap().verdict {
@@ -647,22 +668,30 @@ mod tests {
         let mut v: Value = serde_json::from_slice(&good).unwrap();
         let mut other = statement();
         other[20] ^= 1;
-        v["payload"] = base64::engine::general_purpose::STANDARD.encode(&other).into();
+        v["payload"] = base64::engine::general_purpose::STANDARD
+            .encode(&other)
+            .into();
         assert!(why(v.to_string().as_bytes()).contains("does not verify"));
         // Unknown key id.
         assert!(why(&envelope(&sk, "k2", PAYLOAD_TYPE, &statement())).contains("not pinned"));
         // Wrong key under the pinned id.
         let (other_sk, _) = ed_key(8, "k1");
-        assert!(why(&envelope(&other_sk, "k1", PAYLOAD_TYPE, &statement())).contains("does not verify"));
+        assert!(
+            why(&envelope(&other_sk, "k1", PAYLOAD_TYPE, &statement())).contains("does not verify")
+        );
         // Signed, but not as an in-toto payload.
-        assert!(why(&envelope(&sk, "k1", "application/json", &statement())).contains("payloadType"));
+        assert!(
+            why(&envelope(&sk, "k1", "application/json", &statement())).contains("payloadType")
+        );
         // The payload type changed after signing.
         let mut v: Value = serde_json::from_slice(&good).unwrap();
         v["payloadType"] = "application/vnd.in-toto+jsonx".into();
         assert!(why(v.to_string().as_bytes()).contains("does not verify"));
         // No key id: every key is tried.
         assert!(matches!(
-            check(&envelope(&sk, "", PAYLOAD_TYPE, &statement()), &keys).unwrap().verdict,
+            check(&envelope(&sk, "", PAYLOAD_TYPE, &statement()), &keys)
+                .unwrap()
+                .verdict,
             Verdict::Valid { .. }
         ));
         // Not an envelope at all.
@@ -696,7 +725,11 @@ mod tests {
         assert!(parse_statement(bad.to_string().as_bytes()).is_err());
         let none = serde_json::json!({"_type": "https://in-toto.io/Statement/v1", "predicateType": "x",
             "subject": [{"name": "a", "digest": {"sha512": "ab"}}]});
-        assert!(parse_statement(none.to_string().as_bytes()).unwrap_err().contains("no subject"));
+        assert!(
+            parse_statement(none.to_string().as_bytes())
+                .unwrap_err()
+                .contains("no subject")
+        );
         let link = serde_json::json!({"_type": "link", "name": "build",
             "products": {"dist/app": {"sha256": "B".repeat(64)}}, "materials": {}});
         let a = parse_statement(link.to_string().as_bytes()).unwrap();
@@ -707,7 +740,10 @@ mod tests {
     #[test]
     fn digests_are_normalized() {
         let h = "A".repeat(64);
-        assert_eq!(parse_digest(&format!("sha256:{h}")).unwrap(), "a".repeat(64));
+        assert_eq!(
+            parse_digest(&format!("sha256:{h}")).unwrap(),
+            "a".repeat(64)
+        );
         assert!(parse_digest("sha512:abc").is_err());
     }
 }

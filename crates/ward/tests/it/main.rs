@@ -27,6 +27,7 @@ mod people;
 mod provenance;
 mod rules;
 mod sbom;
+mod scanners;
 mod shippers;
 mod sources;
 mod supply;

@@ -16,8 +16,7 @@ use crate::gate::wait_key;
 use crate::harness::{Ward, create_key, require, s};
 
 fn sign(dir: &Path, artifact: &Path, commit: &str) -> Value {
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/provenance/sign.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/provenance/sign.py");
     let out = std::process::Command::new("python3")
         .arg(script)
         .arg(dir)
@@ -156,14 +155,31 @@ fn provenance_signed_by_in_toto_tooling_is_verified_and_gates_the_deploy() {
 
     // Nothing imported: production fails, staging warns, both name the
     // policy; the missing provenance is an event either way.
-    let (code, v) = check(&w, &viewer, &["--environment", "production", "--artifact-file", art]);
+    let (code, v) = check(
+        &w,
+        &viewer,
+        &["--environment", "production", "--artifact-file", art],
+    );
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["decision"], "fail");
-    assert_eq!(codes(&v), vec![("provenance_missing".into(), "fail".into())], "{v}");
+    assert_eq!(
+        codes(&v),
+        vec![("provenance_missing".into(), "fail".into())],
+        "{v}"
+    );
     assert_eq!(v["policy"]["version"], "2026-12-06.test");
-    assert!(v["policy"]["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(
+        v["policy"]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
     assert_eq!(v["reasons"][0]["evidence"], digest);
-    let (code, v) = check(&w, &viewer, &["--environment", "staging", "--artifact", &digest]);
+    let (code, v) = check(
+        &w,
+        &viewer,
+        &["--environment", "staging", "--artifact", &digest],
+    );
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["decision"], "warn");
     // An environment the policy does not name gets the default: nothing
@@ -197,21 +213,41 @@ fn provenance_signed_by_in_toto_tooling_is_verified_and_gates_the_deploy() {
     assert!(said.contains("not a DSSE envelope"), "{said}");
 
     // Only refused provenance: invalid, not missing.
-    let (code, v) = check(&w, &viewer, &["--environment", "production", "--artifact", &digest]);
+    let (code, v) = check(
+        &w,
+        &viewer,
+        &["--environment", "production", "--artifact", &digest],
+    );
     assert_eq!(code, 1, "{v}");
-    assert_eq!(codes(&v), vec![("provenance_invalid".into(), "fail".into())], "{v}");
+    assert_eq!(
+        codes(&v),
+        vec![("provenance_invalid".into(), "fail".into())],
+        "{v}"
+    );
 
     // The SLSA provenance signed with Ed25519 verifies; its source commit
     // is recorded; the deploy passes.
     let (code, said) = import(&w, &out.join("slsa-ed25519.json"), None);
     assert_eq!(code, 0, "{said}");
     assert!(said.contains(made["ed25519"].as_str().unwrap()), "{said}");
-    let (code, v) = check(&w, &viewer, &["--environment", "production", "--artifact-file", art]);
+    let (code, v) = check(
+        &w,
+        &viewer,
+        &["--environment", "production", "--artifact-file", art],
+    );
     assert_eq!((code, v["decision"].clone()), (0, json!("pass")), "{v}");
     // Without artefacts the commit's provenance is looked up.
-    let (code, v) = check(&w, &viewer, &["--environment", "production", "--commit", commit]);
+    let (code, v) = check(
+        &w,
+        &viewer,
+        &["--environment", "production", "--commit", commit],
+    );
     assert_eq!(code, 0, "{v}");
-    let (code, v) = check(&w, &viewer, &["--environment", "production", "--commit", "fedcba9"]);
+    let (code, v) = check(
+        &w,
+        &viewer,
+        &["--environment", "production", "--commit", "fedcba9"],
+    );
     assert_eq!(code, 1, "{v}");
     // ECDSA P-256 and the in-toto link verify too.
     let (code, said) = import(&w, &out.join("slsa-ecdsa.json"), Some(commit));
@@ -227,10 +263,9 @@ fn provenance_signed_by_in_toto_tooling_is_verified_and_gates_the_deploy() {
     let verified = w.wait_for("event.action:provenance_verified", 3);
     assert_eq!(verified.len(), 3);
     assert!(
-        verified
-            .iter()
-            .any(|e| s(e, "ward.provenance.builder") == "https://example.com/ward-test/builder"
-                && s(e, "ward.provenance.commit") == commit),
+        verified.iter().any(|e| s(e, "ward.provenance.builder")
+            == "https://example.com/ward-test/builder"
+            && s(e, "ward.provenance.commit") == commit),
         "{verified:?}"
     );
 

@@ -390,7 +390,10 @@ fn parse_doc(doc: &Doc) -> Result<MetricDef, String> {
             }
             if let Some(g) = doc.string("grace")? {
                 grace_ms = ward_sigma::parse_timespan(&g).ok_or_else(|| {
-                    doc.err("grace", "`grace` must be a number and a unit s, m, h, d or w")
+                    doc.err(
+                        "grace",
+                        "`grace` must be a number and a unit s, m, h, d or w",
+                    )
                 })?;
             }
         }

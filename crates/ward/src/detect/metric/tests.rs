@@ -253,7 +253,11 @@ fn unanswered_fires_for_an_event_without_its_answer() {
     let mut r = load(UNANSWERED);
     let t0 = 1_700_000_000_000;
     let decision = |c: &str, d: &str, t: i64| {
-        event("shop", t, json!({"event.action": "gate_decision", "ward.gate.commit": c, "ward.gate.decision": d}))
+        event(
+            "shop",
+            t,
+            json!({"event.action": "gate_decision", "ward.gate.commit": c, "ward.gate.decision": d}),
+        )
     };
     let deploy = |c: &str, t: i64| event("shop", t, json!({"event.action": "deploy", "commit": c}));
     // Answered before: nothing.
@@ -262,7 +266,10 @@ fn unanswered_fires_for_an_event_without_its_answer() {
     // A failing decision is no answer; another commit's pass neither.
     r.observe(&decision("c2", "fail", t0 + MIN), t0 + MIN);
     r.observe(&decision("c9", "pass", t0 + MIN), t0 + MIN);
-    assert!(r.observe(&deploy("c2", t0 + 2 * MIN), t0 + 2 * MIN).is_empty());
+    assert!(
+        r.observe(&deploy("c2", t0 + 2 * MIN), t0 + 2 * MIN)
+            .is_empty()
+    );
     // An answer arriving within the grace after the event counts.
     r.observe(&deploy("c3", t0 + 2 * MIN), t0 + 2 * MIN);
     r.observe(&decision("c3", "warn", t0 + 4 * MIN), t0 + 4 * MIN);
@@ -290,11 +297,7 @@ fn unanswered_rules_are_checked() {
         UNANSWERED.replace("  - ward.gate.commit\n", ""),
     )]);
     assert!(errors[0].contains("answer-group-by"), "{errors:?}");
-    let no_answer = UNANSWERED
-        .split("answer:")
-        .next()
-        .unwrap()
-        .to_owned()
+    let no_answer = UNANSWERED.split("answer:").next().unwrap().to_owned()
         + "group-by:\n  - service.name\ntimespan: 1h\n";
     let (_, errors) = MetricRules::load(&[("u.yml".into(), no_answer)]);
     assert!(errors[0].contains("needs `detection`"), "{errors:?}");
