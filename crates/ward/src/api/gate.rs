@@ -395,7 +395,10 @@ fn test_run(e: &Value) -> gate::TestRun {
         // no evidence that the service resists injection.
         failed: outcome != "success" || failures.is_some_and(|n| n > 0),
         at: s("@timestamp").unwrap_or_default(),
-        tool: s("tool").unwrap_or_else(|| "a test".into()),
+        // Ward files `tool` of an AI event under `ai.tool.name`.
+        tool: s("ai.tool.name")
+            .or_else(|| s("tool"))
+            .unwrap_or_else(|| "a test".into()),
         failures,
     }
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bench;
 pub mod bench_alert;
 pub mod bench_compliance;
+pub mod bench_gate;
 pub mod client;
 pub mod compliance;
 pub mod config;

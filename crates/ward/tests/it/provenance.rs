@@ -328,3 +328,71 @@ fn a_deploy_without_a_passing_gate_decision_raises_an_alert() {
     assert_eq!(alert["severity"], "high", "{alert}");
     assert_eq!(alert["labels"]["commit"], "c2", "{alert}");
 }
+
+#[test]
+fn a_failed_prompt_injection_test_run_fails_the_gate_until_one_passes() {
+    let w = Ward::start_with(
+        Some("[gate.policy.environments.dev]\nprompt_injection_test_failed = \"warn\"\n"),
+        &[],
+    );
+    let viewer = create_key(&w.data_dir(), "ci", "viewer", "default");
+    wait_key(&w, &viewer);
+    let send = |line: Value| {
+        let o = w.cli(&["send"], Some(format!("{line}\n").as_bytes()));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let gate = |env: &str| {
+        let out = std::process::Command::new(crate::harness::ward_bin())
+            .args([
+                "gate",
+                "check",
+                "--format",
+                "json",
+                "--service",
+                "assistant",
+                "--environment",
+                env,
+            ])
+            .env("WARD_URL", w.url())
+            .env("WARD_TOKEN", &viewer)
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.code().unwrap(), v)
+    };
+    // No run yet: nothing to say.
+    assert_eq!(gate("production").0, 0);
+    // A test tool's failing run, sent like any result.
+    send(
+        json!({"action": "prompt_injection_test", "service": "assistant", "outcome": "failure",
+        "tool": "promptfoo", "failures": 3, "commit": "abc123"}),
+    );
+    // Another service's and another tenant's runs do not count.
+    send(json!({"action": "prompt_injection_test", "service": "other", "outcome": "failure"}));
+    w.wait_for("event.action:prompt_injection_test", 2);
+    let (code, v) = gate("production");
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        v["reasons"][0]["code"], "prompt_injection_test_failed",
+        "{v}"
+    );
+    let detail = v["reasons"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("promptfoo at abc123") && detail.contains("3 attack(s)"),
+        "{detail}"
+    );
+    let (code, v) = gate("dev");
+    assert_eq!((code, v["decision"].as_str()), (0, Some("warn")), "{v}");
+    // A newer passing run clears it.
+    std::thread::sleep(Duration::from_millis(20));
+    send(
+        json!({"action": "prompt_injection_test", "service": "assistant", "outcome": "success",
+        "tool": "promptfoo", "failures": 0, "commit": "abc124"}),
+    );
+    w.wait_for(
+        "event.action:prompt_injection_test AND service.name:assistant",
+        2,
+    );
+    let (code, v) = gate("production");
+    assert_eq!((code, v["decision"].as_str()), (0, Some("pass")), "{v}");
+}
