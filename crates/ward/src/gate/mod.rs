@@ -127,11 +127,21 @@ fn state_file(kind: Kind, service: &str, repository: &str) -> String {
     h.update(service.as_bytes());
     h.update([0]);
     h.update(repository.as_bytes());
-    let prefix = match kind {
-        Kind::Scan => "scan",
-        Kind::Sbom => "sbom",
-    };
-    format!("{prefix}-{}.json", hex::encode(&h.finalize()[..12]))
+    let hash = hex::encode(&h.finalize()[..12]);
+    match kind {
+        // Per tool: named after the service too, so that the gate reads
+        // only the service's own files.
+        Kind::Scan if repository.contains('\0') => {
+            format!("scan-{}-{hash}.json", service_prefix(service))
+        }
+        Kind::Scan => format!("scan-{hash}.json"),
+        Kind::Sbom => format!("sbom-{hash}.json"),
+    }
+}
+
+/// The part of a scan state's file name that names its service.
+fn service_prefix(service: &str) -> String {
+    hex::encode(&Sha256::digest(service.as_bytes())[..4])
 }
 
 /// Reads a JSON state file, or `None` when there is none.
@@ -194,11 +204,17 @@ pub fn scans_of(dir: &Path, service: &str) -> anyhow::Result<Vec<ScanState>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
     };
+    let mine = format!("scan-{}-", service_prefix(service));
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if !(name.starts_with("scan-") && name.ends_with(".json")) {
+            continue;
+        }
+        // Another service's per-tool state; files of older versions
+        // (`scan-<hash>.json`) name no service and are read.
+        if name[5..].contains('-') && !name.starts_with(&mine) {
             continue;
         }
         let b = std::fs::read(entry.path())?;
