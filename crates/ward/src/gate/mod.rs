@@ -599,3 +599,167 @@ pub fn provenance_problems(q: &Question, prov: &provenance::Store) -> Vec<Reason
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan_with_new_error() -> ScanState {
+        let mut s = ScanState {
+            service: "shop".into(),
+            commit: "c2".into(),
+            ..ScanState::default()
+        };
+        s.current.insert(
+            "fp1".into(),
+            Known {
+                tool: "semgrep".into(),
+                rule: "python-eval".into(),
+                level: "error".into(),
+                file: "app.py".into(),
+                line: Some(20),
+                package: String::new(),
+                version: String::new(),
+                aliases: Vec::new(),
+            },
+        );
+        s
+    }
+
+    fn record(valid: bool, commit: &str) -> provenance::Record {
+        provenance::Record {
+            service: "shop".into(),
+            commit: commit.into(),
+            valid,
+            detail: if valid {
+                "k1".into()
+            } else {
+                "tampered".into()
+            },
+            predicate_type: "https://slsa.dev/provenance/v1".into(),
+            builder: String::new(),
+            at: "2026-12-06T00:00:00Z".into(),
+            event_id: "e1".into(),
+        }
+    }
+
+    #[test]
+    fn the_policy_decides_what_each_reason_does() {
+        let scans = [scan_with_new_error()];
+        let empty = ScanState::default();
+        let prov = provenance::Store::default();
+        let run = TestRun {
+            event_id: "t1".into(),
+            commit: None,
+            failed: true,
+            at: "now".into(),
+            tool: "promptfoo".into(),
+            failures: Some(2),
+        };
+        let ev = Evidence {
+            alerts: &[],
+            scans: &scans,
+            signoffs: &[],
+            sbom: &empty,
+            vex: &[],
+            provenance: &prov,
+            prompt_test: Some(&run),
+        };
+        let q = Question {
+            service: "shop".into(),
+            commit: Some("c2".into()),
+            artifacts: vec!["a".repeat(64)],
+            ..Question::default()
+        };
+        let policy = policy::Policy::new(
+            toml::from_str(
+                r#"
+                [environments.production]
+                require_provenance = true
+                [environments.staging]
+                new_error_finding = "warn"
+                prompt_injection_test_failed = "off"
+                "#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let prod = Question {
+            environment: Some("production".into()),
+            ..q.clone()
+        };
+        let r = reasons(&prod, &prod.effective(&policy), &ev);
+        let codes: Vec<_> = r.iter().map(|r| (r.code, r.action)).collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("new_error_finding", "fail"),
+                ("provenance_missing", "fail"),
+                ("prompt_injection_test_failed", "fail")
+            ]
+        );
+        assert_eq!(verdict(&r), "fail");
+        let staging = Question {
+            environment: Some("staging".into()),
+            ..q.clone()
+        };
+        let r = reasons(&staging, &staging.effective(&policy), &ev);
+        assert_eq!(
+            r.iter().map(|r| (r.code, r.action)).collect::<Vec<_>>(),
+            vec![("new_error_finding", "warn")]
+        );
+        assert_eq!(verdict(&r), "warn");
+        assert_eq!(verdict(&[]), "pass");
+        // The caller tightens, never loosens.
+        let asked = Question {
+            environment: Some("staging".into()),
+            require_provenance: true,
+            max_severity: Some(ward_alert::Severity::Critical),
+            ..q
+        };
+        let eff = asked.effective(&policy);
+        assert!(eff.require_provenance);
+        assert_eq!(eff.max_severity, ward_alert::Severity::High);
+    }
+
+    #[test]
+    fn a_refused_attestation_never_outweighs_a_verified_one() {
+        let d = "b".repeat(64);
+        let mut s = provenance::Store::default();
+        s.add(std::slice::from_ref(&d), &record(false, "c1"));
+        assert!(matches!(
+            s.status(&d, "shop"),
+            provenance::Status::Invalid(_)
+        ));
+        assert!(matches!(s.status(&d, "other"), provenance::Status::Missing));
+        s.add(std::slice::from_ref(&d), &record(true, "c1"));
+        s.add(std::slice::from_ref(&d), &record(false, "c1"));
+        assert!(matches!(s.status(&d, "shop"), provenance::Status::Valid(_)));
+        assert!(matches!(
+            s.status_of_commit("shop", "c1"),
+            provenance::Status::Valid(_)
+        ));
+        assert!(matches!(
+            s.status_of_commit("shop", "c9"),
+            provenance::Status::Missing
+        ));
+        // Bounded per digest.
+        for _ in 0..20 {
+            s.add(std::slice::from_ref(&d), &record(false, "c1"));
+        }
+        assert_eq!(s.digests[&d].len(), provenance::MAX_RECORDS_PER_DIGEST);
+    }
+
+    #[test]
+    fn each_tool_and_service_has_its_own_scan_file() {
+        let a = state_file(Kind::Scan, "shop", &scan_key("acme/shop", "Semgrep OSS"));
+        let b = state_file(Kind::Scan, "shop", &scan_key("acme/shop", "Bandit"));
+        let c = state_file(Kind::Scan, "cart", &scan_key("acme/shop", "Bandit"));
+        assert_ne!(a, b);
+        let prefix = format!("scan-{}-", service_prefix("shop"));
+        assert!(a.starts_with(&prefix) && b.starts_with(&prefix), "{a} {b}");
+        assert!(!c.starts_with(&prefix));
+        // Files of older versions keep their names.
+        assert!(!state_file(Kind::Scan, "shop", "acme/shop")[5..].contains('-'));
+    }
+}
