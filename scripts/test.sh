@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Ward's whole test suite, installing first what the tests need:
 # Debian packages (scripts/apt-packages.txt), Python packages
-# (scripts/requirements.txt), npm packages of the browser test
+# (scripts/requirements.txt; semgrep and bandit from
+# scripts/requirements-scanners.txt in a virtual environment), npm packages of the browser test
 # (crates/ward/tests/it/browser) and of the webhook test
 # (crates/ward/tests/it/webhooks), cargo-nextest and the tansu Kafka broker.
 # Safe to run again.
@@ -25,6 +26,18 @@ PY=${PYTHON:-python3}
 if ! $PY -m pip install -q --disable-pip-version-check -r scripts/requirements.txt >/tmp/ward-pip.log 2>&1; then
   cat /tmp/ward-pip.log; exit 1
 fi
+
+# semgrep and bandit, in their own virtual environment (see the file).
+SCANNERS=${WARD_SCANNERS_VENV:-target/scanners}
+if [ ! -x "$SCANNERS/bin/semgrep" ] || [ ! -x "$SCANNERS/bin/bandit" ] \
+  || ! cmp -s scripts/requirements-scanners.txt "$SCANNERS/requirements.txt"; then
+  $PY -m venv "$SCANNERS"
+  if ! "$SCANNERS/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-scanners.txt >/tmp/ward-pip-scanners.log 2>&1; then
+    cat /tmp/ward-pip-scanners.log; exit 1
+  fi
+  cp scripts/requirements-scanners.txt "$SCANNERS/requirements.txt"
+fi
+export WARD_SCANNERS="$PWD/$SCANNERS/bin"
 
 # playwright-core (pinned by its lock file) drives Debian's chromium in the browser login tests;
 # oidc-provider (same lock file) is the OpenID Connect provider of the single sign-on test.

@@ -12,13 +12,17 @@
 #   WARD_INGEST_TOKEN   an ingest token: SARIF imports and attribution events
 #   WARD_SARIF          SARIF files to import first (space-separated), optional
 #   WARD_REPOSITORY     the repository's name (owner/name), optional
+#   WARD_ENVIRONMENT    the deploy environment (chooses [gate.policy]'s section), optional
+#   WARD_ARTIFACTS      files to deploy (space-separated), optional: their SHA-256
+#                       digests are checked for verified provenance when the
+#                       policy requires it
 #
 # A commit is AI-generated when a trailer says so (`Co-authored-by:` of a
 # known AI agent, `Generated-by:`, `Assisted-by:`) or when git-ai left an
 # authorship note for it (refs/notes/ai). A deploy with AI-generated commits,
 # or one changing AI instruction or MCP configuration files, needs a
 # security sign-off (`ward signoff`). The exit status is the gate's:
-# 0 allow, 1 deny, 2 error.
+# 0 pass or warn, 1 fail, 2 error.
 set -euo pipefail
 
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
@@ -87,7 +91,8 @@ fi
 
 ai_files=$(printf '%s\n' "$changed" | grep -E '(^|/)(AGENTS\.md|CLAUDE\.md|GEMINI\.md|copilot-instructions\.md|\.cursorrules|\.windsurfrules|\.mcp\.json|mcp\.json)$|(^|/)\.cursor/rules/|(^|/)\.github/(instructions|prompts|chatmodes)/' || true)
 
-args=(gate --service "$service" --commit "$commit")
+args=(gate check --service "$service" --commit "$commit" ${WARD_ENVIRONMENT:+--environment "$WARD_ENVIRONMENT"})
+for a in ${WARD_ARTIFACTS:-}; do args+=(--artifact-file "$a"); done
 if [ "$ai_commits" -gt 0 ] || [ -n "$ai_files" ]; then
   echo "ward-gate: $ai_commits AI-generated commit(s); AI-related files changed: ${ai_files:-none}; a security sign-off is required" >&2
   args+=(--require-signoff)

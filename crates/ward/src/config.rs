@@ -60,6 +60,11 @@ pub struct GateConfig {
     /// A directory of OSV records (`ward osv sync` fills it); SBOM imports
     /// are refused while it is unset.
     pub osv_dir: Option<PathBuf>,
+    /// Public keys provenance attestations are verified with
+    /// (`[[gate.keys]]`: `id` and `pem` or `path`).
+    pub keys: Vec<crate::gate::provenance::KeyConfig>,
+    /// What each gate reason does per environment, and what is required.
+    pub policy: crate::gate::policy::PolicyConfig,
 }
 
 /// `[access]`
@@ -585,6 +590,10 @@ pub struct Config {
     pub sessions: crate::access::session::SessionSettings,
     /// `[access.oidc]`, validated.
     pub oidc: Option<std::sync::Arc<crate::access::oidc::Settings>>,
+    /// `[gate.policy]`, checked.
+    pub gate_policy: std::sync::Arc<crate::gate::policy::Policy>,
+    /// `[[gate.keys]]`, read.
+    pub gate_keys: std::sync::Arc<Vec<crate::gate::provenance::TrustedKey>>,
 }
 
 /// Reads the file (if any), applies environment overrides, validates.

@@ -370,6 +370,9 @@ fn api_state(
             data_dir: config.data_dir.clone(),
             lock: Arc::default(),
             osv_dir: config.raw.gate.osv_dir.clone(),
+            policy: Arc::clone(&config.gate_policy),
+            keys: Arc::clone(&config.gate_keys),
+            store: Arc::clone(store),
         },
         ingest,
         events: crate::api::EventsState {

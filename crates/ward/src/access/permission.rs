@@ -41,6 +41,8 @@ pub enum Permission {
     ComplianceAttest,
     /// Give the security sign-off a deploy gate can require.
     GateSignoff,
+    /// Override a failing deploy gate decision (break-glass, with a reason).
+    GateOverride,
     /// Manage API keys and users.
     Admin,
     /// See and act on every tenant, not only the credential's own.
@@ -49,7 +51,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, in a stable order.
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 19] = [
         Permission::EventsRead,
         Permission::EvidenceRead,
         Permission::AlertsRead,
@@ -66,6 +68,7 @@ impl Permission {
         Permission::ComplianceRead,
         Permission::ComplianceAttest,
         Permission::GateSignoff,
+        Permission::GateOverride,
         Permission::Admin,
         Permission::TenantsAll,
     ];
@@ -89,6 +92,7 @@ impl Permission {
             Permission::ComplianceRead => "compliance:read",
             Permission::ComplianceAttest => "compliance:attest",
             Permission::GateSignoff => "gate:signoff",
+            Permission::GateOverride => "gate:override",
             Permission::Admin => "admin",
             Permission::TenantsAll => "tenants:all",
         }

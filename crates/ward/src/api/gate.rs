@@ -33,6 +33,12 @@ pub struct GateState {
     pub lock: Arc<tokio::sync::Mutex<()>>,
     /// `[gate] osv_dir`: the OSV records SBOMs are matched against.
     pub osv_dir: Option<PathBuf>,
+    /// `[gate.policy]`.
+    pub policy: Arc<gate::policy::Policy>,
+    /// `[[gate.keys]]`: what provenance is verified with.
+    pub keys: Arc<Vec<gate::provenance::TrustedKey>>,
+    /// The event store (the gate looks up prompt-injection test runs).
+    pub store: Arc<ward_store::Store>,
 }
 
 #[derive(Deserialize)]
@@ -152,42 +158,66 @@ pub(crate) async fn import_sarif(
     let body = crate::source::read_body(&headers, raw, max)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let bytes = body.len();
-    let findings = tokio::task::spawn_blocking(move || sarif::parse(&body))
+    let (tools, findings) = tokio::task::spawn_blocking(move || sarif::parse_log(&body))
         .await
         .map_err(internal)?
         .map_err(|e| ApiError::BadRequest(format!("SARIF: {e}; nothing was stored")))?;
     let dir = gate::tenant_dir(&st.data_dir, &caller.tenant);
     let _one = st.lock.lock().await;
     let repo = q.repository.clone().unwrap_or_default();
-    let prev = gate::load_scan(&dir, &q.service, &repo).map_err(internal)?;
-    let now = jiff::Timestamp::now().to_string();
-    let (next, diff) = gate::advance(&prev, &q.commit, findings.iter().map(gate::known), &now);
-    let ctx = normalize::context("sarif", &caller.name, &caller.tenant);
-    let mut events = Vec::with_capacity(findings.len() + diff.gone.len());
+    // Each tool's findings are tracked on their own.
+    let mut by_tool: std::collections::BTreeMap<&str, Vec<&sarif::Finding>> =
+        tools.iter().map(|t| (t.as_str(), Vec::new())).collect();
     for f in &findings {
-        let state = if next.base.contains_key(&f.fingerprint) {
-            "unchanged"
-        } else {
-            "new"
-        };
-        let known = &next.current[&f.fingerprint];
-        events.push(finding_event(
-            known,
-            &f.fingerprint,
-            Some(&f.message),
-            state,
-            &q,
-            &ctx,
-        ));
+        by_tool.entry(f.tool.as_str()).or_default().push(f);
     }
-    for (fp, k) in &diff.gone {
-        events.push(finding_event(k, fp, None, "fixed", &q, &ctx));
+    let now = jiff::Timestamp::now().to_string();
+    let ctx = normalize::context("sarif", &caller.name, &caller.tenant);
+    let mut events = Vec::with_capacity(findings.len());
+    let mut states = Vec::with_capacity(by_tool.len());
+    let (mut new, mut unchanged, mut fixed) = (0, 0, 0);
+    let mut compared_with = Value::Null;
+    for (tool, list) in &by_tool {
+        let prev = gate::load_scan(&dir, &q.service, &repo, tool).map_err(internal)?;
+        let (next, diff) =
+            gate::advance(&prev, &q.commit, list.iter().map(|f| gate::known(f)), &now);
+        for f in list {
+            let state = if next.base.contains_key(&f.fingerprint) {
+                "unchanged"
+            } else {
+                "new"
+            };
+            let known = &next.current[&f.fingerprint];
+            events.push(finding_event(
+                known,
+                &f.fingerprint,
+                Some(&f.message),
+                state,
+                &q,
+                &ctx,
+            ));
+        }
+        for (fp, k) in &diff.gone {
+            events.push(finding_event(k, fp, None, "fixed", &q, &ctx));
+        }
+        (new, unchanged, fixed) = (
+            new + diff.new,
+            unchanged + diff.unchanged,
+            fixed + diff.fixed,
+        );
+        if compared_with.is_null() {
+            compared_with = prev_commit(&prev, &q.commit);
+        }
+        states.push(next);
     }
     store(&st, &caller, "sarif", events, bytes, received).await?;
     let dir2 = dir.clone();
     tokio::task::spawn_blocking(move || {
         crate::access::private_dir(&dir2)?;
-        gate::save_state(&dir2, gate::Kind::Scan, &next)
+        for next in &states {
+            gate::save_state(&dir2, gate::Kind::Scan, next)?;
+        }
+        Ok::<_, anyhow::Error>(())
     })
     .await
     .map_err(internal)?
@@ -197,10 +227,11 @@ pub(crate) async fn import_sarif(
         "repository": q.repository,
         "commit": q.commit,
         "results": findings.len(),
-        "new": diff.new,
-        "unchanged": diff.unchanged,
-        "fixed": diff.fixed,
-        "compared_with": prev_commit(&prev, &q.commit),
+        "tools": by_tool.keys().collect::<Vec<_>>(),
+        "new": new,
+        "unchanged": unchanged,
+        "fixed": fixed,
+        "compared_with": compared_with,
     })))
 }
 
@@ -217,44 +248,202 @@ fn prev_commit(prev: &ScanState, commit: &str) -> Value {
     }
 }
 
-#[derive(Deserialize)]
+/// A gate question as `GET /api/v1/gate` takes it in the query string
+/// (`artifacts` comma-separated) and `POST /api/v1/gate/evaluate` in its
+/// JSON body (`artifacts` a list).
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct GateQuery {
+pub(crate) struct GateRequest {
     service: String,
     #[serde(default)]
     commit: Option<String>,
-    /// Open alerts at or above this severity deny (default high).
+    #[serde(default)]
+    environment: Option<String>,
+    #[serde(default)]
+    artifacts: Artifacts,
+    /// Open alerts at or above this severity count (only ever lower than
+    /// the policy's).
     #[serde(default)]
     max_severity: Option<String>,
     #[serde(default)]
     require_signoff: Option<bool>,
+    #[serde(default)]
+    require_provenance: Option<bool>,
+    /// Break-glass: deploy whatever the reasons, saying why. Needs
+    /// `gate:override`; recorded and alerted on.
+    #[serde(default)]
+    break_glass: Option<String>,
 }
 
-/// `GET /api/v1/gate?service=S[&commit=SHA][&max_severity=high][&require_signoff=true]`
+/// Artefact digests: a list, or one comma-separated string.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+pub(crate) enum Artifacts {
+    #[default]
+    None,
+    One(String),
+    List(Vec<String>),
+}
+
+impl Artifacts {
+    fn parse(self) -> Result<Vec<String>, ApiError> {
+        let list: Vec<String> = match self {
+            Artifacts::None => Vec::new(),
+            Artifacts::One(s) => s
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            Artifacts::List(l) => l,
+        };
+        if list.len() > MAX_ARTIFACTS {
+            return Err(ApiError::BadRequest(format!(
+                "artifacts: at most {MAX_ARTIFACTS}"
+            )));
+        }
+        let mut out = Vec::with_capacity(list.len());
+        for a in list {
+            let d = gate::provenance::parse_digest(&a).map_err(ApiError::BadRequest)?;
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Most artefacts one question may name.
+pub const MAX_ARTIFACTS: usize = 100;
+
+/// `GET /api/v1/gate?service=S[&commit=SHA][&environment=E][&artifacts=sha256:…,…][&max_severity=high][&require_signoff=true][&require_provenance=true]`
 pub(crate) async fn check(
     State(st): State<GateState>,
     caller: Caller,
-    q: Result<Query<GateQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<GateRequest>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
-    let received = Instant::now();
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if q.break_glass.is_some() {
+        return Err(ApiError::BadRequest(
+            "break_glass is accepted by POST /api/v1/gate/evaluate only".into(),
+        ));
+    }
+    decide(&st, &caller, q).await
+}
+
+/// `POST /api/v1/gate/evaluate` with a JSON body: `service`, and
+/// optionally `commit`, `environment`, `artifacts`, `max_severity`,
+/// `require_signoff`, `require_provenance`, `break_glass`.
+pub(crate) async fn evaluate(State(st): State<GateState>, caller: Caller, b: Bytes) -> ApiResult {
+    let q: GateRequest = body(&b)?;
+    decide(&st, &caller, q).await
+}
+
+/// The newest prompt-injection test run of `service` in `tenant`: the
+/// newest event with `event.action: prompt_injection_test` in the last
+/// [`PROMPT_TEST_WINDOW`].
+async fn newest_prompt_test(
+    st: &GateState,
+    tenant: &str,
+    service: &str,
+) -> Result<Option<gate::TestRun>, ApiError> {
+    use ward_store::query::{Expr, Query as Q};
+    let expr = Expr::And(vec![
+        Q::term("event.action", "prompt_injection_test").expr,
+        Q::term("service.name", service).expr,
+        Q::term("tenant.id", tenant).expr,
+    ]);
+    let query = Q {
+        expr,
+        ..Q::term("event.action", "prompt_injection_test")
+    };
+    let store = st.store.clone();
+    let since = jiff::Timestamp::now().as_millisecond() - PROMPT_TEST_WINDOW.as_millis() as i64;
+    let result = tokio::task::spawn_blocking(move || {
+        let opts = ward_store::SearchOptions {
+            since: Some(since),
+            until: None,
+            limit: 1,
+            stop: ward_store::SearchStop::at(Instant::now() + std::time::Duration::from_secs(10)),
+        };
+        store.search(&query, &opts)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(result.hits.first().map(|h| test_run(&h.event)))
+}
+
+/// How far back the gate looks for a prompt-injection test run.
+pub const PROMPT_TEST_WINDOW: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
+
+fn test_run(e: &Value) -> gate::TestRun {
+    let get = |path: &str| -> Option<&Value> {
+        let mut cur = e;
+        for k in path.split('.') {
+            cur = cur.get(k)?;
+        }
+        Some(cur)
+    };
+    let s = |path: &str| get(path).and_then(Value::as_str).map(str::to_owned);
+    let outcome = s("event.outcome").unwrap_or_default();
+    let failures = get("failures").and_then(Value::as_u64);
+    gate::TestRun {
+        event_id: s("event.id").unwrap_or_default(),
+        commit: s("commit"),
+        // Anything but an explicit success fails: an unknown outcome is
+        // no evidence that the service resists injection.
+        failed: outcome != "success" || failures.is_some_and(|n| n > 0),
+        at: s("@timestamp").unwrap_or_default(),
+        // Ward files `tool` of an AI event under `ai.tool.name`.
+        tool: s("ai.tool.name")
+            .or_else(|| s("tool"))
+            .unwrap_or_else(|| "a test".into()),
+        failures,
+    }
+}
+
+async fn decide(st: &GateState, caller: &Principal, q: GateRequest) -> ApiResult {
+    let received = Instant::now();
     gate::check_name("service", &q.service).map_err(ApiError::BadRequest)?;
     if let Some(c) = &q.commit {
         gate::check_name("commit", c).map_err(ApiError::BadRequest)?;
     }
-    let sev = q.max_severity.as_deref().unwrap_or("high");
-    let max_severity = ward_alert::Severity::parse(sev).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "max_severity: {:?} is not one of informational, low, medium, high, critical",
-            sev.chars().take(32).collect::<String>()
-        ))
-    })?;
+    if let Some(e) = &q.environment {
+        gate::check_name("environment", e).map_err(ApiError::BadRequest)?;
+    }
+    let max_severity = match q.max_severity.as_deref() {
+        None => None,
+        Some(sev) => Some(ward_alert::Severity::parse(sev).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "max_severity: {:?} is not one of informational, low, medium, high, critical",
+                sev.chars().take(32).collect::<String>()
+            ))
+        })?),
+    };
+    let break_glass = match q.break_glass.as_deref() {
+        None => None,
+        Some(r) => {
+            if caller.kind == "token" || !caller.can(crate::access::Permission::GateOverride) {
+                return Err(ApiError::Forbidden(
+                    "break-glass needs a person's credential with gate:override".into(),
+                ));
+            }
+            check_reason(r)?;
+            Some(r.to_owned())
+        }
+    };
     let question = Question {
         service: q.service.clone(),
         commit: q.commit.clone(),
+        environment: q.environment.clone(),
+        artifacts: q.artifacts.parse()?,
         max_severity,
         require_signoff: q.require_signoff.unwrap_or(false),
+        require_provenance: q.require_provenance.unwrap_or(false),
     };
+    let policy = Arc::clone(&st.policy);
+    let eff = question.effective(&policy);
     let tenant = caller.tenant.clone();
     let alerts: Vec<ward_alert::Alert> = st
         .alerts
@@ -264,12 +453,18 @@ pub(crate) async fn check(
         .collect();
     let dir = gate::tenant_dir(&st.data_dir, &tenant);
     let service = q.service.clone();
-    let (scans, signoffs, sbom, vex) = tokio::task::spawn_blocking(move || {
+    let prompt_test = if eff.action("prompt_injection_test_failed") == gate::policy::Action::Off {
+        None
+    } else {
+        newest_prompt_test(st, &tenant, &service).await?
+    };
+    let (scans, signoffs, sbom, vex, prov) = tokio::task::spawn_blocking(move || {
         Ok::<_, anyhow::Error>((
             gate::scans_of(&dir, &service)?,
             gate::load_signoffs(&dir)?,
             gate::load_state(&dir, gate::Kind::Sbom, &service, "")?,
             gate::load_vex(&dir, &service)?,
+            gate::provenance::Store::load(&dir)?,
         ))
     })
     .await
@@ -277,64 +472,150 @@ pub(crate) async fn check(
     .map_err(internal)?;
     let reasons = gate::reasons(
         &question,
+        &eff,
         &gate::Evidence {
             alerts: &alerts,
             scans: &scans,
             signoffs: &signoffs,
             sbom: &sbom,
             vex: &vex,
+            provenance: &prov,
+            prompt_test: prompt_test.as_ref(),
         },
     );
-    let decision = if reasons.is_empty() { "allow" } else { "deny" };
+    let verdict = gate::verdict(&reasons);
+    let decision = if break_glass.is_some() {
+        "pass"
+    } else {
+        verdict
+    };
     let ctx = normalize::context("gate", &caller.name, &tenant);
+    let mut events = Vec::new();
+    // Missing or invalid provenance is an event whatever the policy says.
+    let asked_provenance = eff.require_provenance || !question.artifacts.is_empty();
+    if asked_provenance {
+        for p in gate::provenance_problems(&question, &prov) {
+            let mut e = Event::default();
+            e.set("event.kind", "alert".into());
+            e.set("event.category", json!(["configuration"]));
+            e.set("event.type", json!(["info"]));
+            e.set("event.module", "ward".into());
+            e.set("event.dataset", "ward.gate".into());
+            e.set("event.action", p.code.into());
+            e.set("event.outcome", "failure".into());
+            e.set("service.name", q.service.clone().into());
+            if let Some(c) = &q.commit {
+                e.set("ward.gate.commit", c.clone().into());
+            }
+            if let Some(ev) = &p.evidence {
+                e.set("ward.gate.evidence", ev.clone().into());
+            }
+            e.set("message", p.detail.clone().into());
+            events.push(normalize::finish(e, &ctx));
+        }
+    }
     let mut e = Event::default();
     e.set("event.kind", "event".into());
     e.set("event.category", json!(["configuration"]));
     e.set("event.type", json!(["info"]));
     e.set("event.module", "ward".into());
     e.set("event.dataset", "ward.gate".into());
-    e.set("event.action", "gate_decision".into());
+    e.set(
+        "event.action",
+        if break_glass.is_some() {
+            "gate_override"
+        } else {
+            "gate_decision"
+        }
+        .into(),
+    );
     e.set(
         "event.outcome",
-        if decision == "allow" {
-            "success"
-        } else {
+        if decision == "fail" {
             "failure"
+        } else {
+            "success"
         }
         .into(),
     );
     e.set("service.name", q.service.clone().into());
     e.set("user.name", caller.actor().into());
     e.set("ward.gate.decision", decision.into());
+    e.set("ward.gate.verdict", verdict.into());
     if let Some(c) = &q.commit {
         e.set("ward.gate.commit", c.clone().into());
     }
-    e.set("ward.gate.max_severity", max_severity.as_str().into());
-    e.set("ward.gate.require_signoff", question.require_signoff.into());
+    if let Some(env) = &q.environment {
+        e.set("ward.gate.environment", env.clone().into());
+    }
+    if !question.artifacts.is_empty() {
+        e.set("ward.gate.artifacts", json!(question.artifacts));
+    }
+    e.set("ward.gate.policy.version", policy.version.clone().into());
+    e.set("ward.gate.policy.digest", policy.digest.clone().into());
+    e.set("ward.gate.max_severity", eff.max_severity.as_str().into());
+    e.set("ward.gate.require_signoff", eff.require_signoff.into());
+    e.set(
+        "ward.gate.require_provenance",
+        eff.require_provenance.into(),
+    );
     e.set(
         "ward.gate.reasons",
         serde_json::to_value(&reasons).map_err(internal)?,
     );
+    if let Some(r) = &break_glass {
+        e.set("ward.gate.override.reason", r.clone().into());
+        e.set("ward.gate.override.by", caller.actor().into());
+    }
     e.set(
         "message",
-        format!(
-            "deploy gate {decision} for {}: {} reason(s)",
-            q.service,
-            reasons.len()
-        )
+        match &break_glass {
+            Some(r) => format!(
+                "deploy gate BREAK-GLASS for {} by {} (the gate said {verdict}, {} reason(s)): {r}",
+                q.service,
+                caller.actor(),
+                reasons.len()
+            ),
+            None => format!(
+                "deploy gate {decision} for {}: {} reason(s)",
+                q.service,
+                reasons.len()
+            ),
+        }
         .into(),
     );
-    let e = normalize::finish(e, &ctx);
-    let ids = store(&st, &caller, "gate", vec![e], 0, received).await?;
+    events.push(normalize::finish(e, &ctx));
+    let ids = store(st, caller, "gate", events, 0, received).await?;
     Ok(Json(json!({
         "decision": decision,
+        "verdict": verdict,
         "service": q.service,
         "commit": q.commit,
-        "max_severity": max_severity.as_str(),
-        "require_signoff": question.require_signoff,
+        "environment": q.environment,
+        "artifacts": question.artifacts.iter().map(|d| format!("sha256:{d}")).collect::<Vec<_>>(),
+        "policy": {
+            "version": policy.version,
+            "digest": policy.digest,
+            "environment": eff.environment,
+        },
+        "max_severity": eff.max_severity.as_str(),
+        "require_signoff": eff.require_signoff,
+        "require_provenance": eff.require_provenance,
         "reasons": reasons,
-        "event_id": ids.first(),
+        "override": break_glass.map(|r| json!({"by": caller.actor(), "reason": r})),
+        "event_id": ids.last(),
     })))
+}
+
+/// A reason a person gives (sign-off, break-glass): 1 to 2000 bytes, no
+/// control characters but newlines.
+fn check_reason(r: &str) -> Result<(), ApiError> {
+    if r.trim().is_empty() || r.len() > 2000 || r.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ApiError::BadRequest(
+            "reason: 1 to 2000 bytes saying why, without control characters".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -357,14 +638,7 @@ pub(crate) async fn signoff(State(st): State<GateState>, caller: Caller, b: Byte
     let req: SignoffBody = body(&b)?;
     gate::check_name("service", &req.service).map_err(ApiError::BadRequest)?;
     gate::check_name("commit", &req.commit).map_err(ApiError::BadRequest)?;
-    if req.reason.trim().is_empty()
-        || req.reason.len() > 2000
-        || req.reason.chars().any(|c| c.is_control() && c != '\n')
-    {
-        return Err(ApiError::BadRequest(
-            "reason: 1 to 2000 bytes saying what was reviewed, without control characters".into(),
-        ));
-    }
+    check_reason(&req.reason)?;
     let s = Signoff {
         service: req.service.clone(),
         commit: req.commit.clone(),
@@ -653,4 +927,142 @@ pub(crate) async fn import_vex(
         "statements": n,
         "kept": kept,
     })))
+}
+
+/// `POST /api/v1/import/provenance?service=S[&commit=SHA]`: a DSSE envelope
+/// of an in-toto attestation (SLSA provenance or another in-toto Statement,
+/// or in-toto link metadata). Verified against `[[gate.keys]]`: a verified
+/// one records its subjects' digests as attested for the service (200); a
+/// refused one is an event `provenance_invalid` and is remembered against
+/// the digests it claims, so the gate can say why (422). Bytes that are no
+/// DSSE envelope are refused (400) and nothing is stored.
+pub(crate) async fn import_provenance(
+    State(st): State<GateState>,
+    caller: Caller,
+    q: Result<Query<SbomQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let received = Instant::now();
+    let (q, body) = import_input(&st, q, &headers, raw)?;
+    let bytes = body.len();
+    let keys = Arc::clone(&st.keys);
+    let checked = tokio::task::spawn_blocking(move || gate::provenance::check(&body, &keys))
+        .await
+        .map_err(internal)?
+        .map_err(|e| ApiError::BadRequest(format!("provenance: {e}; nothing was stored")))?;
+    let a = &checked.attestation;
+    let (valid, detail) = match &checked.verdict {
+        gate::provenance::Verdict::Valid { keyid } => (true, keyid.clone()),
+        gate::provenance::Verdict::Invalid { why } => (false, why.clone()),
+    };
+    // A verified attestation's source commit stands in for a missing one.
+    let commit = q
+        .commit
+        .clone()
+        .or_else(|| valid.then(|| a.source_commit.clone()).flatten());
+    let ctx = normalize::context("provenance", &caller.name, &caller.tenant);
+    let mut e = Event::default();
+    e.set("event.kind", if valid { "event" } else { "alert" }.into());
+    e.set("event.category", json!(["configuration"]));
+    e.set("event.type", json!(["info"]));
+    e.set("event.module", "ward".into());
+    e.set("event.dataset", "ward.provenance".into());
+    e.set(
+        "event.action",
+        if valid {
+            "provenance_verified"
+        } else {
+            "provenance_invalid"
+        }
+        .into(),
+    );
+    e.set(
+        "event.outcome",
+        if valid { "success" } else { "failure" }.into(),
+    );
+    e.set("service.name", q.service.clone().into());
+    if let Some(c) = &commit {
+        e.set("ward.provenance.commit", c.clone().into());
+    }
+    let digests: Vec<String> = a.subjects.iter().map(|s| s.sha256.clone()).collect();
+    e.set(
+        "ward.provenance.subjects",
+        json!(
+            a.subjects
+                .iter()
+                .take(100)
+                .map(|s| json!({"name": s.name, "sha256": s.sha256}))
+                .collect::<Vec<_>>()
+        ),
+    );
+    if !a.predicate_type.is_empty() {
+        e.set(
+            "ward.provenance.predicate_type",
+            a.predicate_type.clone().into(),
+        );
+    }
+    if let Some(b) = &a.builder {
+        e.set("ward.provenance.builder", b.clone().into());
+    }
+    if valid {
+        e.set("ward.provenance.keyid", detail.clone().into());
+    } else {
+        e.set("error.message", detail.clone().into());
+    }
+    e.set(
+        "message",
+        if valid {
+            format!(
+                "provenance of {} artefact(s) of {} verified with key {detail}",
+                digests.len(),
+                q.service
+            )
+        } else {
+            format!("provenance for {} refused: {detail}", q.service)
+        }
+        .into(),
+    );
+    let e = normalize::finish(e, &ctx);
+    let _one = st.lock.lock().await;
+    let ids = store(&st, &caller, "provenance", vec![e], bytes, received).await?;
+    let record = gate::provenance::Record {
+        service: q.service.clone(),
+        commit: commit.clone().unwrap_or_default(),
+        valid,
+        detail: detail.clone(),
+        predicate_type: a.predicate_type.clone(),
+        builder: a.builder.clone().unwrap_or_default(),
+        at: jiff::Timestamp::now().to_string(),
+        event_id: ids.first().cloned().unwrap_or_default(),
+    };
+    let dir = gate::tenant_dir(&st.data_dir, &caller.tenant);
+    let d2 = digests.clone();
+    tokio::task::spawn_blocking(move || {
+        crate::access::private_dir(&dir)?;
+        let mut s = gate::provenance::Store::load(&dir)?;
+        s.add(&d2, &record);
+        s.save(&dir)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)?;
+    let answer = json!({
+        "service": q.service,
+        "commit": commit,
+        "verified": valid,
+        "keyid": if valid { Some(&detail) } else { None },
+        "error": if valid { None } else { Some(format!("provenance refused: {detail}")) },
+        "predicate_type": a.predicate_type,
+        "builder": a.builder,
+        "subjects": a.subjects,
+        "event_id": ids.first(),
+    });
+    let status = if valid {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, Json(answer)).into_response())
 }

@@ -175,10 +175,16 @@ fn routes() -> Routes<ApiState> {
         .post("/api/v1/import/sarif", ingest, gate::import_sarif)
         .post("/api/v1/import/sbom", ingest, gate::import_sbom)
         .post("/api/v1/import/vex", ingest, gate::import_vex)
+        .post("/api/v1/import/provenance", ingest, gate::import_provenance)
         .get(
             "/api/v1/gate",
             Need::Perm(Permission::AlertsRead),
             gate::check,
+        )
+        .post(
+            "/api/v1/gate/evaluate",
+            Need::Perm(Permission::AlertsRead),
+            gate::evaluate,
         )
         .post(
             "/api/v1/gate/signoff",

@@ -22,6 +22,9 @@ pub enum Command {
     AlertLatency(super::bench_alert::Args),
     /// One compliance evaluation cycle: N controls over M stored events (offline).
     Compliance(super::bench_compliance::Args),
+    /// Deploy-gate decisions and SARIF imports against a running server
+    /// holding many events and findings.
+    Gate(super::bench_gate::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,7 +74,37 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Ingest(a) => a,
         Command::AlertLatency(a) => return super::bench_alert::run(a),
         Command::Compliance(a) => return super::bench_compliance::run(a),
+        Command::Gate(a) => return super::bench_gate::run(a),
     };
+    let (elapsed, lat, n) = load(&a)?;
+    let pct = |p: f64| -> Duration {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    let mut out = super::out();
+    writeln!(out, "events:       {n}")?;
+    writeln!(out, "elapsed:      {:.2} s", elapsed.as_secs_f64())?;
+    writeln!(
+        out,
+        "throughput:   {:.0} events/s",
+        n as f64 / elapsed.as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "request p50:  {:.1} ms   p99: {:.1} ms   ({} events per request, {} senders)",
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        a.batch,
+        a.concurrency
+    )?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sends `a.events` typical events; the time it took, each request's
+/// latency (sorted) and the events acknowledged.
+pub fn load(a: &IngestArgs) -> anyhow::Result<(Duration, Vec<Duration>, u64)> {
     let next = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -132,28 +165,5 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         lat.extend(r?);
     }
     lat.sort();
-    let pct = |p: f64| -> Duration {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    let n = sent.load(Ordering::Relaxed);
-    let mut out = super::out();
-    writeln!(out, "events:       {n}")?;
-    writeln!(out, "elapsed:      {:.2} s", elapsed.as_secs_f64())?;
-    writeln!(
-        out,
-        "throughput:   {:.0} events/s",
-        n as f64 / elapsed.as_secs_f64()
-    )?;
-    writeln!(
-        out,
-        "request p50:  {:.1} ms   p99: {:.1} ms   ({} events per request, {} senders)",
-        pct(0.5).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-        a.batch,
-        a.concurrency
-    )?;
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok((elapsed, lat, sent.load(Ordering::Relaxed)))
 }

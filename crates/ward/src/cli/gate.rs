@@ -1,6 +1,7 @@
-//! `ward import sarif`, `ward gate` and `ward signoff`: scan results in,
-//! a deploy decision out, through a running server. `ward gate` exits 0
-//! when the deploy is allowed, 1 when it is denied, 2 on an error.
+//! `ward import sarif|sbom|vex|provenance`, `ward gate check` and `ward
+//! signoff`: scan results in, a deploy decision out, through a running
+//! server. `ward gate check` exits 0 on pass or warn, 1 on fail, 2 on an
+//! error.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -34,6 +35,19 @@ pub enum ImportCommand {
     /// components are matched against the server's OSV records; each
     /// critical or high vulnerability is an event.
     Sbom {
+        file: PathBuf,
+        #[arg(long)]
+        service: String,
+        #[arg(long)]
+        commit: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Import a provenance attestation: a DSSE envelope of an in-toto
+    /// Statement (SLSA provenance) or link, verified against the server's
+    /// `[[gate.keys]]`. Exit 0 when verified, 1 when refused (recorded as
+    /// an event), 2 on an error.
+    Provenance {
         file: PathBuf,
         #[arg(long)]
         service: String,
@@ -100,18 +114,45 @@ pub fn osv(cmd: OsvCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// `ward gate`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum GateCommand {
+    /// Ask the gate about a deploy: pass (exit 0), warn (exit 0, the
+    /// reasons printed), fail (exit 1), or an error (exit 2). The server's
+    /// `[gate.policy]` decides what each reason does; the flags here can
+    /// only tighten it.
+    Check(GateArgs),
+}
+
+/// `ward gate check`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GateArgs {
     #[arg(long)]
     pub service: String,
     #[arg(long)]
     pub commit: Option<String>,
-    /// Open alerts at or above this severity deny.
-    #[arg(long, default_value = "high")]
-    pub max_severity: String,
-    /// Deny without a security sign-off of the commit.
+    /// The deploy environment: chooses the policy's section.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// An artefact to deploy, by digest (`sha256:HEX`); repeatable.
+    #[arg(long = "artifact")]
+    pub artifacts: Vec<String>,
+    /// An artefact to deploy, by file (its SHA-256 is sent); repeatable.
+    #[arg(long = "artifact-file")]
+    pub artifact_files: Vec<PathBuf>,
+    /// Open alerts at or above this severity count (lower than the
+    /// policy's only).
+    #[arg(long)]
+    pub max_severity: Option<String>,
+    /// Require a security sign-off of the commit.
     #[arg(long)]
     pub require_signoff: bool,
+    /// Require verified provenance of the artefacts (or of the commit).
+    #[arg(long)]
+    pub require_provenance: bool,
+    /// Break-glass: pass whatever the reasons, saying why. Needs an API key
+    /// with gate:override; recorded as an event and raises an alert.
+    #[arg(long, value_name = "REASON")]
+    pub break_glass: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
     #[command(flatten)]
@@ -177,6 +218,49 @@ pub fn import(cmd: ImportCommand) -> anyhow::Result<ExitCode> {
                 v["fixed"]
             )?;
         }
+        ImportCommand::Provenance {
+            file,
+            service,
+            commit,
+            remote,
+        } => {
+            let mut q = vec![("service", service)];
+            if let Some(c) = commit {
+                q.push(("commit", c));
+            }
+            let body =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let client = Client::new(&remote)?;
+            let (status, _, v) = client.post_bytes(
+                &format!("/api/v1/import/provenance?{}", query_string(&q)),
+                "application/json",
+                body,
+            )?;
+            match status {
+                200 => {
+                    let subjects = v["subjects"].as_array().map_or(0, Vec::len);
+                    writeln!(
+                        out,
+                        "verified with key {}: {subjects} artefact(s) attested for {}",
+                        super::escape::cell(v["keyid"].as_str().unwrap_or("")),
+                        super::escape::cell(v["service"].as_str().unwrap_or(""))
+                    )?;
+                }
+                422 => {
+                    out.flush()?;
+                    eprintln!(
+                        "{}: {}",
+                        file.display(),
+                        super::escape::cell(v["error"].as_str().unwrap_or("refused"))
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+                _ => {
+                    let msg = v.get("error").and_then(Value::as_str).unwrap_or("");
+                    bail!("{}: {status}: {msg}", file.display());
+                }
+            }
+        }
         ImportCommand::Vex {
             file,
             service,
@@ -205,11 +289,7 @@ fn post_file(
     q: &[(&str, String)],
 ) -> anyhow::Result<Value> {
     let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let query = q
-        .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
+    let query = query_string(q);
     let client = Client::new(remote)?;
     let (status, _, v) = client.post_bytes(
         &format!("/api/v1/import/{what}?{query}"),
@@ -223,20 +303,43 @@ fn post_file(
     Ok(v)
 }
 
-pub fn gate(a: GateArgs) -> anyhow::Result<ExitCode> {
+/// The SHA-256 of a file, streamed.
+fn file_digest(path: &std::path::Path) -> anyhow::Result<String> {
+    use sha2::Digest as _;
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(format!("sha256:{}", hex::encode(h.finalize())))
+}
+
+pub fn gate(cmd: GateCommand) -> anyhow::Result<ExitCode> {
+    let GateCommand::Check(a) = cmd;
     let client = Client::new(&a.remote)?;
-    let mut q = vec![
-        ("service", a.service),
-        ("max_severity", a.max_severity),
-        ("require_signoff", a.require_signoff.to_string()),
-    ];
-    if let Some(c) = a.commit {
-        q.push(("commit", c));
+    let mut artifacts = a.artifacts.clone();
+    for f in &a.artifact_files {
+        artifacts.push(file_digest(f)?);
     }
-    let v = client.get_json("/api/v1/gate", &q)?;
-    let allow = match v["decision"].as_str() {
-        Some("allow") => true,
-        Some("deny") => false,
+    let mut body = json!({
+        "service": a.service,
+        "require_signoff": a.require_signoff,
+        "require_provenance": a.require_provenance,
+    });
+    let mut set = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            body[k] = Value::String(v);
+        }
+    };
+    set("commit", a.commit);
+    set("environment", a.environment);
+    set("max_severity", a.max_severity);
+    set("break_glass", a.break_glass);
+    if !artifacts.is_empty() {
+        body["artifacts"] = json!(artifacts);
+    }
+    let v = client.post_json("/api/v1/gate/evaluate", &body)?;
+    let decision = match v["decision"].as_str() {
+        Some(d @ ("pass" | "warn" | "fail")) => d,
         _ => bail!("the server answered no decision: {v}"),
     };
     let mut out = super::out();
@@ -245,14 +348,28 @@ pub fn gate(a: GateArgs) -> anyhow::Result<ExitCode> {
         Format::Table => {
             writeln!(
                 out,
-                "{}: {}",
-                if allow { "ALLOW" } else { "DENY" },
-                super::escape::cell(v["service"].as_str().unwrap_or(""))
+                "{}: {}{} (policy {}{})",
+                decision.to_uppercase(),
+                super::escape::cell(v["service"].as_str().unwrap_or("")),
+                v["environment"]
+                    .as_str()
+                    .map(|e| format!(" to {}", super::escape::cell(e)))
+                    .unwrap_or_default(),
+                super::escape::cell(v["policy"]["version"].as_str().unwrap_or("")),
+                if v["override"].is_object() {
+                    format!(
+                        "; BREAK-GLASS over a {} verdict",
+                        v["verdict"].as_str().unwrap_or("")
+                    )
+                } else {
+                    String::new()
+                }
             )?;
             for r in v["reasons"].as_array().into_iter().flatten() {
                 writeln!(
                     out,
-                    "  {}: {}",
+                    "  {} {}: {}",
+                    r["action"].as_str().unwrap_or(""),
                     r["code"].as_str().unwrap_or(""),
                     super::escape::cell(r["detail"].as_str().unwrap_or(""))
                 )?;
@@ -260,10 +377,10 @@ pub fn gate(a: GateArgs) -> anyhow::Result<ExitCode> {
         }
     }
     out.flush()?;
-    Ok(if allow {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if decision == "fail" {
         ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
@@ -283,6 +400,13 @@ pub fn signoff(a: SignoffArgs) -> anyhow::Result<ExitCode> {
     )?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn query_string(q: &[(&str, String)]) -> String {
+    q.iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Percent-encodes a query value.

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bench;
 pub mod bench_alert;
 pub mod bench_compliance;
+pub mod bench_gate;
 pub mod client;
 pub mod compliance;
 pub mod config;
@@ -146,17 +147,21 @@ pub enum Command {
     Users(users::Command),
     /// Show Ward's own audit trail (who did what).
     Audit(audit::Args),
-    /// Import scan results, SBOMs and VEX: `ward import sarif FILE --service
-    /// S --commit SHA`, `ward import sbom FILE --service S`, `ward import vex
-    /// FILE --service S`.
+    /// Import scan results, SBOMs, VEX and provenance: `ward import sarif
+    /// FILE --service S --commit SHA`, `ward import sbom FILE --service S`,
+    /// `ward import vex FILE --service S`, `ward import provenance FILE
+    /// --service S`.
     #[command(subcommand)]
     Import(gate::ImportCommand),
     /// The local OSV database SBOMs are matched against: `ward osv sync
     /// --from MIRROR --into DIR`.
     #[command(subcommand)]
     Osv(gate::OsvCommand),
-    /// Deploy gate: allow (exit 0) or deny (exit 1) a service's deploy.
-    Gate(gate::GateArgs),
+    /// Deploy gate: `ward gate check --service S [--commit SHA]
+    /// [--environment E] [--artifact sha256:…]`: pass or warn (exit 0),
+    /// fail (exit 1), error (exit 2).
+    #[command(subcommand)]
+    Gate(gate::GateCommand),
     /// Give the security sign-off of a service's commit.
     Signoff(gate::SignoffArgs),
     /// Benchmarks against a running server.

@@ -77,6 +77,19 @@ impl RawConfig {
                 .ok()
                 .map(std::sync::Arc::new)
         });
+        let gate_policy = match crate::gate::policy::Policy::new(self.gate.policy.clone()) {
+            Ok(p) => p,
+            Err(list) => {
+                for (key, value, fix) in list {
+                    problems.bad(&key, &value, &fix);
+                }
+                crate::gate::policy::Policy::default()
+            }
+        };
+        let gate_keys = crate::gate::provenance::load_keys(&self.gate.keys).unwrap_or_else(|e| {
+            problems.bad("gate.keys", "", &format!("{e:#}"));
+            Vec::new()
+        });
         if !problems.0.is_empty() {
             return Err(Invalid(problems.0));
         }
@@ -105,6 +118,8 @@ impl RawConfig {
             silence_limits,
             sessions,
             oidc,
+            gate_policy: std::sync::Arc::new(gate_policy),
+            gate_keys: std::sync::Arc::new(gate_keys),
             raw: self,
         })
     }

@@ -67,19 +67,38 @@ struct Window {
     hits: u64,
 }
 
+/// An event of an unanswered rule still waiting for its answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Pending {
+    key: String,
+    group: BTreeMap<String, String>,
+    time_ms: i64,
+    event_id: String,
+}
+
+/// State of an unanswered rule: the newest answer per group (event time),
+/// and the events waiting, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Answers {
+    answered: HashMap<String, i64>,
+    pending: VecDeque<Pending>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 enum State {
     #[default]
     Empty,
     Flatline(HashMap<String, Source>),
     Ratio(HashMap<String, Window>),
+    Unanswered(Answers),
 }
 
-/// Compiled Sigma detections of one rule: (detection, population).
+/// Compiled Sigma detections of one rule: (detection, population, answer).
 #[derive(Debug, Clone)]
 struct Compiled {
     detection: Option<Engine>,
     population: Option<Engine>,
+    answer: Option<Engine>,
 }
 
 fn compile(text: Option<&str>, key: &str, origin: &str) -> Option<Engine> {
@@ -94,6 +113,7 @@ impl Compiled {
         Compiled {
             detection: compile(def.detection.as_deref(), "detection", &def.origin),
             population: compile(def.population.as_deref(), "population", &def.origin),
+            answer: compile(def.answer.as_deref(), "answer", &def.origin),
         }
     }
 }
@@ -186,6 +206,36 @@ impl MetricRules {
                 .compiled
                 .get_or_insert_with(|| Compiled::new(&rule.def));
             let def = &rule.def;
+            if def.kind == MetricKind::Unanswered {
+                if !matches!(rule.state, State::Unanswered(_)) {
+                    rule.state = State::Unanswered(Answers::default());
+                }
+                let State::Unanswered(st) = &mut rule.state else {
+                    continue;
+                };
+                let is_answer = compiled
+                    .answer
+                    .as_ref()
+                    .is_some_and(|e| !e.matches(&event.0).is_empty());
+                let is_event = compiled
+                    .detection
+                    .as_ref()
+                    .is_some_and(|e| !e.matches(&event.0).is_empty());
+                if is_answer
+                    && let Some((key, _)) =
+                        parse::group_as(event, &def.answer_group_by, &def.group_by)
+                {
+                    self.dropped += answer_observe(def, st, key, event_time_ms);
+                }
+                if is_event && let Some((key, group)) = parse::group_of(event, &def.group_by) {
+                    self.dropped +=
+                        unanswered_observe(def, st, key, group, event_time_ms, event_id);
+                }
+                if is_answer || is_event {
+                    out.extend(unanswered_due(def, st, event_time_ms));
+                }
+                continue;
+            }
             let Some((key, group)) = parse::group_of(event, &def.group_by) else {
                 continue;
             };
@@ -211,6 +261,7 @@ impl MetricRules {
                         &mut out,
                     );
                 }
+                MetricKind::Unanswered => {}
                 MetricKind::Ratio => {
                     if !holds(compiled.population.as_ref(), event) {
                         continue;
@@ -247,6 +298,10 @@ impl MetricRules {
     pub fn tick(&mut self, now_ms: i64) -> Vec<Finding> {
         let mut out = Vec::new();
         for rule in &mut self.rules {
+            if let State::Unanswered(st) = &mut rule.state {
+                out.extend(unanswered_due(&rule.def, st, now_ms));
+                continue;
+            }
             let State::Flatline(sources) = &mut rule.state else {
                 continue;
             };
@@ -280,6 +335,70 @@ impl MetricRules {
         }
         out
     }
+}
+
+/// Whether an answer at `answer_ms` answers an event at `event_ms`: at most
+/// `timespan` before it, or at most `grace` after it.
+fn answers(def: &MetricDef, answer_ms: i64, event_ms: i64) -> bool {
+    answer_ms <= event_ms + def.grace_ms && event_ms - answer_ms <= def.timespan_ms
+}
+
+fn answer_observe(def: &MetricDef, st: &mut Answers, key: String, t: i64) -> u64 {
+    st.pending
+        .retain(|p| !(p.key == key && answers(def, t, p.time_ms)));
+    if let Some(prev) = st.answered.get_mut(&key) {
+        *prev = (*prev).max(t);
+        return 0;
+    }
+    if st.answered.len() >= MAX_GROUPS {
+        // Forget answers too old to answer anything from now on.
+        st.answered.retain(|_, a| t - *a <= def.timespan_ms);
+        if st.answered.len() >= MAX_GROUPS {
+            return 1;
+        }
+    }
+    st.answered.insert(key, t);
+    0
+}
+
+fn unanswered_observe(
+    def: &MetricDef,
+    st: &mut Answers,
+    key: String,
+    group: BTreeMap<String, String>,
+    t: i64,
+    event_id: &str,
+) -> u64 {
+    if st.answered.get(&key).is_some_and(|a| answers(def, *a, t)) {
+        return 0;
+    }
+    if st.pending.len() >= MAX_GROUPS {
+        return 1;
+    }
+    st.pending.push_back(Pending {
+        key,
+        group,
+        time_ms: t,
+        event_id: event_id.to_owned(),
+    });
+    0
+}
+
+/// The waiting events whose grace ended before `now_ms`, as findings.
+fn unanswered_due(def: &MetricDef, st: &mut Answers, now_ms: i64) -> Vec<Finding> {
+    let mut out = Vec::new();
+    st.pending.retain(|p| {
+        if now_ms <= p.time_ms + def.grace_ms {
+            return true;
+        }
+        let mut f = finding(def, &p.key, &p.group, p.time_ms, p.time_ms);
+        if !p.event_id.is_empty() {
+            f.evidence = vec![p.event_id.clone()];
+        }
+        out.push(f);
+        false
+    });
+    out
 }
 
 #[allow(clippy::too_many_arguments)]

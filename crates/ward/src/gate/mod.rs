@@ -21,6 +21,8 @@
 //! Files are replaced atomically.
 
 pub mod osv;
+pub mod policy;
+pub mod provenance;
 pub mod sarif;
 pub mod sbom;
 
@@ -71,6 +73,12 @@ pub struct Known {
 pub struct ScanState {
     pub service: String,
     pub repository: String,
+    /// The tool (SARIF `driver.name`) whose findings these are: each tool
+    /// of a (service, repository) is tracked on its own, so importing one
+    /// tool's log never reports another's findings as fixed. Empty in state
+    /// written before tools were apart.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tool: String,
     /// The commit of the last import.
     pub commit: String,
     pub imported_at: String,
@@ -119,11 +127,21 @@ fn state_file(kind: Kind, service: &str, repository: &str) -> String {
     h.update(service.as_bytes());
     h.update([0]);
     h.update(repository.as_bytes());
-    let prefix = match kind {
-        Kind::Scan => "scan",
-        Kind::Sbom => "sbom",
-    };
-    format!("{prefix}-{}.json", hex::encode(&h.finalize()[..12]))
+    let hash = hex::encode(&h.finalize()[..12]);
+    match kind {
+        // Per tool: named after the service too, so that the gate reads
+        // only the service's own files.
+        Kind::Scan if repository.contains('\0') => {
+            format!("scan-{}-{hash}.json", service_prefix(service))
+        }
+        Kind::Scan => format!("scan-{hash}.json"),
+        Kind::Sbom => format!("sbom-{hash}.json"),
+    }
+}
+
+/// The part of a scan state's file name that names its service.
+fn service_prefix(service: &str) -> String {
+    hex::encode(&Sha256::digest(service.as_bytes())[..4])
 }
 
 /// Reads a JSON state file, or `None` when there is none.
@@ -137,9 +155,27 @@ fn read_state<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Opt
     }
 }
 
-/// The state of (service, repository), or an empty one.
-pub fn load_scan(dir: &Path, service: &str, repository: &str) -> anyhow::Result<ScanState> {
-    load_state(dir, Kind::Scan, service, repository)
+/// The state of (service, repository, tool), or an empty one.
+pub fn load_scan(
+    dir: &Path,
+    service: &str,
+    repository: &str,
+    tool: &str,
+) -> anyhow::Result<ScanState> {
+    let key = scan_key(repository, tool);
+    let mut s = load_state(dir, Kind::Scan, service, &key)?;
+    s.repository = repository.into();
+    s.tool = tool.into();
+    Ok(s)
+}
+
+/// What names a scan state's file beside its service.
+fn scan_key(repository: &str, tool: &str) -> String {
+    if tool.is_empty() {
+        repository.into()
+    } else {
+        format!("{repository}\0{tool}")
+    }
 }
 
 /// The state of `kind` for (service, repository), or an empty one.
@@ -168,11 +204,17 @@ pub fn scans_of(dir: &Path, service: &str) -> anyhow::Result<Vec<ScanState>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
     };
+    let mine = format!("scan-{}-", service_prefix(service));
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if !(name.starts_with("scan-") && name.ends_with(".json")) {
+            continue;
+        }
+        // Another service's per-tool state; files of older versions
+        // (`scan-<hash>.json`) name no service and are read.
+        if name[5..].contains('-') && !name.starts_with(&mine) {
             continue;
         }
         let b = std::fs::read(entry.path())?;
@@ -217,6 +259,7 @@ pub fn advance(
     let next = ScanState {
         service: prev.service.clone(),
         repository: prev.repository.clone(),
+        tool: prev.tool.clone(),
         commit: commit.into(),
         imported_at: now.into(),
         current,
@@ -246,7 +289,11 @@ pub fn known(f: &sarif::Finding) -> (String, Known) {
 /// Writes a state of `kind` atomically.
 pub fn save_state(dir: &Path, kind: Kind, s: &ScanState) -> anyhow::Result<()> {
     let bytes = serde_json::to_vec(s)?;
-    crate::access::replace_file(dir, &state_file(kind, &s.service, &s.repository), &bytes)
+    let key = match kind {
+        Kind::Scan => scan_key(&s.repository, &s.tool),
+        Kind::Sbom => s.repository.clone(),
+    };
+    crate::access::replace_file(dir, &state_file(kind, &s.service, &key), &bytes)
 }
 
 fn vex_file(service: &str) -> String {
@@ -301,63 +348,124 @@ pub fn add_signoff(dir: &Path, s: Signoff) -> anyhow::Result<()> {
     crate::access::replace_file(dir, "signoffs.json", &serde_json::to_vec(&all)?)
 }
 
-/// One reason to deny.
+/// One reason against the deploy.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Reason {
-    /// `open_alert`, `new_error_finding`, `no_signoff`,
-    /// `unhandled_vulnerability`.
+    /// One of [`policy::REASONS`].
     pub code: &'static str,
+    /// What the policy makes of it: `fail` or `warn`.
+    pub action: &'static str,
     pub detail: String,
-    /// The alert id or finding fingerprint behind it.
+    /// The alert id, finding fingerprint, artefact digest or event behind it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
 }
 
 /// A gate question.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Question {
     pub service: String,
     pub commit: Option<String>,
-    pub max_severity: ward_alert::Severity,
+    /// The deploy environment the policy's section is chosen by.
+    pub environment: Option<String>,
+    /// SHA-256 digests (lower-case hex) of the artefacts to deploy.
+    pub artifacts: Vec<String>,
+    /// The caller may only tighten the policy: a lower severity, and more
+    /// requirements.
+    pub max_severity: Option<ward_alert::Severity>,
     pub require_signoff: bool,
+    pub require_provenance: bool,
+}
+
+impl Question {
+    /// The policy for this question, tightened as asked.
+    pub fn effective(&self, p: &policy::Policy) -> policy::Effective {
+        let mut e = p.effective(self.environment.as_deref());
+        if let Some(s) = self.max_severity {
+            e.max_severity = e.max_severity.min(s);
+        }
+        e.require_signoff |= self.require_signoff;
+        e.require_provenance |= self.require_provenance;
+        e
+    }
+}
+
+/// The newest prompt-injection test run of a service, as its event says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestRun {
+    pub event_id: String,
+    pub commit: Option<String>,
+    pub failed: bool,
+    pub at: String,
+    pub tool: String,
+    pub failures: Option<u64>,
 }
 
 /// What the gate reads of one tenant: its open alerts (already filtered
-/// to the tenant), scan states, sign-offs, and the service's latest SBOM
-/// state with the VEX statements imported on their own.
+/// to the tenant), scan states, sign-offs, the service's latest SBOM
+/// state with the VEX statements imported on their own, provenance
+/// records, and the service's newest prompt-injection test run.
 pub struct Evidence<'a> {
     pub alerts: &'a [ward_alert::Alert],
     pub scans: &'a [ScanState],
     pub signoffs: &'a [Signoff],
     pub sbom: &'a ScanState,
     pub vex: &'a [sbom::Statement],
+    pub provenance: &'a provenance::Store,
+    pub prompt_test: Option<&'a TestRun>,
 }
 
-/// The reasons to deny `q`.
-pub fn reasons(q: &Question, ev: &Evidence<'_>) -> Vec<Reason> {
+/// The verdict of a list of reasons: `fail` when one fails, else `warn`
+/// when one warns, else `pass`.
+pub fn verdict(reasons: &[Reason]) -> &'static str {
+    if reasons.iter().any(|r| r.action == "fail") {
+        "fail"
+    } else if reasons.is_empty() {
+        "pass"
+    } else {
+        "warn"
+    }
+}
+
+/// The reasons against `q` under `policy` (reasons the policy turns off
+/// are not checked).
+pub fn reasons(q: &Question, eff: &policy::Effective, ev: &Evidence<'_>) -> Vec<Reason> {
     let Evidence {
         alerts,
         scans,
         signoffs,
         sbom: latest,
         vex,
+        provenance: prov,
+        prompt_test,
     } = *ev;
     let mut out = Vec::new();
+    let mut push = |code: &'static str, detail: String, evidence: Option<String>| {
+        let action = eff.action(code);
+        if action != policy::Action::Off {
+            out.push(Reason {
+                code,
+                action: action.as_str(),
+                detail,
+                evidence,
+            });
+        }
+    };
     for a in alerts {
         if a.is_firing()
-            && a.severity >= q.max_severity
+            && a.severity >= eff.max_severity
             && a.labels.get("service").map(String::as_str) == Some(q.service.as_str())
         {
-            out.push(Reason {
-                code: "open_alert",
-                detail: format!(
+            push(
+                "open_alert",
+                format!(
                     "{} alert {:?} is {}",
                     a.severity.as_str(),
                     a.rule_title,
                     a.status.as_str()
                 ),
-                evidence: Some(a.id.to_string()),
-            });
+                Some(a.id.to_string()),
+            );
         }
     }
     for s in scans {
@@ -365,9 +473,9 @@ pub fn reasons(q: &Question, ev: &Evidence<'_>) -> Vec<Reason> {
             continue;
         }
         for (fp, k) in s.new_findings().filter(|(_, k)| k.level == "error") {
-            out.push(Reason {
-                code: "new_error_finding",
-                detail: format!(
+            push(
+                "new_error_finding",
+                format!(
                     "{} {} in {}{} (new in {}{})",
                     k.tool,
                     k.rule,
@@ -380,8 +488,8 @@ pub fn reasons(q: &Question, ev: &Evidence<'_>) -> Vec<Reason> {
                         format!(" of {}", s.repository)
                     }
                 ),
-                evidence: Some(fp.clone()),
-            });
+                Some(fp.clone()),
+            );
         }
     }
     for (fp, k) in latest.current.iter().filter(|(_, k)| k.level == "critical") {
@@ -389,33 +497,269 @@ pub fn reasons(q: &Question, ev: &Evidence<'_>) -> Vec<Reason> {
         if sbom::suppressed(vex, &k.rule, &k.aliases, purl) {
             continue;
         }
-        out.push(Reason {
-            code: "unhandled_vulnerability",
-            detail: format!(
+        push(
+            "unhandled_vulnerability",
+            format!(
                 "critical {} in {} {} (SBOM of {}) without a VEX statement",
                 k.rule, k.package, k.version, latest.commit
             ),
-            evidence: Some(fp.clone()),
-        });
+            Some(fp.clone()),
+        );
     }
-    if q.require_signoff {
+    if eff.require_signoff {
         let signed = q.commit.as_deref().is_some_and(|c| {
             signoffs
                 .iter()
                 .any(|s| s.service == q.service && s.commit == c)
         });
         if !signed {
-            out.push(Reason {
-                code: "no_signoff",
-                detail: match &q.commit {
+            push(
+                "no_signoff",
+                match &q.commit {
                     Some(c) => format!("no security sign-off of {} at {c}", q.service),
                     None => {
                         "a sign-off is required, and it is given for a commit: pass --commit".into()
                     }
                 },
-                evidence: None,
-            });
+                None,
+            );
         }
     }
+    if eff.require_provenance {
+        for p in provenance_problems(q, prov) {
+            push(p.code, p.detail, p.evidence);
+        }
+    }
+    if let Some(t) = prompt_test.filter(|t| t.failed) {
+        push(
+            "prompt_injection_test_failed",
+            format!(
+                "the newest prompt-injection test run of {} ({}{}, {}) failed{}",
+                q.service,
+                t.tool,
+                t.commit
+                    .as_deref()
+                    .map(|c| format!(" at {c}"))
+                    .unwrap_or_default(),
+                t.at,
+                t.failures
+                    .map(|n| format!(": {n} attack(s) got through"))
+                    .unwrap_or_default()
+            ),
+            Some(t.event_id.clone()),
+        );
+    }
     out
+}
+
+/// Missing or invalid provenance of the question's artefacts (or, when it
+/// names none, of its commit), whatever the policy says: the caller records
+/// each as an event, and the policy decides whether it is a reason.
+pub fn provenance_problems(q: &Question, prov: &provenance::Store) -> Vec<Reason> {
+    let mut out = Vec::new();
+    let mut one =
+        |status: provenance::Status<'_>, what: String, evidence: Option<String>| match status {
+            provenance::Status::Valid(_) => {}
+            provenance::Status::Invalid(r) => out.push(Reason {
+                code: "provenance_invalid",
+                action: "fail",
+                detail: format!("the provenance of {what} was refused: {}", r.detail),
+                evidence: evidence.or_else(|| (!r.event_id.is_empty()).then(|| r.event_id.clone())),
+            }),
+            provenance::Status::Missing => out.push(Reason {
+                code: "provenance_missing",
+                action: "fail",
+                detail: format!("no verified provenance of {what}"),
+                evidence,
+            }),
+        };
+    if q.artifacts.is_empty() {
+        match &q.commit {
+            Some(c) => one(
+                prov.status_of_commit(&q.service, c),
+                format!("{} at {c}", q.service),
+                None,
+            ),
+            None => one(
+                provenance::Status::Missing,
+                format!(
+                    "{}: name the artefacts (--artifact) or the commit",
+                    q.service
+                ),
+                None,
+            ),
+        }
+    }
+    for d in &q.artifacts {
+        one(
+            prov.status(d, &q.service),
+            format!("artefact sha256:{d}"),
+            Some(format!("sha256:{d}")),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan_with_new_error() -> ScanState {
+        let mut s = ScanState {
+            service: "shop".into(),
+            commit: "c2".into(),
+            ..ScanState::default()
+        };
+        s.current.insert(
+            "fp1".into(),
+            Known {
+                tool: "semgrep".into(),
+                rule: "python-eval".into(),
+                level: "error".into(),
+                file: "app.py".into(),
+                line: Some(20),
+                package: String::new(),
+                version: String::new(),
+                aliases: Vec::new(),
+            },
+        );
+        s
+    }
+
+    fn record(valid: bool, commit: &str) -> provenance::Record {
+        provenance::Record {
+            service: "shop".into(),
+            commit: commit.into(),
+            valid,
+            detail: if valid {
+                "k1".into()
+            } else {
+                "tampered".into()
+            },
+            predicate_type: "https://slsa.dev/provenance/v1".into(),
+            builder: String::new(),
+            at: "2026-12-06T00:00:00Z".into(),
+            event_id: "e1".into(),
+        }
+    }
+
+    #[test]
+    fn the_policy_decides_what_each_reason_does() {
+        let scans = [scan_with_new_error()];
+        let empty = ScanState::default();
+        let prov = provenance::Store::default();
+        let run = TestRun {
+            event_id: "t1".into(),
+            commit: None,
+            failed: true,
+            at: "now".into(),
+            tool: "promptfoo".into(),
+            failures: Some(2),
+        };
+        let ev = Evidence {
+            alerts: &[],
+            scans: &scans,
+            signoffs: &[],
+            sbom: &empty,
+            vex: &[],
+            provenance: &prov,
+            prompt_test: Some(&run),
+        };
+        let q = Question {
+            service: "shop".into(),
+            commit: Some("c2".into()),
+            artifacts: vec!["a".repeat(64)],
+            ..Question::default()
+        };
+        let policy = policy::Policy::new(
+            toml::from_str(
+                r#"
+                [environments.production]
+                require_provenance = true
+                [environments.staging]
+                new_error_finding = "warn"
+                prompt_injection_test_failed = "off"
+                "#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let prod = Question {
+            environment: Some("production".into()),
+            ..q.clone()
+        };
+        let r = reasons(&prod, &prod.effective(&policy), &ev);
+        let codes: Vec<_> = r.iter().map(|r| (r.code, r.action)).collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("new_error_finding", "fail"),
+                ("provenance_missing", "fail"),
+                ("prompt_injection_test_failed", "fail")
+            ]
+        );
+        assert_eq!(verdict(&r), "fail");
+        let staging = Question {
+            environment: Some("staging".into()),
+            ..q.clone()
+        };
+        let r = reasons(&staging, &staging.effective(&policy), &ev);
+        assert_eq!(
+            r.iter().map(|r| (r.code, r.action)).collect::<Vec<_>>(),
+            vec![("new_error_finding", "warn")]
+        );
+        assert_eq!(verdict(&r), "warn");
+        assert_eq!(verdict(&[]), "pass");
+        // The caller tightens, never loosens.
+        let asked = Question {
+            environment: Some("staging".into()),
+            require_provenance: true,
+            max_severity: Some(ward_alert::Severity::Critical),
+            ..q
+        };
+        let eff = asked.effective(&policy);
+        assert!(eff.require_provenance);
+        assert_eq!(eff.max_severity, ward_alert::Severity::High);
+    }
+
+    #[test]
+    fn a_refused_attestation_never_outweighs_a_verified_one() {
+        let d = "b".repeat(64);
+        let mut s = provenance::Store::default();
+        s.add(std::slice::from_ref(&d), &record(false, "c1"));
+        assert!(matches!(
+            s.status(&d, "shop"),
+            provenance::Status::Invalid(_)
+        ));
+        assert!(matches!(s.status(&d, "other"), provenance::Status::Missing));
+        s.add(std::slice::from_ref(&d), &record(true, "c1"));
+        s.add(std::slice::from_ref(&d), &record(false, "c1"));
+        assert!(matches!(s.status(&d, "shop"), provenance::Status::Valid(_)));
+        assert!(matches!(
+            s.status_of_commit("shop", "c1"),
+            provenance::Status::Valid(_)
+        ));
+        assert!(matches!(
+            s.status_of_commit("shop", "c9"),
+            provenance::Status::Missing
+        ));
+        // Bounded per digest.
+        for _ in 0..20 {
+            s.add(std::slice::from_ref(&d), &record(false, "c1"));
+        }
+        assert_eq!(s.digests[&d].len(), provenance::MAX_RECORDS_PER_DIGEST);
+    }
+
+    #[test]
+    fn each_tool_and_service_has_its_own_scan_file() {
+        let a = state_file(Kind::Scan, "shop", &scan_key("acme/shop", "Semgrep OSS"));
+        let b = state_file(Kind::Scan, "shop", &scan_key("acme/shop", "Bandit"));
+        let c = state_file(Kind::Scan, "cart", &scan_key("acme/shop", "Bandit"));
+        assert_ne!(a, b);
+        let prefix = format!("scan-{}-", service_prefix("shop"));
+        assert!(a.starts_with(&prefix) && b.starts_with(&prefix), "{a} {b}");
+        assert!(!c.starts_with(&prefix));
+        // Files of older versions keep their names.
+        assert!(!state_file(Kind::Scan, "shop", "acme/shop")[5..].contains('-'));
+    }
 }

@@ -129,6 +129,12 @@ struct Snippet {
 /// Reads a SARIF 2.1.0 log into its findings, or says what is wrong and
 /// where (`runs[2].results[17]: …`). Nothing partial is returned.
 pub fn parse(body: &[u8]) -> Result<Vec<Finding>, String> {
+    parse_log(body).map(|(_, f)| f)
+}
+
+/// [`parse`], with the tools of every run (one with no result included:
+/// its earlier findings are then fixed).
+pub fn parse_log(body: &[u8]) -> Result<(Vec<String>, Vec<Finding>), String> {
     let log: Log = serde_json::from_slice(body).map_err(|e| format!("not a SARIF log: {e}"))?;
     match log.version.as_ref().and_then(Value::as_str) {
         Some("2.1.0") => {}
@@ -152,6 +158,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<Finding>, String> {
         ));
     }
     let mut out = Vec::new();
+    let mut tools: Vec<String> = Vec::new();
     for (ri, run) in runs.into_iter().enumerate() {
         let run: Run = serde_json::from_value(run).map_err(|e| format!("runs[{ri}]: {e}"))?;
         let results = run.results.unwrap_or_default();
@@ -163,6 +170,9 @@ pub fn parse(body: &[u8]) -> Result<Vec<Finding>, String> {
         }
         let tool = text(&run.tool.driver.name, "tool.driver.name")
             .map_err(|e| format!("runs[{ri}].{e}"))?;
+        if !tools.contains(&tool) {
+            tools.push(tool.clone());
+        }
         let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for (i, r) in results.into_iter().enumerate() {
             let at = format!("runs[{ri}].results[{i}]");
@@ -172,7 +182,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<Finding>, String> {
             out.push(f);
         }
     }
-    Ok(out)
+    Ok((tools, out))
 }
 
 fn finding(

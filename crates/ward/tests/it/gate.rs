@@ -158,7 +158,7 @@ fn sarif_findings_keep_identity_and_bad_logs_are_refused_whole() {
 }
 
 fn gate(w: &Ward, key: &str, args: &[&str]) -> (i32, Value) {
-    let mut all = vec!["gate", "--format", "json"];
+    let mut all = vec!["gate", "check", "--format", "json"];
     all.extend_from_slice(args);
     let out = std::process::Command::new(crate::harness::ward_bin())
         .args(&all)
@@ -274,7 +274,7 @@ fn gate_denies_on_high_alerts_new_errors_and_missing_signoff() {
     );
     let (code, v) = gate(&w, &viewer, &["--service", "api", "--commit", "a2"]);
     assert_eq!(code, 0, "{v}");
-    assert_eq!(v["decision"], "allow");
+    assert_eq!(v["decision"], "pass");
 
     // Another tenant's open alert and new findings for a service of the
     // same name never count.
@@ -332,8 +332,9 @@ fn gate_denies_on_high_alerts_new_errors_and_missing_signoff() {
     assert_eq!(code, 1, "{v}");
     assert_eq!(codes(&v), vec!["open_alert"], "{v}");
     assert_eq!(v["reasons"][0]["evidence"], ours[0]["id"], "{v}");
-    // Above the threshold it allows.
-    let (code, _) = gate(
+    // The caller cannot loosen the policy (high): asking for critical
+    // still fails.
+    let (code, v) = gate(
         &w,
         &viewer,
         &[
@@ -345,7 +346,8 @@ fn gate_denies_on_high_alerts_new_errors_and_missing_signoff() {
             "critical",
         ],
     );
-    assert_eq!(code, 0);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["max_severity"], "high", "{v}");
     for a in &ours {
         let r = Ward::client()
             .post(format!(
@@ -405,8 +407,8 @@ fn gate_denies_on_high_alerts_new_errors_and_missing_signoff() {
     // Every decision is an event of the caller's tenant, with its reasons.
     let decisions = w.wait_for("event.action:gate_decision", 9);
     assert_eq!(decisions.len(), 9, "{decisions:?}");
-    let denied = w.search("event.action:gate_decision AND ward.gate.decision:deny");
-    assert_eq!(denied.len(), 4, "{denied:?}");
+    let denied = w.search("event.action:gate_decision AND ward.gate.decision:fail");
+    assert_eq!(denied.len(), 5, "{denied:?}");
     for d in &decisions {
         assert_eq!(crate::harness::s(d, "tenant.id"), "default");
         assert_eq!(crate::harness::s(d, "user.name"), "ci-viewer");

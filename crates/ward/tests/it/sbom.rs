@@ -64,7 +64,7 @@ fn cli_ok(w: &Ward, args: &[&str]) -> String {
 }
 
 fn gate(w: &Ward, args: &[&str]) -> (i32, Value) {
-    let mut all = vec!["gate", "--format", "json"];
+    let mut all = vec!["gate", "check", "--format", "json"];
     all.extend_from_slice(args);
     let out = w.cli(&all, None);
     let v = serde_json::from_slice(&out.stdout)

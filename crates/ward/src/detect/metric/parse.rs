@@ -40,6 +40,9 @@ const KNOWN_KEYS: &[&str] = &[
     "timespan",
     "condition",
     "min_events",
+    "answer",
+    "answer-group-by",
+    "grace",
 ];
 const LEVELS: &[&str] = &["informational", "low", "medium", "high", "critical"];
 const STATUSES: &[&str] = &[
@@ -59,6 +62,9 @@ pub enum MetricKind {
     /// The share of matching events among a group's events in a sliding
     /// window reaches a threshold.
     Ratio,
+    /// An event (`detection`) that no `answer` event of its group came
+    /// within `timespan` before it, nor within `grace` after it.
+    Unanswered,
 }
 
 /// A parsed metric rule: plain data, kept in the checkpoint with its state.
@@ -82,6 +88,15 @@ pub struct MetricDef {
     /// Sigma text of `detection` / `population`, padded to their file lines.
     pub detection: Option<String>,
     pub population: Option<String>,
+    /// Unanswered: the Sigma text of `answer`, the fields that group it
+    /// (in the order of `group-by`), and how long after the event an
+    /// answer may still come.
+    #[serde(default)]
+    pub answer: Option<String>,
+    #[serde(default)]
+    pub answer_group_by: Vec<String>,
+    #[serde(default)]
+    pub grace_ms: i64,
     pub origin: String,
     pub line: usize,
 }
@@ -268,13 +283,21 @@ fn parse_doc(doc: &Doc) -> Result<MetricDef, String> {
     let kind = match doc.string("ward_rule")?.as_deref() {
         Some("flatline") => MetricKind::Flatline,
         Some("ratio") => MetricKind::Ratio,
+        Some("unanswered") => MetricKind::Unanswered,
         Some(other) => {
             return Err(doc.err(
                 "ward_rule",
-                format!("unknown Ward rule kind `{other}` (expected flatline or ratio)"),
+                format!(
+                    "unknown Ward rule kind `{other}` (expected flatline, ratio or unanswered)"
+                ),
             ));
         }
-        None => return Err(doc.err("ward_rule", "missing `ward_rule` (flatline or ratio)")),
+        None => {
+            return Err(doc.err(
+                "ward_rule",
+                "missing `ward_rule` (flatline, ratio or unanswered)",
+            ));
+        }
     };
     let id = doc
         .string("id")?
@@ -312,10 +335,10 @@ fn parse_doc(doc: &Doc) -> Result<MetricDef, String> {
         )
     })?;
     let group_by = doc.string_list("group-by")?;
-    if kind == MetricKind::Flatline && group_by.is_empty() {
+    if kind != MetricKind::Ratio && group_by.is_empty() {
         return Err(doc.err(
             "group-by",
-            "a flatline rule needs `group-by`: the fields that name a source (e.g. service.name)",
+            "a flatline or unanswered rule needs `group-by`: the fields that name a source (e.g. service.name)",
         ));
     }
     let min_events = match doc.get("min_events") {
@@ -330,8 +353,50 @@ fn parse_doc(doc: &Doc) -> Result<MetricDef, String> {
     };
     let detection = check_detection(doc, "detection")?;
     let population = check_detection(doc, "population")?;
+    let answer = check_detection(doc, "answer")?;
+    let mut answer_group_by = doc.string_list("answer-group-by")?;
+    let mut grace_ms = 0;
     let (mut threshold, mut inclusive) = (0.0, true);
+    if kind != MetricKind::Unanswered
+        && (answer.is_some() || !answer_group_by.is_empty() || doc.get("grace").is_some())
+    {
+        return Err(doc.err(
+            "answer",
+            "`answer`, `answer-group-by` and `grace` belong to unanswered rules",
+        ));
+    }
     match kind {
+        MetricKind::Unanswered => {
+            if detection.is_none() || answer.is_none() {
+                return Err(doc.err(
+                    "answer",
+                    "an unanswered rule needs `detection` (the event) and `answer` (what must come with it)",
+                ));
+            }
+            if doc.get("condition").is_some() || population.is_some() {
+                return Err(doc.err(
+                    "condition",
+                    "an unanswered rule takes no `condition` or `population`",
+                ));
+            }
+            if answer_group_by.is_empty() {
+                answer_group_by = group_by.clone();
+            }
+            if answer_group_by.len() != group_by.len() {
+                return Err(doc.err(
+                    "answer-group-by",
+                    "`answer-group-by` names one field for each field of `group-by`, in the same order",
+                ));
+            }
+            if let Some(g) = doc.string("grace")? {
+                grace_ms = ward_sigma::parse_timespan(&g).ok_or_else(|| {
+                    doc.err(
+                        "grace",
+                        "`grace` must be a number and a unit s, m, h, d or w",
+                    )
+                })?;
+            }
+        }
         MetricKind::Ratio => {
             if detection.is_none() {
                 return Err(doc.err(
@@ -395,6 +460,9 @@ fn parse_doc(doc: &Doc) -> Result<MetricDef, String> {
         inclusive,
         detection,
         population,
+        answer,
+        answer_group_by,
+        grace_ms,
         origin: doc.origin.to_owned(),
         line: doc.start,
     })
@@ -437,15 +505,25 @@ pub(super) fn group_of(
     event: &ward_event::Event,
     group_by: &[String],
 ) -> Option<(String, BTreeMap<String, String>)> {
+    group_as(event, group_by, group_by)
+}
+
+/// [`group_of`] reading the values of `fields` and naming them `names`, so
+/// that two kinds of event with differently named fields share keys.
+pub(super) fn group_as(
+    event: &ward_event::Event,
+    fields: &[String],
+    names: &[String],
+) -> Option<(String, BTreeMap<String, String>)> {
     let mut group = BTreeMap::new();
-    for f in group_by {
+    for (f, name) in fields.iter().zip(names) {
         let v = match event.get(f)? {
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Number(n) => n.to_string(),
             serde_json::Value::Bool(b) => b.to_string(),
             _ => return None,
         };
-        group.insert(f.clone(), v);
+        group.insert(name.clone(), v);
     }
     // Another tenant's sources and ratios are its own; the default
     // tenant's groups keep the keys they had before tenants were apart.

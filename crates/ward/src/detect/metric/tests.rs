@@ -221,3 +221,86 @@ fn another_tenants_source_of_the_same_name_is_its_own_group() {
         Some("globex")
     );
 }
+
+const UNANSWERED: &str = "\
+ward_rule: unanswered
+id: 33333333-3333-4333-8333-333333333333
+title: Deploy without a gate decision
+level: high
+detection:
+  selection:
+    event.action: deploy
+  condition: selection
+answer:
+  selection:
+    event.action: gate_decision
+    ward.gate.decision:
+      - pass
+      - warn
+  condition: selection
+group-by:
+  - service.name
+  - commit
+answer-group-by:
+  - service.name
+  - ward.gate.commit
+timespan: 1h
+grace: 5m
+";
+
+#[test]
+fn unanswered_fires_for_an_event_without_its_answer() {
+    let mut r = load(UNANSWERED);
+    let t0 = 1_700_000_000_000;
+    let decision = |c: &str, d: &str, t: i64| {
+        event(
+            "shop",
+            t,
+            json!({"event.action": "gate_decision", "ward.gate.commit": c, "ward.gate.decision": d}),
+        )
+    };
+    let deploy = |c: &str, t: i64| event("shop", t, json!({"event.action": "deploy", "commit": c}));
+    // Answered before: nothing.
+    assert!(r.observe(&decision("c1", "pass", t0), t0).is_empty());
+    assert!(r.observe(&deploy("c1", t0 + MIN), t0 + MIN).is_empty());
+    // A failing decision is no answer; another commit's pass neither.
+    r.observe(&decision("c2", "fail", t0 + MIN), t0 + MIN);
+    r.observe(&decision("c9", "pass", t0 + MIN), t0 + MIN);
+    assert!(
+        r.observe(&deploy("c2", t0 + 2 * MIN), t0 + 2 * MIN)
+            .is_empty()
+    );
+    // An answer arriving within the grace after the event counts.
+    r.observe(&deploy("c3", t0 + 2 * MIN), t0 + 2 * MIN);
+    r.observe(&decision("c3", "warn", t0 + 4 * MIN), t0 + 4 * MIN);
+    assert!(r.tick(t0 + 6 * MIN).is_empty(), "within the grace");
+    let f = r.tick(t0 + 8 * MIN);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].group_key.get("commit").map(String::as_str), Some("c2"));
+    assert_eq!(f[0].evidence, vec![format!("shop-{}", t0 + 2 * MIN)]);
+    assert!(r.tick(t0 + 60 * MIN).is_empty(), "once");
+    // An answer older than the timespan does not count.
+    r.observe(&deploy("c1", t0 + 90 * MIN), t0 + 90 * MIN);
+    let f = r.observe(&deploy("c1", t0 + 100 * MIN), t0 + 100 * MIN);
+    assert_eq!(f.len(), 1, "the first redeploy's grace ended: {f:?}");
+    // The state survives a checkpoint.
+    let saved: MetricRules = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+    let mut again = load(UNANSWERED);
+    again.restore(saved);
+    assert_eq!(again.tick(t0 + 200 * MIN).len(), 1);
+}
+
+#[test]
+fn unanswered_rules_are_checked() {
+    let (_, errors) = MetricRules::load(&[(
+        "u.yml".into(),
+        UNANSWERED.replace("  - ward.gate.commit\n", ""),
+    )]);
+    assert!(errors[0].contains("answer-group-by"), "{errors:?}");
+    let no_answer = UNANSWERED.split("answer:").next().unwrap().to_owned()
+        + "group-by:\n  - service.name\ntimespan: 1h\n";
+    let (_, errors) = MetricRules::load(&[("u.yml".into(), no_answer)]);
+    assert!(errors[0].contains("needs `detection`"), "{errors:?}");
+    let (_, errors) = MetricRules::load(&[("f.yml".into(), format!("{FLATLINE}grace: 5m\n"))]);
+    assert!(errors[0].contains("unanswered"), "{errors:?}");
+}
