@@ -39,6 +39,9 @@ pub struct Principal {
     pub role: String,
     pub tenant: String,
     pub perms: PermSet,
+    /// For an ingest token: the recognizer its `[[sources]]` entry declares
+    /// for the events it sends (`recognizer = "aws.cloudtrail"`).
+    pub recognizer: Option<String>,
 }
 
 impl Principal {
@@ -75,6 +78,7 @@ impl Principal {
             role: "ingest".into(),
             tenant: tenant.to_owned(),
             perms: PermSet::of(&[Permission::IngestWrite]),
+            recognizer: None,
         }
     }
 }
@@ -141,6 +145,7 @@ impl Access {
             role: u.role.clone(),
             tenant: u.tenant.clone(),
             perms,
+            recognizer: None,
         })
     }
 
@@ -154,6 +159,7 @@ impl Access {
             role: r.role.clone(),
             tenant: r.tenant.clone(),
             perms,
+            recognizer: None,
         })
     }
 }
