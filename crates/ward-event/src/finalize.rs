@@ -40,7 +40,7 @@ pub const REQUIRED_FIELDS: [&str; 9] = [
 /// `ward.flags`; lists the required fields the sender left out in
 /// `ward.schema.missing` (see [`REQUIRED_FIELDS`]).
 pub fn finalize(event: &mut Event, ctx: &Context) {
-    crate::recognize::recognize(event, None);
+    crate::recognize::recognize(event, ctx.declared.as_deref());
     let missing: Vec<Value> = missing_fields(event).map(Value::from).collect();
     let received = format_rfc3339(ctx.received);
     if event.peek("@timestamp").is_none() {
@@ -81,7 +81,7 @@ fn missing_fields(event: &Event) -> impl Iterator<Item = &'static str> + '_ {
 /// ```
 /// use ward_event::{Context, Limits, dead_letter};
 /// let ctx = Context { input: "http".into(), source: "peer".into(), tenant: "t".into(),
-///                     received: "2024-01-26T10:00:00Z".parse().unwrap() };
+///                     received: "2024-01-26T10:00:00Z".parse().unwrap(), declared: None };
 /// let e = dead_letter(&ctx, "record 1: invalid JSON at byte 3", b"{x", &Limits::default());
 /// assert_eq!(e.get_str("event.original"), Some("{x"));
 /// assert_eq!(e.get("ward.dead_letter"), Some(&serde_json::json!(true)));
@@ -124,6 +124,7 @@ mod tests {
             source: "10.1.1.1".into(),
             tenant: "acme".into(),
             received: "2024-01-26T10:00:05.5Z".parse().unwrap(),
+            declared: None,
         }
     }
 

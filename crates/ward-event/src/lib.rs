@@ -24,6 +24,7 @@
 //!     source: "127.0.0.1".into(),
 //!     tenant: "default".into(),
 //!     received: "2024-01-26T10:00:05Z".parse().unwrap(),
+//!     declared: None,
 //! };
 //! let body = br#"{"timestamp":"2024-01-26T10:00:00Z","service":"auth","event_type":"login_failed","user_id":"u1"}"#;
 //! for record in ndjson::decode(body, &limits) {
@@ -107,4 +108,8 @@ pub struct Context {
     pub tenant: String,
     /// When Ward received them.
     pub received: jiff::Timestamp,
+    /// The recognizer the credential declared for its events
+    /// (`[[sources]] recognizer`): applied whatever the record's shape,
+    /// instead of recognition by shape. See [`recognize::recognize`].
+    pub declared: Option<String>,
 }

@@ -176,6 +176,9 @@ pub struct SyslogConfig {
     pub source: String,
     /// Tenant given to syslog events.
     pub tenant: String,
+    /// The recognizer syslog events are read with, whatever their shape
+    /// (as `[[sources]] recognizer`). Unset: recognized by shape.
+    pub recognizer: Option<String>,
     /// Maximum concurrent TCP connections.
     pub max_connections: usize,
     /// Maximum concurrent TCP connections from one IP address, so that one
@@ -193,6 +196,7 @@ impl Default for SyslogConfig {
             tcp: true,
             source: "syslog".into(),
             tenant: "default".into(),
+            recognizer: None,
             max_connections: 1024,
             max_connections_per_address: 64,
             idle_timeout: "5m".into(),
@@ -255,6 +259,11 @@ pub struct SourceConfig {
     /// The token senders present as `Authorization: Bearer <token>`,
     /// `Splunk <token>` or `ApiKey <token>` (also base64 of `id:token`).
     pub token: Secret<String>,
+    /// The recognizer this source's events are read with, whatever their
+    /// shape (`aws.cloudtrail`, `linux.sshd`, ...: the names are
+    /// listed in the README and in the error for an unknown one). Unset: each record is recognized by its shape.
+    #[serde(default)]
+    pub recognizer: Option<String>,
 }
 
 /// `[webhooks]`: inputs whose senders cannot present an ingest token.
@@ -330,6 +339,10 @@ pub struct KafkaConfig {
     /// Tenant recorded in `tenant.id`.
     #[serde(default = "default_tenant")]
     pub tenant: String,
+    /// The recognizer the topics' events are read with, whatever their
+    /// shape (as `[[sources]] recognizer`). Unset: recognized by shape.
+    #[serde(default)]
+    pub recognizer: Option<String>,
     /// How a message is read: `auto` (JSON lines when it starts with `{`,
     /// syslog when it starts with `<`, text otherwise), `json`, `syslog`, `text`.
     #[serde(default = "default_kafka_format")]

@@ -520,6 +520,7 @@ async fn start_syslog(
     let who = crate::source::syslog::Attribution {
         source: config.raw.syslog.source.clone(),
         tenant: config.raw.syslog.tenant.clone(),
+        recognizer: config.raw.syslog.recognizer.clone(),
     };
     let cannot = |proto: &str| {
         format!(

@@ -103,6 +103,12 @@ pub static RECOGNIZERS: &[&dyn Recognizer] = &[
     &access_log::AccessLog,
 ];
 
+/// The names of every recognizer, in the order they are tried: what a
+/// credential may declare.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    RECOGNIZERS.iter().map(|r| r.name())
+}
+
 /// Recognizes an event and stamps the outcome on it (see the module
 /// documentation). `declared` names a recognizer that a credential declared
 /// for its events: it is applied when it exists, whatever the shape.

@@ -19,6 +19,7 @@ fn context() -> Context {
         source: "127.0.0.1".into(),
         tenant: "acme".into(),
         received: "2024-10-12T00:00:00Z".parse().unwrap(),
+        declared: None,
     }
 }
 

@@ -102,6 +102,7 @@ fn ctx() -> Context {
         source: "test".into(),
         tenant: "default".into(),
         received: "2023-10-16T00:00:00Z".parse().unwrap(),
+        declared: None,
     }
 }
 

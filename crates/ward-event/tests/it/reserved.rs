@@ -51,6 +51,7 @@ fn ctx() -> Context {
         source: "real-source".into(),
         tenant: "acme".into(),
         received: "2026-01-26T10:00:00Z".parse().unwrap(),
+        declared: None,
     }
 }
 

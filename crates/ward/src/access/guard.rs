@@ -375,6 +375,7 @@ mod tests {
                 role: "admin".into(),
                 tenant: "default".into(),
                 perms: PermSet::of(&Permission::ALL),
+                recognizer: None,
             },
         );
         Arc::new(Access {

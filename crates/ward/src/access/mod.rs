@@ -40,6 +40,9 @@ pub struct Principal {
     pub role: String,
     pub tenant: String,
     pub perms: PermSet,
+    /// For an ingest token: the recognizer its `[[sources]]` entry declares
+    /// for the events it sends (`recognizer = "aws.cloudtrail"`).
+    pub recognizer: Option<String>,
 }
 
 impl Principal {
@@ -76,6 +79,7 @@ impl Principal {
             role: "ingest".into(),
             tenant: tenant.to_owned(),
             perms: PermSet::of(&[Permission::IngestWrite]),
+            recognizer: None,
         }
     }
 }
@@ -154,6 +158,7 @@ impl Access {
             role: role.to_owned(),
             tenant: tenant.to_owned(),
             perms,
+            recognizer: None,
         })
     }
 
@@ -167,6 +172,7 @@ impl Access {
             role: r.role.clone(),
             tenant: r.tenant.clone(),
             perms,
+            recognizer: None,
         })
     }
 }

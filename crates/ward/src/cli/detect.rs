@@ -54,6 +54,10 @@ pub struct Args {
     /// own `ward.baseline.*` fields, if any, are used as they are).
     #[arg(long)]
     pub baselines: bool,
+    /// Read every event with this recognizer, whatever its shape, as an
+    /// ingest source declaring it does (`aws.cloudtrail`, `linux.sshd`, ...).
+    #[arg(long, value_parser = recognizer_name)]
+    pub recognizer: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -63,6 +67,19 @@ pub struct Args {
     /// Event files: NDJSON, a JSON array, or evtx_dump JSON/JSONL.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+}
+
+/// A recognizer Ward has, for `--recognizer`.
+fn recognizer_name(name: &str) -> Result<String, String> {
+    if ward_event::recognize::names().any(|n| n == name) {
+        Ok(name.to_owned())
+    } else {
+        let known: Vec<&str> = ward_event::recognize::names().collect();
+        Err(format!(
+            "no recognizer is called {name:?}; use one of {}",
+            known.join(", ")
+        ))
+    }
 }
 
 /// The receive context [`ward_event::finalize`] stamps, kept as exported.
@@ -77,8 +94,9 @@ pub struct Prepare {
 }
 
 impl Prepare {
-    /// Default redaction settings, a fresh hashing key, receive time now.
-    pub fn new() -> anyhow::Result<Prepare> {
+    /// Default redaction settings, a fresh hashing key, receive time now;
+    /// `declared` names the recognizer for every event (`--recognizer`).
+    pub fn new(declared: Option<String>) -> anyhow::Result<Prepare> {
         let redactor = ward_redact::Redactor::new(&ward_redact::RedactConfig::default())?;
         Ok(Prepare {
             redactor,
@@ -89,6 +107,7 @@ impl Prepare {
                 source: "ward-detect".into(),
                 tenant: "default".into(),
                 received: jiff::Timestamp::now(),
+                declared,
             },
         })
     }
@@ -138,20 +157,25 @@ impl Prepare {
 
     /// The event of `raw` as live ingest prepares it, or (without `self`,
     /// `--raw`) as it is in the file with its log source recognized.
-    pub fn prepare(this: Option<&Prepare>, raw: RawEvent) -> Result<Event, String> {
+    /// `declared` is the recognizer named for the raw case.
+    pub fn prepare(
+        this: Option<&Prepare>,
+        raw: RawEvent,
+        declared: Option<&str>,
+    ) -> Result<Event, String> {
         match this {
             Some(p) => p.event(raw),
-            None => raw_event(raw),
+            None => raw_event(raw, declared),
         }
     }
 }
 
 /// An event as it is in the file, with its position as `event.id` if it has
 /// none, and its log source recognized (which only adds fields).
-pub fn raw_event(raw: RawEvent) -> Result<Event, String> {
+pub fn raw_event(raw: RawEvent, declared: Option<&str>) -> Result<Event, String> {
     let position = raw.position.clone();
     let mut event = Event(raw.into_object()?);
-    ward_event::recognize::recognize(&mut event, None);
+    ward_event::recognize::recognize(&mut event, declared);
     if event.get("event.id").is_none() && event.get("Event.System.EventRecordID").is_none() {
         event.set("event.id", json!(position));
     }
@@ -349,7 +373,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let prepare = if args.raw {
         None
     } else {
-        Some(Prepare::new()?)
+        Some(Prepare::new(args.recognizer.clone())?)
     };
     let total: u64 = args
         .files
@@ -385,14 +409,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             tally.events += 1;
             let position = raw.position.clone();
-            let mut event = match Prepare::prepare(prepare.as_ref(), raw) {
-                Ok(e) => e,
-                Err(e) => {
-                    tally.input_errors += 1;
-                    bar.suspend(|| eprintln!("{e}"));
-                    return;
-                }
-            };
+            let mut event =
+                match Prepare::prepare(prepare.as_ref(), raw, args.recognizer.as_deref()) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tally.input_errors += 1;
+                        bar.suspend(|| eprintln!("{e}"));
+                        return;
+                    }
+                };
             let hits = hunt.feed(&mut event, &position);
             tally.saw(&event, hunt.last_seen());
             let (logsource, pipelines) = if hits.is_empty() {

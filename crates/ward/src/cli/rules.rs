@@ -160,14 +160,14 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     let prepare = if args.raw {
         None
     } else {
-        Some(Prepare::new()?)
+        Some(Prepare::new(None)?)
     };
     let mut out = super::out();
     let (mut events, mut matched, mut bad_events) = (0u64, 0u64, 0usize);
     for raw in raws {
         events += 1;
         let position = raw.position.clone();
-        let mut event = match Prepare::prepare(prepare.as_ref(), raw) {
+        let mut event = match Prepare::prepare(prepare.as_ref(), raw, None) {
             Ok(e) => e,
             Err(e) => {
                 eprintln!("{e}");

@@ -56,6 +56,21 @@ impl RawConfig {
         for (i, k) in self.kafka.iter().enumerate() {
             check_kafka(i, k, &mut problems);
         }
+        let declared = self
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("sources[{i}].recognizer"), &s.recognizer))
+            .chain(
+                self.kafka
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| (format!("kafka[{i}].recognizer"), &k.recognizer)),
+            )
+            .chain([("syslog.recognizer".to_owned(), &self.syslog.recognizer)]);
+        for (key, name) in declared {
+            check_recognizer(&key, name.as_deref(), &mut problems);
+        }
         check_retention(&self.retention, jiff::Timestamp::now(), &mut problems);
         self.check_sections(&mut problems);
         if durations.compliance_tick.is_zero() {
@@ -459,6 +474,22 @@ fn check_webhooks(w: &WebhooksConfig, sources: &[SourceConfig], problems: &mut P
 }
 
 /// One `[[kafka]]` entry.
+/// A declared recognizer must be one Ward has.
+fn check_recognizer(key: &str, name: Option<&str>, problems: &mut Problems) {
+    let Some(name) = name else { return };
+    if !ward_event::recognize::names().any(|n| n == name) {
+        let known: Vec<&str> = ward_event::recognize::names().collect();
+        problems.bad(
+            key,
+            name,
+            &format!(
+                "use one of {}, or leave it out to recognize records by their shape",
+                known.join(", ")
+            ),
+        );
+    }
+}
+
 fn check_kafka(i: usize, k: &KafkaConfig, problems: &mut Problems) {
     let key = |f: &str| format!("kafka[{i}].{f}");
     if k.brokers.trim().is_empty() {
@@ -626,6 +657,16 @@ mod tests {
             p.0.iter().all(|x| x.value != "0123456789abcdef"),
             "tokens never printed"
         );
+    }
+
+    #[test]
+    fn a_declared_recognizer_must_exist() {
+        let mut p = Problems::default();
+        check_recognizer("sources[0].recognizer", Some("aws.cloudtrail"), &mut p);
+        check_recognizer("sources[1].recognizer", None, &mut p);
+        check_recognizer("syslog.recognizer", Some("cloudtrail"), &mut p);
+        assert_eq!(keys(&p), vec!["syslog.recognizer"]);
+        assert!(p.0[0].fix.contains("aws.cloudtrail"), "{}", p.0[0].fix);
     }
 
     #[test]

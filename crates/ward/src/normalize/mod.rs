@@ -27,6 +27,7 @@ pub fn context(input: &str, source: &str, tenant: &str) -> Context {
         source: source.to_owned(),
         tenant: tenant.to_owned(),
         received: jiff::Timestamp::now(),
+        declared: None,
     }
 }
 

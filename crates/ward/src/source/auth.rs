@@ -21,6 +21,8 @@ use crate::secret::Secret;
 pub struct Identity {
     pub source: String,
     pub tenant: String,
+    /// The recognizer declared for the source's events, if any.
+    pub recognizer: Option<String>,
 }
 
 /// The accepted ingest tokens, kept as SHA-256 digests.
@@ -42,7 +44,10 @@ impl Tokens {
     pub fn insert(&mut self, token: &Secret<String>, identity: Identity) {
         self.by_digest.insert(
             digest(token.expose()),
-            Arc::new(Principal::ingest(&identity.source, &identity.tenant)),
+            Arc::new(Principal {
+                recognizer: identity.recognizer,
+                ..Principal::ingest(&identity.source, &identity.tenant)
+            }),
         );
     }
 
@@ -69,12 +74,14 @@ impl Tokens {
                 Identity {
                     source: s.name.clone(),
                     tenant: s.tenant.clone(),
+                    recognizer: s.recognizer.clone(),
                 },
             );
         }
         let default_identity = Identity {
             source: "default".into(),
             tenant: "default".into(),
+            recognizer: None,
         };
         if let Some(tok) = &config.env_token {
             t.insert(tok, default_identity.clone());
@@ -178,6 +185,7 @@ mod tests {
             Identity {
                 source: "web".into(),
                 tenant: "acme".into(),
+                recognizer: None,
             },
         );
         t

@@ -208,7 +208,8 @@ pub async fn ingest_request<T: Send + 'static>(
         }
     }
     let limits = st.ctx.limits.clone();
-    let ctx = normalize::context(input, &caller.name, &caller.tenant);
+    let mut ctx = normalize::context(input, &caller.name, &caller.tenant);
+    ctx.declared = caller.recognizer.clone();
     let metrics = std::sync::Arc::clone(&st.ctx.metrics);
     let (outcome, extra) = tokio::task::spawn_blocking(move || {
         let cpu = crate::metrics::thread_cpu();

@@ -73,6 +73,7 @@ struct KafkaSettings {
     name: String,
     source: String,
     tenant: String,
+    recognizer: Option<String>,
     format: Format,
     batch_max: usize,
     batch_wait: Duration,
@@ -109,6 +110,7 @@ impl KafkaSource {
                 name: format!("{} {}", k.brokers, k.topics.join(",")),
                 source: k.source.clone(),
                 tenant: k.tenant.clone(),
+                recognizer: k.recognizer.clone(),
                 format: Format::parse(&k.format),
                 batch_max: k.batch_max.max(1),
                 batch_wait: crate::config::parse_duration(&k.batch_wait)
@@ -141,7 +143,8 @@ impl KafkaSource {
                 }
             };
             let received = Instant::now();
-            let ctx = normalize::context("kafka", &self.cfg.source, &self.cfg.tenant);
+            let mut ctx = normalize::context("kafka", &self.cfg.source, &self.cfg.tenant);
+            ctx.declared = self.cfg.recognizer.clone();
             let mut pending = Pending::default();
             pending.add(&first, self.cfg.format, &ctx, &st.limits, &mut keys);
             drop(first);

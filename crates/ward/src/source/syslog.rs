@@ -32,6 +32,8 @@ use crate::pipeline::SubmitError;
 pub struct Attribution {
     pub source: String,
     pub tenant: String,
+    /// `syslog.recognizer`, when configured.
+    pub recognizer: Option<String>,
 }
 
 /// Frames read from a socket, parsed again for each attempt to store them.
@@ -57,7 +59,8 @@ fn parse_frames(
     who: &Attribution,
     limits: &ward_event::Limits,
 ) -> (Vec<Event>, usize) {
-    let ctx = normalize::context(input, &who.source, &who.tenant);
+    let mut ctx = normalize::context(input, &who.source, &who.tenant);
+    ctx.declared = who.recognizer.clone();
     let mut events = Vec::with_capacity(frames.len());
     let mut bad = 0;
     for f in frames {

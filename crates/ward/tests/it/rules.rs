@@ -44,7 +44,7 @@ fn run(events: &Path) -> Vec<(String, String, String)> {
     let mut hunt = Hunt::new(loaded);
     // Stateless across files (its hashing key aside): built once.
     static PREPARE: std::sync::OnceLock<Prepare> = std::sync::OnceLock::new();
-    let prepare = PREPARE.get_or_init(|| Prepare::new().unwrap());
+    let prepare = PREPARE.get_or_init(|| Prepare::new(None).unwrap());
     let (raws, errors) = read_all(events);
     assert!(errors.is_empty(), "{}: {errors:?}", events.display());
     assert!(!raws.is_empty(), "{} has no events", events.display());

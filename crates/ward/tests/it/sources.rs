@@ -533,3 +533,125 @@ fn webhooks_and_envelopes_refuse_bad_input_without_losing_records() {
     assert_eq!(s(&got[0], "ward.logsource.product"), "kubernetes");
     assert_eq!(s(&got[0], "ward.source"), "kubernetes");
 }
+
+/// SigmaHQ's whole `rules/` folder loaded in one configuration line, and an
+/// ingest source that declares its recognizer: CloudTrail records a
+/// collector re-shipped without `eventVersion` and `eventID` are not
+/// CloudTrail by their shape, but are for the source that says so.
+#[test]
+fn sigmahq_loads_in_one_step_and_a_source_declares_its_recognizer() {
+    const TRAIL_TOKEN: &str = "trail-export-token-0123456789";
+    let config = format!(
+        "[detect]\nbuiltin_rules = false\nrules = [\"{}\"]\n\n\
+         [[sources]]\nname = \"trail-export\"\ntoken = \"{TRAIL_TOKEN}\"\nrecognizer = \"aws.cloudtrail\"\n",
+        sigma_rules().display()
+    );
+    let w = Ward::start_with(Some(&config), &[]);
+    let stripped = json!({
+        "eventTime": "2026-12-01T10:00:00Z",
+        "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": "StopLogging",
+        "awsRegion": "eu-west-1",
+        "sourceIPAddress": "203.0.113.7",
+        "userIdentity": {"type": "IAMUser", "userName": "mallory"},
+        "requestParameters": {"name": "org-trail"},
+    })
+    .to_string();
+    // The same record from the default token: no log source, no alert.
+    let (status, answer) = w.post("/api/v1/ingest", "application/x-ndjson", stripped.clone());
+    assert_eq!(status, 200, "{answer}");
+    let mut sent = 1;
+    wait_detected(&w, sent);
+    assert_eq!(fired(&w), BTreeSet::new());
+    let plain = w.search("eventName:StopLogging");
+    assert_eq!(plain.len(), 1);
+    assert!(plain[0]["ward"]["logsource"].is_null(), "{}", plain[0]);
+
+    let (status, answer) = w.post_as(
+        TRAIL_TOKEN,
+        "/api/v1/ingest",
+        "application/x-ndjson",
+        stripped,
+    );
+    assert_eq!(status, 200, "{answer}");
+    sent += 1;
+    // Rules from three of the folders, through the one configured path: a
+    // Windows regression event (its file is named by its rule's id) and a
+    // GitHub audit-log event.
+    let windows = "windows/process_creation/proc_creation_win_curl_custom_user_agent";
+    let windows_rule = "85de1f22-d189-44e4-8239-dc276b45379b";
+    let event = std::fs::read_to_string(
+        sigma_rules()
+            .join("../regression_data/rules")
+            .join(windows)
+            .join(format!("{windows_rule}.json")),
+    )
+    .unwrap();
+    let event: Value = serde_json::from_str(&event).unwrap();
+    let (status, answer) = w.post("/api/v1/ingest", "application/x-ndjson", event.to_string());
+    assert_eq!(status, 200, "{answer}");
+    sent += 1;
+    let github = json!({"event": {
+        "action": "org.disable_two_factor_requirement", "actor": "mallory", "org": "acme",
+        "@timestamp": 1764583200000u64, "_document_id": "one-step-0001", "business": "acme-inc",
+        "operation_type": "modify", "actor_location": {"country_code": "DE"}
+    }, "sourcetype": "github_audit"})
+    .to_string();
+    let (status, answer) = w.post("/services/collector/event", "application/json", github);
+    assert_eq!(status, 200, "{answer}");
+    sent += 1;
+    wait_detected(&w, sent);
+
+    let declared = w.search("eventName:StopLogging AND ward.source:trail-export");
+    assert_eq!(declared.len(), 1);
+    assert_eq!(s(&declared[0], "ward.logsource.product"), "aws");
+    assert_eq!(s(&declared[0], "ward.recognizer"), "aws.cloudtrail");
+    assert_eq!(s(&declared[0], "event.dataset"), "aws.cloudtrail");
+    assert_eq!(s(&declared[0], "user.name"), "mallory");
+    let want: BTreeSet<String> = [
+        "4db60cc0-36fb-42b7-9b58-a5b53019fb74",
+        windows_rule,
+        "8622c92d-c00e-463c-b09d-fd06166f6794",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let got = fired(&w);
+    assert!(
+        want.is_subset(&got),
+        "missing: {:?} (fired {got:?})\n{}",
+        want.difference(&got).collect::<Vec<_>>(),
+        w.log()
+    );
+}
+
+/// An unknown recognizer is a configuration error that lists the known ones.
+#[test]
+fn an_unknown_declared_recognizer_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ward.toml");
+    std::fs::write(
+        &cfg,
+        "[[sources]]\nname = \"trail\"\ntoken = \"trail-export-token-0123456789\"\nrecognizer = \"cloudtrail\"\n\n[syslog]\nrecognizer = \"linux.sshd\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(crate::harness::ward_bin())
+        .args(["config", "check"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("sources[0].recognizer = cloudtrail") && text.contains("aws.cloudtrail"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("syslog.recognizer"),
+        "a known name is accepted: {text}"
+    );
+}

@@ -234,6 +234,7 @@ pub fn router(e: &Arc<Engine>, token: &str, name: &str) -> axum::Router {
             role: "admin".into(),
             tenant: "default".into(),
             perms: PermSet::of(&Permission::ALL),
+            recognizer: None,
         },
     );
     let access = Access {
