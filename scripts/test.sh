@@ -31,6 +31,11 @@ fi
 SCANNERS=${WARD_SCANNERS_VENV:-target/scanners}
 if [ ! -x "$SCANNERS/bin/semgrep" ] || [ ! -x "$SCANNERS/bin/bandit" ] \
   || ! cmp -s scripts/requirements-scanners.txt "$SCANNERS/requirements.txt"; then
+  if ! $PY -c 'import ensurepip' >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  fi
   $PY -m venv "$SCANNERS"
   if ! "$SCANNERS/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-scanners.txt >/tmp/ward-pip-scanners.log 2>&1; then
     cat /tmp/ward-pip-scanners.log; exit 1
