@@ -260,6 +260,7 @@ mod tests {
             role: "analyst".into(),
             tenant: "default".into(),
             perms: crate::access::permission::PermSet::of(&[]),
+            recognizer: None,
         };
         let p = Prefs::open(dir.path()).unwrap();
         p.update(&who("alice"), |u| {
