@@ -35,6 +35,7 @@ fn bench(c: &mut Criterion) {
         Identity {
             source: "web".into(),
             tenant: "acme".into(),
+            recognizer: None,
         },
     );
     let access = Access {
