@@ -62,8 +62,8 @@ pub use gzip::gunzip;
 /// The instant type of [`Context::received`], re-exported so that callers
 /// need not depend on `jiff` themselves.
 pub use jiff::Timestamp;
-pub use normalize::Level;
 pub use normalize::reserved::{QUARANTINE, restore as restore_quarantined};
+pub use normalize::{Level, keeping_native_names};
 
 /// Size and shape limits applied by every decoder.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -33,6 +33,25 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 /// Maps a JSON object to an [`Event`]; see the module documentation.
+thread_local! {
+    static DECLARED_NATIVE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Decodes with `f` as for a source that declared its recognizer: every
+/// JSON record keeps its native names, as a record of a recognized vendor
+/// shape does, for the declared recognizer to map (a re-shaped CloudTrail
+/// record's `eventName` stays `eventName`).
+pub fn keeping_native_names<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            DECLARED_NATIVE.with(|d| d.set(self.0));
+        }
+    }
+    let _reset = Reset(DECLARED_NATIVE.with(|d| d.replace(true)));
+    f()
+}
+
 pub(crate) fn normalize_object(obj: Map<String, Value>, received: Timestamp) -> Event {
     let mut placer = Placer::with_capacity(obj.len());
     for (key, value) in obj {
@@ -128,7 +147,7 @@ impl Placer {
     fn finish(self, received: Timestamp) -> Event {
         // A record of a known vendor shape keeps its native names; its
         // recognizer maps them to ECS (see `recognize::native`).
-        if crate::recognize::native::is_native(&self) {
+        if DECLARED_NATIVE.with(|d| d.get()) || crate::recognize::native::is_native(&self) {
             let mut out = self.out;
             for (key, _, value) in self.deferred {
                 fields::merge_insert(&mut out, key, value);

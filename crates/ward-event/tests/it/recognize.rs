@@ -595,3 +595,34 @@ proptest! {
         let _ = ward_event::recognize::sysmon_linux::parse(&line);
     }
 }
+
+/// A record re-shaped by a collector: not CloudTrail by its shape, so it is
+/// normalized as an application event; decoded for a source that declared
+/// `aws.cloudtrail`, it keeps its native names and is read as CloudTrail.
+#[test]
+fn a_declared_recognizer_reads_a_reshaped_record_with_its_native_names() {
+    let line = br#"{"eventTime":"2026-12-01T10:00:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","userIdentity":{"type":"IAMUser","userName":"mallory"}}"#;
+    let mut plain = ndjson::decode(line, &Limits::default()).remove(0).unwrap();
+    finalize(&mut plain, &ctx());
+    assert_eq!(plain.get("eventName"), None);
+    assert_eq!(plain.get("ward.recognizer"), None);
+
+    let declared_ctx = Context {
+        declared: Some("aws.cloudtrail".into()),
+        ..ctx()
+    };
+    let mut declared = ward_event::keeping_native_names(|| {
+        ndjson::decode(line, &Limits::default()).remove(0).unwrap()
+    });
+    finalize(&mut declared, &declared_ctx);
+    assert_eq!(declared.get("eventName"), Some(&json!("StopLogging")));
+    assert_eq!(
+        declared.get("ward.recognizer"),
+        Some(&json!("aws.cloudtrail"))
+    );
+    assert_eq!(declared.get("ward.logsource.product"), Some(&json!("aws")));
+    // The flag ends with the call.
+    let mut after = ndjson::decode(line, &Limits::default()).remove(0).unwrap();
+    finalize(&mut after, &ctx());
+    assert_eq!(after.get("eventName"), None);
+}

@@ -213,7 +213,11 @@ pub async fn ingest_request<T: Send + 'static>(
     let metrics = std::sync::Arc::clone(&st.ctx.metrics);
     let (outcome, extra) = tokio::task::spawn_blocking(move || {
         let cpu = crate::metrics::thread_cpu();
-        let decoded = decode(body, &limits, &ctx);
+        let decoded = if ctx.declared.is_some() {
+            ward_event::keeping_native_names(|| decode(body, &limits, &ctx))
+        } else {
+            decode(body, &limits, &ctx)
+        };
         metrics.stage_cpu("decode", cpu);
         decoded
     })

@@ -304,6 +304,9 @@ impl Pending {
             .at(0..payload.len()))]
         } else {
             match format.of(payload) {
+                Format::Json | Format::Auto if ctx.declared.is_some() => {
+                    ward_event::keeping_native_names(|| ward_event::ndjson::decode(payload, limits))
+                }
                 Format::Json | Format::Auto => ward_event::ndjson::decode(payload, limits),
                 Format::Text => ward_event::text::decode(payload, limits),
                 Format::Syslog => vec![

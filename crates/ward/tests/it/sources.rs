@@ -563,8 +563,9 @@ fn sigmahq_loads_in_one_step_and_a_source_declares_its_recognizer() {
     let mut sent = 1;
     wait_detected(&w, sent);
     assert_eq!(fired(&w), BTreeSet::new());
-    let plain = w.search("eventName:StopLogging");
-    assert_eq!(plain.len(), 1);
+    // Unrecognized, it is normalized like any application event.
+    let plain = w.search("event.action:StopLogging");
+    assert_eq!(plain.len(), 1, "{plain:?}");
     assert!(plain[0]["ward"]["logsource"].is_null(), "{}", plain[0]);
 
     let (status, answer) = w.post_as(
