@@ -32,7 +32,6 @@ pub(crate) use fields::fill_absent;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-/// Maps a JSON object to an [`Event`]; see the module documentation.
 thread_local! {
     static DECLARED_NATIVE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
@@ -52,6 +51,7 @@ pub fn keeping_native_names<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// Maps a JSON object to an [`Event`]; see the module documentation.
 pub(crate) fn normalize_object(obj: Map<String, Value>, received: Timestamp) -> Event {
     let mut placer = Placer::with_capacity(obj.len());
     for (key, value) in obj {
