@@ -117,6 +117,30 @@ struct Plan {
     skipped: Vec<u64>,
 }
 
+impl Plan {
+    /// The slot counting `unit` for the queries keyed `key`, with `query`
+    /// among its users; made for `query` when there is none yet (then true).
+    fn slot<'k>(
+        &mut self,
+        slot_of: &mut HashMap<(Unit, &'k str), usize>,
+        unit: Unit,
+        key: &'k str,
+        query: usize,
+    ) -> (usize, bool) {
+        let new = self.slots.len();
+        let slot = *slot_of.entry((unit, key)).or_insert(new);
+        if slot == new {
+            self.slots.push(Slot {
+                unit,
+                query,
+                users: Vec::new(),
+            });
+        }
+        self.slots[slot].users.push(query);
+        (slot, slot == new)
+    }
+}
+
 impl Store {
     /// Runs aggregation queries (`... | count`, `| count by F`, `| top F N`)
     /// in one pass over the store. Each result's `aggregation`, `matched`
@@ -317,17 +341,10 @@ fn plan(
                 plan.kept[qi].push(p);
                 continue;
             }
-            let new = plan.slots.len();
-            let slot = *slot_of.entry((unit, one.key.as_str())).or_insert(new);
-            if slot == new {
-                plan.slots.push(Slot {
-                    unit,
-                    query: qi,
-                    users: Vec::new(),
-                });
+            let (slot, new) = plan.slot(&mut slot_of, unit, &one.key, qi);
+            if new {
                 whole.push((qi, slot));
             }
-            plan.slots[slot].users.push(qi);
         }
         if by_block.is_empty() && whole.is_empty() {
             continue;
@@ -374,20 +391,13 @@ fn plan(
                     plan.kept[qi].push(p);
                     continue;
                 }
-                let new = plan.slots.len();
-                let slot = *slot_of.entry((unit, one.key.as_str())).or_insert(new);
-                if slot == new {
-                    plan.slots.push(Slot {
-                        unit,
-                        query: qi,
-                        users: Vec::new(),
-                    });
+                let (slot, new) = plan.slot(&mut slot_of, unit, &one.key, qi);
+                if new {
                     targets.push(Target {
                         query: qi,
                         slot: Some(slot),
                     });
                 }
-                plan.slots[slot].users.push(qi);
             }
             if !targets.is_empty() {
                 plan.blocks.push(Shared {
