@@ -113,6 +113,34 @@ pub(crate) fn has_dot(path: &str) -> bool {
 }
 
 fn lookup<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    // Events are nested (the normalizer nests dotted keys wherever no
+    // value stands in the way), so walk the nesting first: one hash per
+    // segment. Only a path not found that way can be a key with dots in
+    // it, which the normalizer leaves flat only where a non-object stands
+    // in the way, so both spellings of one path never coexist.
+    if has_dot(path) {
+        let mut inner = map;
+        let mut rest = path;
+        while let Some((head, tail)) = split_dot(rest) {
+            match inner.get(head) {
+                Some(Value::Object(m)) => {
+                    inner = m;
+                    rest = tail;
+                }
+                // `a.b` with no object `a`: only the flat key is left.
+                _ if rest.len() == path.len() && !has_dot(tail) => return map.get(path),
+                _ => return lookup_dotted(map, path),
+            }
+        }
+        if let Some(v) = inner.get(rest) {
+            return Some(v);
+        }
+    }
+    lookup_dotted(map, path)
+}
+
+/// [`lookup`] trying the whole path as one key first, then every split.
+fn lookup_dotted<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
     if let Some(v) = map.get(path) {
         return Some(v);
     }
@@ -147,6 +175,19 @@ mod tests {
         assert_eq!(e.get_str("user.name"), Some("alice"));
         assert_eq!(e.get("a.b.c.d"), Some(&json!(1)));
         assert_eq!(e.get("source.port"), None);
+        // A flat key behind a non-object, and one beside a missing parent.
+        let e: Event = serde_json::from_value(json!({
+            "host": "h1",
+            "host.name": "h2",
+            "ward.x": {"y": 2},
+            "ward": {"z": 3}
+        }))
+        .unwrap();
+        assert_eq!(e.get_str("host.name"), Some("h2"));
+        assert_eq!(e.get("ward.x.y"), Some(&json!(2)));
+        assert_eq!(e.get("ward.z"), Some(&json!(3)));
+        assert_eq!(e.get("ward.q"), None);
+        assert_eq!(e.get("nothing.here"), None);
     }
 
     #[test]

@@ -126,7 +126,12 @@ impl Metrics {
     /// through the stage, the CPU per event of each stage, so that a
     /// regression shows where it happened.
     pub fn stage_cpu(&self, stage: &'static str, since: Duration) {
-        let used = thread_cpu().saturating_sub(since);
+        self.add_cpu(stage, thread_cpu().saturating_sub(since));
+    }
+
+    /// Adds `used` (measured with [`thread_cpu`]) to the stage's
+    /// `ward_stage_cpu_nanoseconds_total`, as [`Metrics::stage_cpu`] does.
+    pub fn add_cpu(&self, stage: &'static str, used: Duration) {
         self.add(
             "ward_stage_cpu_nanoseconds_total",
             &[("stage", stage)],

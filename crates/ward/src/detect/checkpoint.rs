@@ -38,14 +38,38 @@ impl State {
 
     /// Writes the checkpoint atomically.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        let dir = path.parent().context("checkpoint path has no directory")?;
-        std::fs::create_dir_all(dir)?;
-        let tmp = path.with_extension("json.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec(self)?)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(())
+        write(path, &serde_json::to_vec(self)?)
     }
+}
+
+/// The checkpoint as [`State`] writes it, borrowing the live state: the
+/// detection thread saves without cloning every correlation window and
+/// baseline first. Field for field the same JSON as [`State`].
+#[derive(Serialize)]
+pub struct StateRef<'a> {
+    pub offset: u64,
+    pub rules_digest: &'a str,
+    pub correlator: Option<&'a ward_sigma::Correlator>,
+    pub metric: Option<&'a super::metric::MetricRules>,
+    pub baselines: &'a super::baseline::Baselines,
+}
+
+impl StateRef<'_> {
+    /// Writes the checkpoint atomically.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        write(path, &serde_json::to_vec(self)?)
+    }
+}
+
+/// Temporary file, fsync, rename, fsync of the directory.
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().context("checkpoint path has no directory")?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }

@@ -140,6 +140,7 @@ impl Detector {
         let mut fingerprint = rules::fingerprint(&self.settings.rules);
         let mut last_reload_check = Instant::now();
         let mut last_save = Instant::now();
+        let mut save_gap = SAVE_INTERVAL;
         let mut dirty = false;
         loop {
             use std::sync::atomic::Ordering::Relaxed;
@@ -202,13 +203,14 @@ impl Detector {
             if stop.token.is_cancelled() && (caught_up || past(stop)) {
                 break;
             }
-            // At most one checkpoint a second: writing it serializes every
+            // At most one checkpoint a second, and fewer when they are
+            // costly ([`next_save_after`]): writing one serializes every
             // correlation window and baseline, which under a steady stream
             // (caught up after every batch) cost more than evaluating the
-            // events. An idle detector writes it within the second; a
+            // events. An idle detector writes it once the gap has passed; a
             // restart replays what came after it, with the same finding ids.
-            if dirty && last_save.elapsed() > SAVE_INTERVAL {
-                self.save();
+            if dirty && last_save.elapsed() > save_gap {
+                save_gap = next_save_after(self.save());
                 dirty = false;
                 last_save = Instant::now();
             }
@@ -268,22 +270,44 @@ impl Detector {
         tracing::info!(rules = self.evaluator.loaded.engine.len(), "rules reloaded");
     }
 
-    fn save(&mut self) {
-        self.state.correlator = Some(self.evaluator.correlator.clone());
-        self.state.metric = Some(self.evaluator.loaded.metric.clone());
-        if let Some((_, b)) = &self.evaluator.baselines {
-            self.state.baselines = b.clone();
-        }
-        if let Err(e) = self.state.save(&self.settings.checkpoint) {
+    /// Writes the checkpoint from the live state (borrowed, not cloned);
+    /// returns how long it took.
+    fn save(&mut self) -> Duration {
+        let started = Instant::now();
+        let state = checkpoint::StateRef {
+            offset: self.state.offset,
+            rules_digest: &self.state.rules_digest,
+            correlator: Some(&self.evaluator.correlator),
+            metric: Some(&self.evaluator.loaded.metric),
+            baselines: match &self.evaluator.baselines {
+                Some((_, b)) => b,
+                None => &self.state.baselines,
+            },
+        };
+        if let Err(e) = state.save(&self.settings.checkpoint) {
             tracing::error!(error = %e, "cannot write the detection checkpoint");
         }
-        self.state.correlator = None;
-        self.state.metric = None;
+        let took = started.elapsed();
+        self.metrics
+            .observe("ward_detect_checkpoint_seconds", &[], took);
+        took
     }
 }
 
-/// Longest time between two detection checkpoints while events arrive.
+/// Shortest time between two detection checkpoints while events arrive.
 const SAVE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A checkpoint serializes every correlation window and baseline entity,
+/// so with much state it costs more than a second's evaluation: the next
+/// one waits this many times as long as the last one took, which keeps
+/// checkpoints under a twentieth of detection's time (a restart replays
+/// the events after the checkpoint, with the same finding ids).
+const SAVE_COST_FACTOR: u32 = 20;
+
+/// When the next checkpoint may be written, after one that took `took`.
+fn next_save_after(took: Duration) -> Duration {
+    SAVE_INTERVAL.max(took.saturating_mul(SAVE_COST_FACTOR))
+}
 
 fn past(stop: &Stop) -> bool {
     stop.deadline.lock().is_some_and(|d| Instant::now() >= d)

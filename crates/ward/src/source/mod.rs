@@ -116,19 +116,40 @@ impl SourceContext {
         rejected: usize,
         bytes: usize,
     ) {
+        let mut tally = Tally::default();
+        for e in events {
+            tally.observe(e);
+        }
+        self.count_arrived(origin, events.len(), rejected, bytes, &tally);
+    }
+
+    /// [`SourceContext::count_received`] for a source that made the
+    /// [`Tally`] as it decoded, while each event was still in the cache
+    /// (a later pass over a large batch reads every event back from memory).
+    pub fn count_arrived(
+        &self,
+        origin: Origin<'_>,
+        events: usize,
+        rejected: usize,
+        bytes: usize,
+        tally: &Tally,
+    ) {
         let labels = [("input", origin.input), ("source", origin.source)];
         let m = &self.metrics;
         m.add("ward_ingest_bytes_total", &labels, bytes as u64);
-        m.add("ward_ingest_received_total", &labels, events.len() as u64);
+        m.add("ward_ingest_received_total", &labels, events as u64);
         m.add("ward_ingest_rejected_total", &labels, rejected as u64);
-        let quarantined = events
-            .iter()
-            .filter(|e| e.0.get("ward").and_then(|w| w.get("sender")).is_some())
-            .count();
-        if quarantined > 0 {
-            m.add("ward_ingest_quarantined_total", &labels, quarantined as u64);
+        self.count_tally(origin, tally);
+    }
+
+    /// Counts quarantined sender fields and missing required fields.
+    fn count_tally(&self, origin: Origin<'_>, tally: &Tally) {
+        let labels = [("input", origin.input), ("source", origin.source)];
+        if tally.quarantined > 0 {
+            self.metrics
+                .add("ward_ingest_quarantined_total", &labels, tally.quarantined);
         }
-        count_missing_fields(m, origin.source, events);
+        add_missing(&self.metrics, origin.source, &tally.missing);
     }
 
     /// Submits a counted batch and counts how it ended.
@@ -173,19 +194,45 @@ impl SourceContext {
     }
 }
 
-/// Counts, per source and field, the required fields senders left out.
-pub fn count_missing_fields(m: &Metrics, source: &str, events: &[Event]) {
-    let mut counts: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
-    for e in events {
-        if let Some(serde_json::Value::Array(a)) = e.get("ward.schema.missing") {
-            for f in a.iter().filter_map(serde_json::Value::as_str) {
-                if let Some(name) = ward_event::REQUIRED_FIELDS.iter().find(|r| **r == f) {
-                    *counts.entry(name).or_default() += 1;
-                }
-            }
+/// What [`SourceContext::count_received`] counts of each event: its
+/// quarantined sender fields and the required fields it lacks.
+#[derive(Debug, Default)]
+pub struct Tally {
+    quarantined: u64,
+    missing: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl Tally {
+    /// Counts one event, with one look at its `ward` object.
+    pub fn observe(&mut self, e: &Event) {
+        let Some(serde_json::Value::Object(w)) = e.0.get("ward") else {
+            return;
+        };
+        self.quarantined += u64::from(w.contains_key("sender"));
+        if let Some(serde_json::Value::Object(schema)) = w.get("schema")
+            && let Some(serde_json::Value::Array(a)) = schema.get("missing")
+        {
+            tally_missing(&mut self.missing, a);
         }
     }
-    for (field, n) in counts {
+}
+
+/// Counts one event's `ward.schema.missing` entries by required field.
+fn tally_missing(
+    counts: &mut std::collections::BTreeMap<&'static str, u64>,
+    missing: &[serde_json::Value],
+) {
+    for f in missing.iter().filter_map(serde_json::Value::as_str) {
+        if let Some(name) = ward_event::REQUIRED_FIELDS.iter().find(|r| **r == f) {
+            *counts.entry(name).or_default() += 1;
+        }
+    }
+}
+
+/// Adds the counts to `ward_ingest_schema_missing_total`, per source and
+/// field: the required fields senders left out.
+fn add_missing(m: &Metrics, source: &str, counts: &std::collections::BTreeMap<&'static str, u64>) {
+    for (&field, &n) in counts {
         m.add(
             "ward_ingest_schema_missing_total",
             &[("source", source), ("field", field)],

@@ -21,7 +21,7 @@ use tokio::io::AsyncReadExt as _;
 use tokio::net::{TcpListener, UdpSocket};
 
 use super::keyblock::{self, MAX_SENDERS, Trackers};
-use super::{Origin, SourceContext, Wait};
+use super::{Origin, SourceContext, Tally, Wait};
 use crate::metrics::thread_cpu;
 use crate::model::Event;
 use crate::normalize;
@@ -58,29 +58,32 @@ fn parse_frames(
     input: &str,
     who: &Attribution,
     limits: &ward_event::Limits,
-) -> (Vec<Event>, usize) {
+) -> (Vec<Event>, usize, Tally) {
     let mut ctx = normalize::context(input, &who.source, &who.tenant);
     ctx.declared = who.recognizer.clone();
     let mut events = Vec::with_capacity(frames.len());
     let mut bad = 0;
+    let mut tally = Tally::default();
     for f in frames {
-        match f {
+        let event = match f {
             Ok(msg) => match ward_event::syslog::parse(msg, ctx.received) {
-                Ok(e) => events.push(normalize::finish(e, &ctx)),
+                Ok(e) => normalize::finish(e, &ctx),
                 Err(reason) => {
                     bad += 1;
                     let dl = ward_event::dead_letter(&ctx, &reason, msg, limits);
-                    events.push(normalize::finish(dl, &ctx));
+                    normalize::finish(dl, &ctx)
                 }
             },
             Err(err) => {
                 bad += 1;
                 let dl = ward_event::dead_letter(&ctx, &err.to_string(), b"", limits);
-                events.push(normalize::finish(dl, &ctx));
+                normalize::finish(dl, &ctx)
             }
-        }
+        };
+        tally.observe(&event);
+        events.push(event);
     }
-    (events, bad)
+    (events, bad, tally)
 }
 
 /// Stores one batch of frames, retrying with back-off while it is not
@@ -102,9 +105,9 @@ async fn store(
         tenant: &who.tenant,
     };
     let cpu = thread_cpu();
-    let (mut events, bad) = parse_frames(frames, input, who, &ctx.limits);
+    let (mut events, bad, tally) = parse_frames(frames, input, who, &ctx.limits);
     ctx.metrics.stage_cpu("decode", cpu);
-    ctx.count_received(origin, &events, bad, bytes);
+    ctx.count_arrived(origin, events.len(), bad, bytes, &tally);
     let mut backoff = Duration::from_millis(100);
     loop {
         let attempt = ctx.submit(origin, events, bad, received, Wait::Yes).await;

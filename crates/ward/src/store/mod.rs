@@ -295,35 +295,37 @@ pub enum AppendError {
     Failed(String),
 }
 
-/// Appends events durably (returns after fsync), from async code, each
-/// through [`record`]. An event
-/// the store cannot take is replaced by its dead letter, so that one poison
-/// event never fails its batch; the count of those is returned.
-pub async fn append(
-    store: &Arc<Store>,
-    events: Vec<Event>,
+/// The store record for `event` ([`record`]), or, when the store cannot
+/// take the event, the record of its dead letter (then `true`): one poison
+/// event never fails its batch.
+///
+/// # Errors
+/// Only when even the dead letter cannot be stored (it should always be).
+pub fn record_or_dead_letter(
+    event: &mut Event,
     max_future_skew: Duration,
-    metrics: &Arc<crate::metrics::Metrics>,
-) -> Result<usize, AppendError> {
-    let cpu = crate::metrics::thread_cpu();
-    let mut records = Vec::with_capacity(events.len());
-    let mut dead = 0;
-    for mut event in events {
-        match record(&mut event, max_future_skew) {
-            Ok(r) => records.push(r),
-            Err(reason) => {
-                dead += 1;
-                tracing::warn!(
-                    event_id = event.get_str("event.id").unwrap_or_default(),
-                    %reason,
-                    "event refused by the store; kept as a dead letter"
-                );
-                let mut dl = dead_letter(&event, &reason);
-                records.push(record(&mut dl, max_future_skew).map_err(AppendError::Invalid)?);
-            }
+) -> Result<(Record, bool), AppendError> {
+    match record(event, max_future_skew) {
+        Ok(r) => Ok((r, false)),
+        Err(reason) => {
+            tracing::warn!(
+                event_id = event.get_str("event.id").unwrap_or_default(),
+                %reason,
+                "event refused by the store; kept as a dead letter"
+            );
+            let mut dl = dead_letter(event, &reason);
+            let r = record(&mut dl, max_future_skew).map_err(AppendError::Invalid)?;
+            Ok((r, true))
         }
     }
-    metrics.stage_cpu("record", cpu);
+}
+
+/// Appends records durably (returns after fsync), from async code.
+pub async fn append(
+    store: &Arc<Store>,
+    records: Vec<Record>,
+    metrics: &Arc<crate::metrics::Metrics>,
+) -> Result<(), AppendError> {
     let (store, metrics) = (Arc::clone(store), Arc::clone(metrics));
     let appended = tokio::task::spawn_blocking(move || {
         let cpu = crate::metrics::thread_cpu();
@@ -334,7 +336,7 @@ pub async fn append(
     .await
     .map_err(|e| AppendError::Failed(format!("store task failed: {e}")))?;
     match appended {
-        Ok(_) => Ok(dead),
+        Ok(_) => Ok(()),
         Err(e) => Err(match e.class() {
             ward_store::ErrorClass::InvalidRecord => AppendError::Invalid(e.to_string()),
             ward_store::ErrorClass::NoSpace => AppendError::NoSpace(e.to_string()),
