@@ -514,7 +514,7 @@ fn api_keys_work_and_stop_working_without_a_restart() {
 /// case), forged through every ingest path that runs here: HTTP NDJSON,
 /// Elasticsearch bulk, Splunk HEC (event and its indexed `fields`, and
 /// raw), OTLP/HTTP JSON (record and resource attributes), syslog over TCP
-/// (a JSON body) and the Kubernetes audit webhook. Each event keeps
+/// (a JSON body), and the GitHub and Kubernetes audit webhooks. Each event keeps
 /// Ward's own tenant, source, input, id and ingest time, and the forged
 /// values under `ward.sender`. (Kafka and S3 share the same decoder path;
 /// their brokers are not started here.)
@@ -608,6 +608,25 @@ fn forged_attribution_is_quarantined_on_every_ingest_path() {
         .to_string(),
     );
     {
+        use hmac::{Hmac, Mac};
+        let mut body = doc("github");
+        body["action"] = json!("member_added");
+        let body = body.to_string();
+        let mut mac =
+            Hmac::<sha2::Sha256>::new_from_slice(b"github-webhook-secret-0123456789").unwrap();
+        mac.update(body.as_bytes());
+        let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        let r = Ward::client()
+            .post(format!("{}/api/v1/ingest/github", w.url()))
+            .header("x-hub-signature-256", sig)
+            .header("x-github-event", "organization")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    {
         use std::io::Write as _;
         let mut tcp = std::net::TcpStream::connect(("127.0.0.1", w.syslog_port)).unwrap();
         let line = format!(
@@ -617,21 +636,34 @@ fn forged_attribution_is_quarantined_on_every_ingest_path() {
         tcp.write_all(line.as_bytes()).unwrap();
     }
 
-    // Seven events with forged fields (a raw HEC line is text: below), none
+    // Eight events with forged fields (a raw HEC line is text: below), none
     // of them globex's, none with a forged id.
     let mut all = w.wait_for(
         "ward.sender.tenant.id:globex OR ward.sender.Tenant.ID:globex",
-        7,
+        8,
     );
-    assert_eq!(all.len(), 7, "{all:#?}");
+    let seen: Vec<(&Value, &Value)> = all
+        .iter()
+        .map(|e| (&e["ward"]["input"], &e["message"]))
+        .collect();
+    assert_eq!(all.len(), 8, "{seen:?}");
     let inputs: std::collections::BTreeSet<&str> = all
         .iter()
         .map(|e| e["ward"]["input"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(
         inputs,
-        ["bulk", "hec", "http", "k8s-audit", "otlp", "syslog-tcp"].into(),
-        "every path"
+        [
+            "bulk",
+            "github",
+            "hec",
+            "http",
+            "k8s-audit",
+            "otlp",
+            "syslog-tcp"
+        ]
+        .into(),
+        "every path: {seen:?}"
     );
     let raw = w
         .wait_for("ward.input:hec", 3)
@@ -646,7 +678,7 @@ fn forged_attribution_is_quarantined_on_every_ingest_path() {
     for e in &all {
         let input = e["ward"]["input"].as_str().unwrap_or("");
         let tenant = e["tenant"]["id"].as_str().unwrap_or("");
-        let want = if input == "syslog-tcp" || input == "k8s-audit" {
+        let want = if ["syslog-tcp", "k8s-audit", "github"].contains(&input) {
             "default"
         } else {
             "acme"
