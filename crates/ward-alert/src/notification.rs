@@ -31,6 +31,43 @@ pub enum Reason {
     Group,
     /// An alert breached its SLA (`acknowledge` or `resolve`).
     SlaBreach { kind: String },
+    /// A person created a silence that takes these firing alerts.
+    Silenced {
+        by: String,
+        silence: String,
+        starts_at: Timestamp,
+        ends_at: Timestamp,
+        comment: String,
+    },
+    /// A person ended a silence early: these firing alerts notify again.
+    SilenceExpired { by: String, silence: String },
+    /// A person changed who is paged: an owner mapping or a team.
+    RoutingChanged { by: String, change: String },
+}
+
+impl Reason {
+    /// The person whose change this notice reports; None for Ward's own
+    /// notifications (a group's, an SLA breach).
+    pub fn changed_by(&self) -> Option<&str> {
+        match self {
+            Reason::Group | Reason::SlaBreach { .. } => None,
+            Reason::Silenced { by, .. }
+            | Reason::SilenceExpired { by, .. }
+            | Reason::RoutingChanged { by, .. } => Some(by),
+        }
+    }
+
+    /// A short name: `group`, `sla_breach`, `silenced`, `silence_expired`,
+    /// `routing_changed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Reason::Group => "group",
+            Reason::SlaBreach { .. } => "sla_breach",
+            Reason::Silenced { .. } => "silenced",
+            Reason::SilenceExpired { .. } => "silence_expired",
+            Reason::RoutingChanged { .. } => "routing_changed",
+        }
+    }
 }
 
 /// What an alert looks like in a notification.

@@ -483,6 +483,115 @@ impl State {
         step
     }
 
+    /// The notices of a person's silence (`reason` says who and what): one
+    /// per group that holds firing alerts the silence's matchers take, to
+    /// the group's receiver, with those alerts. A group holds one tenant's
+    /// alerts, and a tenant's silence matches only its tenant, so a notice
+    /// never speaks of another tenant.
+    pub fn silence_notices(
+        &self,
+        s: &Silence,
+        reason: &Reason,
+        c: &Compiled,
+        now: Timestamp,
+        mut new_id: impl FnMut() -> String,
+    ) -> Vec<Notification> {
+        let Ok(matchers) = s.compile() else {
+            return Vec::new();
+        };
+        let mut keys: Vec<&String> = self.groups.keys().collect();
+        keys.sort();
+        let mut out = Vec::new();
+        for key in keys {
+            let g = &self.groups[key];
+            let taken: Vec<&Alert> = g
+                .members
+                .iter()
+                .filter_map(|id| self.alerts.get(id))
+                .filter(|a| a.is_firing() && matchers.iter().all(|m| m.matches(&a.labels)))
+                .collect();
+            if taken.is_empty() {
+                continue;
+            }
+            let status = if taken.iter().all(|a| a.status == Status::Acknowledged) {
+                GroupStatus::Acknowledged
+            } else {
+                GroupStatus::Firing
+            };
+            out.push(Notification {
+                id: new_id(),
+                receiver: g.opts.receiver.clone(),
+                group_key: key.clone(),
+                group_labels: g.labels.clone(),
+                status,
+                reason: reason.clone(),
+                alerts: taken
+                    .iter()
+                    .map(|a| {
+                        AlertSummary::of(a, self.contacts_of(a.owner.as_deref()), &c.public_url)
+                    })
+                    .collect(),
+                external_url: c.public_url.clone(),
+                created_at: now,
+            });
+        }
+        out
+    }
+
+    fn team_receivers(&self, team: Option<&str>, c: &Compiled) -> Vec<String> {
+        let own = team
+            .and_then(|t| self.owners.team(t))
+            .and_then(|t| t.receiver.clone());
+        c.route
+            .targets(&BTreeMap::new(), own.as_deref())
+            .into_iter()
+            .map(|t| t.opts.receiver.clone())
+            .collect()
+    }
+
+    /// The receivers the pages of `teams` go to: each team's own receiver,
+    /// else the root route's (for a team that does not exist too).
+    pub fn receivers_of_teams(&self, teams: &[Option<&str>], c: &Compiled) -> Vec<String> {
+        teams
+            .iter()
+            .flat_map(|t| self.team_receivers(*t, c))
+            .collect()
+    }
+
+    /// The notices of a person's change of the owner registry, one to each
+    /// of `receivers` (those of the teams the change concerns, read before
+    /// and after it with [`State::receivers_of_teams`]: the team that
+    /// owned an entry and the one that owns it now), without alerts.
+    /// `tenant` is the tenant whose entry changed, if that is what changed.
+    pub fn routing_notices(
+        &self,
+        receivers: Vec<String>,
+        tenant: Option<&str>,
+        reason: &Reason,
+        c: &Compiled,
+        now: Timestamp,
+        mut new_id: impl FnMut() -> String,
+    ) -> Vec<Notification> {
+        let receivers: BTreeSet<String> = receivers.into_iter().collect();
+        let group_labels: BTreeMap<String, String> = tenant
+            .map(|t| BTreeMap::from([("tenant".to_owned(), t.to_owned())]))
+            .unwrap_or_default();
+        receivers
+            .into_iter()
+            .map(|receiver| Notification {
+                id: new_id(),
+                group_key: format!("routing/{receiver}"),
+                receiver,
+                group_labels: group_labels.clone(),
+                status: GroupStatus::Firing,
+                reason: reason.clone(),
+                alerts: Vec::new(),
+                external_url: c.public_url.clone(),
+                created_at: now,
+            })
+            .collect()
+    }
+
     /// Alerts matching a filter, newest first.
     pub fn list(&self, filter: &AlertFilter) -> Vec<Alert> {
         let mut out: Vec<Alert> = self

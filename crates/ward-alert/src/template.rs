@@ -67,6 +67,13 @@ pub fn title(n: &Notification) -> String {
         .count();
     let head = match (&n.reason, n.status) {
         (Reason::SlaBreach { kind }, _) => format!("[SLA BREACH: {kind}]"),
+        (Reason::Silenced { by, .. }, _) => format!("[SILENCED:{firing} by {}]", one_line(by)),
+        (Reason::SilenceExpired { by, .. }, _) => {
+            format!("[SILENCE ENDED:{firing} by {}]", one_line(by))
+        }
+        (Reason::RoutingChanged { by, change }, _) => {
+            return format!("[ROUTING CHANGED by {}] {}", one_line(by), one_line(change));
+        }
         (_, GroupStatus::Resolved) => "[RESOLVED]".to_string(),
         (_, GroupStatus::Acknowledged) => format!("[ACKNOWLEDGED:{firing}]"),
         (_, GroupStatus::Firing) => format!("[FIRING:{firing}]"),
@@ -105,10 +112,41 @@ pub fn affected(a: &AlertSummary) -> String {
     }
 }
 
+/// The line that says which person changed what, for a notice of a
+/// person's change (already [`one_line`]), e.g. `Silenced by ana from … until
+/// …: maintenance (silence 0193…)`.
+pub fn change_line(n: &Notification) -> Option<String> {
+    let line = match &n.reason {
+        Reason::Group | Reason::SlaBreach { .. } => return None,
+        Reason::Silenced {
+            by,
+            silence,
+            starts_at,
+            ends_at,
+            comment,
+        } => format!(
+            "Silenced by {by} from {starts_at:.0} until {ends_at:.0}{} (silence {silence})",
+            if comment.is_empty() {
+                String::new()
+            } else {
+                format!(": {comment}")
+            }
+        ),
+        Reason::SilenceExpired { by, silence } => {
+            format!("Silence {silence} ended early by {by}; these alerts notify again")
+        }
+        Reason::RoutingChanged { by, change } => format!("Routing changed by {by}: {change}"),
+    };
+    Some(one_line(&line))
+}
+
 /// The plain-text body.
 pub fn text(n: &Notification) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", title(n));
+    if let Some(line) = change_line(n) {
+        let _ = writeln!(out, "\n{line}.");
+    }
     if let Reason::SlaBreach { kind } = &n.reason {
         let _ = writeln!(
             out,

@@ -1,6 +1,8 @@
 //! What authorization costs a request: finding the caller of an ingest
 //! token and of an API key (SHA-256 plus a map lookup; the key also a
-//! constant-time compare), and the permission check itself.
+//! constant-time compare), the permission check itself, a login's
+//! password check, and finding the person of a session cookie (one row of
+//! `sessions.sqlite3` read by its primary key).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -90,8 +92,10 @@ fn bench(c: &mut Criterion) {
         b.iter(|| users::verify_password(black_box(&user.password), "correct horse battery staple"))
     });
     group.finish();
+    // Sessions in `<data>/sessions.sqlite3`, as `ward serve` keeps them.
     let access = Access {
         users: UserStore::open(dir.path()).unwrap(),
+        sessions: Sessions::persistent(SessionSettings::default(), dir.path()).unwrap(),
         ..access
     };
     let opened = access.sessions.open(&user);

@@ -16,6 +16,9 @@ pub mod permission;
 pub mod session;
 pub mod users;
 
+#[cfg(test)]
+mod combined;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -58,6 +61,25 @@ impl Principal {
     /// Whether data of `tenant` is visible to this caller.
     pub fn sees(&self, tenant: &str) -> bool {
         self.tenant_scope().is_none_or(|t| t == tenant)
+    }
+
+    /// Whether this caller may hand out a credential of `role` (with
+    /// `perms`) for `tenant`, such as an API key: never wider than itself,
+    /// in permissions or in tenant. The error says why not.
+    pub fn may_delegate(&self, role: &str, perms: PermSet, tenant: &str) -> Result<(), String> {
+        if !self.perms.covers(perms) {
+            return Err(format!(
+                "a key is never wider than its owner: role {role} has permissions that {} ({}) does not",
+                self.name, self.role
+            ));
+        }
+        if !self.sees(tenant) {
+            return Err(format!(
+                "a key is never wider than its owner: {} acts for tenant {}, not {tenant}",
+                self.name, self.tenant
+            ));
+        }
+        Ok(())
     }
 
     /// How actions of this caller are recorded: the user's or the key's

@@ -10,11 +10,16 @@ use ward_alert::alert::Change;
 use ward_alert::alert::owner::{OwnedKind, Registry};
 use ward_alert::alert::silence::{self, NewSilence, Silence, SilenceView};
 use ward_alert::config::TeamConfig;
+use ward_alert::notification::{Notification, Reason};
 use ward_alert::stats::{ResponseStats, response_stats};
 use ward_alert::time::from_millis;
 
 use super::engine::Engine;
 use super::store::{Delivery, to_json};
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
 
 /// The queue of one integration entry, as the delivery log shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -41,6 +46,17 @@ impl Engine {
         self.shared.audit_event(&change, None)
     }
 
+    /// Queues the notices of a person's change (after every lock is
+    /// released); a notice that cannot be queued is logged, the change
+    /// stands.
+    fn notify_change(&self, notices: &[Notification]) {
+        for n in notices {
+            if let Err(e) = self.shared.enqueue(n, None) {
+                tracing::warn!(error = %e, reason = n.reason.as_str(), "cannot queue the notice of a change");
+            }
+        }
+    }
+
     /// Every silence with its state, newest first.
     pub fn silences(&self) -> Vec<SilenceView> {
         let now = self.now();
@@ -49,12 +65,22 @@ impl Engine {
 
     /// Creates a silence.
     pub async fn add_silence(&self, req: NewSilence, actor: &str) -> Result<Silence, AlertError> {
-        let s = silence::create(req, actor, uuid::Uuid::now_v7().to_string(), self.now())?;
-        {
+        let now = self.now();
+        let s = silence::create(req, actor, uuid::Uuid::now_v7().to_string(), now)?;
+        let notices = {
             let mut st = self.shared.state.lock();
             self.shared.store.put_silence(&s.id, &s)?;
             st.silences.insert(s.id.clone(), s.clone());
-        }
+            let reason = Reason::Silenced {
+                by: actor.to_string(),
+                silence: s.id.clone(),
+                starts_at: s.starts_at,
+                ends_at: s.ends_at,
+                comment: s.comment.clone(),
+            };
+            st.silence_notices(&s, &reason, &self.shared.compiled, now, new_id)
+        };
+        self.notify_change(&notices);
         let event = self.change_event(
             actor,
             "silence_created",
@@ -67,17 +93,28 @@ impl Engine {
     /// Ends a silence now.
     pub async fn expire_silence(&self, id: &str, actor: &str) -> Result<Silence, AlertError> {
         let now = self.now();
-        let s = {
+        let (s, notices) = {
             let mut st = self.shared.state.lock();
             let s = st
                 .silences
                 .get(id)
                 .ok_or_else(|| AlertError::UnknownSilence(id.to_string()))?;
             let updated = silence::expire(s, now)?;
+            // Only a silence that was muting has alerts that notify again.
+            let notices = if s.state(now) == silence::SilenceState::Active {
+                let reason = Reason::SilenceExpired {
+                    by: actor.to_string(),
+                    silence: id.to_string(),
+                };
+                st.silence_notices(s, &reason, &self.shared.compiled, now, new_id)
+            } else {
+                Vec::new()
+            };
             self.shared.store.put_silence(id, &updated)?;
             st.silences.insert(id.to_string(), updated.clone());
-            updated
+            (updated, notices)
         };
+        self.notify_change(&notices);
         let event = self.change_event(actor, "silence_expired", serde_json::json!({"id": id}));
         self.shared.emit(vec![event]).await;
         Ok(s)
@@ -95,14 +132,31 @@ impl Engine {
         team: TeamConfig,
         actor: &str,
     ) -> Result<(), AlertError> {
-        {
+        let notices = {
             let mut st = self.shared.state.lock();
             st.check_team(name, &team, &self.shared.compiled)?;
+            let c = &self.shared.compiled;
+            let mut receivers = st.receivers_of_teams(&[Some(name)], c);
             self.shared
                 .store
                 .put_owner_entry("teams", name, Some(&to_json(&team)?))?;
             st.owners.0.teams.insert(name.to_string(), team.clone());
-        }
+            receivers.extend(st.receivers_of_teams(&[Some(name)], c));
+            let reason = Reason::RoutingChanged {
+                by: actor.to_string(),
+                change: format!(
+                    "team {name} now reaches {} (receiver {})",
+                    if team.contacts.is_empty() {
+                        "no contacts".to_string()
+                    } else {
+                        team.contacts.join(", ")
+                    },
+                    team.receiver.as_deref().unwrap_or("of the root route")
+                ),
+            };
+            st.routing_notices(receivers, None, &reason, c, self.now(), new_id)
+        };
+        self.notify_change(&notices);
         let event = self.change_event(
             actor,
             "owner_team_updated",
@@ -120,15 +174,31 @@ impl Engine {
         team: Option<&str>,
         actor: &str,
     ) -> Result<(), AlertError> {
-        {
+        let notices = {
             let mut st = self.shared.state.lock();
             st.check_owner(key, team)?;
+            let c = &self.shared.compiled;
+            let was = st.owners.map(kind).get(key).cloned();
+            let mut receivers = st.receivers_of_teams(&[was.as_deref()], c);
             let body = team.map(|t| to_json(&t)).transpose()?;
             self.shared
                 .store
                 .put_owner_entry(kind.as_str(), key, body.as_deref())?;
             st.commit_owner(kind, key, team);
-        }
+            receivers.extend(st.receivers_of_teams(&[team], c));
+            let reason = Reason::RoutingChanged {
+                by: actor.to_string(),
+                change: format!(
+                    "{} {key}: owner {} -> {}",
+                    kind.as_str(),
+                    was.as_deref().unwrap_or("none"),
+                    team.unwrap_or("none")
+                ),
+            };
+            let tenant = (kind == OwnedKind::Tenants).then_some(key);
+            st.routing_notices(receivers, tenant, &reason, c, self.now(), new_id)
+        };
+        self.notify_change(&notices);
         let event = self.change_event(
             actor,
             "owner_mapping_updated",

@@ -88,6 +88,7 @@ impl Shared {
             self.integrations
                 .range(prefix.clone()..)
                 .take_while(|(id, _)| id.starts_with(&prefix))
+                .filter(|(_, (i, _))| n.reason.changed_by().is_none() || i.takes_changes())
                 .map(|(id, (i, _))| Recipient {
                     id,
                     send_resolved: i.send_resolved(),

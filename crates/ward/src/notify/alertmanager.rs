@@ -48,8 +48,19 @@ fn labels(l: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn annotations(a: &AlertSummary) -> BTreeMap<String, String> {
+/// The annotations that say which person changed what (a silence, the
+/// routing), on the notices of such a change.
+fn change_annotations(n: &Notification, m: &mut BTreeMap<String, String>) {
+    if let (Some(by), Some(line)) = (n.reason.changed_by(), template::change_line(n)) {
+        m.insert("changed_by".into(), by.to_owned());
+        m.insert("ward_change".into(), line);
+        m.insert("ward_reason".into(), n.reason.as_str().to_owned());
+    }
+}
+
+fn annotations(n: &Notification, a: &AlertSummary) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
+    change_annotations(n, &mut m);
     m.insert(
         "summary".into(),
         format!("{} ({})", a.rule_title, a.severity.as_str()),
@@ -93,7 +104,7 @@ pub fn webhook_payload(n: &Notification, key: &str) -> Value {
             json!({
                 "status": status(a),
                 "labels": labels(&a.labels),
-                "annotations": annotations(a),
+                "annotations": annotations(n, a),
                 "startsAt": a.created_at.to_string(),
                 "endsAt": a.resolved_at.map(|t| t.to_string()).unwrap_or_else(|| ZERO_TIME.to_string()),
                 "generatorURL": a.url,
@@ -101,11 +112,12 @@ pub fn webhook_payload(n: &Notification, key: &str) -> Value {
             })
         })
         .collect();
-    let annotation_maps: Vec<_> = n.alerts.iter().map(annotations).collect();
+    let annotation_maps: Vec<_> = n.alerts.iter().map(|a| annotations(n, a)).collect();
     let mut common_annotations = annotation_maps.first().cloned().unwrap_or_default();
     for m in &annotation_maps[1.min(annotation_maps.len())..] {
         common_annotations.retain(|k, v| m.get(k) == Some(v));
     }
+    change_annotations(n, &mut common_annotations);
     json!({
         "version": "4",
         "groupKey": n.group_key,
@@ -135,7 +147,7 @@ pub fn api_payload(n: &Notification) -> Value {
                 l.insert("ward_alert_id".into(), a.id.clone());
                 json!({
                     "labels": l,
-                    "annotations": annotations(a),
+                    "annotations": annotations(n, a),
                     "startsAt": a.created_at.to_string(),
                     "endsAt": a.resolved_at.unwrap_or(ends_firing).to_string(),
                     "generatorURL": a.url,

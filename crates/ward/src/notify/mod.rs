@@ -98,6 +98,16 @@ impl Integration {
         }
     }
 
+    /// Whether the notices of a person's change (a silence, a routing
+    /// change) are sent: not to PagerDuty, where any event opens or moves
+    /// an incident, nor to Alertmanager's API, which takes alerts only.
+    pub fn takes_changes(&self) -> bool {
+        !matches!(
+            self,
+            Integration::Pagerduty(_) | Integration::Alertmanager(_)
+        )
+    }
+
     /// Sends one notification; the outcome says whether to retry.
     pub async fn notify(&self, ctx: &Ctx, n: &Notification, idempotency_key: &str) -> Outcome {
         match self {

@@ -44,7 +44,10 @@ fn severity(s: Severity) -> &'static str {
 /// The event body.
 pub fn payload(n: &Notification, key: &str, routing_key: &str) -> Value {
     let dedup_source = match &n.reason {
-        Reason::Group => n.group_key.clone(),
+        Reason::Group
+        | Reason::Silenced { .. }
+        | Reason::SilenceExpired { .. }
+        | Reason::RoutingChanged { .. } => n.group_key.clone(),
         Reason::SlaBreach { kind } => format!(
             "sla/{kind}/{}",
             n.alerts.first().map(|a| a.id.as_str()).unwrap_or("")

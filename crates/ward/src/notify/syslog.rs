@@ -161,8 +161,13 @@ pub fn line(n: &Notification, a: &AlertSummary, key: &str) -> String {
         match &n.reason {
             Reason::Group => "alert",
             Reason::SlaBreach { kind } => kind,
+            other => other.as_str(),
         },
     );
+    if let Some(by) = n.reason.changed_by() {
+        kv("cs6Label", "changedBy");
+        kv("cs6", by);
+    }
     kv("request", &a.url);
     format!(
         "<{pri}>1 {} - ward - - - CEF:0|Ward|Ward|{}|{}|{}|{}|{ext}",

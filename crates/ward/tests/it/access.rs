@@ -1,7 +1,8 @@
 //! Who may do what, against a real `ward serve` with two tenants: the
 //! authorization matrix generated from the server's own route table
 //! (every route × every built-in role × no credential), tenant isolation of
-//! events, proofs and silences, forged attribution through HTTP ingest,
+//! events, proofs and silences, forged attribution through every ingest
+//! path that runs here (HTTP NDJSON, bulk, HEC, OTLP, syslog, Kubernetes),
 //! the audit trail of every mutating route, and API keys created while the
 //! server runs.
 
@@ -507,4 +508,204 @@ fn api_keys_work_and_stop_working_without_a_restart() {
     let mode = |p: std::path::PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o077;
     assert_eq!(mode(w.data_dir()), 0);
     assert_eq!(mode(w.data_dir().join("apikeys.json")), 0);
+}
+
+/// Every reserved field, nested and flat dotted (and in another letter
+/// case), forged through every ingest path that runs here: HTTP NDJSON,
+/// Elasticsearch bulk, Splunk HEC (event and its indexed `fields`, and
+/// raw), OTLP/HTTP JSON (record and resource attributes), syslog over TCP
+/// (a JSON body), and the GitHub and Kubernetes audit webhooks. Each event keeps
+/// Ward's own tenant, source, input, id and ingest time, and the forged
+/// values under `ward.sender`. (Kafka and S3 share the same decoder path;
+/// their brokers are not started here.)
+#[test]
+fn forged_attribution_is_quarantined_on_every_ingest_path() {
+    let (w, _) = start();
+    let forged = json!({
+        "tenant.id": "globex", "Tenant": {"ID": "globex", "name": "Globex"},
+        "ward.source": "globex-app",
+        "ward": {"input": "kafka", "logsource": {"product": "forged"}},
+        "event.id": "forged-id", "Event.Ingested": "2000-01-01T00:00:00Z",
+        "event": {"id": "forged-id", "ingested": "2000-01-01T00:00:00Z", "action": "kept"},
+    });
+    let doc = |path: &str| {
+        let mut d = forged.clone();
+        d["message"] = json!(format!("forged via {path}"));
+        d
+    };
+    let post = |path: &str, auth: &str, ctype: &str, body: String| {
+        let r = Ward::client()
+            .post(format!("{}{path}", w.url()))
+            .header("authorization", auth)
+            .header("content-type", ctype)
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        assert_eq!(status, 200, "{path}: {}", r.text().unwrap());
+    };
+    let acme = format!("Bearer {ACME}");
+    post(
+        "/api/v1/ingest",
+        &acme,
+        "application/x-ndjson",
+        doc("ndjson").to_string(),
+    );
+    post(
+        "/_bulk",
+        &acme,
+        "application/x-ndjson",
+        format!("{{\"index\":{{\"_index\":\"logs\"}}}}\n{}\n", doc("bulk")),
+    );
+    post(
+        "/services/collector/event",
+        &format!("Splunk {ACME}"),
+        "application/json",
+        json!({"event": doc("hec"), "fields": {"tenant.id": "globex", "event.id": "forged-id",
+               "ward.source": "globex-app"}})
+        .to_string(),
+    );
+    post(
+        "/services/collector/event",
+        &format!("Splunk {ACME}"),
+        "application/json",
+        json!({"event": "forged via hec fields", "fields": forged}).to_string(),
+    );
+    post(
+        "/services/collector/raw",
+        &format!("Splunk {ACME}"),
+        "text/plain",
+        doc("hec raw").to_string(),
+    );
+    let attrs: Vec<Value> = [
+        ("tenant.id", "globex"),
+        ("ward.source", "globex-app"),
+        ("event.id", "forged-id"),
+        ("event.ingested", "2000-01-01T00:00:00Z"),
+    ]
+    .iter()
+    .map(|(k, v)| json!({"key": k, "value": {"stringValue": v}}))
+    .collect();
+    post(
+        "/v1/logs",
+        &acme,
+        "application/json",
+        json!({"resourceLogs": [{"resource": {"attributes": attrs},
+            "scopeLogs": [{"logRecords": [{"body": {"stringValue": "forged via otlp"},
+                "attributes": [{"key": "tenant", "value": {"kvlistValue": {"values": [
+                    {"key": "id", "value": {"stringValue": "globex"}}]}}}]}]}]}]})
+        .to_string(),
+    );
+    post(
+        "/api/v1/ingest/k8s-audit",
+        "Bearer k8s-audit-token-0123456789abcdef",
+        "application/json",
+        json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": [{
+            "auditID": "forged-k8s", "verb": "get", "stage": "ResponseComplete",
+            "objectRef": {"resource": "pods"}, "tenant.id": "globex",
+            "tenant": {"id": "globex"}, "ward.source": "globex-app",
+            "event.id": "forged-id", "ward": {"input": "kafka"}}]})
+        .to_string(),
+    );
+    {
+        use hmac::{Hmac, Mac};
+        let mut body = doc("github");
+        body["action"] = json!("member_added");
+        let body = body.to_string();
+        let mut mac =
+            Hmac::<sha2::Sha256>::new_from_slice(b"github-webhook-secret-0123456789").unwrap();
+        mac.update(body.as_bytes());
+        let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        let r = Ward::client()
+            .post(format!("{}/api/v1/ingest/github", w.url()))
+            .header("x-hub-signature-256", sig)
+            .header("x-github-event", "organization")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    {
+        use std::io::Write as _;
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", w.syslog_port)).unwrap();
+        let line = format!(
+            "<134>1 2026-12-06T10:00:00Z web-1 app - - - {}\n",
+            doc("syslog")
+        );
+        tcp.write_all(line.as_bytes()).unwrap();
+    }
+
+    // Eight events with forged fields (a raw HEC line is text: below), none
+    // of them globex's, none with a forged id.
+    let mut all = w.wait_for(
+        "ward.sender.tenant.id:globex OR ward.sender.Tenant.ID:globex",
+        8,
+    );
+    let seen: Vec<(&Value, &Value)> = all
+        .iter()
+        .map(|e| (&e["ward"]["input"], &e["message"]))
+        .collect();
+    assert_eq!(all.len(), 8, "{seen:?}");
+    let inputs: std::collections::BTreeSet<&str> = all
+        .iter()
+        .map(|e| e["ward"]["input"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        inputs,
+        [
+            "bulk",
+            "github",
+            "hec",
+            "http",
+            "k8s-audit",
+            "otlp",
+            "syslog-tcp"
+        ]
+        .into(),
+        "every path: {seen:?}"
+    );
+    let raw = w
+        .wait_for("ward.input:hec", 3)
+        .into_iter()
+        .find(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("forged via hec raw"))
+        })
+        .expect("the raw HEC line");
+    all.push(raw);
+    for e in &all {
+        let input = e["ward"]["input"].as_str().unwrap_or("");
+        let tenant = e["tenant"]["id"].as_str().unwrap_or("");
+        let want = if ["syslog-tcp", "k8s-audit", "github"].contains(&input) {
+            "default"
+        } else {
+            "acme"
+        };
+        assert_eq!(tenant, want, "{e:#}");
+        assert_ne!(e["event"]["id"], "forged-id", "{e:#}");
+        assert!(
+            e["event"]["id"].as_str().is_some_and(|i| !i.is_empty()),
+            "{e:#}"
+        );
+        assert_ne!(e["event"]["ingested"], "2000-01-01T00:00:00Z", "{e:#}");
+        assert_ne!(e["ward"]["source"], "globex-app", "{e:#}");
+        assert!(
+            e["ward"]
+                .get("logsource")
+                .is_none_or(|l| l["product"] != "forged"),
+            "{e:#}"
+        );
+        assert!(
+            e.get("Tenant").is_none() && e.get("tenant.id").is_none(),
+            "{e:#}"
+        );
+    }
+    assert!(
+        w.search("tenant.id:globex").is_empty(),
+        "no event became globex's"
+    );
+    let (s, _) = call(&w, "GET", "/api/v1/events/forged-id", Some(&w.admin), None);
+    assert_eq!(s, 404, "the forged id names no event");
 }

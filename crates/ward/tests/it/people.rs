@@ -3,11 +3,13 @@
 //! passwords and the lockout, session expiry, revocation (logout,
 //! disabling, a new password), CSRF refusals, the tenant boundary for
 //! session callers, the audit trail naming the person, the person named
-//! in the notification of an acknowledged and resolved alert, a headless
+//! in the notification of an acknowledged and resolved alert and in the
+//! notices of a silence and of a routing change, a headless
 //! chromium logging in through the form, and the password typed at a
 //! pseudo-terminal without echo.
 
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -503,8 +505,10 @@ fn a_session_sees_only_its_users_tenant() {
     assert_eq!(status, 403, "an analyst does not read the audit trail");
 }
 
-#[test]
-fn the_person_who_acknowledges_and_resolves_is_audited_and_notified() {
+/// A `ward serve` that sends every notification to a local webhook
+/// receiver, with the alert the brute-force sample opens, seen by `person`
+/// (a user of the default tenant with `role`).
+fn alerting_ward(person: &str, role: &str) -> (Ward, Arc<Mutex<Vec<String>>>, Browser, String) {
     let (url, bodies) = crate::alerts::receiver();
     let w = Ward::start_with(
         Some(
@@ -513,7 +517,7 @@ fn the_person_who_acknowledges_and_resolves_is_audited_and_notified() {
         ),
         &[("WARD_ALERT_WEBHOOK_URL", url.as_str())],
     );
-    add_user(&w, "ana", "analyst", "default");
+    add_user(&w, person, role, "default");
     let events = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../rules/authentication/brute_force.pos.jsonl"
@@ -521,7 +525,7 @@ fn the_person_who_acknowledges_and_resolves_is_audited_and_notified() {
     .unwrap();
     let (status, answer) = w.post("/api/v1/ingest", "application/x-ndjson", events);
     assert_eq!(status, 200, "{answer}");
-    let b = login(&w, "ana");
+    let b = login(&w, person);
     let deadline = Instant::now() + Duration::from_secs(30);
     let id = loop {
         let (_, list) = call(&w, &b, "GET", "/api/v1/alerts", None, &[]);
@@ -532,49 +536,73 @@ fn the_person_who_acknowledges_and_resolves_is_audited_and_notified() {
         assert!(Instant::now() < deadline, "no alert:\n{}", w.log());
         std::thread::sleep(Duration::from_millis(200));
     };
+    (w, bodies, b, id)
+}
+
+/// Waits for a notification the receiver got that `pick` accepts.
+fn notified(bodies: &Mutex<Vec<String>>, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|b| serde_json::from_str::<Value>(b).ok())
+            .find(|n| pick(n));
+        if let Some(n) = found {
+            return n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no notification {what}: {:?}",
+            bodies.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A change made by browser `b`: same origin, with its CSRF token.
+fn change(w: &Ward, b: &Browser, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let page = w.url();
-    let (status, v) = call(
+    call(w, b, method, path, body, &same_origin(&page, b))
+}
+
+#[test]
+fn the_person_who_acknowledges_and_resolves_is_audited_and_notified() {
+    let (w, bodies, b, id) = alerting_ward("ana", "analyst");
+    let (status, v) = change(
         &w,
         &b,
         "POST",
         &format!("/api/v1/alerts/{id}/ack"),
         Some(json!({"comment": "mine"})),
-        &same_origin(&page, &b),
     );
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["acknowledged_by"], "ana");
-    let (status, v) = call(
+    let (status, v) = change(
         &w,
         &b,
         "POST",
         &format!("/api/v1/alerts/{id}/resolve"),
         Some(json!({"resolution": "true_positive"})),
-        &same_origin(&page, &b),
     );
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["resolved_by"], "ana");
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let resolved = bodies
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|b| serde_json::from_str::<Value>(b).ok())
-            .flat_map(|n| n["alerts"].as_array().cloned().unwrap_or_default())
-            .find(|a| a["id"] == json!(id) && a["status"] == "resolved");
-        if let Some(a) = resolved {
-            assert_eq!(a["acknowledged_by"], "ana", "{a}");
-            assert_eq!(a["resolved_by"], "ana", "{a}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no resolved notification: {:?}",
-            bodies.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let is_resolved = |a: &Value| a["id"] == json!(id) && a["status"] == "resolved";
+    let n = notified(&bodies, "of the resolution", |n| {
+        n["alerts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(is_resolved))
+    });
+    let a = n["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| is_resolved(a))
+        .unwrap();
+    assert_eq!(a["acknowledged_by"], "ana", "{a}");
+    assert_eq!(a["resolved_by"], "ana", "{a}");
     let acted = w.wait_for(
         "event.dataset:ward.access AND user.name:ana AND http.request.method:POST",
         2,
@@ -589,6 +617,91 @@ fn the_person_who_acknowledges_and_resolves_is_audited_and_notified() {
         1,
     );
     assert_eq!(changes.len(), 1);
+}
+
+/// Silencing a firing alert, ending the silence and changing the owner
+/// registry each send a notice that names the person, to the receivers
+/// concerned, besides the audit event.
+#[test]
+fn the_person_who_silences_or_changes_routing_is_notified() {
+    let (w, bodies, eve, id) = alerting_ward("eve", "engineer");
+    let (status, v) = change(
+        &w,
+        &eve,
+        "POST",
+        "/api/v1/silences",
+        Some(json!({"matchers": ["alertname=~\".+\""], "duration": "1h",
+                    "comment": "maintenance window"})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let silence = s(&v, "id").to_owned();
+    let has_alert = |n: &Value| {
+        n["alerts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|a| a["id"] == json!(id)))
+    };
+    let n = notified(&bodies, "of the silence", |n| {
+        n["reason"]["type"] == "silenced" && has_alert(n)
+    });
+    assert_eq!(n["reason"]["by"], "eve", "{n}");
+    assert_eq!(n["reason"]["silence"], json!(silence), "{n}");
+    assert_eq!(n["reason"]["comment"], "maintenance window", "{n}");
+
+    let (status, v) = change(
+        &w,
+        &eve,
+        "DELETE",
+        &format!("/api/v1/silences/{silence}"),
+        None,
+    );
+    assert_eq!(status, 200, "{v}");
+    let n = notified(&bodies, "of the silence's end", |n| {
+        n["reason"]["type"] == "silence_expired" && has_alert(n)
+    });
+    assert_eq!(n["reason"]["by"], "eve", "{n}");
+    assert_eq!(n["reason"]["silence"], json!(silence), "{n}");
+
+    add_user(&w, "ada", "admin", "default");
+    let ada = login(&w, "ada");
+    let (status, v) = change(
+        &w,
+        &ada,
+        "PUT",
+        "/api/v1/owners/teams/core",
+        Some(json!({"contacts": ["core-oncall@example.com"]})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = change(
+        &w,
+        &ada,
+        "PUT",
+        "/api/v1/owners/services/checkout",
+        Some(json!({"team": "core"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let n = notified(&bodies, "of the owner change", |n| {
+        n["reason"]["type"] == "routing_changed"
+            && n["reason"]["change"] == "services checkout: owner none -> core"
+    });
+    assert_eq!(n["reason"]["by"], "ada", "{n}");
+    let n = notified(&bodies, "of the team change", |n| {
+        n["reason"]["type"] == "routing_changed"
+            && n["reason"]["change"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("team core now reaches core-oncall@example.com"))
+    });
+    assert_eq!(n["reason"]["by"], "ada", "{n}");
+
+    let audited = w.wait_for(
+        "event.dataset:ward.alert AND (event.action:silence_created OR event.action:silence_expired) AND user.name:eve",
+        2,
+    );
+    assert_eq!(audited.len(), 2, "{audited:?}");
+    let audited = w.wait_for(
+        "event.dataset:ward.alert AND (event.action:owner_team_updated OR event.action:owner_mapping_updated) AND user.name:ada",
+        2,
+    );
+    assert_eq!(audited.len(), 2, "{audited:?}");
 }
 
 /// Debian's chromium, driven by `playwright-core` (pinned in

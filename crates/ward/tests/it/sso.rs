@@ -4,9 +4,10 @@
 //! Debian's chromium driven by `playwright-core` through Ward's login page.
 //! A login maps claims to a role and a tenant; a replayed callback, a code
 //! of another login, a state of another browser or none, a forged code, an
-//! expired ID token, a person mapped to no role, and a provider naming
-//! another issuer are all refused, and each attempt is in Ward's audit
-//! trail.
+//! expired ID token, an ID token naming another issuer (signed with the
+//! provider's key), an earlier login's ID token with its nonce, a person
+//! mapped to no role, and a provider naming another issuer in discovery
+//! are all refused, and each attempt is in Ward's audit trail.
 
 use std::io::BufRead as _;
 use std::path::PathBuf;
@@ -156,10 +157,22 @@ fn people_sign_in_through_a_real_provider_and_every_forgery_is_refused() {
         "mallory: your account at Test IdP is given no role",
     );
     refused(&seen, "expired", 401, "could not be checked");
+    refused(&seen, "wrong_issuer", 401, "could not be checked");
+    // echo's first login works; its ID token again, in a later login, not.
+    assert_eq!(seen["echo_first"]["status"], 200, "{seen}");
+    refused(&seen, "replayed_nonce", 401, "could not be checked");
     let log = w.log();
     assert!(
         log.contains("expired"),
         "the expired token is named in the log:\n{log}"
+    );
+    assert!(
+        log.contains("issuer: expected") && log.contains("another-issuer"),
+        "the wrong issuer is named in the log:\n{log}"
+    );
+    assert!(
+        log.contains("nonce mismatch"),
+        "the replayed nonce is named in the log:\n{log}"
     );
 
     // Ward's audit trail: the logins through single sign-on, and failures.
@@ -177,7 +190,8 @@ fn people_sign_in_through_a_real_provider_and_every_forgery_is_refused() {
         "{failed:?}"
     );
 
-    // The sessions, as `ward users sessions` shows them.
+    // The sessions, as `ward users sessions` shows them: the browser's
+    // last login (echo's first; each login ends the one before).
     let out = Command::new(crate::harness::ward_bin())
         .args(["users", "sessions"])
         .env("WARD_DATA_DIR", w.data_dir())
@@ -187,7 +201,7 @@ fn people_sign_in_through_a_real_provider_and_every_forgery_is_refused() {
     assert!(
         table
             .lines()
-            .any(|l| l.contains("bob") && l.contains("oidc") && l.contains("analyst")),
+            .any(|l| l.contains("echo") && l.contains("oidc") && l.contains("analyst")),
         "{table}"
     );
 }

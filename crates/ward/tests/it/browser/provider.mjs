@@ -6,7 +6,12 @@
 // Its users: any login name with any password (the provider's development
 // login form); claims come from ACCOUNTS. "late" gets an ID token that
 // lives one second, and the token endpoint answers it 2.5 s late, so that
-// the token has expired when Ward checks it.
+// the token has expired when Ward checks it. "imposter" gets an ID token
+// that names another issuer, signed with the provider's own key (as a
+// second issuer sharing the keys would sign it). "echo" gets, from its
+// second login on, the ID token of its first login again: genuine, signed,
+// unexpired, but with the nonce of that first login.
+import { createSign, generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const [port, redirect, issuerArg] = process.argv.slice(2);
@@ -17,7 +22,21 @@ const ACCOUNTS = {
   bob: { groups: ['staff', 'soc'], org: 'acme' },
   mallory: { groups: ['marketing'], org: 'acme' },
   late: { groups: ['soc'], org: 'acme' },
+  imposter: { groups: ['soc'], org: 'acme' },
+  echo: { groups: ['soc'], org: 'acme' },
 };
+
+// The provider's signing key, made here so that a token can be signed
+// again with different claims.
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'test-key', use: 'sig', alg: 'RS256' };
+const part = v => Buffer.from(JSON.stringify(v)).toString('base64url');
+const decode = p => JSON.parse(Buffer.from(p, 'base64url'));
+function resign(idToken, changes) {
+  const [header, claims] = idToken.split('.').slice(0, 2).map(decode);
+  const input = `${part(header)}.${part({ ...claims, ...changes })}`;
+  return `${input}.${createSign('RSA-SHA256').update(input).sign(privateKey).toString('base64url')}`;
+}
 
 const provider = new Provider(issuer, {
   clients: [{
@@ -35,6 +54,7 @@ const provider = new Provider(issuer, {
   conformIdTokenClaims: false,
   features: { devInteractions: { enabled: true } },
   cookies: { keys: ['ward-test-cookie-key-0123456789'] },
+  jwks: { keys: [jwk] },
   async findAccount(ctx, id) {
     const extra = ACCOUNTS[id];
     if (!extra) return undefined;
@@ -46,11 +66,19 @@ const provider = new Provider(issuer, {
 });
 
 const sleep = ms => new Promise(r => setTimeout(r, ms));
+let firstEcho;
 provider.use(async (ctx, next) => {
   await next();
   if (ctx.path === '/token' && ctx.body && ctx.body.id_token) {
-    const claims = JSON.parse(Buffer.from(ctx.body.id_token.split('.')[1], 'base64url'));
+    const claims = decode(ctx.body.id_token.split('.')[1]);
     if (claims.sub === 'late') await sleep(2500);
+    if (claims.sub === 'imposter') {
+      ctx.body = { ...ctx.body, id_token: resign(ctx.body.id_token, { iss: 'http://127.0.0.1:9/another-issuer' }) };
+    }
+    if (claims.sub === 'echo') {
+      if (firstEcho) ctx.body = { ...ctx.body, id_token: firstEcho };
+      else firstEcho = ctx.body.id_token;
+    }
   }
 });
 

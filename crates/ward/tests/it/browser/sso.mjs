@@ -125,6 +125,16 @@ try {
   // An ID token that expired before Ward checked it.
   const sixth = await capture(page, 'late');
   seen.expired = await open(page, sixth);
+
+  // An ID token naming another issuer, signed with the provider's key.
+  const seventh = await capture(page, 'imposter');
+  seen.wrong_issuer = await open(page, seventh);
+
+  // A genuine ID token of an earlier login, with that login's nonce.
+  const eighth = await capture(page, 'echo');
+  seen.echo_first = await open(page, eighth);
+  const ninth = await capture(page, 'echo');
+  seen.replayed_nonce = await open(page, ninth);
 } finally {
   await browser.close();
 }
