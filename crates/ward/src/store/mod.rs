@@ -18,6 +18,7 @@ pub use ward_store::INDEXED_FIELDS;
 
 pub mod s3;
 pub mod witness;
+pub mod witness_http;
 
 /// Categories that hold security events: kept at least 365 days unless
 /// `retention.force` says otherwise.
@@ -44,7 +45,7 @@ pub fn open(config: &Config) -> anyhow::Result<(Store, OpenReport)> {
         group_commit_max_wait: config.group_commit_max_wait,
         checkpoint_interval: config.checkpoint_interval,
         retention: retention_policy(config),
-        witness: witness::from_config(config),
+        witness: witness::from_config(config)?,
         ..StoreConfig::default()
     };
     let (store, report) = Store::open(cfg)
