@@ -71,6 +71,8 @@ pub struct Topology {
     alert_feed: tokio::task::JoinHandle<()>,
     background: CancellationToken,
     retention: tokio::task::JoinHandle<()>,
+    /// Raises the alert when the store cannot write.
+    store_watch: tokio::task::JoinHandle<()>,
     compliance: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -214,6 +216,15 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         background.clone(),
     ));
     g.stages(&["retention"]).connect("retention", "store", 0);
+    let store_watch = tokio::spawn(crate::store::write_failure_alerts(
+        Arc::clone(&store),
+        Arc::clone(&alerts),
+        config.data_dir.join("events").display().to_string(),
+        background.clone(),
+    ));
+    g.stages(&["store watch"])
+        .connect("store watch", "store", 0)
+        .connect("store watch", "alert", 0);
     let compliance = live.map(|l| tokio::spawn(l.run(config.compliance_tick, background.clone())));
 
     Ok(Topology {
@@ -235,6 +246,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         alert_feed,
         background,
         retention,
+        store_watch,
         compliance,
     })
 }
@@ -761,6 +773,8 @@ impl Topology {
         self.background.cancel();
         let _ = tokio::time::timeout(left(), &mut self.retention).await;
         self.retention.abort();
+        let _ = tokio::time::timeout(left(), &mut self.store_watch).await;
+        self.store_watch.abort();
         close_store(self.store).await;
         tracing::info!("stopped");
         Ok(())

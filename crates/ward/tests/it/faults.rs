@@ -99,8 +99,8 @@ fn stored_messages(ward: &Ward) -> Vec<String> {
         .collect()
 }
 
-/// A full disk: HTTP answers 507 with Retry-After, `/readyz` and the
-/// metrics say why, syslog TCP holds its sender instead of dropping;
+/// A full disk: HTTP answers 507 with Retry-After, `/readyz`, the
+/// metrics and an alert say why, syslog TCP holds its sender instead of dropping;
 /// once the ballast is deleted ingest resumes by itself, and every
 /// acknowledged event is stored exactly once (the refused ones never).
 #[test]
@@ -188,6 +188,21 @@ fn fault_full_disk_answers_507_and_heals_without_restart() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     drop(tcp);
+    // An alert says why (at the latest once the alert database, on the
+    // same full disk here, can be written again).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (_, alerts) = get(&ward, "/api/v1/alerts");
+        if alerts.contains("Event store cannot write: the disk is full") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no alert that the store cannot write: {alerts}\n{}",
+            ward.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 
     // Exactly once each; the refused ones never; the held syslog lines all.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
