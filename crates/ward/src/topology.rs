@@ -91,6 +91,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
 
     // The store, and the ingest queue whose workers redact, enrich, append.
     let (store, opened) = crate::store::open(&config)?;
+    crate::store::damage_metrics(&metrics, &store, &opened);
     let store = Arc::new(store);
     let step = ingest_step(&config, &store, &metrics)?;
     let queue = CancellationToken::new();

@@ -88,6 +88,34 @@ pub fn open(config: &Config) -> anyhow::Result<(Store, OpenReport)> {
     Ok((store, report))
 }
 
+/// `ward_store_damaged_records{acknowledged}`: damaged write-ahead
+/// records start-up set aside (quarantined), by whether an operator
+/// acknowledged them (`ward acknowledge-damage`).
+pub fn damage_metrics(m: &crate::metrics::Metrics, store: &Store, report: &OpenReport) {
+    m.describe(
+        "ward_store_damaged_records",
+        "damaged records set aside at start-up (ward verify names them), by whether an operator acknowledged them",
+    );
+    let (mut acknowledged, mut open) = (0u64, 0u64);
+    for d in &report.damaged {
+        if store.damage_acknowledgement(d).is_some() {
+            acknowledged += d.records;
+        } else {
+            open += d.records;
+        }
+    }
+    m.set(
+        "ward_store_damaged_records",
+        &[("acknowledged", "true")],
+        acknowledged as f64,
+    );
+    m.set(
+        "ward_store_damaged_records",
+        &[("acknowledged", "false")],
+        open as f64,
+    );
+}
+
 /// Ward's own events for the damage start-up found in the store (damaged
 /// write-ahead records, untrusted segment indexes): stored like any event,
 /// so that the built-in rule "Event store damage found" alerts on them.
