@@ -396,8 +396,22 @@ pub struct StoreSection {
     /// A directory on other storage (a mounted share, a separate disk, a
     /// write-once volume) that receives a copy of every signed checkpoint;
     /// `ward verify --witness DIR` then catches a data directory rolled
-    /// back or rewritten with its own key. Empty: no witness.
+    /// back or rewritten with its own key. Also `s3://bucket/prefix` (a
+    /// bucket with Object Lock) or `https://host/path` (a witness service,
+    /// see [`crate::store::witness_http`]). Empty: no witness.
     pub witness: String,
+    /// An `https://` witness: a file (mode 0600) holding the bearer token
+    /// sent with every request.
+    pub witness_token_file: Option<std::path::PathBuf>,
+    /// An `https://` witness: the variable holding the bearer token
+    /// (instead of a file).
+    pub witness_token_env: String,
+    /// An `http(s)://` witness may be on a private, loopback or link-local
+    /// address (refused otherwise, like every outgoing request).
+    pub witness_allow_private: bool,
+    /// An `http://` witness that is not on loopback (the token and the
+    /// checkpoints then cross the network in clear).
+    pub witness_allow_http: bool,
 }
 
 impl Default for StoreSection {
@@ -408,6 +422,10 @@ impl Default for StoreSection {
             group_commit_max_wait: "2ms".into(),
             checkpoint_interval: "1s".into(),
             witness: String::new(),
+            witness_token_file: None,
+            witness_token_env: String::new(),
+            witness_allow_private: false,
+            witness_allow_http: false,
         }
     }
 }

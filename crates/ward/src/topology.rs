@@ -71,6 +71,8 @@ pub struct Topology {
     alert_feed: tokio::task::JoinHandle<()>,
     background: CancellationToken,
     retention: tokio::task::JoinHandle<()>,
+    /// Raises the alert when the store cannot write.
+    store_watch: tokio::task::JoinHandle<()>,
     compliance: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -89,6 +91,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
 
     // The store, and the ingest queue whose workers redact, enrich, append.
     let (store, opened) = crate::store::open(&config)?;
+    crate::store::damage_metrics(&metrics, &store, &opened);
     let store = Arc::new(store);
     let step = ingest_step(&config, &store, &metrics)?;
     let queue = CancellationToken::new();
@@ -214,6 +217,15 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         background.clone(),
     ));
     g.stages(&["retention"]).connect("retention", "store", 0);
+    let store_watch = tokio::spawn(crate::store::write_failure_alerts(
+        Arc::clone(&store),
+        Arc::clone(&alerts),
+        config.data_dir.join("events").display().to_string(),
+        background.clone(),
+    ));
+    g.stages(&["store watch"])
+        .connect("store watch", "store", 0)
+        .connect("store watch", "alert", 0);
     let compliance = live.map(|l| tokio::spawn(l.run(config.compliance_tick, background.clone())));
 
     Ok(Topology {
@@ -235,6 +247,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         alert_feed,
         background,
         retention,
+        store_watch,
         compliance,
     })
 }
@@ -815,6 +828,8 @@ impl Topology {
         self.background.cancel();
         let _ = tokio::time::timeout(left(), &mut self.retention).await;
         self.retention.abort();
+        let _ = tokio::time::timeout(left(), &mut self.store_watch).await;
+        self.store_watch.abort();
         close_store(self.store).await;
         tracing::info!("stopped");
         Ok(())

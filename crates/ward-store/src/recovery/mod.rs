@@ -352,18 +352,28 @@ fn add_wal(
     Ok(())
 }
 
-/// The newest write-ahead file, opened for appending.
+/// The newest write-ahead file, opened for appending. Its age counts from
+/// when it was created (its header), not from this start: a store
+/// restarted more often than `segment_max_age` still seals by age.
 fn active_wal(path: PathBuf, segment: Arc<Segment>) -> Result<ActiveWal, StoreError> {
     let file = File::options()
         .append(true)
         .open(&path)
         .map_err(|e| StoreError::io("open", &path, e))?;
+    let created_ms = match &*segment {
+        Segment::Open(o) => o.header.created_ms,
+        Segment::Sealed(_) => crate::disk::now_ms(),
+    };
+    let age = u64::try_from(crate::disk::now_ms().saturating_sub(created_ms)).unwrap_or(0);
+    let now = Instant::now();
     Ok(ActiveWal {
         file,
         path,
         bytes: segment.bytes(),
         segment,
-        opened: Instant::now(),
+        opened: now
+            .checked_sub(std::time::Duration::from_millis(age))
+            .unwrap_or(now),
     })
 }
 

@@ -476,6 +476,7 @@ fn count_shared(
             &mut reader,
             &[],
             &mut unparsable,
+            None,
             &mut |_, _, time, body| {
                 if lowered_needed {
                     lower.clear();

@@ -247,6 +247,9 @@ fn select_blocks(
     candidates
 }
 
+/// Records between two looks at a search's stop inside a block.
+const STOP_EVERY: u32 = 64;
+
 /// What every block scan of one search shares.
 struct Scan<'a> {
     inner: &'a Inner,
@@ -277,6 +280,7 @@ impl Scan<'_> {
             reader,
             &self.needles,
             unparsable,
+            Some(self.stop),
             &mut |off, id, time, body| {
                 *scanned += 1;
                 if !window.contains(time) {
@@ -410,10 +414,20 @@ fn scan_block(
     reader: &mut BlockReader,
     needles: &[Vec<Vec<u8>>],
     unparsable: &mut u64,
+    stop: Option<&SearchStop>,
     f: &mut MatchVisitor<'_>,
 ) -> Result<(), StoreError> {
     let mut lower = Vec::new();
+    let mut seen = 0u32;
     let mut visit = |off: u64, rec: &[u8]| -> Result<(), StoreError> {
+        // A write-ahead block holds 1,024 records of any size: a stop is
+        // looked at within it too, not only between blocks.
+        seen = seen.wrapping_add(1);
+        if seen.is_multiple_of(STOP_EVERY)
+            && let Some(stop) = stop
+        {
+            stop.check()?;
+        }
         let d = format::decode_record_ref(rec).map_err(|reason| {
             StoreError::corrupt(c.seg.path(), 0, format!("record {off}: {reason}"))
         })?;

@@ -31,7 +31,8 @@ pub struct VerifyArgs {
     /// and the `AWS_*` variables).
     #[arg(long, conflicts_with = "proof")]
     pub archive: Option<String>,
-    /// Configuration file whose `[archive.s3]` holds the S3 credentials.
+    /// Configuration file whose `[archive.s3]` holds the S3 credentials
+    /// (and `[store]` the token of an HTTP witness).
     #[arg(long, short)]
     pub config: Option<PathBuf>,
     /// Check one inclusion proof offline (from `GET /api/v1/events/{id}/proof`).
@@ -45,7 +46,8 @@ pub struct VerifyArgs {
     pub key: Option<String>,
     /// Also check the checkpoints a witness holds (`store.witness`): a
     /// store rolled back or rewritten since they were copied fails.
-    /// A directory or `s3://bucket/prefix`.
+    /// A directory, `s3://bucket/prefix` or `https://host/path` (token
+    /// and allowed addresses from `[store]` of `--config`).
     #[arg(long, conflicts_with_all = ["proof", "consistency"])]
     pub witness: Option<String>,
     /// Print the full report as JSON.
@@ -119,6 +121,20 @@ fn s3_settings(config: Option<&Path>) -> anyhow::Result<crate::config::S3Config>
     })
 }
 
+/// The `[store]` witness settings of `--config` (token, allowed
+/// destinations) for reading the `http(s)://` witness `url`.
+fn http_witness_settings(
+    config: Option<&Path>,
+    url: &str,
+) -> anyhow::Result<crate::config::StoreSection> {
+    let mut store = match config {
+        Some(p) => crate::config::load(Some(p))?.raw.store,
+        None => crate::config::StoreSection::default(),
+    };
+    store.witness = url.to_owned();
+    Ok(store)
+}
+
 /// Verifies the store (or an archive) and prints the report.
 fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     // A bucket is read into a private scratch directory first; problems
@@ -154,18 +170,26 @@ fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode
         None => a.data.events(),
     };
     let witness = match a.witness.as_deref() {
-        Some(url) if url.starts_with("s3://") => {
-            let loc = crate::store::s3::Location::parse(url)
-                .with_context(|| format!("{url} is not s3://bucket/prefix"))?;
+        Some(url) if url.contains("://") => {
             let tmp = crate::store::s3::Scratch::new("witness")?;
-            crate::store::witness::fetch(
-                s3.as_ref().unwrap_or(&crate::config::S3Config::default()),
-                loc.clone(),
-                &tmp.0,
-            )
-            .with_context(|| format!("cannot read the witness {loc}"))?;
+            let name = if url.starts_with("s3://") {
+                let loc = crate::store::s3::Location::parse(url)
+                    .with_context(|| format!("{url} is not s3://bucket/prefix"))?;
+                crate::store::witness::fetch(
+                    s3.as_ref().unwrap_or(&crate::config::S3Config::default()),
+                    loc.clone(),
+                    &tmp.0,
+                )
+                .with_context(|| format!("cannot read the witness {loc}"))?;
+                loc.to_string()
+            } else {
+                let settings = http_witness_settings(a.config.as_deref(), url)?;
+                crate::store::witness_http::fetch(&settings, &tmp.0)
+                    .with_context(|| format!("cannot read the witness {url}"))?;
+                url.trim_end_matches('/').to_owned()
+            };
             let d = tmp.0.clone();
-            shown.push((format!("{}/", d.display()), format!("{loc}/")));
+            shown.push((format!("{}/", d.display()), format!("{name}/")));
             scratch.push(tmp);
             Some(d)
         }

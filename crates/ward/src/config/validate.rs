@@ -218,13 +218,24 @@ impl RawConfig {
                     "use s3://bucket/prefix with a valid bucket name (3 to 63 lowercase letters, digits, '-' or '.')",
                 );
             }
+        } else if witness.starts_with("http://") || witness.starts_with("https://") {
+            if let Err(fix) = crate::store::witness_http::Target::parse(&self.store) {
+                problems.bad("store.witness", witness, &fix);
+            }
+            if self.store.witness_token_file.is_some() && !self.store.witness_token_env.is_empty() {
+                problems.bad(
+                    "store.witness_token_env",
+                    &self.store.witness_token_env,
+                    "set only one of store.witness_token_file and store.witness_token_env",
+                );
+            }
         } else if !witness.is_empty() {
             let w = std::path::Path::new(witness);
             if !w.is_absolute() {
                 problems.bad(
                     "store.witness",
                     witness,
-                    "use an absolute directory path or s3://bucket/prefix",
+                    "use an absolute directory path, s3://bucket/prefix or https://host/path",
                 );
             } else if w.starts_with(&self.server.data_dir)
                 || (self.server.data_dir.is_absolute() && self.server.data_dir.starts_with(w))

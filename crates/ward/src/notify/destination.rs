@@ -123,14 +123,78 @@ impl reqwest::dns::Resolve for GuardedResolver {
 
 /// The HTTP client every integration uses: guarded resolver, no redirects.
 pub fn http_client(guard: Guard, timeout: std::time::Duration) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .dns_resolver(Arc::new(GuardedResolver(guard)))
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .user_agent(concat!("ward/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))
+    guarded!(reqwest::Client::builder(), guard, timeout)
+}
+
+/// One builder chain for the async and the blocking client.
+macro_rules! guarded {
+    ($builder:expr, $guard:expr, $timeout:expr) => {
+        $builder
+            .dns_resolver(Arc::new(GuardedResolver($guard)))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout($timeout)
+            .connect_timeout($timeout)
+            .user_agent(concat!("ward/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))
+    };
+}
+use guarded;
+
+/// The same for a blocking caller (a thread of its own, never inside the
+/// async runtime): the store witness.
+pub fn blocking_http_client(
+    guard: Guard,
+    timeout: std::time::Duration,
+) -> Result<reqwest::blocking::Client, String> {
+    guarded!(reqwest::blocking::Client::builder(), guard, timeout)
+}
+
+/// SSRF tests run inside a network namespace with only loopback, so a
+/// guard bug cannot send a packet anywhere.
+#[cfg(test)]
+pub(crate) mod netns {
+    /// Runs the ignored test `name` of this test binary inside `unshare -n`
+    /// (as root; skipped with a message elsewhere) and requires it to pass.
+    pub(crate) fn run_inside(name: &str) {
+        let unshare = std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("unshare").exists()));
+        if !rustix::process::getuid().is_root() || !unshare {
+            eprintln!("skipped: needs root and unshare (scripts/test.sh runs as root)");
+            return;
+        }
+        let out = std::process::Command::new("unshare")
+            .args(["-n", "--"])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--ignored"])
+            .env("WARD_SSRF_NETNS", "1")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("1 passed"), "{text}");
+    }
+
+    /// Inside: checks that loopback is the only interface and brings it up.
+    pub(crate) fn loopback_only() {
+        assert!(std::env::var_os("WARD_SSRF_NETNS").is_some());
+        // /proc/net/dev lists the interfaces of this network namespace.
+        let dev = std::fs::read_to_string("/proc/net/dev").unwrap();
+        let ifaces: Vec<&str> = dev
+            .lines()
+            .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim()))
+            .collect();
+        assert_eq!(ifaces, vec!["lo"], "not isolated");
+        let up = std::process::Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .unwrap();
+        assert!(up.success());
+    }
 }
 
 #[cfg(test)]
@@ -227,56 +291,14 @@ mod tests {
     /// fail).
     #[test]
     fn ssrf_in_a_loopback_only_namespace() {
-        if !rustix::process::getuid().is_root() || which("unshare").is_none() {
-            eprintln!("skipped: needs root and unshare (scripts/test.sh runs as root)");
-            return;
-        }
-        let exe = std::env::current_exe().unwrap();
-        let out = std::process::Command::new("unshare")
-            .args(["-n", "--"])
-            .arg(exe)
-            .args([
-                "--exact",
-                "notify::destination::tests::ssrf_inner",
-                "--ignored",
-            ])
-            .env("WARD_SSRF_NETNS", "1")
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "{text}");
-        assert!(text.contains("1 passed"), "{text}");
-    }
-
-    fn which(cmd: &str) -> Option<std::path::PathBuf> {
-        std::env::var_os("PATH")?
-            .to_str()?
-            .split(':')
-            .map(|d| std::path::Path::new(d).join(cmd))
-            .find(|p| p.exists())
+        netns::run_inside("notify::destination::tests::ssrf_inner");
     }
 
     #[tokio::test]
     #[ignore = "run by ssrf_in_a_loopback_only_namespace inside unshare -n"]
     async fn ssrf_inner() {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        assert!(std::env::var_os("WARD_SSRF_NETNS").is_some());
-        // /proc/net/dev lists the interfaces of this network namespace.
-        let dev = std::fs::read_to_string("/proc/net/dev").unwrap();
-        let ifaces: Vec<&str> = dev
-            .lines()
-            .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim()))
-            .collect();
-        assert_eq!(ifaces, vec!["lo"], "not isolated");
-        let up = std::process::Command::new("ip")
-            .args(["link", "set", "lo", "up"])
-            .status()
-            .unwrap();
-        assert!(up.success());
+        netns::loopback_only();
         let l4 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l4.local_addr().unwrap().port();
         let l6 = tokio::net::TcpListener::bind(("::1", port)).await.ok();

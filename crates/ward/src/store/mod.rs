@@ -18,6 +18,7 @@ pub use ward_store::INDEXED_FIELDS;
 
 pub mod s3;
 pub mod witness;
+pub mod witness_http;
 
 /// Categories that hold security events: kept at least 365 days unless
 /// `retention.force` says otherwise.
@@ -44,7 +45,7 @@ pub fn open(config: &Config) -> anyhow::Result<(Store, OpenReport)> {
         group_commit_max_wait: config.group_commit_max_wait,
         checkpoint_interval: config.checkpoint_interval,
         retention: retention_policy(config),
-        witness: witness::from_config(config),
+        witness: witness::from_config(config)?,
         ..StoreConfig::default()
     };
     let (store, report) = Store::open(cfg)
@@ -85,6 +86,34 @@ pub fn open(config: &Config) -> anyhow::Result<(Store, OpenReport)> {
         );
     }
     Ok((store, report))
+}
+
+/// `ward_store_damaged_records{acknowledged}`: damaged write-ahead
+/// records start-up set aside (quarantined), by whether an operator
+/// acknowledged them (`ward acknowledge-damage`).
+pub fn damage_metrics(m: &crate::metrics::Metrics, store: &Store, report: &OpenReport) {
+    m.describe(
+        "ward_store_damaged_records",
+        "damaged records set aside at start-up (ward verify names them), by whether an operator acknowledged them",
+    );
+    let (mut acknowledged, mut open) = (0u64, 0u64);
+    for d in &report.damaged {
+        if store.damage_acknowledgement(d).is_some() {
+            acknowledged += d.records;
+        } else {
+            open += d.records;
+        }
+    }
+    m.set(
+        "ward_store_damaged_records",
+        &[("acknowledged", "true")],
+        acknowledged as f64,
+    );
+    m.set(
+        "ward_store_damaged_records",
+        &[("acknowledged", "false")],
+        open as f64,
+    );
 }
 
 /// Ward's own events for the damage start-up found in the store (damaged
@@ -368,6 +397,105 @@ pub async fn retention_task(
             Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),
             Err(e) => tracing::error!(error = %e, "retention task failed"),
         }
+    }
+}
+
+/// Raises an alert when the store (in `dir`) stops taking appends (a full
+/// disk, or a write error that needs a restart), once per episode, checked
+/// four times a second (and by the count of failed writes, for an episode
+/// shorter than that). The alert goes straight to the alert stage (the store that
+/// would hold an event is the thing that fails); when the alert database
+/// cannot be written either (the same full disk), it is retried at every
+/// check and recorded as soon as it can be.
+pub async fn write_failure_alerts(
+    store: Arc<Store>,
+    alerts: Arc<crate::alert::Alerts>,
+    dir: String,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    // Whether an episode is under way, and its alert while not recorded
+    // (kept when the episode ends first: a short one is reported too).
+    let (mut failing, mut pending) = (false, None);
+    let mut failures = store.stats().write_failures;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        // An episode shorter than a tick still counts a failed write.
+        let counted = store.stats().write_failures;
+        let missed = counted > failures && !failing;
+        failures = counted;
+        match store.write_failure() {
+            Some(f) if !failing => {
+                failing = true;
+                pending = Some(write_failure_finding(
+                    Some(&f),
+                    jiff::Timestamp::now(),
+                    &dir,
+                ));
+            }
+            Some(_) => {}
+            None if missed => {
+                pending = Some(write_failure_finding(None, jiff::Timestamp::now(), &dir));
+            }
+            None => failing = false,
+        }
+        let Some(finding) = pending.clone() else {
+            continue;
+        };
+        match alerts.on_finding(finding).await {
+            Ok(()) => pending = None,
+            Err(e) => {
+                tracing::warn!(error = %e, "the alert that the store cannot write is not recorded yet; retrying")
+            }
+        }
+    }
+}
+
+/// The alert of a store that refuses appends (`None`: it did, briefly,
+/// between two checks).
+fn write_failure_finding(
+    f: Option<&ward_store::WriteFailure>,
+    since: jiff::Timestamp,
+    dir: &str,
+) -> crate::model::Finding {
+    let (what, fix, reason) = match f {
+        Some(f) if f.class == ward_store::ErrorClass::NoSpace => (
+            "the disk is full",
+            "free space on that disk: ingest resumes by itself within seconds, senders get 507 and TCP senders are held meanwhile",
+            f.reason.as_str(),
+        ),
+        Some(f) => (
+            "writes fail",
+            "check the disk and restart Ward: ingest answers 503 until then",
+            f.reason.as_str(),
+        ),
+        None => (
+            "writes failed briefly",
+            "check free space and the disk's health: appends work again, the refused senders were told to retry",
+            "appends failed between two checks a quarter second apart",
+        ),
+    };
+    let since_ms = since.as_millisecond();
+    let since = since.to_string();
+    let mut group_key = std::collections::BTreeMap::new();
+    group_key.insert("ward.store".to_owned(), dir.to_owned());
+    crate::model::Finding {
+        id: format!("ward:store-write:{since_ms}"),
+        rule_id: "ward:store_write_failing".into(),
+        rule_title: format!("Event store cannot write: {what}"),
+        level: "critical".into(),
+        tags: Vec::new(),
+        description: format!("{reason} ({dir}): {what}; {fix}"),
+        group_key,
+        evidence: Vec::new(),
+        first_seen: since.clone(),
+        last_seen: since,
+        labels: std::collections::BTreeMap::new(),
+        runbook: None,
+        value: None,
     }
 }
 

@@ -544,7 +544,8 @@ fn uri_encode(s: &str, encode_slash: bool) -> String {
     out
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its causes, `: `-joined.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(c) = src {

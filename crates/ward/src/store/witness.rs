@@ -1,5 +1,5 @@
-//! The witness `store.witness` names: a directory ([`ward_store::DirWitness`])
-//! or an S3 bucket with Object Lock (`s3://bucket/prefix`, credentials from
+//! The witness `store.witness` names: a directory ([`ward_store::DirWitness`]),
+//! a witness service over HTTPS ([`super::witness_http`]) or an S3 bucket with Object Lock (`s3://bucket/prefix`, credentials from
 //! `[archive.s3]`). Each signed checkpoint becomes the object
 //! `<prefix>/<size:020>.cp`, locked in COMPLIANCE mode for the longest
 //! retention period, so even someone holding the data directory, its key
@@ -13,11 +13,17 @@ use ward_store::{Checkpoint, Witness};
 use super::s3::{Location, S3};
 use crate::config::{Config, S3Config};
 
-/// The witness the configuration names, if any.
-pub fn from_config(config: &Config) -> Option<Arc<dyn Witness>> {
+/// The witness the configuration names, if any; an `http(s)://` witness
+/// whose token cannot be read is an error.
+pub fn from_config(config: &Config) -> anyhow::Result<Option<Arc<dyn Witness>>> {
     let w = &config.raw.store.witness;
     if w.is_empty() {
-        return None;
+        return Ok(None);
+    }
+    if w.starts_with("http://") || w.starts_with("https://") {
+        let http =
+            super::witness_http::HttpWitness::new(&config.raw.store).map_err(anyhow::Error::msg)?;
+        return Ok(Some(Arc::new(http)));
     }
     if let Some(location) = Location::parse(w) {
         let r = &config.raw.retention;
@@ -28,14 +34,14 @@ pub fn from_config(config: &Config) -> Option<Arc<dyn Witness>> {
             .chain([r.default_days])
             .max()
             .unwrap_or(r.default_days);
-        return Some(Arc::new(S3Witness {
+        return Ok(Some(Arc::new(S3Witness {
             cfg: config.raw.archive.s3.clone(),
             location,
             keep_days,
             s3: OnceLock::new(),
-        }));
+        })));
     }
-    Some(Arc::new(ward_store::DirWitness::new(w)))
+    Ok(Some(Arc::new(ward_store::DirWitness::new(w))))
 }
 
 /// Writes each checkpoint to a bucket (see the module docs). The client is
@@ -77,7 +83,8 @@ impl Witness for S3Witness {
     }
 }
 
-fn note_name(size: u64) -> String {
+/// A witnessed note's name: `<size:020>.cp`.
+pub fn note_name(size: u64) -> String {
     format!("{size:020}.cp")
 }
 

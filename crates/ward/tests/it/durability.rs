@@ -196,6 +196,11 @@ fn a_damaged_record_in_the_middle_costs_only_itself() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(alert["severity"], "critical", "{alert}");
+    let metrics = w.metrics();
+    assert!(
+        metrics.contains("ward_store_damaged_records{acknowledged=\"false\"} 1"),
+        "{metrics}"
+    );
     w.stop();
     let out = w.cli(
         &["verify", "--data-dir", w.data_dir().to_str().unwrap()],
@@ -257,6 +262,12 @@ fn a_damaged_record_in_the_middle_costs_only_itself() {
         "a restart alerted again: {again}"
     );
     assert!(w.log().contains("acknowledged"), "{}", w.log());
+    let metrics = w.metrics();
+    assert!(
+        metrics.contains("ward_store_damaged_records{acknowledged=\"true\"} 1")
+            && metrics.contains("ward_store_damaged_records{acknowledged=\"false\"} 0"),
+        "{metrics}"
+    );
 }
 
 /// `ward verify --witness` against a data directory.

@@ -99,8 +99,8 @@ fn stored_messages(ward: &Ward) -> Vec<String> {
         .collect()
 }
 
-/// A full disk: HTTP answers 507 with Retry-After, `/readyz` and the
-/// metrics say why, syslog TCP holds its sender instead of dropping;
+/// A full disk: HTTP answers 507 with Retry-After, `/readyz`, the
+/// metrics and an alert say why, syslog TCP holds its sender instead of dropping;
 /// once the ballast is deleted ingest resumes by itself, and every
 /// acknowledged event is stored exactly once (the refused ones never).
 #[test]
@@ -188,6 +188,21 @@ fn fault_full_disk_answers_507_and_heals_without_restart() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     drop(tcp);
+    // An alert says why (at the latest once the alert database, on the
+    // same full disk here, can be written again).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (_, alerts) = get(&ward, "/api/v1/alerts");
+        if alerts.contains("Event store cannot write: the disk is full") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no alert that the store cannot write: {alerts}\n{}",
+            ward.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 
     // Exactly once each; the refused ones never; the held syslog lines all.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -516,4 +531,82 @@ fn fault_retention_dry_run_works_beside_the_server_and_changes_nothing() {
     );
     assert_eq!(listing(&events), before, "a dry run changed the store");
     assert_eq!(ward.search("message:old*").len(), 20);
+}
+
+/// CPU time (user + system, in clock ticks) the process `pid` has used.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which is in parentheses): utime is
+    // the 12th, stime the 13th.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// A search that would run for many seconds stops using CPU soon after its
+/// client hangs up, and the next search is served.
+#[test]
+fn fault_search_stops_when_the_client_disconnects() {
+    // Unsealed: the write-ahead segment's blocks hold 1,024 records each.
+    let ward = Ward::start();
+    // 8 MB of text in 1 KB messages.
+    let text = "a".repeat(1000);
+    for part in 0..2 {
+        let body: String = (0..4000)
+            .map(|i| {
+                let n = part * 4000 + i;
+                format!("{}\n", json!({"message": text, "labels": {"n": n}}))
+            })
+            .collect();
+        let (status, v) = ward.post("/api/v1/ingest", "application/x-ndjson", body);
+        assert_eq!(status, 200, "{v}");
+    }
+    assert_eq!(ward.wait_for("labels.n:3", 1).len(), 1);
+    // Hundreds of wildcards, each a pass over 8 MB of text.
+    let q = (0..450)
+        .map(|i| format!("message:*a{i}b"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let pid = ward.child.as_ref().unwrap().id();
+    // Quiet first: detection has read what was ingested.
+    let quiet = std::time::Instant::now();
+    let idle = loop {
+        let before = cpu_ticks(pid);
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        let used = cpu_ticks(pid) - before;
+        if used < 15 || quiet.elapsed() > std::time::Duration::from_secs(60) {
+            break used;
+        }
+    };
+    let (url, admin, query) = (ward.url(), ward.admin.clone(), q.clone());
+    let client = std::thread::spawn(move || {
+        reqwest::blocking::Client::builder()
+            .timeout(std::time::Duration::from_secs(4))
+            .build()
+            .unwrap()
+            .get(format!("{url}/api/v1/events/search"))
+            .bearer_auth(admin)
+            .query(&[("q", query.as_str()), ("since", "1d")])
+            .send()
+            .map(|r| r.status().as_u16())
+    });
+    let at = |secs: f64| {
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+        cpu_ticks(pid)
+    };
+    let start = at(1.0);
+    let searching = at(2.5) - start;
+    let outcome = client.join().unwrap();
+    assert!(
+        outcome.is_err(),
+        "the search answered within 4 s: {outcome:?}"
+    );
+    let hung_up = at(1.0);
+    let after = at(2.5) - hung_up;
+    assert!(
+        searching >= 20 && after * 4 < searching,
+        "CPU ticks over 2.5 s: {searching} while searching, {after} after the client hung up ({idle} in 1 s before)\n{}",
+        ward.log()
+    );
+    assert_eq!(ward.search("labels.n:3").len(), 1);
 }

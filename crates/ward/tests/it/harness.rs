@@ -309,6 +309,17 @@ impl Ward {
         }
     }
 
+    /// The text of `/metrics`.
+    pub fn metrics(&self) -> String {
+        Ward::client()
+            .get(format!("{}/metrics", self.url()))
+            .bearer_auth(&self.admin)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    }
+
     /// Runs a `ward` client command against this server.
     pub fn cli(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
         let mut child = Command::new(ward_bin())
@@ -466,4 +477,15 @@ pub fn files_under(dir: &std::path::Path, suffix: &str, skip: Option<&str>) -> V
         }
     }
     out
+}
+
+/// Copies a directory tree with `cp -a` (modes and times kept).
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "cp -a {} {}", from.display(), to.display());
 }

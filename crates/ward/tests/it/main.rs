@@ -35,3 +35,4 @@ mod sso;
 mod supply;
 mod topology;
 mod windows;
+mod witness;

@@ -145,6 +145,7 @@ fn the_builder_connects_every_stage_exactly_once() {
             "alert",
             "notify",
             "retention",
+            "store watch",
         ] {
             assert_eq!(stages.get(s), Some(&1), "stage {s} built once: {parts:?}");
         }
@@ -173,7 +174,7 @@ fn the_builder_connects_every_stage_exactly_once() {
         }
         for s in stages.keys() {
             assert!(
-                reached.contains(s) || *s == "retention",
+                reached.contains(s) || *s == "retention" || *s == "store watch",
                 "stage {s} is not connected to any input"
             );
         }
@@ -196,6 +197,7 @@ fn no_stage_is_built_outside_the_topology() {
         "serve_udp(",
         "KafkaSource::new(",
         "retention_task(",
+        "write_failure_alerts(",
         "audit::run(",
         "std::thread::Builder",
     ];
