@@ -665,19 +665,17 @@ pub fn reasons(q: &Question, eff: &policy::Effective, ev: &Evidence<'_>) -> Vec<
             .iter()
             .any(|s| s.service == q.service && s.commit == c)
     });
-    if eff.require_signoff {
-        if !signed {
-            push(
-                "no_signoff",
-                match &q.commit {
-                    Some(c) => format!("no security sign-off of {} at {c}", q.service),
-                    None => {
-                        "a sign-off is required, and it is given for a commit: pass --commit".into()
-                    }
-                },
-                None,
-            );
-        }
+    if eff.require_signoff && !signed {
+        push(
+            "no_signoff",
+            match &q.commit {
+                Some(c) => format!("no security sign-off of {} at {c}", q.service),
+                None => {
+                    "a sign-off is required, and it is given for a commit: pass --commit".into()
+                }
+            },
+            None,
+        );
     }
     if let (Some(a), Some(c)) = (attribution, q.commit.as_deref()) {
         if a.related() && !signed {
