@@ -389,9 +389,10 @@ async fn recent(
 }
 
 /// The events of `tenant` in the last [`PROMPT_TEST_WINDOW`] that can
-/// attribute `commit` to AI (see [`gate::ai`]): events naming the commit
-/// that say the code came from AI, CI change sets of the commit, and
-/// GitHub pushes ending at it.
+/// attribute `commit` to AI (see [`gate::ai`]): CI change sets of the
+/// commit, attribution and code-generation events naming it, and GitHub
+/// pushes ending at it. Every branch names an indexed term (its action), so
+/// that the search skips the blocks holding none.
 async fn attribution_events(
     st: &GateState,
     tenant: &str,
@@ -399,23 +400,16 @@ async fn attribution_events(
 ) -> Result<Vec<Value>, ApiError> {
     use ward_store::query::{Expr, Query as Q};
     let term = |f: &str, v: &str| Q::term(f, v).expr;
-    let expr = Expr::And(vec![
-        term("tenant.id", tenant),
-        Expr::Or(vec![
-            Expr::And(vec![
-                term("commit", commit),
-                Expr::Or(vec![
-                    term("event.action", "vcs.change"),
-                    term("event.action", "ai.commit_attributed"),
-                    term("code.origin", "ai"),
-                ]),
-            ]),
-            Expr::And(vec![
-                term("after", commit),
-                term("github.webhook.event", "push"),
-            ]),
-        ]),
-    ]);
+    let mut branches: Vec<Expr> = gate::ai::ACTIONS
+        .iter()
+        .map(|a| Expr::And(vec![term("event.action", a), term("commit", commit)]))
+        .collect();
+    branches.push(Expr::And(vec![
+        term("event.action", "push"),
+        term("github.webhook.event", "push"),
+        term("after", commit),
+    ]));
+    let expr = Expr::And(vec![term("tenant.id", tenant), Expr::Or(branches)]);
     let query = Q { expr, ..Q::all() };
     recent(st, query, MAX_ATTRIBUTION_EVENTS).await
 }

@@ -1,9 +1,9 @@
 //! The AI attribution of a change, as the gate decides it from the events
 //! Ward holds about the commit:
 //!
-//! - an event naming the commit (`commit`) that says the code came from AI
-//!   (`code.origin: ai`, which Ward sets on AI code-generation events and
-//!   on `ai_generated: true`, or `event.action: ai.commit_attributed`);
+//! - an event naming the commit (`commit`) with `event.action`
+//!   `ai.commit_attributed`, `ai.code_generated` or `code_generated`, unless
+//!   its `code.origin` says otherwise (`ai_generated: false`);
 //! - a change set CI sends with `ward send` (`event.action: vcs.change`,
 //!   `commit`, `commits[]` with `id`, `message` or `trailers`, and
 //!   `git_ai_note`, and `changed_files`), or a GitHub `push` webhook
@@ -20,6 +20,15 @@
 //! event says it is.
 
 use serde_json::Value;
+
+/// The actions of events that attribute the commit they name (`commit`):
+/// CI change sets, attributions, AI code generation.
+pub const ACTIONS: &[&str] = &[
+    "vcs.change",
+    "ai.commit_attributed",
+    "ai.code_generated",
+    "code_generated",
+];
 
 /// Known AI agents as a `Co-authored-by:` value names them (lower-case
 /// substrings), and the tool recorded.
@@ -245,8 +254,12 @@ pub fn attribute(events: &[Value], commit: &str, extra_paths: &[String]) -> Attr
         let action = text(e, "event.action").unwrap_or_default();
         let is_push = text(e, "github.webhook.event") == Some("push") && same(text(e, "after"));
         let is_change = action == "vcs.change" && same(text(e, "commit"));
+        // An attribution or code-generation event, unless it says the
+        // code is not from AI (`ai_generated: false`).
         if same(text(e, "commit"))
-            && (action == "ai.commit_attributed" || text(e, "code.origin") == Some("ai"))
+            && action != "vcs.change"
+            && ACTIONS.contains(&action)
+            && text(e, "code.origin").is_none_or(|o| o == "ai")
         {
             out.add(Generated {
                 commit: commit.into(),
@@ -389,6 +402,8 @@ mod tests {
             json!({"event": {"id": "e4", "action": "vcs.change"}, "commit": "other",
                    "commits": [{"id": "x", "message": "m\n\nGenerated-by: y"}], "changed_files": ["CLAUDE.md"]}),
             json!({"event": {"id": "e5", "action": "deploy"}, "commit": c}),
+            json!({"event": {"id": "e6", "action": "ai.commit_attributed"}, "code": {"origin": "human"},
+                   "ai": {"tool": {"name": "devin"}}, "commit": c}),
         ];
         let a = attribute(&events, c, &[]);
         assert_eq!(a.tools(), vec!["aider", "copilot", "cursor", "git-ai"]);
@@ -398,6 +413,7 @@ mod tests {
         );
         assert!(a.related());
         assert!(!attribute(&events[4..], c, &[]).related());
+        assert!(!a.tools().contains(&"devin"));
         assert!(!attribute(&events, "zzz", &[]).related());
     }
 }
