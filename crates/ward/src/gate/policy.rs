@@ -414,6 +414,36 @@ mod tests {
         );
         let e = Policy::new(parse("[environments.\"a b\"]\n")).unwrap_err();
         assert!(e[0].2.contains("environment name"), "{e:?}");
+        assert!(
+            toml::from_str::<PolicyConfig>("[default]\ncompliance_control = [\"A\"]\n").is_err()
+        );
+        assert!(
+            toml::from_str::<PolicyConfig>("[default]\nfailing_control = \"maybe\"\n").is_err()
+        );
+        let e = Policy::new(parse(
+            "ai_paths = [\"\"]\n[environments.prod]\ncompliance_frameworks = [\"soc\\u0007\"]\n",
+        ))
+        .unwrap_err();
+        let keys: Vec<&str> = e.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "gate.policy.ai_paths",
+                "gate.policy.environments.prod.compliance_frameworks"
+            ],
+            "{e:?}"
+        );
+        assert_eq!(e[1].1, "soc\\u{7}", "{e:?}");
+        let p2 = Policy::new(parse(
+            "ai_paths = [\"config/llm/\"]\n[default]\ncompliance_controls = [\"LOG-01\"]\nfailing_control = \"warn\"\n[environments.prod]\ncompliance_owner_controls = false\n",
+        ))
+        .unwrap();
+        assert_eq!(p2.ai_paths(), ["config/llm/".to_owned()]);
+        let prod = p2.effective(Some("prod"));
+        assert_eq!(prod.compliance_controls, vec!["LOG-01".to_owned()]);
+        assert!(!prod.compliance_owner_controls);
+        assert_eq!(prod.action("failing_control"), Action::Warn);
+        assert!(p2.effective(None).compliance_owner_controls);
     }
 
     #[test]
