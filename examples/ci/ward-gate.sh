@@ -18,8 +18,9 @@
 #                       policy requires it
 #
 # The script sends Ward the change being deployed (an event
-# `vcs.change`: each commit's AI trailers and whether git-ai left an
-# authorship note for it, and the files changed), and Ward's gate decides
+# `vcs.change`: each commit's AI trailers, whether git-ai left an
+# authorship note for it and its files, and the files changed), and Ward's
+# gate decides
 # from it: an AI-generated commit (a `Co-authored-by:` trailer of a known AI
 # agent, `Generated-by:`, `Assisted-by:`, a git-ai note) needs a scan result
 # and a security sign-off (`ward signoff`), a change to AI instructions,
@@ -73,22 +74,25 @@ ingest() {
   WARD_TOKEN=${WARD_INGEST_TOKEN:?WARD_INGEST_TOKEN is needed to send to Ward} "$@"
 }
 
-for sarif in ${WARD_SARIF:-}; do
-  ingest ward import sarif "$sarif" --service "$service" --commit "$commit" ${repository:+--repository "$repository"}
-done
-
 # The change set: at most 1,000 commits and 2,000 paths.
 list=""
 for sha in $(printf '%s\n' $commits | head -n 1000); do
   trailers=$(git log -1 --format='%(trailers:key=Co-authored-by)%(trailers:key=Generated-by)%(trailers:key=Assisted-by)' "$sha")
   note=false
   if git notes --ref=ai show "$sha" >/dev/null 2>&1; then note=true; fi
-  list+="${list:+,}{\"id\":\"$sha\",\"trailers\":$(json_lines "$trailers"),\"git_ai_note\":$note}"
+  files=$(git diff-tree --no-commit-id --name-only -r --root "$sha" | head -n 2000)
+  list+="${list:+,}{\"id\":\"$sha\",\"trailers\":$(json_lines "$trailers"),\"git_ai_note\":$note,\"files\":$(json_lines "$files")}"
 done
 files=$(json_lines "$(printf '%s\n' "$changed" | head -n 2000)")
 printf '{"action":"vcs.change","service":%s,"repository":%s,"commit":"%s","base":"%s","commits":[%s],"changed_files":%s}\n' \
   "$(json_str "$service")" "$(json_str "$repository")" "$commit" "$base" "$list" "$files" | ingest ward send >/dev/null ||
   { echo "ward-gate: the change set could not be sent to Ward" >&2; exit 2; }
+
+# Scan results after the change set: findings in files of AI-generated
+# commits are marked.
+for sarif in ${WARD_SARIF:-}; do
+  ingest ward import sarif "$sarif" --service "$service" --commit "$commit" ${repository:+--repository "$repository"}
+done
 
 args=(gate check --service "$service" --commit "$commit" ${WARD_ENVIRONMENT:+--environment "$WARD_ENVIRONMENT"})
 for a in ${WARD_ARTIFACTS:-}; do args+=(--artifact-file "$a"); done

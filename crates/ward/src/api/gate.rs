@@ -100,12 +100,15 @@ fn scan_event(module: &str, dataset: &str, action: &str, service: &str) -> Event
     e
 }
 
+/// A finding as an event; one in a file an AI-generated commit changed is
+/// marked (`code.origin: ai`, `ward.scan.ai_generated`).
 fn finding_event(
     f: &gate::Known,
     fp: &str,
     message: Option<&str>,
     state: &str,
     q: &ImportQuery,
+    ai_files: &[String],
     ctx: &ward_event::Context,
 ) -> Event {
     let action = if state == "fixed" {
@@ -139,6 +142,14 @@ fn finding_event(
     e.set("ward.scan.commit", q.commit.clone().into());
     e.set("ward.scan.fingerprint", fp.into());
     e.set("ward.scan.state", state.into());
+    if !f.file.is_empty()
+        && ai_files
+            .iter()
+            .any(|a| a == f.file.trim_start_matches("./"))
+    {
+        e.set("code.origin", "ai".into());
+        e.set("ward.scan.ai_generated", true.into());
+    }
     normalize::finish(e, ctx)
 }
 
@@ -165,6 +176,10 @@ pub(crate) async fn import_sarif(
         .await
         .map_err(internal)?
         .map_err(|e| ApiError::BadRequest(format!("SARIF: {e}; nothing was stored")))?;
+    let ai_files = {
+        let events = attribution_events(&st, &caller.tenant, &q.commit).await?;
+        gate::ai::attribute(&events, &q.commit, st.policy.ai_paths()).ai_files
+    };
     let dir = gate::tenant_dir(&st.data_dir, &caller.tenant);
     let _one = st.lock.lock().await;
     let repo = q.repository.clone().unwrap_or_default();
@@ -197,11 +212,12 @@ pub(crate) async fn import_sarif(
                 Some(&f.message),
                 state,
                 &q,
+                &ai_files,
                 &ctx,
             ));
         }
         for (fp, k) in &diff.gone {
-            events.push(finding_event(k, fp, None, "fixed", &q, &ctx));
+            events.push(finding_event(k, fp, None, "fixed", &q, &ai_files, &ctx));
         }
         (new, unchanged, fixed) = (
             new + diff.new,

@@ -184,6 +184,10 @@ pub struct Path {
 pub struct Attribution {
     pub generated: Vec<Generated>,
     pub paths: Vec<Path>,
+    /// The files the AI-generated commits changed (as far as the events
+    /// list them per commit): SARIF findings in them are marked.
+    #[serde(skip)]
+    pub ai_files: Vec<String>,
 }
 
 impl Attribution {
@@ -306,9 +310,18 @@ pub fn attribute(events: &[Value], commit: &str, extra_paths: &[String]) -> Attr
                     event_id: id.into(),
                 });
             }
-            for list in ["added", "modified", "removed"] {
+            let by_ai = out.generated.iter().any(|g| g.commit == sha);
+            for list in ["added", "modified", "removed", "files"] {
                 for p in strings(c.get(list)) {
                     out.add_path(p, id, extra_paths);
+                    let p = p.trim_start_matches("./");
+                    if by_ai
+                        && list != "removed"
+                        && out.ai_files.len() < MAX_ITEMS
+                        && !out.ai_files.iter().any(|f| f == p)
+                    {
+                        out.ai_files.push(p.to_owned());
+                    }
                 }
             }
         }
@@ -389,7 +402,9 @@ mod tests {
         let events = vec![
             json!({"event": {"id": "e1", "action": "vcs.change"}, "commit": c,
                    "commits": [
-                       {"id": "aaa", "message": "Retry\n\nCo-authored-by: Copilot <x@users.noreply.github.com>"},
+                       {"id": "aaa", "message": "Retry\n\nCo-authored-by: Copilot <x@users.noreply.github.com>",
+                        "files": ["./src/retry.py"]},
+                       {"id": "eee", "files": ["src/human.py"]},
                        {"id": "bbb", "trailers": ["Generated-by: Aider 0.86"]},
                        {"id": "ccc", "git_ai_note": true},
                        {"id": "ddd", "message": "plain"}],
@@ -414,6 +429,8 @@ mod tests {
         assert!(a.related());
         assert!(!attribute(&events[4..], c, &[]).related());
         assert!(!a.tools().contains(&"devin"));
+        // Files of AI commits, as far as listed per commit.
+        assert_eq!(a.ai_files, vec!["src/retry.py".to_owned()]);
         assert!(!attribute(&events, "zzz", &[]).related());
     }
 }

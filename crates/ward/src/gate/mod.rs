@@ -946,6 +946,7 @@ mod tests {
                 event_id: "ev1".into(),
             }],
             paths: Vec::new(),
+            ai_files: Vec::new(),
         };
         let instructions = ai::Attribution {
             generated: Vec::new(),
@@ -953,6 +954,7 @@ mod tests {
                 path: "AGENTS.md".into(),
                 event_id: "ev2".into(),
             }],
+            ai_files: Vec::new(),
         };
         let human = ai::Attribution::default();
         let results = [

@@ -491,8 +491,13 @@ fn the_gate_decides_ai_attribution_and_compliance_from_a_real_repository() {
     let sarif = tmp.path().join("clean.sarif");
     std::fs::write(
         &sarif,
-        json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "semgrep"}}, "results": []}]})
-            .to_string(),
+        json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "semgrep"}}, "results": [
+            {"ruleId": "retry-without-backoff", "level": "warning", "message": {"text": "retry loop"},
+             "locations": [{"physicalLocation": {"artifactLocation": {"uri": "src/app.py"}, "region": {"startLine": 1}}}]},
+            {"ruleId": "retry-without-backoff", "level": "warning", "message": {"text": "retry loop"},
+             "locations": [{"physicalLocation": {"artifactLocation": {"uri": "src/util.py"}, "region": {"startLine": 1}}}]}
+        ]}]})
+        .to_string(),
     )
     .unwrap();
     let script = |args: &[&str], env: &[(&str, &str)]| {
@@ -509,6 +514,13 @@ fn the_gate_decides_ai_attribution_and_compliance_from_a_real_repository() {
         ["ai_change_without_signoff".to_owned()].into(),
         "{out}"
     );
+    // The finding in the file the Copilot commit changed is marked AI; the
+    // other is not.
+    let marked = w.wait_for("ward.scan.ai_generated:true", 1);
+    assert_eq!(marked.len(), 1, "{marked:?}");
+    assert_eq!(s(&marked[0], "file.path"), "src/app.py");
+    assert_eq!(s(&marked[0], "code.origin"), "ai");
+    assert_eq!(w.search("event.action:scan_finding").len(), 2);
     crate::gate::signoff(&w, &engineer, "web", &copilot, "retry logic reviewed");
     let (code, out) = ci_gate(&w, &viewer, repo, &["web", &copilot]);
     assert_eq!(code, 0, "{out}");
