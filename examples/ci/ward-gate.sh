@@ -17,11 +17,14 @@
 #                       digests are checked for verified provenance when the
 #                       policy requires it
 #
-# A commit is AI-generated when a trailer says so (`Co-authored-by:` of a
-# known AI agent, `Generated-by:`, `Assisted-by:`) or when git-ai left an
-# authorship note for it (refs/notes/ai). A deploy with AI-generated commits,
-# or one changing AI instruction or MCP configuration files, needs a
-# security sign-off (`ward signoff`). The exit status is the gate's:
+# The script sends Ward the change being deployed (an event
+# `vcs.change`: each commit's AI trailers, whether git-ai left an
+# authorship note for it and its files, and the files changed), and Ward's
+# gate decides
+# from it: an AI-generated commit (a `Co-authored-by:` trailer of a known AI
+# agent, `Generated-by:`, `Assisted-by:`, a git-ai note) needs a scan result
+# and a security sign-off (`ward signoff`), a change to AI instructions,
+# prompts or MCP configuration a sign-off. The exit status is the gate's:
 # 0 pass or warn, 1 fail, 2 error.
 set -euo pipefail
 
@@ -45,58 +48,54 @@ case "$service$repository" in
   *[\"\\]*|*[[:cntrl:]]*) echo "ward-gate: quotes, backslashes and control characters are not allowed in names" >&2; exit 2 ;;
 esac
 
-# The AI tool a trailer or note names, as one lower-case word, or nothing.
-agent_of() {
-  local sha=$1 trailers
-  trailers=$(git log -1 --format='%(trailers:key=Co-authored-by,valueonly)%(trailers:key=Generated-by,valueonly)%(trailers:key=Assisted-by,valueonly)' "$sha" | tr '[:upper:]' '[:lower:]')
-  case "$trailers" in
-    *copilot*) echo copilot; return ;;
-    *claude*) echo claude; return ;;
-    *cursor*) echo cursor; return ;;
-    *devin*) echo devin; return ;;
-    *codex*|*chatgpt*|*openai*) echo codex; return ;;
-    *jules*) echo jules; return ;;
-    *gemini*) echo gemini; return ;;
-    *aider*) echo aider; return ;;
-    *openhands*) echo openhands; return ;;
-    *amazon\ q*|*amazonq*) echo amazon-q; return ;;
-  esac
-  # Any Generated-by: or Assisted-by: value counts, named by its first word.
-  local other
-  other=$(git log -1 --format='%(trailers:key=Generated-by,valueonly)%(trailers:key=Assisted-by,valueonly)' "$sha" | head -n1 | tr '[:upper:]' '[:lower:]' | tr -cs 'a-z0-9._-' ' ' | awk '{print $1}')
-  if [ -n "$other" ]; then echo "$other"; return; fi
-  if git notes --ref=ai show "$sha" >/dev/null 2>&1; then echo git-ai; fi
+# A JSON string of $1: quotes, backslashes and line ends escaped, other
+# control characters dropped.
+json_str() {
+  local v=$1
+  v=${v//\\/\\\\}
+  v=${v//\"/\\\"}
+  v=${v//$'\n'/\\n}
+  v=${v//$'\t'/ }
+  v=$(printf '%s' "$v" | tr -d '\000-\037')
+  printf '"%s"' "$v"
+}
+
+# A JSON list of the lines of $1.
+json_lines() {
+  local out="" line
+  while IFS= read -r line; do
+    [ -z "$line" ] && continue
+    out+="${out:+,}$(json_str "$line")"
+  done <<<"$1"
+  printf '[%s]' "$out"
 }
 
 ingest() {
   WARD_TOKEN=${WARD_INGEST_TOKEN:?WARD_INGEST_TOKEN is needed to send to Ward} "$@"
 }
 
+# The change set: at most 1,000 commits and 2,000 paths.
+list=""
+for sha in $(printf '%s\n' $commits | head -n 1000); do
+  trailers=$(git log -1 --format='%(trailers:key=Co-authored-by)%(trailers:key=Generated-by)%(trailers:key=Assisted-by)' "$sha")
+  note=false
+  if git notes --ref=ai show "$sha" >/dev/null 2>&1; then note=true; fi
+  files=$(git diff-tree --no-commit-id --name-only -r --root "$sha" | head -n 2000)
+  list+="${list:+,}{\"id\":\"$sha\",\"trailers\":$(json_lines "$trailers"),\"git_ai_note\":$note,\"files\":$(json_lines "$files")}"
+done
+files=$(json_lines "$(printf '%s\n' "$changed" | head -n 2000)")
+printf '{"action":"vcs.change","service":%s,"repository":%s,"commit":"%s","base":"%s","commits":[%s],"changed_files":%s}\n' \
+  "$(json_str "$service")" "$(json_str "$repository")" "$commit" "$base" "$list" "$files" | ingest ward send >/dev/null ||
+  { echo "ward-gate: the change set could not be sent to Ward" >&2; exit 2; }
+
+# Scan results after the change set: findings in files of AI-generated
+# commits are marked.
 for sarif in ${WARD_SARIF:-}; do
   ingest ward import sarif "$sarif" --service "$service" --commit "$commit" ${repository:+--repository "$repository"}
 done
 
-ai_commits=0
-events=""
-for sha in $commits; do
-  tool=$(agent_of "$sha")
-  [ -z "$tool" ] && continue
-  ai_commits=$((ai_commits + 1))
-  events+=$(printf '{"action":"ai.commit_attributed","service":"%s","ai_tool":"%s","ai_generated":true,"commit":"%s","repository":"%s"}' \
-    "$service" "$tool" "$sha" "$repository")$'\n'
-done
-if [ -n "$events" ] && [ -n "${WARD_INGEST_TOKEN:-}" ]; then
-  printf '%s' "$events" | ingest ward send
-fi
-
-ai_files=$(printf '%s\n' "$changed" | grep -E '(^|/)(AGENTS\.md|CLAUDE\.md|GEMINI\.md|copilot-instructions\.md|\.cursorrules|\.windsurfrules|\.mcp\.json|mcp\.json)$|(^|/)\.cursor/rules/|(^|/)\.github/(instructions|prompts|chatmodes)/' || true)
-
 args=(gate check --service "$service" --commit "$commit" ${WARD_ENVIRONMENT:+--environment "$WARD_ENVIRONMENT"})
 for a in ${WARD_ARTIFACTS:-}; do args+=(--artifact-file "$a"); done
-if [ "$ai_commits" -gt 0 ] || [ -n "$ai_files" ]; then
-  echo "ward-gate: $ai_commits AI-generated commit(s); AI-related files changed: ${ai_files:-none}; a security sign-off is required" >&2
-  args+=(--require-signoff)
-fi
 status=0
 ward "${args[@]}" || status=$?
 exit "$status"

@@ -200,6 +200,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     let live = start_compliance(&config, &store, &metrics, &alerts, &mut g);
     let mut state = api_state(ingest, access, &store, &metrics, progress, &alerts, &config)?;
     state.compliance = crate::api::compliance::ComplianceState(live.clone());
+    state.gate.compliance = state.compliance.clone();
     let (http, http_addr) = start_http(&config, state, &alerts, accepting.clone()).await?;
     g.stages(&["http"])
         .connect("http", "alert", 0)
@@ -386,6 +387,7 @@ fn api_state(
             policy: Arc::clone(&config.gate_policy),
             keys: Arc::clone(&config.gate_keys),
             store: Arc::clone(store),
+            compliance: crate::api::compliance::ComplianceState::default(),
         },
         ingest,
         events: crate::api::EventsState {

@@ -37,8 +37,11 @@ pub struct GateState {
     pub policy: Arc<gate::policy::Policy>,
     /// `[[gate.keys]]`: what provenance is verified with.
     pub keys: Arc<Vec<gate::provenance::TrustedKey>>,
-    /// The event store (the gate looks up prompt-injection test runs).
+    /// The event store (the gate looks up prompt-injection test runs and
+    /// the AI attribution of commits).
     pub store: Arc<ward_store::Store>,
+    /// The compliance posture (failing controls are a reason).
+    pub compliance: super::compliance::ComplianceState,
 }
 
 #[derive(Deserialize)]
@@ -97,12 +100,15 @@ fn scan_event(module: &str, dataset: &str, action: &str, service: &str) -> Event
     e
 }
 
+/// A finding as an event; one in a file an AI-generated commit changed is
+/// marked (`code.origin: ai`, `ward.scan.ai_generated`).
 fn finding_event(
     f: &gate::Known,
     fp: &str,
     message: Option<&str>,
     state: &str,
     q: &ImportQuery,
+    ai_files: &[String],
     ctx: &ward_event::Context,
 ) -> Event {
     let action = if state == "fixed" {
@@ -136,6 +142,14 @@ fn finding_event(
     e.set("ward.scan.commit", q.commit.clone().into());
     e.set("ward.scan.fingerprint", fp.into());
     e.set("ward.scan.state", state.into());
+    if !f.file.is_empty()
+        && ai_files
+            .iter()
+            .any(|a| a == f.file.trim_start_matches("./"))
+    {
+        e.set("code.origin", "ai".into());
+        e.set("ward.scan.ai_generated", true.into());
+    }
     normalize::finish(e, ctx)
 }
 
@@ -162,6 +176,10 @@ pub(crate) async fn import_sarif(
         .await
         .map_err(internal)?
         .map_err(|e| ApiError::BadRequest(format!("SARIF: {e}; nothing was stored")))?;
+    let ai_files = {
+        let events = attribution_events(&st, &caller.tenant, &q.commit).await?;
+        gate::ai::attribute(&events, &q.commit, st.policy.ai_paths()).ai_files
+    };
     let dir = gate::tenant_dir(&st.data_dir, &caller.tenant);
     let _one = st.lock.lock().await;
     let repo = q.repository.clone().unwrap_or_default();
@@ -194,11 +212,12 @@ pub(crate) async fn import_sarif(
                 Some(&f.message),
                 state,
                 &q,
+                &ai_files,
                 &ctx,
             ));
         }
         for (fp, k) in &diff.gone {
-            events.push(finding_event(k, fp, None, "fixed", &q, &ctx));
+            events.push(finding_event(k, fp, None, "fixed", &q, &ai_files, &ctx));
         }
         (new, unchanged, fixed) = (
             new + diff.new,
@@ -357,13 +376,24 @@ async fn newest_prompt_test(
         expr,
         ..Q::term("event.action", "prompt_injection_test")
     };
+    let hits = recent(st, query, 1).await?;
+    Ok(hits.first().map(test_run))
+}
+
+/// The newest `limit` events of the last [`PROMPT_TEST_WINDOW`] matching
+/// `query`.
+async fn recent(
+    st: &GateState,
+    query: ward_store::query::Query,
+    limit: usize,
+) -> Result<Vec<Value>, ApiError> {
     let store = st.store.clone();
     let since = jiff::Timestamp::now().as_millisecond() - PROMPT_TEST_WINDOW.as_millis() as i64;
     let result = tokio::task::spawn_blocking(move || {
         let opts = ward_store::SearchOptions {
             since: Some(since),
             until: None,
-            limit: 1,
+            limit,
             stop: ward_store::SearchStop::at(Instant::now() + std::time::Duration::from_secs(10)),
         };
         store.search(&query, &opts)
@@ -371,8 +401,37 @@ async fn newest_prompt_test(
     .await
     .map_err(internal)?
     .map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(result.hits.first().map(|h| test_run(&h.event)))
+    Ok(result.hits.into_iter().map(|h| h.event).collect())
 }
+
+/// The events of `tenant` in the last [`PROMPT_TEST_WINDOW`] that can
+/// attribute `commit` to AI (see [`gate::ai`]): CI change sets of the
+/// commit, attribution and code-generation events naming it, and GitHub
+/// pushes ending at it. Every branch names an indexed term (its action), so
+/// that the search skips the blocks holding none.
+async fn attribution_events(
+    st: &GateState,
+    tenant: &str,
+    commit: &str,
+) -> Result<Vec<Value>, ApiError> {
+    use ward_store::query::{Expr, Query as Q};
+    let term = |f: &str, v: &str| Q::term(f, v).expr;
+    let mut branches: Vec<Expr> = gate::ai::ACTIONS
+        .iter()
+        .map(|a| Expr::And(vec![term("event.action", a), term("commit", commit)]))
+        .collect();
+    branches.push(Expr::And(vec![
+        term("event.action", "push"),
+        term("github.webhook.event", "push"),
+        term("after", commit),
+    ]));
+    let expr = Expr::And(vec![term("tenant.id", tenant), Expr::Or(branches)]);
+    let query = Q { expr, ..Q::all() };
+    recent(st, query, MAX_ATTRIBUTION_EVENTS).await
+}
+
+/// Most events read for one commit's AI attribution (the newest).
+pub const MAX_ATTRIBUTION_EVENTS: usize = 500;
 
 /// How far back the gate looks for a prompt-injection test run.
 pub const PROMPT_TEST_WINDOW: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
@@ -458,6 +517,36 @@ async fn decide(st: &GateState, caller: &Principal, q: GateRequest) -> ApiResult
     } else {
         newest_prompt_test(st, &tenant, &service).await?
     };
+    let ai_reasons = ["ai_change_without_signoff", "ai_change_without_scan"];
+    let attribution = match &q.commit {
+        Some(c)
+            if ai_reasons
+                .iter()
+                .any(|r| eff.action(r) != gate::policy::Action::Off) =>
+        {
+            let events = attribution_events(st, &tenant, c).await?;
+            Some(gate::ai::attribute(&events, c, policy.ai_paths()))
+        }
+        _ => None,
+    };
+    let results = match (&st.compliance.0, eff.action("failing_control")) {
+        (_, gate::policy::Action::Off) | (None, _) => None,
+        (Some(live), _) => Some(live.compliance.results(jiff::Timestamp::now())),
+    };
+    let owner = st
+        .alerts
+        .engine()
+        .owners()
+        .map(ward_alert::alert::owner::OwnedKind::Services)
+        .get(&q.service)
+        .cloned();
+    let posture = match &results {
+        Some(results) => gate::Posture::Results {
+            results,
+            owner: owner.as_deref(),
+        },
+        None => gate::Posture::Disabled,
+    };
     let (scans, signoffs, sbom, vex, prov) = tokio::task::spawn_blocking(move || {
         Ok::<_, anyhow::Error>((
             gate::scans_of(&dir, &service)?,
@@ -481,6 +570,8 @@ async fn decide(st: &GateState, caller: &Principal, q: GateRequest) -> ApiResult
             vex: &vex,
             provenance: &prov,
             prompt_test: prompt_test.as_ref(),
+            attribution: attribution.as_ref(),
+            compliance: posture,
         },
     );
     let verdict = gate::verdict(&reasons);
@@ -563,6 +654,11 @@ async fn decide(st: &GateState, caller: &Principal, q: GateRequest) -> ApiResult
         "ward.gate.reasons",
         serde_json::to_value(&reasons).map_err(internal)?,
     );
+    if let Some(a) = attribution.as_ref().filter(|a| a.related()) {
+        e.set("ward.gate.ai.tools", json!(a.tools()));
+        let paths: Vec<&str> = a.paths.iter().take(100).map(|p| p.path.as_str()).collect();
+        e.set("ward.gate.ai.paths", json!(paths));
+    }
     if let Some(r) = &break_glass {
         e.set("ward.gate.override.reason", r.clone().into());
         e.set("ward.gate.override.by", caller.actor().into());
@@ -602,6 +698,7 @@ async fn decide(st: &GateState, caller: &Principal, q: GateRequest) -> ApiResult
         "require_signoff": eff.require_signoff,
         "require_provenance": eff.require_provenance,
         "reasons": reasons,
+        "ai": attribution,
         "override": break_glass.map(|r| json!({"by": caller.actor(), "reason": r})),
         "event_id": ids.last(),
     })))

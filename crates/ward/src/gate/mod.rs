@@ -20,6 +20,7 @@
 //! `signoffs.json`.
 //! Files are replaced atomically.
 
+pub mod ai;
 pub mod osv;
 pub mod policy;
 pub mod provenance;
@@ -404,7 +405,9 @@ pub struct TestRun {
 /// What the gate reads of one tenant: its open alerts (already filtered
 /// to the tenant), scan states, sign-offs, the service's latest SBOM
 /// state with the VEX statements imported on their own, provenance
-/// records, and the service's newest prompt-injection test run.
+/// records, the service's newest prompt-injection test run, the AI
+/// attribution of the commit (`None`: not looked up) and the compliance
+/// posture.
 pub struct Evidence<'a> {
     pub alerts: &'a [ward_alert::Alert],
     pub scans: &'a [ScanState],
@@ -413,6 +416,155 @@ pub struct Evidence<'a> {
     pub vex: &'a [sbom::Statement],
     pub provenance: &'a provenance::Store,
     pub prompt_test: Option<&'a TestRun>,
+    pub attribution: Option<&'a ai::Attribution>,
+    pub compliance: Posture<'a>,
+}
+
+/// The compliance posture as the gate sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum Posture<'a> {
+    /// Compliance evaluation is off (`[compliance] enabled = false`).
+    Disabled,
+    /// Every control's result, and the team owning the service.
+    Results {
+        results: &'a [crate::compliance::ControlResult],
+        owner: Option<&'a str>,
+    },
+}
+
+/// Control states that fail the deploy: a control that fails, or whose
+/// evaluation failed.
+fn failing(state: crate::compliance::State) -> bool {
+    matches!(
+        state,
+        crate::compliance::State::Fail | crate::compliance::State::Error
+    )
+}
+
+/// Why each selected control counts, for the reason's text.
+fn why_selected(
+    r: &crate::compliance::ControlResult,
+    eff: &policy::Effective,
+    owner: Option<&str>,
+) -> Vec<String> {
+    let mut why = Vec::new();
+    if eff.compliance_controls.iter().any(|c| c == &r.id) {
+        why.push("named by the policy".to_owned());
+    }
+    for f in &eff.compliance_frameworks {
+        if r.mappings.iter().any(|m| &m.framework == f) {
+            why.push(format!("maps to {f}"));
+        }
+    }
+    if eff.compliance_owner_controls && owner.is_some_and(|o| o == r.owner) {
+        why.push(format!("owned by {}, the service's team", r.owner));
+    }
+    why
+}
+
+/// The `failing_control` reasons: selected controls that fail, and what
+/// the policy names but cannot be checked.
+fn control_problems(
+    eff: &policy::Effective,
+    posture: Posture<'_>,
+) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    let Posture::Results { results, owner } = posture else {
+        if !(eff.compliance_controls.is_empty() && eff.compliance_frameworks.is_empty()) {
+            out.push((
+                "compliance evaluation is disabled ([compliance] enabled = false): the controls and frameworks the policy names cannot be checked".into(),
+                None,
+            ));
+        }
+        return out;
+    };
+    for r in results {
+        let why = why_selected(r, eff, owner);
+        if why.is_empty() || !failing(r.state) {
+            continue;
+        }
+        out.push((
+            format!(
+                "compliance control {} ({}) is {}{} ({})",
+                r.id,
+                r.title,
+                r.state.as_str(),
+                if r.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", r.reason)
+                },
+                why.join(", ")
+            ),
+            Some(format!("control:{}", r.id)),
+        ));
+    }
+    for id in &eff.compliance_controls {
+        if !results.iter().any(|r| &r.id == id) {
+            out.push((
+                format!("compliance control {id} named by the policy is not loaded"),
+                Some(format!("control:{id}")),
+            ));
+        }
+    }
+    for f in &eff.compliance_frameworks {
+        if !results
+            .iter()
+            .any(|r| r.mappings.iter().any(|m| &m.framework == f))
+        {
+            out.push((
+                format!("framework {f} named by the policy has no loaded control"),
+                Some(format!("framework:{f}")),
+            ));
+        }
+    }
+    out
+}
+
+/// The distinct event ids behind a list of signals, comma-separated (at
+/// most 10).
+fn event_ids<'a>(ids: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for id in ids.filter(|i| !i.is_empty()) {
+        if out.len() < 10 && !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    (!out.is_empty()).then(|| out.join(","))
+}
+
+/// What an attribution says, for a reason's text.
+fn describe(a: &ai::Attribution) -> String {
+    let mut parts = Vec::new();
+    if !a.generated.is_empty() {
+        let commits: Vec<String> = a
+            .generated
+            .iter()
+            .take(10)
+            .map(|g| {
+                format!(
+                    "{} by {} ({})",
+                    g.commit.chars().take(12).collect::<String>(),
+                    g.tool,
+                    g.how
+                )
+            })
+            .collect();
+        parts.push(format!(
+            "AI-generated: {}{}",
+            commits.join(", "),
+            if a.generated.len() > 10 { ", …" } else { "" }
+        ));
+    }
+    if !a.paths.is_empty() {
+        let paths: Vec<&str> = a.paths.iter().take(10).map(|p| p.path.as_str()).collect();
+        parts.push(format!(
+            "AI-related files: {}{}",
+            paths.join(", "),
+            if a.paths.len() > 10 { ", …" } else { "" }
+        ));
+    }
+    parts.join("; ")
 }
 
 /// The verdict of a list of reasons: `fail` when one fails, else `warn`
@@ -438,6 +590,8 @@ pub fn reasons(q: &Question, eff: &policy::Effective, ev: &Evidence<'_>) -> Vec<
         vex,
         provenance: prov,
         prompt_test,
+        attribution,
+        compliance,
     } = *ev;
     let mut out = Vec::new();
     let mut push = |code: &'static str, detail: String, evidence: Option<String>| {
@@ -506,22 +660,49 @@ pub fn reasons(q: &Question, eff: &policy::Effective, ev: &Evidence<'_>) -> Vec<
             Some(fp.clone()),
         );
     }
-    if eff.require_signoff {
-        let signed = q.commit.as_deref().is_some_and(|c| {
-            signoffs
-                .iter()
-                .any(|s| s.service == q.service && s.commit == c)
-        });
-        if !signed {
+    let signed = q.commit.as_deref().is_some_and(|c| {
+        signoffs
+            .iter()
+            .any(|s| s.service == q.service && s.commit == c)
+    });
+    if eff.require_signoff && !signed {
+        push(
+            "no_signoff",
+            match &q.commit {
+                Some(c) => format!("no security sign-off of {} at {c}", q.service),
+                None => {
+                    "a sign-off is required, and it is given for a commit: pass --commit".into()
+                }
+            },
+            None,
+        );
+    }
+    if let (Some(a), Some(c)) = (attribution, q.commit.as_deref()) {
+        if a.related() && !signed {
             push(
-                "no_signoff",
-                match &q.commit {
-                    Some(c) => format!("no security sign-off of {} at {c}", q.service),
-                    None => {
-                        "a sign-off is required, and it is given for a commit: pass --commit".into()
-                    }
-                },
-                None,
+                "ai_change_without_signoff",
+                format!(
+                    "{} at {c} is an AI-related change without a security sign-off ({})",
+                    q.service,
+                    describe(a)
+                ),
+                event_ids(
+                    a.generated
+                        .iter()
+                        .map(|g| g.event_id.as_str())
+                        .chain(a.paths.iter().map(|p| p.event_id.as_str())),
+                ),
+            );
+        }
+        if !a.generated.is_empty() && !scans.iter().any(|s| s.commit == c) {
+            push(
+                "ai_change_without_scan",
+                format!(
+                    "{} at {c} has AI-generated changes ({}) and no scan result (no SARIF import of the commit)",
+                    q.service,
+                    a.tools().join(", ")
+                ),
+                event_ids(a.generated.iter().map(|g| g.event_id.as_str())),
             );
         }
     }
@@ -548,6 +729,9 @@ pub fn reasons(q: &Question, eff: &policy::Effective, ev: &Evidence<'_>) -> Vec<
             ),
             Some(t.event_id.clone()),
         );
+    }
+    for (detail, evidence) in control_problems(eff, compliance) {
+        push("failing_control", detail, evidence);
     }
     out
 }
@@ -664,6 +848,8 @@ mod tests {
             vex: &[],
             provenance: &prov,
             prompt_test: Some(&run),
+            attribution: None,
+            compliance: Posture::Disabled,
         };
         let q = Question {
             service: "shop".into(),
@@ -720,6 +906,149 @@ mod tests {
         let eff = asked.effective(&policy);
         assert!(eff.require_provenance);
         assert_eq!(eff.max_severity, ward_alert::Severity::High);
+    }
+
+    fn control(
+        id: &str,
+        owner: &str,
+        framework: &str,
+        state: crate::compliance::State,
+    ) -> crate::compliance::ControlResult {
+        crate::compliance::ControlResult {
+            id: id.into(),
+            title: format!("{id} title"),
+            owner: owner.into(),
+            severity: crate::compliance::control::Severity::High,
+            check: "events".into(),
+            mappings: vec![crate::compliance::control::Mapping {
+                framework: framework.into(),
+                id: "1.1".into(),
+                relationship: crate::compliance::control::Relationship::Intersects,
+            }],
+            state,
+            reason: "why".into(),
+            evaluated_at: None,
+            observed: serde_json::Value::Null,
+            queries: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn ai_changes_need_a_signoff_and_a_scan_and_controls_must_not_fail() {
+        use crate::compliance::State;
+        let empty = ScanState::default();
+        let prov = provenance::Store::default();
+        let generated = ai::Attribution {
+            generated: vec![ai::Generated {
+                commit: "c2".into(),
+                tool: "copilot".into(),
+                how: "trailer",
+                event_id: "ev1".into(),
+            }],
+            paths: Vec::new(),
+            ai_files: Vec::new(),
+        };
+        let instructions = ai::Attribution {
+            generated: Vec::new(),
+            paths: vec![ai::Path {
+                path: "AGENTS.md".into(),
+                event_id: "ev2".into(),
+            }],
+            ai_files: Vec::new(),
+        };
+        let human = ai::Attribution::default();
+        let results = [
+            control("LOG-01", "platform", "iso27001", State::Fail),
+            control("SCN-01", "secops", "pci-dss", State::Error),
+            control("DET-01", "secops", "soc2", State::Pass),
+            control("IR-01", "secops", "soc2", State::Unknown),
+        ];
+        let scanned = [ScanState {
+            service: "shop".into(),
+            commit: "c2".into(),
+            ..ScanState::default()
+        }];
+        let signed = [Signoff {
+            service: "shop".into(),
+            commit: "c2".into(),
+            by: "sec".into(),
+            reason: "ok".into(),
+            at: "now".into(),
+        }];
+        let q = Question {
+            service: "shop".into(),
+            commit: Some("c2".into()),
+            ..Question::default()
+        };
+        let eff = q.effective(&policy::Policy::default());
+        let codes =
+            |a: Option<&ai::Attribution>, scans: &[ScanState], signoffs: &[Signoff], posture| {
+                let ev = Evidence {
+                    alerts: &[],
+                    scans,
+                    signoffs,
+                    sbom: &empty,
+                    vex: &[],
+                    provenance: &prov,
+                    prompt_test: None,
+                    attribution: a,
+                    compliance: posture,
+                };
+                reasons(&q, &eff, &ev)
+                    .into_iter()
+                    .map(|r| (r.code, r.evidence.unwrap_or_default()))
+                    .collect::<Vec<_>>()
+            };
+        let off = Posture::Disabled;
+        assert_eq!(
+            codes(Some(&generated), &[], &[], off),
+            vec![
+                ("ai_change_without_signoff", "ev1".to_owned()),
+                ("ai_change_without_scan", "ev1".to_owned())
+            ]
+        );
+        // AI instructions changed by a person: a sign-off, no scan needed.
+        assert_eq!(
+            codes(Some(&instructions), &[], &[], off),
+            vec![("ai_change_without_signoff", "ev2".to_owned())]
+        );
+        assert!(codes(Some(&generated), &scanned, &signed, off).is_empty());
+        assert!(codes(Some(&human), &[], &[], off).is_empty());
+        assert!(codes(None, &[], &[], off).is_empty());
+        // Controls: the service's team's failing ones count, passing and
+        // unknown ones do not, other teams' neither.
+        let posture = Posture::Results {
+            results: &results,
+            owner: Some("secops"),
+        };
+        assert_eq!(
+            codes(None, &[], &[], posture),
+            vec![("failing_control", "control:SCN-01".to_owned())]
+        );
+        let by_policy = policy::Policy::new(
+            toml::from_str(
+                "[default]\ncompliance_controls = [\"LOG-01\", \"NOPE-9\"]\ncompliance_frameworks = [\"soc2\", \"eu-ai-act\"]\ncompliance_owner_controls = false\n",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let eff2 = q.effective(&by_policy);
+        let r: Vec<_> = control_problems(&eff2, posture)
+            .into_iter()
+            .map(|(d, e)| (e.unwrap_or_default(), d))
+            .collect();
+        assert_eq!(
+            r.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>(),
+            vec!["control:LOG-01", "control:NOPE-9", "framework:eu-ai-act"],
+            "{r:?}"
+        );
+        assert!(
+            r[0].1.contains("is fail: why (named by the policy)"),
+            "{r:?}"
+        );
+        // Compliance off: what the policy names cannot pass unchecked.
+        assert_eq!(control_problems(&eff2, Posture::Disabled).len(), 1);
+        assert!(control_problems(&eff, Posture::Disabled).is_empty());
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub const REASONS: &[&str] = &[
     "provenance_missing",
     "provenance_invalid",
     "prompt_injection_test_failed",
+    "ai_change_without_signoff",
+    "ai_change_without_scan",
+    "failing_control",
 ];
 
 /// What a reason does to the decision.
@@ -83,6 +86,23 @@ pub struct Section {
     pub provenance_invalid: Option<Action>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_injection_test_failed: Option<Action>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_change_without_signoff: Option<Action>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_change_without_scan: Option<Action>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_control: Option<Action>,
+    /// Compliance controls (ids) whose failure fails the deploy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliance_controls: Option<Vec<String>>,
+    /// Frameworks (catalog ids) whose mapped controls' failure fails the
+    /// deploy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliance_frameworks: Option<Vec<String>>,
+    /// Whether the controls owned by the service's team count (default
+    /// true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliance_owner_controls: Option<bool>,
 }
 
 /// `[gate.policy]` as written.
@@ -94,6 +114,11 @@ pub struct PolicyConfig {
     pub version: Option<String>,
     pub default: Section,
     pub environments: BTreeMap<String, Section>,
+    /// Paths that make a change AI-related, besides the built-in ones
+    /// ([`super::ai::BUILTIN_PATHS`]): `dir/` (a directory anywhere),
+    /// `*.suffix`, or a file name or path.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ai_paths: Vec<String>,
 }
 
 /// The version of the built-in policy, used when `version` is not set.
@@ -107,6 +132,11 @@ pub struct Effective {
     pub require_signoff: bool,
     pub require_provenance: bool,
     pub actions: BTreeMap<&'static str, Action>,
+    /// Controls and frameworks whose failing controls are a reason.
+    pub compliance_controls: Vec<String>,
+    pub compliance_frameworks: Vec<String>,
+    /// The controls of the team owning the service count too.
+    pub compliance_owner_controls: bool,
 }
 
 impl Effective {
@@ -155,6 +185,45 @@ fn check_severity(where_: &str, s: &Option<String>) -> Result<(), Problem> {
 /// Longest environment name and version.
 const MAX_NAME: usize = 64;
 
+/// Most entries of a list (controls, frameworks, AI paths).
+const MAX_LIST: usize = 200;
+
+/// Checks what one section says beside its actions.
+fn check_section(where_: &str, s: &Section, problems: &mut Vec<Problem>) {
+    if let Err(e) = check_severity(where_, &s.max_severity) {
+        problems.push(e);
+    }
+    let lists = [
+        ("compliance_controls", s.compliance_controls.as_ref()),
+        ("compliance_frameworks", s.compliance_frameworks.as_ref()),
+    ];
+    for (key, list) in lists {
+        check_list(&format!("{where_}.{key}"), list, MAX_NAME, problems);
+    }
+}
+
+/// A list of at most [`MAX_LIST`] entries of 1 to `max` bytes without
+/// control characters.
+fn check_list(key: &str, list: Option<&Vec<String>>, max: usize, problems: &mut Vec<Problem>) {
+    let Some(list) = list else { return };
+    if list.len() > MAX_LIST {
+        problems.push((
+            key.into(),
+            format!("{} entries", list.len()),
+            format!("at most {MAX_LIST}"),
+        ));
+    }
+    for v in list {
+        if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
+            problems.push((
+                key.into(),
+                v.escape_debug().take(max).collect(),
+                format!("each entry is 1 to {max} bytes without control characters"),
+            ));
+        }
+    }
+}
+
 impl Policy {
     /// Checks a written policy; each problem names its key.
     pub fn new(config: PolicyConfig) -> Result<Policy, Vec<Problem>> {
@@ -170,9 +239,13 @@ impl Policy {
                 format!("1 to {MAX_NAME} bytes without control characters"),
             ));
         }
-        if let Err(e) = check_severity("gate.policy.default", &config.default.max_severity) {
-            problems.push(e);
-        }
+        check_section("gate.policy.default", &config.default, &mut problems);
+        check_list(
+            "gate.policy.ai_paths",
+            Some(&config.ai_paths),
+            200,
+            &mut problems,
+        );
         for (name, s) in &config.environments {
             if name.is_empty()
                 || name.len() > MAX_NAME
@@ -188,11 +261,11 @@ impl Policy {
                     ),
                 ));
             }
-            if let Err(e) =
-                check_severity(&format!("gate.policy.environments.{name}"), &s.max_severity)
-            {
-                problems.push(e);
-            }
+            check_section(
+                &format!("gate.policy.environments.{name}"),
+                s,
+                &mut problems,
+            );
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -204,6 +277,11 @@ impl Policy {
             digest,
             config,
         })
+    }
+
+    /// The paths the policy adds to the built-in AI-related ones.
+    pub fn ai_paths(&self) -> &[String] {
+        &self.config.ai_paths
     }
 
     /// The environments the policy names.
@@ -221,6 +299,9 @@ impl Policy {
             require_signoff: false,
             require_provenance: false,
             actions: REASONS.iter().map(|r| (*r, Action::Fail)).collect(),
+            compliance_controls: Vec::new(),
+            compliance_frameworks: Vec::new(),
+            compliance_owner_controls: true,
         };
         for s in layers.into_iter().flatten() {
             if let Some(v) = s
@@ -236,6 +317,15 @@ impl Policy {
             if let Some(v) = s.require_provenance {
                 out.require_provenance = v;
             }
+            if let Some(v) = &s.compliance_controls {
+                out.compliance_controls.clone_from(v);
+            }
+            if let Some(v) = &s.compliance_frameworks {
+                out.compliance_frameworks.clone_from(v);
+            }
+            if let Some(v) = s.compliance_owner_controls {
+                out.compliance_owner_controls = v;
+            }
             let pairs = [
                 ("open_alert", s.open_alert),
                 ("new_error_finding", s.new_error_finding),
@@ -247,6 +337,9 @@ impl Policy {
                     "prompt_injection_test_failed",
                     s.prompt_injection_test_failed,
                 ),
+                ("ai_change_without_signoff", s.ai_change_without_signoff),
+                ("ai_change_without_scan", s.ai_change_without_scan),
+                ("failing_control", s.failing_control),
             ];
             for (k, v) in pairs {
                 if let Some(v) = v {
@@ -321,6 +414,36 @@ mod tests {
         );
         let e = Policy::new(parse("[environments.\"a b\"]\n")).unwrap_err();
         assert!(e[0].2.contains("environment name"), "{e:?}");
+        assert!(
+            toml::from_str::<PolicyConfig>("[default]\ncompliance_control = [\"A\"]\n").is_err()
+        );
+        assert!(
+            toml::from_str::<PolicyConfig>("[default]\nfailing_control = \"maybe\"\n").is_err()
+        );
+        let e = Policy::new(parse(
+            "ai_paths = [\"\"]\n[environments.prod]\ncompliance_frameworks = [\"soc\\u0007\"]\n",
+        ))
+        .unwrap_err();
+        let keys: Vec<&str> = e.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "gate.policy.ai_paths",
+                "gate.policy.environments.prod.compliance_frameworks"
+            ],
+            "{e:?}"
+        );
+        assert_eq!(e[1].1, "soc\\u{7}", "{e:?}");
+        let p2 = Policy::new(parse(
+            "ai_paths = [\"config/llm/\"]\n[default]\ncompliance_controls = [\"LOG-01\"]\nfailing_control = \"warn\"\n[environments.prod]\ncompliance_owner_controls = false\n",
+        ))
+        .unwrap();
+        assert_eq!(p2.ai_paths(), ["config/llm/".to_owned()]);
+        let prod = p2.effective(Some("prod"));
+        assert_eq!(prod.compliance_controls, vec!["LOG-01".to_owned()]);
+        assert!(!prod.compliance_owner_controls);
+        assert_eq!(prod.action("failing_control"), Action::Warn);
+        assert!(p2.effective(None).compliance_owner_controls);
     }
 
     #[test]

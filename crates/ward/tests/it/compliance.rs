@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::harness::{TOKEN, Ward, create_key};
 
 /// A user control: no `forbidden_change` event in the last hour.
-const CONTROL: &str = r#"
+pub(crate) const CONTROL: &str = r#"
 id: T-GAP
 title: No forbidden change in the last hour
 owner: secops

@@ -157,7 +157,9 @@ fn sarif_findings_keep_identity_and_bad_logs_are_refused_whole() {
     );
 }
 
-fn gate(w: &Ward, key: &str, args: &[&str]) -> (i32, Value) {
+/// `ward gate check --format json` with `args`: the exit status and the
+/// answer (or what it printed on stderr).
+pub(crate) fn gate(w: &Ward, key: &str, args: &[&str]) -> (i32, Value) {
     let mut all = vec!["gate", "check", "--format", "json"];
     all.extend_from_slice(args);
     let out = std::process::Command::new(crate::harness::ward_bin())
@@ -207,7 +209,8 @@ pub(crate) fn wait_key(w: &Ward, key: &str) {
     }
 }
 
-fn codes(v: &Value) -> Vec<String> {
+/// The reason codes of a decision.
+pub(crate) fn codes(v: &Value) -> Vec<String> {
     v["reasons"]
         .as_array()
         .unwrap()

@@ -19,6 +19,7 @@ use crate::harness::{Ward, s};
 use crate::sources::fired;
 
 const SECRET: &str = "octokit-examples-secret-0123456789";
+const GLOBEX: &str = "globex-ingest-token-0123456789";
 
 fn examples_index() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/webhooks");
@@ -282,6 +283,19 @@ fn commit(dir: &Path, file: &str, message: &str) -> String {
 /// status and what it printed.
 fn ci_gate(w: &Ward, key: &str, repo: &Path, args: &[&str]) -> (i32, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ci/ward-gate.sh");
+    ci_command(w, key, repo, &script, args, &[])
+}
+
+/// Runs `script` with bash in `repo` with Ward's binary on the path and
+/// `env` set.
+fn ci_command(
+    w: &Ward,
+    key: &str,
+    repo: &Path,
+    script: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String) {
     let bin_dir = crate::harness::ward_bin().parent().unwrap().to_owned();
     let path = format!(
         "{}:{}",
@@ -297,6 +311,7 @@ fn ci_gate(w: &Ward, key: &str, repo: &Path, args: &[&str]) -> (i32, String) {
         .env("WARD_TOKEN", key)
         .env("WARD_INGEST_TOKEN", crate::harness::TOKEN)
         .env("WARD_REPOSITORY", "acme/web")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     (
@@ -309,10 +324,58 @@ fn ci_gate(w: &Ward, key: &str, repo: &Path, args: &[&str]) -> (i32, String) {
     )
 }
 
+/// A control owned by the team of service `web`: no `forbidden_change`
+/// event in the last hour.
+fn web_control() -> String {
+    crate::compliance::CONTROL
+        .replace("T-GAP", "T-WEB")
+        .replace("owner: secops", "owner: web-team")
+}
+
+/// The reason `code` of a decision.
+fn reason<'a>(v: &'a Value, code: &str) -> &'a Value {
+    v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} in {v}"))
+}
+
+/// `ward gate check --format json` for `web` at `commit`.
+fn gate_json(w: &Ward, key: &str, commit: &str, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["--service", "web", "--commit", commit];
+    args.extend_from_slice(extra);
+    crate::gate::gate(w, key, &args)
+}
+
+/// The reason codes `ward-gate.sh` printed (the script asks the gate in
+/// table format: `  fail CODE: detail`).
+fn printed_codes(out: &str) -> BTreeSet<String> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter_map(|l| l.split_once(':'))
+        .filter_map(|(head, _)| head.split_whitespace().nth(1))
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
-fn the_ci_gate_script_asks_a_signoff_for_ai_trailer_commits_in_a_real_repository() {
+fn the_gate_decides_ai_attribution_and_compliance_from_a_real_repository() {
     crate::harness::require("git");
-    let w = Ward::start();
+    let controls = tempfile::tempdir().unwrap();
+    std::fs::write(controls.path().join("t-web.yaml"), web_control()).unwrap();
+    let config = format!(
+        "[webhooks.github]\nsecret = \"{SECRET}\"\n\
+         [[sources]]\nname = \"globex-app\"\ntenant = \"globex\"\ntoken = \"{GLOBEX}\"\n\
+         [alerting.owners.teams.web-team]\ncontacts = [\"platform@example.com\"]\n\
+         [alerting.owners.services]\nweb = \"web-team\"\n\
+         [compliance]\ntick = \"1s\"\ncontrols = [{:?}]\n\
+         [gate.policy]\nversion = \"ai-1\"\n\
+         [gate.policy.environments.staging]\nfailing_control = \"warn\"\nai_change_without_scan = \"off\"\n",
+        controls.path().display().to_string()
+    );
+    let w = Ward::start_with(Some(&config), &[]);
     let engineer = crate::harness::create_key(&w.data_dir(), "sec-eng", "engineer", "default");
     let viewer = crate::harness::create_key(&w.data_dir(), "ci", "viewer", "default");
     for k in [&engineer, &viewer] {
@@ -347,46 +410,215 @@ fn the_ci_gate_script_asks_a_signoff_for_ai_trailer_commits_in_a_real_repository
             &noted,
         ],
     );
-
-    // A human commit alone: no sign-off needed, allowed.
-    let (code, out) = ci_gate(&w, &viewer, repo, &["web", &human]);
-    assert_eq!(code, 0, "{out}");
-    // Each AI-attributed commit, and a change to agent instructions, needs
-    // a sign-off; a plain commit after the human one does not.
-    for sha in [&copilot, &generated, &instructions, &noted] {
-        let (code, out) = ci_gate(&w, &viewer, repo, &["web", sha]);
-        assert_eq!(code, 1, "{sha}: {out}");
-        assert!(out.contains("no_signoff"), "{out}");
-    }
-    let (code, out) = ci_gate(&w, &viewer, repo, &["web", &plain, &generated]);
-    assert_eq!(code, 0, "{out}");
-    // A range: the AI commits inside it count.
-    let (code, out) = ci_gate(&w, &viewer, repo, &["web", &plain, &human]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("2 AI-generated commit(s)"), "{out}");
-
-    // The attribution reached Ward as events, one per commit and run.
-    let events = w.wait_for("event.action:\"ai.commit_attributed\"", 6);
-    let tools: BTreeSet<(String, String)> = events
-        .iter()
-        .map(|e| (s(e, "commit").to_owned(), s(e, "ai.tool.name").to_owned()))
-        .collect();
-    assert_eq!(
-        tools,
-        [
-            (copilot.clone(), "copilot".to_owned()),
-            (generated.clone(), "aider".to_owned()),
-            (noted.clone(), "git-ai".to_owned()),
-        ]
-        .into_iter()
-        .collect(),
-        "{events:?}"
+    // A person mentioning a trailer in the body, not as a trailer, and
+    // co-authoring with a person: no AI.
+    let mention = commit(
+        repo,
+        "src/notes.py",
+        "Explain trailers\n\nGenerated-by: lines mark AI commits.\n\nCo-authored-by: Jane Doe <jane@example.com>",
     );
 
-    // A security engineer's sign-off lets the Copilot commit through.
+    // A human commit alone: no AI signal, no sign-off needed, allowed.
+    let (code, out) = ci_gate(&w, &viewer, repo, &["web", &human]);
+    assert_eq!(code, 0, "{out}");
+    let (code, v) = gate_json(&w, &viewer, &human, &[]);
+    assert_eq!((code, crate::gate::codes(&v)), (0, vec![]), "{v}");
+    assert_eq!(v["ai"]["generated"], json!([]), "{v}");
+    let (code, out) = ci_gate(&w, &viewer, repo, &["web", &mention]);
+    assert_eq!(code, 0, "{out}");
+
+    // Each AI-generated commit needs a scan and a sign-off; the gate
+    // decides it from the change set the script sent.
+    for (sha, tool) in [
+        (&copilot, "copilot"),
+        (&generated, "aider"),
+        (&noted, "git-ai"),
+    ] {
+        let (code, out) = ci_gate(&w, &viewer, repo, &["web", sha]);
+        assert_eq!(code, 1, "{sha}: {out}");
+        assert_eq!(
+            printed_codes(&out),
+            ["ai_change_without_scan", "ai_change_without_signoff"]
+                .map(String::from)
+                .into(),
+            "{out}"
+        );
+        let (code, v) = gate_json(&w, &viewer, sha, &[]);
+        assert_eq!(code, 1, "{v}");
+        assert_eq!(v["ai"]["generated"][0]["tool"], tool, "{v}");
+        assert_eq!(v["ai"]["generated"][0]["commit"], sha.as_str(), "{v}");
+        // The evidence is the change-set event in the log.
+        let evidence = reason(&v, "ai_change_without_signoff")["evidence"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let event = w.search(&format!("event.id:\"{evidence}\""));
+        assert_eq!(event.len(), 1, "{evidence}: {v}");
+        assert_eq!(s(&event[0], "event.action"), "vcs.change");
+        assert_eq!(s(&event[0], "commit"), sha.as_str());
+        assert_eq!(reason(&v, "ai_change_without_scan")["evidence"], evidence);
+        assert!(
+            reason(&v, "ai_change_without_signoff")["detail"]
+                .as_str()
+                .unwrap()
+                .contains(tool),
+            "{v}"
+        );
+    }
+    // Agent instructions changed by a person: a sign-off, no scan.
+    let (code, out) = ci_gate(&w, &viewer, repo, &["web", &instructions]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        printed_codes(&out),
+        ["ai_change_without_signoff".to_owned()].into(),
+        "{out}"
+    );
+    assert!(out.contains("AI-related files: AGENTS.md"), "{out}");
+    // A range without AI commits passes; the AI commits inside a range
+    // count, and a narrower range sent later takes none of them away.
+    let (code, out) = ci_gate(&w, &viewer, repo, &["web", &plain, &generated]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = ci_gate(&w, &viewer, repo, &["web", &plain, &human]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("by aider") && out.contains("by copilot"),
+        "{out}"
+    );
+    let (code, out) = ci_gate(&w, &viewer, repo, &["web", &plain, &generated]);
+    assert_eq!(code, 1, "{out}");
+
+    // An AI commit with a clean scan and a person's sign-off passes.
+    let sarif = tmp.path().join("clean.sarif");
+    std::fs::write(
+        &sarif,
+        json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "semgrep"}}, "results": [
+            {"ruleId": "retry-without-backoff", "level": "warning", "message": {"text": "retry loop"},
+             "locations": [{"physicalLocation": {"artifactLocation": {"uri": "src/app.py"}, "region": {"startLine": 1}}}]},
+            {"ruleId": "retry-without-backoff", "level": "warning", "message": {"text": "retry loop"},
+             "locations": [{"physicalLocation": {"artifactLocation": {"uri": "src/util.py"}, "region": {"startLine": 1}}}]}
+        ]}]})
+        .to_string(),
+    )
+    .unwrap();
+    let script = |args: &[&str], env: &[(&str, &str)]| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ci/ward-gate.sh");
+        ci_command(&w, &viewer, repo, &script, args, env)
+    };
+    let (code, out) = script(
+        &["web", &copilot],
+        &[("WARD_SARIF", sarif.to_str().unwrap())],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        printed_codes(&out),
+        ["ai_change_without_signoff".to_owned()].into(),
+        "{out}"
+    );
+    // The finding in the file the Copilot commit changed is marked AI; the
+    // other is not.
+    let marked = w.wait_for("ward.scan.ai_generated:true", 1);
+    assert_eq!(marked.len(), 1, "{marked:?}");
+    assert_eq!(s(&marked[0], "file.path"), "src/app.py");
+    assert_eq!(s(&marked[0], "code.origin"), "ai");
+    assert_eq!(w.search("event.action:scan_finding").len(), 2);
     crate::gate::signoff(&w, &engineer, "web", &copilot, "retry logic reviewed");
     let (code, out) = ci_gate(&w, &viewer, repo, &["web", &copilot]);
     assert_eq!(code, 0, "{out}");
+    let (code, v) = gate_json(&w, &viewer, &copilot, &[]);
+    assert_eq!((code, v["decision"].clone()), (0, json!("pass")), "{v}");
+    assert_eq!(v["policy"]["version"], "ai-1");
+    // A sign-off without a scan is not enough for an AI-generated commit;
+    // the staging policy turns the scan reason off.
+    crate::gate::signoff(&w, &engineer, "web", &generated, "pool reviewed");
+    let (code, v) = gate_json(&w, &viewer, &generated, &[]);
+    assert_eq!(
+        (code, crate::gate::codes(&v)),
+        (1, vec!["ai_change_without_scan".to_owned()]),
+        "{v}"
+    );
+    let (code, v) = gate_json(&w, &viewer, &generated, &["--environment", "staging"]);
+    assert_eq!((code, crate::gate::codes(&v)), (0, vec![]), "{v}");
+
+    // A GitHub push ending at a commit attributes it too, and an AI
+    // code-generation event sent with `ward send`.
+    let pushed = "3f1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a";
+    let push = json!({
+        "ref": "refs/heads/main", "before": human, "after": pushed,
+        "repository": {"name": "web", "full_name": "acme/web"},
+        "sender": {"login": "dev", "type": "User"},
+        "commits": [{"id": pushed, "message": "Harden input\n\nCo-Authored-By: Claude <noreply@anthropic.com>",
+                     "added": [], "removed": [], "modified": ["src/app.py", ".vscode/mcp.json"]}],
+    });
+    let body = serde_json::to_vec(&push).unwrap();
+    let (status, answer) = deliver(&w, "push", &body, Some(&sign(SECRET, &body)));
+    assert_eq!(status, 200, "{answer}");
+    w.wait_for(&format!("after:\"{pushed}\""), 1);
+    let (code, v) = gate_json(&w, &viewer, pushed, &[]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["ai"]["generated"][0]["tool"], "claude", "{v}");
+    assert_eq!(v["ai"]["paths"][0]["path"], ".vscode/mcp.json", "{v}");
+    let generated_event = json!({"action": "ai.code_generated", "ai_tool": "cursor", "service": "web",
+        "generated_code": "def f(): pass", "commit": "c0ffee0000000000000000000000000000000001"});
+    let out = w.cli(&["send"], Some(format!("{generated_event}\n").as_bytes()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    w.wait_for("event.action:\"ai.code_generated\"", 1);
+    let (code, v) = gate_json(&w, &viewer, "c0ffee0000000000000000000000000000000001", &[]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["ai"]["generated"][0]["tool"], "cursor", "{v}");
+    // Another tenant's attribution of the same commit never counts.
+    let theirs = json!({"action": "ai.commit_attributed", "ai_tool": "copilot", "ai_generated": true,
+        "service": "web", "commit": human});
+    let (status, a) = w.post_as(
+        GLOBEX,
+        "/api/v1/ingest",
+        "application/x-ndjson",
+        format!("{theirs}\n").into_bytes(),
+    );
+    assert_eq!(status, 200, "{a}");
+    w.wait_for(
+        "tenant.id:globex AND event.action:\"ai.commit_attributed\"",
+        1,
+    );
+    let (code, v) = gate_json(&w, &viewer, &human, &[]);
+    assert_eq!((code, crate::gate::codes(&v)), (0, vec![]), "{v}");
+
+    // Every decision names the AI tools it saw.
+    let decided = w.wait_for(
+        "event.action:gate_decision AND ward.gate.ai.tools:copilot",
+        1,
+    );
+    assert_eq!(s(&decided[0], "ward.gate.policy.version"), "ai-1");
+
+    // A failing control owned by the service's team fails the deploy
+    // (warns in staging); the human commit passed before.
+    let bad = json!({"event.action": "forbidden_change", "event.category": "configuration", "service.name": "web"});
+    let (status, a) = w.post("/api/v1/ingest", "application/x-ndjson", format!("{bad}\n"));
+    assert_eq!(status, 200, "{a}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let v = loop {
+        let (code, v) = gate_json(&w, &viewer, &human, &[]);
+        if code == 1 {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "the control never failed: {v}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(crate::gate::codes(&v), vec!["failing_control"], "{v}");
+    let r = reason(&v, "failing_control");
+    assert_eq!(r["evidence"], "control:T-WEB", "{v}");
+    assert!(
+        r["detail"]
+            .as_str()
+            .unwrap()
+            .contains("owned by web-team, the service's team"),
+        "{v}"
+    );
+    let (code, v) = gate_json(&w, &viewer, &human, &["--environment", "staging"]);
+    assert_eq!((code, v["decision"].clone()), (0, json!("warn")), "{v}");
 
     // Bad use is an error: exit 2.
     for args in [
