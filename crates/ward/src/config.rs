@@ -526,6 +526,9 @@ pub struct DetectConfig {
     pub pipelines: Vec<PathBuf>,
     /// Watch rule paths and reload on change.
     pub hot_reload: bool,
+    /// Threads that parse stored events and match Sigma rules (the
+    /// stateless part of detection); 0: one per CPU core.
+    pub workers: usize,
     /// Behavioural baselines: learning period, thresholds.
     pub baseline: crate::detect::baseline::BaselineConfig,
 }
@@ -537,6 +540,7 @@ impl Default for DetectConfig {
             rules: Vec::new(),
             pipelines: Vec::new(),
             hot_reload: true,
+            workers: 0,
             baseline: Default::default(),
         }
     }

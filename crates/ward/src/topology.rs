@@ -560,6 +560,7 @@ fn start_detection(
         rules: d.rules.clone(),
         pipelines: d.pipelines.clone(),
         hot_reload: d.hot_reload,
+        workers: d.workers,
         baseline: d.baseline.clone(),
         checkpoint: config.data_dir.join("detect").join("checkpoint.json"),
     };

@@ -102,15 +102,72 @@ impl Evaluator {
     /// Enriches one event and runs every rule on it. `event_id` names the
     /// event in findings (its `event.id`, or its position in a file).
     pub fn evaluate(&mut self, event: &mut Event, event_id: &str) -> Vec<Detection> {
+        self.observe(event);
+        let mut seen = std::mem::take(&mut self.seen);
+        let matches = self.loaded.engine.matches_seen(&event.0, &mut seen);
+        self.seen = seen;
+        self.conclude(event, event_id, &matches)
+    }
+
+    /// [`Evaluator::evaluate`] over events in log order, with the work
+    /// that keeps no state (parsing the stored JSON, matching every Sigma
+    /// rule) spread over `workers` threads, and what keeps state
+    /// (baselines, then correlations and metric rules) done in log order on
+    /// the calling thread: the findings are those of evaluating one by
+    /// one. `each` gets every parsed event with the logsources it was seen
+    /// as, and its findings; a record that is not a JSON object is skipped.
+    pub fn evaluate_records(
+        &mut self,
+        bodies: &[&[u8]],
+        workers: usize,
+        mut each: impl FnMut(&Event, &[ward_sigma::Seen], Vec<Detection>),
+    ) {
+        let mut events: Vec<Option<Event>> = in_parallel(bodies, workers, |body| {
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
+                .ok()
+                .map(Event)
+        });
+        for e in events.iter_mut().flatten() {
+            self.observe(e);
+        }
+        let engine = &self.loaded.engine;
+        let matched = in_parallel(&events, workers, |e| {
+            e.as_ref().map(|e| {
+                let mut seen = Vec::new();
+                let m = engine.matches_seen(&e.0, &mut seen);
+                (m, seen)
+            })
+        });
+        for (event, m) in events.iter_mut().zip(matched) {
+            let (Some(event), Some((matches, seen))) = (event, m) else {
+                continue;
+            };
+            let id = event.get_str("event.id").unwrap_or_default().to_owned();
+            let found = self.conclude(event, &id, &matches);
+            each(event, &seen, found);
+        }
+    }
+
+    /// The stateful enrichers: behavioural baselines, when enabled.
+    fn observe(&mut self, event: &mut Event) {
         if let Some((cfg, state)) = &mut self.baselines {
             state.observe(cfg, event);
         }
+    }
+
+    /// Findings of an event whose Sigma matches are known: the detections,
+    /// then the correlations and metric rules it moves (in log order).
+    fn conclude(
+        &mut self,
+        event: &mut Event,
+        event_id: &str,
+        matches: &[ward_sigma::Match],
+    ) -> Vec<Detection> {
         let time_ms = event_time_ms(event);
         let time = event.get_str("@timestamp").unwrap_or_default().to_owned();
         let engine: &Engine = &self.loaded.engine;
-        let matches = engine.matches_seen(&event.0, &mut self.seen);
         let mut out = Vec::new();
-        for m in &matches {
+        for m in matches {
             let Some(meta) = engine.rule(m.rule) else {
                 continue;
             };
@@ -143,7 +200,7 @@ impl Evaluator {
         }
         for c in self
             .correlator
-            .observe(time_ms, event_id, &event.0, &matches)
+            .observe(time_ms, event_id, &event.0, matches)
         {
             let finding = self.correlation_finding(c, labels(event));
             out.push(self.derived(finding, Kind::Correlation));
@@ -204,6 +261,38 @@ impl Evaluator {
             value: Some(c.value),
         }
     }
+}
+
+/// `f` over `items` on up to `workers` threads (the calling thread being
+/// one), each taking a contiguous share; results in the order of `items`.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    /// Fewer items than this per thread are not worth a thread.
+    const MIN_SHARE: usize = 64;
+    let workers = workers.clamp(1, items.len().div_ceil(MIN_SHARE).max(1));
+    if workers == 1 {
+        return items.iter().map(&f).collect();
+    }
+    let share = items.len().div_ceil(workers);
+    let f = &f;
+    std::thread::scope(|s| {
+        let mut chunks = items.chunks(share);
+        let first = chunks.next().unwrap_or_default();
+        let others: Vec<_> = chunks
+            .map(|c| s.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        let mut out: Vec<R> = first.iter().map(f).collect();
+        for h in others {
+            match h.join() {
+                Ok(part) => out.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
 }
 
 /// Event time in milliseconds: `@timestamp`, else the Windows
@@ -300,6 +389,61 @@ level: high
         let again = evaluator().evaluate(&mut event("failure"), "e1");
         assert_eq!(again[0].finding.id, f.id, "replay gives the same id");
         assert!(ev.evaluate(&mut event("success"), "e2").is_empty());
+    }
+
+    #[test]
+    fn a_batch_spread_over_threads_finds_what_one_by_one_finds() {
+        // The built-in pack, baselines on, and a stream that moves
+        // correlations (bursts of failed logins) and baselines.
+        let stream: Vec<Vec<u8>> = (0..900)
+            .map(|i| {
+                let user = format!("u{}", i % 7);
+                let outcome = if i % 3 == 0 { "success" } else { "failure" };
+                serde_json::to_vec(&json!({
+                    "@timestamp": format!("2026-11-01T10:{:02}:{:02}Z", i / 60 % 60, i % 60),
+                    "event": {"id": format!("e{i}"), "category": ["authentication"],
+                              "action": "user_login", "outcome": outcome},
+                    "user": {"name": user},
+                    "source": {"ip": format!("10.0.0.{}", i % 5)},
+                    "service": {"name": "sso"},
+                    "tenant": {"id": "default"}
+                }))
+                .unwrap()
+            })
+            .chain([b"not json".to_vec()])
+            .collect();
+        let fresh = || {
+            let loaded = super::super::rules::load(true, &[], &[]);
+            Evaluator::new(loaded, Some(BaselineConfig::default()))
+        };
+        let mut one = fresh();
+        let mut expected = Vec::new();
+        for body in &stream {
+            if let Ok(map) = serde_json::from_slice(body) {
+                let mut e = Event(map);
+                let id = e.get_str("event.id").unwrap_or_default().to_owned();
+                expected.extend(one.evaluate(&mut e, &id).into_iter().map(|d| d.finding.id));
+            }
+        }
+        assert!(
+            expected.len() > 5,
+            "the stream raises findings: {}",
+            expected.len()
+        );
+        for workers in [1, 2, 3] {
+            let mut batched = fresh();
+            let mut got = Vec::new();
+            let mut events = 0;
+            for chunk in stream.chunks(250) {
+                let bodies: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+                batched.evaluate_records(&bodies, workers, |_, _, found| {
+                    events += 1;
+                    got.extend(found.into_iter().map(|d| d.finding.id));
+                });
+            }
+            assert_eq!(events, 900, "the record that is not JSON is skipped");
+            assert_eq!(got, expected, "{workers} workers");
+        }
     }
 
     #[test]

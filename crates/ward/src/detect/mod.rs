@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use ward_store::{Offset, Store};
 
 use crate::metrics::Metrics;
-use crate::model::{Event, Finding};
+use crate::model::Finding;
 use crate::pipeline::Appended;
 
 pub use evaluate::{Evaluator, LABEL_FIELDS};
@@ -41,6 +41,8 @@ pub struct Settings {
     pub rules: Vec<PathBuf>,
     pub pipelines: Vec<PathBuf>,
     pub hot_reload: bool,
+    /// Threads for the stateless part of detection (0: one per core).
+    pub workers: usize,
     pub baseline: baseline::BaselineConfig,
     /// Where the detection checkpoint is kept.
     pub checkpoint: PathBuf,
@@ -98,6 +100,8 @@ pub struct Detector {
     state: checkpoint::State,
     metrics: Arc<Metrics>,
     progress: Arc<Progress>,
+    /// Threads parsing and matching each batch.
+    workers: usize,
 }
 
 impl Detector {
@@ -125,12 +129,17 @@ impl Detector {
         state.correlator = None;
         state.metric = None;
         state.rules_digest = digest(&evaluator.loaded);
+        let workers = match settings.workers {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n,
+        };
         Detector {
             settings,
             evaluator,
             state,
             metrics,
             progress,
+            workers,
         }
     }
 
@@ -174,19 +183,16 @@ impl Detector {
             };
             let mut next = self.state.offset;
             let now_ms = jiff::Timestamp::now().as_millisecond();
-            for rec in &batch {
-                if let Ok(map) =
-                    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&rec.body)
-                {
-                    let mut event = Event(map);
-                    let id = event.get_str("event.id").unwrap_or_default().to_owned();
-                    out.extend(alertable(self.evaluator.evaluate(&mut event, &id)));
-                    self.progress
-                        .coverage
-                        .record(&event, &self.evaluator.seen, now_ms);
-                }
-                next = rec.offset.0 + 1;
+            if let Some(last) = batch.last() {
+                next = last.offset.0 + 1;
             }
+            let bodies: Vec<&[u8]> = batch.iter().map(|r| r.body.as_slice()).collect();
+            let coverage = &self.progress.coverage;
+            self.evaluator
+                .evaluate_records(&bodies, self.workers, |event, seen, found| {
+                    out.extend(alertable(found));
+                    coverage.record(event, seen, now_ms);
+                });
             if !out.is_empty() && !self.hand_over(sink, out, stop) {
                 // Alerting is gone: stop without moving the checkpoint past
                 // findings it did not take (a restart replays them).
