@@ -25,6 +25,11 @@ pub struct InclusionProof {
     pub path: Vec<String>,
     /// The signed checkpoint note.
     pub checkpoint: String,
+    /// Offsets of other stored records that carry the same event id (Ward
+    /// assigns ids itself, so normally none). Not covered by the proof: a
+    /// reader told of them should ask which record is meant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicate_offsets: Vec<u64>,
 }
 
 /// Proof that the tree of `new_size` extends the tree of `old_size`.
@@ -129,13 +134,27 @@ impl Store {
     }
 
     /// Proof that the event `id` is in the log, against the latest signed
-    /// checkpoint (one is signed now if the event is newer).
+    /// checkpoint (one is signed now if the event is newer): of the
+    /// first-written record with that id, naming any others.
     pub fn inclusion_proof(&self, id: &str) -> Result<InclusionProof, StoreError> {
-        let inner = &self.inner;
-        let rec = self
-            .get(id)?
+        let all = self.get_all(id)?;
+        let rec = all
+            .first()
             .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
-        let offset = rec.offset.0;
+        let others = all[1..].iter().map(|r| r.offset.0).collect();
+        self.inclusion_proof_at(rec.offset, id, others)
+    }
+
+    /// The inclusion proof of the record at `offset`, whose id is `id`,
+    /// naming `duplicate_offsets` (other records with that id).
+    pub fn inclusion_proof_at(
+        &self,
+        offset: crate::Offset,
+        id: &str,
+        duplicate_offsets: Vec<u64>,
+    ) -> Result<InclusionProof, StoreError> {
+        let inner = &self.inner;
+        let offset = offset.0;
         let mut leaf = None;
         inner.for_each_leaf(offset, offset + 1, &mut |_, bytes| {
             leaf = Some(bytes.to_vec());
@@ -160,6 +179,7 @@ impl Store {
             record: B64.encode(&leaf),
             path: path.iter().map(hex::encode).collect(),
             checkpoint: cp.note,
+            duplicate_offsets,
         })
     }
 

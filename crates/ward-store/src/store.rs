@@ -264,9 +264,16 @@ impl Store {
         Offset(self.inner.durable.load(Ordering::SeqCst))
     }
 
-    /// The record with this `event.id`, if any (the newest if repeated).
+    /// The record with this `event.id`, if any: the first-written if
+    /// repeated ([`Store::get_all`] says whether it is).
     pub fn get(&self, id: &str) -> Result<Option<StoredRecord>, StoreError> {
-        self.inner.get(id)
+        Ok(self.get_all(id)?.into_iter().next())
+    }
+
+    /// Every record with this `event.id`, first-written first. Ward
+    /// assigns ids itself, so more than one is a fault to report.
+    pub fn get_all(&self, id: &str) -> Result<Vec<StoredRecord>, StoreError> {
+        crate::search::find_all_by_id(&self.inner, id)
     }
 
     /// The verifier key (signed-note text) that checks checkpoints and
@@ -478,10 +485,6 @@ impl Inner {
             Ok(())
         })?;
         Ok(out)
-    }
-
-    fn get(&self, id: &str) -> Result<Option<StoredRecord>, StoreError> {
-        crate::search::find_by_id(self, id)
     }
 
     /// Puts the placeholder leaf of each damaged offset into `out` (leaves

@@ -476,12 +476,15 @@ fn scan_block(
     }
 }
 
-/// The newest record with this id.
-pub(crate) fn find_by_id(inner: &Inner, id: &str) -> Result<Option<StoredRecord>, StoreError> {
+/// Every record with this id, first-written first. Ward assigns ids
+/// itself, so more than one means records were written around it (or a
+/// writer bug); the caller says so. Costs what a lookup of an absent id
+/// costs: every block whose filter may hold the id is read.
+pub(crate) fn find_all_by_id(inner: &Inner, id: &str) -> Result<Vec<StoredRecord>, StoreError> {
     let h = term_hash("event.id", id);
     let segments: Vec<Arc<Segment>> = inner.catalog.read().segments.clone();
     let mut blocks = Vec::new();
-    for seg in segments.iter().rev() {
+    for seg in &segments {
         seg.visit_blocks(&mut |i, b| {
             if b.bloom.may_contain(h) {
                 blocks.push(Candidate {
@@ -494,15 +497,15 @@ pub(crate) fn find_by_id(inner: &Inner, id: &str) -> Result<Option<StoredRecord>
             }
         });
     }
-    blocks.sort_by_key(|c| std::cmp::Reverse(c.first));
+    blocks.sort_by_key(|c| c.first);
+    let mut found = Vec::new();
     for c in &blocks {
-        let mut found = None;
         let mut visit = |off: u64, rec: &[u8]| -> Result<(), StoreError> {
             let d = format::decode_record(rec).map_err(|reason| {
                 StoreError::corrupt(c.seg.path(), 0, format!("record {off}: {reason}"))
             })?;
             if d.id == id {
-                found = Some(StoredRecord::from(d));
+                found.push(StoredRecord::from(d));
             }
             Ok(())
         };
@@ -524,11 +527,9 @@ pub(crate) fn find_by_id(inner: &Inner, id: &str) -> Result<Option<StoredRecord>
                 )?;
             }
         }
-        if found.is_some() {
-            return Ok(found);
-        }
     }
-    Ok(None)
+    found.sort_by_key(|r| r.offset);
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -589,6 +590,29 @@ mod tests {
         let mut skipped = 0;
         let none = select_blocks(&segments, window(None, None), &absent, &mut skipped);
         assert!(none.len() < all.len(), "the filters prune most blocks");
+    }
+
+    #[test]
+    fn a_repeated_id_finds_every_record_first_written_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(dir.path(), 3000);
+        store.seal_now().unwrap();
+        // The same id again, in the open segment after the sealed one.
+        let again = store
+            .append(vec![crate::testing::record(7)])
+            .unwrap()
+            .remove(0);
+        let all = store.get_all("evt-000007").unwrap();
+        let offsets: Vec<u64> = all.iter().map(|r| r.offset.0).collect();
+        assert_eq!(offsets, [7, again.0]);
+        assert_eq!(store.get("evt-000007").unwrap().unwrap().offset.0, 7);
+        let proof = store.inclusion_proof("evt-000007").unwrap();
+        assert_eq!(
+            (proof.leaf_index, proof.duplicate_offsets),
+            (7, vec![again.0])
+        );
+        assert_eq!(store.get_all("evt-000008").unwrap().len(), 1);
+        assert!(store.get_all("evt-999999").unwrap().is_empty());
     }
 
     static NEVER: std::sync::LazyLock<SearchStop> = std::sync::LazyLock::new(SearchStop::default);

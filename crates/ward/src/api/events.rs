@@ -33,19 +33,51 @@ pub(crate) async fn visible_record(
     caller: &Principal,
     id: String,
 ) -> Result<(ward_store::StoredRecord, Value), ApiError> {
-    let store = st.store.clone();
-    let rec = blocking(move || store.get(&id).map_err(|e| ApiError::Internal(e.into()))).await?;
-    let rec = rec.ok_or_else(|| ApiError::NotFound("event".into()))?;
-    let event: Value = serde_json::from_slice(&rec.body).map_err(anyhow::Error::from)?;
-    let tenant = event
-        .get("tenant")
-        .and_then(|t| t.get("id"))
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if !caller.sees(tenant) {
-        return Err(ApiError::NotFound("event".into()));
-    }
+    let (rec, event, _) = visible_records(st, caller, id).await?;
     Ok((rec, event))
+}
+
+/// The first-written stored event `id` the caller may see, and the offsets
+/// of every other stored record with that id (Ward assigns ids itself, so
+/// normally none; any is reported, never hidden).
+pub(crate) async fn visible_records(
+    st: &EventsState,
+    caller: &Principal,
+    id: String,
+) -> Result<(ward_store::StoredRecord, Value, Vec<u64>), ApiError> {
+    let store = st.store.clone();
+    let all =
+        blocking(move || store.get_all(&id).map_err(|e| ApiError::Internal(e.into()))).await?;
+    let mut chosen = None;
+    let mut others = Vec::new();
+    for rec in all {
+        if chosen.is_some() {
+            others.push(rec.offset.0);
+            continue;
+        }
+        let event: Value = serde_json::from_slice(&rec.body).map_err(anyhow::Error::from)?;
+        let tenant = event
+            .get("tenant")
+            .and_then(|t| t.get("id"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if caller.sees(tenant) {
+            chosen = Some((rec, event));
+        } else {
+            others.push(rec.offset.0);
+        }
+    }
+    let (rec, event) = chosen.ok_or_else(|| ApiError::NotFound("event".into()))?;
+    others.sort_unstable();
+    Ok((rec, event, others))
+}
+
+/// The warning an answer carries when other records share its event id.
+fn duplicate_warning(id: &str, offset: u64, others: &[u64]) -> String {
+    format!(
+        "{} other stored record(s) carry event id {id:?} (offsets {others:?}); this is the first-written one you may see, at offset {offset}",
+        others.len()
+    )
 }
 
 pub(crate) async fn blocking<T: Send + 'static>(
@@ -172,8 +204,13 @@ pub async fn get_event(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (rec, event) = visible_record(&st, &caller, id).await?;
-    Ok(Json(json!({ "offset": rec.offset, "event": event })))
+    let (rec, event, others) = visible_records(&st, &caller, id.clone()).await?;
+    let mut body = json!({ "offset": rec.offset, "event": event });
+    if !others.is_empty() {
+        body["duplicate_offsets"] = json!(others);
+        body["warning"] = json!(duplicate_warning(&id, rec.offset.0, &others));
+    }
+    Ok(Json(body))
 }
 
 /// `GET /api/v1/events/{id}/proof`: an inclusion proof against the latest
@@ -183,16 +220,23 @@ pub async fn proof(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    visible_record(&st, &caller, id.clone()).await?;
+    let (rec, _, others) = visible_records(&st, &caller, id.clone()).await?;
     let store = st.store.clone();
+    let warning = (!others.is_empty()).then(|| duplicate_warning(&id, rec.offset.0, &others));
     let p = blocking(move || {
-        store.inclusion_proof(&id).map_err(|e| match e {
-            ward_store::StoreError::NotFound(_) => ApiError::NotFound("event".into()),
-            e => ApiError::Internal(e.into()),
-        })
+        store
+            .inclusion_proof_at(rec.offset, &id, others)
+            .map_err(|e| match e {
+                ward_store::StoreError::NotFound(_) => ApiError::NotFound("event".into()),
+                e => ApiError::Internal(e.into()),
+            })
     })
     .await?;
-    Ok(Json(serde_json::to_value(p).map_err(anyhow::Error::from)?))
+    let mut body = serde_json::to_value(p).map_err(anyhow::Error::from)?;
+    if let Some(w) = warning {
+        body["warning"] = json!(w);
+    }
+    Ok(Json(body))
 }
 
 /// `GET /api/v1/store/checkpoint`: signs and returns a checkpoint now.

@@ -75,6 +75,16 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("{} is not an inclusion proof", p.display()))?;
         let key = key_text(a.key.as_deref().unwrap_or_default())?;
         let checked = ward_store::verify_inclusion(&proof, &key);
+        if !proof.duplicate_offsets.is_empty() {
+            writeln!(
+                out,
+                "warning: {} other stored record(s) carry event id {:?} (offsets {:?}); this proof is for the one at offset {}",
+                proof.duplicate_offsets.len(),
+                proof.event_id,
+                proof.duplicate_offsets,
+                proof.leaf_index
+            )?;
+        }
         outcome(&mut out, checked, "the event is included in the signed log")?
     } else if let Some(p) = &a.consistency {
         let text =

@@ -269,6 +269,13 @@ pub(crate) fn prove(
             Ok(()) => {
                 ev.verified = true;
                 ev.why = format!("leaf {} of signed tree size {}", p.leaf_index, p.tree_size);
+                if !p.duplicate_offsets.is_empty() {
+                    ev.why += &format!(
+                        "; warning: {} other stored record(s) carry this event id (offsets {:?})",
+                        p.duplicate_offsets.len(),
+                        p.duplicate_offsets
+                    );
+                }
             }
             Err(e) => ev.why = format!("proof fails: {e}"),
         },

@@ -2,8 +2,8 @@
 //! authorization matrix generated from the server's own route table
 //! (every route × every built-in role × no credential), tenant isolation of
 //! events, proofs and silences, forged attribution through every ingest
-//! path that runs here (HTTP NDJSON, bulk, HEC, OTLP, syslog, Kubernetes),
-//! the audit trail of every mutating route, and API keys created while the
+//! path that runs here (HTTP NDJSON, bulk, HEC, OTLP, syslog, Kubernetes,
+//! GitHub, Kafka), a duplicate event id reported, the audit trail of every mutating route, and API keys created while the
 //! server runs.
 
 use std::collections::BTreeMap;
@@ -20,8 +20,13 @@ const ROLES: [&str; 6] = [
 ];
 
 fn start() -> (Ward, BTreeMap<&'static str, String>) {
+    start_with("")
+}
+
+/// [`start`] with more configuration after the sources.
+fn start_with(extra: &str) -> (Ward, BTreeMap<&'static str, String>) {
     let cfg = format!(
-        "[[sources]]\nname = \"acme-app\"\ntenant = \"acme\"\ntoken = \"{ACME}\"\n\
+        "{extra}\n[[sources]]\nname = \"acme-app\"\ntenant = \"acme\"\ntoken = \"{ACME}\"\n\
          [[sources]]\nname = \"globex-app\"\ntenant = \"globex\"\ntoken = \"{GLOBEX}\"\n\
          [access]\nmax_silences_per_tenant = 3\nmax_silence_duration = \"7d\"\n\
          [webhooks.github]\nsecret = \"github-webhook-secret-0123456789\"\n\
@@ -510,24 +515,53 @@ fn api_keys_work_and_stop_working_without_a_restart() {
     assert_eq!(mode(w.data_dir().join("apikeys.json")), 0);
 }
 
+/// Every reserved field, nested, flat dotted and in other letter cases, as
+/// a sender would forge it.
+fn forged_fields() -> Value {
+    json!({
+        "tenant.id": "globex", "Tenant": {"ID": "globex", "name": "Globex"},
+        "ward.source": "globex-app",
+        "ward": {"input": "kafka", "logsource": {"product": "forged"}},
+        "event.id": "forged-id", "Event.Ingested": "2000-01-01T00:00:00Z",
+        "event": {"id": "forged-id", "ingested": "2000-01-01T00:00:00Z", "action": "kept"},
+    })
+}
+
+/// An event that arrived with [`forged_fields`] keeps Ward's own tenant
+/// (`tenant`), source, id, ingest time and recognizer fields.
+fn assert_own_attribution(e: &Value, tenant: &str) {
+    assert_eq!(e["tenant"]["id"].as_str().unwrap_or(""), tenant, "{e:#}");
+    assert_ne!(e["event"]["id"], "forged-id", "{e:#}");
+    assert!(
+        e["event"]["id"].as_str().is_some_and(|i| !i.is_empty()),
+        "{e:#}"
+    );
+    assert_ne!(e["event"]["ingested"], "2000-01-01T00:00:00Z", "{e:#}");
+    assert_ne!(e["ward"]["source"], "globex-app", "{e:#}");
+    assert!(
+        e["ward"]
+            .get("logsource")
+            .is_none_or(|l| l["product"] != "forged"),
+        "{e:#}"
+    );
+    assert!(
+        e.get("Tenant").is_none() && e.get("tenant.id").is_none(),
+        "{e:#}"
+    );
+}
+
 /// Every reserved field, nested and flat dotted (and in another letter
 /// case), forged through every ingest path that runs here: HTTP NDJSON,
 /// Elasticsearch bulk, Splunk HEC (event and its indexed `fields`, and
 /// raw), OTLP/HTTP JSON (record and resource attributes), syslog over TCP
 /// (a JSON body), and the GitHub and Kubernetes audit webhooks. Each event keeps
 /// Ward's own tenant, source, input, id and ingest time, and the forged
-/// values under `ward.sender`. (Kafka and S3 share the same decoder path;
-/// their brokers are not started here.)
+/// values under `ward.sender`. (Kafka: the next test; S3 shares the
+/// decoder path of both.)
 #[test]
 fn forged_attribution_is_quarantined_on_every_ingest_path() {
     let (w, _) = start();
-    let forged = json!({
-        "tenant.id": "globex", "Tenant": {"ID": "globex", "name": "Globex"},
-        "ward.source": "globex-app",
-        "ward": {"input": "kafka", "logsource": {"product": "forged"}},
-        "event.id": "forged-id", "Event.Ingested": "2000-01-01T00:00:00Z",
-        "event": {"id": "forged-id", "ingested": "2000-01-01T00:00:00Z", "action": "kept"},
-    });
+    let forged = forged_fields();
     let doc = |path: &str| {
         let mut d = forged.clone();
         d["message"] = json!(format!("forged via {path}"));
@@ -677,30 +711,12 @@ fn forged_attribution_is_quarantined_on_every_ingest_path() {
     all.push(raw);
     for e in &all {
         let input = e["ward"]["input"].as_str().unwrap_or("");
-        let tenant = e["tenant"]["id"].as_str().unwrap_or("");
         let want = if ["syslog-tcp", "k8s-audit", "github"].contains(&input) {
             "default"
         } else {
             "acme"
         };
-        assert_eq!(tenant, want, "{e:#}");
-        assert_ne!(e["event"]["id"], "forged-id", "{e:#}");
-        assert!(
-            e["event"]["id"].as_str().is_some_and(|i| !i.is_empty()),
-            "{e:#}"
-        );
-        assert_ne!(e["event"]["ingested"], "2000-01-01T00:00:00Z", "{e:#}");
-        assert_ne!(e["ward"]["source"], "globex-app", "{e:#}");
-        assert!(
-            e["ward"]
-                .get("logsource")
-                .is_none_or(|l| l["product"] != "forged"),
-            "{e:#}"
-        );
-        assert!(
-            e.get("Tenant").is_none() && e.get("tenant.id").is_none(),
-            "{e:#}"
-        );
+        assert_own_attribution(e, want);
     }
     assert!(
         w.search("tenant.id:globex").is_empty(),
@@ -708,4 +724,144 @@ fn forged_attribution_is_quarantined_on_every_ingest_path() {
     );
     let (s, _) = call(&w, "GET", "/api/v1/events/forged-id", Some(&w.admin), None);
     assert_eq!(s, 404, "the forged id names no event");
+}
+
+/// The same forged fields through a real Kafka broker (`tansu`), as JSON
+/// records, a record in other letter cases, and a syslog line with a JSON
+/// body: every event is the configured tenant's and source's, with Ward's
+/// own id and Kafka coordinates, and the forged values under `ward.sender`.
+#[test]
+fn forged_attribution_is_quarantined_on_the_kafka_path() {
+    let broker = crate::kafka::Broker::start();
+    broker.create_topic("forged", 1);
+    let mut json_doc = forged_fields();
+    json_doc["message"] = json!("forged via kafka json");
+    json_doc["kafka.topic"] = json!("other-topic");
+    let cased = json!({"TENANT.ID": "globex", "Ward.Source": "globex-app",
+        "EVENT": {"ID": "forged-id"}, "tenant": {"id": "globex"},
+        "message": "forged via kafka cased"});
+    let mut syslog_doc = forged_fields();
+    syslog_doc["message"] = json!("forged via kafka syslog");
+    let syslog = format!("<134>1 2026-12-06T10:00:00Z web-1 app - - - {syslog_doc}");
+    broker.produce(
+        "forged",
+        &[json_doc, cased]
+            .iter()
+            .map(|d| (None, Some(d.to_string().into_bytes())))
+            .chain([(None, Some(syslog.into_bytes()))])
+            .collect::<Vec<_>>(),
+    );
+    let (w, _) = start_with(&format!(
+        "[[kafka]]\nbrokers = \"{}\"\ntopics = [\"forged\"]\ngroup_id = \"ward-forged\"\n\
+         source = \"kafka-apps\"\ntenant = \"acme\"\nbatch_wait = \"100ms\"\n\
+         options = {{ \"session.timeout.ms\" = \"6000\" }}\n",
+        broker.addr
+    ));
+    let all = w.wait_for("ward.input:kafka", 3);
+    assert_eq!(all.len(), 3, "{all:#?}");
+    for e in &all {
+        assert_own_attribution(e, "acme");
+        assert_eq!(e["ward"]["source"], "kafka-apps", "{e:#}");
+        assert_eq!(e["kafka"]["topic"], "forged", "{e:#}");
+        let sender = &e["ward"]["sender"];
+        assert!(
+            sender["tenant.id"] == "globex"
+                || sender["TENANT.ID"] == "globex"
+                || sender["Tenant"]["ID"] == "globex",
+            "the forged tenant is kept under ward.sender: {e:#}"
+        );
+        assert!(
+            sender["event.id"] == "forged-id" || sender["event.ID"] == "forged-id",
+            "the forged id is kept under ward.sender: {e:#}"
+        );
+    }
+    assert!(w.search("tenant.id:globex").is_empty());
+    assert!(w.search("event.id:forged-id").is_empty());
+    assert_eq!(w.search("ward.sender.event.id:forged-id").len(), 2);
+    let quarantined: u64 = w
+        .metrics()
+        .lines()
+        .filter(|l| l.starts_with("ward_ingest_quarantined_total") && l.contains("kafka"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(quarantined, 3, "{}", w.metrics());
+}
+
+/// Two stored records with one event id (written straight into the store:
+/// a sender cannot, Ward assigns every id): the event and its proof are the
+/// first-written record's, and both answers name the other offset and
+/// warn, as does `ward verify --proof`; neither ever hides the duplicate.
+#[test]
+fn a_duplicate_event_id_is_reported_never_hidden() {
+    let (mut w, _) = start();
+    let acme = format!("Bearer {ACME}");
+    let r = Ward::client()
+        .post(format!("{}/api/v1/ingest", w.url()))
+        .header("authorization", &acme)
+        .header("content-type", "application/x-ndjson")
+        .body(r#"{"message":"the genuine one","service":"dup"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let first = w.wait_for("service.name:dup", 1).remove(0);
+    let id = first["event"]["id"].as_str().unwrap().to_owned();
+    w.stop();
+    let mut second = first.clone();
+    second["message"] = json!("written later with the same id");
+    let (store, _) = ward_store::Store::open(ward_store::StoreConfig {
+        dir: w.data_dir().join("events"),
+        ..ward_store::StoreConfig::default()
+    })
+    .unwrap();
+    let offsets = store
+        .append(vec![ward_store::Record {
+            id: id.clone(),
+            time_ms: 1_765_000_000_000,
+            category: Vec::new(),
+            terms: vec![("tenant.id".into(), "acme".into())],
+            body: second.to_string().into_bytes(),
+        }])
+        .unwrap();
+    store.close().unwrap();
+    let later = offsets[0].0;
+    w.spawn();
+
+    let (s, v) = call(
+        &w,
+        "GET",
+        &format!("/api/v1/events/{id}"),
+        Some(&w.admin),
+        None,
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["event"]["message"], "the genuine one", "{v:#}");
+    assert_ne!(v["offset"], json!(later));
+    assert_eq!(v["duplicate_offsets"], json!([later]), "{v:#}");
+    assert!(
+        v["warning"]
+            .as_str()
+            .is_some_and(|t| t.contains("1 other stored record")),
+        "{v:#}"
+    );
+    let (s, proof) = call(
+        &w,
+        "GET",
+        &format!("/api/v1/events/{id}/proof"),
+        Some(&w.admin),
+        None,
+    );
+    assert_eq!(s, 200, "{proof}");
+    assert_eq!(proof["leaf_index"], v["offset"]);
+    assert_eq!(proof["duplicate_offsets"], json!([later]), "{proof:#}");
+    assert!(proof["warning"].is_string(), "{proof:#}");
+
+    let out = crate::harness::verify_proof(&w, &proof.to_string());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "warning: 1 other stored record(s) carry event id {id:?} (offsets [{later}])"
+        )) && text.contains("ok: the event is included"),
+        "{text}"
+    );
 }

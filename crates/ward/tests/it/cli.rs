@@ -137,27 +137,7 @@ fn an_inclusion_proof_verifies_offline_and_fails_when_altered() {
         .text()
         .unwrap();
     w.stop();
-    let key = Command::new(ward_bin())
-        .args(["key", "--data-dir"])
-        .arg(w.data_dir())
-        .output()
-        .unwrap();
-    assert!(
-        key.status.success(),
-        "{}",
-        String::from_utf8_lossy(&key.stderr)
-    );
-    let key_file = w.dir.path().join("ward.pub");
-    std::fs::write(&key_file, &key.stdout).unwrap();
-    let proof_file = w.dir.path().join("proof.json");
-    std::fs::write(&proof_file, &proof).unwrap();
-    let ok = Command::new(ward_bin())
-        .args(["verify", "--proof"])
-        .arg(&proof_file)
-        .arg("--key")
-        .arg(&key_file)
-        .output()
-        .unwrap();
+    let ok = verify_proof(&w, &proof);
     assert!(
         ok.status.success(),
         "{}{}",
@@ -172,14 +152,7 @@ fn an_inclusion_proof_verifies_offline_and_fails_when_altered() {
         let leaf = altered["leaf_index"].as_u64().unwrap_or(0);
         altered["leaf_index"] = Value::from(leaf + 1);
     }
-    std::fs::write(&proof_file, altered.to_string()).unwrap();
-    let bad = Command::new(ward_bin())
-        .args(["verify", "--proof"])
-        .arg(&proof_file)
-        .arg("--key")
-        .arg(&key_file)
-        .output()
-        .unwrap();
+    let bad = verify_proof(&w, &altered.to_string());
     assert!(!bad.status.success(), "an altered proof must fail");
     let whole = Command::new(ward_bin())
         .args(["verify", "--data-dir"])

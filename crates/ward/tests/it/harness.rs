@@ -69,6 +69,27 @@ pub fn succeed(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// `ward verify --proof` of the proof text `proof`, checked with the key
+/// of `w`'s data directory (files written beside it).
+pub fn verify_proof(w: &Ward, proof: &str) -> std::process::Output {
+    let key = succeed(
+        Command::new(ward_bin())
+            .args(["key", "--data-dir"])
+            .arg(w.data_dir()),
+    );
+    let key_file = w.dir.path().join("ward.pub");
+    std::fs::write(&key_file, key).unwrap();
+    let proof_file = w.dir.path().join("proof.json");
+    std::fs::write(&proof_file, proof).unwrap();
+    Command::new(ward_bin())
+        .args(["verify", "--proof"])
+        .arg(&proof_file)
+        .arg("--key")
+        .arg(&key_file)
+        .output()
+        .unwrap()
+}
+
 pub fn create_key(data_dir: &std::path::Path, name: &str, role: &str, tenant: &str) -> String {
     let out = Command::new(ward_bin())
         .args([
