@@ -12,6 +12,10 @@ pub enum AlertError {
     /// The state database in the data directory could not be used.
     #[error("alert state database {path}: {reason}")]
     Store { path: String, reason: String },
+    /// The disk holding the state database is full (or was at start, and
+    /// the database is open for reading only): nothing was changed.
+    #[error("alert state database {path}: the disk is full; free space and retry")]
+    NoSpace { path: String },
     /// A stored record could not be decoded (the database is from a newer
     /// version or damaged).
     #[error("alert state database: record {what} is unreadable: {reason}")]

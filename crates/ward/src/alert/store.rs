@@ -8,6 +8,7 @@
 //! queries need; `PRAGMA user_version` is the schema version.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -57,27 +58,87 @@ pub struct Delivery {
 pub struct Store {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// Open for reading only: the disk was full at start.
+    degraded: AtomicBool,
+    last_reopen: Mutex<std::time::Instant>,
+}
+
+/// Free bytes under which an I/O error opening the database is taken for
+/// a full disk (SQLite's `-shm` file alone takes 32 KiB).
+const ALMOST_FULL: u64 = 1 << 20;
+
+/// How often a read-only database is tried for writing again.
+const REOPEN_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Opens the database for reading and writing, creating it and its tables.
+fn open_writable(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version <= SCHEMA_VERSION {
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    Ok(conn)
+}
+
+/// Opens the database for reading only, creating no file: exclusive
+/// locking keeps SQLite's WAL index in memory instead of the `-shm` file
+/// (which a full disk cannot hold), so a write-ahead log left by a crash is
+/// still read; `query_only` refuses every change. Ward's lock on the data
+/// directory already keeps other processes out.
+fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    use rusqlite::OpenFlags as F;
+    let conn =
+        Connection::open_with_flags(path, F::SQLITE_OPEN_READ_WRITE | F::SQLITE_OPEN_NO_MUTEX)?;
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    conn.pragma_update(None, "query_only", true)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Reads the schema now, so that an unreadable database fails here.
+    conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?;
+    Ok(conn)
+}
+
+/// Whether an error opening the database comes from a full disk: SQLite
+/// says so itself, or reports an I/O error while the file system holding
+/// `dir` has no space left.
+fn is_out_of_space(e: &rusqlite::Error, dir: &Path) -> bool {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::DiskFull) => true,
+        Some(C::SystemIoFailure) => rustix::fs::statvfs(dir)
+            .is_ok_and(|s| s.f_bavail.saturating_mul(s.f_frsize) < ALMOST_FULL),
+        _ => false,
+    }
 }
 
 impl Store {
+    /// Opens the database; on a full disk, where SQLite cannot create the
+    /// files it needs to write (`-wal`, `-shm`), opens it for reading only:
+    /// alerts and silences are served, every change is refused with
+    /// [`AlertError::NoSpace`], and the first use once space has returned
+    /// opens it for writing again.
     pub fn open(dir: &Path) -> Result<Store, AlertError> {
         std::fs::create_dir_all(dir).map_err(|source| AlertError::DataDir {
             path: dir.display().to_string(),
             source,
         })?;
         let path = dir.join("alerts.sqlite3");
-        let path_for_err = path.clone();
-        let err = store_error(&path_for_err);
-        let conn = Connection::open(&path).map_err(&err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(&err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(&err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(&err)?;
+        let (conn, degraded) = match open_writable(&path) {
+            Ok(conn) => (conn, false),
+            Err(e) if path.exists() && is_out_of_space(&e, dir) => {
+                let conn = open_read_only(&path).map_err(store_error(&path, true))?;
+                tracing::error!(path = %path.display(), error = %e,
+                    "no space left for the alert database: alerts are read only until space is freed");
+                (conn, true)
+            }
+            Err(e) => return Err(store_error(&path, false)(e)),
+        };
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(&err)?;
+            .map_err(store_error(&path, degraded))?;
         if version > SCHEMA_VERSION {
             return Err(AlertError::Corrupt {
                 what: path.display().to_string(),
@@ -86,17 +147,56 @@ impl Store {
                 ),
             });
         }
-        conn.execute_batch(SCHEMA).map_err(&err)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(&err)?;
         Ok(Store {
             path,
             conn: Mutex::new(conn),
+            degraded: AtomicBool::new(degraded),
+            last_reopen: Mutex::new(std::time::Instant::now()),
         })
     }
 
+    /// Whether the database is open for reading only (the disk was full).
+    pub fn read_only(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
+    /// The connection; while read only, at most every [`REOPEN_EVERY`] an
+    /// attempt to open it for writing again first.
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Connection> {
+        let mut conn = self.conn.lock();
+        if self.read_only() {
+            let mut last = self.last_reopen.lock();
+            if last.elapsed() >= REOPEN_EVERY {
+                *last = std::time::Instant::now();
+                self.reopen(&mut conn);
+            }
+        }
+        conn
+    }
+
+    fn reopen(&self, conn: &mut Connection) {
+        // The read-only connection holds the database exclusively: close it
+        // before opening for writing.
+        let Ok(placeholder) = Connection::open_in_memory() else {
+            return;
+        };
+        drop(std::mem::replace(conn, placeholder));
+        match open_writable(&self.path) {
+            Ok(c) => {
+                *conn = c;
+                self.degraded.store(false, Ordering::Relaxed);
+                tracing::info!(path = %self.path.display(), "the alert database is writable again");
+            }
+            Err(_) => match open_read_only(&self.path) {
+                Ok(c) => *conn = c,
+                Err(e) => tracing::error!(path = %self.path.display(), error = %e,
+                    "cannot reopen the alert database; retrying"),
+            },
+        }
+    }
+
     fn err(&self) -> impl Fn(rusqlite::Error) -> AlertError + '_ {
-        store_error(&self.path)
+        store_error(&self.path, self.read_only())
     }
 
     /// Saves an alert, and the finding that changed it when there is one,
@@ -110,7 +210,7 @@ impl Store {
         finding: Option<&str>,
     ) -> Result<(), AlertError> {
         let body = to_json(alert)?;
-        let mut conn = self.conn.lock();
+        let mut conn = self.lock();
         let tx = conn.transaction().map_err(self.err())?;
         tx.execute(
             "INSERT INTO alerts (id, identity, status, body) VALUES (?1, ?2, ?3, ?4)
@@ -179,7 +279,7 @@ impl Store {
     }
 
     pub fn owner_entries(&self) -> Result<Vec<(String, String, Option<String>)>, AlertError> {
-        let conn = self.conn.lock();
+        let conn = self.lock();
         let mut st = conn
             .prepare("SELECT kind, key, body FROM owner_entries")
             .map_err(self.err())?;
@@ -207,7 +307,7 @@ impl Store {
 
     /// Every group's notification log entry, keyed by group key.
     pub fn all_nflogs<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>, AlertError> {
-        let conn = self.conn.lock();
+        let conn = self.lock();
         let mut st = conn
             .prepare("SELECT group_key, body FROM nflog")
             .map_err(self.err())?;
@@ -229,7 +329,7 @@ impl Store {
         entries: &[(String, String, String, String)],
         now_ms: i64,
     ) -> Result<(), AlertError> {
-        let mut conn = self.conn.lock();
+        let mut conn = self.lock();
         let tx = conn.transaction().map_err(self.err())?;
         for (integration, receiver, key, body) in entries {
             tx.execute(
@@ -265,7 +365,7 @@ impl Store {
 
     /// Entries of a receiver, newest first.
     pub fn outbox_of(&self, receiver: &str, limit: usize) -> Result<Vec<OutboxEntry>, AlertError> {
-        let conn = self.conn.lock();
+        let conn = self.lock();
         let mut st = conn
             .prepare(
                 "SELECT seq, integration, receiver, idempotency_key, body, state, attempts, next_attempt, created, last_error
@@ -294,7 +394,7 @@ impl Store {
 
     /// The delivery log of a receiver, newest first.
     pub fn deliveries(&self, receiver: &str, limit: usize) -> Result<Vec<Delivery>, AlertError> {
-        let conn = self.conn.lock();
+        let conn = self.lock();
         let mut st = conn
             .prepare(
                 "SELECT id, receiver, integration, seq, idempotency_key, at, attempt, outcome, detail
@@ -323,7 +423,7 @@ impl Store {
 
     /// Delivery attempts counted by (receiver, integration, outcome).
     pub fn delivery_counts(&self) -> Result<Vec<(String, String, String, i64)>, AlertError> {
-        let conn = self.conn.lock();
+        let conn = self.lock();
         let mut st = conn
             .prepare("SELECT receiver, integration, outcome, COUNT(*) FROM deliveries GROUP BY receiver, integration, outcome")
             .map_err(self.err())?;
@@ -337,7 +437,7 @@ impl Store {
 
     /// Pending entries per integration (the outbox backlog).
     pub fn pending_counts(&self) -> Result<Vec<(String, String, i64)>, AlertError> {
-        let conn = self.conn.lock();
+        let conn = self.lock();
         let mut st = conn
             .prepare("SELECT receiver, integration, COUNT(*) FROM outbox WHERE state = 'pending' GROUP BY receiver, integration")
             .map_err(self.err())?;
@@ -350,7 +450,7 @@ impl Store {
     }
 
     fn all_bodies<T: DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>, AlertError> {
-        let conn = self.conn.lock();
+        let conn = self.lock();
         let mut st = conn.prepare(sql).map_err(self.err())?;
         let rows = st
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
@@ -367,7 +467,7 @@ impl Queue for Store {
     }
 
     fn record(&self, e: &OutboxEntry, a: &Attempt<'_>) -> anyhow::Result<()> {
-        let mut conn = self.conn.lock();
+        let mut conn = self.lock();
         let tx = conn.transaction().map_err(self.err())?;
         tx.execute(
             "UPDATE outbox SET state = ?1, attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE seq = ?4",
@@ -398,10 +498,22 @@ impl Queue for Store {
     }
 }
 
-fn store_error(path: &Path) -> impl Fn(rusqlite::Error) -> AlertError + '_ {
-    move |e| AlertError::Store {
-        path: path.display().to_string(),
-        reason: e.to_string(),
+/// Maps SQLite's errors; a full disk, or a change refused while the
+/// database is read only, is [`AlertError::NoSpace`].
+fn store_error(path: &Path, read_only: bool) -> impl Fn(rusqlite::Error) -> AlertError + '_ {
+    move |e| {
+        let code = e.sqlite_error_code();
+        if code == Some(rusqlite::ErrorCode::DiskFull)
+            || (read_only && code == Some(rusqlite::ErrorCode::ReadOnly))
+        {
+            return AlertError::NoSpace {
+                path: path.display().to_string(),
+            };
+        }
+        AlertError::Store {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }
     }
 }
 

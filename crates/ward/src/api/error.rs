@@ -22,6 +22,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("ward is busy; retry later")]
     Busy,
+    /// A change that needs disk space while the disk is full (507).
+    #[error("{0}")]
+    NoSpace(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -36,6 +39,7 @@ impl From<ward_alert::AlertError> for ApiError {
             E::Invalid(_) | E::InvalidFinding { .. } => ApiError::BadRequest(e.to_string()),
             E::Conflict(_) => ApiError::Conflict(e.to_string()),
             E::Shutdown => ApiError::Busy,
+            E::NoSpace { .. } => ApiError::NoSpace(e.to_string()),
             other => ApiError::Internal(other.into()),
         }
     }
@@ -56,15 +60,21 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NoSpace(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
         let mut resp = (status, Json(json!({ "error": self.to_string() }))).into_response();
-        if matches!(self, ApiError::Busy) {
+        let retry_after = match self {
+            ApiError::Busy => Some("1"),
+            ApiError::NoSpace(_) => Some("5"),
+            _ => None,
+        };
+        if let Some(after) = retry_after {
             resp.headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+                .insert("retry-after", axum::http::HeaderValue::from_static(after));
         }
         resp
     }

@@ -417,6 +417,7 @@ pub async fn write_failure_alerts(
     // Whether an episode is under way, and its alert while not recorded
     // (kept when the episode ends first: a short one is reported too).
     let (mut failing, mut pending) = (false, None);
+    let mut warned = false;
     let mut failures = store.stats().write_failures;
     loop {
         tokio::select! {
@@ -446,10 +447,13 @@ pub async fn write_failure_alerts(
             continue;
         };
         match alerts.on_finding(finding).await {
-            Ok(()) => pending = None,
-            Err(e) => {
-                tracing::warn!(error = %e, "the alert that the store cannot write is not recorded yet; retrying")
+            Ok(()) => (pending, warned) = (None, false),
+            // Said once, not at every retry.
+            Err(e) if !warned => {
+                warned = true;
+                tracing::warn!(error = %e, "the alert that the store cannot write is not recorded yet; retrying");
             }
+            Err(_) => {}
         }
     }
 }

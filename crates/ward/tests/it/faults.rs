@@ -67,6 +67,28 @@ fn post_messages(ward: &Ward, messages: &[String]) -> (u16, Option<String>) {
     (r.status().as_u16(), after)
 }
 
+/// Posts one event at a time until one is accepted (space has returned),
+/// within 15 s; each message lands in `acked` or `refused`.
+fn await_ingest(ward: &Ward, prefix: &str, acked: &mut Vec<String>, refused: &mut Vec<String>) {
+    let started = std::time::Instant::now();
+    for n in 0.. {
+        let msg = format!("{prefix}-{n}");
+        match post_messages(ward, std::slice::from_ref(&msg)).0 {
+            200 => {
+                acked.push(msg);
+                return;
+            }
+            507 => refused.push(msg),
+            other => panic!("unexpected status {other} after freeing space"),
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "ingest did not resume within 15 s of space returning"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 fn get(ward: &Ward, path: &str) -> (u16, String) {
     let r = Ward::client()
         .get(format!("{}{path}", ward.url()))
@@ -103,14 +125,15 @@ fn stored_messages(ward: &Ward) -> Vec<String> {
 /// metrics and an alert say why, syslog TCP holds its sender instead of dropping;
 /// once the ballast is deleted ingest resumes by itself, and every
 /// acknowledged event is stored exactly once (the refused ones never).
+/// Restarted on the 100% full disk, Ward serves searches and refuses
+/// changes with 507 until space returns.
 #[test]
 fn fault_full_disk_answers_507_and_heals_without_restart() {
     use std::io::Write as _;
     let Some(fs) = crate::harness::Tmpfs::mount("16m") else {
         return;
     };
-    let data = fs.path.join("data");
-    let data_env = data.to_string_lossy().into_owned();
+    let data_env = fs.path.join("data").to_string_lossy().into_owned();
     let ward = Ward::start_with(None, &[("WARD_DATA_DIR", data_env.as_str())]);
     let (mut acked, mut refused) = (Vec::new(), Vec::new());
     let (status, _) = post_messages(&ward, &["warm-up".to_owned()]);
@@ -163,25 +186,7 @@ fn fault_full_disk_answers_507_and_heals_without_restart() {
 
     // Space returns: ingest resumes within seconds, without a restart.
     fs.free();
-    let started = std::time::Instant::now();
-    let mut n = 0;
-    loop {
-        let msg = format!("after-{n}");
-        n += 1;
-        match post_messages(&ward, std::slice::from_ref(&msg)).0 {
-            200 => {
-                acked.push(msg);
-                break;
-            }
-            507 => refused.push(msg),
-            other => panic!("unexpected status {other} after freeing space"),
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(15),
-            "ingest did not resume within 15 s of space returning"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    await_ingest(&ward, "after", &mut acked, &mut refused);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while get(&ward, "/readyz").0 != 200 {
         assert!(std::time::Instant::now() < deadline, "not ready again");
@@ -235,25 +240,64 @@ fn fault_full_disk_answers_507_and_heals_without_restart() {
             "syslog line {m} held during the full disk is stored once"
         );
     }
-    // A restart on a 100% full disk: a message that says so and what to do.
+    // A restart on a 100% full disk: Ward starts read only. Search and
+    // the alert list work, `/readyz` says the store cannot write, ingest
+    // and alert changes answer 507; once space returns both resume
+    // without another restart.
     let mut ward = ward;
     ward.stop();
     fs.fill(0);
-    let out = std::process::Command::new(crate::harness::ward_bin())
-        .arg("serve")
-        .env("WARD_DATA_DIR", &data)
-        .env("WARD_HTTP_ADDR", "127.0.0.1:0")
-        .env("WARD_SYSLOG_ADDR", "127.0.0.1:0")
-        .env("WARD_INGEST_TOKEN", crate::harness::TOKEN)
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    ward.spawn();
+    let (ready, text) = get(&ward, "/readyz");
+    assert_eq!(ready, 503, "{text}");
+    assert!(text.contains("store"), "{text}");
     assert!(
-        err.contains(&format!("the disk holding {data_env} is full")),
-        "{err}"
+        stored_messages(&ward).contains(&"warm-up".to_owned()),
+        "search works on the full disk"
     );
+    let (_, alerts) = get(&ward, "/api/v1/alerts");
+    assert!(
+        alerts.contains("Event store cannot write: the disk is full"),
+        "{alerts}"
+    );
+    let more: Vec<String> = (0..50)
+        .map(|i| format!("restarted-{i} {}", "x".repeat(300)))
+        .collect();
+    assert_eq!(post_messages(&ward, &more).0, 507);
+    refused.extend(more);
+    let silence = || {
+        Ward::client()
+            .post(format!("{}/api/v1/silences", ward.url()))
+            .bearer_auth(&ward.admin)
+            .json(&json!({"matchers": ["alertname=full-disk-test"], "duration": "1h"}))
+            .send()
+            .unwrap()
+    };
+    let r = silence();
+    assert_eq!(r.status().as_u16(), 507, "an alert change on the full disk");
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    assert!(r.text().unwrap().contains("the disk is full"));
+    fs.free();
+    await_ingest(&ward, "after-restart", &mut acked, &mut refused);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let status = loop {
+        let status = silence().status().as_u16();
+        if status != 507 || std::time::Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(status, 201, "alert changes resume once space returns");
+    let stored = stored_messages(&ward);
+    for m in &acked {
+        assert!(stored.contains(m), "acknowledged {m:.20} kept");
+    }
+    for m in &refused {
+        assert!(!stored.contains(m), "refused {m:.20} was stored");
+    }
     eprintln!(
         "full disk: {} acknowledged, {} refused with 507, {} syslog lines held",
         acked.len(),
