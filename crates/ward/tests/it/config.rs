@@ -67,6 +67,41 @@ fn example_configuration_is_accepted() {
     );
 }
 
+/// Standard error of `child` as it comes, until `marker` appeared and half
+/// a second more (so that what follows it is seen too), or 60 s; then the
+/// child is killed.
+fn stderr_until(child: &mut std::process::Child, marker: &str) -> String {
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        use std::io::Read as _;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut marked: Option<std::time::Instant> = None;
+    while std::time::Instant::now() < deadline
+        && marked.is_none_or(|t| t.elapsed() < std::time::Duration::from_millis(500))
+    {
+        if let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_millis(50)) {
+            seen.extend(chunk);
+        }
+        if marked.is_none() && String::from_utf8_lossy(&seen).contains(marker) {
+            marked = Some(std::time::Instant::now());
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+    seen.extend(rx.try_iter().flatten());
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
 #[test]
 fn first_start_without_configuration_prints_and_keeps_a_token() {
     let dir = tempfile::tempdir().unwrap();
@@ -82,14 +117,8 @@ fn first_start_without_configuration_prints_and_keeps_a_token() {
         .spawn()
         .unwrap();
     let token_file = dir.path().join("ward-data/ingest.token");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !token_file.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let _ = child.kill();
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    // The token is printed once the whole topology is built.
+    let err = stderr_until(&mut child, "ingest token (saved");
     let token = std::fs::read_to_string(&token_file).unwrap();
     assert_eq!(
         err.matches(token.trim()).count(),
@@ -115,10 +144,8 @@ fn first_start_without_configuration_prints_and_keeps_a_token() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let _ = child.kill();
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_until(&mut child, "ward is listening");
+    assert!(err.contains("ward is listening"), "second start: {err}");
     assert!(!err.contains(token.trim()), "printed again: {err}");
     let mut files = vec![dir.path().join("ward-data")];
     while let Some(p) = files.pop() {

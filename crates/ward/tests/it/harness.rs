@@ -178,7 +178,7 @@ impl Ward {
             cmd.env(k, v);
         }
         self.child = Some(cmd.spawn().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(90);
         while Instant::now() < deadline {
             if let Ok(r) = reqwest::blocking::get(format!("{}/healthz", self.url()))
                 && r.status().is_success()
