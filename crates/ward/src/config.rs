@@ -527,7 +527,8 @@ pub struct DetectConfig {
     /// Watch rule paths and reload on change.
     pub hot_reload: bool,
     /// Threads that parse stored events and match Sigma rules (the
-    /// stateless part of detection); 0: one per CPU core.
+    /// stateless part of detection); 0: one per CPU core. 1 (the default)
+    /// takes each event through every step at once.
     pub workers: usize,
     /// Behavioural baselines: learning period, thresholds.
     pub baseline: crate::detect::baseline::BaselineConfig,
@@ -540,7 +541,7 @@ impl Default for DetectConfig {
             rules: Vec::new(),
             pipelines: Vec::new(),
             hot_reload: true,
-            workers: 0,
+            workers: 1,
             baseline: Default::default(),
         }
     }

@@ -122,6 +122,21 @@ impl Evaluator {
         workers: usize,
         mut each: impl FnMut(&Event, &[ward_sigma::Seen], Vec<Detection>),
     ) {
+        if workers <= 1 {
+            // One event through every step while it is in the cache: the
+            // phases below each read the whole batch back from memory,
+            // which on one thread cost more than they share out.
+            for body in bodies {
+                let Ok(map) = serde_json::from_slice(body) else {
+                    continue;
+                };
+                let mut event = Event(map);
+                let id = event.get_str("event.id").unwrap_or_default().to_owned();
+                let found = self.evaluate(&mut event, &id);
+                each(&event, &self.seen, found);
+            }
+            return;
+        }
         let mut events: Vec<Option<Event>> = in_parallel(bodies, workers, |body| {
             serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
                 .ok()
