@@ -311,8 +311,18 @@ impl OpenState {
         let offset = first_offset + self.positions.len() as u64;
         self.positions.push(pos);
         self.bytes = pos + len;
+        // Only a batch's first record brings the batch's fields: a block
+        // that a batch enters half-way takes the fields of the block before
+        // it (a superset of the batch's), or it could never be pruned.
+        let carried = match self.blocks.last() {
+            Some(prev) if fields.is_empty() && prev.count >= MEM_BLOCK => prev.fields.clone(),
+            _ => Vec::new(),
+        };
         {
             let b = self.block_for(offset);
+            if b.count == 0 {
+                b.fields = carried;
+            }
             b.count += 1;
             b.min_time = b.min_time.min(time_ms);
             b.max_time = b.max_time.max(time_ms);

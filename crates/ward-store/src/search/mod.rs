@@ -615,6 +615,33 @@ mod tests {
         assert!(store.get_all("evt-999999").unwrap().is_empty());
     }
 
+    #[test]
+    fn open_blocks_that_a_batch_enters_half_way_are_pruned_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::StoreConfig {
+            segment_max_bytes: 64 << 20,
+            ..crate::testing::config(dir.path())
+        };
+        let (store, _) = Store::open(cfg).unwrap();
+        // One batch over three in-memory blocks: only its first record
+        // brings the batch's fields.
+        let n = u64::from(crate::segment::MEM_BLOCK) * 3;
+        store.append(crate::testing::records(0..n)).unwrap();
+        let opts = SearchOptions {
+            limit: 10_000,
+            ..SearchOptions::default()
+        };
+        let absent = store
+            .search(&parse("user.name:nobody").unwrap(), &opts)
+            .unwrap();
+        assert_eq!((absent.blocks_scanned, absent.blocks_skipped), (0, 3));
+        let present = store
+            .search(&parse("user.name:user3").unwrap(), &opts)
+            .unwrap();
+        assert_eq!(present.hits.len() as u64, n / 5);
+        assert_eq!(present.blocks_scanned, 3);
+    }
+
     static NEVER: std::sync::LazyLock<SearchStop> = std::sync::LazyLock::new(SearchStop::default);
 
     fn scan_of<'a>(store: &'a Store, q: &'a Query) -> Scan<'a> {
