@@ -309,13 +309,7 @@ fn a_witness_catches_a_data_directory_put_back_from_an_older_copy() {
     assert!(w.terminate().success(), "{}", w.log());
     let data = w.data_dir();
     let old = outside.path().join("old-copy");
-    let cp = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(&data)
-        .arg(&old)
-        .status()
-        .unwrap();
-    assert!(cp.success());
+    crate::harness::copy_tree(&data, &old);
     w.spawn();
     ingest(&w, 40, 60);
     assert!(w.terminate().success(), "{}", w.log());

@@ -82,17 +82,9 @@ fn import(w: &Ward, file: &Path, commit: Option<&str>) -> (i32, String) {
 }
 
 fn check(w: &Ward, key: &str, args: &[&str]) -> (i32, Value) {
-    let mut all = vec!["gate", "check", "--format", "json", "--service", "shop"];
+    let mut all = vec!["--service", "shop"];
     all.extend_from_slice(args);
-    let out = std::process::Command::new(crate::harness::ward_bin())
-        .args(&all)
-        .env("WARD_URL", w.url())
-        .env("WARD_TOKEN", key)
-        .output()
-        .unwrap();
-    let v = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&out.stderr).into_owned()));
-    (out.status.code().unwrap(), v)
+    crate::gate::gate(w, key, &all)
 }
 
 fn codes(v: &Value) -> Vec<(String, String)> {
@@ -342,23 +334,11 @@ fn a_failed_prompt_injection_test_run_fails_the_gate_until_one_passes() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
     let gate = |env: &str| {
-        let out = std::process::Command::new(crate::harness::ward_bin())
-            .args([
-                "gate",
-                "check",
-                "--format",
-                "json",
-                "--service",
-                "assistant",
-                "--environment",
-                env,
-            ])
-            .env("WARD_URL", w.url())
-            .env("WARD_TOKEN", &viewer)
-            .output()
-            .unwrap();
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        (out.status.code().unwrap(), v)
+        crate::gate::gate(
+            &w,
+            &viewer,
+            &["--service", "assistant", "--environment", env],
+        )
     };
     // No run yet: nothing to say.
     assert_eq!(gate("production").0, 0);

@@ -246,13 +246,7 @@ fn s3_witness_catches_a_data_directory_put_back() {
     let data = w.data_dir();
     let outside = tempfile::tempdir().unwrap();
     let old = outside.path().join("old-copy");
-    let cp = Command::new("cp")
-        .arg("-a")
-        .arg(&data)
-        .arg(&old)
-        .status()
-        .unwrap();
-    assert!(cp.success());
+    crate::harness::copy_tree(&data, &old);
     w.spawn();
     ingest(&w, 40, 60);
     assert!(w.terminate().success(), "{}", w.log());

@@ -117,26 +117,18 @@ fn import(w: &Ward, file: &Path, commit: &str) -> String {
 }
 
 fn check(w: &Ward, key: &str, commit: &str, env: &str) -> (i32, Value) {
-    let out = Command::new(crate::harness::ward_bin())
-        .args([
-            "gate",
-            "check",
-            "--format",
-            "json",
+    crate::gate::gate(
+        w,
+        key,
+        &[
             "--service",
             "shop",
             "--commit",
             commit,
             "--environment",
             env,
-        ])
-        .env("WARD_URL", w.url())
-        .env("WARD_TOKEN", key)
-        .output()
-        .unwrap();
-    let v = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&out.stderr).into_owned()));
-    (out.status.code().unwrap(), v)
+        ],
+    )
 }
 
 #[test]
