@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 /// What is persisted.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct State {
     /// The next log offset to read.
     pub offset: u64,
@@ -35,16 +35,11 @@ impl State {
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
     }
-
-    /// Writes the checkpoint atomically.
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        write(path, &serde_json::to_vec(self)?)
-    }
 }
 
-/// The checkpoint as [`State`] writes it, borrowing the live state: the
-/// detection thread saves without cloning every correlation window and
-/// baseline first. Field for field the same JSON as [`State`].
+/// The checkpoint that [`State::load`] reads, written from the live state
+/// it borrows: the detection thread saves without cloning every
+/// correlation window and baseline first. Field for field [`State`]'s JSON.
 #[derive(Serialize)]
 pub struct StateRef<'a> {
     pub offset: u64,
@@ -55,21 +50,18 @@ pub struct StateRef<'a> {
 }
 
 impl StateRef<'_> {
-    /// Writes the checkpoint atomically.
+    /// Writes the checkpoint atomically: temporary file, fsync, rename,
+    /// fsync of the directory.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        write(path, &serde_json::to_vec(self)?)
+        let bytes = serde_json::to_vec(self)?;
+        let dir = path.parent().context("checkpoint path has no directory")?;
+        std::fs::create_dir_all(dir)?;
+        let tmp = path.with_extension("json.tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
     }
-}
-
-/// Temporary file, fsync, rename, fsync of the directory.
-fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().context("checkpoint path has no directory")?;
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok(())
 }
