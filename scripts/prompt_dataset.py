@@ -312,8 +312,8 @@ DOCSTRINGS_PER_PACKAGE = 600
 def docstrings(arc, pattern, source, out):
     """Docstrings of a red-teaming tool's own code, as benign text: prose
     by developers about prompts, jailbreaks, scorers and attacks (a
-    hash-ordered sample; docstrings that quote a payload after a colon are
-    left out)."""
+    hash-ordered sample of first paragraphs; those with a double quote or a
+    brace, which may quote a payload or a template, are left out)."""
     found = set()
     for n in arc.find(pattern):
         try:
