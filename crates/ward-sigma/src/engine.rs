@@ -105,6 +105,11 @@ struct EntryPlan {
     bits: Vec<u64>,
     /// Prefilter scanners these rules need.
     scanners: Vec<u32>,
+    /// The same rules by global index, as a bitset over all rules: a
+    /// later pipeline whose recognised entries select only rules an
+    /// earlier pipeline already selected cannot run any rule, and skips
+    /// its scans.
+    global: Vec<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -308,6 +313,7 @@ impl Engine {
                 rules: Vec::new(),
                 bits: Vec::new(),
                 scanners: Vec::new(),
+                global: vec![0; metas.len().div_ceil(64)],
             })
             .collect();
         let mut local = vec![NOT_HERE; metas.len()];
@@ -331,6 +337,9 @@ impl Engine {
             for k in hits {
                 if let Some(e) = entries.get_mut(k) {
                     e.rules.push(idx);
+                    if let Some(w) = e.global.get_mut(i / 64) {
+                        *w |= 1 << (i % 64);
+                    }
                 }
             }
         }
@@ -455,6 +464,8 @@ impl Engine {
         // Pipelines that already ran rules on this event, with the rules
         // they selected: a rule runs through the first of them only.
         let mut earlier: Vec<(usize, Cow<'_, [u64]>)> = Vec::new();
+        // Global rules some pipeline already selected.
+        let mut covered: Vec<u64> = Vec::new();
         let mut ids = Vec::new();
         for (pi, pp) in self.pipelines.iter().enumerate() {
             let mut when = Eval::new(event, &pp.when_plan);
@@ -478,6 +489,32 @@ impl Engine {
                 {
                     hits.push(k);
                 }
+            }
+            if hits.is_empty() {
+                continue;
+            }
+            // Rules selected by an earlier pipeline run there only: when
+            // every rule of these entries was, this pipeline has nothing
+            // to run and its scans are skipped (the ECS pipeline on a
+            // native Windows event the logsource pipeline already took).
+            let mut new = false;
+            for e in hits.iter().filter_map(|&k| pp.entries.get(k as usize)) {
+                if covered.len() < e.global.len() {
+                    covered.resize(e.global.len(), 0);
+                }
+                for (c, g) in covered.iter_mut().zip(&e.global) {
+                    new |= g & !*c != 0;
+                    *c |= g;
+                }
+            }
+            if !new {
+                if let Some(seen) = seen {
+                    seen.push(Seen {
+                        pipeline: pi,
+                        entries: hits,
+                    });
+                }
+                continue;
             }
             let (rule_bits, scanners) = match hits.as_slice() {
                 [] => continue,
