@@ -407,6 +407,38 @@ fn a_node_killed_mid_window_loses_and_duplicates_nothing() {
     stored_once(&refs, &events);
 }
 
+#[test]
+fn a_sender_is_answered_503_while_the_brokers_are_down() {
+    let broker = Broker::start();
+    let rules = rules();
+    let config = cluster_config(rules.path(), "solo", &broker.addr, "t3.")
+        .replace("[cluster]\n", "[cluster]\nproduce_timeout = \"2s\"\n");
+    let w = Ward::start_with(Some(&config), &[]);
+    let events = stream(2, 1);
+    let send = |e: &Value| {
+        w.post_as(
+            &token(0),
+            "/api/v1/ingest",
+            "application/x-ndjson",
+            format!("{e}\n"),
+        )
+    };
+    let (status, answer) = send(&events[0]);
+    assert_eq!(status, 200, "{answer}");
+    drop(broker);
+    let asked = Instant::now();
+    let (status, answer) = send(&events[1]);
+    assert_eq!(
+        status, 503,
+        "not acknowledged without the brokers: {answer}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        asked.elapsed()
+    );
+}
+
 /// Every node but one.
 fn others(nodes: &[Ward], but: usize) -> Vec<&Ward> {
     nodes
