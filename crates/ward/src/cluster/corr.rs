@@ -460,7 +460,9 @@ impl CorrWorker {
                     .reader
                     .fetch_watermarks(topic, p, Duration::from_secs(2))
                 else {
-                    continue;
+                    // The brokers do not answer: no lag this time, rather
+                    // than holding detection for every partition's timeout.
+                    break;
                 };
                 // Before the first batch the position is not known here.
                 let lag = if next < 0 { -1 } else { high - next };
