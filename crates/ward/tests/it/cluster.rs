@@ -477,6 +477,44 @@ fn a_sender_is_answered_503_while_the_brokers_are_down() {
     );
 }
 
+#[test]
+fn messages_that_are_not_ward_events_are_counted_and_skipped() {
+    let broker = Broker::start();
+    let rules = rules();
+    let w = Ward::start_with(
+        Some(&cluster_config(rules.path(), "solo", &broker.addr, "t4.")),
+        &[],
+    );
+    // Written to the events topic by something other than a Ward node:
+    // not JSON, a JSON array, an empty message, a tombstone.
+    broker.produce(
+        "t4.events",
+        &[
+            (
+                Some("default\u{1f}x".into()),
+                Some(b"\xff\xfe not json".to_vec()),
+            ),
+            (Some("default\u{1f}x".into()), Some(b"[1,2,3]".to_vec())),
+            (None, Some(Vec::new())),
+            (None, None),
+        ],
+    );
+    let events = stream(1, 1);
+    let (status, answer) = w.post_as(
+        &token(0),
+        "/api/v1/ingest",
+        "application/x-ndjson",
+        format!("{}\n", events[0]),
+    );
+    assert_eq!(status, 200, "{answer}");
+    stored_all(&[&w], &events, true);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric_sum(&w.metrics(), "ward_cluster_bad_messages_total") < 4.0 {
+        assert!(Instant::now() < deadline, "{}", w.metrics());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Every node but one.
 fn others(nodes: &[Ward], but: usize) -> Vec<&Ward> {
     nodes
