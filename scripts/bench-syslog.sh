@@ -26,17 +26,7 @@ ward=$(realpath "${WARD:-target/release/ward}")
 http_bench=${HTTP:-1}
 command -v rsyslogd >/dev/null || { echo "rsyslogd not found: apt-get install rsyslog" >&2; exit 1; }
 [ -x "$ward" ] || { echo "$ward not found: cargo build --release -p ward" >&2; exit 1; }
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-token=bench-token-0123456789abcdef
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. scripts/bench-lib.sh
 
 # The corpus: a day's ordinary sshd traffic as RFC 5424 frames separated
 # by LF: logins, session opens and closes, disconnects, and 1% failed
@@ -77,18 +67,11 @@ s.close()
 PY
 }
 
-now() { date +%s.%N; }
-
 # utime+stime in clock ticks of every thread of PID, as "name ticks" lines.
 threads_cpu() {
     for t in /proc/"$1"/task/*/stat; do
         sed -E 's/^[0-9]+ \((.*)\) [A-Za-z] (([^ ]+ ){10})([0-9]+) ([0-9]+).*/\1 \4 \5/' "$t" 2>/dev/null || true
     done | awk '{ n = $1; sub(/-[0-9]+$/, "", n); sub(/[0-9]+$/, "", n); print n, $2 + $3 }'
-}
-
-metric() {
-    curl -s -H "authorization: Bearer $2" "$1/metrics" |
-        awk -v m="$3" 'index($0, m) == 1 { s += $NF } END { printf "%d\n", s }'
 }
 
 start_ward() {

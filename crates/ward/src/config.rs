@@ -51,6 +51,57 @@ pub struct RawConfig {
     pub compliance: crate::compliance::ComplianceConfig,
     /// The deploy gate: where the OSV records for SBOM imports are.
     pub gate: GateConfig,
+    /// Several nodes sharing a Kafka backbone (`[cluster]`, off by default).
+    pub cluster: ClusterConfig,
+}
+
+/// `[cluster]`: Ward nodes that share their inputs through Kafka. Off by
+/// default; a single node needs no broker.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// Turns cluster mode on.
+    pub enabled: bool,
+    /// This node's name, unique in the cluster (letters, digits, `.`, `_`, `-`).
+    pub node_id: String,
+    /// Bootstrap brokers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Prefix of the cluster's topics (`<prefix>events`, `<prefix>corr`…).
+    pub topic_prefix: String,
+    /// Partitions of `<prefix>events`, when Ward creates it.
+    pub events_partitions: i32,
+    /// Partitions of `<prefix>corr`: fixed, since correlation state is
+    /// kept per partition (changing it is a migration, see the README).
+    pub corr_partitions: i32,
+    /// Longest wait for the brokers to acknowledge a batch before the
+    /// sender is answered 503, e.g. "10s".
+    pub produce_timeout: String,
+    /// How often an owned correlation partition's state is snapshotted.
+    pub snapshot_interval: String,
+    /// A node silent this long leaves the consumer groups; its partitions move.
+    pub session_timeout: String,
+    /// Most messages per batch read from a cluster topic.
+    pub batch_max: usize,
+    /// More librdkafka properties for every cluster client.
+    pub options: BTreeMap<String, Secret<String>>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            enabled: false,
+            node_id: String::new(),
+            brokers: String::new(),
+            topic_prefix: "ward.".into(),
+            events_partitions: 12,
+            corr_partitions: 12,
+            produce_timeout: "10s".into(),
+            snapshot_interval: "5s".into(),
+            session_timeout: "10s".into(),
+            batch_max: 1000,
+            options: BTreeMap::new(),
+        }
+    }
 }
 
 /// `[gate]`
@@ -630,6 +681,8 @@ pub struct Config {
     pub gate_policy: std::sync::Arc<crate::gate::policy::Policy>,
     /// `[[gate.keys]]`, read.
     pub gate_keys: std::sync::Arc<Vec<crate::gate::provenance::TrustedKey>>,
+    /// `[cluster]`, validated; `None` for a single node.
+    pub cluster: Option<std::sync::Arc<crate::cluster::Settings>>,
 }
 
 /// Reads the file (if any), applies environment overrides, validates.

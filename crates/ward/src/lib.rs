@@ -31,6 +31,7 @@ pub mod model;
 pub mod secret;
 
 pub mod alert;
+pub mod cluster;
 pub mod detect;
 pub mod normalize;
 pub mod notify;

@@ -93,7 +93,24 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     let (store, opened) = crate::store::open(&config)?;
     crate::store::damage_metrics(&metrics, &store, &opened);
     let store = Arc::new(store);
-    let step = ingest_step(&config, &store, &metrics)?;
+    // Cluster mode: ingest goes to the brokers, this node stores and
+    // evaluates the partitions it is given.
+    let cluster = match &config.cluster {
+        Some(s) => {
+            crate::cluster::ensure_topics(s).await?;
+            Some(Cluster {
+                settings: Arc::clone(s),
+                producer: Arc::new(s.producer()?),
+                owned: Arc::default(),
+            })
+        }
+        None => None,
+    };
+    let sink = match &cluster {
+        Some(c) => Sink::Cluster(Arc::clone(&c.producer), Arc::clone(&c.settings)),
+        None => Sink::Store(Arc::clone(&store)),
+    };
+    let step = ingest_step(&config, sink, &metrics)?;
     let queue = CancellationToken::new();
     let (pipeline, workers) = Pipeline::start(
         step,
@@ -128,7 +145,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     // Detection tails the log on its own thread.
     let sink = FindingSink(findings_tx);
     let (detect, detect_stop, progress) =
-        start_detection(&config, &store, &pipeline, sink, &metrics)?;
+        start_detection(&config, &store, &pipeline, sink, &metrics, cluster.as_ref())?;
     g.stages(&["detect"]).connect("store", "detect", 0).connect(
         "detect",
         "alert",
@@ -174,6 +191,21 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     }
     if !kafka.is_empty() {
         g.stages(&["kafka"]);
+    }
+    if let Some(c) = &cluster {
+        let events = crate::cluster::events::EventsConsumer::new(
+            Arc::clone(&c.settings),
+            Arc::clone(&store),
+            Arc::clone(&c.producer),
+            Arc::clone(&metrics),
+            Arc::clone(&c.owned),
+            config.max_future_skew,
+        )?;
+        sources.spawn(events.run(accepting.clone()));
+        g.stages(&["cluster events"])
+            .connect("enrich", "cluster events", 0)
+            .connect("cluster events", "store", 0)
+            .connect("cluster events", "detect", 0);
     }
     let (tokens, generated_token) = Tokens::from_config(&config)?;
     // The hash that unknown user names are checked against, made before
@@ -407,25 +439,35 @@ fn api_state(
     })
 }
 
+/// The cluster parts of a node.
+struct Cluster {
+    settings: Arc<crate::cluster::Settings>,
+    producer: Arc<crate::cluster::Producer>,
+    owned: Arc<crate::cluster::Owned>,
+}
+
+/// Where the ingest step puts a batch: the local store (one node), or the
+/// cluster's events topic (acknowledged by the brokers).
+#[derive(Clone)]
+enum Sink {
+    Store(Arc<Store>),
+    Cluster(Arc<crate::cluster::Producer>, Arc<crate::cluster::Settings>),
+}
+
 /// What an ingest worker does with a batch: redact, score prompts, append
-/// durably (fsync), count.
-fn ingest_step(
-    config: &Config,
-    store: &Arc<Store>,
-    metrics: &Arc<Metrics>,
-) -> anyhow::Result<Step> {
+/// durably (fsync) or produce to the cluster, count.
+fn ingest_step(config: &Config, sink: Sink, metrics: &Arc<Metrics>) -> anyhow::Result<Step> {
     let redact = Arc::new(crate::redact::Stage::new(
         &config.raw.redact,
         &config.data_dir,
     )?);
     let prompt = Arc::new(ward_prompt::Detector::new());
-    let store = Arc::clone(store);
     let metrics = Arc::clone(metrics);
     let skew = config.max_future_skew;
     Ok(Arc::new(move |batch: Batch| {
         let (redact, prompt) = (Arc::clone(&redact), Arc::clone(&prompt));
-        let (store, metrics) = (Arc::clone(&store), Arc::clone(&metrics));
-        Box::pin(async move { ingest(batch, redact, prompt, store, metrics, skew).await })
+        let (sink, metrics) = (sink.clone(), Arc::clone(&metrics));
+        Box::pin(async move { ingest(batch, redact, prompt, sink, metrics, skew).await })
     }))
 }
 
@@ -433,7 +475,7 @@ async fn ingest(
     mut batch: Batch,
     redact: Arc<crate::redact::Stage>,
     prompt: Arc<ward_prompt::Detector>,
-    store: Arc<Store>,
+    sink: Sink,
     metrics: Arc<Metrics>,
     max_future_skew: Duration,
 ) -> Result<Ack, StepError> {
@@ -446,12 +488,33 @@ async fn ingest(
     .map_err(|e| StepError::Failed(format!("redaction task failed: {e}")))?;
     let Prepared { ids, records, dead } = prepared?;
     let n = records.len() as u64;
-    crate::store::append(&store, records, &metrics).await?;
     let labels = [
         ("input", batch.input.as_str()),
         ("source", batch.source.as_str()),
     ];
-    metrics.add("ward_store_events_total", &labels, n);
+    match sink {
+        Sink::Store(store) => {
+            crate::store::append(&store, records, &metrics).await?;
+            metrics.add("ward_store_events_total", &labels, n);
+        }
+        Sink::Cluster(producer, settings) => {
+            // Acknowledged once the brokers have every event (acks=all):
+            // a broker that is down is a 503 to the sender, never a loss.
+            let topic = settings.events_topic();
+            let key = crate::cluster::events_key(&batch.tenant, &batch.source);
+            let out: Vec<crate::cluster::Outgoing<'_>> = records
+                .iter()
+                .map(|r| crate::cluster::Outgoing {
+                    topic: &topic,
+                    partition: None,
+                    key: key.as_bytes(),
+                    payload: &r.body,
+                })
+                .collect();
+            producer.send_all(&out).await.map_err(StepError::Failed)?;
+            metrics.add("ward_cluster_produced_total", &labels, n);
+        }
+    }
     if dead > 0 {
         metrics.add("ward_store_dead_letters_total", &labels, dead as u64);
     }
@@ -553,6 +616,7 @@ fn start_detection(
     pipeline: &Pipeline,
     sink: FindingSink,
     metrics: &Arc<Metrics>,
+    cluster: Option<&Cluster>,
 ) -> anyhow::Result<(std::thread::JoinHandle<()>, Stop, Arc<Progress>)> {
     let d = &config.raw.detect;
     let settings = Settings {
@@ -569,13 +633,28 @@ fn start_detection(
         token: CancellationToken::new(),
         deadline: Default::default(),
     };
-    let detector = Detector::new(settings, Arc::clone(metrics), Arc::clone(&progress));
-    let store = Arc::clone(store);
-    let appended = Arc::clone(&pipeline.appended);
     let thread_stop = Stop {
         token: stop.token.clone(),
         deadline: Arc::clone(&stop.deadline),
     };
+    if let Some(c) = cluster {
+        // Detection runs on the correlation partitions this node owns.
+        let worker = crate::cluster::corr::CorrWorker::new(
+            Arc::clone(&c.settings),
+            &settings,
+            Arc::clone(metrics),
+            Arc::clone(&progress),
+            Arc::clone(store),
+            Arc::clone(&c.owned),
+        )?;
+        let handle = std::thread::Builder::new()
+            .name("ward-detect".into())
+            .spawn(move || worker.run(&sink, &thread_stop))?;
+        return Ok((handle, stop, progress));
+    }
+    let detector = Detector::new(settings, Arc::clone(metrics), Arc::clone(&progress));
+    let store = Arc::clone(store);
+    let appended = Arc::clone(&pipeline.appended);
     let handle = std::thread::Builder::new()
         .name("ward-detect".into())
         .spawn(move || detector.run(&store, &appended, &sink, &thread_stop))?;

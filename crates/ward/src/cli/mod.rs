@@ -9,6 +9,7 @@ pub mod bench_alert;
 pub mod bench_compliance;
 pub mod bench_gate;
 pub mod client;
+pub mod cluster;
 pub mod compliance;
 pub mod config;
 pub mod coverage;
@@ -98,6 +99,9 @@ pub enum Command {
     Verify(store::VerifyArgs),
     /// Copy sealed segments and checkpoints to a write-once layout.
     Archive(store::ArchiveArgs),
+    /// A Ward cluster on Kafka: `status` shows nodes, partitions and lag.
+    #[command(subcommand)]
+    Cluster(cluster::Command),
     /// Apply retention now (or show what it would delete).
     Retention(store::RetentionArgs),
     /// Print the public key that verifies checkpoints and proofs.
@@ -199,6 +203,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(a) => audit::show(a),
         Command::Verify(a) => store::verify(a),
         Command::Archive(a) => store::archive(a),
+        Command::Cluster(c) => cluster::run(c),
         Command::Retention(a) => store::retention(a),
         Command::Key(d) => store::key(d),
         Command::AcknowledgeDamage(a) => store::acknowledge_damage(a),

@@ -105,6 +105,7 @@ impl RawConfig {
             problems.bad("gate.keys", "", &format!("{e:#}"));
             Vec::new()
         });
+        let cluster = check_cluster(&self.cluster, &mut problems);
         if !problems.0.is_empty() {
             return Err(Invalid(problems.0));
         }
@@ -135,6 +136,7 @@ impl RawConfig {
             oidc,
             gate_policy: std::sync::Arc::new(gate_policy),
             gate_keys: std::sync::Arc::new(gate_keys),
+            cluster,
             raw: self,
         })
     }
@@ -548,6 +550,126 @@ fn check_kafka(i: usize, k: &KafkaConfig, problems: &mut Problems) {
     }
 }
 
+/// `[cluster]`, when enabled: a node name, brokers, topic names Kafka
+/// accepts, partition counts and durations.
+fn check_cluster(
+    c: &super::ClusterConfig,
+    problems: &mut Problems,
+) -> Option<std::sync::Arc<crate::cluster::Settings>> {
+    if !c.enabled {
+        return None;
+    }
+    let before = problems.0.len();
+    let name_ok = |s: &str, max: usize| {
+        !s.is_empty()
+            && s.len() <= max
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    };
+    if !name_ok(&c.node_id, 64) {
+        problems.bad(
+            "cluster.node_id",
+            &format!("{:?}", c.node_id),
+            "name this node, unique in the cluster: 1 to 64 letters, digits, '.', '_' or '-'",
+        );
+    }
+    if c.brokers.trim().is_empty() {
+        problems.bad(
+            "cluster.brokers",
+            "\"\"",
+            "cluster mode needs Kafka: name at least one broker, e.g. \"127.0.0.1:9092\"",
+        );
+    }
+    if !c.topic_prefix.is_empty() && !name_ok(&c.topic_prefix, 200) {
+        problems.bad(
+            "cluster.topic_prefix",
+            &format!("{:?}", c.topic_prefix),
+            "use up to 200 letters, digits, '.', '_' or '-' (Kafka topic names)",
+        );
+    }
+    for (key, n) in [
+        ("cluster.events_partitions", c.events_partitions),
+        ("cluster.corr_partitions", c.corr_partitions),
+    ] {
+        if !(1..=1024).contains(&n) {
+            problems.bad(key, &n.to_string(), "use 1 to 1024");
+        }
+    }
+    if !(1..=100_000).contains(&c.batch_max) {
+        problems.bad(
+            "cluster.batch_max",
+            &c.batch_max.to_string(),
+            "use 1 to 100000",
+        );
+    }
+    let mut duration = |key: &str, text: &str, min: Duration| match parse_duration(text) {
+        Ok(d) if d >= min => d,
+        Ok(_) => {
+            problems.bad(key, text, &format!("must be at least {min:?}"));
+            min
+        }
+        Err(e) => {
+            problems.bad(key, text, &e);
+            min
+        }
+    };
+    let produce_timeout = duration(
+        "cluster.produce_timeout",
+        &c.produce_timeout,
+        Duration::from_secs(1),
+    );
+    let snapshot_interval = duration(
+        "cluster.snapshot_interval",
+        &c.snapshot_interval,
+        Duration::from_millis(100),
+    );
+    let session_timeout = duration(
+        "cluster.session_timeout",
+        &c.session_timeout,
+        Duration::from_secs(6),
+    );
+    for name in c.options.keys() {
+        if matches!(
+            name.as_str(),
+            "bootstrap.servers"
+                | "group.id"
+                | "client.id"
+                | "enable.auto.commit"
+                | "enable.auto.offset.store"
+                | "auto.offset.reset"
+                | "acks"
+                | "enable.idempotence"
+                | "session.timeout.ms"
+                | "message.timeout.ms"
+        ) {
+            problems.bad(
+                &format!("cluster.options.\"{name}\""),
+                "[set]",
+                "Ward sets this itself for the cluster's guarantees",
+            );
+        }
+    }
+    if problems.0.len() > before {
+        return None;
+    }
+    Some(std::sync::Arc::new(crate::cluster::Settings {
+        node_id: c.node_id.clone(),
+        brokers: c.brokers.trim().to_owned(),
+        prefix: c.topic_prefix.clone(),
+        events_partitions: c.events_partitions,
+        corr_partitions: c.corr_partitions,
+        produce_timeout,
+        snapshot_interval,
+        session_timeout,
+        batch_max: c.batch_max,
+        options: c
+            .options
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }))
+}
+
 /// `[retention]`: the security floor and parsable hold bounds.
 fn check_retention(r: &RetentionConfig, now: jiff::Timestamp, problems: &mut Problems) {
     for (cat, days) in &r.categories {
@@ -699,6 +821,38 @@ mod tests {
                 "kafka[3].options.\"group.id\""
             ]
         );
+    }
+
+    #[test]
+    fn check_cluster_is_off_by_default_and_names_each_bad_key() {
+        let mut p = Problems::default();
+        assert!(check_cluster(&raw("").cluster, &mut p).is_none());
+        assert!(p.0.is_empty(), "a single node needs no broker");
+        let c = raw(
+            "[cluster]\nenabled = true\nnode_id = \"a b\"\ntopic_prefix = \"ward/\"\n\
+             corr_partitions = 0\nproduce_timeout = \"soon\"\n\
+             options = { \"acks\" = \"1\" }\n",
+        )
+        .cluster;
+        assert!(check_cluster(&c, &mut p).is_none());
+        assert_eq!(
+            keys(&p),
+            vec![
+                "cluster.node_id",
+                "cluster.brokers",
+                "cluster.topic_prefix",
+                "cluster.corr_partitions",
+                "cluster.produce_timeout",
+                "cluster.options.\"acks\""
+            ]
+        );
+        let mut p = Problems::default();
+        let c = raw("[cluster]\nenabled = true\nnode_id = \"n1\"\nbrokers = \"127.0.0.1:9092\"\n")
+            .cluster;
+        let s = check_cluster(&c, &mut p).unwrap();
+        assert_eq!(s.events_topic(), "ward.events");
+        assert_eq!(s.corr_partitions, 12);
+        assert!(toml::from_str::<RawConfig>("[cluster]\nnode = \"x\"\n").is_err());
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub struct FindingSink(pub mpsc::Sender<Handover>);
 
 impl FindingSink {
     /// Hands findings over and waits until alerting recorded them.
-    fn hand_over(&self, findings: Vec<Finding>) -> anyhow::Result<()> {
+    pub(crate) fn hand_over(&self, findings: Vec<Finding>) -> anyhow::Result<()> {
         let (tx, rx) = oneshot::channel();
         self.0
             .blocking_send((findings, tx))
@@ -79,7 +79,7 @@ pub struct Stop {
 
 /// How long after its end, by the wall clock, a correlation window decided
 /// at close waits for late events when no events arrive.
-const CLOSE_GRACE_MS: i64 = 60_000;
+pub(crate) const CLOSE_GRACE_MS: i64 = 60_000;
 
 /// Where live detection is, for `/readyz`.
 #[derive(Debug, Default)]
@@ -321,7 +321,7 @@ fn past(stop: &Stop) -> bool {
 
 /// Findings live detection alerts on: building blocks only feed
 /// correlations.
-fn alertable(found: Vec<evaluate::Detection>) -> Vec<Finding> {
+pub(crate) fn alertable(found: Vec<evaluate::Detection>) -> Vec<Finding> {
     found
         .into_iter()
         .filter(|d| !d.building_block)
@@ -329,7 +329,7 @@ fn alertable(found: Vec<evaluate::Detection>) -> Vec<Finding> {
         .collect()
 }
 
-fn report(loaded: &rules::Loaded, metrics: &Metrics) {
+pub(crate) fn report(loaded: &rules::Loaded, metrics: &Metrics) {
     let mut errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
     errors.extend(loaded.metric_errors.iter().cloned());
     for e in &errors {
@@ -341,7 +341,7 @@ fn report(loaded: &rules::Loaded, metrics: &Metrics) {
 
 /// Identifies the loaded rules, so that correlation state saved for other
 /// rules is not reused.
-fn digest(loaded: &rules::Loaded) -> String {
+pub(crate) fn digest(loaded: &rules::Loaded) -> String {
     use sha2::{Digest as _, Sha256};
     let mut h = Sha256::new();
     for r in loaded.set.rules() {

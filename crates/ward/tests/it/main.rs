@@ -11,6 +11,7 @@ mod access;
 mod alerting;
 mod alerts;
 mod cli;
+mod cluster;
 mod compliance;
 mod config;
 mod console;

@@ -196,6 +196,8 @@ fn no_stage_is_built_outside_the_topology() {
         "serve_tcp(",
         "serve_udp(",
         "KafkaSource::new(",
+        "EventsConsumer::new(",
+        "CorrWorker::new(",
         "retention_task(",
         "write_failure_alerts(",
         "audit::run(",

@@ -1,0 +1,259 @@
+//! The `<prefix>events` consumer: this node's share of every node's
+//! ingest, stored locally and copied to `<prefix>corr` for the stateful
+//! rules. Offsets are committed only after both (at least once: a crash
+//! between the store and the commit stores that batch again, the copies in
+//! `<prefix>corr` are recognised by their origin and evaluated once).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::Message as _;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+use ward_store::Store;
+
+use super::{GroupContext, Outgoing, Owned, Producer, Settings};
+use crate::metrics::Metrics;
+use crate::store::AppendError;
+
+/// One message read, with the epoch it was read in.
+struct Read {
+    partition: i32,
+    offset: i64,
+    key: Vec<u8>,
+    payload: Vec<u8>,
+    epoch: u64,
+}
+
+/// The consumer, subscribed.
+pub struct EventsConsumer {
+    settings: Arc<Settings>,
+    consumer: StreamConsumer<GroupContext>,
+    store: Arc<Store>,
+    producer: Arc<Producer>,
+    metrics: Arc<Metrics>,
+    owned: Arc<Owned>,
+    max_future_skew: Duration,
+}
+
+impl EventsConsumer {
+    pub fn new(
+        settings: Arc<Settings>,
+        store: Arc<Store>,
+        producer: Arc<Producer>,
+        metrics: Arc<Metrics>,
+        owned: Arc<Owned>,
+        max_future_skew: Duration,
+    ) -> anyhow::Result<EventsConsumer> {
+        let consumer: StreamConsumer<GroupContext> =
+            super::join(&settings, &settings.events_topic(), &owned, &metrics)?;
+        Ok(EventsConsumer {
+            settings,
+            consumer,
+            store,
+            producer,
+            metrics,
+            owned,
+            max_future_skew,
+        })
+    }
+
+    /// Reads, stores, copies and commits until `stop`. A batch read when
+    /// the stop comes is finished first.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut last_error: Option<Instant> = None;
+        loop {
+            let first = tokio::select! {
+                m = self.consumer.recv() => m,
+                () = stop.cancelled() => return,
+            };
+            let mut batch = Vec::new();
+            match first {
+                Ok(m) => batch.push(self.read(&m)),
+                Err(e) => {
+                    self.error(&e, &mut last_error).await;
+                    continue;
+                }
+            }
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(20);
+            while batch.len() < self.settings.batch_max {
+                match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+                    Ok(Ok(m)) => batch.push(self.read(&m)),
+                    Ok(Err(e)) => {
+                        self.error(&e, &mut last_error).await;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            // Messages read before a revocation belong to their new owner,
+            // who reads them from the committed offset.
+            let epoch = self.consumer.context().epoch.load(Ordering::SeqCst);
+            batch.retain(|r| r.epoch == epoch);
+            if batch.is_empty() {
+                continue;
+            }
+            if !self.handle(&batch, &stop).await {
+                return;
+            }
+        }
+    }
+
+    fn read(&self, m: &rdkafka::message::BorrowedMessage<'_>) -> Read {
+        Read {
+            partition: m.partition(),
+            offset: m.offset(),
+            key: m.key().unwrap_or_default().to_vec(),
+            payload: m.payload().unwrap_or_default().to_vec(),
+            epoch: self.consumer.context().epoch.load(Ordering::SeqCst),
+        }
+    }
+
+    async fn error(&self, e: &rdkafka::error::KafkaError, last: &mut Option<Instant>) {
+        self.metrics
+            .add("ward_kafka_errors_total", &[("source", "cluster")], 1);
+        if last.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+            tracing::warn!(topic = %self.settings.events_topic(), error = %e, "cluster consumer error");
+            *last = Some(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    /// Stores the batch, copies it to `<prefix>corr`, commits. False when
+    /// Ward stops before (nothing is committed: the batch is read again).
+    async fn handle(&self, batch: &[Read], stop: &CancellationToken) -> bool {
+        let mut records = Vec::with_capacity(batch.len());
+        let mut bad = 0u64;
+        for r in batch {
+            let Ok(map) =
+                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&r.payload)
+            else {
+                bad += 1;
+                continue;
+            };
+            let mut event = ward_event::Event(map);
+            match crate::store::record_or_dead_letter(&mut event, self.max_future_skew) {
+                Ok((rec, _)) => records.push(rec),
+                Err(e) => {
+                    tracing::error!(error = %e, "cluster event refused by the store");
+                    bad += 1;
+                }
+            }
+        }
+        if bad > 0 {
+            // Only Ward nodes write this topic; anything else is counted.
+            self.metrics
+                .add("ward_cluster_bad_messages_total", &[], bad);
+            tracing::warn!(count = bad, topic = %self.settings.events_topic(),
+                "messages that are not Ward events skipped");
+        }
+        let n = records.len() as u64;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match crate::store::append(&self.store, records.clone(), &self.metrics).await {
+                Ok(()) => break,
+                Err(AppendError::Invalid(reason)) => {
+                    tracing::error!(%reason, "cluster batch refused by the store as invalid; skipped");
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cluster batch could not be stored; retrying, offsets not committed");
+                    if !pause(&mut backoff, stop).await {
+                        return false;
+                    }
+                }
+            }
+        }
+        self.metrics.add(
+            "ward_store_events_total",
+            &[("input", "cluster"), ("source", "cluster")],
+            n,
+        );
+        let corr = self.settings.corr_topic();
+        let keys: Vec<(i32, String)> = batch
+            .iter()
+            .map(|r| {
+                let tenant = super::tenant_of_key(&r.key);
+                (
+                    super::corr_partition(tenant, self.settings.corr_partitions),
+                    format!("{tenant}\u{1f}{}\u{1f}{}", r.partition, r.offset),
+                )
+            })
+            .collect();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let out: Vec<Outgoing<'_>> = batch
+                .iter()
+                .zip(&keys)
+                .map(|(r, (p, k))| Outgoing {
+                    topic: &corr,
+                    partition: Some(*p),
+                    key: k.as_bytes(),
+                    payload: &r.payload,
+                })
+                .collect();
+            match self.producer.send_all(&out).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "stored events not yet copied to {corr}; retrying, offsets not committed");
+                    if !pause(&mut backoff, stop).await {
+                        return false;
+                    }
+                }
+            }
+        }
+        self.commit(batch).await;
+        true
+    }
+
+    async fn commit(&self, batch: &[Read]) {
+        let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+        for r in batch {
+            let slot = next.entry(r.partition).or_insert(r.offset + 1);
+            *slot = (*slot).max(r.offset + 1);
+        }
+        let topic = self.settings.events_topic();
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in &next {
+            let _ = tpl.add_partition_offset(&topic, *p, Offset::Offset(*o));
+        }
+        // A synchronous commit waits for the broker: off the async threads.
+        match tokio::task::block_in_place(|| self.consumer.commit(&tpl, CommitMode::Sync)) {
+            Ok(()) => {
+                let mut owned = self.owned.events.lock();
+                for (p, o) in &next {
+                    if let Some(slot) = owned.get_mut(p) {
+                        *slot = *o;
+                    }
+                    let ps = p.to_string();
+                    self.metrics.add(
+                        "ward_cluster_consumed_total",
+                        &[("topic", &topic), ("partition", &ps)],
+                        batch.iter().filter(|r| r.partition == *p).count() as u64,
+                    );
+                }
+            }
+            Err(e) => {
+                self.metrics.add(
+                    "ward_kafka_commit_failures_total",
+                    &[("source", "cluster")],
+                    1,
+                );
+                tracing::warn!(error = %e, "cluster offsets not committed; these events may be stored again");
+            }
+        }
+    }
+}
+
+/// Waits `backoff` (doubling, up to 10 s) unless Ward stops: false then.
+async fn pause(backoff: &mut Duration, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(*backoff) => {}
+        () = stop.cancelled() => return false,
+    }
+    *backoff = (*backoff * 2).min(Duration::from_secs(10));
+    true
+}

@@ -1,0 +1,534 @@
+//! A Ward cluster on Kafka with real parts: a `tansu` broker on loopback
+//! and three `ward serve` processes. Every acknowledged event is stored
+//! once across the nodes; the correlation alerts of a stream spread over
+//! all nodes' inputs are those one node raises; a node killed (SIGKILL)
+//! in the middle of the windows loses and duplicates nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{Ward, s};
+use crate::kafka::Broker;
+
+const FAILED: &str = "0c1a5e3e-7d2b-4f43-9a1e-5b0c3a9d1001";
+const BURST: &str = "0c1a5e3e-7d2b-4f43-9a1e-5b0c3a9d1002";
+
+/// A base rule and a correlation: four or more failed logins of one user
+/// within ten minutes.
+fn rules() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("burst.yml"),
+        format!(
+            "title: Failed login\nid: {FAILED}\nname: failed_login\nlogsource:\n    category: authentication\n\
+             detection:\n    sel:\n        event.action: login\n        event.outcome: failure\n    condition: sel\nlevel: low\n---\n\
+             title: Burst of failed logins\nid: {BURST}\ncorrelation:\n    type: event_count\n    rules: [failed_login]\n\
+             \x20   group-by: [user.name]\n    timespan: 10m\n    condition:\n        gte: 4\nlevel: high\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// Users × `per_user` failed logins, 20 s apart, two hours ago; user `u{i}`
+/// with i % 4 == 3 stays under the threshold (3 events).
+fn stream(users: usize, per_user: usize) -> Vec<Value> {
+    let base = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
+    let base = base.as_second() / 600 * 600; // the start of a 10-minute window
+    let mut out = Vec::new();
+    for k in 0..per_user {
+        for u in 0..users {
+            if u % 4 == 3 && k >= 3 {
+                continue;
+            }
+            let t = jiff::Timestamp::from_second(base + 20 * k as i64 + u as i64).unwrap();
+            out.push(json!({
+                "@timestamp": t.to_string(),
+                "event": {"category": "authentication", "action": "login", "outcome": "failure"},
+                "user": {"name": format!("u{u}")},
+                "service": {"name": "cluster-test"},
+                "message": format!("login failed for u{u} attempt {k}"),
+                "labels": {"seq": format!("{u}-{k}")},
+            }));
+        }
+    }
+    out
+}
+
+/// Ingest sources: `<prefix>events` is keyed by tenant and source, so
+/// several sources spread the stream over the partitions.
+const SOURCES: usize = 12;
+
+fn token(j: usize) -> String {
+    format!("cluster-source-{j:02}-0123456789abcdef")
+}
+
+fn cluster_config(rules: &std::path::Path, node: &str, brokers: &str, prefix: &str) -> String {
+    let sources: String = (0..SOURCES)
+        .map(|j| {
+            format!(
+                "[[sources]]\nname = \"app-{j}\"\ntoken = \"{}\"\n",
+                token(j)
+            )
+        })
+        .collect();
+    sources
+        + &format!(
+            "[detect]\nbuiltin_rules = false\nrules = [\"{}\"]\n\
+         [cluster]\nenabled = true\nnode_id = \"{node}\"\nbrokers = \"{brokers}\"\ntopic_prefix = \"{prefix}\"\n\
+         events_partitions = 6\ncorr_partitions = 6\nsnapshot_interval = \"300ms\"\nsession_timeout = \"6s\"\n",
+            rules.display()
+        )
+}
+
+/// Sends each event to the next node in turn, one request each, as the
+/// next source (`tokens`; none: the default token); every request must be
+/// acknowledged.
+fn send_spread(nodes: &[&Ward], events: &[Value], tokens: bool) {
+    for (i, e) in events.iter().enumerate() {
+        let w = nodes[i % nodes.len()];
+        let body = format!("{e}\n");
+        let (status, answer) = if tokens {
+            w.post_as(
+                &token(i % SOURCES),
+                "/api/v1/ingest",
+                "application/x-ndjson",
+                body,
+            )
+        } else {
+            w.post("/api/v1/ingest", "application/x-ndjson", body)
+        };
+        assert_eq!(status, 200, "node {} refused: {answer}", i % nodes.len());
+    }
+}
+
+/// `labels.seq` → how many copies are stored on each node.
+fn stored(nodes: &[&Ward]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for w in nodes {
+        for e in w.search("service.name:cluster-test") {
+            *out.entry(s(&e, "labels.seq").to_owned()).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+/// The correlation alerts of a node: (group, window start, value). The
+/// time of the event that completed a window (`last_seen`) depends on the
+/// order concurrent senders' events arrive in, on one node as on several.
+fn bursts(w: &Ward) -> Vec<(String, String, String)> {
+    let out = w.cli(&["alerts", "list", "--format", "json"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let list = v
+        .as_array()
+        .cloned()
+        .or_else(|| v["alerts"].as_array().cloned())
+        .unwrap_or_default();
+    list.iter()
+        .filter(|a| a["rule_id"] == BURST)
+        .map(|a| {
+            (
+                a["group_key"].to_string(),
+                s(a, "first_seen").to_owned(),
+                a["value"].to_string(),
+            )
+        })
+        .collect()
+}
+
+/// What one node raises for the stream.
+fn reference(rules: &std::path::Path, events: &[Value]) -> BTreeSet<(String, String, String)> {
+    let config = format!(
+        "[detect]\nbuiltin_rules = false\nrules = [\"{}\"]\n",
+        rules.display()
+    );
+    let w = Ward::start_with(Some(&config), &[]);
+    send_spread(&[&w], events, false);
+    let want = events
+        .iter()
+        .map(|e| e["user"]["name"].as_str().unwrap())
+        .collect::<BTreeSet<_>>()
+        .len();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = bursts(&w);
+        // Users with 4 or more events: three of every four.
+        if got.len() >= want - want / 4 || Instant::now() > deadline {
+            return got.into_iter().collect();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until every node reports through `ward cluster status` and each
+/// owns some `events` partitions (the group is settled).
+fn settled(nodes: &[&Ward], config: &std::path::Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let out = nodes[0].cli(
+            &["cluster", "status", "--config", config.to_str().unwrap()],
+            None,
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let rows: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .filter(|l| l.contains(" up "))
+            .collect();
+        if out.status.success()
+            && rows.len() == nodes.len()
+            && rows.iter().all(|r| {
+                let cols: Vec<&str> = r.split_whitespace().collect();
+                cols.len() > 5 && cols[3] != "-" && cols[5] != "-"
+            })
+        {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cluster did not settle:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn wait_for_bursts(
+    nodes: &[&Ward],
+    want: &BTreeSet<(String, String, String)>,
+    within: Duration,
+) -> Vec<(String, String, String)> {
+    let deadline = Instant::now() + within;
+    loop {
+        let all: Vec<_> = nodes.iter().flat_map(|w| bursts(w)).collect();
+        let distinct: BTreeSet<_> = all.iter().cloned().collect();
+        if &distinct == want || Instant::now() > deadline {
+            return all;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn three_nodes(
+    broker: &Broker,
+    rules: &std::path::Path,
+    prefix: &str,
+) -> (Vec<Ward>, std::path::PathBuf) {
+    let nodes: Vec<Ward> = (0..3)
+        .map(|i| {
+            Ward::start_with(
+                Some(&cluster_config(
+                    rules,
+                    &format!("n{i}"),
+                    &broker.addr,
+                    prefix,
+                )),
+                &[],
+            )
+        })
+        .collect();
+    let config = rules.join(format!("{prefix}status.toml"));
+    std::fs::write(
+        &config,
+        cluster_config(rules, "status", &broker.addr, prefix),
+    )
+    .unwrap();
+    (nodes, config)
+}
+
+/// The first three attempts of every user (no window complete yet) and
+/// the rest.
+fn halves(events: &[Value]) -> (Vec<Value>, Vec<Value>) {
+    events.iter().cloned().partition(|e| {
+        e["labels"]["seq"]
+            .as_str()
+            .unwrap()
+            .ends_with(|c: char| c < '3')
+    })
+}
+
+/// Waits until the nodes together evaluated `n` events for the stateful
+/// rules, then past a snapshot interval; returns the node that owns the
+/// default tenant's `<prefix>corr` partition.
+fn evaluated(nodes: &[&Ward], n: usize, prefix: &str) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let counts: Vec<f64> = nodes
+            .iter()
+            .map(|w| metric_sum(&w.metrics(), "ward_detect_events_total"))
+            .collect();
+        if counts.iter().sum::<f64>() >= n as f64 {
+            std::thread::sleep(Duration::from_secs(2));
+            break;
+        }
+        assert!(Instant::now() < deadline, "not evaluated: {counts:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let p = ward::cluster::corr_partition("default", 6);
+    let (topic, part) = (
+        format!("topic=\"{prefix}corr\""),
+        format!("partition=\"{p}\""),
+    );
+    let owners: Vec<usize> = (0..nodes.len())
+        .filter(|i| {
+            nodes[*i].metrics().lines().any(|l| {
+                l.starts_with("ward_cluster_partition_owned{")
+                    && l.contains(&topic)
+                    && l.contains(&part)
+                    && l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) == Some(1.0)
+            })
+        })
+        .collect();
+    assert_eq!(
+        owners.len(),
+        1,
+        "one owner of {prefix}corr[{p}]: {owners:?}"
+    );
+    owners[0]
+}
+
+/// Every event stored across the nodes: exactly once (`once`), or at
+/// least once with at most a tenth stored twice. A node that stops or dies
+/// between its fsync and its offset commit leaves that batch to the next
+/// owner, which stores it again (and tansu's rebalance does not wait for a
+/// member busy with a batch).
+fn stored_all(nodes: &[&Ward], events: &[Value], once: bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let copies = loop {
+        let c = stored(nodes);
+        if c.len() >= events.len() || Instant::now() > deadline {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        copies.len(),
+        events.len(),
+        "every acknowledged event stored"
+    );
+    let twice: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
+    if once {
+        assert!(twice.is_empty(), "stored once: {twice:?}");
+    } else {
+        eprintln!("stored again after the membership change: {twice:?}");
+        assert!(
+            twice.iter().all(|(_, n)| **n == 2) && twice.len() <= events.len() / 10,
+            "at most a batch in flight is stored twice: {twice:?}"
+        );
+    }
+}
+
+#[test]
+fn a_cluster_raises_the_alerts_of_one_node_and_hands_windows_over() {
+    let broker = Broker::start();
+    let rules = rules();
+    let events = stream(8, 6);
+    let want = reference(rules.path(), &events);
+    assert_eq!(
+        want.len(),
+        6,
+        "the reference raises a burst for 6 of 8 users: {want:?}"
+    );
+    let (first, rest) = halves(&events);
+
+    let (mut nodes, config) = three_nodes(&broker, rules.path(), "t1.");
+    let owner = {
+        let refs: Vec<&Ward> = nodes.iter().collect();
+        let status = settled(&refs, &config);
+        send_spread(&refs, &first, true);
+        let owner = evaluated(&refs, first.len(), "t1.");
+        stored_all(&refs, &first, true);
+        assert!(
+            refs.iter().all(|w| bursts(w).is_empty()),
+            "no window complete yet\n{status}"
+        );
+        let per_node: Vec<usize> = refs
+            .iter()
+            .map(|w| w.search("service.name:cluster-test").len())
+            .collect();
+        assert!(
+            per_node.iter().filter(|n| **n > 0).count() >= 2,
+            "stored spread over the nodes: {per_node:?}\n{status}"
+        );
+        let metrics = refs[owner].metrics();
+        assert!(
+            metrics.contains("ward_cluster_partition_owned"),
+            "per-partition metrics"
+        );
+        assert!(
+            metrics.contains("ward_cluster_rebalances_total"),
+            "rebalances counted"
+        );
+        owner
+    };
+    // The node holding the open windows stops cleanly (a rolling restart):
+    // it snapshots, leaves the groups, and another node takes the windows.
+    assert!(nodes[owner].terminate().success());
+    let stopped = Instant::now();
+    let alive = others(&nodes, owner);
+    send_spread(&alive, &rest, true);
+    let all = wait_for_bursts(&alive, &want, Duration::from_secs(90));
+    eprintln!(
+        "windows complete on another node {:?} after the owner stopped",
+        stopped.elapsed()
+    );
+    let distinct: BTreeSet<_> = all.iter().cloned().collect();
+    assert_eq!(
+        distinct,
+        want,
+        "the cluster's alerts are one node's\n{}",
+        alive[0].log()
+    );
+    assert_eq!(
+        all.len(),
+        want.len(),
+        "no alert is raised on two nodes: {all:?}"
+    );
+    assert!(
+        alive
+            .iter()
+            .any(|w| w.metrics().contains("ward_cluster_restore_seconds")),
+        "the new owner restored the windows from the snapshot"
+    );
+    nodes[owner].spawn();
+    let refs: Vec<&Ward> = nodes.iter().collect();
+    stored_all(&refs, &events, false);
+}
+
+#[test]
+fn a_node_killed_mid_window_loses_and_duplicates_nothing() {
+    let broker = Broker::start();
+    let rules = rules();
+    let events = stream(8, 6);
+    let want = reference(rules.path(), &events);
+    let (first, rest) = halves(&events);
+    let (mut nodes, config) = three_nodes(&broker, rules.path(), "t2.");
+    let owner = {
+        let refs: Vec<&Ward> = nodes.iter().collect();
+        settled(&refs, &config);
+        send_spread(&refs, &first, true);
+        let owner = evaluated(&refs, first.len(), "t2.");
+        stored_all(&refs, &first, true);
+        owner
+    };
+    // SIGKILL the node that holds the open windows, then send the rest to
+    // the others, which acknowledge it (the brokers have it).
+    nodes[owner].kill();
+    let alive = others(&nodes, owner);
+    send_spread(&alive, &rest, true);
+    // tansu 0.6 keeps a member that died in the group (its session
+    // timeout does not evict it), so its partitions wait for it to come
+    // back; Apache Kafka moves them after `cluster.session_timeout`.
+    let restarted = Instant::now();
+    nodes[owner].spawn();
+    let refs: Vec<&Ward> = nodes.iter().collect();
+    let all = wait_for_bursts(&refs, &want, Duration::from_secs(90));
+    eprintln!(
+        "windows complete {:?} after the restart",
+        restarted.elapsed()
+    );
+    let distinct: BTreeSet<_> = all.iter().cloned().collect();
+    assert_eq!(
+        distinct,
+        want,
+        "the windows completed after the kill:\n{}",
+        refs[owner].log()
+    );
+    assert_eq!(all.len(), want.len(), "no alert twice: {all:?}");
+    stored_all(&refs, &events, false);
+}
+
+#[test]
+fn a_sender_is_answered_503_while_the_brokers_are_down() {
+    let broker = Broker::start();
+    let rules = rules();
+    let config = cluster_config(rules.path(), "solo", &broker.addr, "t3.")
+        .replace("[cluster]\n", "[cluster]\nproduce_timeout = \"2s\"\n");
+    let w = Ward::start_with(Some(&config), &[]);
+    let events = stream(2, 1);
+    let send = |e: &Value| {
+        w.post_as(
+            &token(0),
+            "/api/v1/ingest",
+            "application/x-ndjson",
+            format!("{e}\n"),
+        )
+    };
+    let (status, answer) = send(&events[0]);
+    assert_eq!(status, 200, "{answer}");
+    drop(broker);
+    let asked = Instant::now();
+    let (status, answer) = send(&events[1]);
+    assert_eq!(
+        status, 503,
+        "not acknowledged without the brokers: {answer}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        asked.elapsed()
+    );
+}
+
+#[test]
+fn messages_that_are_not_ward_events_are_counted_and_skipped() {
+    let broker = Broker::start();
+    let rules = rules();
+    let w = Ward::start_with(
+        Some(&cluster_config(rules.path(), "solo", &broker.addr, "t4.")),
+        &[],
+    );
+    // Written to the events topic by something other than a Ward node:
+    // not JSON, a JSON array, an empty message, a tombstone.
+    broker.produce(
+        "t4.events",
+        &[
+            (
+                Some("default\u{1f}x".into()),
+                Some(b"\xff\xfe not json".to_vec()),
+            ),
+            (Some("default\u{1f}x".into()), Some(b"[1,2,3]".to_vec())),
+            (None, Some(Vec::new())),
+            (None, None),
+        ],
+    );
+    let events = stream(1, 1);
+    let (status, answer) = w.post_as(
+        &token(0),
+        "/api/v1/ingest",
+        "application/x-ndjson",
+        format!("{}\n", events[0]),
+    );
+    assert_eq!(status, 200, "{answer}");
+    stored_all(&[&w], &events, true);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric_sum(&w.metrics(), "ward_cluster_bad_messages_total") < 4.0 {
+        assert!(Instant::now() < deadline, "{}", w.metrics());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Every node but one.
+fn others(nodes: &[Ward], but: usize) -> Vec<&Ward> {
+    nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != but)
+        .map(|(_, w)| w)
+        .collect()
+}
+
+/// The sum of a metric's samples in `/metrics` text.
+fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
