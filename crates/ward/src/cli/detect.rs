@@ -58,6 +58,11 @@ pub struct Args {
     /// ingest source declaring it does (`aws.cloudtrail`, `linux.sshd`, ...).
     #[arg(long, value_parser = recognizer_name)]
     pub recognizer: Option<String>,
+    /// Threads that prepare events and match the Sigma rules (0: one per
+    /// core this process may use). Findings, correlations and their order
+    /// are those of one thread; with `--baselines` events go one by one.
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -248,16 +253,25 @@ impl Hunt {
     /// Runs every rule on one event (enriching it with baselines when they
     /// are on).
     pub fn feed(&mut self, event: &mut Event, position: &str) -> Vec<Hit> {
-        let event_id = event
-            .get_str("event.id")
-            .map(str::to_owned)
-            .or_else(|| {
-                event
-                    .get("Event.System.EventRecordID")
-                    .map(|v| v.to_string().trim_matches('"').to_owned())
-            })
-            .unwrap_or_else(|| position.to_owned());
+        let event_id = hunt_event_id(event, position);
         let found = self.evaluator.evaluate(event, &event_id);
+        self.hits(found, position, &event_id)
+    }
+
+    /// [`Hunt::feed`] for an event whose Sigma matches were found on
+    /// another thread (only without baselines: see
+    /// [`Evaluator::matches_apart`]).
+    pub fn feed_matched(
+        &mut self,
+        event: &mut Event,
+        position: &str,
+        matches: &[ward_sigma::Match],
+        seen: Vec<Seen>,
+    ) -> Vec<Hit> {
+        let event_id = hunt_event_id(event, position);
+        let found = self
+            .evaluator
+            .evaluate_matched(event, &event_id, matches, seen);
         self.hits(found, position, &event_id)
     }
 
@@ -329,6 +343,20 @@ impl Hunt {
     }
 }
 
+/// How findings name an event: its `event.id`, else its Windows record
+/// id, else its position in the file.
+fn hunt_event_id(event: &Event, position: &str) -> String {
+    event
+        .get_str("event.id")
+        .map(str::to_owned)
+        .or_else(|| {
+            event
+                .get("Event.System.EventRecordID")
+                .map(|v| v.to_string().trim_matches('"').to_owned())
+        })
+        .unwrap_or_else(|| position.to_owned())
+}
+
 /// Loads rules for the offline commands: configured paths (and the
 /// built-in pack if asked), built-in plus extra pipelines. Returns the
 /// loaded set and every loading error as text.
@@ -393,32 +421,51 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = super::out();
     let mut tally = Tally::default();
     let mut failed: Option<anyhow::Error> = None;
-    for file in &args.files {
-        bar.set_message(file.display().to_string());
-        read_file(file, &mut |item| {
+    let workers = match args.workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let apart = workers > 1 && hunt.evaluator.matches_apart();
+    // One event at a time through every step while it is in the cache;
+    // with several threads, batches they share.
+    let batch_len = if apart { 1024 } else { 1 };
+    let mut batch: Vec<Item> = Vec::with_capacity(batch_len);
+    let mut run_batch = |batch: Vec<Item>,
+                         tally: &mut Tally,
+                         failed: &mut Option<anyhow::Error>| {
+        let engine = &hunt.evaluator.loaded.engine;
+        let declared = args.recognizer.as_deref();
+        let prepared = crate::detect::evaluate::in_parallel_owned(batch, workers, |item| {
+            let raw = item.map_err(|e| (false, e))?;
+            let position = raw.position.clone();
+            let event = Prepare::prepare(prepare.as_ref(), raw, declared).map_err(|e| (true, e))?;
+            let mut seen = Vec::new();
+            let matches = if apart {
+                engine.matches_seen(&event.0, &mut seen)
+            } else {
+                Vec::new()
+            };
+            Ok((position, event, matches, seen))
+        });
+        for p in prepared {
             if failed.is_some() {
                 return;
             }
-            let raw = match item {
-                Ok(raw) => raw,
-                Err(e) => {
+            let (position, mut event, matches, seen) = match p {
+                Ok(p) => p,
+                Err((read, e)) => {
+                    tally.events += u64::from(read);
                     tally.input_errors += 1;
                     bar.suspend(|| eprintln!("{e}"));
-                    return;
+                    continue;
                 }
             };
             tally.events += 1;
-            let position = raw.position.clone();
-            let mut event =
-                match Prepare::prepare(prepare.as_ref(), raw, args.recognizer.as_deref()) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        tally.input_errors += 1;
-                        bar.suspend(|| eprintln!("{e}"));
-                        return;
-                    }
-                };
-            let hits = hunt.feed(&mut event, &position);
+            let hits = if apart {
+                hunt.feed_matched(&mut event, &position, &matches, seen)
+            } else {
+                hunt.feed(&mut event, &position)
+            };
             tally.saw(&event, hunt.last_seen());
             let (logsource, pipelines) = if hits.is_empty() {
                 (None, None)
@@ -433,12 +480,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         .map_err(anyhow::Error::from)
                         .and_then(|()| out.write_all(b"\n").map_err(anyhow::Error::from));
                     if let Err(e) = line {
-                        failed = Some(e);
+                        *failed = Some(e);
                     }
                 }
                 tally.hit(&h);
             }
+        }
+    };
+    for file in &args.files {
+        bar.set_message(file.display().to_string());
+        read_file(file, &mut |item| {
+            if failed.is_some() {
+                return;
+            }
+            batch.push(item);
+            if batch.len() >= batch_len {
+                run_batch(std::mem::take(&mut batch), &mut tally, &mut failed);
+            }
         });
+        run_batch(std::mem::take(&mut batch), &mut tally, &mut failed);
         bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
     }
     if let Some(e) = failed {

@@ -163,6 +163,29 @@ impl Evaluator {
         }
     }
 
+    /// Whether an event's Sigma matches can be found apart from (and
+    /// before) the state: without baselines, which enrich each event in
+    /// log order before its rules see it.
+    pub fn matches_apart(&self) -> bool {
+        self.baselines.is_none()
+    }
+
+    /// [`Evaluator::evaluate`] for an event whose Sigma matches and seen
+    /// log sources were found on another thread
+    /// ([`ward_sigma::Engine::matches_seen`]; only when
+    /// [`Evaluator::matches_apart`]): the detections, correlations and
+    /// metric rules, in log order.
+    pub fn evaluate_matched(
+        &mut self,
+        event: &mut Event,
+        event_id: &str,
+        matches: &[ward_sigma::Match],
+        seen: Vec<ward_sigma::Seen>,
+    ) -> Vec<Detection> {
+        self.seen = seen;
+        self.conclude(event, event_id, matches)
+    }
+
     /// The stateful enrichers: behavioural baselines, when enabled.
     fn observe(&mut self, event: &mut Event) {
         if let Some((cfg, state)) = &mut self.baselines {
@@ -278,28 +301,38 @@ impl Evaluator {
     }
 }
 
-/// `f` over `items` on up to `workers` threads (the calling thread being
-/// one), each taking a contiguous share; results in the order of `items`.
-fn in_parallel<T: Sync, R: Send>(
-    items: &[T],
+/// `f` over `items`, taken by value, on up to `workers` threads (the
+/// calling thread being one), each taking a contiguous share; results in
+/// the order of `items`.
+pub fn in_parallel_owned<T: Send, R: Send>(
+    items: Vec<T>,
     workers: usize,
-    f: impl Fn(&T) -> R + Sync,
+    f: impl Fn(T) -> R + Sync,
 ) -> Vec<R> {
     /// Fewer items than this per thread are not worth a thread.
     const MIN_SHARE: usize = 64;
     let workers = workers.clamp(1, items.len().div_ceil(MIN_SHARE).max(1));
     if workers == 1 {
-        return items.iter().map(&f).collect();
+        return items.into_iter().map(&f).collect();
     }
     let share = items.len().div_ceil(workers);
+    let mut shares: Vec<Vec<T>> = Vec::with_capacity(workers);
+    let mut items = items.into_iter();
+    loop {
+        let part: Vec<T> = items.by_ref().take(share).collect();
+        if part.is_empty() {
+            break;
+        }
+        shares.push(part);
+    }
     let f = &f;
     std::thread::scope(|s| {
-        let mut chunks = items.chunks(share);
-        let first = chunks.next().unwrap_or_default();
-        let others: Vec<_> = chunks
-            .map(|c| s.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
+        let mut shares = shares.into_iter();
+        let first = shares.next().unwrap_or_default();
+        let others: Vec<_> = shares
+            .map(|c| s.spawn(move || c.into_iter().map(f).collect::<Vec<R>>()))
             .collect();
-        let mut out: Vec<R> = first.iter().map(f).collect();
+        let mut out: Vec<R> = first.into_iter().map(f).collect();
         for h in others {
             match h.join() {
                 Ok(part) => out.extend(part),
@@ -308,6 +341,16 @@ fn in_parallel<T: Sync, R: Send>(
         }
         out
     })
+}
+
+/// `f` over `items` on up to `workers` threads (the calling thread being
+/// one), each taking a contiguous share; results in the order of `items`.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    in_parallel_owned(items.iter().collect(), workers, f)
 }
 
 /// Event time in milliseconds: `@timestamp`, else the Windows

@@ -54,8 +54,13 @@ fn regression(ext: &str) -> Vec<(String, PathBuf)> {
 }
 
 fn detect(files: &[&PathBuf]) -> (i32, Vec<Value>, String) {
+    detect_with(files, &[])
+}
+
+fn detect_with(files: &[&PathBuf], extra: &[&str]) -> (i32, Vec<Value>, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ward"));
     cmd.args(["detect", "-q", "--format", "ndjson"]);
+    cmd.args(extra);
     for d in rule_dirs() {
         cmd.arg("--rules").arg(d);
     }
@@ -117,6 +122,35 @@ fn assert_each_fires(ext: &str) {
 #[test]
 fn detect_without_flags_finds_every_regression_event_in_json() {
     assert_each_fires("json");
+}
+
+/// Events prepared and matched on several threads give the findings of
+/// one thread, in the same order, with the built-in pack's correlations
+/// and a bad line among them.
+#[test]
+fn detect_on_several_threads_finds_what_one_thread_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    for (_, p) in regression("json") {
+        let text = std::fs::read_to_string(p).unwrap();
+        let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
+        while let Some(Ok(v)) = stream.next() {
+            lines.push(v.to_string());
+        }
+    }
+    lines.insert(lines.len() / 2, "{\"Event\": truncated".to_owned());
+    let corpus = dir.path().join("corpus.ndjson");
+    // Three times over: batches, and a correlation counting across them.
+    std::fs::write(&corpus, (lines.join("\n") + "\n").repeat(3)).unwrap();
+    let one = detect_with(&[&corpus], &["--builtin", "--workers", "1"]);
+    for workers in ["2", "3"] {
+        let many = detect_with(&[&corpus], &["--builtin", "--workers", workers]);
+        assert_eq!(one.0, 2, "the bad line makes the exit code 2: {}", one.2);
+        assert!(one.1.len() > 600, "{} findings", one.1.len());
+        assert_eq!(one.0, many.0, "exit code with {workers} workers");
+        assert_eq!(one.1, many.1, "findings with {workers} workers");
+        assert_eq!(one.2, many.2, "summary with {workers} workers");
+    }
 }
 
 #[test]
