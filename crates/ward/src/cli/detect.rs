@@ -343,6 +343,13 @@ impl Hunt {
     }
 }
 
+/// An event prepared (and matched, on a worker) with its position, or an
+/// error and whether it counts as a read event.
+type Prepared = Result<(String, Event, Vec<ward_sigma::Match>, Vec<Seen>), (bool, String)>;
+
+/// Events per batch a worker takes.
+const BATCH: usize = 256;
+
 /// How findings name an event: its `event.id`, else its Windows record
 /// id, else its position in the file.
 fn hunt_event_id(event: &Event, position: &str) -> String {
@@ -426,80 +433,140 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         n => n,
     };
     let apart = workers > 1 && hunt.evaluator.matches_apart();
-    // One event at a time through every step while it is in the cache;
-    // with several threads, batches they share.
-    let batch_len = if apart { 1024 } else { 1 };
-    let mut batch: Vec<Item> = Vec::with_capacity(batch_len);
-    let mut run_batch = |batch: Vec<Item>,
-                         tally: &mut Tally,
-                         failed: &mut Option<anyhow::Error>| {
-        let engine = &hunt.evaluator.loaded.engine;
-        let declared = args.recognizer.as_deref();
-        let prepared = crate::detect::evaluate::in_parallel_owned(batch, workers, |item| {
-            let raw = item.map_err(|e| (false, e))?;
-            let position = raw.position.clone();
-            let event = Prepare::prepare(prepare.as_ref(), raw, declared).map_err(|e| (true, e))?;
-            let mut seen = Vec::new();
-            let matches = if apart {
-                engine.matches_seen(&event.0, &mut seen)
-            } else {
-                Vec::new()
-            };
-            Ok((position, event, matches, seen))
-        });
-        for p in prepared {
-            if failed.is_some() {
+    // The workers' own copy of the compiled rules (its automata are
+    // shared), so that the one thread concluding in log order may change
+    // the correlation state meanwhile.
+    let engine = apart.then(|| hunt.evaluator.loaded.engine.clone());
+    let declared = args.recognizer.as_deref();
+    let prepare_one = |item: Item, engine: Option<&ward_sigma::Engine>| -> Prepared {
+        let raw = item.map_err(|e| (false, e))?;
+        let position = raw.position.clone();
+        let event = Prepare::prepare(prepare.as_ref(), raw, declared).map_err(|e| (true, e))?;
+        let mut seen = Vec::new();
+        let matches = engine
+            .map(|e| e.matches_seen(&event.0, &mut seen))
+            .unwrap_or_default();
+        Ok((position, event, matches, seen))
+    };
+    let mut conclude = |p: Prepared, tally: &mut Tally, failed: &mut Option<anyhow::Error>| {
+        if failed.is_some() {
+            return;
+        }
+        let (position, mut event, matches, seen) = match p {
+            Ok(p) => p,
+            Err((read, e)) => {
+                tally.events += u64::from(read);
+                tally.input_errors += 1;
+                bar.suspend(|| eprintln!("{e}"));
                 return;
             }
-            let (position, mut event, matches, seen) = match p {
-                Ok(p) => p,
-                Err((read, e)) => {
-                    tally.events += u64::from(read);
-                    tally.input_errors += 1;
-                    bar.suspend(|| eprintln!("{e}"));
-                    continue;
+        };
+        tally.events += 1;
+        let hits = if apart {
+            hunt.feed_matched(&mut event, &position, &matches, seen)
+        } else {
+            hunt.feed(&mut event, &position)
+        };
+        tally.saw(&event, hunt.last_seen());
+        let (logsource, pipelines) = if hits.is_empty() {
+            (None, None)
+        } else {
+            (Some(logsource_label(&event)), Some(hunt.describe_seen()))
+        };
+        for mut h in hits {
+            h.logsource.clone_from(&logsource);
+            h.pipelines.clone_from(&pipelines);
+            if args.format == Format::Ndjson {
+                let line = serde_json::to_writer(&mut out, &h)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|()| out.write_all(b"\n").map_err(anyhow::Error::from));
+                if let Err(e) = line {
+                    *failed = Some(e);
                 }
-            };
-            tally.events += 1;
-            let hits = if apart {
-                hunt.feed_matched(&mut event, &position, &matches, seen)
-            } else {
-                hunt.feed(&mut event, &position)
-            };
-            tally.saw(&event, hunt.last_seen());
-            let (logsource, pipelines) = if hits.is_empty() {
-                (None, None)
-            } else {
-                (Some(logsource_label(&event)), Some(hunt.describe_seen()))
-            };
-            for mut h in hits {
-                h.logsource.clone_from(&logsource);
-                h.pipelines.clone_from(&pipelines);
-                if args.format == Format::Ndjson {
-                    let line = serde_json::to_writer(&mut out, &h)
-                        .map_err(anyhow::Error::from)
-                        .and_then(|()| out.write_all(b"\n").map_err(anyhow::Error::from));
-                    if let Err(e) = line {
-                        *failed = Some(e);
-                    }
-                }
-                tally.hit(&h);
             }
+            tally.hit(&h);
         }
     };
-    for file in &args.files {
-        bar.set_message(file.display().to_string());
-        read_file(file, &mut |item| {
-            if failed.is_some() {
-                return;
+    match &engine {
+        // One event at a time through every step while it is in the cache.
+        None => {
+            for file in &args.files {
+                bar.set_message(file.display().to_string());
+                read_file(file, &mut |item| {
+                    conclude(prepare_one(item, None), &mut tally, &mut failed);
+                });
+                bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
             }
-            batch.push(item);
-            if batch.len() >= batch_len {
-                run_batch(std::mem::take(&mut batch), &mut tally, &mut failed);
-            }
-        });
-        run_batch(std::mem::take(&mut batch), &mut tally, &mut failed);
-        bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
+        }
+        // Workers that live for the whole run (their caches stay warm)
+        // prepare and match batches; this thread reads, and concludes the
+        // results in log order as they come back.
+        Some(engine) => {
+            let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<Item>)>(workers * 2);
+            let work_rx = std::sync::Mutex::new(work_rx);
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, Vec<Prepared>)>();
+            std::thread::scope(|s| {
+                for _ in 0..workers {
+                    let (done_tx, work_rx, prepare_one) = (done_tx.clone(), &work_rx, &prepare_one);
+                    s.spawn(move || {
+                        loop {
+                            let next = match work_rx.lock() {
+                                Ok(rx) => rx.recv(),
+                                Err(_) => break,
+                            };
+                            let Ok((seq, items)) = next else { break };
+                            let out = items
+                                .into_iter()
+                                .map(|i| prepare_one(i, Some(engine)))
+                                .collect();
+                            if done_tx.send((seq, out)).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+                drop(done_tx);
+                let mut pending: BTreeMap<u64, Vec<Prepared>> = BTreeMap::new();
+                let mut next = 0u64;
+                let mut take = |r: (u64, Vec<Prepared>),
+                                tally: &mut Tally,
+                                failed: &mut Option<anyhow::Error>| {
+                    pending.insert(r.0, r.1);
+                    while let Some(batch) = pending.remove(&next) {
+                        next += 1;
+                        for p in batch {
+                            conclude(p, tally, failed);
+                        }
+                    }
+                };
+                let mut sent = 0u64;
+                let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
+                for file in &args.files {
+                    bar.set_message(file.display().to_string());
+                    read_file(file, &mut |item| {
+                        batch.push(item);
+                        if batch.len() < BATCH || failed.is_some() {
+                            return;
+                        }
+                        if work_tx.send((sent, std::mem::take(&mut batch))).is_ok() {
+                            sent += 1;
+                        }
+                        while let Ok(r) = done_rx.try_recv() {
+                            take(r, &mut tally, &mut failed);
+                        }
+                    });
+                    bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
+                }
+                if !batch.is_empty() && work_tx.send((sent, batch)).is_ok() {
+                    sent += 1;
+                }
+                drop(work_tx);
+                for r in done_rx.iter() {
+                    take(r, &mut tally, &mut failed);
+                }
+                debug_assert!(failed.is_some() || next == sent);
+            });
+        }
     }
     if let Some(e) = failed {
         return Err(e);
