@@ -16,7 +16,9 @@
 //! - [`prefs`]: each person's theme, density and saved views, on the server;
 //! - [`detail`]: one alert, its evidence proved against the signed
 //!   checkpoint, and the analyst's actions;
-//! - [`search`]: event search and one event with all its fields;
+//! - [`search`]: event search (field sidebar, saved searches) and one
+//!   event with all its fields; [`histogram`]: matches over time, with
+//!   brushing; [`export`]: a search's events as NDJSON or CSV;
 //! - [`entity`]: one user, host, IP, service or AI tool on a time axis;
 //! - [`rules`]: the loaded rules with their coverage, alerts and noise,
 //!   load errors, silences;
@@ -26,6 +28,8 @@ mod asset;
 pub mod bulk;
 pub mod detail;
 pub mod entity;
+pub mod export;
+pub mod histogram;
 pub mod operations;
 mod page;
 pub mod prefs;
@@ -80,6 +84,10 @@ pub fn routes(r: Routes<ApiState>) -> Routes<ApiState> {
             detail::silence,
         )
         .get("/console/search", events, search::page)
+        .get("/console/search/histogram", events, histogram::fragment)
+        .get("/console/search/export", events, export::export)
+        .post("/console/searches", events, search::save)
+        .post("/console/searches/delete", events, search::delete)
         .get("/console/events/{id}", events, search::event)
         .get("/console/entity", events, entity::page)
         .get("/console/rules", Need::Perm(P::RulesRead), rules::page)

@@ -21,8 +21,53 @@
     } else if (id === 'queue-area') {
       startQueue();
       ($('#queue-error') || $('#queue-flash'))?.focus();
+    } else if (id === 'saved') {
+      ($('#saved-error') || $('#saved-flash'))?.focus();
     }
   });
+
+  // The search histogram: dragging across bars narrows the time range to
+  // the buckets dragged over (a plain click follows the bar's own link).
+  let brush = null, brushed = false;
+  const barAt = (svg, clientX) => {
+    const r = svg.getBoundingClientRect(), n = Number(svg.dataset.bars);
+    return Math.max(0, Math.min(n - 1, Math.floor((clientX - r.left) / r.width * n)));
+  };
+  function drawBrush(svg, a, b) {
+    const el = svg.querySelector('#brush');
+    if (!el) return;
+    el.setAttribute('x', String(Math.min(a, b) * 10));
+    el.setAttribute('width', String((Math.abs(b - a) + 1) * 10));
+  }
+  document.addEventListener('pointerdown', e => {
+    const svg = e.target.closest && e.target.closest('svg.hist');
+    if (!svg || e.button !== 0) return;
+    brush = { svg, from: barAt(svg, e.clientX), to: null, x: e.clientX };
+  });
+  document.addEventListener('pointermove', e => {
+    if (!brush || Math.abs(e.clientX - brush.x) < 4) return;
+    brush.to = barAt(brush.svg, e.clientX);
+    drawBrush(brush.svg, brush.from, brush.to);
+  });
+  document.addEventListener('pointerup', e => {
+    if (!brush) return;
+    const b = brush;
+    brush = null;
+    if (b.to === null) return;
+    b.to = barAt(b.svg, e.clientX);
+    const start = Number(b.svg.dataset.from), w = Number(b.svg.dataset.width);
+    const lo = Math.min(b.from, b.to), hi = Math.max(b.from, b.to);
+    const u = new URL(b.svg.dataset.base, location.href);
+    u.searchParams.set('since', new Date(start + lo * w).toISOString());
+    u.searchParams.set('until', new Date(start + (hi + 1) * w - 1).toISOString());
+    brushed = true;
+    location.href = u.pathname + u.search;
+  });
+  // The click that ends a drag does not follow the bar under it.
+  document.addEventListener('click', e => {
+    if (brushed && e.target.closest && e.target.closest('svg.hist')) e.preventDefault();
+    brushed = false;
+  }, true);
   // The theme and density apply at once; the server keeps them.
   document.addEventListener('change', e => {
     const t = e.target;
