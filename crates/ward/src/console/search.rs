@@ -39,6 +39,8 @@ const SIDE_FIELDS: usize = 40;
 const SIDE_VALUES: usize = 5;
 /// Distinct fields, and distinct values per field, counted in a sample.
 const SIDE_DISTINCT: usize = 2000;
+/// Fields the sidebar leaves out: each event has its own value.
+const SIDE_SKIP: &[&str] = &["@timestamp", "event.id", "event.ingested"];
 /// Longest value the sidebar shows (longer ones are cut and not offered
 /// as filters).
 const SIDE_VALUE_CHARS: usize = 200;
@@ -372,7 +374,9 @@ pub fn sidebar(f: &SearchForm, sample: &[ward_store::Hit]) -> Vec<SideField> {
         seen.dedup();
         let mut last = "";
         for (field, value) in &seen {
-            if !fields.contains_key(field) && fields.len() >= SIDE_DISTINCT {
+            if SIDE_SKIP.contains(&field.as_str())
+                || !fields.contains_key(field) && fields.len() >= SIDE_DISTINCT
+            {
                 continue;
             }
             let entry = fields.entry(field.clone()).or_default();

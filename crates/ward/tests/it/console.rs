@@ -1260,6 +1260,7 @@ fn an_xss_corpus_in_events_rule_titles_labels_and_comments_stays_text() {
                 "service": {"name": p},
                 "source": {"ip": "198.51.100.7"},
                 "url": {"full": format!("javascript:alert({i})")},
+                "labels": { p.clone(): p },
             })
             .to_string()
         })
@@ -1323,7 +1324,38 @@ fn an_xss_corpus_in_events_rule_titles_labels_and_comments_stays_text() {
     assert!(seen["shown_as_text"].as_u64().unwrap() >= 40, "{seen}");
     assert!(seen["payload_groups"].as_u64().unwrap() >= 2, "{seen}");
     assert_eq!(seen["payload_views"], 1, "{seen}");
+    assert_eq!(seen["payload_searches"], 1, "{seen}");
+    assert!(seen["sidebar_fields"].as_u64().unwrap() >= 10, "{seen}");
     assert_screenshots(&seen, &shots, 8);
+}
+
+/// `i` × 90 s (and one minute) ago.
+fn probe_time(i: i64) -> String {
+    (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60 + i * 90)).to_string()
+}
+
+/// 30 events `event.action:export-probe` of the last 45 minutes, users
+/// `ana`, a spreadsheet formula and `bo b` in turn, messages and tags
+/// that a spreadsheet would run.
+fn probe_events() -> String {
+    let users = [
+        "ana",
+        "=HYPERLINK(\"https://xss.invalid/x\",\"click\")",
+        "bo b",
+    ];
+    let lines: Vec<String> = (0..30)
+        .map(|i| {
+            json!({
+                "@timestamp": probe_time(i),
+                "event": {"action": "export-probe", "outcome": "failure"},
+                "user": {"name": users[i as usize % 3]},
+                "message": if i % 2 == 0 { "+cmd|' /C calc'!A0" } else { "@SUM(1+1)" },
+                "tags": ["-2+3", "plain"],
+            })
+            .to_string()
+        })
+        .collect();
+    lines.join("\n")
 }
 
 /// The `href` of the link whose `aria-label` is `label`, unescaped.
@@ -1364,26 +1396,8 @@ fn search_histogram_sidebar_export_saved_searches_and_expand_keep_to_the_callers
     let w = Ward::start_with(Some(&config), &[]);
     add_user(&w, "ana", "analyst", "default");
     add_user(&w, "eve", "engineer", "acme");
-    let now = jiff::Timestamp::now();
-    let at = |i: i64| (now - jiff::SignedDuration::from_secs(60 + i * 90)).to_string();
-    let users = [
-        "ana",
-        "=HYPERLINK(\"https://xss.invalid/x\",\"click\")",
-        "bo b",
-    ];
-    let mine: Vec<String> = (0..30)
-        .map(|i| {
-            json!({
-                "@timestamp": at(i),
-                "event": {"action": "export-probe", "outcome": "failure"},
-                "user": {"name": users[i as usize % 3]},
-                "message": if i % 2 == 0 { "+cmd|' /C calc'!A0" } else { "@SUM(1+1)" },
-                "tags": ["-2+3", "plain"],
-            })
-            .to_string()
-        })
-        .collect();
-    ingest(&w, mine.join("\n"));
+    let at = probe_time;
+    ingest(&w, probe_events());
     let big = "x".repeat(70 * 1024) + "END-OF-BIG";
     ingest(
         &w,
@@ -1734,4 +1748,55 @@ fn link_of_class(body: &str, class: &str) -> String {
     let tag = format!("class=\"{class}\" href=\"");
     let start = body.find(&tag).unwrap_or_else(|| panic!("no .{class}")) + tag.len();
     unescape(&body[start..start + body[start..].find('"').unwrap()])
+}
+
+#[test]
+fn search_histogram_brushing_sidebar_and_saved_searches_in_chromium() {
+    browser_dir();
+    let w = Ward::start();
+    add_user(&w, "ana", "analyst", "default");
+    ingest(&w, probe_events());
+    assert_eq!(w.wait_for("event.action:export-probe", 30).len(), 30);
+    let shots = shots_dir("search");
+    let seen = drive(
+        &w,
+        &["search", &w.url(), "ana", PASSWORD, shots.to_str().unwrap()],
+    );
+    assert_eq!(seen["csp"], json!([]), "no CSP violation on any view");
+    assert_eq!(
+        seen["axe"],
+        json!([]),
+        "axe-core: no WCAG 2.2 A/AA violation"
+    );
+    assert!(seen["axe_runs"].as_u64().unwrap() >= 6, "{seen}");
+    assert_eq!(seen["overflow"], json!([]), "no view wider than 390 px");
+    assert_eq!(seen["dialogs"], 0);
+    assert_eq!(seen["matched"], 30);
+    assert_eq!(seen["hist_matched"], 30);
+    assert!(seen["bars"].as_u64().unwrap() >= 30, "{seen}");
+    let expected = seen["brushed_expected"].as_u64().unwrap();
+    assert!(expected > 0 && expected < 30, "{seen}");
+    assert_eq!(seen["brushed_matched"], expected, "{seen}");
+    assert_eq!(seen["brushed_hist_matched"], expected, "{seen}");
+    assert!(s(&seen, "brushed_url").contains("since=20"), "{seen}");
+    assert_eq!(
+        seen["bar_key"]["matched"], seen["bar_key"]["expected"],
+        "{seen}"
+    );
+    assert_eq!(
+        seen["filtered_q"],
+        "(event.action:export-probe) AND user.name:ana"
+    );
+    assert_eq!(seen["filtered_matched"], 10);
+    assert_eq!(seen["filtered_users"], json!(["ana"]));
+    assert_eq!(seen["saved_flash"], "Search \"ana probes\" saved.");
+    assert_eq!(seen["saved"], json!(["ana probes"]));
+    assert!(
+        seen["event_fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("user.name"))
+    );
+    assert_eq!(seen["local_storage"], 0);
+    assert_screenshots(&seen, &shots, 9);
 }
