@@ -22,7 +22,8 @@
 //! - [`entity`]: one user, host, IP, service or AI tool on a time axis;
 //! - [`rules`]: the loaded rules with their coverage, alerts and noise,
 //!   load errors, silences;
-//! - [`operations`]: store health, detection lag, readiness, sources.
+//! - [`operations`]: store health, detection lag, readiness, sources,
+//!   MTTA/MTTR/SLA per team and severity, the compliance posture.
 
 mod asset;
 pub mod bulk;
@@ -60,6 +61,8 @@ pub struct ConsoleState {
     pub health: crate::api::health::Health,
     /// Each person's theme, density, saved views and searches.
     pub prefs: std::sync::Arc<prefs::Prefs>,
+    /// The compliance posture (none when compliance is disabled).
+    pub compliance: crate::api::compliance::ComplianceState,
 }
 
 /// Adds the console's routes, each with the permission it needs.

@@ -1800,3 +1800,103 @@ fn search_histogram_brushing_sidebar_and_saved_searches_in_chromium() {
     assert_eq!(seen["local_storage"], 0);
     assert_screenshots(&seen, &shots, 9);
 }
+
+#[test]
+fn operations_show_response_figures_per_team_and_the_compliance_posture() {
+    let w = Ward::start();
+    add_user(&w, "dan", "engineer", "default");
+    add_user(&w, "eve", "engineer", "acme");
+    ingest(&w, brute_force());
+    let id = s(&wait_alerts(&w, 1)[0], "id").to_owned();
+    for (action, body) in [
+        ("ack", json!({})),
+        (
+            "resolve",
+            json!({"resolution": "false_positive", "comment": "scanner"}),
+        ),
+    ] {
+        let r = Ward::client()
+            .post(format!("{}/api/v1/alerts/{id}/{action}", w.url()))
+            .bearer_auth(&w.admin)
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{action}: {}", r.text().unwrap());
+    }
+    let stats: Value = Ward::client()
+        .get(format!("{}/api/v1/alerts/metrics", w.url()))
+        .bearer_auth(&w.admin)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let all = stats["stats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["team"] == "*" && s["severity"] == "*")
+        .unwrap()
+        .clone();
+    let team = stats["stats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["team"] != "*")
+        .map(|s| s["team"].as_str().unwrap().to_owned())
+        .unwrap();
+
+    let dan = login(&w, "dan");
+    let a = page(&w, Some(&dan), "GET", "/console/operations", None, false);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_secured(&a, "operations");
+    // The same figures as the API, per team and overall.
+    let mtta = all["mtta_seconds"].as_f64().unwrap();
+    let mttr = all["mttr_seconds"].as_f64().unwrap();
+    let row = |team: &str, sev: &str| {
+        format!(
+            "<th scope=\"row\" class=\"text\">{team}</th><td>{sev}</td><td>1</td><td>0</td><td>{}</td><td>{}</td>",
+            ward::console::operations::duration(Some(mtta)),
+            ward::console::operations::duration(Some(mttr)),
+        )
+    };
+    assert!(a.body.contains(&row("all teams", "all")), "{}", a.body);
+    assert!(a.body.contains(&row(&team, "all")), "{team}: {}", a.body);
+    // The compliance posture: the frameworks' scores and what fails.
+    let posture: Value = Ward::client()
+        .get(format!("{}/api/v1/compliance", w.url()))
+        .bearer_auth(&w.admin)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let frameworks = posture["frameworks"].as_array().unwrap();
+    assert!(!frameworks.is_empty(), "{posture}");
+    let table = &a.body[a.body.find("id=\"frameworks\"").expect("posture shown")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(
+        table.matches("<tr>").count(),
+        frameworks.len() + 1,
+        "{table}"
+    );
+    for f in frameworks {
+        assert!(table.contains(s(f, "title")), "{f}");
+    }
+    let not_passing = posture["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| ["fail", "error", "unknown"].contains(&s(c, "state")))
+        .count();
+    assert_eq!(
+        a.body.matches("<li><strong class=\"text\">").count(),
+        not_passing.min(50),
+        "{}",
+        a.body
+    );
+
+    // Another tenant sees none of these alerts; the posture is Ward-wide.
+    let eve = login(&w, "eve");
+    let theirs = page(&w, Some(&eve), "GET", "/console/operations", None, false);
+    assert!(theirs.body.contains("No alerts yet."), "{}", theirs.body);
+    assert!(theirs.body.contains("id=\"frameworks\""));
+}
