@@ -93,6 +93,58 @@ struct SearchPage {
     /// This search's form as a query string (histogram, export, links).
     here: String,
     saved: SavedList,
+    /// Field names the query box completes (JSON array).
+    fields_json: String,
+}
+
+/// Fields every search can complete besides those of the current result.
+const COMMON_FIELDS: &[&str] = &[
+    "@timestamp",
+    "message",
+    "event.action",
+    "event.category",
+    "event.outcome",
+    "event.kind",
+    "event.type",
+    "event.severity",
+    "event.dataset",
+    "event.module",
+    "user.name",
+    "user.id",
+    "source.ip",
+    "source.port",
+    "destination.ip",
+    "destination.port",
+    "host.name",
+    "host.ip",
+    "service.name",
+    "process.name",
+    "process.command_line",
+    "url.full",
+    "url.path",
+    "http.request.method",
+    "http.response.status_code",
+    "user_agent.original",
+    "log.level",
+    "tenant.id",
+    "ward.source",
+    "ward.input",
+    "labels",
+    "tags",
+];
+
+/// The field names the query box completes: the indexed and common
+/// ones, and those of the sampled matches.
+fn completion_fields(side: &[SideField]) -> String {
+    let mut names: Vec<&str> = ward_store::INDEXED_FIELDS
+        .iter()
+        .chain(COMMON_FIELDS)
+        .copied()
+        .chain(side.iter().map(|f| f.name.as_str()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())
 }
 
 /// A search's form as a query string (`q=…&since=…&until=…`).
@@ -159,6 +211,7 @@ pub async fn page(
         sampled: 0,
         here: String::new(),
         saved: SavedList::of(&st, &caller),
+        fields_json: completion_fields(&[]),
     };
     match q {
         Ok(Query(f)) => view.f = f,
@@ -234,6 +287,7 @@ pub async fn page(
         let sample = &result.hits[..result.hits.len().min(SAMPLE)];
         view.sampled = sample.len();
         view.side = sidebar(&view.f, sample);
+        view.fields_json = completion_fields(&view.side);
     }
     view.hits = result
         .hits

@@ -1797,8 +1797,15 @@ fn search_histogram_brushing_sidebar_and_saved_searches_in_chromium() {
             .unwrap()
             .contains(&json!("user.name"))
     );
+    assert_eq!(seen["completions"], json!(["user.name"]), "{seen}");
+    assert_eq!(seen["completion_expanded"], "true");
+    assert_eq!(
+        seen["completed"],
+        "event.action:export-probe AND user.name:"
+    );
+    assert_eq!(seen["completed_matched"], 10);
     assert_eq!(seen["local_storage"], 0);
-    assert_screenshots(&seen, &shots, 9);
+    assert_screenshots(&seen, &shots, 12);
 }
 
 #[test]

@@ -26,6 +26,77 @@
     }
   });
 
+  // Field names complete in the query box (an ARIA combobox): the word
+  // before the caret, while it has no ':', is matched against the names
+  // the page lists; ↓/↑ choose, Enter or Tab takes one, Escape closes.
+  const fieldBox = () => $('#q-fields');
+  let options = [], active = -1;
+  function wordAt(q) {
+    const end = q.selectionStart ?? q.value.length;
+    let start = end;
+    while (start > 0 && !/[\s()]/.test(q.value[start - 1])) start--;
+    return { start, end, word: q.value.slice(start, end) };
+  }
+  function closeFields() {
+    const box = fieldBox(), q = $('#q');
+    if (box) { box.hidden = true; box.replaceChildren(); }
+    if (q) { q.setAttribute('aria-expanded', 'false'); q.removeAttribute('aria-activedescendant'); }
+    options = []; active = -1;
+  }
+  function showFields() {
+    const q = $('#q'), box = fieldBox();
+    if (!q || !box) return;
+    const { word } = wordAt(q);
+    let names = [];
+    try { names = JSON.parse(q.dataset.fields || '[]'); } catch (_) { names = []; }
+    const w = word.replace(/^-/, '').toLowerCase();
+    options = w && !w.includes(':') ? names.filter(n => n.toLowerCase().startsWith(w) && n.toLowerCase() !== w).slice(0, 8) : [];
+    active = -1;
+    if (!options.length) { closeFields(); return; }
+    box.replaceChildren(...options.map((n, i) => {
+      const li = document.createElement('li');
+      li.id = 'q-opt-' + i;
+      li.setAttribute('role', 'option');
+      li.setAttribute('aria-selected', 'false');
+      li.textContent = n;
+      return li;
+    }));
+    box.hidden = false;
+    q.setAttribute('aria-expanded', 'true');
+  }
+  function pick(i) {
+    active = i;
+    const q = $('#q');
+    [...(fieldBox()?.children || [])].forEach((li, n) => li.setAttribute('aria-selected', String(n === i)));
+    if (q && i >= 0) q.setAttribute('aria-activedescendant', 'q-opt-' + i);
+  }
+  function take(i) {
+    const q = $('#q');
+    if (!q || i < 0 || i >= options.length) return;
+    const { start, end, word } = wordAt(q);
+    const neg = word.startsWith('-') ? '-' : '';
+    const put = neg + options[i] + ':';
+    q.value = q.value.slice(0, start) + put + q.value.slice(end);
+    q.setSelectionRange(start + put.length, start + put.length);
+    closeFields();
+  }
+  document.addEventListener('input', e => { if (e.target.id === 'q') showFields(); });
+  document.addEventListener('focusout', e => { if (e.target.id === 'q') setTimeout(closeFields, 150); });
+  document.addEventListener('mousedown', e => {
+    const li = e.target.closest && e.target.closest('#q-fields li');
+    if (li) { e.preventDefault(); take(Number(li.id.slice(6))); }
+  });
+  document.addEventListener('keydown', e => {
+    if (e.target.id !== 'q' || !options.length) return;
+    if (e.key === 'ArrowDown') pick((active + 1) % options.length);
+    else if (e.key === 'ArrowUp') pick((active - 1 + options.length) % options.length);
+    else if ((e.key === 'Enter' || e.key === 'Tab') && active >= 0) take(active);
+    else if (e.key === 'Escape') closeFields();
+    else return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+  }, true);
+
   // The search histogram: dragging across bars narrows the time range to
   // the buckets dragged over (a plain click follows the bar's own link).
   let brush = null, brushed = false;

@@ -369,6 +369,19 @@ async function search() {
   await page.locator('.hits a.title').first().focus();
   await Promise.all([page.waitForURL(/\/console\/events\//), page.keyboard.press('Enter')]);
   seen.event_fields = await page.locator('#fields dt').allTextContents();
+  // Field names complete in the query box: type a prefix, ↓, Enter.
+  await page.goto(url + '/console/search?since=2h&q=');
+  await page.keyboard.press('/');
+  await page.keyboard.type('event.action:export-probe AND user.na');
+  seen.completions = await page.locator('#q-fields [role=option]').allTextContents();
+  seen.completion_expanded = await page.locator('#q').getAttribute('aria-expanded');
+  await capture('search-completion');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  seen.completed = await page.locator('#q').inputValue();
+  await page.keyboard.type('ana');
+  await Promise.all([page.waitForURL(/user.name%3Aana/), page.keyboard.press('Enter')]);
+  seen.completed_matched = Number(await text('#matched'));
   seen.local_storage = await page.evaluate(() => Object.keys(localStorage).length);
 }
 
