@@ -415,11 +415,14 @@ fn narrowed(f: &SearchForm, field: &str, value: &str, out: bool) -> Option<Strin
     ))
 }
 
+/// Of one field in a sample: the events with it, and each value's count.
+type Tally = (usize, std::collections::HashMap<String, usize>);
+
 /// The sidebar: for each field of the sampled events (those in most
 /// events first), its most frequent values, each with filter links.
 pub fn sidebar(f: &SearchForm, sample: &[ward_store::Hit]) -> Vec<SideField> {
     use std::collections::HashMap;
-    let mut fields: HashMap<String, (usize, HashMap<String, usize>)> = HashMap::new();
+    let mut fields: HashMap<String, Tally> = HashMap::new();
     let mut seen = Vec::new();
     for h in sample {
         seen.clear();
@@ -448,7 +451,7 @@ pub fn sidebar(f: &SearchForm, sample: &[ward_store::Hit]) -> Vec<SideField> {
             }
         }
     }
-    let mut fields: Vec<(String, (usize, HashMap<String, usize>))> = fields.into_iter().collect();
+    let mut fields: Vec<(String, Tally)> = fields.into_iter().collect();
     fields.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
     fields
         .into_iter()
