@@ -79,7 +79,8 @@ pub use query::Query;
 pub use record::{Offset, Record, StoredRecord, check_record, fit_index};
 pub use retention::{RetentionAction, RetentionDecision, retention_plan};
 pub use search::{
-    AggregationResult, Bucket, Hit, MAX_AGGREGATIONS, SearchOptions, SearchResult, SearchStop,
+    AggregationResult, Bucket, Histogram, Hit, MAX_AGGREGATIONS, MAX_HISTOGRAM_BUCKETS,
+    SearchOptions, SearchResult, SearchStop,
 };
 pub use store::{
     DamagedRange, IndexRebuilt, OpenReport, Store, StoreStats, TornTail, WriteFailure,

@@ -233,6 +233,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     let mut state = api_state(ingest, access, &store, &metrics, progress, &alerts, &config)?;
     state.compliance = crate::api::compliance::ComplianceState(live.clone());
     state.gate.compliance = state.compliance.clone();
+    state.console.compliance = state.compliance.clone();
     let (http, http_addr) = start_http(&config, state, &alerts, accepting.clone()).await?;
     g.stages(&["http"])
         .connect("http", "alert", 0)
@@ -409,6 +410,7 @@ fn api_state(
             },
             health: health.clone(),
             prefs: crate::console::prefs::Prefs::open(&config.data_dir)?,
+            compliance: crate::api::compliance::ComplianceState::default(),
         },
         gate: crate::api::gate::GateState {
             sources: ingest.clone(),

@@ -50,25 +50,10 @@ fn count_in_parallel(
     field: Option<&str>,
     candidates: &[Candidate],
 ) -> Vec<Result<Partial, StoreError>> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(candidates.len().max(1));
+    let workers = super::workers_for(candidates.len());
     let hasher = hashbrown::DefaultHashBuilder::default();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                let cands: Vec<&Candidate> = candidates.iter().skip(w).step_by(workers).collect();
-                let counts = Counter::new(workers, hasher.clone());
-                s.spawn(move || count_blocks(scan, field, &cands, counts))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(StoreError::Failed("search worker panicked".into())))
-            })
-            .collect()
+    super::on_workers(candidates, workers, |cands| {
+        count_blocks(scan, field, &cands, Counter::new(workers, hasher.clone()))
     })
 }
 

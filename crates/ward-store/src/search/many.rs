@@ -198,9 +198,7 @@ fn run_many(
         kept.begin();
         plan(&segments, &ones, durable, &mut kept)
     };
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(plan.blocks.len().max(1));
+    let workers = super::workers_for(plan.blocks.len());
     let hasher = hashbrown::DefaultHashBuilder::default();
     let parts = in_parallel(inner, &ones, &plan, workers, &hasher);
     let mut per_query: Vec<Vec<Acc>> = ones.iter().map(|_| Vec::new()).collect();
@@ -427,28 +425,14 @@ fn in_parallel(
     workers: usize,
     hasher: &hashbrown::DefaultHashBuilder,
 ) -> Vec<Worker> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                let mine: Vec<&Shared> = plan.blocks.iter().skip(w).step_by(workers).collect();
-                s.spawn(move || {
-                    let queries = ones.iter().map(|_| Acc::new(workers, hasher)).collect();
-                    let slots = plan
-                        .slots
-                        .iter()
-                        .map(|_| Acc::new(workers, hasher))
-                        .collect();
-                    count_shared(inner, ones, &mine, queries, slots)
-                })
-            })
+    super::on_workers(&plan.blocks, workers, |mine| {
+        let queries = ones.iter().map(|_| Acc::new(workers, hasher)).collect();
+        let slots = plan
+            .slots
+            .iter()
+            .map(|_| Acc::new(workers, hasher))
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(StoreError::Failed("search worker panicked".into())))
-            })
-            .collect()
+        count_shared(inner, ones, &mine, queries, slots)
     })
 }
 

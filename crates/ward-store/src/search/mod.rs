@@ -19,12 +19,14 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 mod aggregate;
+mod histogram;
 mod many;
 mod partials;
 mod stop;
 
 pub(crate) use partials::Partials;
 
+pub use histogram::{Histogram, MAX_HISTOGRAM_BUCKETS};
 pub use many::MAX_AGGREGATIONS;
 pub use stop::SearchStop;
 
@@ -149,14 +151,7 @@ pub(crate) fn run(
     let segments: Vec<Arc<Segment>> = inner.catalog.read().segments.clone();
     let mut result = SearchResult::default();
     let candidates = select_blocks(&segments, window, &clauses, &mut result.blocks_skipped);
-    let scan = Scan {
-        inner,
-        query,
-        window,
-        needles: needles_of(query),
-        stop: &opts.stop,
-        warnings: parking_lot::Mutex::default(),
-    };
+    let scan = Scan::new(inner, query, window, &opts.stop);
     let mut result = match &query.aggregation {
         Some(agg) => aggregate::run(&scan, agg, &candidates, result),
         None => newest_hits(&scan, &candidates, opts.limit, result),
@@ -247,6 +242,39 @@ fn select_blocks(
     candidates
 }
 
+/// The workers for `items` blocks: one per core, at most one per block.
+fn workers_for(items: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.max(1))
+}
+
+/// Runs `f(its items)` on `workers` threads, worker `w` taking
+/// every `workers`-th item from the `w`-th; one result per worker (a
+/// worker that panicked is an error).
+fn on_workers<'i, I: Sync, T: Send>(
+    items: &'i [I],
+    workers: usize,
+    f: impl Fn(Vec<&'i I>) -> Result<T, StoreError> + Sync,
+) -> Vec<Result<T, StoreError>> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let mine: Vec<&I> = items.iter().skip(w).step_by(workers).collect();
+                let f = &f;
+                s.spawn(move || f(mine))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(StoreError::Failed("search worker panicked".into())))
+            })
+            .collect()
+    })
+}
+
 /// Records between two looks at a search's stop inside a block.
 const STOP_EVERY: u32 = 64;
 
@@ -261,7 +289,18 @@ struct Scan<'a> {
     warnings: parking_lot::Mutex<Vec<String>>,
 }
 
-impl Scan<'_> {
+impl<'a> Scan<'a> {
+    fn new(inner: &'a Inner, query: &'a Query, window: Window, stop: &'a SearchStop) -> Self {
+        Scan {
+            inner,
+            query,
+            window,
+            needles: needles_of(query),
+            stop,
+            warnings: parking_lot::Mutex::default(),
+        }
+    }
+
     /// Calls `f(offset, id, doc)` for each record of `c` in the window that
     /// matches the query.
     fn matches(

@@ -23,7 +23,7 @@ use crate::compliance::{Attestation, ControlResult, Live, history, scores};
 pub struct ComplianceState(pub Option<Live>);
 
 impl ComplianceState {
-    fn live(&self) -> Result<&Live, ApiError> {
+    pub(crate) fn live(&self) -> Result<&Live, ApiError> {
         self.0.as_ref().ok_or_else(|| {
             ApiError::NotFound("compliance evaluation (disabled by compliance.enabled)".into())
         })

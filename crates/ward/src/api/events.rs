@@ -165,6 +165,34 @@ pub(crate) async fn execute(
     query: ward_store::query::Query,
     p: &SearchParams,
 ) -> Result<Result<ward_store::SearchResult, String>, ApiError> {
+    limited(st, p, move |store, opts| store.search(&query, &opts)).await
+}
+
+/// The matches of `query` per time bucket, within the same limits as a
+/// search (`from_ms`, `width_ms`, `buckets`: see
+/// [`ward_store::Store::histogram`]).
+pub(crate) async fn execute_histogram(
+    st: &EventsState,
+    query: ward_store::query::Query,
+    p: &SearchParams,
+    (from_ms, width_ms, buckets): (i64, i64, usize),
+) -> Result<Result<ward_store::Histogram, String>, ApiError> {
+    limited(st, p, move |store, opts| {
+        store.histogram(&query, &opts, from_ms, width_ms, buckets)
+    })
+    .await
+}
+
+/// Runs `f` on the store with the search options of `p`, holding one of
+/// the [`MAX_CONCURRENT_SEARCHES`] places and stopped at the
+/// [`SEARCH_DEADLINE`] or when the request is dropped.
+async fn limited<T: Send + 'static>(
+    st: &EventsState,
+    p: &SearchParams,
+    f: impl FnOnce(&ward_store::Store, ward_store::SearchOptions) -> Result<T, ward_store::StoreError>
+    + Send
+    + 'static,
+) -> Result<Result<T, String>, ApiError> {
     let now = jiff::Timestamp::now();
     let bound = |s: &Option<String>| -> Result<Option<i64>, ApiError> {
         s.as_deref()
@@ -184,7 +212,7 @@ pub(crate) async fn execute(
         stop,
     };
     let store = st.store.clone();
-    let result = blocking(move || match store.search(&query, &opts) {
+    let result = blocking(move || match f(&store, opts) {
         Ok(r) => Ok(Ok(r)),
         Err(ward_store::StoreError::SearchStopped(why)) => Ok(Err(why)),
         Err(e) => Err(ApiError::Internal(e.into())),

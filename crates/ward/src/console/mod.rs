@@ -16,16 +16,21 @@
 //! - [`prefs`]: each person's theme, density and saved views, on the server;
 //! - [`detail`]: one alert, its evidence proved against the signed
 //!   checkpoint, and the analyst's actions;
-//! - [`search`]: event search and one event with all its fields;
+//! - [`search`]: event search (field sidebar, saved searches) and one
+//!   event with all its fields; [`histogram`]: matches over time, with
+//!   brushing; [`export`]: a search's events as NDJSON or CSV;
 //! - [`entity`]: one user, host, IP, service or AI tool on a time axis;
 //! - [`rules`]: the loaded rules with their coverage, alerts and noise,
 //!   load errors, silences;
-//! - [`operations`]: store health, detection lag, readiness, sources.
+//! - [`operations`]: store health, detection lag, readiness, sources,
+//!   MTTA/MTTR/SLA per team and severity, the compliance posture.
 
 mod asset;
 pub mod bulk;
 pub mod detail;
 pub mod entity;
+pub mod export;
+pub mod histogram;
 pub mod operations;
 mod page;
 pub mod prefs;
@@ -56,6 +61,8 @@ pub struct ConsoleState {
     pub health: crate::api::health::Health,
     /// Each person's theme, density, saved views and searches.
     pub prefs: std::sync::Arc<prefs::Prefs>,
+    /// The compliance posture (none when compliance is disabled).
+    pub compliance: crate::api::compliance::ComplianceState,
 }
 
 /// Adds the console's routes, each with the permission it needs.
@@ -80,6 +87,10 @@ pub fn routes(r: Routes<ApiState>) -> Routes<ApiState> {
             detail::silence,
         )
         .get("/console/search", events, search::page)
+        .get("/console/search/histogram", events, histogram::fragment)
+        .get("/console/search/export", events, export::export)
+        .post("/console/searches", events, search::save)
+        .post("/console/searches/delete", events, search::delete)
         .get("/console/events/{id}", events, search::event)
         .get("/console/entity", events, entity::page)
         .get("/console/rules", Need::Perm(P::RulesRead), rules::page)

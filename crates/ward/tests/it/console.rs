@@ -1260,6 +1260,7 @@ fn an_xss_corpus_in_events_rule_titles_labels_and_comments_stays_text() {
                 "service": {"name": p},
                 "source": {"ip": "198.51.100.7"},
                 "url": {"full": format!("javascript:alert({i})")},
+                "labels": { p.clone(): p },
             })
             .to_string()
         })
@@ -1323,5 +1324,586 @@ fn an_xss_corpus_in_events_rule_titles_labels_and_comments_stays_text() {
     assert!(seen["shown_as_text"].as_u64().unwrap() >= 40, "{seen}");
     assert!(seen["payload_groups"].as_u64().unwrap() >= 2, "{seen}");
     assert_eq!(seen["payload_views"], 1, "{seen}");
+    assert_eq!(seen["payload_searches"], 1, "{seen}");
+    assert!(seen["sidebar_fields"].as_u64().unwrap() >= 10, "{seen}");
     assert_screenshots(&seen, &shots, 8);
+}
+
+/// `i` × 90 s (and one minute) ago.
+fn probe_time(i: i64) -> String {
+    (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60 + i * 90)).to_string()
+}
+
+/// 30 events `event.action:export-probe` of the last 45 minutes, users
+/// `ana`, a spreadsheet formula and `bo b` in turn, messages and tags
+/// that a spreadsheet would run.
+fn probe_events() -> String {
+    let users = [
+        "ana",
+        "=HYPERLINK(\"https://xss.invalid/x\",\"click\")",
+        "bo b",
+    ];
+    let lines: Vec<String> = (0..30)
+        .map(|i| {
+            json!({
+                "@timestamp": probe_time(i),
+                "event": {"action": "export-probe", "outcome": "failure"},
+                "user": {"name": users[i as usize % 3]},
+                "message": if i % 2 == 0 { "+cmd|' /C calc'!A0" } else { "@SUM(1+1)" },
+                "tags": ["-2+3", "plain"],
+            })
+            .to_string()
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// The `href` of the link whose `aria-label` is `label`, unescaped.
+fn link_by_label(body: &str, label: &str) -> String {
+    let at = body
+        .find(&format!("aria-label=\"{label}\""))
+        .unwrap_or_else(|| panic!("no link {label:?} in\n{body}"));
+    let start = body[..at].rfind("href=\"").unwrap() + 6;
+    let end = start + body[start..].find('"').unwrap();
+    unescape(&body[start..end])
+}
+
+/// Text of an HTML attribute as askama escapes it, unescaped.
+fn unescape(t: &str) -> String {
+    t.replace("&#38;", "&")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+}
+
+/// The number in `<span id="{id}">N</span>`.
+fn span_number(body: &str, id: &str) -> u64 {
+    let tag = format!("id=\"{id}\">");
+    let at = body
+        .find(&tag)
+        .unwrap_or_else(|| panic!("no #{id} in\n{body}"))
+        + tag.len();
+    body[at..at + body[at..].find('<').unwrap()]
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn search_histogram_sidebar_export_saved_searches_and_expand_keep_to_the_callers_tenant() {
+    let config =
+        format!("[[sources]]\nname = \"acme-app\"\ntenant = \"acme\"\ntoken = \"{ACME_TOKEN}\"\n");
+    let w = Ward::start_with(Some(&config), &[]);
+    add_user(&w, "ana", "analyst", "default");
+    add_user(&w, "eve", "engineer", "acme");
+    let at = probe_time;
+    ingest(&w, probe_events());
+    let big = "x".repeat(70 * 1024) + "END-OF-BIG";
+    ingest(
+        &w,
+        json!({"@timestamp": at(1), "event": {"action": "export-big"}, "message": big}).to_string(),
+    );
+    let theirs: Vec<String> = (0..5)
+        .map(|i| {
+            json!({"@timestamp": at(i), "event": {"action": "export-probe"}, "user": {"name": "acme-only"}})
+                .to_string()
+        })
+        .collect();
+    let r = Ward::client()
+        .post(format!("{}/api/v1/ingest", w.url()))
+        .bearer_auth(ACME_TOKEN)
+        .header("content-type", "application/x-ndjson")
+        .body(theirs.join("\n"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(w.wait_for("event.action:export-probe", 35).len(), 35);
+    let ana = login(&w, "ana");
+    let eve = login(&w, "eve");
+    let q = "q=event.action%3Aexport-probe&since=2h&until=";
+
+    // The sidebar: fields of the newest matches; + narrows to a value.
+    let a = page(
+        &w,
+        Some(&ana),
+        "GET",
+        &format!("/console/search?{q}"),
+        None,
+        false,
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_secured(&a, "search");
+    assert_eq!(span_number(&a.body, "matched"), 30);
+    assert!(a.body.contains("In the newest 30 matches"), "{}", a.body);
+    let only_ana = link_by_label(&a.body, "Only user.name ana");
+    let narrowed = page(&w, Some(&ana), "GET", &only_ana, None, false);
+    assert_eq!(span_number(&narrowed.body, "matched"), 10, "{only_ana}");
+    let without = link_by_label(&a.body, "Without user.name bo b");
+    let without = page(&w, Some(&ana), "GET", &without, None, false);
+    assert_eq!(span_number(&without.body, "matched"), 20);
+    assert!(!a.body.contains("acme-only"), "another tenant's values");
+    let e = page(
+        &w,
+        Some(&eve),
+        "GET",
+        &format!("/console/search?{q}"),
+        None,
+        false,
+    );
+    assert_eq!(span_number(&e.body, "matched"), 5);
+    assert!(!e.body.contains("Only user.name ana"));
+
+    // The histogram: its bars add up to the matches, per tenant.
+    let bars = |who: &Session, q: &str| {
+        let a = page(
+            &w,
+            Some(who),
+            "GET",
+            &format!("/console/search/histogram?{q}"),
+            None,
+            false,
+        );
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_secured(&a, "histogram");
+        let counts: Vec<u64> = a
+            .body
+            .split("data-n=\"")
+            .skip(1)
+            .map(|x| x[..x.find('"').unwrap()].parse().unwrap())
+            .collect();
+        assert!(
+            !counts.is_empty() && counts.len() <= 120,
+            "{}",
+            counts.len()
+        );
+        assert_eq!(
+            counts.iter().sum::<u64>(),
+            span_number(&a.body, "hist-matched")
+        );
+        (counts, a.body)
+    };
+    let (counts, body) = bars(&ana, q);
+    assert_eq!(counts.iter().sum::<u64>(), 30);
+    assert!(counts.iter().filter(|n| **n > 0).count() > 1, "{counts:?}");
+    // A bar's link narrows the range to its bucket, and its search agrees.
+    let i = counts.iter().position(|n| *n > 0).unwrap();
+    let bar = body.split("<a href=\"").nth(i + 1).unwrap();
+    let zoom = unescape(&bar[..bar.find('"').unwrap()]);
+    let z = page(&w, Some(&ana), "GET", &zoom, None, false);
+    assert_eq!(z.status, 200);
+    assert_eq!(span_number(&z.body, "matched"), counts[i], "{zoom}");
+    assert_eq!(bars(&eve, q).0.iter().sum::<u64>(), 5);
+    let bad = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/search/histogram?q=x&since=yesterday",
+        None,
+        false,
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("is not a time"), "{}", bad.body);
+
+    // Export: NDJSON and CSV of the caller's tenant only, formulas
+    // neutralised, recorded in the audit trail.
+    let nd = page(
+        &w,
+        Some(&ana),
+        "GET",
+        &format!("/console/search/export?{q}&format=ndjson"),
+        None,
+        false,
+    );
+    assert_eq!(nd.status, 200, "{}", nd.body);
+    assert_secured(&nd, "export");
+    assert_eq!(nd.headers["content-type"], "application/x-ndjson");
+    assert!(
+        nd.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"ward-events-")
+    );
+    assert_eq!(nd.headers["x-ward-export-rows"], "30");
+    assert_eq!(nd.headers["x-ward-export-complete"], "true");
+    let lines: Vec<Value> = nd
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 30);
+    assert!(
+        lines.iter().all(|e| e["tenant"]["id"] == "default"),
+        "{:?}",
+        lines[0]
+    );
+    let theirs = page(
+        &w,
+        Some(&eve),
+        "GET",
+        &format!("/console/search/export?{q}&format=ndjson"),
+        None,
+        false,
+    );
+    assert_eq!(theirs.body.lines().count(), 5);
+    assert!(!theirs.body.contains("\"ana\""));
+    let csv = page(
+        &w,
+        Some(&ana),
+        "GET",
+        &format!("/console/search/export?{q}&format=csv"),
+        None,
+        false,
+    );
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    let rows: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(rows.len(), 31, "a header and 30 rows");
+    assert!(
+        rows[0].starts_with("\"@timestamp\",\"event.id\","),
+        "{}",
+        rows[0]
+    );
+    for row in &rows {
+        for bad in ["\"=", "\"+", "\"@S", "\"-2"] {
+            assert!(
+                !row.contains(&format!(",{bad}")) && !row.starts_with(bad),
+                "{bad} in {row}"
+            );
+        }
+    }
+    assert!(
+        csv.body
+            .contains("\"'=HYPERLINK(\"\"https://xss.invalid/x\"\",\"\"click\"\")\"")
+    );
+    assert!(csv.body.contains("\"'+cmd|' /C calc'!A0\""));
+    assert!(csv.body.contains("\"'@SUM(1+1)\""));
+    for (query, why) in [
+        (format!("{q}&format=xml"), "format must be ndjson or csv"),
+        ("q=*+|+count&format=csv".to_owned(), "aggregation"),
+        (format!("{q}&format=csv&limit=1"), "unknown field"),
+    ] {
+        let r = page(
+            &w,
+            Some(&ana),
+            "GET",
+            &format!("/console/search/export?{query}"),
+            None,
+            false,
+        );
+        assert_eq!(r.status, 400, "{query}");
+        assert!(r.body.contains(why), "{query}: {}", r.body);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r: Value = Ward::client()
+            .get(format!("{}/api/v1/audit", w.url()))
+            .bearer_auth(&w.admin)
+            .query(&[
+                (
+                    "q",
+                    "audit.route:\"/console/search/export\" AND user.name:ana",
+                ),
+                ("since", "1h"),
+                ("limit", "100"),
+            ])
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let queries: Vec<String> = r["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| s(&h["event"], "url.query").to_owned())
+            .collect();
+        if queries
+            .iter()
+            .any(|q| q.contains("format=csv") && q.contains("export-probe"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the export is not in the audit trail: {r:#}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // Saved searches: per person, on the server, CSRF-checked, checked.
+    let form = "name=probes&q=event.action%3Aexport-probe&since=2h&until=";
+    let no_csrf = page(
+        &w,
+        Some(&ana),
+        "POST",
+        "/console/searches",
+        Some(form),
+        false,
+    );
+    assert_eq!(no_csrf.status, 403);
+    let saved = page(
+        &w,
+        Some(&ana),
+        "POST",
+        "/console/searches",
+        Some(form),
+        true,
+    );
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert_secured(&saved, "save search");
+    assert!(
+        unescape(&saved.body).contains("Search \"probes\" saved."),
+        "{}",
+        saved.body
+    );
+    let broken = page(
+        &w,
+        Some(&ana),
+        "POST",
+        "/console/searches",
+        Some("name=x&q=%28"),
+        true,
+    );
+    assert_eq!(broken.status, 400);
+    assert!(
+        broken.body.contains("not saved: query syntax error"),
+        "{}",
+        broken.body
+    );
+    let extra = page(
+        &w,
+        Some(&ana),
+        "POST",
+        "/console/searches",
+        Some("name=x&q=a&role=admin"),
+        true,
+    );
+    assert_eq!(extra.status, 400);
+    let listed = page(&w, Some(&ana), "GET", "/console/search", None, false);
+    assert!(unescape(&listed.body).contains("class=\"saved-search\" href=\"/console/search?q=event.action%3Aexport-probe&since=2h&until=\">probes</a>"), "{}", listed.body);
+    let hers = page(&w, Some(&eve), "GET", "/console/search", None, false);
+    assert!(
+        !hers.body.contains("class=\"saved-search\""),
+        "saved searches are per person"
+    );
+    let gone = page(
+        &w,
+        Some(&eve),
+        "POST",
+        "/console/searches/delete",
+        Some("name=probes"),
+        true,
+    );
+    assert_eq!(gone.status, 400, "not hers to delete");
+    let gone = page(
+        &w,
+        Some(&ana),
+        "POST",
+        "/console/searches/delete",
+        Some("name=probes"),
+        true,
+    );
+    assert!(gone.body.contains("deleted"), "{}", gone.body);
+    assert!(!gone.body.contains("class=\"saved-search\""));
+
+    // A value over 64 KiB is cut with a link that shows it whole.
+    let id = s(&w.wait_for("event.action:export-big", 1)[0]["event"], "id").to_owned();
+    let ev = page(
+        &w,
+        Some(&ana),
+        "GET",
+        &format!("/console/events/{id}"),
+        None,
+        false,
+    );
+    assert_eq!(ev.status, 200);
+    assert!(
+        ev.body.contains("cut at 64 KiB of 71 KiB"),
+        "{}",
+        &ev.body[..2000]
+    );
+    assert!(!ev.body.contains("END-OF-BIG"));
+    let whole = page(
+        &w,
+        Some(&ana),
+        "GET",
+        &link_of_class(&ev.body, "expand"),
+        None,
+        false,
+    );
+    assert_eq!(whole.status, 200);
+    assert!(whole.body.contains("END-OF-BIG"));
+    let hidden = page(
+        &w,
+        Some(&eve),
+        "GET",
+        &format!("/console/events/{id}?full=message"),
+        None,
+        false,
+    );
+    assert_eq!(hidden.status, 404, "another tenant's event");
+}
+
+/// The `href` of the first link of class `class`, unescaped.
+fn link_of_class(body: &str, class: &str) -> String {
+    let tag = format!("class=\"{class}\" href=\"");
+    let start = body.find(&tag).unwrap_or_else(|| panic!("no .{class}")) + tag.len();
+    unescape(&body[start..start + body[start..].find('"').unwrap()])
+}
+
+#[test]
+fn search_histogram_brushing_sidebar_and_saved_searches_in_chromium() {
+    browser_dir();
+    let w = Ward::start();
+    add_user(&w, "ana", "analyst", "default");
+    ingest(&w, probe_events());
+    assert_eq!(w.wait_for("event.action:export-probe", 30).len(), 30);
+    let shots = shots_dir("search");
+    let seen = drive(
+        &w,
+        &["search", &w.url(), "ana", PASSWORD, shots.to_str().unwrap()],
+    );
+    assert_eq!(seen["csp"], json!([]), "no CSP violation on any view");
+    assert_eq!(
+        seen["axe"],
+        json!([]),
+        "axe-core: no WCAG 2.2 A/AA violation"
+    );
+    assert!(seen["axe_runs"].as_u64().unwrap() >= 6, "{seen}");
+    assert_eq!(seen["overflow"], json!([]), "no view wider than 390 px");
+    assert_eq!(seen["dialogs"], 0);
+    assert_eq!(seen["matched"], 30);
+    assert_eq!(seen["hist_matched"], 30);
+    assert!(seen["bars"].as_u64().unwrap() >= 30, "{seen}");
+    let expected = seen["brushed_expected"].as_u64().unwrap();
+    assert!(expected > 0 && expected < 30, "{seen}");
+    assert_eq!(seen["brushed_matched"], expected, "{seen}");
+    assert_eq!(seen["brushed_hist_matched"], expected, "{seen}");
+    assert!(s(&seen, "brushed_url").contains("since=20"), "{seen}");
+    assert_eq!(
+        seen["bar_key"]["matched"], seen["bar_key"]["expected"],
+        "{seen}"
+    );
+    assert_eq!(
+        seen["filtered_q"],
+        "(event.action:export-probe) AND user.name:ana"
+    );
+    assert_eq!(seen["filtered_matched"], 10);
+    assert_eq!(seen["filtered_users"], json!(["ana"]));
+    assert_eq!(seen["saved_flash"], "Search \"ana probes\" saved.");
+    assert_eq!(seen["saved"], json!(["ana probes"]));
+    assert!(
+        seen["event_fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("user.name"))
+    );
+    assert_eq!(seen["completions"], json!(["user.name"]), "{seen}");
+    assert_eq!(seen["completion_expanded"], "true");
+    assert_eq!(
+        seen["completed"],
+        "event.action:export-probe AND user.name:"
+    );
+    assert_eq!(seen["completed_matched"], 10);
+    assert_eq!(seen["local_storage"], 0);
+    assert_screenshots(&seen, &shots, 12);
+}
+
+#[test]
+fn operations_show_response_figures_per_team_and_the_compliance_posture() {
+    let w = Ward::start();
+    add_user(&w, "dan", "engineer", "default");
+    add_user(&w, "eve", "engineer", "acme");
+    ingest(&w, brute_force());
+    let id = s(&wait_alerts(&w, 1)[0], "id").to_owned();
+    for (action, body) in [
+        ("ack", json!({})),
+        (
+            "resolve",
+            json!({"resolution": "false_positive", "comment": "scanner"}),
+        ),
+    ] {
+        let r = Ward::client()
+            .post(format!("{}/api/v1/alerts/{id}/{action}", w.url()))
+            .bearer_auth(&w.admin)
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{action}: {}", r.text().unwrap());
+    }
+    let stats: Value = Ward::client()
+        .get(format!("{}/api/v1/alerts/metrics", w.url()))
+        .bearer_auth(&w.admin)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let all = stats["stats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["team"] == "*" && s["severity"] == "*")
+        .unwrap()
+        .clone();
+    let team = stats["stats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["team"] != "*")
+        .map(|s| s["team"].as_str().unwrap().to_owned())
+        .unwrap();
+
+    let dan = login(&w, "dan");
+    let a = page(&w, Some(&dan), "GET", "/console/operations", None, false);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_secured(&a, "operations");
+    // The same figures as the API, per team and overall.
+    let mtta = all["mtta_seconds"].as_f64().unwrap();
+    let mttr = all["mttr_seconds"].as_f64().unwrap();
+    let row = |team: &str, sev: &str| {
+        format!(
+            "<th scope=\"row\" class=\"text\">{team}</th><td>{sev}</td><td>1</td><td>0</td><td>{}</td><td>{}</td>",
+            ward::console::operations::duration(Some(mtta)),
+            ward::console::operations::duration(Some(mttr)),
+        )
+    };
+    assert!(a.body.contains(&row("all teams", "all")), "{}", a.body);
+    assert!(a.body.contains(&row(&team, "all")), "{team}: {}", a.body);
+    // The compliance posture: the frameworks' scores and what fails.
+    let posture: Value = Ward::client()
+        .get(format!("{}/api/v1/compliance", w.url()))
+        .bearer_auth(&w.admin)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let frameworks = posture["frameworks"].as_array().unwrap();
+    assert!(!frameworks.is_empty(), "{posture}");
+    let table = &a.body[a.body.find("id=\"frameworks\"").expect("posture shown")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(
+        table.matches("<tr>").count(),
+        frameworks.len() + 1,
+        "{table}"
+    );
+    for f in frameworks {
+        assert!(table.contains(s(f, "title")), "{f}");
+    }
+    let not_passing = posture["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| ["fail", "error", "unknown"].contains(&s(c, "state")))
+        .count();
+    assert_eq!(
+        a.body.matches("<li><strong class=\"text\">").count(),
+        not_passing.min(50),
+        "{}",
+        a.body
+    );
+
+    // Another tenant sees none of these alerts; the posture is Ward-wide.
+    let eve = login(&w, "eve");
+    let theirs = page(&w, Some(&eve), "GET", "/console/operations", None, false);
+    assert!(theirs.body.contains("No alerts yet."), "{}", theirs.body);
+    assert!(theirs.body.contains("id=\"frameworks\""));
 }

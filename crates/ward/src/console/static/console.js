@@ -21,8 +21,124 @@
     } else if (id === 'queue-area') {
       startQueue();
       ($('#queue-error') || $('#queue-flash'))?.focus();
+    } else if (id === 'saved') {
+      ($('#saved-error') || $('#saved-flash'))?.focus();
     }
   });
+
+  // Field names complete in the query box (an ARIA combobox): the word
+  // before the caret, while it has no ':', is matched against the names
+  // the page lists; ↓/↑ choose, Enter or Tab takes one, Escape closes.
+  const fieldBox = () => $('#q-fields');
+  let options = [], active = -1;
+  function wordAt(q) {
+    const end = q.selectionStart ?? q.value.length;
+    let start = end;
+    while (start > 0 && !/[\s()]/.test(q.value[start - 1])) start--;
+    return { start, end, word: q.value.slice(start, end) };
+  }
+  function closeFields() {
+    const box = fieldBox(), q = $('#q');
+    if (box) { box.hidden = true; box.replaceChildren(); }
+    if (q) { q.setAttribute('aria-expanded', 'false'); q.removeAttribute('aria-activedescendant'); }
+    options = []; active = -1;
+  }
+  function showFields() {
+    const q = $('#q'), box = fieldBox();
+    if (!q || !box) return;
+    const { word } = wordAt(q);
+    let names = [];
+    try { names = JSON.parse(q.dataset.fields || '[]'); } catch (_) { names = []; }
+    const w = word.replace(/^-/, '').toLowerCase();
+    options = w && !w.includes(':') ? names.filter(n => n.toLowerCase().startsWith(w) && n.toLowerCase() !== w).slice(0, 8) : [];
+    active = -1;
+    if (!options.length) { closeFields(); return; }
+    box.replaceChildren(...options.map((n, i) => {
+      const li = document.createElement('li');
+      li.id = 'q-opt-' + i;
+      li.setAttribute('role', 'option');
+      li.setAttribute('aria-selected', 'false');
+      li.textContent = n;
+      return li;
+    }));
+    box.hidden = false;
+    q.setAttribute('aria-expanded', 'true');
+  }
+  function pick(i) {
+    active = i;
+    const q = $('#q');
+    [...(fieldBox()?.children || [])].forEach((li, n) => li.setAttribute('aria-selected', String(n === i)));
+    if (q && i >= 0) q.setAttribute('aria-activedescendant', 'q-opt-' + i);
+  }
+  function take(i) {
+    const q = $('#q');
+    if (!q || i < 0 || i >= options.length) return;
+    const { start, end, word } = wordAt(q);
+    const neg = word.startsWith('-') ? '-' : '';
+    const put = neg + options[i] + ':';
+    q.value = q.value.slice(0, start) + put + q.value.slice(end);
+    q.setSelectionRange(start + put.length, start + put.length);
+    closeFields();
+  }
+  document.addEventListener('input', e => { if (e.target.id === 'q') showFields(); });
+  document.addEventListener('focusout', e => { if (e.target.id === 'q') setTimeout(closeFields, 150); });
+  document.addEventListener('mousedown', e => {
+    const li = e.target.closest && e.target.closest('#q-fields li');
+    if (li) { e.preventDefault(); take(Number(li.id.slice(6))); }
+  });
+  document.addEventListener('keydown', e => {
+    if (e.target.id !== 'q' || !options.length) return;
+    if (e.key === 'ArrowDown') pick((active + 1) % options.length);
+    else if (e.key === 'ArrowUp') pick((active - 1 + options.length) % options.length);
+    else if ((e.key === 'Enter' || e.key === 'Tab') && active >= 0) take(active);
+    else if (e.key === 'Escape') closeFields();
+    else return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+  }, true);
+
+  // The search histogram: dragging across bars narrows the time range to
+  // the buckets dragged over (a plain click follows the bar's own link).
+  let brush = null, brushed = false;
+  const barAt = (svg, clientX) => {
+    const r = svg.getBoundingClientRect(), n = Number(svg.dataset.bars);
+    return Math.max(0, Math.min(n - 1, Math.floor((clientX - r.left) / r.width * n)));
+  };
+  function drawBrush(svg, a, b) {
+    const el = svg.querySelector('#brush');
+    if (!el) return;
+    el.setAttribute('x', String(Math.min(a, b) * 10));
+    el.setAttribute('width', String((Math.abs(b - a) + 1) * 10));
+  }
+  document.addEventListener('pointerdown', e => {
+    const svg = e.target.closest && e.target.closest('svg.hist');
+    if (!svg || e.button !== 0) return;
+    brush = { svg, from: barAt(svg, e.clientX), to: null, x: e.clientX };
+  });
+  document.addEventListener('pointermove', e => {
+    if (!brush || Math.abs(e.clientX - brush.x) < 4) return;
+    brush.to = barAt(brush.svg, e.clientX);
+    drawBrush(brush.svg, brush.from, brush.to);
+  });
+  document.addEventListener('pointerup', e => {
+    if (!brush) return;
+    const b = brush;
+    brush = null;
+    if (b.to === null) return;
+    b.to = barAt(b.svg, e.clientX);
+    const start = Number(b.svg.dataset.from), w = Number(b.svg.dataset.width);
+    const lo = Math.min(b.from, b.to), hi = Math.max(b.from, b.to);
+    const u = new URL(b.svg.dataset.base, location.href);
+    u.searchParams.set('since', new Date(start + lo * w).toISOString());
+    u.searchParams.set('until', new Date(start + (hi + 1) * w - 1).toISOString());
+    brushed = true;
+    location.href = u.pathname + u.search;
+  });
+  // The click that ends a drag does not follow the bar under it.
+  document.addEventListener('click', e => {
+    if (brushed && e.target.closest && e.target.closest('svg.hist')) e.preventDefault();
+    brushed = false;
+  }, true);
   // The theme and density apply at once; the server keeps them.
   document.addEventListener('change', e => {
     const t = e.target;

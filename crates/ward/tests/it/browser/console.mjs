@@ -11,6 +11,11 @@
 //     alerts from the keyboard and of every alert a filter matches (the
 //     reason required); a saved view; the theme and density chosen and
 //     kept across a reload.
+//   node console.mjs search <url> <user> <password> <shots dir>
+//     Search from the keyboard: type a query and a range, the histogram
+//     loads, a mouse drag across bars brushes the range, a value of the
+//     field sidebar filters in (keyboard), an event opens (keyboard), the
+//     search is saved and listed.
 //   node console.mjs xss <url> <user> <password> <shots dir> <ids file: {events, alerts, users}>
 //     Visits every view that shows the stored payloads and counts dialogs,
 //     injected elements and requests to payload addresses.
@@ -237,10 +242,22 @@ async function xss() {
   for (const q of searches) {
     for (const p of [0, 1, 2]) {
       await page.goto(url + '/console/search?since=1h&page=' + p + '&q=' + encodeURIComponent(q));
+      await page.waitForSelector('#histogram-body svg, #histogram-error', { timeout: 10000 }).catch(() => {});
       await injected('search ' + q + ' page ' + p);
       await marker();
     }
   }
+  // The field sidebar lists payload field names and values; a saved
+  // search is named by a payload.
+  await page.goto(url + '/console/search?since=1h&q=' + encodeURIComponent('event.action:xss-probe'));
+  seen.sidebar_fields = await page.locator('#side-fields summary').count();
+  await page.fill('#search-name', '"><img src=x data-xss onerror=alert(1)>');
+  await page.click('#save-search button');
+  await page.waitForFunction(() => document.activeElement?.id === 'saved-flash');
+  await page.goto(url + '/console/search');
+  seen.payload_searches = await page.locator('#saved .saved-search').count();
+  await injected('saved search');
+  await marker();
   await capture('xss-search');
   for (const id of ids) {
     await page.goto(url + '/console/events/' + encodeURIComponent(id));
@@ -287,6 +304,85 @@ async function xss() {
   await injected('search error');
   await page.goto(url + '/console/alerts/' + encodeURIComponent('<img src=x data-xss onerror=alert(1)>'));
   await injected('not found');
+}
+
+async function search() {
+  await login();
+  await page.goto(url + '/console/search');
+  await page.keyboard.press('/');
+  await page.keyboard.type('event.action:export-probe');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('2h');
+  await Promise.all([page.waitForURL(/q=event.action/), page.keyboard.press('Enter')]);
+  const base = page.url();
+  seen.matched = Number(await text('#matched'));
+  await page.waitForSelector('#hist a');
+  seen.bars = await page.locator('#hist a').count();
+  seen.hist_matched = Number(await text('#hist-matched'));
+  await capture('search-histogram');
+  // Brush: drag with the mouse from the first bar with matches over the
+  // next three; the range narrows to those buckets.
+  const counts = (await page.locator('#hist a').evaluateAll(as => as.map(a => Number(a.dataset.n))));
+  const first = counts.findIndex(n => n > 0);
+  const last = Math.min(first + 3, counts.length - 1);
+  seen.brushed_expected = counts.slice(first, last + 1).reduce((a, b) => a + b, 0);
+  const box = await page.locator('#hist').boundingBox();
+  const xOf = i => box.x + (i + 0.5) * box.width / counts.length;
+  await page.mouse.move(xOf(first), box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(xOf(last), box.y + box.height / 2, { steps: 8 });
+  await Promise.all([page.waitForURL(/until=20/), page.mouse.up()]);
+  seen.brushed_url = new URL(page.url()).search;
+  seen.brushed_matched = Number(await text('#matched'));
+  await page.waitForSelector('#hist a');
+  seen.brushed_hist_matched = Number(await text('#hist-matched'));
+  // A bar's link from the keyboard: Tab to it, Enter.
+  const nowCounts = await page.locator('#hist a').evaluateAll(as => as.map(a => Number(a.dataset.n)));
+  const bar = page.locator('#hist a').nth(Math.max(0, nowCounts.findIndex(n => n > 0)));
+  await bar.focus();
+  const barCount = Number(await bar.getAttribute('data-n'));
+  const brushedAt = page.url();
+  await Promise.all([page.waitForURL(u => u.toString() !== brushedAt), page.keyboard.press('Enter')]);
+  seen.bar_key = { expected: barCount, matched: Number(await text('#matched')) };
+  // The sidebar: filter in a value from the keyboard.
+  await page.goto(base);
+  await page.locator('#side-fields summary', { hasText: 'user.name' }).focus();
+  await page.keyboard.press('Enter');
+  await page.locator('a[aria-label="Only user.name ana"]').focus();
+  await Promise.all([page.waitForURL(/user.name/), page.keyboard.press('Enter')]);
+  seen.filtered_q = new URL(page.url()).searchParams.get('q');
+  seen.filtered_matched = Number(await text('#matched'));
+  seen.filtered_users = await page.locator('#side-fields details').filter({ hasText: 'user.name' }).locator('li .v').allTextContents();
+  await capture('search-filtered');
+  // Save it, from the keyboard; it is listed.
+  await page.locator('#search-name').focus();
+  await page.keyboard.type('ana probes');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => ['saved-flash', 'saved-error'].includes(document.activeElement?.id));
+  seen.saved_flash = await text('#saved-flash');
+  await page.goto(url + '/console/search');
+  seen.saved = await page.locator('#saved .saved-search').allTextContents();
+  await capture('search-saved');
+  // Open an event from the results from the keyboard.
+  await page.goto(base);
+  await page.locator('.hits a.title').first().focus();
+  await Promise.all([page.waitForURL(/\/console\/events\//), page.keyboard.press('Enter')]);
+  seen.event_fields = await page.locator('#fields dt').allTextContents();
+  // Field names complete in the query box: type a prefix, ↓, Enter.
+  await page.goto(url + '/console/search?since=2h&q=');
+  await page.keyboard.press('/');
+  await page.keyboard.type('event.action:export-probe AND user.na');
+  seen.completions = await page.locator('#q-fields [role=option]').allTextContents();
+  seen.completion_expanded = await page.locator('#q').getAttribute('aria-expanded');
+  await capture('search-completion');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  seen.completed = await page.locator('#q').inputValue();
+  await page.keyboard.type('ana');
+  await Promise.all([page.waitForURL(/user.name%3Aana/), page.keyboard.press('Enter')]);
+  seen.completed_matched = Number(await text('#matched'));
+  seen.local_storage = await page.evaluate(() => Object.keys(localStorage).length);
 }
 
 async function bulk() {
@@ -365,7 +461,8 @@ try {
   if (mode === 'triage') await triage();
   else if (mode === 'xss') await xss();
   else if (mode === 'bulk') await bulk();
-  else throw new Error('mode must be triage, xss or bulk');
+  else if (mode === 'search') await search();
+  else throw new Error('mode must be triage, xss, bulk or search');
 } catch (e) {
   seen.error = String(e && e.stack || e);
   seen.error_url = page.url();
