@@ -21,9 +21,11 @@ use std::sync::Arc;
 mod aggregate;
 mod many;
 mod partials;
+mod persist;
 mod stop;
 
 pub(crate) use partials::Partials;
+pub(crate) use persist::path_for as aggregates_path;
 
 pub use many::MAX_AGGREGATIONS;
 pub use stop::SearchStop;
