@@ -51,6 +51,7 @@ pub mod hec;
 pub mod ndjson;
 pub mod otlp;
 pub mod recognize;
+pub mod scanners;
 pub mod syslog;
 pub mod text;
 pub mod xccdf;

@@ -86,11 +86,15 @@ impl Store {
                 let deletion = crate::deletion::load(&path, &inner.verifier)
                     .map_err(|reason| StoreError::corrupt(&path, 0, reason))?;
                 std::fs::remove_file(&s.path).map_err(|e| StoreError::io("remove", &s.path, e))?;
-                let sig = crate::index::signature::path_for(&s.path);
-                if let Err(e) = std::fs::remove_file(&sig)
-                    && e.kind() != std::io::ErrorKind::NotFound
-                {
-                    return Err(StoreError::io("remove", &sig, e));
+                for other in [
+                    crate::index::signature::path_for(&s.path),
+                    crate::search::aggregates_path(&s.path),
+                ] {
+                    if let Err(e) = std::fs::remove_file(&other)
+                        && e.kind() != std::io::ErrorKind::NotFound
+                    {
+                        return Err(StoreError::io("remove", &other, e));
+                    }
                 }
                 disk::sync_dir(&inner.seg_dir)?;
                 inner

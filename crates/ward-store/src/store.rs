@@ -7,6 +7,7 @@
 //! segments/<first:020>.wal               write-ahead segments (active, or closed and waiting to be sealed)
 //! segments/<first:020>.seg               sealed segments, mode 0444
 //! segments/<first:020>.seg.sig           the signature of a sealed segment's index (crate::index::signature)
+//! segments/<first:020>.seg.agg           kept aggregates of a sealed segment, signed (crate::search::persist)
 //! checkpoints/<size:020>.cp              signed checkpoints (C2SP signed notes)
 //! deletions/<first:020>-<last:020>.del   signed deletion records, with .leaves (leaf hashes)
 //! ```

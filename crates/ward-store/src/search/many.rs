@@ -13,7 +13,7 @@
 //! read on every pass. The results are those of a full scan.
 
 use super::aggregate::{count_value, rank};
-use super::partials::{MAX_CACHED_VALUES, Partial, Unit};
+use super::partials::{MAX_CACHED_VALUES, OfSegment, Partial, Unit};
 use super::{
     Candidate, SearchOptions, SearchResult, Window, contains_all, needles_of, scan_block,
     term_clauses,
@@ -151,7 +151,8 @@ impl Store {
     /// returns no hits); each query's `stop` is checked before every block.
     ///
     /// Aggregates of sealed segments and blocks that lie wholly inside a
-    /// window are kept in memory for later passes (see the module docs).
+    /// window are kept for later passes, in memory and beside each segment
+    /// (see the module docs).
     ///
     /// # Errors
     /// A query without an aggregation, more than [`MAX_AGGREGATIONS`] queries,
@@ -195,6 +196,17 @@ fn run_many(
     let durable = inner.durable.load(std::sync::atomic::Ordering::SeqCst);
     let plan = {
         let mut kept = inner.partials.lock();
+        if !kept.loaded {
+            kept.loaded = true;
+            let sealed: Vec<&crate::segment::SealedSegment> = segments
+                .iter()
+                .filter_map(|s| match &**s {
+                    Segment::Sealed(s) => Some(s),
+                    _ => None,
+                })
+                .collect();
+            super::persist::load_all(&inner.verifier, &inner.seg_dir, &sealed, &mut kept);
+        }
         kept.begin();
         plan(&segments, &ones, durable, &mut kept)
     };
@@ -214,8 +226,10 @@ fn run_many(
     }
     let mut kept = plan.kept;
     let mut slot_warnings: Vec<Vec<String>> = ones.iter().map(|_| Vec::new()).collect();
-    {
+    let to_save = {
         let mut cache = inner.partials.lock();
+        let mut changed = Vec::new();
+        cache.counted += plan.slots.len() as u64;
         for (slot, accs) in plan.slots.iter().zip(per_slot) {
             let (partial, warnings) = merge_slot(accs, ones[slot.query].field().is_some());
             let partial = Arc::new(partial);
@@ -223,13 +237,25 @@ fn run_many(
             // named again); one with too many values is counted again.
             if warnings.is_empty() && partial.counts.len() <= MAX_CACHED_VALUES {
                 cache.put(&ones[slot.query].key, slot.unit, Arc::clone(&partial));
+                if let Unit::Segment { first, digest } | Unit::SealedBlock { first, digest, .. } =
+                    slot.unit
+                {
+                    changed.push((first, digest));
+                }
             }
             for &u in &slot.users {
                 kept[u].push(Arc::clone(&partial));
                 slot_warnings[u].extend(warnings.iter().cloned());
             }
         }
-    }
+        changed.sort();
+        changed.dedup();
+        changed
+            .into_iter()
+            .map(|(first, digest)| (first, cache.of_segment(first, &digest)))
+            .collect::<Vec<_>>()
+    };
+    save(inner, &segments, to_save);
     ones.iter()
         .enumerate()
         .zip(per_query)
@@ -267,6 +293,23 @@ fn run_many(
             Ok(r)
         })
         .collect()
+}
+
+/// Writes the kept aggregates of the segments a pass added to, beside
+/// each segment ([`super::persist`]). A failure costs only a recount after
+/// the next restart.
+fn save(inner: &Inner, segments: &[Arc<Segment>], to_save: Vec<(u64, OfSegment)>) {
+    for (first, kept) in to_save {
+        let Some(seg) = segments.iter().find_map(|s| match &**s {
+            Segment::Sealed(s) if s.header.first_offset == first => Some(s),
+            _ => None,
+        }) else {
+            continue;
+        };
+        if let Err(e) = super::persist::save(&inner.key, seg, kept) {
+            tracing::warn!(error = %e, "kept aggregates not written; the segment is counted again after a restart");
+        }
+    }
 }
 
 /// One unit's aggregate from the workers' counts, and the damaged blocks

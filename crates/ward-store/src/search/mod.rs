@@ -22,9 +22,11 @@ mod aggregate;
 mod histogram;
 mod many;
 mod partials;
+mod persist;
 mod stop;
 
 pub(crate) use partials::Partials;
+pub(crate) use persist::path_for as aggregates_path;
 
 pub use histogram::{Histogram, MAX_HISTOGRAM_BUCKETS};
 pub use many::MAX_AGGREGATIONS;

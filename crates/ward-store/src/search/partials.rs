@@ -12,6 +12,9 @@
 //! again or rebuilt differently never meets an aggregate of its former
 //! self; a deleted segment is no longer in the catalog and its aggregates
 //! are never looked up again, and age out.
+//!
+//! The aggregates of sealed segments and their blocks are also written
+//! beside each segment and read back after a restart ([`super::persist`]).
 
 use crate::merkle::Hash;
 use std::collections::HashMap;
@@ -49,7 +52,7 @@ impl Unit {
 }
 
 /// A query's aggregate over one unit.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Partial {
     pub matched: u64,
     pub missing: u64,
@@ -65,12 +68,22 @@ struct Entry {
     used: u64,
 }
 
+/// A segment's kept aggregates: (query, block or none for the whole
+/// segment, aggregate).
+pub(crate) type OfSegment = Vec<(String, Option<usize>, Arc<Partial>)>;
+
 /// The aggregates kept, per query (its parsed form, window aside) and
 /// unit.
 #[derive(Default)]
 pub(crate) struct Partials {
     pass: u64,
     by_query: HashMap<String, HashMap<Unit, Entry>>,
+    /// Whether the files of the segments were read ([`super::persist`]).
+    pub(crate) loaded: bool,
+    /// Files not used, and why.
+    pub(crate) rejected: Vec<String>,
+    /// Units counted whole since the store opened (what was not kept).
+    pub(crate) counted: u64,
 }
 
 impl Partials {
@@ -105,6 +118,31 @@ impl Partials {
             .entry(query.to_owned())
             .or_default()
             .insert(unit, Entry { partial, used });
+    }
+
+    /// Every aggregate kept of the sealed segment `first` (whose index
+    /// digest is `digest`) and of its blocks, as (query, block, aggregate).
+    pub(crate) fn of_segment(&self, first: u64, digest: &Hash) -> OfSegment {
+        let mut out = Vec::new();
+        for (query, units) in &self.by_query {
+            for (unit, e) in units {
+                let block = match *unit {
+                    Unit::Segment {
+                        first: f,
+                        digest: d,
+                    } if f == first && d == *digest => None,
+                    Unit::SealedBlock {
+                        first: f,
+                        digest: d,
+                        block,
+                    } if f == first && d == *digest => Some(block),
+                    _ => continue,
+                };
+                out.push((query.clone(), block, Arc::clone(&e.partial)));
+            }
+        }
+        out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        out
     }
 
     /// Aggregates kept (for tests).

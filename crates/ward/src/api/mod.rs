@@ -97,13 +97,14 @@ impl FromRef<ApiState> for health::Health {
 
 /// The routes of this module and of the ingest sources, each with its need.
 fn routes() -> Routes<ApiState> {
-    use crate::source::{bulk, hec, http, otlp, webhook, xccdf};
+    use crate::source::{bulk, hec, http, otlp, scan, webhook, xccdf};
     let ingest = Need::Perm(Permission::IngestWrite);
     let events = Need::Perm(Permission::EventsRead);
     let evidence = Need::Perm(Permission::EvidenceRead);
     crate::console::routes(Routes::default())
         .post("/api/v1/ingest", ingest, http::ingest)
         .post(xccdf::ROUTE, ingest, xccdf::ingest)
+        .post(scan::ROUTE, ingest, scan::ingest)
         // The webhooks' senders present their own credential, which the
         // handler checks.
         .post(webhook::GITHUB_ROUTE, Need::OwnCredential, webhook::github)

@@ -44,6 +44,23 @@ pub struct Args {
     /// event that makes the control fail to its alert at the webhook.
     #[arg(long, default_value_t = 0)]
     pub alerts: usize,
+    /// `[alerting.route] group_wait` of that `ward serve` (Ward's default
+    /// is 30s: a new alert group waits that long for more alerts).
+    #[arg(long, default_value = "30s")]
+    pub group_wait: String,
+    /// `[compliance] tick` of that `ward serve` (Ward's default is 15s).
+    #[arg(long, default_value = "15s")]
+    pub tick: String,
+    /// Only the `--alerts` probe, on the store a run with the same `--dir`
+    /// left (no filling, no cycles).
+    #[arg(long, requires = "dir")]
+    pub probe_only: bool,
+}
+
+/// What the probes' events carry, different in every run, so that a store
+/// already probed passes again.
+fn probe_action(i: usize) -> String {
+    format!("probe_violation_{}_{i}", std::process::id())
 }
 
 const SERVICES: u64 = 50;
@@ -85,12 +102,13 @@ fn control_yaml(i: usize) -> String {
     )
 }
 
-/// A control that passes until an event with action `probe_violation_{i}`
+/// A control that passes until an event with action [`probe_action`]
 /// is stored; its cadence is an hour, so only new events make it run
 /// sooner.
 fn probe_yaml(i: usize) -> String {
     format!(
-        "id: PROBE-{i}\ntitle: probe {i}\nowner: bench\nseverity: high\ncadence: 1h\nevidence_lifetime: 2h\ncheck:\n  events:\n    query: \"event.action:probe_violation_{i}\"\n    window: 1h\n    at_most: 0\nmappings:\n  - {{framework: soc2, id: CC7.2, relationship: intersects}}\n"
+        "id: PROBE-{i}\ntitle: probe {i}\nowner: bench\nseverity: high\ncadence: 1h\nevidence_lifetime: 2h\ncheck:\n  events:\n    query: \"event.action:{}\"\n    window: 1h\n    at_most: 0\nmappings:\n  - {{framework: soc2, id: CC7.2, relationship: intersects}}\n",
+        probe_action(i)
     )
 }
 
@@ -201,6 +219,16 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn cycles(a: &Args, base: &std::path::Path) -> anyhow::Result<ExitCode> {
+    if a.probe_only {
+        // An earlier probe's alerts are still open, and a gap of the same
+        // control would only update them: start without them.
+        let alerts = base.join("alerts");
+        if alerts.exists() {
+            std::fs::remove_dir_all(&alerts)
+                .with_context(|| format!("cannot remove {}", alerts.display()))?;
+        }
+        return alert_latency(a, base, &control_files(a.controls, a.alerts));
+    }
     let (store, _) = Store::open(StoreConfig {
         dir: base.join("events"),
         ..StoreConfig::default()
@@ -292,6 +320,41 @@ fn cycles(a: &Args, base: &std::path::Path) -> anyhow::Result<ExitCode> {
     out.flush()?;
     store.close()?;
     drop(c);
+    // A restart: the store and the evaluation open again; the kept
+    // aggregates are read back from beside the segments.
+    let (store, _) = Store::open(StoreConfig {
+        dir: base.join("events"),
+        ..StoreConfig::default()
+    })?;
+    let c = Compliance::new(
+        control::load_texts(&files, Vec::new()),
+        base,
+        Duration::from_secs(3600),
+    );
+    let at = now.checked_add(jiff::SignedDuration::from_mins(a.cycles as i64 + 1))?;
+    let (cpu0, wall0) = (cpu_time(), Instant::now());
+    c.tick(&store, &facts, at, None);
+    let (cpu, wall) = (cpu_time().saturating_sub(cpu0), wall0.elapsed());
+    let results = c.results(at);
+    let evaluated = results
+        .iter()
+        .filter(|r| r.evaluated_at == Some(at))
+        .count();
+    let fails = results
+        .iter()
+        .filter(|r| r.id.starts_with("BENCH-") && r.state != State::Pass)
+        .count();
+    writeln!(
+        out,
+        "first cycle after a restart: {evaluated} controls evaluated, {cpu:.2?} CPU, {wall:.2?} wall"
+    )?;
+    anyhow::ensure!(
+        fails == 0,
+        "after the restart, {fails} generated control results were not pass"
+    );
+    out.flush()?;
+    store.close()?;
+    drop(c);
     if a.alerts > 0 {
         return alert_latency(a, base, &files);
     }
@@ -319,7 +382,9 @@ fn alert_latency(
     std::fs::write(
         &cfg,
         format!(
-            "[alerting]\nallow_private_destinations = true\n[alerting.route]\ngroup_wait = \"0s\"\ngroup_by = [\"...\"]\n[compliance]\ncontrols = [{:?}]\n",
+            "[alerting]\nallow_private_destinations = true\n[alerting.route]\ngroup_wait = {:?}\ngroup_by = [\"...\"]\n[compliance]\ntick = {:?}\ncontrols = [{:?}]\n",
+            a.group_wait,
+            a.tick,
             controls.display().to_string()
         ),
     )?;
@@ -331,6 +396,7 @@ fn alert_latency(
     anyhow::ensure!(key.status.success(), "ward apikey create failed");
     let key = String::from_utf8(key.stdout)?.trim().to_owned();
     let http = free_port()?;
+    let started = jiff::Timestamp::now();
     let mut child = std::process::Command::new(&exe)
         .args(["serve", "--config"])
         .arg(&cfg)
@@ -344,16 +410,30 @@ fn alert_latency(
         .stderr(std::process::Stdio::null())
         .spawn()
         .context("cannot start ward serve")?;
-    let result = probe(a, http, &key, &received);
+    let result = probe(a, http, &key, started, &received);
     let _ = child.kill();
     let _ = child.wait();
     result
+}
+
+/// A control's state and evaluation time as `GET /api/v1/compliance/ID`
+/// gives them.
+fn control_state(reader: &super::client::Client, id: &str) -> Option<(String, jiff::Timestamp)> {
+    let v = reader
+        .get_json(&format!("/api/v1/compliance/{id}"), &[])
+        .ok()?;
+    let c = &v["control"];
+    Some((
+        c["state"].as_str()?.to_owned(),
+        c["evaluated_at"].as_str()?.parse().ok()?,
+    ))
 }
 
 fn probe(
     a: &Args,
     http: u16,
     key: &str,
+    started: jiff::Timestamp,
     received: &std::sync::Mutex<std::collections::HashMap<String, Instant>>,
 ) -> anyhow::Result<ExitCode> {
     let url = format!("http://127.0.0.1:{http}");
@@ -365,22 +445,16 @@ fn probe(
         url,
         token: Some(super::bench_alert::TOKEN.into()),
     })?;
-    let started = jiff::Timestamp::now();
     let mut out = super::out();
-    // The first evaluation after start reads the whole store again (what
-    // is kept lives in memory); wait for it, then probe the steady state.
-    let deadline = Instant::now() + Duration::from_secs(1800);
+    writeln!(
+        out,
+        "ward serve: [compliance] tick = {}, [alerting.route] group_wait = {}",
+        a.tick, a.group_wait
+    )?;
+    // Probe the steady state: wait for the first evaluation after start.
     let waited = Instant::now();
-    loop {
-        let r = reader.get_json("/api/v1/compliance/PROBE-0", &[]);
-        let at = r.ok().and_then(|v| {
-            v["evaluated_at"]
-                .as_str()
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        });
-        if at.is_some_and(|t| t > started) {
-            break;
-        }
+    let deadline = waited + Duration::from_secs(1800);
+    while control_state(&reader, "PROBE-0").is_none_or(|(_, t)| t <= started) {
         anyhow::ensure!(
             Instant::now() < deadline,
             "ward serve never evaluated PROBE-0"
@@ -392,50 +466,64 @@ fn probe(
         "ward serve: first evaluation done {:.1?} after start",
         waited.elapsed()
     )?;
-    let mut lat = Vec::new();
+    out.flush()?;
+    let (mut to_fail, mut to_hook) = (Vec::new(), Vec::new());
     for i in 0..a.alerts {
+        let id = format!("PROBE-{i}");
+        anyhow::ensure!(
+            control_state(&reader, &id).is_some_and(|(s, _)| s == "pass"),
+            "{id} does not pass before its violation is sent"
+        );
         let now = jiff::Timestamp::now();
         let event = format!(
-            "{{\"@timestamp\":\"{now}\",\"event\":{{\"action\":\"probe_violation_{i}\",\"category\":\"web\",\"outcome\":\"success\"}},\"service\":{{\"name\":\"svc-0\"}},\"user\":{{\"name\":\"user0\"}}}}\n"
+            "{{\"@timestamp\":\"{now}\",\"event\":{{\"action\":\"{}\",\"category\":\"web\",\"outcome\":\"success\"}},\"service\":{{\"name\":\"svc-0\"}},\"user\":{{\"name\":\"user0\"}}}}\n",
+            probe_action(i)
         );
         let t = Instant::now();
         let (status, _, _) =
             sender.post_bytes("/api/v1/ingest", "application/x-ndjson", event.into_bytes())?;
         anyhow::ensure!(status == 200, "ingest answered {status}");
-        let id = format!("PROBE-{i}");
         let deadline = t + Duration::from_secs(300);
-        let got = loop {
+        let mut failed = None;
+        let hook = loop {
+            if failed.is_none() && control_state(&reader, &id).is_some_and(|(s, _)| s == "fail") {
+                failed = Some(t.elapsed());
+            }
             if let Some(r) = received.lock().ok().and_then(|m| m.get(&id).copied()) {
                 break Some(r.saturating_duration_since(t));
             }
             if Instant::now() > deadline {
                 break None;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(50));
         };
-        match got {
-            Some(d) => {
-                writeln!(
-                    out,
-                    "{id}: violation stored to alert at the webhook: {d:.2?}"
-                )?;
-                lat.push(d);
-            }
-            None => writeln!(out, "{id}: no alert within 300 s")?,
-        }
-        out.flush()?;
-    }
-    if !lat.is_empty() {
+        let show = |d: Option<Duration>| d.map_or_else(|| "-".to_owned(), |d| format!("{d:.2?}"));
         writeln!(
             out,
-            "state change to webhook: median {:.2?}, max {:.2?} ({} of {})",
-            median(lat.clone()),
-            lat.iter().max().copied().unwrap_or_default(),
-            lat.len(),
-            a.alerts
+            "{id}: violation stored to control fail {}, to alert at the webhook {}",
+            show(failed),
+            show(hook)
         )?;
+        to_fail.extend(failed);
+        to_hook.extend(hook);
+        out.flush()?;
     }
-    Ok(if lat.len() == a.alerts {
+    for (what, v) in [
+        ("state change (API)", &to_fail),
+        ("alert at the webhook", &to_hook),
+    ] {
+        if !v.is_empty() {
+            writeln!(
+                out,
+                "violation to {what}: median {:.2?}, max {:.2?} ({} of {})",
+                median(v.clone()),
+                v.iter().max().copied().unwrap_or_default(),
+                v.len(),
+                a.alerts
+            )?;
+        }
+    }
+    Ok(if to_hook.len() == a.alerts {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

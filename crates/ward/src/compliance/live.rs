@@ -35,19 +35,21 @@ impl Live {
             Arc::clone(&self.store),
             Arc::clone(&self.facts),
         );
-        let gaps = tokio::task::spawn_blocking(move || {
+        let tx = self.gaps.clone();
+        tokio::task::spawn_blocking(move || {
             let f = facts();
-            c.tick(&store, &f, jiff::Timestamp::now(), only.as_deref())
+            // Each gap goes to alerting at once: the controls evaluated
+            // after it in the cycle do not delay its alert.
+            c.tick_each(&store, &f, jiff::Timestamp::now(), only.as_deref(), &mut |g| {
+                tracing::warn!(control = %g.control, from = g.from.as_str(), to = g.to.as_str(), damped = g.finding.is_none(), "compliance control stopped passing");
+                if let Some(f) = g.finding
+                    && tx.blocking_send(f).is_err()
+                {
+                    tracing::error!(control = %g.control, "alerting has stopped: gap alert not raised");
+                }
+            });
         })
         .await?;
-        for g in gaps {
-            tracing::warn!(control = %g.control, from = g.from.as_str(), to = g.to.as_str(), damped = g.finding.is_none(), "compliance control stopped passing");
-            if let Some(f) = g.finding
-                && self.gaps.send(f).await.is_err()
-            {
-                tracing::error!(control = %g.control, "alerting has stopped: gap alert not raised");
-            }
-        }
         self.publish();
         Ok(())
     }

@@ -207,12 +207,27 @@ impl Compliance {
         now: jiff::Timestamp,
         only: Option<&str>,
     ) -> Vec<Gap> {
+        let mut gaps = Vec::new();
+        self.tick_each(store, facts, now, only, &mut |g| gaps.push(g));
+        gaps
+    }
+
+    /// [`Compliance::tick`], handing each control that stopped passing to
+    /// `on_gap` as soon as it is evaluated, so its alert does not wait for
+    /// the rest of the cycle.
+    pub fn tick_each(
+        &self,
+        store: &Store,
+        facts: &Facts,
+        now: jiff::Timestamp,
+        only: Option<&str>,
+        on_gap: &mut dyn FnMut(Gap),
+    ) {
         let _running = self.running.lock();
         let attestations = history::attestations(&self.data_dir).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot read compliance attestations");
             BTreeMap::new()
         });
-        let mut gaps = Vec::new();
         let cache = evaluate::QueryCache::default();
         let size = store.next_offset().0;
         let grew = self.last_size.lock().replace(size) != Some(size);
@@ -259,7 +274,7 @@ impl Compliance {
             if from == State::Pass
                 && matches!(out.state, State::Fail | State::Unknown | State::Error)
             {
-                gaps.push(self.gap(c, from, &out, now));
+                on_gap(self.gap(c, from, &out, now));
             }
             let mut r = blank(c);
             r.state = out.state;
@@ -269,7 +284,6 @@ impl Compliance {
             r.evaluated_at = Some(now);
             self.results.write().insert(c.id.clone(), r);
         }
-        gaps
     }
 
     fn gap(&self, c: &Control, from: State, out: &Outcome, now: jiff::Timestamp) -> Gap {

@@ -200,7 +200,7 @@ pub async fn ingest_request<T: Send + 'static>(
     // Refused before decoding: a 16 MiB body of `{}` lines would otherwise
     // become millions of events in memory. Line-based inputs only (a bulk
     // item takes two lines); the count after decoding checks the rest.
-    if input != "otlp" && input != "xccdf" {
+    if input != "otlp" && input != "xccdf" && input != "scan" {
         let per_record = if input == "bulk" { 2 } else { 1 };
         let lines = memchr::memchr_iter(b'\n', &body).count() / per_record;
         if lines > max_records {

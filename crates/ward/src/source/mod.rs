@@ -27,6 +27,7 @@ pub mod http;
 pub mod kafka;
 pub mod keyblock;
 pub mod otlp;
+pub mod scan;
 pub mod syslog;
 pub mod webhook;
 pub mod xccdf;

@@ -630,12 +630,161 @@ fn an_openscap_scan_drives_a_scanner_control_and_its_gap_alert() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // A document that is not XCCDF is one dead letter, with the reason.
-    let (s, a) = w.post(
+    dead_letter(
+        &w,
         "/api/v1/ingest/xccdf",
-        "application/xml",
         "<html>nope</html>",
+        "no XCCDF TestResult",
     );
+}
+
+/// Posts a document that is not of its route's kind: it is answered 200
+/// with nothing accepted and `why` in the answer.
+fn dead_letter(w: &Ward, path: &str, body: &'static str, why: &str) {
+    let (s, a) = w.post(path, "application/octet-stream", body);
     assert_eq!(s, 200, "{a}");
     assert_eq!(a["accepted"], 0, "{a}");
-    assert!(a.to_string().contains("no XCCDF TestResult"), "{a}");
+    assert!(a.to_string().contains(why), "{a}");
+}
+
+/// One scanner control per format, each over its module's latest run.
+fn scanner_controls(dir: &std::path::Path) {
+    for (id, query) in [
+        ("SCN-LYNIS", "event.module:lynis"),
+        ("SCN-PROWLER", "event.module:prowler"),
+        (
+            "SCN-WAZUH",
+            "event.module:wazuh AND wazuh.policy_id:cis_debian12",
+        ),
+        ("SCN-SCORECARD", "event.module:scorecard"),
+    ] {
+        std::fs::write(
+            dir.join(format!("{id}.yaml")),
+            format!(
+                "id: {id}\ntitle: {id}\nowner: platform\nseverity: high\ncadence: 1s\nevidence_lifetime: 1h\n\
+                 check:\n  scanner:\n    query: \"{query}\"\n    window: 1d\n\
+                 mappings:\n  - {{ framework: pci-dss, id: \"11.5.2\", relationship: intersects }}\n"
+            ),
+        )
+        .unwrap();
+    }
+}
+
+/// The scanners' fixtures (real output, or shaped as the tool writes it),
+/// dated now; `clean` removes every failure from them.
+fn scanner_documents(clean: bool) -> Vec<(&'static str, String)> {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../ward-event/tests/fixtures/scanners"
+    );
+    let read = |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
+    let now = jiff::Timestamp::now();
+    let civil = now
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    let lynis: String = read("lynis-report.dat")
+        .lines()
+        .filter(|l| !(clean && l.starts_with("warning[]=")))
+        .map(|l| match l.split_once('=') {
+            Some(("report_datetime_start" | "report_datetime_end", _)) => {
+                format!("{}={civil}\n", l.split('=').next().unwrap())
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    let mut prowler =
+        read("prowler.ocsf.json").replace("2024-12-06T21:20:00.102538", &now.to_string());
+    let mut wazuh = read("wazuh-sca.json");
+    let scorecard = read("scorecard.json").replace("2024-12-02T10:15:03Z", &now.to_string());
+    if clean {
+        prowler = prowler.replace("\"FAIL\"", "\"PASS\"");
+        wazuh = wazuh.replace("\"result\": \"failed\"", "\"result\": \"passed\"");
+    }
+    vec![
+        ("lynis", lynis),
+        ("prowler", prowler),
+        ("wazuh-sca?agent=001", wazuh),
+        (
+            if clean {
+                "scorecard?min_score=0"
+            } else {
+                "scorecard"
+            },
+            scorecard,
+        ),
+    ]
+}
+
+#[test]
+fn every_scanner_format_drives_its_scanner_control() {
+    let dir = tempfile::tempdir().unwrap();
+    scanner_controls(dir.path());
+    let cfg = format!(
+        "[compliance]\ntick = \"1s\"\ncontrols = [{:?}]\n",
+        dir.path().display().to_string()
+    );
+    let w = Ward::start_with(Some(&cfg), &[]);
+    let ids = ["SCN-LYNIS", "SCN-PROWLER", "SCN-WAZUH", "SCN-SCORECARD"];
+    for (clean, want) in [(true, "pass"), (false, "fail")] {
+        for (format, body) in scanner_documents(clean) {
+            let (s, a) = w.post(
+                &format!("/api/v1/ingest/scan/{format}"),
+                "application/json",
+                body,
+            );
+            assert_eq!(s, 200, "{format}: {a}");
+            assert!(a["accepted"].as_u64().unwrap() >= 4, "{format}: {a}");
+        }
+        for id in ids {
+            let p = wait_state(&w, id, want);
+            let reason = control(&p, id)["reason"].as_str().unwrap().to_owned();
+            assert!(
+                reason.contains("scanner results failed in the latest run"),
+                "{id}: {reason}"
+            );
+        }
+        // A later run gets a later time (and so another run id).
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    // What each failing run holds, as Sigma rules and searches see it.
+    assert_eq!(
+        w.search("event.module:prowler AND event.outcome:failure AND rule.id:cloudtrail_log_file_validation_enabled").len(),
+        1
+    );
+    assert_eq!(
+        w.search("event.module:wazuh AND event.outcome:failure AND agent.id:001")
+            .len(),
+        1
+    );
+    assert_eq!(
+        w.search("event.module:scorecard AND event.outcome:failure")
+            .len(),
+        2
+    );
+    assert!(
+        !w.search("event.module:lynis AND event.outcome:failure")
+            .is_empty()
+    );
+
+    // An unknown format, a score out of range, a document of another kind.
+    let (s, a) = w.post("/api/v1/ingest/scan/nessus", "application/json", "{}");
+    assert_eq!(s, 404, "{a}");
+    assert!(
+        a.to_string()
+            .contains("lynis, prowler, wazuh-sca, scorecard"),
+        "{a}"
+    );
+    let (s, a) = w.post(
+        "/api/v1/ingest/scan/scorecard?min_score=11",
+        "application/json",
+        "{}",
+    );
+    assert_eq!(s, 400, "{a}");
+    dead_letter(
+        &w,
+        "/api/v1/ingest/scan/prowler",
+        "{\"checks\":[]}",
+        "not an array",
+    );
 }
