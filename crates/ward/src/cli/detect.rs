@@ -503,11 +503,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // results in log order as they come back.
         Some(engine) => {
             let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<Item>)>(workers * 2);
-            let work_rx = std::sync::Mutex::new(work_rx);
+            // Owned by the workers: if every one of them stopped (a
+            // panic), sending fails instead of waiting for ever.
+            let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
             let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, Vec<Prepared>)>();
             std::thread::scope(|s| {
                 for _ in 0..workers {
-                    let (done_tx, work_rx, prepare_one) = (done_tx.clone(), &work_rx, &prepare_one);
+                    let (done_tx, work_rx, prepare_one) =
+                        (done_tx.clone(), work_rx.clone(), &prepare_one);
                     s.spawn(move || {
                         loop {
                             let next = match work_rx.lock() {
@@ -525,7 +528,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         }
                     });
                 }
-                drop(done_tx);
+                drop((done_tx, work_rx));
                 let mut pending: BTreeMap<u64, Vec<Prepared>> = BTreeMap::new();
                 let mut next = 0u64;
                 let mut take = |r: (u64, Vec<Prepared>),
