@@ -301,38 +301,28 @@ impl Evaluator {
     }
 }
 
-/// `f` over `items`, taken by value, on up to `workers` threads (the
-/// calling thread being one), each taking a contiguous share; results in
-/// the order of `items`.
-pub fn in_parallel_owned<T: Send, R: Send>(
-    items: Vec<T>,
+/// `f` over `items` on up to `workers` threads (the calling thread being
+/// one), each taking a contiguous share; results in the order of `items`.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
     workers: usize,
-    f: impl Fn(T) -> R + Sync,
+    f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
     /// Fewer items than this per thread are not worth a thread.
     const MIN_SHARE: usize = 64;
     let workers = workers.clamp(1, items.len().div_ceil(MIN_SHARE).max(1));
     if workers == 1 {
-        return items.into_iter().map(&f).collect();
+        return items.iter().map(&f).collect();
     }
     let share = items.len().div_ceil(workers);
-    let mut shares: Vec<Vec<T>> = Vec::with_capacity(workers);
-    let mut items = items.into_iter();
-    loop {
-        let part: Vec<T> = items.by_ref().take(share).collect();
-        if part.is_empty() {
-            break;
-        }
-        shares.push(part);
-    }
     let f = &f;
     std::thread::scope(|s| {
-        let mut shares = shares.into_iter();
-        let first = shares.next().unwrap_or_default();
-        let others: Vec<_> = shares
-            .map(|c| s.spawn(move || c.into_iter().map(f).collect::<Vec<R>>()))
+        let mut chunks = items.chunks(share);
+        let first = chunks.next().unwrap_or_default();
+        let others: Vec<_> = chunks
+            .map(|c| s.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
             .collect();
-        let mut out: Vec<R> = first.into_iter().map(f).collect();
+        let mut out: Vec<R> = first.iter().map(f).collect();
         for h in others {
             match h.join() {
                 Ok(part) => out.extend(part),
@@ -341,16 +331,6 @@ pub fn in_parallel_owned<T: Send, R: Send>(
         }
         out
     })
-}
-
-/// `f` over `items` on up to `workers` threads (the calling thread being
-/// one), each taking a contiguous share; results in the order of `items`.
-fn in_parallel<T: Sync, R: Send>(
-    items: &[T],
-    workers: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    in_parallel_owned(items.iter().collect(), workers, f)
 }
 
 /// Event time in milliseconds: `@timestamp`, else the Windows
