@@ -512,12 +512,11 @@ impl CorrWorker {
                     )
                 })
                 .collect(),
-            rebalances: ["events", "corr"]
+            rebalances: [self.settings.events_topic(), self.settings.corr_topic()]
                 .iter()
-                .map(|t| {
-                    let topic = format!("{}{t}", self.settings.prefix);
+                .map(|topic| {
                     self.metrics
-                        .counter("ward_cluster_rebalances_total", &[("topic", &topic)])
+                        .counter("ward_cluster_rebalances_total", &[("topic", topic)])
                 })
                 .sum(),
         };

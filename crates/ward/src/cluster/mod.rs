@@ -27,7 +27,7 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::secret::Secret;
 
@@ -201,21 +201,12 @@ impl Producer {
         }
         Ok(())
     }
-
-    /// Waits until what was sent is delivered (at a graceful stop).
-    pub fn flush(&self, timeout: Duration) {
-        let _ = self.inner.flush(timeout);
-    }
 }
 
 /// The `<prefix>corr` partition of a tenant: a fixed hash (FNV-1a), the
 /// same on every node and every version, modulo the partition count.
 pub fn corr_partition(tenant: &str, partitions: i32) -> i32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in tenant.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = crate::detect::baseline::value_hash(tenant);
     let n = u64::try_from(partitions.max(1)).unwrap_or(1);
     i32::try_from(h % n).unwrap_or(0)
 }
@@ -329,7 +320,7 @@ pub struct Owned {
 }
 
 /// One owned correlation partition.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct CorrPart {
     /// The next offset to evaluate (-1 before the state was restored).
     pub next: i64,

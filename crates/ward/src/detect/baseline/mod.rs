@@ -38,6 +38,7 @@
 
 mod config;
 mod entity;
+pub(crate) use entity::value_hash;
 mod error_rate;
 #[cfg(test)]
 mod rule_tests;
