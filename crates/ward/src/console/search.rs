@@ -157,12 +157,10 @@ pub fn search_query(q: &str, since: &str, until: &str) -> String {
 }
 
 fn page_link(f: &SearchForm, page: usize) -> String {
-    let mut u = url::form_urlencoded::Serializer::new(String::new());
-    u.append_pair("q", &f.q)
-        .append_pair("since", &f.since)
-        .append_pair("until", &f.until)
-        .append_pair("page", &page.to_string());
-    format!("/console/search?{}", u.finish())
+    format!(
+        "/console/search?{}&page={page}",
+        search_query(&f.q, &f.since, &f.until)
+    )
 }
 
 fn hit_summary(e: &Value) -> String {
