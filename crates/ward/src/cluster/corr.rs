@@ -176,7 +176,9 @@ impl CorrWorker {
             if caught_up {
                 self.advance(&mut findings);
             }
-            if !findings.is_empty() && !hand_over(sink, findings, stop) {
+            if !findings.is_empty()
+                && !crate::detect::hand_over(sink, findings, stop, &self.metrics)
+            {
                 return;
             }
             self.snapshots(false);
@@ -560,22 +562,6 @@ fn swap(ev: &mut Evaluator, part: &mut Part) {
     std::mem::swap(&mut ev.loaded.metric, &mut part.metric);
     if let Some((_, b)) = &mut ev.baselines {
         std::mem::swap(b, &mut part.baselines);
-    }
-}
-
-/// Hands findings to alerting until it took them (false: alerting is gone).
-fn hand_over(sink: &FindingSink, findings: Vec<Finding>, stop: &Stop) -> bool {
-    loop {
-        match sink.hand_over(findings.clone()) {
-            Ok(()) => return true,
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "findings not taken over; retrying");
-                if sink.0.is_closed() || stop.token.is_cancelled() {
-                    return false;
-                }
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        }
     }
 }
 

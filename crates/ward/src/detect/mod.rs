@@ -193,7 +193,7 @@ impl Detector {
                     out.extend(alertable(found));
                     coverage.record(event, seen, now_ms);
                 });
-            if !out.is_empty() && !self.hand_over(sink, out, stop) {
+            if !out.is_empty() && !hand_over(sink, out, stop, &self.metrics) {
                 // Alerting is gone: stop without moving the checkpoint past
                 // findings it did not take (a restart replays them).
                 return;
@@ -237,31 +237,6 @@ impl Detector {
         }
         self.save();
         tracing::info!(offset = self.state.offset, "detection stopped");
-    }
-
-    /// Hands findings to alerting, retrying until it took them: the
-    /// checkpoint must not move past findings alerting has not recorded (a
-    /// replay gives the same finding ids). False when alerting is gone.
-    fn hand_over(&self, sink: &FindingSink, out: Vec<Finding>, stop: &Stop) -> bool {
-        let n = out.len() as u64;
-        loop {
-            match sink.hand_over(out.clone()) {
-                Ok(()) => break,
-                Err(e) if stop.token.is_cancelled() && past(stop) => {
-                    tracing::error!(error = %format!("{e:#}"), "findings not taken over before the stop deadline; they are replayed after the restart");
-                    return false;
-                }
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "findings not taken over; retrying");
-                    if sink.0.is_closed() {
-                        return false;
-                    }
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-            }
-        }
-        self.metrics.add("ward_detect_findings_total", &[], n);
-        true
     }
 
     fn reload(&mut self) {
@@ -313,6 +288,36 @@ const SAVE_COST_FACTOR: u32 = 20;
 /// When the next checkpoint may be written, after one that took `took`.
 fn next_save_after(took: Duration) -> Duration {
     SAVE_INTERVAL.max(took.saturating_mul(SAVE_COST_FACTOR))
+}
+
+/// Hands findings to alerting, retrying until it took them: the
+/// checkpoint must not move past findings alerting has not recorded (a
+/// replay gives the same finding ids). False when alerting is gone.
+pub(crate) fn hand_over(
+    sink: &FindingSink,
+    out: Vec<Finding>,
+    stop: &Stop,
+    metrics: &Metrics,
+) -> bool {
+    let n = out.len() as u64;
+    loop {
+        match sink.hand_over(out.clone()) {
+            Ok(()) => break,
+            Err(e) if stop.token.is_cancelled() && past(stop) => {
+                tracing::error!(error = %format!("{e:#}"), "findings not taken over before the stop deadline; they are replayed after the restart");
+                return false;
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "findings not taken over; retrying");
+                if sink.0.is_closed() {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+    metrics.add("ward_detect_findings_total", &[], n);
+    true
 }
 
 fn past(stop: &Stop) -> bool {
