@@ -116,11 +116,14 @@ pub(crate) fn load(
     let first = seg.header.first_offset;
     let bytes = match std::fs::File::open(&path) {
         Ok(f) => {
-            let len = f.metadata().map_err(|e| e.to_string())?.len();
-            if len > MAX_FILE {
-                return Err(format!("{len} bytes (at most {MAX_FILE})"));
+            // Read through the handle opened, one byte past the limit.
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_FILE + 1), &mut bytes)
+                .map_err(|e| format!("cannot read it: {e}"))?;
+            if bytes.len() as u64 > MAX_FILE {
+                return Err(format!("over {MAX_FILE} bytes"));
             }
-            std::fs::read(&path).map_err(|e| format!("cannot read it: {e}"))?
+            bytes
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(format!("cannot open it: {e}")),
@@ -130,7 +133,7 @@ pub(crate) fn load(
         .windows(2)
         .position(|w| w == b"\n\n")
         .and_then(|blank| {
-            bytes[blank + 2..]
+            bytes[blank + 2..bytes.len().min(MAX_NOTE)]
                 .iter()
                 .position(|&b| b == b'\n')
                 .map(|end| blank + 2 + end + 1)
