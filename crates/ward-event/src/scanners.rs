@@ -26,6 +26,8 @@
 //! by the caller), at most [`MAX_RESULTS`] results, each kept value at most
 //! [`MAX_VALUE`] bytes (longer ones are cut at a character boundary).
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value, json};
 
 use crate::{Event, Limits, RecordError};
@@ -368,21 +370,27 @@ fn lynis(body: &[u8]) -> Result<Vec<Event>, RecordError> {
     let time = if end.is_empty() { start.clone() } else { end };
     let run = scan_id(&["lynis", &host, &start]);
     // Tests that warned but are not listed as executed still count.
+    let mut listed: HashSet<String> = executed.iter().cloned().collect();
     for (t, _, _) in &warnings {
-        if !executed.contains(t) {
+        if listed.insert(t.clone()) {
             executed.push(t.clone());
         }
+    }
+    // Each test's warnings and suggestions, grouped once (a report may
+    // hold tens of thousands of lines).
+    let mut warned_by: HashMap<&str, Vec<&(String, String, String)>> = HashMap::new();
+    for w in &warnings {
+        warned_by.entry(w.0.as_str()).or_default().push(w);
+    }
+    let mut suggested_by: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (t, m) in &suggestions {
+        suggested_by.entry(t.as_str()).or_default().push(m.as_str());
     }
     Ok(executed
         .iter()
         .map(|test| {
-            let warned: Vec<&(String, String, String)> =
-                warnings.iter().filter(|w| &w.0 == test).collect();
-            let suggested: Vec<&str> = suggestions
-                .iter()
-                .filter(|s| &s.0 == test)
-                .map(|s| s.1.as_str())
-                .collect();
+            let warned = warned_by.get(test.as_str()).cloned().unwrap_or_default();
+            let suggested = suggested_by.get(test.as_str()).cloned().unwrap_or_default();
             let mut own = Map::new();
             own.insert("version".into(), json!(version));
             own.insert("hardening_index".into(), json!(hardening));
@@ -578,7 +586,7 @@ fn scorecard(doc: &Value, opts: &Options) -> Result<Vec<Event>, RecordError> {
             own.insert("score".into(), json!(score));
             own.insert("min_score".into(), json!(min));
             own.insert("reason".into(), json!(text(&c["reason"])));
-            own.insert("aggregate_score".into(), doc["score"].clone());
+            own.insert("aggregate_score".into(), json!(doc["score"].as_f64()));
             own.insert(
                 "documentation".into(),
                 json!(text(&c["documentation"]["url"])),
