@@ -37,12 +37,12 @@ for i in range(n):
 PY
 
 broker_port=$(free_port)
-(cd "$work" && RUST_LOG=warn tansu --listener-url "tcp://127.0.0.1:$broker_port" \
+(cd "$work" && RUST_LOG=warn exec tansu --listener-url "tcp://127.0.0.1:$broker_port" \
     --advertised-listener-url "tcp://127.0.0.1:$broker_port" --storage-engine sqlite://./t.db \
     > "$work/tansu.log" 2>&1) &
-pids+=("$!")
+broker_pid=$!
+pids+=("$broker_pid")
 sleep 1
-broker_pid=$(pgrep -f "tansu --listener-url tcp://127.0.0.1:$broker_port" | head -1)
 
 # start_ward DIR [NODE PREFIX]: a fresh server; cluster mode with a node id.
 start_ward() {
@@ -62,11 +62,7 @@ start_ward() {
         > "$dir/ward.log" 2>&1 &
     echo $! > "$dir/pid"
     pids+=("$!")
-    for _ in $(seq 600); do
-        curl -sf "http://127.0.0.1:$http/healthz" > /dev/null && return 0
-        sleep 0.1
-    done
-    echo "ward serve did not start:" >&2; cat "$dir/ward.log" >&2; exit 1
+    wait_up "http://127.0.0.1:$http" "$dir/ward.log" 600
 }
 
 run() {
@@ -99,8 +95,8 @@ start_ward "$work/r1" r1 rebalance.
 sleep 5
 t0=$(now)
 start_ward "$work/r2" r2 rebalance.
-while ! grep -q "partitions assigned.*ward::cluster\|cluster partitions assigned" "$work/r2/ward.log" 2>/dev/null ||
-      [ "$(grep -c 'cluster partitions assigned' "$work/r2/ward.log")" -lt 2 ]; do
+for _ in $(seq 1200); do  # at most a minute
+    [ "$(grep -c 'cluster partitions assigned' "$work/r2/ward.log" 2>/dev/null)" -ge 2 ] && break
     sleep 0.05
 done
 t1=$(now)

@@ -20,3 +20,13 @@ metric() {
     curl -s -H "authorization: Bearer $2" "$1/metrics" |
         awk -v m="$3" 'index($0, m) == 1 { s += $NF } END { printf "%d\n", s }'
 }
+
+# wait_up URL LOG TRIES: until URL/healthz answers (tenths of a second);
+# else print LOG and stop the script.
+wait_up() {
+    for _ in $(seq "$3"); do
+        curl -sf "$1/healthz" > /dev/null && return 0
+        sleep 0.1
+    done
+    echo "ward serve did not start:" >&2; cat "$2" >&2; exit 1
+}

@@ -81,11 +81,7 @@ start_ward() {
         WARD_INGEST_TOKEN=$token RUST_LOG=error "$ward" serve > "$dir/ward.log" 2>&1 &
     echo $! > "$dir/pid"
     pids+=("$!")
-    for _ in $(seq 300); do
-        curl -sf "http://127.0.0.1:$http/healthz" > /dev/null && return 0
-        sleep 0.1
-    done
-    echo "ward serve did not start:" >&2; cat "$dir/ward.log" >&2; exit 1
+    wait_up "http://127.0.0.1:$http" "$dir/ward.log" 300
 }
 
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
