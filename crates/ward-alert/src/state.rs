@@ -445,11 +445,27 @@ impl State {
         now: Timestamp,
         mut new_id: impl FnMut() -> String,
     ) -> SlaStep {
+        let mut step = self.check_sla_where(c, now, |_| true);
+        for (_, n) in &mut step.breached {
+            n.id = new_id();
+        }
+        step
+    }
+
+    /// [`State::check_sla`] of the alerts `keep` takes only (in a cluster,
+    /// those this node owns); the notifications' ids are left empty for the
+    /// caller to set.
+    pub fn check_sla_where(
+        &mut self,
+        c: &Compiled,
+        now: Timestamp,
+        keep: impl Fn(&Alert) -> bool,
+    ) -> SlaStep {
         let mut step = SlaStep::default();
         let mut ids: Vec<AlertId> = self
             .alerts
             .values()
-            .filter(|a| a.is_firing())
+            .filter(|a| a.is_firing() && keep(a))
             .map(|a| a.id.clone())
             .collect();
         ids.sort();
@@ -462,7 +478,7 @@ impl State {
             for kind in alert::sla::new_breaches(a, now) {
                 lifecycle::breach(a, kind, now);
                 let n = Notification {
-                    id: new_id(),
+                    id: String::new(),
                     receiver: c.escalation_receiver.clone(),
                     group_key: format!("sla/{kind}/{}", a.id),
                     group_labels: BTreeMap::from([("alertname".to_string(), a.rule_title.clone())]),

@@ -138,6 +138,15 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
             }
         })?;
     let alerts = Arc::new(alerts);
+    if let Some(c) = &cluster {
+        crate::cluster::alerts::start(
+            &c.settings,
+            &c.producer,
+            &c.owned,
+            alerts.engine(),
+            &metrics,
+        )?;
+    }
     let (findings_tx, findings_rx) = mpsc::channel::<Handover>(FINDINGS_CAPACITY);
     let alert_feed = tokio::spawn(feed_alerts(findings_rx, Arc::clone(&alerts)));
     g.stages(&["alert", "notify"]).connect("alert", "notify", 0);
@@ -202,10 +211,24 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
             config.max_future_skew,
         )?;
         sources.spawn(events.run(accepting.clone()));
+        sources.spawn(crate::cluster::alerts::apply(
+            Arc::clone(&c.settings),
+            Arc::clone(alerts.engine()),
+            Arc::clone(&c.owned),
+            Arc::clone(&metrics),
+            accepting.clone(),
+        ));
         g.stages(&["cluster events"])
             .connect("enrich", "cluster events", 0)
             .connect("cluster events", "store", 0)
             .connect("cluster events", "detect", 0);
+        g.stages(&["cluster alerts"])
+            .connect(
+                "alert",
+                "cluster alerts",
+                crate::alert::engine::REPLICA_CAPACITY,
+            )
+            .connect("cluster alerts", "alert", 0);
     }
     let (tokens, generated_token) = Tokens::from_config(&config)?;
     // The hash that unknown user names are checked against, made before

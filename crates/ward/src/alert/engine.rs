@@ -68,11 +68,70 @@ pub(crate) struct Shared {
     /// No more findings are taken.
     pub closed: AtomicBool,
     pub metrics: Arc<Metrics>,
+    /// Cluster mode: set once, before the first finding.
+    pub cluster: std::sync::OnceLock<Replica>,
 }
+
+/// Cluster mode: where this node's alert changes go (every node applies
+/// them, see `crate::cluster::alerts`), and which alerts this node notifies
+/// for (the owner of the alert's correlation partition).
+pub struct Replica {
+    pub changes: mpsc::Sender<Replicated>,
+    pub owns: Box<dyn Fn(&Alert) -> bool + Send + Sync>,
+}
+
+/// An alert as saved on this node, and the finding newly applied to it.
+#[derive(Debug, Clone)]
+pub struct Replicated {
+    pub alert: Alert,
+    pub finding: Option<String>,
+}
+
+/// Alert changes waiting for the brokers; beyond this they are dropped
+/// (counted in `ward_cluster_alert_changes_dropped_total`).
+pub const REPLICA_CAPACITY: usize = 10_000;
 
 impl Shared {
     pub fn stopping(&self) -> watch::Receiver<bool> {
         self.stop.subscribe()
+    }
+
+    /// Whether this node routes, reminds and escalates `a`: always on a
+    /// single node; in a cluster only on the owner of its partition.
+    pub fn owns(&self, a: &Alert) -> bool {
+        self.cluster.get().is_none_or(|r| (r.owns)(a))
+    }
+
+    /// Hands a saved alert to the other nodes (cluster mode only).
+    pub fn replicate(&self, a: &Alert, finding: Option<&str>) {
+        let Some(r) = self.cluster.get() else {
+            return;
+        };
+        let sent = r.changes.try_send(Replicated {
+            alert: a.clone(),
+            finding: finding.map(str::to_owned),
+        });
+        if let Err(e) = sent {
+            self.metrics
+                .add("ward_cluster_alert_changes_dropped_total", &[], 1);
+            tracing::error!(alert = %a.id, error = %e, "alert change not handed to the other nodes");
+        }
+    }
+
+    /// A notification id the same on every node for the same content, so
+    /// that two nodes notifying the same thing share idempotency keys
+    /// (cluster mode); a fresh UUIDv7 on a single node.
+    pub fn notification_id(&self, parts: &[&str]) -> String {
+        if self.cluster.get().is_none() {
+            return uuid::Uuid::now_v7().to_string();
+        }
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        for p in parts {
+            h.update(p.as_bytes());
+            h.update([0]);
+        }
+        hex::encode(&h.finalize()[..16])
     }
 
     /// Queues a notification for every integration of its receiver and, for
@@ -248,6 +307,7 @@ impl Engine {
             draining: watch::channel(false).0,
             closed: AtomicBool::new(false),
             metrics,
+            cluster: std::sync::OnceLock::new(),
         });
         super::metrics::start(&shared);
         shared.start_groups(groups);
@@ -312,8 +372,10 @@ impl Engine {
             shared
                 .store
                 .put_alert(&a.id, &a.identity, a.status.as_str(), &a, finding)?;
+            shared.replicate(&a, finding);
+            let owned = shared.owns(&a);
             st.commit_alert(a, step.replayed);
-            if step.replayed {
+            if step.replayed || !owned {
                 return Ok(step.id);
             }
             (st.route(&step.id, &shared.compiled, None), step.id)
@@ -344,9 +406,15 @@ impl Engine {
                 &updated,
                 None,
             )?;
+            shared.replicate(&updated, None);
             let event = shared.audit_event(&change, Some(&updated));
+            let owned = shared.owns(&updated);
             st.commit_alert(updated.clone(), false);
-            let groups = st.route(id, &shared.compiled, None);
+            let groups = if owned {
+                st.route(id, &shared.compiled, None)
+            } else {
+                Vec::new()
+            };
             (updated, event, groups)
         };
         shared.start_groups(groups);
@@ -354,6 +422,92 @@ impl Engine {
         super::metrics::refresh(shared);
         shared.emit(vec![event]).await;
         Ok(alert)
+    }
+
+    /// Cluster mode: from now on every saved alert is handed to
+    /// `replica.changes`, and only alerts `replica.owns` accepts are
+    /// routed, reminded and escalated here. The groups rebuilt at the
+    /// start lose the alerts this node does not own (at the start, none:
+    /// [`Engine::route_owned`] routes them once partitions are assigned).
+    /// A second call is refused.
+    pub fn join_cluster(&self, replica: Replica) -> Result<(), AlertError> {
+        let shared = &self.shared;
+        shared
+            .cluster
+            .set(replica)
+            .map_err(|_| AlertError::Invalid("alerting already joined a cluster".into()))?;
+        let mut st = shared.state.lock();
+        let st = &mut *st;
+        let alerts = &st.alerts;
+        st.groups.retain(|_, g| {
+            g.members
+                .retain(|id| alerts.get(id).is_some_and(|a| shared.owns(a)));
+            !g.members.is_empty()
+        });
+        Ok(())
+    }
+
+    /// Routes every firing alert this node owns (after it was given
+    /// partitions); an alert already in its groups stays as it is.
+    pub fn route_owned(&self) {
+        let shared = &self.shared;
+        let groups = {
+            let mut st = shared.state.lock();
+            let mut ids: Vec<AlertId> = st
+                .alerts
+                .values()
+                .filter(|a| a.is_firing() && shared.owns(a))
+                .map(|a| a.id.clone())
+                .collect();
+            ids.sort();
+            let mut groups = Vec::new();
+            for id in ids {
+                groups.extend(st.route(&id, &shared.compiled, None));
+            }
+            groups
+        };
+        shared.start_groups(groups);
+        shared.sla_wake.notify_one();
+    }
+
+    /// Applies an alert as another node (or this one) saved it, read from
+    /// the cluster's alerts topic, with the finding newly applied to it: the
+    /// local copy becomes it (the topic's order decides, the same on every
+    /// node), and the owner of the alert routes it, so that its groups and
+    /// SLA timers see an acknowledgement made elsewhere. Returns false when
+    /// the local copy was already the same.
+    pub fn apply_remote(&self, a: Alert, finding: Option<&str>) -> Result<bool, AlertError> {
+        let shared = &self.shared;
+        let groups = {
+            let mut st = shared.state.lock();
+            let known = match finding {
+                Some(f) => shared.store.finding_alert(f)?.is_some(),
+                None => true,
+            };
+            if known && st.alerts.get(&a.id) == Some(&a) {
+                return Ok(false);
+            }
+            shared
+                .store
+                .put_alert(&a.id, &a.identity, a.status.as_str(), &a, finding)?;
+            // `current` names the newest alert of an identity.
+            let older = st
+                .current
+                .get(&a.identity)
+                .and_then(|id| st.alerts.get(id))
+                .is_some_and(|c| c.id != a.id && c.created_at > a.created_at);
+            let (id, owned) = (a.id.clone(), shared.owns(&a));
+            st.commit_alert(a, older);
+            if owned {
+                st.route(&id, &shared.compiled, None)
+            } else {
+                Vec::new()
+            }
+        };
+        shared.start_groups(groups);
+        shared.sla_wake.notify_one();
+        super::metrics::refresh(shared);
+        Ok(true)
     }
 
     /// Acknowledges an open alert.

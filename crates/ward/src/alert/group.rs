@@ -43,7 +43,22 @@ fn flush(shared: &Shared, key: &str) -> Result<bool, AlertError> {
         now,
         uuid::Uuid::now_v7().to_string(),
     );
-    if let Some((n, state)) = flush.notification {
+    if let Some((mut n, state)) = flush.notification {
+        if shared.cluster.get().is_some() {
+            // The same on every node that would send the same thing.
+            let ids = |set: &std::collections::BTreeSet<String>| {
+                set.iter().cloned().collect::<Vec<_>>().join(",")
+            };
+            let after = prev.as_ref().map(|p| p.at.to_string()).unwrap_or_default();
+            let status = format!("{:?}", state.status);
+            n.id = shared.notification_id(&[
+                key,
+                &ids(&state.firing),
+                &ids(&state.resolved),
+                &status,
+                &after,
+            ]);
+        }
         shared.enqueue(&n, Some((key, &state)))?;
     }
     Ok(flush.removed)

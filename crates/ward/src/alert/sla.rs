@@ -13,8 +13,11 @@ pub(crate) async fn watch(shared: Arc<Shared>) {
         let now = shared.clock.now();
         let step = {
             let mut st = shared.state.lock();
-            let step = st.check_sla(&shared.compiled, now, || uuid::Uuid::now_v7().to_string());
-            for (a, _) in &step.breached {
+            // In a cluster only the owner of an alert escalates it; the
+            // breach reaches the other nodes as a change of the alert.
+            let mut step = st.check_sla_where(&shared.compiled, now, |a| shared.owns(a));
+            for (a, n) in &mut step.breached {
+                n.id = shared.notification_id(&[&n.group_key]);
                 if let Err(e) =
                     shared
                         .store
@@ -22,6 +25,7 @@ pub(crate) async fn watch(shared: Arc<Shared>) {
                 {
                     tracing::warn!(error = %e, "cannot record an SLA breach");
                 }
+                shared.replicate(a, None);
             }
             step
         };

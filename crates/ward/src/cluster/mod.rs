@@ -7,6 +7,8 @@
 //!                                         (rules, correlations, metric rules, baselines) ─► local alerting
 //!                 state snapshots ─► <prefix>corr-state (one partition per corr partition), then commit
 //!  every node ─► <prefix>nodes (heartbeats) ◄─ `ward cluster status`
+//!  any node's alert changes ─► <prefix>alerts ─► every node's SQLite; the owner of the
+//!                                                 alert's partition notifies ([`alerts`])
 //! ```
 //!
 //! No consensus of Ward's own: Kafka's consumer groups decide who owns
@@ -18,6 +20,7 @@
 //! the last snapshot and replays the messages after it; finding ids come
 //! from (rule, group key, window), so the replay finds the same alerts.
 
+pub mod alerts;
 pub mod corr;
 pub mod events;
 pub mod status;
@@ -60,6 +63,11 @@ impl Settings {
     /// Snapshots of each correlation partition's state (same partitioning).
     pub fn state_topic(&self) -> String {
         format!("{}corr-state", self.prefix)
+    }
+
+    /// Alert changes, applied by every node (compacted, keyed by alert id).
+    pub fn alerts_topic(&self) -> String {
+        format!("{}alerts", self.prefix)
     }
 
     /// Heartbeats: what each node owns and how far behind it is.
@@ -224,10 +232,20 @@ pub async fn ensure_topics(s: &Settings) -> anyhow::Result<()> {
         (s.corr_topic(), s.corr_partitions),
         (s.state_topic(), s.corr_partitions),
         (s.nodes_topic(), 1),
+        (s.alerts_topic(), alerts::ALERTS_PARTITIONS),
     ];
+    let alerts_topic = s.alerts_topic();
     let topics: Vec<NewTopic<'_>> = wanted
         .iter()
-        .map(|(t, n)| NewTopic::new(t, *n, TopicReplication::Fixed(1)))
+        .map(|(t, n)| {
+            let topic = NewTopic::new(t, *n, TopicReplication::Fixed(1));
+            // The newest state of each alert is what a starting node needs.
+            if *t == alerts_topic {
+                topic.set("cleanup.policy", "compact")
+            } else {
+                topic
+            }
+        })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let created =

@@ -119,6 +119,20 @@ fn stored(nodes: &[&Ward]) -> BTreeMap<String, usize> {
 /// time of the event that completed a window (`last_seen`) depends on the
 /// order concurrent senders' events arrive in, on one node as on several.
 fn bursts(w: &Ward) -> Vec<(String, String, String)> {
+    burst_alerts(w)
+        .iter()
+        .map(|a| {
+            (
+                a["group_key"].to_string(),
+                s(a, "first_seen").to_owned(),
+                a["value"].to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The correlation alerts of a node as `ward alerts list` shows them.
+fn burst_alerts(w: &Ward) -> Vec<Value> {
     let out = w.cli(&["alerts", "list", "--format", "json"], None);
     assert!(
         out.status.success(),
@@ -131,16 +145,7 @@ fn bursts(w: &Ward) -> Vec<(String, String, String)> {
         .cloned()
         .or_else(|| v["alerts"].as_array().cloned())
         .unwrap_or_default();
-    list.iter()
-        .filter(|a| a["rule_id"] == BURST)
-        .map(|a| {
-            (
-                a["group_key"].to_string(),
-                s(a, "first_seen").to_owned(),
-                a["value"].to_string(),
-            )
-        })
-        .collect()
+    list.into_iter().filter(|a| a["rule_id"] == BURST).collect()
 }
 
 /// What one node raises for the stream.
@@ -221,16 +226,22 @@ fn three_nodes(
     rules: &std::path::Path,
     prefix: &str,
 ) -> (Vec<Ward>, std::path::PathBuf) {
+    three_nodes_with(broker, rules, prefix, "", &[])
+}
+
+/// Three nodes with `extra` configuration and `env`.
+fn three_nodes_with(
+    broker: &Broker,
+    rules: &std::path::Path,
+    prefix: &str,
+    extra: &str,
+    env: &[(&str, &str)],
+) -> (Vec<Ward>, std::path::PathBuf) {
     let nodes: Vec<Ward> = (0..3)
         .map(|i| {
             Ward::start_with(
-                Some(&cluster_config(
-                    rules,
-                    &format!("n{i}"),
-                    &broker.addr,
-                    prefix,
-                )),
-                &[],
+                Some(&(cluster_config(rules, &format!("n{i}"), &broker.addr, prefix) + extra)),
+                env,
             )
         })
         .collect();
@@ -241,6 +252,26 @@ fn three_nodes(
     )
     .unwrap();
     (nodes, config)
+}
+
+/// Waits until every node shows exactly the correlation alerts `want`,
+/// each once (alerts reach every node through `<prefix>alerts`).
+fn everywhere(nodes: &[&Ward], want: &BTreeSet<(String, String, String)>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let per_node: Vec<Vec<_>> = nodes.iter().map(|w| bursts(w)).collect();
+        if per_node
+            .iter()
+            .all(|b| b.len() == want.len() && b.iter().cloned().collect::<BTreeSet<_>>() == *want)
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "every node shows the cluster's alerts, each once: want {want:?}, got {per_node:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// The first three attempts of every user (no window complete yet) and
@@ -386,11 +417,7 @@ fn a_cluster_raises_the_alerts_of_one_node_and_hands_windows_over() {
         "the cluster's alerts are one node's\n{}",
         alive[0].log()
     );
-    assert_eq!(
-        all.len(),
-        want.len(),
-        "no alert is raised on two nodes: {all:?}"
-    );
+    everywhere(&alive, &want);
     assert!(
         alive
             .iter()
@@ -441,7 +468,7 @@ fn a_node_killed_mid_window_loses_and_duplicates_nothing() {
         "the windows completed after the kill:\n{}",
         refs[owner].log()
     );
-    assert_eq!(all.len(), want.len(), "no alert twice: {all:?}");
+    everywhere(&refs, &want);
     stored_all(&refs, &events, false);
 }
 
@@ -512,6 +539,203 @@ fn messages_that_are_not_ward_events_are_counted_and_skipped() {
     while metric_sum(&w.metrics(), "ward_cluster_bad_messages_total") < 4.0 {
         assert!(Instant::now() < deadline, "{}", w.metrics());
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Alerting of the alert test: each alert its own group, notified at
+/// once, reminded after an hour; a high alert must be acknowledged within
+/// `ack`.
+fn alerting(ack: &str) -> String {
+    format!(
+        "[alerting]\nallow_private_destinations = true\n\
+         [alerting.route]\ngroup_by = [\"...\"]\ngroup_wait = \"0s\"\ngroup_interval = \"1s\"\nrepeat_interval = \"1h\"\n\
+         [alerting.sla.high]\nacknowledge = \"{ack}\"\nresolve = \"24h\"\n"
+    )
+}
+
+/// One webhook delivery of correlation alerts.
+#[derive(Debug, Clone)]
+struct Delivery {
+    key: String,
+    reason: String,
+    status: String,
+    alerts: Vec<String>,
+}
+
+/// The webhook's deliveries that speak of correlation alerts.
+fn deliveries(bodies: &std::sync::Mutex<Vec<String>>) -> Vec<Delivery> {
+    bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| serde_json::from_str::<Value>(b).unwrap())
+        .map(|v| Delivery {
+            key: s(&v, "idempotency_key").to_owned(),
+            reason: s(&v, "reason.type").to_owned(),
+            status: s(&v, "status").to_owned(),
+            alerts: v["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["rule_id"] == BURST)
+                .map(|a| s(a, "id").to_owned())
+                .collect(),
+        })
+        .filter(|d| !d.alerts.is_empty())
+        .collect()
+}
+
+/// Waits until `ok` holds for the deliveries.
+fn delivered(
+    bodies: &std::sync::Mutex<Vec<String>>,
+    within: Duration,
+    what: &str,
+    ok: impl Fn(&[Delivery]) -> bool,
+) -> Vec<Delivery> {
+    let deadline = Instant::now() + within;
+    loop {
+        let d = deliveries(bodies);
+        if ok(&d) {
+            return d;
+        }
+        assert!(Instant::now() < deadline, "{what}: {d:#?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn an_alert_is_notified_once_and_acknowledged_on_any_node() {
+    let broker = Broker::start();
+    let rules = rules();
+    let (url, bodies) = crate::alerts::receiver();
+    let events = stream(8, 6);
+    let (nodes, config) = three_nodes_with(
+        &broker,
+        rules.path(),
+        "t5.",
+        &alerting("60s"),
+        &[("WARD_ALERT_WEBHOOK_URL", url.as_str())],
+    );
+    let refs: Vec<&Ward> = nodes.iter().collect();
+    settled(&refs, &config);
+    // Every window's events spread over the three nodes' inputs.
+    send_spread(&refs, &events, true);
+    let owner = evaluated(&refs, events.len(), "t5.");
+    let firing = |d: &Delivery| d.reason == "group" && d.status == "firing";
+    let first = delivered(
+        &bodies,
+        Duration::from_secs(90),
+        "six bursts notified",
+        |d| {
+            d.iter()
+                .filter(|d| firing(d))
+                .flat_map(|d| d.alerts.iter())
+                .collect::<BTreeSet<_>>()
+                .len()
+                >= 6
+        },
+    );
+    let ids: BTreeSet<String> = first
+        .iter()
+        .filter(|d| firing(d))
+        .flat_map(|d| d.alerts.clone())
+        .collect();
+    assert_eq!(ids.len(), 6, "{first:#?}");
+    let want: BTreeSet<_> = bursts(refs[owner]).into_iter().collect();
+    everywhere(&refs, &want);
+
+    // Acknowledged through a node that does not notify; one alert is left
+    // open to show that escalation works.
+    let (b, c) = ((owner + 1) % 3, (owner + 2) % 3);
+    let (left, acked) = ids
+        .iter()
+        .collect::<Vec<_>>()
+        .split_first()
+        .map(|(l, r)| (*l, r.to_vec()))
+        .unwrap();
+    for id in &acked {
+        let out = refs[b].cli(&["alerts", "ack", id, "--comment", "seen on b"], None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for w in [c, owner] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let acknowledged = burst_alerts(refs[w])
+                .iter()
+                .filter(|a| a["status"] == "acknowledged" && s(a, "acknowledged_by") != "")
+                .count();
+            if acknowledged == acked.len() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {w} shows {acknowledged} acknowledged"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+    // The owner saw the acknowledgements: it says so, once per group.
+    delivered(
+        &bodies,
+        Duration::from_secs(30),
+        "acknowledgements notified",
+        |d| {
+            acked.iter().all(|id| {
+                d.iter()
+                    .any(|d| d.status == "acknowledged" && d.alerts.contains(id))
+            })
+        },
+    );
+    // Past the acknowledgement deadline, the one left open is escalated
+    // once, the others not at all.
+    let escalated = |d: &Delivery| d.reason == "sla_breach";
+    delivered(
+        &bodies,
+        Duration::from_secs(120),
+        "the open alert escalated",
+        |d| d.iter().any(|d| escalated(d) && d.alerts.contains(left)),
+    );
+    // The others' deadlines were as close; a wrong escalation would be here.
+    std::thread::sleep(Duration::from_secs(5));
+    let all = deliveries(&bodies);
+    let mut keys: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in &all {
+        *keys.entry(&d.key).or_default() += 1;
+    }
+    assert!(
+        keys.values().all(|n| *n == 1),
+        "each notification sent by one node, once: {all:#?}"
+    );
+    for id in &ids {
+        let of = |f: &dyn Fn(&Delivery) -> bool| {
+            all.iter().filter(|d| f(d) && d.alerts.contains(id)).count()
+        };
+        assert_eq!(of(&firing), 1, "{id} notified firing once: {all:#?}");
+        assert_eq!(
+            of(&escalated),
+            usize::from(id == left),
+            "{id} escalated: {all:#?}"
+        );
+    }
+    // The breach, recorded by the owner, is seen on every node.
+    for w in &refs {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let breached: Vec<String> = burst_alerts(w)
+                .iter()
+                .filter(|a| a["sla_breaches"].as_array().is_some_and(|b| !b.is_empty()))
+                .map(|a| s(a, "id").to_owned())
+                .collect();
+            if breached == [left.clone()] {
+                break;
+            }
+            assert!(Instant::now() < deadline, "breaches {breached:?}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
     }
 }
 
