@@ -49,9 +49,23 @@ impl Engine {
     /// Queues the notices of a person's change (after every lock is
     /// released); a notice that cannot be queued is logged, the change
     /// stands.
-    fn notify_change(&self, notices: &[Notification]) {
+    pub(crate) fn notify_change(&self, notices: &[Notification]) {
         for n in notices {
-            if let Err(e) = self.shared.enqueue(n, None) {
+            let mut n = n.clone();
+            // In a cluster, one group's notice of one silence change has
+            // the same id whichever node sends it.
+            if let Reason::Silenced { silence, .. } | Reason::SilenceExpired { silence, .. } =
+                &n.reason
+                && self.shared.cluster.get().is_some()
+            {
+                n.id = self.shared.notification_id(&[
+                    &n.group_key,
+                    n.reason.as_str(),
+                    silence,
+                    &n.receiver,
+                ]);
+            }
+            if let Err(e) = self.shared.enqueue(&n, None) {
                 tracing::warn!(error = %e, reason = n.reason.as_str(), "cannot queue the notice of a change");
             }
         }
@@ -70,6 +84,7 @@ impl Engine {
         let notices = {
             let mut st = self.shared.state.lock();
             self.shared.store.put_silence(&s.id, &s)?;
+            self.shared.replicate_silence(&s, actor);
             st.silences.insert(s.id.clone(), s.clone());
             let reason = Reason::Silenced {
                 by: actor.to_string(),
@@ -111,6 +126,7 @@ impl Engine {
                 Vec::new()
             };
             self.shared.store.put_silence(id, &updated)?;
+            self.shared.replicate_silence(&updated, actor);
             st.silences.insert(id.to_string(), updated.clone());
             (updated, notices)
         };

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use ward_alert::alert::owner::Registry;
+use ward_alert::alert::silence::{Silence, SilenceState};
 use ward_alert::alert::{self, Alert, AlertId, Change, Finding, lifecycle};
 use ward_alert::notification::{Recipient, fan_out};
 use ward_alert::state::{NewGroup, State};
@@ -80,11 +81,16 @@ pub struct Replica {
     pub owns: Box<dyn Fn(&Alert) -> bool + Send + Sync>,
 }
 
-/// An alert as saved on this node, and the finding newly applied to it.
+/// A change saved on this node, for the other nodes.
 #[derive(Debug, Clone)]
-pub struct Replicated {
-    pub alert: Alert,
-    pub finding: Option<String>,
+pub enum Replicated {
+    /// An alert, and the finding newly applied to it.
+    Alert {
+        alert: Alert,
+        finding: Option<String>,
+    },
+    /// A silence created or expired by `by`.
+    Silence { silence: Silence, by: String },
 }
 
 /// Alert changes waiting for the brokers; beyond this they are dropped
@@ -104,17 +110,28 @@ impl Shared {
 
     /// Hands a saved alert to the other nodes (cluster mode only).
     pub fn replicate(&self, a: &Alert, finding: Option<&str>) {
-        let Some(r) = self.cluster.get() else {
-            return;
-        };
-        let sent = r.changes.try_send(Replicated {
+        self.hand_over(|| Replicated::Alert {
             alert: a.clone(),
             finding: finding.map(str::to_owned),
         });
-        if let Err(e) = sent {
+    }
+
+    /// Hands a saved silence to the other nodes (cluster mode only).
+    pub fn replicate_silence(&self, s: &Silence, by: &str) {
+        self.hand_over(|| Replicated::Silence {
+            silence: s.clone(),
+            by: by.to_owned(),
+        });
+    }
+
+    fn hand_over(&self, change: impl FnOnce() -> Replicated) {
+        let Some(r) = self.cluster.get() else {
+            return;
+        };
+        if let Err(e) = r.changes.try_send(change()) {
             self.metrics
                 .add("ward_cluster_alert_changes_dropped_total", &[], 1);
-            tracing::error!(alert = %a.id, error = %e, "alert change not handed to the other nodes");
+            tracing::error!(error = %e, "alert change not handed to the other nodes");
         }
     }
 
@@ -507,6 +524,58 @@ impl Engine {
         shared.start_groups(groups);
         shared.sla_wake.notify_one();
         super::metrics::refresh(shared);
+        Ok(true)
+    }
+
+    /// Applies a silence as another node (or this one) saved it. When it
+    /// starts or ends muting here, this node sends the notices of its own
+    /// groups (each group lives on the owner of its alerts only, so every
+    /// notice is sent once in the cluster). Returns false when the local
+    /// copy was already the same.
+    pub fn apply_remote_silence(&self, s: Silence, by: &str) -> Result<bool, AlertError> {
+        let shared = &self.shared;
+        let now = self.now();
+        let notices = {
+            let mut st = shared.state.lock();
+            let prev = st.silences.get(&s.id);
+            if prev == Some(&s) {
+                return Ok(false);
+            }
+            let was = prev.map(|p| p.state(now));
+            let is = s.state(now);
+            let reason = match (was, is) {
+                (None | Some(SilenceState::Pending), SilenceState::Active) => {
+                    Some(ward_alert::notification::Reason::Silenced {
+                        by: by.to_owned(),
+                        silence: s.id.clone(),
+                        starts_at: s.starts_at,
+                        ends_at: s.ends_at,
+                        comment: s.comment.clone(),
+                    })
+                }
+                (Some(SilenceState::Active), SilenceState::Expired) => {
+                    Some(ward_alert::notification::Reason::SilenceExpired {
+                        by: by.to_owned(),
+                        silence: s.id.clone(),
+                    })
+                }
+                _ => None,
+            };
+            // Notices of an expiry are about the alerts the silence muted.
+            let muting = prev.cloned().unwrap_or_else(|| s.clone());
+            shared.store.put_silence(&s.id, &s)?;
+            let notices = reason.map_or_else(Vec::new, |r| {
+                let on = if matches!(r, ward_alert::notification::Reason::SilenceExpired { .. }) {
+                    &muting
+                } else {
+                    &s
+                };
+                st.silence_notices(on, &r, &shared.compiled, now, String::new)
+            });
+            st.silences.insert(s.id.clone(), s);
+            notices
+        };
+        self.notify_change(&notices);
         Ok(true)
     }
 

@@ -33,8 +33,10 @@ use crate::alert::engine::Replicated;
 use crate::alert::{Engine, engine::Replica};
 use crate::detect::evaluate::TENANT_FIELD;
 use crate::metrics::Metrics;
+use ward_alert::alert::silence::Silence;
 
-/// One `<prefix>alerts` message.
+/// One `<prefix>alerts` message: an alert (key: its id) or a silence
+/// (key: `silence/` and its id).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Record {
@@ -42,9 +44,18 @@ struct Record {
     node: String,
     /// The finding newly applied to the alert, if any: a node that later
     /// evaluates the same finding (a replay after a takeover) knows it.
+    #[serde(default)]
     finding: Option<String>,
-    alert: ward_alert::Alert,
+    #[serde(default)]
+    alert: Option<ward_alert::Alert>,
+    #[serde(default)]
+    silence: Option<Silence>,
+    /// Who created or expired the silence.
+    #[serde(default)]
+    by: Option<String>,
 }
+
+const SILENCE_KEY: &str = "silence/";
 
 /// Which alerts this node notifies for: those whose tenant's `<prefix>corr`
 /// partition it owns now.
@@ -96,15 +107,32 @@ async fn publish(
 ) {
     let topic = s.alerts_topic();
     while let Some(r) = rx.recv().await {
-        let record = Record {
-            node: s.node_id.clone(),
-            finding: r.finding,
-            alert: r.alert,
+        let (key, record) = match r {
+            Replicated::Alert { alert, finding } => (
+                alert.id.clone(),
+                Record {
+                    node: s.node_id.clone(),
+                    finding,
+                    alert: Some(alert),
+                    silence: None,
+                    by: None,
+                },
+            ),
+            Replicated::Silence { silence, by } => (
+                format!("{SILENCE_KEY}{}", silence.id),
+                Record {
+                    node: s.node_id.clone(),
+                    finding: None,
+                    alert: None,
+                    silence: Some(silence),
+                    by: Some(by),
+                },
+            ),
         };
         let payload = match serde_json::to_vec(&record) {
             Ok(p) => p,
             Err(e) => {
-                tracing::error!(alert = %record.alert.id, error = %e, "alert change not serializable");
+                tracing::error!(%key, error = %e, "alert change not serializable");
                 continue;
             }
         };
@@ -114,7 +142,7 @@ async fn publish(
                 .send_all(&[Outgoing {
                     topic: &topic,
                     partition: None,
-                    key: record.alert.id.as_bytes(),
+                    key: key.as_bytes(),
                     payload: &payload,
                 }])
                 .await;
@@ -122,7 +150,7 @@ async fn publish(
                 Ok(()) => break,
                 Err(e) => {
                     metrics.add("ward_cluster_alert_publish_failures_total", &[], 1);
-                    tracing::warn!(alert = %record.alert.id, error = %e, "alert change not produced; retrying");
+                    tracing::warn!(%key, error = %e, "alert change not produced; retrying");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
@@ -204,21 +232,38 @@ fn apply_one(
         Ok(r) => r,
         Err(e) => return bad(format!("not an alert change: {e}")),
     };
-    if key != Some(record.alert.id.as_bytes()) {
-        return bad(format!(
-            "key is not the alert's id {:?}",
-            record.alert.id.chars().take(80).collect::<String>()
-        ));
-    }
-    if record.alert.id.is_empty() || record.alert.id.len() > 512 {
-        return bad("alert id must be 1 to 512 bytes".into());
-    }
-    if let Some(f) = &record.finding
-        && (f.is_empty() || f.len() > 512)
-    {
-        return bad("finding id must be 1 to 512 bytes".into());
-    }
-    match engine.apply_remote(record.alert, record.finding.as_deref()) {
+    let applied = match (record.alert, record.silence) {
+        (Some(alert), None) => {
+            if key != Some(alert.id.as_bytes()) {
+                return bad(format!(
+                    "key is not the alert's id {:?}",
+                    alert.id.chars().take(80).collect::<String>()
+                ));
+            }
+            if alert.id.is_empty() || alert.id.len() > 512 || alert.id.starts_with(SILENCE_KEY) {
+                return bad("alert id must be 1 to 512 bytes, not a silence's key".into());
+            }
+            if let Some(f) = &record.finding
+                && (f.is_empty() || f.len() > 512)
+            {
+                return bad("finding id must be 1 to 512 bytes".into());
+            }
+            engine.apply_remote(alert, record.finding.as_deref())
+        }
+        (None, Some(silence)) => {
+            let want = format!("{SILENCE_KEY}{}", silence.id);
+            if key != Some(want.as_bytes()) || silence.id.is_empty() || silence.id.len() > 512 {
+                return bad("key is not `silence/` and the silence's id (1 to 512 bytes)".into());
+            }
+            let by = record.by.unwrap_or_default();
+            if by.len() > 512 {
+                return bad("`by` must be at most 512 bytes".into());
+            }
+            engine.apply_remote_silence(silence, &by)
+        }
+        _ => return bad("neither one alert nor one silence".into()),
+    };
+    match applied {
         Ok(true) => metrics.add("ward_cluster_alert_changes_applied_total", &[], 1),
         Ok(false) => {}
         Err(e) => {

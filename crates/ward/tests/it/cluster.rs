@@ -690,6 +690,44 @@ fn an_alert_is_notified_once_and_acknowledged_on_any_node() {
             })
         },
     );
+    // A silence made on node C reaches the others; the owner tells the
+    // muted alert's receiver, once.
+    let muted = acked[0];
+    let user = burst_alerts(refs[owner])
+        .iter()
+        .find(|a| s(a, "id") == muted.as_str())
+        .map(|a| s(a, "labels.user.name").to_owned())
+        .unwrap();
+    let out = refs[c].cli(
+        &[
+            "silences",
+            "add",
+            &format!("user.name=\"{user}\""),
+            "--duration",
+            "1h",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let silence = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    delivered(
+        &bodies,
+        Duration::from_secs(30),
+        "the silence notified",
+        |d| {
+            d.iter()
+                .any(|d| d.reason == "silenced" && d.alerts.contains(muted))
+        },
+    );
+    let out = refs[b].cli(&["silences", "list", "--format", "json"], None);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&silence),
+        "node B lists the silence made on C"
+    );
     // Past the acknowledgement deadline, the one left open is escalated
     // once, the others not at all.
     let escalated = |d: &Delivery| d.reason == "sla_breach";
