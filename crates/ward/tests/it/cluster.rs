@@ -953,6 +953,80 @@ fn a_rolling_restart_under_load_loses_and_duplicates_nothing() {
     eprintln!("{} deliveries of {} alerts", sent.len(), ids.len());
 }
 
+#[test]
+fn a_node_verifies_the_segments_another_node_archived() {
+    let s3 = crate::s3::S3Server::start(false);
+    s3.boto("s3.create_bucket(Bucket='ward-cluster', ObjectLockEnabledForBucket=True)");
+    let broker = Broker::start();
+    let rules = rules();
+    let sealing = "[store]\nsegment_max_age = \"1s\"\n";
+    let mut a = Ward::start_with(
+        Some(&(cluster_config(rules.path(), "a", &broker.addr, "t7.") + sealing)),
+        &[],
+    );
+    let mut b = Ward::start_with(
+        Some(&(cluster_config(rules.path(), "b", &broker.addr, "t7.") + sealing)),
+        &[],
+    );
+    let events = stream(4, 6);
+    send_spread(&[&a, &b], &events, true);
+    stored_all(&[&a, &b], &events, true);
+    let on_a = a.search("service.name:cluster-test").len();
+    assert!(on_a > 0, "node a stored its share");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(a.terminate().success(), "{}", a.log());
+    assert!(b.terminate().success(), "{}", b.log());
+    let (ad, bd) = (a.data_dir(), b.data_dir());
+    let dest = "s3://ward-cluster/node-a";
+    let (ok, text) = crate::s3::ward(
+        &["archive", "--data-dir", ad.to_str().unwrap(), "--to", dest],
+        &s3.url,
+        "k",
+    );
+    assert!(ok, "{text}");
+    // Node b checks what node a archived with a's public key only.
+    let key = String::from_utf8(
+        a.cli(&["key", "--data-dir", ad.to_str().unwrap()], None)
+            .stdout,
+    )
+    .unwrap();
+    let verify = |key: &str| {
+        crate::s3::ward(
+            &[
+                "verify",
+                "--data-dir",
+                bd.to_str().unwrap(),
+                "--archive",
+                dest,
+                "--key",
+                key.trim(),
+            ],
+            &s3.url,
+            "k",
+        )
+    };
+    let (ok, text) = verify(&key);
+    assert!(ok, "{text}");
+    let records: usize = text
+        .split(" records")
+        .next()
+        .and_then(|t| t.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default();
+    assert!(
+        records >= on_a,
+        "all {on_a} events a stored are verified: {text}"
+    );
+    // b's own key does not verify a's segments.
+    let own = String::from_utf8(
+        b.cli(&["key", "--data-dir", bd.to_str().unwrap()], None)
+            .stdout,
+    )
+    .unwrap();
+    let (ok, text) = verify(&own);
+    assert!(!ok, "a's segments verified with b's key: {text}");
+}
+
 /// Every node but one.
 fn others(nodes: &[Ward], but: usize) -> Vec<&Ward> {
     nodes

@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 use crate::harness::{Ward, free_port, python, require, ward_bin};
 
 /// moto's S3 server on a free port, killed on drop.
-struct S3Server {
+pub struct S3Server {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl S3Server {
     /// `auth`: check credentials (moto accepts any key otherwise).
-    fn start(auth: bool) -> S3Server {
+    pub fn start(auth: bool) -> S3Server {
         require("moto_server");
         let port = free_port();
         let mut cmd = Command::new("moto_server");
@@ -38,7 +38,7 @@ impl S3Server {
     }
 
     /// Runs boto3 code with `s3` (a client of this server) and `ClientError`.
-    fn boto(&self, code: &str) -> String {
+    pub fn boto(&self, code: &str) -> String {
         let script = format!(
             "import boto3, datetime, sys\nfrom botocore.exceptions import ClientError\n\
              s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='k', \
@@ -56,7 +56,7 @@ impl Drop for S3Server {
 }
 
 /// Runs `ward` with the S3 credentials in the environment.
-fn ward(args: &[&str], endpoint: &str, key_id: &str) -> (bool, String) {
+pub fn ward(args: &[&str], endpoint: &str, key_id: &str) -> (bool, String) {
     let out = Command::new(ward_bin())
         .args(args)
         .env("AWS_ENDPOINT_URL", endpoint)
