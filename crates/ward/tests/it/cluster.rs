@@ -990,21 +990,7 @@ fn a_node_verifies_the_segments_another_node_archived() {
             .stdout,
     )
     .unwrap();
-    let verify = |key: &str| {
-        crate::s3::ward(
-            &[
-                "verify",
-                "--data-dir",
-                bd.to_str().unwrap(),
-                "--archive",
-                dest,
-                "--key",
-                key.trim(),
-            ],
-            &s3.url,
-            "k",
-        )
-    };
+    let verify = |key: &str| s3.verify(bd.to_str().unwrap(), dest, key);
     let (ok, text) = verify(&key);
     assert!(ok, "{text}");
     let records: usize = text

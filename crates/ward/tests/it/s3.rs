@@ -37,6 +37,24 @@ impl S3Server {
         }
     }
 
+    /// `ward verify` of the archive at `dest` with the public `key`, from
+    /// the data directory `data_dir`.
+    pub fn verify(&self, data_dir: &str, dest: &str, key: &str) -> (bool, String) {
+        ward(
+            &[
+                "verify",
+                "--data-dir",
+                data_dir,
+                "--archive",
+                dest,
+                "--key",
+                key.trim(),
+            ],
+            &self.url,
+            "k",
+        )
+    }
+
     /// Runs boto3 code with `s3` (a client of this server) and `ClientError`.
     pub fn boto(&self, code: &str) -> String {
         let script = format!(
@@ -125,21 +143,7 @@ fn s3_archive_is_locked_verified_elsewhere_and_tampering_is_named() {
     .unwrap();
     let other = tempfile::tempdir().unwrap();
     let other = other.path().to_str().unwrap();
-    let verify = |key: &str| {
-        ward(
-            &[
-                "verify",
-                "--data-dir",
-                other,
-                "--archive",
-                dest,
-                "--key",
-                key.trim(),
-            ],
-            &s3.url,
-            "k",
-        )
-    };
+    let verify = |key: &str| s3.verify(other, dest, key);
     let (ok, text) = verify(&key);
     assert!(ok, "{text}");
     assert!(text.contains("300 records"), "{text}");
