@@ -86,7 +86,7 @@ pub struct Replica {
 pub enum Replicated {
     /// An alert, and the finding newly applied to it.
     Alert {
-        alert: Alert,
+        alert: Box<Alert>,
         finding: Option<String>,
     },
     /// A silence created or expired by `by`.
@@ -111,7 +111,7 @@ impl Shared {
     /// Hands a saved alert to the other nodes (cluster mode only).
     pub fn replicate(&self, a: &Alert, finding: Option<&str>) {
         self.hand_over(|| Replicated::Alert {
-            alert: a.clone(),
+            alert: Box::new(a.clone()),
             finding: finding.map(str::to_owned),
         });
     }

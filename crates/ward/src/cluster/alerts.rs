@@ -113,7 +113,7 @@ async fn publish(
                 Record {
                     node: s.node_id.clone(),
                     finding,
-                    alert: Some(alert),
+                    alert: Some(*alert),
                     silence: None,
                     by: None,
                 },

@@ -661,14 +661,19 @@ fn an_alert_is_notified_once_and_acknowledged_on_any_node() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    let acked_at = Instant::now();
     for w in [c, owner] {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let acknowledged = burst_alerts(refs[w])
                 .iter()
-                .filter(|a| a["status"] == "acknowledged" && s(a, "acknowledged_by") != "")
+                .filter(|a| a["status"] == "acknowledged" && !s(a, "acknowledged_by").is_empty())
                 .count();
             if acknowledged == acked.len() {
+                eprintln!(
+                    "node {w} shows the acknowledgements made on node {b} {:?} after the last",
+                    acked_at.elapsed()
+                );
                 break;
             }
             assert!(
@@ -885,11 +890,11 @@ fn a_rolling_restart_under_load_loses_and_duplicates_nothing() {
     // Each node in turn stops cleanly and comes back while the senders
     // keep sending to all three.
     let started = Instant::now();
-    for i in 0..nodes.len() {
+    for node in &mut nodes {
         std::thread::sleep(Duration::from_secs(3));
-        assert!(nodes[i].terminate().success(), "{}", nodes[i].log());
+        assert!(node.terminate().success(), "{}", node.log());
         std::thread::sleep(Duration::from_secs(2));
-        nodes[i].spawn();
+        node.spawn();
     }
     let retries = senders.join().unwrap();
     eprintln!(
