@@ -540,6 +540,48 @@ fn messages_that_are_not_ward_events_are_counted_and_skipped() {
         assert!(Instant::now() < deadline, "{}", w.metrics());
         std::thread::sleep(Duration::from_millis(200));
     }
+    // And on the alerts topic: not JSON, a tombstone, neither an alert nor
+    // a silence, an incomplete alert, an incomplete silence under a key
+    // that is not its own, a field no node writes.
+    broker.produce(
+        "t4.alerts",
+        &[
+            (Some("a1".into()), Some(b"\xff not json".to_vec())),
+            (Some("a1".into()), None),
+            (Some("a1".into()), Some(br#"{"node":"x"}"#.to_vec())),
+            (
+                Some("a1".into()),
+                Some(br#"{"node":"x","alert":{"id":"a2"}}"#.to_vec()),
+            ),
+            (
+                Some("silence/s2".into()),
+                Some(br#"{"node":"x","silence":{"id":"s1"}}"#.to_vec()),
+            ),
+            (
+                Some("a1".into()),
+                Some(br#"{"node":"x","alert":null,"extra":1}"#.to_vec()),
+            ),
+        ],
+    );
+    let alerts_bad = || {
+        w.metrics()
+            .lines()
+            .filter(|l| {
+                l.starts_with("ward_cluster_bad_messages_total{") && l.contains("t4.alerts")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    while alerts_bad() < 6.0 {
+        assert!(Instant::now() < deadline, "{}", w.metrics());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(burst_alerts(&w).is_empty());
+    let out = w.cli(&["alerts", "list", "--format", "json"], None);
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("a2"),
+        "nothing applied"
+    );
 }
 
 /// Alerting of the alert test: each alert its own group, notified at
