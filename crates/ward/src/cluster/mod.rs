@@ -23,6 +23,7 @@
 pub mod alerts;
 pub mod corr;
 pub mod events;
+pub mod repartition;
 pub mod status;
 
 use std::time::Duration;
@@ -151,6 +152,9 @@ impl Settings {
         })
     }
 }
+
+/// Most partitions of a cluster topic (`cluster.*_partitions`).
+pub const MAX_PARTITIONS: i32 = 1024;
 
 /// Largest message a cluster producer sends (a state snapshot included).
 pub const MAX_MESSAGE_BYTES: usize = 32 << 20;
@@ -288,7 +292,7 @@ pub async fn ensure_topics(s: &Settings) -> anyhow::Result<()> {
             anyhow::bail!(
                 "topic {topic} has {} partitions but cluster.corr_partitions = {want}: \
                  correlation state is kept per partition, so changing the count is a \
-                 migration (see the README's cluster section), not a restart",
+                 migration (`ward cluster repartition`), not a restart",
                 have.unwrap_or_default()
             );
         }

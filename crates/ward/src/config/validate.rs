@@ -591,8 +591,9 @@ fn check_cluster(
         ("cluster.events_partitions", c.events_partitions),
         ("cluster.corr_partitions", c.corr_partitions),
     ] {
-        if !(1..=1024).contains(&n) {
-            problems.bad(key, &n.to_string(), "use 1 to 1024");
+        if !(1..=crate::cluster::MAX_PARTITIONS).contains(&n) {
+            let max = crate::cluster::MAX_PARTITIONS;
+            problems.bad(key, &n.to_string(), &format!("use 1 to {max}"));
         }
     }
     if !(1..=100_000).contains(&c.batch_max) {

@@ -1060,6 +1060,94 @@ fn a_node_verifies_the_segments_another_node_archived() {
     assert!(!ok, "a's segments verified with b's key: {text}");
 }
 
+#[test]
+fn repartition_changes_the_correlation_partitions_with_every_node_stopped() {
+    let broker = Broker::start();
+    let rules = rules();
+    let config_for = |n: usize| {
+        cluster_config(rules.path(), "solo", &broker.addr, "t8.")
+            .replace("corr_partitions = 6", &format!("corr_partitions = {n}"))
+    };
+    let cfg = rules.path().join("t8.toml");
+    std::fs::write(&cfg, config_for(6)).unwrap();
+    let mut w = Ward::start_with(Some(&config_for(6)), &[]);
+    let events = stream(2, 6);
+    let (first, _) = halves(&events);
+    send_spread(&[&w], &first, true);
+    evaluated(&[&w], first.len(), "t8.");
+    let repartition = |w: &Ward, extra: &[&str]| {
+        let mut args = vec![
+            "cluster",
+            "repartition",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--corr-partitions",
+            "3",
+        ];
+        args.extend(extra);
+        let out = w.cli(&args, None);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let (ok, text) = repartition(&w, &[]);
+    assert!(
+        !ok && text.contains("solo") && text.contains("stop every node first"),
+        "{text}"
+    );
+    assert!(w.terminate().success(), "{}", w.log());
+    // A copy written after the stop, which no node evaluated.
+    broker.produce("t8.corr", &[(Some("default".into()), Some(b"{}".to_vec()))]);
+    std::thread::sleep(Duration::from_secs(11));
+    let (ok, text) = repartition(&w, &[]);
+    assert!(
+        !ok && text.contains("1 copies in t8.corr were not evaluated"),
+        "{text}"
+    );
+    let (ok, text) = repartition(&w, &["--discard-unevaluated"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("6 partitions, now 3; 1 unevaluated"),
+        "{text}"
+    );
+    // The old count is refused; the new one runs and raises the alerts of
+    // windows opened after the change.
+    let data = tempfile::tempdir().unwrap();
+    let old = std::process::Command::new(crate::harness::ward_bin())
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .env("WARD_DATA_DIR", data.path())
+        .env(
+            "WARD_HTTP_ADDR",
+            format!("127.0.0.1:{}", crate::harness::free_port()),
+        )
+        .env(
+            "WARD_SYSLOG_ADDR",
+            format!("127.0.0.1:{}", crate::harness::free_port()),
+        )
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&old.stderr);
+    assert!(
+        !old.status.success() && said.contains("ward cluster repartition"),
+        "{said}"
+    );
+    let w = Ward::start_with(Some(&config_for(3)), &[]);
+    send_spread(&[&w], &events, true);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bursts(&w).len() < 2 {
+        assert!(Instant::now() < deadline, "{}", w.log());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let owned = w
+        .metrics()
+        .lines()
+        .filter(|l| {
+            l.starts_with("ward_cluster_partition_owned{") && l.contains("topic=\"t8.corr\"")
+        })
+        .count();
+    assert_eq!(owned, 3, "{}", w.metrics());
+}
+
 /// Every node but one.
 fn others(nodes: &[Ward], but: usize) -> Vec<&Ward> {
     nodes
