@@ -69,6 +69,8 @@ pub struct Topology {
     detect_stop: Stop,
     alerts: Arc<Alerts>,
     alert_feed: tokio::task::JoinHandle<()>,
+    /// Cluster mode: the producer of this node's alert changes.
+    alert_publisher: Option<crate::cluster::alerts::Publisher>,
     background: CancellationToken,
     retention: tokio::task::JoinHandle<()>,
     /// Raises the alert when the store cannot write.
@@ -138,15 +140,16 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
             }
         })?;
     let alerts = Arc::new(alerts);
-    if let Some(c) = &cluster {
-        crate::cluster::alerts::start(
+    let alert_publisher = match &cluster {
+        Some(c) => Some(crate::cluster::alerts::start(
             &c.settings,
             &c.producer,
             &c.owned,
             alerts.engine(),
             &metrics,
-        )?;
-    }
+        )?),
+        None => None,
+    };
     let (findings_tx, findings_rx) = mpsc::channel::<Handover>(FINDINGS_CAPACITY);
     let alert_feed = tokio::spawn(feed_alerts(findings_rx, Arc::clone(&alerts)));
     g.stages(&["alert", "notify"]).connect("alert", "notify", 0);
@@ -302,6 +305,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         detect_stop,
         alerts,
         alert_feed,
+        alert_publisher,
         background,
         retention,
         store_watch,
@@ -932,6 +936,15 @@ impl Topology {
         }
         let _ = self.alert_feed.await;
         self.alerts.shutdown(left()).await;
+        if let Some(mut p) = self.alert_publisher.take() {
+            p.stop.cancel();
+            if tokio::time::timeout(left(), &mut p.task).await.is_err() {
+                tracing::warn!(
+                    "alert changes not produced by the drain deadline: the other nodes do not see them"
+                );
+                p.task.abort();
+            }
+        }
         self.background.cancel();
         let _ = tokio::time::timeout(left(), &mut self.retention).await;
         self.retention.abort();

@@ -74,39 +74,59 @@ fn tenant_of(a: &ward_alert::Alert) -> &str {
     a.labels.get(TENANT_FIELD).map_or("default", String::as_str)
 }
 
+/// The producer of this node's alert changes: cancel `stop` and await
+/// `task` at the end of a graceful stop, so that changes saved until then
+/// reach the brokers.
+pub struct Publisher {
+    pub task: tokio::task::JoinHandle<()>,
+    pub stop: CancellationToken,
+}
+
 /// Joins alerting to the cluster and starts the producer of this node's
-/// alert changes (ends when alerting is gone).
+/// alert changes.
 pub fn start(
     s: &Arc<Settings>,
     producer: &Arc<Producer>,
     owned: &Arc<Owned>,
     engine: &Engine,
     metrics: &Arc<Metrics>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Publisher> {
     let (tx, rx) = mpsc::channel(crate::alert::engine::REPLICA_CAPACITY);
     engine.join_cluster(Replica {
         changes: tx,
         owns: owner_test(s, owned),
     })?;
-    tokio::spawn(publish(
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(publish(
         Arc::clone(s),
         Arc::clone(producer),
         rx,
         Arc::clone(metrics),
+        stop.clone(),
     ));
-    Ok(())
+    Ok(Publisher { task, stop })
 }
 
 /// Produces each saved alert in the order saved; a failed produce is
-/// retried (later changes wait behind it, so the order holds).
+/// retried (later changes wait behind it, so the order holds). After
+/// `stop`, what is waiting is produced, then it ends.
 async fn publish(
     s: Arc<Settings>,
     producer: Arc<Producer>,
     mut rx: mpsc::Receiver<Replicated>,
     metrics: Arc<Metrics>,
+    stop: CancellationToken,
 ) {
     let topic = s.alerts_topic();
-    while let Some(r) = rx.recv().await {
+    loop {
+        let next = tokio::select! {
+            biased;
+            r = rx.recv() => r,
+            () = stop.cancelled() => rx.try_recv().ok(),
+        };
+        let Some(r) = next else {
+            return;
+        };
         let (key, record) = match r {
             Replicated::Alert { alert, finding } => (
                 alert.id.clone(),

@@ -770,11 +770,20 @@ fn an_alert_is_notified_once_and_acknowledged_on_any_node() {
                 .any(|d| d.reason == "silenced" && d.alerts.contains(muted))
         },
     );
-    let out = refs[b].cli(&["silences", "list", "--format", "json"], None);
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains(&silence),
-        "node B lists the silence made on C"
-    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(
+        &refs[b]
+            .cli(&["silences", "list", "--format", "json"], None)
+            .stdout,
+    )
+    .contains(&silence)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "node B lists the silence made on C"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
     // Past the acknowledgement deadline, the one left open is escalated
     // once, the others not at all.
     let escalated = |d: &Delivery| d.reason == "sla_breach";
