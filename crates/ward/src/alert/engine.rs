@@ -79,6 +79,41 @@ pub(crate) struct Shared {
 pub struct Replica {
     pub changes: mpsc::Sender<Replicated>,
     pub owns: Box<dyn Fn(&Alert) -> bool + Send + Sync>,
+    /// This node's name: with a version, it orders two changes saved in
+    /// the same millisecond on two nodes.
+    pub node: String,
+    /// The newest version this node made or saw (a hybrid clock: wall
+    /// milliseconds, moved past every version seen).
+    pub clock: Mutex<i64>,
+    /// Alert id → the version of the copy held here.
+    pub versions: Mutex<std::collections::HashMap<AlertId, Version>>,
+}
+
+/// Orders the changes of one alert the same on every node: the copy with
+/// the greater version wins wherever it arrives first.
+pub type Version = (i64, String);
+
+impl Replica {
+    pub fn new(
+        changes: mpsc::Sender<Replicated>,
+        owns: Box<dyn Fn(&Alert) -> bool + Send + Sync>,
+        node: &str,
+    ) -> Replica {
+        Replica {
+            changes,
+            owns,
+            node: node.to_owned(),
+            clock: Mutex::new(0),
+            versions: Mutex::default(),
+        }
+    }
+
+    /// The version of a change saved here now.
+    fn tick(&self) -> i64 {
+        let mut c = self.clock.lock();
+        *c = (*c + 1).max(Timestamp::now().as_millisecond());
+        *c
+    }
 }
 
 /// A change saved on this node, for the other nodes.
@@ -88,6 +123,7 @@ pub enum Replicated {
     Alert {
         alert: Box<Alert>,
         finding: Option<String>,
+        version: i64,
     },
     /// A silence created or expired by `by`.
     Silence { silence: Silence, by: String },
@@ -110,9 +146,17 @@ impl Shared {
 
     /// Hands a saved alert to the other nodes (cluster mode only).
     pub fn replicate(&self, a: &Alert, finding: Option<&str>) {
+        let Some(r) = self.cluster.get() else {
+            return;
+        };
+        let version = r.tick();
+        r.versions
+            .lock()
+            .insert(a.id.clone(), (version, r.node.clone()));
         self.hand_over(|| Replicated::Alert {
             alert: Box::new(a.clone()),
             finding: finding.map(str::to_owned),
+            version,
         });
     }
 
@@ -493,7 +537,12 @@ impl Engine {
     /// node), and the owner of the alert routes it, so that its groups and
     /// SLA timers see an acknowledgement made elsewhere. Returns false when
     /// the local copy was already the same.
-    pub fn apply_remote(&self, a: Alert, finding: Option<&str>) -> Result<bool, AlertError> {
+    pub fn apply_remote(
+        &self,
+        a: Alert,
+        finding: Option<&str>,
+        version: Version,
+    ) -> Result<bool, AlertError> {
         let shared = &self.shared;
         let groups = {
             let mut st = shared.state.lock();
@@ -501,7 +550,29 @@ impl Engine {
                 Some(f) => shared.store.finding_alert(f)?.is_some(),
                 None => true,
             };
-            if known && st.alerts.get(&a.id) == Some(&a) {
+            // An older copy than the one held (this node's own change
+            // coming back after a newer one, or the loser of two changes
+            // made at once on two nodes) only adds its finding.
+            let newer = shared.cluster.get().is_none_or(|r| {
+                let mut c = r.clock.lock();
+                *c = (*c).max(version.0);
+                let mut v = r.versions.lock();
+                let newer = v.get(&a.id).is_none_or(|held| *held < version);
+                if newer {
+                    v.insert(a.id.clone(), version);
+                }
+                newer
+            });
+            if !newer || st.alerts.get(&a.id) == Some(&a) {
+                if !known && let (Some(f), Some(held)) = (finding, st.alerts.get(&a.id)) {
+                    shared.store.put_alert(
+                        &held.id,
+                        &held.identity,
+                        held.status.as_str(),
+                        held,
+                        Some(f),
+                    )?;
+                }
                 return Ok(false);
             }
             shared
@@ -538,7 +609,10 @@ impl Engine {
         let notices = {
             let mut st = shared.state.lock();
             let prev = st.silences.get(&s.id);
-            if prev == Some(&s) {
+            // A silence only ever ends earlier (expiry): a copy that ends
+            // later is an older one (its creation coming back after it was
+            // expired here).
+            if prev == Some(&s) || prev.is_some_and(|p| s.ends_at > p.ends_at) {
                 return Ok(false);
             }
             let was = prev.map(|p| p.state(now));

@@ -53,6 +53,10 @@ struct Record {
     /// Who created or expired the silence.
     #[serde(default)]
     by: Option<String>,
+    /// The alert's version (with `node`, orders its changes the same on
+    /// every node).
+    #[serde(default)]
+    version: i64,
 }
 
 const SILENCE_KEY: &str = "silence/";
@@ -92,10 +96,7 @@ pub fn start(
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<Publisher> {
     let (tx, rx) = mpsc::channel(crate::alert::engine::REPLICA_CAPACITY);
-    engine.join_cluster(Replica {
-        changes: tx,
-        owns: owner_test(s, owned),
-    })?;
+    engine.join_cluster(Replica::new(tx, owner_test(s, owned), &s.node_id))?;
     let stop = CancellationToken::new();
     let task = tokio::spawn(publish(
         Arc::clone(s),
@@ -128,7 +129,11 @@ async fn publish(
             return;
         };
         let (key, record) = match r {
-            Replicated::Alert { alert, finding } => (
+            Replicated::Alert {
+                alert,
+                finding,
+                version,
+            } => (
                 alert.id.clone(),
                 Record {
                     node: s.node_id.clone(),
@@ -136,6 +141,7 @@ async fn publish(
                     alert: Some(*alert),
                     silence: None,
                     by: None,
+                    version,
                 },
             ),
             Replicated::Silence { silence, by } => (
@@ -146,6 +152,7 @@ async fn publish(
                     alert: None,
                     silence: Some(silence),
                     by: Some(by),
+                    version: 0,
                 },
             ),
         };
@@ -268,7 +275,8 @@ fn apply_one(
             {
                 return bad("finding id must be 1 to 512 bytes".into());
             }
-            engine.apply_remote(alert, record.finding.as_deref())
+            let version = (record.version, record.node.clone());
+            engine.apply_remote(alert, record.finding.as_deref(), version)
         }
         (None, Some(silence)) => {
             let want = format!("{SILENCE_KEY}{}", silence.id);

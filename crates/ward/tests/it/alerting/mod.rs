@@ -8,6 +8,7 @@ mod api;
 mod cli;
 mod delivery;
 mod email;
+mod replica;
 mod routing;
 mod shutdown;
 

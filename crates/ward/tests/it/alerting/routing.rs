@@ -11,7 +11,7 @@ use ward_alert::{AlertFilter, Resolution};
 
 use super::{config, engine, finding, ids, queued};
 
-const BASE: &str = r#"
+pub(super) const BASE: &str = r#"
 allow_private_destinations = true
 escalation_receiver = "pager"
 [[receivers]]
