@@ -180,16 +180,17 @@ impl Evaluator {
             while parsing.len() < ahead
                 && let Some(c) = chunks.next()
             {
-                parsing.push_back(workers.start(started, c, parse.clone()));
+                parsing.push_back((started, workers.start(started, c, parse.clone())));
                 started += 1;
             }
-            let Some(next) = parsing.pop_front() else {
+            let Some((parser, next)) = parsing.pop_front() else {
                 break;
             };
             let mut events = next.wait();
             for e in events.iter_mut().flatten() {
                 self.observe(e);
             }
+            let mut done = Vec::with_capacity(CHUNK);
             for (event, m) in workers.map(events, matching.clone()) {
                 let (Some(mut event), Some((matches, seen))) = (event, m) else {
                     continue;
@@ -197,7 +198,11 @@ impl Evaluator {
                 let id = event.get_str("event.id").unwrap_or_default().to_owned();
                 let found = self.conclude(&mut event, &id, &matches);
                 each(&event, &seen, found);
+                done.push(event);
             }
+            // Freed where they were allocated: off this thread, and without
+            // the allocator's cross-thread hand-back.
+            workers.discard(parser, done);
         }
     }
 

@@ -106,6 +106,15 @@ impl Workers {
         }
     }
 
+    /// Drops `value` on kept thread `worker` (modulo their number), behind
+    /// the jobs it already has; here without kept threads.
+    pub fn discard<T: Send + 'static>(&self, worker: usize, value: T) {
+        if let Some(tx) = self.senders.get(worker % self.senders.len().max(1)) {
+            // A worker that is gone hands the job back, and it drops here.
+            let _ = tx.send(Box::new(move || drop(value)));
+        }
+    }
+
     /// `f` over `items`, a contiguous share on each thread (the calling
     /// thread takes the first); results in the order of `items`. A panic
     /// in `f` on a worker is raised again here (the worker stays); a share
