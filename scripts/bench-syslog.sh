@@ -17,13 +17,16 @@
 #
 # Needs a release build (cargo build --release -p ward), rsyslogd
 # (Debian package rsyslog) and python3. WARD=path overrides the binary;
-# HTTP=0 skips the HTTP figure.
+# CONFIG=path gives `ward serve` a configuration file (e.g. `[detect]
+# workers`); HTTP=0 skips the HTTP figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 messages=${1:-300000}
 runs=${2:-1}
 ward=$(realpath "${WARD:-target/release/ward}")
 http_bench=${HTTP:-1}
+config=()
+[ -n "${CONFIG:-}" ] && config=(--config "$(realpath "$CONFIG")")
 command -v rsyslogd >/dev/null || { echo "rsyslogd not found: apt-get install rsyslog" >&2; exit 1; }
 [ -x "$ward" ] || { echo "$ward not found: cargo build --release -p ward" >&2; exit 1; }
 . scripts/bench-lib.sh
@@ -78,7 +81,7 @@ start_ward() {
     local dir=$1 http=$2 syslog=$3
     mkdir -p "$dir"
     WARD_DATA_DIR="$dir/data" WARD_HTTP_ADDR="127.0.0.1:$http" WARD_SYSLOG_ADDR="127.0.0.1:$syslog" \
-        WARD_INGEST_TOKEN=$token RUST_LOG=error "$ward" serve > "$dir/ward.log" 2>&1 &
+        WARD_INGEST_TOKEN=$token RUST_LOG=error "$ward" serve "${config[@]}" > "$dir/ward.log" 2>&1 &
     echo $! > "$dir/pid"
     pids+=("$!")
     wait_up "http://127.0.0.1:$http" "$dir/ward.log" 300

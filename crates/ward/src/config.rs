@@ -578,8 +578,9 @@ pub struct DetectConfig {
     /// Watch rule paths and reload on change.
     pub hot_reload: bool,
     /// Threads that parse stored events and match Sigma rules (the
-    /// stateless part of detection); 0: one per CPU core. 1 (the default)
-    /// takes each event through every step at once.
+    /// stateless part of detection), kept for the server's life; 0 (the
+    /// default): one per CPU core; 1 takes each event through every step
+    /// at once.
     pub workers: usize,
     /// Behavioural baselines: learning period, thresholds.
     pub baseline: crate::detect::baseline::BaselineConfig,
@@ -592,7 +593,7 @@ impl Default for DetectConfig {
             rules: Vec::new(),
             pipelines: Vec::new(),
             hot_reload: true,
-            workers: 1,
+            workers: 0,
             baseline: Default::default(),
         }
     }

@@ -256,6 +256,13 @@ impl RawConfig {
                 "use 0 (derived from the cores) or at most 1024",
             );
         }
+        if self.detect.workers > 1024 {
+            problems.bad(
+                "detect.workers",
+                &self.detect.workers.to_string(),
+                "use 0 (one per core) or at most 1024",
+            );
+        }
     }
 
     /// The sections that validate themselves: redaction, baselines, alerting.
@@ -744,11 +751,17 @@ mod tests {
     #[test]
     fn check_sizes_bounds_segments_and_workers() {
         let mut p = Problems::default();
-        let c = raw("[store]\nsegment_max_bytes = 100\n[server]\ningest_workers = 5000\n");
+        let c = raw(
+            "[store]\nsegment_max_bytes = 100\n[server]\ningest_workers = 5000\n[detect]\nworkers = 5000\n",
+        );
         c.check_sizes(&mut p);
         assert_eq!(
             keys(&p),
-            vec!["store.segment_max_bytes", "server.ingest_workers"]
+            vec![
+                "store.segment_max_bytes",
+                "server.ingest_workers",
+                "detect.workers"
+            ]
         );
     }
 

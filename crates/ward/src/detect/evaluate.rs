@@ -11,12 +11,14 @@
 //! events gives the same ids.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use ward_sigma::{Correlator, Engine, MatchedField};
 
 use super::baseline::{BaselineConfig, Baselines};
 use super::rules::Loaded;
+use super::workers::Workers;
 use crate::model::{Event, Finding};
 
 /// The field that keeps tenants apart: correlations and baselines never
@@ -85,6 +87,9 @@ pub struct Evaluator {
     pub baselines: Option<(BaselineConfig, Baselines)>,
     /// Which pipelines and log sources the last evaluated event got.
     pub seen: Vec<ward_sigma::Seen>,
+    /// The workers' copy of `loaded.engine` (its automata are shared),
+    /// made at the first batch shared out.
+    shared_engine: Option<Arc<Engine>>,
 }
 
 impl Evaluator {
@@ -96,6 +101,7 @@ impl Evaluator {
             correlator,
             baselines: baselines.map(|cfg| (cfg, Baselines::default())),
             seen: Vec::new(),
+            shared_engine: None,
         }
     }
 
@@ -110,23 +116,22 @@ impl Evaluator {
     }
 
     /// [`Evaluator::evaluate`] over events in log order, with the work
-    /// that keeps no state (parsing the stored JSON, matching every Sigma
-    /// rule) spread over `workers` threads, and what keeps state
-    /// (baselines, then correlations and metric rules) done in log order on
-    /// the calling thread: the findings are those of evaluating one by
-    /// one. `each` gets every parsed event with the logsources it was seen
-    /// as, and its findings; a record that is not a JSON object is skipped.
+    /// that keeps no state shared out over `workers`: the kept threads
+    /// parse the stored JSON of the next chunks while this thread takes a
+    /// chunk through the baselines (in log order), has its Sigma matches
+    /// found on every thread, then concludes correlations and metric rules
+    /// in log order. The findings are those of evaluating one by one.
+    /// `each` gets every parsed event with the logsources it was seen as,
+    /// and its findings; a record that is not a JSON object is skipped.
     pub fn evaluate_records(
         &mut self,
-        bodies: &[&[u8]],
-        workers: usize,
+        bodies: Vec<Vec<u8>>,
+        workers: &Workers,
         mut each: impl FnMut(&Event, &[ward_sigma::Seen], Vec<Detection>),
     ) {
-        if workers <= 1 {
-            // One event through every step while it is in the cache: the
-            // phases below each read the whole batch back from memory,
-            // which on one thread cost more than they share out.
-            for body in bodies {
+        if workers.count() <= 1 {
+            // One event through every step while it is in the cache.
+            for body in &bodies {
                 let Ok(map) = serde_json::from_slice(body) else {
                     continue;
                 };
@@ -137,29 +142,67 @@ impl Evaluator {
             }
             return;
         }
-        let mut events: Vec<Option<Event>> = in_parallel(bodies, workers, |body| {
-            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
+        /// Events per chunk: small enough that a chunk's events stay in
+        /// the cache from one step to the next.
+        const CHUNK: usize = 128;
+        let parse: Arc<dyn Fn(Vec<u8>) -> Option<Event> + Send + Sync> = Arc::new(|body| {
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
                 .ok()
                 .map(Event)
         });
-        for e in events.iter_mut().flatten() {
-            self.observe(e);
-        }
-        let engine = &self.loaded.engine;
-        let matched = in_parallel(&events, workers, |e| {
-            e.as_ref().map(|e| {
-                let mut seen = Vec::new();
-                let m = engine.matches_seen(&e.0, &mut seen);
-                (m, seen)
-            })
+        let engine = self
+            .shared_engine
+            .get_or_insert_with(|| Arc::new(self.loaded.engine.clone()))
+            .clone();
+        type Matched = (
+            Option<Event>,
+            Option<(Vec<ward_sigma::Match>, Vec<ward_sigma::Seen>)>,
+        );
+        let matching: Arc<dyn Fn(Option<Event>) -> Matched + Send + Sync> =
+            Arc::new(move |e: Option<Event>| {
+                let m = e.as_ref().map(|e| {
+                    let mut seen = Vec::new();
+                    let m = engine.matches_seen(&e.0, &mut seen);
+                    (m, seen)
+                });
+                (e, m)
+            });
+        let mut bodies = bodies.into_iter();
+        let mut chunks = std::iter::from_fn(|| {
+            let c: Vec<Vec<u8>> = bodies.by_ref().take(CHUNK).collect();
+            (!c.is_empty()).then_some(c)
         });
-        for (event, m) in events.iter_mut().zip(matched) {
-            let (Some(event), Some((matches, seen))) = (event, m) else {
-                continue;
+        // One chunk being parsed ahead per kept thread.
+        let ahead = workers.count() - 1;
+        let mut parsing = std::collections::VecDeque::with_capacity(ahead);
+        let mut started = 0;
+        loop {
+            while parsing.len() < ahead
+                && let Some(c) = chunks.next()
+            {
+                parsing.push_back((started, workers.start(started, c, parse.clone())));
+                started += 1;
+            }
+            let Some((parser, next)) = parsing.pop_front() else {
+                break;
             };
-            let id = event.get_str("event.id").unwrap_or_default().to_owned();
-            let found = self.conclude(event, &id, &matches);
-            each(event, &seen, found);
+            let mut events = next.wait();
+            for e in events.iter_mut().flatten() {
+                self.observe(e);
+            }
+            let mut done = Vec::with_capacity(CHUNK);
+            for (event, m) in workers.map(events, matching.clone()) {
+                let (Some(mut event), Some((matches, seen))) = (event, m) else {
+                    continue;
+                };
+                let id = event.get_str("event.id").unwrap_or_default().to_owned();
+                let found = self.conclude(&mut event, &id, &matches);
+                each(&event, &seen, found);
+                done.push(event);
+            }
+            // Freed where they were allocated: off this thread, and without
+            // the allocator's cross-thread hand-back.
+            workers.discard(parser, done);
         }
     }
 
@@ -301,38 +344,6 @@ impl Evaluator {
     }
 }
 
-/// `f` over `items` on up to `workers` threads (the calling thread being
-/// one), each taking a contiguous share; results in the order of `items`.
-fn in_parallel<T: Sync, R: Send>(
-    items: &[T],
-    workers: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    /// Fewer items than this per thread are not worth a thread.
-    const MIN_SHARE: usize = 64;
-    let workers = workers.clamp(1, items.len().div_ceil(MIN_SHARE).max(1));
-    if workers == 1 {
-        return items.iter().map(&f).collect();
-    }
-    let share = items.len().div_ceil(workers);
-    let f = &f;
-    std::thread::scope(|s| {
-        let mut chunks = items.chunks(share);
-        let first = chunks.next().unwrap_or_default();
-        let others: Vec<_> = chunks
-            .map(|c| s.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        let mut out: Vec<R> = first.iter().map(f).collect();
-        for h in others {
-            match h.join() {
-                Ok(part) => out.extend(part),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        out
-    })
-}
-
 /// Event time in milliseconds: `@timestamp`, else the Windows
 /// `TimeCreated`, else `timestamp`, else 0.
 pub fn event_time_ms(event: &Event) -> i64 {
@@ -468,19 +479,19 @@ level: high
             "the stream raises findings: {}",
             expected.len()
         );
-        for workers in [1, 2, 3] {
+        for count in [1, 2, 3] {
+            let workers = Workers::new(count);
             let mut batched = fresh();
             let mut got = Vec::new();
             let mut events = 0;
             for chunk in stream.chunks(250) {
-                let bodies: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
-                batched.evaluate_records(&bodies, workers, |_, _, found| {
+                batched.evaluate_records(chunk.to_vec(), &workers, |_, _, found| {
                     events += 1;
                     got.extend(found.into_iter().map(|d| d.finding.id));
                 });
             }
             assert_eq!(events, 900, "the record that is not JSON is skipped");
-            assert_eq!(got, expected, "{workers} workers");
+            assert_eq!(got, expected, "{count} workers");
         }
     }
 

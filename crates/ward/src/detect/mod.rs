@@ -19,6 +19,7 @@ pub mod enrich;
 pub mod evaluate;
 pub mod metric;
 pub mod rules;
+pub mod workers;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -100,8 +101,9 @@ pub struct Detector {
     state: checkpoint::State,
     metrics: Arc<Metrics>,
     progress: Arc<Progress>,
-    /// Threads parsing and matching each batch.
-    workers: usize,
+    /// Threads parsing and matching each batch, kept for the detector's
+    /// life.
+    workers: workers::Workers,
 }
 
 impl Detector {
@@ -133,6 +135,7 @@ impl Detector {
             0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             n => n,
         };
+        let workers = workers::Workers::new(workers);
         Detector {
             settings,
             evaluator,
@@ -186,10 +189,11 @@ impl Detector {
             if let Some(last) = batch.last() {
                 next = last.offset.0 + 1;
             }
-            let bodies: Vec<&[u8]> = batch.iter().map(|r| r.body.as_slice()).collect();
+            let read = batch.len() as u64;
+            let bodies: Vec<Vec<u8>> = batch.into_iter().map(|r| r.body).collect();
             let coverage = &self.progress.coverage;
             self.evaluator
-                .evaluate_records(&bodies, self.workers, |event, seen, found| {
+                .evaluate_records(bodies, &self.workers, |event, seen, found| {
                     out.extend(alertable(found));
                     coverage.record(event, seen, now_ms);
                 });
@@ -199,10 +203,9 @@ impl Detector {
                 return;
             }
             self.state.offset = next;
-            if !batch.is_empty() {
+            if read > 0 {
                 dirty = true;
-                self.metrics
-                    .add("ward_detect_events_total", &[], batch.len() as u64);
+                self.metrics.add("ward_detect_events_total", &[], read);
                 self.metrics
                     .set("ward_detect_offset", &[], self.state.offset as f64);
             }
@@ -220,8 +223,11 @@ impl Detector {
                 dirty = false;
                 last_save = Instant::now();
             }
-            if !batch.is_empty() {
-                self.metrics.stage_cpu("detect", cpu);
+            if read > 0 {
+                // The workers' shares count too.
+                let used = crate::metrics::thread_cpu().saturating_sub(cpu);
+                self.metrics
+                    .add_cpu("detect", used + self.workers.take_cpu());
             }
             if self.settings.hot_reload && last_reload_check.elapsed() > Duration::from_secs(2) {
                 last_reload_check = Instant::now();
