@@ -914,7 +914,7 @@ fn send_under_restarts(
 }
 
 #[test]
-fn a_rolling_restart_under_load_loses_and_duplicates_nothing() {
+fn a_rolling_restart_under_load_loses_no_acknowledged_event() {
     let broker = Broker::start();
     let rules = rules();
     let burst = stream(8, 6);
