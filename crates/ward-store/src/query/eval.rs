@@ -99,6 +99,15 @@ impl Expr {
                 {
                     return in_range(&Value::from(doc.time_ms), lo, hi, true);
                 }
+                // A plain string (the common case, and a tenant's scope on
+                // every record) is matched in the body's bytes: no JSON
+                // value is built or kept.
+                if let Predicate::Match(p) = pred
+                    && field != "@timestamp"
+                    && let Some(s) = doc.get_plain_str(field)
+                {
+                    return pattern_matches(p, s);
+                }
                 match doc.get_shared(field).as_deref() {
                     None | Some(Value::Null) => false,
                     Some(v) => pred_matches(pred, v, field == "@timestamp"),

@@ -118,6 +118,7 @@ fn skip_ws(b: &[u8], mut pos: usize) -> usize {
 /// Most strings in an event are short keys and values: the first 16 bytes
 /// are checked 8 at a time in a `u64` (no call, no setup), the rest of a
 /// long string with `memchr2`.
+#[inline(always)]
 fn skip_string(b: &[u8], pos: usize) -> Option<(usize, bool)> {
     let mut i = pos + 1;
     let mut escaped = false;
