@@ -31,8 +31,6 @@ const MAX_PAGE: usize = 10_000 / PAGE_SIZE - 1;
 /// Longest value shown whole on the event page; longer ones are cut with
 /// a link that shows one whole.
 const MAX_VALUE_CHARS: usize = 64 * 1024;
-/// Newest matches the field sidebar counts.
-pub const SAMPLE: usize = 500;
 /// Fields the sidebar lists (those in most sampled events first).
 const SIDE_FIELDS: usize = 40;
 /// Top values shown per field.
@@ -86,7 +84,7 @@ struct SearchPage {
     next: String,
     error: String,
     warnings: Vec<String>,
-    /// Fields of the newest matches (none for aggregations).
+    /// Fields of the matches read (none for aggregations).
     side: Vec<SideField>,
     /// Matches the sidebar counted.
     sampled: usize,
@@ -240,7 +238,7 @@ pub async fn page(
         q: view.f.q.clone(),
         since: Some(view.f.since.clone()),
         until: (!view.f.until.trim().is_empty()).then(|| view.f.until.clone()),
-        limit: Some(((view.f.page + 1) * PAGE_SIZE).max(SAMPLE)),
+        limit: Some((view.f.page + 1) * PAGE_SIZE),
     };
     let plain = query.aggregation.is_none();
     let result = match execute(&st.events, scoped(&caller, query), &p).await {
@@ -282,9 +280,11 @@ pub async fn page(
     view.first = view.f.page * PAGE_SIZE;
     let shown = result.hits.len().min((view.f.page + 1) * PAGE_SIZE);
     if plain {
-        let sample = &result.hits[..result.hits.len().min(SAMPLE)];
-        view.sampled = sample.len();
-        view.side = sidebar(&view.f, sample);
+        // The sidebar counts the matches this page read anyway (the
+        // newest, down to this page's last): a sample of its own would
+        // cost a read of its own.
+        view.sampled = result.hits.len();
+        view.side = sidebar(&view.f, &result.hits);
         view.fields_json = completion_fields(&view.side);
     }
     view.hits = result
@@ -372,7 +372,7 @@ fn scalars(v: &Value, out: &mut Vec<(String, String)>) {
 
 /// `field:value` as the query language writes it: a bare word (an exact,
 /// case-insensitive match) when the value is one, else a quoted phrase.
-fn term(field: &str, value: &str) -> String {
+pub(super) fn term(field: &str, value: &str) -> String {
     let bare = !value.is_empty()
         && !value.starts_with(['[', '{', '<', '>', '"'])
         && !value.contains(|c: char| {

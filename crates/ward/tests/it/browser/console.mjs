@@ -273,11 +273,13 @@ async function xss() {
   await capture('xss-rules');
   // The entity timeline of users whose names are payloads.
   seen.entity_items = 0;
+  seen.entity_charts = 0;
   for (const u of users) {
     await page.goto(url + '/console/entity?kind=user&since=1h&value=' + encodeURIComponent(u));
     await injected('entity ' + u);
     await marker();
     seen.entity_items += await page.locator('#timeline li').count();
+    seen.entity_charts += await page.locator('#entity-chart').count();
   }
   await capture('xss-entity');
   // Grouped by rule (payload titles) and by entity (payload user names),
@@ -383,6 +385,22 @@ async function search() {
   await Promise.all([page.waitForURL(/user.name%3Aana/), page.keyboard.press('Enter')]);
   seen.completed_matched = Number(await text('#matched'));
   seen.local_storage = await page.evaluate(() => Object.keys(localStorage).length);
+  // Leaving a search whose histogram is still loading aborts it before
+  // the next page is asked for (the browser alone would wait for that
+  // page to arrive, and the server would go on counting meanwhile).
+  const order = [];
+  await page.route('**/console/search/histogram*', () => {});
+  const onFailed = r => { if (r.url().includes('/console/search/histogram')) order.push('histogram aborted'); };
+  const onRequest = r => { if (r.isNavigationRequest() && r.url().includes('/console/rules')) order.push('next page asked'); };
+  await page.goto(base);
+  await page.waitForSelector('#histogram.htmx-request');
+  page.on('requestfailed', onFailed);
+  page.on('request', onRequest);
+  await page.goto(url + '/console/rules');
+  page.off('requestfailed', onFailed);
+  page.off('request', onRequest);
+  await page.unroute('**/console/search/histogram*');
+  seen.leave_order = order;
 }
 
 async function bulk() {
