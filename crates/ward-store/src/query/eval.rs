@@ -19,6 +19,9 @@ pub struct Doc<'a> {
     body: &'a [u8],
     time_ms: i64,
     parsed: std::cell::OnceCell<Option<Event>>,
+    /// The body's top-level members, read at the first lookup: each
+    /// further field costs no new walk of the body.
+    members: std::cell::OnceCell<super::raw::Members<'a>>,
     /// Values already looked up, by path: a record evaluated against many
     /// queries (or a query naming a field twice) reads each field once.
     looked_up: std::cell::RefCell<Vec<LookedUp>>,
@@ -31,6 +34,7 @@ impl<'a> Doc<'a> {
             body,
             time_ms,
             parsed: std::cell::OnceCell::new(),
+            members: std::cell::OnceCell::new(),
             looked_up: std::cell::RefCell::default(),
         }
     }
@@ -57,19 +61,24 @@ impl<'a> Doc<'a> {
         }
         let v = match self.parsed.get() {
             Some(Some(ev)) => ev.get(path).cloned(),
-            _ => {
-                super::raw::find_path(self.body, path).and_then(|v| serde_json::from_slice(v).ok())
-            }
+            _ => self.raw(path).and_then(|v| serde_json::from_slice(v).ok()),
         }
         .map(Rc::new);
         self.looked_up.borrow_mut().push((path.into(), v.clone()));
         v
     }
 
+    /// The raw bytes of the value at a path ([`super::raw::find_path`]).
+    fn raw(&self, path: &str) -> Option<&'a [u8]> {
+        self.members
+            .get_or_init(|| super::raw::Members::of(self.body))
+            .find(path)
+    }
+
     /// The value at a path if it is a string without escapes, borrowed
     /// from the body (the aggregation fast path).
     pub fn get_plain_str(&self, path: &str) -> Option<&'a str> {
-        let raw = super::raw::find_path(self.body, path)?;
+        let raw = self.raw(path)?;
         let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
         if inner.contains(&b'\\') {
             return None;
