@@ -28,6 +28,10 @@ use crate::api::events::{SearchParams, blocking, execute, scoped, visible_record
 pub const PAGE_SIZE: usize = 50;
 /// Deepest page (the store returns at most 10,000 hits).
 const MAX_PAGE: usize = 10_000 / PAGE_SIZE - 1;
+/// Values of a `| count by` the page lists (the most frequent); those
+/// past it are counted under "other values", as those past the store's
+/// bound are: thousands of rows would slow the page, not inform.
+const SHOWN_BUCKETS: usize = 1000;
 /// Longest value shown whole on the event page; longer ones are cut with
 /// a link that shows one whole.
 const MAX_VALUE_CHARS: usize = 64 * 1024;
@@ -78,6 +82,8 @@ struct SearchPage {
     buckets: Vec<BucketRow>,
     missing: u64,
     other: u64,
+    /// Values of the aggregation left out of the list (in `other`).
+    unlisted: usize,
     hits: Vec<HitRow>,
     first: usize,
     prev: String,
@@ -197,6 +203,7 @@ pub async fn page(
         buckets: Vec::new(),
         missing: 0,
         other: 0,
+        unlisted: 0,
         hits: Vec::new(),
         first: 0,
         prev: String::new(),
@@ -265,15 +272,22 @@ pub async fn page(
             other,
         }) => {
             view.field = field;
+            view.unlisted = buckets.len().saturating_sub(SHOWN_BUCKETS);
+            view.other = other
+                + buckets
+                    .iter()
+                    .skip(SHOWN_BUCKETS)
+                    .map(|b| b.count)
+                    .sum::<u64>();
             view.buckets = buckets
                 .into_iter()
+                .take(SHOWN_BUCKETS)
                 .map(|b| BucketRow {
                     value: b.value,
                     count: b.count,
                 })
                 .collect();
             view.missing = missing;
-            view.other = other;
         }
         None => {}
     }

@@ -267,6 +267,44 @@ fn console_routes_are_secured_scoped_and_answer_browsers_and_elasticsearch() {
         "the count the API calls `matched`"
     );
     assert!(search.body.contains("<strong id=\"agg-count\">25</strong>"));
+    // A `| count by` of 1,005 values lists the 1,000 most frequent and
+    // counts the other 5 under other values.
+    let now = jiff::Timestamp::now().to_string();
+    let lines: Vec<String> = (0..1005)
+        .map(|i| {
+            json!({"@timestamp": now, "event": {"action": "bucket-probe"}, "user": {"name": format!("u{i:04}")},
+                   "source": {"ip": if i < 3 { "198.51.100.1" } else { "198.51.100.2" }}})
+            .to_string()
+        })
+        .collect();
+    ingest(&w, lines.join("\n"));
+    w.wait_for("event.action:bucket-probe AND user.name:u1004", 1);
+    let by = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/search?q=event.action:bucket-probe+|+count+by+user.name&since=1h",
+        None,
+        false,
+    );
+    assert_eq!(by.status, 200, "{}", by.body);
+    let list = &by.body[by.body.find("id=\"buckets\"").unwrap()..];
+    assert_eq!(
+        list[..list.find("</ol>").unwrap()].matches("<li>").count(),
+        1000
+    );
+    assert_eq!(span_number(&by.body, "agg-other"), 5);
+    assert_eq!(span_number(&by.body, "agg-unlisted"), 5);
+    let few = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/search?q=event.action:bucket-probe+|+count+by+source.ip&since=1h",
+        None,
+        false,
+    );
+    assert_eq!(span_number(&few.body, "agg-other"), 0);
+    assert!(!few.body.contains("agg-unlisted"), "{}", few.body);
 
     // Bad input is answered with a page that names it.
     let bad = page(
