@@ -385,22 +385,26 @@ async function search() {
   await Promise.all([page.waitForURL(/user.name%3Aana/), page.keyboard.press('Enter')]);
   seen.completed_matched = Number(await text('#matched'));
   seen.local_storage = await page.evaluate(() => Object.keys(localStorage).length);
-  // Leaving a search whose histogram is still loading aborts it before
-  // the next page is asked for (the browser alone would wait for that
-  // page to arrive, and the server would go on counting meanwhile).
-  const order = [];
+  // Leaving a search whose histogram is still loading aborts it at once:
+  // with both the histogram's answer and the next page held back, it is
+  // aborted while the next page is still on its way (the browser alone
+  // aborts it only when that page arrives, and the server would go on
+  // counting meanwhile).
+  let histogramAborted = false;
+  const onFailed = r => { if (r.url().includes('/console/search/histogram')) histogramAborted = true; };
   await page.route('**/console/search/histogram*', () => {});
-  const onFailed = r => { if (r.url().includes('/console/search/histogram')) order.push('histogram aborted'); };
-  const onRequest = r => { if (r.isNavigationRequest() && r.url().includes('/console/rules')) order.push('next page asked'); };
   await page.goto(base);
   await page.waitForSelector('#histogram.htmx-request');
   page.on('requestfailed', onFailed);
-  page.on('request', onRequest);
+  await page.route('**/console/rules', async route => {
+    for (let i = 0; i < 100 && !histogramAborted; i++) await new Promise(r => setTimeout(r, 100));
+    seen.histogram_aborted_before_next_page = histogramAborted;
+    await route.continue();
+  });
   await page.goto(url + '/console/rules');
   page.off('requestfailed', onFailed);
-  page.off('request', onRequest);
+  await page.unroute('**/console/rules');
   await page.unroute('**/console/search/histogram*');
-  seen.leave_order = order;
 }
 
 async function bulk() {
