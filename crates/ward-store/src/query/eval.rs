@@ -25,6 +25,8 @@ pub struct Doc<'a> {
     /// Values already looked up, by path: a record evaluated against many
     /// queries (or a query naming a field twice) reads each field once.
     looked_up: std::cell::RefCell<Vec<LookedUp>>,
+    /// Plain strings already looked up, by path.
+    plain: std::cell::RefCell<Vec<(Box<str>, Option<&'a str>)>>,
 }
 
 impl<'a> Doc<'a> {
@@ -36,6 +38,7 @@ impl<'a> Doc<'a> {
             parsed: std::cell::OnceCell::new(),
             members: std::cell::OnceCell::new(),
             looked_up: std::cell::RefCell::default(),
+            plain: std::cell::RefCell::default(),
         }
     }
 
@@ -77,13 +80,21 @@ impl<'a> Doc<'a> {
 
     /// The value at a path if it is a string without escapes, borrowed
     /// from the body (the aggregation fast path).
+    /// Looked up once per document: a query naming a field many times
+    /// (hundreds of wildcards on `message`) checks its text once.
     pub fn get_plain_str(&self, path: &str) -> Option<&'a str> {
-        let raw = self.raw(path)?;
-        let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-        if inner.contains(&b'\\') {
-            return None;
+        if let Some((_, v)) = self.plain.borrow().iter().find(|(p, _)| &**p == path) {
+            return *v;
         }
-        std::str::from_utf8(inner).ok()
+        let v = self.raw(path).and_then(|raw| {
+            let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+            if inner.contains(&b'\\') {
+                return None;
+            }
+            std::str::from_utf8(inner).ok()
+        });
+        self.plain.borrow_mut().push((path.into(), v));
+        v
     }
 
     /// The whole event, parsed once; `None` if the body is not a JSON object.
