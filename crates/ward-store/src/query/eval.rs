@@ -19,9 +19,14 @@ pub struct Doc<'a> {
     body: &'a [u8],
     time_ms: i64,
     parsed: std::cell::OnceCell<Option<Event>>,
+    /// The body's top-level members, read at the first lookup: each
+    /// further field costs no new walk of the body.
+    members: std::cell::OnceCell<super::raw::Members<'a>>,
     /// Values already looked up, by path: a record evaluated against many
     /// queries (or a query naming a field twice) reads each field once.
     looked_up: std::cell::RefCell<Vec<LookedUp>>,
+    /// Plain strings already looked up, by path.
+    plain: std::cell::RefCell<Vec<(Box<str>, Option<&'a str>)>>,
 }
 
 impl<'a> Doc<'a> {
@@ -31,7 +36,9 @@ impl<'a> Doc<'a> {
             body,
             time_ms,
             parsed: std::cell::OnceCell::new(),
+            members: std::cell::OnceCell::new(),
             looked_up: std::cell::RefCell::default(),
+            plain: std::cell::RefCell::default(),
         }
     }
 
@@ -57,24 +64,37 @@ impl<'a> Doc<'a> {
         }
         let v = match self.parsed.get() {
             Some(Some(ev)) => ev.get(path).cloned(),
-            _ => {
-                super::raw::find_path(self.body, path).and_then(|v| serde_json::from_slice(v).ok())
-            }
+            _ => self.raw(path).and_then(|v| serde_json::from_slice(v).ok()),
         }
         .map(Rc::new);
         self.looked_up.borrow_mut().push((path.into(), v.clone()));
         v
     }
 
+    /// The raw bytes of the value at a path ([`super::raw::find_path`]).
+    fn raw(&self, path: &str) -> Option<&'a [u8]> {
+        self.members
+            .get_or_init(|| super::raw::Members::of(self.body))
+            .find(path)
+    }
+
     /// The value at a path if it is a string without escapes, borrowed
     /// from the body (the aggregation fast path).
+    /// Looked up once per document: a query naming a field many times
+    /// (hundreds of wildcards on `message`) checks its text once.
     pub fn get_plain_str(&self, path: &str) -> Option<&'a str> {
-        let raw = super::raw::find_path(self.body, path)?;
-        let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-        if inner.contains(&b'\\') {
-            return None;
+        if let Some((_, v)) = self.plain.borrow().iter().find(|(p, _)| &**p == path) {
+            return *v;
         }
-        std::str::from_utf8(inner).ok()
+        let v = self.raw(path).and_then(|raw| {
+            let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+            if inner.contains(&b'\\') {
+                return None;
+            }
+            std::str::from_utf8(inner).ok()
+        });
+        self.plain.borrow_mut().push((path.into(), v));
+        v
     }
 
     /// The whole event, parsed once; `None` if the body is not a JSON object.
@@ -98,6 +118,15 @@ impl Expr {
                     && let Predicate::Range { lo, hi } = pred
                 {
                     return in_range(&Value::from(doc.time_ms), lo, hi, true);
+                }
+                // A plain string (the common case, and a tenant's scope on
+                // every record) is matched in the body's bytes: no JSON
+                // value is built or kept.
+                if let Predicate::Match(p) = pred
+                    && field != "@timestamp"
+                    && let Some(s) = doc.get_plain_str(field)
+                {
+                    return pattern_matches(p, s);
                 }
                 match doc.get_shared(field).as_deref() {
                     None | Some(Value::Null) => false,

@@ -9,6 +9,7 @@
 //! @timestamp:[2026-01-01 TO 2026-02-01] time ranges (RFC 3339 or dates, UTC)
 //! source.ip:10.0.0.0/8                  CIDR
 //! user.name:*                           field exists
+//! *                                     every event (as an empty query)
 //! a AND b, a OR b, NOT a, -a, (a OR b) c   boolean logic; juxtaposition is AND
 //! failed                                free text over every string value
 //! ... | count   ... | count by source.ip   ... | top user.name 5

@@ -215,6 +215,11 @@ impl Parser {
                     let pred = self.predicate()?;
                     return Ok(Expr::Field { field: word, pred });
                 }
+                // A bare `*` is every event, as in Lucene: read as free text
+                // it would parse each event whole to find any string value.
+                if word.chars().all(|c| c == '*') {
+                    return Ok(Expr::All);
+                }
                 pattern(word)
                     .map(Expr::Text)
                     .map_err(|why| self.error(&format!("a smaller pattern ({why})")))

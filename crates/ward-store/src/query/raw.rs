@@ -38,21 +38,38 @@ fn find_in<'a>(json: &'a [u8], path: &str, depth: usize) -> Option<&'a [u8]> {
     if depth > MAX_DEPTH {
         return None;
     }
+    let mut look = Lookup::new(path);
+    let whole = walk_members(json, depth, &mut |m| look.member(m))?;
+    look.finish(path, depth, whole)
+}
+
+/// One member of an object: its key as written (quotes included), whether
+/// the key holds an escape, and the value's raw bytes.
+#[derive(Clone, Copy)]
+struct Member<'a> {
+    quoted_key: &'a [u8],
+    escaped: bool,
+    value: &'a [u8],
+}
+
+/// Calls `f` with each member of the object `json`, in order, until it
+/// returns `true`. `Some(true)` when every member was read and the object
+/// closed, `Some(false)` when `f` stopped the walk early, `None` when
+/// `json` is not an object or is malformed before `f` stopped.
+fn walk_members<'a>(
+    json: &'a [u8],
+    depth: usize,
+    f: &mut dyn FnMut(Member<'a>) -> bool,
+) -> Option<bool> {
     let mut pos = skip_ws(json, 0);
     if json.get(pos) != Some(&b'{') {
         return None;
     }
     pos += 1;
-    let p = path.as_bytes();
-    let mut prefixes = Prefixes {
-        few: [(0, &[], 0); 4],
-        len: 0,
-        more: Vec::new(),
-    };
     loop {
         pos = skip_ws(json, pos);
         match json.get(pos)? {
-            b'}' => break,
+            b'}' => return Some(true),
             b',' => {
                 pos += 1;
                 continue;
@@ -61,45 +78,139 @@ fn find_in<'a>(json: &'a [u8], path: &str, depth: usize) -> Option<&'a [u8]> {
             _ => return None,
         }
         let (key_end, escaped) = skip_string(json, pos)?;
-        let raw_key = &json[pos + 1..key_end - 1];
+        let quoted_key = &json[pos..key_end];
         pos = skip_ws(json, key_end);
         if json.get(pos) != Some(&b':') {
             return None;
         }
         pos = skip_ws(json, pos + 1);
         let value_end = skip_value(json, pos, depth)?;
-        let value = &json[pos..value_end];
+        let member = Member {
+            quoted_key,
+            escaped,
+            value: &json[pos..value_end],
+        };
+        if f(member) {
+            return Some(false);
+        }
+        pos = value_end;
+    }
+}
+
+/// The search for one path among the members of one object: the member
+/// whose key is the whole path wins at once; keys that are a dotted prefix
+/// of it are kept to descend into once every member has been seen.
+struct Lookup<'a, 'p> {
+    path: &'p [u8],
+    found: Option<&'a [u8]>,
+    /// A key with an escape that does not decode: no answer.
+    bad_key: bool,
+    prefixes: Prefixes<'a>,
+}
+
+impl<'a, 'p> Lookup<'a, 'p> {
+    fn new(path: &'p str) -> Self {
+        Lookup {
+            path: path.as_bytes(),
+            found: None,
+            bad_key: false,
+            prefixes: Prefixes {
+                few: [(0, &[], 0); 4],
+                len: 0,
+                more: Vec::new(),
+            },
+        }
+    }
+
+    /// Looks at one member; `true` when the search is decided.
+    fn member(&mut self, m: Member<'a>) -> bool {
         // Keys without escapes are compared as bytes: no UTF-8 check needed
         // because the path is valid UTF-8 and only equal bytes match.
         let decoded;
-        let key: &[u8] = if escaped {
-            decoded = serde_json::from_slice::<String>(&json[key_end - raw_key.len() - 2..key_end])
-                .ok()?;
-            decoded.as_bytes()
+        let key: &[u8] = if m.escaped {
+            match serde_json::from_slice::<String>(m.quoted_key) {
+                Ok(k) => {
+                    decoded = k;
+                    decoded.as_bytes()
+                }
+                Err(_) => {
+                    self.bad_key = true;
+                    return true;
+                }
+            }
         } else {
-            raw_key
+            &m.quoted_key[1..m.quoted_key.len() - 1]
         };
+        let p = self.path;
         if key == p {
-            return Some(value);
+            self.found = Some(m.value);
+            return true;
         }
         if p.len() > key.len()
             && p[key.len()] == b'.'
             && p.starts_with(key)
-            && value.first() == Some(&b'{')
+            && m.value.first() == Some(&b'{')
         {
-            prefixes.push((key.len(), value, key.len() + 1));
+            self.prefixes.push((key.len(), m.value, key.len() + 1));
         }
-        pos = value_end;
+        false
     }
-    let Prefixes { few, len, mut more } = prefixes;
-    if more.is_empty() && len == 1 {
-        let (_, value, rest) = few[0];
-        return find_in(value, &path[rest..], depth + 1);
+
+    /// The answer once the members were walked (`whole`: every one of
+    /// them, the object well formed).
+    fn finish(self, path: &str, depth: usize, whole: bool) -> Option<&'a [u8]> {
+        if self.bad_key {
+            return None;
+        }
+        if let Some(v) = self.found {
+            return Some(v);
+        }
+        if !whole {
+            return None;
+        }
+        let Prefixes { few, len, mut more } = self.prefixes;
+        if more.is_empty() && len == 1 {
+            let (_, value, rest) = few[0];
+            return find_in(value, &path[rest..], depth + 1);
+        }
+        more.splice(0..0, few[..len].iter().copied());
+        more.sort_by_key(|p| p.0);
+        more.into_iter()
+            .find_map(|(_, value, rest)| find_in(value, &path[rest..], depth + 1))
     }
-    more.splice(0..0, few[..len].iter().copied());
-    more.sort_by_key(|p| p.0);
-    more.into_iter()
-        .find_map(|(_, value, rest)| find_in(value, &path[rest..], depth + 1))
+}
+
+/// The members of one JSON object, read once, for looking up several
+/// paths in it ([`find_path`] reads the object again for each): a
+/// document evaluated against a tenant's scope and a query, or counted by
+/// a field, walks its top level once instead of once per field.
+pub struct Members<'a> {
+    members: Vec<Member<'a>>,
+    /// Every member was read and the object closed.
+    whole: bool,
+}
+
+impl<'a> Members<'a> {
+    /// Reads the members of the object `json` (none if it is not one).
+    pub fn of(json: &'a [u8]) -> Members<'a> {
+        let mut members = Vec::with_capacity(16);
+        let whole = walk_members(json, 0, &mut |m| {
+            members.push(m);
+            false
+        }) == Some(true);
+        Members { members, whole }
+    }
+
+    /// What [`find_path`] answers for `path` in the same object.
+    pub fn find(&self, path: &str) -> Option<&'a [u8]> {
+        let mut look = Lookup::new(path);
+        if !self.members.iter().any(|m| look.member(*m)) && !self.whole {
+            // Malformed after the last member read: as find_path, no answer
+            // unless a member decided it before.
+            return None;
+        }
+        look.finish(path, 0, self.whole)
+    }
 }
 
 fn skip_ws(b: &[u8], mut pos: usize) -> usize {
@@ -118,6 +229,7 @@ fn skip_ws(b: &[u8], mut pos: usize) -> usize {
 /// Most strings in an event are short keys and values: the first 16 bytes
 /// are checked 8 at a time in a `u64` (no call, no setup), the rest of a
 /// long string with `memchr2`.
+#[inline(always)]
 fn skip_string(b: &[u8], pos: usize) -> Option<(usize, bool)> {
     let mut i = pos + 1;
     let mut escaped = false;
@@ -277,6 +389,23 @@ mod tests {
             let want = ev.get(&path).cloned();
             let got = find_path(&bytes, &path).map(|s| serde_json::from_slice::<serde_json::Value>(s).unwrap());
             prop_assert_eq!(got, want);
+        }
+
+        /// Members read once answer every path as find_path does, on
+        /// objects cut short or broken too.
+        #[test]
+        fn members_agree_with_find_path(v in proptest::collection::btree_map("[ab.\"\\\\]{1,4}", prop_oneof![
+            any::<i32>().prop_map(|n| serde_json::json!(n)),
+            "[a\"]{0,4}".prop_map(|s| serde_json::json!(s)),
+            proptest::collection::btree_map("[ab.]{1,3}", any::<bool>(), 0..3).prop_map(|m| serde_json::json!(m)),
+        ], 0..6), cut in 0usize..200, paths in proptest::collection::vec("[ab.\"\\\\]{1,5}", 1..4)) {
+            let bytes = serde_json::to_vec(&v).unwrap();
+            for body in [&bytes[..], &bytes[..cut.min(bytes.len())]] {
+                let members = Members::of(body);
+                for path in &paths {
+                    prop_assert_eq!(members.find(path), find_path(body, path), "{:?} in {:?}", path, String::from_utf8_lossy(body));
+                }
+            }
         }
 
         /// Long strings and escapes (in keys and values) around the inline

@@ -439,10 +439,32 @@ fn needles_of(query: &Query) -> Vec<Vec<Vec<u8>>> {
 }
 
 fn contains_all(hay: &[u8], needles: &[Vec<Vec<u8>>]) -> bool {
+    needles.iter().all(|clause| contains_any(hay, clause))
+}
+
+fn contains_any(hay: &[u8], clause: &[Vec<u8>]) -> bool {
+    clause
+        .iter()
+        .any(|n| memchr::memmem::find(hay, n).is_some())
+}
+
+/// [`contains_all`] in any ASCII case. The needles are lowercase and
+/// values are mostly stored so: each clause is looked for as written first,
+/// and only one not found so is looked for again in a lowercased copy of
+/// `hay` (made once, into `lower`). A tenant's scope, a needle of every
+/// record, so costs one search of each record instead of a copy of each.
+fn contains_all_any_case(hay: &[u8], needles: &[Vec<Vec<u8>>], lower: &mut Vec<u8>) -> bool {
+    let mut lowered = false;
     needles.iter().all(|clause| {
-        clause
-            .iter()
-            .any(|n| memchr::memmem::find(hay, n).is_some())
+        if contains_any(hay, clause) {
+            return true;
+        }
+        if !lowered {
+            lower.clear();
+            lower.extend(hay.iter().map(u8::to_ascii_lowercase));
+            lowered = true;
+        }
+        contains_any(lower, clause)
     })
 }
 
@@ -472,12 +494,8 @@ fn scan_block(
         let d = format::decode_record_ref(rec).map_err(|reason| {
             StoreError::corrupt(c.seg.path(), 0, format!("record {off}: {reason}"))
         })?;
-        if !needles.is_empty() {
-            lower.clear();
-            lower.extend(d.body.iter().map(u8::to_ascii_lowercase));
-            if !contains_all(&lower, needles) {
-                return Ok(());
-            }
+        if !needles.is_empty() && !contains_all_any_case(d.body, needles, &mut lower) {
+            return Ok(());
         }
         let first = d.body.iter().find(|b| !b.is_ascii_whitespace());
         if first != Some(&b'{') {
@@ -491,11 +509,8 @@ fn scan_block(
         Segment::Sealed(s) => {
             s.block_into(c.block, reader)?;
             let raw = &reader.raw;
-            if !needles.is_empty() {
-                let lowered: Vec<u8> = raw.iter().map(u8::to_ascii_lowercase).collect();
-                if !contains_all(&lowered, needles) {
-                    return Ok(());
-                }
+            if !needles.is_empty() && !contains_all_any_case(raw, needles, &mut Vec::new()) {
+                return Ok(());
             }
             for (n, (at, rec)) in block_records(raw).enumerate() {
                 let rec = rec.map_err(|reason| {

@@ -18,6 +18,16 @@ fn exact(f: &str, v: &str) -> Expr {
 fn golden_queries() {
     let t = |s: &str| ward_store::query::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
     assert_eq!(t("").expr, Expr::All);
+    assert_eq!(t("*").expr, Expr::All);
+    assert_eq!(t("** | count").expr, Expr::All);
+    assert_eq!(
+        t("* NOT x").expr,
+        Expr::And(vec![
+            Expr::All,
+            Expr::Not(Box::new(Expr::Text(Pattern::Exact("x".into()))))
+        ])
+    );
+    assert!(matches!(t("a*").expr, Expr::Text(Pattern::Wildcard(_))));
     assert_eq!(t("user.name:alice").expr, exact("user.name", "alice"));
     assert_eq!(
         t("user.name:adm*").expr,

@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 use ward_alert::alert::matcher::MatchOp;
 use ward_alert::alert::silence::{MatcherInput, MatcherSpec, NewSilence};
-use ward_alert::{Alert, AlertFilter, Resolution};
+use ward_alert::{Alert, Resolution};
 
 use super::ConsoleState;
 use super::page::{Chrome, Failure, render, when};
@@ -302,18 +302,42 @@ fn silence_matchers(a: &Alert) -> Vec<MatcherSpec> {
 /// How many of the caller's alerts of the last [`PREVIEW_DAYS`] days the
 /// silence from `a` would have matched.
 fn preview(st: &ConsoleState, caller: &Principal, a: &Alert, now: Timestamp) -> usize {
-    let matchers: Vec<_> = silence_matchers(a)
-        .into_iter()
-        .filter_map(|m| ward_alert::alert::matcher::Matcher::new(&m.name, m.op, &m.value).ok())
+    suppressed(st, caller, &[silence_matchers(a)], now)[0]
+}
+
+/// For each set of silence matchers, how many of the caller's alerts
+/// created in the last [`PREVIEW_DAYS`] days it matches (every alert is
+/// looked at once, whatever the number of sets). A matcher that does not
+/// compile is left out, as the alert engine refuses such a silence.
+pub(super) fn suppressed(
+    st: &ConsoleState,
+    caller: &Principal,
+    sets: &[Vec<MatcherSpec>],
+    now: Timestamp,
+) -> Vec<usize> {
+    let compiled: Vec<Vec<_>> = sets
+        .iter()
+        .map(|set| {
+            set.iter()
+                .filter_map(|m| {
+                    ward_alert::alert::matcher::Matcher::new(&m.name, m.op, &m.value).ok()
+                })
+                .collect()
+        })
         .collect();
     let since = now.as_second() - PREVIEW_DAYS * 86_400;
-    st.alerts
-        .engine
-        .alerts(&AlertFilter::default())
-        .iter()
-        .filter(|x| visible(caller, x) && x.created_at.as_second() >= since)
-        .filter(|x| ward_alert::alert::matcher::all_match(&matchers, &x.labels))
-        .count()
+    let mut counts = vec![0; sets.len()];
+    st.alerts.engine.each_alert(|x| {
+        if !visible(caller, x) || x.created_at.as_second() < since {
+            return;
+        }
+        for (n, matchers) in counts.iter_mut().zip(&compiled) {
+            if ward_alert::alert::matcher::all_match(matchers, &x.labels) {
+                *n += 1;
+            }
+        }
+    });
+    counts
 }
 
 fn alert_for(st: &ConsoleState, caller: &Principal, id: &str) -> Result<Alert, Failure> {

@@ -19,7 +19,7 @@ use super::page::{Chrome, Select, render, status_for, when};
 use super::queue::Params;
 use crate::access::guard::SessionCsrf;
 use crate::access::{Caller, Permission};
-use crate::api::events::{SearchParams, execute, scoped};
+use crate::api::events::{SearchParams, execute, execute_histogram, scoped};
 
 /// Most events the timeline takes (the newest).
 pub const MAX_EVENTS: usize = 200;
@@ -56,6 +56,110 @@ pub struct Item {
     at: i64,
 }
 
+/// Height of the chart's events part and where its alerts part starts
+/// and ends (SVG units; the drawing is scaled to the page).
+const EVENTS_HEIGHT: u64 = 62;
+const ALERTS_TOP: u64 = 70;
+const CHART_HEIGHT: u64 = 100;
+
+/// One bucket of the entity's chart: its events (all of them in the
+/// range, counted by the store) and its alerts.
+pub struct Slot {
+    pub x: u64,
+    pub events: u64,
+    pub alerts: u64,
+    pub events_y: u64,
+    pub events_h: u64,
+    pub alerts_y: u64,
+    pub alerts_h: u64,
+    /// `from … to …: N events, M alerts`, the bar's text alternative.
+    pub label: String,
+    pub start: String,
+    /// The search of the entity's events in this bucket.
+    pub search: String,
+}
+
+/// Events and alerts of the entity over the range, one bar per bucket,
+/// with the same round bucket widths as the search histogram.
+pub struct Chart {
+    pub slots: Vec<Slot>,
+    /// SVG width: 10 units per bucket.
+    pub width: usize,
+    pub step: String,
+    pub first: String,
+    pub last: String,
+    pub events: u64,
+    pub alerts: u64,
+}
+
+/// The chart of `events` (matches per bucket from `from_ms`, `width_ms`
+/// wide) and of the alerts at times `alerts` (ms; those outside the
+/// buckets are left out), within `[lo, hi]`; `query` is the entity's
+/// search, which each bar links to over its bucket.
+pub fn chart(
+    (lo, hi): (i64, i64),
+    (from_ms, width_ms): (i64, i64),
+    events: &[u64],
+    alerts: &[i64],
+    query: &str,
+) -> Chart {
+    use super::histogram::rfc3339;
+    let mut per_bucket = vec![0u64; events.len()];
+    for at in alerts {
+        let i = (at - from_ms).div_euclid(width_ms);
+        if let Some(n) = usize::try_from(i).ok().and_then(|i| per_bucket.get_mut(i)) {
+            *n += 1;
+        }
+    }
+    let top_events = events.iter().copied().max().unwrap_or(0).max(1);
+    let top_alerts = per_bucket.iter().copied().max().unwrap_or(0).max(1);
+    let alerts_room = CHART_HEIGHT - ALERTS_TOP;
+    let at = |ms: i64| when(Timestamp::from_millisecond(ms).unwrap_or_default());
+    let slots = events
+        .iter()
+        .zip(&per_bucket)
+        .enumerate()
+        .map(|(i, (&n_events, &n_alerts))| {
+            let start = (from_ms + i as i64 * width_ms).max(lo);
+            let end = (from_ms + (i as i64 + 1) * width_ms - 1).min(hi);
+            let events_h = (n_events * EVENTS_HEIGHT).div_ceil(top_events);
+            let alerts_h = (n_alerts * alerts_room).div_ceil(top_alerts);
+            let plural =
+                |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+            Slot {
+                x: i as u64 * 10,
+                events: n_events,
+                alerts: n_alerts,
+                events_y: EVENTS_HEIGHT - events_h,
+                events_h,
+                alerts_y: CHART_HEIGHT - alerts_h,
+                alerts_h,
+                label: format!(
+                    "{} to {}: {}, {}",
+                    at(start),
+                    at(end),
+                    plural(n_events, "event"),
+                    plural(n_alerts, "alert")
+                ),
+                start: at(start),
+                search: format!(
+                    "/console/search?{}",
+                    super::search::search_query(query, &rfc3339(start), &rfc3339(end))
+                ),
+            }
+        })
+        .collect();
+    Chart {
+        slots,
+        width: events.len() * 10,
+        step: super::histogram::span_text(width_ms),
+        first: at(lo),
+        last: at(hi),
+        events: events.iter().sum(),
+        alerts: per_bucket.iter().sum(),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "entity.html")]
 struct EntityPage {
@@ -68,6 +172,9 @@ struct EntityPage {
     deviations: usize,
     alerts: usize,
     can_alerts: bool,
+    chart: Option<Chart>,
+    /// Why the chart is missing (the events search worked).
+    chart_error: String,
     error: String,
 }
 
@@ -146,6 +253,7 @@ pub async fn page(
     let can_alerts = caller.can(Permission::AlertsRead);
     let mut items = Vec::new();
     let (mut events, mut deviation_count, mut alerts) = (0, 0, 0);
+    let (mut chart, mut chart_error) = (None, String::new());
     let ran = error.is_empty() && !value.is_empty();
     if let (true, Some(fields)) = (ran, fields) {
         let expr = Expr::Or(
@@ -158,13 +266,16 @@ pub async fn page(
             expr,
             aggregation: None,
         };
+        let now = Timestamp::now();
+        let range = crate::store::parse_time_bound(&p.since, now)
+            .map(|lo| (lo.min(now.as_millisecond()), now.as_millisecond()));
         let sp = SearchParams {
             q: String::new(),
             since: Some(p.since.clone()),
             until: None,
             limit: Some(MAX_EVENTS),
         };
-        match execute(&st.events, scoped(&caller, query), &sp).await {
+        match execute(&st.events, scoped(&caller, query.clone()), &sp).await {
             Ok(Ok(r)) => {
                 for h in r.hits {
                     let notes = deviations(&h.event);
@@ -191,6 +302,7 @@ pub async fn page(
             Ok(Err(why)) => error = why,
             Err(e) => error = e.to_string(),
         }
+        let mut alert_times = Vec::new();
         if can_alerts && error.is_empty() {
             let names = |a: &ward_alert::Alert| {
                 fields.iter().any(|f| {
@@ -201,6 +313,7 @@ pub async fn page(
             st.alerts.engine.each_alert(|a| {
                 if crate::api::alerts::visible(&caller, a) && names(a) {
                     let at = a.last_seen.parse::<Timestamp>().unwrap_or(a.updated_at);
+                    alert_times.push(at.as_millisecond());
                     mine.push(Item {
                         what: "alert",
                         time: when(at),
@@ -221,6 +334,37 @@ pub async fn page(
             items.extend(mine);
         }
         items.sort_by_key(|i| std::cmp::Reverse(i.at));
+        if error.is_empty()
+            && let Ok((lo, hi)) = range
+        {
+            // Every event of the range, counted per bucket by the store (the
+            // list above stops at the newest MAX_EVENTS).
+            let (from_ms, width_ms, n) = super::histogram::buckets(lo, hi);
+            let text: Vec<String> = fields
+                .iter()
+                .map(|f| super::search::term(f, &value))
+                .collect();
+            let hp = SearchParams {
+                q: String::new(),
+                since: Some(super::histogram::rfc3339(lo)),
+                until: Some(super::histogram::rfc3339(hi)),
+                limit: Some(0),
+            };
+            let bounds = (from_ms, width_ms, n);
+            match execute_histogram(&st.events, scoped(&caller, query), &hp, bounds).await {
+                Ok(Ok(h)) => {
+                    chart = Some(self::chart(
+                        (lo, hi),
+                        (from_ms, width_ms),
+                        &h.counts,
+                        &alert_times,
+                        &text.join(" OR "),
+                    ));
+                }
+                Ok(Err(why)) => chart_error = why,
+                Err(e) => chart_error = e.to_string(),
+            }
+        }
     }
     let choices: Vec<(&'static str, &'static str)> = KINDS.iter().map(|k| (k.0, k.1)).collect();
     let csrf = csrf.map(|Extension(c)| c);
@@ -236,6 +380,8 @@ pub async fn page(
             deviations: deviation_count,
             alerts,
             can_alerts,
+            chart,
+            chart_error,
             error,
         },
     )

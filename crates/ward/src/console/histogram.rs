@@ -88,13 +88,13 @@ struct HistogramFragment {
     warnings: Vec<String>,
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(super) fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .map(|t| t.to_string())
         .unwrap_or_default()
 }
 
-fn span_text(ms: i64) -> String {
+pub(super) fn span_text(ms: i64) -> String {
     let s = ms / 1000;
     match s {
         s if s % 86_400 == 0 => format!("{} d", s / 86_400),

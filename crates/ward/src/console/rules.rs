@@ -120,6 +120,9 @@ pub struct SilenceRow {
     pub comment: String,
     pub starts: String,
     pub ends: String,
+    /// The caller's alerts of the last 7 days it matches (the preview of
+    /// "silence from this alert").
+    pub matches: usize,
 }
 
 #[derive(Template)]
@@ -266,13 +269,19 @@ pub async fn page(
                 .collect();
         }
         if can_silences && p.status.is_empty() {
-            silences = st
+            let views: Vec<_> = st
                 .alerts
                 .engine
                 .silences()
                 .into_iter()
                 .filter(|v| crate::api::silences::visible(&caller, &v.silence))
-                .map(|v| {
+                .collect();
+            let sets: Vec<_> = views.iter().map(|v| v.silence.matchers.clone()).collect();
+            let matches = super::detail::suppressed(&st, &caller, &sets, st.alerts.engine.now());
+            silences = views
+                .into_iter()
+                .zip(matches)
+                .map(|(v, matches)| {
                     let s = v.silence;
                     let matchers: Vec<String> = s
                         .matchers
@@ -291,6 +300,7 @@ pub async fn page(
                         comment: s.comment,
                         starts: when(s.starts_at),
                         ends: when(s.ends_at),
+                        matches,
                     }
                 })
                 .filter(|r| text_matches(&needle, &[&r.matchers, &r.created_by, &r.comment]))

@@ -28,11 +28,13 @@ use crate::api::events::{SearchParams, blocking, execute, scoped, visible_record
 pub const PAGE_SIZE: usize = 50;
 /// Deepest page (the store returns at most 10,000 hits).
 const MAX_PAGE: usize = 10_000 / PAGE_SIZE - 1;
+/// Values of a `| count by` the page lists (the most frequent); those
+/// past it are counted under "other values", as those past the store's
+/// bound are: thousands of rows would slow the page, not inform.
+const SHOWN_BUCKETS: usize = 1000;
 /// Longest value shown whole on the event page; longer ones are cut with
 /// a link that shows one whole.
 const MAX_VALUE_CHARS: usize = 64 * 1024;
-/// Newest matches the field sidebar counts.
-pub const SAMPLE: usize = 500;
 /// Fields the sidebar lists (those in most sampled events first).
 const SIDE_FIELDS: usize = 40;
 /// Top values shown per field.
@@ -80,13 +82,15 @@ struct SearchPage {
     buckets: Vec<BucketRow>,
     missing: u64,
     other: u64,
+    /// Values of the aggregation left out of the list (in `other`).
+    unlisted: usize,
     hits: Vec<HitRow>,
     first: usize,
     prev: String,
     next: String,
     error: String,
     warnings: Vec<String>,
-    /// Fields of the newest matches (none for aggregations).
+    /// Fields of the matches read (none for aggregations).
     side: Vec<SideField>,
     /// Matches the sidebar counted.
     sampled: usize,
@@ -199,6 +203,7 @@ pub async fn page(
         buckets: Vec::new(),
         missing: 0,
         other: 0,
+        unlisted: 0,
         hits: Vec::new(),
         first: 0,
         prev: String::new(),
@@ -240,7 +245,7 @@ pub async fn page(
         q: view.f.q.clone(),
         since: Some(view.f.since.clone()),
         until: (!view.f.until.trim().is_empty()).then(|| view.f.until.clone()),
-        limit: Some(((view.f.page + 1) * PAGE_SIZE).max(SAMPLE)),
+        limit: Some((view.f.page + 1) * PAGE_SIZE),
     };
     let plain = query.aggregation.is_none();
     let result = match execute(&st.events, scoped(&caller, query), &p).await {
@@ -267,24 +272,33 @@ pub async fn page(
             other,
         }) => {
             view.field = field;
+            view.unlisted = buckets.len().saturating_sub(SHOWN_BUCKETS);
+            view.other = other
+                + buckets
+                    .iter()
+                    .skip(SHOWN_BUCKETS)
+                    .map(|b| b.count)
+                    .sum::<u64>();
             view.buckets = buckets
                 .into_iter()
+                .take(SHOWN_BUCKETS)
                 .map(|b| BucketRow {
                     value: b.value,
                     count: b.count,
                 })
                 .collect();
             view.missing = missing;
-            view.other = other;
         }
         None => {}
     }
     view.first = view.f.page * PAGE_SIZE;
     let shown = result.hits.len().min((view.f.page + 1) * PAGE_SIZE);
     if plain {
-        let sample = &result.hits[..result.hits.len().min(SAMPLE)];
-        view.sampled = sample.len();
-        view.side = sidebar(&view.f, sample);
+        // The sidebar counts the matches this page read anyway (the
+        // newest, down to this page's last): a sample of its own would
+        // cost a read of its own.
+        view.sampled = result.hits.len();
+        view.side = sidebar(&view.f, &result.hits);
         view.fields_json = completion_fields(&view.side);
     }
     view.hits = result
@@ -372,7 +386,7 @@ fn scalars(v: &Value, out: &mut Vec<(String, String)>) {
 
 /// `field:value` as the query language writes it: a bare word (an exact,
 /// case-insensitive match) when the value is one, else a quoted phrase.
-fn term(field: &str, value: &str) -> String {
+pub(super) fn term(field: &str, value: &str) -> String {
     let bare = !value.is_empty()
         && !value.starts_with(['[', '{', '<', '>', '"'])
         && !value.contains(|c: char| {

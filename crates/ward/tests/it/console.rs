@@ -267,6 +267,44 @@ fn console_routes_are_secured_scoped_and_answer_browsers_and_elasticsearch() {
         "the count the API calls `matched`"
     );
     assert!(search.body.contains("<strong id=\"agg-count\">25</strong>"));
+    // A `| count by` of 1,005 values lists the 1,000 most frequent and
+    // counts the other 5 under other values.
+    let now = jiff::Timestamp::now().to_string();
+    let lines: Vec<String> = (0..1005)
+        .map(|i| {
+            json!({"@timestamp": now, "event": {"action": "bucket-probe"}, "user": {"name": format!("u{i:04}")},
+                   "source": {"ip": if i < 3 { "198.51.100.1" } else { "198.51.100.2" }}})
+            .to_string()
+        })
+        .collect();
+    ingest(&w, lines.join("\n"));
+    w.wait_for("event.action:bucket-probe AND user.name:u1004", 1);
+    let by = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/search?q=event.action:bucket-probe+|+count+by+user.name&since=1h",
+        None,
+        false,
+    );
+    assert_eq!(by.status, 200, "{}", by.body);
+    let list = &by.body[by.body.find("id=\"buckets\"").unwrap()..];
+    assert_eq!(
+        list[..list.find("</ol>").unwrap()].matches("<li>").count(),
+        1000
+    );
+    assert_eq!(span_number(&by.body, "agg-other"), 5);
+    assert_eq!(span_number(&by.body, "agg-unlisted"), 5);
+    let few = page(
+        &w,
+        Some(&ana),
+        "GET",
+        "/console/search?q=event.action:bucket-probe+|+count+by+source.ip&since=1h",
+        None,
+        false,
+    );
+    assert_eq!(span_number(&few.body, "agg-other"), 0);
+    assert!(!few.body.contains("agg-unlisted"), "{}", few.body);
 
     // Bad input is answered with a page that names it.
     let bad = page(
@@ -624,7 +662,29 @@ fn the_rules_view_counts_the_callers_alerts_noise_coverage_and_errors() {
         true,
     );
     assert_eq!(a.status, 200, "{}", a.body);
+    // Its preview on the rules view: eve's alerts of the last 7 days it
+    // matches (rule and group key), what the alert page showed for it.
+    let group = acme[0]["group_key"].as_object().unwrap();
+    let silenced = acme
+        .iter()
+        .filter(|x| {
+            x["rule_id"] == acme[0]["rule_id"] && group.iter().all(|(k, v)| x["labels"][k] == *v)
+        })
+        .count();
+    assert!(silenced >= 1);
+    assert!(
+        a.body
+            .contains(&format!("id=\"silence-preview\">{silenced}</strong>")),
+        "{}",
+        a.body
+    );
     let theirs = get(&eve, "");
+    assert!(
+        theirs.contains(&format!(
+            "matches <span class=\"silence-matches\">{silenced}</span> of your alert"
+        )),
+        "{silenced} alerts: {theirs}"
+    );
     let row = rule_row(&theirs, &rule);
     assert!(
         row.contains(&format!(
@@ -700,6 +760,46 @@ fn the_entity_timeline_shows_one_users_events_and_alerts_in_the_callers_tenant()
         events,
         "no baseline deviations here"
     );
+    // The chart: every event and alert in one bar, each bar's link
+    // searching exactly its events.
+    assert_eq!(span_number(&a.body, "chart-events"), events as u64);
+    assert_eq!(span_number(&a.body, "chart-alerts"), alice.len() as u64);
+    let chart = &a.body[a.body.find("id=\"entity-chart\"").unwrap()..];
+    let chart = &chart[..chart.find("</svg>").unwrap()];
+    let sum = |attr: &str| -> u64 {
+        chart
+            .split(&format!("{attr}=\""))
+            .skip(1)
+            .map(|x| x[..x.find('"').unwrap()].parse::<u64>().unwrap())
+            .sum()
+    };
+    assert_eq!(sum("data-events"), events as u64, "{chart}");
+    assert_eq!(sum("data-alerts"), alice.len() as u64, "{chart}");
+    let bar = chart
+        .split("<a href=\"")
+        .skip(1)
+        .find(|x| !x.contains("data-events=\"0\""))
+        .expect("a bar with events");
+    let n: u64 = bar[bar.find("data-events=\"").unwrap() + 13..]
+        .split('"')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let search = page(
+        &w,
+        Some(&ana),
+        "GET",
+        &unescape(&bar[..bar.find('"').unwrap()]),
+        None,
+        false,
+    );
+    assert_eq!(search.status, 200, "{}", search.body);
+    assert_eq!(span_number(&search.body, "matched"), n, "{}", search.body);
+    assert!(
+        a.body.contains("<table id=\"chart-table\">"),
+        "a text alternative"
+    );
     // Another user: nothing of alice's.
     let other = page(
         &w,
@@ -711,6 +811,7 @@ fn the_entity_timeline_shows_one_users_events_and_alerts_in_the_callers_tenant()
     );
     assert!(other.body.contains("<span id=\"n-events\">0</span>"));
     assert!(other.body.contains("<span id=\"n-alerts\">0</span>"));
+    assert_eq!(span_number(&other.body, "chart-events"), 0);
     // The alert page links the entity to its timeline.
     let detail = page(
         &w,
@@ -755,6 +856,8 @@ fn the_entity_timeline_shows_one_users_events_and_alerts_in_the_callers_tenant()
         theirs.body
     );
     assert!(theirs.body.contains("<span id=\"n-alerts\">0</span>"));
+    assert_eq!(span_number(&theirs.body, "chart-events"), 0);
+    assert_eq!(span_number(&theirs.body, "chart-alerts"), 0);
 }
 
 fn browser_dir() -> PathBuf {
@@ -1323,6 +1426,7 @@ fn an_xss_corpus_in_events_rule_titles_labels_and_comments_stays_text() {
     // The payloads were shown, as text, on the pages that hold them.
     assert!(seen["shown_as_text"].as_u64().unwrap() >= 40, "{seen}");
     assert!(seen["payload_groups"].as_u64().unwrap() >= 2, "{seen}");
+    assert_eq!(seen["entity_charts"], 6, "a chart per payload user: {seen}");
     assert_eq!(seen["payload_views"], 1, "{seen}");
     assert_eq!(seen["payload_searches"], 1, "{seen}");
     assert!(seen["sidebar_fields"].as_u64().unwrap() >= 10, "{seen}");
@@ -1805,6 +1909,7 @@ fn search_histogram_brushing_sidebar_and_saved_searches_in_chromium() {
     );
     assert_eq!(seen["completed_matched"], 10);
     assert_eq!(seen["local_storage"], 0);
+    assert_eq!(seen["histogram_aborted_before_next_page"], true, "{seen}");
     assert_screenshots(&seen, &shots, 12);
 }
 

@@ -315,6 +315,14 @@
       }
     }
   }
+  // Leaving a page stops what it still loads (the search histogram, a
+  // scan of the whole range): the browser itself would cancel it only when
+  // the next page arrives, and the server would count for nobody while it
+  // answers that page.
+  window.addEventListener('beforeunload', () => {
+    if (!window.htmx) return;
+    document.querySelectorAll('.htmx-request').forEach(el => htmx.trigger(el, 'htmx:abort'));
+  });
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
   else start();
 })();

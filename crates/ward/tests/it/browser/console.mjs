@@ -273,11 +273,13 @@ async function xss() {
   await capture('xss-rules');
   // The entity timeline of users whose names are payloads.
   seen.entity_items = 0;
+  seen.entity_charts = 0;
   for (const u of users) {
     await page.goto(url + '/console/entity?kind=user&since=1h&value=' + encodeURIComponent(u));
     await injected('entity ' + u);
     await marker();
     seen.entity_items += await page.locator('#timeline li').count();
+    seen.entity_charts += await page.locator('#entity-chart').count();
   }
   await capture('xss-entity');
   // Grouped by rule (payload titles) and by entity (payload user names),
@@ -383,6 +385,26 @@ async function search() {
   await Promise.all([page.waitForURL(/user.name%3Aana/), page.keyboard.press('Enter')]);
   seen.completed_matched = Number(await text('#matched'));
   seen.local_storage = await page.evaluate(() => Object.keys(localStorage).length);
+  // Leaving a search whose histogram is still loading aborts it at once:
+  // with both the histogram's answer and the next page held back, it is
+  // aborted while the next page is still on its way (the browser alone
+  // aborts it only when that page arrives, and the server would go on
+  // counting meanwhile).
+  let histogramAborted = false;
+  const onFailed = r => { if (r.url().includes('/console/search/histogram')) histogramAborted = true; };
+  await page.route('**/console/search/histogram*', () => {});
+  await page.goto(base);
+  await page.waitForSelector('#histogram.htmx-request');
+  page.on('requestfailed', onFailed);
+  await page.route('**/console/rules', async route => {
+    for (let i = 0; i < 100 && !histogramAborted; i++) await new Promise(r => setTimeout(r, 100));
+    seen.histogram_aborted_before_next_page = histogramAborted;
+    await route.continue();
+  });
+  await page.goto(url + '/console/rules');
+  page.off('requestfailed', onFailed);
+  await page.unroute('**/console/rules');
+  await page.unroute('**/console/search/histogram*');
 }
 
 async function bulk() {
