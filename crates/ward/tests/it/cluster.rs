@@ -998,13 +998,21 @@ fn a_rolling_restart_under_load_loses_no_acknowledged_event() {
             })
         },
     );
+    // Notification logs are each node's own: a node that takes a
+    // partition over notifies a firing group again, under the former
+    // owner's key only when its log holds what that owner notified. So at
+    // most one key per owner the alert's partition had: the first and one
+    // per restart.
     for id in &ids {
         let keys: BTreeSet<&str> = sent
             .iter()
             .filter(|d| d.reason == "group" && d.status == "firing" && d.alerts.contains(id))
             .map(|d| d.key.as_str())
             .collect();
-        assert_eq!(keys.len(), 1, "{id} notified under one key: {sent:#?}");
+        assert!(
+            (1..=1 + nodes.len()).contains(&keys.len()),
+            "{id} notified under at most one key per owner: {sent:#?}"
+        );
     }
     eprintln!("{} deliveries of {} alerts", sent.len(), ids.len());
 }
