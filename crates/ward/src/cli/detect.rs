@@ -389,6 +389,23 @@ pub fn level_rank(level: &str) -> u8 {
     }
 }
 
+/// Reads, prepares and (with `engine`) matches one input item.
+fn prepare_one(
+    prepare: Option<&Prepare>,
+    declared: Option<&str>,
+    item: Item,
+    engine: Option<&ward_sigma::Engine>,
+) -> Prepared {
+    let raw = item.map_err(|e| (false, e))?;
+    let position = raw.position.clone();
+    let event = Prepare::prepare(prepare, raw, declared).map_err(|e| (true, e))?;
+    let mut seen = Vec::new();
+    let matches = engine
+        .map(|e| e.matches_seen(&event.0, &mut seen))
+        .unwrap_or_default();
+    Ok((position, event, matches, seen))
+}
+
 /// Runs `ward detect`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (loaded, errors) = load_rules(args.builtin, &args.rules, &args.pipelines);
@@ -408,7 +425,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let prepare = if args.raw {
         None
     } else {
-        Some(Prepare::new(args.recognizer.clone())?)
+        Some(std::sync::Arc::new(Prepare::new(args.recognizer.clone())?))
     };
     let total: u64 = args
         .files
@@ -438,16 +455,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // the correlation state meanwhile.
     let engine = apart.then(|| hunt.evaluator.loaded.engine.clone());
     let declared = args.recognizer.as_deref();
-    let prepare_one = |item: Item, engine: Option<&ward_sigma::Engine>| -> Prepared {
-        let raw = item.map_err(|e| (false, e))?;
-        let position = raw.position.clone();
-        let event = Prepare::prepare(prepare.as_ref(), raw, declared).map_err(|e| (true, e))?;
-        let mut seen = Vec::new();
-        let matches = engine
-            .map(|e| e.matches_seen(&event.0, &mut seen))
-            .unwrap_or_default();
-        Ok((position, event, matches, seen))
-    };
     let mut conclude = |p: Prepared, tally: &mut Tally, failed: &mut Option<anyhow::Error>| {
         if failed.is_some() {
             return;
@@ -493,7 +500,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             for file in &args.files {
                 bar.set_message(file.display().to_string());
                 read_file(file, &mut |item| {
-                    conclude(prepare_one(item, None), &mut tally, &mut failed);
+                    let p = prepare_one(prepare.as_deref(), declared, item, None);
+                    conclude(p, &mut tally, &mut failed);
                 });
                 bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
             }
@@ -502,73 +510,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // prepare and match batches; this thread reads, and concludes the
         // results in log order as they come back.
         Some(engine) => {
-            let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<Item>)>(workers * 2);
-            // Owned by the workers: if every one of them stopped (a
-            // panic), sending fails instead of waiting for ever.
-            let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
-            let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, Vec<Prepared>)>();
-            std::thread::scope(|s| {
-                for _ in 0..workers {
-                    let (done_tx, work_rx, prepare_one) =
-                        (done_tx.clone(), work_rx.clone(), &prepare_one);
-                    s.spawn(move || {
-                        loop {
-                            let next = match work_rx.lock() {
-                                Ok(rx) => rx.recv(),
-                                Err(_) => break,
-                            };
-                            let Ok((seq, items)) = next else { break };
-                            let out = items
-                                .into_iter()
-                                .map(|i| prepare_one(i, Some(engine)))
-                                .collect();
-                            if done_tx.send((seq, out)).is_err() {
-                                break;
-                            }
-                        }
-                    });
-                }
-                drop((done_tx, work_rx));
-                let mut pending: BTreeMap<u64, Vec<Prepared>> = BTreeMap::new();
-                let mut next = 0u64;
-                let mut take = |r: (u64, Vec<Prepared>),
-                                tally: &mut Tally,
-                                failed: &mut Option<anyhow::Error>| {
-                    pending.insert(r.0, r.1);
-                    while let Some(batch) = pending.remove(&next) {
-                        next += 1;
-                        for p in batch {
-                            conclude(p, tally, failed);
+            let pool = crate::detect::workers::Workers::new(workers + 1);
+            let f: std::sync::Arc<dyn Fn(Item) -> Prepared + Send + Sync> = {
+                let (prepare, declared, engine) =
+                    (prepare.clone(), args.recognizer.clone(), engine.clone());
+                std::sync::Arc::new(move |item| {
+                    prepare_one(prepare.as_deref(), declared.as_deref(), item, Some(&engine))
+                })
+            };
+            let mut in_flight = std::collections::VecDeque::new();
+            let mut sent = 0usize;
+            let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
+            for file in &args.files {
+                bar.set_message(file.display().to_string());
+                read_file(file, &mut |item| {
+                    batch.push(item);
+                    if batch.len() < BATCH || failed.is_some() {
+                        return;
+                    }
+                    in_flight.push_back(pool.start(sent, std::mem::take(&mut batch), f.clone()));
+                    sent += 1;
+                    while in_flight.len() > workers * 2
+                        && let Some(oldest) = in_flight.pop_front()
+                    {
+                        for p in oldest.wait() {
+                            conclude(p, &mut tally, &mut failed);
                         }
                     }
-                };
-                let mut sent = 0u64;
-                let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
-                for file in &args.files {
-                    bar.set_message(file.display().to_string());
-                    read_file(file, &mut |item| {
-                        batch.push(item);
-                        if batch.len() < BATCH || failed.is_some() {
-                            return;
-                        }
-                        if work_tx.send((sent, std::mem::take(&mut batch))).is_ok() {
-                            sent += 1;
-                        }
-                        while let Ok(r) = done_rx.try_recv() {
-                            take(r, &mut tally, &mut failed);
-                        }
-                    });
-                    bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
+                });
+                bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
+            }
+            if !batch.is_empty() && failed.is_none() {
+                in_flight.push_back(pool.start(sent, batch, f.clone()));
+            }
+            for pending in in_flight {
+                for p in pending.wait() {
+                    conclude(p, &mut tally, &mut failed);
                 }
-                if !batch.is_empty() && work_tx.send((sent, batch)).is_ok() {
-                    sent += 1;
-                }
-                drop(work_tx);
-                for r in done_rx.iter() {
-                    take(r, &mut tally, &mut failed);
-                }
-                debug_assert!(failed.is_some() || next == sent);
-            });
+            }
         }
     }
     if let Some(e) = failed {

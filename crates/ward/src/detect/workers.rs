@@ -1,8 +1,8 @@
 //! Threads that live as long as live detection and take shares of each
 //! batch's stateless work (parsing stored events, matching Sigma rules).
 //! Spawning threads per batch left each one with cold regex caches and a
-//! fresh allocator heap; these keep theirs from batch to batch, as
-//! `ward detect`'s workers do.
+//! fresh allocator heap; these keep theirs from batch to batch. `ward
+//! detect` prepares and matches its batches on them too.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
