@@ -231,9 +231,20 @@ impl PlanBuilder<'_> {
 impl Engine {
     /// Compiles every detection rule of `set` against the set's pipelines.
     pub fn new(set: &RuleSet) -> Engine {
+        Engine::with_rules(set, |_| true)
+    }
+
+    /// Compiles only the detection rules of `set` that `keep` accepts (by
+    /// index). Rule indices, pipelines and metadata stay those of the whole
+    /// set, so the matches of two engines whose rules split `set` are,
+    /// together, those of [`Engine::new`]: each rule is judged on its own
+    /// (through the first pipeline that selects it), whatever other rules
+    /// are compiled beside it.
+    pub fn with_rules(set: &RuleSet, keep: impl Fn(usize) -> bool) -> Engine {
         let metas: Vec<RuleMeta> = set.rules().cloned().collect();
         let detection_rules: Vec<usize> = (0..set.len())
             .filter(|&i| matches!(set.rule(i).map(|r| &r.body), Some(RuleBody::Detection(_))))
+            .filter(|&i| keep(i))
             .collect();
         let pipelines: &[Pipeline] = set.pipelines();
         if pipelines.is_empty() {

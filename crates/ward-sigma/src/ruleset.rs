@@ -246,4 +246,48 @@ impl RuleSet {
     pub(crate) fn filters_of(&self, index: usize) -> &[usize] {
         self.filters.get(index).map_or(&[], Vec::as_slice)
     }
+
+    /// The event fields detection rule `index` can read, as the rule and
+    /// the meta filters applied to it write them: each item's field
+    /// (`None`: a keyword item, which reads every string of the event) and
+    /// each `fieldref` target. Empty for correlations and filters.
+    pub fn fields_read(&self, index: usize) -> Vec<Option<&str>> {
+        let mut out = Vec::new();
+        let Some(RuleBody::Detection(det)) = self.rule(index).map(|r| &r.body) else {
+            return out;
+        };
+        let filters = self
+            .filters_of(index)
+            .iter()
+            .filter_map(|&f| match &self.rule(f)?.body {
+                RuleBody::Filter(fd) => Some(&fd.detection),
+                _ => None,
+            });
+        for d in std::iter::once(det).chain(filters) {
+            for s in &d.selections {
+                selection_fields(s, &mut out);
+            }
+        }
+        out
+    }
+}
+
+fn selection_fields<'a>(sel: &'a rule::Selection, out: &mut Vec<Option<&'a str>>) {
+    match sel {
+        rule::Selection::All(leaves) => {
+            for leaf in leaves {
+                out.push(leaf.field.as_deref());
+                for t in &leaf.tests {
+                    if let crate::modifier::ValueTest::FieldRef { field, .. } = t {
+                        out.push(Some(field.as_str()));
+                    }
+                }
+            }
+        }
+        rule::Selection::Any(alts) => {
+            for a in alts {
+                selection_fields(a, out);
+            }
+        }
+    }
 }

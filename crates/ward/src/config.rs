@@ -82,6 +82,13 @@ pub struct ClusterConfig {
     pub session_timeout: String,
     /// Most messages per batch read from a cluster topic.
     pub batch_max: usize,
+    /// Match the Sigma rules that need no state where events are consumed
+    /// (every node, on its share of `<prefix>events`), so that the owner
+    /// of a tenant's correlation partition runs only baselines, the rules
+    /// that read them, correlations and metric rules. Off: this node's
+    /// consumer leaves all matching to the owners (as an owner it still
+    /// uses what other nodes' consumers matched).
+    pub match_where_consumed: bool,
     /// More librdkafka properties for every cluster client.
     pub options: BTreeMap<String, Secret<String>>,
 }
@@ -99,6 +106,7 @@ impl Default for ClusterConfig {
             snapshot_interval: "5s".into(),
             session_timeout: "10s".into(),
             batch_max: 1000,
+            match_where_consumed: true,
             options: BTreeMap::new(),
         }
     }

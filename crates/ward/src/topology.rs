@@ -156,7 +156,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
 
     // Detection tails the log on its own thread.
     let sink = FindingSink(findings_tx);
-    let (detect, detect_stop, progress) =
+    let (detect, detect_stop, progress, consumed) =
         start_detection(&config, &store, &pipeline, sink, &metrics, cluster.as_ref())?;
     g.stages(&["detect"]).connect("store", "detect", 0).connect(
         "detect",
@@ -212,6 +212,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
             Arc::clone(&metrics),
             Arc::clone(&c.owned),
             config.max_future_skew,
+            consumed,
         )?;
         sources.spawn(events.run(accepting.clone()));
         sources.spawn(crate::cluster::alerts::apply(
@@ -639,6 +640,15 @@ async fn feed_alerts(mut rx: mpsc::Receiver<Handover>, alerts: Arc<Alerts>) {
     }
 }
 
+/// The detection thread, its stop, its progress and, in cluster mode, the
+/// rules this node's `<prefix>events` consumer matches.
+type Detection = (
+    std::thread::JoinHandle<()>,
+    Stop,
+    Arc<Progress>,
+    Option<Arc<crate::cluster::split::Consumed>>,
+);
+
 fn start_detection(
     config: &Config,
     store: &Arc<Store>,
@@ -646,7 +656,7 @@ fn start_detection(
     sink: FindingSink,
     metrics: &Arc<Metrics>,
     cluster: Option<&Cluster>,
-) -> anyhow::Result<(std::thread::JoinHandle<()>, Stop, Arc<Progress>)> {
+) -> anyhow::Result<Detection> {
     let d = &config.raw.detect;
     let settings = Settings {
         builtin_rules: d.builtin_rules,
@@ -676,10 +686,11 @@ fn start_detection(
             Arc::clone(store),
             Arc::clone(&c.owned),
         )?;
+        let consumed = worker.consumed();
         let handle = std::thread::Builder::new()
             .name("ward-detect".into())
             .spawn(move || worker.run(&sink, &thread_stop))?;
-        return Ok((handle, stop, progress));
+        return Ok((handle, stop, progress, consumed));
     }
     let detector = Detector::new(settings, Arc::clone(metrics), Arc::clone(&progress));
     let store = Arc::clone(store);
@@ -687,7 +698,7 @@ fn start_detection(
     let handle = std::thread::Builder::new()
         .name("ward-detect".into())
         .spawn(move || detector.run(&store, &appended, &sink, &thread_stop))?;
-    Ok((handle, stop, progress))
+    Ok((handle, stop, progress, None))
 }
 
 async fn start_syslog(

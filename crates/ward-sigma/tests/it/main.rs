@@ -9,3 +9,4 @@ mod corpus;
 mod crosscheck;
 mod golden;
 mod spec_correlation;
+mod split;

@@ -21,11 +21,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::Message as _;
+use rdkafka::message::{Headers as _, Message as _};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use ward_sigma::Correlator;
 
+use super::split::{self, Consumed};
 use super::{GroupContext, Outgoing, Owned, Producer, Settings};
 use crate::detect::baseline::Baselines;
 use crate::detect::evaluate::{Evaluator, TENANT_FIELD};
@@ -107,6 +108,13 @@ pub struct CorrWorker {
     progress: Arc<Progress>,
     store: Arc<ward_store::Store>,
     owned: Arc<Owned>,
+    /// The rules this node's consumer matches ([`super::split`]; None
+    /// when `cluster.match_where_consumed` is off), and which rules need
+    /// the state.
+    consumed: Option<Arc<Consumed>>,
+    stateful: Vec<bool>,
+    /// When a refused `ward-matches` header was last logged.
+    refused_logged: Option<Instant>,
 }
 
 impl CorrWorker {
@@ -129,7 +137,15 @@ impl CorrWorker {
         crate::detect::report(&loaded, &metrics);
         progress.coverage.set_rules(&loaded);
         let digest = crate::detect::digest(&loaded);
-        let evaluator = Evaluator::new(loaded, Some(detect.baseline.clone()));
+        let stateful = split::stateful_rules(&loaded);
+        // Whatever this node's consumer does, as an owner it takes the
+        // matches other nodes' consumers send.
+        let consumed = settings
+            .match_where_consumed
+            .then(|| Arc::new(Consumed::new(&loaded, &stateful)));
+        let owner = split::owner_engine(&loaded, &stateful);
+        let mut evaluator = Evaluator::new(loaded, Some(detect.baseline.clone()));
+        evaluator.set_owner_engine(owner);
         Ok(CorrWorker {
             producer: settings.producer()?,
             rt: tokio::runtime::Builder::new_current_thread()
@@ -147,7 +163,16 @@ impl CorrWorker {
             progress,
             store,
             owned,
+            consumed,
+            stateful,
+            refused_logged: None,
         })
+    }
+
+    /// The rules this node's `<prefix>events` consumer matches, when
+    /// matching is split (`cluster.match_where_consumed`).
+    pub fn consumed(&self) -> Option<Arc<Consumed>> {
+        self.consumed.clone()
     }
 
     /// Evaluates owned partitions until `stop`; then snapshots them and
@@ -203,6 +228,11 @@ impl CorrWorker {
                     offset: m.offset(),
                     key: m.key().unwrap_or_default().to_vec(),
                     payload: m.payload().unwrap_or_default().to_vec(),
+                    matches: m.headers().and_then(|h| {
+                        h.iter()
+                            .find(|h| h.key == split::HEADER)
+                            .and_then(|h| h.value.map(<[u8]>::to_vec))
+                    }),
                     epoch: self.consumer.context().epoch.load(Ordering::SeqCst),
                 }),
                 Some(Err(e)) => {
@@ -230,6 +260,7 @@ impl CorrWorker {
         };
         let started = Instant::now();
         let mut evaluated = 0u64;
+        let (mut prematched, mut refused) = (0u64, 0u64);
         swap(&mut self.evaluator, part);
         for m in msgs {
             if part.next >= 0 && m.offset < part.next {
@@ -269,11 +300,53 @@ impl CorrWorker {
             };
             let mut event = ward_event::Event(map);
             let id = event.get_str("event.id").unwrap_or_default().to_owned();
-            let found = self.evaluator.evaluate(&mut event, &id);
+            let pre = match m.matches.as_deref() {
+                None => None,
+                Some(h) => match split::read(h, &self.evaluator.loaded, &self.stateful) {
+                    Ok(pre) => Some(pre),
+                    Err(why) => {
+                        refused += 1;
+                        if self
+                            .refused_logged
+                            .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+                        {
+                            self.refused_logged = Some(Instant::now());
+                            tracing::warn!(partition = p, offset = m.offset, reason = %why,
+                                "matches found where the event was consumed not used; matching every rule here");
+                        }
+                        None
+                    }
+                },
+            };
+            let found = match pre {
+                Some(pre) => {
+                    prematched += 1;
+                    self.evaluator.evaluate_prematched(&mut event, &id, pre)
+                }
+                None => self.evaluator.evaluate(&mut event, &id),
+            };
             findings.extend(crate::detect::alertable(found));
             evaluated += 1;
         }
         swap(&mut self.evaluator, part);
+        if prematched > 0 {
+            self.metrics.add(
+                "ward_cluster_matched_total",
+                &[("where", "consumer")],
+                prematched,
+            );
+        }
+        if evaluated > prematched {
+            self.metrics.add(
+                "ward_cluster_matched_total",
+                &[("where", "owner")],
+                evaluated - prematched,
+            );
+        }
+        if refused > 0 {
+            self.metrics
+                .add("ward_cluster_match_headers_refused_total", &[], refused);
+        }
         if let Some(o) = self.owned.corr.lock().get_mut(&p) {
             o.next = part.next;
         }
@@ -543,6 +616,8 @@ struct Msg {
     offset: i64,
     key: Vec<u8>,
     payload: Vec<u8>,
+    /// The `ward-matches` header, if any.
+    matches: Option<Vec<u8>>,
     epoch: u64,
 }
 

@@ -15,6 +15,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use ward_store::Store;
 
+use super::split::Consumed;
 use super::{GroupContext, Outgoing, Owned, Producer, Settings};
 use crate::metrics::Metrics;
 use crate::store::AppendError;
@@ -37,6 +38,9 @@ pub struct EventsConsumer {
     metrics: Arc<Metrics>,
     owned: Arc<Owned>,
     max_future_skew: Duration,
+    /// The Sigma rules matched here ([`super::split`]); None: the owner
+    /// of each copy matches every rule.
+    consumed: Option<Arc<Consumed>>,
 }
 
 impl EventsConsumer {
@@ -47,6 +51,7 @@ impl EventsConsumer {
         metrics: Arc<Metrics>,
         owned: Arc<Owned>,
         max_future_skew: Duration,
+        consumed: Option<Arc<Consumed>>,
     ) -> anyhow::Result<EventsConsumer> {
         let consumer: StreamConsumer<GroupContext> =
             super::join(&settings, &settings.events_topic(), &owned, &metrics)?;
@@ -58,6 +63,7 @@ impl EventsConsumer {
             metrics,
             owned,
             max_future_skew,
+            consumed,
         })
     }
 
@@ -126,22 +132,35 @@ impl EventsConsumer {
     /// Ward stops before (nothing is committed: the batch is read again).
     async fn handle(&self, batch: &[Read], stop: &CancellationToken) -> bool {
         let mut records = Vec::with_capacity(batch.len());
+        let mut headers: Vec<Option<Vec<u8>>> = vec![None; batch.len()];
         let mut bad = 0u64;
-        for r in batch {
-            let Ok(map) =
-                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&r.payload)
-            else {
-                bad += 1;
-                continue;
-            };
-            let mut event = ward_event::Event(map);
-            match crate::store::record_or_dead_letter(&mut event, self.max_future_skew) {
-                Ok((rec, _)) => records.push(rec),
-                Err(e) => {
-                    tracing::error!(error = %e, "cluster event refused by the store");
+        let started = Instant::now();
+        // Matching is CPU work: off the async threads.
+        tokio::task::block_in_place(|| {
+            for (r, header) in batch.iter().zip(&mut headers) {
+                let Ok(map) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(
+                    &r.payload,
+                ) else {
                     bad += 1;
+                    continue;
+                };
+                let mut event = ward_event::Event(map);
+                // Matched as the owner will read the copy: before the
+                // store's own fields are added.
+                if let Some(c) = &self.consumed {
+                    *header = Some(c.header(&event));
+                }
+                match crate::store::record_or_dead_letter(&mut event, self.max_future_skew) {
+                    Ok((rec, _)) => records.push(rec),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cluster event refused by the store");
+                        bad += 1;
+                    }
                 }
             }
+        });
+        if self.consumed.is_some() {
+            self.metrics.add_cpu("detect_consumed", started.elapsed());
         }
         if bad > 0 {
             // Only Ward nodes write this topic; anything else is counted.
@@ -195,7 +214,11 @@ impl EventsConsumer {
                     payload: &r.payload,
                 })
                 .collect();
-            match self.producer.send_all(&out).await {
+            let hdrs: Vec<Option<(&str, &[u8])>> = headers
+                .iter()
+                .map(|h| h.as_deref().map(|h| (super::split::HEADER, h)))
+                .collect();
+            match self.producer.send_headed(&out, &hdrs).await {
                 Ok(()) => break,
                 Err(e) => {
                     tracing::error!(error = %e, "stored events not yet copied to {corr}; retrying, offsets not committed");

@@ -24,6 +24,7 @@ pub mod alerts;
 pub mod corr;
 pub mod events;
 pub mod repartition;
+pub mod split;
 pub mod status;
 
 use std::time::Duration;
@@ -47,6 +48,7 @@ pub struct Settings {
     pub snapshot_interval: Duration,
     pub session_timeout: Duration,
     pub batch_max: usize,
+    pub match_where_consumed: bool,
     pub options: Vec<(String, Secret<String>)>,
 }
 
@@ -178,12 +180,30 @@ impl Producer {
     /// them (`acks=all`), or fails naming the first error. The messages of
     /// one call keep their order within a partition.
     pub async fn send_all(&self, messages: &[Outgoing<'_>]) -> Result<(), String> {
+        self.send_headed(messages, &[]).await
+    }
+
+    /// [`Producer::send_all`], message `i` carrying the record header
+    /// `headers[i]` (name, value) when there is one.
+    pub async fn send_headed(
+        &self,
+        messages: &[Outgoing<'_>],
+        headers: &[Option<(&str, &[u8])>],
+    ) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + self.timeout;
         let mut pending = Vec::new();
-        for m in messages {
+        for (i, m) in messages.iter().enumerate() {
             let mut rec = FutureRecord::to(m.topic).key(m.key).payload(m.payload);
             if let Some(p) = m.partition {
                 rec = rec.partition(p);
+            }
+            if let Some(Some((name, value))) = headers.get(i) {
+                rec = rec.headers(rdkafka::message::OwnedHeaders::new().insert(
+                    rdkafka::message::Header {
+                        key: name,
+                        value: Some(*value),
+                    },
+                ));
             }
             loop {
                 match self.inner.send_result(rec) {

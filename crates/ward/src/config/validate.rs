@@ -670,6 +670,7 @@ fn check_cluster(
         snapshot_interval,
         session_timeout,
         batch_max: c.batch_max,
+        match_where_consumed: c.match_where_consumed,
         options: c
             .options
             .iter()

@@ -90,6 +90,10 @@ pub struct Evaluator {
     /// The workers' copy of `loaded.engine` (its automata are shared),
     /// made at the first batch shared out.
     shared_engine: Option<Arc<Engine>>,
+    /// Cluster mode: the rules that need the state
+    /// ([`crate::cluster::split`]), for events whose other matches were
+    /// found where they were consumed.
+    owner_engine: Option<Engine>,
 }
 
 impl Evaluator {
@@ -102,7 +106,36 @@ impl Evaluator {
             baselines: baselines.map(|cfg| (cfg, Baselines::default())),
             seen: Vec::new(),
             shared_engine: None,
+            owner_engine: None,
         }
+    }
+
+    /// Cluster mode: [`Evaluator::evaluate_prematched`] will match only the
+    /// rules `owner` holds (those that need the state).
+    pub fn set_owner_engine(&mut self, owner: Engine) {
+        self.owner_engine = Some(owner);
+    }
+
+    /// [`Evaluator::evaluate`] for an event whose matches of the rules that
+    /// need no state were found elsewhere (`found`): the baselines enrich
+    /// it, the rules that read them run here, then every match is
+    /// concluded in log order. Without an owner engine, every rule runs
+    /// here and `found` is ignored.
+    pub fn evaluate_prematched(
+        &mut self,
+        event: &mut Event,
+        event_id: &str,
+        mut found: Vec<ward_sigma::Match>,
+    ) -> Vec<Detection> {
+        if self.owner_engine.is_none() {
+            return self.evaluate(event, event_id);
+        }
+        self.observe(event);
+        if let Some(owner) = &self.owner_engine {
+            found.extend(owner.matches(&event.0));
+        }
+        self.seen.clear();
+        self.conclude(event, event_id, &found)
     }
 
     /// Enriches one event and runs every rule on it. `event_id` names the

@@ -25,6 +25,9 @@ pub struct Loaded {
     /// Rules that only feed correlations (Sigma's `generate: false`): their
     /// single matches are not findings of their own.
     pub building_blocks: std::collections::HashSet<String>,
+    /// SHA-256 (hex, 128 bits) of every rule document and pipeline loaded,
+    /// as written: two nodes with the same digest match alike.
+    pub source_digest: String,
 }
 
 /// The mapping pipelines: built-in plus configured files. A configured
@@ -102,6 +105,32 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) {
 pub fn load(builtin: bool, paths: &[PathBuf], pipeline_paths: &[PathBuf]) -> Loaded {
     let (pipelines, pipeline_errors) = pipelines(pipeline_paths);
     let (docs, read_errors) = sources(builtin, paths);
+    let source_digest = {
+        use sha2::{Digest as _, Sha256};
+        let mut h = Sha256::new();
+        let configured = pipeline_paths.iter().map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read(p).unwrap_or_default(),
+            )
+        });
+        let builtin = BUILTIN_PIPELINES
+            .iter()
+            .map(|(o, t)| ((*o).to_owned(), t.as_bytes().to_vec()));
+        for (origin, text) in builtin.chain(configured) {
+            h.update(origin.as_bytes());
+            h.update(b"\x1f");
+            h.update(&text);
+            h.update(b"\x1e");
+        }
+        for (origin, text) in &docs {
+            h.update(origin.as_bytes());
+            h.update(b"\x1f");
+            h.update(text.as_bytes());
+            h.update(b"\x1e");
+        }
+        hex::encode(&h.finalize()[..16])
+    };
     let (sigma_docs, metric_docs): (Vec<_>, Vec<_>) = docs
         .into_iter()
         .partition(|(_, text)| !super::metric::is_metric_rule(text));
@@ -113,6 +142,7 @@ pub fn load(builtin: bool, paths: &[PathBuf], pipeline_paths: &[PathBuf]) -> Loa
     let (metric, metric_errors) = super::metric::MetricRules::load(&metric_docs);
     let building_blocks = building_blocks(&set);
     Loaded {
+        source_digest,
         building_blocks,
         set,
         engine,

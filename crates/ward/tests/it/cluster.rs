@@ -237,10 +237,21 @@ fn three_nodes_with(
     extra: &str,
     env: &[(&str, &str)],
 ) -> (Vec<Ward>, std::path::PathBuf) {
+    three_nodes_each(broker, rules, prefix, |_| extra, env)
+}
+
+/// Three nodes, node `i` with `extra(i)` configuration, all with `env`.
+fn three_nodes_each<'a>(
+    broker: &Broker,
+    rules: &std::path::Path,
+    prefix: &str,
+    extra: impl Fn(usize) -> &'a str,
+    env: &[(&str, &str)],
+) -> (Vec<Ward>, std::path::PathBuf) {
     let nodes: Vec<Ward> = (0..3)
         .map(|i| {
             Ward::start_with(
-                Some(&(cluster_config(rules, &format!("n{i}"), &broker.addr, prefix) + extra)),
+                Some(&(cluster_config(rules, &format!("n{i}"), &broker.addr, prefix) + extra(i))),
                 env,
             )
         })
@@ -388,6 +399,24 @@ fn a_cluster_raises_the_alerts_of_one_node_and_hands_windows_over() {
             per_node.iter().filter(|n| **n > 0).count() >= 2,
             "stored spread over the nodes: {per_node:?}\n{status}"
         );
+        // The Sigma rules ran where the events were consumed, on every
+        // node that stored some; the owner only concluded them.
+        let (consumer, owner_side, refused) = matched_where(&refs);
+        assert!(
+            consumer >= first.len() as f64 && owner_side == 0.0 && refused == 0.0,
+            "matched where consumed: {consumer}, by the owner: {owner_side}, refused: {refused}"
+        );
+        let matching = refs
+            .iter()
+            .filter(|w| {
+                metric_labelled(
+                    &w.metrics(),
+                    "ward_stage_cpu_nanoseconds_total",
+                    "stage=\"detect_consumed\"",
+                ) > 0.0
+            })
+            .count();
+        assert!(matching >= 2, "rules matched on {matching} nodes\n{status}");
         let metrics = refs[owner].metrics();
         assert!(
             metrics.contains("ward_cluster_partition_owned"),
@@ -436,7 +465,22 @@ fn a_node_killed_mid_window_loses_and_duplicates_nothing() {
     let events = stream(8, 6);
     let want = reference(rules.path(), &events);
     let (first, rest) = halves(&events);
-    let (mut nodes, config) = three_nodes(&broker, rules.path(), "t2.");
+    // Node n0 matches no rule where it consumes (as a node of an older
+    // version would): the owner matches its copies wholly, the others'
+    // with their headers, and the alerts are still one node's.
+    let (mut nodes, config) = three_nodes_each(
+        &broker,
+        rules.path(),
+        "t2.",
+        |i| {
+            if i == 0 {
+                "match_where_consumed = false\n"
+            } else {
+                ""
+            }
+        },
+        &[],
+    );
     let owner = {
         let refs: Vec<&Ward> = nodes.iter().collect();
         settled(&refs, &config);
@@ -470,6 +514,11 @@ fn a_node_killed_mid_window_loses_and_duplicates_nothing() {
     );
     everywhere(&refs, &want);
     stored_all(&refs, &events, false);
+    let (consumer, owner_side, refused) = matched_where(&refs);
+    assert!(
+        consumer > 0.0 && owner_side > 0.0 && refused == 0.0,
+        "matched where consumed: {consumer}, by the owner: {owner_side}, refused: {refused}"
+    );
 }
 
 #[test]
@@ -1173,6 +1222,27 @@ fn others(nodes: &[Ward], but: usize) -> Vec<&Ward> {
         .filter(|(i, _)| *i != but)
         .map(|(_, w)| w)
         .collect()
+}
+
+/// The sum of a metric's samples with label `label` (`key="value"`).
+fn metric_labelled(text: &str, name: &str, label: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{') && l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Events whose Sigma matches the correlation owners took from the
+/// consumer's header, and events they matched wholly themselves.
+fn matched_where(nodes: &[&Ward]) -> (f64, f64, f64) {
+    let mut out = (0.0, 0.0, 0.0);
+    for w in nodes {
+        let m = w.metrics();
+        out.0 += metric_labelled(&m, "ward_cluster_matched_total", "where=\"consumer\"");
+        out.1 += metric_labelled(&m, "ward_cluster_matched_total", "where=\"owner\"");
+        out.2 += metric_sum(&m, "ward_cluster_match_headers_refused_total");
+    }
+    out
 }
 
 /// The sum of a metric's samples in `/metrics` text.
