@@ -636,6 +636,24 @@ fn check_cluster(
         &c.session_timeout,
         Duration::from_secs(6),
     );
+    let segments_interval = duration(
+        "cluster.segments_interval",
+        &c.segments_interval,
+        Duration::from_millis(100),
+    );
+    let segments_bucket = if c.segments_bucket.is_empty() {
+        None
+    } else {
+        let loc = crate::store::s3::Location::parse(&c.segments_bucket);
+        if loc.is_none() {
+            problems.bad(
+                "cluster.segments_bucket",
+                &format!("{:?}", c.segments_bucket),
+                "use s3://bucket/prefix with a bucket created with Object Lock (3 to 63 lowercase letters, digits, '-' or '.')",
+            );
+        }
+        loc
+    };
     for name in c.options.keys() {
         if matches!(
             name.as_str(),
@@ -670,6 +688,10 @@ fn check_cluster(
         snapshot_interval,
         session_timeout,
         batch_max: c.batch_max,
+        segments: segments_bucket.map(|location| crate::cluster::SegmentsSettings {
+            location,
+            interval: segments_interval,
+        }),
         options: c
             .options
             .iter()

@@ -226,6 +226,47 @@ impl S3 {
         }
     }
 
+    /// `len` bytes of the object from `start` (an HTTP `Range` request),
+    /// and the object's whole size (from `Content-Range`).
+    pub fn get_range(&self, key: &str, start: u64, len: u64) -> Result<(Vec<u8>, u64), S3Error> {
+        let last = start + len.max(1) - 1;
+        self.ranged(key, &format!("bytes={start}-{last}"), |size| {
+            (start.min(size), (start + len).min(size))
+        })
+    }
+
+    /// The last `len` bytes of the object, and its whole size.
+    pub fn get_tail(&self, key: &str, len: u64) -> Result<(Vec<u8>, u64), S3Error> {
+        self.ranged(key, &format!("bytes=-{len}"), |size| {
+            (size.saturating_sub(len), size)
+        })
+    }
+
+    /// A ranged GET; `part(size)` is the part asked for, cut out here when
+    /// a server ignores `Range` and sends the whole object.
+    fn ranged(
+        &self,
+        key: &str,
+        range: &str,
+        part: impl Fn(u64) -> (u64, u64),
+    ) -> Result<(Vec<u8>, u64), S3Error> {
+        let mut r = self.send("read", "GET", Some(key), &[], &[("range".into(), range.into())], &[])?;
+        if r.content_range.is_empty() {
+            let size = r.body.len() as u64;
+            let (from, to) = part(size);
+            #[allow(clippy::cast_possible_truncation)]
+            let body = r.body.drain(from as usize..to as usize).collect();
+            return Ok((body, size));
+        }
+        let size = r
+            .content_range
+            .rsplit('/')
+            .next()
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(r.body.len() as u64);
+        Ok((r.body, size))
+    }
+
     /// Uploads `body`; with `retain_until_ms`, locked in COMPLIANCE mode
     /// until then.
     pub fn put(&self, key: &str, body: &[u8], retain_until_ms: Option<i64>) -> Result<(), S3Error> {
@@ -362,12 +403,15 @@ impl S3 {
             reason: error_chain(&e.without_url()),
         })?;
         let status = resp.status().as_u16();
-        let etag = resp
-            .headers()
-            .get("etag")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let etag = header("etag");
+        let content_range = header("content-range");
         let body = resp
             .bytes()
             .map_err(|e| S3Error::Unreachable {
@@ -376,7 +420,11 @@ impl S3 {
             })?
             .to_vec();
         if status < 300 {
-            return Ok(Answer { etag, body });
+            return Ok(Answer {
+                etag,
+                content_range,
+                body,
+            });
         }
         let text = String::from_utf8_lossy(&body);
         let code = xml_values(&text, "Code")
@@ -463,6 +511,8 @@ impl S3 {
 
 struct Answer {
     etag: String,
+    /// `bytes a-b/size` of a ranged read.
+    content_range: String,
     body: Vec<u8>,
 }
 
