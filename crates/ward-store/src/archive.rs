@@ -170,7 +170,12 @@ pub fn archive_to(
         put(&plan.rel, &bytes, plan.expires, &mut report)?;
         let sig = crate::index::signature::path_for(&plan.path);
         if let Ok(note) = std::fs::read(&sig) {
-            put(&format!("{}.sig", plan.rel), &note, plan.expires, &mut report)?;
+            put(
+                &format!("{}.sig", plan.rel),
+                &note,
+                plan.expires,
+                &mut report,
+            )?;
         }
         report.segments += 1;
         end = end.max(plan.last + 1);
@@ -371,8 +376,7 @@ pub fn archive_segment(
     if target.put("key/verifier.pub", &key, keep_key)? {
         written += 1;
     }
-    let bytes =
-        std::fs::read(&plan.path).map_err(|e| StoreError::io("read", &plan.path, e))?;
+    let bytes = std::fs::read(&plan.path).map_err(|e| StoreError::io("read", &plan.path, e))?;
     if target.put(&plan.rel, &bytes, until)? {
         written += 1;
     }
@@ -383,7 +387,9 @@ pub fn archive_segment(
         written += 1;
     }
     let size = plan.last + 1;
-    let cp_path = store_dir.join("checkpoints").join(disk::segment_name(size, "cp"));
+    let cp_path = store_dir
+        .join("checkpoints")
+        .join(disk::segment_name(size, "cp"));
     let note = std::fs::read(&cp_path).map_err(|e| StoreError::io("read", &cp_path, e))?;
     let checkpoint = format!("checkpoints/{size:020}.cp");
     if target.put(&checkpoint, &note, until)? {

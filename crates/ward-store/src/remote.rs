@@ -91,16 +91,28 @@ pub fn open_remote(
     stats.bytes += footer.len() as u64;
     let fpos = size.saturating_sub(FOOTER_LEN as u64);
     if footer.len() != FOOTER_LEN || &footer[24..32] != FOOTER_MAGIC {
-        return Err(StoreError::corrupt(name, fpos, "no footer magic at the end"));
+        return Err(StoreError::corrupt(
+            name,
+            fpos,
+            "no footer magic at the end",
+        ));
     }
     let ipos = u64_at(&footer, 0);
     let ilen = u64_at(&footer, 8);
     if ipos < HEADER_LEN as u64 || ipos.checked_add(ilen) != Some(fpos) {
-        return Err(StoreError::corrupt(name, fpos, "footer points outside the object"));
+        return Err(StoreError::corrupt(
+            name,
+            fpos,
+            "footer points outside the object",
+        ));
     }
     let ix = counted(r, stats, ipos, ilen)?;
     if ix.len() as u64 != ilen || crc32c::crc32c(&ix) != u32_at(&footer, 16) {
-        return Err(StoreError::corrupt(name, ipos, "index section checksum mismatch"));
+        return Err(StoreError::corrupt(
+            name,
+            ipos,
+            "index section checksum mismatch",
+        ));
     }
     let index = decode_index(&ix)
         .map_err(|e| StoreError::corrupt(name, ipos, format!("index section: {e}")))?;
@@ -175,7 +187,11 @@ pub fn search_remote(
         });
         let bytes = counted(r, stats, start, end - start)?;
         if bytes.len() as u64 != end - start {
-            return Err(StoreError::corrupt(&seg.name, start, "object shorter than its index says"));
+            return Err(StoreError::corrupt(
+                &seg.name,
+                start,
+                "object shorter than its index says",
+            ));
         }
         for &j in &run {
             let b = &blocks[j];
@@ -416,7 +432,11 @@ mod tests {
         let size = bytes.len() as u64;
         let (mut m, remote) = open(dir.path(), &seg, bytes);
         let remote = remote.unwrap();
-        assert!(remote.index.blocks.len() > 4, "{}", remote.index.blocks.len());
+        assert!(
+            remote.index.blocks.len() > 4,
+            "{}",
+            remote.index.blocks.len()
+        );
         let q = crate::query::parse("user.name:u3").unwrap();
         let opts = SearchOptions {
             since: Some(1_700_000_000_000 + 2_500),
@@ -449,9 +469,18 @@ mod tests {
         let mut bad = good.clone();
         bad[HEADER_LEN + 10] ^= 1;
         let (mut m, remote) = open(dir.path(), &seg, bad);
-        let e = search_remote(&remote.unwrap(), &q, &opts, &mut m, &mut RemoteStats::default())
-            .unwrap_err();
-        assert!(matches!(e, StoreError::Corrupt { byte, .. } if byte == HEADER_LEN as u64), "{e}");
+        let e = search_remote(
+            &remote.unwrap(),
+            &q,
+            &opts,
+            &mut m,
+            &mut RemoteStats::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, StoreError::Corrupt { byte, .. } if byte == HEADER_LEN as u64),
+            "{e}"
+        );
         // A block swapped for one with a matching index entry cannot be
         // made without the key: changing the index breaks its signature.
         let ipos = u64_at(&good[good.len() - FOOTER_LEN..], 0) as usize;
@@ -468,9 +497,18 @@ mod tests {
         // entry is kept: the Merkle check names them.
         let mut forged = open(dir.path(), &seg, good.clone()).1.unwrap();
         forged.index.merkle.chunks[0][0] ^= 1;
-        let e = search_remote(&forged, &q, &opts, &mut Mem(good), &mut RemoteStats::default())
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("do not hash to the signed Merkle summary"), "{e}");
+        let e = search_remote(
+            &forged,
+            &q,
+            &opts,
+            &mut Mem(good),
+            &mut RemoteStats::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("do not hash to the signed Merkle summary"),
+            "{e}"
+        );
     }
 }

@@ -222,7 +222,10 @@ fn select_blocks(
     let mut candidates = Vec::new();
     for seg in segments {
         seg.visit_blocks(&mut |i, b| {
-            if window.overlaps(b.min_time, b.max_time) && may_match(b.fields, b.bloom, clauses) && b.count > 0 {
+            if window.overlaps(b.min_time, b.max_time)
+                && may_match(b.fields, b.bloom, clauses)
+                && b.count > 0
+            {
                 candidates.push(Candidate {
                     seg: seg.clone(),
                     block: i,

@@ -76,7 +76,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .into_iter()
         .flatten()
     {
-        eprintln!("warning: {}", super::escape::cell(w.as_str().unwrap_or_default()));
+        eprintln!(
+            "warning: {}",
+            super::escape::cell(w.as_str().unwrap_or_default())
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

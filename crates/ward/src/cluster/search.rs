@@ -113,7 +113,7 @@ impl Remote {
         });
         // Newest first: with a limit, older segments are left once enough
         // newer hits are kept.
-        records.sort_by(|a, b| b.segment.max_time_ms.cmp(&a.segment.max_time_ms));
+        records.sort_by_key(|r| std::cmp::Reverse(r.segment.max_time_ms));
         let s3 = S3::new(
             &self.s3,
             Location {
@@ -191,7 +191,8 @@ impl Remote {
         stats: &mut RemoteStats,
     ) -> Result<Vec<Hit>, StoreError> {
         let object = r.object(&r.segment.object);
-        let signature = read_text(s3, &r.object(&r.segment.signature)).map_err(StoreError::Failed)?;
+        let signature =
+            read_text(s3, &r.object(&r.segment.signature)).map_err(StoreError::Failed)?;
         let mut reader = Object {
             s3,
             key: object.clone(),

@@ -89,7 +89,9 @@ impl SegmentRecord {
         let safe = |rel: &str, start: &str, end: &str| {
             rel.starts_with(start)
                 && rel.ends_with(end)
-                && rel.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+                && rel
+                    .split('/')
+                    .all(|c| !c.is_empty() && c != "." && c != "..")
         };
         if !safe(&s.object, "segments/", ".seg")
             || s.signature != format!("{}.sig", s.object)
@@ -425,8 +427,7 @@ mod tests {
             bucket: "ward-segs".into(),
             prefix: "c1/a".into(),
             segment: ward_store::ArchivedSegment {
-                object: "segments/2026/12/07/00000000000000000000-00000000000000000009.seg"
-                    .into(),
+                object: "segments/2026/12/07/00000000000000000000-00000000000000000009.seg".into(),
                 signature: "segments/2026/12/07/00000000000000000000-00000000000000000009.seg.sig"
                     .into(),
                 checkpoint: "checkpoints/00000000000000000010.cp".into(),

@@ -250,7 +250,14 @@ impl S3 {
         range: &str,
         part: impl Fn(u64) -> (u64, u64),
     ) -> Result<(Vec<u8>, u64), S3Error> {
-        let mut r = self.send("read", "GET", Some(key), &[], &[("range".into(), range.into())], &[])?;
+        let mut r = self.send(
+            "read",
+            "GET",
+            Some(key),
+            &[],
+            &[("range".into(), range.into())],
+            &[],
+        )?;
         if r.content_range.is_empty() {
             let size = r.body.len() as u64;
             let (from, to) = part(size);

@@ -1248,15 +1248,24 @@ fn sealed_segments_go_to_the_bucket_and_any_node_searches_them() {
         ("AWS_SECRET_ACCESS_KEY", "test-secret-value"),
         ("AWS_REGION", "us-east-1"),
     ];
-    let mut a = Ward::start_with(Some(&segments_config(rules.path(), "a", &broker.addr)), &env);
-    let b = Ward::start_with(Some(&segments_config(rules.path(), "b", &broker.addr)), &env);
+    let mut a = Ward::start_with(
+        Some(&segments_config(rules.path(), "a", &broker.addr)),
+        &env,
+    );
+    let b = Ward::start_with(
+        Some(&segments_config(rules.path(), "b", &broker.addr)),
+        &env,
+    );
     let acme = crate::harness::create_key(&b.data_dir(), "acme-viewer", "viewer", "acme");
     let events = stream(8, 6);
     send_spread(&[&a, &b], &events, true);
     stored_all(&[&a, &b], &events, true);
     let on_a = ids(&a.search("service.name:cluster-test"));
     let on_b = ids(&b.search("service.name:cluster-test"));
-    assert!(!on_a.is_empty() && !on_b.is_empty(), "both nodes store a share");
+    assert!(
+        !on_a.is_empty() && !on_b.is_empty(),
+        "both nodes store a share"
+    );
     // Bulk beside them, so that blocks are worth skipping: 480 events of
     // 1 KB of digits that do not compress, from every source.
     let mut x: u64 = 7;
@@ -1276,9 +1285,16 @@ fn sealed_segments_go_to_the_bucket_and_any_node_searches_them() {
         let (status, answer) = w.post_as(&token(j), "/api/v1/ingest", "application/x-ndjson", body);
         assert_eq!(status, 200, "{answer}");
     }
-    let acme_on_a = a.search("service.name:cluster-test AND tenant.id:acme").len();
-    let globex_on_a = a.search("service.name:cluster-test AND tenant.id:globex").len();
-    assert!(acme_on_a > 0 && globex_on_a > 0, "a stores both tenants' events");
+    let acme_on_a = a
+        .search("service.name:cluster-test AND tenant.id:acme")
+        .len();
+    let globex_on_a = a
+        .search("service.name:cluster-test AND tenant.id:globex")
+        .len();
+    assert!(
+        acme_on_a > 0 && globex_on_a > 0,
+        "a stores both tenants' events"
+    );
 
     // Without any command, every event ends up in a sealed segment in the
     // bucket: b's search of the cluster finds all of them.
@@ -1290,7 +1306,12 @@ fn sealed_segments_go_to_the_bucket_and_any_node_searches_them() {
             assert_eq!(ids(&hits).len(), all, "no event twice: {v}");
             break;
         }
-        assert!(Instant::now() < deadline, "{} of {all}: {v}\n{}", hits.len(), a.log());
+        assert!(
+            Instant::now() < deadline,
+            "{} of {all}: {v}\n{}",
+            hits.len(),
+            a.log()
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -1303,9 +1324,15 @@ fn sealed_segments_go_to_the_bucket_and_any_node_searches_them() {
     let config = a.config.clone().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let out = a.cli(&["cluster", "status", "--config", config.to_str().unwrap()], None);
+        let out = a.cli(
+            &["cluster", "status", "--config", config.to_str().unwrap()],
+            None,
+        );
         let status = String::from_utf8_lossy(&out.stdout).into_owned();
-        let row = status.lines().find(|l| l.starts_with("a ")).unwrap_or_default();
+        let row = status
+            .lines()
+            .find(|l| l.starts_with("a "))
+            .unwrap_or_default();
         if status.contains("UPLOAD LAG") && row.contains(" 0 seg/") {
             break;
         }
@@ -1328,7 +1355,11 @@ fn sealed_segments_go_to_the_bucket_and_any_node_searches_them() {
     );
     assert_eq!(ids(&hits).len(), all, "{v}");
     assert!(on_a.is_subset(&ids(&hits)), "{v}");
-    assert_eq!(v["cluster"]["hits_added"].as_u64(), Some(on_a.len() as u64), "{v}");
+    assert_eq!(
+        v["cluster"]["hits_added"].as_u64(),
+        Some(on_a.len() as u64),
+        "{v}"
+    );
     assert!(v["warnings"].as_array().is_none_or(Vec::is_empty), "{v}");
     // A narrow query reads the footers and indexes, and only the blocks
     // that can match: ranged GETs, far fewer bytes than the segments hold.
@@ -1350,7 +1381,7 @@ fn sealed_segments_go_to_the_bucket_and_any_node_searches_them() {
     let want_acme = events
         .iter()
         .enumerate()
-        .filter(|(i, _)| (i % SOURCES) % 2 == 0)
+        .filter(|(i, _)| (i % SOURCES).is_multiple_of(2))
         .count();
     let deadline = Instant::now() + Duration::from_secs(10);
     let (hits, v) = loop {
@@ -1411,7 +1442,11 @@ fn sealed_segments_go_to_the_bucket_and_any_node_searches_them() {
     // record elsewhere, are counted and skipped.
     let mut forged = r.clone();
     forged["prefix"] = json!("c1/b");
-    let key = format!("{}/{:020}", s(r, "node"), r["segment"]["first"].as_u64().unwrap());
+    let key = format!(
+        "{}/{:020}",
+        s(r, "node"),
+        r["segment"]["first"].as_u64().unwrap()
+    );
     broker.produce(
         "t9.segments",
         &[
@@ -1445,17 +1480,34 @@ fn sealed_segments_go_to_the_bucket_and_any_node_searches_them() {
     assert!(!warnings.is_empty(), "{v}");
     for w in &warnings {
         assert!(
-            w.contains("left out") && in_bucket.iter().any(|k| w.contains(&format!("s3://ward-segs/{k} "))),
+            w.contains("left out")
+                && in_bucket
+                    .iter()
+                    .any(|k| w.contains(&format!("s3://ward-segs/{k} "))),
             "{w}"
         );
     }
     assert!(ids(&hits).is_subset(&on_b), "{v}");
     assert_eq!(hits.len(), on_b.len(), "{v}");
-    let victim = in_bucket.iter().find(|k| warnings.iter().any(|w| w.contains(k.as_str()))).unwrap();
+    let victim = in_bucket
+        .iter()
+        .find(|k| warnings.iter().any(|w| w.contains(k.as_str())))
+        .unwrap();
     let out = b.cli(
-        &["search", "--cluster", "--since", "3650d", "--limit", "1000", "service.name:cluster-test"],
+        &[
+            "search",
+            "--cluster",
+            "--since",
+            "3650d",
+            "--limit",
+            "1000",
+            "service.name:cluster-test",
+        ],
         None,
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && err.contains(victim.as_str()), "{err}");
+    assert!(
+        out.status.success() && err.contains(victim.as_str()),
+        "{err}"
+    );
 }
