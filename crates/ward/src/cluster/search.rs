@@ -66,24 +66,35 @@ pub struct RemoteReport {
     pub hits_added: usize,
 }
 
-/// One object read by ranged GETs.
+/// One object read by ranged GETs, counting what the server sent.
 struct Object<'a> {
     s3: &'a S3,
     key: String,
+    gets: u64,
+    sent: u64,
+}
+
+impl Object<'_> {
+    fn counted(
+        &mut self,
+        part: Result<crate::store::s3::Part, crate::store::s3::S3Error>,
+    ) -> Result<crate::store::s3::Part, StoreError> {
+        let part = part.map_err(|e| StoreError::Failed(e.to_string()))?;
+        self.gets += 1;
+        self.sent += part.sent;
+        Ok(part)
+    }
 }
 
 impl RangeRead for Object<'_> {
     fn read(&mut self, start: u64, len: u64) -> Result<Vec<u8>, StoreError> {
-        self.s3
-            .get_range(&self.key, start, len)
-            .map(|(b, _)| b)
-            .map_err(|e| StoreError::Failed(e.to_string()))
+        let part = self.s3.get_range(&self.key, start, len);
+        self.counted(part).map(|p| p.bytes)
     }
 
     fn read_tail(&mut self, len: u64) -> Result<(Vec<u8>, u64), StoreError> {
-        self.s3
-            .get_tail(&self.key, len)
-            .map_err(|e| StoreError::Failed(e.to_string()))
+        let part = self.s3.get_tail(&self.key, len);
+        self.counted(part).map(|p| (p.bytes, p.size))
     }
 }
 
@@ -142,19 +153,25 @@ impl Remote {
                 .or_insert_with(|| read_text(&s3, &r.object(&r.segment.key)))
                 .clone();
             let mut stats = RemoteStats::default();
+            let mut object = Object {
+                s3: &s3,
+                key: r.object(&r.segment.object),
+                gets: 0,
+                sent: 0,
+            };
             let found = key.and_then(|key| {
-                self.search_one(&s3, &r, &key, query, opts, &mut stats)
+                search_one(&mut object, &r, &key, query, opts, &mut stats)
                     .map_err(|e| e.to_string())
             });
-            report.ranged_gets += stats.reads;
-            report.bytes_fetched += stats.bytes;
+            report.ranged_gets += object.gets;
+            report.bytes_fetched += object.sent;
             report.blocks_scanned += stats.blocks_scanned;
             report.blocks_for_proof += stats.blocks_for_proof;
             report.blocks_skipped += stats.blocks_skipped;
             self.metrics
-                .add("ward_cluster_search_ranged_gets_total", &[], stats.reads);
+                .add("ward_cluster_search_ranged_gets_total", &[], object.gets);
             self.metrics
-                .add("ward_cluster_search_bytes_total", &[], stats.bytes);
+                .add("ward_cluster_search_bytes_total", &[], object.sent);
             match found {
                 Ok(mut h) => {
                     report.segments_searched += 1;
@@ -180,34 +197,29 @@ impl Remote {
         }
         Ok((hits, report, warnings))
     }
+}
 
-    fn search_one(
-        &self,
-        s3: &S3,
-        r: &SegmentRecord,
-        public_key: &str,
-        query: &ward_store::Query,
-        opts: &SearchOptions,
-        stats: &mut RemoteStats,
-    ) -> Result<Vec<Hit>, StoreError> {
-        let object = r.object(&r.segment.object);
-        let signature =
-            read_text(s3, &r.object(&r.segment.signature)).map_err(StoreError::Failed)?;
-        let mut reader = Object {
-            s3,
-            key: object.clone(),
-        };
-        let name = PathBuf::from(s3.show(&object));
-        let seg = open_remote(
-            &name,
-            r.segment.first,
-            &signature,
-            public_key,
-            &mut reader,
-            stats,
-        )?;
-        search_remote(&seg, query, opts, &mut reader, stats)
-    }
+/// Opens and searches one recorded segment.
+fn search_one(
+    object: &mut Object<'_>,
+    r: &SegmentRecord,
+    public_key: &str,
+    query: &ward_store::Query,
+    opts: &SearchOptions,
+    stats: &mut RemoteStats,
+) -> Result<Vec<Hit>, StoreError> {
+    let signature =
+        read_text(object.s3, &r.object(&r.segment.signature)).map_err(StoreError::Failed)?;
+    let name = PathBuf::from(object.s3.show(&object.key));
+    let seg = open_remote(
+        &name,
+        r.segment.first,
+        &signature,
+        public_key,
+        object,
+        stats,
+    )?;
+    search_remote(&seg, query, opts, object, stats)
 }
 
 /// A small object's text (a key, a signature); a missing one is an error.

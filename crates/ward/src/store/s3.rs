@@ -104,6 +104,17 @@ pub struct S3 {
     pub location: Location,
 }
 
+/// What a ranged GET returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// The bytes asked for.
+    pub bytes: Vec<u8>,
+    /// The whole object's size.
+    pub size: u64,
+    /// Bytes the server sent (the whole object when it ignored `Range`).
+    pub sent: u64,
+}
+
 /// An object's ETag and size, from HEAD.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
@@ -226,17 +237,16 @@ impl S3 {
         }
     }
 
-    /// `len` bytes of the object from `start` (an HTTP `Range` request),
-    /// and the object's whole size (from `Content-Range`).
-    pub fn get_range(&self, key: &str, start: u64, len: u64) -> Result<(Vec<u8>, u64), S3Error> {
+    /// `len` bytes of the object from `start` (an HTTP `Range` request).
+    pub fn get_range(&self, key: &str, start: u64, len: u64) -> Result<Part, S3Error> {
         let last = start + len.max(1) - 1;
         self.ranged(key, &format!("bytes={start}-{last}"), |size| {
             (start.min(size), (start + len).min(size))
         })
     }
 
-    /// The last `len` bytes of the object, and its whole size.
-    pub fn get_tail(&self, key: &str, len: u64) -> Result<(Vec<u8>, u64), S3Error> {
+    /// The last `len` bytes of the object.
+    pub fn get_tail(&self, key: &str, len: u64) -> Result<Part, S3Error> {
         self.ranged(key, &format!("bytes=-{len}"), |size| {
             (size.saturating_sub(len), size)
         })
@@ -249,7 +259,7 @@ impl S3 {
         key: &str,
         range: &str,
         part: impl Fn(u64) -> (u64, u64),
-    ) -> Result<(Vec<u8>, u64), S3Error> {
+    ) -> Result<Part, S3Error> {
         let mut r = self.send(
             "read",
             "GET",
@@ -258,20 +268,28 @@ impl S3 {
             &[("range".into(), range.into())],
             &[],
         )?;
+        let sent = r.body.len() as u64;
         if r.content_range.is_empty() {
-            let size = r.body.len() as u64;
-            let (from, to) = part(size);
+            let (from, to) = part(sent);
             #[allow(clippy::cast_possible_truncation)]
-            let body = r.body.drain(from as usize..to as usize).collect();
-            return Ok((body, size));
+            let bytes = r.body.drain(from as usize..to as usize).collect();
+            return Ok(Part {
+                bytes,
+                size: sent,
+                sent,
+            });
         }
         let size = r
             .content_range
             .rsplit('/')
             .next()
             .and_then(|n| n.trim().parse::<u64>().ok())
-            .unwrap_or(r.body.len() as u64);
-        Ok((r.body, size))
+            .unwrap_or(sent);
+        Ok(Part {
+            bytes: r.body,
+            size,
+            sent,
+        })
     }
 
     /// Uploads `body`; with `retain_until_ms`, locked in COMPLIANCE mode
