@@ -1257,6 +1257,8 @@ fn sealed_segments_go_to_the_bucket_and_any_node_searches_them() {
         &env,
     );
     let acme = crate::harness::create_key(&b.data_dir(), "acme-viewer", "viewer", "acme");
+    let config = a.config.clone().unwrap();
+    settled(&[&a, &b], &config);
     let events = stream(8, 6);
     send_spread(&[&a, &b], &events, true);
     stored_all(&[&a, &b], &events, true);
@@ -1321,7 +1323,6 @@ fn sealed_segments_go_to_the_bucket_and_any_node_searches_them() {
     }
     assert!(metric_sum(&a.metrics(), "ward_cluster_segments_uploaded_total") > 0.0);
     // `ward cluster status` shows each node's upload lag.
-    let config = a.config.clone().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = a.cli(
