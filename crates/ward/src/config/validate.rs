@@ -867,6 +867,7 @@ mod tests {
         let c = raw(
             "[cluster]\nenabled = true\nnode_id = \"a b\"\ntopic_prefix = \"ward/\"\n\
              corr_partitions = 0\nproduce_timeout = \"soon\"\n\
+             segments_bucket = \"https://bucket\"\nsegments_interval = \"0s\"\n\
              options = { \"acks\" = \"1\" }\n",
         )
         .cluster;
@@ -879,6 +880,8 @@ mod tests {
                 "cluster.topic_prefix",
                 "cluster.corr_partitions",
                 "cluster.produce_timeout",
+                "cluster.segments_interval",
+                "cluster.segments_bucket",
                 "cluster.options.\"acks\""
             ]
         );
@@ -888,6 +891,18 @@ mod tests {
         let s = check_cluster(&c, &mut p).unwrap();
         assert_eq!(s.events_topic(), "ward.events");
         assert_eq!(s.corr_partitions, 12);
+        assert!(
+            s.segments.is_none(),
+            "uploads are off unless a bucket is named"
+        );
+        let c = raw(
+            "[cluster]\nenabled = true\nnode_id = \"n1\"\nbrokers = \"127.0.0.1:9092\"\n\
+             segments_bucket = \"s3://ward-segs/c1\"\n",
+        )
+        .cluster;
+        let seg = check_cluster(&c, &mut p).unwrap().segments.clone().unwrap();
+        assert_eq!(seg.location.prefix, "c1");
+        assert_eq!(seg.interval, Duration::from_secs(30));
         assert!(toml::from_str::<RawConfig>("[cluster]\nnode = \"x\"\n").is_err());
     }
 
