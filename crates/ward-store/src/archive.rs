@@ -139,32 +139,15 @@ pub fn archive_to(
             }
         })?;
 
-    let mut segs = Vec::new();
-    crate::verify::walk(&store_dir.join("segments"), &mut |p| {
-        if p.extension().is_some_and(|e| e == "seg") {
-            segs.push(p.to_owned());
-        }
-    });
     // Everything but segments is kept as long as the longest segment.
     let mut keep_all = now_ms.saturating_add(i64::from(policy.default_days) * DAY_MS);
     let mut planned = Vec::new();
-    for p in segs {
-        let file = std::fs::File::open(&p).map_err(|e| StoreError::io("open", &p, e))?;
-        let (header, mut index) = read_index(&file, &p)?;
-        if index.count == 0 {
+    for p in sealed_segments(store_dir) {
+        let Some(plan) = plan_segment(&vk, &p, policy)? else {
             continue;
-        }
-        let first = header.first_offset;
-        // Retention in the bucket is judged on what the records say, never
-        // on an index changed on disk.
-        if crate::index::signature::check(&vk, &p, first, &index)
-            != crate::index::signature::Trust::Signed
-        {
-            index = crate::format::sealed::rebuild_index(&file, &p)?;
-        }
-        let (expires, _) = crate::retention::expiry(&index, policy);
-        keep_all = keep_all.max(expires);
-        planned.push((p, header, index.count, expires));
+        };
+        keep_all = keep_all.max(plan.expires);
+        planned.push(plan);
     }
     let mut put = |rel: &str, bytes: &[u8], until: i64, report: &mut ArchiveReport| {
         objects.push(ManifestEntry {
@@ -182,26 +165,20 @@ pub fn archive_to(
     };
     put("key/verifier.pub", &key, keep_all, &mut report)?;
     let mut end = 0u64;
-    for (p, header, count, expires) in planned {
-        let first = header.first_offset;
-        let last = first + count - 1;
-        let date = jiff::Timestamp::from_millisecond(header.created_ms)
-            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-            .to_zoned(jiff::tz::TimeZone::UTC);
-        let rel = format!(
-            "segments/{:04}/{:02}/{:02}/{first:020}-{last:020}.seg",
-            date.year(),
-            date.month(),
-            date.day()
-        );
-        let bytes = std::fs::read(&p).map_err(|e| StoreError::io("read", &p, e))?;
-        put(&rel, &bytes, expires, &mut report)?;
-        let sig = crate::index::signature::path_for(&p);
+    for plan in planned {
+        let bytes = std::fs::read(&plan.path).map_err(|e| StoreError::io("read", &plan.path, e))?;
+        put(&plan.rel, &bytes, plan.expires, &mut report)?;
+        let sig = crate::index::signature::path_for(&plan.path);
         if let Ok(note) = std::fs::read(&sig) {
-            put(&format!("{rel}.sig"), &note, expires, &mut report)?;
+            put(
+                &format!("{}.sig", plan.rel),
+                &note,
+                plan.expires,
+                &mut report,
+            )?;
         }
         report.segments += 1;
-        end = end.max(last + 1);
+        end = end.max(plan.last + 1);
     }
     for p in crate::deletion::list(&store_dir.join("deletions")) {
         let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
@@ -269,6 +246,173 @@ pub fn archive_to(
 }
 
 const DAY_MS: i64 = 86_400_000;
+
+/// The sealed segment files of a store, in offset order.
+pub fn sealed_segments(store_dir: &Path) -> Vec<PathBuf> {
+    let mut segs = Vec::new();
+    crate::verify::walk(&store_dir.join("segments"), &mut |p| {
+        if p.extension().is_some_and(|e| e == "seg") {
+            segs.push(p.to_owned());
+        }
+    });
+    segs.sort_by_key(|p| p.file_name().map(std::ffi::OsStr::to_owned));
+    segs
+}
+
+/// A sealed segment about to be archived.
+struct Plan {
+    path: PathBuf,
+    rel: String,
+    first: u64,
+    last: u64,
+    created_ms: i64,
+    expires: i64,
+    index: crate::format::sealed::SegmentIndex,
+}
+
+/// Reads a sealed segment's header and index (the signed one, or one
+/// rebuilt from its records: retention in the bucket is judged on what the
+/// records say, never on an index changed on disk); `None` when empty.
+fn plan_segment(
+    vk: &crate::checkpoint::VerifierKey,
+    p: &Path,
+    policy: &crate::config::RetentionPolicy,
+) -> Result<Option<Plan>, StoreError> {
+    let file = std::fs::File::open(p).map_err(|e| StoreError::io("open", p, e))?;
+    let (header, mut index) = read_index(&file, p)?;
+    if index.count == 0 {
+        return Ok(None);
+    }
+    let first = header.first_offset;
+    if crate::index::signature::check(vk, p, first, &index)
+        != crate::index::signature::Trust::Signed
+    {
+        index = crate::format::sealed::rebuild_index(&file, p)?;
+    }
+    let (expires, _) = crate::retention::expiry(&index, policy);
+    let last = first + index.count - 1;
+    let date = jiff::Timestamp::from_millisecond(header.created_ms)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(jiff::tz::TimeZone::UTC);
+    let rel = format!(
+        "segments/{:04}/{:02}/{:02}/{first:020}-{last:020}.seg",
+        date.year(),
+        date.month(),
+        date.day()
+    );
+    Ok(Some(Plan {
+        path: p.to_owned(),
+        rel,
+        first,
+        last,
+        created_ms: header.created_ms,
+        expires,
+        index,
+    }))
+}
+
+/// One sealed segment in an archive, as [`archive_segment`] put it there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchivedSegment {
+    /// The segment's name in the archive (see the module docs).
+    pub object: String,
+    /// Its index signature's name (`<object>.sig`).
+    pub signature: String,
+    /// The checkpoint signed when it was sealed (`checkpoints/<size>.cp`).
+    pub checkpoint: String,
+    /// That checkpoint's text (a signed note: tree size, root hash, time).
+    pub checkpoint_note: String,
+    /// The public key's name (`key/verifier.pub`).
+    pub key: String,
+    /// First store offset.
+    pub first: u64,
+    /// Last store offset.
+    pub last: u64,
+    /// Earliest event time, ms.
+    pub min_time_ms: i64,
+    /// Latest event time, ms.
+    pub max_time_ms: i64,
+    /// When the segment was created, ms.
+    pub created_ms: i64,
+    /// When it was sealed, ms.
+    pub sealed_ms: i64,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the segment, hex.
+    pub sha256: String,
+    /// Retained (locked) until, ms.
+    pub retain_until_ms: i64,
+    /// Objects written now (0: all were already there).
+    pub written: usize,
+}
+
+/// Puts one sealed segment of the store in `store_dir` into `target`, with
+/// its index signature, the checkpoint signed at its end and the store's
+/// public key, each kept until the segment's retention ends (the key at
+/// least `policy.default_days` from `now_ms`); objects already there with
+/// the same content are left alone. `None` for an empty segment.
+pub fn archive_segment(
+    store_dir: &Path,
+    segment: &Path,
+    target: &mut dyn ArchiveTarget,
+    policy: &crate::config::RetentionPolicy,
+    now_ms: i64,
+) -> Result<Option<ArchivedSegment>, StoreError> {
+    let key_path = store_dir.join("key/verifier.pub");
+    let key = std::fs::read(&key_path).map_err(|e| StoreError::io("read", &key_path, e))?;
+    let vk =
+        crate::checkpoint::VerifierKey::parse(&String::from_utf8_lossy(&key)).map_err(|e| {
+            StoreError::Key {
+                path: key_path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+    let Some(plan) = plan_segment(&vk, segment, policy)? else {
+        return Ok(None);
+    };
+    let mut written = 0;
+    let until = plan.expires;
+    let keep_key = until.max(now_ms.saturating_add(i64::from(policy.default_days) * DAY_MS));
+    if target.put("key/verifier.pub", &key, keep_key)? {
+        written += 1;
+    }
+    let bytes = std::fs::read(&plan.path).map_err(|e| StoreError::io("read", &plan.path, e))?;
+    if target.put(&plan.rel, &bytes, until)? {
+        written += 1;
+    }
+    let sig_path = crate::index::signature::path_for(&plan.path);
+    let sig = std::fs::read(&sig_path).map_err(|e| StoreError::io("read", &sig_path, e))?;
+    let signature = format!("{}.sig", plan.rel);
+    if target.put(&signature, &sig, until)? {
+        written += 1;
+    }
+    let size = plan.last + 1;
+    let cp_path = store_dir
+        .join("checkpoints")
+        .join(disk::segment_name(size, "cp"));
+    let note = std::fs::read(&cp_path).map_err(|e| StoreError::io("read", &cp_path, e))?;
+    let checkpoint = format!("checkpoints/{size:020}.cp");
+    if target.put(&checkpoint, &note, until)? {
+        written += 1;
+    }
+    Ok(Some(ArchivedSegment {
+        object: plan.rel,
+        signature,
+        checkpoint,
+        checkpoint_note: String::from_utf8_lossy(&note).into_owned(),
+        key: "key/verifier.pub".into(),
+        first: plan.first,
+        last: plan.last,
+        min_time_ms: plan.index.min_time,
+        max_time_ms: plan.index.max_time,
+        created_ms: plan.created_ms,
+        sealed_ms: plan.index.sealed_ms,
+        bytes: bytes.len() as u64,
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        retain_until_ms: until,
+        written,
+    }))
+}
 
 /// Writes an object once: same content present is fine, different content
 /// is a conflict (objects are immutable).

@@ -15,7 +15,9 @@
 //! - **Retention**: [`Store::apply_retention`] deletes whole expired
 //!   segments, leaving signed deletion records that keep the tree checkable.
 //! - **Search**: [`query::parse`] + [`Store::search`], pruning blocks by time
-//!   and bloom filters over the common fields.
+//!   and bloom filters over the common fields; [`remote`] searches a sealed
+//!   segment kept elsewhere (a bucket) by ranged reads, believing nothing
+//!   its signature and Merkle summary do not vouch for.
 //!
 //! ```
 //! use ward_store::{Record, Store, StoreConfig, query};
@@ -51,6 +53,7 @@ mod proof;
 pub mod query;
 mod record;
 mod recovery;
+pub mod remote;
 mod retention;
 mod seal;
 mod search;
@@ -64,7 +67,8 @@ pub mod witness;
 mod writer;
 
 pub use archive::{
-    ArchiveReport, ArchiveTarget, DirTarget, Manifest, ManifestEntry, archive, archive_to,
+    ArchiveReport, ArchiveTarget, ArchivedSegment, DirTarget, Manifest, ManifestEntry, archive,
+    archive_segment, archive_to, sealed_segments,
 };
 pub use checkpoint::Checkpoint;
 pub use config::{LegalHold, MIN_SECURITY_DAYS, RetentionPolicy, SECURITY_CATEGORIES, StoreConfig};

@@ -91,6 +91,14 @@ pub struct ClusterConfig {
     pub match_where_consumed: bool,
     /// More librdkafka properties for every cluster client.
     pub options: BTreeMap<String, Secret<String>>,
+    /// "s3://bucket/prefix": every node uploads its sealed segments with
+    /// their signatures and checkpoints under `<prefix>/<node_id>/` (Object
+    /// Lock COMPLIANCE, retained as `[retention]` says; credentials and
+    /// endpoint from `[archive.s3]`), records each in `<prefix>segments`,
+    /// and any node searches them (`ward search --cluster`). Empty: off.
+    pub segments_bucket: String,
+    /// How often newly sealed segments are looked for and uploaded.
+    pub segments_interval: String,
 }
 
 impl Default for ClusterConfig {
@@ -108,6 +116,8 @@ impl Default for ClusterConfig {
             batch_max: 1000,
             match_where_consumed: true,
             options: BTreeMap::new(),
+            segments_bucket: String::new(),
+            segments_interval: "30s".into(),
         }
     }
 }

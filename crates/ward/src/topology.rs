@@ -73,6 +73,8 @@ pub struct Topology {
     alert_publisher: Option<crate::cluster::alerts::Publisher>,
     background: CancellationToken,
     retention: tokio::task::JoinHandle<()>,
+    /// Uploads of sealed segments (`cluster.segments_bucket`).
+    segments: Option<tokio::task::JoinHandle<()>>,
     /// Raises the alert when the store cannot write.
     store_watch: tokio::task::JoinHandle<()>,
     compliance: Option<tokio::task::JoinHandle<()>>,
@@ -234,6 +236,39 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
             )
             .connect("cluster alerts", "alert", 0);
     }
+    // Sealed segments to the bucket, and the record of every node's.
+    let background = CancellationToken::new();
+    let mut segments = None;
+    let mut remote = None;
+    if let Some(c) = cluster.as_ref().filter(|c| c.settings.segments.is_some()) {
+        let catalog = Arc::new(crate::cluster::segments::Catalog::default());
+        crate::cluster::segments::follow(
+            &c.settings,
+            Arc::clone(&catalog),
+            Arc::clone(&metrics),
+            background.clone(),
+        )?;
+        let uploader = crate::cluster::segments::Uploader {
+            settings: Arc::clone(&c.settings),
+            s3: config.raw.archive.s3.clone(),
+            store_dir: config.data_dir.join("events"),
+            policy: crate::store::retention_policy(&config),
+            producer: Arc::clone(&c.producer),
+            metrics: Arc::clone(&metrics),
+            owned: Arc::clone(&c.owned),
+        };
+        segments = Some(tokio::spawn(uploader.run(background.clone())));
+        remote = c.settings.segments.as_ref().map(|s| {
+            Arc::new(crate::cluster::search::Remote {
+                location: s.location.clone(),
+                s3: config.raw.archive.s3.clone(),
+                catalog,
+                metrics: Arc::clone(&metrics),
+            })
+        });
+        g.stages(&["cluster segments"])
+            .connect("store", "cluster segments", 0);
+    }
     let (tokens, generated_token) = Tokens::from_config(&config)?;
     // The hash that unknown user names are checked against, made before
     // the first login so that it does not take longer than the others.
@@ -258,6 +293,8 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     };
     let live = start_compliance(&config, &store, &metrics, &alerts, &mut g);
     let mut state = api_state(ingest, access, &store, &metrics, progress, &alerts, &config)?;
+    state.events.remote = remote.clone();
+    state.console.events.remote = remote;
     state.compliance = crate::api::compliance::ComplianceState(live.clone());
     state.gate.compliance = state.compliance.clone();
     state.console.compliance = state.compliance.clone();
@@ -271,7 +308,6 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         }
     }
 
-    let background = CancellationToken::new();
     let retention = tokio::spawn(crate::store::retention_task(
         Arc::clone(&store),
         config.retention_interval,
@@ -309,6 +345,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         alert_publisher,
         background,
         retention,
+        segments,
         store_watch,
         compliance,
     })
@@ -435,6 +472,7 @@ fn api_state(
             },
             events: crate::api::EventsState {
                 store: Arc::clone(store),
+                remote: None,
             },
             health: health.clone(),
             prefs: crate::console::prefs::Prefs::open(&config.data_dir)?,
@@ -454,6 +492,7 @@ fn api_state(
         ingest,
         events: crate::api::EventsState {
             store: Arc::clone(store),
+            remote: None,
         },
         access,
         audit,
@@ -959,6 +998,10 @@ impl Topology {
         self.background.cancel();
         let _ = tokio::time::timeout(left(), &mut self.retention).await;
         self.retention.abort();
+        if let Some(mut s) = self.segments.take() {
+            let _ = tokio::time::timeout(left(), &mut s).await;
+            s.abort();
+        }
         let _ = tokio::time::timeout(left(), &mut self.store_watch).await;
         self.store_watch.abort();
         close_store(self.store).await;

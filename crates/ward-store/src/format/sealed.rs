@@ -451,7 +451,8 @@ pub fn encode_index(ix: &SegmentIndex, out: &mut Vec<u8>) {
     }
 }
 
-fn decode_index(bytes: &[u8]) -> Result<SegmentIndex, String> {
+/// Decodes an index section (its checksum already checked).
+pub fn decode_index(bytes: &[u8]) -> Result<SegmentIndex, String> {
     let mut r = Reader { bytes, pos: 0 };
     let n = r.u32()? as usize;
     let mut blocks = Vec::with_capacity(n.min(1 << 16));

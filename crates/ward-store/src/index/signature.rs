@@ -93,6 +93,15 @@ pub fn check(vk: &VerifierKey, segment: &Path, first: u64, index: &SegmentIndex)
     let Ok(note) = std::str::from_utf8(&note) else {
         return Trust::Mismatch("the signature file is not UTF-8".into());
     };
+    check_note(vk, note, first, index)
+}
+
+/// Checks the signature `note` (the text of a `.seg.sig` file, read from
+/// wherever the segment is kept) of `index`.
+pub fn check_note(vk: &VerifierKey, note: &str, first: u64, index: &SegmentIndex) -> Trust {
+    if note.is_empty() {
+        return Trust::Unsigned;
+    }
     let signed = match vk.open_note(note) {
         Ok(body) => body,
         Err(e) => return Trust::Mismatch(format!("the signature does not verify: {e}")),

@@ -165,13 +165,13 @@ pub(crate) fn run(
 /// The event-time window of a search: the options and the query's own
 /// `@timestamp` bounds, whichever is narrower.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Window {
+pub(crate) struct Window {
     lo: Option<i64>,
     hi: Option<i64>,
 }
 
 impl Window {
-    fn of(query: &Query, opts: &SearchOptions) -> Window {
+    pub(crate) fn of(query: &Query, opts: &SearchOptions) -> Window {
         let (qlo, qhi) = query.expr.time_bounds();
         Window {
             lo: [opts.since, qlo].into_iter().flatten().max(),
@@ -179,7 +179,7 @@ impl Window {
         }
     }
 
-    fn contains(self, t: i64) -> bool {
+    pub(crate) fn contains(self, t: i64) -> bool {
         self.lo.is_none_or(|lo| t >= lo) && self.hi.is_none_or(|hi| t <= hi)
     }
 
@@ -188,14 +188,14 @@ impl Window {
         self.lo.is_none_or(|lo| min >= lo) && self.hi.is_none_or(|hi| max <= hi)
     }
 
-    fn overlaps(self, min: i64, max: i64) -> bool {
+    pub(crate) fn overlaps(self, min: i64, max: i64) -> bool {
         self.lo.is_none_or(|lo| max >= lo) && self.hi.is_none_or(|hi| min <= hi)
     }
 }
 
 /// The query's required terms as bloom hashes: a block can match only if
 /// every clause has a term its filter may contain.
-fn term_clauses(query: &Query) -> Vec<Vec<(String, u64)>> {
+pub(crate) fn term_clauses(query: &Query) -> Vec<Vec<(String, u64)>> {
     query
         .expr
         .required_terms()
@@ -222,12 +222,10 @@ fn select_blocks(
     let mut candidates = Vec::new();
     for seg in segments {
         seg.visit_blocks(&mut |i, b| {
-            let terms_ok = clauses.iter().all(|clause| {
-                clause
-                    .iter()
-                    .any(|(f, h)| !b.fields.iter().any(|x| x == f) || b.bloom.may_contain(*h))
-            });
-            if window.overlaps(b.min_time, b.max_time) && terms_ok && b.count > 0 {
+            if window.overlaps(b.min_time, b.max_time)
+                && may_match(b.fields, b.bloom, clauses)
+                && b.count > 0
+            {
                 candidates.push(Candidate {
                     seg: seg.clone(),
                     block: i,
@@ -242,6 +240,19 @@ fn select_blocks(
     }
     candidates.sort_by(|a, b| b.max_time.cmp(&a.max_time).then(b.first.cmp(&a.first)));
     candidates
+}
+
+/// Whether the block's term filters let every clause match.
+pub(crate) fn may_match(
+    fields: &[String],
+    bloom: &crate::index::bloom::Bloom,
+    clauses: &[Vec<(String, u64)>],
+) -> bool {
+    clauses.iter().all(|clause| {
+        clause
+            .iter()
+            .any(|(f, h)| !fields.iter().any(|x| x == f) || bloom.may_contain(*h))
+    })
 }
 
 /// The workers for `items` blocks: one per core, at most one per block.

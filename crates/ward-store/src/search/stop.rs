@@ -40,7 +40,8 @@ impl SearchStop {
         self.cancelled.store(true, Ordering::Relaxed);
     }
 
-    pub(super) fn check(&self) -> Result<(), StoreError> {
+    /// An error once the deadline passed or the search was cancelled.
+    pub fn check(&self) -> Result<(), StoreError> {
         if self.cancelled.load(Ordering::Relaxed) {
             return Err(StoreError::SearchStopped("it was cancelled".into()));
         }

@@ -117,14 +117,65 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// `GET /api/v1/events/search?q=…&since=24h&until=…&limit=N`
+/// `cluster=true` of a search: the sealed segments of every node in the
+/// cluster's bucket are searched too.
+#[derive(Debug, Default, Deserialize)]
+pub struct ClusterParam {
+    #[serde(default)]
+    pub cluster: bool,
+}
+
+/// `GET /api/v1/events/search?q=…&since=24h&until=…&limit=N[&cluster=true]`
 pub async fn search(
     State(st): State<EventsState>,
     caller: Caller,
     Query(p): Query<SearchParams>,
+    Query(c): Query<ClusterParam>,
 ) -> Result<Response, ApiError> {
     let query = ward_store::query::parse(&p.q).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if c.cluster {
+        return cluster_search(&st, scoped(&caller, query), &p).await;
+    }
     run_search(&st, scoped(&caller, query), &p).await
+}
+
+/// The local search and the bucket's, merged ([`crate::cluster::search`]);
+/// the answer's `cluster` member says what the bucket part read.
+async fn cluster_search(
+    st: &EventsState,
+    query: ward_store::query::Query,
+    p: &SearchParams,
+) -> Result<Response, ApiError> {
+    let Some(remote) = st.remote.clone() else {
+        return Err(ApiError::BadRequest(
+            "cluster=true searches the cluster's bucket: set cluster.segments_bucket".into(),
+        ));
+    };
+    if query.aggregation.is_some() {
+        return Err(ApiError::BadRequest(
+            "cluster=true runs searches, not aggregations (`| count`, `| top`): run those on each node"
+                .into(),
+        ));
+    }
+    let found = limited(st, p, move |store, opts| {
+        let local = store.search(&query, &opts)?;
+        let (hits, mut report, warnings) = remote.search(&query, &opts)?;
+        let merged = crate::cluster::search::merge(local, hits, &mut report, warnings, opts.limit);
+        Ok((merged, report))
+    })
+    .await?;
+    match found {
+        Ok((result, report)) => {
+            let mut v = serde_json::to_value(result).map_err(anyhow::Error::from)?;
+            v["cluster"] = serde_json::to_value(report).map_err(anyhow::Error::from)?;
+            Ok(Json(v).into_response())
+        }
+        Err(why) => Ok((
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": why })),
+        )
+            .into_response()),
+    }
 }
 
 /// `GET /api/v1/audit?q=…&since=…&limit=N`: Ward's own audit trail (the

@@ -38,6 +38,9 @@ use crate::source::HttpSources;
 #[derive(Clone)]
 pub struct EventsState {
     pub store: Arc<ward_store::Store>,
+    /// The cluster's sealed segments in the bucket, when
+    /// `cluster.segments_bucket` is set (`cluster=true` searches them).
+    pub remote: Option<Arc<crate::cluster::search::Remote>>,
 }
 
 /// Everything the routes reach, split by who needs it.

@@ -34,6 +34,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// Search the sealed segments every node of the cluster uploaded to
+    /// `cluster.segments_bucket` too, merged with this node's results.
+    #[arg(long)]
+    pub cluster: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -45,6 +49,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     ];
     if let Some(u) = &args.until {
         q.push(("until", u.clone()));
+    }
+    if args.cluster {
+        q.push(("cluster", "true".into()));
     }
     let result = client.get_json("/api/v1/events/search", &q)?;
     let mut out = super::out();
@@ -61,6 +68,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Table => out.write_all(table(&result).as_bytes())?,
     }
     out.flush()?;
+    // Parts that could not be searched (a damaged block, a segment in the
+    // bucket that does not verify) are said, never left out silently.
+    for w in result
+        .get("warnings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        eprintln!(
+            "warning: {}",
+            super::escape::cell(w.as_str().unwrap_or_default())
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -90,6 +90,10 @@ pub struct Heartbeat {
     /// Owned `<prefix>corr` partitions → age of the last snapshot (s), -1: none yet.
     pub snapshot_age_s: BTreeMap<i32, i64>,
     pub rebalances: u64,
+    /// Sealed segments not yet uploaded to `cluster.segments_bucket`, and
+    /// the age (s) of the oldest; `None` when uploads are off.
+    #[serde(default)]
+    pub segments_lag: Option<(u64, i64)>,
 }
 
 /// The worker; runs on its own thread.
@@ -567,6 +571,7 @@ impl CorrWorker {
             .collect();
         let now = jiff::Timestamp::now().as_millisecond();
         let hb = Heartbeat {
+            segments_lag: *self.owned.segments_lag.lock(),
             node: self.settings.node_id.clone(),
             time_ms: now,
             events_lag: lag(&self.settings.events_topic(), events),

@@ -25,6 +25,8 @@ pub mod corr;
 pub mod events;
 pub mod repartition;
 pub mod split;
+pub mod search;
+pub mod segments;
 pub mod status;
 
 use std::time::Duration;
@@ -50,6 +52,17 @@ pub struct Settings {
     pub batch_max: usize,
     pub match_where_consumed: bool,
     pub options: Vec<(String, Secret<String>)>,
+    /// `cluster.segments_bucket`, when set.
+    pub segments: Option<SegmentsSettings>,
+}
+
+/// Where sealed segments go and how often ([`segments`]).
+#[derive(Debug, Clone)]
+pub struct SegmentsSettings {
+    /// The bucket and the cluster's prefix in it.
+    pub location: crate::store::s3::Location,
+    /// Between two looks for newly sealed segments.
+    pub interval: Duration,
 }
 
 impl Settings {
@@ -76,6 +89,11 @@ impl Settings {
     /// Heartbeats: what each node owns and how far behind it is.
     pub fn nodes_topic(&self) -> String {
         format!("{}nodes", self.prefix)
+    }
+
+    /// Each uploaded sealed segment (compacted, keyed `<node>/<first offset>`).
+    pub fn segments_topic(&self) -> String {
+        format!("{}segments", self.prefix)
     }
 
     /// The consumer group of a topic.
@@ -257,14 +275,16 @@ pub async fn ensure_topics(s: &Settings) -> anyhow::Result<()> {
         (s.state_topic(), s.corr_partitions),
         (s.nodes_topic(), 1),
         (s.alerts_topic(), alerts::ALERTS_PARTITIONS),
+        (s.segments_topic(), 1),
     ];
-    let alerts_topic = s.alerts_topic();
+    let compacted = [s.alerts_topic(), s.segments_topic()];
     let topics: Vec<NewTopic<'_>> = wanted
         .iter()
         .map(|(t, n)| {
             let topic = NewTopic::new(t, *n, TopicReplication::Fixed(1));
-            // The newest state of each alert is what a starting node needs.
-            if *t == alerts_topic {
+            // The newest state of each alert (and the record of each
+            // uploaded segment) is what a starting node needs.
+            if compacted.contains(t) {
                 topic.set("cleanup.policy", "compact")
             } else {
                 topic
@@ -359,6 +379,9 @@ mod tests {
 pub struct Owned {
     pub events: parking_lot::Mutex<std::collections::BTreeMap<i32, i64>>,
     pub corr: parking_lot::Mutex<std::collections::BTreeMap<i32, CorrPart>>,
+    /// Sealed segments not yet uploaded, and the age (s) of the oldest
+    /// (`None` when uploads are off or before the first round).
+    pub segments_lag: parking_lot::Mutex<Option<(u64, i64)>>,
 }
 
 /// One owned correlation partition.

@@ -75,7 +75,7 @@ pub fn render(nodes: &BTreeMap<String, Heartbeat>, now_ms: i64) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "{:<20} {:<6} {:>6} {:<24} {:>9} {:<24} {:>9} {:>12} {:>10}",
+        "{:<20} {:<6} {:>6} {:<24} {:>9} {:<24} {:>9} {:>12} {:>10} {:>14}",
         "NODE",
         "STATE",
         "SEEN",
@@ -84,7 +84,8 @@ pub fn render(nodes: &BTreeMap<String, Heartbeat>, now_ms: i64) -> String {
         "CORR PARTITIONS",
         "LAG",
         "SNAPSHOT AGE",
-        "REBALANCES"
+        "REBALANCES",
+        "UPLOAD LAG"
     );
     for hb in nodes.values() {
         let age = (now_ms - hb.time_ms).max(0);
@@ -100,7 +101,7 @@ pub fn render(nodes: &BTreeMap<String, Heartbeat>, now_ms: i64) -> String {
         let snap = hb.snapshot_age_s.values().copied().max();
         let _ = writeln!(
             t,
-            "{:<20} {:<6} {:>5}s {:<24} {:>9} {:<24} {:>9} {:>12} {:>10}",
+            "{:<20} {:<6} {:>5}s {:<24} {:>9} {:<24} {:>9} {:>12} {:>10} {:>14}",
             hb.node,
             state,
             age / 1000,
@@ -114,6 +115,8 @@ pub fn render(nodes: &BTreeMap<String, Heartbeat>, now_ms: i64) -> String {
                 format!("{s}s")
             }),
             hb.rebalances,
+            hb.segments_lag
+                .map_or("-".to_owned(), |(n, age)| format!("{n} seg/{age}s")),
         );
     }
     t
@@ -132,6 +135,7 @@ mod tests {
             corr_lag: BTreeMap::from([(5, 0)]),
             snapshot_age_s: BTreeMap::from([(5, 2)]),
             rebalances: 3,
+            segments_lag: (node == "a").then_some((2, 40)),
         };
         let nodes = BTreeMap::from([
             ("a".to_owned(), hb("a", 100_000)),
@@ -145,6 +149,8 @@ mod tests {
             "{t}"
         );
         assert!(lines[1].contains("0,2") && lines[1].contains(" 7 "), "{t}");
+        assert!(lines[1].ends_with(" 2 seg/40s"), "{t}");
+        assert!(lines[2].ends_with(" -"), "{t}");
         assert!(
             lines[2].starts_with("b ") && lines[2].contains(" gone "),
             "{t}"

@@ -636,6 +636,24 @@ fn check_cluster(
         &c.session_timeout,
         Duration::from_secs(6),
     );
+    let segments_interval = duration(
+        "cluster.segments_interval",
+        &c.segments_interval,
+        Duration::from_millis(100),
+    );
+    let segments_bucket = if c.segments_bucket.is_empty() {
+        None
+    } else {
+        let loc = crate::store::s3::Location::parse(&c.segments_bucket);
+        if loc.is_none() {
+            problems.bad(
+                "cluster.segments_bucket",
+                &format!("{:?}", c.segments_bucket),
+                "use s3://bucket/prefix with a bucket created with Object Lock (3 to 63 lowercase letters, digits, '-' or '.')",
+            );
+        }
+        loc
+    };
     for name in c.options.keys() {
         if matches!(
             name.as_str(),
@@ -671,6 +689,10 @@ fn check_cluster(
         session_timeout,
         batch_max: c.batch_max,
         match_where_consumed: c.match_where_consumed,
+        segments: segments_bucket.map(|location| crate::cluster::SegmentsSettings {
+            location,
+            interval: segments_interval,
+        }),
         options: c
             .options
             .iter()
@@ -846,6 +868,7 @@ mod tests {
         let c = raw(
             "[cluster]\nenabled = true\nnode_id = \"a b\"\ntopic_prefix = \"ward/\"\n\
              corr_partitions = 0\nproduce_timeout = \"soon\"\n\
+             segments_bucket = \"https://bucket\"\nsegments_interval = \"0s\"\n\
              options = { \"acks\" = \"1\" }\n",
         )
         .cluster;
@@ -858,6 +881,8 @@ mod tests {
                 "cluster.topic_prefix",
                 "cluster.corr_partitions",
                 "cluster.produce_timeout",
+                "cluster.segments_interval",
+                "cluster.segments_bucket",
                 "cluster.options.\"acks\""
             ]
         );
@@ -867,6 +892,18 @@ mod tests {
         let s = check_cluster(&c, &mut p).unwrap();
         assert_eq!(s.events_topic(), "ward.events");
         assert_eq!(s.corr_partitions, 12);
+        assert!(
+            s.segments.is_none(),
+            "uploads are off unless a bucket is named"
+        );
+        let c = raw(
+            "[cluster]\nenabled = true\nnode_id = \"n1\"\nbrokers = \"127.0.0.1:9092\"\n\
+             segments_bucket = \"s3://ward-segs/c1\"\n",
+        )
+        .cluster;
+        let seg = check_cluster(&c, &mut p).unwrap().segments.clone().unwrap();
+        assert_eq!(seg.location.prefix, "c1");
+        assert_eq!(seg.interval, Duration::from_secs(30));
         assert!(toml::from_str::<RawConfig>("[cluster]\nnode = \"x\"\n").is_err());
     }
 

@@ -104,6 +104,17 @@ pub struct S3 {
     pub location: Location,
 }
 
+/// What a ranged GET returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// The bytes asked for.
+    pub bytes: Vec<u8>,
+    /// The whole object's size.
+    pub size: u64,
+    /// Bytes the server sent (the whole object when it ignored `Range`).
+    pub sent: u64,
+}
+
 /// An object's ETag and size, from HEAD.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
@@ -224,6 +235,61 @@ impl S3 {
             Err(S3Error::Refused { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// `len` bytes of the object from `start` (an HTTP `Range` request).
+    pub fn get_range(&self, key: &str, start: u64, len: u64) -> Result<Part, S3Error> {
+        let last = start + len.max(1) - 1;
+        self.ranged(key, &format!("bytes={start}-{last}"), |size| {
+            (start.min(size), (start + len).min(size))
+        })
+    }
+
+    /// The last `len` bytes of the object.
+    pub fn get_tail(&self, key: &str, len: u64) -> Result<Part, S3Error> {
+        self.ranged(key, &format!("bytes=-{len}"), |size| {
+            (size.saturating_sub(len), size)
+        })
+    }
+
+    /// A ranged GET; `part(size)` is the part asked for, cut out here when
+    /// a server ignores `Range` and sends the whole object.
+    fn ranged(
+        &self,
+        key: &str,
+        range: &str,
+        part: impl Fn(u64) -> (u64, u64),
+    ) -> Result<Part, S3Error> {
+        let mut r = self.send(
+            "read",
+            "GET",
+            Some(key),
+            &[],
+            &[("range".into(), range.into())],
+            &[],
+        )?;
+        let sent = r.body.len() as u64;
+        if r.content_range.is_empty() {
+            let (from, to) = part(sent);
+            #[allow(clippy::cast_possible_truncation)]
+            let bytes = r.body.drain(from as usize..to as usize).collect();
+            return Ok(Part {
+                bytes,
+                size: sent,
+                sent,
+            });
+        }
+        let size = r
+            .content_range
+            .rsplit('/')
+            .next()
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(sent);
+        Ok(Part {
+            bytes: r.body,
+            size,
+            sent,
+        })
     }
 
     /// Uploads `body`; with `retain_until_ms`, locked in COMPLIANCE mode
@@ -362,12 +428,15 @@ impl S3 {
             reason: error_chain(&e.without_url()),
         })?;
         let status = resp.status().as_u16();
-        let etag = resp
-            .headers()
-            .get("etag")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let etag = header("etag");
+        let content_range = header("content-range");
         let body = resp
             .bytes()
             .map_err(|e| S3Error::Unreachable {
@@ -376,7 +445,11 @@ impl S3 {
             })?
             .to_vec();
         if status < 300 {
-            return Ok(Answer { etag, body });
+            return Ok(Answer {
+                etag,
+                content_range,
+                body,
+            });
         }
         let text = String::from_utf8_lossy(&body);
         let code = xml_values(&text, "Code")
@@ -463,6 +536,8 @@ impl S3 {
 
 struct Answer {
     etag: String,
+    /// `bytes a-b/size` of a ranged read.
+    content_range: String,
     body: Vec<u8>,
 }
 

@@ -1252,3 +1252,333 @@ fn metric_sum(text: &str, name: &str) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// A node of a cluster that uploads its sealed segments to `ward-segs`
+/// under `c1/`: the sources alternate between tenants acme (even) and
+/// globex (odd).
+fn segments_config(rules: &std::path::Path, node: &str, brokers: &str) -> String {
+    let sources: String = (0..SOURCES)
+        .map(|j| {
+            let tenant = if j % 2 == 0 { "acme" } else { "globex" };
+            format!(
+                "[[sources]]\nname = \"app-{j}\"\ntenant = \"{tenant}\"\ntoken = \"{}\"\n",
+                token(j)
+            )
+        })
+        .collect();
+    sources
+        + &format!(
+            "[detect]\nbuiltin_rules = false\nrules = [\"{}\"]\n\
+         [store]\nsegment_max_age = \"1s\"\n\
+         [cluster]\nenabled = true\nnode_id = \"{node}\"\nbrokers = \"{brokers}\"\ntopic_prefix = \"t9.\"\n\
+         events_partitions = 6\ncorr_partitions = 6\nsession_timeout = \"6s\"\n\
+         segments_bucket = \"s3://ward-segs/c1\"\nsegments_interval = \"300ms\"\n",
+            rules.display()
+        )
+}
+
+/// `GET /api/v1/events/search?cluster=true` with `key`: (hits, the whole answer).
+fn cluster_search(w: &Ward, key: &str, q: &str) -> (Vec<Value>, Value) {
+    let r = Ward::client()
+        .get(format!("{}/api/v1/events/search", w.url()))
+        .bearer_auth(key)
+        .query(&[
+            ("q", q),
+            ("since", "3650d"),
+            ("limit", "1000"),
+            ("cluster", "true"),
+        ])
+        .send()
+        .unwrap();
+    let status = r.status();
+    let v: Value = r.json().unwrap();
+    assert!(status.is_success(), "{v}");
+    let hits = v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["event"].clone())
+        .collect();
+    (hits, v)
+}
+
+fn ids(hits: &[Value]) -> BTreeSet<String> {
+    hits.iter().map(|h| s(h, "event.id").to_owned()).collect()
+}
+
+#[test]
+fn sealed_segments_go_to_the_bucket_and_any_node_searches_them() {
+    let s3 = crate::s3::S3Server::start(false);
+    s3.boto("s3.create_bucket(Bucket='ward-segs', ObjectLockEnabledForBucket=True)");
+    let broker = Broker::start();
+    let rules = rules();
+    let env = [
+        ("AWS_ENDPOINT_URL", s3.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "k"),
+        ("AWS_SECRET_ACCESS_KEY", "test-secret-value"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let mut a = Ward::start_with(
+        Some(&segments_config(rules.path(), "a", &broker.addr)),
+        &env,
+    );
+    let b = Ward::start_with(
+        Some(&segments_config(rules.path(), "b", &broker.addr)),
+        &env,
+    );
+    let acme = crate::harness::create_key(&b.data_dir(), "acme-viewer", "viewer", "acme");
+    let config = a.config.clone().unwrap();
+    settled(&[&a, &b], &config);
+    let events = stream(8, 6);
+    send_spread(&[&a, &b], &events, true);
+    stored_all(&[&a, &b], &events, true);
+    let on_a = ids(&a.search("service.name:cluster-test"));
+    let on_b = ids(&b.search("service.name:cluster-test"));
+    assert!(
+        !on_a.is_empty() && !on_b.is_empty(),
+        "both nodes store a share"
+    );
+    // Bulk beside them, so that blocks are worth skipping: 480 events of
+    // 1 KB of digits that do not compress, from every source.
+    let mut x: u64 = 7;
+    for j in 0..SOURCES {
+        let body: String = (0..40)
+            .map(|i| {
+                let pad: String = (0..1000)
+                    .map(|_| {
+                        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        char::from(b'0' + ((x >> 33) % 10) as u8)
+                    })
+                    .collect();
+                format!("{}\n", json!({"service": {"name": "filler"}, "labels": {"n": format!("{j}-{i}")}, "message": pad}))
+            })
+            .collect();
+        let w = if j % 2 == 0 { &a } else { &b };
+        let (status, answer) = w.post_as(&token(j), "/api/v1/ingest", "application/x-ndjson", body);
+        assert_eq!(status, 200, "{answer}");
+    }
+    let acme_on_a = a
+        .search("service.name:cluster-test AND tenant.id:acme")
+        .len();
+    let globex_on_a = a
+        .search("service.name:cluster-test AND tenant.id:globex")
+        .len();
+    assert!(
+        acme_on_a > 0 && globex_on_a > 0,
+        "a stores both tenants' events"
+    );
+
+    // Without any command, every event ends up in a sealed segment in the
+    // bucket: b's search of the cluster finds all of them.
+    let all = events.len();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (hits, v) = cluster_search(&b, &b.admin, "service.name:cluster-test");
+        if hits.len() == all {
+            assert_eq!(ids(&hits).len(), all, "no event twice: {v}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {all}: {v}\n{}",
+            hits.len(),
+            a.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric_sum(&a.metrics(), "ward_cluster_segments_upload_lag_segments") > 0.0 {
+        assert!(Instant::now() < deadline, "{}", a.metrics());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(metric_sum(&a.metrics(), "ward_cluster_segments_uploaded_total") > 0.0);
+    // `ward cluster status` shows each node's upload lag.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = a.cli(
+            &["cluster", "status", "--config", config.to_str().unwrap()],
+            None,
+        );
+        let status = String::from_utf8_lossy(&out.stdout).into_owned();
+        let row = status
+            .lines()
+            .find(|l| l.starts_with("a "))
+            .unwrap_or_default();
+        if status.contains("UPLOAD LAG") && row.contains(" 0 seg/") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // Node a goes away with its data directory.
+    assert!(a.terminate().success(), "{}", a.log());
+    std::fs::remove_dir_all(a.data_dir()).unwrap();
+    let local = ids(&b.search("service.name:cluster-test"));
+    assert!(local.is_disjoint(&on_a), "b never stored a's events itself");
+    let t = Instant::now();
+    let (hits, v) = cluster_search(&b, &b.admin, "service.name:cluster-test");
+    eprintln!(
+        "cluster search over {} segments: {:?}, {}",
+        v["cluster"]["segments_searched"],
+        t.elapsed(),
+        v["cluster"]
+    );
+    assert_eq!(ids(&hits).len(), all, "{v}");
+    assert!(on_a.is_subset(&ids(&hits)), "{v}");
+    assert_eq!(
+        v["cluster"]["hits_added"].as_u64(),
+        Some(on_a.len() as u64),
+        "{v}"
+    );
+    assert!(v["warnings"].as_array().is_none_or(Vec::is_empty), "{v}");
+    // A narrow query reads the footers and indexes, and only the blocks
+    // that can match: ranged GETs, far fewer bytes than the segments hold.
+    let one = on_a.iter().next().unwrap();
+    let (hits, v) = cluster_search(&b, &b.admin, &format!("event.id:{one}"));
+    assert_eq!(ids(&hits), BTreeSet::from([one.clone()]), "{v}");
+    let c = &v["cluster"];
+    let (fetched, held) = (
+        c["bytes_fetched"].as_u64().unwrap(),
+        c["bytes_in_segments"].as_u64().unwrap(),
+    );
+    eprintln!("event.id search: {fetched} of {held} bytes read, {c}");
+    assert!(c["ranged_gets"].as_u64().unwrap() > 0, "{v}");
+    assert!(c["blocks_skipped"].as_u64().unwrap() > 0, "{v}");
+    assert!(fetched * 3 < held, "{fetched} of {held} bytes read: {v}");
+    assert!(metric_sum(&b.metrics(), "ward_cluster_search_ranged_gets_total") > 0.0);
+
+    // Tenant scope holds in the bucket as on the node.
+    let want_acme = events
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (i % SOURCES).is_multiple_of(2))
+        .count();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (hits, v) = loop {
+        let r = Ward::client()
+            .get(format!("{}/api/v1/me", b.url()))
+            .bearer_auth(&acme)
+            .send()
+            .unwrap();
+        if r.status() == 200 {
+            break cluster_search(&b, &acme, "service.name:cluster-test");
+        }
+        assert!(Instant::now() < deadline, "the acme key is not accepted");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(hits.len(), want_acme, "{v}");
+    assert!(hits.iter().all(|h| s(h, "tenant.id") == "acme"), "{v}");
+    assert!(v["cluster"]["hits_added"].as_u64().unwrap() > 0, "{v}");
+    let (hits, v) = cluster_search(&b, &acme, "tenant.id:globex");
+    assert!(hits.is_empty(), "{v}");
+
+    // In the bucket: COMPLIANCE retention, deletion refused; the topic
+    // records exactly the objects.
+    let out = s3.boto(
+        "r = s3.list_objects_v2(Bucket='ward-segs', Prefix='c1/a/segments/')\n\
+         keys = [o['Key'] for o in r['Contents'] if o['Key'].endswith('.seg')]\n\
+         for k in keys: print('seg', k)\n\
+         v = s3.head_object(Bucket='ward-segs', Key=keys[0])\n\
+         print('mode', v['ObjectLockMode'])\n\
+         try:\n    s3.delete_object(Bucket='ward-segs', Key=keys[0], VersionId=v['VersionId'])\n    print('deleted')\n\
+         except ClientError as e:\n    print('delete refused', e.response['Error']['Code'])",
+    );
+    assert!(out.contains("mode COMPLIANCE"), "{out}");
+    assert!(out.contains("delete refused AccessDenied"), "{out}");
+    let in_bucket: BTreeSet<String> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("seg "))
+        .map(str::to_owned)
+        .collect();
+    let recorded: BTreeMap<String, Value> = broker
+        .read_all("t9.segments")
+        .into_iter()
+        .filter_map(|(k, p)| Some((k, serde_json::from_slice(&p?).ok()?)))
+        .collect();
+    let of_a: BTreeSet<String> = recorded
+        .iter()
+        .filter(|(k, _)| k.starts_with("a/"))
+        .map(|(_, r)| format!("c1/a/{}", s(r, "segment.object")))
+        .collect();
+    assert_eq!(of_a, in_bucket, "{recorded:?}");
+    assert!(recorded.keys().any(|k| k.starts_with("b/")), "{recorded:?}");
+    let r = recorded.values().next().unwrap();
+    assert!(
+        s(r, "segment.checkpoint_note").contains("ward"),
+        "the signed checkpoint is recorded: {r}"
+    );
+
+    // Messages that are not segment records, or that point a node's
+    // record elsewhere, are counted and skipped.
+    let mut forged = r.clone();
+    forged["prefix"] = json!("c1/b");
+    let key = format!(
+        "{}/{:020}",
+        s(r, "node"),
+        r["segment"]["first"].as_u64().unwrap()
+    );
+    broker.produce(
+        "t9.segments",
+        &[
+            (Some("a/x".into()), Some(b"not json".to_vec())),
+            (Some(key), Some(forged.to_string().into_bytes())),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric_sum(&b.metrics(), "ward_cluster_bad_messages_total") < 2.0 {
+        assert!(Instant::now() < deadline, "{}", b.metrics());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (hits, _) = cluster_search(&b, &b.admin, "service.name:cluster-test");
+    assert_eq!(hits.len(), all, "the good records are kept");
+
+    // Changed segments in the bucket (new versions of the objects, the
+    // locked ones kept) are reported by name and their events left out.
+    let list: Vec<String> = in_bucket.iter().map(|k| format!("'{k}'")).collect();
+    s3.boto(&format!(
+        "for k in [{}]:\n\
+         \x20   body = bytearray(s3.get_object(Bucket='ward-segs', Key=k)['Body'].read())\n\
+         \x20   body[42] ^= 1\n\
+         \x20   s3.put_object(Bucket='ward-segs', Key=k, Body=bytes(body))",
+        list.join(", ")
+    ));
+    let (hits, v) = cluster_search(&b, &b.admin, "service.name:cluster-test");
+    let warnings: Vec<&str> = v["warnings"]
+        .as_array()
+        .map(|w| w.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(!warnings.is_empty(), "{v}");
+    for w in &warnings {
+        assert!(
+            w.contains("left out")
+                && in_bucket
+                    .iter()
+                    .any(|k| w.contains(&format!("s3://ward-segs/{k} "))),
+            "{w}"
+        );
+    }
+    assert!(ids(&hits).is_subset(&on_b), "{v}");
+    assert_eq!(hits.len(), on_b.len(), "{v}");
+    let victim = in_bucket
+        .iter()
+        .find(|k| warnings.iter().any(|w| w.contains(k.as_str())))
+        .unwrap();
+    let out = b.cli(
+        &[
+            "search",
+            "--cluster",
+            "--since",
+            "3650d",
+            "--limit",
+            "1000",
+            "service.name:cluster-test",
+        ],
+        None,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.contains(victim.as_str()),
+        "{err}"
+    );
+}

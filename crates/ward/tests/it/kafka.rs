@@ -101,6 +101,44 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// Every message of partition 0 of `topic`, from its beginning to its
+    /// end when called: (key, payload).
+    pub fn read_all(&self, topic: &str) -> Vec<(String, Option<Vec<u8>>)> {
+        use rdkafka::consumer::{BaseConsumer, Consumer as _};
+        use rdkafka::message::Message as _;
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.addr)
+            .set("group.id", "test-reader")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        let (low, high) = c
+            .fetch_watermarks(topic, 0, Duration::from_secs(10))
+            .unwrap();
+        let mut out = Vec::new();
+        if high <= low {
+            return out;
+        }
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        tpl.add_partition_offset(topic, 0, rdkafka::Offset::Offset(low))
+            .unwrap();
+        c.assign(&tpl).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(m) = c.poll(Duration::from_millis(200)) {
+                let m = m.unwrap();
+                let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
+                out.push((key, m.payload().map(<[u8]>::to_vec)));
+                if m.offset() + 1 >= high {
+                    return out;
+                }
+            }
+        }
+        panic!("{topic} not read to its end");
+    }
+}
+
 impl Drop for Broker {
     fn drop(&mut self) {
         let _ = self.child.kill();
