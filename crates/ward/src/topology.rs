@@ -226,11 +226,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
             .connect("cluster events", "store", 0)
             .connect("cluster events", "detect", 0);
         g.stages(&["cluster alerts"])
-            .connect(
-                "alert",
-                "cluster alerts",
-                crate::alert::engine::REPLICA_CAPACITY,
-            )
+            .connect("alert", "cluster alerts", 0)
             .connect("cluster alerts", "alert", 0);
     }
     let (tokens, generated_token) = Tokens::from_config(&config)?;
