@@ -1,20 +1,38 @@
 //! Alerts across nodes: every alert a node saves (raised, re-fired,
-//! acknowledged, assigned, commented, resolved, an SLA breach recorded) is
-//! produced to `<prefix>alerts` keyed by the alert's id, and every node
-//! applies that topic, in its order, to its local SQLite. So the API of
-//! any node shows the same alerts, and an acknowledgement made on one node
-//! reaches the node that notifies.
+//! acknowledged, assigned, commented, resolved, an SLA breach recorded),
+//! every silence created or expired and every group's notification log
+//! entry (what it notified last, and when) is produced to `<prefix>alerts`
+//! (keyed by the alert's id, `silence/<id>`, `notify/<group key>`), and
+//! every node applies that topic, in its order, to its local SQLite. So
+//! the API of any node shows the same alerts, and an acknowledgement made
+//! on one node reaches the node that notifies.
+//!
+//! A change is saved with a mark "unpublished" in the transaction that
+//! saves it and produced from the store ([`publish`]: at the start, when a
+//! change is saved, every second); the mark is cleared once the brokers
+//! acknowledged it. A node killed before producing a change produces it
+//! when it is back. Alert changes and notification log entries carry a
+//! version (a hybrid clock and the node's name): every node keeps the
+//! newest copy whatever order copies arrive in, and the versions held are
+//! in the store, so reading the topic again at a start, or a change
+//! produced twice, changes nothing.
 //!
 //! Only the owner of the alert's `<prefix>corr` partition (by the alert's
 //! `tenant.id`) routes it: it alone sends its notifications, reminders and
 //! escalations. Notification ids, and so the idempotency keys sent with
 //! every delivery, come from what is notified (group, alerts, status, the
-//! previous notification), so a node that takes a partition over and
-//! notifies what the former owner had notified sends the same key.
+//! time of the previous notification). A node given partitions reads the
+//! topic to its end before it routes their alerts ([`apply`]), so it holds
+//! the former owner's notification log: it does not notify again what that
+//! owner notified, notifies what changed under the key that owner would
+//! have used, and reminds from that owner's time. Left: a log entry that
+//! reaches the brokers after the new owner read the end (the former owner
+//! notified during the rebalance) lets the new owner notify that state
+//! once more, under the same key when both held the same previous entry.
 //!
 //! ```text
-//!  any node: alert saved ─► <prefix>alerts (key alert id, acks=all) ─► every node applies it
-//!                                                                    └─► the owner routes it
+//!  any node: change saved (+ unpublished mark) ─► <prefix>alerts (acks=all) ─► mark cleared
+//!                                                        └─► every node applies it; the owner routes it
 //! ```
 
 use std::sync::Arc;
