@@ -721,10 +721,7 @@ impl Engine {
     /// have not acknowledged yet, oldest first, with their sequence
     /// numbers; None for one that cannot be read back (logged and counted:
     /// clear it with the others, nothing can produce it).
-    pub fn unpublished(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<(i64, Option<Replicated>)>, AlertError> {
+    pub fn unpublished(&self, limit: usize) -> Result<Vec<(i64, Option<Replicated>)>, AlertError> {
         let rows = self.shared.store.unpublished(limit)?;
         Ok(rows
             .into_iter()
@@ -952,8 +949,14 @@ mod tests {
         r.versions.lock().insert(key.clone(), (10, "n2".into()));
         assert!(!r.is_newer(&key, &(10, "n2".into())), "the same copy");
         assert!(!r.is_newer(&key, &(9, "n3".into())), "older");
-        assert!(!r.is_newer(&key, &(10, "n1".into())), "same ms, lesser node");
-        assert!(r.is_newer(&key, &(10, "n3".into())), "same ms, greater node");
+        assert!(
+            !r.is_newer(&key, &(10, "n1".into())),
+            "same ms, lesser node"
+        );
+        assert!(
+            r.is_newer(&key, &(10, "n3".into())),
+            "same ms, greater node"
+        );
         assert!(r.is_newer(&key, &(11, "a".into())));
         // An alert's key is its own: versions of a group do not order it.
         assert!(r.is_newer("alert-1", &(1, "n1".into())));

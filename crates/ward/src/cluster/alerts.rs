@@ -168,11 +168,7 @@ async fn publish(
             }
         };
         if let Ok(n) = engine.unpublished_count() {
-            metrics.set(
-                "ward_cluster_alert_changes_unpublished",
-                &[],
-                n as f64,
-            );
+            metrics.set("ward_cluster_alert_changes_unpublished", &[], n as f64);
         }
         let Some(last) = batch.last().map(|(seq, _)| *seq) else {
             if stop.is_cancelled() {
@@ -568,7 +564,11 @@ mod tests {
     fn bad_notification_log_entries_are_refused() {
         let refused = |key: &[u8], payload: &[u8]| {
             let r = check(Some(key), Some(payload));
-            assert!(r.is_err(), "{:?} accepted: {r:?}", String::from_utf8_lossy(payload));
+            assert!(
+                r.is_err(),
+                "{:?} accepted: {r:?}",
+                String::from_utf8_lossy(payload)
+            );
         };
         // Not under `notify/`, no group key, a group key that is not UTF-8
         // or too long, no version.
@@ -595,11 +595,15 @@ mod tests {
         refused(b"notify/g", &with(json!({"extra": 1})));
         refused(
             b"notify/g",
-            &with(json!({"notified": {"firing": [""], "resolved": [], "status": "firing", "at": "2026-01-01T00:00:00Z"}})),
+            &with(
+                json!({"notified": {"firing": [""], "resolved": [], "status": "firing", "at": "2026-01-01T00:00:00Z"}}),
+            ),
         );
         refused(
             b"notify/g",
-            &with(json!({"notified": {"firing": ["x".repeat(513)], "resolved": [], "status": "firing", "at": "2026-01-01T00:00:00Z"}})),
+            &with(
+                json!({"notified": {"firing": ["x".repeat(513)], "resolved": [], "status": "firing", "at": "2026-01-01T00:00:00Z"}}),
+            ),
         );
         refused(b"notify/g", &with(json!({"notified": {"firing": []}})));
         refused(b"notify/g", &with(json!({"notified": "firing"})));

@@ -578,8 +578,10 @@ fn messages_that_are_not_ward_events_are_counted_and_skipped() {
             (
                 Some("notify/g".into()),
                 Some(
-                    format!(r#"{{"node":"x","version":5,"notified":{NOTIFIED},"alert":{{"id":"a2"}}}}"#)
-                        .into_bytes(),
+                    format!(
+                        r#"{{"node":"x","version":5,"notified":{NOTIFIED},"alert":{{"id":"a2"}}}}"#
+                    )
+                    .into_bytes(),
                 ),
             ),
         ],
@@ -1092,7 +1094,10 @@ fn an_acknowledgement_saved_just_before_a_kill_reaches_the_other_nodes() {
     };
     let id = s(&burst_alerts(&nodes[b])[0], "id").to_owned();
     broker.stop();
-    let out = nodes[b].cli(&["alerts", "ack", &id, "--comment", "before the kill"], None);
+    let out = nodes[b].cli(
+        &["alerts", "ack", &id, "--comment", "before the kill"],
+        None,
+    );
     assert!(
         out.status.success(),
         "{}",

@@ -70,7 +70,9 @@ fn taken(n: &mut Node) -> Vec<Change> {
                 group,
                 state,
                 version,
-            } => n.notified.push((group, state, (version, n.name.to_owned()))),
+            } => n
+                .notified
+                .push((group, state, (version, n.name.to_owned()))),
             Replicated::Silence { .. } => {}
         }
     }
@@ -201,7 +203,7 @@ async fn a_new_owner_takes_the_newest_notification_log_and_notifies_nothing_agai
     // acknowledgement again.
     let mut c = node("c", false).await;
     apply(&c, &changes);
-    apply_notified(&c, &[first.clone()]);
+    apply_notified(&c, std::slice::from_ref(&first));
     c.owner.store(true, Ordering::SeqCst);
     c.e.route_owned();
     tokio::time::sleep(std::time::Duration::from_secs(31)).await;
@@ -216,9 +218,14 @@ async fn a_new_owner_takes_the_newest_notification_log_and_notifies_nothing_agai
     // Resolved on b, the owner now: b notifies the resolution (its key
     // names a's acknowledgement notification, from a's log entry); a gets
     // the alert and b's log entry.
-    b.e.resolve(&id, "bob", ward_alert::alert::Resolution::TruePositive, None)
-        .await
-        .unwrap();
+    b.e.resolve(
+        &id,
+        "bob",
+        ward_alert::alert::Resolution::TruePositive,
+        None,
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(301)).await;
     let resolved = queued(&b.e, "team");
     assert_eq!(resolved.len(), 1, "{resolved:#?}");
