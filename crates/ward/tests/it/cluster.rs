@@ -1115,6 +1115,10 @@ fn an_acknowledgement_saved_just_before_a_kill_reaches_the_other_nodes() {
     broker.restart();
     let restarted = Instant::now();
     nodes[b].spawn();
+    eprintln!(
+        "node {b} answers {:?} after it was started again",
+        restarted.elapsed()
+    );
     for (i, w) in nodes.iter().enumerate() {
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
