@@ -232,6 +232,10 @@ async fn a_new_owner_takes_the_newest_notification_log_and_notifies_nothing_agai
     assert_eq!(resolved[0]["status"], "resolved");
     let from_b = taken(&mut b);
     apply(&a, &from_b);
-    apply_notified(&a, &b.notified);
     assert_eq!(a.e.alert(&id), b.e.alert(&id));
+    // a, which lost the partition, dropped the alert from its group: the
+    // resolution it learns is not notified from there too.
+    tokio::time::sleep(std::time::Duration::from_secs(301)).await;
+    assert_eq!(queued(&a.e, "team").len(), 2, "{:#?}", queued(&a.e, "team"));
+    apply_notified(&a, &b.notified);
 }
