@@ -93,6 +93,10 @@ pub struct Replica {
     /// of the copy held here (also in the store, so a restarted node does
     /// not take an older copy read again from the topic for a newer one).
     pub versions: Mutex<std::collections::HashMap<String, Version>>,
+    /// False while this node, given partitions, has not yet read
+    /// `<prefix>alerts` to its end: alerts are saved but not routed or
+    /// escalated until [`Engine::route_owned`] routes them all.
+    pub routing: AtomicBool,
 }
 
 /// Orders the changes of one alert (or one group's notification log) the
@@ -120,6 +124,7 @@ impl Replica {
             node: node.to_owned(),
             clock: Mutex::new(0),
             versions: Mutex::default(),
+            routing: AtomicBool::new(true),
         }
     }
 
@@ -171,6 +176,16 @@ impl Shared {
     /// single node; in a cluster only on the owner of its partition.
     pub fn owns(&self, a: &Alert) -> bool {
         self.cluster.get().is_none_or(|r| (r.owns)(a))
+    }
+
+    /// Whether this node routes and escalates `a` now: it owns it and, in
+    /// a cluster, is not catching up after it was given partitions.
+    pub fn routes(&self, a: &Alert) -> bool {
+        self.owns(a)
+            && self
+                .cluster
+                .get()
+                .is_none_or(|r| r.routing.load(Ordering::Acquire))
     }
 
     /// Saves an alert (with the finding newly applied to it) and, in
@@ -506,7 +521,7 @@ impl Engine {
             };
             let finding = (!step.replayed).then_some(f.id.as_str());
             shared.save_alert(&a, finding)?;
-            let owned = shared.owns(&a);
+            let owned = shared.routes(&a);
             st.commit_alert(a, step.replayed);
             if step.replayed || !owned {
                 return Ok(step.id);
@@ -534,7 +549,7 @@ impl Engine {
             let (updated, change) = st.change(id, now, f)?;
             shared.save_alert(&updated, None)?;
             let event = shared.audit_event(&change, Some(&updated));
-            let owned = shared.owns(&updated);
+            let owned = shared.routes(&updated);
             st.commit_alert(updated.clone(), false);
             let groups = if owned {
                 st.route(id, &shared.compiled, None)
@@ -584,10 +599,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Cluster mode: this node was given partitions and reads
+    /// `<prefix>alerts` to its end before it routes their alerts: until
+    /// [`Engine::route_owned`], alerts saved here are not routed or
+    /// escalated (the former owner's notification log and SLA breaches
+    /// may still be on their way).
+    pub fn hold_routing(&self) {
+        if let Some(r) = self.shared.cluster.get() {
+            r.routing.store(false, Ordering::Release);
+        }
+    }
+
     /// Routes every firing alert this node owns (after it was given
-    /// partitions); an alert already in its groups stays as it is.
+    /// partitions and read `<prefix>alerts` to its end), and routes
+    /// each alert saved from now on; an alert already in its groups stays
+    /// as it is.
     pub fn route_owned(&self) {
         let shared = &self.shared;
+        if let Some(r) = shared.cluster.get() {
+            r.routing.store(true, Ordering::Release);
+        }
         let groups = {
             let mut st = shared.state.lock();
             let mut ids: Vec<AlertId> = st
@@ -672,7 +703,7 @@ impl Engine {
                 .get(&a.identity)
                 .and_then(|id| st.alerts.get(id))
                 .is_some_and(|c| c.id != a.id && c.created_at > a.created_at);
-            let (id, owned) = (a.id.clone(), shared.owns(&a));
+            let (id, owned) = (a.id.clone(), shared.routes(&a));
             st.commit_alert(a, older);
             if owned {
                 st.route(&id, &shared.compiled, None)

@@ -22,7 +22,8 @@
 //! escalations. Notification ids, and so the idempotency keys sent with
 //! every delivery, come from what is notified (group, alerts, status, the
 //! time of the previous notification). A node given partitions reads the
-//! topic to its end before it routes their alerts ([`apply`]), so it holds
+//! topic to its end before it routes or escalates any alert ([`apply`];
+//! alerts saved meanwhile are routed then), so it holds
 //! the former owner's notification log: it does not notify again what that
 //! owner notified, notifies what changed under the key that owner would
 //! have used, and reminds from that owner's time. Left: a log entry that
@@ -318,6 +319,7 @@ pub async fn apply(
             _ = tick.tick() => {
                 let now = owned.corr_assignments.load(Ordering::SeqCst);
                 if now != routed && catch_up.is_none_or(|(_, _, a)| a != now) {
+                    engine.hold_routing();
                     catch_up = Some((end_of(&consumer, &topic).await, Instant::now(), now));
                 }
                 if let Some((end, asked, assignment)) = catch_up {
