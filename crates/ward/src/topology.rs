@@ -229,11 +229,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
             .connect("cluster events", "store", 0)
             .connect("cluster events", "detect", 0);
         g.stages(&["cluster alerts"])
-            .connect(
-                "alert",
-                "cluster alerts",
-                crate::alert::engine::REPLICA_CAPACITY,
-            )
+            .connect("alert", "cluster alerts", 0)
             .connect("cluster alerts", "alert", 0);
     }
     // Sealed segments to the bucket, and the record of every node's.

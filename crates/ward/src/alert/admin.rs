@@ -83,8 +83,7 @@ impl Engine {
         let s = silence::create(req, actor, uuid::Uuid::now_v7().to_string(), now)?;
         let notices = {
             let mut st = self.shared.state.lock();
-            self.shared.store.put_silence(&s.id, &s)?;
-            self.shared.replicate_silence(&s, actor);
+            self.shared.save_silence(&s, actor)?;
             st.silences.insert(s.id.clone(), s.clone());
             let reason = Reason::Silenced {
                 by: actor.to_string(),
@@ -125,8 +124,7 @@ impl Engine {
             } else {
                 Vec::new()
             };
-            self.shared.store.put_silence(id, &updated)?;
-            self.shared.replicate_silence(&updated, actor);
+            self.shared.save_silence(&updated, actor)?;
             st.silences.insert(id.to_string(), updated.clone());
             (updated, notices)
         };

@@ -20,6 +20,7 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
+use ward_alert::alert::group::NotifiedState;
 use ward_alert::alert::owner::Registry;
 use ward_alert::alert::silence::{Silence, SilenceState};
 use ward_alert::alert::{self, Alert, AlertId, Change, Finding, lifecycle};
@@ -27,7 +28,7 @@ use ward_alert::notification::{Recipient, fan_out};
 use ward_alert::state::{NewGroup, State};
 use ward_alert::{AlertError, AlertFilter, AlertingConfig, Compiled};
 
-use super::store::{Store, to_json};
+use super::store::{Replication, Store, to_json};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::notify::{self, Integration, Notification, destination, outbox};
@@ -73,11 +74,14 @@ pub(crate) struct Shared {
     pub cluster: std::sync::OnceLock<Replica>,
 }
 
-/// Cluster mode: where this node's alert changes go (every node applies
-/// them, see `crate::cluster::alerts`), and which alerts this node notifies
-/// for (the owner of the alert's correlation partition).
+/// Cluster mode: how this node's changes reach the others (saved in the
+/// store's `unpublished` table with the change, produced to
+/// `<prefix>alerts` by `crate::cluster::alerts`, which every node
+/// applies), and which alerts this node notifies for (the owner of the
+/// alert's correlation partition).
 pub struct Replica {
-    pub changes: mpsc::Sender<Replicated>,
+    /// Woken when a change was saved for the other nodes.
+    pub wake: Arc<Notify>,
     pub owns: Box<dyn Fn(&Alert) -> bool + Send + Sync>,
     /// This node's name: with a version, it orders two changes saved in
     /// the same millisecond on two nodes.
@@ -85,26 +89,42 @@ pub struct Replica {
     /// The newest version this node made or saw (a hybrid clock: wall
     /// milliseconds, moved past every version seen).
     pub clock: Mutex<i64>,
-    /// Alert id → the version of the copy held here.
-    pub versions: Mutex<std::collections::HashMap<AlertId, Version>>,
+    /// Replication key (an alert's id, `notify/<group key>`) → the version
+    /// of the copy held here (also in the store, so a restarted node does
+    /// not take an older copy read again from the topic for a newer one).
+    pub versions: Mutex<std::collections::HashMap<String, Version>>,
+    /// False while this node, given partitions, has not yet read
+    /// `<prefix>alerts` to its end: alerts are saved but not routed or
+    /// escalated until [`Engine::route_owned`] routes them all.
+    pub routing: AtomicBool,
 }
 
-/// Orders the changes of one alert the same on every node: the copy with
-/// the greater version wins wherever it arrives first.
+/// Orders the changes of one alert (or one group's notification log) the
+/// same on every node: the copy with the greater version wins wherever it
+/// arrives first.
 pub type Version = (i64, String);
+
+/// The replication key of a group's notification log entry.
+pub fn notify_key(group_key: &str) -> String {
+    format!("{NOTIFY_KEY}{group_key}")
+}
+
+/// The prefix of a notification log entry's replication key.
+pub const NOTIFY_KEY: &str = "notify/";
 
 impl Replica {
     pub fn new(
-        changes: mpsc::Sender<Replicated>,
+        wake: Arc<Notify>,
         owns: Box<dyn Fn(&Alert) -> bool + Send + Sync>,
         node: &str,
     ) -> Replica {
         Replica {
-            changes,
+            wake,
             owns,
             node: node.to_owned(),
             clock: Mutex::new(0),
             versions: Mutex::default(),
+            routing: AtomicBool::new(true),
         }
     }
 
@@ -114,10 +134,22 @@ impl Replica {
         *c = (*c + 1).max(Timestamp::now().as_millisecond());
         *c
     }
+
+    /// Whether a copy of version `v` under `key` is newer than the one held
+    /// (moves the clock past it either way).
+    fn is_newer(&self, key: &str, v: &Version) -> bool {
+        {
+            let mut c = self.clock.lock();
+            *c = (*c).max(v.0);
+        }
+        self.versions.lock().get(key).is_none_or(|held| held < v)
+    }
 }
 
-/// A change saved on this node, for the other nodes.
-#[derive(Debug, Clone)]
+/// A change saved on this node, for the other nodes (kept in the store's
+/// `unpublished` table until the brokers acknowledged it).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Replicated {
     /// An alert, and the finding newly applied to it.
     Alert {
@@ -127,11 +159,13 @@ pub enum Replicated {
     },
     /// A silence created or expired by `by`.
     Silence { silence: Silence, by: String },
+    /// What a group notified last (its notification log entry).
+    Notified {
+        group: String,
+        state: NotifiedState,
+        version: i64,
+    },
 }
-
-/// Alert changes waiting for the brokers; beyond this they are dropped
-/// (counted in `ward_cluster_alert_changes_dropped_total`).
-pub const REPLICA_CAPACITY: usize = 10_000;
 
 impl Shared {
     pub fn stopping(&self) -> watch::Receiver<bool> {
@@ -144,38 +178,82 @@ impl Shared {
         self.cluster.get().is_none_or(|r| (r.owns)(a))
     }
 
-    /// Hands a saved alert to the other nodes (cluster mode only).
-    pub fn replicate(&self, a: &Alert, finding: Option<&str>) {
-        let Some(r) = self.cluster.get() else {
-            return;
-        };
-        let version = r.tick();
-        r.versions
-            .lock()
-            .insert(a.id.clone(), (version, r.node.clone()));
-        self.hand_over(|| Replicated::Alert {
+    /// Whether this node routes and escalates `a` now: it owns it and, in
+    /// a cluster, is not catching up after it was given partitions.
+    pub fn routes(&self, a: &Alert) -> bool {
+        self.owns(a)
+            && self
+                .cluster
+                .get()
+                .is_none_or(|r| r.routing.load(Ordering::Acquire))
+    }
+
+    /// Saves an alert (with the finding newly applied to it) and, in
+    /// cluster mode, its new version and the change for the other nodes,
+    /// in one transaction.
+    pub fn save_alert(&self, a: &Alert, finding: Option<&str>) -> Result<(), AlertError> {
+        let rep = self.outgoing(&a.id, |version| Replicated::Alert {
             alert: Box::new(a.clone()),
             finding: finding.map(str::to_owned),
             version,
-        });
+        })?;
+        self.store.put_alert(
+            &a.id,
+            &a.identity,
+            a.status.as_str(),
+            a,
+            finding,
+            rep.as_ref(),
+        )?;
+        self.sent(rep);
+        Ok(())
     }
 
-    /// Hands a saved silence to the other nodes (cluster mode only).
-    pub fn replicate_silence(&self, s: &Silence, by: &str) {
-        self.hand_over(|| Replicated::Silence {
-            silence: s.clone(),
-            by: by.to_owned(),
-        });
+    /// Saves a silence created or expired by `by` and, in cluster mode, the
+    /// change for the other nodes, in one transaction.
+    pub fn save_silence(&self, s: &Silence, by: &str) -> Result<(), AlertError> {
+        let rep = match self.cluster.get() {
+            Some(_) => Some(Replication {
+                version: None,
+                publish: Some(to_json(&Replicated::Silence {
+                    silence: s.clone(),
+                    by: by.to_owned(),
+                })?),
+            }),
+            None => None,
+        };
+        self.store.put_silence(&s.id, s, rep.as_ref())?;
+        self.sent(rep);
+        Ok(())
     }
 
-    fn hand_over(&self, change: impl FnOnce() -> Replicated) {
+    /// Cluster mode: the version of a change saved here now under `key`
+    /// and the record for the other nodes.
+    fn outgoing(
+        &self,
+        key: &str,
+        change: impl FnOnce(i64) -> Replicated,
+    ) -> Result<Option<Replication>, AlertError> {
         let Some(r) = self.cluster.get() else {
+            return Ok(None);
+        };
+        let version = r.tick();
+        Ok(Some(Replication {
+            version: Some((key.to_owned(), version, r.node.clone())),
+            publish: Some(to_json(&change(version))?),
+        }))
+    }
+
+    /// After a save: remembers the version saved and wakes the producer.
+    fn sent(&self, rep: Option<Replication>) {
+        let (Some(r), Some(rep)) = (self.cluster.get(), rep) else {
             return;
         };
-        if let Err(e) = r.changes.try_send(change()) {
-            self.metrics
-                .add("ward_cluster_alert_changes_dropped_total", &[], 1);
-            tracing::error!(error = %e, "alert change not handed to the other nodes");
+        if let Some((key, version, node)) = rep.version {
+            r.versions.lock().insert(key, (version, node));
+        }
+        if rep.publish.is_some() {
+            r.wake.notify_one();
         }
     }
 
@@ -223,12 +301,24 @@ impl Shared {
                 to_json(&d.notification)?,
             ));
         }
-        let log = match group {
-            Some((k, s)) => Some((k, to_json(s)?)),
-            None => None,
+        let (log, rep) = match group {
+            Some((k, s)) => {
+                let rep = self.outgoing(&notify_key(k), |version| Replicated::Notified {
+                    group: k.to_owned(),
+                    state: s.clone(),
+                    version,
+                })?;
+                (Some((k, to_json(s)?)), rep)
+            }
+            None => (None, None),
         };
-        self.store
-            .enqueue(log, &entries, ward_alert::time::millis(n.created_at))?;
+        self.store.enqueue(
+            log,
+            &entries,
+            ward_alert::time::millis(n.created_at),
+            rep.as_ref(),
+        )?;
+        self.sent(rep);
         self.metrics.add("ward_alert_notifications_total", &[], 1);
         for d in &deliveries {
             if let Some((_, wake)) = self.integrations.get(&d.integration) {
@@ -430,11 +520,8 @@ impl Engine {
                 return Ok(step.id);
             };
             let finding = (!step.replayed).then_some(f.id.as_str());
-            shared
-                .store
-                .put_alert(&a.id, &a.identity, a.status.as_str(), &a, finding)?;
-            shared.replicate(&a, finding);
-            let owned = shared.owns(&a);
+            shared.save_alert(&a, finding)?;
+            let owned = shared.routes(&a);
             st.commit_alert(a, step.replayed);
             if step.replayed || !owned {
                 return Ok(step.id);
@@ -460,16 +547,9 @@ impl Engine {
         let (alert, event, groups) = {
             let mut st = shared.state.lock();
             let (updated, change) = st.change(id, now, f)?;
-            shared.store.put_alert(
-                &updated.id,
-                &updated.identity,
-                updated.status.as_str(),
-                &updated,
-                None,
-            )?;
-            shared.replicate(&updated, None);
+            shared.save_alert(&updated, None)?;
             let event = shared.audit_event(&change, Some(&updated));
-            let owned = shared.owns(&updated);
+            let owned = shared.routes(&updated);
             st.commit_alert(updated.clone(), false);
             let groups = if owned {
                 st.route(id, &shared.compiled, None)
@@ -485,14 +565,25 @@ impl Engine {
         Ok(alert)
     }
 
-    /// Cluster mode: from now on every saved alert is handed to
-    /// `replica.changes`, and only alerts `replica.owns` accepts are
+    /// Cluster mode: from now on every saved alert, silence and
+    /// notification log entry is also saved for the other nodes (see
+    /// [`Replica`]; the versions held are read from the store), and only
+    /// alerts `replica.owns` accepts are
     /// routed, reminded and escalated here. The groups rebuilt at the
     /// start lose the alerts this node does not own (at the start, none:
     /// [`Engine::route_owned`] routes them once partitions are assigned).
     /// A second call is refused.
     pub fn join_cluster(&self, replica: Replica) -> Result<(), AlertError> {
         let shared = &self.shared;
+        {
+            let held = shared.store.replica_versions()?;
+            let mut versions = replica.versions.lock();
+            let mut clock = replica.clock.lock();
+            for (key, version, node) in held {
+                *clock = (*clock).max(version);
+                versions.insert(key, (version, node));
+            }
+        }
         shared
             .cluster
             .set(replica)
@@ -508,10 +599,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Cluster mode: this node was given partitions and reads
+    /// `<prefix>alerts` to its end before it routes their alerts: until
+    /// [`Engine::route_owned`], alerts saved here are not routed or
+    /// escalated (the former owner's notification log and SLA breaches
+    /// may still be on their way).
+    pub fn hold_routing(&self) {
+        if let Some(r) = self.shared.cluster.get() {
+            r.routing.store(false, Ordering::Release);
+        }
+    }
+
     /// Routes every firing alert this node owns (after it was given
-    /// partitions); an alert already in its groups stays as it is.
+    /// partitions and read `<prefix>alerts` to its end), and routes
+    /// each alert saved from now on; an alert already in its groups stays
+    /// as it is.
     pub fn route_owned(&self) {
         let shared = &self.shared;
+        if let Some(r) = shared.cluster.get() {
+            r.routing.store(true, Ordering::Release);
+        }
         let groups = {
             let mut st = shared.state.lock();
             let mut ids: Vec<AlertId> = st
@@ -553,38 +660,50 @@ impl Engine {
             // An older copy than the one held (this node's own change
             // coming back after a newer one, or the loser of two changes
             // made at once on two nodes) only adds its finding.
-            let newer = shared.cluster.get().is_none_or(|r| {
-                let mut c = r.clock.lock();
-                *c = (*c).max(version.0);
-                let mut v = r.versions.lock();
-                let newer = v.get(&a.id).is_none_or(|held| *held < version);
-                if newer {
-                    v.insert(a.id.clone(), version);
-                }
-                newer
-            });
+            let newer = shared
+                .cluster
+                .get()
+                .is_none_or(|r| r.is_newer(&a.id, &version));
+            let rep = Replication {
+                version: Some((a.id.clone(), version.0, version.1.clone())),
+                publish: None,
+            };
             if !newer || st.alerts.get(&a.id) == Some(&a) {
-                if !known && let (Some(f), Some(held)) = (finding, st.alerts.get(&a.id)) {
+                let held = st.alerts.get(&a.id);
+                if (newer || !known)
+                    && let Some(held) = held
+                {
+                    // The same alert under a newer version, or an older
+                    // copy's finding: both are kept.
+                    let f = finding.filter(|_| !known);
                     shared.store.put_alert(
                         &held.id,
                         &held.identity,
                         held.status.as_str(),
                         held,
-                        Some(f),
+                        f,
+                        newer.then_some(&rep),
                     )?;
+                    shared.sent(newer.then_some(rep));
                 }
                 return Ok(false);
             }
-            shared
-                .store
-                .put_alert(&a.id, &a.identity, a.status.as_str(), &a, finding)?;
+            shared.store.put_alert(
+                &a.id,
+                &a.identity,
+                a.status.as_str(),
+                &a,
+                finding,
+                Some(&rep),
+            )?;
+            shared.sent(Some(rep));
             // `current` names the newest alert of an identity.
             let older = st
                 .current
                 .get(&a.identity)
                 .and_then(|id| st.alerts.get(id))
                 .is_some_and(|c| c.id != a.id && c.created_at > a.created_at);
-            let (id, owned) = (a.id.clone(), shared.owns(&a));
+            let (id, owned) = (a.id.clone(), shared.routes(&a));
             st.commit_alert(a, older);
             if owned {
                 st.route(&id, &shared.compiled, None)
@@ -596,6 +715,68 @@ impl Engine {
         shared.sla_wake.notify_one();
         super::metrics::refresh(shared);
         Ok(true)
+    }
+
+    /// Applies a group's notification log entry as another node (or this
+    /// one) wrote it: the newest version wins whatever order copies arrive
+    /// in. A node that takes the group over then notifies only what changed
+    /// since (under the key the former owner would have used: the key
+    /// names the previous notification's time) and reminds from the time
+    /// the former owner notified. Returns false for a copy not newer than
+    /// the one held.
+    pub fn apply_remote_notified(
+        &self,
+        group: &str,
+        state: &NotifiedState,
+        version: Version,
+    ) -> Result<bool, AlertError> {
+        let shared = &self.shared;
+        let key = notify_key(group);
+        if !shared
+            .cluster
+            .get()
+            .is_none_or(|r| r.is_newer(&key, &version))
+        {
+            return Ok(false);
+        }
+        let rep = Replication {
+            version: Some((key, version.0, version.1)),
+            publish: None,
+        };
+        shared.store.put_nflog(group, &to_json(state)?, &rep)?;
+        shared.sent(Some(rep));
+        Ok(true)
+    }
+
+    /// Cluster mode: up to `limit` changes saved here that the brokers
+    /// have not acknowledged yet, oldest first, with their sequence
+    /// numbers; None for one that cannot be read back (logged and counted:
+    /// clear it with the others, nothing can produce it).
+    pub fn unpublished(&self, limit: usize) -> Result<Vec<(i64, Option<Replicated>)>, AlertError> {
+        let rows = self.shared.store.unpublished(limit)?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, body)| match serde_json::from_str(&body) {
+                Ok(r) => (seq, Some(r)),
+                Err(e) => {
+                    self.shared
+                        .metrics
+                        .add("ward_cluster_alert_changes_unreadable_total", &[], 1);
+                    tracing::error!(seq, error = %e, "saved alert change unreadable: not produced");
+                    (seq, None)
+                }
+            })
+            .collect())
+    }
+
+    /// Cluster mode: the brokers acknowledged the changes up to `seq`.
+    pub fn published(&self, seq: i64) -> Result<(), AlertError> {
+        self.shared.store.published(seq)
+    }
+
+    /// Cluster mode: how many changes wait for the brokers.
+    pub fn unpublished_count(&self) -> Result<i64, AlertError> {
+        self.shared.store.unpublished_count()
     }
 
     /// Applies a silence as another node (or this one) saved it. When it
@@ -637,7 +818,7 @@ impl Engine {
             };
             // Notices of an expiry are about the alerts the silence muted.
             let muting = prev.cloned().unwrap_or_else(|| s.clone());
-            shared.store.put_silence(&s.id, &s)?;
+            shared.store.put_silence(&s.id, &s, None)?;
             let notices = reason.map_or_else(Vec::new, |r| {
                 let on = if matches!(r, ward_alert::notification::Reason::SilenceExpired { .. }) {
                     &muting
@@ -784,5 +965,35 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_version_wins_and_moves_the_clock() {
+        let r = Replica::new(Arc::new(Notify::new()), Box::new(|_| true), "n1");
+        let key = notify_key("g");
+        assert!(r.is_newer(&key, &(10, "n2".into())), "nothing held yet");
+        r.versions.lock().insert(key.clone(), (10, "n2".into()));
+        assert!(!r.is_newer(&key, &(10, "n2".into())), "the same copy");
+        assert!(!r.is_newer(&key, &(9, "n3".into())), "older");
+        assert!(
+            !r.is_newer(&key, &(10, "n1".into())),
+            "same ms, lesser node"
+        );
+        assert!(
+            r.is_newer(&key, &(10, "n3".into())),
+            "same ms, greater node"
+        );
+        assert!(r.is_newer(&key, &(11, "a".into())));
+        // An alert's key is its own: versions of a group do not order it.
+        assert!(r.is_newer("alert-1", &(1, "n1".into())));
+        // A version seen moves this node's clock past it.
+        let far = Timestamp::now().as_millisecond() + 3_600_000;
+        r.is_newer(&key, &(far, "n2".into()));
+        assert!(r.tick() > far);
     }
 }

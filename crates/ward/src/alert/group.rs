@@ -34,6 +34,9 @@ pub(crate) async fn run(shared: Arc<Shared>, key: String, opts: Arc<RouteOpts>) 
 
 /// Flushes a group; returns true when the group is empty and was removed.
 fn flush(shared: &Shared, key: &str) -> Result<bool, AlertError> {
+    if disowned(shared, key) {
+        return Ok(true);
+    }
     let now = shared.clock.now();
     let prev: Option<NotifiedState> = shared.store.nflog(key)?;
     let flush = shared.state.lock().flush(
@@ -62,4 +65,27 @@ fn flush(shared: &Shared, key: &str) -> Result<bool, AlertError> {
         shared.enqueue(&n, Some((key, &state)))?;
     }
     Ok(flush.removed)
+}
+
+/// Cluster mode: drops from the group the alerts whose partition this node
+/// no longer owns (their new owner routes and notifies them, from the
+/// notification log replicated to it); true when none is left and the
+/// group was removed.
+fn disowned(shared: &Shared, key: &str) -> bool {
+    if shared.cluster.get().is_none() {
+        return false;
+    }
+    let mut st = shared.state.lock();
+    let st = &mut *st;
+    let Some(g) = st.groups.get_mut(key) else {
+        return false;
+    };
+    let alerts = &st.alerts;
+    g.members
+        .retain(|id| alerts.get(id).is_some_and(|a| shared.owns(a)));
+    if g.members.is_empty() {
+        st.groups.remove(key);
+        return true;
+    }
+    false
 }

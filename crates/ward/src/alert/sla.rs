@@ -15,17 +15,12 @@ pub(crate) async fn watch(shared: Arc<Shared>) {
             let mut st = shared.state.lock();
             // In a cluster only the owner of an alert escalates it; the
             // breach reaches the other nodes as a change of the alert.
-            let mut step = st.check_sla_where(&shared.compiled, now, |a| shared.owns(a));
+            let mut step = st.check_sla_where(&shared.compiled, now, |a| shared.routes(a));
             for (a, n) in &mut step.breached {
                 n.id = shared.notification_id(&[&n.group_key]);
-                if let Err(e) =
-                    shared
-                        .store
-                        .put_alert(&a.id, &a.identity, a.status.as_str(), a, None)
-                {
+                if let Err(e) = shared.save_alert(a, None) {
                     tracing::warn!(error = %e, "cannot record an SLA breach");
                 }
-                shared.replicate(a, None);
             }
             step
         };

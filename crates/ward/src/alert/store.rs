@@ -1,6 +1,10 @@
 //! The alert stage's durable state in `<data_dir>/alerts.sqlite3`: alerts, the findings applied
 //! to them, silences, owner registry changes, the notification log (what each
-//! group last notified), the outbox and the delivery log.
+//! group last notified), the outbox and the delivery log; in cluster mode
+//! also the version of each replicated record held here (`replica_versions`)
+//! and the changes saved here that the brokers have not acknowledged yet
+//! (`unpublished`, written in the transaction that saves the change and
+//! cleared once the brokers acknowledged it).
 //!
 //! SQLite in WAL mode with `synchronous=FULL`: a transaction is on disk
 //! (fsync) when the call returns, so an alert change or a queued notification
@@ -38,7 +42,33 @@ CREATE TABLE IF NOT EXISTS deliveries (
   id INTEGER PRIMARY KEY AUTOINCREMENT, receiver TEXT NOT NULL, integration TEXT NOT NULL, seq INTEGER NOT NULL,
   idempotency_key TEXT NOT NULL, at INTEGER NOT NULL, attempt INTEGER NOT NULL, outcome TEXT NOT NULL, detail TEXT);
 CREATE INDEX IF NOT EXISTS deliveries_receiver ON deliveries(receiver, id);
+CREATE TABLE IF NOT EXISTS replica_versions (key TEXT PRIMARY KEY, version INTEGER NOT NULL, node TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS unpublished (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
 ";
+
+/// Cluster mode: what a save also records, in its transaction: the version
+/// of the copy saved under its replication key (an alert's id,
+/// `notify/<group key>`), and the change to produce for the other nodes.
+#[derive(Debug, Default)]
+pub struct Replication {
+    pub version: Option<(String, i64, String)>,
+    pub publish: Option<String>,
+}
+
+impl Replication {
+    fn write(&self, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+        if let Some((key, version, node)) = &self.version {
+            tx.execute(
+                "INSERT OR REPLACE INTO replica_versions (key, version, node) VALUES (?1, ?2, ?3)",
+                params![key, version, node],
+            )?;
+        }
+        if let Some(body) = &self.publish {
+            tx.execute("INSERT INTO unpublished (body) VALUES (?1)", [body])?;
+        }
+        Ok(())
+    }
+}
 
 /// One delivery attempt, as the delivery log shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -208,6 +238,7 @@ impl Store {
         status: &str,
         alert: &A,
         finding: Option<&str>,
+        rep: Option<&Replication>,
     ) -> Result<(), AlertError> {
         let body = to_json(alert)?;
         let mut conn = self.lock();
@@ -224,6 +255,9 @@ impl Store {
                 params![f, id],
             )
             .map_err(self.err())?;
+        }
+        if let Some(r) = rep {
+            r.write(&tx).map_err(self.err())?;
         }
         tx.commit().map_err(self.err())
     }
@@ -245,14 +279,85 @@ impl Store {
         self.all_bodies("SELECT id, body FROM alerts")
     }
 
-    pub fn put_silence<S: Serialize>(&self, id: &str, s: &S) -> Result<(), AlertError> {
+    pub fn put_silence<S: Serialize>(
+        &self,
+        id: &str,
+        s: &S,
+        rep: Option<&Replication>,
+    ) -> Result<(), AlertError> {
         let body = to_json(s)?;
-        self.conn
-            .lock()
-            .execute(
-                "INSERT OR REPLACE INTO silences (id, body) VALUES (?1, ?2)",
-                params![id, body],
-            )
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(self.err())?;
+        tx.execute(
+            "INSERT OR REPLACE INTO silences (id, body) VALUES (?1, ?2)",
+            params![id, body],
+        )
+        .map_err(self.err())?;
+        if let Some(r) = rep {
+            r.write(&tx).map_err(self.err())?;
+        }
+        tx.commit().map_err(self.err())
+    }
+
+    /// Saves a group's notification log entry as another node wrote it
+    /// (cluster mode), with its version.
+    pub fn put_nflog(
+        &self,
+        group_key: &str,
+        body: &str,
+        rep: &Replication,
+    ) -> Result<(), AlertError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(self.err())?;
+        tx.execute(
+            "INSERT OR REPLACE INTO nflog (group_key, body) VALUES (?1, ?2)",
+            params![group_key, body],
+        )
+        .map_err(self.err())?;
+        rep.write(&tx).map_err(self.err())?;
+        tx.commit().map_err(self.err())
+    }
+
+    /// Every replicated record's version held here: (key, version, node).
+    pub fn replica_versions(&self) -> Result<Vec<(String, i64, String)>, AlertError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare("SELECT key, version, node FROM replica_versions")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// The oldest `limit` changes not yet acknowledged by the brokers, in
+    /// the order saved: (seq, body).
+    pub fn unpublished(&self, limit: usize) -> Result<Vec<(i64, String)>, AlertError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare("SELECT seq, body FROM unpublished ORDER BY seq LIMIT ?1")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// How many changes wait for the brokers.
+    pub fn unpublished_count(&self) -> Result<i64, AlertError> {
+        self.lock()
+            .query_row("SELECT COUNT(*) FROM unpublished", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+
+    /// Clears the changes up to `seq`: the brokers acknowledged them.
+    pub fn published(&self, seq: i64) -> Result<(), AlertError> {
+        self.lock()
+            .execute("DELETE FROM unpublished WHERE seq <= ?1", [seq])
             .map(|_| ())
             .map_err(self.err())
     }
@@ -328,6 +433,7 @@ impl Store {
         group_key: Option<(&str, String)>,
         entries: &[(String, String, String, String)],
         now_ms: i64,
+        rep: Option<&Replication>,
     ) -> Result<(), AlertError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(self.err())?;
@@ -345,6 +451,9 @@ impl Store {
                 params![gk, body],
             )
             .map_err(self.err())?;
+        }
+        if let Some(r) = rep {
+            r.write(&tx).map_err(self.err())?;
         }
         tx.commit().map_err(self.err())
     }

@@ -7,8 +7,8 @@
 //!                                         (rules, correlations, metric rules, baselines) ─► local alerting
 //!                 state snapshots ─► <prefix>corr-state (one partition per corr partition), then commit
 //!  every node ─► <prefix>nodes (heartbeats) ◄─ `ward cluster status`
-//!  any node's alert changes ─► <prefix>alerts ─► every node's SQLite; the owner of the
-//!                                                 alert's partition notifies ([`alerts`])
+//!  any node's alert, silence and notification log changes ─► <prefix>alerts ─► every node's
+//!      SQLite; the owner of the alert's partition notifies ([`alerts`])
 //! ```
 //!
 //! No consensus of Ward's own: Kafka's consumer groups decide who owns
@@ -382,6 +382,9 @@ pub struct Owned {
     /// Sealed segments not yet uploaded, and the age (s) of the oldest
     /// (`None` when uploads are off or before the first round).
     pub segments_lag: parking_lot::Mutex<Option<(u64, i64)>>,
+    /// How many times `<prefix>corr` partitions were assigned to this node
+    /// (the alerts of partitions given are routed after each).
+    pub corr_assignments: std::sync::atomic::AtomicU64,
 }
 
 /// One owned correlation partition.
@@ -471,6 +474,11 @@ impl rdkafka::consumer::ConsumerContext for GroupContext {
                     let labels = [("topic", self.topic.as_str()), ("partition", ps.as_str())];
                     self.metrics
                         .set("ward_cluster_partition_owned", &labels, 1.0);
+                }
+                if !events {
+                    self.owned
+                        .corr_assignments
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
             }
             Rebalance::Revoke(tpl) => {

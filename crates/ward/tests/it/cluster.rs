@@ -313,12 +313,23 @@ fn evaluated(nodes: &[&Ward], n: usize, prefix: &str) -> usize {
         assert!(Instant::now() < deadline, "not evaluated: {counts:?}");
         std::thread::sleep(Duration::from_millis(200));
     }
+    let owners = corr_owners(nodes, prefix);
+    assert_eq!(
+        owners.len(),
+        1,
+        "one owner of the default tenant's {prefix}corr partition: {owners:?}"
+    );
+    owners[0]
+}
+
+/// The nodes that own the default tenant's `<prefix>corr` partition.
+fn corr_owners(nodes: &[&Ward], prefix: &str) -> Vec<usize> {
     let p = ward::cluster::corr_partition("default", 6);
     let (topic, part) = (
         format!("topic=\"{prefix}corr\""),
         format!("partition=\"{p}\""),
     );
-    let owners: Vec<usize> = (0..nodes.len())
+    (0..nodes.len())
         .filter(|i| {
             nodes[*i].metrics().lines().any(|l| {
                 l.starts_with("ward_cluster_partition_owned{")
@@ -327,13 +338,7 @@ fn evaluated(nodes: &[&Ward], n: usize, prefix: &str) -> usize {
                     && l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) == Some(1.0)
             })
         })
-        .collect();
-    assert_eq!(
-        owners.len(),
-        1,
-        "one owner of {prefix}corr[{p}]: {owners:?}"
-    );
-    owners[0]
+        .collect()
 }
 
 /// Every event stored across the nodes: exactly once (`once`), or at
@@ -591,7 +596,8 @@ fn messages_that_are_not_ward_events_are_counted_and_skipped() {
     }
     // And on the alerts topic: not JSON, a tombstone, neither an alert nor
     // a silence, an incomplete alert, an incomplete silence under a key
-    // that is not its own, a field no node writes.
+    // that is not its own, a field no node writes; notification log
+    // entries under no group key, without a version, with an alert beside.
     broker.produce(
         "t4.alerts",
         &[
@@ -610,6 +616,23 @@ fn messages_that_are_not_ward_events_are_counted_and_skipped() {
                 Some("a1".into()),
                 Some(br#"{"node":"x","alert":null,"extra":1}"#.to_vec()),
             ),
+            (
+                Some("notify/".into()),
+                Some(format!(r#"{{"node":"x","version":5,"notified":{NOTIFIED}}}"#).into_bytes()),
+            ),
+            (
+                Some("notify/g".into()),
+                Some(format!(r#"{{"node":"x","notified":{NOTIFIED}}}"#).into_bytes()),
+            ),
+            (
+                Some("notify/g".into()),
+                Some(
+                    format!(
+                        r#"{{"node":"x","version":5,"notified":{NOTIFIED},"alert":{{"id":"a2"}}}}"#
+                    )
+                    .into_bytes(),
+                ),
+            ),
         ],
     );
     let alerts_bad = || {
@@ -621,7 +644,7 @@ fn messages_that_are_not_ward_events_are_counted_and_skipped() {
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>()
     };
-    while alerts_bad() < 6.0 {
+    while alerts_bad() < 9.0 {
         assert!(Instant::now() < deadline, "{}", w.metrics());
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -632,6 +655,10 @@ fn messages_that_are_not_ward_events_are_counted_and_skipped() {
         "nothing applied"
     );
 }
+
+/// A notification log entry's state, as a node writes it.
+const NOTIFIED: &str =
+    r#"{"firing":["a2"],"resolved":[],"status":"firing","at":"2026-01-01T00:00:00Z"}"#;
 
 /// Alerting of the alert test: each alert its own group, notified at
 /// once, reminded after an hour; a high alert must be acknowledged within
@@ -1036,7 +1063,7 @@ fn a_rolling_restart_under_load_loses_no_acknowledged_event() {
         .iter()
         .map(|a| s(a, "id").to_owned())
         .collect();
-    let sent = delivered(
+    delivered(
         &bodies,
         Duration::from_secs(30),
         "every alert notified",
@@ -1047,23 +1074,121 @@ fn a_rolling_restart_under_load_loses_no_acknowledged_event() {
             })
         },
     );
-    // Notification logs are each node's own: a node that takes a
-    // partition over notifies a firing group again, under the former
-    // owner's key only when its log holds what that owner notified. So at
-    // most one key per owner the alert's partition had: the first and one
-    // per restart.
-    for id in &ids {
-        let keys: BTreeSet<&str> = sent
-            .iter()
-            .filter(|d| d.reason == "group" && d.status == "firing" && d.alerts.contains(id))
-            .map(|d| d.key.as_str())
-            .collect();
-        assert!(
-            (1..=1 + nodes.len()).contains(&keys.len()),
-            "{id} notified under at most one key per owner: {sent:#?}"
-        );
-    }
+    // Notification logs travel with the alerts: a node that takes a
+    // partition over does not notify again what the former owner notified.
+    // So each alert is notified firing once, under one key, whatever
+    // owners its partition had.
+    let firing = |d: &Delivery, id: &String| {
+        d.reason == "group" && d.status == "firing" && d.alerts.contains(id)
+    };
+    let once = |sent: &[Delivery], when: &str| {
+        for id in &ids {
+            let of: Vec<&Delivery> = sent.iter().filter(|d| firing(d, id)).collect();
+            let keys: BTreeSet<&str> = of.iter().map(|d| d.key.as_str()).collect();
+            assert!(
+                of.len() == 1 && keys.len() == 1,
+                "{id} notified firing once, under one key, {when}: {sent:#?}"
+            );
+        }
+    };
+    // Anything sent again by a late owner change arrives meanwhile.
+    std::thread::sleep(Duration::from_secs(3));
+    let sent = deliveries(&bodies);
     eprintln!("{} deliveries of {} alerts", sent.len(), ids.len());
+    once(&sent, "across the rolling restart");
+    // Once more, with every alert notified: the owner of their partition
+    // stops; the node given it sends nothing.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let owner = loop {
+        let owners = corr_owners(&refs, "t6.");
+        if let [owner] = owners[..] {
+            break owner;
+        }
+        assert!(Instant::now() < deadline, "one owner: {owners:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    drop(refs);
+    assert!(nodes[owner].terminate().success());
+    let rest = others(&nodes, owner);
+    let stopped = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while corr_owners(&rest, "t6.").is_empty() {
+        assert!(Instant::now() < deadline, "no node took the partition over");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!(
+        "node {owner} stopped; another owned its partition {:?} later",
+        stopped.elapsed()
+    );
+    // Past the new owner's catch-up, group_wait (0 s) and group_interval
+    // (1 s).
+    std::thread::sleep(Duration::from_secs(6));
+    let after = deliveries(&bodies);
+    once(&after, "after the owner of every alert stopped");
+    assert_eq!(after.len(), sent.len(), "nothing sent again: {after:#?}");
+}
+
+/// A node killed (SIGKILL) right after an acknowledgement was saved on it,
+/// while the brokers were down so that it could not be produced: once the
+/// node is back, the acknowledgement reaches every node.
+#[test]
+fn an_acknowledgement_saved_just_before_a_kill_reaches_the_other_nodes() {
+    let mut broker = Broker::start();
+    let rules = rules();
+    let events = stream(4, 6);
+    let (mut nodes, config) = three_nodes(&broker, rules.path(), "t9.");
+    let b = {
+        let refs: Vec<&Ward> = nodes.iter().collect();
+        settled(&refs, &config);
+        send_spread(&refs, &events, true);
+        let owner = evaluated(&refs, events.len(), "t9.");
+        let want: BTreeSet<_> = bursts(refs[owner]).into_iter().collect();
+        assert_eq!(want.len(), 3, "three users over the threshold");
+        everywhere(&refs, &want);
+        (owner + 1) % 3
+    };
+    let id = s(&burst_alerts(&nodes[b])[0], "id").to_owned();
+    broker.stop();
+    let out = nodes[b].cli(
+        &["alerts", "ack", &id, "--comment", "before the kill"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The producer tries (and fails) meanwhile.
+    std::thread::sleep(Duration::from_secs(1));
+    nodes[b].kill();
+    broker.restart();
+    let restarted = Instant::now();
+    nodes[b].spawn();
+    eprintln!(
+        "node {b} answers {:?} after it was started again",
+        restarted.elapsed()
+    );
+    for (i, w) in nodes.iter().enumerate() {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let acked = burst_alerts(w)
+                .iter()
+                .any(|a| s(a, "id") == id && a["status"] == "acknowledged");
+            if acked {
+                eprintln!(
+                    "node {i} shows the acknowledgement {:?} after node {b} was started again",
+                    restarted.elapsed()
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {i} does not show the acknowledgement made on node {b} before it was killed:\n{}",
+                nodes[b].log()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
 }
 
 #[test]

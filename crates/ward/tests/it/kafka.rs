@@ -29,33 +29,55 @@ impl Broker {
         require("tansu");
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.path().join("tansu.log")).unwrap();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Broker::launch(dir.path(), &addr);
+        Broker {
+            child,
+            _dir: dir,
+            addr,
+        }
+    }
+
+    /// Starts `tansu` on `addr` with its storage in `dir`; returns once it
+    /// listens.
+    fn launch(dir: &std::path::Path, addr: &str) -> Child {
+        let url = format!("tcp://{addr}");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("tansu.log"))
+            .unwrap();
         let child = Command::new("tansu")
             .args(["--listener-url", &url, "--advertised-listener-url", &url])
             .args(["--storage-engine", "sqlite://./t.db"])
-            .current_dir(dir.path())
+            .current_dir(dir)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
             .spawn()
             .unwrap();
-        let addr = format!("127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(&addr).is_err() {
+        while TcpStream::connect(addr).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "tansu did not listen on {addr}:\n{}",
-                std::fs::read_to_string(dir.path().join("tansu.log")).unwrap_or_default()
+                std::fs::read_to_string(dir.join("tansu.log")).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Broker {
-            child,
-            _dir: dir,
-            addr,
-        }
+        child
+    }
+
+    /// Kills the broker (SIGKILL); its storage stays for [`Broker::restart`].
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the broker again on the same address and storage.
+    pub fn restart(&mut self) {
+        self.child = Broker::launch(self._dir.path(), &self.addr);
     }
 
     pub fn create_topic(&self, name: &str, partitions: i32) {

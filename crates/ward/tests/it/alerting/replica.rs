@@ -2,53 +2,81 @@
 //! hands each engine's saved changes to the other (and back to itself) in
 //! chosen orders, as `<prefix>alerts` would; both end with the same alert,
 //! an old copy coming back changes nothing, and only the owner notifies.
+//! Notification log entries travel the same way: the newest wins, and a
+//! node that takes a group over does not notify again what the former
+//! owner notified, and uses the key that owner would have.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::mpsc;
 use ward::alert::Engine;
 use ward::alert::engine::{Replica, Replicated, Version};
 use ward_alert::Alert;
+use ward_alert::alert::group::NotifiedState;
 
 use super::routing::BASE;
 use super::{config, engine, finding, queued};
 
 struct Node {
     e: Arc<Engine>,
-    rx: mpsc::Receiver<Replicated>,
     name: &'static str,
+    owner: Arc<AtomicBool>,
+    /// Notification log entries taken from it by [`taken`].
+    notified: Vec<Notified>,
     _dir: tempfile::TempDir,
 }
+
+type Notified = (String, NotifiedState, Version);
 
 async fn node(name: &'static str, owner: bool) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let (e, _audit) = engine(&config(BASE), dir.path(), false).await;
-    let (tx, rx) = mpsc::channel(100);
-    e.join_cluster(Replica::new(tx, Box::new(move |_| owner), name))
-        .unwrap();
+    let owner = Arc::new(AtomicBool::new(owner));
+    let owns = Arc::clone(&owner);
+    e.join_cluster(Replica::new(
+        Arc::new(tokio::sync::Notify::new()),
+        Box::new(move |_| owns.load(Ordering::SeqCst)),
+        name,
+    ))
+    .unwrap();
     Node {
         e,
-        rx,
         name,
+        owner,
+        notified: Vec::new(),
         _dir: dir,
     }
 }
 
 type Change = (Alert, Option<String>, Version);
 
-/// The alert changes a node handed over since the last call.
+/// The alert changes a node saved for the others since the last call,
+/// cleared as the brokers' acknowledgement would (its notification log
+/// entries go to `n.notified`).
 fn taken(n: &mut Node) -> Vec<Change> {
     let mut out = Vec::new();
-    while let Ok(r) = n.rx.try_recv() {
-        if let Replicated::Alert {
-            alert,
-            finding,
-            version,
-        } = r
-        {
-            out.push((*alert, finding, (version, n.name.to_owned())));
+    let saved = n.e.unpublished(10_000).unwrap();
+    if let Some((last, _)) = saved.last() {
+        n.e.published(*last).unwrap();
+    }
+    for (_, r) in saved {
+        match r.expect("readable") {
+            Replicated::Alert {
+                alert,
+                finding,
+                version,
+            } => out.push((*alert, finding, (version, n.name.to_owned()))),
+            Replicated::Notified {
+                group,
+                state,
+                version,
+            } => n
+                .notified
+                .push((group, state, (version, n.name.to_owned()))),
+            Replicated::Silence { .. } => {}
         }
     }
+    assert!(n.e.unpublished(10).unwrap().is_empty());
     out
 }
 
@@ -114,4 +142,100 @@ async fn two_nodes_agree_on_an_alert_whatever_order_its_changes_arrive_in() {
     a.e.comment(&id, "alice", "checked").await.unwrap();
     apply(&b, &taken(&mut a));
     assert_eq!(b.e.alert(&id), a.e.alert(&id));
+}
+
+fn apply_notified(to: &Node, entries: &[Notified]) {
+    for (g, st, v) in entries {
+        to.e.apply_remote_notified(g, st, v.clone()).unwrap();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_owner_takes_the_newest_notification_log_and_notifies_nothing_again() {
+    let (mut a, mut b) = (node("a", true).await, node("b", false).await);
+    let labels = [("host.name", "h1")];
+    let id =
+        a.e.on_finding(finding("f1", "brute", "high", &labels))
+            .await
+            .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(31)).await;
+    let fired = queued(&a.e, "team");
+    assert_eq!(fired.len(), 1, "a notifies the firing group");
+    a.e.acknowledge(&id, "alice", None).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(301)).await;
+    let acked = queued(&a.e, "team");
+    assert_eq!(acked.len(), 2, "a notifies the acknowledgement");
+    assert_eq!(acked[1]["status"], "acknowledged");
+    let changes = taken(&mut a);
+    assert_eq!(a.notified.len(), 2, "one log entry per notification");
+    let (first, second) = (a.notified[0].clone(), a.notified[1].clone());
+    assert!(first.2 < second.2, "later entries have greater versions");
+
+    // b gets the alert's changes, and the log entries newest first: the
+    // older one arriving after changes nothing.
+    apply(&b, &changes);
+    apply_notified(&b, &[second.clone(), first.clone()]);
+    assert!(
+        !b.e.apply_remote_notified(&first.0, &first.1, first.2.clone())
+            .unwrap(),
+        "an older entry is not applied"
+    );
+    assert!(
+        !b.e.apply_remote_notified(&second.0, &second.1, second.2.clone())
+            .unwrap(),
+        "the same entry twice is applied once"
+    );
+
+    // The partition moves from a to b: b routes the alert and, its log
+    // saying the acknowledged group was notified, sends nothing.
+    a.owner.store(false, Ordering::SeqCst);
+    b.owner.store(true, Ordering::SeqCst);
+    b.e.route_owned();
+    tokio::time::sleep(std::time::Duration::from_secs(31)).await;
+    assert!(
+        queued(&b.e, "team").is_empty(),
+        "b does not notify again what a notified: {:#?}",
+        queued(&b.e, "team")
+    );
+    assert!(taken(&mut b).is_empty() && b.notified.is_empty());
+
+    // A node whose log held the older entry only would have notified the
+    // acknowledgement again.
+    let mut c = node("c", false).await;
+    apply(&c, &changes);
+    apply_notified(&c, std::slice::from_ref(&first));
+    c.owner.store(true, Ordering::SeqCst);
+    c.e.route_owned();
+    tokio::time::sleep(std::time::Duration::from_secs(31)).await;
+    let again = queued(&c.e, "team");
+    assert_eq!(again.len(), 1, "{again:#?}");
+    assert_eq!(
+        again[0]["id"], acked[1]["id"],
+        "under the key the former owner used, derived from the replicated log"
+    );
+    taken(&mut c);
+
+    // Resolved on b, the owner now: b notifies the resolution (its key
+    // names a's acknowledgement notification, from a's log entry); a gets
+    // the alert and b's log entry.
+    b.e.resolve(
+        &id,
+        "bob",
+        ward_alert::alert::Resolution::TruePositive,
+        None,
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(301)).await;
+    let resolved = queued(&b.e, "team");
+    assert_eq!(resolved.len(), 1, "{resolved:#?}");
+    assert_eq!(resolved[0]["status"], "resolved");
+    let from_b = taken(&mut b);
+    apply(&a, &from_b);
+    assert_eq!(a.e.alert(&id), b.e.alert(&id));
+    // a, which lost the partition, dropped the alert from its group: the
+    // resolution it learns is not notified from there too.
+    tokio::time::sleep(std::time::Duration::from_secs(301)).await;
+    assert_eq!(queued(&a.e, "team").len(), 2, "{:#?}", queued(&a.e, "team"));
+    apply_notified(&a, &b.notified);
 }
