@@ -24,9 +24,9 @@ pub mod alerts;
 pub mod corr;
 pub mod events;
 pub mod repartition;
-pub mod split;
 pub mod search;
 pub mod segments;
+pub mod split;
 pub mod status;
 
 use std::time::Duration;
