@@ -11,9 +11,10 @@
 #   scripts/bench-syslog.sh [MESSAGES] [RUNS]     # defaults 300000 and 1
 #
 # Also printed for each Ward run: CPU per message of each group of server
-# threads (from /proc/PID/task/*/stat) and the server's own per-stage
+# threads (from /proc/PID/task/*/stat), the server's own per-stage
 # figures (`ward_stage_cpu_nanoseconds_total` from /metrics, read with an
-# admin key: the per-source series are shown to admins only).
+# admin key: the per-source series are shown to admins only) and the share
+# of events detection took from memory (`ward_detect_from_memory_total`).
 #
 # Needs a release build (cargo build --release -p ward), rsyslogd
 # (Debian package rsyslog) and python3. WARD=path overrides the binary;
@@ -138,6 +139,8 @@ if stages:
     print("         stages " + ", ".join(f"{k} {v / n * 1e6:.1f}" for k, v in sorted(stages.items())) + " us/msg")
 findings = sum(float(l.split()[-1]) for l in open(f"{d}/metrics") if l.startswith("ward_detect_findings_total"))
 print(f"         findings {findings:.0f}")
+memory = sum(float(l.split()[-1]) for l in open(f"{d}/metrics") if l.startswith("ward_detect_from_memory_total"))
+print(f"         detection took {memory / n * 100:.0f}% of the events from memory, read the rest from the store")
 open(f"{d}/rate", "w").write(str(n / (t1 - t0)))
 PY
 }

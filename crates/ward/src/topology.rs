@@ -31,6 +31,7 @@ use ward_store::Store;
 
 use crate::alert::Alerts;
 use crate::config::Config;
+use crate::detect::recent::{self, Recent};
 use crate::detect::{Detector, FindingSink, Handover, Progress, Settings, Stop};
 use crate::metrics::Metrics;
 use crate::model::{Ack, Batch};
@@ -110,7 +111,11 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     };
     let sink = match &cluster {
         Some(c) => Sink::Cluster(Arc::clone(&c.producer), Arc::clone(&c.settings)),
-        None => Sink::Store(Arc::clone(&store)),
+        None => Sink::Store(Arc::clone(&store), Arc::new(Recent::new(recent::CAPACITY))),
+    };
+    let recent = match &sink {
+        Sink::Store(_, r) => Some(Arc::clone(r)),
+        Sink::Cluster(..) => None,
     };
     let step = ingest_step(&config, sink, &metrics)?;
     let queue = CancellationToken::new();
@@ -156,8 +161,15 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
 
     // Detection tails the log on its own thread.
     let sink = FindingSink(findings_tx);
-    let (detect, detect_stop, progress) =
-        start_detection(&config, &store, &pipeline, sink, &metrics, cluster.as_ref())?;
+    let (detect, detect_stop, progress) = start_detection(
+        &config,
+        &store,
+        &pipeline,
+        recent.clone(),
+        sink,
+        &metrics,
+        cluster.as_ref(),
+    )?;
     g.stages(&["detect"]).connect("store", "detect", 0).connect(
         "detect",
         "alert",
@@ -479,7 +491,9 @@ struct Cluster {
 /// cluster's events topic (acknowledged by the brokers).
 #[derive(Clone)]
 enum Sink {
-    Store(Arc<Store>),
+    /// The store, and the queue of appended events detection takes
+    /// instead of parsing their records back.
+    Store(Arc<Store>, Arc<Recent>),
     Cluster(Arc<crate::cluster::Producer>, Arc<crate::cluster::Settings>),
 }
 
@@ -509,24 +523,40 @@ async fn ingest(
     max_future_skew: Duration,
 ) -> Result<Ack, StepError> {
     let events = std::mem::take(&mut batch.events);
-    let stage = Arc::clone(&metrics);
-    let prepared = tokio::task::spawn_blocking(move || {
-        prepare(events, &redact, &prompt, max_future_skew, &stage)
-    })
-    .await
-    .map_err(|e| StepError::Failed(format!("redaction task failed: {e}")))?;
-    let Prepared { ids, records, dead } = prepared?;
-    let n = records.len() as u64;
     let labels = [
         ("input", batch.input.as_str()),
         ("source", batch.source.as_str()),
     ];
-    match sink {
-        Sink::Store(store) => {
-            crate::store::append(&store, records, &metrics).await?;
+    let (ids, dead) = match sink {
+        Sink::Store(store, recent) => {
+            // One hand-off to a blocking thread per batch: redaction,
+            // records, the durable append, and the events offered to
+            // detection, in turn on that thread.
+            let stage = Arc::clone(&metrics);
+            let done = tokio::task::spawn_blocking(move || {
+                let p = prepare(events, &redact, &prompt, max_future_skew, &stage, true)?;
+                let n = p.records.len() as u64;
+                let offsets = crate::store::append_blocking(&store, p.records, &stage)?;
+                offer(&recent, &offsets, p.kept);
+                Ok::<_, StepError>((p.ids, p.dead, n))
+            })
+            .await
+            .map_err(|e| StepError::Failed(format!("ingest task failed: {e}")))?;
+            let (ids, dead, n) = done?;
             metrics.add("ward_store_events_total", &labels, n);
+            (ids, dead)
         }
         Sink::Cluster(producer, settings) => {
+            let stage = Arc::clone(&metrics);
+            let prepared = tokio::task::spawn_blocking(move || {
+                prepare(events, &redact, &prompt, max_future_skew, &stage, false)
+            })
+            .await
+            .map_err(|e| StepError::Failed(format!("redaction task failed: {e}")))?;
+            let Prepared {
+                ids, records, dead, ..
+            } = prepared?;
+            let n = records.len() as u64;
             // Acknowledged once the brokers have every event (acks=all):
             // a broker that is down is a 503 to the sender, never a loss.
             let topic = settings.events_topic();
@@ -542,8 +572,9 @@ async fn ingest(
                 .collect();
             producer.send_all(&out).await.map_err(StepError::Failed)?;
             metrics.add("ward_cluster_produced_total", &labels, n);
+            (ids, dead)
         }
-    }
+    };
     if dead > 0 {
         metrics.add("ward_store_dead_letters_total", &labels, dead as u64);
     }
@@ -571,6 +602,26 @@ struct Prepared {
     ids: Vec<String>,
     records: Vec<ward_store::Record>,
     dead: usize,
+    /// When asked and no event became a dead letter: the events, each
+    /// exactly as serialized into its record.
+    kept: Vec<ward_event::Event>,
+}
+
+/// Offers the events just stored at `offsets` to detection; freed here
+/// when they do not all line up with their records (a dead letter stood
+/// in for one) or the queue is full.
+fn offer(recent: &Recent, offsets: &[ward_store::Offset], kept: Vec<ward_event::Event>) {
+    let Some(first) = offsets.first() else {
+        return;
+    };
+    let in_line = kept.len() == offsets.len()
+        && offsets
+            .iter()
+            .zip(first.0..)
+            .all(|(o, expected)| o.0 == expected);
+    if in_line {
+        let _ = recent.offer(first.0, kept);
+    }
 }
 
 /// Events per chunk of [`prepare`]: small enough that a chunk's events
@@ -580,21 +631,25 @@ const PREPARE_CHUNK: usize = 64;
 
 /// Redacts, scores prompts and turns into store records, chunk by chunk:
 /// each event is redacted and serialized while it is still in the cache,
-/// and freed right after, where whole-batch passes read every event back
-/// from memory once per stage. CPU is counted per stage ("redact",
-/// "record") per chunk.
+/// where whole-batch passes read every event back from memory once per
+/// stage. With `keep` the events are kept, as serialized, for detection
+/// ([`Recent`]); without, each is freed right after. CPU is counted per
+/// stage ("redact", "record") per chunk.
 fn prepare(
     events: Vec<ward_event::Event>,
     redact: &crate::redact::Stage,
     prompt: &ward_prompt::Detector,
     max_future_skew: Duration,
     metrics: &Metrics,
+    keep: bool,
 ) -> Result<Prepared, AppendError> {
     let mut out = Prepared {
         ids: Vec::with_capacity(events.len()),
         records: Vec::with_capacity(events.len()),
         dead: 0,
+        kept: Vec::with_capacity(if keep { events.len() } else { 0 }),
     };
+    let mut keep = keep;
     let (mut redact_cpu, mut record_cpu) = (Duration::ZERO, Duration::ZERO);
     let mut events = events.into_iter();
     let mut chunk = Vec::with_capacity(PREPARE_CHUNK);
@@ -615,6 +670,15 @@ fn prepare(
             let (record, dead) = crate::store::record_or_dead_letter(&mut e, max_future_skew)?;
             out.records.push(record);
             out.dead += usize::from(dead);
+            if dead && keep {
+                // The record is the dead letter's, not this event's:
+                // detection reads this batch from the store.
+                keep = false;
+                out.kept = Vec::new();
+            }
+            if keep {
+                out.kept.push(e);
+            }
         }
         let t2 = crate::metrics::thread_cpu();
         redact_cpu += t1.saturating_sub(t0);
@@ -643,6 +707,7 @@ fn start_detection(
     config: &Config,
     store: &Arc<Store>,
     pipeline: &Pipeline,
+    recent: Option<Arc<Recent>>,
     sink: FindingSink,
     metrics: &Arc<Metrics>,
     cluster: Option<&Cluster>,
@@ -686,7 +751,7 @@ fn start_detection(
     let appended = Arc::clone(&pipeline.appended);
     let handle = std::thread::Builder::new()
         .name("ward-detect".into())
-        .spawn(move || detector.run(&store, &appended, &sink, &thread_stop))?;
+        .spawn(move || detector.run(&store, recent.as_deref(), &appended, &sink, &thread_stop))?;
     Ok((handle, stop, progress))
 }
 
