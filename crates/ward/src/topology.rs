@@ -1038,3 +1038,72 @@ async fn close_store(store: Arc<Store>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(i: usize, id: String) -> ward_event::Event {
+        let mut e = ward_event::Event::default();
+        e.set("@timestamp", json!("2026-11-01T10:00:00Z"));
+        e.set("event.id", json!(id));
+        e.set("event.category", json!(["authentication"]));
+        e.set("user.name", json!(format!("u{i}")));
+        e.set("message", json!(format!("login password=hunter{i}x token {i}")));
+        e
+    }
+
+    /// The events kept for detection are, one for one, those whose
+    /// serialization is each record's body (after redaction and the
+    /// store's own changes); a batch with a dead letter keeps none.
+    #[test]
+    fn kept_events_are_exactly_what_the_records_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let redact =
+            crate::redact::Stage::new(&ward_redact::RedactConfig::default(), dir.path()).unwrap();
+        let prompt = ward_prompt::Detector::new();
+        let metrics = Metrics::default();
+        let skew = Duration::from_secs(300);
+        let events: Vec<_> = (0..150).map(|i| event(i, format!("e{i}"))).collect();
+        let p = prepare(events, &redact, &prompt, skew, &metrics, true).unwrap();
+        assert_eq!((p.kept.len(), p.records.len(), p.dead), (150, 150, 0));
+        for (e, r) in p.kept.iter().zip(&p.records) {
+            assert_eq!(serde_json::to_vec(e).unwrap(), r.body);
+            let stored: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(stored, e.0);
+        }
+        assert!(
+            !String::from_utf8_lossy(&p.records[3].body).contains("hunter3x"),
+            "redacted before it is kept or stored"
+        );
+
+        // Event 100 is larger than a record may be: its record is a dead
+        // letter, so the batch goes to detection through the store.
+        let mut events: Vec<_> = (0..150).map(|i| event(i, format!("e{i}"))).collect();
+        events[100].set("message", json!("y ".repeat(5 << 20)));
+        let p = prepare(events, &redact, &prompt, skew, &metrics, true).unwrap();
+        assert_eq!((p.records.len(), p.dead), (150, 1));
+        assert!(p.kept.is_empty());
+
+        let p = prepare(vec![event(1, "e1".into())], &redact, &prompt, skew, &metrics, false)
+            .unwrap();
+        assert!(p.kept.is_empty(), "nothing kept unless asked");
+    }
+
+    /// A batch is offered only when its events line up with the offsets
+    /// their records were stored at.
+    #[test]
+    fn only_batches_in_line_with_their_offsets_are_offered() {
+        use ward_store::Offset;
+        let recent = Recent::new(100);
+        let kept = |n: usize| (0..n).map(|i| event(i, format!("e{i}"))).collect::<Vec<_>>();
+        offer(&recent, &[Offset(0), Offset(1), Offset(3)], kept(3));
+        offer(&recent, &[Offset(0), Offset(1)], kept(3));
+        offer(&recent, &[Offset(0), Offset(1)], Vec::new());
+        assert_eq!(recent.held(), 0);
+        offer(&recent, &[Offset(0), Offset(1), Offset(2)], kept(3));
+        assert_eq!(recent.held(), 3);
+    }
+}
