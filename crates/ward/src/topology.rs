@@ -175,6 +175,10 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         "alert",
         FINDINGS_CAPACITY,
     );
+    if recent.is_some() {
+        // The events just appended, bounded by events held.
+        g.connect("enrich", "detect", recent::CAPACITY);
+    }
 
     // The inputs: Ward's audit trail, syslog, Kafka, then HTTP with the API.
     let accepting = CancellationToken::new();
@@ -1050,7 +1054,10 @@ mod tests {
         e.set("event.id", json!(id));
         e.set("event.category", json!(["authentication"]));
         e.set("user.name", json!(format!("u{i}")));
-        e.set("message", json!(format!("login password=hunter{i}x token {i}")));
+        e.set(
+            "message",
+            json!(format!("login password=hunter{i}x token {i}")),
+        );
         e
     }
 
@@ -1087,8 +1094,15 @@ mod tests {
         assert_eq!((p.records.len(), p.dead), (150, 1));
         assert!(p.kept.is_empty());
 
-        let p = prepare(vec![event(1, "e1".into())], &redact, &prompt, skew, &metrics, false)
-            .unwrap();
+        let p = prepare(
+            vec![event(1, "e1".into())],
+            &redact,
+            &prompt,
+            skew,
+            &metrics,
+            false,
+        )
+        .unwrap();
         assert!(p.kept.is_empty(), "nothing kept unless asked");
     }
 
@@ -1098,7 +1112,11 @@ mod tests {
     fn only_batches_in_line_with_their_offsets_are_offered() {
         use ward_store::Offset;
         let recent = Recent::new(100);
-        let kept = |n: usize| (0..n).map(|i| event(i, format!("e{i}"))).collect::<Vec<_>>();
+        let kept = |n: usize| {
+            (0..n)
+                .map(|i| event(i, format!("e{i}")))
+                .collect::<Vec<_>>()
+        };
         offer(&recent, &[Offset(0), Offset(1), Offset(3)], kept(3));
         offer(&recent, &[Offset(0), Offset(1)], kept(3));
         offer(&recent, &[Offset(0), Offset(1)], Vec::new());

@@ -227,16 +227,14 @@ impl Detector {
                 Read::Events(first, events) => {
                     let read = events.len() as u64;
                     self.metrics.add("ward_detect_from_memory_total", &[], read);
-                    self.evaluator
-                        .evaluate_events(events, &self.workers, each);
+                    self.evaluator.evaluate_events(events, &self.workers, each);
                     (first + read, read)
                 }
                 Read::Records(batch) => {
                     let next = batch.last().map_or(self.state.offset, |l| l.offset.0 + 1);
                     let read = batch.len() as u64;
                     let bodies: Vec<Vec<u8>> = batch.into_iter().map(|r| r.body).collect();
-                    self.evaluator
-                        .evaluate_records(bodies, &self.workers, each);
+                    self.evaluator.evaluate_records(bodies, &self.workers, each);
                     (next, read)
                 }
             };
