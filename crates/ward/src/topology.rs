@@ -31,6 +31,7 @@ use ward_store::Store;
 
 use crate::alert::Alerts;
 use crate::config::Config;
+use crate::detect::recent::{self, Recent};
 use crate::detect::{Detector, FindingSink, Handover, Progress, Settings, Stop};
 use crate::metrics::Metrics;
 use crate::model::{Ack, Batch};
@@ -112,7 +113,11 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     };
     let sink = match &cluster {
         Some(c) => Sink::Cluster(Arc::clone(&c.producer), Arc::clone(&c.settings)),
-        None => Sink::Store(Arc::clone(&store)),
+        None => Sink::Store(Arc::clone(&store), Arc::new(Recent::new(recent::CAPACITY))),
+    };
+    let recent = match &sink {
+        Sink::Store(_, r) => Some(Arc::clone(r)),
+        Sink::Cluster(..) => None,
     };
     let step = ingest_step(&config, sink, &metrics)?;
     let queue = CancellationToken::new();
@@ -158,13 +163,24 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
 
     // Detection tails the log on its own thread.
     let sink = FindingSink(findings_tx);
-    let (detect, detect_stop, progress, consumed) =
-        start_detection(&config, &store, &pipeline, sink, &metrics, cluster.as_ref())?;
+    let (detect, detect_stop, progress, consumed) = start_detection(
+        &config,
+        &store,
+        &pipeline,
+        recent.clone(),
+        sink,
+        &metrics,
+        cluster.as_ref(),
+    )?;
     g.stages(&["detect"]).connect("store", "detect", 0).connect(
         "detect",
         "alert",
         FINDINGS_CAPACITY,
     );
+    if recent.is_some() {
+        // The events just appended, bounded by events held.
+        g.connect("enrich", "detect", recent::CAPACITY);
+    }
 
     // The inputs: Ward's audit trail, syslog, Kafka, then HTTP with the API.
     let accepting = CancellationToken::new();
@@ -515,7 +531,9 @@ struct Cluster {
 /// cluster's events topic (acknowledged by the brokers).
 #[derive(Clone)]
 enum Sink {
-    Store(Arc<Store>),
+    /// The store, and the queue of appended events detection takes
+    /// instead of parsing their records back.
+    Store(Arc<Store>, Arc<Recent>),
     Cluster(Arc<crate::cluster::Producer>, Arc<crate::cluster::Settings>),
 }
 
@@ -545,24 +563,40 @@ async fn ingest(
     max_future_skew: Duration,
 ) -> Result<Ack, StepError> {
     let events = std::mem::take(&mut batch.events);
-    let stage = Arc::clone(&metrics);
-    let prepared = tokio::task::spawn_blocking(move || {
-        prepare(events, &redact, &prompt, max_future_skew, &stage)
-    })
-    .await
-    .map_err(|e| StepError::Failed(format!("redaction task failed: {e}")))?;
-    let Prepared { ids, records, dead } = prepared?;
-    let n = records.len() as u64;
     let labels = [
         ("input", batch.input.as_str()),
         ("source", batch.source.as_str()),
     ];
-    match sink {
-        Sink::Store(store) => {
-            crate::store::append(&store, records, &metrics).await?;
+    let (ids, dead) = match sink {
+        Sink::Store(store, recent) => {
+            // One hand-off to a blocking thread per batch: redaction,
+            // records, the durable append, and the events offered to
+            // detection, in turn on that thread.
+            let stage = Arc::clone(&metrics);
+            let done = tokio::task::spawn_blocking(move || {
+                let p = prepare(events, &redact, &prompt, max_future_skew, &stage, true)?;
+                let n = p.records.len() as u64;
+                let offsets = crate::store::append_blocking(&store, p.records, &stage)?;
+                offer(&recent, &offsets, p.kept);
+                Ok::<_, StepError>((p.ids, p.dead, n))
+            })
+            .await
+            .map_err(|e| StepError::Failed(format!("ingest task failed: {e}")))?;
+            let (ids, dead, n) = done?;
             metrics.add("ward_store_events_total", &labels, n);
+            (ids, dead)
         }
         Sink::Cluster(producer, settings) => {
+            let stage = Arc::clone(&metrics);
+            let prepared = tokio::task::spawn_blocking(move || {
+                prepare(events, &redact, &prompt, max_future_skew, &stage, false)
+            })
+            .await
+            .map_err(|e| StepError::Failed(format!("redaction task failed: {e}")))?;
+            let Prepared {
+                ids, records, dead, ..
+            } = prepared?;
+            let n = records.len() as u64;
             // Acknowledged once the brokers have every event (acks=all):
             // a broker that is down is a 503 to the sender, never a loss.
             let topic = settings.events_topic();
@@ -578,8 +612,9 @@ async fn ingest(
                 .collect();
             producer.send_all(&out).await.map_err(StepError::Failed)?;
             metrics.add("ward_cluster_produced_total", &labels, n);
+            (ids, dead)
         }
-    }
+    };
     if dead > 0 {
         metrics.add("ward_store_dead_letters_total", &labels, dead as u64);
     }
@@ -607,6 +642,26 @@ struct Prepared {
     ids: Vec<String>,
     records: Vec<ward_store::Record>,
     dead: usize,
+    /// When asked and no event became a dead letter: the events, each
+    /// exactly as serialized into its record.
+    kept: Vec<ward_event::Event>,
+}
+
+/// Offers the events just stored at `offsets` to detection; freed here
+/// when they do not all line up with their records (a dead letter stood
+/// in for one) or the queue is full.
+fn offer(recent: &Recent, offsets: &[ward_store::Offset], kept: Vec<ward_event::Event>) {
+    let Some(first) = offsets.first() else {
+        return;
+    };
+    let in_line = kept.len() == offsets.len()
+        && offsets
+            .iter()
+            .zip(first.0..)
+            .all(|(o, expected)| o.0 == expected);
+    if in_line {
+        let _ = recent.offer(first.0, kept);
+    }
 }
 
 /// Events per chunk of [`prepare`]: small enough that a chunk's events
@@ -616,21 +671,25 @@ const PREPARE_CHUNK: usize = 64;
 
 /// Redacts, scores prompts and turns into store records, chunk by chunk:
 /// each event is redacted and serialized while it is still in the cache,
-/// and freed right after, where whole-batch passes read every event back
-/// from memory once per stage. CPU is counted per stage ("redact",
-/// "record") per chunk.
+/// where whole-batch passes read every event back from memory once per
+/// stage. With `keep` the events are kept, as serialized, for detection
+/// ([`Recent`]); without, each is freed right after. CPU is counted per
+/// stage ("redact", "record") per chunk.
 fn prepare(
     events: Vec<ward_event::Event>,
     redact: &crate::redact::Stage,
     prompt: &ward_prompt::Detector,
     max_future_skew: Duration,
     metrics: &Metrics,
+    keep: bool,
 ) -> Result<Prepared, AppendError> {
     let mut out = Prepared {
         ids: Vec::with_capacity(events.len()),
         records: Vec::with_capacity(events.len()),
         dead: 0,
+        kept: Vec::with_capacity(if keep { events.len() } else { 0 }),
     };
+    let mut keep = keep;
     let (mut redact_cpu, mut record_cpu) = (Duration::ZERO, Duration::ZERO);
     let mut events = events.into_iter();
     let mut chunk = Vec::with_capacity(PREPARE_CHUNK);
@@ -651,6 +710,15 @@ fn prepare(
             let (record, dead) = crate::store::record_or_dead_letter(&mut e, max_future_skew)?;
             out.records.push(record);
             out.dead += usize::from(dead);
+            if dead && keep {
+                // The record is the dead letter's, not this event's:
+                // detection reads this batch from the store.
+                keep = false;
+                out.kept = Vec::new();
+            }
+            if keep {
+                out.kept.push(e);
+            }
         }
         let t2 = crate::metrics::thread_cpu();
         redact_cpu += t1.saturating_sub(t0);
@@ -688,6 +756,7 @@ fn start_detection(
     config: &Config,
     store: &Arc<Store>,
     pipeline: &Pipeline,
+    recent: Option<Arc<Recent>>,
     sink: FindingSink,
     metrics: &Arc<Metrics>,
     cluster: Option<&Cluster>,
@@ -732,7 +801,7 @@ fn start_detection(
     let appended = Arc::clone(&pipeline.appended);
     let handle = std::thread::Builder::new()
         .name("ward-detect".into())
-        .spawn(move || detector.run(&store, &appended, &sink, &thread_stop))?;
+        .spawn(move || detector.run(&store, recent.as_deref(), &appended, &sink, &thread_stop))?;
     Ok((handle, stop, progress, None))
 }
 
@@ -1021,5 +1090,88 @@ async fn close_store(store: Arc<Store>) {
                 "store still in use at exit; its checkpoint is already signed"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(i: usize, id: String) -> ward_event::Event {
+        let mut e = ward_event::Event::default();
+        e.set("@timestamp", json!("2026-11-01T10:00:00Z"));
+        e.set("event.id", json!(id));
+        e.set("event.category", json!(["authentication"]));
+        e.set("user.name", json!(format!("u{i}")));
+        e.set(
+            "message",
+            json!(format!("login password=hunter{i}x token {i}")),
+        );
+        e
+    }
+
+    /// The events kept for detection are, one for one, those whose
+    /// serialization is each record's body (after redaction and the
+    /// store's own changes); a batch with a dead letter keeps none.
+    #[test]
+    fn kept_events_are_exactly_what_the_records_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let redact =
+            crate::redact::Stage::new(&ward_redact::RedactConfig::default(), dir.path()).unwrap();
+        let prompt = ward_prompt::Detector::new();
+        let metrics = Metrics::default();
+        let skew = Duration::from_secs(300);
+        let events: Vec<_> = (0..150).map(|i| event(i, format!("e{i}"))).collect();
+        let p = prepare(events, &redact, &prompt, skew, &metrics, true).unwrap();
+        assert_eq!((p.kept.len(), p.records.len(), p.dead), (150, 150, 0));
+        for (e, r) in p.kept.iter().zip(&p.records) {
+            assert_eq!(serde_json::to_vec(e).unwrap(), r.body);
+            let stored: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(stored, e.0);
+        }
+        assert!(
+            !String::from_utf8_lossy(&p.records[3].body).contains("hunter3x"),
+            "redacted before it is kept or stored"
+        );
+
+        // Event 100 is larger than a record may be: its record is a dead
+        // letter, so the batch goes to detection through the store.
+        let mut events: Vec<_> = (0..150).map(|i| event(i, format!("e{i}"))).collect();
+        events[100].set("message", json!("y ".repeat(5 << 20)));
+        let p = prepare(events, &redact, &prompt, skew, &metrics, true).unwrap();
+        assert_eq!((p.records.len(), p.dead), (150, 1));
+        assert!(p.kept.is_empty());
+
+        let p = prepare(
+            vec![event(1, "e1".into())],
+            &redact,
+            &prompt,
+            skew,
+            &metrics,
+            false,
+        )
+        .unwrap();
+        assert!(p.kept.is_empty(), "nothing kept unless asked");
+    }
+
+    /// A batch is offered only when its events line up with the offsets
+    /// their records were stored at.
+    #[test]
+    fn only_batches_in_line_with_their_offsets_are_offered() {
+        use ward_store::Offset;
+        let recent = Recent::new(100);
+        let kept = |n: usize| {
+            (0..n)
+                .map(|i| event(i, format!("e{i}")))
+                .collect::<Vec<_>>()
+        };
+        offer(&recent, &[Offset(0), Offset(1), Offset(3)], kept(3));
+        offer(&recent, &[Offset(0), Offset(1)], kept(3));
+        offer(&recent, &[Offset(0), Offset(1)], Vec::new());
+        assert_eq!(recent.held(), 0);
+        offer(&recent, &[Offset(0), Offset(1), Offset(2)], kept(3));
+        assert_eq!(recent.held(), 3);
     }
 }

@@ -173,7 +173,7 @@ impl EventsConsumer {
         let mut backoff = Duration::from_millis(100);
         loop {
             match crate::store::append(&self.store, records.clone(), &self.metrics).await {
-                Ok(()) => break,
+                Ok(_) => break,
                 Err(AppendError::Invalid(reason)) => {
                     tracing::error!(%reason, "cluster batch refused by the store as invalid; skipped");
                     break;

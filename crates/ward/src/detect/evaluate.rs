@@ -77,6 +77,13 @@ pub struct Detection {
     pub building_block: bool,
 }
 
+/// What [`Evaluator::evaluate_input`] takes: stored records' bodies, or
+/// the events whose serializations they are.
+enum Input {
+    Bodies(Vec<Vec<u8>>),
+    Events(Vec<Event>),
+}
+
 /// Rules, correlation windows, metric-rule state and (optionally)
 /// baselines over a stream of events in log order.
 pub struct Evaluator {
@@ -160,18 +167,49 @@ impl Evaluator {
         &mut self,
         bodies: Vec<Vec<u8>>,
         workers: &Workers,
+        each: impl FnMut(&Event, &[ward_sigma::Seen], Vec<Detection>),
+    ) {
+        self.evaluate_input(Input::Bodies(bodies), workers, each);
+    }
+
+    /// [`Evaluator::evaluate_records`] for events already built: those an
+    /// ingest worker just stored (each record's body is their
+    /// serialization), so nothing is parsed.
+    pub fn evaluate_events(
+        &mut self,
+        events: Vec<Event>,
+        workers: &Workers,
+        each: impl FnMut(&Event, &[ward_sigma::Seen], Vec<Detection>),
+    ) {
+        self.evaluate_input(Input::Events(events), workers, each);
+    }
+
+    fn evaluate_input(
+        &mut self,
+        input: Input,
+        workers: &Workers,
         mut each: impl FnMut(&Event, &[ward_sigma::Seen], Vec<Detection>),
     ) {
         if workers.count() <= 1 {
             // One event through every step while it is in the cache.
-            for body in &bodies {
-                let Ok(map) = serde_json::from_slice(body) else {
-                    continue;
-                };
-                let mut event = Event(map);
+            let mut one = |this: &mut Self, mut event: Event| {
                 let id = event.get_str("event.id").unwrap_or_default().to_owned();
-                let found = self.evaluate(&mut event, &id);
-                each(&event, &self.seen, found);
+                let found = this.evaluate(&mut event, &id);
+                each(&event, &this.seen, found);
+            };
+            match input {
+                Input::Bodies(bodies) => {
+                    for body in &bodies {
+                        if let Ok(map) = serde_json::from_slice(body) {
+                            one(self, Event(map));
+                        }
+                    }
+                }
+                Input::Events(events) => {
+                    for event in events {
+                        one(self, event);
+                    }
+                }
             }
             return;
         }
@@ -200,10 +238,18 @@ impl Evaluator {
                 });
                 (e, m)
             });
-        let mut bodies = bodies.into_iter();
+        let (mut bodies, mut events) = match input {
+            Input::Bodies(b) => (b.into_iter(), Vec::new().into_iter()),
+            Input::Events(e) => (Vec::new().into_iter(), e.into_iter()),
+        };
+        // Built events need no parsing: their chunks are ready at once.
         let mut chunks = std::iter::from_fn(|| {
+            let ready: Vec<Option<Event>> = events.by_ref().take(CHUNK).map(Some).collect();
+            if !ready.is_empty() {
+                return Some(Err(ready));
+            }
             let c: Vec<Vec<u8>> = bodies.by_ref().take(CHUNK).collect();
-            (!c.is_empty()).then_some(c)
+            (!c.is_empty()).then_some(Ok(c))
         });
         // One chunk being parsed ahead per kept thread.
         let ahead = workers.count() - 1;
@@ -213,7 +259,11 @@ impl Evaluator {
             while parsing.len() < ahead
                 && let Some(c) = chunks.next()
             {
-                parsing.push_back((started, workers.start(started, c, parse.clone())));
+                let pending = match c {
+                    Ok(bodies) => workers.start(started, bodies, parse.clone()),
+                    Err(ready) => super::workers::Pending::Ready(ready),
+                };
+                parsing.push_back((started, pending));
                 started += 1;
             }
             let Some((parser, next)) = parsing.pop_front() else {
@@ -233,8 +283,9 @@ impl Evaluator {
                 each(&event, &seen, found);
                 done.push(event);
             }
-            // Freed where they were allocated: off this thread, and without
-            // the allocator's cross-thread hand-back.
+            // Freed off this thread (where they were allocated, for
+            // parsed ones), and without the allocator's cross-thread
+            // hand-back to this one.
             workers.discard(parser, done);
         }
     }

@@ -7,6 +7,11 @@
 //! metric and baseline state) is written atomically after the findings it
 //! covers were taken over.
 //!
+//! The events an ingest worker just stored come from memory when detection
+//! is where they start ([`recent::Recent`]: the very events serialized
+//! into the records, so nothing is parsed back); everything else (a
+//! backlog, a replay after a restart) is read from the store.
+//!
 //! The loop runs on its own thread and needs no async runtime: it waits on
 //! [`Appended`] for new records and hands findings over through a
 //! [`FindingSink`]. On stop it reads up to the end of the log (within the
@@ -18,6 +23,7 @@ pub mod coverage;
 pub mod enrich;
 pub mod evaluate;
 pub mod metric;
+pub mod recent;
 pub mod rules;
 pub mod workers;
 
@@ -148,7 +154,17 @@ impl Detector {
 
     /// The loop. Returns after a stop, once the log is read to its end (or
     /// the stop's deadline passed) and the checkpoint is written.
-    pub fn run(mut self, store: &Store, appended: &Appended, sink: &FindingSink, stop: &Stop) {
+    ///
+    /// `recent` holds events just appended: those detection takes from
+    /// memory instead of the store.
+    pub fn run(
+        mut self,
+        store: &Store,
+        recent: Option<&recent::Recent>,
+        appended: &Appended,
+        sink: &FindingSink,
+        stop: &Stop,
+    ) {
         let mut fingerprint = rules::fingerprint(&self.settings.rules);
         let mut last_reload_check = Instant::now();
         let mut last_save = Instant::now();
@@ -162,18 +178,35 @@ impl Detector {
                 .store(jiff::Timestamp::now().as_millisecond(), Relaxed);
             let seen = appended.generation();
             let cpu = crate::metrics::thread_cpu();
-            let batch = match store.read_from(Offset(self.state.offset), 1000) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(error = %e, "detection cannot read the log");
-                    if stop.token.is_cancelled() {
-                        break;
+            let mut stale = Vec::new();
+            let next_up = match recent {
+                Some(r) => r.take(self.state.offset, &mut stale),
+                None => recent::Next::Store(None),
+            };
+            if !stale.is_empty() {
+                // Batches read from the store instead: freed off this thread.
+                self.workers.discard(0, stale);
+            }
+            let input = match next_up {
+                recent::Next::Events { first, events } => Read::Events(first, events),
+                recent::Next::Store(limit) => {
+                    let max = limit.map_or(READ_MAX, |n| {
+                        usize::try_from(n).unwrap_or(READ_MAX).min(READ_MAX)
+                    });
+                    match store.read_from(Offset(self.state.offset), max) {
+                        Ok(b) => Read::Records(b),
+                        Err(e) => {
+                            tracing::error!(error = %e, "detection cannot read the log");
+                            if stop.token.is_cancelled() {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_secs(1));
+                            continue;
+                        }
                     }
-                    std::thread::sleep(Duration::from_secs(1));
-                    continue;
                 }
             };
-            let caught_up = batch.is_empty();
+            let caught_up = input.is_empty();
             // Silence is judged by the wall clock only once the backlog is
             // read, or a catch-up after downtime would look like silence.
             let mut out = if caught_up {
@@ -184,19 +217,27 @@ impl Detector {
             } else {
                 Vec::new()
             };
-            let mut next = self.state.offset;
             let now_ms = jiff::Timestamp::now().as_millisecond();
-            if let Some(last) = batch.last() {
-                next = last.offset.0 + 1;
-            }
-            let read = batch.len() as u64;
-            let bodies: Vec<Vec<u8>> = batch.into_iter().map(|r| r.body).collect();
             let coverage = &self.progress.coverage;
-            self.evaluator
-                .evaluate_records(bodies, &self.workers, |event, seen, found| {
-                    out.extend(alertable(found));
-                    coverage.record(event, seen, now_ms);
-                });
+            let each = |event: &crate::model::Event, seen: &[ward_sigma::Seen], found| {
+                out.extend(alertable(found));
+                coverage.record(event, seen, now_ms);
+            };
+            let (next, read) = match input {
+                Read::Events(first, events) => {
+                    let read = events.len() as u64;
+                    self.metrics.add("ward_detect_from_memory_total", &[], read);
+                    self.evaluator.evaluate_events(events, &self.workers, each);
+                    (first + read, read)
+                }
+                Read::Records(batch) => {
+                    let next = batch.last().map_or(self.state.offset, |l| l.offset.0 + 1);
+                    let read = batch.len() as u64;
+                    let bodies: Vec<Vec<u8>> = batch.into_iter().map(|r| r.body).collect();
+                    self.evaluator.evaluate_records(bodies, &self.workers, each);
+                    (next, read)
+                }
+            };
             if !out.is_empty() && !hand_over(sink, out, stop, &self.metrics) {
                 // Alerting is gone: stop without moving the checkpoint past
                 // findings it did not take (a restart replays them).
@@ -281,6 +322,26 @@ impl Detector {
     }
 }
 
+/// Records read from the store at a time.
+const READ_MAX: usize = 1000;
+
+/// What one turn of the loop evaluates.
+enum Read {
+    /// Events just stored, from memory, starting at this offset.
+    Events(u64, Vec<crate::model::Event>),
+    /// Records read from the store.
+    Records(Vec<ward_store::StoredRecord>),
+}
+
+impl Read {
+    fn is_empty(&self) -> bool {
+        match self {
+            Read::Events(_, e) => e.is_empty(),
+            Read::Records(r) => r.is_empty(),
+        }
+    }
+}
+
 /// Shortest time between two detection checkpoints while events arrive.
 const SAVE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -361,4 +422,197 @@ pub(crate) fn digest(loaded: &rules::Loaded) -> String {
         h.update(b"\x1f");
     }
     hex::encode(&h.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    //! Detection takes the events an ingest worker just stored from memory
+    //! ([`recent::Recent`]) or reads them from the store: the same events
+    //! and the same finding ids either way, across a restart, whatever the
+    //! queue held.
+
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+    use ward_store::{Store, StoreConfig};
+
+    use super::recent::Recent;
+    use super::*;
+    use crate::model::Event;
+
+    /// A stream that raises single-event detections, correlations (bursts
+    /// of failed logins) and moves the baselines; its second half a day
+    /// after the first, so that no correlation window spans both.
+    fn stream(n: usize) -> Vec<Event> {
+        (0..n)
+            .map(|i| {
+                let outcome = if i % 3 == 0 { "success" } else { "failure" };
+                let day = if i < n / 2 { 1 } else { 2 };
+                let v = json!({
+                    "@timestamp": format!("2026-11-0{day}T10:{:02}:{:02}Z", i / 60 % 60, i % 60),
+                    "event": {"id": format!("e{i}"), "category": ["authentication"],
+                              "action": "user_login", "outcome": outcome,
+                              "ingested": "2026-11-01T11:00:00Z"},
+                    "user": {"name": format!("u{}", i % 7)},
+                    "source": {"ip": format!("10.0.{}.{}", i % 3, i % 5)},
+                    "service": {"name": "sso"},
+                    "tenant": {"id": "default"}
+                });
+                let serde_json::Value::Object(map) = v else {
+                    unreachable!()
+                };
+                Event(map)
+            })
+            .collect()
+    }
+
+    fn open(dir: &Path) -> Store {
+        let (store, _) = Store::open(StoreConfig {
+            dir: dir.join("events"),
+            ..StoreConfig::default()
+        })
+        .unwrap();
+        store
+    }
+
+    /// Stores `events` in batches of `batch`, as an ingest worker does,
+    /// offering batch `i` to `recent` when `offered(i)`.
+    fn ingest(
+        store: &Store,
+        events: Vec<Event>,
+        batch: usize,
+        recent: Option<&Recent>,
+        offered: impl Fn(usize) -> bool,
+    ) {
+        let mut events = events.into_iter();
+        for i in 0.. {
+            let mut chunk: Vec<Event> = events.by_ref().take(batch).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let records = chunk
+                .iter_mut()
+                .map(|e| crate::store::record(e, Duration::from_secs(300)).unwrap())
+                .collect();
+            let offsets = store.append(records).unwrap();
+            if let Some(r) = recent
+                && offered(i)
+            {
+                r.offer(offsets[0].0, chunk).unwrap();
+            }
+        }
+    }
+
+    /// Runs a detector (its checkpoint in `dir`) over what `store` holds,
+    /// as a stop does: to the end of the log, then the checkpoint. The ids
+    /// of the findings handed over, in order, and the events it took from
+    /// memory.
+    fn detect(
+        dir: &Path,
+        store: &Store,
+        recent: Option<&Recent>,
+        workers: usize,
+    ) -> (Vec<String>, u64) {
+        let settings = Settings {
+            builtin_rules: true,
+            rules: Vec::new(),
+            pipelines: Vec::new(),
+            hot_reload: false,
+            workers,
+            baseline: baseline::BaselineConfig::default(),
+            checkpoint: dir.join("detect").join("checkpoint.json"),
+        };
+        let metrics = Arc::new(Metrics::default());
+        let detector = Detector::new(settings, Arc::clone(&metrics), Arc::default());
+        let (tx, mut rx) = mpsc::channel::<Handover>(4);
+        let alerting = std::thread::spawn(move || {
+            let mut ids = Vec::new();
+            while let Some((found, reply)) = rx.blocking_recv() {
+                ids.extend(found.into_iter().map(|f| f.id));
+                let _ = reply.send(Ok(()));
+            }
+            ids
+        });
+        let stop = Stop {
+            token: CancellationToken::new(),
+            deadline: Arc::default(),
+        };
+        stop.token.cancel();
+        detector.run(store, recent, &Appended::default(), &FindingSink(tx), &stop);
+        let ids = alerting.join().unwrap();
+        (ids, metrics.counter("ward_detect_from_memory_total", &[]))
+    }
+
+    #[test]
+    fn findings_are_the_same_from_memory_and_from_the_store() {
+        const N: usize = 1200;
+        for workers in [1, 2] {
+            let from_store = tempfile::tempdir().unwrap();
+            let store = open(from_store.path());
+            ingest(&store, stream(N), 100, None, |_| false);
+            let (expected, memory) = detect(from_store.path(), &store, None, workers);
+            assert_eq!(memory, 0);
+            assert!(expected.len() > 20, "findings: {}", expected.len());
+
+            let from_memory = tempfile::tempdir().unwrap();
+            let store = open(from_memory.path());
+            let recent = Recent::new(N);
+            ingest(&store, stream(N), 100, Some(&recent), |_| true);
+            let (got, memory) = detect(from_memory.path(), &store, Some(&recent), workers);
+            assert_eq!(memory, N as u64, "every event from memory");
+            assert_eq!(got, expected, "{workers} workers");
+            assert_eq!(recent.held(), 0);
+
+            // Some batches not offered (a dead letter, a full queue): those
+            // come from the store, the rest from memory.
+            let mixed = tempfile::tempdir().unwrap();
+            let store = open(mixed.path());
+            let recent = Recent::new(N);
+            ingest(&store, stream(N), 100, Some(&recent), |i| i % 3 != 1);
+            let (got, memory) = detect(mixed.path(), &store, Some(&recent), workers);
+            assert_eq!(memory, 800);
+            assert_eq!(got, expected, "{workers} workers, mixed");
+        }
+    }
+
+    #[test]
+    fn a_restart_mid_stream_replays_from_the_store_with_the_same_ids() {
+        const N: usize = 1200;
+        let whole = tempfile::tempdir().unwrap();
+        let store = open(whole.path());
+        ingest(&store, stream(N), 100, None, |_| false);
+        let (mut expected, _) = detect(whole.path(), &store, None, 2);
+        expected.sort();
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let mut events = stream(N);
+        let second = events.split_off(N / 2);
+        let recent = Recent::new(N);
+        ingest(&store, events, 100, Some(&recent), |_| true);
+        // Stopped once the first half is stored: its checkpoint is there.
+        let (mut got, memory) = detect(dir.path(), &store, Some(&recent), 2);
+        assert_eq!(memory, (N / 2) as u64);
+        // After the restart the queue is empty and new batches are offered
+        // again; one from before the checkpoint is passed over.
+        let recent = Recent::new(N);
+        recent.offer(100, stream(N)[100..200].to_vec()).unwrap();
+        ingest(&store, second, 100, Some(&recent), |i| i != 2);
+        let (after, memory) = detect(dir.path(), &store, Some(&recent), 2);
+        assert_eq!(memory, (N / 2 - 100) as u64);
+        got.extend(after);
+        got.sort();
+        assert_eq!(got, expected);
+
+        // Without a checkpoint (lost, or rules changed) the whole log is
+        // read from the store again: the same ids.
+        std::fs::remove_file(dir.path().join("detect").join("checkpoint.json")).unwrap();
+        let (mut again, memory) = detect(dir.path(), &store, Some(&Recent::new(N)), 2);
+        assert_eq!(memory, 0);
+        again.sort();
+        assert_eq!(again, expected);
+    }
 }

@@ -349,29 +349,33 @@ pub fn record_or_dead_letter(
     }
 }
 
-/// Appends records durably (returns after fsync), from async code.
+/// Appends records durably (returns after fsync), from async code; the
+/// offsets the records were stored at, in order.
 pub async fn append(
     store: &Arc<Store>,
     records: Vec<Record>,
     metrics: &Arc<crate::metrics::Metrics>,
-) -> Result<(), AppendError> {
+) -> Result<Vec<ward_store::Offset>, AppendError> {
     let (store, metrics) = (Arc::clone(store), Arc::clone(metrics));
-    let appended = tokio::task::spawn_blocking(move || {
-        let cpu = crate::metrics::thread_cpu();
-        let appended = store.append(records);
-        metrics.stage_cpu("append", cpu);
-        appended
+    tokio::task::spawn_blocking(move || append_blocking(&store, records, &metrics))
+        .await
+        .map_err(|e| AppendError::Failed(format!("store task failed: {e}")))?
+}
+
+/// [`append`] on the calling (blocking) thread.
+pub fn append_blocking(
+    store: &Store,
+    records: Vec<Record>,
+    metrics: &crate::metrics::Metrics,
+) -> Result<Vec<ward_store::Offset>, AppendError> {
+    let cpu = crate::metrics::thread_cpu();
+    let appended = store.append(records);
+    metrics.stage_cpu("append", cpu);
+    appended.map_err(|e| match e.class() {
+        ward_store::ErrorClass::InvalidRecord => AppendError::Invalid(e.to_string()),
+        ward_store::ErrorClass::NoSpace => AppendError::NoSpace(e.to_string()),
+        ward_store::ErrorClass::Unavailable => AppendError::Failed(e.to_string()),
     })
-    .await
-    .map_err(|e| AppendError::Failed(format!("store task failed: {e}")))?;
-    match appended {
-        Ok(_) => Ok(()),
-        Err(e) => Err(match e.class() {
-            ward_store::ErrorClass::InvalidRecord => AppendError::Invalid(e.to_string()),
-            ward_store::ErrorClass::NoSpace => AppendError::NoSpace(e.to_string()),
-            ward_store::ErrorClass::Unavailable => AppendError::Failed(e.to_string()),
-        }),
-    }
 }
 
 /// Runs retention at each interval until `stop`; a run in progress
