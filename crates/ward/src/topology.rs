@@ -76,6 +76,8 @@ pub struct Topology {
     retention: tokio::task::JoinHandle<()>,
     /// Uploads of sealed segments (`cluster.segments_bucket`).
     segments: Option<tokio::task::JoinHandle<()>>,
+    /// The reader of every node's segment records.
+    segments_follower: Option<std::thread::JoinHandle<()>>,
     /// Raises the alert when the store cannot write.
     store_watch: tokio::task::JoinHandle<()>,
     compliance: Option<tokio::task::JoinHandle<()>>,
@@ -251,15 +253,21 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
     // Sealed segments to the bucket, and the record of every node's.
     let background = CancellationToken::new();
     let mut segments = None;
+    let mut segments_follower = None;
     let mut remote = None;
     if let Some(c) = cluster.as_ref().filter(|c| c.settings.segments.is_some()) {
         let catalog = Arc::new(crate::cluster::segments::Catalog::default());
-        crate::cluster::segments::follow(
+        let follower = crate::cluster::segments::follow(
             &c.settings,
             Arc::clone(&catalog),
             Arc::clone(&metrics),
-            background.clone(),
         )?;
+        let stop = background.clone();
+        segments_follower = Some(
+            std::thread::Builder::new()
+                .name("cluster-segments".into())
+                .spawn(move || follower.run(&stop))?,
+        );
         let uploader = crate::cluster::segments::Uploader {
             settings: Arc::clone(&c.settings),
             s3: config.raw.archive.s3.clone(),
@@ -358,6 +366,7 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         background,
         retention,
         segments,
+        segments_follower,
         store_watch,
         compliance,
     })
@@ -1066,6 +1075,13 @@ impl Topology {
         if let Some(mut s) = self.segments.take() {
             let _ = tokio::time::timeout(left(), &mut s).await;
             s.abort();
+        }
+        if let Some(f) = self.segments_follower.take() {
+            // Stopped by `background`; it polls at most 200 ms at a time.
+            let join = tokio::task::spawn_blocking(move || f.join());
+            if tokio::time::timeout(left(), join).await.is_err() {
+                tracing::warn!("the segment record reader did not stop by the drain deadline");
+            }
         }
         let _ = tokio::time::timeout(left(), &mut self.store_watch).await;
         self.store_watch.abort();

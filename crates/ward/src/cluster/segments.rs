@@ -157,50 +157,70 @@ impl Catalog {
     }
 }
 
-/// Follows `<prefix>segments` from its beginning into `catalog` on a
-/// thread of its own, until `stop`. Messages that are not segment records
-/// are counted (`ward_cluster_bad_messages_total{topic}`), logged and
-/// skipped.
+/// A reader of `<prefix>segments` from its beginning, assigned and ready;
+/// [`Follower::run`] applies what it reads to the catalog.
+pub struct Follower {
+    consumer: BaseConsumer,
+    topic: String,
+    location: Location,
+    catalog: Arc<Catalog>,
+    metrics: Arc<Metrics>,
+}
+
+/// Opens the reader of `<prefix>segments` into `catalog`; the topology runs
+/// it on a thread of its own.
 pub fn follow(
     settings: &Arc<Settings>,
     catalog: Arc<Catalog>,
     metrics: Arc<Metrics>,
-    stop: CancellationToken,
-) -> anyhow::Result<std::thread::JoinHandle<()>> {
+) -> anyhow::Result<Follower> {
     let Some(seg) = settings.segments.clone() else {
         anyhow::bail!("cluster.segments_bucket is not set");
     };
     let topic = settings.segments_topic();
-    let c: BaseConsumer = settings
+    let consumer: BaseConsumer = settings
         .reader()
         .create()
         .map_err(|e| anyhow::anyhow!("cannot create the {topic} reader: {e}"))?;
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(&topic, 0, Offset::Beginning)?;
-    c.assign(&tpl)
+    consumer
+        .assign(&tpl)
         .map_err(|e| anyhow::anyhow!("cannot read {topic}: {e}"))?;
-    let handle = std::thread::Builder::new()
-        .name("cluster-segments".into())
-        .spawn(move || {
-            while !stop.is_cancelled() {
-                match c.poll(Duration::from_millis(200)) {
-                    Some(Ok(m)) => {
-                        let key = m.key().unwrap_or_default();
-                        if let Err(why) = catalog.apply(key, m.payload(), &seg.location) {
-                            metrics.add("ward_cluster_bad_messages_total", &[("topic", &topic)], 1);
-                            tracing::warn!(topic = %topic, offset = m.offset(), reason = %why,
-                                "a message that is not a segment record was skipped");
-                        }
+    Ok(Follower {
+        consumer,
+        topic,
+        location: seg.location,
+        catalog,
+        metrics,
+    })
+}
+
+impl Follower {
+    /// Applies segment records until `stop`. Messages that are not segment
+    /// records are counted (`ward_cluster_bad_messages_total{topic}`),
+    /// logged and skipped.
+    pub fn run(self, stop: &CancellationToken) {
+        let topic = &self.topic;
+        while !stop.is_cancelled() {
+            match self.consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => {
+                    let key = m.key().unwrap_or_default();
+                    if let Err(why) = self.catalog.apply(key, m.payload(), &self.location) {
+                        self.metrics
+                            .add("ward_cluster_bad_messages_total", &[("topic", topic)], 1);
+                        tracing::warn!(topic = %topic, offset = m.offset(), reason = %why,
+                            "a message that is not a segment record was skipped");
                     }
-                    Some(Err(e)) => {
-                        tracing::warn!(topic = %topic, error = %e, "reading segment records failed; retrying");
-                        std::thread::sleep(Duration::from_millis(500));
-                    }
-                    None => {}
                 }
+                Some(Err(e)) => {
+                    tracing::warn!(topic = %topic, error = %e, "reading segment records failed; retrying");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                None => {}
             }
-        })?;
-    Ok(handle)
+        }
+    }
 }
 
 /// The upload task of this node.
