@@ -134,6 +134,7 @@ impl EventsConsumer {
         let mut records = Vec::with_capacity(batch.len());
         let mut headers: Vec<Option<Vec<u8>>> = vec![None; batch.len()];
         let mut bad = 0u64;
+        let mut oversized = 0u64;
         let started = Instant::now();
         // Matching is CPU work: off the async threads.
         tokio::task::block_in_place(|| {
@@ -148,7 +149,10 @@ impl EventsConsumer {
                 // Matched as the owner will read the copy: before the
                 // store's own fields are added.
                 if let Some(c) = &self.consumed {
-                    *header = Some(c.header(&event));
+                    *header = c.header(&event);
+                    if header.is_none() {
+                        oversized += 1;
+                    }
                 }
                 match crate::store::record_or_dead_letter(&mut event, self.max_future_skew) {
                     Ok((rec, _)) => records.push(rec),
@@ -161,6 +165,10 @@ impl EventsConsumer {
         });
         if self.consumed.is_some() {
             self.metrics.add_cpu("detect_consumed", started.elapsed());
+            if oversized > 0 {
+                self.metrics
+                    .add("ward_cluster_match_headers_oversized_total", &[], oversized);
+            }
         }
         if bad > 0 {
             // Only Ward nodes write this topic; anything else is counted.

@@ -38,6 +38,9 @@ pub const HEADER: &str = "ward-matches";
 /// engine; more than this is not a header Ward wrote).
 const MAX_HEADER: usize = 4 << 20;
 
+/// Largest header sent; larger matches are left to the owner.
+pub const MAX_SENT: usize = 1 << 20;
+
 /// The fields the state writes.
 const STATE_FIELD: &str = "ward.baseline";
 
@@ -94,12 +97,17 @@ impl Consumed {
     }
 
     /// The header value for one event: its matches, with the digest.
-    pub fn header(&self, event: &Event) -> Vec<u8> {
+    ///
+    /// `None` when the matches would make a header over [`MAX_SENT`]
+    /// bytes (many rules matching one large event): the copy then goes
+    /// without one and the owner matches it itself, so the copy stays
+    /// well inside the broker's message size.
+    pub fn header(&self, event: &Event) -> Option<Vec<u8>> {
         let h = Header {
             rules: self.digest.clone(),
             matches: self.engine.matches(&event.0),
         };
-        serde_json::to_vec(&h).unwrap_or_default()
+        serde_json::to_vec(&h).ok().filter(|h| h.len() <= MAX_SENT)
     }
 }
 
@@ -179,9 +187,13 @@ correlation:
 "#;
 
     fn loaded() -> Loaded {
+        loaded_from(RULES)
+    }
+
+    fn loaded_from(rules: &str) -> Loaded {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.yml");
-        std::fs::write(&path, RULES).unwrap();
+        std::fs::write(&path, rules).unwrap();
         let loaded = crate::detect::rules::load(false, &[path], &[]);
         assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
         loaded
@@ -219,7 +231,7 @@ correlation:
         let owner = owner_engine(&l, &stateful);
         let mut e = event();
         e.set("ward.baseline.unusual_hour", json!(true));
-        let mut got = read(&consumed.header(&e), &l, &stateful).unwrap();
+        let mut got = read(&consumed.header(&e).unwrap(), &l, &stateful).unwrap();
         assert_eq!(got.len(), 1, "{got:?}");
         got.extend(owner.matches(&e.0));
         let mut got: Vec<String> = got.into_iter().map(|m| m.rule_id).collect();
@@ -240,7 +252,7 @@ correlation:
         let l = loaded();
         let stateful = stateful_rules(&l);
         let consumed = Consumed::new(&l, &stateful);
-        let good = consumed.header(&event());
+        let good = consumed.header(&event()).unwrap();
         assert!(read(&good, &l, &stateful).is_ok());
         let mut h: serde_json::Value = serde_json::from_slice(&good).unwrap();
         let forge = |f: &dyn Fn(&mut serde_json::Value)| {
@@ -266,5 +278,31 @@ correlation:
         assert!(read(&serde_json::to_vec(&h).unwrap(), &l, &stateful).is_err());
         assert!(read(b"\xff\x00", &l, &stateful).is_err());
         assert!(read(&vec![b' '; MAX_HEADER + 1], &l, &stateful).is_err());
+    }
+
+    /// Every matching rule copies the value it matched: on a large event
+    /// the header could outgrow the broker's message size and wedge the
+    /// copy; it is left out instead, and the owner matches.
+    #[test]
+    fn matches_too_large_to_send_are_left_to_the_owner() {
+        let rules: String = (0..3)
+            .map(|i| {
+                format!(
+                    "title: Big {i}\nid: r-big-{i}\nlogsource: {{ category: authentication }}\n\
+                     detection:\n  sel: {{ message|contains: mimikatz }}\n  condition: sel\n---\n"
+                )
+            })
+            .collect();
+        let l = loaded_from(&rules);
+        let stateful = stateful_rules(&l);
+        let consumed = Consumed::new(&l, &stateful);
+        let mut e = event();
+        let small = consumed.header(&e).unwrap();
+        assert_eq!(read(&small, &l, &stateful).unwrap().len(), 3);
+        e.set(
+            "message",
+            json!(format!("mimikatz {}", "a".repeat(MAX_SENT / 2))),
+        );
+        assert!(consumed.header(&e).is_none());
     }
 }
