@@ -741,14 +741,7 @@ fn prepare(
 /// Takes findings from detection to the alert stage until detection stops.
 async fn feed_alerts(mut rx: mpsc::Receiver<Handover>, alerts: Arc<Alerts>) {
     while let Some((findings, reply)) = rx.recv().await {
-        let mut result = Ok(());
-        for f in findings {
-            if let Err(e) = alerts.on_finding(f).await {
-                result = Err(e);
-                break;
-            }
-        }
-        let _ = reply.send(result);
+        let _ = reply.send(alerts.on_findings(findings).await);
     }
 }
 

@@ -10,7 +10,7 @@
 //! Locking: `state` is taken first and the store's own lock inside it, never
 //! the other way round; audit events are sent after `state` is released.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -533,6 +533,130 @@ impl Engine {
         shared.sla_wake.notify_one();
         super::metrics::refresh(shared);
         Ok(id)
+    }
+
+    /// Takes a detection batch's findings, as [`Engine::on_finding`] takes
+    /// each in turn, but saves every alert they touched once, in one
+    /// transaction (one fsync): a refiring alert is written once per batch
+    /// instead of once per finding. All or nothing: when the save fails,
+    /// no finding of the batch is applied (detection hands it over again;
+    /// finding ids make that a replay of nothing). In cluster mode each
+    /// finding is taken on its own (each change is a versioned record for
+    /// the other nodes).
+    pub async fn on_findings(&self, findings: Vec<Finding>) -> Result<(), AlertError> {
+        let shared = &self.shared;
+        if shared.cluster.get().is_some() || findings.len() < 2 {
+            for f in findings {
+                self.on_finding(f).await?;
+            }
+            return Ok(());
+        }
+        for f in &findings {
+            ward_alert::state::check_finding(f)?;
+        }
+        if shared.closed.load(Ordering::Acquire) {
+            return Err(AlertError::Shutdown);
+        }
+        let now = shared.clock.now();
+        shared
+            .metrics
+            .add("ward_alert_findings_total", &[], findings.len() as u64);
+        let mut applied = Vec::with_capacity(findings.len());
+        for f in &findings {
+            applied.push(shared.store.finding_alert(&f.id)?);
+        }
+        let groups = {
+            let mut st = shared.state.lock();
+            // What the batch changed, to put back if the save fails.
+            let mut undo_alerts: HashMap<AlertId, Option<Alert>> = HashMap::new();
+            let mut undo_current: HashMap<String, Option<AlertId>> = HashMap::new();
+            // Touched alerts in first-touched order, with the findings
+            // newly applied to each; and which to route.
+            let mut touched: Vec<(AlertId, Vec<String>)> = Vec::new();
+            let mut route: Vec<AlertId> = Vec::new();
+            // A finding twice in one batch is a replay the second time.
+            let mut in_batch: HashMap<&str, AlertId> = HashMap::new();
+            let mut replayed = 0u64;
+            let mut failed = None;
+            for (f, applied) in findings.iter().zip(applied) {
+                let applied = applied.or_else(|| in_batch.get(f.id.as_str()).cloned());
+                let step = match st.take_finding(f, applied, &shared.compiled.sla, now) {
+                    Ok(step) => step,
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                };
+                if step.replayed {
+                    replayed += 1;
+                }
+                let Some(a) = step.alert else { continue };
+                undo_alerts
+                    .entry(a.id.clone())
+                    .or_insert_with(|| st.alerts.get(&a.id).cloned());
+                if !step.replayed {
+                    undo_current
+                        .entry(a.identity.clone())
+                        .or_insert_with(|| st.current.get(&a.identity).cloned());
+                    in_batch.insert(f.id.as_str(), a.id.clone());
+                }
+                let at = match touched.iter().position(|(id, _)| *id == a.id) {
+                    Some(at) => at,
+                    None => {
+                        touched.push((a.id.clone(), Vec::new()));
+                        touched.len() - 1
+                    }
+                };
+                if !step.replayed {
+                    touched[at].1.push(f.id.clone());
+                    if !route.contains(&a.id) {
+                        route.push(a.id.clone());
+                    }
+                }
+                st.commit_alert(a, step.replayed);
+            }
+            let saved = match failed {
+                Some(e) => Err(e),
+                None => {
+                    let batch: Vec<(&Alert, &[String])> = touched
+                        .iter()
+                        .filter_map(|(id, f)| st.alerts.get(id).map(|a| (a, f.as_slice())))
+                        .collect();
+                    shared.store.put_alerts(&batch)
+                }
+            };
+            if let Err(e) = saved {
+                for (id, before) in undo_alerts {
+                    match before {
+                        Some(a) => st.alerts.insert(id, a),
+                        None => st.alerts.remove(&id),
+                    };
+                }
+                for (identity, before) in undo_current {
+                    match before {
+                        Some(id) => st.current.insert(identity, id),
+                        None => st.current.remove(&identity),
+                    };
+                }
+                return Err(e);
+            }
+            if replayed > 0 {
+                shared
+                    .metrics
+                    .add("ward_alert_findings_replayed_total", &[], replayed);
+            }
+            let mut groups = Vec::new();
+            for id in route {
+                if st.alerts.get(&id).is_some_and(|a| shared.routes(a)) {
+                    groups.extend(st.route(&id, &shared.compiled, None));
+                }
+            }
+            groups
+        };
+        shared.start_groups(groups);
+        shared.sla_wake.notify_one();
+        super::metrics::refresh(shared);
+        Ok(())
     }
 
     /// Applies a person's change to an alert, persists it, emits the audit

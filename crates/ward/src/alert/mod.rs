@@ -68,6 +68,13 @@ impl Alerts {
         Ok(())
     }
 
+    /// Takes over a detection batch's findings, each alert they touch
+    /// saved once; returns once all are durably recorded (or none is).
+    pub async fn on_findings(&self, findings: Vec<Finding>) -> anyhow::Result<()> {
+        self.engine.on_findings(findings).await?;
+        Ok(())
+    }
+
     /// Every alert not resolved (open or acknowledged).
     pub fn firing(&self) -> Vec<ward_alert::Alert> {
         self.engine.alerts(&ward_alert::AlertFilter {

@@ -262,6 +262,39 @@ impl Store {
         tx.commit().map_err(self.err())
     }
 
+    /// Saves several alerts, and the findings newly applied to each, in
+    /// one transaction (single node: nothing to replicate).
+    pub fn put_alerts(
+        &self,
+        alerts: &[(&ward_alert::alert::Alert, &[String])],
+    ) -> Result<(), AlertError> {
+        let bodies = alerts
+            .iter()
+            .map(|(a, _)| to_json(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(self.err())?;
+        {
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT INTO alerts (id, identity, status, body) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(id) DO UPDATE SET status = excluded.status, body = excluded.body",
+                )
+                .map_err(self.err())?;
+            let mut found = tx
+                .prepare_cached("INSERT OR IGNORE INTO findings (id, alert_id) VALUES (?1, ?2)")
+                .map_err(self.err())?;
+            for ((a, findings), body) in alerts.iter().zip(&bodies) {
+                put.execute(params![a.id, a.identity, a.status.as_str(), body])
+                    .map_err(self.err())?;
+                for f in *findings {
+                    found.execute(params![f, a.id]).map_err(self.err())?;
+                }
+            }
+        }
+        tx.commit().map_err(self.err())
+    }
+
     /// The alert a finding was already applied to.
     pub fn finding_alert(&self, finding_id: &str) -> Result<Option<String>, AlertError> {
         self.conn

@@ -5,6 +5,7 @@
 
 mod alertmanager;
 mod api;
+mod batch;
 mod cli;
 mod delivery;
 mod email;
