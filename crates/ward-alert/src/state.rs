@@ -260,6 +260,55 @@ impl State {
         })
     }
 
+    /// The alert a finding would change: the one it was applied to, else
+    /// the firing alert of its identity; `None` when it opens one.
+    pub fn finding_target(&self, f: &Finding, applied: Option<&AlertId>) -> Option<AlertId> {
+        if let Some(id) = applied {
+            return Some(id.clone());
+        }
+        self.current
+            .get(&alert::identity(f))
+            .filter(|id| self.alerts.get(*id).is_some_and(Alert::is_firing))
+            .cloned()
+    }
+
+    /// [`State::take_finding`] and [`State::commit_alert`] at once, the
+    /// alert changed where it is kept instead of copied: for a batch whose
+    /// caller keeps what it needs to undo ([`State::finding_target`]).
+    /// Returns the alert's id, whether the finding was a replay, and
+    /// whether an alert changed.
+    pub fn take_finding_in_place(
+        &mut self,
+        f: &Finding,
+        applied: Option<AlertId>,
+        sla: &SlaPolicy,
+        now: Timestamp,
+    ) -> Result<(AlertId, bool, bool), AlertError> {
+        check_finding(f)?;
+        if let Some(id) = applied {
+            let changed = match self.alerts.get_mut(&id) {
+                Some(a) => {
+                    lifecycle::refire(a, f, false, now);
+                    true
+                }
+                None => false,
+            };
+            return Ok((id, true, changed));
+        }
+        if let Some(id) = self.finding_target(f, None)
+            && let Some(a) = self.alerts.get_mut(&id)
+        {
+            lifecycle::refire(a, f, true, now);
+            return Ok((id, false, true));
+        }
+        let step = self.take_finding(f, None, sla, now)?;
+        let id = step.id.clone();
+        if let Some(a) = step.alert {
+            self.commit_alert(a, false);
+        }
+        Ok((id, false, true))
+    }
+
     /// Makes a saved alert current. A replay must not move `current`: a
     /// newer alert may hold the identity by now.
     pub fn commit_alert(&mut self, a: Alert, replayed: bool) {

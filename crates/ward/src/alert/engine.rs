@@ -580,40 +580,52 @@ impl Engine {
             let mut failed = None;
             for (f, applied) in findings.iter().zip(applied) {
                 let applied = applied.or_else(|| in_batch.get(f.id.as_str()).cloned());
-                let step = match st.take_finding(f, applied, &shared.compiled.sla, now) {
-                    Ok(step) => step,
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
+                // Kept to undo, once per alert: the alert before the batch
+                // and, for an alert opened, what its identity named.
+                match st.finding_target(f, applied.as_ref()) {
+                    Some(id) => {
+                        if !undo_alerts.contains_key(&id) {
+                            let before = st.alerts.get(&id).cloned();
+                            undo_alerts.insert(id, before);
+                        }
                     }
-                };
-                if step.replayed {
+                    None => {
+                        let identity = alert::identity(f);
+                        if !undo_current.contains_key(&identity) {
+                            let before = st.current.get(&identity).cloned();
+                            undo_current.insert(identity, before);
+                        }
+                    }
+                }
+                let (id, was_replayed, changed) =
+                    match st.take_finding_in_place(f, applied, &shared.compiled.sla, now) {
+                        Ok(step) => step,
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    };
+                undo_alerts.entry(id.clone()).or_insert(None);
+                if was_replayed {
                     replayed += 1;
                 }
-                let Some(a) = step.alert else { continue };
-                undo_alerts
-                    .entry(a.id.clone())
-                    .or_insert_with(|| st.alerts.get(&a.id).cloned());
-                if !step.replayed {
-                    undo_current
-                        .entry(a.identity.clone())
-                        .or_insert_with(|| st.current.get(&a.identity).cloned());
-                    in_batch.insert(f.id.as_str(), a.id.clone());
+                if !changed {
+                    continue;
                 }
-                let at = match touched.iter().position(|(id, _)| *id == a.id) {
+                let at = match touched.iter().position(|(t, _)| *t == id) {
                     Some(at) => at,
                     None => {
-                        touched.push((a.id.clone(), Vec::new()));
+                        touched.push((id.clone(), Vec::new()));
                         touched.len() - 1
                     }
                 };
-                if !step.replayed {
+                if !was_replayed {
+                    in_batch.insert(f.id.as_str(), id.clone());
                     touched[at].1.push(f.id.clone());
-                    if !route.contains(&a.id) {
-                        route.push(a.id.clone());
+                    if !route.contains(&id) {
+                        route.push(id);
                     }
                 }
-                st.commit_alert(a, step.replayed);
             }
             let saved = match failed {
                 Some(e) => Err(e),
