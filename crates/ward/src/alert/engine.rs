@@ -10,6 +10,7 @@
 //! Locking: `state` is taken first and the store's own lock inside it, never
 //! the other way round; audit events are sent after `state` is released.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -584,16 +585,15 @@ impl Engine {
                 // and, for an alert opened, what its identity named.
                 match st.finding_target(f, applied.as_ref()) {
                     Some(id) => {
-                        if !undo_alerts.contains_key(&id) {
-                            let before = st.alerts.get(&id).cloned();
-                            undo_alerts.insert(id, before);
+                        if let Entry::Vacant(v) = undo_alerts.entry(id) {
+                            let before = st.alerts.get(v.key()).cloned();
+                            v.insert(before);
                         }
                     }
                     None => {
-                        let identity = alert::identity(f);
-                        if !undo_current.contains_key(&identity) {
-                            let before = st.current.get(&identity).cloned();
-                            undo_current.insert(identity, before);
+                        if let Entry::Vacant(v) = undo_current.entry(alert::identity(f)) {
+                            let before = st.current.get(v.key()).cloned();
+                            v.insert(before);
                         }
                     }
                 }
