@@ -482,6 +482,30 @@ fn memory_is_bounded() {
 }
 
 #[test]
+fn the_least_recently_seen_entities_are_forgotten_first() {
+    let cfg = BaselineConfig {
+        max_entities: 10,
+        ..BaselineConfig::default()
+    };
+    let mut b = Baselines::default();
+    // Seen in the order u3, u7, u0, ... (not the order of their names).
+    let order = [3, 7, 0, 9, 1, 10, 5, 2, 8, 4, 6];
+    for (at, i) in order.iter().enumerate() {
+        let mut e = event(t0() + at as i64 * 1000, json!({"user.id": format!("u{i}")}));
+        b.observe(&cfg, &mut e);
+    }
+    // Eleven over ten: down to nine, the two seen longest ago gone.
+    let mut kept: Vec<&str> = b.entities.keys().map(String::as_str).collect();
+    kept.sort_unstable();
+    let mut want: Vec<String> = order[2..]
+        .iter()
+        .map(|i| format!("user\u{1f}u{i}"))
+        .collect();
+    want.sort_unstable();
+    assert_eq!(kept, want);
+}
+
+#[test]
 fn events_without_time_or_entity_are_left_alone() {
     let cfg = BaselineConfig::default();
     let mut b = Baselines::default();
