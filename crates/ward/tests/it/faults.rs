@@ -645,11 +645,25 @@ fn fault_search_stops_when_the_client_disconnects() {
         outcome.is_err(),
         "the search answered within 4 s: {outcome:?}"
     );
-    let hung_up = at(1.0);
-    let after = at(2.5) - hung_up;
+    // After the hang-up, one second of grace, then seconds until one
+    // uses less than a quarter of the search's rate. Uncancelled, the
+    // search would run to its 30 s deadline and every second would be
+    // busy; a second taken by other background work (sealing, say, on a
+    // loaded machine) is followed by a quiet one.
+    let mut last = at(1.0);
+    let mut after = Vec::new();
+    for _ in 0..4 {
+        let now = at(1.0);
+        let used = now - last;
+        after.push(used);
+        last = now;
+        if used * 10 < searching {
+            break;
+        }
+    }
     assert!(
-        searching >= 20 && after * 4 < searching,
-        "CPU ticks over 2.5 s: {searching} while searching, {after} after the client hung up ({idle} in 1 s before)\n{}",
+        searching >= 20 && after.iter().any(|t| t * 10 < searching),
+        "CPU ticks over 2.5 s: {searching} while searching; in each second after the client hung up: {after:?} ({idle} in 1 s before)\n{}",
         ward.log()
     );
     assert_eq!(ward.search("labels.n:3").len(), 1);
