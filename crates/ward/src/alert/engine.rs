@@ -574,6 +574,7 @@ impl Engine {
             // Touched alerts in first-touched order, with the findings
             // newly applied to each; and which to route.
             let mut touched: Vec<(AlertId, Vec<String>)> = Vec::new();
+            let mut position: HashMap<AlertId, usize> = HashMap::new();
             let mut route: Vec<AlertId> = Vec::new();
             // A finding twice in one batch is a replay the second time.
             let mut in_batch: HashMap<&str, AlertId> = HashMap::new();
@@ -612,17 +613,15 @@ impl Engine {
                 if !changed {
                     continue;
                 }
-                let at = match touched.iter().position(|(t, _)| *t == id) {
-                    Some(at) => at,
-                    None => {
-                        touched.push((id.clone(), Vec::new()));
-                        touched.len() - 1
-                    }
-                };
+                let at = *position.entry(id.clone()).or_insert_with(|| {
+                    touched.push((id.clone(), Vec::new()));
+                    touched.len() - 1
+                });
                 if !was_replayed {
                     in_batch.insert(f.id.as_str(), id.clone());
+                    let first = touched[at].1.is_empty();
                     touched[at].1.push(f.id.clone());
-                    if !route.contains(&id) {
+                    if first {
                         route.push(id);
                     }
                 }
