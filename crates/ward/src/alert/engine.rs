@@ -542,11 +542,11 @@ impl Engine {
     /// instead of once per finding. All or nothing: when the save fails,
     /// no finding of the batch is applied (detection hands it over again;
     /// finding ids make that a replay of nothing). In cluster mode each
-    /// finding is taken on its own (each change is a versioned record for
-    /// the other nodes).
+    /// change is still its own versioned record for the other nodes (the
+    /// alert as that finding left it), saved in the same transaction.
     pub async fn on_findings(&self, findings: Vec<Finding>) -> Result<(), AlertError> {
         let shared = &self.shared;
-        if shared.cluster.get().is_some() || findings.len() < 2 {
+        if findings.len() < 2 {
             for f in findings {
                 self.on_finding(f).await?;
             }
@@ -580,6 +580,9 @@ impl Engine {
             let mut in_batch: HashMap<&str, AlertId> = HashMap::new();
             let mut replayed = 0u64;
             let mut failed = None;
+            // Cluster mode: each change a versioned record for the other
+            // nodes, as one by one (the alert as that finding left it).
+            let mut reps: Vec<Replication> = Vec::new();
             for (f, applied) in findings.iter().zip(applied) {
                 let applied = applied.or_else(|| in_batch.get(f.id.as_str()).cloned());
                 // Kept to undo, once per alert: the alert before the batch
@@ -613,6 +616,21 @@ impl Engine {
                 if !changed {
                     continue;
                 }
+                if let Some(a) = st.alerts.get(&id) {
+                    let finding = (!was_replayed).then(|| f.id.clone());
+                    match shared.outgoing(&id, |version| Replicated::Alert {
+                        alert: Box::new(a.clone()),
+                        finding,
+                        version,
+                    }) {
+                        Ok(Some(rep)) => reps.push(rep),
+                        Ok(None) => {}
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
                 let at = *position.entry(id.clone()).or_insert_with(|| {
                     touched.push((id.clone(), Vec::new()));
                     touched.len() - 1
@@ -633,7 +651,7 @@ impl Engine {
                         .iter()
                         .filter_map(|(id, f)| st.alerts.get(id).map(|a| (a, f.as_slice())))
                         .collect();
-                    shared.store.put_alerts(&batch)
+                    shared.store.put_alerts(&batch, &reps)
                 }
             };
             if let Err(e) = saved {
@@ -650,6 +668,9 @@ impl Engine {
                     };
                 }
                 return Err(e);
+            }
+            for rep in reps {
+                shared.sent(Some(rep));
             }
             if replayed > 0 {
                 shared

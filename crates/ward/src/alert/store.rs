@@ -262,11 +262,12 @@ impl Store {
         tx.commit().map_err(self.err())
     }
 
-    /// Saves several alerts, and the findings newly applied to each, in
-    /// one transaction (single node: nothing to replicate).
+    /// Saves several alerts, the findings newly applied to each and, in
+    /// cluster mode, the records of their changes, in one transaction.
     pub fn put_alerts(
         &self,
         alerts: &[(&ward_alert::alert::Alert, &[String])],
+        reps: &[Replication],
     ) -> Result<(), AlertError> {
         let bodies = alerts
             .iter()
@@ -291,6 +292,9 @@ impl Store {
                     found.execute(params![f, a.id]).map_err(self.err())?;
                 }
             }
+        }
+        for r in reps {
+            r.write(&tx).map_err(self.err())?;
         }
         tx.commit().map_err(self.err())
     }
