@@ -175,20 +175,23 @@ impl Baselines {
 
     /// Keeps the 90 % most recently seen entities (ties by key).
     fn forget_entities(&mut self, max: usize) {
-        let mut by_age: Vec<(i64, String)> = self
+        let drop = self.entities.len().saturating_sub((max * 9 / 10).max(1));
+        if drop == 0 {
+            return;
+        }
+        // The `drop` oldest are those up to the drop-th smallest (time,
+        // key): keys are unique, so the order is total and the set the
+        // same a sort would give; found by selection, without a copy of
+        // every key.
+        let mut by_age: Vec<(i64, &str)> = self
             .entities
             .iter()
-            .map(|(k, e)| (e.last_ms, k.clone()))
+            .map(|(k, e)| (e.last_ms, k.as_str()))
             .collect();
-        let drop = self.entities.len().saturating_sub((max * 9 / 10).max(1));
-        // The `drop` oldest, the same set a sort would put first (keys
-        // are unique, so the order is total), found without sorting all.
-        if drop > 0 && drop < by_age.len() {
-            by_age.select_nth_unstable(drop - 1);
-        }
-        for (_, k) in by_age.into_iter().take(drop) {
-            self.entities.remove(&k);
-        }
+        let (_, cut, _) = by_age.select_nth_unstable(drop - 1);
+        let (cut_ms, cut_key) = (cut.0, cut.1.to_owned());
+        self.entities
+            .retain(|k, e| (e.last_ms, k.as_str()) > (cut_ms, cut_key.as_str()));
     }
 }
 
