@@ -198,14 +198,7 @@ impl Shared {
             finding: finding.map(str::to_owned),
             version,
         })?;
-        self.store.put_alert(
-            &a.id,
-            &a.identity,
-            a.status.as_str(),
-            a,
-            finding,
-            rep.as_ref(),
-        )?;
+        self.store.put_alert(a, finding, rep.as_ref())?;
         self.sent(rep);
         Ok(())
     }
@@ -501,57 +494,21 @@ impl Engine {
     /// same rule and group key, and routes it. Returns the alert's id once
     /// the change is on disk.
     pub async fn on_finding(&self, f: Finding) -> Result<AlertId, AlertError> {
-        ward_alert::state::check_finding(&f)?;
-        let shared = &self.shared;
-        if shared.closed.load(Ordering::Acquire) {
-            return Err(AlertError::Shutdown);
-        }
-        let now = shared.clock.now();
-        shared.metrics.add("ward_alert_findings_total", &[], 1);
-        let applied = shared.store.finding_alert(&f.id)?;
-        let groups = {
-            let mut st = shared.state.lock();
-            let step = st.take_finding(&f, applied, &shared.compiled.sla, now)?;
-            if step.replayed {
-                shared
-                    .metrics
-                    .add("ward_alert_findings_replayed_total", &[], 1);
-            }
-            let Some(a) = step.alert else {
-                return Ok(step.id);
-            };
-            let finding = (!step.replayed).then_some(f.id.as_str());
-            shared.save_alert(&a, finding)?;
-            let owned = shared.routes(&a);
-            st.commit_alert(a, step.replayed);
-            if step.replayed || !owned {
-                return Ok(step.id);
-            }
-            (st.route(&step.id, &shared.compiled, None), step.id)
-        };
-        let (groups, id) = groups;
-        shared.start_groups(groups);
-        shared.sla_wake.notify_one();
-        super::metrics::refresh(shared);
-        Ok(id)
+        let mut ids = self.on_findings(vec![f]).await?;
+        Ok(ids.pop().unwrap_or_default())
     }
 
-    /// Takes a detection batch's findings, as [`Engine::on_finding`] takes
-    /// each in turn, but saves every alert they touched once, in one
-    /// transaction (one fsync): a refiring alert is written once per batch
-    /// instead of once per finding. All or nothing: when the save fails,
+    /// Takes a detection batch's findings in order, each as
+    /// [`Engine::on_finding`] describes, and saves every alert they touched
+    /// once, in one transaction (one fsync): a refiring alert is written
+    /// once per batch instead of once per finding. Returns each finding's
+    /// alert id. All or nothing: when the save fails,
     /// no finding of the batch is applied (detection hands it over again;
     /// finding ids make that a replay of nothing). In cluster mode each
     /// change is still its own versioned record for the other nodes (the
     /// alert as that finding left it), saved in the same transaction.
-    pub async fn on_findings(&self, findings: Vec<Finding>) -> Result<(), AlertError> {
+    pub async fn on_findings(&self, findings: Vec<Finding>) -> Result<Vec<AlertId>, AlertError> {
         let shared = &self.shared;
-        if findings.len() < 2 {
-            for f in findings {
-                self.on_finding(f).await?;
-            }
-            return Ok(());
-        }
         for f in &findings {
             ward_alert::state::check_finding(f)?;
         }
@@ -579,6 +536,7 @@ impl Engine {
             // A finding twice in one batch is a replay the second time.
             let mut in_batch: HashMap<&str, AlertId> = HashMap::new();
             let mut replayed = 0u64;
+            let mut ids = Vec::with_capacity(findings.len());
             let mut failed = None;
             // Cluster mode: each change a versioned record for the other
             // nodes, as one by one (the alert as that finding left it).
@@ -610,6 +568,7 @@ impl Engine {
                         }
                     };
                 undo_alerts.entry(id.clone()).or_insert(None);
+                ids.push(id.clone());
                 if was_replayed {
                     replayed += 1;
                 }
@@ -646,6 +605,7 @@ impl Engine {
             }
             let saved = match failed {
                 Some(e) => Err(e),
+                None if touched.is_empty() && reps.is_empty() => Ok(()),
                 None => {
                     let batch: Vec<(&Alert, &[String])> = touched
                         .iter()
@@ -683,12 +643,13 @@ impl Engine {
                     groups.extend(st.route(&id, &shared.compiled, None));
                 }
             }
-            groups
+            (groups, ids)
         };
+        let (groups, ids) = groups;
         shared.start_groups(groups);
         shared.sla_wake.notify_one();
         super::metrics::refresh(shared);
-        Ok(())
+        Ok(ids)
     }
 
     /// Applies a person's change to an alert, persists it, emits the audit
@@ -832,26 +793,12 @@ impl Engine {
                     // The same alert under a newer version, or an older
                     // copy's finding: both are kept.
                     let f = finding.filter(|_| !known);
-                    shared.store.put_alert(
-                        &held.id,
-                        &held.identity,
-                        held.status.as_str(),
-                        held,
-                        f,
-                        newer.then_some(&rep),
-                    )?;
+                    shared.store.put_alert(held, f, newer.then_some(&rep))?;
                     shared.sent(newer.then_some(rep));
                 }
                 return Ok(false);
             }
-            shared.store.put_alert(
-                &a.id,
-                &a.identity,
-                a.status.as_str(),
-                &a,
-                finding,
-                Some(&rep),
-            )?;
+            shared.store.put_alert(&a, finding, Some(&rep))?;
             shared.sent(Some(rep));
             // `current` names the newest alert of an identity.
             let older = st

@@ -231,35 +231,17 @@ impl Store {
 
     /// Saves an alert, and the finding that changed it when there is one,
     /// in one transaction.
-    pub fn put_alert<A: Serialize>(
+    pub fn put_alert(
         &self,
-        id: &str,
-        identity: &str,
-        status: &str,
-        alert: &A,
+        alert: &ward_alert::alert::Alert,
         finding: Option<&str>,
         rep: Option<&Replication>,
     ) -> Result<(), AlertError> {
-        let body = to_json(alert)?;
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(self.err())?;
-        tx.execute(
-            "INSERT INTO alerts (id, identity, status, body) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(id) DO UPDATE SET status = excluded.status, body = excluded.body",
-            params![id, identity, status, body],
+        let findings: Vec<String> = finding.map(str::to_owned).into_iter().collect();
+        self.put_alerts(
+            &[(alert, &findings)],
+            rep.map(std::slice::from_ref).unwrap_or_default(),
         )
-        .map_err(self.err())?;
-        if let Some(f) = finding {
-            tx.execute(
-                "INSERT OR IGNORE INTO findings (id, alert_id) VALUES (?1, ?2)",
-                params![f, id],
-            )
-            .map_err(self.err())?;
-        }
-        if let Some(r) = rep {
-            r.write(&tx).map_err(self.err())?;
-        }
-        tx.commit().map_err(self.err())
     }
 
     /// Saves several alerts, the findings newly applied to each and, in
