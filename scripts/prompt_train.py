@@ -148,7 +148,7 @@ def main():
     ap.add_argument("--parity-texts", default="crates/ward-prompt/tests/data/eval_sample.jsonl")
     ap.add_argument("--parity-out", default="crates/ward-prompt/tests/data/model_parity.jsonl")
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--l2", type=float, default=1e-5)
+    ap.add_argument("--l2", type=float, default=1e-3)
     ap.add_argument("--lr", type=float, default=4.0)
     ap.add_argument("--seed", type=int, default=20261122)
     ap.add_argument("--fits", type=int, default=3, help="fits averaged (seeds seed..seed+fits-1)")

@@ -583,7 +583,8 @@ async fn ingest(
             // detection, in turn on that thread.
             let stage = Arc::clone(&metrics);
             let done = tokio::task::spawn_blocking(move || {
-                let p = prepare(events, &redact, &prompt, max_future_skew, &stage, true)?;
+                let keep = recent.has_room(events.len());
+                let p = prepare(events, &redact, &prompt, max_future_skew, &stage, keep)?;
                 let n = p.records.len() as u64;
                 let offsets = crate::store::append_blocking(&store, p.records, &stage)?;
                 offer(&recent, &offsets, p.kept);

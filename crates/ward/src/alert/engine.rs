@@ -526,7 +526,9 @@ impl Engine {
         let groups = {
             let mut st = shared.state.lock();
             // What the batch changed, to put back if the save fails.
-            let mut undo_alerts: HashMap<AlertId, Option<Alert>> = HashMap::new();
+            // An alert is kept without its evidence (up to 1,000 ids),
+            // which only ever grows: the length it had is enough.
+            let mut undo_alerts: HashMap<AlertId, Option<(Alert, usize)>> = HashMap::new();
             let mut undo_current: HashMap<String, Option<AlertId>> = HashMap::new();
             // Touched alerts in first-touched order, with the findings
             // newly applied to each; and which to route.
@@ -548,7 +550,13 @@ impl Engine {
                 match st.finding_target(f, applied.as_ref()) {
                     Some(id) => {
                         if let Entry::Vacant(v) = undo_alerts.entry(id) {
-                            let before = st.alerts.get(v.key()).cloned();
+                            let before = st.alerts.get_mut(v.key()).map(|a| {
+                                let evidence = std::mem::take(&mut a.evidence);
+                                let copy = a.clone();
+                                let len = evidence.len();
+                                a.evidence = evidence;
+                                (copy, len)
+                            });
                             v.insert(before);
                         }
                     }
@@ -617,9 +625,17 @@ impl Engine {
             if let Err(e) = saved {
                 for (id, before) in undo_alerts {
                     match before {
-                        Some(a) => st.alerts.insert(id, a),
-                        None => st.alerts.remove(&id),
-                    };
+                        Some((mut a, len)) => {
+                            if let Some(now) = st.alerts.get_mut(&id) {
+                                a.evidence = std::mem::take(&mut now.evidence);
+                                a.evidence.truncate(len);
+                            }
+                            st.alerts.insert(id, a);
+                        }
+                        None => {
+                            st.alerts.remove(&id);
+                        }
+                    }
                 }
                 for (identity, before) in undo_current {
                     match before {

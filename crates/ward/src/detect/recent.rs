@@ -112,6 +112,15 @@ impl Recent {
         }
     }
 
+    /// Whether `n` more events would fit now. An ingest worker asks
+    /// before it keeps a batch's events: while detection is too far
+    /// behind for them to be held, each event is freed as soon as it is
+    /// serialized, while it is still in the cache, instead of being kept
+    /// only to be refused (and freed cold) after the append.
+    pub fn has_room(&self, n: usize) -> bool {
+        self.inner.lock().held + n <= self.capacity
+    }
+
     /// Events held now.
     pub fn held(&self) -> usize {
         self.inner.lock().held
