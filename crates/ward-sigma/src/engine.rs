@@ -242,10 +242,11 @@ impl Engine {
     /// are compiled beside it.
     pub fn with_rules(set: &RuleSet, keep: impl Fn(usize) -> bool) -> Engine {
         let metas: Vec<RuleMeta> = set.rules().cloned().collect();
-        let detection_rules: Vec<usize> = (0..set.len())
+        let all_detection: Vec<usize> = (0..set.len())
             .filter(|&i| matches!(set.rule(i).map(|r| &r.body), Some(RuleBody::Detection(_))))
-            .filter(|&i| keep(i))
             .collect();
+        let detection_rules: Vec<usize> =
+            all_detection.iter().copied().filter(|&i| keep(i)).collect();
         let pipelines: &[Pipeline] = set.pipelines();
         if pipelines.is_empty() {
             let identity = FieldMap::default();
@@ -268,9 +269,12 @@ impl Engine {
         let order = crate::pipeline::precedence(pipelines);
         let ordered: Vec<&Pipeline> = order.iter().filter_map(|&i| pipelines.get(i)).collect();
         // Distinct logsources of the detection rules, for pipelines that
-        // derive their entries from them.
+        // derive their entries from them: of every detection rule, kept or
+        // not, so that an engine over part of a set numbers its logsource
+        // entries as the whole set's engine does and sees the same ones
+        // ([`Seen`]), whichever rules it holds.
         let mut rule_logsources: Vec<&LogSource> = Vec::new();
-        for &i in &detection_rules {
+        for &i in &all_detection {
             if let Some(meta) = metas.get(i)
                 && !rule_logsources.contains(&&meta.logsource)
             {
@@ -279,7 +283,15 @@ impl Engine {
         }
         let plans = ordered
             .iter()
-            .map(|p| Self::pipeline_plan(set, &metas, &detection_rules, &rule_logsources, p))
+            .map(|p| {
+                Self::pipeline_plan(
+                    set,
+                    &metas,
+                    (&detection_rules, &all_detection),
+                    &rule_logsources,
+                    p,
+                )
+            })
             .collect();
         Engine {
             metas,
@@ -289,10 +301,13 @@ impl Engine {
         }
     }
 
+    /// The plan of pipeline `p` for `detection_rules`; its logsource
+    /// entries are dispatched when a rule of `all_detection` (the set's)
+    /// applies to them, so that [`Seen`] does not depend on the rules kept.
     fn pipeline_plan(
         set: &RuleSet,
         metas: &[RuleMeta],
-        detection_rules: &[usize],
+        (detection_rules, all_detection): (&[usize], &[usize]),
         rule_logsources: &[&LogSource],
         p: &Pipeline,
     ) -> PipelinePlan {
@@ -363,7 +378,17 @@ impl Engine {
             e.bits = plan.prefilter.bitset(&e.rules);
         }
         let whens: Vec<&CSel> = entries.iter().map(|e| &e.when).collect();
-        let used: Vec<bool> = entries.iter().map(|e| !e.rules.is_empty()).collect();
+        let used: Vec<bool> = entries
+            .iter()
+            .map(|e| {
+                !e.rules.is_empty()
+                    || all_detection.iter().any(|&i| {
+                        metas
+                            .get(i)
+                            .is_some_and(|m| m.logsource.applies_to(&e.logsource))
+                    })
+            })
+            .collect();
         let dispatch = Dispatch::build(&whens, &used);
         PipelinePlan {
             name: p.name.clone(),

@@ -27,9 +27,31 @@ fn two_engines_over_a_split_rule_set_find_what_the_whole_set_finds() {
     events.extend(corpus::ecs_events());
     let mut matched = 0;
     let (mut in_a, mut in_b) = (0, 0);
+    let (mut seen_whole, mut seen_a, mut seen_b) = (Vec::new(), Vec::new(), Vec::new());
     for e in &events {
-        let want = whole.matches(e);
-        let (ma, mb) = (a.matches(e), b.matches(e));
+        let want = whole.matches_seen(e, &mut seen_whole);
+        let (ma, mb) = (
+            a.matches_seen(e, &mut seen_a),
+            b.matches_seen(e, &mut seen_b),
+        );
+        // Each half sees the logsources the whole set sees, numbered alike.
+        assert_eq!(seen_a, seen_whole, "seen by the first half, event {e}");
+        assert_eq!(seen_b, seen_whole, "seen by the second half, event {e}");
+        // Merged by (pipeline, rule), the halves' matches come in the
+        // whole set's order.
+        let mut merged = ma.clone();
+        merged.extend(mb.clone());
+        merged.sort_by_key(|m| (m.pipeline, m.rule));
+        assert_eq!(
+            merged
+                .iter()
+                .map(|m| (m.pipeline, m.rule))
+                .collect::<Vec<_>>(),
+            want.iter()
+                .map(|m| (m.pipeline, m.rule))
+                .collect::<Vec<_>>(),
+            "order, event {e}"
+        );
         assert!(
             ma.iter().all(|m| first(m.rule)),
             "a rule outside the first half matched"

@@ -551,11 +551,13 @@ level: high
         };
         let mut one = fresh();
         let mut expected = Vec::new();
+        let mut expected_seen = Vec::new();
         for body in &stream {
             if let Ok(map) = serde_json::from_slice(body) {
                 let mut e = Event(map);
                 let id = e.get_str("event.id").unwrap_or_default().to_owned();
                 expected.extend(one.evaluate(&mut e, &id).into_iter().map(|d| d.finding.id));
+                expected_seen.push(one.seen.clone());
             }
         }
         assert!(
@@ -563,19 +565,33 @@ level: high
             "the stream raises findings: {}",
             expected.len()
         );
+        assert!(expected_seen.iter().all(|s| !s.is_empty()));
         for count in [1, 2, 3] {
             let workers = Workers::new(count);
-            let mut batched = fresh();
-            let mut got = Vec::new();
-            let mut events = 0;
-            for chunk in stream.chunks(250) {
-                batched.evaluate_records(chunk.to_vec(), &workers, |_, _, found| {
-                    events += 1;
-                    got.extend(found.into_iter().map(|d| d.finding.id));
-                });
+            // Stored records (parsed on the workers) and built events.
+            for built in [false, true] {
+                let mut batched = fresh();
+                let mut got = Vec::new();
+                let mut seen = Vec::new();
+                for chunk in stream.chunks(250) {
+                    let each = |_: &Event, s: &[ward_sigma::Seen], found: Vec<Detection>| {
+                        seen.push(s.to_vec());
+                        got.extend(found.into_iter().map(|d| d.finding.id));
+                    };
+                    if built {
+                        let events = chunk
+                            .iter()
+                            .filter_map(|b| serde_json::from_slice(b).ok().map(Event))
+                            .collect();
+                        batched.evaluate_events(events, &workers, each);
+                    } else {
+                        batched.evaluate_records(chunk.to_vec(), &workers, each);
+                    }
+                }
+                assert_eq!(seen.len(), 900, "the record that is not JSON is skipped");
+                assert_eq!(got, expected, "{count} workers, built {built}");
+                assert_eq!(seen, expected_seen, "{count} workers, built {built}");
             }
-            assert_eq!(events, 900, "the record that is not JSON is skipped");
-            assert_eq!(got, expected, "{count} workers");
         }
     }
 

@@ -145,3 +145,70 @@ fn every_baseline_rule_fires_after_learning_and_none_before() {
     let fine = shop(&cfg, 9, 12);
     assert!(fine.iter().all(|e| titles(&engine, e).is_empty()));
 }
+
+#[test]
+fn baseline_rules_fire_alike_on_one_thread_and_shared_over_several() {
+    use crate::detect::evaluate::Evaluator;
+    use crate::detect::workers::Workers;
+    // The built-in pack with its baseline rules: on several threads the
+    // rules that need no state are matched ahead of the baselines and the
+    // baseline rules after them, in log order.
+    let fresh = || {
+        let loaded = crate::detect::rules::load(true, &[], &[]);
+        Evaluator::new(loaded, Some(BaselineConfig::default()))
+    };
+    // Alice's usual weekday work for 14 days, then the planted deviations.
+    let mut stream = Vec::new();
+    for d in 0..14 {
+        if d % 7 >= 5 {
+            continue;
+        }
+        for h in 9..18 {
+            for i in 0..3 {
+                stream.push(event(
+                    t0() + d * DAY + h * HOUR + i * 1_000_000,
+                    json!({"user.id": "alice", "source.ip": "10.1.2.3", "repository.name": "web",
+                           "ai.tool.name": "copilot", "ai.context.files": ["src/a.rs", "src/b.rs"],
+                           "event.category": ["ai"]}),
+                ));
+            }
+        }
+    }
+    stream.extend(deviations(14).into_iter().map(|(_, e)| e));
+    let mut one = fresh();
+    let mut expected = Vec::new();
+    for e in &stream {
+        let mut e = e.clone();
+        let id = e.get_str("event.id").unwrap_or_default().to_owned();
+        for d in one.evaluate(&mut e, &id) {
+            expected.push((d.finding.id, d.finding.rule_title));
+        }
+    }
+    let stateful = [
+        "Bulk access far above this entity's usual volume",
+        "Account used from a network never seen for it",
+    ];
+    assert!(
+        expected.iter().any(|(_, t)| stateful.contains(&t.as_str())),
+        "a baseline rule fires: {:?}",
+        expected
+            .iter()
+            .map(|(_, t)| t)
+            .collect::<std::collections::BTreeSet<_>>()
+    );
+    for count in [2, 3] {
+        let workers = Workers::new(count);
+        let mut shared = fresh();
+        let mut got = Vec::new();
+        for chunk in stream.chunks(100) {
+            shared.evaluate_events(chunk.to_vec(), &workers, |_, _, found| {
+                got.extend(
+                    found
+                        .into_iter()
+                        .map(|d| (d.finding.id, d.finding.rule_title)),
+                );
+            });
+        }
+        assert_eq!(got, expected, "{count} threads");
+    }
+}
