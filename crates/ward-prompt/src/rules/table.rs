@@ -275,9 +275,19 @@ pub const TABLE: &[(&str, Entry)] = &[
     ("<|eot_id|>", p(code::ROLE, 0.6)), ("<|start_header_id|>", p(code::ROLE, 0.7)),
     ("<|begin_of_text|>", p(code::ROLE, 0.5)), ("[inst]", p(code::ROLE, 0.45)),
     ("[/inst]", p(code::ROLE, 0.45)), ("<<sys>>", p(code::ROLE, 0.7)), ("<</sys>>", p(code::ROLE, 0.6)),
-    ("<start_of_turn>", p(code::ROLE, 0.5)), ("\n### system", p(code::ROLE, 0.5)),
+    ("<start_of_turn>", p(code::ROLE, 0.5)), ("\n### system", p(code::ROLE, 0.3)),
+    // A heading that is only "System" is a forged role header; "### System
+    // requirements" in a README is not.
+    ("\n### system:", p(code::ROLE, 0.5)), ("\n### system\n", p(code::ROLE, 0.5)),
     ("\nsystem:", p(code::ROLE, 0.5)), ("\n[system]", p(code::ROLE, 0.5)), ("[system]", p(code::ROLE, 0.4)),
     ("[/system]", p(code::ROLE, 0.4)),
+    // Role headers forged in tool output (AgentDojo's "system_message"
+    // attack and markdown-link variants of attack kits).
+    ("###(system_message)", p(code::ROLE, 0.6)), ("### (system_message)", p(code::ROLE, 0.6)),
+    ("[system](#", p(code::ROLE, 0.6)),
+    // A markdown link whose text is "system" is no header: longer than
+    // "[system]", so it takes its place, unless it is "[system](#".
+    ("[system](", p(code::ROLE, 0.05)),
     ("\nassistant:", p(code::ROLE, 0.2)), ("system message:", p(code::ROLE, 0.4)),
     ("you are now", p(code::ROLE, 0.35)), ("you will now act as", p(code::ROLE, 0.45)),
     ("pretend to be", p(code::ROLE, 0.2)), ("pretend you are", p(code::ROLE, 0.15)),
