@@ -245,8 +245,12 @@ impl Engine {
         let all_detection: Vec<usize> = (0..set.len())
             .filter(|&i| matches!(set.rule(i).map(|r| &r.body), Some(RuleBody::Detection(_))))
             .collect();
-        let detection_rules: Vec<usize> =
-            all_detection.iter().copied().filter(|&i| keep(i)).collect();
+        let kept: Vec<bool> = (0..set.len()).map(&keep).collect();
+        let detection_rules: Vec<usize> = all_detection
+            .iter()
+            .copied()
+            .filter(|&i| kept.get(i).copied().unwrap_or(false))
+            .collect();
         let pipelines: &[Pipeline] = set.pipelines();
         if pipelines.is_empty() {
             let identity = FieldMap::default();
@@ -283,15 +287,7 @@ impl Engine {
         }
         let plans = ordered
             .iter()
-            .map(|p| {
-                Self::pipeline_plan(
-                    set,
-                    &metas,
-                    (&detection_rules, &all_detection),
-                    &rule_logsources,
-                    p,
-                )
-            })
+            .map(|p| Self::pipeline_plan(set, &metas, (&all_detection, &kept), &rule_logsources, p))
             .collect();
         Engine {
             metas,
@@ -301,13 +297,14 @@ impl Engine {
         }
     }
 
-    /// The plan of pipeline `p` for `detection_rules`; its logsource
-    /// entries are dispatched when a rule of `all_detection` (the set's)
-    /// applies to them, so that [`Seen`] does not depend on the rules kept.
+    /// The plan of pipeline `p` for the detection rules `kept` marks; its
+    /// logsource entries are dispatched when any of `detection_rules` (the
+    /// set's) applies to them, so that [`Seen`] does not depend on the
+    /// rules kept.
     fn pipeline_plan(
         set: &RuleSet,
         metas: &[RuleMeta],
-        (detection_rules, all_detection): (&[usize], &[usize]),
+        (detection_rules, kept): (&[usize], &[bool]),
         rule_logsources: &[&LogSource],
         p: &Pipeline,
     ) -> PipelinePlan {
@@ -343,6 +340,8 @@ impl Engine {
             })
             .collect();
         let mut local = vec![NOT_HERE; metas.len()];
+        // Entries some detection rule of the set applies to, kept or not.
+        let mut used = vec![false; entries.len()];
         for &i in detection_rules {
             let Some(meta) = metas.get(i) else { continue };
             let hits: Vec<usize> = entries
@@ -351,7 +350,12 @@ impl Engine {
                 .filter(|(_, e)| meta.logsource.applies_to(&e.logsource))
                 .map(|(k, _)| k)
                 .collect();
-            if hits.is_empty() {
+            for &k in &hits {
+                if let Some(u) = used.get_mut(k) {
+                    *u = true;
+                }
+            }
+            if hits.is_empty() || !kept.get(i).copied().unwrap_or(false) {
                 continue;
             }
             let Some(rule) = b.rule(set, i) else { continue };
@@ -378,17 +382,6 @@ impl Engine {
             e.bits = plan.prefilter.bitset(&e.rules);
         }
         let whens: Vec<&CSel> = entries.iter().map(|e| &e.when).collect();
-        let used: Vec<bool> = entries
-            .iter()
-            .map(|e| {
-                !e.rules.is_empty()
-                    || all_detection.iter().any(|&i| {
-                        metas
-                            .get(i)
-                            .is_some_and(|m| m.logsource.applies_to(&e.logsource))
-                    })
-            })
-            .collect();
         let dispatch = Dispatch::build(&whens, &used);
         PipelinePlan {
             name: p.name.clone(),
