@@ -519,17 +519,11 @@ impl Engine {
         shared
             .metrics
             .add("ward_alert_findings_total", &[], findings.len() as u64);
-        let mut applied = Vec::with_capacity(findings.len());
-        for f in &findings {
-            applied.push(shared.store.finding_alert(&f.id)?);
-        }
+        let finding_ids: Vec<&str> = findings.iter().map(|f| f.id.as_str()).collect();
+        let applied = shared.store.finding_alerts(&finding_ids)?;
         let groups = {
             let mut st = shared.state.lock();
-            // What the batch changed, to put back if the save fails.
-            // An alert is kept without its evidence (up to 1,000 ids),
-            // which only ever grows: the length it had is enough.
-            let mut undo_alerts: HashMap<AlertId, Option<(Alert, usize)>> = HashMap::new();
-            let mut undo_current: HashMap<String, Option<AlertId>> = HashMap::new();
+            let mut undo = Undo::default();
             // Touched alerts in first-touched order, with the findings
             // newly applied to each; and which to route.
             let mut touched: Vec<(AlertId, Vec<String>)> = Vec::new();
@@ -545,28 +539,7 @@ impl Engine {
             let mut reps: Vec<Replication> = Vec::new();
             for (f, applied) in findings.iter().zip(applied) {
                 let applied = applied.or_else(|| in_batch.get(f.id.as_str()).cloned());
-                // Kept to undo, once per alert: the alert before the batch
-                // and, for an alert opened, what its identity named.
-                match st.finding_target(f, applied.as_ref()) {
-                    Some(id) => {
-                        if let Entry::Vacant(v) = undo_alerts.entry(id) {
-                            let before = st.alerts.get_mut(v.key()).map(|a| {
-                                let evidence = std::mem::take(&mut a.evidence);
-                                let copy = a.clone();
-                                let len = evidence.len();
-                                a.evidence = evidence;
-                                (copy, len)
-                            });
-                            v.insert(before);
-                        }
-                    }
-                    None => {
-                        if let Entry::Vacant(v) = undo_current.entry(alert::identity(f)) {
-                            let before = st.current.get(v.key()).cloned();
-                            v.insert(before);
-                        }
-                    }
-                }
+                undo.keep(&mut st, f, applied.as_ref());
                 let (id, was_replayed, changed) =
                     match st.take_finding_in_place(f, applied, &shared.compiled.sla, now) {
                         Ok(step) => step,
@@ -575,7 +548,7 @@ impl Engine {
                             break;
                         }
                     };
-                undo_alerts.entry(id.clone()).or_insert(None);
+                undo.opened(&id);
                 ids.push(id.clone());
                 if was_replayed {
                     replayed += 1;
@@ -623,26 +596,7 @@ impl Engine {
                 }
             };
             if let Err(e) = saved {
-                for (id, before) in undo_alerts {
-                    match before {
-                        Some((mut a, len)) => {
-                            if let Some(now) = st.alerts.get_mut(&id) {
-                                a.evidence = std::mem::take(&mut now.evidence);
-                                a.evidence.truncate(len);
-                            }
-                            st.alerts.insert(id, a);
-                        }
-                        None => {
-                            st.alerts.remove(&id);
-                        }
-                    }
-                }
-                for (identity, before) in undo_current {
-                    match before {
-                        Some(id) => st.current.insert(identity, id),
-                        None => st.current.remove(&identity),
-                    };
-                }
+                undo.restore(&mut st);
                 return Err(e);
             }
             for rep in reps {
@@ -1084,6 +1038,73 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+/// What a findings batch changed in the alert state, kept to put back if
+/// its save fails ([`Engine::on_findings`]): each alert it touched as it
+/// was before the batch (`None`: opened by it) and, for an alert opened,
+/// what its identity named before. An alert is kept without its evidence
+/// (up to 1,000 ids), which only ever grows: the length it had is enough.
+#[derive(Default)]
+struct Undo {
+    alerts: HashMap<AlertId, Option<(Alert, usize)>>,
+    current: HashMap<String, Option<AlertId>>,
+}
+
+impl Undo {
+    /// Keeps, once, what finding `f` is about to change.
+    fn keep(&mut self, st: &mut State, f: &Finding, applied: Option<&AlertId>) {
+        match st.finding_target(f, applied) {
+            Some(id) => {
+                if let Entry::Vacant(v) = self.alerts.entry(id) {
+                    let before = st.alerts.get_mut(v.key()).map(|a| {
+                        let evidence = std::mem::take(&mut a.evidence);
+                        let copy = a.clone();
+                        let len = evidence.len();
+                        a.evidence = evidence;
+                        (copy, len)
+                    });
+                    v.insert(before);
+                }
+            }
+            None => {
+                if let Entry::Vacant(v) = self.current.entry(alert::identity(f)) {
+                    let before = st.current.get(v.key()).cloned();
+                    v.insert(before);
+                }
+            }
+        }
+    }
+
+    /// Notes alert `id`, touched by the finding just taken: one the batch
+    /// opened is removed on undo.
+    fn opened(&mut self, id: &AlertId) {
+        self.alerts.entry(id.clone()).or_insert(None);
+    }
+
+    /// Puts the state back as it was before the batch.
+    fn restore(self, st: &mut State) {
+        for (id, before) in self.alerts {
+            match before {
+                Some((mut a, len)) => {
+                    if let Some(now) = st.alerts.get_mut(&id) {
+                        a.evidence = std::mem::take(&mut now.evidence);
+                        a.evidence.truncate(len);
+                    }
+                    st.alerts.insert(id, a);
+                }
+                None => {
+                    st.alerts.remove(&id);
+                }
+            }
+        }
+        for (identity, before) in self.current {
+            match before {
+                Some(id) => st.current.insert(identity, id),
+                None => st.current.remove(&identity),
+            };
+        }
     }
 }
 

@@ -283,15 +283,24 @@ impl Store {
 
     /// The alert a finding was already applied to.
     pub fn finding_alert(&self, finding_id: &str) -> Result<Option<String>, AlertError> {
-        self.conn
-            .lock()
-            .query_row(
-                "SELECT alert_id FROM findings WHERE id = ?1",
-                [finding_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err())
+        let mut all = self.finding_alerts(&[finding_id])?;
+        Ok(all.pop().flatten())
+    }
+
+    /// [`Store::finding_alert`] of each finding, under one lock.
+    pub fn finding_alerts(&self, finding_ids: &[&str]) -> Result<Vec<Option<String>>, AlertError> {
+        let conn = self.conn.lock();
+        let mut q = conn
+            .prepare_cached("SELECT alert_id FROM findings WHERE id = ?1")
+            .map_err(self.err())?;
+        finding_ids
+            .iter()
+            .map(|id| {
+                q.query_row([id], |r| r.get(0))
+                    .optional()
+                    .map_err(self.err())
+            })
+            .collect()
     }
 
     pub fn all_alerts<A: DeserializeOwned>(&self) -> Result<Vec<A>, AlertError> {
