@@ -752,7 +752,7 @@ type Detection = (
     std::thread::JoinHandle<()>,
     Stop,
     Arc<Progress>,
-    Option<Arc<crate::cluster::split::Consumed>>,
+    Option<Arc<crate::cluster::split::AtConsumer>>,
 );
 
 fn start_detection(

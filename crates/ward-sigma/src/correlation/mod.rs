@@ -269,47 +269,38 @@ impl Correlator {
         event: &impl EventFields,
         base_matches: &[Match],
     ) -> Vec<CorrelationFinding> {
+        self.observe_where(event_time_ms, event_id, event, base_matches, &|_, _| true)
+    }
+
+    /// [`Correlator::observe`] feeding only the windows `keep` accepts, by
+    /// correlation index and group key (see [`Correlator::windows_fed`]):
+    /// the windows of one correlation can be kept by several correlators,
+    /// each its share of the groups, and together they find what one
+    /// correlator finds (for correlations that [`Correlator::separable`]
+    /// allows; a chained parent is fed where its child fires).
+    pub fn observe_where(
+        &mut self,
+        event_time_ms: i64,
+        event_id: &str,
+        event: &impl EventFields,
+        base_matches: &[Match],
+        keep: &dyn Fn(usize, &str) -> bool,
+    ) -> Vec<CorrelationFinding> {
         let mut findings = self.advance(event_time_ms);
         for ci in 0..self.specs.len() {
             for m in base_matches {
-                let Some(member) = self.specs[ci]
-                    .members
-                    .iter()
-                    .position(|x| *x == Member::Rule(m.rule))
-                else {
+                let Some((member, group)) = self.group_of(ci, event, m) else {
                     continue;
                 };
-                let lookup = |this: &Self, field: &str| -> Option<String> {
-                    let map = m.pipeline.and_then(|p| this.mappings.get(p));
-                    let paths = map.map_or_else(|| vec![field.to_string()], |mp| mp.resolve(field));
-                    paths
-                        .iter()
-                        .find_map(|p| event.field(p))
-                        .and_then(|v| v.as_text().map(|t| t.into_owned()))
-                };
-                let spec = &self.specs[ci];
-                let mut group: BTreeMap<String, String> = spec
-                    .def
-                    .group_by
-                    .iter()
-                    .map(|g| {
-                        let field = alias_field(spec, member, g);
-                        (g.clone(), lookup(self, &field).unwrap_or_default())
-                    })
-                    .collect();
-                if let Some(p) = &self.partition {
-                    group.entry(p.clone()).or_insert_with(|| {
-                        event
-                            .field(p)
-                            .and_then(|v| v.as_text().map(|t| t.into_owned()))
-                            .unwrap_or_default()
-                    });
+                if !keep(ci, &group_key(&group)) {
+                    continue;
                 }
+                let spec = &self.specs[ci];
                 let text = (!spec.def.field.is_empty()).then(|| {
                     spec.def
                         .field
                         .iter()
-                        .map(|f| lookup(self, f).unwrap_or_default())
+                        .map(|f| self.lookup(event, m, f).unwrap_or_default())
                         .collect::<Vec<_>>()
                         .join("\u{1f}")
                 });
@@ -324,6 +315,112 @@ impl Correlator {
             }
         }
         findings
+    }
+
+    /// The windows an event's matches feed: (correlation index, group
+    /// key), in the order [`Correlator::observe`] feeds them.
+    pub fn windows_fed(
+        &self,
+        event: &impl EventFields,
+        base_matches: &[Match],
+    ) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        for ci in 0..self.specs.len() {
+            for m in base_matches {
+                if let Some((_, group)) = self.group_of(ci, event, m) {
+                    out.push((ci, group_key(&group)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Which correlations (by index) can have their windows kept apart,
+    /// by group, by several correlators: those whose members are all
+    /// detection rules for which `apart(rule index)` holds, and that no
+    /// other correlation refers to (a parent is fed by its child's
+    /// findings, where the child's window is).
+    pub fn separable(&self, apart: impl Fn(usize) -> bool) -> Vec<bool> {
+        let referred: Vec<bool> = (0..self.specs.len())
+            .map(|ci| {
+                self.specs
+                    .iter()
+                    .any(|s| s.members.contains(&Member::Correlation(ci)))
+            })
+            .collect();
+        self.specs
+            .iter()
+            .enumerate()
+            .map(|(ci, s)| {
+                !referred.get(ci).copied().unwrap_or(true)
+                    && !s.members.is_empty()
+                    && s.members.iter().all(|m| match m {
+                        Member::Rule(r) => apart(*r),
+                        Member::Correlation(_) => false,
+                    })
+            })
+            .collect()
+    }
+
+    /// The detection rules (by index) that correlation `ci` refers to.
+    pub fn member_rules(&self, ci: usize) -> Vec<usize> {
+        self.specs.get(ci).map_or_else(Vec::new, |s| {
+            s.members
+                .iter()
+                .filter_map(|m| match m {
+                    Member::Rule(r) => Some(*r),
+                    Member::Correlation(_) => None,
+                })
+                .collect()
+        })
+    }
+
+    /// The rule key of correlation `ci`.
+    pub fn rule_id(&self, ci: usize) -> Option<&str> {
+        self.specs.get(ci).map(|s| s.rule_id.as_str())
+    }
+
+    /// A field of the event as match `m`'s pipeline maps it.
+    fn lookup(&self, event: &impl EventFields, m: &Match, field: &str) -> Option<String> {
+        let map = m.pipeline.and_then(|p| self.mappings.get(p));
+        let paths = map.map_or_else(|| vec![field.to_string()], |mp| mp.resolve(field));
+        paths
+            .iter()
+            .find_map(|p| event.field(p))
+            .and_then(|v| v.as_text().map(|t| t.into_owned()))
+    }
+
+    /// The member and group fields match `m` feeds correlation `ci` with,
+    /// if its rule is a member.
+    fn group_of(
+        &self,
+        ci: usize,
+        event: &impl EventFields,
+        m: &Match,
+    ) -> Option<(usize, BTreeMap<String, String>)> {
+        let spec = self.specs.get(ci)?;
+        let member = spec
+            .members
+            .iter()
+            .position(|x| *x == Member::Rule(m.rule))?;
+        let mut group: BTreeMap<String, String> = spec
+            .def
+            .group_by
+            .iter()
+            .map(|g| {
+                let field = alias_field(spec, member, g);
+                (g.clone(), self.lookup(event, m, &field).unwrap_or_default())
+            })
+            .collect();
+        if let Some(p) = &self.partition {
+            group.entry(p.clone()).or_insert_with(|| {
+                event
+                    .field(p)
+                    .and_then(|v| v.as_text().map(|t| t.into_owned()))
+                    .unwrap_or_default()
+            });
+        }
+        Some((member, group))
     }
 
     fn push(

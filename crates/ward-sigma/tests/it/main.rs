@@ -8,5 +8,6 @@ mod conformance;
 mod corpus;
 mod crosscheck;
 mod golden;
+mod separable;
 mod spec_correlation;
 mod split;

@@ -26,10 +26,10 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use ward_sigma::Correlator;
 
-use super::split::{self, Consumed};
+use super::split::{self, AtConsumer, Consumed, Router};
 use super::{GroupContext, Outgoing, Owned, Producer, Settings};
 use crate::detect::baseline::Baselines;
-use crate::detect::evaluate::{Evaluator, TENANT_FIELD};
+use crate::detect::evaluate::{Evaluator, TENANT_FIELD, WindowScope};
 use crate::detect::metric::MetricRules;
 use crate::detect::{FindingSink, Progress, Stop};
 use crate::metrics::Metrics;
@@ -112,11 +112,12 @@ pub struct CorrWorker {
     progress: Arc<Progress>,
     store: Arc<ward_store::Store>,
     owned: Arc<Owned>,
-    /// The rules this node's consumer matches ([`super::split`]; None
-    /// when `cluster.match_where_consumed` is off), and which rules need
-    /// the state.
-    consumed: Option<Arc<Consumed>>,
+    /// What this node's consumer does to each event ([`super::split`]),
+    /// and which rules need the state.
+    consumed: Arc<AtConsumer>,
     stateful: Vec<bool>,
+    /// Which correlations keep their windows by group key.
+    scope: WindowScope,
     /// When a refused `ward-matches` header was last logged.
     refused_logged: Option<Instant>,
 }
@@ -144,12 +145,21 @@ impl CorrWorker {
         let stateful = split::stateful_rules(&loaded);
         // Whatever this node's consumer does, as an owner it takes the
         // matches other nodes' consumers send.
-        let consumed = settings
-            .match_where_consumed
-            .then(|| Arc::new(Consumed::new(&loaded, &stateful)));
         let owner = split::owner_engine(&loaded, &stateful);
         let mut evaluator = Evaluator::new(loaded, Some(detect.baseline.clone()));
         evaluator.set_owner_engine(owner);
+        let consumed = Arc::new(AtConsumer {
+            consumed: settings
+                .match_where_consumed
+                .then(|| Consumed::new(&evaluator.loaded, &stateful)),
+            router: Router::new(
+                &evaluator.loaded,
+                &stateful,
+                &evaluator.correlator,
+                settings.corr_partitions,
+            ),
+        });
+        let scope = split::window_scope(&evaluator.correlator, &stateful, settings.corr_partitions);
         Ok(CorrWorker {
             producer: settings.producer()?,
             rt: tokio::runtime::Builder::new_current_thread()
@@ -169,14 +179,16 @@ impl CorrWorker {
             owned,
             consumed,
             stateful,
+            scope,
             refused_logged: None,
         })
     }
 
-    /// The rules this node's `<prefix>events` consumer matches, when
+    /// What this node's `<prefix>events` consumer does to each event:
+    /// route its windows, and match the rules that need no state when
     /// matching is split (`cluster.match_where_consumed`).
-    pub fn consumed(&self) -> Option<Arc<Consumed>> {
-        self.consumed.clone()
+    pub fn consumed(&self) -> Option<Arc<AtConsumer>> {
+        Some(Arc::clone(&self.consumed))
     }
 
     /// Evaluates owned partitions until `stop`; then snapshots them and
@@ -232,11 +244,8 @@ impl CorrWorker {
                     offset: m.offset(),
                     key: m.key().unwrap_or_default().to_vec(),
                     payload: m.payload().unwrap_or_default().to_vec(),
-                    matches: m.headers().and_then(|h| {
-                        h.iter()
-                            .find(|h| h.key == split::HEADER)
-                            .and_then(|h| h.value.map(<[u8]>::to_vec))
-                    }),
+                    matches: header(&m, split::HEADER),
+                    windows: header(&m, split::WINDOWS_HEADER),
                     epoch: self.consumer.context().epoch.load(Ordering::SeqCst),
                 }),
                 Some(Err(e)) => {
@@ -264,7 +273,7 @@ impl CorrWorker {
         };
         let started = Instant::now();
         let mut evaluated = 0u64;
-        let (mut prematched, mut refused) = (0u64, 0u64);
+        let (mut prematched, mut refused, mut windows_only) = (0u64, 0u64, 0u64);
         swap(&mut self.evaluator, part);
         for m in msgs {
             if part.next >= 0 && m.offset < part.next {
@@ -322,13 +331,25 @@ impl CorrWorker {
                     }
                 },
             };
-            let found = match pre {
-                Some(pre) => {
-                    prematched += 1;
-                    self.evaluator.evaluate_prematched(&mut event, &id, pre)
+            let kind =
+                split::windows_kind(m.windows.as_deref(), &self.evaluator.loaded.source_digest);
+            self.evaluator.windows = kind.map(|whole| WindowScope {
+                here: p,
+                whole,
+                ..self.scope.clone()
+            });
+            if pre.is_some() {
+                prematched += 1;
+            }
+            let found = match (kind, pre) {
+                (Some(false), pre) => {
+                    windows_only += 1;
+                    self.evaluator.evaluate_windows(&mut event, &id, pre)
                 }
-                None => self.evaluator.evaluate(&mut event, &id),
+                (_, Some(pre)) => self.evaluator.evaluate_prematched(&mut event, &id, pre),
+                (_, None) => self.evaluator.evaluate(&mut event, &id),
             };
+            self.evaluator.windows = None;
             findings.extend(crate::detect::alertable(found));
             evaluated += 1;
         }
@@ -351,6 +372,13 @@ impl CorrWorker {
             self.metrics
                 .add("ward_cluster_match_headers_refused_total", &[], refused);
         }
+        if windows_only > 0 {
+            self.metrics.add(
+                "ward_cluster_window_copies_evaluated_total",
+                &[("partition", &p.to_string())],
+                windows_only,
+            );
+        }
         if let Some(o) = self.owned.corr.lock().get_mut(&p) {
             o.next = part.next;
         }
@@ -361,7 +389,9 @@ impl CorrWorker {
                 &[("topic", &topic), ("partition", &ps)],
                 evaluated,
             );
-            self.metrics.add("ward_detect_events_total", &[], evaluated);
+            // Copies for other partitions' windows are not events more.
+            self.metrics
+                .add("ward_detect_events_total", &[], evaluated - windows_only);
             self.metrics.add_cpu("detect", started.elapsed());
         }
     }
@@ -623,7 +653,18 @@ struct Msg {
     payload: Vec<u8>,
     /// The `ward-matches` header, if any.
     matches: Option<Vec<u8>>,
+    /// The `ward-windows` header, if any.
+    windows: Option<Vec<u8>>,
     epoch: u64,
+}
+
+/// A record header's value.
+fn header(m: &rdkafka::message::BorrowedMessage<'_>, name: &str) -> Option<Vec<u8>> {
+    m.headers().and_then(|h| {
+        h.iter()
+            .find(|h| h.key == name)
+            .and_then(|h| h.value.map(<[u8]>::to_vec))
+    })
 }
 
 /// The `<prefix>events` partition and offset a copy came from (its key is

@@ -15,7 +15,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use ward_store::Store;
 
-use super::split::Consumed;
+use super::split::AtConsumer;
 use super::{GroupContext, Outgoing, Owned, Producer, Settings};
 use crate::metrics::Metrics;
 use crate::store::AppendError;
@@ -38,9 +38,11 @@ pub struct EventsConsumer {
     metrics: Arc<Metrics>,
     owned: Arc<Owned>,
     max_future_skew: Duration,
-    /// The Sigma rules matched here ([`super::split`]); None: the owner
-    /// of each copy matches every rule.
-    consumed: Option<Arc<Consumed>>,
+    /// What is done to each event before it is copied
+    /// ([`super::split`]): its windows routed, the rules that need no
+    /// state matched (without, the owner of each copy matches every
+    /// rule). None only for a node without detection.
+    consumed: Option<Arc<AtConsumer>>,
 }
 
 impl EventsConsumer {
@@ -51,7 +53,7 @@ impl EventsConsumer {
         metrics: Arc<Metrics>,
         owned: Arc<Owned>,
         max_future_skew: Duration,
-        consumed: Option<Arc<Consumed>>,
+        consumed: Option<Arc<AtConsumer>>,
     ) -> anyhow::Result<EventsConsumer> {
         let consumer: StreamConsumer<GroupContext> =
             super::join(&settings, &settings.events_topic(), &owned, &metrics)?;
@@ -133,12 +135,15 @@ impl EventsConsumer {
     async fn handle(&self, batch: &[Read], stop: &CancellationToken) -> bool {
         let mut records = Vec::with_capacity(batch.len());
         let mut headers: Vec<Option<Vec<u8>>> = vec![None; batch.len()];
+        // Per read: the partitions of the correlation windows it feeds
+        // (None: not examined here, every window kept by the tenant's owner).
+        let mut windows: Vec<Option<Vec<i32>>> = vec![None; batch.len()];
         let mut bad = 0u64;
         let mut oversized = 0u64;
         let started = Instant::now();
         // Matching is CPU work: off the async threads.
         tokio::task::block_in_place(|| {
-            for (r, header) in batch.iter().zip(&mut headers) {
+            for ((r, header), fed) in batch.iter().zip(&mut headers).zip(&mut windows) {
                 let Ok(map) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(
                     &r.payload,
                 ) else {
@@ -148,11 +153,19 @@ impl EventsConsumer {
                 let mut event = ward_event::Event(map);
                 // Matched as the owner will read the copy: before the
                 // store's own fields are added.
-                if let Some(c) = &self.consumed {
-                    *header = c.header(&event);
-                    if header.is_none() {
-                        oversized += 1;
-                    }
+                if let Some(at) = &self.consumed {
+                    let matches = match &at.consumed {
+                        Some(c) => {
+                            let (matches, h) = c.examine(&event);
+                            *header = h;
+                            if header.is_none() {
+                                oversized += 1;
+                            }
+                            Some(matches)
+                        }
+                        None => None,
+                    };
+                    *fed = Some(at.router.windows(&event, matches.as_deref()));
                 }
                 match crate::store::record_or_dead_letter(&mut event, self.max_future_skew) {
                     Ok((rec, _)) => records.push(rec),
@@ -163,7 +176,11 @@ impl EventsConsumer {
                 }
             }
         });
-        if self.consumed.is_some() {
+        if self
+            .consumed
+            .as_ref()
+            .is_some_and(|at| at.consumed.is_some())
+        {
             self.metrics.add_cpu("detect_consumed", started.elapsed());
             if oversized > 0 {
                 self.metrics
@@ -200,32 +217,57 @@ impl EventsConsumer {
             n,
         );
         let corr = self.settings.corr_topic();
-        let keys: Vec<(i32, String)> = batch
+        // The tenant's copy of each event, and one copy for each other
+        // partition that keeps windows the event feeds.
+        let parts = self.settings.corr_partitions;
+        let mut copies: Vec<(usize, i32, bool)> = Vec::with_capacity(batch.len());
+        for (i, r) in batch.iter().enumerate() {
+            let home = super::corr_partition(super::tenant_of_key(&r.key), parts);
+            copies.push((i, home, true));
+            if let Some(Some(fed)) = windows.get(i) {
+                copies.extend(fed.iter().filter(|q| **q != home).map(|q| (i, *q, false)));
+            }
+        }
+        let keys: Vec<String> = batch
             .iter()
             .map(|r| {
-                let tenant = super::tenant_of_key(&r.key);
-                (
-                    super::corr_partition(tenant, self.settings.corr_partitions),
-                    format!("{tenant}\u{1f}{}\u{1f}{}", r.partition, r.offset),
+                format!(
+                    "{}\u{1f}{}\u{1f}{}",
+                    super::tenant_of_key(&r.key),
+                    r.partition,
+                    r.offset
                 )
             })
             .collect();
+        let marks = self
+            .consumed
+            .as_ref()
+            .map(|at| (at.router.mark(true), at.router.mark(false)));
+        let apart = copies.iter().filter(|c| !c.2).count() as u64;
         let mut backoff = Duration::from_millis(100);
         loop {
-            let out: Vec<Outgoing<'_>> = batch
-                .iter()
-                .zip(&keys)
-                .map(|(r, (p, k))| Outgoing {
+            let mut out: Vec<Outgoing<'_>> = Vec::with_capacity(copies.len());
+            let mut hdrs: Vec<Vec<(&str, &[u8])>> = Vec::with_capacity(copies.len());
+            for &(i, p, whole) in &copies {
+                let (Some(r), Some(k)) = (batch.get(i), keys.get(i)) else {
+                    continue;
+                };
+                out.push(Outgoing {
                     topic: &corr,
-                    partition: Some(*p),
+                    partition: Some(p),
                     key: k.as_bytes(),
                     payload: &r.payload,
-                })
-                .collect();
-            let hdrs: Vec<Option<(&str, &[u8])>> = headers
-                .iter()
-                .map(|h| h.as_deref().map(|h| (super::split::HEADER, h)))
-                .collect();
+                });
+                let mut h: Vec<(&str, &[u8])> = Vec::with_capacity(2);
+                if let Some(m) = headers.get(i).and_then(Option::as_deref) {
+                    h.push((super::split::HEADER, m));
+                }
+                if let Some((routed, only)) = &marks {
+                    let mark = if whole { routed } else { only };
+                    h.push((super::split::WINDOWS_HEADER, mark.as_slice()));
+                }
+                hdrs.push(h);
+            }
             match self.producer.send_headed(&out, &hdrs).await {
                 Ok(()) => break,
                 Err(e) => {
@@ -235,6 +277,10 @@ impl EventsConsumer {
                     }
                 }
             }
+        }
+        if apart > 0 {
+            self.metrics
+                .add("ward_cluster_window_copies_total", &[], apart);
         }
         self.commit(batch).await;
         true

@@ -201,12 +201,12 @@ impl Producer {
         self.send_headed(messages, &[]).await
     }
 
-    /// [`Producer::send_all`], message `i` carrying the record header
-    /// `headers[i]` (name, value) when there is one.
+    /// [`Producer::send_all`], message `i` carrying the record headers
+    /// `headers[i]` (name, value).
     pub async fn send_headed(
         &self,
         messages: &[Outgoing<'_>],
-        headers: &[Option<(&str, &[u8])>],
+        headers: &[Vec<(&str, &[u8])>],
     ) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + self.timeout;
         let mut pending = Vec::new();
@@ -215,13 +215,15 @@ impl Producer {
             if let Some(p) = m.partition {
                 rec = rec.partition(p);
             }
-            if let Some(Some((name, value))) = headers.get(i) {
-                rec = rec.headers(rdkafka::message::OwnedHeaders::new().insert(
-                    rdkafka::message::Header {
+            if let Some(list) = headers.get(i).filter(|l| !l.is_empty()) {
+                let mut owned = rdkafka::message::OwnedHeaders::new_with_capacity(list.len());
+                for (name, value) in list {
+                    owned = owned.insert(rdkafka::message::Header {
                         key: name,
                         value: Some(*value),
-                    },
-                ));
+                    });
+                }
+                rec = rec.headers(owned);
             }
             loop {
                 match self.inner.send_result(rec) {
@@ -257,6 +259,15 @@ impl Producer {
 /// same on every node and every version, modulo the partition count.
 pub fn corr_partition(tenant: &str, partitions: i32) -> i32 {
     let h = crate::detect::baseline::value_hash(tenant);
+    let n = u64::try_from(partitions.max(1)).unwrap_or(1);
+    i32::try_from(h % n).unwrap_or(0)
+}
+
+/// The `<prefix>corr` partition of a correlation window: a fixed hash
+/// (FNV-1a) of the correlation's rule key and the window's group key (its
+/// group-by values and tenant), modulo the partition count.
+pub fn window_partition(rule_id: &str, group_key: &str, partitions: i32) -> i32 {
+    let h = crate::detect::baseline::value_hash(&format!("{rule_id}\u{1f}{group_key}"));
     let n = u64::try_from(partitions.max(1)).unwrap_or(1);
     i32::try_from(h % n).unwrap_or(0)
 }
@@ -356,7 +367,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn corr_partition_is_fixed_and_spread() {
+    fn corr_and_window_partitions_are_fixed_and_spread() {
         // Fixed: the same tenant lands on the same partition on every node
         // and every version (a change would move state without a migration).
         assert_eq!(corr_partition("default", 12), corr_partition("default", 12));
@@ -369,6 +380,12 @@ mod tests {
         }
         assert_eq!(used.len(), 12, "200 tenants reach every partition");
         assert_eq!(tenant_of_key(events_key("acme", "web").as_bytes()), "acme");
+        // A window's partition is as fixed (FNV-1a of "rule \x1f group").
+        assert_eq!(
+            window_partition("rule-1", "tenant.id=default\u{1f}user.name=bob", 12),
+            8
+        );
+        assert_eq!(window_partition("rule-1", "g", 1), 0);
         assert_eq!(tenant_of_key(b"\xff\xfe"), "");
     }
 }

@@ -26,13 +26,21 @@
 //! matches every rule itself (a node started with other rules, a copy made
 //! by an older node), which gives the same findings, at the owner's cost.
 
-use ward_sigma::{Engine, Match, RuleSet};
+use std::sync::Arc;
 
+use ward_sigma::{Correlator, Engine, Match, RuleSet};
+
+use crate::detect::evaluate::WindowScope;
 use crate::detect::rules::Loaded;
 use crate::model::Event;
 
 /// The record header that carries the consumer's matches.
 pub const HEADER: &str = "ward-matches";
+
+/// The record header that says how a copy's correlation windows are kept
+/// (`routed:<digest>` on the tenant's copy, `only:<digest>` on a copy
+/// for the windows of one partition): see [`Consumed::examine`].
+pub const WINDOWS_HEADER: &str = "ward-windows";
 
 /// Largest header read (matches carry the matched values, each cut by the
 /// engine; more than this is not a header Ward wrote).
@@ -96,6 +104,14 @@ impl Consumed {
         }
     }
 
+    /// The matches of the rules that need no state, and their header
+    /// value: see [`Consumed::header`].
+    pub fn examine(&self, event: &Event) -> (Vec<Match>, Option<Vec<u8>>) {
+        let matches = self.engine.matches(&event.0);
+        let header = self.encode(&matches);
+        (matches, header)
+    }
+
     /// The header value for one event: its matches, with the digest.
     ///
     /// `None` when the matches would make a header over [`MAX_SENT`]
@@ -103,11 +119,131 @@ impl Consumed {
     /// without one and the owner matches it itself, so the copy stays
     /// well inside the broker's message size.
     pub fn header(&self, event: &Event) -> Option<Vec<u8>> {
-        let h = Header {
-            rules: self.digest.clone(),
-            matches: self.engine.matches(&event.0),
+        self.encode(&self.engine.matches(&event.0))
+    }
+
+    fn encode(&self, matches: &[Match]) -> Option<Vec<u8>> {
+        #[derive(serde::Serialize)]
+        struct HeaderRef<'a> {
+            rules: &'a str,
+            matches: &'a [Match],
+        }
+        let h = HeaderRef {
+            rules: &self.digest,
+            matches,
         };
         serde_json::to_vec(&h).ok().filter(|h| h.len() <= MAX_SENT)
+    }
+}
+
+/// What a node's `<prefix>events` consumer does to each event before it
+/// copies it to `<prefix>corr`: route its correlation windows, and, with
+/// `cluster.match_where_consumed`, match the rules that need no state.
+pub struct AtConsumer {
+    pub consumed: Option<Consumed>,
+    pub router: Router,
+}
+
+/// Where the correlation windows an event feeds are kept: every
+/// `<prefix>events` consumer routes, whether it matches the other rules
+/// or not, so that all the events of a window reach the same partition.
+pub struct Router {
+    /// The member rules of the separable correlations, for a consumer
+    /// that matches nothing else.
+    engine: Engine,
+    /// An empty correlator of the set, to find the windows of matches.
+    correlator: Correlator,
+    scope: WindowScope,
+    digest: String,
+}
+
+impl Router {
+    /// `correlator` is the set's (as the owners build it), `partitions`
+    /// the count of `<prefix>corr` partitions.
+    pub fn new(
+        loaded: &Loaded,
+        stateful: &[bool],
+        correlator: &Correlator,
+        partitions: i32,
+    ) -> Router {
+        let scope = window_scope(correlator, stateful, partitions);
+        let mut members = vec![false; loaded.set.len()];
+        for ci in (0..correlator.len()).filter(|ci| scope.separable.get(*ci) == Some(&true)) {
+            for r in correlator.member_rules(ci) {
+                if let Some(m) = members.get_mut(r) {
+                    *m = true;
+                }
+            }
+        }
+        Router {
+            engine: Engine::with_rules(&loaded.set, |i| members.get(i).copied().unwrap_or(false)),
+            correlator: correlator.clone(),
+            scope,
+            digest: loaded.source_digest.clone(),
+        }
+    }
+
+    /// The partitions (sorted, distinct) of the windows of separable
+    /// correlations that the event feeds, from `matches` (those of every
+    /// rule that needs no state) or, without them, by matching the
+    /// correlations' rules here. The event is copied to each besides its
+    /// tenant's partition, so one tenant's windows spread by group key.
+    pub fn windows(&self, event: &Event, matches: Option<&[Match]>) -> Vec<i32> {
+        let own;
+        let matches = match matches {
+            Some(m) => m,
+            None => {
+                own = self.engine.matches(&event.0);
+                &own
+            }
+        };
+        let mut out: Vec<i32> = self
+            .correlator
+            .windows_fed(&event.0, matches)
+            .into_iter()
+            .filter_map(|(ci, key)| self.scope.partition_of(ci, &key))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The `ward-windows` header value of a copy: the tenant's (`whole`)
+    /// or one for the windows of its partition only.
+    pub fn mark(&self, whole: bool) -> Vec<u8> {
+        format!("{}:{}", if whole { "routed" } else { "only" }, self.digest).into_bytes()
+    }
+}
+
+/// Which correlations of a set keep their windows by group key in a
+/// cluster: those over rules that need no state (their matches are found
+/// where events are consumed) and in no chain ([`Correlator::separable`]).
+pub fn window_scope(correlator: &Correlator, stateful: &[bool], partitions: i32) -> WindowScope {
+    WindowScope {
+        separable: Arc::new(correlator.separable(|r| !stateful.get(r).copied().unwrap_or(true))),
+        rule_ids: Arc::new(
+            (0..correlator.len())
+                .map(|i| correlator.rule_id(i).unwrap_or_default().to_owned())
+                .collect(),
+        ),
+        partitions,
+        here: 0,
+        whole: true,
+    }
+}
+
+/// How a copy's `ward-windows` header says to keep its windows, given the
+/// owner's rules digest: `Some(true)` the tenant's copy of an event whose
+/// separable windows went to their partitions, `Some(false)` a copy for
+/// this partition's windows only, `None` no header or one made with other
+/// rules (the copy is then the tenant's, every window kept here).
+pub fn windows_kind(header: Option<&[u8]>, digest: &str) -> Option<bool> {
+    let text = std::str::from_utf8(header?).ok()?;
+    let (kind, d) = text.split_once(':')?;
+    match kind {
+        "routed" if d == digest => Some(true),
+        "only" => Some(false),
+        _ => None,
     }
 }
 
@@ -199,6 +335,16 @@ correlation:
         loaded
     }
 
+    fn consumed(l: &Loaded, stateful: &[bool]) -> Consumed {
+        Consumed::new(l, stateful)
+    }
+
+    fn router(l: &Loaded, stateful: &[bool]) -> Router {
+        let c = Correlator::new(&l.set, &l.engine)
+            .partitioned_by(crate::detect::evaluate::TENANT_FIELD);
+        Router::new(l, stateful, &c, 12)
+    }
+
     fn event() -> Event {
         let mut e = Event::default();
         e.set("@timestamp", json!("2026-11-01T03:00:00Z"));
@@ -224,10 +370,77 @@ correlation:
     }
 
     #[test]
+    fn windows_go_to_the_partition_of_their_group() {
+        let l = loaded();
+        let stateful = stateful_rules(&l);
+        let c = consumed(&l, &stateful);
+        let r = router(&l, &stateful);
+        // The failed login feeds one window of "Several failures", by user.
+        let mut parts = std::collections::BTreeSet::new();
+        for i in 0..60 {
+            let mut e = event();
+            e.set("user.name", json!(format!("user-{i}")));
+            let (matches, _) = c.examine(&e);
+            let windows = r.windows(&e, Some(&matches));
+            assert_eq!(windows.len(), 1, "{windows:?}");
+            assert!((0..12).contains(&windows[0]));
+            // The same user's window is always on the same partition, and
+            // a consumer that matches nothing else routes it alike.
+            assert_eq!(r.windows(&e, None), windows);
+            parts.extend(windows);
+        }
+        assert!(parts.len() >= 8, "60 users' windows spread: {parts:?}");
+        // A success feeds no window.
+        let mut e = event();
+        e.set("event.outcome", json!("success"));
+        assert!(r.windows(&e, None).is_empty());
+        // The marks: a tenant's copy is trusted only with the owner's rules.
+        let routed = r.mark(true);
+        let only = r.mark(false);
+        assert_eq!(windows_kind(Some(&routed), &l.source_digest), Some(true));
+        assert_eq!(windows_kind(Some(&routed), "other rules"), None);
+        assert_eq!(windows_kind(Some(&only), &l.source_digest), Some(false));
+        assert_eq!(windows_kind(Some(b"routed"), &l.source_digest), None);
+        assert_eq!(windows_kind(Some(b"\xff:x"), &l.source_digest), None);
+        assert_eq!(windows_kind(None, &l.source_digest), None);
+    }
+
+    #[test]
+    fn a_correlation_over_a_baseline_reader_stays_with_the_tenant() {
+        let rules = format!(
+            "{RULES}---\ntitle: Unusual failures\nid: r-unusual-several\ncorrelation:\n  type: event_count\n  \
+             rules: [r-unusual]\n  group-by: [user.name]\n  timespan: 5m\n  condition: {{ gte: 2 }}\n"
+        );
+        let l = loaded_from(&rules);
+        let stateful = stateful_rules(&l);
+        let c = Correlator::new(&l.set, &l.engine);
+        let scope = window_scope(&c, &stateful, 12);
+        let separable: Vec<(&str, bool)> = scope
+            .rule_ids
+            .iter()
+            .map(String::as_str)
+            .zip(scope.separable.iter().copied())
+            .collect();
+        assert_eq!(
+            separable,
+            [("r-several", true), ("r-unusual-several", false)]
+        );
+        assert!(scope.keeps(1, "any group"), "kept on the tenant's copy");
+        let only = WindowScope {
+            whole: false,
+            ..scope.clone()
+        };
+        assert!(!only.keeps(1, "any group"));
+        let p = scope.partition_of(0, "g").unwrap();
+        let here = WindowScope { here: p, ..only };
+        assert!(here.keeps(0, "g"));
+    }
+
+    #[test]
     fn the_halves_find_what_the_whole_set_finds() {
         let l = loaded();
         let stateful = stateful_rules(&l);
-        let consumed = Consumed::new(&l, &stateful);
+        let consumed = consumed(&l, &stateful);
         let owner = owner_engine(&l, &stateful);
         let mut e = event();
         e.set("ward.baseline.unusual_hour", json!(true));
@@ -251,7 +464,7 @@ correlation:
     fn a_header_of_other_rules_or_forged_is_refused() {
         let l = loaded();
         let stateful = stateful_rules(&l);
-        let consumed = Consumed::new(&l, &stateful);
+        let consumed = consumed(&l, &stateful);
         let good = consumed.header(&event()).unwrap();
         assert!(read(&good, &l, &stateful).is_ok());
         let mut h: serde_json::Value = serde_json::from_slice(&good).unwrap();
@@ -295,7 +508,7 @@ correlation:
             .collect();
         let l = loaded_from(&rules);
         let stateful = stateful_rules(&l);
-        let consumed = Consumed::new(&l, &stateful);
+        let consumed = consumed(&l, &stateful);
         let mut e = event();
         let small = consumed.header(&e).unwrap();
         assert_eq!(read(&small, &l, &stateful).unwrap().len(), 3);

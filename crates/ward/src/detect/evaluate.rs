@@ -84,6 +84,50 @@ enum Input {
     Events(Vec<Event>),
 }
 
+/// Cluster mode: which correlation windows an evaluation feeds. The
+/// windows of a separable correlation
+/// ([`ward_sigma::Correlator::separable`]) are kept on the `<prefix>corr`
+/// partition of their (rule, group key); the other correlations, the
+/// single-event findings, metric rules and baselines on the tenant's.
+#[derive(Debug, Clone)]
+pub struct WindowScope {
+    /// By correlation index: whether its windows are kept by group key.
+    pub separable: Arc<Vec<bool>>,
+    /// By correlation index: its rule key.
+    pub rule_ids: Arc<Vec<String>>,
+    /// `<prefix>corr` partitions.
+    pub partitions: i32,
+    /// The partition being evaluated.
+    pub here: i32,
+    /// The tenant's copy of the event (every finding, and the windows of
+    /// the correlations that are not separable), or a copy for this
+    /// partition's windows only.
+    pub whole: bool,
+}
+
+impl WindowScope {
+    /// The partition of a window of correlation `ci`, if it is separable.
+    pub fn partition_of(&self, ci: usize, group_key: &str) -> Option<i32> {
+        if !self.separable.get(ci).copied().unwrap_or(false) {
+            return None;
+        }
+        let rule = self.rule_ids.get(ci).map_or("", String::as_str);
+        Some(crate::cluster::window_partition(
+            rule,
+            group_key,
+            self.partitions,
+        ))
+    }
+
+    /// Whether this evaluation feeds the window (`ci`, `group_key`).
+    pub fn keeps(&self, ci: usize, group_key: &str) -> bool {
+        match self.partition_of(ci, group_key) {
+            Some(p) => p == self.here,
+            None => self.whole,
+        }
+    }
+}
+
 /// Rules, correlation windows, metric-rule state and (optionally)
 /// baselines over a stream of events in log order.
 pub struct Evaluator {
@@ -101,6 +145,9 @@ pub struct Evaluator {
     /// ([`crate::cluster::split`]), for events whose other matches were
     /// found where they were consumed.
     owner_engine: Option<Engine>,
+    /// Cluster mode: the windows the next evaluation feeds (`None`: all,
+    /// with every finding).
+    pub windows: Option<WindowScope>,
 }
 
 impl Evaluator {
@@ -114,6 +161,7 @@ impl Evaluator {
             seen: Vec::new(),
             shared_engine: None,
             owner_engine: None,
+            windows: None,
         }
     }
 
@@ -141,6 +189,22 @@ impl Evaluator {
         if let Some(owner) = &self.owner_engine {
             found.extend(owner.matches(&event.0));
         }
+        self.seen.clear();
+        self.conclude(event, event_id, &found)
+    }
+
+    /// Cluster mode: a copy of an event for the correlation windows of one
+    /// partition ([`WindowScope`] with `whole` false): no baseline, no
+    /// single-event or metric finding, only the windows `self.windows`
+    /// keeps, fed with `found` (the matches made where the event was
+    /// consumed) or, without them, with every rule matched here.
+    pub fn evaluate_windows(
+        &mut self,
+        event: &mut Event,
+        event_id: &str,
+        found: Option<Vec<ward_sigma::Match>>,
+    ) -> Vec<Detection> {
+        let found = found.unwrap_or_else(|| self.loaded.engine.matches(&event.0));
         self.seen.clear();
         self.conclude(event, event_id, &found)
     }
@@ -332,7 +396,8 @@ impl Evaluator {
         let time = event.get_str("@timestamp").unwrap_or_default().to_owned();
         let engine: &Engine = &self.loaded.engine;
         let mut out = Vec::new();
-        for m in matches {
+        let whole = self.windows.as_ref().is_none_or(|w| w.whole);
+        for m in matches.iter().filter(|_| whole) {
             let Some(meta) = engine.rule(m.rule) else {
                 continue;
             };
@@ -363,15 +428,25 @@ impl Evaluator {
                 building_block: self.loaded.building_blocks.contains(&m.rule_id),
             });
         }
-        for c in self
-            .correlator
-            .observe(time_ms, event_id, &event.0, matches)
-        {
+        let fired = match &self.windows {
+            None => self
+                .correlator
+                .observe(time_ms, event_id, &event.0, matches),
+            Some(scope) => {
+                self.correlator
+                    .observe_where(time_ms, event_id, &event.0, matches, &|ci, key| {
+                        scope.keeps(ci, key)
+                    })
+            }
+        };
+        for c in fired {
             let finding = self.correlation_finding(c, labels(event));
             out.push(self.derived(finding, Kind::Correlation));
         }
-        for f in self.loaded.metric.observe(event, time_ms) {
-            out.push(self.derived(f, Kind::Metric));
+        if whole {
+            for f in self.loaded.metric.observe(event, time_ms) {
+                out.push(self.derived(f, Kind::Metric));
+            }
         }
         out
     }

@@ -396,6 +396,7 @@ fn a_cluster_raises_the_alerts_of_one_node_and_hands_windows_over() {
             refs.iter().all(|w| bursts(w).is_empty()),
             "no window complete yet\n{status}"
         );
+        windows_spread(&refs, 8);
         let per_node: Vec<usize> = refs
             .iter()
             .map(|w| w.search("service.name:cluster-test").len())
@@ -1355,6 +1356,51 @@ fn metric_labelled(text: &str, name: &str, label: &str) -> f64 {
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{') && l.contains(label))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// Waits until the burst windows of the `users` are evaluated on the
+/// `<prefix>corr` partitions of their group keys: every partition other
+/// than the tenant's that keeps one evaluated copies for it, so one
+/// tenant's windows are spread over the partitions (and their owners).
+fn windows_spread(nodes: &[&Ward], users: usize) {
+    let home = ward::cluster::corr_partition("default", 6);
+    let want: BTreeSet<String> = (0..users)
+        .map(|u| {
+            ward::cluster::window_partition(
+                BURST,
+                &format!("tenant.id=default\u{1f}user.name=u{u}"),
+                6,
+            )
+        })
+        .filter(|p| *p != home)
+        .map(|p| p.to_string())
+        .collect();
+    assert!(want.len() >= 2, "the users' windows fall on {want:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut got = BTreeSet::new();
+        let mut copies = 0.0;
+        for w in nodes {
+            let m = w.metrics();
+            copies += metric_sum(&m, "ward_cluster_window_copies_total");
+            for l in m.lines() {
+                if let Some(rest) =
+                    l.strip_prefix("ward_cluster_window_copies_evaluated_total{partition=\"")
+                    && let Some((p, _)) = rest.split_once('"')
+                {
+                    got.insert(p.to_owned());
+                }
+            }
+        }
+        if got == want && copies > 0.0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "window copies evaluated on partitions {got:?}, want {want:?} ({copies} copies made)"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Events whose Sigma matches the correlation owners took from the
