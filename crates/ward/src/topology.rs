@@ -78,6 +78,10 @@ pub struct Topology {
     segments: Option<tokio::task::JoinHandle<()>>,
     /// The reader of every node's segment records.
     segments_follower: Option<std::thread::JoinHandle<()>>,
+    /// Cluster mode: the publisher of this node's coverage counts and the
+    /// reader of every other node's.
+    coverage_publisher: Option<tokio::task::JoinHandle<()>>,
+    coverage_follower: Option<std::thread::JoinHandle<()>>,
     /// Raises the alert when the store cannot write.
     store_watch: tokio::task::JoinHandle<()>,
     compliance: Option<tokio::task::JoinHandle<()>>,
@@ -289,6 +293,30 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         g.stages(&["cluster segments"])
             .connect("store", "cluster segments", 0);
     }
+    // Coverage: every node's counts to every node.
+    let (mut coverage_publisher, mut coverage_follower) = (None, None);
+    if let Some(c) = cluster.as_ref() {
+        let follower = crate::cluster::coverage::follow(
+            &c.settings,
+            Arc::clone(&progress),
+            Arc::clone(&metrics),
+        )?;
+        let stop = background.clone();
+        coverage_follower = Some(
+            std::thread::Builder::new()
+                .name("cluster-coverage".into())
+                .spawn(move || follower.run(&stop))?,
+        );
+        coverage_publisher = Some(tokio::spawn(crate::cluster::coverage::publish(
+            Arc::clone(&c.settings),
+            Arc::clone(&c.producer),
+            Arc::clone(&progress),
+            Arc::clone(&metrics),
+            background.clone(),
+        )));
+        g.stages(&["cluster coverage"])
+            .connect("cluster events", "cluster coverage", 0);
+    }
     let (tokens, generated_token) = Tokens::from_config(&config)?;
     // The hash that unknown user names are checked against, made before
     // the first login so that it does not take longer than the others.
@@ -367,6 +395,8 @@ pub async fn build(config: Config) -> anyhow::Result<Topology> {
         retention,
         segments,
         segments_follower,
+        coverage_publisher,
+        coverage_follower,
         store_watch,
         compliance,
     })
@@ -1075,6 +1105,17 @@ impl Topology {
             let join = tokio::task::spawn_blocking(move || f.join());
             if tokio::time::timeout(left(), join).await.is_err() {
                 tracing::warn!("the segment record reader did not stop by the drain deadline");
+            }
+        }
+        if let Some(mut p) = self.coverage_publisher.take() {
+            // Publishes the last counts once more, then ends.
+            let _ = tokio::time::timeout(left(), &mut p).await;
+            p.abort();
+        }
+        if let Some(f) = self.coverage_follower.take() {
+            let join = tokio::task::spawn_blocking(move || f.join());
+            if tokio::time::timeout(left(), join).await.is_err() {
+                tracing::warn!("the coverage reader did not stop by the drain deadline");
             }
         }
         let _ = tokio::time::timeout(left(), &mut self.store_watch).await;

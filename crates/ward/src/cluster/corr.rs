@@ -158,6 +158,7 @@ impl CorrWorker {
                 &evaluator.correlator,
                 settings.corr_partitions,
             ),
+            progress: Arc::clone(&progress),
         });
         let scope = split::window_scope(&evaluator.correlator, &stateful, settings.corr_partitions);
         Ok(CorrWorker {

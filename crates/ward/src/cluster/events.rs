@@ -141,6 +141,7 @@ impl EventsConsumer {
         let mut bad = 0u64;
         let mut oversized = 0u64;
         let started = Instant::now();
+        let now_ms = jiff::Timestamp::now().as_millisecond();
         // Matching is CPU work: off the async threads.
         tokio::task::block_in_place(|| {
             for ((r, header), fed) in batch.iter().zip(&mut headers).zip(&mut windows) {
@@ -154,9 +155,10 @@ impl EventsConsumer {
                 // Matched as the owner will read the copy: before the
                 // store's own fields are added.
                 if let Some(at) = &self.consumed {
+                    let mut seen = Vec::new();
                     let matches = match &at.consumed {
                         Some(c) => {
-                            let (matches, h) = c.examine(&event);
+                            let (matches, h) = c.examine(&event, &mut seen);
                             *header = h;
                             if header.is_none() {
                                 oversized += 1;
@@ -165,7 +167,8 @@ impl EventsConsumer {
                         }
                         None => None,
                     };
-                    *fed = Some(at.router.windows(&event, matches.as_deref()));
+                    *fed = Some(at.router.windows(&event, matches.as_deref(), &mut seen));
+                    at.progress.coverage.record(&event, &seen, now_ms);
                 }
                 match crate::store::record_or_dead_letter(&mut event, self.max_future_skew) {
                     Ok((rec, _)) => records.push(rec),

@@ -22,6 +22,7 @@
 
 pub mod alerts;
 pub mod corr;
+pub mod coverage;
 pub mod events;
 pub mod repartition;
 pub mod search;
@@ -94,6 +95,11 @@ impl Settings {
     /// Each uploaded sealed segment (compacted, keyed `<node>/<first offset>`).
     pub fn segments_topic(&self) -> String {
         format!("{}segments", self.prefix)
+    }
+
+    /// Each node's coverage counts (compacted, keyed by node id).
+    pub fn coverage_topic(&self) -> String {
+        format!("{}coverage", self.prefix)
     }
 
     /// The consumer group of a topic.
@@ -287,8 +293,9 @@ pub async fn ensure_topics(s: &Settings) -> anyhow::Result<()> {
         (s.nodes_topic(), 1),
         (s.alerts_topic(), alerts::ALERTS_PARTITIONS),
         (s.segments_topic(), 1),
+        (s.coverage_topic(), 1),
     ];
-    let compacted = [s.alerts_topic(), s.segments_topic()];
+    let compacted = [s.alerts_topic(), s.segments_topic(), s.coverage_topic()];
     let topics: Vec<NewTopic<'_>> = wanted
         .iter()
         .map(|(t, n)| {

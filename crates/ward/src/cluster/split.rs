@@ -106,8 +106,12 @@ impl Consumed {
 
     /// The matches of the rules that need no state, and their header
     /// value: see [`Consumed::header`].
-    pub fn examine(&self, event: &Event) -> (Vec<Match>, Option<Vec<u8>>) {
-        let matches = self.engine.matches(&event.0);
+    pub fn examine(
+        &self,
+        event: &Event,
+        seen: &mut Vec<ward_sigma::Seen>,
+    ) -> (Vec<Match>, Option<Vec<u8>>) {
+        let matches = self.engine.matches_seen(&event.0, seen);
         let header = self.encode(&matches);
         (matches, header)
     }
@@ -142,6 +146,9 @@ impl Consumed {
 pub struct AtConsumer {
     pub consumed: Option<Consumed>,
     pub router: Router,
+    /// Where the log sources of the events consumed here are counted
+    /// (this node's share of the cluster's coverage).
+    pub progress: Arc<crate::detect::Progress>,
 }
 
 /// Where the correlation windows an event feeds are kept: every
@@ -186,14 +193,21 @@ impl Router {
     /// The partitions (sorted, distinct) of the windows of separable
     /// correlations that the event feeds, from `matches` (those of every
     /// rule that needs no state) or, without them, by matching the
-    /// correlations' rules here. The event is copied to each besides its
-    /// tenant's partition, so one tenant's windows spread by group key.
-    pub fn windows(&self, event: &Event, matches: Option<&[Match]>) -> Vec<i32> {
+    /// correlations' rules here, which also sets `seen` (the log sources
+    /// the whole set sees the event as). The event is copied to each
+    /// besides its tenant's partition, so one tenant's windows spread by
+    /// group key.
+    pub fn windows(
+        &self,
+        event: &Event,
+        matches: Option<&[Match]>,
+        seen: &mut Vec<ward_sigma::Seen>,
+    ) -> Vec<i32> {
         let own;
         let matches = match matches {
             Some(m) => m,
             None => {
-                own = self.engine.matches(&event.0);
+                own = self.engine.matches_seen(&event.0, seen);
                 &own
             }
         };
@@ -380,20 +394,37 @@ correlation:
         for i in 0..60 {
             let mut e = event();
             e.set("user.name", json!(format!("user-{i}")));
-            let (matches, _) = c.examine(&e);
-            let windows = r.windows(&e, Some(&matches));
+            let (mut seen, mut seen_router) = (Vec::new(), Vec::new());
+            let (matches, _) = c.examine(&e, &mut seen);
+            let windows = r.windows(&e, Some(&matches), &mut Vec::new());
             assert_eq!(windows.len(), 1, "{windows:?}");
             assert!((0..12).contains(&windows[0]));
             // The same user's window is always on the same partition, and
             // a consumer that matches nothing else routes it alike.
-            assert_eq!(r.windows(&e, None), windows);
+            assert_eq!(r.windows(&e, None, &mut seen_router), windows);
+            // Both see the log sources the whole set sees.
+            assert!(!seen.is_empty());
+            assert_eq!(seen_router, seen);
             parts.extend(windows);
         }
         assert!(parts.len() >= 8, "60 users' windows spread: {parts:?}");
         // A success feeds no window.
         let mut e = event();
         e.set("event.outcome", json!("success"));
-        assert!(r.windows(&e, None).is_empty());
+        assert!(r.windows(&e, None, &mut Vec::new()).is_empty());
+        // Without any correlation the router matches no rule, and still
+        // sees the log sources, for the node's coverage.
+        let plain = loaded_from(RULES.split("---\ntitle: Several").next().unwrap());
+        let plain_stateful = stateful_rules(&plain);
+        let (mut want, mut got) = (Vec::new(), Vec::new());
+        let _ = consumed(&plain, &plain_stateful).examine(&event(), &mut want);
+        assert!(
+            router(&plain, &plain_stateful)
+                .windows(&event(), None, &mut got)
+                .is_empty()
+        );
+        assert!(!want.is_empty());
+        assert_eq!(got, want);
         // The marks: a tenant's copy is trusted only with the owner's rules.
         let routed = r.mark(true);
         let only = r.mark(false);

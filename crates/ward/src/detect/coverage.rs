@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use parking_lot::Mutex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::rules::Loaded;
 use crate::model::Event;
@@ -30,6 +30,13 @@ const EXAMPLE_FIELDS: usize = 24;
 const MAX_FIELD_NAME: usize = 128;
 /// Tenants tracked; events of further tenants count under `other`.
 const MAX_TENANTS: usize = 10_000;
+/// (tenant, log source) counts a node shares with the cluster, the newest
+/// first, and tenants with events no rule could see: bounds that keep a
+/// share well inside a broker's message size.
+pub const MAX_SHARED_COUNTS: usize = 5_000;
+pub const MAX_SHARED_UNSEEN: usize = 500;
+/// Nodes whose shares are kept.
+const MAX_PEERS: usize = 1_000;
 
 /// The ATT&CK enterprise tactics, in kill-chain order, as Sigma tags name
 /// them (`attack.<tactic>`).
@@ -79,7 +86,45 @@ struct State {
     seen: HashMap<(usize, usize), Count>,
     /// tenant -> events no rule could see.
     unseen: HashMap<usize, Unseen>,
+    /// Cluster mode: the newest share of every other node (by node id).
+    peers: BTreeMap<String, Share>,
 }
+
+/// What one node of a cluster counted (its share of every node's
+/// ingest), as it publishes it to `<prefix>coverage` for the others: by
+/// names, not by this process's indices.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Share {
+    pub node: String,
+    /// When the node began counting.
+    pub started_ms: i64,
+    pub seen: Vec<SharedCount>,
+    pub unseen: Vec<SharedUnseen>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SharedCount {
+    pub tenant: String,
+    /// `product/service/category`.
+    pub logsource: String,
+    pub events: u64,
+    pub last_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SharedUnseen {
+    pub tenant: String,
+    pub events: u64,
+    pub last_ms: i64,
+    pub examples: Vec<Example>,
+}
+
+/// Counts by (tenant, label), events no rule could see by tenant, and
+/// when the first peer began counting (0: none).
+type Merged = (HashMap<(usize, usize), Count>, HashMap<usize, Unseen>, i64);
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Count {
@@ -87,7 +132,7 @@ struct Count {
     last_ms: i64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Unseen {
     count: Count,
     examples: VecDeque<Example>,
@@ -144,7 +189,7 @@ pub struct Catalog {
 
 /// An event no loaded rule could see: enough to write a pipeline or find
 /// the sender, nothing of its content.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Example {
     pub event_id: String,
     /// Its recognized log source, or `unrecognized`.
@@ -223,10 +268,15 @@ fn rfc3339(ms: i64) -> String {
 }
 
 impl State {
-    /// Events per label of the tenants a caller of `tenant` sees.
-    fn by_label(&self, tenant: Option<&str>) -> BTreeMap<usize, Count> {
+    /// Events per label of the tenants a caller of `tenant` sees, in
+    /// `seen` (this node's counts, or the cluster's from [`State::merged`]).
+    fn by_label(
+        &self,
+        seen: &HashMap<(usize, usize), Count>,
+        tenant: Option<&str>,
+    ) -> BTreeMap<usize, Count> {
         let mut out: BTreeMap<usize, Count> = BTreeMap::new();
-        for (&(t, l), c) in &self.seen {
+        for (&(t, l), c) in seen {
             if tenant.is_none_or(|name| self.tenants.get(t).is_some_and(|x| x == name)) {
                 let e = out.entry(l).or_default();
                 e.events += c.events;
@@ -234,6 +284,42 @@ impl State {
             }
         }
         out
+    }
+
+    /// This node's counts plus every peer's (cluster mode): by (tenant,
+    /// label), and by tenant for events no rule could see; and when the
+    /// first node began counting (0: this node's time).
+    fn merged(&mut self) -> Merged {
+        let mut seen = self.seen.clone();
+        let mut unseen = self.unseen.clone();
+        let mut started = 0i64;
+        let peers = std::mem::take(&mut self.peers);
+        for share in peers.values() {
+            if share.started_ms > 0 {
+                started = if started == 0 {
+                    share.started_ms
+                } else {
+                    started.min(share.started_ms)
+                };
+            }
+            for c in &share.seen {
+                let key = (
+                    self.tenant(&c.tenant),
+                    self.intern_label(c.logsource.clone()),
+                );
+                let e = seen.entry(key).or_default();
+                e.events = e.events.saturating_add(c.events);
+                e.last_ms = e.last_ms.max(c.last_ms);
+            }
+            for u in &share.unseen {
+                let e = unseen.entry(self.tenant(&u.tenant)).or_default();
+                e.count.events = e.count.events.saturating_add(u.events);
+                e.count.last_ms = e.count.last_ms.max(u.last_ms);
+                e.examples.extend(u.examples.iter().take(EXAMPLES).cloned());
+            }
+        }
+        self.peers = peers;
+        (seen, unseen, started)
     }
 
     fn intern_label(&mut self, l: String) -> usize {
@@ -277,8 +363,12 @@ impl Coverage {
     /// `tenant` (None: every tenant) sent an event of its log source in the
     /// `window_ms` before `now_ms`, and what did not load.
     pub fn catalog(&self, tenant: Option<&str>, window_ms: i64, now_ms: i64) -> Catalog {
-        let st = self.state.lock();
-        let live = live_labels(&st.by_label(tenant), now_ms.saturating_sub(window_ms));
+        let mut st = self.state.lock();
+        let (seen, _, _) = st.merged();
+        let live = live_labels(
+            &st.by_label(&seen, tenant),
+            now_ms.saturating_sub(window_ms),
+        );
         let data: HashMap<&str, bool> = st
             .rules
             .iter()
@@ -439,6 +529,74 @@ impl Coverage {
         }
     }
 
+    /// What this node counted, for the other nodes of a cluster: the
+    /// newest [`MAX_SHARED_COUNTS`] (tenant, log source) counts and
+    /// [`MAX_SHARED_UNSEEN`] tenants' events no rule could see.
+    pub fn share(&self, node: &str) -> Share {
+        let st = self.state.lock();
+        let name = |v: &[String], i: usize| v.get(i).cloned().unwrap_or_default();
+        let mut seen: Vec<SharedCount> = st
+            .seen
+            .iter()
+            .map(|(&(t, l), c)| SharedCount {
+                tenant: name(&st.tenants, t),
+                logsource: name(&st.labels, l),
+                events: c.events,
+                last_ms: c.last_ms,
+            })
+            .collect();
+        seen.sort_by(|a, b| {
+            b.last_ms
+                .cmp(&a.last_ms)
+                .then_with(|| (&a.tenant, &a.logsource).cmp(&(&b.tenant, &b.logsource)))
+        });
+        seen.truncate(MAX_SHARED_COUNTS);
+        let mut unseen: Vec<SharedUnseen> = st
+            .unseen
+            .iter()
+            .map(|(&t, u)| SharedUnseen {
+                tenant: name(&st.tenants, t),
+                events: u.count.events,
+                last_ms: u.count.last_ms,
+                examples: u.examples.iter().cloned().collect(),
+            })
+            .collect();
+        unseen.sort_by(|a, b| {
+            b.last_ms
+                .cmp(&a.last_ms)
+                .then_with(|| a.tenant.cmp(&b.tenant))
+        });
+        unseen.truncate(MAX_SHARED_UNSEEN);
+        Share {
+            node: node.to_owned(),
+            started_ms: self.started_ms.load(std::sync::atomic::Ordering::Relaxed),
+            seen,
+            unseen,
+        }
+    }
+
+    /// Takes another node's newest share (cluster mode), which reports
+    /// then add to this node's counts. A share over the bounds a node
+    /// sends is refused, as is one from beyond [`MAX_PEERS`] nodes.
+    pub fn set_peer(&self, share: Share) -> Result<(), String> {
+        if share.seen.len() > MAX_SHARED_COUNTS || share.unseen.len() > MAX_SHARED_UNSEEN {
+            return Err(format!(
+                "{} counts and {} tenants' unseen events, more than a node shares",
+                share.seen.len(),
+                share.unseen.len()
+            ));
+        }
+        if share.unseen.iter().any(|u| u.examples.len() > EXAMPLES) {
+            return Err(format!("more than {EXAMPLES} examples for a tenant"));
+        }
+        let mut st = self.state.lock();
+        if !st.peers.contains_key(&share.node) && st.peers.len() >= MAX_PEERS {
+            return Err(format!("more than {MAX_PEERS} nodes"));
+        }
+        st.peers.insert(share.node.clone(), share);
+        Ok(())
+    }
+
     /// The coverage seen by a caller of `tenant` (None: every tenant) over
     /// the `window_ms` before `now_ms`.
     pub fn report(
@@ -448,12 +606,17 @@ impl Coverage {
         window_ms: i64,
         now_ms: i64,
     ) -> Report {
-        let started_ms = self.started_ms.load(std::sync::atomic::Ordering::Relaxed);
-        let st = self.state.lock();
+        let mut started_ms = self.started_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let mut st = self.state.lock();
+        let (seen, unseen_by_tenant, peers_started) = st.merged();
+        if peers_started > 0 && (started_ms == 0 || peers_started < started_ms) {
+            started_ms = peers_started;
+        }
+        let st = st;
         let cutoff = now_ms.saturating_sub(window_ms);
         let visible =
             |t: usize| tenant.is_none_or(|name| st.tenants.get(t).is_some_and(|x| x == name));
-        let by_label = st.by_label(tenant);
+        let by_label = st.by_label(&seen, tenant);
         let live = live_labels(&by_label, cutoff);
         let with_data = |r: &RuleInfo| r.labels.iter().any(|l| live.contains(l));
         let mut rules_per_label: HashMap<usize, usize> = HashMap::new();
@@ -487,7 +650,7 @@ impl Coverage {
         blind.sort_by(|a, b| a.logsource.cmp(&b.logsource).then(a.title.cmp(&b.title)));
         let mut unseen = Count::default();
         let mut examples = Vec::new();
-        for (&t, u) in &st.unseen {
+        for (&t, u) in &unseen_by_tenant {
             if visible(t) {
                 unseen.events += u.count.events;
                 unseen.last_ms = unseen.last_ms.max(u.count.last_ms);
@@ -661,5 +824,86 @@ mod tests {
                 .iter()
                 .all(|e| e.fields.iter().all(|f| f.chars().count() <= 128))
         );
+    }
+
+    #[test]
+    fn a_cluster_report_adds_every_other_node_s_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.yml");
+        std::fs::write(
+            &path,
+            "title: Failed login\nid: r1\nlogsource: { category: authentication }\n\
+             detection: { sel: { event.outcome: failure }, condition: sel }\n---\n\
+             title: Process\nid: r2\nlogsource: { category: process_creation, product: windows }\n\
+             detection: { sel: { Image|endswith: x.exe }, condition: sel }\n",
+        )
+        .unwrap();
+        let l = super::super::rules::load(false, &[path], &[]);
+        assert!(l.errors.is_empty(), "{:?}", l.errors);
+        let (a, b) = (Coverage::default(), Coverage::default());
+        a.set_rules(&l);
+        b.set_rules(&l);
+        let mut ev = crate::detect::Evaluator::new(l, None);
+        let mut login = Event(
+            json!({"event": {"category": ["authentication"], "action": "login", "outcome": "failure"},
+                   "user": {"name": "bob"}, "tenant": {"id": "acme"}})
+            .as_object()
+            .unwrap()
+            .clone(),
+        );
+        ev.evaluate(&mut login, "e1");
+        b.record(&login, &ev.seen, 1_000_000);
+        let mut odd = Event(
+            json!({"weird": 1, "tenant": {"id": "acme"}, "event": {"id": "e2"}})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        ev.evaluate(&mut odd, "e2");
+        b.record(&odd, &ev.seen, 1_000_000);
+        let report = |c: &Coverage, t: Option<&str>| c.report(t, "24h", 86_400_000, 1_000_000);
+        assert_eq!(report(&a, None).rules_with_data, 0);
+        let share = b.share("b");
+        // What a node publishes reads back as it was written.
+        let text = serde_json::to_string(&share).unwrap();
+        assert_eq!(serde_json::from_str::<Share>(&text).unwrap(), share);
+        assert!(!text.contains("bob"), "counts and field names only: {text}");
+        a.set_peer(share.clone()).unwrap();
+        let (got, want) = (report(&a, None), report(&b, None));
+        assert_eq!(got.rules_with_data, want.rules_with_data);
+        assert_eq!(got.sources, want.sources);
+        assert_eq!(want.unseen_events_total, 1, "{want:?}");
+        assert_eq!((want.rules_with_data, want.detection_rules), (1, 2));
+        assert_eq!(got.unseen_events_total, 1);
+        assert_eq!(got.unseen_examples, want.unseen_examples);
+        // A caller sees its own tenant's data only, peers' included.
+        assert_eq!(
+            report(&a, Some("acme")).rules_with_data,
+            want.rules_with_data
+        );
+        assert_eq!(report(&a, Some("other")).rules_with_data, 0);
+        assert_eq!(report(&a, Some("other")).unseen_events_total, 0);
+        // A newer share replaces the node's last one; it does not add.
+        a.set_peer(share.clone()).unwrap();
+        assert_eq!(report(&a, None).sources, want.sources);
+        // And this node's own counts add to the peers'.
+        ev.evaluate(&mut login, "e3");
+        a.record(&login, &ev.seen, 1_000_000);
+        let twice = report(&a, None);
+        let events = |r: &Report| r.sources.iter().map(|s| s.events_total).sum::<u64>();
+        assert_eq!(events(&twice), 2 * events(&want));
+        // Shares over the bounds a node sends are refused.
+        let mut big = share.clone();
+        big.node = "c".into();
+        big.seen = vec![share.seen[0].clone(); MAX_SHARED_COUNTS + 1];
+        assert!(
+            a.set_peer(big)
+                .unwrap_err()
+                .contains("more than a node shares")
+        );
+        let mut many = share;
+        many.node = "d".into();
+        many.unseen[0].examples = vec![many.unseen[0].examples[0].clone(); EXAMPLES + 1];
+        assert!(a.set_peer(many).unwrap_err().contains("examples"));
     }
 }

@@ -397,6 +397,7 @@ fn a_cluster_raises_the_alerts_of_one_node_and_hands_windows_over() {
             "no window complete yet\n{status}"
         );
         windows_spread(&refs, 8);
+        coverage_everywhere(&refs, first.len());
         let per_node: Vec<usize> = refs
             .iter()
             .map(|w| w.search("service.name:cluster-test").len())
@@ -1400,6 +1401,37 @@ fn windows_spread(nodes: &[&Ward], users: usize) {
             "window copies evaluated on partitions {got:?}, want {want:?} ({copies} copies made)"
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until `ward rules coverage` on every node counts the cluster's
+/// `n` events (each node consumed only its share) in the log source of
+/// the failed-login rule, which then is no blind rule anywhere.
+fn coverage_everywhere(nodes: &[&Ward], n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let per_node: Vec<(u64, usize)> = nodes
+            .iter()
+            .map(|w| {
+                let out = w.cli(&["rules", "coverage", "--json"], None);
+                let r: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+                // An event counts once in each log source it was seen as.
+                let events = r["sources"]
+                    .as_array()
+                    .and_then(|s| s.iter().filter_map(|x| x["events_total"].as_u64()).max())
+                    .unwrap_or(0);
+                let blind = r["blind_rules"].as_array().map_or(usize::MAX, Vec::len);
+                (events, blind)
+            })
+            .collect();
+        if per_node.iter().all(|(e, b)| *e == n as u64 && *b == 0) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "every node's coverage counts the cluster's {n} events: (events, blind rules) per node {per_node:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 

@@ -1,0 +1,199 @@
+//! Coverage across the cluster: each node counts the log sources of the
+//! events its `<prefix>events` consumer takes (its share of every node's
+//! ingest), publishes its counts to `<prefix>coverage` (compacted, keyed
+//! by node id) every [`EVERY`] when they changed, and reads every other
+//! node's newest counts back, so that `ward rules coverage`,
+//! `GET /api/v1/rules/coverage` and `/metrics` on any node report the
+//! whole cluster's data, not the node's share.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message as _;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+
+use super::{Outgoing, Producer, Settings};
+use crate::detect::Progress;
+use crate::detect::coverage::Share;
+use crate::metrics::Metrics;
+
+/// Between two publications of this node's counts.
+pub const EVERY: Duration = Duration::from_secs(5);
+
+/// Largest share read (a node's bounded share is well under it).
+const MAX_MESSAGE: usize = 4 << 20;
+
+/// Publishes this node's counts every [`EVERY`] while they change, and
+/// once more when Ward stops.
+pub async fn publish(
+    settings: Arc<Settings>,
+    producer: Arc<Producer>,
+    progress: Arc<Progress>,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) {
+    let topic = settings.coverage_topic();
+    let mut last: Option<Share> = None;
+    loop {
+        let stopping = tokio::select! {
+            () = tokio::time::sleep(EVERY) => false,
+            () = stop.cancelled() => true,
+        };
+        let share = progress.coverage.share(&settings.node_id);
+        if last.as_ref() != Some(&share) {
+            match serde_json::to_vec(&share) {
+                Ok(bytes) => {
+                    let sent = producer
+                        .send_all(&[Outgoing {
+                            topic: &topic,
+                            partition: Some(0),
+                            key: settings.node_id.as_bytes(),
+                            payload: &bytes,
+                        }])
+                        .await;
+                    match sent {
+                        Ok(()) => {
+                            metrics.add("ward_cluster_coverage_published_total", &[], 1);
+                            last = Some(share);
+                        }
+                        Err(e) => {
+                            tracing::warn!(topic = %topic, error = %e, "coverage counts not published; retrying");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "coverage counts not serialized"),
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// A reader of `<prefix>coverage` from its beginning, assigned; [`Follower::run`]
+/// hands every other node's newest share to this node's coverage.
+pub struct Follower {
+    consumer: BaseConsumer,
+    topic: String,
+    node: String,
+    progress: Arc<Progress>,
+    metrics: Arc<Metrics>,
+}
+
+/// Opens the reader; the topology runs it on a thread of its own.
+pub fn follow(
+    settings: &Settings,
+    progress: Arc<Progress>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Follower> {
+    let topic = settings.coverage_topic();
+    let consumer: BaseConsumer = settings
+        .reader()
+        .create()
+        .map_err(|e| anyhow::anyhow!("cannot create the {topic} reader: {e}"))?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&topic, 0, Offset::Beginning)?;
+    consumer
+        .assign(&tpl)
+        .map_err(|e| anyhow::anyhow!("cannot read {topic}: {e}"))?;
+    Ok(Follower {
+        consumer,
+        topic,
+        node: settings.node_id.clone(),
+        progress,
+        metrics,
+    })
+}
+
+/// A share read from `<prefix>coverage` under `key`: this node's own is
+/// skipped (`Ok(None)`), anything but a share of the node its key names
+/// is refused with why.
+pub fn read(key: &[u8], payload: Option<&[u8]>, own: &str) -> Result<Option<Share>, String> {
+    let key = std::str::from_utf8(key).map_err(|_| "a key that is not UTF-8".to_owned())?;
+    let Some(payload) = payload else {
+        return Err("a tombstone".into());
+    };
+    if payload.len() > MAX_MESSAGE {
+        return Err(format!("{} bytes, more than a share has", payload.len()));
+    }
+    let share: Share =
+        serde_json::from_slice(payload).map_err(|e| format!("not coverage counts: {e}"))?;
+    if share.node != key {
+        return Err(format!(
+            "counts of node {:?} under the key {key:?}",
+            share.node
+        ));
+    }
+    Ok((share.node != own).then_some(share))
+}
+
+impl Follower {
+    /// Applies shares until `stop`. Messages that are not a node's share
+    /// under its own key are counted
+    /// (`ward_cluster_bad_messages_total{topic}`), logged and skipped.
+    pub fn run(self, stop: &CancellationToken) {
+        let topic = &self.topic;
+        while !stop.is_cancelled() {
+            match self.consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => {
+                    let applied = read(m.key().unwrap_or_default(), m.payload(), &self.node)
+                        .and_then(|s| s.map_or(Ok(()), |s| self.progress.coverage.set_peer(s)));
+                    if let Err(why) = applied {
+                        self.metrics
+                            .add("ward_cluster_bad_messages_total", &[("topic", topic)], 1);
+                        tracing::warn!(topic = %topic, offset = m.offset(), reason = %why,
+                            "a message that is not a node's coverage counts was skipped");
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(topic = %topic, error = %e, "reading coverage counts failed; retrying");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::coverage::{SharedCount, SharedUnseen};
+
+    fn share(node: &str) -> Share {
+        Share {
+            node: node.to_owned(),
+            started_ms: 1,
+            seen: vec![SharedCount {
+                tenant: "acme".into(),
+                logsource: "windows/-/process_creation".into(),
+                events: 3,
+                last_ms: 5,
+            }],
+            unseen: vec![SharedUnseen {
+                tenant: "acme".into(),
+                events: 1,
+                last_ms: 5,
+                examples: Vec::new(),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_share_must_be_another_node_s_under_its_own_key() {
+        let bytes = serde_json::to_vec(&share("n1")).unwrap();
+        assert_eq!(read(b"n1", Some(&bytes), "n0"), Ok(Some(share("n1"))));
+        assert_eq!(read(b"n1", Some(&bytes), "n1"), Ok(None), "its own");
+        let err = |key: &[u8], payload: Option<&[u8]>| read(key, payload, "n0").unwrap_err();
+        assert!(err(b"n2", Some(&bytes)).contains("under the key"));
+        assert!(err(b"n1", None).contains("tombstone"));
+        assert!(err(b"n1", Some(b"[1]")).contains("not coverage counts"));
+        assert!(err(b"\xff", Some(&bytes)).contains("UTF-8"));
+        let mut extra: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        extra["values"] = serde_json::json!(["a secret"]);
+        assert!(err(b"n1", Some(extra.to_string().as_bytes())).contains("unknown field"));
+        assert!(err(b"n1", Some(&vec![b' '; MAX_MESSAGE + 1])).contains("bytes"));
+    }
+}
