@@ -9,9 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message as _;
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::consumer::BaseConsumer;
 use tokio_util::sync::CancellationToken;
 
 use super::{Outgoing, Producer, Settings};
@@ -89,15 +87,7 @@ pub fn follow(
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<Follower> {
     let topic = settings.coverage_topic();
-    let consumer: BaseConsumer = settings
-        .reader()
-        .create()
-        .map_err(|e| anyhow::anyhow!("cannot create the {topic} reader: {e}"))?;
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(&topic, 0, Offset::Beginning)?;
-    consumer
-        .assign(&tpl)
-        .map_err(|e| anyhow::anyhow!("cannot read {topic}: {e}"))?;
+    let consumer = super::follower(settings, &topic)?;
     Ok(Follower {
         consumer,
         topic,
@@ -134,26 +124,17 @@ impl Follower {
     /// under its own key are counted
     /// (`ward_cluster_bad_messages_total{topic}`), logged and skipped.
     pub fn run(self, stop: &CancellationToken) {
-        let topic = &self.topic;
-        while !stop.is_cancelled() {
-            match self.consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => {
-                    let applied = read(m.key().unwrap_or_default(), m.payload(), &self.node)
-                        .and_then(|s| s.map_or(Ok(()), |s| self.progress.coverage.set_peer(s)));
-                    if let Err(why) = applied {
-                        self.metrics
-                            .add("ward_cluster_bad_messages_total", &[("topic", topic)], 1);
-                        tracing::warn!(topic = %topic, offset = m.offset(), reason = %why,
-                            "a message that is not a node's coverage counts was skipped");
-                    }
-                }
-                Some(Err(e)) => {
-                    tracing::warn!(topic = %topic, error = %e, "reading coverage counts failed; retrying");
-                    std::thread::sleep(Duration::from_millis(500));
-                }
-                None => {}
-            }
-        }
+        super::follow_records(
+            &self.consumer,
+            &self.topic,
+            "a node's coverage counts",
+            &self.metrics,
+            stop,
+            |key, payload| {
+                read(key, payload, &self.node)?
+                    .map_or(Ok(()), |s| self.progress.coverage.set_peer(s))
+            },
+        );
     }
 }
 

@@ -261,6 +261,53 @@ impl Producer {
     }
 }
 
+/// A reader of partition 0 of `topic` from its beginning, assigned (no
+/// group, no commits): how every node follows a compacted record topic.
+pub fn follower(s: &Settings, topic: &str) -> anyhow::Result<rdkafka::consumer::BaseConsumer> {
+    use rdkafka::consumer::Consumer as _;
+    let consumer: rdkafka::consumer::BaseConsumer = s
+        .reader()
+        .create()
+        .map_err(|e| anyhow::anyhow!("cannot create the {topic} reader: {e}"))?;
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)?;
+    consumer
+        .assign(&tpl)
+        .map_err(|e| anyhow::anyhow!("cannot read {topic}: {e}"))?;
+    Ok(consumer)
+}
+
+/// Applies every message a [`follower`] reads until `stop`. A message
+/// `apply` refuses (key, payload) is counted
+/// (`ward_cluster_bad_messages_total{topic}`), logged as not `what`, and
+/// skipped.
+pub fn follow_records(
+    consumer: &rdkafka::consumer::BaseConsumer,
+    topic: &str,
+    what: &str,
+    metrics: &crate::metrics::Metrics,
+    stop: &tokio_util::sync::CancellationToken,
+    apply: impl Fn(&[u8], Option<&[u8]>) -> Result<(), String>,
+) {
+    use rdkafka::message::Message as _;
+    while !stop.is_cancelled() {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                if let Err(why) = apply(m.key().unwrap_or_default(), m.payload()) {
+                    metrics.add("ward_cluster_bad_messages_total", &[("topic", topic)], 1);
+                    tracing::warn!(topic = %topic, offset = m.offset(), reason = %why,
+                        "a message that is not {what} was skipped");
+                }
+            }
+            Some(Err(e)) => {
+                tracing::warn!(topic = %topic, error = %e, "reading {what} failed; retrying");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            None => {}
+        }
+    }
+}
+
 /// The `<prefix>corr` partition of a tenant: a fixed hash (FNV-1a), the
 /// same on every node and every version, modulo the partition count.
 pub fn corr_partition(tenant: &str, partitions: i32) -> i32 {

@@ -18,9 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
-use rdkafka::message::Message as _;
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::consumer::BaseConsumer;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -178,15 +176,7 @@ pub fn follow(
         anyhow::bail!("cluster.segments_bucket is not set");
     };
     let topic = settings.segments_topic();
-    let consumer: BaseConsumer = settings
-        .reader()
-        .create()
-        .map_err(|e| anyhow::anyhow!("cannot create the {topic} reader: {e}"))?;
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(&topic, 0, Offset::Beginning)?;
-    consumer
-        .assign(&tpl)
-        .map_err(|e| anyhow::anyhow!("cannot read {topic}: {e}"))?;
+    let consumer = super::follower(settings, &topic)?;
     Ok(Follower {
         consumer,
         topic,
@@ -201,25 +191,14 @@ impl Follower {
     /// records are counted (`ward_cluster_bad_messages_total{topic}`),
     /// logged and skipped.
     pub fn run(self, stop: &CancellationToken) {
-        let topic = &self.topic;
-        while !stop.is_cancelled() {
-            match self.consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => {
-                    let key = m.key().unwrap_or_default();
-                    if let Err(why) = self.catalog.apply(key, m.payload(), &self.location) {
-                        self.metrics
-                            .add("ward_cluster_bad_messages_total", &[("topic", topic)], 1);
-                        tracing::warn!(topic = %topic, offset = m.offset(), reason = %why,
-                            "a message that is not a segment record was skipped");
-                    }
-                }
-                Some(Err(e)) => {
-                    tracing::warn!(topic = %topic, error = %e, "reading segment records failed; retrying");
-                    std::thread::sleep(Duration::from_millis(500));
-                }
-                None => {}
-            }
-        }
+        super::follow_records(
+            &self.consumer,
+            &self.topic,
+            "a segment record",
+            &self.metrics,
+            stop,
+            |key, payload| self.catalog.apply(key, payload, &self.location),
+        );
     }
 }
 

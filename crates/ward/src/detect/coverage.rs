@@ -740,6 +740,22 @@ mod tests {
         super::super::rules::load(true, &[], &[])
     }
 
+    fn object(v: serde_json::Value) -> Event {
+        Event(v.as_object().cloned().unwrap_or_default())
+    }
+
+    fn failed_login() -> Event {
+        object(
+            json!({"event": {"category": ["authentication"], "action": "login", "outcome": "failure"},
+                   "user": {"name": "bob"}, "tenant": {"id": "acme"}}),
+        )
+    }
+
+    /// An event of acme's that no log source recognizes.
+    fn odd_event() -> Event {
+        object(json!({"weird": 1, "tenant": {"id": "acme"}, "event": {"id": "e2"}}))
+    }
+
     #[test]
     fn the_builtin_pack_starts_blind_and_sees_what_arrives() {
         let l = loaded();
@@ -752,25 +768,14 @@ mod tests {
         assert!(r.attack.iter().any(|t| t.rules > 0));
 
         let mut ev = crate::detect::Evaluator::new(l, None);
-        let mut login = Event(
-            json!({"event": {"category": ["authentication"], "action": "login", "outcome": "failure"},
-                   "user": {"name": "bob"}, "tenant": {"id": "acme"}})
-            .as_object()
-            .unwrap()
-            .clone(),
-        );
+        let mut login = failed_login();
         ev.evaluate(&mut login, "e1");
         assert!(
             !ev.seen.is_empty(),
             "an authentication event has a log source"
         );
         cov.record(&login, &ev.seen, 1_000_000);
-        let mut odd = Event(
-            json!({"weird": 1, "tenant": {"id": "acme"}, "event": {"id": "e2"}})
-                .as_object()
-                .unwrap()
-                .clone(),
-        );
+        let mut odd = odd_event();
         ev.evaluate(&mut odd, "e2");
         cov.record(&odd, &ev.seen, 1_000_000);
 
@@ -844,21 +849,10 @@ mod tests {
         a.set_rules(&l);
         b.set_rules(&l);
         let mut ev = crate::detect::Evaluator::new(l, None);
-        let mut login = Event(
-            json!({"event": {"category": ["authentication"], "action": "login", "outcome": "failure"},
-                   "user": {"name": "bob"}, "tenant": {"id": "acme"}})
-            .as_object()
-            .unwrap()
-            .clone(),
-        );
+        let mut login = failed_login();
         ev.evaluate(&mut login, "e1");
         b.record(&login, &ev.seen, 1_000_000);
-        let mut odd = Event(
-            json!({"weird": 1, "tenant": {"id": "acme"}, "event": {"id": "e2"}})
-                .as_object()
-                .unwrap()
-                .clone(),
-        );
+        let mut odd = odd_event();
         ev.evaluate(&mut odd, "e2");
         b.record(&odd, &ev.seen, 1_000_000);
         let report = |c: &Coverage, t: Option<&str>| c.report(t, "24h", 86_400_000, 1_000_000);
