@@ -257,7 +257,8 @@ pub fn alert_id(identity: &str, finding_id: &str) -> AlertId {
 /// finding's labels and group key under their own (dotted) names.
 pub fn labels_of(f: &Finding, severity: Severity, owner: Option<&str>) -> BTreeMap<String, String> {
     let mut l = BTreeMap::new();
-    for (k, v) in f.labels.iter().chain(f.group_key.iter()) {
+    // The group key first: a correlation's group is what it is about.
+    for (k, v) in f.group_key.iter().chain(f.labels.iter()) {
         l.entry(k.clone()).or_insert_with(|| v.clone());
     }
     let short = [

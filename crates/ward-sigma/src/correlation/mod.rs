@@ -337,10 +337,15 @@ impl Correlator {
 
     /// Which correlations (by index) can have their windows kept apart,
     /// by group, by several correlators: those whose members are all
-    /// detection rules for which `apart(rule index)` holds, and that no
+    /// detection rules for which `apart(rule index)` holds, whose group-by
+    /// fields, aliases and value fields all satisfy `field`, and that no
     /// other correlation refers to (a parent is fed by its child's
     /// findings, where the child's window is).
-    pub fn separable(&self, apart: impl Fn(usize) -> bool) -> Vec<bool> {
+    pub fn separable(
+        &self,
+        apart: impl Fn(usize) -> bool,
+        field: impl Fn(&str) -> bool,
+    ) -> Vec<bool> {
         let referred: Vec<bool> = (0..self.specs.len())
             .map(|ci| {
                 self.specs
@@ -352,7 +357,14 @@ impl Correlator {
             .iter()
             .enumerate()
             .map(|(ci, s)| {
+                let d = &s.def;
                 !referred.get(ci).copied().unwrap_or(true)
+                    && d.group_by.iter().all(|f| field(f))
+                    && d.field.iter().all(|f| field(f))
+                    && d.aliases
+                        .values()
+                        .flat_map(|m| m.values())
+                        .all(|f| field(f))
                     && !s.members.is_empty()
                     && s.members.iter().all(|m| match m {
                         Member::Rule(r) => apart(*r),

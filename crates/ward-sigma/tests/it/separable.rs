@@ -125,7 +125,7 @@ fn correlators_each_keeping_some_groups_find_what_one_finds() {
     let engine = Engine::new(&set);
     let one = Correlator::new(&set, &engine).partitioned_by("tenant");
     assert_eq!(one.len(), 8);
-    let separable = one.separable(|_| true);
+    let separable = one.separable(|_| true, |_| true);
     let ids: Vec<&str> = (0..one.len()).map(|i| one.rule_id(i).unwrap()).collect();
     let apart: BTreeSet<&str> = ids
         .iter()
@@ -148,18 +148,32 @@ fn correlators_each_keeping_some_groups_find_what_one_finds() {
                 .is_some_and(|m| m.id.as_deref() == Some("rule-b"))
         })
         .unwrap();
-    let without_b = one.separable(|r| r != rule_b);
-    let stay: Vec<&str> = ids
-        .iter()
-        .zip(&without_b)
-        .filter(|(_, s)| !**s)
-        .map(|(id, _)| *id)
-        .collect();
+    let stay = |flags: Vec<bool>| -> Vec<&str> {
+        ids.iter()
+            .zip(&flags)
+            .filter(|(_, s)| !**s)
+            .map(|(id, _)| *id)
+            .collect()
+    };
     assert_eq!(
-        stay,
+        stay(one.separable(|r| r != rule_b, |_| true)),
         [
             "few-users",
             "a-then-b",
+            "c-alias",
+            "c-burst",
+            "burst-of-bursts",
+            "bursts-anywhere"
+        ]
+    );
+
+    // Nor one that groups by or reads a field that must stay together.
+    assert_eq!(
+        stay(one.separable(|_| true, |f| f != "user")),
+        [
+            "few-users",
+            "a-then-b",
+            "bytes-c",
             "c-alias",
             "c-burst",
             "burst-of-bursts",

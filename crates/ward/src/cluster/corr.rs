@@ -26,7 +26,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use ward_sigma::Correlator;
 
-use super::split::{self, AtConsumer, Consumed, Router};
+use super::split::{self, AtConsumer, Consumed, CopyKind, Router};
 use super::{GroupContext, Outgoing, Owned, Producer, Settings};
 use crate::detect::baseline::Baselines;
 use crate::detect::evaluate::{Evaluator, TENANT_FIELD, WindowScope};
@@ -160,7 +160,12 @@ impl CorrWorker {
             ),
             progress: Arc::clone(&progress),
         });
-        let scope = split::window_scope(&evaluator.correlator, &stateful, settings.corr_partitions);
+        let scope = split::window_scope(
+            &evaluator.loaded.set,
+            &evaluator.correlator,
+            &stateful,
+            settings.corr_partitions,
+        );
         Ok(CorrWorker {
             producer: settings.producer()?,
             rt: tokio::runtime::Builder::new_current_thread()
@@ -274,7 +279,7 @@ impl CorrWorker {
         };
         let started = Instant::now();
         let mut evaluated = 0u64;
-        let (mut prematched, mut refused, mut windows_only) = (0u64, 0u64, 0u64);
+        let (mut prematched, mut refused, mut windows_only, mut foreign) = (0u64, 0u64, 0u64, 0u64);
         swap(&mut self.evaluator, part);
         for m in msgs {
             if part.next >= 0 && m.offset < part.next {
@@ -334,16 +339,23 @@ impl CorrWorker {
             };
             let kind =
                 split::windows_kind(m.windows.as_deref(), &self.evaluator.loaded.source_digest);
-            self.evaluator.windows = kind.map(|whole| WindowScope {
-                here: p,
-                whole,
-                ..self.scope.clone()
-            });
+            if kind == CopyKind::Foreign {
+                foreign += 1;
+                continue;
+            }
+            self.evaluator.windows = match kind {
+                CopyKind::Tenant | CopyKind::Foreign => None,
+                CopyKind::Routed | CopyKind::Windows => Some(WindowScope {
+                    here: p,
+                    whole: kind == CopyKind::Routed,
+                    ..self.scope.clone()
+                }),
+            };
             if pre.is_some() {
                 prematched += 1;
             }
             let found = match (kind, pre) {
-                (Some(false), pre) => {
+                (CopyKind::Windows, pre) => {
                     windows_only += 1;
                     self.evaluator.evaluate_windows(&mut event, &id, pre)
                 }
@@ -372,6 +384,15 @@ impl CorrWorker {
         if refused > 0 {
             self.metrics
                 .add("ward_cluster_match_headers_refused_total", &[], refused);
+        }
+        if foreign > 0 {
+            self.metrics
+                .add("ward_cluster_window_copies_refused_total", &[], foreign);
+            tracing::warn!(
+                partition = p,
+                count = foreign,
+                "copies for correlation windows routed with other rules not used; load the same rules on every node"
+            );
         }
         if windows_only > 0 {
             self.metrics.add(

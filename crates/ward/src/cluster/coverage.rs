@@ -41,7 +41,7 @@ pub async fn publish(
         };
         let share = progress.coverage.share(&settings.node_id);
         if last.as_ref() != Some(&share) {
-            match serde_json::to_vec(&share) {
+            match fitted(share.clone()) {
                 Ok(bytes) => {
                     let sent = producer
                         .send_all(&[Outgoing {
@@ -66,6 +66,30 @@ pub async fn publish(
         }
         if stopping {
             return;
+        }
+    }
+}
+
+/// Largest share published: inside a broker's default message size.
+const MAX_PUBLISHED: usize = 900 << 10;
+
+/// A share serialized within [`MAX_PUBLISHED`] bytes: without its
+/// examples, then with fewer (oldest) counts, when it is larger.
+fn fitted(mut share: Share) -> serde_json::Result<Vec<u8>> {
+    loop {
+        let bytes = serde_json::to_vec(&share)?;
+        if bytes.len() <= MAX_PUBLISHED {
+            return Ok(bytes);
+        }
+        if share.unseen.iter().any(|u| !u.examples.is_empty()) {
+            for u in &mut share.unseen {
+                u.examples.clear();
+            }
+        } else if share.seen.len() > 1 {
+            share.seen.truncate(share.seen.len() / 2);
+            share.unseen.truncate(share.unseen.len() / 2);
+        } else {
+            return Ok(bytes);
         }
     }
 }
@@ -160,6 +184,30 @@ mod tests {
                 examples: Vec::new(),
             }],
         }
+    }
+
+    #[test]
+    fn a_large_share_is_cut_to_fit_a_message() {
+        let mut big = share("n1");
+        big.seen = (0..20_000)
+            .map(|i| SharedCount {
+                tenant: format!("tenant-{i:05}-{}", "x".repeat(40)),
+                logsource: "windows/-/process_creation".into(),
+                events: 1,
+                last_ms: i64::from(i),
+            })
+            .collect();
+        let bytes = fitted(big.clone()).unwrap();
+        assert!(bytes.len() <= MAX_PUBLISHED, "{}", bytes.len());
+        let back: Share = serde_json::from_slice(&bytes).unwrap();
+        assert!(!back.seen.is_empty() && back.seen.len() < big.seen.len());
+        // The newest counts are kept (a share lists them newest first).
+        assert_eq!(back.seen[0], big.seen[0]);
+        let small = share("n1");
+        assert_eq!(
+            fitted(small.clone()).unwrap(),
+            serde_json::to_vec(&small).unwrap()
+        );
     }
 
     #[test]

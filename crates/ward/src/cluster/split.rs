@@ -64,22 +64,26 @@ struct Header {
 /// Whether rule `index` of `set` reads what detection state writes (see
 /// the module documentation).
 pub fn needs_state(set: &RuleSet, index: usize) -> bool {
+    set.fields_read(index).into_iter().any(|f| match f {
+        None => true,
+        Some(f) => state_field(set, f),
+    })
+}
+
+/// Whether field `f` is one the state writes, as named or through one of
+/// the set's pipelines.
+fn state_field(set: &RuleSet, f: &str) -> bool {
     let state = |path: &str| {
         path == STATE_FIELD
             || path
                 .strip_prefix(STATE_FIELD)
                 .is_some_and(|rest| rest.starts_with('.'))
     };
-    set.fields_read(index).into_iter().any(|f| match f {
-        None => true,
-        Some(f) => {
-            state(f)
-                || set
-                    .pipelines()
-                    .iter()
-                    .any(|p| p.mapping.resolve(f).iter().any(|path| state(path)))
-        }
-    })
+    state(f)
+        || set
+            .pipelines()
+            .iter()
+            .any(|p| p.mapping.resolve(f).iter().any(|path| state(path)))
 }
 
 /// Which rules of a loaded set need the state, by index.
@@ -173,7 +177,7 @@ impl Router {
         correlator: &Correlator,
         partitions: i32,
     ) -> Router {
-        let scope = window_scope(correlator, stateful, partitions);
+        let scope = window_scope(&loaded.set, correlator, stateful, partitions);
         let mut members = vec![false; loaded.set.len()];
         for ci in (0..correlator.len()).filter(|ci| scope.separable.get(*ci) == Some(&true)) {
             for r in correlator.member_rules(ci) {
@@ -232,9 +236,19 @@ impl Router {
 /// Which correlations of a set keep their windows by group key in a
 /// cluster: those over rules that need no state (their matches are found
 /// where events are consumed) and in no chain ([`Correlator::separable`]).
-pub fn window_scope(correlator: &Correlator, stateful: &[bool], partitions: i32) -> WindowScope {
+pub fn window_scope(
+    set: &RuleSet,
+    correlator: &Correlator,
+    stateful: &[bool],
+    partitions: i32,
+) -> WindowScope {
     WindowScope {
-        separable: Arc::new(correlator.separable(|r| !stateful.get(r).copied().unwrap_or(true))),
+        // A window grouped by (or counting) what the state writes is
+        // keyed only after the tenant's owner enriched the event.
+        separable: Arc::new(correlator.separable(
+            |r| !stateful.get(r).copied().unwrap_or(true),
+            |f| !state_field(set, f),
+        )),
         rule_ids: Arc::new(
             (0..correlator.len())
                 .map(|i| correlator.rule_id(i).unwrap_or_default().to_owned())
@@ -246,18 +260,34 @@ pub fn window_scope(correlator: &Correlator, stateful: &[bool], partitions: i32)
     }
 }
 
-/// How a copy's `ward-windows` header says to keep its windows, given the
-/// owner's rules digest: `Some(true)` the tenant's copy of an event whose
-/// separable windows went to their partitions, `Some(false)` a copy for
-/// this partition's windows only, `None` no header or one made with other
-/// rules (the copy is then the tenant's, every window kept here).
-pub fn windows_kind(header: Option<&[u8]>, digest: &str) -> Option<bool> {
-    let text = std::str::from_utf8(header?).ok()?;
-    let (kind, d) = text.split_once(':')?;
-    match kind {
-        "routed" if d == digest => Some(true),
-        "only" => Some(false),
-        _ => None,
+/// What a copy is, by its `ward-windows` header and the owner's rules
+/// digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyKind {
+    /// The tenant's copy, every window kept here: no header, or one made
+    /// with other rules (whose routing this node cannot know).
+    Tenant,
+    /// The tenant's copy of an event whose separable windows went to
+    /// their partitions.
+    Routed,
+    /// A copy for this partition's windows only.
+    Windows,
+    /// A copy for windows only, routed with other rules: the windows it
+    /// feeds may be kept elsewhere, so it is not used (a rule change
+    /// reaches every node at once, see the README).
+    Foreign,
+}
+
+/// The kind of a copy from its `ward-windows` header.
+pub fn windows_kind(header: Option<&[u8]>, digest: &str) -> CopyKind {
+    let Some(text) = header.and_then(|h| std::str::from_utf8(h).ok()) else {
+        return CopyKind::Tenant;
+    };
+    match text.split_once(':') {
+        Some(("routed", d)) if d == digest => CopyKind::Routed,
+        Some(("only", d)) if d == digest => CopyKind::Windows,
+        Some(("only", _)) => CopyKind::Foreign,
+        _ => CopyKind::Tenant,
     }
 }
 
@@ -428,24 +458,28 @@ correlation:
         // The marks: a tenant's copy is trusted only with the owner's rules.
         let routed = r.mark(true);
         let only = r.mark(false);
-        assert_eq!(windows_kind(Some(&routed), &l.source_digest), Some(true));
-        assert_eq!(windows_kind(Some(&routed), "other rules"), None);
-        assert_eq!(windows_kind(Some(&only), &l.source_digest), Some(false));
-        assert_eq!(windows_kind(Some(b"routed"), &l.source_digest), None);
-        assert_eq!(windows_kind(Some(b"\xff:x"), &l.source_digest), None);
-        assert_eq!(windows_kind(None, &l.source_digest), None);
+        let d = &l.source_digest;
+        assert_eq!(windows_kind(Some(&routed), d), CopyKind::Routed);
+        assert_eq!(windows_kind(Some(&routed), "other rules"), CopyKind::Tenant);
+        assert_eq!(windows_kind(Some(&only), d), CopyKind::Windows);
+        assert_eq!(windows_kind(Some(&only), "other rules"), CopyKind::Foreign);
+        assert_eq!(windows_kind(Some(b"routed"), d), CopyKind::Tenant);
+        assert_eq!(windows_kind(Some(b"\xff:x"), d), CopyKind::Tenant);
+        assert_eq!(windows_kind(None, d), CopyKind::Tenant);
     }
 
     #[test]
     fn a_correlation_over_a_baseline_reader_stays_with_the_tenant() {
         let rules = format!(
             "{RULES}---\ntitle: Unusual failures\nid: r-unusual-several\ncorrelation:\n  type: event_count\n  \
-             rules: [r-unusual]\n  group-by: [user.name]\n  timespan: 5m\n  condition: {{ gte: 2 }}\n"
+             rules: [r-unusual]\n  group-by: [user.name]\n  timespan: 5m\n  condition: {{ gte: 2 }}\n\
+             ---\ntitle: Failures by hour kind\nid: r-by-hour\ncorrelation:\n  type: event_count\n  \
+             rules: [r-failed]\n  group-by: [ward.baseline.unusual_hour]\n  timespan: 5m\n  condition: {{ gte: 2 }}\n"
         );
         let l = loaded_from(&rules);
         let stateful = stateful_rules(&l);
         let c = Correlator::new(&l.set, &l.engine);
-        let scope = window_scope(&c, &stateful, 12);
+        let scope = window_scope(&l.set, &c, &stateful, 12);
         let separable: Vec<(&str, bool)> = scope
             .rule_ids
             .iter()
@@ -454,7 +488,11 @@ correlation:
             .collect();
         assert_eq!(
             separable,
-            [("r-several", true), ("r-unusual-several", false)]
+            [
+                ("r-several", true),
+                ("r-unusual-several", false),
+                ("r-by-hour", false)
+            ]
         );
         assert!(scope.keeps(1, "any group"), "kept on the tenant's copy");
         let only = WindowScope {

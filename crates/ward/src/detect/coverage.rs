@@ -35,6 +35,8 @@ const MAX_TENANTS: usize = 10_000;
 /// share well inside a broker's message size.
 pub const MAX_SHARED_COUNTS: usize = 5_000;
 pub const MAX_SHARED_UNSEEN: usize = 500;
+/// Longest tenant, log source or example string taken from another node.
+const MAX_SHARED_NAME: usize = 512;
 /// Nodes whose shares are kept.
 const MAX_PEERS: usize = 1_000;
 
@@ -279,7 +281,7 @@ impl State {
         for (&(t, l), c) in seen {
             if tenant.is_none_or(|name| self.tenants.get(t).is_some_and(|x| x == name)) {
                 let e = out.entry(l).or_default();
-                e.events += c.events;
+                e.events = e.events.saturating_add(c.events);
                 e.last_ms = e.last_ms.max(c.last_ms);
             }
         }
@@ -589,6 +591,34 @@ impl Coverage {
         if share.unseen.iter().any(|u| u.examples.len() > EXAMPLES) {
             return Err(format!("more than {EXAMPLES} examples for a tenant"));
         }
+        // Names as this node would have kept them: nothing longer.
+        let long = |t: &str, max: usize| t.chars().count() > max;
+        let bad_example = |e: &Example| {
+            e.fields.len() > EXAMPLE_FIELDS
+                || e.fields.iter().any(|f| long(f, MAX_FIELD_NAME))
+                || [
+                    Some(&e.event_id),
+                    Some(&e.logsource),
+                    e.dataset.as_ref(),
+                    e.source.as_ref(),
+                ]
+                .into_iter()
+                .flatten()
+                .any(|t| long(t, MAX_SHARED_NAME))
+        };
+        if share
+            .seen
+            .iter()
+            .any(|c| long(&c.tenant, MAX_SHARED_NAME) || long(&c.logsource, MAX_SHARED_NAME))
+            || share
+                .unseen
+                .iter()
+                .any(|u| long(&u.tenant, MAX_SHARED_NAME) || u.examples.iter().any(bad_example))
+        {
+            return Err(format!(
+                "a name over {MAX_SHARED_NAME} characters, or an example with more or longer field names than a node keeps"
+            ));
+        }
         let mut st = self.state.lock();
         if !st.peers.contains_key(&share.node) && st.peers.len() >= MAX_PEERS {
             return Err(format!("more than {MAX_PEERS} nodes"));
@@ -652,7 +682,7 @@ impl Coverage {
         let mut examples = Vec::new();
         for (&t, u) in &unseen_by_tenant {
             if visible(t) {
-                unseen.events += u.count.events;
+                unseen.events = unseen.events.saturating_add(u.count.events);
                 unseen.last_ms = unseen.last_ms.max(u.count.last_ms);
                 examples.extend(u.examples.iter().cloned());
             }
@@ -898,6 +928,13 @@ mod tests {
         let mut many = share;
         many.node = "d".into();
         many.unseen[0].examples = vec![many.unseen[0].examples[0].clone(); EXAMPLES + 1];
-        assert!(a.set_peer(many).unwrap_err().contains("examples"));
+        assert!(a.set_peer(many.clone()).unwrap_err().contains("examples"));
+        let mut long = many;
+        long.unseen[0].examples.truncate(1);
+        long.seen[0].tenant = "t".repeat(MAX_SHARED_NAME + 1);
+        assert!(a.set_peer(long.clone()).unwrap_err().contains("characters"));
+        long.seen[0].tenant = "acme".into();
+        long.unseen[0].examples[0].fields = vec!["f".repeat(MAX_FIELD_NAME + 1)];
+        assert!(a.set_peer(long).unwrap_err().contains("field names"));
     }
 }

@@ -440,7 +440,15 @@ impl Evaluator {
             }
         };
         for c in fired {
-            let finding = self.correlation_finding(c, labels(event));
+            // A window closed by an event of another group (a window
+            // decided at its end, closed by a later event of any group,
+            // on this partition of any tenant) is not that event's: it
+            // takes the labels of its group key only.
+            let own = c.evidence.iter().any(|e| e == event_id)
+                && c.group.get(TENANT_FIELD).map(String::as_str)
+                    == Some(event.get_str(TENANT_FIELD).unwrap_or_default());
+            let labels = if own { labels(event) } else { BTreeMap::new() };
+            let finding = self.correlation_finding(c, labels);
             out.push(self.derived(finding, Kind::Correlation));
         }
         if whole {
@@ -569,6 +577,49 @@ level: high
         let loaded = super::super::rules::load(false, &[path], &[]);
         assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
         Evaluator::new(loaded, None)
+    }
+
+    #[test]
+    fn a_window_closed_by_another_tenant_s_event_keeps_its_own_labels() {
+        let rules = format!(
+            "{RULE}---\ntitle: Lone failure\nid: lone\ncorrelation:\n  type: event_count\n  \
+             rules: [0b1d6c38-5f1e-4c1b-9d55-2f4c1c6a0001]\n  group-by: [user.name]\n  \
+             timespan: 5m\n  condition: {{ lt: 2 }}\n"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.yml");
+        std::fs::write(&path, rules).unwrap();
+        let loaded = super::super::rules::load(false, &[path], &[]);
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        let mut ev = Evaluator::new(loaded, None);
+        let mut b = event("failure");
+        b.set(TENANT_FIELD, json!("bravo"));
+        b.set("host.name", json!("bravo-host"));
+        assert!(
+            ev.evaluate(&mut b, "b1")
+                .iter()
+                .all(|d| d.kind != Kind::Correlation)
+        );
+        // Ten minutes later an event of another tenant closes bravo's window.
+        let mut a = event("failure");
+        a.set("@timestamp", json!("2026-11-01T10:10:00Z"));
+        a.set(TENANT_FIELD, json!("alpha"));
+        a.set("host.name", json!("alpha-host"));
+        a.set("user.name", json!("mallory"));
+        let found = ev.evaluate(&mut a, "a1");
+        let lone: Vec<&Finding> = found
+            .iter()
+            .filter(|d| d.kind == Kind::Correlation)
+            .map(|d| &d.finding)
+            .collect();
+        assert_eq!(lone.len(), 1, "{found:?}");
+        assert_eq!(lone[0].evidence, ["b1"]);
+        assert_eq!(lone[0].group_key.get(TENANT_FIELD).unwrap(), "bravo");
+        assert!(
+            lone[0].labels.values().all(|v| !v.contains("alpha")),
+            "labels of the event that closed it: {:?}",
+            lone[0].labels
+        );
     }
 
     fn event(outcome: &str) -> Event {
