@@ -314,6 +314,12 @@ impl CorrWorker {
             if let (Some(q), Some(o)) = (origin_p, origin_o) {
                 part.seen.insert(q, o);
             }
+            let kind =
+                split::windows_kind(m.windows.as_deref(), &self.evaluator.loaded.source_digest);
+            if kind == CopyKind::Foreign {
+                foreign += 1;
+                continue;
+            }
             let Ok(map) = serde_json::from_slice(&m.payload) else {
                 continue;
             };
@@ -337,12 +343,6 @@ impl CorrWorker {
                     }
                 },
             };
-            let kind =
-                split::windows_kind(m.windows.as_deref(), &self.evaluator.loaded.source_digest);
-            if kind == CopyKind::Foreign {
-                foreign += 1;
-                continue;
-            }
             self.evaluator.windows = match kind {
                 CopyKind::Tenant | CopyKind::Foreign => None,
                 CopyKind::Routed | CopyKind::Windows => Some(WindowScope {

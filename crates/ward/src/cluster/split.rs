@@ -53,7 +53,7 @@ pub const MAX_SENT: usize = 1 << 20;
 const STATE_FIELD: &str = "ward.baseline";
 
 /// What one header says.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Header {
     /// [`Loaded::source_digest`] of the rules the matches were found with.
@@ -108,8 +108,13 @@ impl Consumed {
         }
     }
 
-    /// The matches of the rules that need no state, and their header
-    /// value: see [`Consumed::header`].
+    /// The matches of the rules that need no state (their log sources in
+    /// `seen`), and their header value.
+    ///
+    /// The header is `None` when the matches would make it over
+    /// [`MAX_SENT`] bytes (many rules matching one large event): the copy
+    /// then goes without one and the owner matches it itself, so the copy
+    /// stays well inside the broker's message size.
     pub fn examine(
         &self,
         event: &Event,
@@ -118,16 +123,6 @@ impl Consumed {
         let matches = self.engine.matches_seen(&event.0, seen);
         let header = self.encode(&matches);
         (matches, header)
-    }
-
-    /// The header value for one event: its matches, with the digest.
-    ///
-    /// `None` when the matches would make a header over [`MAX_SENT`]
-    /// bytes (many rules matching one large event): the copy then goes
-    /// without one and the owner matches it itself, so the copy stays
-    /// well inside the broker's message size.
-    pub fn header(&self, event: &Event) -> Option<Vec<u8>> {
-        self.encode(&self.engine.matches(&event.0))
     }
 
     fn encode(&self, matches: &[Match]) -> Option<Vec<u8>> {
@@ -379,10 +374,6 @@ correlation:
         loaded
     }
 
-    fn consumed(l: &Loaded, stateful: &[bool]) -> Consumed {
-        Consumed::new(l, stateful)
-    }
-
     fn router(l: &Loaded, stateful: &[bool]) -> Router {
         let c = Correlator::new(&l.set, &l.engine)
             .partitioned_by(crate::detect::evaluate::TENANT_FIELD);
@@ -417,7 +408,7 @@ correlation:
     fn windows_go_to_the_partition_of_their_group() {
         let l = loaded();
         let stateful = stateful_rules(&l);
-        let c = consumed(&l, &stateful);
+        let c = Consumed::new(&l, &stateful);
         let r = router(&l, &stateful);
         // The failed login feeds one window of "Several failures", by user.
         let mut parts = std::collections::BTreeSet::new();
@@ -447,7 +438,7 @@ correlation:
         let plain = loaded_from(RULES.split("---\ntitle: Several").next().unwrap());
         let plain_stateful = stateful_rules(&plain);
         let (mut want, mut got) = (Vec::new(), Vec::new());
-        let _ = consumed(&plain, &plain_stateful).examine(&event(), &mut want);
+        let _ = Consumed::new(&plain, &plain_stateful).examine(&event(), &mut want);
         assert!(
             router(&plain, &plain_stateful)
                 .windows(&event(), None, &mut got)
@@ -509,11 +500,16 @@ correlation:
     fn the_halves_find_what_the_whole_set_finds() {
         let l = loaded();
         let stateful = stateful_rules(&l);
-        let consumed = consumed(&l, &stateful);
+        let consumed = Consumed::new(&l, &stateful);
         let owner = owner_engine(&l, &stateful);
         let mut e = event();
         e.set("ward.baseline.unusual_hour", json!(true));
-        let mut got = read(&consumed.header(&e).unwrap(), &l, &stateful).unwrap();
+        let mut got = read(
+            &consumed.examine(&e, &mut Vec::new()).1.unwrap(),
+            &l,
+            &stateful,
+        )
+        .unwrap();
         assert_eq!(got.len(), 1, "{got:?}");
         got.extend(owner.matches(&e.0));
         let mut got: Vec<String> = got.into_iter().map(|m| m.rule_id).collect();
@@ -533,8 +529,8 @@ correlation:
     fn a_header_of_other_rules_or_forged_is_refused() {
         let l = loaded();
         let stateful = stateful_rules(&l);
-        let consumed = consumed(&l, &stateful);
-        let good = consumed.header(&event()).unwrap();
+        let consumed = Consumed::new(&l, &stateful);
+        let good = consumed.examine(&event(), &mut Vec::new()).1.unwrap();
         assert!(read(&good, &l, &stateful).is_ok());
         let mut h: serde_json::Value = serde_json::from_slice(&good).unwrap();
         let forge = |f: &dyn Fn(&mut serde_json::Value)| {
@@ -577,14 +573,14 @@ correlation:
             .collect();
         let l = loaded_from(&rules);
         let stateful = stateful_rules(&l);
-        let consumed = consumed(&l, &stateful);
+        let consumed = Consumed::new(&l, &stateful);
         let mut e = event();
-        let small = consumed.header(&e).unwrap();
+        let small = consumed.examine(&e, &mut Vec::new()).1.unwrap();
         assert_eq!(read(&small, &l, &stateful).unwrap().len(), 3);
         e.set(
             "message",
             json!(format!("mimikatz {}", "a".repeat(MAX_SENT / 2))),
         );
-        assert!(consumed.header(&e).is_none());
+        assert!(consumed.examine(&e, &mut Vec::new()).1.is_none());
     }
 }

@@ -88,8 +88,17 @@ struct State {
     seen: HashMap<(usize, usize), Count>,
     /// tenant -> events no rule could see.
     unseen: HashMap<usize, Unseen>,
-    /// Cluster mode: the newest share of every other node (by node id).
-    peers: BTreeMap<String, Share>,
+    /// Cluster mode: the newest counts of every other node (by node id),
+    /// their names interned once, when the share came.
+    peers: BTreeMap<String, Peer>,
+}
+
+/// Another node's share, by this process's tenant and label indices.
+#[derive(Debug, Default)]
+struct Peer {
+    started_ms: i64,
+    seen: Vec<((usize, usize), Count)>,
+    unseen: Vec<(usize, Unseen)>,
 }
 
 /// What one node of a cluster counted (its share of every node's
@@ -291,37 +300,69 @@ impl State {
     /// This node's counts plus every peer's (cluster mode): by (tenant,
     /// label), and by tenant for events no rule could see; and when the
     /// first node began counting (0: this node's time).
-    fn merged(&mut self) -> Merged {
+    fn merged(&self) -> Merged {
         let mut seen = self.seen.clone();
         let mut unseen = self.unseen.clone();
         let mut started = 0i64;
-        let peers = std::mem::take(&mut self.peers);
-        for share in peers.values() {
-            if share.started_ms > 0 {
+        for peer in self.peers.values() {
+            if peer.started_ms > 0 {
                 started = if started == 0 {
-                    share.started_ms
+                    peer.started_ms
                 } else {
-                    started.min(share.started_ms)
+                    started.min(peer.started_ms)
                 };
             }
-            for c in &share.seen {
-                let key = (
-                    self.tenant(&c.tenant),
-                    self.intern_label(c.logsource.clone()),
-                );
-                let e = seen.entry(key).or_default();
+            for (key, c) in &peer.seen {
+                let e = seen.entry(*key).or_default();
                 e.events = e.events.saturating_add(c.events);
                 e.last_ms = e.last_ms.max(c.last_ms);
             }
-            for u in &share.unseen {
-                let e = unseen.entry(self.tenant(&u.tenant)).or_default();
-                e.count.events = e.count.events.saturating_add(u.events);
-                e.count.last_ms = e.count.last_ms.max(u.last_ms);
-                e.examples.extend(u.examples.iter().take(EXAMPLES).cloned());
+            for (t, u) in &peer.unseen {
+                let e = unseen.entry(*t).or_default();
+                e.count.events = e.count.events.saturating_add(u.count.events);
+                e.count.last_ms = e.count.last_ms.max(u.count.last_ms);
+                e.examples.extend(u.examples.iter().cloned());
             }
         }
-        self.peers = peers;
         (seen, unseen, started)
+    }
+
+    /// A share by this process's indices (interning its names).
+    fn peer(&mut self, share: Share) -> Peer {
+        let seen = share
+            .seen
+            .into_iter()
+            .map(|c| {
+                let key = (self.tenant(&c.tenant), self.intern_label(c.logsource));
+                let count = Count {
+                    events: c.events,
+                    last_ms: c.last_ms,
+                };
+                (key, count)
+            })
+            .collect();
+        let unseen = share
+            .unseen
+            .into_iter()
+            .map(|u| {
+                let t = self.tenant(&u.tenant);
+                let count = Count {
+                    events: u.events,
+                    last_ms: u.last_ms,
+                };
+                let unseen = Unseen {
+                    count,
+                    examples: u.examples.into_iter().collect(),
+                    last_example_ms: 0,
+                };
+                (t, unseen)
+            })
+            .collect();
+        Peer {
+            started_ms: share.started_ms,
+            seen,
+            unseen,
+        }
     }
 
     fn intern_label(&mut self, l: String) -> usize {
@@ -365,7 +406,7 @@ impl Coverage {
     /// `tenant` (None: every tenant) sent an event of its log source in the
     /// `window_ms` before `now_ms`, and what did not load.
     pub fn catalog(&self, tenant: Option<&str>, window_ms: i64, now_ms: i64) -> Catalog {
-        let mut st = self.state.lock();
+        let st = self.state.lock();
         let (seen, _, _) = st.merged();
         let live = live_labels(
             &st.by_label(&seen, tenant),
@@ -623,7 +664,9 @@ impl Coverage {
         if !st.peers.contains_key(&share.node) && st.peers.len() >= MAX_PEERS {
             return Err(format!("more than {MAX_PEERS} nodes"));
         }
-        st.peers.insert(share.node.clone(), share);
+        let node = share.node.clone();
+        let peer = st.peer(share);
+        st.peers.insert(node, peer);
         Ok(())
     }
 
@@ -637,12 +680,11 @@ impl Coverage {
         now_ms: i64,
     ) -> Report {
         let mut started_ms = self.started_ms.load(std::sync::atomic::Ordering::Relaxed);
-        let mut st = self.state.lock();
+        let st = self.state.lock();
         let (seen, unseen_by_tenant, peers_started) = st.merged();
         if peers_started > 0 && (started_ms == 0 || peers_started < started_ms) {
             started_ms = peers_started;
         }
-        let st = st;
         let cutoff = now_ms.saturating_sub(window_ms);
         let visible =
             |t: usize| tenant.is_none_or(|name| st.tenants.get(t).is_some_and(|x| x == name));
