@@ -169,18 +169,30 @@ impl Expr {
     /// match must contain: every inner list is a disjunction of
     /// `(field, value)`. Used to skip blocks by their filters.
     pub fn required_terms(&self) -> Vec<Vec<(String, String)>> {
+        self.required_where(&|f| crate::index::INDEXED_FIELDS.contains(&f))
+    }
+
+    /// [`Expr::required_terms`] on every field but `@timestamp`, indexed or
+    /// not: the values a matching record's body must hold, looked for in
+    /// its bytes before its JSON is read (`event.module:scorecard` rejects
+    /// a record that has no `scorecard` without walking it).
+    pub fn required_values(&self) -> Vec<Vec<(String, String)>> {
+        self.required_where(&|f| f != "@timestamp")
+    }
+
+    fn required_where(&self, keep: &dyn Fn(&str) -> bool) -> Vec<Vec<(String, String)>> {
         match self {
             Expr::Field {
                 field,
                 pred: Predicate::Match(Pattern::Exact(v)),
-            } if crate::index::INDEXED_FIELDS.contains(&field.as_str()) => {
+            } if keep(field) => {
                 vec![vec![(field.clone(), v.clone())]]
             }
-            Expr::And(xs) => xs.iter().flat_map(Expr::required_terms).collect(),
+            Expr::And(xs) => xs.iter().flat_map(|x| x.required_where(keep)).collect(),
             Expr::Or(xs) => {
                 let mut clause = Vec::new();
                 for x in xs {
-                    let mut req = x.required_terms();
+                    let mut req = x.required_where(keep);
                     if req.len() != 1 {
                         return Vec::new();
                     }

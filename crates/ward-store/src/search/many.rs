@@ -15,8 +15,8 @@
 use super::aggregate::{count_value, rank};
 use super::partials::{MAX_CACHED_VALUES, OfSegment, Partial, Unit};
 use super::{
-    Candidate, SearchOptions, SearchResult, Window, contains_all, needles_of, scan_block,
-    term_clauses,
+    Candidate, SearchOptions, SearchResult, Window, contains_all, may_hide_needles, needles_of,
+    scan_block, term_clauses,
 };
 use crate::counter::Counter;
 use crate::error::StoreError;
@@ -505,9 +505,11 @@ fn count_shared(
             &mut unparsable,
             None,
             &mut |_, _, time, body| {
+                let mut hides = false;
                 if lowered_needed {
                     lower.clear();
                     lower.extend(body.iter().map(u8::to_ascii_lowercase));
+                    hides = may_hide_needles(body);
                 }
                 let doc = Doc::new(body, time);
                 for t in &b.targets {
@@ -515,7 +517,9 @@ fn count_shared(
                     let p = acc(&mut queries, &mut slots, *t);
                     p.scanned += 1;
                     if (t.slot.is_none() && !one.window.contains(time))
-                        || (!one.needles.is_empty() && !contains_all(&lower, &one.needles))
+                        || (!one.needles.is_empty()
+                            && !hides
+                            && !contains_all(&lower, &one.needles))
                         || !one.query.expr.matches(&doc)
                     {
                         continue;

@@ -429,7 +429,7 @@ type MatchVisitor<'a> = dyn FnMut(u64, &str, i64, &[u8]) + 'a;
 fn needles_of(query: &Query) -> Vec<Vec<Vec<u8>>> {
     query
         .expr
-        .required_terms()
+        .required_values()
         .into_iter()
         .map(|clause| clause.into_iter().map(|(_, v)| v).collect::<Vec<String>>())
         .filter(|clause| {
@@ -475,8 +475,18 @@ fn contains_all_any_case(hay: &[u8], needles: &[Vec<Vec<u8>>], lower: &mut Vec<u
             lower.extend(hay.iter().map(u8::to_ascii_lowercase));
             lowered = true;
         }
-        contains_any(lower, clause)
+        contains_any(lower, clause) || may_hide_needles(hay)
     })
+}
+
+/// Whether `hay` may hold a value equal to an ASCII needle in any case
+/// without holding the needle's bytes: a character whose Unicode lowercase
+/// is an ASCII letter (the Kelvin sign lowercases to `k`) or a JSON `\u`
+/// escape (`score\u0063ard`; Ward writes none for printable text, other
+/// writers may). Such a record is read rather than rejected by its bytes.
+pub(crate) fn may_hide_needles(hay: &[u8]) -> bool {
+    memchr::memmem::find(hay, "\u{212a}".as_bytes()).is_some()
+        || memchr::memmem::find(hay, b"\\u").is_some()
 }
 
 /// Decodes every record of a candidate block and calls `f(offset, id,
@@ -707,6 +717,96 @@ mod tests {
             .unwrap();
         assert_eq!(present.hits.len() as u64, n / 5);
         assert_eq!(present.blocks_scanned, 3);
+    }
+
+    /// Values of fields that are not indexed are looked for in each
+    /// record's bytes too (no JSON walk for a record without them): every
+    /// query finds exactly the records its expression matches one by one,
+    /// in any case, with the Kelvin sign, nested and dotted, in arrays,
+    /// numbers and booleans; as a search, as an aggregation, and in a
+    /// shared pass of many.
+    #[test]
+    fn values_of_unindexed_fields_reject_records_by_their_bytes_and_lose_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(crate::testing::config(dir.path())).unwrap();
+        let bodies = [
+            r#"{"event":{"module":"scorecard"}}"#,
+            r#"{"event":{"module":"SCORECARD","dataset":"x"}}"#,
+            r#"{"event.module":"Scorecard"}"#,
+            "{\"event\":{\"module\":\"\u{212a}ube\"}}",
+            r#"{"event":{"module":"score\u0063ard"}}"#,
+            r#"{"event":{"module":"kube"}}"#,
+            r#"{"event":{"module":["lynis","kube"]}}"#,
+            r#"{"event":{"module":"lynis"},"labels":{"ok":true,"n":7}}"#,
+            r#"{"labels":{"ok":"TRUE","n":"7"},"message":"scorecard mentioned only"}"#,
+            r#"{"tenant":{"id":"acme"},"event":{"module":"scorecard"}}"#,
+            r#"{"tenant":{"id":"other"},"event":{"module":"scorecard"}}"#,
+        ];
+        let records: Vec<crate::Record> = (0..300)
+            .map(|i| {
+                let body = bodies[i % bodies.len()];
+                crate::Record {
+                    id: format!("r{i}"),
+                    time_ms: crate::testing::T0 + i as i64,
+                    category: Vec::new(),
+                    terms: Vec::new(),
+                    body: body.as_bytes().to_vec(),
+                }
+            })
+            .collect();
+        let expected_bodies = records.clone();
+        store.append(records).unwrap();
+        let queries = [
+            "event.module:scorecard",
+            "event.module:kube",
+            "event.module:KUBE",
+            "event.module:lynis AND labels.ok:true",
+            "labels.n:7",
+            "event.module:scorecard OR event.module:lynis",
+            "tenant.id:acme AND event.module:scorecard",
+            "event.module:scorecard AND NOT tenant.id:other",
+            "message:scorecard",
+        ];
+        let opts = SearchOptions {
+            limit: 10_000,
+            ..SearchOptions::default()
+        };
+        for sealed in [false, true] {
+            if sealed {
+                store.seal_now().unwrap();
+            }
+            let mut asked = Vec::new();
+            for text in queries {
+                let q = parse(text).unwrap();
+                let want: Vec<String> = expected_bodies
+                    .iter()
+                    .filter(|r| q.expr.matches(&Doc::new(&r.body, r.time_ms)))
+                    .map(|r| r.id.clone())
+                    .collect();
+                let r = store.search(&q, &opts).unwrap();
+                let mut got: Vec<String> = r.hits.iter().map(|h| h.id.clone()).collect();
+                got.sort_by_key(|id| id[1..].parse::<u32>().unwrap());
+                assert_eq!(got, want, "{text} (sealed {sealed})");
+                let counted = parse(&format!("{text} | count")).unwrap();
+                let c = store.search(&counted, &opts).unwrap();
+                assert_eq!(c.matched, want.len() as u64, "{text} | count");
+                asked.push((counted, SearchOptions::default()));
+            }
+            for (i, r) in store.aggregate_many(&asked).unwrap().iter().enumerate() {
+                let single = store.search(&asked[i].0, &opts).unwrap();
+                assert_eq!(r.matched, single.matched, "{} in a shared pass", queries[i]);
+            }
+        }
+        // The first query's needle is `scorecard`: the Kelvin-sign bodies and
+        // those without the word are rejected by bytes, not read.
+        let want_some = parse("event.module:kube").unwrap();
+        assert!(
+            needles_of(&want_some)
+                .iter()
+                .flatten()
+                .any(|n| n == b"kube")
+        );
+        assert!(needles_of(&parse("@timestamp:2026").unwrap()).is_empty());
     }
 
     static NEVER: std::sync::LazyLock<SearchStop> = std::sync::LazyLock::new(SearchStop::default);

@@ -354,8 +354,11 @@ pub fn prefetch<'a>(
 ) {
     let mut keys = Vec::new();
     for c in controls {
-        if let Check::Events(e) = &c.check {
-            planned(e, now, &mut keys);
+        match &c.check {
+            Check::Events(e) => planned(e, now, &mut keys),
+            // The count that tells whether any result is there to look up.
+            Check::Scanner(s) => keys.push(cache_key(&s.query, "| count", s.window, now)),
+            _ => {}
         }
     }
     keys.sort();
@@ -562,7 +565,15 @@ fn scanner(c: &ScannerCheck, store: &Store, now: jiff::Timestamp, cache: &QueryC
         cache,
     };
     let found = (|| -> Found {
-        let latest = latest_run(r.store, &c.query, c.window, now)?;
+        // Counted in the cycle's shared pass (sealed segments counted once
+        // and kept): with no result in the window, which is what a store
+        // that never received one holds, the newest-first search below
+        // would read every block of the window, every cycle.
+        let latest = if r.count(&c.query, c.window)? == 0 {
+            None
+        } else {
+            latest_run(r.store, &c.query, c.window, now)?
+        };
         let Some(run) = latest else {
             return Ok((
                 State::Unknown,
