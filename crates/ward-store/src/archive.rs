@@ -311,6 +311,26 @@ fn plan_segment(
     }))
 }
 
+/// The archive name of the sealed segment at `path` (`segments/…`) and
+/// when its retention ends under `policy` (ms): the retain-until
+/// [`archive_segment`] locks it with. `None` for an empty segment. The
+/// index is trusted only when signed by `key` (the public key's text);
+/// otherwise it is rebuilt from the records.
+///
+/// # Errors
+/// The key does not parse, or the segment cannot be read.
+pub fn segment_retention(
+    key: &str,
+    path: &Path,
+    policy: &crate::config::RetentionPolicy,
+) -> Result<Option<(String, i64)>, StoreError> {
+    let vk = crate::checkpoint::VerifierKey::parse(key).map_err(|e| StoreError::Key {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(plan_segment(&vk, path, policy)?.map(|p| (p.rel, p.expires)))
+}
+
 /// One sealed segment in an archive, as [`archive_segment`] put it there.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArchivedSegment {

@@ -68,7 +68,7 @@ mod writer;
 
 pub use archive::{
     ArchiveReport, ArchiveTarget, ArchivedSegment, DirTarget, Manifest, ManifestEntry, archive,
-    archive_segment, archive_to, sealed_segments,
+    archive_segment, archive_to, sealed_segments, segment_retention,
 };
 pub use checkpoint::Checkpoint;
 pub use config::{LegalHold, MIN_SECURITY_DAYS, RetentionPolicy, SECURITY_CATEGORIES, StoreConfig};

@@ -67,6 +67,10 @@ pub enum ProblemKind {
     CheckpointBeforeDamage,
     /// A damage acknowledgement that is not validly signed by this store.
     AcknowledgementInvalid,
+    /// An archived segment in object storage that is not locked (Object
+    /// Lock, COMPLIANCE mode) until its retention ends: the lock was
+    /// shortened or removed, so the bucket could let it be deleted early.
+    RetentionShortened,
 }
 
 /// One problem.

@@ -158,6 +158,7 @@ fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode
     } else {
         None
     };
+    let mut archive_client = None;
     let dir = match a.archive.as_deref() {
         Some(url) if url.starts_with("s3://") => {
             let loc = crate::store::s3::Location::parse(url)
@@ -174,6 +175,7 @@ fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode
             let d = tmp.0.clone();
             shown.push((format!("{}/", d.display()), format!("{loc}/")));
             scratch.push(tmp);
+            archive_client = Some(client);
             d
         }
         Some(d) => PathBuf::from(d),
@@ -219,8 +221,11 @@ fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode
         }
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let report = ward_store::verify_with_witness(&dir, &key, threads, witness.as_deref())
+    let mut report = ward_store::verify_with_witness(&dir, &key, threads, witness.as_deref())
         .with_context(|| format!("cannot verify {}", show(&dir.display().to_string())))?;
+    if let Some(client) = &archive_client {
+        check_locks(client, &dir, &key, a.config.as_deref(), &mut report)?;
+    }
     let shown_dir = a
         .archive
         .clone()
@@ -296,6 +301,94 @@ fn verify_store(out: &mut super::Out, a: &VerifyArgs) -> anyhow::Result<ExitCode
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Checks that every segment of an archive in a bucket is still locked
+/// (COMPLIANCE mode) until its retention ends, under the `[retention]` of
+/// `config` (Ward's defaults without one), as `ward archive` locked it. A
+/// server that lets COMPLIANCE retention be shortened, or an account
+/// allowed to, would otherwise let a segment be deleted early unnoticed.
+/// A bucket without Object Lock gets one warning.
+fn check_locks(
+    client: &crate::store::s3::S3,
+    dir: &Path,
+    key: &str,
+    config: Option<&Path>,
+    report: &mut ward_store::VerifyReport,
+) -> anyhow::Result<()> {
+    let problem = |kind, file: String, detail: String| ward_store::Problem {
+        kind,
+        file,
+        first_offset: None,
+        last_offset: None,
+        byte: None,
+        detail,
+    };
+    if !client.object_lock_enabled()? {
+        report.warnings.push(problem(
+            ward_store::ProblemKind::RetentionShortened,
+            String::new(),
+            "the bucket does not have Object Lock enabled: its objects can be deleted or overwritten".into(),
+        ));
+        return Ok(());
+    }
+    let policy = crate::store::retention_policy(&crate::config::load(config)?);
+    let mut segments = Vec::new();
+    let mut stack = vec![dir.join("segments")];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "seg") {
+                segments.push(p);
+            }
+        }
+    }
+    segments.sort();
+    for p in segments {
+        let Ok(rel) = p.strip_prefix(dir) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        // A segment that does not read is already a problem of the report.
+        let Ok(Some((_, ends))) = ward_store::segment_retention(key, &p, &policy) else {
+            continue;
+        };
+        let need = jiff::Timestamp::from_millisecond(ends)
+            .map_or_else(|_| ends.to_string(), |t| t.to_string());
+        let lock = client.retention(&client.key(&rel)).with_context(|| {
+            format!(
+                "cannot read the retention of {}",
+                client.show(&client.key(&rel))
+            )
+        })?;
+        let detail = match lock {
+            None => Some(format!(
+                "no Object Lock retention; its retention ends {need}"
+            )),
+            Some((mode, _)) if mode != "COMPLIANCE" => Some(format!(
+                "locked in {mode:?} mode, not COMPLIANCE, which anyone allowed to bypass it can lift; its retention ends {need}"
+            )),
+            Some((_, until)) if until < ends => Some(format!(
+                "locked only until {}; its retention ends {need}",
+                jiff::Timestamp::from_millisecond(until)
+                    .map_or_else(|_| until.to_string(), |t| t.to_string())
+            )),
+            Some(_) => None,
+        };
+        if let Some(detail) = detail {
+            report.problems.push(problem(
+                ward_store::ProblemKind::RetentionShortened,
+                rel,
+                detail,
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn describe(p: &ward_store::Problem) -> String {

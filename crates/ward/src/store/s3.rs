@@ -228,6 +228,21 @@ impl S3 {
         }
     }
 
+    /// The object's Object Lock retention, from the headers of a HEAD
+    /// request (`x-amz-object-lock-mode`, `…-retain-until-date`): its mode
+    /// and retain-until (ms), or `None` when it has none.
+    pub fn retention(&self, key: &str) -> Result<Option<(String, i64)>, S3Error> {
+        let r = self.send("read the retention of", "HEAD", Some(key), &[], &[], &[])?;
+        let (mode, until) = r.lock;
+        if mode.is_empty() && until.is_empty() {
+            return Ok(None);
+        }
+        let until = until
+            .parse::<jiff::Timestamp>()
+            .map_or(i64::MIN, jiff::Timestamp::as_millisecond);
+        Ok(Some((mode, until)))
+    }
+
     /// The object's bytes, or `None` when there is none.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, S3Error> {
         match self.send("read", "GET", Some(key), &[], &[], &[]) {
@@ -437,6 +452,10 @@ impl S3 {
         };
         let etag = header("etag");
         let content_range = header("content-range");
+        let lock = (
+            header("x-amz-object-lock-mode"),
+            header("x-amz-object-lock-retain-until-date"),
+        );
         let body = resp
             .bytes()
             .map_err(|e| S3Error::Unreachable {
@@ -448,6 +467,7 @@ impl S3 {
             return Ok(Answer {
                 etag,
                 content_range,
+                lock,
                 body,
             });
         }
@@ -536,6 +556,8 @@ impl S3 {
 
 struct Answer {
     etag: String,
+    /// `x-amz-object-lock-mode` and `…-retain-until-date` (empty when absent).
+    lock: (String, String),
     /// `bytes a-b/size` of a ranged read.
     content_range: String,
     body: Vec<u8>,

@@ -148,6 +148,43 @@ fn s3_archive_is_locked_verified_elsewhere_and_tampering_is_named() {
     assert!(ok, "{text}");
     assert!(text.contains("300 records"), "{text}");
 
+    // The test server lets COMPLIANCE retention be shortened (S3 refuses
+    // it; an account or a server that allows it would let a segment be
+    // deleted early): verification names the segment whose lock no longer
+    // covers its retention, and passes again once it is extended back.
+    let out = s3.boto(
+        "import datetime\n\
+         r = s3.list_objects_v2(Bucket='ward-locked', Prefix='node-a/segments/')\n\
+         key = sorted(o['Key'] for o in r['Contents'] if o['Key'].endswith('.seg'))[-1]\n\
+         old = s3.head_object(Bucket='ward-locked', Key=key)['ObjectLockRetainUntilDate']\n\
+         soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)\n\
+         s3.put_object_retention(Bucket='ward-locked', Key=key, Retention={'Mode': 'COMPLIANCE', 'RetainUntilDate': soon})\n\
+         print('until', s3.head_object(Bucket='ward-locked', Key=key)['ObjectLockRetainUntilDate'].year)\n\
+         print('old', old.isoformat())\n\
+         print('key', key)",
+    );
+    let short = out
+        .lines()
+        .find_map(|l| l.strip_prefix("key "))
+        .unwrap()
+        .to_owned();
+    let (ok, text) = verify(&key);
+    assert!(!ok, "{out}\n{text}");
+    assert!(
+        text.contains(&format!(
+            "RetentionShortened in s3://ward-locked/{short}: locked only until"
+        )),
+        "{short}: {text}"
+    );
+    assert_eq!(text.matches("RetentionShortened").count(), 1, "{text}");
+    let old = out.lines().find_map(|l| l.strip_prefix("old ")).unwrap();
+    s3.boto(&format!(
+        "import datetime\n\
+         s3.put_object_retention(Bucket='ward-locked', Key='{short}', Retention={{'Mode': 'COMPLIANCE', 'RetainUntilDate': datetime.datetime.fromisoformat('{old}')}})"
+    ));
+    let (ok, text) = verify(&key);
+    assert!(ok, "{text}");
+
     // The bucket refuses deletion; an overwrite makes a new version and
     // keeps the locked one; every object carries COMPLIANCE retention.
     let out = s3.boto(
