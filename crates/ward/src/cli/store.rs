@@ -358,28 +358,13 @@ fn check_locks(
         let Ok(Some((_, ends))) = ward_store::segment_retention(key, &p, &policy) else {
             continue;
         };
-        let need = jiff::Timestamp::from_millisecond(ends)
-            .map_or_else(|_| ends.to_string(), |t| t.to_string());
         let lock = client.retention(&client.key(&rel)).with_context(|| {
             format!(
                 "cannot read the retention of {}",
                 client.show(&client.key(&rel))
             )
         })?;
-        let detail = match lock {
-            None => Some(format!(
-                "no Object Lock retention; its retention ends {need}"
-            )),
-            Some((mode, _)) if mode != "COMPLIANCE" => Some(format!(
-                "locked in {mode:?} mode, not COMPLIANCE, which anyone allowed to bypass it can lift; its retention ends {need}"
-            )),
-            Some((_, until)) if until < ends => Some(format!(
-                "locked only until {}; its retention ends {need}",
-                jiff::Timestamp::from_millisecond(until)
-                    .map_or_else(|_| until.to_string(), |t| t.to_string())
-            )),
-            Some(_) => None,
-        };
+        let detail = crate::store::s3::S3::lock_short(lock, ends);
         if let Some(detail) = detail {
             report.problems.push(problem(
                 ward_store::ProblemKind::RetentionShortened,

@@ -251,7 +251,20 @@ impl Uploader {
             bucket: seg.location.bucket.clone(),
             prefix: node_prefix(&seg.location, &self.settings.node_id),
         };
+        self.metrics.describe(
+            "ward_cluster_segments_locks_short",
+            "segments this node uploaded whose Object Lock no longer covers their retention (not COMPLIANCE, or retained until earlier): found by reading each lock back, a few every round",
+        );
+        self.metrics.describe(
+            "ward_cluster_segments_lock_checks_total",
+            "Object Lock retentions of this node's uploaded segments read back",
+        );
+        self.metrics
+            .set("ward_cluster_segments_locks_short", &[], 0.0);
+        self.metrics
+            .add("ward_cluster_segments_lock_checks_total", &[], 0);
         let mut done: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut audit = LockAudit::default();
         let mut wait = Duration::ZERO;
         loop {
             tokio::select! {
@@ -298,6 +311,9 @@ impl Uploader {
                         payload: v,
                     })
                     .collect();
+                for (_, s) in &round.uploaded {
+                    audit.add(&s.object, s.retain_until_ms);
+                }
                 match self.producer.send_all(&out).await {
                     Ok(()) => {
                         for (name, s) in &round.uploaded {
@@ -311,6 +327,34 @@ impl Uploader {
                     }
                     Err(e) => failure = Some(format!("recording in {topic}: {e}")),
                 }
+            }
+            if let Some(batch) = audit.next_batch() {
+                let (cfg, loc) = (self.s3.clone(), location.clone());
+                let checked = tokio::task::spawn_blocking(move || read_locks(&cfg, loc, &batch))
+                    .await
+                    .unwrap_or_default();
+                self.metrics.add(
+                    "ward_cluster_segments_lock_checks_total",
+                    &[],
+                    checked.len() as u64,
+                );
+                for (object, short) in checked {
+                    if let Some(why) = &short
+                        && !audit.short.contains(&object)
+                    {
+                        tracing::error!(node = %self.settings.node_id, object = %object, reason = %why,
+                            "a sealed segment's Object Lock no longer covers its retention: the bucket could let it be deleted early");
+                    }
+                    match short {
+                        Some(_) => audit.short.insert(object),
+                        None => audit.short.remove(&object),
+                    };
+                }
+                self.metrics.set(
+                    "ward_cluster_segments_locks_short",
+                    &[],
+                    audit.short.len() as f64,
+                );
             }
             let (lag, age) = lag(&self.store_dir, &done);
             self.metrics
@@ -331,6 +375,65 @@ impl Uploader {
             };
         }
     }
+}
+
+/// Segments whose Object Lock is read back, per upload round.
+const LOCK_CHECKS_PER_ROUND: usize = 64;
+
+/// This node's uploaded segments (archive name, retention end in ms),
+/// read back a few per round in turn, and those found short.
+#[derive(Default)]
+struct LockAudit {
+    segments: Vec<(String, i64)>,
+    next: usize,
+    short: BTreeSet<String>,
+}
+
+impl LockAudit {
+    fn add(&mut self, object: &str, until_ms: i64) {
+        match self.segments.iter_mut().find(|(o, _)| o == object) {
+            Some(e) => e.1 = until_ms,
+            None => self.segments.push((object.to_owned(), until_ms)),
+        }
+    }
+
+    /// The next segments to read back, in turn; `None` when there are none.
+    fn next_batch(&mut self) -> Option<Vec<(String, i64)>> {
+        if self.segments.is_empty() {
+            return None;
+        }
+        let n = self.segments.len().min(LOCK_CHECKS_PER_ROUND);
+        let batch = (0..n)
+            .map(|i| self.segments[(self.next + i) % self.segments.len()].clone())
+            .collect();
+        self.next = (self.next + n) % self.segments.len();
+        Some(batch)
+    }
+}
+
+/// Reads back the lock of each segment (`object` relative to the node's
+/// place): `Some(reason)` when it does not cover the segment's retention.
+/// Segments that could not be read are left out (checked again later); a
+/// bucket without Object Lock is not checked.
+fn read_locks(
+    cfg: &S3Config,
+    location: Location,
+    batch: &[(String, i64)],
+) -> Vec<(String, Option<String>)> {
+    let Ok(s3) = S3::new(cfg, location, &|k| std::env::var(k).ok()) else {
+        return Vec::new();
+    };
+    if !s3.object_lock_enabled().unwrap_or(false) {
+        return Vec::new();
+    }
+    batch
+        .iter()
+        .filter_map(|(object, until)| {
+            let lock = s3.retention(&s3.key(object)).ok()?;
+            let short = S3::lock_short(lock, *until);
+            Some((object.clone(), short))
+        })
+        .collect()
 }
 
 /// Uploads the sealed segments not in `skip` (by file path), oldest

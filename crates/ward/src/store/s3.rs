@@ -243,6 +243,30 @@ impl S3 {
         Ok(Some((mode, until)))
     }
 
+    /// Why an object's lock, as [`S3::retention`] read it, does not keep
+    /// it until `until_ms` in COMPLIANCE mode; `None` when it does.
+    pub fn lock_short(lock: Option<(String, i64)>, until_ms: i64) -> Option<String> {
+        let when = |ms: i64| {
+            jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
+        };
+        match lock {
+            None => Some(format!(
+                "no Object Lock retention; its retention ends {}",
+                when(until_ms)
+            )),
+            Some((mode, _)) if mode != "COMPLIANCE" => Some(format!(
+                "locked in {mode:?} mode, not COMPLIANCE, which whoever may bypass governance can lift; its retention ends {}",
+                when(until_ms)
+            )),
+            Some((_, at)) if at < until_ms => Some(format!(
+                "locked only until {}; its retention ends {}",
+                when(at),
+                when(until_ms)
+            )),
+            Some(_) => None,
+        }
+    }
+
     /// The object's bytes, or `None` when there is none.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, S3Error> {
         match self.send("read", "GET", Some(key), &[], &[], &[]) {

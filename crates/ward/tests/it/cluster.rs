@@ -1595,6 +1595,53 @@ fn sealed_segments_go_to_the_bucket_and_any_node_searches_them() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(metric_sum(&a.metrics(), "ward_cluster_segments_uploaded_total") > 0.0);
+    // A node reads its segments' locks back: one of a's shortened on the
+    // test server (which allows it; S3 refuses) is found and reported, and
+    // no longer once the lock is moved back.
+    let out = s3.boto(
+        "import datetime\n\
+         r = s3.list_objects_v2(Bucket='ward-segs', Prefix='c1/a/segments/')\n\
+         key = sorted(o['Key'] for o in r['Contents'] if o['Key'].endswith('.seg'))[0]\n\
+         old = s3.head_object(Bucket='ward-segs', Key=key)['ObjectLockRetainUntilDate']\n\
+         soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)\n\
+         s3.put_object_retention(Bucket='ward-segs', Key=key, Retention={'Mode': 'COMPLIANCE', 'RetainUntilDate': soon})\n\
+         print('old', old.isoformat())\n\
+         print('key', key)",
+    );
+    let line = |p: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(p))
+            .unwrap()
+            .to_owned()
+    };
+    let (short, old) = (line("key "), line("old "));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric_sum(&a.metrics(), "ward_cluster_segments_locks_short") != 1.0 {
+        assert!(Instant::now() < deadline, "{}\n{}", a.metrics(), a.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let object = short.trim_start_matches("c1/a/");
+    assert!(
+        a.log()
+            .contains("Object Lock no longer covers its retention")
+            && a.log().contains(object),
+        "{}",
+        a.log()
+    );
+    assert_eq!(
+        metric_sum(&b.metrics(), "ward_cluster_segments_locks_short"),
+        0.0
+    );
+    s3.boto(&format!(
+        "import datetime\n\
+         s3.put_object_retention(Bucket='ward-segs', Key='{short}', Retention={{'Mode': 'COMPLIANCE', 'RetainUntilDate': datetime.datetime.fromisoformat('{old}')}})"
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric_sum(&a.metrics(), "ward_cluster_segments_locks_short") != 0.0 {
+        assert!(Instant::now() < deadline, "{}", a.metrics());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(metric_sum(&a.metrics(), "ward_cluster_segments_lock_checks_total") > 0.0);
     // `ward cluster status` shows each node's upload lag.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
