@@ -380,33 +380,38 @@ impl Uploader {
 /// Segments whose Object Lock is read back, per upload round.
 const LOCK_CHECKS_PER_ROUND: usize = 64;
 
-/// This node's uploaded segments (archive name, retention end in ms),
+/// This node's uploaded segments (archive name -> retention end in ms),
 /// read back a few per round in turn, and those found short.
 #[derive(Default)]
 struct LockAudit {
-    segments: Vec<(String, i64)>,
-    next: usize,
+    segments: BTreeMap<String, i64>,
+    /// The last segment read back; the next round goes on after it.
+    after: Option<String>,
     short: BTreeSet<String>,
 }
 
 impl LockAudit {
     fn add(&mut self, object: &str, until_ms: i64) {
-        match self.segments.iter_mut().find(|(o, _)| o == object) {
-            Some(e) => e.1 = until_ms,
-            None => self.segments.push((object.to_owned(), until_ms)),
-        }
+        self.segments.insert(object.to_owned(), until_ms);
     }
 
     /// The next segments to read back, in turn; `None` when there are none.
     fn next_batch(&mut self) -> Option<Vec<(String, i64)>> {
+        use std::ops::Bound::{Excluded, Unbounded};
         if self.segments.is_empty() {
             return None;
         }
         let n = self.segments.len().min(LOCK_CHECKS_PER_ROUND);
-        let batch = (0..n)
-            .map(|i| self.segments[(self.next + i) % self.segments.len()].clone())
+        let from = match &self.after {
+            Some(a) => self.segments.range::<String, _>((Excluded(a), Unbounded)),
+            None => self.segments.range::<String, _>(..),
+        };
+        let batch: Vec<(String, i64)> = from
+            .chain(self.segments.iter())
+            .take(n)
+            .map(|(k, v)| (k.clone(), *v))
             .collect();
-        self.next = (self.next + n) % self.segments.len();
+        self.after = batch.last().map(|(k, _)| k.clone());
         Some(batch)
     }
 }
@@ -521,6 +526,36 @@ fn lag(store_dir: &std::path::Path, done: &BTreeSet<PathBuf>) -> (u64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locks_are_read_back_in_turn_each_once_per_turn() {
+        let mut audit = LockAudit::default();
+        assert!(audit.next_batch().is_none());
+        for i in 0..150 {
+            audit.add(&format!("segments/{i:03}.seg"), i);
+        }
+        audit.add("segments/007.seg", 7_000);
+        let mut seen: Vec<String> = Vec::new();
+        for _ in 0..3 {
+            let batch = audit.next_batch().unwrap();
+            assert_eq!(batch.len(), LOCK_CHECKS_PER_ROUND);
+            let distinct: BTreeSet<&String> = batch.iter().map(|(k, _)| k).collect();
+            assert_eq!(distinct.len(), batch.len());
+            seen.extend(batch.into_iter().map(|(k, _)| k));
+        }
+        // 192 reads over 150 segments: every one once, then the first 42
+        // again, in order.
+        let first: BTreeSet<&String> = seen[..150].iter().collect();
+        assert_eq!(first.len(), 150);
+        assert_eq!(seen[150], "segments/000.seg");
+        assert_eq!(seen[191], "segments/041.seg");
+        assert_eq!(audit.segments["segments/007.seg"], 7_000);
+        let mut few = LockAudit::default();
+        few.add("a", 1);
+        few.add("b", 2);
+        assert_eq!(few.next_batch().unwrap().len(), 2);
+        assert_eq!(few.next_batch().unwrap().len(), 2);
+    }
 
     fn record() -> SegmentRecord {
         SegmentRecord {
