@@ -333,23 +333,7 @@ fn check_locks(
         return Ok(());
     }
     let policy = crate::store::retention_policy(&crate::config::load(config)?);
-    let mut segments = Vec::new();
-    let mut stack = vec![dir.join("segments")];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "seg") {
-                segments.push(p);
-            }
-        }
-    }
-    segments.sort();
-    for p in segments {
+    for p in ward_store::sealed_segments(dir) {
         let Ok(rel) = p.strip_prefix(dir) else {
             continue;
         };
