@@ -252,7 +252,7 @@ impl CorrWorker {
                     payload: m.payload().unwrap_or_default().to_vec(),
                     matches: header(&m, split::HEADER),
                     windows: header(&m, split::WINDOWS_HEADER),
-                    epoch: self.consumer.context().epoch.load(Ordering::SeqCst),
+                    epoch: self.consumer.context().epoch(m.partition()),
                 }),
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "correlation consumer error");
@@ -262,8 +262,8 @@ impl CorrWorker {
             }
             wait = Duration::ZERO;
         }
-        let epoch = self.consumer.context().epoch.load(Ordering::SeqCst);
-        out.retain(|m| m.epoch == epoch);
+        let ctx = self.consumer.context();
+        out.retain(|m| m.epoch == ctx.epoch(m.partition));
         out
     }
 

@@ -4,9 +4,8 @@
 //! between the store and the commit stores that batch again, the copies in
 //! `<prefix>corr` are recognised by their origin and evaluated once).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -73,6 +72,9 @@ impl EventsConsumer {
     /// the stop comes is finished first.
     pub async fn run(self, stop: CancellationToken) {
         let mut last_error: Option<Instant> = None;
+        // Per partition: the epoch it was checked in and the offset its
+        // former owner had committed by then (see `hand_over`).
+        let mut floors: HashMap<i32, (u64, i64)> = HashMap::new();
         loop {
             let first = tokio::select! {
                 m = self.consumer.recv() => m,
@@ -99,8 +101,11 @@ impl EventsConsumer {
             }
             // Messages read before a revocation belong to their new owner,
             // who reads them from the committed offset.
-            let epoch = self.consumer.context().epoch.load(Ordering::SeqCst);
-            batch.retain(|r| r.epoch == epoch);
+            let ctx = self.consumer.context();
+            batch.retain(|r| r.epoch == ctx.epoch(r.partition));
+            if !self.hand_over(&mut batch, &mut floors, &stop).await {
+                return;
+            }
             if batch.is_empty() {
                 continue;
             }
@@ -110,13 +115,100 @@ impl EventsConsumer {
         }
     }
 
+    /// Leaves out of `batch` what the former owner of a partition stored
+    /// after this node was given it. A broker may hand a partition over
+    /// before its former owner rejoined (tansu 0.6 does, where Kafka waits
+    /// for every member), and a member stalled past its session goes on
+    /// with the batch in its hands too; either one stores and commits that
+    /// batch while this node reads it from the older committed offset. So
+    /// the first messages of a partition given within `handover_grace` wait
+    /// for the rest of it, then the partition's committed offset is read
+    /// again and whatever lies below it is skipped (counted in
+    /// `ward_cluster_handover_skipped_total`) for as long as the node keeps
+    /// the partition. False when Ward stops while waiting.
+    async fn hand_over(
+        &self,
+        batch: &mut Vec<Read>,
+        floors: &mut HashMap<i32, (u64, i64)>,
+        stop: &CancellationToken,
+    ) -> bool {
+        let ctx = self.consumer.context();
+        let unchecked: BTreeSet<i32> = batch
+            .iter()
+            .filter(|r| floors.get(&r.partition).is_none_or(|(e, _)| *e != r.epoch))
+            .map(|r| r.partition)
+            .collect();
+        if !unchecked.is_empty() {
+            let grace = self.settings.handover_grace();
+            let until = unchecked
+                .iter()
+                .filter_map(|p| ctx.assigned_at(*p))
+                .max()
+                .map(|at| at + grace);
+            if let Some(until) = until.filter(|u| *u > Instant::now()) {
+                tokio::select! {
+                    () = tokio::time::sleep_until(until.into()) => {}
+                    () = stop.cancelled() => return false,
+                }
+            }
+            let topic = self.settings.events_topic();
+            let mut tpl = TopicPartitionList::new();
+            for p in &unchecked {
+                tpl.add_partition(&topic, *p);
+            }
+            let epochs: Vec<(i32, u64)> = unchecked.iter().map(|p| (*p, ctx.epoch(*p))).collect();
+            match tokio::task::block_in_place(|| {
+                self.consumer
+                    .committed_offsets(tpl, Duration::from_secs(10))
+            }) {
+                Ok(committed) => {
+                    for (p, epoch) in epochs {
+                        let floor = committed
+                            .find_partition(&topic, p)
+                            .and_then(|e| match e.offset() {
+                                Offset::Offset(o) => Some(o),
+                                _ => None,
+                            })
+                            .unwrap_or(-1);
+                        floors.insert(p, (epoch, floor));
+                    }
+                }
+                Err(e) => {
+                    // Read from where the group said when it assigned them:
+                    // at least once, as without the check.
+                    tracing::warn!(%topic, error = %e, "committed offsets of partitions given not read again");
+                    for (p, epoch) in epochs {
+                        floors.insert(p, (epoch, -1));
+                    }
+                }
+            }
+        }
+        batch.retain(|r| r.epoch == ctx.epoch(r.partition));
+        let before = batch.len();
+        batch.retain(|r| {
+            floors
+                .get(&r.partition)
+                .is_none_or(|(e, floor)| *e != r.epoch || r.offset >= *floor)
+        });
+        let skipped = (before - batch.len()) as u64;
+        if skipped > 0 {
+            self.metrics
+                .add("ward_cluster_handover_skipped_total", &[], skipped);
+            tracing::info!(
+                count = skipped,
+                "messages the former owner stored after the handover skipped"
+            );
+        }
+        true
+    }
+
     fn read(&self, m: &rdkafka::message::BorrowedMessage<'_>) -> Read {
         Read {
             partition: m.partition(),
             offset: m.offset(),
             key: m.key().unwrap_or_default().to_vec(),
             payload: m.payload().unwrap_or_default().to_vec(),
-            epoch: self.consumer.context().epoch.load(Ordering::SeqCst),
+            epoch: self.consumer.context().epoch(m.partition()),
         }
     }
 

@@ -67,6 +67,13 @@ pub struct SegmentsSettings {
 }
 
 impl Settings {
+    /// How long a node given an `<prefix>events` partition lets its former
+    /// owner finish the batch it may still hold before it reads the
+    /// partition's committed offset again: a third of the session timeout.
+    pub fn handover_grace(&self) -> Duration {
+        self.session_timeout / 3
+    }
+
     /// Where every node's ingest goes.
     pub fn events_topic(&self) -> String {
         format!("{}events", self.prefix)
@@ -468,18 +475,33 @@ pub struct CorrPart {
 }
 
 /// The consumer context of a cluster group: logs and counts rebalances,
-/// keeps [`Owned`] up to date, and moves `epoch` on every revocation so
-/// that messages read before it are not processed (the new owner reads
-/// them from the committed offset).
+/// keeps [`Owned`] up to date, and moves a partition's epoch when it is
+/// revoked so that its messages read before are not processed (the new
+/// owner reads them from the committed offset).
 pub struct GroupContext {
     pub topic: String,
     pub node: String,
-    pub epoch: std::sync::atomic::AtomicU64,
+    epochs: parking_lot::Mutex<std::collections::HashMap<i32, u64>>,
+    /// When each partition was last assigned to this consumer.
+    assigned: parking_lot::Mutex<std::collections::HashMap<i32, std::time::Instant>>,
     pub owned: std::sync::Arc<Owned>,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl rdkafka::client::ClientContext for GroupContext {}
+
+impl GroupContext {
+    /// The epoch of `partition`: how many times it was revoked from this
+    /// consumer. A message read in an older epoch is not processed.
+    pub fn epoch(&self, partition: i32) -> u64 {
+        self.epochs.lock().get(&partition).copied().unwrap_or(0)
+    }
+
+    /// When `partition` was last assigned to this consumer.
+    pub fn assigned_at(&self, partition: i32) -> Option<std::time::Instant> {
+        self.assigned.lock().get(&partition).copied()
+    }
+}
 
 /// A consumer of `topic` in its group, subscribed, with a [`GroupContext`].
 pub fn join<C>(
@@ -495,7 +517,8 @@ where
     let ctx = GroupContext {
         topic: topic.to_owned(),
         node: s.node_id.clone(),
-        epoch: 0.into(),
+        epochs: parking_lot::Mutex::default(),
+        assigned: parking_lot::Mutex::default(),
         owned: std::sync::Arc::clone(owned),
         metrics: std::sync::Arc::clone(metrics),
     };
@@ -526,6 +549,13 @@ impl rdkafka::consumer::ConsumerContext for GroupContext {
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let parts = list(tpl);
+                {
+                    let now = std::time::Instant::now();
+                    let mut assigned = self.assigned.lock();
+                    for p in &parts {
+                        assigned.insert(*p, now);
+                    }
+                }
                 self.metrics.add(
                     "ward_cluster_rebalances_total",
                     &[("topic", &self.topic)],
@@ -554,7 +584,12 @@ impl rdkafka::consumer::ConsumerContext for GroupContext {
             }
             Rebalance::Revoke(tpl) => {
                 let parts = list(tpl);
-                self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                {
+                    let mut epochs = self.epochs.lock();
+                    for p in &parts {
+                        *epochs.entry(*p).or_default() += 1;
+                    }
+                }
                 tracing::info!(topic = %self.topic, node = %self.node, partitions = ?parts, "cluster partitions revoked");
                 for p in parts {
                     if events {

@@ -164,7 +164,10 @@ impl Ward {
                 format!("127.0.0.1:{}", self.syslog_port),
             )
             .env("WARD_INGEST_TOKEN", TOKEN)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("WARD_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(
