@@ -257,3 +257,52 @@ fn numbers_that_are_cards_or_under_secret_names() {
     assert_eq!(out["status"], 200);
     assert_eq!(out["ratio"], 0.5);
 }
+
+/// A text repeated in one event (a recognizer's ECS copy of a native
+/// field) is redacted wherever it is, each copy under its own field's
+/// action and recorded under its own path.
+#[test]
+fn repeated_texts_are_redacted_alike_under_their_own_actions() {
+    let long = "powershell.exe -enc SQBFAFgA -user ops --note contact carol@example.com";
+    let clean = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe -NoProfile";
+    let mut cfg = RedactConfig::default();
+    cfg.actions.insert("email".into(), Action::Keep);
+    cfg.fields
+        .insert("process.command_line".into(), Action::Mask);
+    let (out, report) = redact(
+        &cfg,
+        json!({
+            "Event": {"EventData": {"CommandLine": long, "Image": clean, "Other": long}},
+            "process": {"command_line": long, "executable": clean},
+            "later": {"text": clean, "copy": "token=ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 ok"},
+            "again": {"copy": "token=ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 ok"}
+        }),
+    );
+    // Kept by the kind's action where no field action applies, masked in
+    // the field whose own action is mask.
+    assert_eq!(out["Event"]["EventData"]["CommandLine"], long);
+    assert_eq!(out["Event"]["EventData"]["Other"], long);
+    assert_ne!(out["process"]["command_line"], long, "{out}");
+    assert!(
+        !out["process"]["command_line"]
+            .as_str()
+            .unwrap()
+            .contains("carol@example.com"),
+        "{out}"
+    );
+    for v in [
+        &out["Event"]["EventData"]["Image"],
+        &out["process"]["executable"],
+        &out["later"]["text"],
+    ] {
+        assert_eq!(v, clean);
+    }
+    // A secret is found in every copy, each recorded.
+    for v in [&out["later"]["copy"], &out["again"]["copy"]] {
+        assert!(!v.as_str().unwrap().contains("ghp_"), "{out}");
+    }
+    let fields: Vec<&str> = report.redactions.iter().map(|r| r.field.as_str()).collect();
+    for f in ["later.copy", "again.copy", "process.command_line"] {
+        assert!(fields.contains(&f), "{f} in {fields:?}");
+    }
+}
