@@ -6,6 +6,7 @@
 //! Invariant: `scan` reads the folded text once with the automaton; regexes
 //! never run over text that lacks their prefilter literal.
 
+mod addressed;
 mod table;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
@@ -155,6 +156,7 @@ impl Rules {
         if !objects.is_empty() {
             pair(text, &verbs, &objects, ev);
         }
+        addressed::scan(text, ev);
         if framed {
             ev.add(code::PRETEXT, 0.3, "pretext introduces an instruction (…:)");
         }
