@@ -139,6 +139,9 @@ impl EventsConsumer {
             .map(|r| r.partition)
             .collect();
         if !unchecked.is_empty() {
+            // The assignment checked: one revoked and given again while
+            // this waits has a grace of its own, checked with a later batch.
+            let epochs: Vec<(i32, u64)> = unchecked.iter().map(|p| (*p, ctx.epoch(*p))).collect();
             let grace = self.settings.handover_grace();
             let until = unchecked
                 .iter()
@@ -156,13 +159,15 @@ impl EventsConsumer {
             for p in &unchecked {
                 tpl.add_partition(&topic, *p);
             }
-            let epochs: Vec<(i32, u64)> = unchecked.iter().map(|p| (*p, ctx.epoch(*p))).collect();
             match tokio::task::block_in_place(|| {
                 self.consumer
                     .committed_offsets(tpl, Duration::from_secs(10))
             }) {
                 Ok(committed) => {
                     for (p, epoch) in epochs {
+                        if ctx.epoch(p) != epoch {
+                            continue;
+                        }
                         let floor = committed
                             .find_partition(&topic, p)
                             .and_then(|e| match e.offset() {
@@ -178,7 +183,9 @@ impl EventsConsumer {
                     // at least once, as without the check.
                     tracing::warn!(%topic, error = %e, "committed offsets of partitions given not read again");
                     for (p, epoch) in epochs {
-                        floors.insert(p, (epoch, -1));
+                        if ctx.epoch(p) == epoch {
+                            floors.insert(p, (epoch, -1));
+                        }
                     }
                 }
             }
