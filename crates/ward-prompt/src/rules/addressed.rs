@@ -54,6 +54,54 @@ const AFTER_AI: &[&str] = &[
 ];
 /// Words that may lead an address ("note to the", "instructions for any").
 const LEADS: &[&str] = &[
+    "hinweis",
+    "an",
+    "den",
+    "dem",
+    "nachricht",
+    "anweisungen",
+    "achtung",
+    "liebe",
+    "lieber",
+    "hallo",
+    "pour",
+    "à",
+    "la",
+    "le",
+    "les",
+    "aux",
+    "cher",
+    "chère",
+    "nota",
+    "para",
+    "el",
+    "los",
+    "las",
+    "al",
+    "mensaje",
+    "instrucciones",
+    "atención",
+    "querido",
+    "querida",
+    "hola",
+    "alla",
+    "il",
+    "lo",
+    "gli",
+    "messaggio",
+    "istruzioni",
+    "attenzione",
+    "caro",
+    "cara",
+    "ciao",
+    "o",
+    "os",
+    "as",
+    "ao",
+    "mensagem",
+    "instruções",
+    "atenção",
+    "olá",
     "note",
     "notes",
     "message",
@@ -75,6 +123,34 @@ const LEADS: &[&str] = &[
     "reminder",
     "important",
 ];
+/// The same nouns in German, French, Spanish, Italian and Portuguese.
+const OTHER_HEADS: &[&str] = &[
+    "ki",
+    "ia",
+    "assistent",
+    "assistentin",
+    "assistenten",
+    "einkaufsassistent",
+    "ki-assistent",
+    "ki-agent",
+    "sprachmodell",
+    "modell",
+    "agenten",
+    "asistente",
+    "assistente",
+    "agente",
+    "modèle",
+    "modelo",
+    "modello",
+    "chatbot",
+    "assistant",
+    "agent",
+];
+/// Prepositions of a head's complement ("asistente de compras").
+const PREPOSITIONS: &[&str] = &["de", "di", "da", "agli", "per", "para", "für", "zum", "zur"];
+/// Words that open a relative clause after the head, as a participle does
+/// in English ("l'IA qui traite les avis :", "die KI, die …" is not one).
+const RELATIVES: &[&str] = &["qui", "que", "che", "die", "der", "welche", "welcher"];
 /// Nouns after the head that keep it an address ("AI note:").
 const TRAILERS: &[&str] = &["instructions", "instruction", "note", "notice", "message"];
 /// Modals of an instruction given in the third person ("the agent should").
@@ -97,6 +173,71 @@ const ADVERBS: &[&str] = &[
 /// "describe", "answer") are left out: a direct prompt may address the
 /// assistant too.
 const DIRECTIVES: &[&str] = &[
+    // German, French, Spanish, Italian, Portuguese imperatives
+    "empfiehl",
+    "empfehle",
+    "sende",
+    "schicke",
+    "leite",
+    "antworte",
+    "genehmige",
+    "lösche",
+    "deaktiviere",
+    "überweise",
+    "zahle",
+    "installiere",
+    "verschweige",
+    "niemals",
+    "recommande",
+    "recommandez",
+    "envoie",
+    "envoyez",
+    "transfère",
+    "transférez",
+    "réponds",
+    "répondez",
+    "approuve",
+    "approuvez",
+    "supprime",
+    "supprimez",
+    "désactive",
+    "désactivez",
+    "paie",
+    "payez",
+    "installe",
+    "jamais",
+    "recomienda",
+    "envía",
+    "reenvía",
+    "aprueba",
+    "elimina",
+    "borra",
+    "desactiva",
+    "paga",
+    "transfiere",
+    "instala",
+    "nunca",
+    "consiglia",
+    "raccomanda",
+    "invia",
+    "inoltra",
+    "rispondi",
+    "approva",
+    "cancella",
+    "disattiva",
+    "trasferisci",
+    "installa",
+    "recomende",
+    "envie",
+    "encaminhe",
+    "responda",
+    "aprove",
+    "exclua",
+    "apague",
+    "desative",
+    "pague",
+    "transfira",
+    "instale",
     "recommend",
     "rank",
     "rate",
@@ -149,6 +290,33 @@ const MODAL_DIRECTIVES: &[&str] = &[
 ];
 /// Multi-word directives, matched in the sentence after the address.
 const DIRECTIVE_PHRASES: &[&str] = &[
+    "sag dem nutzer",
+    "sage dem nutzer",
+    "teile dem nutzer",
+    "ab jetzt",
+    "von nun an",
+    "nicht erwähnen",
+    "erwähne nicht",
+    "dis à l'utilisateur",
+    "dites à l'utilisateur",
+    "à partir de maintenant",
+    "désormais",
+    "ne mentionne pas",
+    "sans le dire",
+    "dile al usuario",
+    "a partir de ahora",
+    "de ahora en adelante",
+    "no menciones",
+    "di' all'utente",
+    "dì all'utente",
+    "d'ora in poi",
+    "da ora in poi",
+    "non menzionare",
+    "diga ao usuário",
+    "diga ao utilizador",
+    "a partir de agora",
+    "de agora em diante",
+    "não mencione",
     "do not",
     "from now on",
     "from this point",
@@ -186,18 +354,21 @@ struct Word {
 }
 
 /// Words of folded text: runs of letters, digits, `'`, `-`, `_` and `.`
-/// inside a word ("a.i", "p.s", "don't").
+/// inside a word ("a.i", "p.s", "don't", "l'ia"). Every non-ASCII byte
+/// counts as a letter ("modèle", "prüfer"): a run of them is always whole
+/// characters, so word bounds are character bounds.
 fn words(text: &str) -> Vec<Word> {
     let b = text.as_bytes();
+    let letter = |c: u8| c.is_ascii_alphanumeric() || c >= 0x80;
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i].is_ascii_alphanumeric() {
+        if letter(b[i]) {
             let start = i;
             while i < b.len()
-                && (b[i].is_ascii_alphanumeric()
+                && (letter(b[i])
                     || (matches!(b[i], b'\'' | b'-' | b'_' | b'.')
-                        && b.get(i + 1).is_some_and(u8::is_ascii_alphanumeric)))
+                        && b.get(i + 1).is_some_and(|c| letter(*c))))
             {
                 i += 1;
             }
@@ -288,10 +459,27 @@ fn word<'t>(text: &'t str, ws: &[Word], i: usize) -> &'t str {
     ws.get(i).map_or("", |w| &text[w.start..w.end])
 }
 
+/// A word without an elided article ("l'ia" → "ia", "un'ia" → "ia").
+fn bare(w: &str) -> &str {
+    match w.rsplit_once('\'') {
+        Some((before, after)) if before.len() <= 4 && !after.is_empty() => after,
+        _ => w,
+    }
+}
+
 /// Whether word `i` names the model (a head, or "ai"/"automated" + noun);
 /// the index of its last word.
 fn head_at(text: &str, ws: &[Word], i: usize) -> Option<usize> {
-    let w = word(text, ws, i);
+    let w = bare(word(text, ws, i));
+    // Most words are rejected by their first letter and length.
+    if w.len() > 17
+        || !matches!(
+            w.as_bytes().first(),
+            Some(b'a' | b'b' | b'c' | b'e' | b'g' | b'i' | b'k' | b'l' | b'm' | b's')
+        )
+    {
+        return None;
+    }
     if (w == "ai" || w == "automated")
         && AFTER_AI.contains(&word(text, ws, i + 1))
         && adjacent(text, ws[i], ws[i + 1])
@@ -300,6 +488,22 @@ fn head_at(text: &str, ws: &[Word], i: usize) -> Option<usize> {
     }
     if w == "language" && matches!(word(text, ws, i + 1), "model" | "models") {
         return Some(i + 1);
+    }
+    if OTHER_HEADS.contains(&w) {
+        // "assistant d'achat", "asistente de compras", "assistente agli acquisti"
+        if PREPOSITIONS.contains(&word(text, ws, i + 1))
+            && ws.get(i + 2).is_some()
+            && adjacent(text, ws[i], ws[i + 1])
+            && adjacent(text, ws[i + 1], ws[i + 2])
+        {
+            return Some(i + 2);
+        }
+        if word(text, ws, i + 1).starts_with("d'")
+            && ws.get(i + 1).is_some_and(|n| adjacent(text, ws[i], *n))
+        {
+            return Some(i + 1);
+        }
+        return Some(i);
     }
     HEADS.contains(&w).then_some(i)
 }
@@ -326,6 +530,13 @@ pub fn scan(text: &str, ev: &mut Evidence) {
         "claude",
         "gemini",
         "you read this",
+        "ki",
+        "ia",
+        "assistent",
+        "asistente",
+        "modell",
+        "modèle",
+        "modelo",
     ];
     if !CUES.iter().any(|c| text.contains(c)) {
         return;
@@ -338,7 +549,10 @@ pub fn scan(text: &str, ev: &mut Evidence) {
             break;
         }
         // "when you read this," / "if you are reading this,"
-        if word(text, &ws, i) == "when" || word(text, &ws, i) == "if" {
+        if matches!(
+            word(text, &ws, i),
+            "when" | "if" | "wenn" | "si" | "se" | "falls"
+        ) {
             let phrase = text.get(ws[i].start..).unwrap_or("");
             for cue in [
                 "when you read this",
@@ -352,6 +566,16 @@ pub fn scan(text: &str, ev: &mut Evidence) {
                 "when the agent reads this",
                 "when an llm reads this",
                 "when the llm reads this",
+                "wenn du eine ki bist",
+                "falls du eine ki bist",
+                "si tu es une ia",
+                "si vous êtes une ia",
+                "si eres una ia",
+                "si usted es una ia",
+                "se sei un'ia",
+                "se sei un ia",
+                "se você é uma ia",
+                "se és uma ia",
             ] {
                 if phrase.starts_with(cue) {
                     let after = ws[i].start + cue.len();
@@ -373,12 +597,16 @@ pub fn scan(text: &str, ev: &mut Evidence) {
         let mut conditional = false;
         while first > 0 && i - first < MAX_LEAD_WORDS && adjacent(text, ws[first - 1], ws[first]) {
             let prev = word(text, &ws, first - 1);
+            // "if you are an …", "if you're a …" (not "You are a helpful
+            // assistant, who …", how a system prompt begins).
+            let before_you = first.checked_sub(4).map_or("", |k| word(text, &ws, k));
             if matches!(prev, "an" | "a")
                 && first >= 3
-                && matches!(
-                    (word(text, &ws, first - 3), word(text, &ws, first - 2)),
-                    ("you", "are") | ("if", "you're") | ("you", "were")
-                )
+                && match (word(text, &ws, first - 3), word(text, &ws, first - 2)) {
+                    ("you", "are" | "were") => matches!(before_you, "if" | "when"),
+                    ("if", "you're") => true,
+                    _ => false,
+                }
             {
                 conditional = true;
                 first -= 1;
@@ -397,9 +625,33 @@ pub fn scan(text: &str, ev: &mut Evidence) {
                 break;
             }
         }
+        // "ia" and "ki" name the model only after an article or a lead
+        // ("l'IA", "an die KI"): alone they are too often something else.
+        if matches!(bare(word(text, &ws, i)), "ia" | "ki")
+            && !word(text, &ws, i).contains('\'')
+            && !(i > 0
+                && adjacent(text, ws[i - 1], ws[i])
+                && matches!(
+                    word(text, &ws, i - 1),
+                    "die"
+                        | "der"
+                        | "an"
+                        | "la"
+                        | "una"
+                        | "une"
+                        | "a"
+                        | "à"
+                        | "uma"
+                        | "para"
+                        | "per"
+                ))
+        {
+            continue;
+        }
         // Forward over a participle phrase to the separator or the modal.
         let mut next = last + 1;
-        let participle = word(text, &ws, next).ends_with("ing");
+        let participle =
+            word(text, &ws, next).ends_with("ing") || RELATIVES.contains(&word(text, &ws, next));
         if participle && ws.get(next).is_some_and(|w| adjacent(text, ws[last], *w)) {
             let mut k = next + 1;
             while k < ws.len()
@@ -432,6 +684,12 @@ pub fn scan(text: &str, ev: &mut Evidence) {
                 .get(next)
                 .is_some_and(|w| adjacent(text, ws[next - 1], *w))
         {
+            let modal = word(text, &ws, next);
+            if matches!(modal, "has" | "have" | "is" | "are" | "needs" | "need")
+                && word(text, &ws, next + 1) != "to"
+            {
+                continue;
+            }
             let mut k = next + 1;
             while ADVERBS.contains(&word(text, &ws, k)) {
                 k += 1;
@@ -478,5 +736,23 @@ pub fn scan(text: &str, ev: &mut Evidence) {
     }
     if let Some((weight, detail)) = best {
         ev.add_with(code::OVERRIDE, weight, || format!("to the model: {detail}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first-letter filter of `head_at` lets every head through.
+    #[test]
+    fn every_head_passes_the_first_letter_filter() {
+        for h in HEADS.iter().chain(OTHER_HEADS).chain(&[
+            "automated system",
+            "ai reviewer",
+            "language model",
+        ]) {
+            let ws = words(h);
+            assert!(head_at(h, &ws, 0).is_some(), "{h}");
+        }
     }
 }
