@@ -39,12 +39,13 @@ const RECALL: &[(&str, f64, f64)] = &[
     ("spikee/indirect", 0.95, 0.95),
     ("spikee/jailbreaks", 0.95, 0.95),
     ("spikee/standalone", 0.95, 0.95),
-    // Blind: bastioncorpus and agent-injection-bench were added after the
-    // rules were last changed and their misses are not read for tuning.
-    // The targets are not met; the floors are the levels measured with the
-    // classifier trained on the corpora of 24 packages (bastion: 59/117
-    // with 4 packages, 72/117 with 18, 81/117 now; agent-injection-bench:
-    // 5/24, 6/24, 6/24).
+    // Blind: bastioncorpus and agent-injection-bench; their misses are
+    // never read for tuning (the rule for addresses to the model was
+    // written on texts of the project's own). The targets are not met; the
+    // floors are the levels measured with the classifier trained on the
+    // corpora of 24 packages (bastion: 59/117 with 4 packages, 72/117 with
+    // 18, 81/117 with 24, 82/117 with the rule for addresses to the model;
+    // agent-injection-bench: 5/24, 6/24, 6/24, 6/24).
     ("bastion/delimiter_injection", 0.95, 0.80),
     ("bastion/direct_injection", 0.95, 0.94),
     ("bastion/exfiltration", 0.95, 0.83),
