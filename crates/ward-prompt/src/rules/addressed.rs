@@ -9,9 +9,9 @@
 //!
 //! A text addressed to a model with nothing harmful asked ("Assistant,
 //! translate …", "LLM agents: see AGENTS.md") is weak evidence; with a
-//! directive that acts on someone (tell, recommend, forward, approve, pay,
-//! delete, disable, "do not", "from now on") in the same sentence it is
-//! strong. Directives a repository gives its coding agents ("run the
+//! directive that acts on someone (recommend, forward, approve, pay,
+//! disable, "tell the user", "do not", "from now on") in the same sentence
+//! it is strong. Directives a repository gives its coding agents ("run the
 //! tests", "see AGENTS.md") are not in the list.
 
 use crate::evidence::Evidence;
@@ -171,7 +171,8 @@ const ADVERBS: &[&str] = &[
 /// Directives that act on the user or on third parties. Words a person
 /// uses to give their own assistant a task ("rewrite", "add", "delete",
 /// "describe", "answer") are left out: a direct prompt may address the
-/// assistant too.
+/// assistant too. The other languages' verbs were chosen on fewer texts
+/// and still hold their "delete" (lösche, supprime, elimina, exclua).
 const DIRECTIVES: &[&str] = &[
     // German, French, Spanish, Italian, Portuguese imperatives
     "empfiehl",

@@ -99,10 +99,6 @@ impl EventsConsumer {
                     Err(_) => break,
                 }
             }
-            // Messages read before a revocation belong to their new owner,
-            // who reads them from the committed offset.
-            let ctx = self.consumer.context();
-            batch.retain(|r| r.epoch == ctx.epoch(r.partition));
             if !self.hand_over(&mut batch, &mut floors, &stop).await {
                 return;
             }
@@ -115,8 +111,10 @@ impl EventsConsumer {
         }
     }
 
-    /// Leaves out of `batch` what the former owner of a partition stored
-    /// after this node was given it. A broker may hand a partition over
+    /// Leaves out of `batch` what is not this node's to store. Messages
+    /// read before their partition was revoked belong to its new owner, who
+    /// reads them from the committed offset. And what the former owner of
+    /// a partition stored after this node was given it: a broker may hand a partition over
     /// before its former owner rejoined (tansu 0.6 does, where Kafka waits
     /// for every member), and a member stalled past its session goes on
     /// with the batch in its hands too; either one stores and commits that
@@ -133,6 +131,7 @@ impl EventsConsumer {
         stop: &CancellationToken,
     ) -> bool {
         let ctx = self.consumer.context();
+        batch.retain(|r| r.epoch == ctx.epoch(r.partition));
         let unchecked: BTreeSet<i32> = batch
             .iter()
             .filter(|r| floors.get(&r.partition).is_none_or(|(e, _)| *e != r.epoch))
@@ -190,6 +189,7 @@ impl EventsConsumer {
                 }
             }
         }
+        // Revoked while this waited.
         batch.retain(|r| r.epoch == ctx.epoch(r.partition));
         let before = batch.len();
         batch.retain(|r| {
