@@ -93,33 +93,97 @@ enum State {
     Unanswered(Answers),
 }
 
-/// Compiled Sigma detections of one rule: (detection, population, answer).
+/// The selections a metric rule may have, in [`Compiled::slots`] order.
+const SELECTIONS: [&str; 3] = ["detection", "population", "answer"];
+
+/// Every rule's Sigma selections (detection, population, answer) compiled
+/// into one engine, so that an event is matched once for all metric rules.
+/// A rule's verdict does not depend on the rules compiled beside it, so each
+/// selection holds exactly where its own engine would.
 #[derive(Debug, Clone)]
 struct Compiled {
-    detection: Option<Engine>,
-    population: Option<Engine>,
-    answer: Option<Engine>,
-}
-
-fn compile(text: Option<&str>, key: &str, origin: &str) -> Option<Engine> {
-    let text = parse::sigma_text(text?, key);
-    RuleSet::from_yaml_str(&text, origin, &[])
-        .ok()
-        .map(|set| Engine::new(&set))
+    engine: Option<Engine>,
+    /// Per rule, per selection: its index among the engine's rules; `None`
+    /// where the rule has no such selection (or it does not compile).
+    slots: Vec<[Option<usize>; 3]>,
+    /// Number of rules in `engine`.
+    len: usize,
 }
 
 impl Compiled {
-    fn new(def: &MetricDef) -> Compiled {
-        Compiled {
-            detection: compile(def.detection.as_deref(), "detection", &def.origin),
-            population: compile(def.population.as_deref(), "population", &def.origin),
-            answer: compile(def.answer.as_deref(), "answer", &def.origin),
+    fn new(rules: &[MetricRule]) -> Compiled {
+        let mut docs: Vec<(String, String)> = Vec::new();
+        let mut wanted: Vec<[Option<String>; 3]> = Vec::with_capacity(rules.len());
+        for (i, rule) in rules.iter().enumerate() {
+            let def = &rule.def;
+            let texts = [&def.detection, &def.population, &def.answer];
+            let mut ids: [Option<String>; 3] = Default::default();
+            for (k, text) in texts.into_iter().enumerate() {
+                let Some(text) = text.as_deref() else {
+                    continue;
+                };
+                let id = format!("metric-{i}-{}", SELECTIONS[k]);
+                let doc = parse::sigma_doc(text, SELECTIONS[k], &id);
+                // Checked alone first: one selection that does not compile
+                // must not take the others down with it.
+                if RuleSet::from_yaml_str(&doc, &def.origin, &[]).is_ok() {
+                    docs.push((def.origin.clone(), doc));
+                    ids[k] = Some(id);
+                }
+            }
+            wanted.push(ids);
         }
+        if docs.is_empty() {
+            return Compiled {
+                engine: None,
+                slots: vec![[None; 3]; rules.len()],
+                len: 0,
+            };
+        }
+        let (set, _) = RuleSet::load_sources(&docs, &[]);
+        let index: HashMap<&str, usize> = set
+            .rules()
+            .enumerate()
+            .filter_map(|(n, meta)| Some((meta.id.as_deref()?, n)))
+            .collect();
+        let slots = wanted
+            .iter()
+            .map(|ids| {
+                let mut slot = [None; 3];
+                for (k, id) in ids.iter().enumerate() {
+                    slot[k] = id.as_deref().and_then(|id| index.get(id).copied());
+                }
+                slot
+            })
+            .collect();
+        Compiled {
+            len: set.len(),
+            engine: Some(Engine::new(&set)),
+            slots,
+        }
+    }
+
+    /// Which of the engine's rules hold for `event`, by index.
+    fn hits(&self, event: &Event) -> Vec<bool> {
+        let mut hit = vec![false; self.len];
+        if let Some(engine) = &self.engine {
+            for m in engine.matches(&event.0) {
+                if let Some(h) = hit.get_mut(m.rule) {
+                    *h = true;
+                }
+            }
+        }
+        hit
     }
 }
 
-fn holds(engine: Option<&Engine>, event: &Event) -> bool {
-    engine.is_none_or(|e| !e.matches(&event.0).is_empty())
+/// Whether selection `k` of rule `i` holds: `None` when the rule has none.
+fn selected(compiled: &Compiled, hit: &[bool], i: usize, k: usize) -> Option<bool> {
+    compiled
+        .slots
+        .get(i)
+        .and_then(|s| s[k])
+        .map(|j| hit.get(j).copied().unwrap_or(false))
 }
 
 /// One metric rule with its state.
@@ -127,14 +191,15 @@ fn holds(engine: Option<&Engine>, event: &Event) -> bool {
 struct MetricRule {
     def: MetricDef,
     state: State,
-    #[serde(skip)]
-    compiled: Option<Compiled>,
 }
 
 /// The loaded metric rules and their state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MetricRules {
     rules: Vec<MetricRule>,
+    /// Built from `rules` when first needed (also after a restore).
+    #[serde(skip)]
+    compiled: Option<Compiled>,
     /// Groups not tracked because a rule reached [`MAX_GROUPS`].
     pub dropped: u64,
 }
@@ -156,15 +221,21 @@ impl MetricRules {
                     ));
                     continue;
                 }
-                let compiled = Some(Compiled::new(&def));
                 rules.push(MetricRule {
                     def,
                     state: State::Empty,
-                    compiled,
                 });
             }
         }
-        (MetricRules { rules, dropped: 0 }, errors)
+        let compiled = Some(Compiled::new(&rules));
+        (
+            MetricRules {
+                rules,
+                compiled,
+                dropped: 0,
+            },
+            errors,
+        )
     }
 
     /// Number of rules.
@@ -201,10 +272,13 @@ impl MetricRules {
             .map_or(event_time_ms, |t| t.as_millisecond());
         let event_id = event.get_str("event.id").unwrap_or_default();
         let mut out = Vec::new();
-        for rule in &mut self.rules {
-            let compiled = rule
-                .compiled
-                .get_or_insert_with(|| Compiled::new(&rule.def));
+        let compiled = match &self.compiled {
+            Some(c) if c.slots.len() == self.rules.len() => c,
+            _ => self.compiled.insert(Compiled::new(&self.rules)),
+        };
+        let hit = compiled.hits(event);
+        for (i, rule) in self.rules.iter_mut().enumerate() {
+            let sel = |k: usize| selected(compiled, &hit, i, k);
             let def = &rule.def;
             if def.kind == MetricKind::Unanswered {
                 if !matches!(rule.state, State::Unanswered(_)) {
@@ -213,14 +287,8 @@ impl MetricRules {
                 let State::Unanswered(st) = &mut rule.state else {
                     continue;
                 };
-                let is_answer = compiled
-                    .answer
-                    .as_ref()
-                    .is_some_and(|e| !e.matches(&event.0).is_empty());
-                let is_event = compiled
-                    .detection
-                    .as_ref()
-                    .is_some_and(|e| !e.matches(&event.0).is_empty());
+                let is_answer = sel(2) == Some(true);
+                let is_event = sel(0) == Some(true);
                 if is_answer
                     && let Some((key, _)) =
                         parse::group_as(event, &def.answer_group_by, &def.group_by)
@@ -241,7 +309,7 @@ impl MetricRules {
             };
             match def.kind {
                 MetricKind::Flatline => {
-                    if !holds(compiled.detection.as_ref(), event) {
+                    if sel(0) == Some(false) {
                         continue;
                     }
                     if !matches!(rule.state, State::Flatline(_)) {
@@ -263,13 +331,10 @@ impl MetricRules {
                 }
                 MetricKind::Unanswered => {}
                 MetricKind::Ratio => {
-                    if !holds(compiled.population.as_ref(), event) {
+                    if sel(1) == Some(false) {
                         continue;
                     }
-                    let matched = compiled
-                        .detection
-                        .as_ref()
-                        .is_some_and(|e| !e.matches(&event.0).is_empty());
+                    let matched = sel(0) == Some(true);
                     if !matches!(rule.state, State::Ratio(_)) {
                         rule.state = State::Ratio(HashMap::new());
                     }

@@ -491,12 +491,18 @@ fn check_detection(doc: &Doc, key: &str) -> Result<Option<String>, String> {
 /// A Sigma document around a metric rule's detection block. The block is
 /// renamed to `detection` and the header goes after it, so lines stay put.
 pub(super) fn sigma_text(block: &str, key: &str) -> String {
+    sigma_doc(block, key, key)
+}
+
+/// [`sigma_text`] with the document's `id` given, so that the selections
+/// of several rules can share one rule set.
+pub(super) fn sigma_doc(block: &str, key: &str, id: &str) -> String {
     let renamed = if key == "detection" {
         block.to_owned()
     } else {
         block.replacen(&format!("{key}:"), "detection:", 1)
     };
-    format!("{renamed}title: {key}\nid: {key}\nlogsource:\n  product: ward\n")
+    format!("{renamed}title: {key}\nid: {id}\nlogsource:\n  product: ward\n")
 }
 
 /// Group key text and values of an event for `group_by`; `None` when a

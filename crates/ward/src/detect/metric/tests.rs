@@ -304,3 +304,71 @@ fn unanswered_rules_are_checked() {
     let (_, errors) = MetricRules::load(&[("f.yml".into(), format!("{FLATLINE}grace: 5m\n"))]);
     assert!(errors[0].contains("unanswered"), "{errors:?}");
 }
+
+#[test]
+fn rules_matched_by_one_shared_engine_find_what_each_finds_alone() {
+    // The three kinds side by side share one engine; each alone has its
+    // own. A mixed stream: web requests that fail or succeed, deploys with
+    // and without a gate decision, and a source that goes silent.
+    let docs: Vec<(String, String)> = [FLATLINE, RATIO, UNANSWERED]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (format!("r{i}.yml"), (*t).to_owned()))
+        .collect();
+    let (mut together, errors) = MetricRules::load(&docs);
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut alone: Vec<MetricRules> = docs
+        .iter()
+        .map(|d| MetricRules::load(std::slice::from_ref(d)).0)
+        .collect();
+    let t0 = 1_700_000_000_000;
+    let mut stream = Vec::new();
+    for i in 0..120_i64 {
+        let t = t0 + i * 7_000;
+        let service = ["api", "shop", "batch"][(i % 3) as usize];
+        let extra = match i % 5 {
+            0 | 1 => json!({"event.category": "web", "event.outcome": "failure"}),
+            2 => json!({"event.category": "web", "event.outcome": "success"}),
+            3 => json!({"event.action": "deploy", "commit": format!("c{}", i % 4)}),
+            _ => json!({"event.action": "gate_decision", "ward.gate.commit": format!("c{}", i % 8),
+                        "ward.gate.decision": if i % 2 == 0 { "pass" } else { "fail" }}),
+        };
+        if service == "batch" && i > 60 {
+            continue;
+        }
+        stream.push((event(service, t, extra), t));
+    }
+    let ids = |f: Vec<Finding>| f.into_iter().map(|f| f.id).collect::<Vec<_>>();
+    let mut fired = 0;
+    for (e, t) in &stream {
+        let got = ids(together.observe(e, *t));
+        let want: Vec<String> = alone
+            .iter_mut()
+            .flat_map(|r| ids(r.observe(e, *t)))
+            .collect();
+        assert_eq!(got, want, "at {t}");
+        fired += got.len();
+    }
+    // A restored copy (no compiled engine) rebuilds it and goes on alike.
+    let mut restored: MetricRules =
+        serde_json::from_str(&serde_json::to_string(&together).unwrap()).unwrap();
+    let later = t0 + 3_600_000;
+    let e = event(
+        "api",
+        later,
+        json!({"event.category": "web", "event.outcome": "failure"}),
+    );
+    let got = ids(restored.observe(&e, later));
+    assert_eq!(got, ids(together.observe(&e, later)));
+    let want: Vec<String> = alone
+        .iter_mut()
+        .flat_map(|r| ids(r.observe(&e, later)))
+        .collect();
+    assert_eq!(got, want);
+    let tick = t0 + 2 * 3_600_000;
+    let got = ids(together.tick(tick));
+    let want: Vec<String> = alone.iter_mut().flat_map(|r| ids(r.tick(tick))).collect();
+    assert_eq!(got, want);
+    fired += got.len();
+    assert!(fired >= 3, "the stream must make each kind fire: {fired}");
+}
