@@ -26,10 +26,13 @@
 //! alerts saved meanwhile are routed then), so it holds
 //! the former owner's notification log: it does not notify again what that
 //! owner notified, notifies what changed under the key that owner would
-//! have used, and reminds from that owner's time. Left: a log entry that
-//! reaches the brokers after the new owner read the end (the former owner
-//! notified during the rebalance) lets the new owner notify that state
-//! once more, under the same key when both held the same previous entry.
+//! have used, and reminds from that owner's time. The end is read only
+//! after the handover grace ([`Settings::handover_grace`]): a broker may
+//! give the partition before its former owner was told to let it go, and
+//! that owner may still notify and log what it notified meanwhile. Left:
+//! a log entry that reaches the brokers later than that (a former owner
+//! stalled past the grace) lets the new owner notify that state once
+//! more, under the same key when both held the same previous entry.
 //!
 //! ```text
 //!  any node: change saved (+ unpublished mark) ─► <prefix>alerts (acks=all) ─► mark cleared
@@ -301,9 +304,11 @@ pub async fn apply(
     // The assignments of `<prefix>corr` routed so far.
     let mut routed = 0u64;
     // The next offset to apply, and the offset to reach before routing
-    // (with when it was asked for and the assignment it routes).
+    // (asked for once the handover grace after the assignment passed;
+    // with when the assignment was seen and the assignment it routes).
     let mut next = 0i64;
-    let mut catch_up: Option<(i64, Instant, u64)> = None;
+    let mut catch_up: Option<(Option<i64>, Instant, u64)> = None;
+    let grace = s.handover_grace();
     loop {
         tokio::select! {
             m = consumer.recv() => match m {
@@ -320,10 +325,20 @@ pub async fn apply(
                 let now = owned.corr_assignments.load(Ordering::SeqCst);
                 if now != routed && catch_up.is_none_or(|(_, _, a)| a != now) {
                     engine.hold_routing();
-                    catch_up = Some((end_of(&consumer, &topic).await, Instant::now(), now));
+                    catch_up = Some((None, Instant::now(), now));
                 }
-                if let Some((end, asked, assignment)) = catch_up {
-                    let late = asked.elapsed() > CATCH_UP_LIMIT;
+                // The brokers may give a partition to this node before its
+                // former owner was told to let it go (tansu does, in a
+                // rolling restart): that owner may still notify and log it.
+                // The end is asked for once it had the grace to finish, so
+                // that its log entries are read before anything is routed.
+                if let Some((None, seen, assignment)) = catch_up
+                    && seen.elapsed() >= grace
+                {
+                    catch_up = Some((Some(end_of(&consumer, &topic).await), seen, assignment));
+                }
+                if let Some((Some(end), seen, assignment)) = catch_up {
+                    let late = seen.elapsed() > grace + CATCH_UP_LIMIT;
                     if next >= end || late {
                         if late {
                             tracing::warn!(%topic, next, end, "{topic} not read up to its end within {CATCH_UP_LIMIT:?}: routing the partitions given anyway");
@@ -339,8 +354,9 @@ pub async fn apply(
     }
 }
 
-/// How long a node given partitions waits to have read `<prefix>alerts` up
-/// to its end before it routes their alerts anyway.
+/// How long a node given partitions waits (after the handover grace) to
+/// have read `<prefix>alerts` up to its end before it routes their alerts
+/// anyway.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(20);
 
 /// The end of `<prefix>alerts` now (the offset its next message will

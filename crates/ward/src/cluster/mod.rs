@@ -69,7 +69,10 @@ pub struct SegmentsSettings {
 impl Settings {
     /// How long a node given an `<prefix>events` partition lets its former
     /// owner finish the batch it may still hold before it reads the
-    /// partition's committed offset again: a third of the session timeout.
+    /// partition's committed offset again, and a node given `<prefix>corr`
+    /// partitions lets their former owner log the notifications it may
+    /// still send before it reads `<prefix>alerts` to its end and routes
+    /// their alerts: a third of the session timeout.
     pub fn handover_grace(&self) -> Duration {
         self.session_timeout / 3
     }
