@@ -106,8 +106,6 @@ struct Compiled {
     /// Per rule, per selection: its index among the engine's rules; `None`
     /// where the rule has no such selection (or it does not compile).
     slots: Vec<[Option<usize>; 3]>,
-    /// Number of rules in `engine`.
-    len: usize,
 }
 
 impl Compiled {
@@ -123,13 +121,11 @@ impl Compiled {
                     continue;
                 };
                 let id = format!("metric-{i}-{}", SELECTIONS[k]);
-                let doc = parse::sigma_doc(text, SELECTIONS[k], &id);
-                // Checked alone first: one selection that does not compile
-                // must not take the others down with it.
-                if RuleSet::from_yaml_str(&doc, &def.origin, &[]).is_ok() {
-                    docs.push((def.origin.clone(), doc));
-                    ids[k] = Some(id);
-                }
+                docs.push((
+                    def.origin.clone(),
+                    parse::sigma_doc(text, SELECTIONS[k], &id),
+                ));
+                ids[k] = Some(id);
             }
             wanted.push(ids);
         }
@@ -137,9 +133,10 @@ impl Compiled {
             return Compiled {
                 engine: None,
                 slots: vec![[None; 3]; rules.len()],
-                len: 0,
             };
         }
+        // A document that does not compile is left out alone (its id is
+        // then not found below), never taking the others with it.
         let (set, _) = RuleSet::load_sources(&docs, &[]);
         let index: HashMap<&str, usize> = set
             .rules()
@@ -157,7 +154,6 @@ impl Compiled {
             })
             .collect();
         Compiled {
-            len: set.len(),
             engine: Some(Engine::new(&set)),
             slots,
         }
@@ -165,7 +161,7 @@ impl Compiled {
 
     /// Which of the engine's rules hold for `event`, by index.
     fn hits(&self, event: &Event) -> Vec<bool> {
-        let mut hit = vec![false; self.len];
+        let mut hit = vec![false; self.engine.as_ref().map_or(0, Engine::len)];
         if let Some(engine) = &self.engine {
             for m in engine.matches(&event.0) {
                 if let Some(h) = hit.get_mut(m.rule) {
@@ -272,10 +268,9 @@ impl MetricRules {
             .map_or(event_time_ms, |t| t.as_millisecond());
         let event_id = event.get_str("event.id").unwrap_or_default();
         let mut out = Vec::new();
-        let compiled = match &self.compiled {
-            Some(c) if c.slots.len() == self.rules.len() => c,
-            _ => self.compiled.insert(Compiled::new(&self.rules)),
-        };
+        let compiled = &*self
+            .compiled
+            .get_or_insert_with(|| Compiled::new(&self.rules));
         let hit = compiled.hits(event);
         for (i, rule) in self.rules.iter_mut().enumerate() {
             let sel = |k: usize| selected(compiled, &hit, i, k);
